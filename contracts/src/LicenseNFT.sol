@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
+import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+
+import {ILicenseNFT} from "./interfaces/ILicenseNFT.sol";
+import {Errors} from "./libraries/Errors.sol";
+import {LicenseMetadata} from "./libraries/LicenseMetadata.sol";
+import {License} from "./types/LicenseTypes.sol";
+
+/// @title LicenseNFT
+/// @notice See {ILicenseNFT}. Permissionless: there is no owner and no admin function.
+contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
+    /// @inheritdoc ILicenseNFT
+    uint96 public constant override MAX_ROYALTY_BPS = 5000;
+
+    /// @dev Registered terms; terms id `i` is stored at index `i - 1`.
+    License.Terms[] private _terms;
+    mapping(bytes32 termsHash => uint64 termsId) private _termsIdByHash;
+    mapping(uint256 licenseId => License.Record) private _records;
+    mapping(bytes32 manifestHash => uint256 count) private _manifestLicenses;
+    mapping(bytes32 manifestHash => uint40 until) private _exclusiveUntil;
+    uint256 private _totalMinted;
+
+    constructor() ERC721("Fairtrain License", "FTL") {}
+
+    /*//////////////////////////////////////////////////////////////
+                                  READS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc ILicenseNFT
+    function terms(uint64 termsId) public view override returns (License.Terms memory) {
+        if (termsId == 0 || termsId > _terms.length) revert Errors.LicenseNFT_UnknownTerms(termsId);
+        return _terms[termsId - 1];
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function termsIdOf(License.Terms calldata t) external view override returns (uint64) {
+        return _termsIdByHash[hashTerms(t)];
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function hashTerms(License.Terms calldata t) public pure override returns (bytes32) {
+        return keccak256(abi.encode(t));
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function termsCount() external view override returns (uint64) {
+        return uint64(_terms.length);
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function license(uint256 licenseId) public view override returns (License.Record memory) {
+        _requireOwned(licenseId);
+        return _records[licenseId];
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function currentTerms(uint256 licenseId)
+        external
+        view
+        override
+        returns (uint64 termsId, License.Terms memory)
+    {
+        termsId = license(licenseId).termsId;
+        return (termsId, _terms[termsId - 1]);
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function totalMinted() external view override returns (uint256) {
+        return _totalMinted;
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function licensesOfManifest(bytes32 manifestHash) external view override returns (uint256) {
+        return _manifestLicenses[manifestHash];
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function exclusiveUntil(bytes32 manifestHash) external view override returns (uint40) {
+        return _exclusiveUntil[manifestHash];
+    }
+
+    /// @notice Standards-compliant JSON metadata (ERC-721 metadata JSON schema, OpenSea-style
+    /// attributes), inlined as a base64 `data:` URI so that it never depends on a server.
+    function tokenURI(uint256 licenseId)
+        public
+        view
+        override(ERC721, IERC721Metadata)
+        returns (string memory)
+    {
+        License.Record memory record = license(licenseId);
+        return LicenseMetadata.tokenURI(
+            licenseId, record, _terms[record.termsId - 1], _royaltyBps(licenseId), address(this)
+        );
+    }
+
+    /// @inheritdoc IERC165
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC721, ERC2981, IERC165)
+        returns (bool)
+    {
+        return ERC721.supportsInterface(interfaceId) || ERC2981.supportsInterface(interfaceId);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 WRITES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc ILicenseNFT
+    function registerTerms(License.Terms calldata t) public override returns (uint64 termsId) {
+        _validateTerms(t);
+        bytes32 termsHash = hashTerms(t);
+        termsId = _termsIdByHash[termsHash];
+        if (termsId != 0) return termsId;
+
+        _terms.push(t);
+        termsId = uint64(_terms.length);
+        _termsIdByHash[termsHash] = termsId;
+        emit TermsRegistered(termsId, termsHash, t);
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function mint(License.MintRequest calldata request) external override returns (uint256 licenseId) {
+        return _mintOne(request);
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function mintBatch(License.MintRequest[] calldata requests) external override returns (uint256 firstId) {
+        if (requests.length == 0) revert Errors.LicenseNFT_EmptyBatch();
+        firstId = _mintOne(requests[0]);
+        for (uint256 i = 1; i < requests.length; ++i) {
+            _mintOne(requests[i]);
+        }
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function updateTerms(uint256 licenseId, License.Terms calldata t)
+        external
+        override
+        returns (uint64 termsId)
+    {
+        address holder = _requireOwned(licenseId);
+        if (!_isAuthorized(holder, msg.sender, licenseId)) {
+            revert Errors.LicenseNFT_NotHolderOrApproved(licenseId, msg.sender);
+        }
+        License.Record storage record = _records[licenseId];
+        License.Terms storage current = _terms[record.termsId - 1];
+        if (current.exclusiveLicensee != address(0) && _isRunning(current.expiresAt)) {
+            revert Errors.LicenseNFT_ExclusiveTermsRunning(licenseId, current.expiresAt);
+        }
+
+        termsId = registerTerms(t);
+        if (t.exclusiveLicensee != address(0)) {
+            // This license must be the manifest's only one.
+            _claimExclusivity(record.manifestHash, t.expiresAt, 1);
+        }
+        uint32 version = record.version + 1;
+        record.termsId = termsId;
+        record.version = version;
+        emit LicenseTermsUpdated(licenseId, version, termsId);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                INTERNAL
+    //////////////////////////////////////////////////////////////*/
+
+    function _mintOne(License.MintRequest calldata request) private returns (uint256 licenseId) {
+        bytes32 manifestHash = request.manifestHash;
+        if (manifestHash == bytes32(0)) revert Errors.LicenseNFT_ZeroManifestHash();
+        if (request.royaltyBps > MAX_ROYALTY_BPS) {
+            revert Errors.LicenseNFT_RoyaltyTooHigh(request.royaltyBps, MAX_ROYALTY_BPS);
+        }
+        uint40 lockedUntil = _exclusiveUntil[manifestHash];
+        if (_isLocked(lockedUntil)) {
+            revert Errors.LicenseNFT_ManifestExclusivelyLicensed(manifestHash, lockedUntil);
+        }
+
+        uint64 termsId = registerTerms(request.terms);
+        if (request.terms.exclusiveLicensee != address(0)) {
+            _claimExclusivity(manifestHash, request.terms.expiresAt, 0);
+        }
+
+        licenseId = ++_totalMinted;
+        ++_manifestLicenses[manifestHash];
+        _records[licenseId] = License.Record({
+            termsId: termsId,
+            version: 1,
+            mintedAt: uint40(block.timestamp),
+            creator: msg.sender,
+            manifestHash: manifestHash
+        });
+        if (request.royaltyBps != 0) _setTokenRoyalty(licenseId, msg.sender, request.royaltyBps);
+        _mint(msg.sender, licenseId);
+        emit LicenseMinted(licenseId, msg.sender, termsId, manifestHash, request.royaltyBps);
+    }
+
+    /// @dev Locks the manifest under exclusive terms, which requires it to have exactly
+    /// `allowedLicenses` other licenses (0 when minting, 1 — the license itself — when updating).
+    function _claimExclusivity(bytes32 manifestHash, uint40 expiresAt, uint256 allowedLicenses) private {
+        uint256 count = _manifestLicenses[manifestHash];
+        if (count != allowedLicenses) revert Errors.LicenseNFT_ManifestHasOtherLicenses(manifestHash, count);
+        _exclusiveUntil[manifestHash] = expiresAt == 0 ? type(uint40).max : expiresAt;
+    }
+
+    function _validateTerms(License.Terms calldata t) private view {
+        if (t.paymentToken == address(0)) revert Errors.LicenseNFT_ZeroPaymentToken();
+        if (t.expiresAt != 0 && t.expiresAt <= block.timestamp) {
+            revert Errors.LicenseNFT_TermsAlreadyExpired(t.expiresAt);
+        }
+        License.Kind kind = t.kind;
+        bool consistent;
+        if (kind == License.Kind.ResearchOnly || kind == License.Kind.Evaluation) {
+            consistent = !t.commercialUse;
+        } else if (kind == License.Kind.Commercial) {
+            consistent = t.commercialUse;
+        } else if (kind == License.Kind.AttributionShareAlike) {
+            consistent = t.attributionRequired && t.derivatives == License.Derivatives.ShareAlike;
+        } else {
+            if (bytes(t.uri).length == 0) revert Errors.LicenseNFT_CustomTermsNeedUri();
+            consistent = true;
+        }
+        if (!consistent) revert Errors.LicenseNFT_TermsInconsistentWithKind(uint8(kind));
+    }
+
+    function _royaltyBps(uint256 licenseId) private view returns (uint96) {
+        (, uint256 amount) = royaltyInfo(licenseId, _feeDenominator());
+        return uint96(amount);
+    }
+
+    /// @dev Whether terms expiring at `expiresAt` (0 = never) still run.
+    function _isRunning(uint40 expiresAt) private view returns (bool) {
+        return expiresAt == 0 || block.timestamp < expiresAt;
+    }
+
+    /// @dev Whether an exclusivity lock until `until` (0 = none) still holds.
+    function _isLocked(uint40 until) private view returns (bool) {
+        return block.timestamp < until;
+    }
+}

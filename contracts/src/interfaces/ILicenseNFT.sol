@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
+import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
+
+import {License} from "../types/LicenseTypes.sol";
+
+/// @title ILicenseNFT
+/// @notice License NFTs for datasets and works: each token carries machine-readable terms, the
+/// content hash of a signed dataset manifest and an EIP-2981 royalty. Whoever holds the token is
+/// the payee for usage of the license.
+interface ILicenseNFT is IERC2981, IERC721Metadata {
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Emitted when terms are registered for the first time.
+    event TermsRegistered(uint64 indexed termsId, bytes32 indexed termsHash, License.Terms terms);
+
+    /// @notice Emitted when a license is minted.
+    event LicenseMinted(
+        uint256 indexed licenseId,
+        address indexed creator,
+        uint64 indexed termsId,
+        bytes32 manifestHash,
+        uint96 royaltyBps
+    );
+
+    /// @notice Emitted when a license's terms are replaced by a new version.
+    event LicenseTermsUpdated(uint256 indexed licenseId, uint32 version, uint64 indexed termsId);
+
+    /*//////////////////////////////////////////////////////////////
+                                  READS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Highest royalty a creator can set, in basis points.
+    function MAX_ROYALTY_BPS() external view returns (uint96);
+
+    /// @notice The terms registered under `termsId`.
+    /// @dev Reverts with {Errors.LicenseNFT_UnknownTerms} for an unknown id.
+    function terms(uint64 termsId) external view returns (License.Terms memory);
+
+    /// @notice The id of terms identical to `t`, or 0 if none were registered.
+    function termsIdOf(License.Terms calldata t) external view returns (uint64);
+
+    /// @notice The hash that identifies terms: `keccak256(abi.encode(t))`.
+    function hashTerms(License.Terms calldata t) external pure returns (bytes32);
+
+    /// @notice Number of distinct terms registered.
+    function termsCount() external view returns (uint64);
+
+    /// @notice The record of a license (current terms id, version, creator, manifest).
+    /// @dev Reverts with {IERC721Errors.ERC721NonexistentToken} for an unknown license.
+    function license(uint256 licenseId) external view returns (License.Record memory);
+
+    /// @notice The current terms of a license, with their id.
+    function currentTerms(uint256 licenseId) external view returns (uint64 termsId, License.Terms memory);
+
+    /// @notice Number of licenses minted.
+    function totalMinted() external view returns (uint256);
+
+    /// @notice Number of licenses minted for a manifest.
+    function licensesOfManifest(bytes32 manifestHash) external view returns (uint256);
+
+    /// @notice Until when a manifest is under exclusive terms (0: never; max uint40: forever).
+    function exclusiveUntil(bytes32 manifestHash) external view returns (uint40);
+
+    /*//////////////////////////////////////////////////////////////
+                                 WRITES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Registers terms, or returns the id of identical terms registered before.
+    /// @dev Emits {TermsRegistered} the first time.
+    ///
+    /// Requirements:
+    /// - `paymentToken` is not zero; `expiresAt` is 0 or in the future.
+    /// - The flags fit the kind: `ResearchOnly` and `Evaluation` forbid commercial use;
+    ///   `Commercial` requires it; `AttributionShareAlike` requires attribution and share-alike
+    ///   derivatives; `Custom` requires a URI.
+    function registerTerms(License.Terms calldata t) external returns (uint64 termsId);
+
+    /// @notice Mints a license to the caller, who becomes its creator and royalty receiver.
+    /// @dev Emits {LicenseMinted}, {IERC721-Transfer} and possibly {TermsRegistered}.
+    ///
+    /// Requirements:
+    /// - The terms are valid (see {registerTerms}); `manifestHash` is not zero.
+    /// - `royaltyBps` is at most {MAX_ROYALTY_BPS}.
+    /// - The manifest is not under running exclusive terms; exclusive terms need a manifest with
+    ///   no other license.
+    /// @return licenseId The id of the new token (ids start at 1).
+    function mint(License.MintRequest calldata request) external returns (uint256 licenseId);
+
+    /// @notice Mints several licenses to the caller in one transaction.
+    /// @return firstId The id of the first token; the others follow consecutively.
+    function mintBatch(License.MintRequest[] calldata requests) external returns (uint256 firstId);
+
+    /// @notice Replaces a license's terms by a new version. Payers who accepted an earlier
+    /// version keep it; the new version needs a new acceptance.
+    /// @dev Emits {LicenseTermsUpdated} and possibly {TermsRegistered}.
+    ///
+    /// Requirements:
+    /// - The caller holds the license or is approved for it.
+    /// - The current terms are not exclusive and running.
+    /// - New exclusive terms need the manifest to have no other license.
+    function updateTerms(uint256 licenseId, License.Terms calldata t) external returns (uint64 termsId);
+}

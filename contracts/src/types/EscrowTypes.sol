@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title Escrow
+/// @notice Namespace for the types of the {TrainingEscrow}: the signed receipt, batch inputs and
+/// the records kept in storage. Storage structs note how they pack into slots.
+library Escrow {
+    /// @notice A cumulative usage receipt, signed (EIP-712) by a key the payer registered.
+    /// A later receipt for the same (payer, licenseId, termsId, runId) supersedes earlier ones:
+    /// settlement pays only the samples beyond what was already settled for that key.
+    /// @param payer The account whose budget pays.
+    /// @param licenseId The license NFT used.
+    /// @param termsId The terms version the payer accepted (binds the price).
+    /// @param runId The training run, chosen by the payer (e.g. a hash of the run's name).
+    /// @param cumulativeSamples Samples drawn from the license in this run so far.
+    /// @param issuedAt Unix time the receipt was signed; usage issued after the terms expire is
+    /// not chargeable.
+    struct Receipt {
+        address payer;
+        uint256 licenseId;
+        uint64 termsId;
+        bytes32 runId;
+        uint64 cumulativeSamples;
+        uint64 issuedAt;
+    }
+
+    /// @notice One receipt claimed against a committed batch root.
+    /// @param receipt The signed receipt (a leaf of the batch).
+    /// @param signature 65-byte ECDSA signature (r, s, v) of the receipt's EIP-712 digest.
+    /// @param proof Merkle proof of the leaf (OpenZeppelin MerkleProof, sorted pairs).
+    struct Claim {
+        Receipt receipt;
+        bytes signature;
+        bytes32[] proof;
+    }
+
+    /// @notice Amount a relayer reserves from one payer's balance for a batch.
+    struct ReservationRequest {
+        address payer;
+        address token;
+        uint128 amount;
+    }
+
+    /// @notice Funds locked for the claims of one (batch root, payer, token). One slot.
+    /// @param remaining What claims can still draw.
+    /// @param committedAt When the batch was committed (signer validity is judged at this time).
+    /// @param expiresAt Claims are accepted while `block.timestamp < expiresAt`; then the rest
+    /// can be released to the payer.
+    /// @param feeBps The platform fee in force at commit time, applied to claims of this batch.
+    struct Reservation {
+        uint128 remaining;
+        uint40 committedAt;
+        uint40 expiresAt;
+        uint16 feeBps;
+    }
+
+    /// @notice A payer's acceptance of one terms version of one license, with a copy of the terms
+    /// that settlement needs (terms are immutable, so the copy cannot go stale). Two slots.
+    struct Acceptance {
+        // slot 0
+        address token;
+        uint96 pricePerSample;
+        // slot 1
+        uint40 acceptedAt;
+        uint40 expiresAt;
+        uint64 maxSamples;
+        uint64 samplesCharged;
+    }
+
+    /// @notice Validity window of a payer's signing key. One slot.
+    /// @param registeredAt When the key was first registered (0 = never).
+    /// @param revokedAt When a revocation takes effect (0 = not revoked). Receipts are valid for
+    /// times `t` with `registeredAt <= t < revokedAt`.
+    struct Signer {
+        uint40 registeredAt;
+        uint40 revokedAt;
+    }
+
+    /// @notice A pending withdrawal request. One slot.
+    struct Withdrawal {
+        uint128 amount;
+        uint40 unlockAt;
+    }
+}
