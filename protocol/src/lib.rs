@@ -1,0 +1,62 @@
+//! Shared protocol types of Fairtrain's `TrainingEscrow`, for every off-chain client (relayer,
+//! indexer, SDKs).
+//!
+//! A payer's signing key signs cumulative usage [`Receipt`]s with EIP-712 under the escrow's
+//! [`EscrowDomain`]. A relayer gathers signed receipts into a batch: each receipt's EIP-712
+//! digest becomes a Merkle [`leaf()`] (`keccak256(keccak256(abi.encode(digest)))`, the
+//! OpenZeppelin `StandardMerkleTree` leaf of type `bytes32`), the leaves form a
+//! [`ReceiptTree`] whose inner nodes hash sorted pairs (OpenZeppelin `commutativeKeccak256`),
+//! and the relayer commits the tree's root on-chain. Anyone can then claim a receipt with its
+//! signature and a Merkle proof that the escrow checks with OpenZeppelin's `MerkleProof`.
+//!
+//! The modules follow that path, one job each:
+//!
+//! - [`receipt`]: the [`Receipt`] struct (the Solidity `Escrow.Receipt`) and its usage key.
+//! - [`domain`]: the EIP-712 domain of the escrow, its cached separator and receipt digests.
+//! - [`signing`]: signing receipts into 65-byte `r ‖ s ‖ v` signatures, strict parsing, recovery
+//!   and verification (malleable high-`s` signatures are rejected, as on-chain).
+//! - [`mod@leaf`]: the Merkle leaf of a digest.
+//! - [`merkle`]: the receipt tree (built with `rs_merkle`), proofs, and a standalone
+//!   [`merkle::verify`] with the semantics of OpenZeppelin's `MerkleProof.processProof`.
+//! - [`error`]: the crate's [`Error`] type.
+//!
+//! ```
+//! use alloy::{
+//!     primitives::{address, b256, keccak256, U256},
+//!     signers::local::PrivateKeySigner,
+//! };
+//! use fairtrain_protocol::{leaf, merkle, EscrowDomain, Receipt, ReceiptTree};
+//!
+//! let domain = EscrowDomain::new(31337, address!("0x00000000000000000000000000000000000e5c40"));
+//! let key = PrivateKeySigner::from_bytes(&keccak256("an example key")).unwrap();
+//! let receipt = Receipt {
+//!     payer: key.address(),
+//!     licenseId: U256::from(1),
+//!     termsId: 1,
+//!     runId: b256!("0x0000000000000000000000000000000000000000000000000000000000000001"),
+//!     cumulativeSamples: 1_000,
+//!     issuedAt: 1_750_000_000,
+//! };
+//!
+//! let signature = domain.sign(&key, &receipt).unwrap();
+//! assert_eq!(domain.recover(&receipt, signature.as_bytes()).unwrap(), key.address());
+//!
+//! let leaves = vec![leaf(&domain.digest(&receipt)), leaf(&[7u8; 32].into())];
+//! let tree = ReceiptTree::from_leaves(&leaves).unwrap();
+//! let proof = tree.proof(0).unwrap();
+//! assert!(merkle::verify(&proof, tree.root(), leaves[0]));
+//! ```
+
+pub mod domain;
+pub mod error;
+pub mod leaf;
+pub mod merkle;
+pub mod receipt;
+pub mod signing;
+
+pub use domain::EscrowDomain;
+pub use error::{Error, Result};
+pub use leaf::leaf;
+pub use merkle::ReceiptTree;
+pub use receipt::Receipt;
+pub use signing::ReceiptSignature;

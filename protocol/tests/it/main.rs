@@ -1,0 +1,4 @@
+//! Integration tests of `fairtrain-protocol` (one test binary for the crate).
+
+mod fixture;
+mod interop;
