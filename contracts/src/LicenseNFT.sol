@@ -22,8 +22,10 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
     License.Terms[] private _terms;
     mapping(bytes32 termsHash => uint64 termsId) private _termsIdByHash;
     mapping(uint256 licenseId => License.Record) private _records;
-    mapping(bytes32 manifestHash => uint256 count) private _manifestLicenses;
-    mapping(bytes32 manifestHash => uint40 until) private _exclusiveUntil;
+    /// @dev Keyed by `_manifestKey(creator, manifestHash)`: exclusivity is a creator's promise
+    /// about its own work, so another account minting the same hash never binds the creator.
+    mapping(bytes32 manifestKey => uint256 count) private _manifestLicenses;
+    mapping(bytes32 manifestKey => uint40 until) private _exclusiveUntil;
     uint256 private _totalMinted;
 
     constructor() ERC721("Fairtrain License", "FTL") {}
@@ -76,13 +78,18 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
     }
 
     /// @inheritdoc ILicenseNFT
-    function licensesOfManifest(bytes32 manifestHash) external view override returns (uint256) {
-        return _manifestLicenses[manifestHash];
+    function licensesOfManifest(address creator, bytes32 manifestHash)
+        external
+        view
+        override
+        returns (uint256)
+    {
+        return _manifestLicenses[_manifestKey(creator, manifestHash)];
     }
 
     /// @inheritdoc ILicenseNFT
-    function exclusiveUntil(bytes32 manifestHash) external view override returns (uint40) {
-        return _exclusiveUntil[manifestHash];
+    function exclusiveUntil(address creator, bytes32 manifestHash) external view override returns (uint40) {
+        return _exclusiveUntil[_manifestKey(creator, manifestHash)];
     }
 
     /// @notice Standards-compliant JSON metadata (ERC-721 metadata JSON schema, OpenSea-style
@@ -106,7 +113,8 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
         override(ERC721, ERC2981, IERC165)
         returns (bool)
     {
-        return ERC721.supportsInterface(interfaceId) || ERC2981.supportsInterface(interfaceId);
+        return interfaceId == type(ILicenseNFT).interfaceId || ERC721.supportsInterface(interfaceId)
+            || ERC2981.supportsInterface(interfaceId);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -157,9 +165,10 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
         }
 
         termsId = registerTerms(t);
+        if (termsId == record.termsId) revert Errors.LicenseNFT_TermsUnchanged(licenseId, termsId);
         if (t.exclusiveLicensee != address(0)) {
-            // This license must be the manifest's only one.
-            _claimExclusivity(record.manifestHash, t.expiresAt, 1);
+            // This license must be the only one of its creator for the manifest.
+            _claimExclusivity(_manifestKey(record.creator, record.manifestHash), t.expiresAt, 1);
         }
         uint32 version = record.version + 1;
         record.termsId = termsId;
@@ -177,18 +186,19 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
         if (request.royaltyBps > MAX_ROYALTY_BPS) {
             revert Errors.LicenseNFT_RoyaltyTooHigh(request.royaltyBps, MAX_ROYALTY_BPS);
         }
-        uint40 lockedUntil = _exclusiveUntil[manifestHash];
+        bytes32 manifestKey = _manifestKey(msg.sender, manifestHash);
+        uint40 lockedUntil = _exclusiveUntil[manifestKey];
         if (_isLocked(lockedUntil)) {
             revert Errors.LicenseNFT_ManifestExclusivelyLicensed(manifestHash, lockedUntil);
         }
 
         uint64 termsId = registerTerms(request.terms);
         if (request.terms.exclusiveLicensee != address(0)) {
-            _claimExclusivity(manifestHash, request.terms.expiresAt, 0);
+            _claimExclusivity(manifestKey, request.terms.expiresAt, 0);
         }
 
         licenseId = ++_totalMinted;
-        ++_manifestLicenses[manifestHash];
+        ++_manifestLicenses[manifestKey];
         _records[licenseId] = License.Record({
             termsId: termsId,
             version: 1,
@@ -201,12 +211,17 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
         emit LicenseMinted(licenseId, msg.sender, termsId, manifestHash, request.royaltyBps);
     }
 
-    /// @dev Locks the manifest under exclusive terms, which requires it to have exactly
-    /// `allowedLicenses` other licenses (0 when minting, 1 — the license itself — when updating).
-    function _claimExclusivity(bytes32 manifestHash, uint40 expiresAt, uint256 allowedLicenses) private {
-        uint256 count = _manifestLicenses[manifestHash];
-        if (count != allowedLicenses) revert Errors.LicenseNFT_ManifestHasOtherLicenses(manifestHash, count);
-        _exclusiveUntil[manifestHash] = expiresAt == 0 ? type(uint40).max : expiresAt;
+    /// @dev Locks a creator's manifest under exclusive terms, which requires it to have exactly
+    /// `allowedLicenses` licenses (0 when minting, 1 — the license itself — when updating).
+    function _claimExclusivity(bytes32 manifestKey, uint40 expiresAt, uint256 allowedLicenses) private {
+        uint256 count = _manifestLicenses[manifestKey];
+        if (count != allowedLicenses) revert Errors.LicenseNFT_ManifestHasOtherLicenses(manifestKey, count);
+        _exclusiveUntil[manifestKey] = expiresAt == 0 ? type(uint40).max : expiresAt;
+    }
+
+    /// @dev Key of a creator's manifest in the exclusivity bookkeeping.
+    function _manifestKey(address creator, bytes32 manifestHash) private pure returns (bytes32) {
+        return keccak256(abi.encode(creator, manifestHash));
     }
 
     function _validateTerms(License.Terms calldata t) private view {

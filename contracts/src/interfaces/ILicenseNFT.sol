@@ -60,11 +60,14 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
     /// @notice Number of licenses minted.
     function totalMinted() external view returns (uint256);
 
-    /// @notice Number of licenses minted for a manifest.
-    function licensesOfManifest(bytes32 manifestHash) external view returns (uint256);
+    /// @notice Number of licenses `creator` minted for a manifest.
+    function licensesOfManifest(address creator, bytes32 manifestHash) external view returns (uint256);
 
-    /// @notice Until when a manifest is under exclusive terms (0: never; max uint40: forever).
-    function exclusiveUntil(bytes32 manifestHash) external view returns (uint40);
+    /// @notice Until when `creator`'s manifest is under exclusive terms (0: never; max uint40:
+    /// forever). Exclusivity binds the creator who granted it: licenses of the same manifest hash
+    /// minted by other accounts are not the creator's (the signed manifest says who the creator
+    /// is; clients check it against `license(id).creator`).
+    function exclusiveUntil(address creator, bytes32 manifestHash) external view returns (uint40);
 
     /*//////////////////////////////////////////////////////////////
                                  WRITES
@@ -86,8 +89,8 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
     /// Requirements:
     /// - The terms are valid (see {registerTerms}); `manifestHash` is not zero.
     /// - `royaltyBps` is at most {MAX_ROYALTY_BPS}.
-    /// - The manifest is not under running exclusive terms; exclusive terms need a manifest with
-    ///   no other license.
+    /// - The caller's manifest is not under running exclusive terms; exclusive terms need the
+    ///   caller to have no other license of the manifest.
     /// @return licenseId The id of the new token (ids start at 1).
     function mint(License.MintRequest calldata request) external returns (uint256 licenseId);
 
@@ -101,7 +104,7 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
     ///
     /// Requirements:
     /// - The caller holds the license or is approved for it.
-    /// - The current terms are not exclusive and running.
-    /// - New exclusive terms need the manifest to have no other license.
+    /// - The new terms differ from the current ones; the current terms are not exclusive and running.
+    /// - New exclusive terms need the license to be its creator's only one of the manifest.
     function updateTerms(uint256 licenseId, License.Terms calldata t) external returns (uint64 termsId);
 }

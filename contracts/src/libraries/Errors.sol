@@ -27,10 +27,13 @@ library Errors {
     error LicenseNFT_NotHolderOrApproved(uint256 licenseId, address caller);
     /// @notice Exclusive terms are still running on this license, so they cannot be replaced.
     error LicenseNFT_ExclusiveTermsRunning(uint256 licenseId, uint40 expiresAt);
-    /// @notice The manifest is under exclusive terms that are still running.
+    /// @notice The caller's manifest is under exclusive terms that are still running.
     error LicenseNFT_ManifestExclusivelyLicensed(bytes32 manifestHash, uint40 until);
-    /// @notice Exclusive terms need the manifest to have no other license.
-    error LicenseNFT_ManifestHasOtherLicenses(bytes32 manifestHash, uint256 count);
+    /// @notice Exclusive terms need the creator to have no other license of the manifest; the key
+    /// is keccak256(abi.encode(creator, manifestHash)).
+    error LicenseNFT_ManifestHasOtherLicenses(bytes32 manifestKey, uint256 count);
+    /// @notice The new terms are the license's current terms.
+    error LicenseNFT_TermsUnchanged(uint256 licenseId, uint64 termsId);
     /// @notice A batch mint got an empty list.
     error LicenseNFT_EmptyBatch();
 

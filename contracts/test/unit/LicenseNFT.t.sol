@@ -34,9 +34,9 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertEq(nft.ownerOf(id), creator);
         assertEq(nft.balanceOf(creator), 1);
         assertEq(nft.totalMinted(), 1);
-        assertEq(nft.licensesOfManifest(MANIFEST), 1);
-        assertEq(nft.licensesOfManifest(MANIFEST_2), 0);
-        assertEq(nft.exclusiveUntil(MANIFEST), 0, "non-exclusive terms do not lock the manifest");
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 1);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 0);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), 0, "non-exclusive terms do not lock the manifest");
 
         (uint64 termsId, License.Terms memory t) = nft.currentTerms(id);
         assertEq(termsId, 1);
@@ -76,8 +76,8 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertEq(mintAs(creator, defaultTerms(), MANIFEST_2, ROYALTY_BPS), 3);
 
         assertEq(nft.totalMinted(), 3);
-        assertEq(nft.licensesOfManifest(MANIFEST), 2);
-        assertEq(nft.licensesOfManifest(MANIFEST_2), 1);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 2);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 1);
         assertEq(nft.ownerOf(2), anyone);
         assertEq(nft.license(2).creator, anyone);
         assertEq(nft.license(2).termsId, 2);
@@ -132,7 +132,7 @@ contract LicenseNFTTest is LicenseNFTBase {
 
         assertEq(nft.totalMinted(), 0);
         assertEq(nft.termsCount(), 0);
-        assertEq(nft.licensesOfManifest(MANIFEST), 0);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 0);
     }
 
     function test_MaxRoyaltyBps_IsFiftyPercent() public view {
@@ -224,9 +224,9 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertEq(nft.license(3).termsId, 2);
         assertEq(nft.license(4).termsId, 1, "deduplicated within the batch");
         assertEq(nft.termsCount(), 2);
-        assertEq(nft.licensesOfManifest(MANIFEST), 2);
-        assertEq(nft.licensesOfManifest(MANIFEST_2), 1);
-        assertEq(nft.licensesOfManifest(keccak256("manifest-3")), 1);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 2);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 1);
+        assertEq(nft.licensesOfManifest(creator, keccak256("manifest-3")), 1);
 
         assertEq(countLogs(logs, address(nft), ILicenseNFT.LicenseMinted.selector), 3);
         assertEq(countLogs(logs, address(nft), IERC721.Transfer.selector), 3);
@@ -266,8 +266,8 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertEq(nft.totalMinted(), 0);
         assertEq(nft.termsCount(), 0, "terms registered by earlier items are rolled back");
         assertEq(nft.balanceOf(creator), 0);
-        assertEq(nft.licensesOfManifest(MANIFEST), 0);
-        assertEq(nft.licensesOfManifest(MANIFEST_2), 0);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 0);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 0);
     }
 
     function test_RevertWhen_MintBatch_AnItemHasZeroManifest() public {
@@ -312,7 +312,11 @@ contract LicenseNFTTest is LicenseNFTBase {
         // Item 0 licenses MANIFEST non-exclusively, so item 2 cannot be exclusive for it.
         License.MintRequest[] memory reqs = _batchWithBadLast(request(exclusiveTerms(payer, 0), MANIFEST, 0));
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.LicenseNFT_ManifestHasOtherLicenses.selector, MANIFEST, uint256(1))
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
+                manifestKey(creator, MANIFEST),
+                uint256(1)
+            )
         );
         vm.prank(creator);
         nft.mintBatch(reqs);
@@ -331,7 +335,7 @@ contract LicenseNFTTest is LicenseNFTBase {
         vm.prank(creator);
         nft.mintBatch(reqs);
         assertEq(nft.totalMinted(), 0);
-        assertEq(nft.exclusiveUntil(MANIFEST), 0, "lock rolled back");
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), 0, "lock rolled back");
     }
 
     /*//////////////////////////////////////////////////////////////

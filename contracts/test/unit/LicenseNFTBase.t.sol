@@ -36,6 +36,11 @@ abstract contract LicenseNFTBase is Base {
     }
 
     /// @dev Research-only terms (no commercial use) in `usdc`.
+    /// @dev Key of a creator's manifest in LicenseNFT's exclusivity bookkeeping.
+    function manifestKey(address who, bytes32 manifestHash) internal pure returns (bytes32) {
+        return keccak256(abi.encode(who, manifestHash));
+    }
+
     function researchTerms() internal view returns (License.Terms memory t) {
         t = defaultTerms();
         t.kind = License.Kind.ResearchOnly;

@@ -36,16 +36,16 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
 
     function test_Mint_ExclusiveLocksManifestUntilExpiry() public {
         uint256 id = mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
-        assertEq(nft.exclusiveUntil(MANIFEST), expiry);
-        assertEq(nft.exclusiveUntil(MANIFEST_2), 0);
-        assertEq(nft.licensesOfManifest(MANIFEST), 1);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), expiry);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST_2), 0);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 1);
         (, License.Terms memory t) = nft.currentTerms(id);
         assertEq(t.exclusiveLicensee, payer);
     }
 
     function test_Mint_ExclusiveWithoutExpiryLocksForever() public {
         mintAs(creator, exclusiveTerms(payer, 0), MANIFEST, ROYALTY_BPS);
-        assertEq(nft.exclusiveUntil(MANIFEST), type(uint40).max);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), type(uint40).max);
 
         vm.warp(block.timestamp + 100 * 365 days);
         _expectLocked(MANIFEST, type(uint40).max);
@@ -55,16 +55,24 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
     function test_RevertWhen_Mint_ExclusiveForManifestWithOtherLicense() public {
         mintAs(anyone, researchTerms(), MANIFEST, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.LicenseNFT_ManifestHasOtherLicenses.selector, MANIFEST, uint256(1))
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
+                manifestKey(creator, MANIFEST),
+                uint256(1)
+            )
         );
         mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
 
         mintAs(creator, defaultTerms(), MANIFEST, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.LicenseNFT_ManifestHasOtherLicenses.selector, MANIFEST, uint256(2))
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
+                manifestKey(creator, MANIFEST),
+                uint256(2)
+            )
         );
         mintAs(creator, exclusiveTerms(payer, 0), MANIFEST, ROYALTY_BPS);
-        assertEq(nft.exclusiveUntil(MANIFEST), 0);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), 0);
         assertEq(nft.totalMinted(), 2);
     }
 
@@ -83,14 +91,14 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         mintAs(creator, exclusiveTerms(anyone, expiry + 1), MANIFEST, 0);
 
         assertEq(nft.totalMinted(), 1);
-        assertEq(nft.licensesOfManifest(MANIFEST), 1);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 1);
     }
 
     function test_Mint_OtherManifestsUnaffectedByLock() public {
         mintAs(creator, exclusiveTerms(payer, 0), MANIFEST, ROYALTY_BPS);
         uint256 id = mintAs(creator, exclusiveTerms(payer, 0), MANIFEST_2, ROYALTY_BPS);
         assertEq(id, 2);
-        assertEq(nft.exclusiveUntil(MANIFEST_2), type(uint40).max);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST_2), type(uint40).max);
         mintAs(creator, defaultTerms(), keccak256("manifest-3"), 0);
         assertEq(nft.totalMinted(), 3);
     }
@@ -100,8 +108,8 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         vm.warp(expiry); // expiresAt itself is no longer running
         uint256 id = mintAs(anyone, researchTerms(), MANIFEST, 0);
         assertEq(id, 2);
-        assertEq(nft.licensesOfManifest(MANIFEST), 2);
-        assertEq(nft.exclusiveUntil(MANIFEST), expiry, "stale lock value is kept");
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 2);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), expiry, "stale lock value is kept");
     }
 
     function test_RevertWhen_Mint_ExclusiveAgainAfterExpiry() public {
@@ -109,7 +117,11 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
         vm.warp(expiry);
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.LicenseNFT_ManifestHasOtherLicenses.selector, MANIFEST, uint256(1))
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
+                manifestKey(creator, MANIFEST),
+                uint256(1)
+            )
         );
         mintAs(creator, exclusiveTerms(anyone, 0), MANIFEST, ROYALTY_BPS);
     }
@@ -175,7 +187,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         assertEq(t.exclusiveLicensee, address(0));
         // And the manifest is open again.
         mintAs(anyone, researchTerms(), MANIFEST, 0);
-        assertEq(nft.licensesOfManifest(MANIFEST), 2);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 2);
     }
 
     function test_UpdateTerms_RenewExclusivityAtExpiry() public {
@@ -184,7 +196,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         uint40 renewed = expiry + 30 days;
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, renewed));
-        assertEq(nft.exclusiveUntil(MANIFEST), renewed);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), renewed);
 
         _expectLocked(MANIFEST, renewed);
         mintAs(anyone, researchTerms(), MANIFEST, 0);
@@ -197,7 +209,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         uint256 id = mintAs(creator, defaultTerms(), MANIFEST, ROYALTY_BPS);
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, expiry));
-        assertEq(nft.exclusiveUntil(MANIFEST), expiry);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), expiry);
         (, License.Terms memory t) = nft.currentTerms(id);
         assertEq(t.exclusiveLicensee, payer);
 
@@ -209,18 +221,22 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         uint256 id = mintAs(creator, defaultTerms(), MANIFEST, ROYALTY_BPS);
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, 0));
-        assertEq(nft.exclusiveUntil(MANIFEST), type(uint40).max);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), type(uint40).max);
     }
 
     function test_RevertWhen_UpdateTerms_ToExclusiveWithOtherLicenses() public {
         uint256 id = mintAs(creator, defaultTerms(), MANIFEST, ROYALTY_BPS);
         mintAs(anyone, researchTerms(), MANIFEST, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.LicenseNFT_ManifestHasOtherLicenses.selector, MANIFEST, uint256(2))
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
+                manifestKey(creator, MANIFEST),
+                uint256(2)
+            )
         );
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, expiry));
-        assertEq(nft.exclusiveUntil(MANIFEST), 0);
+        assertEq(nft.exclusiveUntil(creator, MANIFEST), 0);
         assertEq(nft.license(id).version, 1);
         assertEq(nft.termsCount(), 2, "the exclusive terms' registration is rolled back");
     }
@@ -230,7 +246,11 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         vm.warp(expiry);
         mintAs(anyone, researchTerms(), MANIFEST, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.LicenseNFT_ManifestHasOtherLicenses.selector, MANIFEST, uint256(2))
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
+                manifestKey(creator, MANIFEST),
+                uint256(2)
+            )
         );
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, 0));

@@ -54,7 +54,7 @@ contract LicenseNFTUpdateTest is LicenseNFTBase {
         assertEq(nft.termsIdOf(v1), 1);
         assertEq(nft.termsCount(), 2);
         assertEq(nft.ownerOf(id), creator, "ownership unaffected");
-        assertEq(nft.licensesOfManifest(MANIFEST), 1, "an update is not a new license");
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 1, "an update is not a new license");
     }
 
     function test_UpdateTerms_VersionIncrementsEachTime() public {
