@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+
+import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {License} from "../../src/types/LicenseTypes.sol";
+import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+
+contract TrainingEscrowAcceptTest is EscrowHelpers {
+    uint64 internal constant CAP = 500;
+    uint40 internal expiry;
+    uint256 internal licenseId;
+    uint64 internal termsId;
+
+    function setUp() public override {
+        super.setUp();
+        expiry = uint40(block.timestamp + 30 days);
+        licenseId = mintTerms(creator, PRICE, CAP, expiry, "manifest-accept");
+        termsId = termsOf(licenseId);
+    }
+
+    function test_AcceptTerms_CopiesTermsAndEmits() public {
+        vm.warp(block.timestamp + 1 hours);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.TermsAccepted(payer, licenseId, termsId, address(usdc), PRICE, CAP, expiry);
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+
+        Escrow.Acceptance memory a = escrow.acceptance(payer, licenseId, termsId);
+        assertEq(a.token, address(usdc));
+        assertEq(a.pricePerSample, PRICE);
+        assertEq(a.maxSamples, CAP);
+        assertEq(a.expiresAt, expiry);
+        assertEq(a.acceptedAt, uint40(block.timestamp));
+        assertEq(a.samplesCharged, 0);
+        // Only this payer accepted.
+        assertEq(escrow.acceptance(anyone, licenseId, termsId).acceptedAt, 0);
+    }
+
+    function test_RevertWhen_AcceptTerms_OldTermsAfterUpdate() public {
+        License.Terms memory t = defaultTerms();
+        t.pricePerSample = 2 * PRICE;
+        vm.prank(creator);
+        uint64 newTermsId = nft.updateTerms(licenseId, t);
+        assertTrue(newTermsId != termsId);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_TermsNotCurrent.selector, licenseId, termsId, newTermsId
+            )
+        );
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, newTermsId);
+        assertEq(escrow.acceptance(payer, licenseId, newTermsId).pricePerSample, 2 * PRICE);
+    }
+
+    function test_AcceptTerms_EarlierAcceptanceKeepsOldTermsAfterUpdate() public {
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+
+        License.Terms memory t = defaultTerms();
+        t.pricePerSample = 2 * PRICE;
+        vm.prank(creator);
+        nft.updateTerms(licenseId, t);
+
+        Escrow.Acceptance memory a = escrow.acceptance(payer, licenseId, termsId);
+        assertEq(a.pricePerSample, PRICE);
+        assertEq(a.maxSamples, CAP);
+        assertEq(a.expiresAt, expiry);
+    }
+
+    function test_RevertWhen_AcceptTerms_UnknownTermsIdZero() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_TermsNotCurrent.selector, licenseId, uint64(0), termsId
+            )
+        );
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, 0);
+    }
+
+    function test_RevertWhen_AcceptTerms_AtExpiry() public {
+        vm.warp(expiry);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_TermsExpired.selector, licenseId, termsId, expiry)
+        );
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+    }
+
+    function test_AcceptTerms_OneSecondBeforeExpiry() public {
+        vm.warp(expiry - 1);
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+        assertEq(escrow.acceptance(payer, licenseId, termsId).acceptedAt, expiry - 1);
+    }
+
+    function test_AcceptTerms_NoExpiryAcceptableFarInFuture() public {
+        uint256 open = mintLicense();
+        vm.warp(block.timestamp + 100 * 365 days);
+        accept(payer, open);
+        assertEq(escrow.acceptance(payer, open, termsOf(open)).expiresAt, 0);
+    }
+
+    function exclusiveLicense(address licensee) internal returns (uint256 id) {
+        License.Terms memory t = defaultTerms();
+        t.exclusiveLicensee = licensee;
+        id = mintLicense(creator2, t, keccak256("manifest-exclusive"));
+    }
+
+    function test_RevertWhen_AcceptTerms_ExclusiveToAnother() public {
+        uint256 id = exclusiveLicense(payer);
+        uint64 tid = termsOf(id);
+        vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_ExclusiveToAnother.selector, id, payer));
+        vm.prank(payer2);
+        escrow.acceptTerms(id, tid);
+    }
+
+    function test_AcceptTerms_ExclusiveLicensee() public {
+        uint256 id = exclusiveLicense(payer);
+        uint64 tid = termsOf(id);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.TermsAccepted(payer, id, tid, address(usdc), PRICE, 0, 0);
+        vm.prank(payer);
+        escrow.acceptTerms(id, tid);
+        assertEq(escrow.acceptance(payer, id, tid).acceptedAt, uint40(block.timestamp));
+    }
+
+    function test_RevertWhen_AcceptTerms_AlreadyAccepted() public {
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+        vm.warp(block.timestamp + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_AlreadyAccepted.selector, payer, licenseId, termsId)
+        );
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+    }
+
+    function test_AcceptTerms_IndependentPerPayer() public {
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+        vm.warp(block.timestamp + 10);
+        vm.prank(payer2);
+        escrow.acceptTerms(licenseId, termsId);
+        assertEq(escrow.acceptance(payer2, licenseId, termsId).acceptedAt, uint40(block.timestamp));
+        assertEq(escrow.acceptance(payer, licenseId, termsId).acceptedAt, uint40(block.timestamp - 10));
+    }
+
+    function test_RevertWhen_AcceptTerms_UnknownLicense() public {
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, uint256(999)));
+        vm.prank(payer);
+        escrow.acceptTerms(999, termsId);
+    }
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {License} from "../../src/types/LicenseTypes.sol";
+import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+
+contract TrainingEscrowClaimTest is EscrowHelpers {
+    uint256 internal licenseId;
+
+    function setUp() public override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
+    }
+
+    function commitOne(uint64 cumulative, uint256 reserve)
+        internal
+        returns (bytes32 root, Escrow.Claim[] memory c)
+    {
+        return commitBatch(
+            signerKey, payer, single(receipt(payer, licenseId, RUN, cumulative)), uint128(reserve)
+        );
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 PAYMENT
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Claim_PaysHolderMinusFeeAndEmits() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 1500 * PRICE);
+        uint256 amount = 1000 * PRICE;
+        (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root, escrow.usageKey(r), creator, licenseId, address(usdc), 1000, 1000, amount, fee
+        );
+        uint256 paid = claimAs(anyone, root, c);
+
+        assertEq(paid, amount);
+        assertEq(usdc.balanceOf(creator), payout);
+        assertEq(usdc.balanceOf(anyone), 0);
+        assertEq(fees(), fee);
+        assertEq(remainingOf(root, payer), 500 * PRICE);
+        assertEq(avail(payer), BUDGET - 1500 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
+        assertEq(escrowBalance(), BUDGET - payout);
+        // Conservation.
+        assertEq(escrowBalance(), avail(payer) + remainingOf(root, payer) + fees());
+    }
+
+    function test_Claim_ByHolderItself() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(10, 10 * PRICE);
+        assertEq(claimAs(creator, root, c), 10 * PRICE);
+        (, uint256 payout) = split(10 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+    }
+
+    /// @dev Payment goes to whoever holds the license NFT when the claim executes, not to the
+    /// holder at usage or commit time: a creator who sells the token before the claim forfeits
+    /// the pending revenue to the buyer.
+    function test_Claim_PaysHolderAtClaimTime_CreatorSoldTokenBeforeClaim() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 1000 * PRICE);
+        vm.prank(creator);
+        nft.transferFrom(creator, buyer, licenseId);
+
+        uint256 amount = 1000 * PRICE;
+        (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root, escrow.usageKey(c[0].receipt), buyer, licenseId, address(usdc), 1000, 1000, amount, fee
+        );
+        claimAs(creator, root, c);
+        assertEq(usdc.balanceOf(buyer), payout);
+        assertEq(usdc.balanceOf(creator), 0);
+    }
+
+    function test_Claim_HigherCumulativePaysOnlyTheDifference() public {
+        (bytes32 root1, Escrow.Claim[] memory c1) = commitOne(1000, 1000 * PRICE);
+        claimAs(anyone, root1, c1);
+
+        vm.warp(block.timestamp + 1 hours);
+        Escrow.Receipt memory r2 = receipt(payer, licenseId, RUN, 1500);
+        (bytes32 root2, Escrow.Claim[] memory c2) = commitBatch(signerKey, payer, single(r2), 1000 * PRICE);
+        (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root2, escrow.usageKey(r2), creator, licenseId, address(usdc), 1500, 500, 500 * PRICE, fee
+        );
+        assertEq(claimAs(anyone, root2, c2), 500 * PRICE);
+        assertEq(remainingOf(root2, payer), 500 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(r2)), 1500);
+        (uint256 fee1, uint256 payout1) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout1 + payout);
+        assertEq(fees(), fee1 + fee);
+    }
+
+    function test_Claim_SecondClaimOfSameReceiptPaysZero() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 2000 * PRICE);
+        claimAs(anyone, root, c);
+        uint256 creatorBefore = usdc.balanceOf(creator);
+        uint256 feesBefore = fees();
+
+        vm.recordLogs();
+        assertEq(claimAs(anyone, root, c), 0);
+        assertEq(countEscrowLogs(ITrainingEscrow.UsageSettled.selector), 0);
+        assertEq(usdc.balanceOf(creator), creatorBefore);
+        assertEq(fees(), feesBefore);
+        assertEq(remainingOf(root, payer), 1000 * PRICE);
+    }
+
+    function test_Claim_LowerCumulativePaysZero() public {
+        (bytes32 root1, Escrow.Claim[] memory c1) = commitOne(1000, 1000 * PRICE);
+        claimAs(anyone, root1, c1);
+
+        vm.warp(block.timestamp + 1);
+        (bytes32 root2, Escrow.Claim[] memory c2) = commitOne(800, 800 * PRICE);
+        vm.recordLogs();
+        assertEq(claimAs(anyone, root2, c2), 0);
+        assertEq(countEscrowLogs(ITrainingEscrow.UsageSettled.selector), 0);
+        assertEq(remainingOf(root2, payer), 800 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(c2[0].receipt)), 1000);
+    }
+
+    function test_Claim_RunsAreSettledIndependently() public {
+        Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
+        Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 100);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 200 * PRICE);
+        assertEq(claimAs(anyone, root, c), 200 * PRICE);
+        assertEq(remainingOf(root, payer), 0);
+    }
+
+    function test_Claim_SubsetOfLeavesThenTheRest() public {
+        Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
+        Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 300);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 400 * PRICE);
+        assertEq(claimAs(anyone, root, one(c[1])), 300 * PRICE);
+        assertEq(claimAs(anyone, root, one(c[0])), 100 * PRICE);
+        assertEq(remainingOf(root, payer), 0);
+    }
+
+    function test_Claim_MaxSamplesCapClampsAcrossRuns() public {
+        uint256 capped = mintTerms(creator2, PRICE, 1500, 0, "manifest-capped");
+        accept(payer, capped);
+        uint64 tid = termsOf(capped);
+        Escrow.Receipt memory a = receipt(payer, capped, keccak256("run-a"), 1000);
+        Escrow.Receipt memory b = receipt(payer, capped, keccak256("run-b"), 1000);
+        Escrow.Receipt memory d = receipt(payer, capped, keccak256("run-c"), 10);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, triple(a, b, d), 3000 * PRICE);
+
+        assertEq(claimAs(anyone, root, one(c[0])), 1000 * PRICE);
+        assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1000);
+
+        (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root, escrow.usageKey(b), creator2, capped, address(usdc), 1000, 500, 500 * PRICE, fee
+        );
+        assertEq(claimAs(anyone, root, one(c[1])), 500 * PRICE);
+        assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1500);
+        assertEq(escrow.settledSamples(escrow.usageKey(b)), 1000);
+
+        // Cap reached: the third run settles its count but is charged nothing.
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root, escrow.usageKey(d), creator2, capped, address(usdc), 10, 0, 0, 0
+        );
+        assertEq(claimAs(anyone, root, one(c[2])), 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(d)), 10);
+        assertEq(remainingOf(root, payer), 1500 * PRICE);
+        (uint256 fee1, uint256 payout1) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator2), payout1 + payout);
+        assertEq(fees(), fee1 + fee);
+    }
+
+    function test_Claim_ZeroPriceSettlesWithoutTransfer() public {
+        uint256 free = mintTerms(creator2, 0, 0, 0, "manifest-free");
+        accept(payer, free);
+        Escrow.Receipt memory r = receipt(payer, free, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 1);
+
+        vm.expectCall(address(usdc), abi.encodeWithSelector(IERC20.transfer.selector), 0);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root, escrow.usageKey(r), creator2, free, address(usdc), 1000, 1000, 0, 0
+        );
+        assertEq(claimAs(anyone, root, c), 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
+        assertEq(usdc.balanceOf(creator2), 0);
+        assertEq(remainingOf(root, payer), 1);
+    }
+
+    function test_Claim_UsesFeeSnapshottedAtCommit() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 1000 * PRICE);
+        vm.prank(owner);
+        escrow.setFee(1000);
+
+        (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        claimAs(anyone, root, c);
+        assertEq(fees(), fee);
+        assertEq(usdc.balanceOf(creator), payout);
+
+        // A batch committed after the change uses the new fee.
+        vm.warp(block.timestamp + 1);
+        (bytes32 root2, Escrow.Claim[] memory c2) = commitOne(2000, 1000 * PRICE);
+        claimAs(anyone, root2, c2);
+        (uint256 fee2, uint256 payout2) = split(1000 * PRICE, 1000);
+        assertEq(fees(), fee + fee2);
+        assertEq(usdc.balanceOf(creator), payout + payout2);
+    }
+
+    function test_Claim_OldTermsReceiptPaysAcceptedPriceAfterUpdate() public {
+        uint64 oldTerms = termsOf(licenseId);
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        License.Terms memory t = defaultTerms();
+        t.pricePerSample = 3 * PRICE;
+        vm.prank(creator);
+        nft.updateTerms(licenseId, t);
+
+        assertEq(r.termsId, oldTerms);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 3000 * PRICE);
+        assertEq(claimAs(anyone, root, c), 1000 * PRICE);
+    }
+
+    function test_Claim_MultiLeafSeveralLicensesAndPayeesAggregatesTransfers() public {
+        uint256 b = mintTerms(creator2, 2 * PRICE, 0, 0, "manifest-b");
+        uint256 d = mintTerms(creator2, 3 * PRICE, 0, 0, "manifest-d");
+        accept(payer, b);
+        accept(payer, d);
+        // creator2's two receipts are consecutive: one transfer for both.
+        Escrow.Receipt memory rb = receipt(payer, b, RUN, 200);
+        Escrow.Receipt memory rd = receipt(payer, d, RUN, 300);
+        Escrow.Receipt memory ra = receipt(payer, licenseId, RUN, 100);
+        uint256 amountA = 100 * PRICE;
+        uint256 amountB = 200 * 2 * PRICE;
+        uint256 amountD = 300 * 3 * PRICE;
+        (bytes32 root, Escrow.Claim[] memory c) =
+            commitBatch(signerKey, payer, triple(rb, rd, ra), uint128(amountA + amountB + amountD));
+
+        (uint256 feeA, uint256 payoutA) = split(amountA, FEE_BPS);
+        (uint256 feeB, uint256 payoutB) = split(amountB, FEE_BPS);
+        (uint256 feeD, uint256 payoutD) = split(amountD, FEE_BPS);
+        vm.expectCall(address(usdc), abi.encodeCall(IERC20.transfer, (creator2, payoutB + payoutD)), 1);
+        vm.expectCall(address(usdc), abi.encodeCall(IERC20.transfer, (creator, payoutA)), 1);
+        vm.expectCall(address(usdc), abi.encodeWithSelector(IERC20.transfer.selector), 2);
+
+        assertEq(claimAs(anyone, root, c), amountA + amountB + amountD);
+        assertEq(usdc.balanceOf(creator), payoutA);
+        assertEq(usdc.balanceOf(creator2), payoutB + payoutD);
+        assertEq(fees(), feeA + feeB + feeD);
+        assertEq(remainingOf(root, payer), 0);
+        assertEq(escrowBalance(), BUDGET - payoutA - payoutB - payoutD);
+    }
+
+    function test_Claim_MultiPayerBatchInOneCall() public {
+        setUpPayer(payer2, signerKey2, BUDGET);
+        accept(payer2, licenseId);
+        Escrow.Receipt memory r1 = receipt(payer, licenseId, RUN, 100);
+        Escrow.Receipt memory r2 = receipt(payer2, licenseId, RUN, 250);
+        uint256[] memory keys = new uint256[](2);
+        (keys[0], keys[1]) = (signerKey, signerKey2);
+        (bytes32 root, Escrow.Claim[] memory c) = buildBatch(pair(r1, r2), keys);
+        commitRoot(root, reserveFrom(payer, 100 * PRICE, payer2, 300 * PRICE));
+
+        // Same payee and token: one transfer.
+        (, uint256 payout1) = split(100 * PRICE, FEE_BPS);
+        (, uint256 payout2) = split(250 * PRICE, FEE_BPS);
+        vm.expectCall(address(usdc), abi.encodeCall(IERC20.transfer, (creator, payout1 + payout2)), 1);
+        assertEq(claimAs(anyone, root, c), 350 * PRICE);
+        assertEq(usdc.balanceOf(creator), payout1 + payout2);
+        assertEq(remainingOf(root, payer), 0);
+        assertEq(remainingOf(root, payer2), 50 * PRICE);
+    }
+
+    function test_Claim_SkippedLeafInMiddleDoesNotBreakAggregation() public {
+        Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
+        Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 200);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 300 * PRICE);
+        claimAs(anyone, root, one(c[0]));
+
+        // Claims [a (replay, skipped), b]: only b pays.
+        assertEq(claimAs(anyone, root, c), 200 * PRICE);
+        (, uint256 payoutA) = split(100 * PRICE, FEE_BPS);
+        (, uint256 payoutB) = split(200 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payoutA + payoutB);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 REVERTS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_RevertWhen_Claim_EmptyClaims() public {
+        (bytes32 root,) = commitOne(10, 10 * PRICE);
+        vm.expectRevert(Errors.TrainingEscrow_EmptyClaim.selector);
+        claimAs(anyone, root, new Escrow.Claim[](0));
+    }
+
+    function test_RevertWhen_Claim_InvalidProof() public {
+        Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
+        Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 200);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 300 * PRICE);
+        c[0].proof[0] = bytes32(uint256(1));
+        vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_InvalidProof.selector, root, leafOf(a)));
+        claimAs(anyone, root, one(c[0]));
+    }
+
+    function test_RevertWhen_Claim_ReceiptNotInTree() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        // Inflate the count: the leaf changes and no longer matches.
+        c[0].receipt.cumulativeSamples = 10_000;
+        c[0].signature = sign(signerKey, c[0].receipt);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_InvalidProof.selector, root, leafOf(c[0].receipt))
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_OneBadLeafRevertsWholeClaim() public {
+        Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
+        Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 200);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 300 * PRICE);
+        c[1].proof = new bytes32[](0);
+        vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_InvalidProof.selector, root, leafOf(b)));
+        claimAs(anyone, root, c);
+        assertEq(usdc.balanceOf(creator), 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(a)), 0);
+    }
+
+    function test_RevertWhen_Claim_RootCommittedForAnotherPayerOnly() public {
+        setUpPayer(payer2, signerKey2, BUDGET);
+        accept(payer2, licenseId);
+        Escrow.Receipt memory r1 = receipt(payer, licenseId, RUN, 100);
+        Escrow.Receipt memory r2 = receipt(payer2, licenseId, RUN, 100);
+        uint256[] memory keys = new uint256[](2);
+        (keys[0], keys[1]) = (signerKey, signerKey2);
+        (bytes32 root, Escrow.Claim[] memory c) = buildBatch(pair(r1, r2), keys);
+        commitRoot(root, reserveFrom(payer, 100 * PRICE));
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_UnknownReservation.selector, root, payer2, address(usdc)
+            )
+        );
+        claimAs(anyone, root, one(c[1]));
+        // payer's part is claimable.
+        assertEq(claimAs(anyone, root, one(c[0])), 100 * PRICE);
+    }
+
+    function test_RevertWhen_Claim_RootNeverCommitted() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 100);
+        (bytes32 root, Escrow.Claim[] memory c) = buildBatch(single(r), signerKey);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_UnknownReservation.selector, root, payer, address(usdc)
+            )
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_AtExpiresAt() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        vm.warp(expiresAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationExpired.selector, root, expiresAt)
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_Claim_OneSecondBeforeExpiresAt() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        vm.warp(escrow.reservation(root, payer, address(usdc)).expiresAt - 1);
+        assertEq(claimAs(anyone, root, c), 100 * PRICE);
+    }
+
+    function test_RevertWhen_Claim_SignatureWrongLength() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        bytes memory sig = c[0].signature;
+        assembly {
+            mstore(sig, 64)
+        }
+        c[0].signature = sig;
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_EmptySignature() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        c[0].signature = "";
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_GarbageSignature() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        c[0].signature = abi.encodePacked(bytes32(uint256(7)), bytes32(uint256(9)), uint8(31));
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_MalleableHighSSignature() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        c[0].signature = highS(c[0].signature);
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_SignerNotRegistered() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 100);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey2, payer, single(r), 100 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
+            )
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_SignatureOfOtherReceipt() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(100, 100 * PRICE);
+        Escrow.Receipt memory other = receipt(payer, licenseId, RUN, 1);
+        c[0].signature = sign(signerKey, other);
+        // Recovers to some unrelated address, never registered.
+        address recovered = recoverSigner(escrow.receiptDigest(c[0].receipt), c[0].signature);
+        assertTrue(recovered != signer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
+            )
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function recoverSigner(bytes32 digest, bytes memory sig) internal pure returns (address) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+            v := byte(0, mload(add(sig, 0x60)))
+        }
+        return ecrecover(digest, v, r, s);
+    }
+
+    function test_RevertWhen_Claim_TermsNotAccepted() public {
+        setUpPayer(payer2, signerKey2, BUDGET);
+        Escrow.Receipt memory r = receipt(payer2, licenseId, RUN, 100);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey2, payer2, single(r), 100 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_TermsNotAccepted.selector, payer2, licenseId, termsOf(licenseId)
+            )
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_ReceiptIssuedAtTermsExpiry() public {
+        uint40 expiry = uint40(block.timestamp + 10 days);
+        uint256 expiring = mintTerms(creator2, PRICE, 0, expiry, "manifest-expiring");
+        accept(payer, expiring);
+        vm.warp(expiry);
+        Escrow.Receipt memory r = receipt(payer, expiring, RUN, 100);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 100 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_ReceiptAfterExpiry.selector, uint64(expiry), expiry)
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_Claim_ReceiptIssuedBeforeTermsExpiryClaimedAfter() public {
+        uint40 expiry = uint40(block.timestamp + 10 days);
+        uint256 expiring = mintTerms(creator2, PRICE, 0, expiry, "manifest-expiring");
+        accept(payer, expiring);
+        vm.warp(expiry - 1);
+        Escrow.Receipt memory r = receipt(payer, expiring, RUN, 100);
+        vm.warp(expiry + 1 days);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 100 * PRICE);
+        assertEq(claimAs(anyone, root, c), 100 * PRICE);
+    }
+
+    function test_RevertWhen_Claim_InsufficientReservation() public {
+        (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 999 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientReservation.selector, root, 999 * PRICE, 1000 * PRICE
+            )
+        );
+        claimAs(anyone, root, c);
+    }
+
+    function test_RevertWhen_Claim_SecondLeafExceedsWhatFirstLeft() public {
+        Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
+        Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 200);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 250 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientReservation.selector, root, 150 * PRICE, 200 * PRICE
+            )
+        );
+        claimAs(anyone, root, c);
+    }
+}

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+
+contract TrainingEscrowDirectTest is EscrowHelpers {
+    uint256 internal licenseId;
+
+    function setUp() public override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
+    }
+
+    function settle(Escrow.Receipt memory r, bytes memory sig) internal returns (uint256) {
+        vm.prank(anyone);
+        return escrow.settleDirect(r, sig);
+    }
+
+    function settle(Escrow.Receipt memory r) internal returns (uint256) {
+        return settle(r, sign(signerKey, r));
+    }
+
+    function test_SettleDirect_PaysFromAvailableAndEmits() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        uint256 amount = 1000 * PRICE;
+        (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            bytes32(0), escrow.usageKey(r), creator, licenseId, address(usdc), 1000, 1000, amount, fee
+        );
+        assertEq(settle(r), amount);
+
+        assertEq(avail(payer), BUDGET - amount);
+        assertEq(usdc.balanceOf(creator), payout);
+        assertEq(usdc.balanceOf(anyone), 0);
+        assertEq(fees(), fee);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
+        assertEq(escrowBalance(), BUDGET - payout);
+        assertEq(escrowBalance(), avail(payer) + fees());
+    }
+
+    function test_SettleDirect_UsesCurrentFee() public {
+        vm.prank(owner);
+        escrow.setFee(1000);
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        settle(r);
+        (uint256 fee, uint256 payout) = split(1000 * PRICE, 1000);
+        assertEq(fees(), fee);
+        assertEq(usdc.balanceOf(creator), payout);
+    }
+
+    function test_SettleDirect_PaysCurrentHolder() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 10);
+        vm.prank(creator);
+        nft.transferFrom(creator, buyer, licenseId);
+        settle(r);
+        (, uint256 payout) = split(10 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(buyer), payout);
+        assertEq(usdc.balanceOf(creator), 0);
+    }
+
+    function test_RevertWhen_SettleDirect_InsufficientAvailable() public {
+        // Most of the budget is reserved by a batch: direct settlement cannot touch it.
+        commitRoot(keccak256("root"), reserveFrom(payer, BUDGET - 999 * PRICE));
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientBalance.selector,
+                payer,
+                address(usdc),
+                999 * PRICE,
+                1000 * PRICE
+            )
+        );
+        settle(r, sig);
+    }
+
+    function test_SettleDirect_ExactlyAvailable() public {
+        commitRoot(keccak256("root"), reserveFrom(payer, BUDGET - 1000 * PRICE));
+        assertEq(settle(receipt(payer, licenseId, RUN, 1000)), 1000 * PRICE);
+        assertEq(avail(payer), 0);
+    }
+
+    function test_SettleDirect_ReplayPaysZero() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        settle(r, sig);
+        uint256 availBefore = avail(payer);
+        uint256 creatorBefore = usdc.balanceOf(creator);
+
+        vm.recordLogs();
+        assertEq(settle(r, sig), 0);
+        assertEq(countEscrowLogs(ITrainingEscrow.UsageSettled.selector), 0);
+        assertEq(avail(payer), availBefore);
+        assertEq(usdc.balanceOf(creator), creatorBefore);
+    }
+
+    function test_SettleDirect_HigherCumulativePaysDifferenceLowerPaysZero() public {
+        settle(receipt(payer, licenseId, RUN, 1000));
+        assertEq(settle(receipt(payer, licenseId, RUN, 1600)), 600 * PRICE);
+        assertEq(settle(receipt(payer, licenseId, RUN, 1200)), 0);
+        assertEq(avail(payer), BUDGET - 1600 * PRICE);
+    }
+
+    function test_SettleDirect_SharesSettledCountWithBatches() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
+        // The payee settles directly first; the batch then has nothing left to pay for that key.
+        assertEq(settle(r, c[0].signature), 1000 * PRICE);
+        assertEq(claimAs(anyone, root, c), 0);
+        assertEq(remainingOf(root, payer), 1000 * PRICE);
+        assertEq(avail(payer), BUDGET - 2000 * PRICE);
+    }
+
+    function test_SettleDirect_MaxSamplesCap() public {
+        uint256 capped = mintTerms(creator2, PRICE, 100, 0, "manifest-capped");
+        accept(payer, capped);
+        assertEq(settle(receipt(payer, capped, keccak256("a"), 80)), 80 * PRICE);
+        assertEq(settle(receipt(payer, capped, keccak256("b"), 80)), 20 * PRICE);
+        assertEq(settle(receipt(payer, capped, keccak256("c"), 80)), 0);
+        assertEq(escrow.acceptance(payer, capped, termsOf(capped)).samplesCharged, 100);
+    }
+
+    function test_SettleDirect_ZeroPriceNoTransfer() public {
+        uint256 free = mintTerms(creator2, 0, 0, 0, "manifest-free");
+        accept(payer, free);
+        Escrow.Receipt memory r = receipt(payer, free, RUN, 1000);
+        vm.expectCall(address(usdc), abi.encodeWithSelector(IERC20.transfer.selector), 0);
+        assertEq(settle(r), 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
+        assertEq(avail(payer), BUDGET);
+    }
+
+    function test_RevertWhen_SettleDirect_SignatureWrongLength() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = bytes.concat(sign(signerKey, r), bytes1(0));
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        settle(r, sig);
+    }
+
+    function test_RevertWhen_SettleDirect_GarbageSignature() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        settle(r, new bytes(65));
+    }
+
+    function test_RevertWhen_SettleDirect_MalleableSignature() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = highS(sign(signerKey, r));
+        vm.expectRevert(Errors.TrainingEscrow_InvalidSignature.selector);
+        settle(r, sig);
+    }
+
+    function test_RevertWhen_SettleDirect_SignerNotRegistered() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = sign(signerKey2, r);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
+            )
+        );
+        settle(r, sig);
+    }
+
+    function test_RevertWhen_SettleDirect_TermsNotAccepted() public {
+        uint256 other = mintTerms(creator2, PRICE, 0, 0, "manifest-other");
+        Escrow.Receipt memory r = receipt(payer, other, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_TermsNotAccepted.selector, payer, other, termsOf(other)
+            )
+        );
+        settle(r, sig);
+    }
+
+    function test_RevertWhen_SettleDirect_ReceiptAfterTermsExpiry() public {
+        uint40 expiry = uint40(block.timestamp + 1 days);
+        uint256 expiring = mintTerms(creator2, PRICE, 0, expiry, "manifest-expiring");
+        accept(payer, expiring);
+        vm.warp(expiry + 5);
+        Escrow.Receipt memory r = receipt(payer, expiring, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_ReceiptAfterExpiry.selector, uint64(expiry + 5), expiry
+            )
+        );
+        settle(r, sig);
+    }
+
+    function test_SettleDirect_ReceiptIssuedOneSecondBeforeTermsExpiry() public {
+        uint40 expiry = uint40(block.timestamp + 1 days);
+        uint256 expiring = mintTerms(creator2, PRICE, 0, expiry, "manifest-expiring");
+        accept(payer, expiring);
+        vm.warp(expiry - 1);
+        Escrow.Receipt memory r = receipt(payer, expiring, RUN, 1000);
+        vm.warp(expiry + 30 days);
+        assertEq(settle(r), 1000 * PRICE);
+    }
+}

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Vm} from "forge-std/Vm.sol";
+
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {License} from "../../src/types/LicenseTypes.sol";
+import {Base} from "../utils/Base.t.sol";
+import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
+
+/// @notice Helpers shared by the TrainingEscrow unit and fuzz tests, on top of {Base}: a second
+/// payer and key, multi-payer/multi-key batches, licenses with chosen terms, and log counting.
+abstract contract EscrowHelpers is Base {
+    /// @dev secp256k1 group order, to build malleable (high-s) signatures.
+    uint256 internal constant SECP256K1_N =
+        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+
+    bytes32 internal constant RUN = keccak256("run-1");
+    bytes32 internal constant DATA_HASH = keccak256("batch-data");
+
+    address internal payer2 = makeAddr("payer2");
+    address internal creator2 = makeAddr("creator2");
+    address internal buyer = makeAddr("buyer");
+    uint256 internal signerKey2 = 0xB0B;
+    address internal signer2;
+
+    function setUp() public virtual override {
+        super.setUp();
+        signer2 = vm.addr(signerKey2);
+        vm.label(signer2, "signer2");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               LICENSES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Mints a license to `to` with the default terms changed in price, cap and expiry.
+    function mintTerms(address to, uint96 price, uint64 maxSamples, uint40 expiresAt, string memory manifest)
+        internal
+        returns (uint256 id)
+    {
+        License.Terms memory t = defaultTerms();
+        t.pricePerSample = price;
+        t.maxSamples = maxSamples;
+        t.expiresAt = expiresAt;
+        id = mintLicense(to, t, keccak256(bytes(manifest)));
+    }
+
+    function termsOf(uint256 licenseId) internal view returns (uint64 termsId) {
+        (termsId,) = nft.currentTerms(licenseId);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                BALANCES
+    //////////////////////////////////////////////////////////////*/
+
+    function avail(address who) internal view returns (uint256) {
+        return escrow.availableBalance(who, address(usdc));
+    }
+
+    function remainingOf(bytes32 root, address who) internal view returns (uint256) {
+        return escrow.reservation(root, who, address(usdc)).remaining;
+    }
+
+    function fees() internal view returns (uint256) {
+        return escrow.accruedFees(address(usdc));
+    }
+
+    function escrowBalance() internal view returns (uint256) {
+        return usdc.balanceOf(address(escrow));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                BATCHES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Builds the tree of `receipts` (receipt `i` signed by `keys[i]`) without committing it.
+    function buildBatch(Escrow.Receipt[] memory receipts, uint256[] memory keys)
+        internal
+        view
+        returns (bytes32 root, Escrow.Claim[] memory claims)
+    {
+        bytes32[] memory leaves = new bytes32[](receipts.length);
+        for (uint256 i; i < receipts.length; ++i) {
+            leaves[i] = leafOf(receipts[i]);
+        }
+        root = MerkleBuilder.root(leaves);
+        claims = new Escrow.Claim[](receipts.length);
+        for (uint256 i; i < receipts.length; ++i) {
+            claims[i] = Escrow.Claim({
+                receipt: receipts[i],
+                signature: sign(keys[i], receipts[i]),
+                proof: MerkleBuilder.proof(leaves, i)
+            });
+        }
+    }
+
+    /// @dev Builds the tree of `receipts`, all signed by `key`, without committing it.
+    function buildBatch(Escrow.Receipt[] memory receipts, uint256 key)
+        internal
+        view
+        returns (bytes32 root, Escrow.Claim[] memory claims)
+    {
+        uint256[] memory keys = new uint256[](receipts.length);
+        for (uint256 i; i < receipts.length; ++i) {
+            keys[i] = key;
+        }
+        return buildBatch(receipts, keys);
+    }
+
+    /// @dev Commits `root` as `relayer` with the given reservations.
+    function commitRoot(bytes32 root, Escrow.ReservationRequest[] memory reservations) internal {
+        vm.prank(relayer);
+        escrow.commitBatch(root, 1, DATA_HASH, "ipfs://batch", reservations);
+    }
+
+    function reserveFrom(address who, uint256 amount)
+        internal
+        view
+        returns (Escrow.ReservationRequest[] memory list)
+    {
+        list = new Escrow.ReservationRequest[](1);
+        list[0] = Escrow.ReservationRequest({payer: who, token: address(usdc), amount: uint128(amount)});
+    }
+
+    function reserveFrom(address a, uint256 amountA, address b, uint256 amountB)
+        internal
+        view
+        returns (Escrow.ReservationRequest[] memory list)
+    {
+        list = new Escrow.ReservationRequest[](2);
+        list[0] = Escrow.ReservationRequest({payer: a, token: address(usdc), amount: uint128(amountA)});
+        list[1] = Escrow.ReservationRequest({payer: b, token: address(usdc), amount: uint128(amountB)});
+    }
+
+    function claimAs(address who, bytes32 root, Escrow.Claim[] memory claims)
+        internal
+        returns (uint256 paid)
+    {
+        vm.prank(who);
+        paid = escrow.claim(root, claims);
+    }
+
+    function pair(Escrow.Receipt memory a, Escrow.Receipt memory b)
+        internal
+        pure
+        returns (Escrow.Receipt[] memory list)
+    {
+        list = new Escrow.Receipt[](2);
+        list[0] = a;
+        list[1] = b;
+    }
+
+    function triple(Escrow.Receipt memory a, Escrow.Receipt memory b, Escrow.Receipt memory c)
+        internal
+        pure
+        returns (Escrow.Receipt[] memory list)
+    {
+        list = new Escrow.Receipt[](3);
+        list[0] = a;
+        list[1] = b;
+        list[2] = c;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               SIGNATURES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev The malleable twin (s' = n - s, v flipped) of a valid 65-byte signature.
+    function highS(bytes memory sig) internal pure returns (bytes memory) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+            v := byte(0, mload(add(sig, 0x60)))
+        }
+        return abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                  LOGS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Counts logs recorded since `vm.recordLogs()` with topic0 `selector` from the escrow.
+    function countEscrowLogs(bytes32 selector) internal returns (uint256 n) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(escrow) && logs[i].topics.length != 0
+                    && logs[i].topics[0] == selector
+            ) {
+                ++n;
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+
+contract TrainingEscrowWithdrawTest is EscrowHelpers {
+    bytes32 internal constant ROOT = keccak256("root");
+
+    function setUp() public override {
+        super.setUp();
+        setUpPayer(payer, signerKey, BUDGET);
+    }
+
+    function request(uint256 amount) internal returns (uint40 unlockAt) {
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(amount));
+        unlockAt = escrow.pendingWithdrawal(payer, address(usdc)).unlockAt;
+    }
+
+    function withdrawTo(address to) internal returns (uint256) {
+        vm.prank(payer);
+        return escrow.withdraw(address(usdc), to);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                           REQUEST WITHDRAWAL
+    //////////////////////////////////////////////////////////////*/
+
+    function test_RequestWithdrawal_RecordsAndEmits() public {
+        uint40 unlockAt = uint40(block.timestamp) + NOTICE;
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.WithdrawalRequested(payer, address(usdc), 123e18, unlockAt);
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), 123e18);
+
+        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(w.amount, 123e18);
+        assertEq(w.unlockAt, unlockAt);
+        // Requesting moves nothing.
+        assertEq(avail(payer), BUDGET);
+    }
+
+    function test_RevertWhen_RequestWithdrawal_ZeroAmount() public {
+        vm.expectRevert(Errors.TrainingEscrow_ZeroAmount.selector);
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), 0);
+    }
+
+    function test_RequestWithdrawal_ReplacesEarlierRequest() public {
+        request(100e18);
+        vm.warp(block.timestamp + 5 hours);
+        uint40 unlockAt = request(50e18);
+
+        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(w.amount, 50e18);
+        assertEq(unlockAt, uint40(block.timestamp) + NOTICE);
+
+        vm.warp(unlockAt);
+        assertEq(withdrawTo(payer), 50e18);
+    }
+
+    function test_RequestWithdrawal_UsesNoticePeriodInForce() public {
+        vm.prank(owner);
+        escrow.setNoticePeriod(3 days);
+        assertEq(request(1), uint40(block.timestamp) + 3 days);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            CANCEL WITHDRAWAL
+    //////////////////////////////////////////////////////////////*/
+
+    function test_CancelWithdrawal_DeletesAndEmits() public {
+        request(100e18);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.WithdrawalCancelled(payer, address(usdc));
+        vm.prank(payer);
+        escrow.cancelWithdrawal(address(usdc));
+
+        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(w.amount, 0);
+        assertEq(w.unlockAt, 0);
+
+        vm.warp(block.timestamp + NOTICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, payer, address(usdc))
+        );
+        withdrawTo(payer);
+    }
+
+    function test_RevertWhen_CancelWithdrawal_NoRequest() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, payer, address(usdc))
+        );
+        vm.prank(payer);
+        escrow.cancelWithdrawal(address(usdc));
+    }
+
+    function test_RevertWhen_CancelWithdrawal_Twice() public {
+        request(100e18);
+        vm.startPrank(payer);
+        escrow.cancelWithdrawal(address(usdc));
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, payer, address(usdc))
+        );
+        escrow.cancelWithdrawal(address(usdc));
+        vm.stopPrank();
+    }
+
+    function test_RevertWhen_CancelWithdrawal_OtherPayersRequest() public {
+        request(100e18);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NoWithdrawalRequested.selector, anyone, address(usdc)
+            )
+        );
+        vm.prank(anyone);
+        escrow.cancelWithdrawal(address(usdc));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 WITHDRAW
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Withdraw_AtUnlockAt() public {
+        uint40 unlockAt = request(100e18);
+        vm.warp(unlockAt);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Withdrawn(payer, address(usdc), payer, 100e18);
+        assertEq(withdrawTo(payer), 100e18);
+
+        assertEq(usdc.balanceOf(payer), 100e18);
+        assertEq(avail(payer), BUDGET - 100e18);
+        assertEq(escrowBalance(), BUDGET - 100e18);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, 0);
+    }
+
+    function test_RevertWhen_Withdraw_OneSecondBeforeUnlock() public {
+        uint40 unlockAt = request(100e18);
+        vm.warp(unlockAt - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), unlockAt
+            )
+        );
+        withdrawTo(payer);
+    }
+
+    function test_Withdraw_ToAnotherAddress() public {
+        uint40 unlockAt = request(100e18);
+        vm.warp(unlockAt);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Withdrawn(payer, address(usdc), anyone, 100e18);
+        withdrawTo(anyone);
+        assertEq(usdc.balanceOf(anyone), 100e18);
+        assertEq(usdc.balanceOf(payer), 0);
+    }
+
+    function test_RevertWhen_Withdraw_ToZeroAddress() public {
+        uint40 unlockAt = request(100e18);
+        vm.warp(unlockAt);
+        vm.expectRevert(Errors.TrainingEscrow_ZeroAddress.selector);
+        withdrawTo(address(0));
+    }
+
+    function test_RevertWhen_Withdraw_NoRequest() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, payer, address(usdc))
+        );
+        withdrawTo(payer);
+    }
+
+    function test_RevertWhen_Withdraw_RequestAlreadyUsed() public {
+        uint40 unlockAt = request(100e18);
+        vm.warp(unlockAt);
+        withdrawTo(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, payer, address(usdc))
+        );
+        withdrawTo(payer);
+    }
+
+    function test_Withdraw_CapsAtAvailableWhenPartReserved() public {
+        uint256 reserved = 400_000e18;
+        uint40 unlockAt = request(BUDGET);
+        commitRoot(ROOT, reserveFrom(payer, reserved));
+        vm.warp(unlockAt);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Withdrawn(payer, address(usdc), payer, BUDGET - reserved);
+        assertEq(withdrawTo(payer), BUDGET - reserved);
+
+        assertEq(avail(payer), 0);
+        assertEq(remainingOf(ROOT, payer), reserved);
+        assertEq(escrowBalance(), reserved);
+    }
+
+    function test_Withdraw_RequestBelowAvailableLeavesRest() public {
+        uint40 unlockAt = request(1e18);
+        vm.warp(unlockAt);
+        assertEq(withdrawTo(payer), 1e18);
+        assertEq(avail(payer), BUDGET - 1e18);
+    }
+
+    function test_Withdraw_NothingAvailablePaysZeroAndConsumesRequest() public {
+        uint40 unlockAt = request(BUDGET);
+        commitRoot(ROOT, reserveFrom(payer, BUDGET));
+        vm.warp(unlockAt);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Withdrawn(payer, address(usdc), payer, 0);
+        assertEq(withdrawTo(payer), 0);
+        assertEq(usdc.balanceOf(payer), 0);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, 0);
+    }
+
+    function test_Withdraw_ReservedFundsNeverWithdrawable() public {
+        commitRoot(ROOT, reserveFrom(payer, BUDGET));
+        uint40 expiresAt = escrow.reservation(ROOT, payer, address(usdc)).expiresAt;
+
+        // Even long after the claim window closed, an unreleased reservation stays locked.
+        vm.warp(expiresAt + 30 days);
+        uint40 unlockAt = request(BUDGET);
+        vm.warp(unlockAt);
+        assertEq(withdrawTo(payer), 0);
+        assertEq(remainingOf(ROOT, payer), BUDGET);
+        assertEq(escrowBalance(), BUDGET);
+
+        // Only a release brings the funds back to the available balance.
+        escrow.release(ROOT, payer, address(usdc));
+        unlockAt = request(BUDGET);
+        vm.warp(unlockAt);
+        assertEq(withdrawTo(payer), BUDGET);
+        assertEq(escrowBalance(), 0);
+    }
+
+    function test_Withdraw_OnlyOwnFunds() public {
+        usdc.mint(anyone, 10e18);
+        vm.startPrank(anyone);
+        usdc.approve(address(escrow), 10e18);
+        escrow.deposit(address(usdc), 10e18);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        vm.warp(block.timestamp + NOTICE);
+        assertEq(escrow.withdraw(address(usdc), anyone), 10e18);
+        vm.stopPrank();
+        assertEq(avail(payer), BUDGET);
+    }
+
+    /// @dev Design note: a request, once unlocked, never expires. A payer can request early, let it
+    /// unlock, keep training, and later withdraw instantly (no notice) ahead of a payee's
+    /// `settleDirect` for receipts signed meanwhile.
+    function test_Withdraw_UnlockedRequestNeverExpires() public {
+        uint256 licenseId = mintLicense();
+        accept(payer, licenseId);
+        uint40 unlockAt = request(type(uint128).max);
+        vm.warp(unlockAt + 90 days);
+
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        // The payer withdraws everything at once, months after the notice ran.
+        assertEq(withdrawTo(payer), BUDGET);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1000 * PRICE
+            )
+        );
+        vm.prank(creator);
+        escrow.settleDirect(r, sig);
+    }
+}
