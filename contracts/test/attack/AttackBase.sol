@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {License} from "../../src/types/LicenseTypes.sol";
+import {Base} from "../utils/Base.t.sol";
+import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
+
+/// @notice Helpers shared by the attack tests: any-token funding (including tokens whose
+/// `approve` returns nothing), trees built without committing, commits with explicit reservations,
+/// and the escrow's conservation sum.
+abstract contract AttackBase is Base {
+    bytes32 internal constant RUN = keccak256("run-1");
+    bytes32 internal constant RUN_2 = keccak256("run-2");
+
+    /// @dev secp256k1 group order, for malleability tests.
+    uint256 internal constant SECP256K1_N =
+        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+
+    /*//////////////////////////////////////////////////////////////
+                                TOKENS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev `defaultTerms` paid in `token`.
+    function termsIn(address token) internal view returns (License.Terms memory t) {
+        t = defaultTerms();
+        t.paymentToken = token;
+    }
+
+    /// @dev Mints with `mint(address,uint256)`, which every mock token has.
+    function mintTo(address token, address to, uint256 amount) internal {
+        (bool ok,) = token.call(abi.encodeWithSignature("mint(address,uint256)", to, amount));
+        require(ok, "mint failed");
+    }
+
+    /// @dev Approves without decoding a return value (works for USDT-style tokens).
+    function approveFrom(address token, address from, address spender, uint256 amount) internal {
+        vm.prank(from);
+        (bool ok,) = token.call(abi.encodeWithSignature("approve(address,uint256)", spender, amount));
+        require(ok, "approve failed");
+    }
+
+    function allowToken(address token) internal {
+        vm.prank(owner);
+        escrow.setTokenAllowed(token, true);
+    }
+
+    /// @dev Like `setUpPayer` for any token: mints, approves, deposits, registers `key` and
+    /// authorizes `relayer`.
+    function setUpPayerIn(address token, address who, uint256 key, uint256 amount) internal {
+        mintTo(token, who, amount);
+        approveFrom(token, who, address(escrow), amount);
+        vm.startPrank(who);
+        escrow.deposit(token, amount);
+        escrow.registerSigner(vm.addr(key));
+        escrow.setRelayer(relayer, true);
+        vm.stopPrank();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                BATCHES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Builds the tree of `receipts` (without committing it) and one claim per receipt,
+    /// each signed with `key`.
+    function buildClaims(uint256 key, Escrow.Receipt[] memory receipts)
+        internal
+        view
+        returns (bytes32 root, Escrow.Claim[] memory claims)
+    {
+        bytes32[] memory leaves = new bytes32[](receipts.length);
+        for (uint256 i; i < receipts.length; ++i) {
+            leaves[i] = leafOf(receipts[i]);
+        }
+        root = MerkleBuilder.root(leaves);
+        claims = new Escrow.Claim[](receipts.length);
+        for (uint256 i; i < receipts.length; ++i) {
+            claims[i] = Escrow.Claim({
+                receipt: receipts[i], signature: sign(key, receipts[i]), proof: MerkleBuilder.proof(leaves, i)
+            });
+        }
+    }
+
+    function reserveOf(address who, address token, uint128 amount)
+        internal
+        pure
+        returns (Escrow.ReservationRequest[] memory list)
+    {
+        list = new Escrow.ReservationRequest[](1);
+        list[0] = Escrow.ReservationRequest({payer: who, token: token, amount: amount});
+    }
+
+    function reserveOf(address whoA, uint128 amountA, address whoB, uint128 amountB)
+        internal
+        view
+        returns (Escrow.ReservationRequest[] memory list)
+    {
+        list = new Escrow.ReservationRequest[](2);
+        list[0] = Escrow.ReservationRequest({payer: whoA, token: address(usdc), amount: amountA});
+        list[1] = Escrow.ReservationRequest({payer: whoB, token: address(usdc), amount: amountB});
+    }
+
+    /// @dev Commits `root` as `by` with the given reservations.
+    function commitAs(address by, bytes32 root, Escrow.ReservationRequest[] memory reservations) internal {
+        vm.prank(by);
+        escrow.commitBatch(root, 1, keccak256("batch-data"), "ipfs://batch", reservations);
+    }
+
+    /// @dev `commitBatch` of Base for any token.
+    function commitBatchIn(
+        address token,
+        uint256 key,
+        address who,
+        Escrow.Receipt[] memory receipts,
+        uint128 reserve
+    ) internal returns (bytes32 root, Escrow.Claim[] memory claims) {
+        (root, claims) = buildClaims(key, receipts);
+        commitAs(relayer, root, reserveOf(who, token, reserve));
+    }
+
+    function pair(Escrow.Receipt memory a, Escrow.Receipt memory b)
+        internal
+        pure
+        returns (Escrow.Receipt[] memory list)
+    {
+        list = new Escrow.Receipt[](2);
+        list[0] = a;
+        list[1] = b;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                             CONSERVATION
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Σ available of `payers` + Σ remaining of every (root, payer) + accrued fees: what the
+    /// escrow must hold of `token` if `payers` and `roots` are all there is.
+    function liabilities(address token, address[] memory payers, bytes32[] memory roots)
+        internal
+        view
+        returns (uint256 sum)
+    {
+        for (uint256 p; p < payers.length; ++p) {
+            sum += escrow.availableBalance(payers[p], token);
+            for (uint256 r; r < roots.length; ++r) {
+                sum += escrow.reservation(roots[r], payers[p], token).remaining;
+            }
+        }
+        sum += escrow.accruedFees(token);
+    }
+
+    function assertConserved(address token, address[] memory payers, bytes32[] memory roots) internal view {
+        assertEq(
+            IERC20(token).balanceOf(address(escrow)), liabilities(token, payers, roots), "conservation broken"
+        );
+    }
+
+    function list1(address a) internal pure returns (address[] memory l) {
+        l = new address[](1);
+        l[0] = a;
+    }
+
+    function list2(address a, address b) internal pure returns (address[] memory l) {
+        l = new address[](2);
+        l[0] = a;
+        l[1] = b;
+    }
+
+    function roots0() internal pure returns (bytes32[] memory l) {
+        l = new bytes32[](0);
+    }
+
+    function roots1(bytes32 a) internal pure returns (bytes32[] memory l) {
+        l = new bytes32[](1);
+        l[0] = a;
+    }
+
+    function roots2(bytes32 a, bytes32 b) internal pure returns (bytes32[] memory l) {
+        l = new bytes32[](2);
+        l[0] = a;
+        l[1] = b;
+    }
+}

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {License} from "../../src/types/LicenseTypes.sol";
+import {AttackBase} from "./AttackBase.sol";
+
+/// @notice Off-by-ones at every deadline: one second before and at each boundary.
+contract DeadlinesAttackTest is AttackBase {
+    uint256 internal licenseId;
+
+    function setUp() public override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          WITHDRAWAL UNLOCK
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Withdraw_UnlockAtBoundary() public {
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), 1000);
+        uint40 unlockAt = uint40(block.timestamp) + NOTICE;
+
+        vm.warp(unlockAt - 1);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), unlockAt
+            )
+        );
+        escrow.withdraw(address(usdc), payer);
+        assertEq(usdc.balanceOf(payer), 0);
+
+        vm.warp(unlockAt);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), 1000);
+        assertEq(usdc.balanceOf(payer), 1000);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000);
+    }
+
+    /// After a release pushed the unlock, the new time is the boundary.
+    function test_Withdraw_PushedUnlockAtBoundary() public {
+        (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        vm.warp(escrow.reservation(root, payer, address(usdc)).expiresAt);
+        escrow.release(root, payer, address(usdc));
+        uint40 pushed = uint40(block.timestamp) + NOTICE;
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, pushed);
+
+        vm.warp(pushed - 1);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), pushed
+            )
+        );
+        escrow.withdraw(address(usdc), payer);
+        vm.warp(pushed);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                           KEY REVOCATION
+    //////////////////////////////////////////////////////////////*/
+
+    function revokeNow() internal returns (uint40 effectiveAt) {
+        vm.prank(payer);
+        escrow.revokeSigner(signer);
+        effectiveAt = uint40(block.timestamp) + NOTICE;
+    }
+
+    /// A batch committed one second before the revocation takes effect stays claimable (even
+    /// after it); one committed at the effective time is not.
+    function test_Claim_KeyRevocationBoundaryAtCommitTime() public {
+        Escrow.Receipt memory rOk = receipt(payer, licenseId, RUN, 1000);
+        Escrow.Receipt memory rLate = receipt(payer, licenseId, RUN_2, 1000);
+        uint40 effectiveAt = revokeNow();
+
+        vm.warp(effectiveAt - 1);
+        (bytes32 rootOk, Escrow.Claim[] memory claimsOk) =
+            commitBatch(signerKey, payer, single(rOk), 1000 * PRICE);
+        vm.warp(effectiveAt);
+        (bytes32 rootLate, Escrow.Claim[] memory claimsLate) =
+            commitBatch(signerKey, payer, single(rLate), 1000 * PRICE);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, effectiveAt
+            )
+        );
+        escrow.claim(rootLate, claimsLate);
+        assertEq(escrow.claim(rootOk, claimsOk), 1000 * PRICE);
+
+        assertEq(escrow.reservation(rootLate, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrow.reservation(rootOk, payer, address(usdc)).remaining, 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(rLate)), 0);
+    }
+
+    function test_SettleDirect_KeyRevocationBoundary() public {
+        Escrow.Receipt memory r1 = receipt(payer, licenseId, RUN, 1000);
+        Escrow.Receipt memory r2 = receipt(payer, licenseId, RUN_2, 1000);
+        bytes memory sig1 = sign(signerKey, r1);
+        bytes memory sig2 = sign(signerKey, r2);
+        uint40 effectiveAt = revokeNow();
+
+        vm.warp(effectiveAt - 1);
+        assertEq(escrow.settleDirect(r1, sig1), 1000 * PRICE);
+        vm.warp(effectiveAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, effectiveAt
+            )
+        );
+        escrow.settleDirect(r2, sig2);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(r2)), 0);
+    }
+
+    /// The other end of the key's window: a batch committed before the key was registered is not
+    /// claimable with it.
+    function test_Claim_KeyRegistrationBoundaryAtCommitTime() public {
+        uint256 lateKey = 0x1A7E;
+        address late = vm.addr(lateKey);
+        Escrow.Receipt memory rEarly = receipt(payer, licenseId, RUN, 100);
+        (bytes32 rootEarly, Escrow.Claim[] memory claimsEarly) =
+            commitBatch(lateKey, payer, single(rEarly), 100 * PRICE);
+        uint256 committedAt = block.timestamp;
+
+        vm.warp(block.timestamp + 1);
+        vm.prank(payer);
+        escrow.registerSigner(late);
+        Escrow.Receipt memory rAt = receipt(payer, licenseId, RUN_2, 100);
+        (bytes32 rootAt, Escrow.Claim[] memory claimsAt) =
+            commitBatch(lateKey, payer, single(rAt), 100 * PRICE);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, late, committedAt
+            )
+        );
+        escrow.claim(rootEarly, claimsEarly);
+        assertEq(escrow.claim(rootAt, claimsAt), 100 * PRICE);
+        assertEq(escrow.reservation(rootEarly, payer, address(usdc)).remaining, 100 * PRICE);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          RESERVATION EXPIRY
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Claim_ReservationExpiryBoundary() public {
+        Escrow.Receipt memory r1 = receipt(payer, licenseId, RUN, 1000);
+        Escrow.Receipt memory r2 = receipt(payer, licenseId, RUN_2, 1000);
+        (bytes32 root, Escrow.Claim[] memory claims) =
+            commitBatch(signerKey, payer, pair(r1, r2), 2000 * PRICE);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        assertEq(expiresAt, block.timestamp + CLAIM_WINDOW);
+
+        vm.warp(expiresAt - 1);
+        assertEq(escrow.claim(root, one(claims[0])), 1000 * PRICE);
+        vm.warp(expiresAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationExpired.selector, root, expiresAt)
+        );
+        escrow.claim(root, one(claims[1]));
+        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(r2)), 0);
+    }
+
+    function test_Release_ReservationExpiryBoundary() public {
+        (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+
+        vm.warp(expiresAt - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, root, expiresAt)
+        );
+        escrow.release(root, payer, address(usdc));
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 5000);
+
+        vm.warp(expiresAt);
+        assertEq(escrow.release(root, payer, address(usdc)), 5000);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            TERMS EXPIRY
+    //////////////////////////////////////////////////////////////*/
+
+    function expiringLicense() internal returns (uint256 id, uint64 termsId, uint40 expiresAt) {
+        License.Terms memory t = defaultTerms();
+        expiresAt = uint40(block.timestamp + 30 days);
+        t.expiresAt = expiresAt;
+        id = mintLicense(creator, t, keccak256("manifest-expiring"));
+        (termsId,) = nft.currentTerms(id);
+    }
+
+    function test_AcceptTerms_ExpiryBoundary() public {
+        (uint256 id, uint64 termsId, uint40 expiresAt) = expiringLicense();
+        address late = makeAddr("late-payer");
+
+        vm.warp(expiresAt - 1);
+        vm.prank(payer);
+        escrow.acceptTerms(id, termsId);
+        assertEq(escrow.acceptance(payer, id, termsId).acceptedAt, expiresAt - 1);
+
+        vm.warp(expiresAt);
+        vm.prank(late);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_TermsExpired.selector, id, termsId, expiresAt)
+        );
+        escrow.acceptTerms(id, termsId);
+        assertEq(escrow.acceptance(late, id, termsId).acceptedAt, 0);
+    }
+
+    /// Receipts issued one second before the terms expire are payable (also long after, directly
+    /// or in a batch); receipts issued at the expiry are not.
+    function test_Settle_ReceiptIssuedAtExpiryBoundary() public {
+        (uint256 id,, uint40 expiresAt) = expiringLicense();
+        accept(payer, id);
+
+        Escrow.Receipt memory ok1 = receipt(payer, id, RUN, 100);
+        ok1.issuedAt = expiresAt - 1;
+        Escrow.Receipt memory ok2 = receipt(payer, id, RUN_2, 100);
+        ok2.issuedAt = expiresAt - 1;
+        Escrow.Receipt memory late1 = receipt(payer, id, keccak256("late-1"), 100);
+        late1.issuedAt = expiresAt;
+        Escrow.Receipt memory late2 = receipt(payer, id, keccak256("late-2"), 100);
+        late2.issuedAt = expiresAt;
+        bytes memory sigOk1 = sign(signerKey, ok1);
+        bytes memory sigLate1 = sign(signerKey, late1);
+
+        vm.warp(expiresAt + 10 days);
+        assertEq(escrow.settleDirect(ok1, sigOk1), 100 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_ReceiptAfterExpiry.selector, uint64(expiresAt), expiresAt
+            )
+        );
+        escrow.settleDirect(late1, sigLate1);
+
+        (bytes32 root, Escrow.Claim[] memory claims) =
+            commitBatch(signerKey, payer, pair(ok2, late2), 200 * PRICE);
+        assertEq(escrow.claim(root, one(claims[0])), 100 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_ReceiptAfterExpiry.selector, uint64(expiresAt), expiresAt
+            )
+        );
+        escrow.claim(root, one(claims[1]));
+
+        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 100 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(late1)), 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(late2)), 0);
+        (, uint256 payout) = split(100 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), 2 * payout);
+    }
+}

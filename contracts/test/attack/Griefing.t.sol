@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {AttackBase} from "./AttackBase.sol";
+
+/// @notice What anyone might try to block others: deposits for a payer, dust and replayed claims,
+/// claims and releases on others' behalf, forced deposits through permits.
+contract GriefingAttackTest is AttackBase {
+    uint256 internal licenseId;
+
+    function setUp() public override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
+        usdc.mint(anyone, BUDGET);
+        vm.prank(anyone);
+        usdc.approve(address(escrow), type(uint256).max);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              DEPOSITS
+    //////////////////////////////////////////////////////////////*/
+
+    /// A stranger's deposits for the payer touch neither its withdrawal nor its key timers, and
+    /// cannot stop the withdrawal.
+    function test_DepositFor_NeverResetsTimersOrBlocksWithdraw() public {
+        vm.startPrank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        escrow.revokeSigner(signer);
+        vm.stopPrank();
+        Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
+        Escrow.Signer memory key = escrow.signerOf(payer, signer);
+
+        for (uint256 i; i < 3; ++i) {
+            vm.warp(block.timestamp + NOTICE / 4);
+            vm.prank(anyone);
+            escrow.depositFor(payer, address(usdc), 1);
+            assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(request));
+            assertEq(abi.encode(escrow.signerOf(payer, signer)), abi.encode(key));
+        }
+
+        vm.warp(request.unlockAt);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+        assertEq(usdc.balanceOf(payer), BUDGET);
+        assertEq(escrow.availableBalance(payer, address(usdc)), 3);
+        assertEq(usdc.balanceOf(anyone), BUDGET - 3);
+    }
+
+    /// `depositFor` always pulls from the caller: it cannot move the payer's wallet tokens.
+    function test_DepositFor_PullsFromCallerNotPayer() public {
+        usdc.mint(payer, 500);
+        vm.prank(payer);
+        usdc.approve(address(escrow), type(uint256).max);
+        vm.prank(anyone);
+        escrow.depositFor(payer, address(usdc), 500);
+        assertEq(usdc.balanceOf(payer), 500);
+        assertEq(usdc.balanceOf(anyone), BUDGET - 500);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET + 500);
+    }
+
+    /// KNOWN WEAKNESS (reported, low severity): `depositWithPermit` pulls from `payer` even when
+    /// the permit fails (to tolerate front-run permits), so anyone can sweep the payer's wallet
+    /// into the escrow up to an existing allowance, with a junk signature. Nothing is stolen (the
+    /// payer is credited), but the tokens become chargeable and sit behind a notice period.
+    function test_DepositWithPermit_JunkPermitSweepsExistingAllowance_KnownWeakness() public {
+        usdc.mint(payer, 5000);
+        vm.prank(payer);
+        usdc.approve(address(escrow), type(uint256).max); // a common "infinite approval"
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Deposited(payer, address(usdc), payer, 5000);
+        vm.prank(anyone);
+        escrow.depositWithPermit(payer, address(usdc), 5000, block.timestamp, 27, bytes32(0), bytes32(0));
+
+        assertEq(usdc.balanceOf(payer), 0);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET + 5000);
+        // Getting them back takes a full notice period.
+        vm.startPrank(payer);
+        escrow.requestWithdrawal(address(usdc), 5000);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLocked.selector,
+                payer,
+                address(usdc),
+                uint40(block.timestamp) + NOTICE
+            )
+        );
+        escrow.withdraw(address(usdc), payer);
+        vm.stopPrank();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                CLAIMS
+    //////////////////////////////////////////////////////////////*/
+
+    /// An attacker claims the smallest receipt of a usage key first (the batch holds an older
+    /// receipt with cumulative 1). The larger receipt then pays the rest: the payee loses nothing
+    /// and the total charged is unchanged.
+    function test_Claim_DustClaimFirstDoesNotReduceTotal() public {
+        Escrow.Receipt memory dust = receipt(payer, licenseId, RUN, 1);
+        Escrow.Receipt memory full = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory claims) =
+            commitBatch(signerKey, payer, pair(dust, full), 1000 * PRICE);
+
+        vm.prank(anyone);
+        assertEq(escrow.claim(root, one(claims[0])), PRICE);
+        assertEq(escrow.claim(root, claims), 999 * PRICE);
+
+        (uint256 fee1, uint256 payout1) = split(PRICE, FEE_BPS);
+        (uint256 fee999, uint256 payout999) = split(999 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout1 + payout999);
+        assertEq(escrow.accruedFees(address(usdc)), fee1 + fee999);
+        assertEq(escrow.settledSamples(escrow.usageKey(full)), 1000);
+        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 0);
+        assertEq(usdc.balanceOf(anyone), BUDGET);
+    }
+
+    /// Front-running one leaf of a multi-leaf claim (or including a replayed leaf) does not make
+    /// the batch claim revert: that leaf is skipped and the others pay.
+    function test_Claim_FrontRunLeafIsSkippedNotReverted() public {
+        Escrow.Receipt[] memory receipts = new Escrow.Receipt[](3);
+        receipts[0] = receipt(payer, licenseId, keccak256("a"), 100);
+        receipts[1] = receipt(payer, licenseId, keccak256("b"), 200);
+        receipts[2] = receipt(payer, licenseId, keccak256("c"), 300);
+        (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, receipts, 600 * PRICE);
+
+        vm.prank(anyone);
+        assertEq(escrow.claim(root, one(claims[1])), 200 * PRICE);
+
+        vm.prank(creator);
+        assertEq(escrow.claim(root, claims), 400 * PRICE);
+        // And the whole batch again: everything is skipped, nothing reverts, nothing is paid.
+        assertEq(escrow.claim(root, claims), 0);
+
+        (uint256 fee200, uint256 payout200) = split(200 * PRICE, FEE_BPS);
+        (uint256 fee400, uint256 payout400) = split(400 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout200 + payout400);
+        assertEq(escrow.accruedFees(address(usdc)), fee200 + fee400);
+        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 0);
+    }
+
+    /// Gas sponsoring: anyone may claim, the holder gets the money.
+    function test_Claim_ByAnyonePaysHolder() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
+        uint256 before = usdc.balanceOf(anyone);
+        vm.prank(anyone);
+        assertEq(escrow.claim(root, claims), 1000 * PRICE);
+        (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+        assertEq(usdc.balanceOf(anyone), before);
+    }
+
+    /// Anyone may also settle directly or release; value only ever goes to the holder or back to
+    /// the payer.
+    function test_SettleDirectAndRelease_ByAnyoneOnlyPayHolderOrPayer() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        (bytes32 root,) =
+            commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN_2, 5)), 5000 * PRICE);
+
+        uint256 before = usdc.balanceOf(anyone);
+        vm.prank(anyone);
+        escrow.settleDirect(r, sig);
+        vm.warp(block.timestamp + CLAIM_WINDOW);
+        vm.prank(anyone);
+        assertEq(escrow.release(root, payer, address(usdc)), 5000 * PRICE);
+
+        (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(anyone), before);
+        assertEq(usdc.balanceOf(creator), payout);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
+        assertEq(usdc.balanceOf(address(escrow)), BUDGET - 1000 * PRICE + fee);
+    }
+
+    /// Releasing the same reservation again returns nothing and, with nothing returned, never
+    /// delays the payer's withdrawal.
+    function test_Release_RepeatedCannotDelayWithdrawal() public {
+        (bytes32 root,) =
+            commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 5)), 5000 * PRICE);
+        vm.warp(block.timestamp + CLAIM_WINDOW);
+        escrow.release(root, payer, address(usdc));
+
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        uint40 unlockAt = uint40(block.timestamp) + NOTICE;
+        vm.warp(unlockAt - 1);
+        vm.prank(anyone);
+        assertEq(escrow.release(root, payer, address(usdc)), 0);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, unlockAt);
+
+        vm.warp(unlockAt);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+    }
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Escrow} from "../../src/types/EscrowTypes.sol";
+import {AttackBase} from "./AttackBase.sol";
+
+/// @notice What the platform owner might try: excessive or retroactive fees, taking payers' or
+/// payees' funds, freezing funds through the token list or parameters.
+contract OwnerAttackTest is AttackBase {
+    uint256 internal licenseId;
+    address internal payerB = makeAddr("payerB");
+    uint256 internal keyB = 0xB0B;
+
+    function setUp() public override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
+    }
+
+    function test_RevertWhen_FeeAboveMax() public {
+        uint16 max = escrow.MAX_FEE_BPS();
+        vm.startPrank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_FeeTooHigh.selector, max + 1, max));
+        escrow.setFee(max + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_FeeTooHigh.selector, type(uint16).max, max)
+        );
+        escrow.setFee(type(uint16).max);
+        escrow.setFee(max);
+        vm.stopPrank();
+        assertEq(escrow.feeBps(), max);
+
+        vm.prank(anyone);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, anyone));
+        escrow.setFee(0);
+        assertEq(escrow.feeBps(), max);
+    }
+
+    /// Raising the fee after a batch was committed does not change what its claims pay. (Direct
+    /// settlements pay the fee current at settlement, bounded by MAX_FEE_BPS.)
+    function test_SetFee_DoesNotChangeCommittedBatches() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
+        assertEq(escrow.reservation(root, payer, address(usdc)).feeBps, FEE_BPS);
+
+        uint16 max = escrow.MAX_FEE_BPS();
+        vm.prank(owner);
+        escrow.setFee(max);
+        escrow.claim(root, claims);
+        (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+        assertEq(escrow.accruedFees(address(usdc)), fee);
+
+        Escrow.Receipt memory direct = receipt(payer, licenseId, RUN_2, 1000);
+        escrow.settleDirect(direct, sign(signerKey, direct));
+        (uint256 feeMax, uint256 payoutMax) = split(1000 * PRICE, max);
+        assertEq(usdc.balanceOf(creator), payout + payoutMax);
+        assertEq(escrow.accruedFees(address(usdc)), fee + feeMax);
+    }
+
+    /// With two payers, a claimed batch, an open reservation and a direct settlement, the owner's
+    /// fee withdrawal takes exactly the accrued fees and the escrow still covers every payer's
+    /// available balance and reservation.
+    function test_WithdrawFees_TakesOnlyAccruedFees() public {
+        setUpPayer(payerB, keyB, BUDGET);
+        accept(payerB, licenseId);
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root1, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 3000 * PRICE);
+        escrow.claim(root1, claims);
+        Escrow.Receipt memory rB = receipt(payerB, licenseId, RUN, 400);
+        escrow.settleDirect(rB, sign(keyB, rB));
+        (bytes32 root2,) = buildClaims(keyB, single(receipt(payerB, licenseId, RUN_2, 7)));
+        commitAs(relayer, root2, reserveOf(payerB, address(usdc), uint128(7 * PRICE)));
+
+        (uint256 fee1,) = split(1000 * PRICE, FEE_BPS);
+        (uint256 fee2,) = split(400 * PRICE, FEE_BPS);
+        assertEq(escrow.accruedFees(address(usdc)), fee1 + fee2);
+
+        address treasury = makeAddr("treasury");
+        vm.prank(owner);
+        assertEq(escrow.withdrawFees(address(usdc), treasury), fee1 + fee2);
+        assertEq(usdc.balanceOf(treasury), fee1 + fee2);
+        assertEq(escrow.accruedFees(address(usdc)), 0);
+
+        address[] memory payers = list2(payer, payerB);
+        bytes32[] memory roots = roots2(root1, root2);
+        assertEq(usdc.balanceOf(address(escrow)), liabilities(address(usdc), payers, roots));
+        assertEq(
+            usdc.balanceOf(address(escrow)),
+            (BUDGET - 3000 * PRICE) + 2000 * PRICE + (BUDGET - 400 * PRICE - 7 * PRICE) + 7 * PRICE
+        );
+
+        // A second call takes nothing.
+        vm.prank(owner);
+        assertEq(escrow.withdrawFees(address(usdc), treasury), 0);
+        assertEq(usdc.balanceOf(treasury), fee1 + fee2);
+
+        // Nobody else can take the fees.
+        vm.prank(anyone);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, anyone));
+        escrow.withdrawFees(address(usdc), anyone);
+    }
+
+    /// The owner has no path to a payer's funds: it has no withdrawal of its own, cannot release a
+    /// running reservation, and what it releases after expiry goes back to the payer.
+    function test_Owner_CannotTakePayerFunds() public {
+        (bytes32 root,) =
+            commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 5)), 5000 * PRICE);
+        vm.startPrank(owner);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, owner, address(usdc))
+        );
+        escrow.withdraw(address(usdc), owner);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, root, expiresAt)
+        );
+        escrow.release(root, payer, address(usdc));
+        assertEq(escrow.withdrawFees(address(usdc), owner), 0);
+        vm.warp(expiresAt);
+        escrow.release(root, payer, address(usdc));
+        vm.stopPrank();
+
+        assertEq(usdc.balanceOf(owner), 0);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertEq(usdc.balanceOf(address(escrow)), BUDGET);
+    }
+
+    /// Disallowing the token stops new deposits only; commits, claims, direct settlements and
+    /// withdrawals go on, so nothing already deposited is frozen.
+    function test_SetTokenAllowed_DisallowBlocksOnlyNewDeposits() public {
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+
+        vm.prank(owner);
+        escrow.setTokenAllowed(address(usdc), false);
+        assertFalse(escrow.isTokenAllowed(address(usdc)));
+
+        usdc.mint(payer, 1);
+        vm.startPrank(payer);
+        usdc.approve(address(escrow), 1);
+        vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_TokenNotAllowed.selector, address(usdc)));
+        escrow.deposit(address(usdc), 1);
+        vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_TokenNotAllowed.selector, address(usdc)));
+        escrow.depositFor(payerB, address(usdc), 1);
+        vm.stopPrank();
+
+        assertEq(escrow.claim(root, claims), 1000 * PRICE);
+        Escrow.Receipt memory direct = receipt(payer, licenseId, RUN_2, 500);
+        assertEq(escrow.settleDirect(direct, sign(signerKey, direct)), 500 * PRICE);
+        (bytes32 root2,) = buildClaims(signerKey, single(receipt(payer, licenseId, keccak256("r3"), 1)));
+        commitAs(relayer, root2, reserveOf(payer, address(usdc), uint128(PRICE)));
+
+        vm.warp(block.timestamp + NOTICE);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET - 1501 * PRICE);
+        (, uint256 payout1000) = split(1000 * PRICE, FEE_BPS);
+        (, uint256 payout500) = split(500 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout1000 + payout500);
+        assertEq(usdc.balanceOf(payer), BUDGET - 1501 * PRICE + 1);
+        assertConserved(address(usdc), list1(payer), roots2(root, root2));
+    }
+
+    /// Parameter changes are not retroactive: a longer notice period does not move a pending
+    /// withdrawal or a scheduled revocation, a longer claim window does not move a reservation's
+    /// expiry, and every parameter stays within its bounds.
+    function test_Parameters_NotRetroactiveAndBounded() public {
+        (bytes32 root,) =
+            commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 5)), 5000 * PRICE);
+        vm.startPrank(payer);
+        escrow.requestWithdrawal(address(usdc), 1);
+        escrow.revokeSigner(signer);
+        vm.stopPrank();
+        Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
+        uint40 revokedAt = escrow.signerOf(payer, signer).revokedAt;
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+
+        vm.startPrank(owner);
+        escrow.setNoticePeriod(30 days);
+        escrow.setClaimWindow(365 days);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NoticePeriodOutOfBounds.selector, uint40(30 days + 1), 1 hours, 30 days
+            )
+        );
+        escrow.setNoticePeriod(30 days + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NoticePeriodOutOfBounds.selector, uint40(1 hours - 1), 1 hours, 30 days
+            )
+        );
+        escrow.setNoticePeriod(1 hours - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_ClaimWindowOutOfBounds.selector, uint40(1 days - 1), 1 days, 365 days
+            )
+        );
+        escrow.setClaimWindow(1 days - 1);
+        vm.stopPrank();
+
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, request.unlockAt);
+        assertEq(escrow.signerOf(payer, signer).revokedAt, revokedAt);
+        assertEq(escrow.reservation(root, payer, address(usdc)).expiresAt, expiresAt);
+        vm.warp(request.unlockAt);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), 1);
+    }
+
+    /// Ownership moves only when the new owner accepts; the pending owner has no powers before.
+    function test_TransferOwnership_NeedsAcceptance() public {
+        address next = makeAddr("next-owner");
+        vm.prank(owner);
+        escrow.transferOwnership(next);
+        assertEq(escrow.owner(), owner);
+        vm.prank(next);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, next));
+        escrow.setFee(0);
+        vm.prank(anyone);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, anyone));
+        escrow.acceptOwnership();
+        vm.prank(next);
+        escrow.acceptOwnership();
+        assertEq(escrow.owner(), next);
+        assertEq(escrow.feeBps(), FEE_BPS);
+    }
+}
