@@ -212,9 +212,14 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         bytes32 r,
         bytes32 s
     ) external override nonReentrant {
-        // A permit front-run by someone else has already set the allowance: ignore its failure
-        // and let transferFrom decide (OpenZeppelin's recommended pattern).
-        try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {} catch {}
+        _checkDeposit(payer, token, amount);
+        // A failed permit (e.g. front-run, so already used) is tolerated only when the payer itself
+        // calls: otherwise anyone could sweep a payer's standing allowance into the escrow with a
+        // junk signature.
+        try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {}
+        catch {
+            if (msg.sender != payer) revert Errors.TrainingEscrow_PermitFailed(payer, token);
+        }
         _deposit(payer, token, payer, amount);
     }
 
@@ -234,13 +239,25 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
             revert Errors.TrainingEscrow_AlreadyAccepted(msg.sender, licenseId, termsId);
         }
 
+        // Accepting opens a new destination for the payer's budget, so it is chargeable only after
+        // the notice period: a payer cannot drain its balance through a license it controls
+        // faster than it could withdraw it.
+        uint40 chargeableFrom = uint40(block.timestamp) + _config.noticePeriod;
         accepted.token = t.paymentToken;
         accepted.pricePerSample = t.pricePerSample;
         accepted.acceptedAt = uint40(block.timestamp);
+        accepted.chargeableFrom = chargeableFrom;
         accepted.expiresAt = t.expiresAt;
         accepted.maxSamples = t.maxSamples;
         emit TermsAccepted(
-            msg.sender, licenseId, termsId, t.paymentToken, t.pricePerSample, t.maxSamples, t.expiresAt
+            msg.sender,
+            licenseId,
+            termsId,
+            t.paymentToken,
+            t.pricePerSample,
+            t.maxSamples,
+            t.expiresAt,
+            chargeableFrom
         );
     }
 
@@ -255,13 +272,18 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
     function registerSigner(address signer) external override {
         if (signer == address(0)) revert Errors.TrainingEscrow_ZeroAddress();
         Escrow.Signer storage key = _signers[msg.sender][signer];
-        if (key.registeredAt != 0 && key.revokedAt == 0) {
+        if (key.registeredAt == 0) {
+            key.registeredAt = uint40(block.timestamp);
+        } else if (key.revokedAt == 0) {
             revert Errors.TrainingEscrow_SignerAlreadyActive(msg.sender, signer);
+        } else if (block.timestamp >= key.revokedAt) {
+            // A revocation that took effect is final, so that it cannot revive batches committed
+            // while the key was revoked: rotate to a new key instead.
+            revert Errors.TrainingEscrow_SignerRevoked(msg.sender, signer, key.revokedAt);
+        } else {
+            // Cancelling a pending revocation keeps the key's history unbroken.
+            key.revokedAt = 0;
         }
-        // Keep the first registration time, so that batches committed while the key was valid
-        // before a revocation stay claimable.
-        if (key.registeredAt == 0) key.registeredAt = uint40(block.timestamp);
-        key.revokedAt = 0;
         emit SignerRegistered(msg.sender, signer);
     }
 
@@ -279,9 +301,12 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
     /// @inheritdoc ITrainingEscrow
     function requestWithdrawal(address token, uint128 amount) external override {
         if (amount == 0) revert Errors.TrainingEscrow_ZeroAmount();
-        uint40 unlockAt = uint40(block.timestamp) + _config.noticePeriod;
-        _withdrawals[msg.sender][token] = Escrow.Withdrawal({amount: amount, unlockAt: unlockAt});
-        emit WithdrawalRequested(msg.sender, token, amount, unlockAt);
+        uint40 notice = _config.noticePeriod;
+        uint40 unlockAt = uint40(block.timestamp) + notice;
+        uint40 lapsesAt = unlockAt + notice;
+        _withdrawals[msg.sender][token] =
+            Escrow.Withdrawal({amount: amount, unlockAt: unlockAt, lapsesAt: lapsesAt});
+        emit WithdrawalRequested(msg.sender, token, amount, unlockAt, lapsesAt);
     }
 
     /// @inheritdoc ITrainingEscrow
@@ -300,6 +325,11 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         if (request.unlockAt == 0) revert Errors.TrainingEscrow_NoWithdrawalRequested(msg.sender, token);
         if (block.timestamp < request.unlockAt) {
             revert Errors.TrainingEscrow_WithdrawalLocked(msg.sender, token, request.unlockAt);
+        }
+        // An unlocked request is good for one notice period; an older one would let a payer keep a
+        // standing right to leave at once while it goes on signing receipts.
+        if (block.timestamp >= request.lapsesAt) {
+            revert Errors.TrainingEscrow_WithdrawalLapsed(msg.sender, token, request.lapsesAt);
         }
         uint256 available = _available[msg.sender][token];
         amount = request.amount < available ? request.amount : available;
@@ -369,6 +399,7 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
     {
         bytes32 digest = receiptDigest(receipt);
         Escrow.Acceptance storage accepted = _requireAcceptance(receipt);
+        _requireChargeable(receipt, accepted, block.timestamp);
         _requireValidSigner(receipt.payer, digest, signature, block.timestamp);
 
         Charge memory charge = _advance(receipt, accepted);
@@ -402,12 +433,18 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         emit ReservationReleased(root, payer, token, amount);
 
         // Funds coming back must stay chargeable for a full notice period, so that payees can
-        // still settle receipts directly before the payer withdraws them.
+        // still settle receipts directly before the payer withdraws them. A lapsed request is left
+        // alone (it can no longer be executed).
         Escrow.Withdrawal storage request = _withdrawals[payer][token];
-        uint40 earliest = uint40(block.timestamp) + _config.noticePeriod;
-        if (amount != 0 && request.unlockAt != 0 && request.unlockAt < earliest) {
+        uint40 notice = _config.noticePeriod;
+        uint40 earliest = uint40(block.timestamp) + notice;
+        if (
+            amount != 0 && request.unlockAt != 0 && request.unlockAt < earliest
+                && block.timestamp < request.lapsesAt
+        ) {
             request.unlockAt = earliest;
-            emit WithdrawalDelayed(payer, token, earliest);
+            request.lapsesAt = earliest + notice;
+            emit WithdrawalDelayed(payer, token, earliest, earliest + notice);
         }
     }
 
@@ -456,10 +493,14 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
 
-    function _deposit(address payer, address token, address from, uint256 amount) private {
+    function _checkDeposit(address payer, address token, uint256 amount) private view {
         if (payer == address(0)) revert Errors.TrainingEscrow_ZeroAddress();
         if (amount == 0) revert Errors.TrainingEscrow_ZeroAmount();
         if (!_tokenAllowed[token]) revert Errors.TrainingEscrow_TokenNotAllowed(token);
+    }
+
+    function _deposit(address payer, address token, address from, uint256 amount) private {
+        _checkDeposit(payer, token, amount);
 
         uint256 balanceBefore = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(from, address(this), amount);
@@ -489,6 +530,7 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
             _reservations[ReceiptLib.reservationKey(root, receipt.payer, token)];
         uint40 committedAt = reserved.committedAt;
         if (committedAt == 0) revert Errors.TrainingEscrow_UnknownReservation(root, receipt.payer, token);
+        _requireChargeable(receipt, accepted, committedAt);
         if (block.timestamp >= reserved.expiresAt) {
             revert Errors.TrainingEscrow_ReservationExpired(root, reserved.expiresAt);
         }
@@ -551,6 +593,21 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         accepted = _acceptances[ReceiptLib.acceptanceKey(receipt.payer, receipt.licenseId, receipt.termsId)];
         if (accepted.acceptedAt == 0) {
             revert Errors.TrainingEscrow_TermsNotAccepted(receipt.payer, receipt.licenseId, receipt.termsId);
+        }
+    }
+
+    /// @dev Reverts unless the acceptance was chargeable at time `at` (the batch's commit time, or
+    /// now for direct settlement).
+    function _requireChargeable(
+        Escrow.Receipt calldata receipt,
+        Escrow.Acceptance storage accepted,
+        uint256 at
+    ) private view {
+        uint40 chargeableFrom = accepted.chargeableFrom;
+        if (at < chargeableFrom) {
+            revert Errors.TrainingEscrow_AcceptanceNotChargeable(
+                receipt.payer, receipt.licenseId, receipt.termsId, chargeableFrom
+            );
         }
     }
 

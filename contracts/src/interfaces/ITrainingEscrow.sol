@@ -19,20 +19,24 @@ interface ITrainingEscrow {
     /// @notice Emitted when `from` deposits `amount` of `token` for `payer`.
     event Deposited(address indexed payer, address indexed token, address indexed from, uint256 amount);
 
-    /// @notice Emitted when a payer asks to withdraw; funds stay chargeable until `unlockAt`.
-    event WithdrawalRequested(address indexed payer, address indexed token, uint256 amount, uint40 unlockAt);
+    /// @notice Emitted when a payer asks to withdraw; funds stay chargeable until `unlockAt`, and
+    /// the request can be executed until `lapsesAt`.
+    event WithdrawalRequested(
+        address indexed payer, address indexed token, uint256 amount, uint40 unlockAt, uint40 lapsesAt
+    );
 
     /// @notice Emitted when a payer cancels its withdrawal request.
     event WithdrawalCancelled(address indexed payer, address indexed token);
 
     /// @notice Emitted when the unlock time of a pending withdrawal moves later, because funds
     /// returned from an expired reservation must stay chargeable for a full notice period.
-    event WithdrawalDelayed(address indexed payer, address indexed token, uint40 unlockAt);
+    event WithdrawalDelayed(address indexed payer, address indexed token, uint40 unlockAt, uint40 lapsesAt);
 
     /// @notice Emitted when a payer withdraws unspent budget.
     event Withdrawn(address indexed payer, address indexed token, address indexed to, uint256 amount);
 
-    /// @notice Emitted when a payer accepts one terms version of a license.
+    /// @notice Emitted when a payer accepts one terms version of a license; receipts under it can
+    /// be charged from `chargeableFrom` (one notice period later).
     event TermsAccepted(
         address indexed payer,
         uint256 indexed licenseId,
@@ -40,7 +44,8 @@ interface ITrainingEscrow {
         address token,
         uint96 pricePerSample,
         uint64 maxSamples,
-        uint40 expiresAt
+        uint40 expiresAt,
+        uint40 chargeableFrom
     );
 
     /// @notice Emitted when a payer authorizes or deauthorizes a relayer.
@@ -188,8 +193,8 @@ interface ITrainingEscrow {
     function depositFor(address payer, address token, uint256 amount) external;
 
     /// @notice Deposits with an EIP-2612 permit signed by `payer`, in one call, for `payer`.
-    /// Anyone may submit it (gasless for the payer). A permit already used (e.g. front-run) is
-    /// ignored as long as the allowance covers the deposit.
+    /// Anyone may submit it (gasless for the payer). If the permit fails (e.g. it was front-run and
+    /// used), only the payer itself may go on with its existing allowance.
     function depositWithPermit(
         address payer,
         address token,
@@ -201,7 +206,9 @@ interface ITrainingEscrow {
     ) external;
 
     /// @notice Accepts the current terms of a license; the caller names the terms id it read, so
-    /// that a change of terms in between cannot be slipped under it.
+    /// that a change of terms in between cannot be slipped under it. Receipts under the acceptance
+    /// become chargeable one notice period later (a new destination for the payer's budget is
+    /// announced as long in advance as a withdrawal).
     /// @dev Emits {TermsAccepted}. Requirements: `termsId` is the current version; the terms have
     /// not expired; exclusive terms name the caller; not accepted before.
     function acceptTerms(uint256 licenseId, uint64 termsId) external;
@@ -210,8 +217,9 @@ interface ITrainingEscrow {
     /// @dev Emits {RelayerSet}. Deauthorizing affects future commits only.
     function setRelayer(address relayer, bool authorized) external;
 
-    /// @notice Registers a signing key of the caller's training infrastructure. Re-registering a
-    /// revoked key cancels the revocation.
+    /// @notice Registers a signing key of the caller's training infrastructure. Registering a key
+    /// whose revocation is pending cancels the revocation; a key whose revocation took effect can
+    /// never be registered again (rotate to a new key).
     /// @dev Emits {SignerRegistered}.
     function registerSigner(address signer) external;
 
@@ -221,7 +229,8 @@ interface ITrainingEscrow {
     function revokeSigner(address signer) external;
 
     /// @notice Asks to withdraw up to `amount` of `token` after the notice period. Replaces any
-    /// earlier request. Until then the funds remain chargeable.
+    /// earlier request. Until then the funds remain chargeable; the request can then be executed
+    /// for one notice period, after which it lapses.
     /// @dev Emits {WithdrawalRequested}.
     function requestWithdrawal(address token, uint128 amount) external;
 
@@ -230,7 +239,8 @@ interface ITrainingEscrow {
     function cancelWithdrawal(address token) external;
 
     /// @notice Withdraws the requested amount, or what is available if less, to `to`.
-    /// @dev Emits {Withdrawn}. Requirements: a request exists and its notice has passed.
+    /// @dev Emits {Withdrawn}. Requirements: a request exists, its notice has passed and it has
+    /// not lapsed.
     /// @return amount What was sent.
     function withdraw(address token, address to) external returns (uint256 amount);
 
@@ -259,16 +269,18 @@ interface ITrainingEscrow {
     /// its usage key; a receipt that adds nothing pays nothing (no revert).
     /// @dev Emits {UsageSettled} for each receipt that pays.
     ///
-    /// Requirements, for each receipt: a reservation exists for (root, payer, token) and has not
-    /// expired; the proof is valid; the signature recovers to a key valid for the payer when the
-    /// batch was committed; the payer accepted the terms; the receipt was issued before the terms
-    /// expired; the reservation covers the amount.
+    /// Requirements, for each receipt: the proof is valid; the payer accepted the terms, and the
+    /// acceptance was chargeable when the batch was committed; a reservation exists for (root,
+    /// payer, token) and has not expired; the signature recovers to a key valid for the payer when
+    /// the batch was committed; the receipt was issued before the terms expired; the reservation
+    /// covers the amount.
     /// @return paid The total charged (payouts plus fees).
     function claim(bytes32 root, Escrow.Claim[] calldata claims) external returns (uint256 paid);
 
     /// @notice Escape hatch: settles one signed receipt from the payer's available balance,
     /// without a batch. Anyone may call it; the license holder is paid.
-    /// @dev Same checks as {claim}, with the key judged valid now and the current fee.
+    /// @dev Same checks as {claim}, with the acceptance and the key judged at the current time, and
+    /// the current fee.
     /// @return paid The amount charged (payout plus fee).
     function settleDirect(Escrow.Receipt calldata receipt, bytes calldata signature)
         external

@@ -55,6 +55,16 @@ library Errors {
     error TrainingEscrow_NoWithdrawalRequested(address payer, address token);
     /// @notice The withdrawal's notice period has not passed yet.
     error TrainingEscrow_WithdrawalLocked(address payer, address token, uint40 unlockAt);
+    /// @notice The withdrawal request was not executed within a notice period of unlocking.
+    error TrainingEscrow_WithdrawalLapsed(address payer, address token, uint40 lapsesAt);
+    /// @notice The permit failed and the caller is not the payer.
+    error TrainingEscrow_PermitFailed(address payer, address token);
+    /// @notice The acceptance's notice period had not passed at the time that counts.
+    error TrainingEscrow_AcceptanceNotChargeable(
+        address payer, uint256 licenseId, uint64 termsId, uint40 chargeableFrom
+    );
+    /// @notice The key's revocation took effect; revoked keys cannot be registered again.
+    error TrainingEscrow_SignerRevoked(address payer, address signer, uint40 revokedAt);
     /// @notice The terms id named is not the license's current terms version.
     error TrainingEscrow_TermsNotCurrent(uint256 licenseId, uint64 expected, uint64 current);
     /// @notice The license's terms have expired.

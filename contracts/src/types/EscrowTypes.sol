@@ -56,12 +56,15 @@ library Escrow {
 
     /// @notice A payer's acceptance of one terms version of one license, with a copy of the terms
     /// that settlement needs (terms are immutable, so the copy cannot go stale). Two slots.
+    /// @param chargeableFrom `acceptedAt + noticePeriod`: receipts under this acceptance can be
+    /// settled only in batches committed at or after it, or directly at or after it.
     struct Acceptance {
         // slot 0
         address token;
         uint96 pricePerSample;
         // slot 1
         uint40 acceptedAt;
+        uint40 chargeableFrom;
         uint40 expiresAt;
         uint64 maxSamples;
         uint64 samplesCharged;
@@ -76,9 +79,11 @@ library Escrow {
         uint40 revokedAt;
     }
 
-    /// @notice A pending withdrawal request. One slot.
+    /// @notice A pending withdrawal request. One slot. It can be executed while
+    /// `unlockAt <= block.timestamp < lapsesAt` (one notice period).
     struct Withdrawal {
         uint128 amount;
         uint40 unlockAt;
+        uint40 lapsesAt;
     }
 }

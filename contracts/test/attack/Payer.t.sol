@@ -142,7 +142,7 @@ contract PayerAttackTest is AttackBase {
 
         vm.startPrank(payer);
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed);
+        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed, pushed + NOTICE);
         escrow.release(root, payer, address(usdc));
         vm.expectRevert(
             abi.encodeWithSelector(

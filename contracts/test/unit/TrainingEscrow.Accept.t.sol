@@ -25,7 +25,9 @@ contract TrainingEscrowAcceptTest is EscrowHelpers {
     function test_AcceptTerms_CopiesTermsAndEmits() public {
         vm.warp(block.timestamp + 1 hours);
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.TermsAccepted(payer, licenseId, termsId, address(usdc), PRICE, CAP, expiry);
+        emit ITrainingEscrow.TermsAccepted(
+            payer, licenseId, termsId, address(usdc), PRICE, CAP, expiry, uint40(block.timestamp) + NOTICE
+        );
         vm.prank(payer);
         escrow.acceptTerms(licenseId, termsId);
 
@@ -35,6 +37,7 @@ contract TrainingEscrowAcceptTest is EscrowHelpers {
         assertEq(a.maxSamples, CAP);
         assertEq(a.expiresAt, expiry);
         assertEq(a.acceptedAt, uint40(block.timestamp));
+        assertEq(a.chargeableFrom, uint40(block.timestamp) + NOTICE);
         assertEq(a.samplesCharged, 0);
         // Only this payer accepted.
         assertEq(escrow.acceptance(anyone, licenseId, termsId).acceptedAt, 0);
@@ -126,7 +129,9 @@ contract TrainingEscrowAcceptTest is EscrowHelpers {
         uint256 id = exclusiveLicense(payer);
         uint64 tid = termsOf(id);
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.TermsAccepted(payer, id, tid, address(usdc), PRICE, 0, 0);
+        emit ITrainingEscrow.TermsAccepted(
+            payer, id, tid, address(usdc), PRICE, 0, 0, uint40(block.timestamp) + NOTICE
+        );
         vm.prank(payer);
         escrow.acceptTerms(id, tid);
         assertEq(escrow.acceptance(payer, id, tid).acceptedAt, uint40(block.timestamp));

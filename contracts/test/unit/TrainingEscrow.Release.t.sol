@@ -128,7 +128,7 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.ReservationReleased(root, payer, address(usdc), RESERVE);
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed);
+        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed, pushed + NOTICE);
         release();
 
         Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));

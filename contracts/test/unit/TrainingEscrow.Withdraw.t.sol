@@ -32,7 +32,7 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
     function test_RequestWithdrawal_RecordsAndEmits() public {
         uint40 unlockAt = uint40(block.timestamp) + NOTICE;
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.WithdrawalRequested(payer, address(usdc), 123e18, unlockAt);
+        emit ITrainingEscrow.WithdrawalRequested(payer, address(usdc), 123e18, unlockAt, unlockAt + NOTICE);
         vm.prank(payer);
         escrow.requestWithdrawal(address(usdc), 123e18);
 

@@ -87,10 +87,13 @@ abstract contract Base is Test {
         vm.stopPrank();
     }
 
+    /// @dev Accepts the license's current terms for `who` and waits out the notice period, so that
+    /// the acceptance is chargeable. Tests of the waiting itself call `acceptTerms` directly.
     function accept(address who, uint256 licenseId) internal {
         (uint64 termsId,) = nft.currentTerms(licenseId);
         vm.prank(who);
         escrow.acceptTerms(licenseId, termsId);
+        vm.warp(escrow.acceptance(who, licenseId, termsId).chargeableFrom);
     }
 
     /*//////////////////////////////////////////////////////////////
