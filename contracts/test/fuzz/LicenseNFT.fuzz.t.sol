@@ -253,7 +253,11 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
                 )
             );
         }
+        mintAs(creator, researchTerms(), MANIFEST, 0);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), running ? 1 : 2);
+        // Another account minting the same hash is never bound by the creator's lock.
         mintAs(anyone, researchTerms(), MANIFEST, 0);
+        assertEq(nft.licensesOfManifest(anyone, MANIFEST), 1);
         assertEq(nft.licensesOfManifest(creator, MANIFEST), running ? 1 : 2);
 
         if (running) {

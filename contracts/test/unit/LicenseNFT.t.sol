@@ -76,8 +76,11 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertEq(mintAs(creator, defaultTerms(), MANIFEST_2, ROYALTY_BPS), 3);
 
         assertEq(nft.totalMinted(), 3);
-        assertEq(nft.licensesOfManifest(creator, MANIFEST), 2);
+        // Counts are per (creator, manifest): `anyone`'s license of MANIFEST is not `creator`'s.
+        assertEq(nft.licensesOfManifest(creator, MANIFEST), 1);
+        assertEq(nft.licensesOfManifest(anyone, MANIFEST), 1);
         assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 1);
+        assertEq(nft.licensesOfManifest(anyone, MANIFEST_2), 0);
         assertEq(nft.ownerOf(2), anyone);
         assertEq(nft.license(2).creator, anyone);
         assertEq(nft.license(2).termsId, 2);
@@ -225,7 +228,8 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertEq(nft.license(4).termsId, 1, "deduplicated within the batch");
         assertEq(nft.termsCount(), 2);
         assertEq(nft.licensesOfManifest(creator, MANIFEST), 2);
-        assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 1);
+        assertEq(nft.licensesOfManifest(creator, MANIFEST_2), 0, "id 1 is anyone's, not creator's");
+        assertEq(nft.licensesOfManifest(anyone, MANIFEST_2), 1);
         assertEq(nft.licensesOfManifest(creator, keccak256("manifest-3")), 1);
 
         assertEq(countLogs(logs, address(nft), ILicenseNFT.LicenseMinted.selector), 3);
@@ -369,6 +373,7 @@ contract LicenseNFTTest is LicenseNFTBase {
         assertTrue(nft.supportsInterface(type(IERC721).interfaceId));
         assertTrue(nft.supportsInterface(type(IERC721Metadata).interfaceId));
         assertTrue(nft.supportsInterface(type(IERC2981).interfaceId));
+        assertTrue(nft.supportsInterface(type(ILicenseNFT).interfaceId));
         // The literal ids, in case the imported interfaces ever drift.
         assertTrue(nft.supportsInterface(0x01ffc9a7));
         assertTrue(nft.supportsInterface(0x80ac58cd));

@@ -35,12 +35,12 @@ abstract contract LicenseNFTBase is Base {
         id = nft.mint(request(t, manifestHash, royaltyBps));
     }
 
-    /// @dev Research-only terms (no commercial use) in `usdc`.
     /// @dev Key of a creator's manifest in LicenseNFT's exclusivity bookkeeping.
     function manifestKey(address who, bytes32 manifestHash) internal pure returns (bytes32) {
         return keccak256(abi.encode(who, manifestHash));
     }
 
+    /// @dev Research-only terms (no commercial use) in `usdc`.
     function researchTerms() internal view returns (License.Terms memory t) {
         t = defaultTerms();
         t.kind = License.Kind.ResearchOnly;

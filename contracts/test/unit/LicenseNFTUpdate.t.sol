@@ -76,14 +76,24 @@ contract LicenseNFTUpdateTest is LicenseNFTBase {
         assertEq(nft.license(id).termsId, 1);
     }
 
-    function test_UpdateTerms_ToIdenticalTermsBumpsVersionOnly() public {
-        vm.expectEmit(true, true, true, true, address(nft));
-        emit ILicenseNFT.LicenseTermsUpdated(id, 2, 1);
+    function test_RevertWhen_UpdateTerms_IdenticalTerms() public {
+        vm.expectRevert(abi.encodeWithSelector(Errors.LicenseNFT_TermsUnchanged.selector, id, uint64(1)));
         vm.prank(creator);
-        assertEq(nft.updateTerms(id, defaultTerms()), 1);
-        assertEq(nft.license(id).version, 2);
+        nft.updateTerms(id, defaultTerms());
+        assertEq(nft.license(id).version, 1, "no version bump for a no-op");
         assertEq(nft.license(id).termsId, 1);
         assertEq(nft.termsCount(), 1);
+
+        // Also after a real update: the current terms are the ones compared, by content.
+        vm.prank(creator);
+        assertEq(nft.updateTerms(id, _v2()), 2);
+        vm.expectRevert(abi.encodeWithSelector(Errors.LicenseNFT_TermsUnchanged.selector, id, uint64(2)));
+        vm.prank(creator);
+        nft.updateTerms(id, _v2());
+        License.Record memory r = nft.license(id);
+        assertEq(r.version, 2);
+        assertEq(r.termsId, 2);
+        assertEq(nft.termsCount(), 2);
     }
 
     function test_UpdateTerms_ToTermsOfAnotherLicense() public {
