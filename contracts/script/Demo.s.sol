@@ -11,11 +11,15 @@ import {MockERC20} from "../test/mocks/MockERC20.sol";
 import {MerkleBuilder} from "../test/utils/MerkleBuilder.sol";
 
 /// @notice Seeds a local devnet (after Deploy.s.sol) with a small believable story, using
-/// anvil's well-known test accounts: two creators mint licenses of every kind, a payer funds a
-/// training budget, accepts terms, registers its training key and a relayer; the training run
-/// signs cumulative receipts; the relayer commits one batch and claims it for the creators.
+/// anvil's well-known test accounts, in two steps:
+/// - `prepare()`: two creators mint licenses of every kind; a payer funds a training budget,
+///   accepts terms, registers its training key and a relayer.
+/// - `settle()`, once the acceptances are chargeable (a notice period later; on anvil,
+///   `cast rpc evm_increaseTime <noticePeriod>`): the training run signs cumulative receipts; the
+///   relayer commits one batch and claims it for the creators; then everything is reconciled.
 ///
-/// Usage: forge script contracts/script/Demo.s.sol --rpc-url http://127.0.0.1:8545 --broadcast
+/// Usage: forge script contracts/script/Demo.s.sol --sig 'prepare()' --rpc-url $RPC --broadcast
+///        forge script contracts/script/Demo.s.sol --sig 'settle()' --rpc-url $RPC --broadcast
 contract Demo is Script {
     // anvil's default accounts 1..5 (public test keys; never use them on a real chain).
     uint256 private constant CREATOR_A = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d;
@@ -29,15 +33,22 @@ contract Demo is Script {
     TrainingEscrow private escrow;
     MockERC20 private token;
 
-    function run() external {
-        string memory json = vm.readFile(string.concat(vm.projectRoot(), "/deployments/31337.json"));
-        nft = LicenseNFT(vm.parseJsonAddress(json, ".licenseNFT"));
-        escrow = TrainingEscrow(vm.parseJsonAddress(json, ".trainingEscrow"));
-        token = MockERC20(vm.parseJsonAddressArray(json, ".paymentTokens")[0]);
+    /// @notice Step 1: licenses, budget, acceptances, key and relayer.
+    function prepare() external {
+        _load();
         uint256 unit = 10 ** token.decimals();
-
         uint256[] memory ids = _mintLicenses(unit);
         _fundPayer(ids, unit);
+        console2.log("demo.licenses_minted:", ids.length);
+        console2.log("demo.chargeable_from:", _chargeableFrom(ids));
+    }
+
+    /// @notice Step 2: receipts, one batch, claims, and a reconciliation that reverts on any
+    /// difference.
+    function settle() external {
+        _load();
+        uint256[] memory ids = _demoLicenses();
+        require(block.timestamp >= _chargeableFrom(ids), "demo: acceptances not chargeable yet; advance time");
         (bytes32 root, Escrow.Claim[] memory claims, uint256 total) = _trainAndCommit(ids);
 
         vm.broadcast(RELAYER);
@@ -56,7 +67,6 @@ contract Demo is Script {
             "demo: escrow balance does not reconcile"
         );
 
-        console2.log("demo.licenses_minted:", ids.length);
         console2.log("demo.receipts_in_batch:", claims.length);
         console2.log("demo.batch_root:", vm.toString(root));
         console2.log("demo.reserved_units:", total);
@@ -64,6 +74,32 @@ contract Demo is Script {
         console2.log("demo.creator_a_balance_units:", token.balanceOf(vm.addr(CREATOR_A)));
         console2.log("demo.creator_b_balance_units:", token.balanceOf(vm.addr(CREATOR_B)));
         console2.log("demo.payer_available_units:", escrow.availableBalance(vm.addr(PAYER), address(token)));
+    }
+
+    function _load() private {
+        string memory json = vm.readFile(string.concat(vm.projectRoot(), "/deployments/31337.json"));
+        nft = LicenseNFT(vm.parseJsonAddress(json, ".licenseNFT"));
+        escrow = TrainingEscrow(vm.parseJsonAddress(json, ".trainingEscrow"));
+        token = MockERC20(vm.parseJsonAddressArray(json, ".paymentTokens")[0]);
+    }
+
+    /// @dev The five licenses `prepare()` minted: the last five ids.
+    function _demoLicenses() private view returns (uint256[] memory ids) {
+        uint256 last = nft.totalMinted();
+        require(last >= 5, "demo: run prepare() first");
+        ids = new uint256[](5);
+        for (uint256 i; i < 5; ++i) {
+            ids[i] = last - 4 + i;
+        }
+    }
+
+    /// @dev When the payer's acceptances of `ids` all become chargeable.
+    function _chargeableFrom(uint256[] memory ids) private view returns (uint256 latest) {
+        for (uint256 i; i < ids.length; ++i) {
+            (uint64 termsId,) = nft.currentTerms(ids[i]);
+            uint256 from = escrow.acceptance(vm.addr(PAYER), ids[i], termsId).chargeableFrom;
+            if (from > latest) latest = from;
+        }
     }
 
     function _mintLicenses(uint256 unit) private returns (uint256[] memory ids) {

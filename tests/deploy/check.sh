@@ -3,6 +3,7 @@
 # deployments/31337.json against the chain, then runs the demo lifecycle (Demo.s.sol), which
 # reverts unless payouts and the escrow's balance reconcile to the unit.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
+source "$ROOT/scripts/lib/demo.sh"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 rpc="http://127.0.0.1:$port"
@@ -13,7 +14,7 @@ trap 'kill $anvil_pid 2>/dev/null || true; wait $anvil_pid 2>/dev/null || true' 
 for _ in $(seq 1 50); do cast chain-id --rpc-url "$rpc" >/dev/null 2>&1 && break; sleep 0.2; done
 
 key="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" # anvil account 0
-DEPLOYER_PRIVATE_KEY="$key" forge script contracts/script/Deploy.s.sol --rpc-url "$rpc" --broadcast \
+NOTICE_PERIOD=3600 DEPLOYER_PRIVATE_KEY="$key" forge script contracts/script/Deploy.s.sol --rpc-url "$rpc" --broadcast \
   >"$log/deploy.log" 2>&1 || { cat "$log/deploy.log"; die "deploy script failed"; }
 
 file="deployments/31337.json"
@@ -42,8 +43,7 @@ check "claim window recorded" "$(cast call "$escrow" 'claimWindow()(uint40)' --r
 check "payment token allowed" "$(cast call "$escrow" 'isTokenAllowed(address)(bool)' "$token" --rpc-url "$rpc")" "true"
 check "license NFT deployed" "$(cast call "$nft" 'name()(string)' --rpc-url "$rpc")" "Fairtrain License"
 
-forge script contracts/script/Demo.s.sol --rpc-url "$rpc" --broadcast >"$log/demo.log" 2>&1 ||
-  { cat "$log/demo.log"; die "demo lifecycle failed"; }
+run_demo "$rpc" "$log/demo.log"
 echo "ok: demo lifecycle settled and reconciled on anvil"
 check "demo paid the creators" "$(cast call "$token" 'balanceOf(address)(uint256)' 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --rpc-url "$rpc")" "10140000"
 
