@@ -61,6 +61,8 @@ abstract contract EscrowInvariantFixture is Base {
         // Two agreements exist before the campaign starts; the handler accepts the others.
         _preAccept(0, 0);
         _preAccept(1, 2);
+        // Those acceptances become chargeable a notice period later.
+        vm.warp(block.timestamp + NOTICE);
 
         handler = new EscrowHandler(
             World({

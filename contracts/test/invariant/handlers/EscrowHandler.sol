@@ -214,8 +214,8 @@ contract EscrowHandler is Test {
         store.countCall("requestWithdrawal");
     }
 
-    /// @dev Withdraws the first pending request at or after the seed, warping to its unlock time
-    /// if it is still locked.
+    /// @dev Withdraws the first pending, unlapsed request at or after the seed, warping to its
+    /// unlock time if it is still locked.
     function withdraw(uint256 seed) external instrument {
         (bool found, address payer, address token) = _pendingWithdrawal(seed);
         if (!found) return _skip("withdraw");
@@ -261,6 +261,14 @@ contract EscrowHandler is Test {
             uint256 a = (seed % ACCEPTANCES + i) % ACCEPTANCES;
             (uint256 p, uint256 l) = (a / LICENSES, a % LICENSES);
             if (!store.accepted(_acceptanceKey(p, l))) continue;
+            // Training starts once the acceptance is chargeable (a notice period after it), so
+            // every receipt can be committed or settled directly from the moment it is signed.
+            if (
+                block.timestamp
+                    < escrow.acceptance(_payers[p], _licenseIds[l], _info[l].termsId).chargeableFrom
+            ) {
+                continue;
+            }
             // Usage issued at or after the terms' expiry is not chargeable: the payer's job stops.
             if (_expired(_info[l].expiresAt)) continue;
 
@@ -737,7 +745,9 @@ contract EscrowHandler is Test {
         for (uint256 i; i < PAIRS; ++i) {
             uint256 pair = (seed % PAIRS + i) % PAIRS;
             (address payer, address token) = (_payers[pair / TOKENS], address(_tokens[pair % TOKENS]));
-            if (escrow.pendingWithdrawal(payer, token).unlockAt != 0) return (true, payer, token);
+            // A request that lapsed can no longer be executed.
+            Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, token);
+            if (request.unlockAt != 0 && block.timestamp < request.lapsesAt) return (true, payer, token);
         }
         return (false, address(0), address(0));
     }
