@@ -43,15 +43,46 @@ contract DeadlinesAttackTest is AttackBase {
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000);
     }
 
-    /// After a release pushed the unlock, the new time is the boundary.
+    /// An unlocked request is executable until one second before `lapsesAt`, not at it.
+    function test_Withdraw_LapseBoundary() public {
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), 1000);
+        uint40 lapsesAt = uint40(block.timestamp) + 2 * NOTICE;
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, lapsesAt);
+        uint256 snapshot = vm.snapshotState();
+
+        vm.warp(lapsesAt - 1);
+        vm.prank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), 1000);
+        assertEq(usdc.balanceOf(payer), 1000);
+
+        vm.revertToState(snapshot);
+        vm.warp(lapsesAt);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), lapsesAt
+            )
+        );
+        escrow.withdraw(address(usdc), payer);
+        assertEq(usdc.balanceOf(payer), 0);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+    }
+
+    /// After a release pushed the unlock, the new times are the boundaries: locked one second
+    /// before the new unlock, executable from it, lapsed one notice later.
     function test_Withdraw_PushedUnlockAtBoundary() public {
         (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        // Unlocks exactly when the reservation expires, so it is executable at the release.
+        vm.warp(expiresAt - NOTICE);
         vm.prank(payer);
         escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        vm.warp(escrow.reservation(root, payer, address(usdc)).expiresAt);
+        vm.warp(expiresAt);
         escrow.release(root, payer, address(usdc));
         uint40 pushed = uint40(block.timestamp) + NOTICE;
         assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, pushed);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, pushed + NOTICE);
 
         vm.warp(pushed - 1);
         vm.prank(payer);
@@ -61,9 +92,108 @@ contract DeadlinesAttackTest is AttackBase {
             )
         );
         escrow.withdraw(address(usdc), payer);
-        vm.warp(pushed);
+
+        uint256 snapshot = vm.snapshotState();
+        vm.warp(pushed + NOTICE);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), pushed + NOTICE
+            )
+        );
+        escrow.withdraw(address(usdc), payer);
+        vm.revertToState(snapshot);
+
+        vm.warp(pushed + NOTICE - 1);
         vm.prank(payer);
         assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+    }
+
+    /// `release` pushes a request that lapses one second after the release, and leaves alone one
+    /// that lapses at the release (it can no longer be executed).
+    function test_Release_WithdrawalLapseBoundary() public {
+        (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        uint256 snapshot = vm.snapshotState();
+
+        vm.warp(expiresAt - 2 * NOTICE);
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        Escrow.Withdrawal memory lapsing = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(lapsing.lapsesAt, expiresAt);
+        vm.warp(expiresAt);
+        escrow.release(root, payer, address(usdc));
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(lapsing));
+
+        vm.revertToState(snapshot);
+        vm.warp(expiresAt - 2 * NOTICE + 1);
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, expiresAt + 1);
+        vm.warp(expiresAt);
+        escrow.release(root, payer, address(usdc));
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, expiresAt + NOTICE);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, expiresAt + 2 * NOTICE);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                        ACCEPTANCE MATURITY
+    //////////////////////////////////////////////////////////////*/
+
+    function acceptNow() internal returns (uint256 id, uint64 termsId, uint40 chargeableFrom) {
+        id = mintLicense(creator, defaultTerms(), keccak256("manifest-fresh"));
+        (termsId,) = nft.currentTerms(id);
+        vm.prank(payer);
+        escrow.acceptTerms(id, termsId);
+        chargeableFrom = uint40(block.timestamp) + NOTICE;
+        assertEq(escrow.acceptance(payer, id, termsId).chargeableFrom, chargeableFrom);
+    }
+
+    function test_SettleDirect_AcceptanceChargeableBoundary() public {
+        (uint256 id, uint64 termsId, uint40 chargeableFrom) = acceptNow();
+        Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+
+        vm.warp(chargeableFrom - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_AcceptanceNotChargeable.selector, payer, id, termsId, chargeableFrom
+            )
+        );
+        escrow.settleDirect(r, sig);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+
+        vm.warp(chargeableFrom);
+        assertEq(escrow.settleDirect(r, sig), 1000 * PRICE);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
+    }
+
+    /// A batch committed one second before the acceptance is chargeable never pays for it (even
+    /// claimed later); one committed at `chargeableFrom` does.
+    function test_Claim_AcceptanceChargeableBoundaryAtCommitTime() public {
+        (uint256 id, uint64 termsId, uint40 chargeableFrom) = acceptNow();
+        Escrow.Receipt memory rEarly = receipt(payer, id, RUN, 1000);
+        Escrow.Receipt memory rAt = receipt(payer, id, RUN_2, 1000);
+
+        vm.warp(chargeableFrom - 1);
+        (bytes32 rootEarly, Escrow.Claim[] memory claimsEarly) =
+            commitBatch(signerKey, payer, single(rEarly), 1000 * PRICE);
+        vm.warp(chargeableFrom);
+        (bytes32 rootAt, Escrow.Claim[] memory claimsAt) =
+            commitBatch(signerKey, payer, single(rAt), 1000 * PRICE);
+
+        vm.warp(chargeableFrom + 1 days);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_AcceptanceNotChargeable.selector, payer, id, termsId, chargeableFrom
+            )
+        );
+        escrow.claim(rootEarly, claimsEarly);
+        assertEq(escrow.claim(rootAt, claimsAt), 1000 * PRICE);
+
+        assertEq(escrow.reservation(rootEarly, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrow.reservation(rootAt, payer, address(usdc)).remaining, 0);
+        assertEq(escrow.settledSamples(escrow.usageKey(rEarly)), 0);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -121,6 +251,30 @@ contract DeadlinesAttackTest is AttackBase {
         escrow.settleDirect(r2, sig2);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r2)), 0);
+    }
+
+    /// Registering the key again one second before its revocation takes effect cancels the
+    /// revocation; at the effective time it is refused for good.
+    function test_RegisterSigner_RevocationBoundary() public {
+        uint40 effectiveAt = revokeNow();
+        uint256 snapshot = vm.snapshotState();
+
+        vm.warp(effectiveAt);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_SignerRevoked.selector, payer, signer, effectiveAt)
+        );
+        escrow.registerSigner(signer);
+        assertEq(escrow.signerOf(payer, signer).revokedAt, effectiveAt);
+
+        vm.revertToState(snapshot);
+        vm.warp(effectiveAt - 1);
+        vm.prank(payer);
+        escrow.registerSigner(signer);
+        assertEq(escrow.signerOf(payer, signer).revokedAt, 0);
+        vm.warp(effectiveAt);
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 10);
+        assertEq(escrow.settleDirect(r, sign(signerKey, r)), 10 * PRICE);
     }
 
     /// The other end of the key's window: a batch committed before the key was registered is not

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {AttackBase} from "./AttackBase.sol";
 
 /// @notice What anyone might try to block others: deposits for a payer, dust and replayed claims,
-/// claims and releases on others' behalf, forced deposits through permits.
+/// claims and releases on others' behalf, forced deposits through junk or front-run permits.
 contract GriefingAttackTest is AttackBase {
     uint256 internal licenseId;
 
@@ -63,35 +62,62 @@ contract GriefingAttackTest is AttackBase {
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET + 500);
     }
 
-    /// KNOWN WEAKNESS (reported, low severity): `depositWithPermit` pulls from `payer` even when
-    /// the permit fails (to tolerate front-run permits), so anyone can sweep the payer's wallet
-    /// into the escrow up to an existing allowance, with a junk signature. Nothing is stolen (the
-    /// payer is credited), but the tokens become chargeable and sit behind a notice period.
-    function test_DepositWithPermit_JunkPermitSweepsExistingAllowance_KnownWeakness() public {
+    /// A junk permit cannot sweep a payer's wallet into the escrow up to an existing allowance
+    /// (e.g. an "infinite approval"): when the permit fails, only the payer itself may go on with
+    /// its allowance, so a stranger's call reverts and moves nothing.
+    function test_RevertWhen_DepositWithPermit_JunkPermitSweepsExistingAllowance() public {
         usdc.mint(payer, 5000);
         vm.prank(payer);
         usdc.approve(address(escrow), type(uint256).max); // a common "infinite approval"
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.Deposited(payer, address(usdc), payer, 5000);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, payer, address(usdc))
+        );
         vm.prank(anyone);
         escrow.depositWithPermit(payer, address(usdc), 5000, block.timestamp, 27, bytes32(0), bytes32(0));
 
-        assertEq(usdc.balanceOf(payer), 0);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET + 5000);
-        // Getting them back takes a full notice period.
-        vm.startPrank(payer);
-        escrow.requestWithdrawal(address(usdc), 5000);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLocked.selector,
-                payer,
-                address(usdc),
-                uint40(block.timestamp) + NOTICE
+        assertEq(usdc.balanceOf(payer), 5000);
+        assertEq(usdc.allowance(payer, address(escrow)), type(uint256).max);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertEq(usdc.balanceOf(address(escrow)), BUDGET);
+    }
+
+    /// The price of that fix: an observer who front-runs a sponsored (gasless) permit deposit with
+    /// the same permit makes the sponsor's call revert. Nothing is lost: the allowance the permit
+    /// set stays, and the payer can complete the deposit itself.
+    function test_DepositWithPermit_FrontRunPermitRevertsSponsorButPayerCanDeposit() public {
+        (address owner_, uint256 ownerKey) = makeAddrAndKey("permit-owner");
+        usdc.mint(owner_, 5000);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                ),
+                owner_,
+                address(escrow),
+                uint256(5000),
+                usdc.nonces(owner_),
+                deadline
             )
         );
-        escrow.withdraw(address(usdc), payer);
-        vm.stopPrank();
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(ownerKey, keccak256(abi.encodePacked("\x19\x01", usdc.DOMAIN_SEPARATOR(), structHash)));
+
+        vm.prank(anyone);
+        usdc.permit(owner_, address(escrow), 5000, deadline, v, r, s);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, owner_, address(usdc))
+        );
+        vm.prank(relayer);
+        escrow.depositWithPermit(owner_, address(usdc), 5000, deadline, v, r, s);
+        assertEq(escrow.availableBalance(owner_, address(usdc)), 0);
+        assertEq(usdc.allowance(owner_, address(escrow)), 5000);
+
+        vm.prank(owner_);
+        escrow.depositWithPermit(owner_, address(usdc), 5000, deadline, v, r, s);
+        assertEq(escrow.availableBalance(owner_, address(usdc)), 5000);
+        assertEq(usdc.balanceOf(owner_), 0);
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -168,15 +168,25 @@ contract OwnerAttackTest is AttackBase {
     }
 
     /// Parameter changes are not retroactive: a longer notice period does not move a pending
-    /// withdrawal or a scheduled revocation, a longer claim window does not move a reservation's
-    /// expiry, and every parameter stays within its bounds.
+    /// withdrawal (its unlock or its lapse), a scheduled revocation or the time from which a fresh
+    /// acceptance is chargeable, a longer claim window does not move a reservation's expiry, and
+    /// every parameter stays within its bounds.
     function test_Parameters_NotRetroactiveAndBounded() public {
         (bytes32 root,) =
             commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 5)), 5000 * PRICE);
+        uint256 fresh = mintLicense(creator, defaultTerms(), keccak256("manifest-fresh"));
+        (uint64 freshTerms,) = nft.currentTerms(fresh);
+        Escrow.Receipt memory freshR = receipt(payer, fresh, RUN, 7);
+        vm.prank(payer);
+        escrow.acceptTerms(fresh, freshTerms);
+        // An hour later, so that the key is still valid when the acceptance becomes chargeable.
+        vm.warp(block.timestamp + 1 hours);
         vm.startPrank(payer);
         escrow.requestWithdrawal(address(usdc), 1);
         escrow.revokeSigner(signer);
         vm.stopPrank();
+        bytes memory freshSig = sign(signerKey, freshR);
+        uint40 chargeableFrom = escrow.acceptance(payer, fresh, freshTerms).chargeableFrom;
         Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
         uint40 revokedAt = escrow.signerOf(payer, signer).revokedAt;
         uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
@@ -204,9 +214,12 @@ contract OwnerAttackTest is AttackBase {
         escrow.setClaimWindow(1 days - 1);
         vm.stopPrank();
 
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, request.unlockAt);
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(request));
         assertEq(escrow.signerOf(payer, signer).revokedAt, revokedAt);
         assertEq(escrow.reservation(root, payer, address(usdc)).expiresAt, expiresAt);
+        assertEq(escrow.acceptance(payer, fresh, freshTerms).chargeableFrom, chargeableFrom);
+        vm.warp(chargeableFrom);
+        assertEq(escrow.settleDirect(freshR, freshSig), 7 * PRICE);
         vm.warp(request.unlockAt);
         vm.prank(payer);
         assertEq(escrow.withdraw(address(usdc), payer), 1);

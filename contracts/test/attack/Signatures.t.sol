@@ -154,6 +154,8 @@ contract SignaturesAttackTest is AttackBase {
         escrowB.setRelayer(relayer, true);
         escrowB.acceptTerms(licenseId, termsId);
         vm.stopPrank();
+        // Wait until the acceptance on B is chargeable, so that only the signature can fail there.
+        vm.warp(escrowB.acceptance(payer, licenseId, termsId).chargeableFrom);
     }
 
     function test_RevertWhen_SignatureForEscrowAReplayedOnEscrowB_Direct() public {
@@ -431,30 +433,43 @@ contract SignaturesAttackTest is AttackBase {
         assertEq(usdc.balanceOf(creator), 0);
     }
 
-    /// DESIGN NOTE (reported): re-registering a revoked key keeps its first registration time and
-    /// clears the revocation, so a batch committed while the key was revoked (and unclaimable
-    /// then) becomes claimable again. Only the payer can do this, to itself; a payer rotating a
-    /// compromised key must use a new key, never re-register the old one.
-    function test_RegisterSigner_ReRegistrationRevivesBatchCommittedWhileRevoked() public {
+    /// Re-registering a key whose revocation took effect, to revive a batch committed while it was
+    /// revoked (and unclaimable then), is refused: a revocation that took effect is final. The
+    /// batch stays unclaimable, its reservation untouched, and the key's record unchanged; the
+    /// payer must rotate to a new key.
+    function test_RevertWhen_ReRegisteringRevokedKeyToReviveBatchCommittedWhileRevoked() public {
         uint40 effectiveAt = uint40(block.timestamp) + NOTICE;
         vm.prank(payer);
         escrow.revokeSigner(signer);
         vm.warp(effectiveAt + 1 hours);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
+        uint256 committedAt = block.timestamp;
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, block.timestamp
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
             )
         );
         escrow.claim(root, claims);
+        Escrow.Signer memory before = escrow.signerOf(payer, signer);
 
         vm.warp(block.timestamp + 1 hours);
         vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_SignerRevoked.selector, payer, signer, effectiveAt)
+        );
         escrow.registerSigner(signer);
-        assertEq(escrow.signerOf(payer, signer).revokedAt, 0);
-        assertEq(escrow.claim(root, claims), 1000 * PRICE);
-        (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
-        assertEq(usdc.balanceOf(creator), payout);
+
+        assertEq(abi.encode(escrow.signerOf(payer, signer)), abi.encode(before));
+        assertEq(escrow.signerOf(payer, signer).revokedAt, effectiveAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
+            )
+        );
+        escrow.claim(root, claims);
+        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
+        assertEq(usdc.balanceOf(creator), 0);
     }
 }

@@ -275,8 +275,10 @@ contract InteropTest is Base {
     }
 
     /// @dev Mints licenses 1..n (each to its own creator, with its own price, hence its own terms
-    /// id), funds payers, registers their signers and accepts the terms the receipts name.
+    /// id), funds payers, registers their signers and accepts the terms the receipts name, then
+    /// waits until every acceptance is chargeable (the batch is committed after that).
     function _setUpParties(Fixture memory f) private {
+        uint40 chargeableFrom;
         for (uint256 i; i < f.prices.length; ++i) {
             License.Terms memory t = defaultTerms();
             t.pricePerSample = uint96(f.prices[i]);
@@ -308,8 +310,12 @@ contract InteropTest is Base {
                 _accepted[key] = true;
                 vm.prank(r.payer);
                 escrow.acceptTerms(r.licenseId, r.termsId);
+                uint40 from = escrow.acceptance(r.payer, r.licenseId, r.termsId).chargeableFrom;
+                if (from > chargeableFrom) chargeableFrom = from;
             }
         }
+        assertEq(chargeableFrom, uint40(block.timestamp) + NOTICE, "chargeable after the notice");
+        vm.warp(chargeableFrom);
     }
 
     /// @dev Commits the fixture's root as the relayer, reserving each payer's expected total.

@@ -163,4 +163,74 @@ contract TrainingEscrowAcceptTest is EscrowHelpers {
         vm.prank(payer);
         escrow.acceptTerms(999, termsId);
     }
+
+    /*//////////////////////////////////////////////////////////////
+                                MATURITY
+    //////////////////////////////////////////////////////////////*/
+
+    function test_AcceptTerms_ChargeableFromUsesNoticePeriodInForce() public {
+        vm.prank(owner);
+        escrow.setNoticePeriod(3 days);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.TermsAccepted(
+            payer, licenseId, termsId, address(usdc), PRICE, CAP, expiry, uint40(block.timestamp) + 3 days
+        );
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+        Escrow.Acceptance memory a = escrow.acceptance(payer, licenseId, termsId);
+        assertEq(a.chargeableFrom, a.acceptedAt + 3 days);
+    }
+
+    /// `chargeableFrom` is fixed when the terms are accepted: shortening the notice period later
+    /// does not make the acceptance chargeable sooner, and lengthening it does not delay it.
+    function test_AcceptTerms_NoticeChangeAfterAcceptanceDoesNotMoveChargeableFrom() public {
+        setUpPayer(payer, signerKey, BUDGET);
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+        uint40 chargeableFrom = uint40(block.timestamp) + NOTICE;
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 100);
+        bytes memory sig = sign(signerKey, r);
+
+        vm.prank(owner);
+        escrow.setNoticePeriod(1 hours);
+        assertEq(escrow.acceptance(payer, licenseId, termsId).chargeableFrom, chargeableFrom);
+        vm.warp(block.timestamp + 1 hours);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_AcceptanceNotChargeable.selector,
+                payer,
+                licenseId,
+                termsId,
+                chargeableFrom
+            )
+        );
+        escrow.settleDirect(r, sig);
+
+        vm.prank(owner);
+        escrow.setNoticePeriod(30 days);
+        assertEq(escrow.acceptance(payer, licenseId, termsId).chargeableFrom, chargeableFrom);
+        vm.warp(chargeableFrom);
+        assertEq(escrow.settleDirect(r, sig), 100 * PRICE);
+    }
+
+    /// Each accepted terms version has its own notice: accepting new terms does not delay the old
+    /// acceptance, and the new one is chargeable only one notice after its own acceptance.
+    function test_AcceptTerms_NewVersionHasItsOwnChargeableFrom() public {
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, termsId);
+        uint40 oldFrom = escrow.acceptance(payer, licenseId, termsId).chargeableFrom;
+
+        vm.warp(oldFrom + 5 hours);
+        License.Terms memory t = defaultTerms();
+        t.pricePerSample = 2 * PRICE;
+        vm.prank(creator);
+        uint64 newTermsId = nft.updateTerms(licenseId, t);
+        vm.prank(payer);
+        escrow.acceptTerms(licenseId, newTermsId);
+
+        assertEq(escrow.acceptance(payer, licenseId, termsId).chargeableFrom, oldFrom);
+        assertEq(
+            escrow.acceptance(payer, licenseId, newTermsId).chargeableFrom, uint40(block.timestamp) + NOTICE
+        );
+    }
 }

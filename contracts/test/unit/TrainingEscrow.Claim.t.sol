@@ -508,4 +508,85 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         );
         claimAs(anyone, root, c);
     }
+
+    /*//////////////////////////////////////////////////////////////
+                                MATURITY
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Mints a fresh license to `creator2` and has `payer` accept it now, without waiting.
+    function acceptFresh() internal returns (uint256 id, uint64 tid, uint40 chargeableFrom) {
+        id = mintTerms(creator2, PRICE, 0, 0, "manifest-fresh");
+        tid = termsOf(id);
+        vm.prank(payer);
+        escrow.acceptTerms(id, tid);
+        chargeableFrom = escrow.acceptance(payer, id, tid).chargeableFrom;
+        assertEq(chargeableFrom, uint40(block.timestamp) + NOTICE);
+    }
+
+    /// What counts is the commit time: a batch committed one second before the acceptance became
+    /// chargeable never pays for it, however long the claimant waits.
+    function test_RevertWhen_Claim_BatchCommittedOneSecondBeforeChargeable() public {
+        (uint256 id, uint64 tid, uint40 chargeableFrom) = acceptFresh();
+        vm.warp(chargeableFrom - 1);
+        Escrow.Receipt memory r = receipt(payer, id, RUN, 100);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 100 * PRICE);
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+
+        for (uint256 i; i < 3; ++i) {
+            // At commit time, when the acceptance became chargeable, and just before expiry.
+            if (i == 1) vm.warp(chargeableFrom + 3 days);
+            if (i == 2) vm.warp(expiresAt - 1);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    Errors.TrainingEscrow_AcceptanceNotChargeable.selector, payer, id, tid, chargeableFrom
+                )
+            );
+            claimAs(anyone, root, c);
+        }
+        assertEq(remainingOf(root, payer), 100 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
+        assertEq(escrow.acceptance(payer, id, tid).samplesCharged, 0);
+        assertEq(usdc.balanceOf(creator2), 0);
+        assertEq(fees(), 0);
+
+        // The funds come back to the payer when the reservation expires.
+        vm.warp(expiresAt);
+        assertEq(escrow.release(root, payer, address(usdc)), 100 * PRICE);
+        assertEq(avail(payer), BUDGET);
+    }
+
+    function test_Claim_BatchCommittedAtChargeableFrom() public {
+        (uint256 id,, uint40 chargeableFrom) = acceptFresh();
+        // Usage during the notice is fine; only the commit must wait.
+        Escrow.Receipt memory r = receipt(payer, id, RUN, 100);
+        vm.warp(chargeableFrom);
+        (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 100 * PRICE);
+        assertEq(claimAs(anyone, root, c), 100 * PRICE);
+        (, uint256 payout) = split(100 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator2), payout);
+        assertEq(remainingOf(root, payer), 0);
+    }
+
+    /// A leaf under an acceptance that was not yet chargeable at commit time makes a claim that
+    /// includes it revert; the batch's other leaves still pay when claimed without it.
+    function test_RevertWhen_Claim_MixedBatchIncludesNotYetChargeableLeaf() public {
+        (uint256 id, uint64 tid, uint40 chargeableFrom) = acceptFresh();
+        Escrow.Receipt memory mature = receipt(payer, licenseId, RUN, 100);
+        Escrow.Receipt memory fresh = receipt(payer, id, RUN, 100);
+        (bytes32 root, Escrow.Claim[] memory c) =
+            commitBatch(signerKey, payer, pair(mature, fresh), 200 * PRICE);
+
+        vm.warp(chargeableFrom);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_AcceptanceNotChargeable.selector, payer, id, tid, chargeableFrom
+            )
+        );
+        claimAs(anyone, root, c);
+        assertEq(remainingOf(root, payer), 200 * PRICE);
+
+        assertEq(claimAs(anyone, root, one(c[0])), 100 * PRICE);
+        assertEq(remainingOf(root, payer), 100 * PRICE);
+        assertEq(usdc.balanceOf(creator2), 0);
+    }
 }

@@ -263,7 +263,10 @@ contract TrainingEscrowDepositTest is EscrowHelpers {
         assertEq(usdc.allowance(permitPayer, address(escrow)), 0);
     }
 
-    function test_DepositWithPermit_FrontRunPermitStillDeposits() public {
+    /// A permit front-run by an observer (so already used) fails inside the escrow. A third party
+    /// submitting it can no longer go on with the allowance the front-run set (that would let
+    /// anyone sweep a standing allowance); the payer itself still can.
+    function test_DepositWithPermit_FrontRunPermitOnlyPayerCanComplete() public {
         usdc.mint(permitPayer, AMOUNT);
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = signPermit(AMOUNT, deadline);
@@ -273,26 +276,51 @@ contract TrainingEscrowDepositTest is EscrowHelpers {
         usdc.permit(permitPayer, address(escrow), AMOUNT, deadline, v, r, s);
         assertEq(usdc.nonces(permitPayer), 1);
 
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, permitPayer, address(usdc))
+        );
+        vm.prank(relayer);
+        escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
+        assertEq(avail(permitPayer), 0);
+        assertEq(usdc.balanceOf(permitPayer), AMOUNT);
+        assertEq(usdc.allowance(permitPayer, address(escrow)), AMOUNT);
+        assertEq(escrowBalance(), 0);
+
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.Deposited(permitPayer, address(usdc), permitPayer, AMOUNT);
-        vm.prank(relayer);
+        vm.prank(permitPayer);
         escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
 
         assertEq(avail(permitPayer), AMOUNT);
+        assertEq(usdc.balanceOf(permitPayer), 0);
+        assertEq(usdc.allowance(permitPayer, address(escrow)), 0);
         assertEq(escrowBalance(), AMOUNT);
+    }
+
+    function test_RevertWhen_DepositWithPermit_PermitFailsSubmittedByThirdParty() public {
+        usdc.mint(permitPayer, AMOUNT);
+        uint256 deadline = block.timestamp + 1 hours;
+        // Signed for less than the deposit: the permit fails (digest mismatch).
+        (uint8 v, bytes32 r, bytes32 s) = signPermit(AMOUNT - 1, deadline);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, permitPayer, address(usdc))
+        );
+        vm.prank(anyone);
+        escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
+        assertEq(usdc.nonces(permitPayer), 0);
     }
 
     function test_RevertWhen_DepositWithPermit_PermitFailsAndNoAllowance() public {
         usdc.mint(permitPayer, AMOUNT);
         uint256 deadline = block.timestamp + 1 hours;
-        // Signed for less than the deposit: the permit fails (digest mismatch) and is ignored.
+        // Signed for less than the deposit: the permit fails and the payer has no allowance.
         (uint8 v, bytes32 r, bytes32 s) = signPermit(AMOUNT - 1, deadline);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IERC20Errors.ERC20InsufficientAllowance.selector, address(escrow), uint256(0), AMOUNT
             )
         );
-        vm.prank(anyone);
+        vm.prank(permitPayer);
         escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
     }
 
@@ -311,7 +339,7 @@ contract TrainingEscrowDepositTest is EscrowHelpers {
                 IERC20Errors.ERC20InsufficientAllowance.selector, address(escrow), AMOUNT / 2, AMOUNT
             )
         );
-        vm.prank(anyone);
+        vm.prank(permitPayer);
         escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
     }
 
@@ -320,23 +348,55 @@ contract TrainingEscrowDepositTest is EscrowHelpers {
         uint256 deadline = block.timestamp - 1;
         (uint8 v, bytes32 r, bytes32 s) = signPermit(AMOUNT, deadline);
         vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, permitPayer, address(usdc))
+        );
+        vm.prank(anyone);
+        escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
+
+        // The payer itself, without an allowance, is stopped by the token.
+        vm.expectRevert(
             abi.encodeWithSelector(
                 IERC20Errors.ERC20InsufficientAllowance.selector, address(escrow), uint256(0), AMOUNT
             )
         );
-        vm.prank(anyone);
+        vm.prank(permitPayer);
         escrow.depositWithPermit(permitPayer, address(usdc), AMOUNT, deadline, v, r, s);
     }
 
-    /// @dev Design note: because a failing permit is ignored, anyone can move a payer's standing
-    /// allowance into the escrow (credited to the payer, who then needs a full notice period to
-    /// get it back) with an empty signature. No funds are lost, but deposits are not consensual.
-    function test_DepositWithPermit_BogusSignatureSpendsStandingAllowance() public {
+    /// A junk signature submitted by someone else cannot move the payer's standing allowance into
+    /// the escrow: the permit fails and the deposit reverts, leaving wallet, allowance and escrow
+    /// untouched.
+    function test_RevertWhen_DepositWithPermit_BogusSignatureCannotSpendStandingAllowance() public {
         fund(payer, AMOUNT);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, payer, address(usdc))
+        );
         vm.prank(anyone);
+        escrow.depositWithPermit(payer, address(usdc), AMOUNT, 0, 0, bytes32(0), bytes32(0));
+        assertEq(avail(payer), 0);
+        assertEq(usdc.balanceOf(payer), AMOUNT);
+        assertEq(usdc.allowance(payer, address(escrow)), AMOUNT);
+        assertEq(escrowBalance(), 0);
+    }
+
+    /// The payer itself may deposit through `depositWithPermit` with its existing allowance, whatever
+    /// the permit (as with `deposit`).
+    function test_DepositWithPermit_PayerWithAllowanceAndBogusPermit() public {
+        fund(payer, AMOUNT);
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Deposited(payer, address(usdc), payer, AMOUNT);
+        vm.prank(payer);
         escrow.depositWithPermit(payer, address(usdc), AMOUNT, 0, 0, bytes32(0), bytes32(0));
         assertEq(avail(payer), AMOUNT);
         assertEq(usdc.balanceOf(payer), 0);
+    }
+
+    /// The deposit's own checks run before the permit: a bad call fails with its own reason, not
+    /// with `PermitFailed`.
+    function test_RevertWhen_DepositWithPermit_ZeroAmountCheckedBeforePermit() public {
+        vm.expectRevert(Errors.TrainingEscrow_ZeroAmount.selector);
+        vm.prank(anyone);
+        escrow.depositWithPermit(permitPayer, address(usdc), 0, 0, 0, bytes32(0), bytes32(0));
     }
 
     function test_RevertWhen_DepositWithPermit_ZeroPayer() public {

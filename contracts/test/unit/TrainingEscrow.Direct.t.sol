@@ -199,12 +199,70 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     }
 
     function test_SettleDirect_ReceiptIssuedOneSecondBeforeTermsExpiry() public {
-        uint40 expiry = uint40(block.timestamp + 1 days);
+        // Expiry beyond the acceptance's notice, so that time only moves forward.
+        uint40 expiry = uint40(block.timestamp + 10 days);
         uint256 expiring = mintTerms(creator2, PRICE, 0, expiry, "manifest-expiring");
         accept(payer, expiring);
         vm.warp(expiry - 1);
         Escrow.Receipt memory r = receipt(payer, expiring, RUN, 1000);
         vm.warp(expiry + 30 days);
         assertEq(settle(r), 1000 * PRICE);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                MATURITY
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Mints a fresh license to `creator2` and has `payer` accept it now, without waiting.
+    function acceptFresh() internal returns (uint256 id, uint64 tid, uint40 chargeableFrom) {
+        id = mintTerms(creator2, PRICE, 0, 0, "manifest-fresh");
+        tid = termsOf(id);
+        vm.prank(payer);
+        escrow.acceptTerms(id, tid);
+        chargeableFrom = escrow.acceptance(payer, id, tid).chargeableFrom;
+        assertEq(chargeableFrom, uint40(block.timestamp) + NOTICE);
+    }
+
+    function test_RevertWhen_SettleDirect_RightAfterAcceptance() public {
+        (uint256 id, uint64 tid, uint40 chargeableFrom) = acceptFresh();
+        Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_AcceptanceNotChargeable.selector, payer, id, tid, chargeableFrom
+            )
+        );
+        settle(r, sig);
+    }
+
+    function test_RevertWhen_SettleDirect_OneSecondBeforeChargeable() public {
+        (uint256 id, uint64 tid, uint40 chargeableFrom) = acceptFresh();
+        Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        vm.warp(chargeableFrom - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_AcceptanceNotChargeable.selector, payer, id, tid, chargeableFrom
+            )
+        );
+        settle(r, sig);
+        assertEq(avail(payer), BUDGET);
+        assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
+        assertEq(escrow.acceptance(payer, id, tid).samplesCharged, 0);
+        assertEq(usdc.balanceOf(creator2), 0);
+        assertEq(fees(), 0);
+    }
+
+    /// At `chargeableFrom` exactly, a receipt signed during the notice (usage is not delayed, only
+    /// its payment) settles in full.
+    function test_SettleDirect_AtChargeableFrom() public {
+        (uint256 id,, uint40 chargeableFrom) = acceptFresh();
+        Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);
+        bytes memory sig = sign(signerKey, r);
+        vm.warp(chargeableFrom);
+        assertEq(settle(r, sig), 1000 * PRICE);
+        (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator2), payout);
+        assertEq(avail(payer), BUDGET - 1000 * PRICE);
     }
 }

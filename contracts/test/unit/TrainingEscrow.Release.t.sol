@@ -117,11 +117,20 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         commitRoot(root, reserveFrom(payer, RESERVE));
     }
 
-    function test_Release_PushesEarlierPendingWithdrawal() public {
+    /// @dev Warps to `at` (not earlier than now) and requests a withdrawal of the whole budget.
+    function requestAt(uint40 at) internal returns (Escrow.Withdrawal memory w) {
+        assertGe(at, block.timestamp);
+        vm.warp(at);
         vm.prank(payer);
         escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        uint40 unlockAt = escrow.pendingWithdrawal(payer, address(usdc)).unlockAt;
-        assertLt(unlockAt, expiresAt);
+        w = escrow.pendingWithdrawal(payer, address(usdc));
+    }
+
+    function test_Release_PushesEarlierPendingWithdrawal() public {
+        // Unlocked an hour before the reservation expires, so still executable at release time.
+        Escrow.Withdrawal memory w0 = requestAt(expiresAt - NOTICE - 1 hours);
+        assertLt(w0.unlockAt, expiresAt);
+        assertGt(w0.lapsesAt, expiresAt);
 
         vm.warp(expiresAt);
         uint40 pushed = uint40(block.timestamp) + NOTICE;
@@ -133,6 +142,7 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
 
         Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
         assertEq(w.unlockAt, pushed);
+        assertEq(w.lapsesAt, pushed + NOTICE);
         assertEq(w.amount, BUDGET);
 
         vm.warp(pushed - 1);
@@ -147,6 +157,76 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         vm.warp(pushed);
         vm.prank(payer);
         assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+    }
+
+    /// A pushed request is executable for one notice period from its new unlock time.
+    function test_RevertWhen_Withdraw_PushedRequestAtNewLapsesAt() public {
+        requestAt(expiresAt - NOTICE);
+        vm.warp(expiresAt);
+        release();
+        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(w.lapsesAt, expiresAt + 2 * NOTICE);
+
+        vm.warp(w.lapsesAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), w.lapsesAt
+            )
+        );
+        vm.prank(payer);
+        escrow.withdraw(address(usdc), payer);
+        assertEq(avail(payer), BUDGET);
+    }
+
+    /// A lapsed request can no longer be executed, so a release leaves it alone: no
+    /// `WithdrawalDelayed`, no new unlock or lapse time, and it stays unexecutable.
+    function test_Release_LeavesLapsedWithdrawalAlone() public {
+        // Requested right after the commit: unlocked one notice later and lapsed one more notice
+        // later, well before the reservation expires.
+        vm.prank(payer);
+        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        Escrow.Withdrawal memory w0 = escrow.pendingWithdrawal(payer, address(usdc));
+        assertLt(w0.lapsesAt, expiresAt);
+
+        vm.warp(expiresAt);
+        vm.recordLogs();
+        assertEq(release(), RESERVE);
+        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(w0));
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), w0.lapsesAt
+            )
+        );
+        vm.prank(payer);
+        escrow.withdraw(address(usdc), payer);
+        assertEq(avail(payer), BUDGET);
+    }
+
+    /// The boundary: a request that lapses exactly at the release is left alone; one that lapses a
+    /// second later is pushed.
+    function test_Release_LapseBoundary() public {
+        Escrow.Withdrawal memory w0 = requestAt(expiresAt - 2 * NOTICE);
+        assertEq(w0.lapsesAt, expiresAt);
+        vm.warp(expiresAt);
+        vm.recordLogs();
+        release();
+        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(w0));
+    }
+
+    function test_Release_OneSecondBeforeLapsePushes() public {
+        Escrow.Withdrawal memory w0 = requestAt(expiresAt - 2 * NOTICE + 1);
+        assertEq(w0.lapsesAt, expiresAt + 1);
+        vm.warp(expiresAt);
+        uint40 pushed = uint40(block.timestamp) + NOTICE;
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed, pushed + NOTICE);
+        release();
+        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(w.unlockAt, pushed);
+        assertEq(w.lapsesAt, pushed + NOTICE);
     }
 
     function test_Release_KeepsLaterPendingWithdrawal() public {
@@ -183,9 +263,10 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         (bytes32 fullRoot, Escrow.Claim[] memory c) =
             commitBatch(signerKey, payer, single(r), uint128(RESERVE));
         claimAs(anyone, fullRoot, c);
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        uint40 unlockAt = escrow.pendingWithdrawal(payer, address(usdc)).unlockAt;
+        // Unlocked and not lapsed at the release: only the empty return keeps it in place.
+        Escrow.Withdrawal memory w0 = requestAt(expiresAt - NOTICE);
+        uint40 unlockAt = w0.unlockAt;
+        assertGt(w0.lapsesAt, expiresAt);
 
         vm.warp(expiresAt);
         vm.recordLogs();

@@ -118,29 +118,88 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         escrow.revokeSigner(signer);
     }
 
-    function test_RegisterSigner_AfterRevokeKeepsRegisteredAtAndClearsRevokedAt() public {
+    /// A revocation that took effect is final: registering the key again is refused, the key's
+    /// record is unchanged and it stays invalid; the payer rotates to a new key instead.
+    function test_RevertWhen_RegisterSigner_AfterRevocationTookEffect() public {
         uint40 revokedAt = revoke();
         vm.warp(revokedAt + 5 days);
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.SignerRegistered(payer, signer);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_SignerRevoked.selector, payer, signer, revokedAt)
+        );
         vm.prank(payer);
         escrow.registerSigner(signer);
 
         Escrow.Signer memory key = escrow.signerOf(payer, signer);
         assertEq(key.registeredAt, registeredAt);
-        assertEq(key.revokedAt, 0);
+        assertEq(key.revokedAt, revokedAt);
 
-        // Valid again now.
+        // Still invalid now.
         (bytes32 root, Escrow.Claim[] memory c) = commitNow(signerKey, 10);
-        assertEq(claimAs(anyone, root, c), 10 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, block.timestamp
+            )
+        );
+        claimAs(anyone, root, c);
+
+        // A new key works.
+        vm.prank(payer);
+        escrow.registerSigner(signer2);
+        Escrow.Receipt memory r = receipt(payer, licenseId, keccak256("run-new-key"), 10);
+        (bytes32 root2, Escrow.Claim[] memory c2) = commitBatch(signerKey2, payer, single(r), 10 * PRICE);
+        assertEq(claimAs(anyone, root2, c2), 10 * PRICE);
+    }
+
+    /// The revocation took effect at `revokedAt` exactly: from then on the key cannot come back.
+    function test_RevertWhen_RegisterSigner_AtRevokedAt() public {
+        uint40 revokedAt = revoke();
+        vm.warp(revokedAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_SignerRevoked.selector, payer, signer, revokedAt)
+        );
+        vm.prank(payer);
+        escrow.registerSigner(signer);
+        assertEq(escrow.signerOf(payer, signer).revokedAt, revokedAt);
     }
 
     function test_RegisterSigner_CancelsPendingRevocation() public {
         revoke();
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.SignerRegistered(payer, signer);
         vm.prank(payer);
         escrow.registerSigner(signer);
         assertEq(escrow.signerOf(payer, signer).revokedAt, 0);
+        assertEq(escrow.signerOf(payer, signer).registeredAt, registeredAt);
+    }
+
+    /// Cancelling a pending revocation one second before it would take effect keeps the first
+    /// registration time, and the key stays valid throughout: for batches committed before the
+    /// cancellation, at the old revocation time and after it, and for direct settlement then.
+    function test_RegisterSigner_CancelAtLastSecondKeepsKeyValidThroughout() public {
+        uint40 revokedAt = revoke();
+        vm.warp(revokedAt - 1);
+        (bytes32 rootBefore, Escrow.Claim[] memory cBefore) = commitNow(signerKey, 100);
+
+        vm.prank(payer);
+        escrow.registerSigner(signer);
+        Escrow.Signer memory key = escrow.signerOf(payer, signer);
+        assertEq(key.registeredAt, registeredAt);
+        assertEq(key.revokedAt, 0);
+
+        vm.warp(revokedAt);
+        Escrow.Receipt memory rAt = receipt(payer, licenseId, keccak256("run-at"), 200);
+        (bytes32 rootAt, Escrow.Claim[] memory cAt) = commitBatch(signerKey, payer, single(rAt), 200 * PRICE);
+        Escrow.Receipt memory rDirect = receipt(payer, licenseId, keccak256("run-direct"), 50);
+        vm.prank(anyone);
+        assertEq(escrow.settleDirect(rDirect, sign(signerKey, rDirect)), 50 * PRICE);
+
+        vm.warp(revokedAt + 3 days);
+        assertEq(claimAs(anyone, rootBefore, cBefore), 100 * PRICE);
+        assertEq(claimAs(anyone, rootAt, cAt), 200 * PRICE);
+        // And the key can be revoked again later, with a fresh notice.
+        assertEq(revoke(), uint40(block.timestamp) + NOTICE);
+        assertEq(escrow.signerOf(payer, signer).registeredAt, registeredAt);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -238,10 +297,9 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         escrow.settleDirect(r, sig);
     }
 
-    /// @dev Design note: re-registering keeps the first `registeredAt` and erases `revokedAt`, so
-    /// a batch committed while the key was revoked (unclaimable at the time) becomes claimable
-    /// once the key is registered again. Validity history is not preserved across re-registration.
-    function test_Claim_BatchCommittedWhileRevokedBecomesClaimableAfterReRegistration() public {
+    /// A batch committed while the key was revoked cannot be revived by registering the key
+    /// again: the registration is refused and the batch stays unclaimable, its reservation intact.
+    function test_RevertWhen_Claim_BatchCommittedWhileRevokedAfterReRegistrationAttempt() public {
         uint40 revokedAt = revoke();
         vm.warp(revokedAt + 1 days);
         uint256 committedAt = block.timestamp;
@@ -254,8 +312,20 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         claimAs(anyone, root, c);
 
         vm.warp(block.timestamp + 1 days);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_SignerRevoked.selector, payer, signer, revokedAt)
+        );
         vm.prank(payer);
         escrow.registerSigner(signer);
-        assertEq(claimAs(anyone, root, c), 100 * PRICE);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
+            )
+        );
+        claimAs(anyone, root, c);
+        assertEq(remainingOf(root, payer), 100 * PRICE);
+        assertEq(escrow.settledSamples(escrow.usageKey(c[0].receipt)), 0);
+        assertEq(usdc.balanceOf(creator), 0);
     }
 }

@@ -39,6 +39,7 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
         assertEq(w.amount, 123e18);
         assertEq(w.unlockAt, unlockAt);
+        assertEq(w.lapsesAt, unlockAt + NOTICE);
         // Requesting moves nothing.
         assertEq(avail(payer), BUDGET);
     }
@@ -57,6 +58,7 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
         assertEq(w.amount, 50e18);
         assertEq(unlockAt, uint40(block.timestamp) + NOTICE);
+        assertEq(w.lapsesAt, unlockAt + NOTICE);
 
         vm.warp(unlockAt);
         assertEq(withdrawTo(payer), 50e18);
@@ -66,6 +68,24 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         vm.prank(owner);
         escrow.setNoticePeriod(3 days);
         assertEq(request(1), uint40(block.timestamp) + 3 days);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, uint40(block.timestamp) + 6 days);
+    }
+
+    /// A lapsed request is replaced by a new one with a fresh notice: lapsing never shortens it.
+    function test_RequestWithdrawal_AfterLapseStartsFreshNotice() public {
+        request(100e18);
+        Escrow.Withdrawal memory old = escrow.pendingWithdrawal(payer, address(usdc));
+        vm.warp(old.lapsesAt);
+        uint40 unlockAt = request(100e18);
+        assertEq(unlockAt, uint40(block.timestamp) + NOTICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), unlockAt
+            )
+        );
+        withdrawTo(payer);
+        vm.warp(unlockAt);
+        assertEq(withdrawTo(payer), 100e18);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -249,26 +269,96 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         assertEq(avail(payer), BUDGET);
     }
 
-    /// @dev Design note: a request, once unlocked, never expires. A payer can request early, let it
-    /// unlock, keep training, and later withdraw instantly (no notice) ahead of a payee's
-    /// `settleDirect` for receipts signed meanwhile.
-    function test_Withdraw_UnlockedRequestNeverExpires() public {
+    /*//////////////////////////////////////////////////////////////
+                                  LAPSE
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Withdraw_OneSecondBeforeLapse() public {
+        uint40 unlockAt = request(100e18);
+        uint40 lapsesAt = escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt;
+        assertEq(lapsesAt, unlockAt + NOTICE);
+        vm.warp(lapsesAt - 1);
+        assertEq(withdrawTo(payer), 100e18);
+        assertEq(usdc.balanceOf(payer), 100e18);
+        assertEq(avail(payer), BUDGET - 100e18);
+    }
+
+    function test_RevertWhen_Withdraw_AtLapsesAt() public {
+        uint40 unlockAt = request(100e18);
+        uint40 lapsesAt = unlockAt + NOTICE;
+        vm.warp(lapsesAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), lapsesAt
+            )
+        );
+        withdrawTo(payer);
+        assertEq(usdc.balanceOf(payer), 0);
+        assertEq(avail(payer), BUDGET);
+        // The lapsed request stays recorded (it can be cancelled or replaced).
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, unlockAt);
+    }
+
+    /// The lapse is fixed at request time: a later change of the notice period does not move it.
+    function test_RevertWhen_Withdraw_LapseUsesNoticeAtRequest() public {
+        uint40 unlockAt = request(100e18);
+        uint40 lapsesAt = unlockAt + NOTICE;
+        vm.prank(owner);
+        escrow.setNoticePeriod(30 days);
+        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, lapsesAt);
+        vm.warp(lapsesAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), lapsesAt
+            )
+        );
+        withdrawTo(payer);
+    }
+
+    function test_CancelWithdrawal_LapsedRequest() public {
+        uint40 unlockAt = request(100e18);
+        vm.warp(unlockAt + NOTICE + 1 days);
+        vm.prank(payer);
+        escrow.cancelWithdrawal(address(usdc));
+        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(w.unlockAt, 0);
+        assertEq(w.lapsesAt, 0);
+        assertEq(w.amount, 0);
+    }
+
+    /// A request cannot be kept as a standing right to leave at once: months after it unlocked,
+    /// it has lapsed, so a payee settles the receipts signed meanwhile in full, and the payer has to
+    /// give a fresh notice to withdraw the rest.
+    function test_RevertWhen_Withdraw_UnlockedRequestLapsedLongAgo() public {
         uint256 licenseId = mintLicense();
         accept(payer, licenseId);
         uint40 unlockAt = request(type(uint128).max);
+        uint40 lapsesAt = unlockAt + NOTICE;
         vm.warp(unlockAt + 90 days);
 
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         bytes memory sig = sign(signerKey, r);
-        // The payer withdraws everything at once, months after the notice ran.
-        assertEq(withdrawTo(payer), BUDGET);
-
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1000 * PRICE
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), lapsesAt
             )
         );
+        withdrawTo(payer);
+        assertEq(avail(payer), BUDGET);
+        assertEq(usdc.balanceOf(payer), 0);
+
         vm.prank(creator);
-        escrow.settleDirect(r, sig);
+        assertEq(escrow.settleDirect(r, sig), 1000 * PRICE);
+        (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+
+        uint40 freshUnlock = request(type(uint128).max);
+        assertEq(freshUnlock, uint40(block.timestamp) + NOTICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), freshUnlock
+            )
+        );
+        withdrawTo(payer);
     }
 }
