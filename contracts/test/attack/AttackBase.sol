@@ -63,26 +63,6 @@ abstract contract AttackBase is Base {
                                 BATCHES
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Builds the tree of `receipts` (without committing it) and one claim per receipt,
-    /// each signed with `key`.
-    function buildClaims(uint256 key, Escrow.Receipt[] memory receipts)
-        internal
-        view
-        returns (bytes32 root, Escrow.Claim[] memory claims)
-    {
-        bytes32[] memory leaves = new bytes32[](receipts.length);
-        for (uint256 i; i < receipts.length; ++i) {
-            leaves[i] = leafOf(receipts[i]);
-        }
-        root = MerkleBuilder.root(leaves);
-        claims = new Escrow.Claim[](receipts.length);
-        for (uint256 i; i < receipts.length; ++i) {
-            claims[i] = Escrow.Claim({
-                receipt: receipts[i], signature: sign(key, receipts[i]), proof: MerkleBuilder.proof(leaves, i)
-            });
-        }
-    }
-
     function reserveOf(address who, address token, uint128 amount)
         internal
         pure

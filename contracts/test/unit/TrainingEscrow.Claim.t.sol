@@ -267,7 +267,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         Escrow.Receipt memory r2 = receipt(payer2, licenseId, RUN, 250);
         uint256[] memory keys = new uint256[](2);
         (keys[0], keys[1]) = (signerKey, signerKey2);
-        (bytes32 root, Escrow.Claim[] memory c) = buildBatch(pair(r1, r2), keys);
+        (bytes32 root, Escrow.Claim[] memory c) = buildClaims(keys, pair(r1, r2));
         commitRoot(root, reserveFrom(payer, 100 * PRICE, payer2, 300 * PRICE));
 
         // Same payee and token: one transfer.
@@ -341,7 +341,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         Escrow.Receipt memory r2 = receipt(payer2, licenseId, RUN, 100);
         uint256[] memory keys = new uint256[](2);
         (keys[0], keys[1]) = (signerKey, signerKey2);
-        (bytes32 root, Escrow.Claim[] memory c) = buildBatch(pair(r1, r2), keys);
+        (bytes32 root, Escrow.Claim[] memory c) = buildClaims(keys, pair(r1, r2));
         commitRoot(root, reserveFrom(payer, 100 * PRICE));
 
         vm.expectRevert(
@@ -356,7 +356,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
     function test_RevertWhen_Claim_RootNeverCommitted() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 100);
-        (bytes32 root, Escrow.Claim[] memory c) = buildBatch(single(r), signerKey);
+        (bytes32 root, Escrow.Claim[] memory c) = buildClaims(signerKey, single(r));
         vm.expectRevert(
             abi.encodeWithSelector(
                 Errors.TrainingEscrow_UnknownReservation.selector, root, payer, address(usdc)

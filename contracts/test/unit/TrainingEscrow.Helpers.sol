@@ -74,40 +74,6 @@ abstract contract EscrowHelpers is Base {
                                 BATCHES
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Builds the tree of `receipts` (receipt `i` signed by `keys[i]`) without committing it.
-    function buildBatch(Escrow.Receipt[] memory receipts, uint256[] memory keys)
-        internal
-        view
-        returns (bytes32 root, Escrow.Claim[] memory claims)
-    {
-        bytes32[] memory leaves = new bytes32[](receipts.length);
-        for (uint256 i; i < receipts.length; ++i) {
-            leaves[i] = leafOf(receipts[i]);
-        }
-        root = MerkleBuilder.root(leaves);
-        claims = new Escrow.Claim[](receipts.length);
-        for (uint256 i; i < receipts.length; ++i) {
-            claims[i] = Escrow.Claim({
-                receipt: receipts[i],
-                signature: sign(keys[i], receipts[i]),
-                proof: MerkleBuilder.proof(leaves, i)
-            });
-        }
-    }
-
-    /// @dev Builds the tree of `receipts`, all signed by `key`, without committing it.
-    function buildBatch(Escrow.Receipt[] memory receipts, uint256 key)
-        internal
-        view
-        returns (bytes32 root, Escrow.Claim[] memory claims)
-    {
-        uint256[] memory keys = new uint256[](receipts.length);
-        for (uint256 i; i < receipts.length; ++i) {
-            keys[i] = key;
-        }
-        return buildBatch(receipts, keys);
-    }
-
     /// @dev Commits `root` as `relayer` with the given reservations.
     function commitRoot(bytes32 root, Escrow.ReservationRequest[] memory reservations) internal {
         vm.prank(relayer);

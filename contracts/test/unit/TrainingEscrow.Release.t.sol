@@ -25,7 +25,7 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
     }
 
     function claims() internal view returns (Escrow.Claim[] memory c) {
-        (, c) = buildBatch(single(rcpt), signerKey);
+        (, c) = buildClaims(signerKey, single(rcpt));
     }
 
     function release() internal returns (uint256) {

@@ -129,10 +129,11 @@ abstract contract Base is Test {
                                 BATCHES
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Builds the tree of `receipts`, commits it as `relayer` reserving `reserve` of usdc
-    /// from `who`, and returns the root and one claim per receipt (signed with `key`).
-    function commitBatch(uint256 key, address who, Escrow.Receipt[] memory receipts, uint128 reserve)
+    /// @dev Builds the tree of `receipts` (receipt `i` signed with `keys[i]`) without committing
+    /// it, and returns the root and one claim per receipt.
+    function buildClaims(uint256[] memory keys, Escrow.Receipt[] memory receipts)
         internal
+        view
         returns (bytes32 root, Escrow.Claim[] memory claims)
     {
         bytes32[] memory leaves = new bytes32[](receipts.length);
@@ -143,9 +144,33 @@ abstract contract Base is Test {
         claims = new Escrow.Claim[](receipts.length);
         for (uint256 i; i < receipts.length; ++i) {
             claims[i] = Escrow.Claim({
-                receipt: receipts[i], signature: sign(key, receipts[i]), proof: MerkleBuilder.proof(leaves, i)
+                receipt: receipts[i],
+                signature: sign(keys[i], receipts[i]),
+                proof: MerkleBuilder.proof(leaves, i)
             });
         }
+    }
+
+    /// @dev {buildClaims} with every receipt signed by `key`.
+    function buildClaims(uint256 key, Escrow.Receipt[] memory receipts)
+        internal
+        view
+        returns (bytes32 root, Escrow.Claim[] memory claims)
+    {
+        uint256[] memory keys = new uint256[](receipts.length);
+        for (uint256 i; i < receipts.length; ++i) {
+            keys[i] = key;
+        }
+        return buildClaims(keys, receipts);
+    }
+
+    /// @dev Builds the tree of `receipts`, commits it as `relayer` reserving `reserve` of usdc
+    /// from `who`, and returns the root and one claim per receipt (signed with `key`).
+    function commitBatch(uint256 key, address who, Escrow.Receipt[] memory receipts, uint128 reserve)
+        internal
+        returns (bytes32 root, Escrow.Claim[] memory claims)
+    {
+        (root, claims) = buildClaims(key, receipts);
         Escrow.ReservationRequest[] memory reservations = new Escrow.ReservationRequest[](1);
         reservations[0] = Escrow.ReservationRequest({payer: who, token: address(usdc), amount: reserve});
         vm.prank(relayer);
