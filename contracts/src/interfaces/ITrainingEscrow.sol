@@ -158,7 +158,7 @@ interface ITrainingEscrow {
         returns (Escrow.Acceptance memory);
 
     /// @notice Cumulative samples already settled for a usage key.
-    function settledSamples(bytes32 usageKey) external view returns (uint64);
+    function settledSamples(bytes32 key) external view returns (uint64);
 
     /// @notice The reservation of a batch for one payer and token (zeroes if none).
     function reservation(bytes32 root, address payer, address token)
