@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
-import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ILicenseNFT} from "./interfaces/ILicenseNFT.sol";
 import {Errors} from "./libraries/Errors.sol";
@@ -14,9 +15,10 @@ import {License} from "./types/LicenseTypes.sol";
 
 /// @title LicenseNFT
 /// @notice See {ILicenseNFT}. Permissionless: there is no owner and no admin function.
-contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
+contract LicenseNFT is ERC721, ILicenseNFT {
     /// @inheritdoc ILicenseNFT
     uint96 public constant override MAX_ROYALTY_BPS = 5000;
+    uint256 private constant _BPS = 10_000;
 
     /// @dev Registered terms; terms id `i` is stored at index `i - 1`.
     License.Terms[] private _terms;
@@ -101,20 +103,28 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
         returns (string memory)
     {
         License.Record memory record = license(licenseId);
-        return LicenseMetadata.tokenURI(
-            licenseId, record, _terms[record.termsId - 1], _royaltyBps(licenseId), address(this)
-        );
+        return LicenseMetadata.tokenURI(licenseId, record, _terms[record.termsId - 1], address(this));
+    }
+
+    /// @notice EIP-2981: the creator receives `royaltyBps` of a resale price; no royalty when the
+    /// rate is 0 (and for unknown tokens). The rate lives in the license record rather than in a
+    /// separate royalty slot, which saves a storage write per mint.
+    function royaltyInfo(uint256 licenseId, uint256 salePrice)
+        external
+        view
+        override
+        returns (address receiver, uint256 amount)
+    {
+        License.Record storage record = _records[licenseId];
+        uint256 bps = record.royaltyBps;
+        if (bps == 0) return (address(0), 0);
+        return (record.creator, Math.mulDiv(salePrice, bps, _BPS));
     }
 
     /// @inheritdoc IERC165
-    function supportsInterface(bytes4 interfaceId)
-        public
-        view
-        override(ERC721, ERC2981, IERC165)
-        returns (bool)
-    {
-        return interfaceId == type(ILicenseNFT).interfaceId || ERC721.supportsInterface(interfaceId)
-            || ERC2981.supportsInterface(interfaceId);
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, IERC165) returns (bool) {
+        return interfaceId == type(ILicenseNFT).interfaceId || interfaceId == type(IERC2981).interfaceId
+            || ERC721.supportsInterface(interfaceId);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -200,13 +210,14 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
         licenseId = ++_totalMinted;
         ++_manifestLicenses[manifestKey];
         _records[licenseId] = License.Record({
+            creator: msg.sender,
             termsId: termsId,
             version: 1,
             mintedAt: uint40(block.timestamp),
-            creator: msg.sender,
+            // Cannot truncate: at most MAX_ROYALTY_BPS, checked above.
+            royaltyBps: uint16(request.royaltyBps),
             manifestHash: manifestHash
         });
-        if (request.royaltyBps != 0) _setTokenRoyalty(licenseId, msg.sender, request.royaltyBps);
         _mint(msg.sender, licenseId);
         emit LicenseMinted(licenseId, msg.sender, termsId, manifestHash, request.royaltyBps);
     }
@@ -242,11 +253,6 @@ contract LicenseNFT is ERC721, ERC2981, ILicenseNFT {
             consistent = true;
         }
         if (!consistent) revert Errors.LicenseNFT_TermsInconsistentWithKind(uint8(kind));
-    }
-
-    function _royaltyBps(uint256 licenseId) private view returns (uint96) {
-        (, uint256 amount) = royaltyInfo(licenseId, _feeDenominator());
-        return uint96(amount);
     }
 
     /// @dev Whether terms expiring at `expiresAt` (0 = never) still run.

@@ -17,7 +17,6 @@ library LicenseMetadata {
         uint256 licenseId,
         License.Record memory record,
         License.Terms memory t,
-        uint96 royaltyBps,
         address collection
     ) internal pure returns (string memory) {
         string memory json = string.concat(
@@ -28,7 +27,7 @@ library LicenseMetadata {
             '","external_url":"',
             Strings.escapeJSON(t.uri),
             '","attributes":[',
-            _attributes(record, t, royaltyBps),
+            _attributes(record, t),
             '],"properties":',
             _properties(licenseId, record, t, collection),
             "}"
@@ -60,7 +59,7 @@ library LicenseMetadata {
         );
     }
 
-    function _attributes(License.Record memory record, License.Terms memory t, uint96 royaltyBps)
+    function _attributes(License.Record memory record, License.Terms memory t)
         private
         pure
         returns (string memory)
@@ -84,7 +83,7 @@ library LicenseMetadata {
             ",",
             _numberTrait("Terms version", uint256(record.version)),
             ",",
-            _numberTrait("Royalty (bps)", uint256(royaltyBps))
+            _numberTrait("Royalty (bps)", uint256(record.royaltyBps))
         );
     }
 

@@ -47,17 +47,20 @@ library License {
         string uri;
     }
 
-    /// @notice What a license token records besides ownership and royalty.
+    /// @notice What a license token records besides ownership. Three slots: (creator, termsId,
+    /// version), (mintedAt, royaltyBps), manifestHash.
+    /// @param creator The minter; receiver of EIP-2981 royalties.
     /// @param termsId The current terms version (an id in the terms registry).
     /// @param version Starts at 1 and increases by one each time the terms are replaced.
     /// @param mintedAt Unix time of the mint.
-    /// @param creator The minter; default receiver of EIP-2981 royalties.
+    /// @param royaltyBps EIP-2981 royalty on resale, in basis points (0: none).
     /// @param manifestHash Content hash of the signed dataset manifest the license covers.
     struct Record {
+        address creator;
         uint64 termsId;
         uint32 version;
         uint40 mintedAt;
-        address creator;
+        uint16 royaltyBps;
         bytes32 manifestHash;
     }
 
