@@ -220,7 +220,7 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         catch {
             if (msg.sender != payer) revert Errors.TrainingEscrow_PermitFailed(payer, token);
         }
-        _deposit(payer, token, payer, amount);
+        _pull(payer, token, payer, amount);
     }
 
     /// @inheritdoc ITrainingEscrow
@@ -501,7 +501,12 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
 
     function _deposit(address payer, address token, address from, uint256 amount) private {
         _checkDeposit(payer, token, amount);
+        _pull(payer, token, from, amount);
+    }
 
+    /// @dev Takes exactly `amount` of `token` from `from` and credits it to `payer` (checked by
+    /// {_checkDeposit} beforehand).
+    function _pull(address payer, address token, address from, uint256 amount) private {
         uint256 balanceBefore = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(from, address(this), amount);
         uint256 received = IERC20(token).balanceOf(address(this)) - balanceBefore;

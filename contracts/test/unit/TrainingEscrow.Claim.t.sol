@@ -513,16 +513,6 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
                                 MATURITY
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Mints a fresh license to `creator2` and has `payer` accept it now, without waiting.
-    function acceptFresh() internal returns (uint256 id, uint64 tid, uint40 chargeableFrom) {
-        id = mintTerms(creator2, PRICE, 0, 0, "manifest-fresh");
-        tid = termsOf(id);
-        vm.prank(payer);
-        escrow.acceptTerms(id, tid);
-        chargeableFrom = escrow.acceptance(payer, id, tid).chargeableFrom;
-        assertEq(chargeableFrom, uint40(block.timestamp) + NOTICE);
-    }
-
     /// What counts is the commit time: a batch committed one second before the acceptance became
     /// chargeable never pays for it, however long the claimant waits.
     function test_RevertWhen_Claim_BatchCommittedOneSecondBeforeChargeable() public {

@@ -213,16 +213,6 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
                                 MATURITY
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Mints a fresh license to `creator2` and has `payer` accept it now, without waiting.
-    function acceptFresh() internal returns (uint256 id, uint64 tid, uint40 chargeableFrom) {
-        id = mintTerms(creator2, PRICE, 0, 0, "manifest-fresh");
-        tid = termsOf(id);
-        vm.prank(payer);
-        escrow.acceptTerms(id, tid);
-        chargeableFrom = escrow.acceptance(payer, id, tid).chargeableFrom;
-        assertEq(chargeableFrom, uint40(block.timestamp) + NOTICE);
-    }
-
     function test_RevertWhen_SettleDirect_RightAfterAcceptance() public {
         (uint256 id, uint64 tid, uint40 chargeableFrom) = acceptFresh();
         Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);

@@ -46,6 +46,16 @@ abstract contract EscrowHelpers is Base {
         id = mintLicense(to, t, keccak256(bytes(manifest)));
     }
 
+    /// @dev Mints a fresh license to `creator2` and has `payer` accept it now, without waiting.
+    function acceptFresh() internal returns (uint256 id, uint64 tid, uint40 chargeableFrom) {
+        id = mintTerms(creator2, PRICE, 0, 0, "manifest-fresh");
+        tid = termsOf(id);
+        vm.prank(payer);
+        escrow.acceptTerms(id, tid);
+        chargeableFrom = escrow.acceptance(payer, id, tid).chargeableFrom;
+        assertEq(chargeableFrom, uint40(block.timestamp) + NOTICE);
+    }
+
     function termsOf(uint256 licenseId) internal view returns (uint64 termsId) {
         (termsId,) = nft.currentTerms(licenseId);
     }
