@@ -18,6 +18,8 @@
 //! - [`mod@leaf`]: the Merkle leaf of a digest.
 //! - [`merkle`]: the receipt tree (built with `rs_merkle`), proofs, and a standalone
 //!   [`merkle::verify`] with the semantics of OpenZeppelin's `MerkleProof.processProof`.
+//! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT` and ERC-20, generated from
+//!   the forge artifacts' ABIs.
 //! - [`error`]: the crate's [`Error`] type.
 //!
 //! ```
@@ -47,6 +49,7 @@
 //! assert!(merkle::verify(&proof, tree.root(), leaves[0]));
 //! ```
 
+pub mod bindings;
 pub mod domain;
 pub mod error;
 pub mod leaf;
