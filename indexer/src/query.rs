@@ -1,0 +1,1 @@
+//! The questions the API, CLI and dashboard ask.

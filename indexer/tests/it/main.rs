@@ -1,0 +1,6 @@
+//! Integration tests of `fairtrain-indexer` against a real anvil, on SQLite and PostgreSQL
+//! (one test binary for the crate).
+
+mod support;
+
+mod mirror;
