@@ -4,3 +4,5 @@
 mod support;
 
 mod mirror;
+mod ranges;
+mod reorg;
