@@ -90,7 +90,7 @@ async fn shrinks_and_grows(backend: Backend) {
     assert_eq!(&shrunk[..3], &[8, 4, 2], "{shrunk:?}");
     assert!(refused.load(Ordering::Relaxed) >= 3);
     assert!(
-        widest <= LIMIT && widest >= 2,
+        (2..=LIMIT).contains(&widest),
         "ranges grew back to the limit: {widest}"
     );
 
