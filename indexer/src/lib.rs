@@ -22,6 +22,7 @@ pub mod decode;
 pub mod deployment;
 pub mod derive;
 pub mod error;
+pub mod export;
 pub mod query;
 pub mod raw;
 pub mod reconcile;

@@ -7,7 +7,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fairtrain_indexer::{
-    derive, reconcile,
+    derive, export, query, reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -75,6 +75,204 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer a question from the index (JSON on stdout), as the HTTP API does.
+    Query {
+        #[command(subcommand)]
+        what: QueryCmd,
+    },
+    /// Export royalty flows (every settlement, with fee and net) for accounting.
+    Export {
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// First block.
+        #[arg(long, default_value_t = 0)]
+        from_block: u64,
+        /// Last block (default: all).
+        #[arg(long)]
+        to_block: Option<u64>,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QueryCmd {
+    /// Where the index stands.
+    Status,
+    /// Royalty totals.
+    Royalties {
+        /// Licenses of this creator.
+        #[arg(long)]
+        creator: Option<String>,
+        /// One license.
+        #[arg(long)]
+        license: Option<String>,
+        /// Paid to this payee.
+        #[arg(long)]
+        payee: Option<String>,
+        /// Paid by this payer.
+        #[arg(long)]
+        payer: Option<String>,
+        /// From this UTC day (days since 1970-01-01).
+        #[arg(long)]
+        from_day: Option<i64>,
+        /// To this UTC day.
+        #[arg(long)]
+        to_day: Option<i64>,
+        /// Only finalized blocks.
+        #[arg(long)]
+        finalized: bool,
+        /// license, creator, payee or day.
+        #[arg(long, default_value = "license")]
+        group: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Per-creator totals (claimed and unclaimed).
+    Creators,
+    /// Licenses.
+    Licenses {
+        /// Minted by.
+        #[arg(long)]
+        creator: Option<String>,
+        /// Held by.
+        #[arg(long)]
+        holder: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Payers' balances.
+    Balances {
+        /// One payer.
+        #[arg(long)]
+        payer: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Batches, newest first.
+    Batches {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One batch with its reservations and claims.
+    Batch {
+        /// Merkle root.
+        root: String,
+    },
+    /// Settlements.
+    Settlements {
+        /// Paid to.
+        #[arg(long)]
+        payee: Option<String>,
+        /// Paid by.
+        #[arg(long)]
+        payer: Option<String>,
+        /// License.
+        #[arg(long)]
+        license: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// What audited batches still owe a payee.
+    Unclaimed {
+        /// Current license holder.
+        #[arg(long)]
+        payee: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PageArgs {
+    /// Page, from 1.
+    #[arg(long, default_value_t = 1)]
+    page: u64,
+    /// Items per page (≤ 1000).
+    #[arg(long, default_value_t = 100)]
+    per_page: u64,
+}
+
+impl PageArgs {
+    fn page(&self) -> query::Page {
+        query::Page {
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
+    match what {
+        QueryCmd::Status => print_json(&query::status(db).await?),
+        QueryCmd::Royalties {
+            creator,
+            license,
+            payee,
+            payer,
+            from_day,
+            to_day,
+            finalized,
+            group,
+            page,
+        } => {
+            let group: query::GroupBy =
+                serde_json::from_value(serde_json::Value::String(group.clone())).map_err(|_| {
+                    anyhow::anyhow!("--group {group:?}: expected license, creator, payee or day")
+                })?;
+            let filter = query::RoyaltyFilter {
+                creator,
+                license,
+                payee,
+                payer,
+                from_day,
+                to_day,
+                finalized,
+                group,
+            };
+            print_json(&query::royalties(db, &filter, page.page()).await?)
+        }
+        QueryCmd::Creators => print_json(&query::creators(db).await?),
+        QueryCmd::Licenses {
+            creator,
+            holder,
+            page,
+        } => print_json(
+            &query::licenses(db, creator.as_deref(), holder.as_deref(), page.page()).await?,
+        ),
+        QueryCmd::Balances { payer, page } => {
+            print_json(&query::balances(db, payer.as_deref(), page.page()).await?)
+        }
+        QueryCmd::Batches { page } => print_json(&query::batches(db, page.page()).await?),
+        QueryCmd::Batch { root } => match query::batch(db, &root).await? {
+            Some(b) => print_json(&b),
+            None => {
+                eprintln!("no batch with root {root}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        QueryCmd::Settlements {
+            payee,
+            payer,
+            license,
+            page,
+        } => print_json(
+            &query::settlements(
+                db,
+                payee.as_deref(),
+                payer.as_deref(),
+                license.as_deref(),
+                page.page(),
+            )
+            .await?,
+        ),
+        QueryCmd::Unclaimed { payee } => print_json(&query::unclaimed(db, payee.as_deref()).await?),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +399,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Query { what } => run_query(&db, what).await,
+        Command::Export {
+            format,
+            from_block,
+            to_block,
+            output,
+        } => {
+            let rows = export::flows(&db, from_block, to_block.unwrap_or(u64::MAX >> 1)).await?;
+            let text = match format.as_str() {
+                "csv" => export::to_csv(&rows)?,
+                "json" => serde_json::to_string_pretty(&rows)? + "\n",
+                other => anyhow::bail!("--format {other:?}: expected csv or json"),
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api;
 mod mirror;
 mod ranges;
 mod reorg;
