@@ -19,7 +19,7 @@ use futures::Stream;
 use serde::Deserialize;
 
 use crate::{
-    export,
+    audit, export,
     query::{self, Page, RoyaltyFilter},
     Db, Deployment, Error,
 };
@@ -97,6 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/balances", get(balances))
         .route("/api/batches", get(batches))
         .route("/api/batches/{root}", get(batch))
+        .route(
+            "/api/batches/{root}/audit",
+            get(stored_audit).post(run_audit),
+        )
         .route("/api/settlements", get(settlements))
         .route("/api/unclaimed", get(unclaimed))
         .route("/api/export/flows", get(flows))
@@ -215,6 +219,29 @@ async fn batch(State(s): State<AppState>, Path(root): Path<String>) -> Result<Re
             format!("no batch with root {root}"),
         )),
     }
+}
+
+async fn stored_audit(
+    State(s): State<AppState>,
+    Path(root): Path<String>,
+) -> Result<Response, ApiError> {
+    match audit::stored(&s.db, &root).await? {
+        Some(report) => Ok(Json(report).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("batch {root} was not audited"),
+        )),
+    }
+}
+
+/// Runs an audit now (fetching the batch's data from its dataURI) and returns the report.
+async fn run_audit(
+    State(s): State<AppState>,
+    Path(root): Path<String>,
+) -> ApiResult<audit::AuditReport> {
+    Ok(Json(
+        audit::audit(&s.db, &s.provider, &s.deployment, &root, None).await?,
+    ))
 }
 
 async fn settlements(

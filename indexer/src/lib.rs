@@ -12,11 +12,13 @@
 //! - [`derive`]: applying events in order to the derived tables, and rebuilding them.
 //! - [`sync`]: backfill in adaptive ranges, following the head, reorganisations.
 //! - [`reconcile`]: comparing derived state with the contracts' views.
+//! - [`audit`]: auditing a batch against its published data and the chain.
 //! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
 
 pub mod api;
+pub mod audit;
 pub mod db;
 pub mod decode;
 pub mod deployment;

@@ -7,7 +7,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fairtrain_indexer::{
-    derive, export, query, reconcile,
+    audit, derive, export, query, reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -74,6 +74,21 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Audit a batch: fetch its published data, check hash, signatures, keys, root, amounts,
+    /// reservations and claims; print a summary and exit 1 if any check fails.
+    Audit {
+        /// The batch's Merkle root.
+        root: String,
+        /// Read the batch data from this file instead of the committed dataURI.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Write the full report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write one CSV line per receipt here.
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
     /// Answer a question from the index (JSON on stdout), as the HTTP API does.
     Query {
@@ -401,6 +416,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Query { what } => run_query(&db, what).await,
+        Command::Audit {
+            root,
+            data,
+            json,
+            csv,
+        } => {
+            let bytes = data
+                .map(|p| std::fs::read(&p).with_context(|| format!("read {}", p.display())))
+                .transpose()?;
+            let report =
+                audit::audit(&db, &provider(&c.rpc_url)?, &deployment, &root, bytes).await?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+                    .with_context(|| format!("write {}", path.display()))?;
+            }
+            if let Some(path) = csv {
+                std::fs::write(&path, report.receipts_csv()?)
+                    .with_context(|| format!("write {}", path.display()))?;
+            }
+            print!("{}", report.summary());
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Export {
             format,
             from_block,
