@@ -36,18 +36,18 @@ fn wallet(chain: &Chain, key: &str) -> DynProvider {
 }
 
 /// A committed batch and what the test needs to claim from it.
-struct Committed {
-    root: String,
+pub(crate) struct Committed {
+    pub(crate) root: String,
     receipts: Vec<SignedReceipt>,
     tree: ReceiptTree,
-    expected: Vec<U256>,
+    pub(crate) expected: Vec<U256>,
     path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 /// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with its data
 /// published to a file; reserves what they owe plus `extra`.
-async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
+pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
     let d = &chain.deployment;
     let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
     let payer = PrivateKeySigner::from_str(PAYER).unwrap().address();
@@ -123,7 +123,7 @@ async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
 }
 
 /// Claims receipts `which` of a batch.
-async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
+pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
     let claims = which
         .iter()
         .map(|&i| Escrow::Claim {

@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod audit;
+mod browser;
 mod mirror;
 mod ranges;
 mod reorg;
