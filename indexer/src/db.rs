@@ -63,6 +63,8 @@ pub const DERIVED_TABLES: &[&str] = &[
     "reservations",
     "settlements",
     "royalties_daily",
+    "royalties_total",
+    "royalties_by_day",
     "fees",
 ];
 

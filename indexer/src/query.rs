@@ -239,10 +239,37 @@ async fn flows(db: &Db, f: &RoyaltyFilter) -> Result<Vec<Flow>> {
     let mut binds: Vec<String> = Vec::new();
     let mut ints: Vec<i64> = Vec::new();
     let use_settlements = f.payer.is_some() || f.finalized;
-    let (table, day) = if use_settlements {
-        ("settlements s", "(s.block_time / 86400)")
+    let no_days = f.from_day.is_none() && f.to_day.is_none();
+    let unfiltered = f.creator.is_none() && f.license.is_none() && f.payee.is_none();
+    // The smallest table that answers: all-time totals per license, totals per day, or days per
+    // license; settlements for a payer or the finalized view.
+    let (table, day, cols) = if use_settlements {
+        (
+            "settlements s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            "(s.block_time / 86400)",
+            "(s.block_time / 86400), s.license_id, COALESCE(l.creator, ''), s.payee, s.token, \
+             s.samples, s.amount, s.fee, '', 1",
+        )
+    } else if no_days && f.group != GroupBy::Day {
+        (
+            "royalties_total s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            "0",
+            "0, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, \
+             s.fee, s.net, s.settlements",
+        )
+    } else if unfiltered && f.group == GroupBy::Day {
+        (
+            "royalties_by_day s",
+            "s.day",
+            "s.day, '', '', '', s.token, s.samples, s.gross, s.fee, s.net, s.settlements",
+        )
     } else {
-        ("royalties_daily s", "s.day")
+        (
+            "royalties_daily s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            "s.day",
+            "s.day, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, \
+             s.fee, s.net, s.settlements",
+        )
     };
     // Text binds first ($1…), then integers.
     for (col, v) in [
@@ -274,13 +301,8 @@ async fn flows(db: &Db, f: &RoyaltyFilter) -> Result<Vec<Flow>> {
         ints.push(db.meta_u64("finalized_block").await?.unwrap_or_default() as i64);
         conds.push(format!("s.block_number <= ${}", n + ints.len()));
     }
-    let cols = if use_settlements {
-        format!("{day}, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.amount, s.fee, '', 1")
-    } else {
-        "s.day, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, s.fee, s.net, s.settlements".to_owned()
-    };
     let sql = format!(
-        "SELECT {cols} FROM {table} LEFT JOIN licenses l ON l.license_id = s.license_id{}",
+        "SELECT {cols} FROM {table}{}",
         if conds.is_empty() {
             String::new()
         } else {

@@ -42,6 +42,8 @@ pub struct State {
     reservations: Cache<Reservation>,
     settlements: Cache<Settlement>,
     daily: Cache<Daily>,
+    license_totals: Cache<LicenseTotal>,
+    day_totals: Cache<DayTotal>,
     fees: Cache<Fee>,
 }
 
@@ -280,19 +282,25 @@ impl State {
                 fee: ev.fee,
             },
         );
-        let d = self
-            .daily
+        let day = day_of(r.block_time);
+        self.day_totals
+            .upsert(tx, &(day, token.clone()), DayTotal::default)
+            .await?
+            .0
+            .add(samples, ev.amount, ev.fee, net);
+        self.license_totals
             .upsert(
                 tx,
-                &(day_of(r.block_time), license, payee, token),
-                Daily::default,
+                &(license.clone(), payee.clone(), token.clone()),
+                LicenseTotal::default,
             )
-            .await?;
-        d.samples += samples;
-        d.gross += ev.amount;
-        d.fee += ev.fee;
-        d.net += net;
-        d.settlements += 1;
+            .await?
+            .0
+            .add(samples, ev.amount, ev.fee, net);
+        self.daily
+            .upsert(tx, &(day, license, payee, token), Daily::default)
+            .await?
+            .add(samples, ev.amount, ev.fee, net);
         Ok(())
     }
 
@@ -385,6 +393,8 @@ impl State {
             reservations,
             settlements,
             daily,
+            license_totals,
+            day_totals,
             fees
         );
         Ok(())
@@ -427,18 +437,34 @@ pub(crate) async fn replay(
     let mut state = State::default();
     let mut after = None;
     let mut events = 0u64;
+    let profile = std::env::var_os("FAIRTRAIN_PROFILE").is_some();
+    let (mut t_load, mut t_apply, mut t_flush) = Default::default();
     loop {
+        let t = std::time::Instant::now();
         let page = raw::load_events_in(tx, deployment, after, PAGE).await?;
+        t_load += t.elapsed();
         let Some(last) = page.last() else { break };
         after = Some((last.block_number, last.log_index));
+        let t = std::time::Instant::now();
         for r in &page {
             state.apply(tx, r).await?;
         }
+        t_apply += t.elapsed();
+        let t = std::time::Instant::now();
         state.flush(tx).await?;
+        t_flush += t.elapsed();
         events += page.len() as u64;
         if (page.len() as u64) < PAGE {
             break;
         }
+    }
+    if profile {
+        let (l, a, f): (
+            std::time::Duration,
+            std::time::Duration,
+            std::time::Duration,
+        ) = (t_load, t_apply, t_flush);
+        eprintln!("replay {events} events: load {l:.2?}, apply {a:.2?}, flush {f:.2?}");
     }
     Ok(events)
 }

@@ -568,6 +568,44 @@ impl Row for Daily {
     }
 }
 
+/// `royalties_total`: royalties of one license, payee and token over all time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LicenseTotal(pub(crate) Daily);
+impl Row for LicenseTotal {
+    type Key = (String, String, String);
+    const TABLE: &'static str = "royalties_total";
+    const KEY_COLS: &'static [&'static str] = &["license_id", "payee", "token"];
+    const COLS: &'static [&'static str] = Daily::COLS;
+    fn key_values(key: &(String, String, String)) -> Vec<Val> {
+        vec![t(&key.0), t(&key.1), t(&key.2)]
+    }
+    fn values(&self) -> Vec<Val> {
+        self.0.values()
+    }
+    fn read(row: &AnyRow) -> Result<Self> {
+        Daily::read(row).map(Self)
+    }
+}
+
+/// `royalties_by_day`: royalties of one day and token, all licenses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DayTotal(pub(crate) Daily);
+impl Row for DayTotal {
+    type Key = (i64, String);
+    const TABLE: &'static str = "royalties_by_day";
+    const KEY_COLS: &'static [&'static str] = &["day", "token"];
+    const COLS: &'static [&'static str] = Daily::COLS;
+    fn key_values(key: &(i64, String)) -> Vec<Val> {
+        vec![Val::I(key.0), t(&key.1)]
+    }
+    fn values(&self) -> Vec<Val> {
+        self.0.values()
+    }
+    fn read(row: &AnyRow) -> Result<Self> {
+        Daily::read(row).map(Self)
+    }
+}
+
 /// `fees`: the platform's fees per token.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Fee {
@@ -590,5 +628,16 @@ impl Row for Fee {
             accrued: amt(row, 0)?,
             withdrawn: amt(row, 1)?,
         })
+    }
+}
+
+impl Daily {
+    /// Adds one settlement.
+    pub(crate) fn add(&mut self, samples: i64, gross: U256, fee: U256, net: U256) {
+        self.samples += samples;
+        self.gross += gross;
+        self.fee += fee;
+        self.net += net;
+        self.settlements += 1;
     }
 }

@@ -171,7 +171,7 @@ impl<R: Row> Cache<R> {
                     .join(", ")
             )
         };
-        for chunk in upserts.chunks(16_000 / cols) {
+        for chunk in upserts.chunks((crate::raw::MAX_PARAMS / cols).max(1)) {
             let sql = format!(
                 "INSERT INTO {} ({all_cols}) VALUES {} ON CONFLICT ({}) {update}",
                 R::TABLE,

@@ -121,8 +121,21 @@ async fn api_answers(backend: Backend) {
     )
     .await;
     assert_eq!(sum(&by_payer["items"], "gross"), 186_400_000);
+    // Every source table (totals, per day, per day and license, settlements) agrees.
     let by_day = ok(&base, "/api/royalties?group=day").await;
     assert_eq!(sum(&by_day["items"], "gross"), 186_400_000);
+    let a_by_day = ok(
+        &base,
+        &format!("/api/royalties?group=day&creator={CREATOR_A}"),
+    )
+    .await;
+    assert_eq!(sum(&a_by_day["items"], "net"), 10_140_000);
+    let from_day = ok(&base, "/api/royalties?group=license&from_day=0").await;
+    let all_time = ok(&base, "/api/royalties?group=license").await;
+    assert_eq!(from_day["items"], all_time["items"]);
+    assert_eq!(sum(&all_time["items"], "gross"), 186_400_000);
+    let future = ok(&base, "/api/royalties?group=license&from_day=100000").await;
+    assert_eq!(future["total"], 0);
 
     // Pagination.
     let p1 = ok(

@@ -66,7 +66,15 @@ pub(crate) struct Chain {
 impl Chain {
     /// Starts anvil and deploys the suite.
     pub(crate) async fn deployed() -> Self {
-        let anvil = Anvil::at(tool("anvil")).chain_id(31337).spawn();
+        Self::deployed_with(&[]).await
+    }
+
+    /// Starts anvil with extra arguments and deploys the suite.
+    pub(crate) async fn deployed_with(args: &[&str]) -> Self {
+        let anvil = Anvil::at(tool("anvil"))
+            .chain_id(31337)
+            .args(args.iter().copied())
+            .spawn();
         let url = anvil.endpoint();
         let deployment = {
             let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
