@@ -55,14 +55,14 @@ async fn mint_many(chain: &Chain, n: u64, per_tx: u64) {
     let (creator, p) = chain.wallet(1);
     let nft = LicenseNFT::new(chain.deployment.license_nft, p);
     let terms = License::Terms {
-        kind: 1u8.try_into().unwrap(),
+        kind: 1u8,
         paymentToken: chain.deployment.payment_tokens[0],
         pricePerSample: alloy::primitives::Uint::from(1_000u64),
         maxSamples: 0,
         expiresAt: alloy::primitives::Uint::ZERO,
         commercialUse: true,
         attributionRequired: false,
-        derivatives: 1u8.try_into().unwrap(),
+        derivatives: 1u8,
         exclusiveLicensee: Address::ZERO,
         uri: "ipfs://bench/terms".into(),
     };
@@ -170,6 +170,7 @@ async fn rpc_only(chain: &Chain) -> (u64, f64) {
     (n, start.elapsed().as_secs_f64())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn record(
     block: u64,
     log_index: u64,
