@@ -57,13 +57,36 @@ pub struct BlockRef {
     pub timestamp: u64,
 }
 
+/// Adds `delta` to the stored event count (`meta.events`), inside `tx`.
+async fn add_to_count(tx: &mut Transaction<'static, Any>, delta: i64) -> Result<()> {
+    let current: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'events'")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let current: i64 = match current {
+        Some((v,)) => v
+            .parse()
+            .map_err(|e| Error::Stored(format!("meta events = {v:?}: {e}")))?,
+        None => 0,
+    };
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('events', $1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind((current + delta).to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Inserts raw events; a row already stored (same chain, transaction and log index) is left
-/// as it is, so inserting twice stores once.
+/// as it is, so inserting twice stores once. Keeps the event count in `meta` (so that status
+/// queries need no `COUNT(*)` over millions of rows).
 pub async fn insert_events(
     tx: &mut Transaction<'static, Any>,
     chain_id: u64,
     records: &[Record],
 ) -> Result<()> {
+    let mut inserted = 0u64;
     const COLS: usize = 14;
     for chunk in records.chunks(MAX_PARAMS / COLS) {
         let sql = format!(
@@ -91,9 +114,9 @@ pub async fn insert_events(
                 .bind(format!("{:#x}", r.data))
                 .bind(r.payer.as_ref().map(units::addr));
         }
-        q.execute(&mut **tx).await?;
+        inserted += q.execute(&mut **tx).await?.rows_affected();
     }
-    Ok(())
+    add_to_count(tx, inserted as i64).await
 }
 
 /// Up to `limit` raw events after position `after` (block number, log index; `None` for the
@@ -122,7 +145,7 @@ pub async fn load_events_in(
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT tx_hash, log_index, block_number, block_hash, block_time, address, topic0, \
          topic1, topic2, topic3, data, payer FROM raw_events \
-         WHERE chain_id = $1 AND (block_number > $2 OR (block_number = $2 AND log_index > $3)) \
+         WHERE chain_id = $1 AND block_number >= $2 AND (block_number > $2 OR log_index > $3) \
          ORDER BY block_number, log_index LIMIT $4",
     )
     .bind(big(deployment.chain_id))
@@ -249,11 +272,15 @@ pub async fn delete_above(tx: &mut Transaction<'static, Any>, ancestor: u64) -> 
         .bind(big(ancestor))
         .execute(&mut **tx)
         .await?;
+    add_to_count(tx, -(deleted as i64)).await?;
     Ok(deleted)
 }
 
-/// Number of stored raw events.
+/// Number of stored raw events (kept in `meta`).
 pub async fn count(db: &Db) -> Result<u64> {
+    if let Some(n) = db.meta_u64("events").await? {
+        return Ok(n);
+    }
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM raw_events")
         .fetch_one(&db.pool)
         .await?;

@@ -81,6 +81,10 @@ async fn backfill_demo(backend: Backend) {
     assert_eq!(events, logs as u64);
     assert_eq!(raw::count(&db).await.unwrap(), logs as u64);
     assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM raw_events").await,
+        logs as i64
+    );
+    assert_eq!(
         raw::checkpoint(&db).await.unwrap().unwrap().number,
         chain.head().await
     );
