@@ -1,0 +1,1 @@
+//! Fairtrain relayer.
