@@ -18,6 +18,9 @@
 //! - [`mod@leaf`]: the Merkle leaf of a digest.
 //! - [`merkle`]: the receipt tree (built with `rs_merkle`), proofs, and a standalone
 //!   [`merkle::verify`] with the semantics of OpenZeppelin's `MerkleProof.processProof`.
+//! - [`wire`]: [`SignedReceipt`], the JSON form of a signed receipt (decimal strings, hex bytes).
+//! - [`batch`]: [`BatchData`], the document a relayer publishes per batch, its hash and its
+//!   verification (signatures recover, receipts hash to the root).
 //! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT` and ERC-20, generated from
 //!   the forge artifacts' ABIs.
 //! - [`error`]: the crate's [`Error`] type.
@@ -49,6 +52,7 @@
 //! assert!(merkle::verify(&proof, tree.root(), leaves[0]));
 //! ```
 
+pub mod batch;
 pub mod bindings;
 pub mod domain;
 pub mod error;
@@ -56,10 +60,13 @@ pub mod leaf;
 pub mod merkle;
 pub mod receipt;
 pub mod signing;
+pub mod wire;
 
+pub use batch::{BatchData, BatchError};
 pub use domain::EscrowDomain;
 pub use error::{Error, Result};
 pub use leaf::leaf;
 pub use merkle::ReceiptTree;
 pub use receipt::Receipt;
 pub use signing::ReceiptSignature;
+pub use wire::SignedReceipt;
