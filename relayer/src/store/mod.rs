@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, Executor,
+    AnyPool, AssertSqlSafe, Executor,
 };
 
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
@@ -144,7 +144,7 @@ impl Store {
                 sql.push(')');
             }
             sql.push_str(" ON CONFLICT (digest) DO NOTHING");
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {
                 q = q
                     .bind(r.digest.clone())
@@ -189,10 +189,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn receipt(&self, digest: &str) -> StoreResult<Option<ReceiptRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE digest = $1",
             ReceiptRow::COLUMNS
-        ))
+        )))
         .bind(digest.to_owned())
         .fetch_optional(&self.pool)
         .await?;
@@ -210,11 +210,11 @@ impl Store {
         license_id: &str,
         limit: i64,
     ) -> StoreResult<Vec<ReceiptRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE license_id = $1 AND status = 'committed' \
              ORDER BY batch_id, leaf_index LIMIT $2",
             ReceiptRow::COLUMNS
-        ))
+        )))
         .bind(license_id.to_owned())
         .bind(limit)
         .fetch_all(&self.pool)
@@ -228,10 +228,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn batch_receipts(&self, batch_id: i64) -> StoreResult<Vec<ReceiptRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE batch_id = $1 ORDER BY leaf_index",
             ReceiptRow::COLUMNS
-        ))
+        )))
         .bind(batch_id)
         .fetch_all(&self.pool)
         .await?;
@@ -244,10 +244,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn pending_receipts(&self, limit: i64) -> StoreResult<Vec<ReceiptRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE status = 'pending' ORDER BY seq LIMIT $1",
             ReceiptRow::COLUMNS
-        ))
+        )))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -355,10 +355,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn batch(&self, id: i64) -> StoreResult<Option<BatchRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM batches WHERE id = $1",
             BatchRow::COLUMNS
-        ))
+        )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
@@ -371,10 +371,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn batches(&self, limit: i64) -> StoreResult<Vec<BatchRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM batches ORDER BY id DESC LIMIT $1",
             BatchRow::COLUMNS
-        ))
+        )))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -387,10 +387,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn active_batch(&self) -> StoreResult<Option<BatchRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM batches WHERE state IN ('built', 'signed', 'sent') ORDER BY id LIMIT 1",
             BatchRow::COLUMNS
-        ))
+        )))
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| BatchRow::from_row(&r)).transpose()
@@ -402,10 +402,10 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn txs(&self, kind: &str, ref_id: i64) -> StoreResult<Vec<TxRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM txs WHERE kind = $1 AND ref_id = $2 ORDER BY attempt",
             TxRow::COLUMNS
-        ))
+        )))
         .bind(kind.to_owned())
         .bind(ref_id)
         .fetch_all(&self.pool)
