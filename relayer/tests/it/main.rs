@@ -1,0 +1,5 @@
+//! Integration tests of the relayer against a real anvil and real SQLite / PostgreSQL stores.
+
+mod batch;
+mod ingest;
+mod support;
