@@ -167,6 +167,7 @@ impl Batcher {
                     }) => {}
                     Err(e) => return Err(e),
                 }
+                failpoint::hit("batch_broadcast").await;
                 self.set_state(batch.id, "sent").await?;
                 failpoint::hit("batch_sent").await;
                 Ok(true)
