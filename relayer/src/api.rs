@@ -93,7 +93,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/licenses/{license_id}/proofs", get(license_proofs))
         .route("/v1/payees/{address}/proofs", get(payee_proofs))
         .route("/v1/claims", post(claim))
-        .layer(axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -134,19 +136,31 @@ impl From<Rejection> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        )
     }
 }
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        )
     }
 }
 
 fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.body_text())
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            e.body_text(),
+        )
     } else {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text())
     }
@@ -164,7 +178,11 @@ async fn ready(State(s): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(json!({ "store": store, "chainFollowed": chain }))).into_response()
+    (
+        status,
+        Json(json!({ "store": store, "chainFollowed": chain })),
+    )
+        .into_response()
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {
@@ -212,11 +230,17 @@ fn decode(value: Value) -> Result<SignedReceipt, Rejection> {
 
 /// Token-bucket rate limit per registered signer. Unregistered signers are not tracked (they
 /// are refused anyway), so the table is bounded by the registered keys.
-fn rate_limit(s: &AppState, items: Vec<Result<Verified, Rejection>>) -> Vec<Result<Verified, Rejection>> {
+fn rate_limit(
+    s: &AppState,
+    items: Vec<Result<Verified, Rejection>>,
+) -> Vec<Result<Verified, Rejection>> {
     let chain = s.chain.read().expect("state lock");
     let mut buckets = s.buckets.lock().expect("bucket lock");
     let now = Instant::now();
-    let (rate, burst) = (f64::from(s.limits.signer_rate), f64::from(s.limits.signer_burst));
+    let (rate, burst) = (
+        f64::from(s.limits.signer_rate),
+        f64::from(s.limits.signer_burst),
+    );
     items
         .into_iter()
         .map(|item| {
@@ -224,7 +248,10 @@ fn rate_limit(s: &AppState, items: Vec<Result<Verified, Rejection>>) -> Vec<Resu
             if !chain.signers.contains_key(&(v.receipt.payer, v.signer)) {
                 return Ok(v);
             }
-            let b = buckets.entry(v.signer).or_insert(Bucket { tokens: burst, at: now });
+            let b = buckets.entry(v.signer).or_insert(Bucket {
+                tokens: burst,
+                at: now,
+            });
             b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
             b.at = now;
             if b.tokens < 1.0 {
@@ -244,7 +271,11 @@ async fn run_pipeline(
     decoded: Vec<Result<SignedReceipt, Rejection>>,
 ) -> Result<Vec<Result<Outcome, Rejection>>, ApiError> {
     let _permit = s.inflight.try_acquire().map_err(|_| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many submissions in flight; retry",
+        )
     })?;
     let mut slots: Vec<Option<Result<Outcome, Rejection>>> = vec![None; decoded.len()];
     let mut good = Vec::new();
@@ -276,7 +307,10 @@ async fn run_pipeline(
             slots[i] = Some(Ok(o));
         }
     }
-    Ok(slots.into_iter().map(|s| s.expect("every slot filled")).collect())
+    Ok(slots
+        .into_iter()
+        .map(|s| s.expect("every slot filled"))
+        .collect())
 }
 
 async fn submit_one(
@@ -325,13 +359,21 @@ async fn submit_bulk(
 ) -> Result<Json<BulkResponse>, ApiError> {
     let body = body.map_err(body_error)?;
     let items: Vec<Value> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("expected a JSON array of receipts: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("expected a JSON array of receipts: {e}"),
+        )
     })?;
     if items.len() > s.limits.max_bulk {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_receipts",
-            format!("{} receipts, at most {} per request", items.len(), s.limits.max_bulk),
+            format!(
+                "{} receipts, at most {} per request",
+                items.len(),
+                s.limits.max_bulk
+            ),
         ));
     }
     let decoded = items.into_iter().map(decode).collect();
@@ -343,20 +385,28 @@ async fn submit_bulk(
         results: Vec::with_capacity(out.len()),
     };
     for o in out {
-        let o = o.unwrap_or_else(|r| Outcome::Rejected { reason: (&r).into() });
+        let o = o.unwrap_or_else(|r| Outcome::Rejected {
+            reason: (&r).into(),
+        });
         match &o {
             Outcome::Accepted { .. } => resp.accepted += 1,
             Outcome::Duplicate { .. } => resp.duplicates += 1,
             Outcome::Rejected { .. } => resp.rejected += 1,
         }
-        resp.results.push(serde_json::to_value(o).expect("plain data"));
+        resp.results
+            .push(serde_json::to_value(o).expect("plain data"));
     }
     Ok(Json(resp))
 }
 
 fn parse_hash(text: &str) -> Result<B256, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "malformed", "expected a 0x-prefixed 32-byte hex hash"))
+    text.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "expected a 0x-prefixed 32-byte hex hash",
+        )
+    })
 }
 
 /// A receipt with what a payee needs to claim it.
@@ -375,7 +425,10 @@ fn claimable(row: &ReceiptRow, root: Option<&str>) -> Result<Value, ApiError> {
     }))
 }
 
-async fn receipt(State(s): State<AppState>, Path(digest): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn receipt(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let digest = hex0x(parse_hash(&digest)?);
     let row = s
         .store
@@ -394,7 +447,10 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-async fn batches(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+async fn batches(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1_000);
     Ok(Json(json!({ "batches": s.store.batches(limit).await? })))
 }
@@ -406,18 +462,22 @@ async fn batch(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<Va
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such batch"))?;
     let txs = s.store.txs("commit", id).await?;
-    Ok(Json(json!({ "batch": b, "transactions": txs.iter().map(|t| json!({
+    Ok(Json(
+        json!({ "batch": b, "transactions": txs.iter().map(|t| json!({
         "hash": t.hash, "nonce": t.nonce, "attempt": t.attempt, "maxFeePerGas": t.max_fee,
-    })).collect::<Vec<_>>() })))
+    })).collect::<Vec<_>>() }),
+    ))
 }
 
 async fn data(State(s): State<AppState>, Path(hash): Path<String>) -> Result<Response, ApiError> {
     let hash = hex0x(parse_hash(&hash)?);
-    let body = s
-        .store
-        .batch_data(&hash)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no batch data with this hash"))?;
+    let body = s.store.batch_data(&hash).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no batch data with this hash",
+        )
+    })?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -432,7 +492,11 @@ async fn proofs_of_licenses(s: &AppState, licenses: &[U256]) -> Result<Vec<Value
     let mut out = Vec::new();
     let mut roots: HashMap<i64, String> = HashMap::new();
     for license in licenses {
-        for row in s.store.committed_receipts_of_license(&license.to_string(), 10_000).await? {
+        for row in s
+            .store
+            .committed_receipts_of_license(&license.to_string(), 10_000)
+            .await?
+        {
             let id = row.batch_id.unwrap_or_default();
             if let std::collections::hash_map::Entry::Vacant(e) = roots.entry(id) {
                 e.insert(s.store.batch(id).await?.map(|b| b.root).unwrap_or_default());
@@ -447,20 +511,30 @@ async fn license_proofs(
     State(s): State<AppState>,
     Path(license_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let license: U256 = license_id
-        .parse()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "malformed", "license id must be a decimal integer"))?;
+    let license: U256 = license_id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "license id must be a decimal integer",
+        )
+    })?;
     let claims = proofs_of_licenses(&s, &[license]).await?;
-    Ok(Json(json!({ "licenseId": license.to_string(), "claims": claims })))
+    Ok(Json(
+        json!({ "licenseId": license.to_string(), "claims": claims }),
+    ))
 }
 
 async fn payee_proofs(
     State(s): State<AppState>,
     Path(address): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let payee: Address = address
-        .parse()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "malformed", "expected a 0x-prefixed address"))?;
+    let payee: Address = address.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "expected a 0x-prefixed address",
+        )
+    })?;
     let mut licenses: Vec<U256> = s
         .chain
         .read()
@@ -481,7 +555,11 @@ async fn payee_proofs(
 
 fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = s.operator_token.as_deref() else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "operator_disabled", "no operator token configured"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operator_disabled",
+            "no operator token configured",
+        ));
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -498,7 +576,11 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong operator bearer token"))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong operator bearer token",
+        ))
     }
 }
 
@@ -518,7 +600,8 @@ async fn claim(
     let req: ClaimRequest = if body.is_empty() {
         ClaimRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?
     };
     let ids = claims::request(&s.store, req.batch_id, s.claims_per_tx).await?;
     Ok(Json(json!({ "claimJobs": ids })))

@@ -119,7 +119,14 @@ impl Batcher {
         if let Some(batch) = self.store.active_batch().await? {
             return self.drive(batch).await;
         }
-        if crate::claims::drive_one(&self.txm, &self.store, self.domain.verifying_contract(), self.confirmations).await? {
+        if crate::claims::drive_one(
+            &self.txm,
+            &self.store,
+            self.domain.verifying_contract(),
+            self.confirmations,
+        )
+        .await?
+        {
             return Ok(true);
         }
         self.cut().await
@@ -173,7 +180,9 @@ impl Batcher {
                 Ok(true)
             }
             "sent" => self.follow(&batch).await,
-            other => Err(StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into()),
+            other => {
+                Err(StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into())
+            }
         }
     }
 
@@ -197,13 +206,16 @@ impl Batcher {
         let fees = self.txm.fees().await?;
         let mut tx = self.store.pool().begin().await?;
         let nonce = self.txm.take_nonce(&mut tx).await?;
-        let attempt: i64 = sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'commit' AND ref_id = $1")
-            .bind(batch.id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let attempt: i64 =
+            sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'commit' AND ref_id = $1")
+                .bind(batch.id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
         self.txm
-            .sign_and_record(&mut tx, "commit", batch.id, attempt, nonce, escrow, input, gas, fees)
+            .sign_and_record(
+                &mut tx, "commit", batch.id, attempt, nonce, escrow, input, gas, fees,
+            )
             .await?;
         sqlx::query("UPDATE batches SET state = 'signed', updated_at = $1 WHERE id = $2")
             .bind(now_secs())
@@ -219,10 +231,16 @@ impl Batcher {
     async fn follow(&self, batch: &BatchRow) -> Result<bool, TxError> {
         let txs = self.store.txs("commit", batch.id).await?;
         let Some(last) = txs.last() else {
-            return Err(StoreError::Corrupt(format!("batch {} sent without a tx", batch.id)).into());
+            return Err(
+                StoreError::Corrupt(format!("batch {} sent without a tx", batch.id)).into(),
+            );
         };
         // Only the attempts of the current nonce can still be mined.
-        let current: Vec<_> = txs.iter().filter(|t| t.nonce == last.nonce).cloned().collect();
+        let current: Vec<_> = txs
+            .iter()
+            .filter(|t| t.nonce == last.nonce)
+            .cloned()
+            .collect();
         match self.txm.status(&current).await? {
             TxStatus::Mined { receipt, depth } => {
                 if !receipt.status() {
@@ -298,7 +316,10 @@ impl Batcher {
                 if now_secs() - last.created_at < 2 * self.bump_after.max(1) as i64 {
                     return Ok(false);
                 }
-                warn!(batch = batch.id, "nonce taken by another transaction; signing again");
+                warn!(
+                    batch = batch.id,
+                    "nonce taken by another transaction; signing again"
+                );
                 self.set_state(batch.id, "built").await?;
                 Ok(true)
             }
@@ -346,7 +367,11 @@ impl Batcher {
             "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
              updated_at = $3 WHERE id = $4",
         )
-        .bind(if tx_hash.is_empty() { None } else { Some(tx_hash) })
+        .bind(if tx_hash.is_empty() {
+            None
+        } else {
+            Some(tx_hash)
+        })
         .bind(block as i64)
         .bind(now_secs())
         .bind(batch.id)
@@ -375,14 +400,19 @@ impl Batcher {
     }
 
     async fn fail(&self, batch: &BatchRow, reason: &str) -> Result<(), TxError> {
-        warn!(batch = batch.id, reason, "batch failed; its receipts return to pending");
+        warn!(
+            batch = batch.id,
+            reason, "batch failed; its receipts return to pending"
+        );
         let mut tx = self.store.pool().begin().await?;
-        sqlx::query("UPDATE batches SET state = 'failed', error = $1, updated_at = $2 WHERE id = $3")
-            .bind(reason.to_owned())
-            .bind(now_secs())
-            .bind(batch.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE batches SET state = 'failed', error = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(reason.to_owned())
+        .bind(now_secs())
+        .bind(batch.id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE receipts SET status = 'pending', batch_id = NULL, leaf_index = NULL, \
              proof = NULL WHERE batch_id = $1",
@@ -420,7 +450,8 @@ impl Batcher {
             let mut eligible = Vec::new();
             for row in rows {
                 let payer: Address = parse("payer", &row.payer)?;
-                if (row.chargeable_from as u64) <= chain.timestamp && chain.is_relayer(payer, relayer)
+                if (row.chargeable_from as u64) <= chain.timestamp
+                    && chain.is_relayer(payer, relayer)
                 {
                     eligible.push(row);
                 }
@@ -450,7 +481,10 @@ impl Batcher {
 
     /// Keeps the receipts of payers whose available balance covers their reservation; the
     /// others stay pending (their payer spent the balance; they wait for a deposit).
-    fn fund(&self, rows: Vec<ReceiptRow>) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
+    fn fund(
+        &self,
+        rows: Vec<ReceiptRow>,
+    ) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
         let mut sums: BTreeMap<(Address, Address), U256> = BTreeMap::new();
         for row in &rows {
             let key = (parse("payer", &row.payer)?, parse("token", &row.token)?);
@@ -478,7 +512,11 @@ impl Batcher {
         }
         let reservations = funded
             .into_iter()
-            .map(|((payer, token), amount)| Reservation { payer, token, amount })
+            .map(|((payer, token), amount)| Reservation {
+                payer,
+                token,
+                amount,
+            })
             .collect();
         Ok((kept, reservations))
     }

@@ -121,7 +121,11 @@ async fn set_state(store: &Store, id: i64, state: &str) -> Result<(), StoreError
     Ok(())
 }
 
-async fn finish(store: &Store, job: &ClaimJob, outcome: Result<String, String>) -> Result<(), StoreError> {
+async fn finish(
+    store: &Store,
+    job: &ClaimJob,
+    outcome: Result<String, String>,
+) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
     let (state, claim_tx) = match &outcome {
         Ok(hash) => ("confirmed", Some(hash.clone())),
@@ -141,7 +145,10 @@ async fn finish(store: &Store, job: &ClaimJob, outcome: Result<String, String>) 
     tx.commit().await?;
     match outcome {
         Ok(hash) => info!(claim = job.id, %hash, "claims confirmed"),
-        Err(reason) => warn!(claim = job.id, reason, "claims failed; receipts can be claimed again"),
+        Err(reason) => warn!(
+            claim = job.id,
+            reason, "claims failed; receipts can be claimed again"
+        ),
     }
     Ok(())
 }
@@ -165,7 +172,9 @@ async fn calldata(store: &Store, job: &ClaimJob) -> Result<alloy::primitives::By
         });
     }
     let root: B256 = parse("root", &batch.root)?;
-    Ok(TrainingEscrow::claimCall { root, claims }.abi_encode().into())
+    Ok(TrainingEscrow::claimCall { root, claims }
+        .abi_encode()
+        .into())
 }
 
 /// Advances the oldest unfinished claim job by one step. Returns whether there was one.
@@ -202,8 +211,10 @@ pub async fn drive_one(
                     .fetch_one(&mut *tx)
                     .await?
                     .try_get(0)?;
-            txm.sign_and_record(&mut tx, "claim", job.id, attempt, nonce, escrow, input, gas, fees)
-                .await?;
+            txm.sign_and_record(
+                &mut tx, "claim", job.id, attempt, nonce, escrow, input, gas, fees,
+            )
+            .await?;
             sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
                 .bind(now_secs())
                 .bind(job.id)
@@ -233,14 +244,22 @@ pub async fn drive_one(
                 set_state(store, job.id, "requested").await?;
                 return Ok(true);
             };
-            let current: Vec<_> = txs.iter().filter(|t| t.nonce == last.nonce).cloned().collect();
+            let current: Vec<_> = txs
+                .iter()
+                .filter(|t| t.nonce == last.nonce)
+                .cloned()
+                .collect();
             match txm.status(&current).await? {
                 TxStatus::Mined { receipt, depth } => {
                     if !receipt.status() {
                         finish(store, &job, Err("claim transaction reverted".into())).await?;
                     } else if depth >= confirmations.max(1) {
-                        finish(store, &job, Ok(crate::util::hex0x(receipt.transaction_hash)))
-                            .await?;
+                        finish(
+                            store,
+                            &job,
+                            Ok(crate::util::hex0x(receipt.transaction_hash)),
+                        )
+                        .await?;
                     } else {
                         return Ok(false);
                     }

@@ -43,7 +43,10 @@ pub struct Verified {
 /// # Errors
 ///
 /// [`Rejection::InvalidSignature`] when no key can be recovered.
-pub fn verify_signature(domain: &EscrowDomain, receipt: SignedReceipt) -> Result<Verified, Rejection> {
+pub fn verify_signature(
+    domain: &EscrowDomain,
+    receipt: SignedReceipt,
+) -> Result<Verified, Rejection> {
     let r = receipt.receipt();
     let digest = domain.digest(&r);
     let signer = receipt
@@ -137,6 +140,12 @@ impl From<&Rejection> for RejectionView {
     }
 }
 
+/// `(payer, token)`.
+pub type PayerToken = (Address, Address);
+
+/// Amounts per `(payer, token)` that a confirmed batch reserved.
+pub type Reserved = Vec<(PayerToken, U256)>;
+
 /// What this relayer has accepted and not yet seen reserved on-chain, and the highest receipt
 /// of every usage key.
 #[derive(Debug, Default)]
@@ -148,7 +157,7 @@ pub struct Ledger {
     pub pending: HashMap<(Address, Address), U256>,
     /// Confirmed batches whose `FundsReserved` the follower has not applied yet: root →
     /// amounts to release from `pending` once it has.
-    pub awaiting_follower: HashMap<B256, Vec<((Address, Address), U256)>>,
+    pub awaiting_follower: HashMap<B256, Reserved>,
     /// The last arrival sequence number given.
     pub seq: i64,
 }
@@ -304,9 +313,12 @@ async fn stored_among(
         jobs.iter()
             .flat_map(|j| j.items.iter())
             .filter(|v| {
-                ledger.usage.get(&v.usage_key).is_some_and(|(known, digest)| {
-                    v.receipt.cumulative_samples <= *known && *digest != v.digest
-                })
+                ledger
+                    .usage
+                    .get(&v.usage_key)
+                    .is_some_and(|(known, digest)| {
+                        v.receipt.cumulative_samples <= *known && *digest != v.digest
+                    })
             })
             .map(|v| v.digest)
             .collect()
@@ -401,8 +413,8 @@ async fn process_group(
                             known: previous,
                         });
                     }
-                    let amount = U256::from(r.cumulative_samples - previous)
-                        * U256::from(acceptance.price);
+                    let amount =
+                        U256::from(r.cumulative_samples - previous) * U256::from(acceptance.price);
                     let key = (r.payer, acceptance.token);
                     let committed = ledger.pending.get(&key).copied().unwrap_or_default()
                         + pending_delta.get(&key).copied().unwrap_or_default();

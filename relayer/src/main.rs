@@ -25,7 +25,13 @@ struct Cli {
     #[arg(long, short, env = "FAIRTRAIN_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Log format.
-    #[arg(long, value_enum, default_value = "text", env = "FAIRTRAIN_LOG_FORMAT", global = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "FAIRTRAIN_LOG_FORMAT",
+        global = true
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -149,7 +155,10 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut out = Vec::new();
             for license in licenses {
-                for row in store.committed_receipts_of_license(&license, 100_000).await? {
+                for row in store
+                    .committed_receipts_of_license(&license, 100_000)
+                    .await?
+                {
                     let root = match row.batch_id {
                         Some(id) => store.batch(id).await?.map(|b| b.root),
                         None => None,
@@ -178,12 +187,19 @@ async fn main() -> anyhow::Result<()> {
             Store::connect(&config.database_url)
                 .await
                 .context("database")?;
-            println!("database: ok ({})", config.database_url.split(':').next().unwrap_or(""));
+            println!(
+                "database: ok ({})",
+                config.database_url.split(':').next().unwrap_or("")
+            );
             let provider = ProviderBuilder::new()
                 .disable_recommended_fillers()
                 .connect_http(config.rpc_url.parse().context("rpc_url")?);
             let id = provider.get_chain_id().await.context("rpc")?;
-            anyhow::ensure!(id == config.chain_id, "rpc serves chain {id}, config says {}", config.chain_id);
+            anyhow::ensure!(
+                id == config.chain_id,
+                "rpc serves chain {id}, config says {}",
+                config.chain_id
+            );
             println!("rpc: ok (chain {id})");
             match config.signer() {
                 Some(s) => println!("relayer account: {}", s.address()),

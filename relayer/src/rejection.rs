@@ -54,7 +54,9 @@ pub enum Rejection {
     },
     /// A receipt with this or a higher cumulative count of the same usage key is already
     /// known (accepted here or settled on-chain).
-    #[error("cumulative count {cumulative} does not exceed {known} already known for this usage key")]
+    #[error(
+        "cumulative count {cumulative} does not exceed {known} already known for this usage key"
+    )]
     CumulativeNotIncreasing {
         /// The receipt's count.
         cumulative: u64,

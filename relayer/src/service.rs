@@ -76,7 +76,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .erased();
     match provider.get_chain_id().await {
         Ok(id) if id != config.chain_id => {
-            anyhow::bail!("the RPC serves chain {id}, the config says {}", config.chain_id)
+            anyhow::bail!(
+                "the RPC serves chain {id}, the config says {}",
+                config.chain_id
+            )
         }
         Ok(_) => {}
         Err(e) => warn!(error = %e, "RPC unreachable at start; serving from the checkpoint"),
@@ -93,7 +96,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.confirmations.saturating_sub(1),
         config.poll_interval(),
     );
-    follower.restore().await.context("restoring the chain checkpoint")?;
+    follower
+        .restore()
+        .await
+        .context("restoring the chain checkpoint")?;
     let mut ledger = Ledger::load(&store).await.context("loading the ledger")?;
     awaiting_follower(&store, &state, &mut ledger).await?;
     let ingest = Ingest::start(
@@ -164,7 +170,9 @@ async fn lead(store: Store, batcher: Batcher) {
     }
 }
 
-async fn try_lock(store: &Store) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>, sqlx::Error> {
+async fn try_lock(
+    store: &Store,
+) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>, sqlx::Error> {
     let mut conn = store.pool().acquire().await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(727275)")
         .fetch_one(&mut *conn)
@@ -221,4 +229,3 @@ pub async fn serve(
     running.abort();
     Ok(())
 }
-

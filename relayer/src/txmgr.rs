@@ -176,13 +176,12 @@ impl TxManager {
             .await
             .map_err(TxError::rpc)?;
         let address = hex0x(self.from);
-        let stored: Option<i64> =
-            sqlx::query("SELECT next_nonce FROM accounts WHERE address = $1")
-                .bind(address.clone())
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
+        let stored: Option<i64> = sqlx::query("SELECT next_nonce FROM accounts WHERE address = $1")
+            .bind(address.clone())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
         let nonce = stored.map_or(chain, |n| (n as u64).max(chain));
         sqlx::query(
             "INSERT INTO accounts (address, next_nonce) VALUES ($1, $2) \
@@ -307,7 +306,11 @@ impl TxManager {
     ///
     /// [`TxError::Rpc`] when the node cannot be asked.
     pub async fn status(&self, txs: &[TxRow]) -> Result<TxStatus, TxError> {
-        let head = self.provider.get_block_number().await.map_err(TxError::rpc)?;
+        let head = self
+            .provider
+            .get_block_number()
+            .await
+            .map_err(TxError::rpc)?;
         for row in txs.iter().rev() {
             let hash: B256 = row
                 .hash
@@ -338,7 +341,10 @@ impl TxManager {
         if latest > last.nonce as u64 {
             // The nonce is used but none of our attempts has a receipt: someone else's, or a
             // receipt the node has not indexed yet; the caller waits a poll before re-signing.
-            warn!(nonce = last.nonce, "nonce used by a transaction that is none of ours");
+            warn!(
+                nonce = last.nonce,
+                "nonce used by a transaction that is none of ours"
+            );
             return Ok(TxStatus::NonceTaken);
         }
         let hash: B256 = last

@@ -21,7 +21,9 @@ pub enum RpcErrorKind {
 /// Classifies an error message from a node or transport.
 pub fn classify(message: &str) -> RpcErrorKind {
     let m = message.to_ascii_lowercase();
-    if m.contains("already known") || m.contains("already imported") || m.contains("known transaction")
+    if m.contains("already known")
+        || m.contains("already imported")
+        || m.contains("known transaction")
     {
         RpcErrorKind::AlreadyKnown
     } else if m.contains("nonce too low") || m.contains("nonce has already been used") {
@@ -54,12 +56,18 @@ mod tests {
     #[test]
     fn classifies_common_node_messages() {
         assert_eq!(classify("already known"), RpcErrorKind::AlreadyKnown);
-        assert_eq!(classify("nonce too low: next nonce 5, tx nonce 4"), RpcErrorKind::NonceTooLow);
+        assert_eq!(
+            classify("nonce too low: next nonce 5, tx nonce 4"),
+            RpcErrorKind::NonceTooLow
+        );
         assert_eq!(
             classify("replacement transaction underpriced"),
             RpcErrorKind::Underpriced
         );
-        assert_eq!(classify("execution reverted: 0x1234"), RpcErrorKind::Reverted);
+        assert_eq!(
+            classify("execution reverted: 0x1234"),
+            RpcErrorKind::Reverted
+        );
         assert_eq!(
             classify("error sending request for url (http://127.0.0.1:1/)"),
             RpcErrorKind::Transient

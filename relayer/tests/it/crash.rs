@@ -20,7 +20,11 @@ struct Binary {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn write_config(chain: &Chain, db: &TestDb, dir: &Path, port: u16) -> PathBuf {
@@ -95,13 +99,23 @@ async fn crash_at(db: Db, failpoint: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = write_config(&chain, &store, dir.path(), port);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
 
     // First life: acknowledged receipts, then death at the fail point.
     let first = Binary::start(&config, dir.path(), port, Some(failpoint), 0);
     support::wait_ready(&client, &first.url).await;
-    let batch_a: Vec<_> = (0..6).map(|i| chain.receipt(&format!("run-{i}"), 10 + i)).collect();
-    let acked = match client.post(format!("{}/v1/receipts/bulk", first.url)).json(&json!(batch_a)).send().await {
+    let batch_a: Vec<_> = (0..6)
+        .map(|i| chain.receipt(&format!("run-{i}"), 10 + i))
+        .collect();
+    let acked = match client
+        .post(format!("{}/v1/receipts/bulk", first.url))
+        .json(&json!(batch_a))
+        .send()
+        .await
+    {
         Ok(r) if r.status().is_success() => {
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["accepted"], 6, "{body}");
@@ -109,25 +123,54 @@ async fn crash_at(db: Db, failpoint: &str) {
         }
         _ => false,
     };
-    assert_eq!(acked, failpoint != "ingest_before_commit", "ack only after commit");
-    eventually(30, || async { first.log().contains(&format!("failpoint {failpoint} reached")).then_some(()) }).await;
+    assert_eq!(
+        acked,
+        failpoint != "ingest_before_commit",
+        "ack only after commit"
+    );
+    eventually(30, || async {
+        first
+            .log()
+            .contains(&format!("failpoint {failpoint} reached"))
+            .then_some(())
+    })
+    .await;
     first.kill();
 
     // Second life: resubmitting is idempotent, new receipts flow, everything settles.
     let second = Binary::start(&config, dir.path(), port, None, 1);
     support::wait_ready(&client, &second.url).await;
-    let (_, body) = support::post(&client, &format!("{}/v1/receipts/bulk", second.url), &json!(batch_a)).await;
+    let (_, body) = support::post(
+        &client,
+        &format!("{}/v1/receipts/bulk", second.url),
+        &json!(batch_a),
+    )
+    .await;
     if acked {
-        assert_eq!(body["duplicates"], 6, "acknowledged receipts survive: {body}");
+        assert_eq!(
+            body["duplicates"], 6,
+            "acknowledged receipts survive: {body}"
+        );
     } else {
-        assert_eq!(body["accepted"], 6, "unacknowledged receipts were not stored: {body}");
+        assert_eq!(
+            body["accepted"], 6,
+            "unacknowledged receipts were not stored: {body}"
+        );
     }
-    let batch_b: Vec<_> = (0..3).map(|i| chain.receipt(&format!("run-{i}"), 100 + i)).collect();
-    let (_, body) = support::post(&client, &format!("{}/v1/receipts/bulk", second.url), &json!(batch_b)).await;
+    let batch_b: Vec<_> = (0..3)
+        .map(|i| chain.receipt(&format!("run-{i}"), 100 + i))
+        .collect();
+    let (_, body) = support::post(
+        &client,
+        &format!("{}/v1/receipts/bulk", second.url),
+        &json!(batch_b),
+    )
+    .await;
     assert_eq!(body["accepted"], 3, "{body}");
     eventually(60, || async {
         let s = stored(&client, &second.url).await;
-        (s["receipts"]["committed"] == 9 && s["receipts"].as_object().unwrap().len() == 1).then_some(())
+        (s["receipts"]["committed"] == 9 && s["receipts"].as_object().unwrap().len() == 1)
+            .then_some(())
     })
     .await;
 
@@ -138,15 +181,29 @@ async fn crash_at(db: Db, failpoint: &str) {
     unique.dedup();
     assert_eq!(unique.len(), roots.len(), "a root was committed twice");
     let (_, batches) = support::get(&client, &format!("{}/v1/batches", second.url)).await;
-    let confirmed: Vec<_> = batches["batches"].as_array().unwrap().iter().filter(|b| b["state"] == "confirmed").collect();
+    let confirmed: Vec<_> = batches["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["state"] == "confirmed")
+        .collect();
     assert_eq!(confirmed.len(), roots.len());
     // Highest count per run: 100..=102 for runs 0..2, 13..=15 for runs 3..5.
     let samples: u64 = (100..=102).sum::<u64>() + (13..=15).sum::<u64>();
     let total = U256::from(samples * chain.price as u64);
-    assert_eq!(chain.available().await, chain.deposit - total, "charged exactly once");
+    assert_eq!(
+        chain.available().await,
+        chain.deposit - total,
+        "charged exactly once"
+    );
     let mut reserved = U256::ZERO;
     for root in &roots {
-        let r = chain.escrow().reservation(*root, chain.payer.address(), chain.token).call().await.unwrap();
+        let r = chain
+            .escrow()
+            .reservation(*root, chain.payer.address(), chain.token)
+            .call()
+            .await
+            .unwrap();
         reserved += U256::from(r.remaining);
     }
     assert_eq!(reserved, total);

@@ -22,7 +22,7 @@ use alloy::{
     sol_types::SolValue,
 };
 use fairtrain_protocol::{
-    bindings::{License, LicenseNFT, TrainingEscrow, IERC20Permit},
+    bindings::{IERC20Permit, License, LicenseNFT, TrainingEscrow},
     wire::SignedReceipt,
     EscrowDomain, Receipt,
 };
@@ -30,7 +30,10 @@ use fairtrain_relayer::config::{BatchConfig, Config, Limits, TxConfig};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// anvil's well-known dev keys (never use on a real chain).
@@ -77,7 +80,11 @@ fn artifact(path: &str) -> Bytes {
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    json["bytecode"]["object"].as_str().unwrap().parse().unwrap()
+    json["bytecode"]["object"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 async fn deploy(provider: &DynProvider, from: Address, code: Bytes, args: Vec<u8>) -> Address {
@@ -121,12 +128,18 @@ impl Chain {
         let signer = PrivateKeySigner::from_bytes(&keccak256("training key")).unwrap();
         let notice = 3_600u64;
 
-        let nft = deploy(&provider, owner.address(), artifact("LicenseNFT.sol/LicenseNFT.json"), vec![]).await;
+        let nft = deploy(
+            &provider,
+            owner.address(),
+            artifact("LicenseNFT.sol/LicenseNFT.json"),
+            vec![],
+        )
+        .await;
         let escrow = deploy(
             &provider,
             owner.address(),
             artifact("TrainingEscrow.sol/TrainingEscrow.json"),
-            (nft, owner.address(), 250u16, notice as u64, 7 * 86_400u64).abi_encode_params(),
+            (nft, owner.address(), 250u16, notice, 7 * 86_400u64).abi_encode_params(),
         )
         .await;
         let token = deploy(
@@ -139,7 +152,14 @@ impl Chain {
         let esc = TrainingEscrow::new(escrow, provider.clone());
         let nftc = LicenseNFT::new(nft, provider.clone());
         let erc = IERC20Permit::new(token, provider.clone());
-        esc.setTokenAllowed(token, true).from(owner.address()).send().await.unwrap().get_receipt().await.unwrap();
+        esc.setTokenAllowed(token, true)
+            .from(owner.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
 
         let price = 1_000u128;
         let request = License::MintRequest {
@@ -158,7 +178,14 @@ impl Chain {
             manifestHash: keccak256("dataset"),
             royaltyBps: alloy::primitives::Uint::from(500u16),
         };
-        nftc.mint(request).from(creator.address()).send().await.unwrap().get_receipt().await.unwrap();
+        nftc.mint(request)
+            .from(creator.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
         let license_id = U256::from(1);
         let current = nftc.currentTerms(license_id).call().await.unwrap();
         let terms_id = current.termsId;
@@ -171,13 +198,57 @@ impl Chain {
         ]
         .concat();
         provider
-            .send_transaction(TransactionRequest::default().with_from(owner.address()).with_to(token).with_input(mint_call))
-            .await.unwrap().get_receipt().await.unwrap();
-        erc.approve(escrow, U256::MAX).from(payer.address()).send().await.unwrap().get_receipt().await.unwrap();
-        esc.deposit(token, deposit).from(payer.address()).send().await.unwrap().get_receipt().await.unwrap();
-        esc.acceptTerms(license_id, terms_id).from(payer.address()).send().await.unwrap().get_receipt().await.unwrap();
-        esc.registerSigner(signer.address()).from(payer.address()).send().await.unwrap().get_receipt().await.unwrap();
-        esc.setRelayer(relayer.address(), true).from(payer.address()).send().await.unwrap().get_receipt().await.unwrap();
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_from(owner.address())
+                    .with_to(token)
+                    .with_input(mint_call),
+            )
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        erc.approve(escrow, U256::MAX)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.deposit(token, deposit)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.acceptTerms(license_id, terms_id)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.registerSigner(signer.address())
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.setRelayer(relayer.address(), true)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
         provider.anvil_increase_time(notice + 1).await.unwrap();
         provider.anvil_mine(Some(1), None).await.unwrap();
 
@@ -226,7 +297,11 @@ impl Chain {
     }
 
     pub async fn available(&self) -> U256 {
-        self.escrow().availableBalance(self.payer.address(), self.token).call().await.unwrap()
+        self.escrow()
+            .availableBalance(self.payer.address(), self.token)
+            .call()
+            .await
+            .unwrap()
     }
 
     pub async fn creator_balance(&self) -> U256 {
@@ -239,14 +314,20 @@ impl Chain {
 
     pub async fn settled(&self, run: &str) -> u64 {
         let receipt = self.receipt(run, 1).receipt();
-        self.escrow().settledSamples(receipt.usage_key()).call().await.unwrap()
+        self.escrow()
+            .settledSamples(receipt.usage_key())
+            .call()
+            .await
+            .unwrap()
     }
 
     /// Roots committed on-chain (from `BatchCommitted` logs).
     pub async fn committed_roots(&self) -> Vec<B256> {
         let filter = alloy::rpc::types::Filter::new()
             .address(self.escrow)
-            .event_signature(<TrainingEscrow::BatchCommitted as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
+            .event_signature(
+                <TrainingEscrow::BatchCommitted as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+            )
             .from_block(0);
         self.provider
             .get_logs(&filter)
@@ -276,11 +357,20 @@ pub struct TestDb {
 
 fn psql(sql: &str) {
     let out = std::process::Command::new("psql")
-        .args(["host=/var/run/postgresql user=postgres dbname=postgres", "-q", "-c", sql])
+        .args([
+            "host=/var/run/postgresql user=postgres dbname=postgres",
+            "-q",
+            "-c",
+            sql,
+        ])
         .stdout(Stdio::null())
         .output()
         .expect("psql");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl TestDb {
@@ -289,7 +379,11 @@ impl TestDb {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("relayer.db").display());
-                Self { url, pg_name: None, _dir: Some(dir) }
+                Self {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
             }
             Db::Postgres => {
                 let name = format!(
@@ -299,7 +393,11 @@ impl TestDb {
                 );
                 psql(&format!("CREATE DATABASE {name}"));
                 let url = format!("postgres://postgres@localhost/{name}?host=/var/run/postgresql");
-                Self { url, pg_name: Some(name), _dir: None }
+                Self {
+                    url,
+                    pg_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
@@ -356,7 +454,12 @@ impl Relayer {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        let relayer = Self { url, client: reqwest::Client::new(), running, server };
+        let relayer = Self {
+            url,
+            client: reqwest::Client::new(),
+            running,
+            server,
+        };
         relayer.wait_ready().await;
         relayer
     }
@@ -397,18 +500,28 @@ pub async fn wait_ready(client: &reqwest::Client, url: &str) {
     panic!("relayer at {url} never became ready");
 }
 
-pub async fn post(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
     let r = client.post(url).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 pub async fn get(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
     let r = client.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 /// Polls `f` until it returns `Some`, for at most `secs` seconds.
@@ -422,7 +535,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "condition not met in {secs}s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met in {secs}s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
