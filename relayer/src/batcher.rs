@@ -103,7 +103,7 @@ impl Batcher {
                     warn!(error = %e, retry_in = ?backoff, "batcher step failed");
                     metrics::counter!("relayer_batcher_errors_total").increment(1);
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    backoff = (backoff * 2).min((self.poll * 64).min(Duration::from_secs(30)));
                 }
             }
         }

@@ -122,7 +122,7 @@ impl Follower {
                     warn!(error = %e, retry_in = ?backoff, "chain follower step failed");
                     metrics::counter!("relayer_follower_errors_total").increment(1);
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    backoff = (backoff * 2).min((self.poll * 64).min(Duration::from_secs(30)));
                 }
             }
         }

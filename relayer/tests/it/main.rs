@@ -3,4 +3,5 @@
 mod batch;
 mod crash;
 mod ingest;
+mod resilience;
 mod support;

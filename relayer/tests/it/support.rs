@@ -51,7 +51,8 @@ pub fn key(i: usize) -> PrivateKeySigner {
 
 /// The deployed suite and its actors.
 pub struct Chain {
-    pub anvil: AnvilInstance,
+    pub anvil: Option<AnvilInstance>,
+    pub rpc: String,
     pub provider: DynProvider,
     pub escrow: Address,
     pub nft: Address,
@@ -253,7 +254,8 @@ impl Chain {
         provider.anvil_mine(Some(1), None).await.unwrap();
 
         Self {
-            anvil,
+            rpc: anvil.endpoint(),
+            anvil: Some(anvil),
             provider,
             escrow,
             nft,
@@ -269,6 +271,18 @@ impl Chain {
             deposit,
             notice,
         }
+    }
+
+    /// Restarts anvil on the same port with the same state (the relayer sees the RPC vanish
+    /// and come back). `during` runs while the node is down.
+    pub async fn restart_anvil<F: std::future::Future<Output = ()>>(&mut self, during: F) {
+        let state = self.provider.anvil_dump_state().await.unwrap();
+        let port = self.anvil.as_ref().unwrap().endpoint_url().port().unwrap();
+        // Dropping the instance kills the process.
+        self.anvil = None;
+        during.await;
+        self.anvil = Some(Anvil::new().path(anvil_path()).chain_id(31337).port(port).spawn());
+        assert!(self.provider.anvil_load_state(state).await.unwrap());
     }
 
     pub fn domain(&self) -> EscrowDomain {
@@ -416,7 +430,7 @@ pub fn config(chain: &Chain, db: &TestDb) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
-        rpc_url: chain.anvil.endpoint(),
+        rpc_url: chain.rpc.clone(),
         chain_id: 31337,
         escrow: chain.escrow,
         license_nft: chain.nft,
