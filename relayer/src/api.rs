@@ -39,6 +39,25 @@ use crate::{
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// Every route as `(method, OpenAPI path)`; `openapi.json` documents exactly these (tested).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("get", "/v1/info"),
+    ("get", "/v1/status"),
+    ("post", "/v1/receipts"),
+    ("post", "/v1/receipts/bulk"),
+    ("get", "/v1/receipts/{digest}"),
+    ("get", "/v1/batches"),
+    ("get", "/v1/batches/{id}"),
+    ("get", "/v1/data/{hash}"),
+    ("get", "/v1/licenses/{licenseId}/proofs"),
+    ("get", "/v1/payees/{address}/proofs"),
+    ("post", "/v1/claims"),
+];
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -90,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batches", get(batches))
         .route("/v1/batches/{id}", get(batch))
         .route("/v1/data/{hash}", get(data))
-        .route("/v1/licenses/{license_id}/proofs", get(license_proofs))
+        .route("/v1/licenses/{licenseId}/proofs", get(license_proofs))
         .route("/v1/payees/{address}/proofs", get(payee_proofs))
         .route("/v1/claims", post(claim))
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -109,6 +128,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The machine-readable code.
+    pub const fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The HTTP status.
+    pub const fn status(&self) -> StatusCode {
+        self.status
+    }
+
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -223,9 +252,47 @@ async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     })))
 }
 
-/// Decodes one receipt from JSON, naming the problem.
+/// Decodes one receipt from a JSON value, naming the problem.
 fn decode(value: Value) -> Result<SignedReceipt, Rejection> {
     serde_json::from_value(value).map_err(|e| Rejection::Malformed(e.to_string()))
+}
+
+/// Decodes the body of `POST /v1/receipts`.
+///
+/// # Errors
+///
+/// [`Rejection::Malformed`] for anything but one well-formed receipt.
+pub fn decode_one(body: &[u8]) -> Result<SignedReceipt, Rejection> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    decode(value)
+}
+
+/// Decodes the body of `POST /v1/receipts/bulk`: an array of at most `max` items, each decoded
+/// on its own (one bad item does not spoil the others).
+///
+/// # Errors
+///
+/// `malformed` when the body is not a JSON array, `too_many_receipts` when it is too long.
+pub fn decode_bulk(
+    body: &[u8],
+    max: usize,
+) -> Result<Vec<Result<SignedReceipt, Rejection>>, ApiError> {
+    let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("expected a JSON array of receipts: {e}"),
+        )
+    })?;
+    if items.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_receipts",
+            format!("{} receipts, at most {max} per request", items.len()),
+        ));
+    }
+    Ok(items.into_iter().map(decode).collect())
 }
 
 /// Token-bucket rate limit per registered signer. Unregistered signers are not tracked (they
@@ -318,9 +385,8 @@ async fn submit_one(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::from(Rejection::Malformed(e.to_string())))?;
-    let mut out = run_pipeline(&s, vec![decode(value)]).await?;
+    let receipt = decode_one(&body)?;
+    let mut out = run_pipeline(&s, vec![Ok(receipt)]).await?;
     match out.pop().expect("one result") {
         Ok(Outcome::Rejected { reason }) => Err(ApiError::new(
             rejection_status(reason.code),

@@ -1,7 +1,9 @@
 //! Integration tests of the relayer against a real anvil and real SQLite / PostgreSQL stores.
 
+mod api;
 mod batch;
 mod crash;
+mod fuzz;
 mod ingest;
 mod resilience;
 mod support;

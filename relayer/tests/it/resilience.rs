@@ -19,7 +19,9 @@ async fn rpc_down_then_back(db: Db) {
     let mut cfg = config(&chain, &store);
     cfg.batch.max_receipts = 3;
     let relayer = Relayer::start(&cfg).await;
-    let (status, _) = relayer.post("/v1/receipts", &json!(chain.receipt("run-1", 10))).await;
+    let (status, _) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-1", 10)))
+        .await;
     assert_eq!(status, 201);
     let receipts = [chain.receipt("run-2", 20), chain.receipt("run-3", 30)];
     chain
@@ -34,7 +36,10 @@ async fn rpc_down_then_back(db: Db) {
             assert_ne!(b["batch"]["state"], "confirmed");
         })
         .await;
-    eventually(60, || async { (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(()) }).await;
+    eventually(60, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
     assert_eq!(chain.committed_roots().await.len(), 1);
 }
 
@@ -46,7 +51,12 @@ async fn stuck_commit_is_bumped(db: Db) {
     cfg.tx.bump_after_secs = 1;
     let relayer = Relayer::start(&cfg).await;
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let (status, _) = relayer.post("/v1/receipts/bulk", &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)])).await;
+    let (status, _) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
     assert_eq!(status, 200);
     // Nothing is mined: the relayer replaces its commit with higher fees.
     let txs = eventually(30, || async {
@@ -55,7 +65,10 @@ async fn stuck_commit_is_bumped(db: Db) {
         (txs.len() >= 2).then_some(txs)
     })
     .await;
-    assert!(txs.iter().all(|t| t["nonce"] == txs[0]["nonce"]), "bumps reuse the nonce");
+    assert!(
+        txs.iter().all(|t| t["nonce"] == txs[0]["nonce"]),
+        "bumps reuse the nonce"
+    );
     let fee = |t: &Value| t["maxFeePerGas"].as_str().unwrap().parse::<u128>().unwrap();
     assert!(fee(&txs[1]) > fee(&txs[0]));
     chain.provider.anvil_set_auto_mine(true).await.unwrap();
@@ -75,9 +88,17 @@ async fn dropped_commit_is_rebroadcast(db: Db) {
     cfg.tx.bump_after_secs = 3_600;
     let relayer = Relayer::start(&cfg).await;
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let (status, _) = relayer.post("/v1/receipts/bulk", &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)])).await;
+    let (status, _) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
     assert_eq!(status, 200);
-    eventually(30, || async { (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(()) }).await;
+    eventually(30, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(())
+    })
+    .await;
     chain.provider.anvil_drop_all_transactions().await.unwrap();
     // Mine empty blocks until the relayer has put its commit back and it is confirmed.
     eventually(30, || async {
@@ -87,7 +108,14 @@ async fn dropped_commit_is_rebroadcast(db: Db) {
     })
     .await;
     assert_eq!(chain.committed_roots().await.len(), 1);
-    assert_eq!(batch(&relayer, 1).await["transactions"].as_array().unwrap().len(), 1, "same bytes rebroadcast");
+    assert_eq!(
+        batch(&relayer, 1).await["transactions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "same bytes rebroadcast"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -281,7 +281,13 @@ impl Chain {
         // Dropping the instance kills the process.
         self.anvil = None;
         during.await;
-        self.anvil = Some(Anvil::new().path(anvil_path()).chain_id(31337).port(port).spawn());
+        self.anvil = Some(
+            Anvil::new()
+                .path(anvil_path())
+                .chain_id(31337)
+                .port(port)
+                .spawn(),
+        );
         assert!(self.provider.anvil_load_state(state).await.unwrap());
     }
 
