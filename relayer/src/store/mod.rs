@@ -138,8 +138,14 @@ impl Store {
                         sql.push(',');
                     }
                     n += 1;
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
+                    // Positional `?` on SQLite: sqlx resolves numbered parameters by name,
+                    // which costs quadratic time in a statement with thousands of them.
+                    if self.backend == Backend::Sqlite {
+                        sql.push('?');
+                    } else {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
                 }
                 sql.push(')');
             }
