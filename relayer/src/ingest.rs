@@ -352,7 +352,7 @@ async fn process_group(
     };
     let now = now_secs();
     // Check every receipt against the chain state and the ledger plus this group's overlay.
-    let (outcomes, rows, usage_delta, pending_delta, seq_end) = {
+    let (mut outcomes, rows, applied, seq_end) = {
         let chain = state.read().expect("state lock");
         let mut ledger = ledger.lock().expect("ledger lock");
         ledger.settle_seen(&chain.committed_roots);
@@ -361,6 +361,7 @@ async fn process_group(
         let mut pending_delta: HashMap<(Address, Address), U256> = HashMap::new();
         let mut seq = ledger.seq;
         let mut rows = Vec::new();
+        let mut applied: Vec<(B256, u64, B256, PayerToken, U256)> = Vec::new();
         let mut outcomes: Vec<Vec<Outcome>> = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let mut out = Vec::with_capacity(job.items.len());
@@ -434,6 +435,13 @@ async fn process_group(
                         seq += 1;
                         usage_delta.insert(v.usage_key, (r.cumulative_samples, v.digest));
                         *pending_delta.entry((r.payer, token)).or_default() += amount;
+                        applied.push((
+                            v.usage_key,
+                            r.cumulative_samples,
+                            v.digest,
+                            (r.payer, token),
+                            amount,
+                        ));
                         rows.push(NewReceipt {
                             digest: hex0x(v.digest),
                             usage_key: hex0x(v.usage_key),
@@ -467,26 +475,43 @@ async fn process_group(
             }
             outcomes.push(out);
         }
-        (outcomes, rows, usage_delta, pending_delta, seq)
+        (outcomes, rows, applied, seq)
     };
     crate::failpoint::hit("ingest_before_commit").await;
-    if let Err(e) = store.insert_receipts(&rows).await {
-        return fail(jobs, &e);
-    }
+    let inserted = match store.insert_receipts(&rows).await {
+        Ok(inserted) => inserted,
+        Err(e) => return fail(jobs, &e),
+    };
+    // Rows another process stored first (PostgreSQL shared by several relayers) were not
+    // inserted: they are duplicates, and their amounts are that process's to count.
+    let all_new = inserted.len() == rows.len();
+    let is_new = |digest: &B256| all_new || inserted.contains(&hex0x(digest));
     {
         let mut ledger = ledger.lock().expect("ledger lock");
-        for (key, value) in usage_delta {
-            let e = ledger.usage.entry(key).or_insert(value);
-            if value.0 >= e.0 {
-                *e = value;
+        for (key, cumulative, digest, payer_token, amount) in &applied {
+            if !is_new(digest) {
+                continue;
             }
-        }
-        for (key, amount) in pending_delta {
-            *ledger.pending.entry(key).or_default() += amount;
+            let e = ledger.usage.entry(*key).or_insert((*cumulative, *digest));
+            if *cumulative >= e.0 {
+                *e = (*cumulative, *digest);
+            }
+            *ledger.pending.entry(*payer_token).or_default() += *amount;
         }
         ledger.seq = ledger.seq.max(seq_end);
     }
-    metrics::counter!("relayer_receipts_accepted_total").increment(rows.len() as u64);
+    if !all_new {
+        for out in &mut outcomes {
+            for o in out.iter_mut() {
+                if let Outcome::Accepted { digest, .. } = o {
+                    if !is_new(digest) {
+                        *o = Outcome::Duplicate { digest: *digest };
+                    }
+                }
+            }
+        }
+    }
+    metrics::counter!("relayer_receipts_accepted_total").increment(inserted.len() as u64);
     for (job, out) in jobs.into_iter().zip(outcomes) {
         let _ = job.reply.send(Ok(out));
     }

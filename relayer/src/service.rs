@@ -170,12 +170,12 @@ async fn lead(store: Store, batcher: Batcher) {
     }
 }
 
-async fn try_lock(
-    store: &Store,
-) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>, sqlx::Error> {
-    let mut conn = store.pool().acquire().await?;
+/// Takes the session-level committer lock on a connection detached from the pool, so that
+/// the lock is released exactly when that connection closes (process exit or task end).
+async fn try_lock(store: &Store) -> Result<Option<sqlx::AnyConnection>, sqlx::Error> {
+    let mut conn = store.pool().acquire().await?.detach();
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(727275)")
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut conn)
         .await?;
     Ok(got.then_some(conn))
 }

@@ -110,14 +110,18 @@ impl Store {
     }
 
     /// Inserts `receipts` in one transaction (multi-row `INSERT`s), ignoring digests already
-    /// stored, and returns once it has committed.
+    /// stored, and returns once it has committed, with the digests it inserted.
     ///
     /// # Errors
     ///
     /// [`StoreError::Db`]; nothing is stored then.
-    pub async fn insert_receipts(&self, receipts: &[NewReceipt]) -> StoreResult<()> {
+    pub async fn insert_receipts(
+        &self,
+        receipts: &[NewReceipt],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut inserted = std::collections::HashSet::with_capacity(receipts.len());
         if receipts.is_empty() {
-            return Ok(());
+            return Ok(inserted);
         }
         let mut tx = self.pool.begin().await?;
         for chunk in receipts.chunks(INSERT_CHUNK) {
@@ -149,7 +153,7 @@ impl Store {
                 }
                 sql.push(')');
             }
-            sql.push_str(" ON CONFLICT (digest) DO NOTHING");
+            sql.push_str(" ON CONFLICT (digest) DO NOTHING RETURNING digest");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {
                 q = q
@@ -170,10 +174,13 @@ impl Store {
                     .bind(r.seq)
                     .bind("pending");
             }
-            q.execute(&mut *tx).await?;
+            for row in q.fetch_all(&mut *tx).await? {
+                use sqlx::Row;
+                inserted.insert(row.try_get::<String, _>(0)?);
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(inserted)
     }
 
     /// Whether a receipt with this digest is stored.

@@ -5,5 +5,6 @@ mod batch;
 mod crash;
 mod fuzz;
 mod ingest;
+mod multi;
 mod resilience;
 mod support;
