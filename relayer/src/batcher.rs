@@ -26,7 +26,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use fairtrain_protocol::{
-    batch::{data_hash, BatchData, Reservation},
+    batch::{data_hash, BatchData, Reservation, BATCH_DATA_VERSION},
     bindings::{Escrow, TrainingEscrow},
     wire::SignedReceipt,
     EscrowDomain, ReceiptSignature,
@@ -40,6 +40,7 @@ use crate::{
     failpoint,
     ingest::Ledger,
     store::{rows::parse, BatchRow, ReceiptRow, Store, StoreError},
+    tree::LevelTree,
     txmgr::{TxError, TxManager, TxStatus},
     util::{hex0x, now_secs},
 };
@@ -531,8 +532,17 @@ impl Batcher {
             .iter()
             .map(signed_receipt)
             .collect::<Result<Vec<_>, _>>()?;
-        let (data, tree) = BatchData::build(&self.domain, receipts, reservations)
-            .map_err(|e| StoreError::Corrupt(format!("batch tree: {e}")))?;
+        let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
+        let tree = LevelTree::from_receipts(&self.domain, &plain)
+            .ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
+        let data = BatchData {
+            version: BATCH_DATA_VERSION,
+            chain_id: self.domain.chain_id(),
+            escrow: self.domain.verifying_contract(),
+            root: tree.root(),
+            receipts,
+            reservations,
+        };
         let bytes = data.to_bytes();
         let hash = hex0x(data_hash(&bytes));
         let uri = format!("{}/v1/data/{hash}", self.public_url.trim_end_matches('/'));
@@ -566,7 +576,7 @@ impl Batcher {
         for (index, row) in rows.iter().enumerate() {
             let proof = tree
                 .proof(index)
-                .map_err(|e| StoreError::Corrupt(format!("proof {index}: {e}")))?
+                .ok_or_else(|| StoreError::Corrupt(format!("proof {index}")))?
                 .iter()
                 .map(hex0x)
                 .collect::<Vec<_>>()

@@ -12,6 +12,7 @@
 //! - [`rejection`]: the machine-readable reasons a receipt is refused.
 //! - [`batcher`]: cutting batches, building trees and batch data, and driving each commit to
 //!   confirmation through [`txmgr`].
+//! - [`tree`]: the multi-threaded Merkle tree the batcher builds.
 //! - [`claims`]: bulk claims for payees.
 //! - [`api`]: the HTTP API.
 //! - [`service`]: wiring it all together.
@@ -27,5 +28,6 @@ pub mod ingest;
 pub mod rejection;
 pub mod service;
 pub mod store;
+pub mod tree;
 pub mod txmgr;
 pub mod util;
