@@ -266,3 +266,70 @@ impl Config {
         Duration::from_millis(self.poll_interval_ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+database_url = "sqlite://relayer.db"
+rpc_url = "http://127.0.0.1:8545"
+chain_id = 31337
+escrow = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+license_nft = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.batch.max_receipts, 10_000);
+        assert_eq!(c.tx.bump_percent, 25);
+        assert!(c.signer().is_none());
+    }
+
+    #[test]
+    fn file_loads_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relayer.toml");
+        std::fs::write(&path, MINIMAL).unwrap();
+        assert_eq!(Config::load(Some(&path)).unwrap().chain_id, 31337);
+        assert!(matches!(
+            Config::load(Some(&dir.path().join("missing.toml"))),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            ("database_url = \"mysql://x\"", "database_url"),
+            ("[tx]\nbump_after_secs = 1\nbump_percent = 5\nmax_fee_per_gas = 1\nclaims_per_tx = 1", "bump_percent"),
+            ("operator_token = \"short\"", "operator_token"),
+            ("private_key = \"0x1234\"", "private_key"),
+            ("[batch]\nmax_receipts = 0\nmax_value = \"1\"\nmax_age_secs = 1\nhorizon_secs = 1", "max_receipts"),
+        ];
+        for (extra, what) in cases {
+            let text = if extra.starts_with("database_url") {
+                MINIMAL.replace("database_url = \"sqlite://relayer.db\"", extra)
+            } else if extra.starts_with('[') {
+                format!("{MINIMAL}\n{extra}\n")
+            } else {
+                format!("{extra}\n{MINIMAL}")
+            };
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(what), "{what}: {err}");
+        }
+        assert!(matches!(
+            parse("chain_id = \"x\""),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(parse(&format!("{MINIMAL}\nunknown_key = 1")).is_err());
+    }
+}

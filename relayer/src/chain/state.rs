@@ -262,3 +262,212 @@ impl ChainState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        primitives::{aliases::U40, Uint},
+        sol_types::SolEvent,
+    };
+
+    use super::*;
+
+    const ESCROW: Address = Address::repeat_byte(0xe5);
+    const NFT: Address = Address::repeat_byte(0x4f);
+    const PAYER: Address = Address::repeat_byte(1);
+    const TOKEN: Address = Address::repeat_byte(2);
+
+    fn log<E: SolEvent>(address: Address, event: &E) -> Log {
+        Log {
+            address,
+            data: event.encode_log_data(),
+        }
+    }
+
+    #[test]
+    fn balances_follow_deposits_reservations_releases_and_withdrawals() {
+        let mut s = ChainState::default();
+        let apply = |s: &mut ChainState, l: Log| s.apply(ESCROW, NFT, &l);
+        apply(
+            &mut s,
+            log(
+                ESCROW,
+                &TrainingEscrow::Deposited {
+                    payer: PAYER,
+                    token: TOKEN,
+                    from: PAYER,
+                    amount: U256::from(1_000),
+                },
+            ),
+        );
+        apply(
+            &mut s,
+            log(
+                ESCROW,
+                &TrainingEscrow::FundsReserved {
+                    root: B256::repeat_byte(9),
+                    payer: PAYER,
+                    token: TOKEN,
+                    amount: U256::from(300),
+                    expiresAt: U40::from(10),
+                },
+            ),
+        );
+        assert_eq!(s.available(PAYER, TOKEN), U256::from(700));
+        apply(
+            &mut s,
+            log(
+                ESCROW,
+                &TrainingEscrow::ReservationReleased {
+                    root: B256::repeat_byte(9),
+                    payer: PAYER,
+                    token: TOKEN,
+                    amount: U256::from(100),
+                },
+            ),
+        );
+        assert_eq!(s.available(PAYER, TOKEN), U256::from(800));
+        // A withdrawal due before the horizon is not spendable; one due later is.
+        apply(
+            &mut s,
+            log(
+                ESCROW,
+                &TrainingEscrow::WithdrawalRequested {
+                    payer: PAYER,
+                    token: TOKEN,
+                    amount: Uint::from(500),
+                    unlockAt: U40::from(100),
+                    lapsesAt: U40::from(200),
+                },
+            ),
+        );
+        assert_eq!(s.spendable(PAYER, TOKEN, 150), U256::from(300));
+        assert_eq!(s.spendable(PAYER, TOKEN, 50), U256::from(800));
+        apply(
+            &mut s,
+            log(
+                ESCROW,
+                &TrainingEscrow::Withdrawn {
+                    payer: PAYER,
+                    token: TOKEN,
+                    to: PAYER,
+                    amount: U256::from(500),
+                },
+            ),
+        );
+        assert_eq!(s.available(PAYER, TOKEN), U256::from(300));
+        assert!(s.withdrawals.is_empty());
+        // Direct settlement marks the token for a re-read.
+        apply(
+            &mut s,
+            log(
+                ESCROW,
+                &TrainingEscrow::UsageSettled {
+                    root: B256::ZERO,
+                    usageKey: B256::repeat_byte(3),
+                    payee: PAYER,
+                    licenseId: U256::from(1),
+                    token: TOKEN,
+                    cumulativeSamples: 7,
+                    samplesCharged: 7,
+                    amount: U256::from(7),
+                    fee: U256::ZERO,
+                },
+            ),
+        );
+        assert!(s.dirty_tokens.contains(&TOKEN));
+        assert_eq!(s.settled[&B256::repeat_byte(3)], 7);
+        // Logs of other contracts are ignored.
+        apply(
+            &mut s,
+            log(
+                Address::ZERO,
+                &TrainingEscrow::Deposited {
+                    payer: PAYER,
+                    token: TOKEN,
+                    from: PAYER,
+                    amount: U256::from(1),
+                },
+            ),
+        );
+        assert_eq!(s.available(PAYER, TOKEN), U256::from(300));
+    }
+
+    #[test]
+    fn keys_relayers_and_snapshot_round_trip() {
+        let mut s = ChainState::default();
+        let signer = Address::repeat_byte(7);
+        s.apply(
+            ESCROW,
+            NFT,
+            &log(
+                ESCROW,
+                &TrainingEscrow::SignerRegistered {
+                    payer: PAYER,
+                    signer,
+                },
+            ),
+        );
+        s.apply(
+            ESCROW,
+            NFT,
+            &log(
+                ESCROW,
+                &TrainingEscrow::SignerRevoked {
+                    payer: PAYER,
+                    signer,
+                    effectiveAt: U40::from(500),
+                },
+            ),
+        );
+        assert_eq!(s.signers[&(PAYER, signer)].revoked_at, 500);
+        s.apply(
+            ESCROW,
+            NFT,
+            &log(
+                ESCROW,
+                &TrainingEscrow::SignerRegistered {
+                    payer: PAYER,
+                    signer,
+                },
+            ),
+        );
+        assert_eq!(
+            s.signers[&(PAYER, signer)].revoked_at,
+            0,
+            "re-registering cancels a pending revocation"
+        );
+        s.apply(
+            ESCROW,
+            NFT,
+            &log(
+                ESCROW,
+                &TrainingEscrow::RelayerSet {
+                    payer: PAYER,
+                    relayer: signer,
+                    authorized: true,
+                },
+            ),
+        );
+        assert!(s.is_relayer(PAYER, signer));
+        s.apply(
+            ESCROW,
+            NFT,
+            &log(
+                NFT,
+                &fairtrain_protocol::bindings::LicenseNFT::Transfer {
+                    from: Address::ZERO,
+                    to: signer,
+                    tokenId: U256::from(4),
+                },
+            ),
+        );
+        assert_eq!(s.holders[&U256::from(4)], signer);
+        s.next_block = 42;
+        let back = ChainState::from_json(&s.to_json()).unwrap();
+        assert_eq!(back.signers, s.signers);
+        assert_eq!(back.holders, s.holders);
+        assert_eq!(back.next_block, 42);
+        assert!(ChainState::from_json("{").is_err());
+    }
+}
