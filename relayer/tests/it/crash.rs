@@ -208,6 +208,42 @@ async fn crash_at(db: Db, failpoint: &str) {
     }
     assert_eq!(reserved, total);
     second.kill();
+    if failpoint == "batch_confirmed" && matches!(db, Db::Sqlite) {
+        operator_cli(&config, chain.license_id.to_string());
+    }
+}
+
+/// The operator commands against the store the crashed relayer left.
+fn operator_cli(config: &Path, license: String) {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fairtrain-relayer"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_remove("FAIRTRAIN_FAILPOINT")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let status: Value = serde_json::from_str(&run(&["status"])).unwrap();
+    assert_eq!(status["receipts"]["committed"], 9);
+    let batches: Value = serde_json::from_str(&run(&["batches", "--limit", "50"])).unwrap();
+    assert!(batches["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["state"] == "confirmed"));
+    let proofs: Value = serde_json::from_str(&run(&["proofs", "--license", &license])).unwrap();
+    assert_eq!(proofs["claims"].as_array().unwrap().len(), 9);
+    let check = run(&["config", "check"]);
+    assert!(check.contains("rpc: ok (chain 31337)"), "{check}");
+    let claims: Value = serde_json::from_str(&run(&["claim"])).unwrap();
+    assert!(!claims["claimJobs"].as_array().unwrap().is_empty());
 }
 
 macro_rules! crash_tests {
