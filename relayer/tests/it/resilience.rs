@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use alloy::providers::ext::AnvilApi;
+use alloy::providers::{ext::AnvilApi, Provider};
 use serde_json::{json, Value};
 
 use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
@@ -136,4 +136,87 @@ async fn stuck_commit_is_bumped_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_commit_is_rebroadcast_sqlite() {
     dropped_commit_is_rebroadcast(Db::Sqlite).await;
+}
+
+/// A reorg removes the block holding the commit before it is `confirmations` deep: the relayer
+/// notices the receipt is gone, gets the same commit mined again, and confirms it once.
+async fn reorged_commit_is_recommitted(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.confirmations = 3;
+    // The follower stays two blocks behind the head: bury the setup.
+    chain.provider.anvil_mine(Some(3), None).await.unwrap();
+    let relayer = Relayer::start(&cfg).await;
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    let hash: alloy::primitives::B256 = eventually(30, || async {
+        let b = batch(&relayer, 1).await;
+        b["transactions"][0]["hash"]
+            .as_str()
+            .and_then(|h| h.parse().ok())
+    })
+    .await;
+    eventually(30, || async {
+        chain
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .unwrap()
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+    // The block with the commit disappears.
+    chain.provider.anvil_rollback(Some(1)).await.unwrap();
+    assert!(chain
+        .provider
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(batch(&relayer, 1).await["batch"]["state"], "sent");
+    // Blocks keep coming; the relayer puts its commit back and confirms it three deep.
+    eventually(60, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    let roots = chain.committed_roots().await;
+    assert_eq!(
+        roots.len(),
+        1,
+        "committed exactly once on the surviving chain"
+    );
+    let b = batch(&relayer, 1).await;
+    assert_eq!(
+        b["batch"]["root"].as_str().unwrap(),
+        format!("{:#x}", roots[0])
+    );
+    let mined = chain
+        .provider
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .expect("mined again");
+    assert_eq!(
+        Some(mined.block_number.unwrap() as i64),
+        b["batch"]["commit_block"].as_i64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorged_commit_is_recommitted_sqlite() {
+    reorged_commit_is_recommitted(Db::Sqlite).await;
 }
