@@ -436,17 +436,17 @@ impl Batcher {
         Ok(())
     }
 
-    /// Cuts a batch from the oldest pending receipts if a threshold is reached.
+    /// Cuts a batch from the oldest pending receipts if a threshold is reached. Receipts of
+    /// payers whose available balance no longer covers them are skipped (they wait for a
+    /// deposit) without holding back the receipts behind them.
     async fn cut(&self) -> Result<bool, TxError> {
-        let rows = self
-            .store
-            .pending_receipts(self.config.max_receipts as i64)
-            .await?;
+        let max = self.config.max_receipts;
+        let rows = self.store.pending_receipts(4 * max as i64).await?;
         if rows.is_empty() {
             return Ok(false);
         }
         let relayer = self.txm.address();
-        let (chain_now, eligible) = {
+        let (chain_now, selected) = {
             let chain = self.state.read().expect("state lock");
             let mut eligible = Vec::new();
             for row in rows {
@@ -457,69 +457,24 @@ impl Batcher {
                     eligible.push(row);
                 }
             }
-            (chain.timestamp, eligible)
+            let selected = select(eligible, |payer, token| chain.available(payer, token), max)?;
+            (chain.timestamp, selected)
         };
-        let Some(oldest) = eligible.iter().map(|r| r.received_at).min() else {
+        let (receipts, reservations) = selected;
+        let Some(oldest) = receipts.iter().map(|r| r.received_at).min() else {
             return Ok(false);
         };
-        let mut total = U256::ZERO;
-        for row in &eligible {
-            total = total.saturating_add(parse::<U256>("amount", &row.amount)?);
-        }
-        let full = eligible.len() >= self.config.max_receipts;
+        let total = reservations
+            .iter()
+            .fold(U256::ZERO, |acc, r| acc.saturating_add(r.amount));
+        let full = receipts.len() >= max;
         let valuable = total >= self.config.max_value;
         let old = now_secs() - oldest >= self.config.max_age_secs as i64;
         if !(full || valuable || old) {
             return Ok(false);
         }
-        let (receipts, reservations) = self.fund(eligible)?;
-        if receipts.is_empty() {
-            return Ok(false);
-        }
         self.build(receipts, reservations, chain_now).await?;
         Ok(true)
-    }
-
-    /// Keeps the receipts of payers whose available balance covers their reservation; the
-    /// others stay pending (their payer spent the balance; they wait for a deposit).
-    fn fund(
-        &self,
-        rows: Vec<ReceiptRow>,
-    ) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
-        let mut sums: BTreeMap<(Address, Address), U256> = BTreeMap::new();
-        for row in &rows {
-            let key = (parse("payer", &row.payer)?, parse("token", &row.token)?);
-            *sums.entry(key).or_default() += parse::<U256>("amount", &row.amount)?;
-        }
-        let chain = self.state.read().expect("state lock");
-        let funded: BTreeMap<_, _> = sums
-            .into_iter()
-            .filter(|((payer, token), amount)| {
-                let ok = *amount <= chain.available(*payer, *token) && *amount <= U256::from(u128::MAX);
-                if !ok {
-                    warn!(%payer, %token, %amount, "payer's available balance does not cover its receipts; they wait");
-                    metrics::counter!("relayer_unfunded_payers_total").increment(1);
-                }
-                ok
-            })
-            .collect();
-        drop(chain);
-        let mut kept = Vec::new();
-        for row in rows {
-            let key = (parse("payer", &row.payer)?, parse("token", &row.token)?);
-            if funded.contains_key(&key) {
-                kept.push(row);
-            }
-        }
-        let reservations = funded
-            .into_iter()
-            .map(|((payer, token), amount)| Reservation {
-                payer,
-                token,
-                amount,
-            })
-            .collect();
-        Ok((kept, reservations))
     }
 
     async fn build(
@@ -628,5 +583,118 @@ pub fn proof_of(row: &ReceiptRow) -> Result<Vec<B256>, StoreError> {
     match row.proof.as_deref() {
         None | Some("") => Ok(Vec::new()),
         Some(p) => p.split(',').map(|h| parse("proof", h)).collect(),
+    }
+}
+
+/// Picks a batch from `rows` (oldest first): the receipts of payers whose `available` balance
+/// covers all of their rows here, at most `max` of them, and the reservation each payer and
+/// token needs.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row does not parse.
+pub fn select(
+    rows: Vec<ReceiptRow>,
+    available: impl Fn(Address, Address) -> U256,
+    max: usize,
+) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
+    let key = |row: &ReceiptRow| -> Result<(Address, Address), StoreError> {
+        Ok((parse("payer", &row.payer)?, parse("token", &row.token)?))
+    };
+    let mut sums: BTreeMap<(Address, Address), U256> = BTreeMap::new();
+    for row in &rows {
+        *sums.entry(key(row)?).or_default() += parse::<U256>("amount", &row.amount)?;
+    }
+    let unfunded: Vec<_> = sums
+        .iter()
+        .filter(|((payer, token), amount)| {
+            **amount > available(*payer, *token) || **amount > U256::from(u128::MAX)
+        })
+        .map(|(k, amount)| {
+            warn!(payer = %k.0, token = %k.1, %amount, "available balance does not cover the payer's receipts; they wait");
+            metrics::counter!("relayer_unfunded_payers_total").increment(1);
+            *k
+        })
+        .collect();
+    let mut kept = Vec::new();
+    let mut reserved: BTreeMap<(Address, Address), U256> = BTreeMap::new();
+    for row in rows {
+        if kept.len() == max {
+            break;
+        }
+        let k = key(&row)?;
+        if unfunded.contains(&k) {
+            continue;
+        }
+        *reserved.entry(k).or_default() += parse::<U256>("amount", &row.amount)?;
+        kept.push(row);
+    }
+    let reservations = reserved
+        .into_iter()
+        .map(|((payer, token), amount)| Reservation {
+            payer,
+            token,
+            amount,
+        })
+        .collect();
+    Ok((kept, reservations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, payer: u8, amount: u64) -> ReceiptRow {
+        ReceiptRow {
+            digest: format!("{:#066x}", seq),
+            usage_key: String::new(),
+            payer: hex0x(Address::repeat_byte(payer)),
+            license_id: "1".into(),
+            terms_id: "1".into(),
+            run_id: String::new(),
+            cumulative: "1".into(),
+            issued_at: "1".into(),
+            signature: String::new(),
+            signer: String::new(),
+            token: hex0x(Address::repeat_byte(0xaa)),
+            amount: amount.to_string(),
+            chargeable_from: 0,
+            received_at: seq,
+            seq,
+            status: "pending".into(),
+            batch_id: None,
+            leaf_index: None,
+            proof: None,
+            claim_tx: None,
+        }
+    }
+
+    #[test]
+    fn unfunded_payers_wait_without_blocking_others() {
+        // Payer 1 (oldest receipts) has spent its balance; payer 2 is funded.
+        let rows = vec![
+            row(1, 1, 50),
+            row(2, 1, 60),
+            row(3, 2, 10),
+            row(4, 2, 20),
+            row(5, 2, 30),
+        ];
+        let available = |payer: Address, _| {
+            if payer == Address::repeat_byte(1) {
+                U256::from(100)
+            } else {
+                U256::from(1_000)
+            }
+        };
+        let (kept, reservations) = select(rows.clone(), available, 2).unwrap();
+        assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(reservations.len(), 1);
+        assert_eq!(reservations[0].payer, Address::repeat_byte(2));
+        assert_eq!(reservations[0].amount, U256::from(30));
+        // Everyone funded: oldest first, one reservation per payer and token, summing exactly.
+        let (kept, reservations) = select(rows, |_, _| U256::from(1_000), 10).unwrap();
+        assert_eq!(kept.len(), 5);
+        let amounts: Vec<_> = reservations.iter().map(|r| r.amount).collect();
+        assert_eq!(amounts, [U256::from(110), U256::from(60)]);
     }
 }
