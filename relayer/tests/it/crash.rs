@@ -262,7 +262,10 @@ crash_tests! {
     sqlite_batch_broadcast: Db::Sqlite, "batch_broadcast";
     sqlite_batch_sent: Db::Sqlite, "batch_sent";
     sqlite_batch_confirmed: Db::Sqlite, "batch_confirmed";
+    postgres_ingest_before_commit: Db::Postgres, "ingest_before_commit";
+    postgres_batch_built: Db::Postgres, "batch_built";
     postgres_batch_signed: Db::Postgres, "batch_signed";
+    postgres_batch_sent: Db::Postgres, "batch_sent";
     postgres_batch_broadcast: Db::Postgres, "batch_broadcast";
     postgres_batch_confirmed: Db::Postgres, "batch_confirmed";
 }
