@@ -220,3 +220,35 @@ async fn reorged_commit_is_recommitted(db: Db) {
 async fn reorged_commit_is_recommitted_sqlite() {
     reorged_commit_is_recommitted(Db::Sqlite).await;
 }
+
+/// Every RPC request takes 300 ms: receipts are verified from the followed state (no RPC per
+/// request) and the batch still settles.
+async fn slow_rpc(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.rpc_url = crate::support::slow_proxy(&chain.rpc, Duration::from_millis(300)).await;
+    cfg.batch.max_receipts = 2;
+    let relayer = Relayer::start(&cfg).await;
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    eventually(90, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_rpc_sqlite() {
+    slow_rpc(Db::Sqlite).await;
+}
