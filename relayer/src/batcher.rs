@@ -263,43 +263,7 @@ impl Batcher {
                 if now_secs() - last.created_at < self.bump_after as i64 {
                     return Ok(false);
                 }
-                let Some(fees) = self.txm.bumped_fees(last).await? else {
-                    warn!(batch = batch.id, "fee ceiling reached; waiting");
-                    return Ok(false);
-                };
-                let input = Self::commit_call(batch)?;
-                let gas = self
-                    .txm
-                    .estimate_gas(self.domain.verifying_contract(), &input)
-                    .await
-                    .unwrap_or(5_000_000);
-                let mut tx = self.store.pool().begin().await?;
-                let row = self
-                    .txm
-                    .sign_and_record(
-                        &mut tx,
-                        "commit",
-                        batch.id,
-                        last.attempt + 1,
-                        last.nonce as u64,
-                        self.domain.verifying_contract(),
-                        input,
-                        gas,
-                        fees,
-                    )
-                    .await?;
-                tx.commit().await?;
-                info!(batch = batch.id, attempt = row.attempt, max_fee = %row.max_fee, "fee bump");
-                metrics::counter!("relayer_tx_bumps_total").increment(1);
-                match self.txm.broadcast(&row).await {
-                    Ok(()) => {}
-                    Err(TxError::Rpc {
-                        kind: RpcErrorKind::Underpriced | RpcErrorKind::NonceTooLow,
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
-                Ok(true)
+                self.replace(batch, last).await
             }
             TxStatus::Dropped => {
                 warn!(batch = batch.id, hash = %last.hash, "commit dropped; rebroadcasting");
@@ -309,6 +273,11 @@ impl Batcher {
                         kind: RpcErrorKind::NonceTooLow,
                         ..
                     }) => Ok(true),
+                    // The node refuses it at its fees (the base fee rose above them): replace it.
+                    Err(TxError::Rpc {
+                        kind: RpcErrorKind::Underpriced,
+                        ..
+                    }) => self.replace(batch, last).await,
                     Err(e) => Err(e),
                 }
             }
@@ -325,6 +294,47 @@ impl Batcher {
                 Ok(true)
             }
         }
+    }
+
+    /// Signs a replacement of `last` (same nonce, higher fees), records it, broadcasts it.
+    async fn replace(&self, batch: &BatchRow, last: &crate::store::TxRow) -> Result<bool, TxError> {
+        let Some(fees) = self.txm.bumped_fees(last).await? else {
+            warn!(batch = batch.id, "fee ceiling reached; waiting");
+            return Ok(false);
+        };
+        let input = Self::commit_call(batch)?;
+        let gas = self
+            .txm
+            .estimate_gas(self.domain.verifying_contract(), &input)
+            .await
+            .unwrap_or(5_000_000);
+        let mut tx = self.store.pool().begin().await?;
+        let row = self
+            .txm
+            .sign_and_record(
+                &mut tx,
+                "commit",
+                batch.id,
+                last.attempt + 1,
+                last.nonce as u64,
+                self.domain.verifying_contract(),
+                input,
+                gas,
+                fees,
+            )
+            .await?;
+        tx.commit().await?;
+        info!(batch = batch.id, attempt = row.attempt, max_fee = %row.max_fee, "fee bump");
+        metrics::counter!("relayer_tx_bumps_total").increment(1);
+        match self.txm.broadcast(&row).await {
+            Ok(()) => {}
+            Err(TxError::Rpc {
+                kind: RpcErrorKind::Underpriced | RpcErrorKind::NonceTooLow,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(true)
     }
 
     /// Whether the escrow already holds a reservation of this batch (it was committed).

@@ -28,7 +28,11 @@ pub fn classify(message: &str) -> RpcErrorKind {
         RpcErrorKind::AlreadyKnown
     } else if m.contains("nonce too low") || m.contains("nonce has already been used") {
         RpcErrorKind::NonceTooLow
-    } else if m.contains("underpriced") || m.contains("fee too low") {
+    } else if m.contains("underpriced")
+        || m.contains("fee too low")
+        || m.contains("less than block base fee")
+        || m.contains("fee cap less than")
+    {
         RpcErrorKind::Underpriced
     } else if m.contains("revert") || m.contains("execution reverted") {
         RpcErrorKind::Reverted

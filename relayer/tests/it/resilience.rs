@@ -252,3 +252,54 @@ async fn slow_rpc(db: Db) {
 async fn slow_rpc_sqlite() {
     slow_rpc(Db::Sqlite).await;
 }
+
+/// The base fee jumps far above what the commit offers: it cannot be included, the relayer
+/// replaces it at the market's new price (within its ceiling), and it is committed once.
+async fn gas_spike(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.tx.bump_after_secs = 1;
+    let relayer = Relayer::start(&cfg).await;
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let (status, _) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(30, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(())
+    })
+    .await;
+    // 100 gwei base fee from the next block on: the first attempt is priced far below it.
+    let spike = 100_000_000_000u128;
+    chain
+        .provider
+        .anvil_set_next_block_base_fee_per_gas(spike)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    let fee = |t: &Value| t["maxFeePerGas"].as_str().unwrap().parse::<u128>().unwrap();
+    eventually(60, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    let txs = batch(&relayer, 1).await["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert!(txs.len() >= 2, "replaced at least once: {txs:?}");
+    assert!(fee(&txs[0]) < spike / 2 && fee(txs.last().unwrap()) > fee(&txs[0]));
+    assert_eq!(chain.committed_roots().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gas_spike_sqlite() {
+    gas_spike(Db::Sqlite).await;
+}
