@@ -45,7 +45,9 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
             _accept(config.tokens[i]);
         }
         for (uint256 i; i < n; ++i) {
-            if (config.members[i] == address(0) || config.shares[i] == 0) revert Errors.RevenuePool_BadMembers();
+            if (config.members[i] == address(0) || config.shares[i] == 0) {
+                revert Errors.RevenuePool_BadMembers();
+            }
             _mint(config.members[i], config.shares[i]);
         }
         if (totalSupply() > type(uint128).max) revert Errors.RevenuePool_BadMembers();
@@ -66,7 +68,12 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRevenuePool
-    function accountState(address account, address token) external view override returns (Pools.Account memory) {
+    function accountState(address account, address token)
+        external
+        view
+        override
+        returns (Pools.Account memory)
+    {
         return _accounts[token][account];
     }
 
@@ -148,7 +155,12 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
     /// @inheritdoc IERC721Receiver
     /// @dev The pool accepts license NFTs (so that it is paid as their holder) and never sends
     /// them anywhere.
-    function onERC721Received(address, address, uint256, bytes calldata) external pure override returns (bytes4) {
+    function onERC721Received(address, address, uint256, bytes calldata)
+        external
+        pure
+        override
+        returns (bytes4)
+    {
         return IERC721Receiver.onERC721Received.selector;
     }
 

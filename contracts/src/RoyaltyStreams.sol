@@ -157,7 +157,9 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
         if (params.token == address(0)) revert Errors.RoyaltyStreams_ZeroAddress();
         if (params.ratePerSecond == 0) revert Errors.RoyaltyStreams_ZeroRate();
         uint40 start = params.startTime == 0 ? uint40(block.timestamp) : params.startTime;
-        if (start < block.timestamp) revert Errors.RoyaltyStreams_StartInPast(start, uint40(block.timestamp));
+        if (start < block.timestamp) {
+            revert Errors.RoyaltyStreams_StartInPast(start, uint40(block.timestamp));
+        }
         uint40 end = params.endTime == 0 ? _NO_END : params.endTime;
         if (end <= start) revert Errors.RoyaltyStreams_EndNotAfterStart(start, end);
         if (licenseId > type(uint64).max) revert Errors.RoyaltyStreams_UnknownLicense(licenseId);
@@ -309,7 +311,12 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRoyaltyStreams
-    function withdrawMultiple(uint256[] calldata streamIds) external override nonReentrant returns (uint256 paid) {
+    function withdrawMultiple(uint256[] calldata streamIds)
+        external
+        override
+        nonReentrant
+        returns (uint256 paid)
+    {
         address pendingHolder;
         address pendingToken;
         uint256 pendingAmount;
@@ -341,7 +348,12 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRoyaltyStreams
-    function withdrawOwed(address account, address token) external override nonReentrant returns (uint256 amount) {
+    function withdrawOwed(address account, address token)
+        external
+        override
+        nonReentrant
+        returns (uint256 amount)
+    {
         amount = _owed[account][token];
         if (amount == 0) return 0;
         _owed[account][token] = 0;
@@ -411,7 +423,9 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
         st.complete = cursor == w.fundedTo;
         if (payCurrent) st.current = history[w.last].holder;
-        if (st.uncoveredDebt != 0 && st.complete) emit StreamInsolvent(streamId, w.fundedTo, st.uncoveredDebt);
+        if (st.uncoveredDebt != 0 && st.complete) {
+            emit StreamInsolvent(streamId, w.fundedTo, st.uncoveredDebt);
+        }
 
         s.creditedAt = cursor;
         // Cannot truncate: `i` is below the history's length (see `create`).
@@ -508,7 +522,9 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     function _pending(Streams.Record storage s) private view returns (uint256 covered, uint256 debt) {
         uint40 from = s.creditedAt;
         uint40 to = _accrualEnd(s);
-        if (s.status == Streams.Status.Null || s.status == Streams.Status.Cancelled || to <= from) return (0, 0);
+        if (s.status == Streams.Status.Null || s.status == Streams.Status.Cancelled || to <= from) {
+            return (0, 0);
+        }
         uint256 rate = s.ratePerSecond;
         uint256 anchor = s.anchor;
         uint256 base = rate * (from - anchor) / _SCALE;

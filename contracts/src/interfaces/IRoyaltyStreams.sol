@@ -54,10 +54,14 @@ interface IRoyaltyStreams is ILicenseTransferHook {
 
     /// @notice Emitted when accrual of a stream is booked to `holder`'s {owedTo} balance (past
     /// holders, and settlements that do not transfer).
-    event AccrualCredited(uint256 indexed streamId, address indexed holder, address indexed token, uint256 amount);
+    event AccrualCredited(
+        uint256 indexed streamId, address indexed holder, address indexed token, uint256 amount
+    );
 
     /// @notice Emitted when accrual of a stream is transferred to the license's current holder.
-    event StreamWithdrawn(uint256 indexed streamId, address indexed holder, address indexed token, uint256 amount);
+    event StreamWithdrawn(
+        uint256 indexed streamId, address indexed holder, address indexed token, uint256 amount
+    );
 
     /// @notice Emitted when a settlement stops short because the stream's balance ran out:
     /// accrual up to `fundedUntil` is paid, `uncoveredDebt` accrued after it without funds.
@@ -107,7 +111,10 @@ interface IRoyaltyStreams is ILicenseTransferHook {
     function holderCheckpointCount(uint256 licenseId) external view returns (uint256);
 
     /// @notice The `index`-th holder checkpoint of a license.
-    function holderCheckpoint(uint256 licenseId, uint256 index) external view returns (Streams.Checkpoint memory);
+    function holderCheckpoint(uint256 licenseId, uint256 index)
+        external
+        view
+        returns (Streams.Checkpoint memory);
 
     /*//////////////////////////////////////////////////////////////
                               PAYER WRITES

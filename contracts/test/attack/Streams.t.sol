@@ -53,7 +53,9 @@ contract StreamsAttackTest is StreamsBase {
         ReentrantToken ret = new ReentrantToken();
         uint256 id = openIn(address(ret), DEPOSIT, payer);
         vm.warp(block.timestamp + 100);
-        ret.arm(address(streams), abi.encodeCall(IRoyaltyStreams.withdrawOwed, (creator, address(ret))), false);
+        ret.arm(
+            address(streams), abi.encodeCall(IRoyaltyStreams.withdrawOwed, (creator, address(ret))), false
+        );
         vm.prank(payer);
         uint128 refunded = streams.cancel(id);
         assertFalse(ret.reentrySucceeded());
@@ -82,7 +84,10 @@ contract StreamsAttackTest is StreamsBase {
         vm.prank(payer);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.RoyaltyStreams_TransferAmountMismatch.selector, address(fot), DEPOSIT, DEPOSIT * 99 / 100
+                Errors.RoyaltyStreams_TransferAmountMismatch.selector,
+                address(fot),
+                DEPOSIT,
+                DEPOSIT * 99 / 100
             )
         );
         streams.create(p);
@@ -186,7 +191,9 @@ contract StreamsAttackTest is StreamsBase {
     function test_Unauthorized_StreamControl() public {
         uint256 id = openStream();
         vm.startPrank(attacker);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayerOrOperator.selector, id, attacker));
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayerOrOperator.selector, id, attacker)
+        );
         streams.pause(id);
         vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, attacker));
         streams.adjustRate(id, 1);

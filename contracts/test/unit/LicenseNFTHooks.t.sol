@@ -14,7 +14,9 @@ import {StreamsBase} from "../utils/StreamsBase.t.sol";
 contract LicenseNFTHooksTest is StreamsBase {
     function test_TransferHook_SetOnceByDeployer() public {
         assertEq(address(nft.transferHook()), address(streams));
-        vm.expectRevert(abi.encodeWithSelector(Errors.LicenseNFT_TransferHookAlreadySet.selector, address(streams)));
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.LicenseNFT_TransferHookAlreadySet.selector, address(streams))
+        );
         nft.setTransferHook(ILicenseTransferHook(address(1)));
     }
 
@@ -33,10 +35,15 @@ contract LicenseNFTHooksTest is StreamsBase {
     }
 
     function test_Hook_CalledOnTransfersNotMints() public {
-        vm.expectCall(address(streams), abi.encodeCall(ILicenseTransferHook.onLicenseTransfer, (licenseId, creator, buyer)));
+        vm.expectCall(
+            address(streams),
+            abi.encodeCall(ILicenseTransferHook.onLicenseTransfer, (licenseId, creator, buyer))
+        );
         transferLicense(creator, buyer);
         // Mints do not call the hook (a count of 0 calls).
-        vm.expectCall(address(streams), abi.encodeWithSelector(ILicenseTransferHook.onLicenseTransfer.selector), 0);
+        vm.expectCall(
+            address(streams), abi.encodeWithSelector(ILicenseTransferHook.onLicenseTransfer.selector), 0
+        );
         mintLicense(creator, defaultTerms(), keccak256("manifest-9"));
     }
 

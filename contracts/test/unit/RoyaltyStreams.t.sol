@@ -172,7 +172,9 @@ contract RoyaltyStreamsTest is StreamsBase {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         uint256 transfers;
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(usd6) && logs[i].topics[0] == IERC20.Transfer.selector) ++transfers;
+            if (logs[i].emitter == address(usd6) && logs[i].topics[0] == IERC20.Transfer.selector) {
+                ++transfers;
+            }
         }
         assertEq(transfers, 1, "two streams, one holder and token: one transfer");
     }
@@ -331,7 +333,9 @@ contract RoyaltyStreamsTest is StreamsBase {
         vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayerOrOperator.selector, id, anyone));
         streams.pause(id);
         vm.prank(creator);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayerOrOperator.selector, id, creator));
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayerOrOperator.selector, id, creator)
+        );
         streams.pause(id);
     }
 
@@ -352,7 +356,9 @@ contract RoyaltyStreamsTest is StreamsBase {
         vm.prank(payer);
         streams.pause(id);
         vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotAllowedToRestart.selector, id, operator));
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotAllowedToRestart.selector, id, operator)
+        );
         streams.restart(id, RATE);
         vm.prank(payer);
         streams.restart(id, RATE);
