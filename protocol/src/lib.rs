@@ -21,7 +21,8 @@
 //! - [`wire`]: [`SignedReceipt`], the JSON form of a signed receipt (decimal strings, hex bytes).
 //! - [`batch`]: [`BatchData`], the document a relayer publishes per batch, its hash and its
 //!   verification (signatures recover, receipts hash to the root).
-//! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT` and ERC-20, generated from
+//! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT`, `RoyaltyStreams`,
+//!   `RevenuePool`, `RevenuePoolFactory` and ERC-20, generated from
 //!   the forge artifacts' ABIs.
 //! - [`error`]: the crate's [`Error`] type.
 //!
