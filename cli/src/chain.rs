@@ -71,12 +71,20 @@ impl Chain {
             .rpc_url
             .parse()
             .map_err(|e| CliError::Invalid(format!("--rpc-url {:?}: {e}", rpc.rpc_url)))?;
+        // Nonces are read from the node for every transaction (`SimpleNonceManager`): a
+        // transaction whose gas estimate reverts must not consume a nonce, or the next one
+        // would wait behind the gap forever.
+        let builder = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id();
         let provider = match &signer {
-            Some(signer) => ProviderBuilder::new()
+            Some(signer) => builder
                 .wallet(EthereumWallet::from(signer.clone()))
                 .connect_http(url)
                 .erased(),
-            None => ProviderBuilder::new().connect_http(url).erased(),
+            None => builder.connect_http(url).erased(),
         };
         let chain_id = provider
             .get_chain_id()

@@ -256,7 +256,11 @@ mod tests {
                 "1750000000 (2025-06-15 15:06:40 UTC)".into()
             )
         );
-        assert!(decoded.hint.as_deref().unwrap().contains("2025-06-15 15:06:40 UTC"));
+        assert!(decoded
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("2025-06-15 15:06:40 UTC"));
         assert!(decoded
             .to_string()
             .starts_with("TrainingEscrow_WithdrawalLocked(payer: 0x3C44"));

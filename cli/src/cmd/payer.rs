@@ -514,6 +514,12 @@ pub struct TokenStatus {
     pub available: String,
     /// Locked in batch reservations.
     pub reserved: String,
+    /// Deposited for the payer, in total.
+    pub deposited: String,
+    /// Withdrawn by the payer, in total.
+    pub withdrawn: String,
+    /// Paid for usage (payouts and fees): deposited − withdrawn − available − reserved.
+    pub spent: String,
     /// Pending withdrawal, if any.
     pub withdrawal: Option<WithdrawalStatus>,
 }
@@ -548,14 +554,10 @@ pub struct AcceptanceStatus {
     pub chargeable_from: u64,
     /// Whether chargeable now.
     pub chargeable: bool,
-    /// Samples charged so far.
-    pub samples_charged: u64,
+    /// Samples charged so far against the cap (the escrow counts them only for capped terms).
+    pub samples_charged: Option<u64>,
     /// Cap (0: none).
     pub max_samples: u64,
-    /// Spent so far in base units (samples charged × price, fees included).
-    pub spent: String,
-    /// Spent in whole tokens.
-    pub spent_human: String,
 }
 
 /// A key's state.
@@ -600,11 +602,14 @@ impl Render for PayerStatus {
                 format!("{} {}", amount::format(u, d), t.token.symbol)
             };
             lines.push(format!(
-                "{} {}: available {}, reserved {}, wallet {}, allowance {}",
+                "{} {}: available {}, reserved {}, spent {} (of {} deposited, {} withdrawn); wallet {}, allowance {}",
                 t.token.symbol,
                 t.token.address,
                 show(&t.available),
                 show(&t.reserved),
+                show(&t.spent),
+                show(&t.deposited),
+                show(&t.withdrawn),
                 show(&t.wallet),
                 show(&t.allowance)
             ));
@@ -623,18 +628,15 @@ impl Render for PayerStatus {
         }
         for a in &self.acceptances {
             lines.push(format!(
-                "license {} terms {}: {} samples charged{}, spent {} {} ({} base units), {}",
+                "license {} terms {}: {} base units of {} per sample, {}, {}",
                 a.license_id,
                 a.terms_id,
-                a.samples_charged,
-                if a.max_samples == 0 {
-                    String::new()
-                } else {
-                    format!(" of {}", a.max_samples)
-                },
-                a.spent_human,
+                a.price_per_sample,
                 a.token,
-                a.spent,
+                match a.samples_charged {
+                    Some(n) => format!("{n} of {} capped samples charged", a.max_samples),
+                    None => "no cap".to_owned(),
+                },
                 if a.chargeable {
                     "chargeable".to_owned()
                 } else {
@@ -682,6 +684,10 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
 
     let reservations =
         events::<TrainingEscrow::FundsReserved>(chain, address, Topic::Second(payer_topic)).await?;
+    let deposits =
+        events::<TrainingEscrow::Deposited>(chain, address, Topic::First(payer_topic)).await?;
+    let withdrawals =
+        events::<TrainingEscrow::Withdrawn>(chain, address, Topic::First(payer_topic)).await?;
     let mut tokens = Vec::new();
     for &token_address in &chain.deployment.payment_tokens {
         let token = chain.token_info(token_address).await?;
@@ -711,6 +717,21 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
                 .await?;
             reserved += U256::from(r.remaining);
         }
+        let deposited: U256 = deposits
+            .iter()
+            .filter(|(e, _)| e.token == token_address)
+            .map(|(e, _)| e.amount)
+            .sum();
+        let withdrawn: U256 = withdrawals
+            .iter()
+            .filter(|(e, _)| e.token == token_address)
+            .map(|(e, _)| e.amount)
+            .sum();
+        // Every unit deposited is available, reserved, withdrawn or paid (docs/protocol.md §10).
+        let spent = deposited
+            .saturating_sub(withdrawn)
+            .saturating_sub(available)
+            .saturating_sub(reserved);
         let w = chain
             .read(
                 "reading the withdrawal",
@@ -738,6 +759,9 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             allowance: allowance.to_string(),
             available: available.to_string(),
             reserved: reserved.to_string(),
+            deposited: deposited.to_string(),
+            withdrawn: withdrawn.to_string(),
+            spent: spent.to_string(),
             withdrawal,
         });
     }
@@ -753,7 +777,6 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             )
             .await?;
         let token = chain.token_info(a.token).await?;
-        let spent = U256::from(a.samplesCharged) * U256::from(a.pricePerSample);
         let chargeable_from = a.chargeableFrom.to::<u64>();
         acceptances.push(AcceptanceStatus {
             license_id: event.licenseId.to_string(),
@@ -762,10 +785,8 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             price_per_sample: a.pricePerSample.to_string(),
             chargeable_from,
             chargeable: now >= chargeable_from,
-            samples_charged: a.samplesCharged,
+            samples_charged: (a.maxSamples != 0).then_some(a.samplesCharged),
             max_samples: a.maxSamples,
-            spent: spent.to_string(),
-            spent_human: token.human(spent),
         });
     }
 

@@ -1,0 +1,300 @@
+//! Failure paths: each says what went wrong, with the contract's decoded error and a hint.
+
+use alloy::primitives::U256;
+use fairtrain_cli::{
+    cmd::{
+        license::{self, MintArgs, ShowArgs},
+        manifest::{self, VerifyArgs},
+        payer::{self, AcceptArgs, DepositArgs, SignerCmd, WithdrawCmd},
+    },
+    opts::RpcOpts,
+    render_error,
+    templates::Template,
+    Chain, CliError,
+};
+use fairtrain_protocol::{DatasetManifest, ManifestError};
+
+use crate::{
+    flow::{amount, global, signed_manifest, terms},
+    support::{key, Devnet, CREATOR, PAYER},
+};
+
+fn reverted(result: Result<impl std::fmt::Debug, CliError>, name: &str) -> String {
+    match result {
+        Err(err @ CliError::Reverted { .. }) => {
+            let CliError::Reverted { revert, .. } = &err else {
+                unreachable!()
+            };
+            assert_eq!(revert.name, name, "{err}");
+            assert!(revert.hint.is_some(), "{name} has a hint");
+            render_error(&err)
+        }
+        other => panic!("expected {name}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn license_failures_are_decoded() {
+    let net = Devnet::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, manifest_path) = signed_manifest(&tmp);
+    let chain = net.chain(CREATOR).await;
+    let mint = |royalty_bps, terms| MintArgs {
+        manifest: manifest_path.clone(),
+        terms,
+        royalty_bps,
+        to: None,
+    };
+
+    let text = reverted(
+        license::mint(&chain, &mint(9_000, terms(Template::Research, "1"))).await,
+        "LicenseNFT_RoyaltyTooHigh",
+    );
+    assert!(text.contains("royaltyBps: 9000, maxBps: 5000"), "{text}");
+    assert!(
+        text.contains("hint: --royalty-bps 9000 is above the maximum 5000"),
+        "{text}"
+    );
+
+    let mut expired = terms(Template::Commercial, "1");
+    expired.expires = 1_000;
+    let text = reverted(
+        license::mint(&chain, &mint(0, expired)).await,
+        "LicenseNFT_TermsAlreadyExpired",
+    );
+    assert!(text.contains("1970-01-01 00:16:40 UTC"), "{text}");
+
+    // A price with more decimals than the token has, or above 96 bits.
+    for bad in ["0.0000001", "-1", "abc"] {
+        assert!(matches!(
+            license::mint(&chain, &mint(0, terms(Template::Research, bad))).await,
+            Err(CliError::Amount { .. })
+        ));
+    }
+    let mut huge = terms(Template::Research, &"9".repeat(40));
+    huge.raw = true;
+    assert!(matches!(
+        license::mint(&chain, &mint(0, huge)).await,
+        Err(CliError::Amount { .. })
+    ));
+    let mut unknown_token = terms(Template::Research, "1");
+    unknown_token.token = Some("DAI".into());
+    assert!(matches!(
+        license::mint(&chain, &mint(0, unknown_token)).await,
+        Err(CliError::Token { .. })
+    ));
+
+    // Minting with another key than the manifest's creator.
+    let other = net.chain(PAYER).await;
+    assert!(matches!(
+        license::mint(&other, &mint(0, terms(Template::Research, "1"))).await,
+        Err(CliError::Invalid(msg)) if msg.contains("creator")
+    ));
+
+    // An unknown license.
+    let text = reverted(
+        license::show(
+            &chain,
+            &ShowArgs {
+                id: U256::from(999),
+            },
+        )
+        .await,
+        "ERC721NonexistentToken",
+    );
+    assert!(text.contains("license 999 does not exist"), "{text}");
+
+    // A tampered manifest does not verify, and cannot be minted.
+    let mut m = DatasetManifest::parse(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    m.name = "Street photos (cropped)".into();
+    let tampered = tmp.path().join("tampered.json");
+    std::fs::write(&tampered, m.to_json()).unwrap();
+    let verify = manifest::verify(
+        &VerifyArgs {
+            manifest: tampered.clone(),
+            dir: None,
+            license: None,
+        },
+        &global(&net, None),
+    )
+    .await;
+    assert!(matches!(
+        verify,
+        Err(CliError::Manifest(ManifestError::SignerMismatch { .. }))
+    ));
+    let mut args = mint(0, terms(Template::Research, "1"));
+    args.manifest = tampered;
+    assert!(matches!(
+        license::mint(&chain, &args).await,
+        Err(CliError::Manifest(ManifestError::SignerMismatch { .. }))
+    ));
+
+    // A license of another manifest does not verify against this one.
+    let minted = license::mint(&chain, &mint(0, terms(Template::Research, "1")))
+        .await
+        .unwrap();
+    let tmp2 = tempfile::tempdir().unwrap();
+    let (_, other_manifest) = signed_manifest(&tmp2);
+    let mut m2 = DatasetManifest::parse(&std::fs::read(&other_manifest).unwrap()).unwrap();
+    m2.created_at += 1;
+    m2.sign(&key(CREATOR)).unwrap();
+    std::fs::write(&other_manifest, m2.to_json()).unwrap();
+    let result = manifest::verify(
+        &VerifyArgs {
+            manifest: other_manifest,
+            dir: None,
+            license: Some(minted.license_id),
+        },
+        &global(&net, None),
+    )
+    .await;
+    assert!(matches!(
+        result,
+        Err(CliError::Manifest(ManifestError::LicenseManifest { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn payer_failures_are_decoded() {
+    let net = Devnet::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, manifest_path) = signed_manifest(&tmp);
+    let creator = net.chain(CREATOR).await;
+    let id = license::mint(
+        &creator,
+        &MintArgs {
+            manifest: manifest_path,
+            terms: terms(Template::Evaluation, "0.01"),
+            royalty_bps: 0,
+            to: None,
+        },
+    )
+    .await
+    .unwrap()
+    .license_id;
+    let chain = net.chain(PAYER).await;
+
+    // Accepting before depositing is fine; accepting twice is not.
+    payer::accept(
+        &chain,
+        &AcceptArgs {
+            license_id: id,
+            terms: None,
+        },
+    )
+    .await
+    .unwrap();
+    reverted(
+        payer::accept(
+            &chain,
+            &AcceptArgs {
+                license_id: id,
+                terms: None,
+            },
+        )
+        .await,
+        "TrainingEscrow_AlreadyAccepted",
+    );
+    let text = reverted(
+        payer::accept(
+            &chain,
+            &AcceptArgs {
+                license_id: id,
+                terms: Some(7),
+            },
+        )
+        .await,
+        "TrainingEscrow_TermsNotCurrent",
+    );
+    assert!(text.contains("accept --terms 1"), "{text}");
+
+    // Depositing more than the wallet holds: the token's error.
+    let text = reverted(
+        payer::deposit(
+            &chain,
+            &DepositArgs {
+                amount: amount("5"),
+                permit: true,
+                permit_ttl: 60,
+            },
+        )
+        .await,
+        "ERC20InsufficientBalance",
+    );
+    assert!(text.contains("needed: 5000000"), "{text}");
+
+    // Withdrawals: none requested; zero.
+    reverted(
+        payer::withdraw(
+            &chain,
+            &WithdrawCmd::Execute {
+                token: None,
+                to: None,
+            },
+        )
+        .await,
+        "TrainingEscrow_NoWithdrawalRequested",
+    );
+    reverted(
+        payer::withdraw(&chain, &WithdrawCmd::Request(amount("0"))).await,
+        "TrainingEscrow_ZeroAmount",
+    );
+
+    // Keys: revoking an unknown key; cancelling a revocation that is not pending, or that took
+    // effect.
+    let k = key(3).address();
+    reverted(
+        payer::signer(&chain, &SignerCmd::Revoke { signer: k }).await,
+        "TrainingEscrow_SignerNotActive",
+    );
+    assert!(matches!(
+        payer::signer(&chain, &SignerCmd::CancelRevocation { signer: k }).await,
+        Err(CliError::Invalid(msg)) if msg.contains("no pending revocation")
+    ));
+    payer::signer(&chain, &SignerCmd::Register { signer: k })
+        .await
+        .unwrap();
+    payer::signer(&chain, &SignerCmd::Revoke { signer: k })
+        .await
+        .unwrap();
+    net.advance(crate::support::NOTICE).await;
+    assert!(matches!(
+        payer::signer(&chain, &SignerCmd::CancelRevocation { signer: k }).await,
+        Err(CliError::Invalid(msg)) if msg.contains("can never be registered again")
+    ));
+    let text = reverted(
+        payer::signer(&chain, &SignerCmd::Register { signer: k }).await,
+        "TrainingEscrow_SignerRevoked",
+    );
+    assert!(text.contains("register a new key"), "{text}");
+}
+
+#[tokio::test]
+async fn setup_failures_say_what_to_do() {
+    let net = Devnet::start().await;
+    // No key for a command that signs.
+    let chain = Chain::connect(&net.rpc(), None).await.unwrap();
+    assert!(matches!(
+        payer::withdraw(&chain, &WithdrawCmd::Cancel { token: None }).await,
+        Err(CliError::NoKey)
+    ));
+    // A node that is not there.
+    let err = Chain::connect(&RpcOpts::new("http://127.0.0.1:1", None), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CliError::Rpc { .. }));
+    assert!(render_error(&err).contains("hint: check that the node"));
+    // A deployment file for another chain.
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    let text = std::fs::read_to_string(net.deployment())
+        .unwrap()
+        .replace("31337", "1");
+    std::fs::write(wrong.path(), text).unwrap();
+    let err = Chain::connect(
+        &RpcOpts::new(net.url(), Some(wrong.path().to_owned())),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, CliError::Deployment { ref reason, .. } if reason.contains("chain 1")));
+}
