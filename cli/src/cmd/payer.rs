@@ -229,6 +229,17 @@ pub async fn deposit(chain: &Chain, args: &DepositArgs) -> Result<Done> {
                 erc20.allowance(payer, *escrow.address()),
             )
             .await?;
+        // Refuse before approving, so that a deposit the wallet cannot cover costs nothing.
+        let wallet = chain
+            .read("reading the wallet balance", erc20.balanceOf(payer))
+            .await?;
+        if wallet < value {
+            return Err(CliError::Invalid(format!(
+                "the wallet {payer} holds {} but the deposit needs {}: fund the wallet first",
+                token.describe(wallet),
+                token.describe(value)
+            )));
+        }
         if allowance < value {
             let receipt = chain
                 .send("approve", erc20.approve(*escrow.address(), value))

@@ -191,3 +191,64 @@ async fn creator_and_payer_through_the_binary() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--private-key"));
 }
+
+#[tokio::test]
+async fn keystore_signs_and_a_wrong_password_is_refused() {
+    let net = Devnet::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let keystores = tmp.path().join("keys");
+    std::fs::create_dir(&keystores).unwrap();
+    let out = std::process::Command::new(crate::support::tool("cast"))
+        .args([
+            "wallet",
+            "import",
+            "creator",
+            "--private-key",
+            crate::support::KEYS[CREATOR],
+        ])
+        .arg("--keystore-dir")
+        .arg(&keystores)
+        .args(["--unsafe-password", "correct horse"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keystore = keystores.join("creator");
+    let m = tmp.path().join("m.json");
+    let args = [
+        "manifest",
+        "build",
+        data.to_str().unwrap(),
+        "--name",
+        "d",
+        "--sign",
+        "--out",
+        m.to_str().unwrap(),
+        "--keystore",
+        keystore.to_str().unwrap(),
+        "--json",
+    ];
+    let report = json(&net.cli_env(
+        None,
+        &args,
+        &[("FAIRTRAIN_KEYSTORE_PASSWORD", "correct horse")],
+    ));
+    assert_eq!(report["signed"], true);
+    assert_eq!(
+        report["creator"].as_str().unwrap().to_lowercase(),
+        crate::support::key(CREATOR)
+            .address()
+            .to_string()
+            .to_lowercase()
+    );
+    let out = net.cli_env(None, &args, &[("FAIRTRAIN_KEYSTORE_PASSWORD", "wrong")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot decrypt keystore"));
+    let out = net.cli(None, &args);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FAIRTRAIN_KEYSTORE_PASSWORD"));
+}

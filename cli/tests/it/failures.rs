@@ -223,6 +223,28 @@ async fn payer_failures_are_decoded() {
     );
     assert!(text.contains("needed: 5000000"), "{text}");
 
+    // Without a permit, the wallet is checked before any approval is sent.
+    let result = payer::deposit(
+        &chain,
+        &DepositArgs {
+            amount: amount("5"),
+            permit: false,
+            permit_ttl: 60,
+        },
+    )
+    .await;
+    assert!(
+        matches!(result, Err(CliError::Invalid(ref msg)) if msg.contains("holds 0 fUSD (0 base units) but the deposit needs 5 fUSD")),
+        "{result:?}"
+    );
+    let erc20 = chain.erc20(chain.deployment.payment_tokens[0]);
+    let allowance = erc20
+        .allowance(key(PAYER).address(), chain.deployment.training_escrow)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(allowance, U256::ZERO, "no approval was sent");
+
     // Withdrawals: none requested; zero.
     reverted(
         payer::withdraw(

@@ -44,7 +44,7 @@ pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     root().join("node_modules/.bin").join(name)
 }
 
@@ -199,15 +199,27 @@ impl Devnet {
 
     /// Runs the real `fairtrain` binary against this devnet, with `account`'s key (if any).
     pub(crate) fn cli(&self, account: Option<usize>, args: &[&str]) -> std::process::Output {
+        self.cli_env(account, args, &[])
+    }
+
+    /// [`Self::cli`] with extra environment variables.
+    pub(crate) fn cli_env(
+        &self,
+        account: Option<usize>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> std::process::Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fairtrain"));
         cmd.args(args)
             .env("FAIRTRAIN_RPC_URL", self.url())
             .env("FAIRTRAIN_DEPLOYMENT", self.deployment())
             .env_remove("FAIRTRAIN_PRIVATE_KEY")
-            .env_remove("FAIRTRAIN_KEYSTORE");
+            .env_remove("FAIRTRAIN_KEYSTORE")
+            .env_remove("FAIRTRAIN_KEYSTORE_PASSWORD");
         if let Some(i) = account {
             cmd.env("FAIRTRAIN_PRIVATE_KEY", KEYS[i]);
         }
+        cmd.envs(env.iter().copied());
         cmd.output().unwrap()
     }
 }
