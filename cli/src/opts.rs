@@ -11,7 +11,7 @@ use crate::error::{CliError, Result};
 /// Where the chain is and which deployment to use.
 #[derive(Clone, Debug, Args)]
 pub struct RpcOpts {
-    /// JSON-RPC endpoint of the chain (http only).
+    /// JSON-RPC endpoint of the chain (http or https).
     #[arg(
         long,
         env = "FAIRTRAIN_RPC_URL",
