@@ -7,7 +7,10 @@ use alloy::{
     rpc::types::TransactionReceipt,
 };
 use clap::{Args, Subcommand};
-use fairtrain_protocol::bindings::{License, LicenseNFT};
+use fairtrain_protocol::{
+    bindings::{License, LicenseNFT},
+    wire::decimal,
+};
 use serde::Serialize;
 
 use crate::{
@@ -282,6 +285,7 @@ async fn economics(chain: &Chain, args: &TermsArgs) -> Result<(Economics, TokenI
 #[serde(rename_all = "camelCase")]
 pub struct Minted {
     /// The new license.
+    #[serde(with = "decimal::u256")]
     pub license_id: U256,
     /// Its terms id.
     pub terms_id: u64,
@@ -367,6 +371,7 @@ pub async fn mint(chain: &Chain, args: &MintArgs) -> Result<Minted> {
 #[serde(rename_all = "camelCase")]
 pub struct LicenseView {
     /// License id.
+    #[serde(with = "decimal::u256")]
     pub license_id: U256,
     /// Holder (payee).
     pub holder: Address,
@@ -394,10 +399,14 @@ impl Render for LicenseView {
             format!("  creator       {}", self.creator),
             format!("  minted        {}", time::utc(self.minted_at)),
             format!("  manifest hash {}", self.manifest_hash),
-            format!(
-                "  royalty       {} bps to {}",
-                self.royalty_bps, self.royalty_receiver
-            ),
+            if self.royalty_bps == 0 {
+                "  royalty       none".to_owned()
+            } else {
+                format!(
+                    "  royalty       {} bps to {}",
+                    self.royalty_bps, self.royalty_receiver
+                )
+            },
         ];
         lines.extend(self.terms.lines());
         lines.join("\n")
@@ -444,6 +453,7 @@ pub async fn show(chain: &Chain, args: &ShowArgs) -> Result<LicenseView> {
 #[serde(rename_all = "camelCase")]
 pub struct TermsUpdated {
     /// The license.
+    #[serde(with = "decimal::u256")]
     pub license_id: U256,
     /// The new version.
     pub version: u32,

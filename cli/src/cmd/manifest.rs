@@ -153,8 +153,8 @@ pub struct VerifyReport {
     pub file_count: usize,
     /// The folder checked, if any.
     pub folder: Option<PathBuf>,
-    /// The license checked, if any.
-    pub license: Option<U256>,
+    /// The license checked, if any (decimal).
+    pub license: Option<String>,
 }
 
 impl Render for VerifyReport {
@@ -172,7 +172,7 @@ impl Render for VerifyReport {
                 dir.display()
             ));
         }
-        if let Some(id) = self.license {
+        if let Some(id) = &self.license {
             lines.push(format!(
                 "ok: license {id} records this manifest and was minted by its creator"
             ));
@@ -294,6 +294,6 @@ pub async fn verify(args: &VerifyArgs, global: &GlobalOpts) -> Result<VerifyRepo
         creator: m.creator,
         file_count: m.files.len(),
         folder: args.dir.clone(),
-        license: args.license,
+        license: args.license.map(|id| id.to_string()),
     })
 }

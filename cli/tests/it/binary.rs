@@ -81,7 +81,7 @@ async fn creator_and_payer_through_the_binary() {
             "--json",
         ],
     ));
-    assert_eq!(minted["licenseId"], "0x1");
+    assert_eq!(minted["licenseId"], "1");
     assert_eq!(minted["manifestHash"], signed["manifestHash"]);
     let text = ok(&net.cli(None, &["license", "show", "1"]));
     assert!(text.contains("terms 1 (attribution-share-alike)"), "{text}");

@@ -3,7 +3,7 @@
 use alloy::primitives::U256;
 use fairtrain_cli::{
     cmd::{
-        license::{self, MintArgs, ShowArgs},
+        license::{self, MintArgs, ShowArgs, UpdateTermsArgs},
         manifest::{self, VerifyArgs},
         payer::{self, AcceptArgs, DepositArgs, SignerCmd, WithdrawCmd},
     },
@@ -130,9 +130,50 @@ async fn license_failures_are_decoded() {
     ));
 
     // A license of another manifest does not verify against this one.
-    let minted = license::mint(&chain, &mint(0, terms(Template::Research, "1")))
-        .await
-        .unwrap();
+    let mut to_payer = mint(100, terms(Template::Research, "1"));
+    to_payer.to = Some(key(PAYER).address());
+    let minted = license::mint(&chain, &to_payer).await.unwrap();
+    assert_eq!(minted.txs.len(), 2, "mint + transfer");
+    let shown = license::show(
+        &chain,
+        &ShowArgs {
+            id: minted.license_id,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        shown.holder,
+        key(PAYER).address(),
+        "--to made the payer the holder"
+    );
+    assert_eq!(shown.royalty_receiver, key(CREATOR).address());
+
+    // Only the holder may change the terms: the creator no longer holds it.
+    let text = reverted(
+        license::update_terms(
+            &chain,
+            &UpdateTermsArgs {
+                id: minted.license_id,
+                terms: terms(Template::Commercial, "2"),
+            },
+        )
+        .await,
+        "LicenseNFT_NotHolderOrApproved",
+    );
+    assert!(text.contains("only the holder of license"), "{text}");
+    // The holder may, but not to the same terms.
+    reverted(
+        license::update_terms(
+            &other,
+            &UpdateTermsArgs {
+                id: minted.license_id,
+                terms: terms(Template::Research, "1"),
+            },
+        )
+        .await,
+        "LicenseNFT_TermsUnchanged",
+    );
     let tmp2 = tempfile::tempdir().unwrap();
     let (_, other_manifest) = signed_manifest(&tmp2);
     let mut m2 = DatasetManifest::parse(&std::fs::read(&other_manifest).unwrap()).unwrap();
