@@ -249,6 +249,57 @@ async fn payer_failures_are_decoded() {
     );
     assert!(text.contains("accept --terms 1"), "{text}");
 
+    // Exclusive, capped, expiring terms: recorded as given; another payer cannot accept them.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let (_, exclusive_manifest) = signed_manifest(&tmp2);
+    let mut m = DatasetManifest::parse(&std::fs::read(&exclusive_manifest).unwrap()).unwrap();
+    m.name = "Exclusive set".into();
+    m.sign(&key(CREATOR)).unwrap();
+    std::fs::write(&exclusive_manifest, m.to_json()).unwrap();
+    let expires = chain.now().await.unwrap() + 30 * 86_400;
+    let mut exclusive = terms(Template::Commercial, "0.25");
+    exclusive.exclusive = Some(key(4).address());
+    exclusive.max_samples = 1_000_000;
+    exclusive.expires = expires;
+    exclusive.uri = "ipfs://terms".into();
+    let exclusive_id = license::mint(
+        &creator,
+        &MintArgs {
+            manifest: exclusive_manifest,
+            terms: exclusive,
+            royalty_bps: 0,
+            to: None,
+        },
+    )
+    .await
+    .unwrap()
+    .license_id;
+    let shown = license::show(&chain, &ShowArgs { id: exclusive_id })
+        .await
+        .unwrap();
+    assert_eq!(shown.terms.exclusive_licensee, key(4).address());
+    assert_eq!(
+        (shown.terms.max_samples, shown.terms.expires_at),
+        (1_000_000, expires)
+    );
+    assert_eq!(shown.terms.price_per_sample, "250000");
+    assert_eq!(shown.terms.uri, "ipfs://terms");
+    let text = reverted(
+        payer::accept(
+            &chain,
+            &AcceptArgs {
+                license_id: exclusive_id,
+                terms: None,
+            },
+        )
+        .await,
+        "TrainingEscrow_ExclusiveToAnother",
+    );
+    assert!(
+        text.contains("exclusive to 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"),
+        "{text}"
+    );
+
     // Depositing more than the wallet holds: the token's error.
     let text = reverted(
         payer::deposit(
