@@ -58,7 +58,7 @@ pub enum Command {
     /// License templates, minting, terms.
     #[command(subcommand)]
     License(LicenseCmd),
-    /// Creator views (earnings).
+    /// Creator views (earnings) and direct settlement of signed receipts.
     #[command(subcommand)]
     Creator(CreatorCmd),
     /// Payer budget, acceptances, keys, relayers, withdrawals.
@@ -103,6 +103,9 @@ pub async fn run(cli: Cli) -> Result<String> {
                 .await?
                 .render(json)
         }
+        Command::Creator(CreatorCmd::Settle(args)) => cmd::creator::settle(&connect().await?, args)
+            .await?
+            .render(json),
         Command::Payer(cmd) => {
             let chain = connect().await?;
             match cmd {

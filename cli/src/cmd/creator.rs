@@ -1,16 +1,22 @@
-//! `fairtrain creator earnings`: what a creator's licenses have earned, from the escrow's
-//! `UsageSettled` events.
+//! `fairtrain creator earnings|settle`: what a creator's licenses have earned, from the escrow's
+//! `UsageSettled` events, and direct settlement of a signed receipt.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+};
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Subcommand};
-use fairtrain_protocol::bindings::{LicenseNFT, TrainingEscrow};
+use fairtrain_protocol::{
+    bindings::{LicenseNFT, TrainingEscrow},
+    EscrowDomain, SignedReceipt,
+};
 use serde::Serialize;
 
 use crate::{
-    chain::Chain,
-    error::Result,
+    chain::{Chain, Sent},
+    error::{CliError, Result},
     logs::{events, Topic},
     output::Render,
 };
@@ -20,6 +26,120 @@ use crate::{
 pub enum CreatorCmd {
     /// Usage settled for your licenses and payouts you received, per license and token.
     Earnings(EarningsArgs),
+    /// Settle one signed receipt directly from the payer's balance (the escape hatch when no
+    /// relayer commits it); anyone may send it, the license holder is paid.
+    Settle(SettleArgs),
+}
+
+/// `creator settle`.
+#[derive(Clone, Debug, Args)]
+pub struct SettleArgs {
+    /// A signed receipt in its JSON form (docs/protocol.md §8: payer, licenseId, termsId, runId,
+    /// cumulativeSamples, issuedAt, signature).
+    pub receipt: PathBuf,
+}
+
+/// What `settle` reports.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settled {
+    /// The key that signed the receipt.
+    pub signer: Address,
+    /// The usage key.
+    pub usage_key: B256,
+    /// Whether anything was paid (nothing if the receipt adds nothing over what was settled).
+    pub paid: bool,
+    /// The holder paid.
+    pub payee: Option<Address>,
+    /// Samples charged.
+    pub samples_charged: u64,
+    /// Charged to the payer (payout + fee), base units.
+    pub amount: String,
+    /// Platform fee, base units.
+    pub fee: String,
+    /// In words.
+    pub summary: String,
+    /// The transaction.
+    pub tx: Sent,
+}
+
+impl Render for Settled {
+    fn text(&self) -> String {
+        format!("{}\n  {}", self.summary, self.tx)
+    }
+}
+
+/// `creator settle`: checks the signature locally, then calls `settleDirect`.
+///
+/// # Errors
+///
+/// An unreadable receipt or bad signature; a decoded revert such as
+/// `TrainingEscrow_AcceptanceNotChargeable` (with the time it becomes chargeable),
+/// `_SignerNotAuthorized` or `_InsufficientBalance`.
+pub async fn settle(chain: &Chain, args: &SettleArgs) -> Result<Settled> {
+    let bytes = std::fs::read(&args.receipt).map_err(|source| CliError::Io {
+        path: args.receipt.clone(),
+        source,
+    })?;
+    let signed: SignedReceipt = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::Invalid(format!(
+            "{} is not a signed receipt: {e}",
+            args.receipt.display()
+        ))
+    })?;
+    let receipt = signed.receipt();
+    let domain = EscrowDomain::new(chain.chain_id, chain.deployment.training_escrow);
+    let signer = signed
+        .recover(&domain)
+        .map_err(|e| CliError::Invalid(format!("the receipt's signature is invalid: {e}")))?;
+    let escrow = chain.escrow();
+    let tx = chain
+        .send(
+            "settleDirect",
+            escrow.settleDirect(receipt.clone().into(), signed.signature.to_bytes()),
+        )
+        .await?;
+    let event = tx
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<TrainingEscrow::UsageSettled>().ok())
+        .map(|l| l.inner.data);
+    let tx = Sent::new("settleDirect", &tx);
+    Ok(match event {
+        Some(e) => {
+            let token = chain.token_info(e.token).await?;
+            Settled {
+                signer,
+                usage_key: receipt.usage_key(),
+                paid: true,
+                payee: Some(e.payee),
+                samples_charged: e.samplesCharged,
+                amount: e.amount.to_string(),
+                fee: e.fee.to_string(),
+                summary: format!(
+                    "settled {} samples of license {}: {} paid to {} ({} platform fee)",
+                    e.samplesCharged,
+                    e.licenseId,
+                    token.describe(e.amount - e.fee),
+                    e.payee,
+                    token.describe(e.fee)
+                ),
+                tx,
+            }
+        }
+        None => Settled {
+            signer,
+            usage_key: receipt.usage_key(),
+            paid: false,
+            payee: None,
+            samples_charged: 0,
+            amount: "0".into(),
+            fee: "0".into(),
+            summary: "nothing to pay: usage up to this receipt's count was already settled".into(),
+            tx,
+        },
+    })
 }
 
 /// `creator earnings`.
@@ -100,7 +220,7 @@ impl Render for Earnings {
             lines.push(format!("total received: {total} {symbol}"));
         }
         lines.push(
-            "payouts go to the license's holder when a claim or direct settlement runs; claiming for a relayer's batches is not built in this CLI yet".into(),
+            "payouts go to the license's holder when a claim or direct settlement runs (`fairtrain creator settle <receipt.json>`); claiming against a relayer's batches is not built in this CLI yet".into(),
         );
         lines.join("\n")
     }

@@ -8,7 +8,7 @@ use alloy::{
 };
 use fairtrain_cli::{
     cmd::{
-        creator::{self, EarningsArgs},
+        creator::{self, EarningsArgs, SettleArgs},
         license::{self, MintArgs, ShowArgs, TermsArgs, UpdateTermsArgs},
         manifest::{self, BuildArgs, SignArgs, VerifyArgs},
         payer::{
@@ -20,7 +20,7 @@ use fairtrain_cli::{
     templates::Template,
     CliError,
 };
-use fairtrain_protocol::{EscrowDomain, Receipt};
+use fairtrain_protocol::{EscrowDomain, Receipt, SignedReceipt};
 
 use crate::support::{dataset, key, Devnet, CREATOR, KEYS, NOTICE, PAYER};
 
@@ -255,6 +255,35 @@ async fn creator_and_payer_flow() {
         .await
         .unwrap();
 
+    // A receipt signed by the registered key cannot be settled before the acceptance is
+    // chargeable: the decoded error says when it will be.
+    let domain = EscrowDomain::new(31337, payer_chain.deployment.training_escrow);
+    let receipt = Receipt {
+        payer: payer_addr,
+        licenseId: ids[0],
+        termsId: accepted.details["termsId"].as_u64().unwrap(),
+        runId: keccak256("run-1"),
+        cumulativeSamples: 1000,
+        issuedAt: payer_chain.now().await.unwrap(),
+    };
+    let signed = SignedReceipt::sign(&domain, &signer, &receipt).unwrap();
+    let receipt_path = tmp.path().join("receipt.json");
+    std::fs::write(&receipt_path, serde_json::to_string(&signed).unwrap()).unwrap();
+    let settle_args = SettleArgs {
+        receipt: receipt_path,
+    };
+    match creator::settle(&creator_chain, &settle_args).await {
+        Err(CliError::Reverted { revert, .. }) => {
+            assert_eq!(revert.name, "TrainingEscrow_AcceptanceNotChargeable");
+            let when = fairtrain_cli::time::utc(chargeable_from);
+            assert_eq!(
+                revert.hint.as_deref().unwrap(),
+                format!("terms become chargeable after the notice period, at {chargeable_from} ({when})")
+            );
+        }
+        other => panic!("expected AcceptanceNotChargeable, got {other:?}"),
+    }
+
     // Ask to withdraw 20 fUSD.
     let requested = payer::withdraw(&payer_chain, &WithdrawCmd::Request(amount("20")))
         .await
@@ -315,27 +344,31 @@ async fn creator_and_payer_flow() {
     .unwrap();
     assert_eq!(done.details["amount"], "20000000");
 
-    // Settle one signed receipt directly (the escape hatch anyone may call), then the creator
-    // sees the payout: 1000 samples at 0.001 fUSD = 1 fUSD, 2.5 % fee.
-    let escrow_addr = payer_chain.deployment.training_escrow;
-    let domain = EscrowDomain::new(31337, escrow_addr);
-    let receipt = Receipt {
-        payer: payer_addr,
-        licenseId: ids[0],
-        termsId: accepted.details["termsId"].as_u64().unwrap(),
-        runId: keccak256("run-1"),
-        cumulativeSamples: 1000,
-        issuedAt: payer_chain.now().await.unwrap(),
-    };
-    let signature = domain.sign(&signer, &receipt).unwrap();
-    let escrow = creator_chain.escrow();
-    creator_chain
-        .send(
-            "settleDirect",
-            escrow.settleDirect(receipt.clone().into(), signature.to_bytes()),
-        )
-        .await
-        .unwrap();
+    // Settle the signed receipt directly (the escape hatch anyone may call), then the creator
+    // sees the payout: 1000 samples at 0.001 fUSD = 1 fUSD, 2.5 % fee. Settling it again pays
+    // nothing.
+    let settled = creator::settle(&creator_chain, &settle_args).await.unwrap();
+    assert!(settled.paid);
+    assert_eq!(settled.signer, signer.address());
+    assert_eq!(settled.payee, Some(key(CREATOR).address()));
+    assert_eq!(
+        (
+            settled.samples_charged,
+            settled.amount.as_str(),
+            settled.fee.as_str()
+        ),
+        (1000, "1000000", "25000")
+    );
+    assert!(
+        settled
+            .summary
+            .contains("0.975 fUSD (975000 base units) paid to"),
+        "{}",
+        settled.summary
+    );
+    let again = creator::settle(&creator_chain, &settle_args).await.unwrap();
+    assert!(!again.paid);
+    assert_eq!(again.usage_key, receipt.usage_key());
     let earnings = creator::earnings(&creator_chain, &EarningsArgs { address: None })
         .await
         .unwrap();
