@@ -85,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<String> {
             }
             ManifestCmd::Sign(args) => cmd::manifest::sign(args, &g.key.require()?)?.render(json),
             ManifestCmd::Verify(args) => cmd::manifest::verify(args, g).await?.render(json),
+            ManifestCmd::Prove(args) => cmd::manifest::prove(args)?.render(json),
         },
         Command::License(cmd) => match cmd {
             LicenseCmd::Templates => cmd::license::templates().render(json),

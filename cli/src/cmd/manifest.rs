@@ -11,7 +11,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use clap::{Args, Subcommand};
-use fairtrain_protocol::{manifest::folder, DatasetManifest, ManifestError};
+use fairtrain_protocol::{manifest::folder, DatasetManifest, FileEntry, ManifestError};
 use serde::Serialize;
 
 use crate::{
@@ -30,6 +30,77 @@ pub enum ManifestCmd {
     Sign(SignArgs),
     /// Verify a manifest's signature and files root; optionally a folder and a license.
     Verify(VerifyArgs),
+    /// Print the Merkle proof that one file belongs to a (verified) manifest.
+    Prove(ProveArgs),
+}
+
+/// `manifest prove`.
+#[derive(Clone, Debug, Args)]
+pub struct ProveArgs {
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// The file's path in the manifest (relative, '/'-separated).
+    pub path: String,
+}
+
+/// What `prove` reports.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileProof {
+    /// The file's entry.
+    pub file: FileEntry,
+    /// Its leaf.
+    pub leaf: B256,
+    /// Sibling hashes from the leaf up (OpenZeppelin `MerkleProof`, sorted pairs).
+    pub proof: Vec<B256>,
+    /// The manifest's files root.
+    pub files_root: B256,
+    /// The manifest hash.
+    pub manifest_hash: B256,
+}
+
+impl Render for FileProof {
+    fn text(&self) -> String {
+        let mut lines = vec![
+            format!(
+                "{} ({} bytes, keccak256 {})",
+                self.file.path, self.file.size, self.file.hash
+            ),
+            format!("  leaf       {}", self.leaf),
+            format!("  files root {}", self.files_root),
+            format!("  proof ({} hashes):", self.proof.len()),
+        ];
+        lines.extend(self.proof.iter().map(|h| format!("    {h}")));
+        lines.join("\n")
+    }
+}
+
+/// `manifest prove`: verifies the manifest, then proves one file.
+///
+/// # Errors
+///
+/// A manifest that does not verify, or a path it does not list.
+pub fn prove(args: &ProveArgs) -> Result<FileProof> {
+    let m = read(&args.manifest)?;
+    let manifest_hash = m.verify()?;
+    let index = m
+        .files
+        .binary_search_by(|f| f.path.as_bytes().cmp(args.path.as_bytes()))
+        .map_err(|_| {
+            CliError::Invalid(format!(
+                "the manifest lists no file {:?} (paths are relative to the dataset folder, '/'-separated)",
+                args.path
+            ))
+        })?;
+    let proof = m.file_proof(index)?.expect("the index is in range");
+    let file = m.files[index].clone();
+    Ok(FileProof {
+        leaf: file.leaf(),
+        file,
+        proof,
+        files_root: m.files_root,
+        manifest_hash,
+    })
 }
 
 /// `manifest build`.

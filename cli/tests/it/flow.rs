@@ -10,7 +10,7 @@ use fairtrain_cli::{
     cmd::{
         creator::{self, EarningsArgs, SettleArgs},
         license::{self, MintArgs, ShowArgs, TermsArgs, UpdateTermsArgs},
-        manifest::{self, BuildArgs, SignArgs, VerifyArgs},
+        manifest::{self, BuildArgs, ProveArgs, SignArgs, VerifyArgs},
         payer::{
             self, AcceptArgs, AmountArgs, DepositArgs, RelayerCmd, SignerCmd, StatusArgs,
             WithdrawCmd,
@@ -104,6 +104,26 @@ async fn creator_and_payer_flow() {
     .await
     .unwrap();
     assert_eq!(verified.creator, key(CREATOR).address());
+
+    // One file proven part of the manifest.
+    let proof = manifest::prove(&ProveArgs {
+        manifest: manifest_path.clone(),
+        path: "images/002.jpg".into(),
+    })
+    .unwrap();
+    assert_eq!(proof.file.hash, keccak256(b"jpeg two"));
+    assert!(fairtrain_protocol::manifest::verify_file(
+        &proof.proof,
+        proof.files_root,
+        &proof.file
+    ));
+    assert!(matches!(
+        manifest::prove(&ProveArgs {
+            manifest: manifest_path.clone(),
+            path: "images/003.jpg".into(),
+        }),
+        Err(CliError::Invalid(_))
+    ));
 
     // Mint one license per template.
     let creator_chain = net.chain(CREATOR).await;
