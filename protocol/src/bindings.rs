@@ -12,6 +12,13 @@
 
 use crate::Receipt;
 
+/// The JSON ABI of `TrainingEscrow` (`protocol/abi/TrainingEscrow.json`), for dynamic decoding
+/// (e.g. naming the fields of a custom error).
+pub const TRAINING_ESCROW_ABI: &str = include_str!("../abi/TrainingEscrow.json");
+
+/// The JSON ABI of `LicenseNFT` (`protocol/abi/LicenseNFT.json`).
+pub const LICENSE_NFT_ABI: &str = include_str!("../abi/LicenseNFT.json");
+
 alloy::sol!(
     /// `contracts/src/TrainingEscrow.sol`: budgets, acceptances, signers, relayers, batches,
     /// claims and withdrawals.
