@@ -50,6 +50,9 @@ pub enum Error {
         /// The relayer's message.
         message: String,
     },
+    /// A dataset failed its check before use (manifest, folder or license).
+    #[error("dataset check failed: {0}")]
+    Dataset(String),
     /// The relayer answered with something that is not its documented response.
     #[error("unexpected relayer response: {0}")]
     Protocol(String),

@@ -12,6 +12,9 @@
 //! meter adds the two guarantees the protocol cannot give: recorded usage is never lost across
 //! crashes, and each count is signed once (a restart resends the same receipt).
 //!
+//! Before a run, [`verify_dataset`] checks the creator's signed manifest, the local files and the
+//! license on-chain.
+//!
 //! ```no_run
 //! # async fn example() -> fairtrain_sdk::Result<()> {
 //! use alloy::{primitives::{address, keccak256, U256}, signers::local::PrivateKeySigner};
@@ -30,11 +33,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dataset;
 pub mod error;
 pub mod journal;
 pub mod meter;
 pub mod relayer;
 
+pub use dataset::{verify_dataset, DatasetCheck, LicenseSource};
 pub use error::{Error, Result};
 pub use journal::{Entry, Journal, Refusal, Usage};
 pub use meter::{FlushReport, Meter, MeterConfig};

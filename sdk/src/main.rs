@@ -10,7 +10,7 @@ use alloy::{
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use fairtrain_protocol::EscrowDomain;
-use fairtrain_sdk::{Meter, MeterConfig, Usage};
+use fairtrain_sdk::{verify_dataset, LicenseSource, Meter, MeterConfig, Usage};
 
 /// Record training usage durably and report it to a Fairtrain relayer as signed cumulative
 /// receipts.
@@ -45,10 +45,10 @@ struct MeterArgs {
     deployment: PathBuf,
     /// The payer whose budget pays.
     #[arg(long, env = "FAIRTRAIN_PAYER")]
-    payer: Address,
+    payer: Option<Address>,
     /// The training key (hex private key) the payer registered with the escrow.
     #[arg(long, env = "FAIRTRAIN_SIGNER_KEY", hide_env_values = true)]
-    signer_key: PrivateKeySigner,
+    signer_key: Option<PrivateKeySigner>,
 }
 
 #[derive(Subcommand)]
@@ -65,6 +65,26 @@ enum Command {
     Flush,
     /// Show every usage key with its recorded, signed and acknowledged counts.
     Status,
+    /// Check a dataset before training on it: the signed manifest, the local files, and
+    /// (with --license) the license on-chain.
+    VerifyDataset {
+        /// The signed manifest (JSON, from `fairtrain manifest build` + `sign`).
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The local copy of the dataset.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The license to check on-chain (needs --rpc-url).
+        #[arg(long)]
+        license: Option<U256>,
+        /// JSON-RPC URL of the chain.
+        #[arg(
+            long,
+            env = "FAIRTRAIN_RPC_URL",
+            default_value = "http://127.0.0.1:8545"
+        )]
+        rpc_url: String,
+    },
     /// Simulate training runs that sample licenses at a steady rate, flushing periodically:
     /// a load generator for relayers.
     Simulate {
@@ -126,6 +146,18 @@ fn domain_of(path: &PathBuf) -> anyhow::Result<EscrowDomain> {
     Ok(EscrowDomain::new(chain_id, escrow))
 }
 
+fn license_nft_of(path: &PathBuf) -> anyhow::Result<Address> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    json["licenseNFT"]
+        .as_str()
+        .context("deployment has no licenseNFT")?
+        .parse()
+        .context("licenseNFT is not an address")
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -135,13 +167,45 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::VerifyDataset {
+        manifest,
+        dir,
+        license,
+        rpc_url,
+    } = &cli.command
+    {
+        let source = match license {
+            Some(license_id) => Some(LicenseSource {
+                rpc_url: rpc_url.clone(),
+                license_nft: license_nft_of(&cli.meter.deployment)?,
+                license_id: *license_id,
+            }),
+            None => None,
+        };
+        let check = verify_dataset(manifest, dir, source.as_ref()).await?;
+        println!(
+            "ok: manifest {} by {}, {} files match{}",
+            check.manifest_hash,
+            check.creator,
+            check.files,
+            check
+                .license_id
+                .map(|id| format!(", license {id} covers it"))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
     let domain = domain_of(&cli.meter.deployment)?;
     let config = MeterConfig::new(
         cli.meter.journal,
         cli.meter.relayer_url,
         domain,
-        cli.meter.payer,
-        cli.meter.signer_key,
+        cli.meter
+            .payer
+            .context("--payer (or FAIRTRAIN_PAYER) is required")?,
+        cli.meter
+            .signer_key
+            .context("--signer-key (or FAIRTRAIN_SIGNER_KEY) is required")?,
     );
     let meter = Meter::open(config).await?;
     match cli.command {
@@ -192,6 +256,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::VerifyDataset { .. } => unreachable!("handled before the meter opens"),
         Command::Simulate {
             licenses,
             runs,

@@ -6,6 +6,7 @@
 //! The end-to-end tests with the real relayer, escrow and indexer live in `tests/` at the
 //! repository root.
 
+mod dataset;
 mod journal;
 mod meter;
 mod process;
