@@ -4,6 +4,8 @@ pragma solidity ^0.8.28;
 import {Script, console2} from "forge-std/Script.sol";
 
 import {LicenseNFT} from "../src/LicenseNFT.sol";
+import {RevenuePoolFactory} from "../src/RevenuePoolFactory.sol";
+import {RoyaltyStreams} from "../src/RoyaltyStreams.sol";
 import {TrainingEscrow} from "../src/TrainingEscrow.sol";
 import {MockERC20} from "../test/mocks/MockERC20.sol";
 
@@ -19,6 +21,10 @@ import {MockERC20} from "../test/mocks/MockERC20.sol";
 ///   The deployer must be the owner for tokens to be allowed here; otherwise the owner allows
 ///   them later with `setTokenAllowed`.
 ///
+/// The streams contract and the pool factory are deployed after the escrow and the payment
+/// tokens, so that the addresses of the earlier contracts do not change; the deployer then sets
+/// the streams contract as the license contract's transfer hook (once, for good).
+///
 /// Usage: forge script contracts/script/Deploy.s.sol --rpc-url $RPC_URL --broadcast
 contract Deploy is Script {
     /// @notice Addresses of one deployment.
@@ -27,6 +33,8 @@ contract Deploy is Script {
         TrainingEscrow escrow;
         address[] paymentTokens;
         uint256 startBlock;
+        RoyaltyStreams royaltyStreams;
+        RevenuePoolFactory revenuePoolFactory;
     }
 
     function run() external returns (Deployment memory d) {
@@ -51,6 +59,9 @@ contract Deploy is Script {
                 d.escrow.setTokenAllowed(tokens[i], true);
             }
         }
+        d.royaltyStreams = new RoyaltyStreams(d.licenseNFT);
+        d.licenseNFT.setTransferHook(d.royaltyStreams);
+        d.revenuePoolFactory = new RevenuePoolFactory();
         vm.stopBroadcast();
         d.paymentTokens = tokens;
 
@@ -63,6 +74,8 @@ contract Deploy is Script {
         vm.serializeUint(obj, "startBlock", d.startBlock);
         vm.serializeAddress(obj, "licenseNFT", address(d.licenseNFT));
         vm.serializeAddress(obj, "trainingEscrow", address(d.escrow));
+        vm.serializeAddress(obj, "royaltyStreams", address(d.royaltyStreams));
+        vm.serializeAddress(obj, "revenuePoolFactory", address(d.revenuePoolFactory));
         vm.serializeAddress(obj, "owner", owner);
         vm.serializeAddress(obj, "paymentTokens", d.paymentTokens);
         vm.serializeUint(obj, "feeBps", feeBps);
@@ -75,6 +88,8 @@ contract Deploy is Script {
         vm.writeJson(json, path);
         console2.log("LicenseNFT     ", address(d.licenseNFT));
         console2.log("TrainingEscrow ", address(d.escrow));
+        console2.log("RoyaltyStreams ", address(d.royaltyStreams));
+        console2.log("PoolFactory    ", address(d.revenuePoolFactory));
         console2.log("written        ", path);
     }
 }

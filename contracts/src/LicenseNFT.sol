@@ -9,12 +9,14 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ILicenseNFT} from "./interfaces/ILicenseNFT.sol";
+import {ILicenseTransferHook} from "./interfaces/ILicenseTransferHook.sol";
 import {Errors} from "./libraries/Errors.sol";
 import {LicenseMetadata} from "./libraries/LicenseMetadata.sol";
 import {License} from "./types/LicenseTypes.sol";
 
 /// @title LicenseNFT
-/// @notice See {ILicenseNFT}. Permissionless: there is no owner and no admin function.
+/// @notice See {ILicenseNFT}. Permissionless: there is no owner and no admin function; the
+/// deployer sets the transfer hook once ({setTransferHook}) and has no power afterwards.
 contract LicenseNFT is ERC721, ILicenseNFT {
     /// @inheritdoc ILicenseNFT
     uint96 public constant override MAX_ROYALTY_BPS = 5000;
@@ -29,8 +31,14 @@ contract LicenseNFT is ERC721, ILicenseNFT {
     mapping(bytes32 manifestKey => uint256 count) private _manifestLicenses;
     mapping(bytes32 manifestKey => uint40 until) private _exclusiveUntil;
     uint256 private _totalMinted;
+    mapping(uint256 licenseId => address receiver) private _royaltyReceivers;
+    /// @dev Told about every transfer; set once by `_HOOK_SETTER`.
+    ILicenseTransferHook private _transferHook;
+    address private immutable _HOOK_SETTER;
 
-    constructor() ERC721("Fairtrain License", "FTL") {}
+    constructor() ERC721("Fairtrain License", "FTL") {
+        _HOOK_SETTER = msg.sender;
+    }
 
     /*//////////////////////////////////////////////////////////////
                                   READS
@@ -94,6 +102,16 @@ contract LicenseNFT is ERC721, ILicenseNFT {
         return _exclusiveUntil[_manifestKey(creator, manifestHash)];
     }
 
+    /// @inheritdoc ILicenseNFT
+    function royaltyReceiverOf(uint256 licenseId) external view override returns (address) {
+        return _royaltyReceivers[licenseId];
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function transferHook() external view override returns (ILicenseTransferHook) {
+        return _transferHook;
+    }
+
     /// @notice Standards-compliant JSON metadata (ERC-721 metadata JSON schema, OpenSea-style
     /// attributes), inlined as a base64 `data:` URI so that it never depends on a server.
     function tokenURI(uint256 licenseId)
@@ -106,9 +124,10 @@ contract LicenseNFT is ERC721, ILicenseNFT {
         return LicenseMetadata.tokenURI(licenseId, record, _terms[record.termsId - 1], address(this));
     }
 
-    /// @notice EIP-2981: the creator receives `royaltyBps` of a resale price; no royalty when the
-    /// rate is 0 (and for unknown tokens). The rate lives in the license record rather than in a
-    /// separate royalty slot, which saves a storage write per mint.
+    /// @notice EIP-2981: the creator (or the receiver the creator routed royalties to, see
+    /// {setRoyaltyReceiver}) receives `royaltyBps` of a resale price; no royalty when the rate is
+    /// 0 (and for unknown tokens). The rate lives in the license record rather than in a separate
+    /// royalty slot, which saves a storage write per mint.
     function royaltyInfo(uint256 licenseId, uint256 salePrice)
         external
         view
@@ -118,7 +137,9 @@ contract LicenseNFT is ERC721, ILicenseNFT {
         License.Record storage record = _records[licenseId];
         uint256 bps = record.royaltyBps;
         if (bps == 0) return (address(0), 0);
-        return (record.creator, Math.mulDiv(salePrice, bps, _BPS));
+        receiver = _royaltyReceivers[licenseId];
+        if (receiver == address(0)) receiver = record.creator;
+        return (receiver, Math.mulDiv(salePrice, bps, _BPS));
     }
 
     /// @inheritdoc IERC165
@@ -186,9 +207,39 @@ contract LicenseNFT is ERC721, ILicenseNFT {
         emit LicenseTermsUpdated(licenseId, version, termsId);
     }
 
+    /// @inheritdoc ILicenseNFT
+    function setRoyaltyReceiver(uint256 licenseId, address receiver) external override {
+        _requireOwned(licenseId);
+        address creator = _records[licenseId].creator;
+        if (msg.sender != creator) revert Errors.LicenseNFT_NotCreator(licenseId, msg.sender);
+        _royaltyReceivers[licenseId] = receiver;
+        emit RoyaltyReceiverSet(licenseId, creator, receiver);
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function setTransferHook(ILicenseTransferHook hook) external override {
+        if (msg.sender != _HOOK_SETTER) revert Errors.LicenseNFT_NotHookSetter(msg.sender);
+        if (address(_transferHook) != address(0)) {
+            revert Errors.LicenseNFT_TransferHookAlreadySet(address(_transferHook));
+        }
+        if (address(hook) == address(0)) revert Errors.LicenseNFT_ZeroTransferHook();
+        _transferHook = hook;
+        emit TransferHookSet(address(hook));
+    }
+
     /*//////////////////////////////////////////////////////////////
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Tells the transfer hook about every transfer (not mints: a license has no stream
+    /// before it exists). Mints skip the hook's storage read.
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        from = super._update(to, tokenId, auth);
+        if (from != address(0)) {
+            ILicenseTransferHook hook = _transferHook;
+            if (address(hook) != address(0)) hook.onLicenseTransfer(tokenId, from, to);
+        }
+    }
 
     function _mintOne(License.MintRequest calldata request) private returns (uint256 licenseId) {
         bytes32 manifestHash = request.manifestHash;

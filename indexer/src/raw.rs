@@ -121,7 +121,9 @@ pub async fn insert_events(
 
 /// Up to `limit` raw events after position `after` (block number, log index; `None` for the
 /// first), in chain order, decoded again. Reads inside `tx`, so that it sees the transaction's
-/// own deletions.
+/// own deletions. (No `chain_id` condition: a database holds one deployment, and an equality on
+/// the primary key's first column would lead SQLite's planner away from the order index, turning
+/// each page into a scan and sort of the whole table.)
 pub async fn load_events_in(
     tx: &mut Transaction<'static, Any>,
     deployment: &Deployment,
@@ -145,10 +147,9 @@ pub async fn load_events_in(
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT tx_hash, log_index, block_number, block_hash, block_time, address, topic0, \
          topic1, topic2, topic3, data, payer FROM raw_events \
-         WHERE chain_id = $1 AND block_number >= $2 AND (block_number > $2 OR log_index > $3) \
-         ORDER BY block_number, log_index LIMIT $4",
+         WHERE block_number >= $1 AND (block_number > $1 OR log_index > $2) \
+         ORDER BY block_number, log_index LIMIT $3",
     )
-    .bind(big(deployment.chain_id))
     .bind(after.map_or(-1, |a| big(a.0)))
     .bind(after.map_or(-1, |a| big(a.1)))
     .bind(big(limit))

@@ -12,6 +12,13 @@
 
 use crate::Receipt;
 
+/// The JSON ABI of `TrainingEscrow` (`protocol/abi/TrainingEscrow.json`), for dynamic decoding
+/// (e.g. naming the fields of a custom error).
+pub const TRAINING_ESCROW_ABI: &str = include_str!("../abi/TrainingEscrow.json");
+
+/// The JSON ABI of `LicenseNFT` (`protocol/abi/LicenseNFT.json`).
+pub const LICENSE_NFT_ABI: &str = include_str!("../abi/LicenseNFT.json");
+
 alloy::sol!(
     /// `contracts/src/TrainingEscrow.sol`: budgets, acceptances, signers, relayers, batches,
     /// claims and withdrawals.
@@ -28,6 +35,46 @@ alloy::sol!(
     LicenseNFT,
     "abi/LicenseNFT.json"
 );
+
+// Each of these ABIs names library structs (`License`, `Pools`) that another ABI also names, so
+// each lives in its own module; the contract types are re-exported here.
+pub use pool_factory::RevenuePoolFactory;
+pub use pools::RevenuePool;
+pub use streams::RoyaltyStreams;
+
+/// `RoyaltyStreams` with the structs it names.
+pub mod streams {
+    alloy::sol!(
+        /// `contracts/src/RoyaltyStreams.sol`: per-second royalty streams to license holders.
+        #[derive(Debug, PartialEq, Eq)]
+        #[sol(rpc)]
+        RoyaltyStreams,
+        "abi/RoyaltyStreams.json"
+    );
+}
+
+/// `RevenuePool` with the structs it names.
+pub mod pools {
+    alloy::sol!(
+        /// `contracts/src/RevenuePool.sol`: revenue-share pools (ERC-20 shares, pull-based
+        /// payouts) and fixed splits.
+        #[derive(Debug, PartialEq, Eq)]
+        #[sol(rpc)]
+        RevenuePool,
+        "abi/RevenuePool.json"
+    );
+}
+
+/// `RevenuePoolFactory` with the structs it names.
+pub mod pool_factory {
+    alloy::sol!(
+        /// `contracts/src/RevenuePoolFactory.sol`: deploys pools and records them.
+        #[derive(Debug, PartialEq, Eq)]
+        #[sol(rpc)]
+        RevenuePoolFactory,
+        "abi/RevenuePoolFactory.json"
+    );
+}
 
 alloy::sol!(
     /// The ERC-20 (with EIP-2612 permit) surface that clients use on payment tokens.

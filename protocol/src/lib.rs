@@ -21,7 +21,11 @@
 //! - [`wire`]: [`SignedReceipt`], the JSON form of a signed receipt (decimal strings, hex bytes).
 //! - [`batch`]: [`BatchData`], the document a relayer publishes per batch, its hash and its
 //!   verification (signatures recover, receipts hash to the root).
-//! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT` and ERC-20, generated from
+//! - [`manifest`]: [`DatasetManifest`], the signed description of a dataset (files, content
+//!   hashes, a Merkle root over them, metadata) whose EIP-712 digest a license records as its
+//!   `manifestHash`; building one from a folder and verifying a folder against it.
+//! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT`, `RoyaltyStreams`,
+//!   `RevenuePool`, `RevenuePoolFactory` and ERC-20, generated from
 //!   the forge artifacts' ABIs.
 //! - [`error`]: the crate's [`Error`] type.
 //!
@@ -57,6 +61,7 @@ pub mod bindings;
 pub mod domain;
 pub mod error;
 pub mod leaf;
+pub mod manifest;
 pub mod merkle;
 pub mod receipt;
 pub mod signing;
@@ -66,6 +71,7 @@ pub use batch::{BatchData, BatchError};
 pub use domain::EscrowDomain;
 pub use error::{Error, Result};
 pub use leaf::leaf;
+pub use manifest::{DatasetManifest, FileEntry, ManifestError};
 pub use merkle::ReceiptTree;
 pub use receipt::Receipt;
 pub use signing::ReceiptSignature;

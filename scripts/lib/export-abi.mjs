@@ -8,7 +8,13 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 // Contracts whose ABIs off-chain clients bind to: "<source file>:<contract>".
-const contracts = ["LicenseNFT.sol:LicenseNFT", "TrainingEscrow.sol:TrainingEscrow"];
+const contracts = [
+  "LicenseNFT.sol:LicenseNFT",
+  "TrainingEscrow.sol:TrainingEscrow",
+  "RoyaltyStreams.sol:RoyaltyStreams",
+  "RevenuePool.sol:RevenuePool",
+  "RevenuePoolFactory.sol:RevenuePoolFactory",
+];
 const check = process.argv.includes("--check");
 
 let stale = [];

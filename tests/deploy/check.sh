@@ -22,6 +22,8 @@ field() { node -p "JSON.stringify(require('./$file')$1)" | tr -d '"'; }
 nft="$(field .licenseNFT)"
 escrow="$(field .trainingEscrow)"
 token="$(field .paymentTokens[0])"
+streams="$(field .royaltyStreams)"
+factory="$(field .revenuePoolFactory)"
 # cast prints numbers as "86400 [8.64e4]" and strings quoted: keep the bare value.
 lower() { cut -d' ' -f1 | tr -d '"' | tr '[:upper:]' '[:lower:]'; }
 
@@ -42,10 +44,17 @@ check "notice period recorded" "$(cast call "$escrow" 'noticePeriod()(uint40)' -
 check "claim window recorded" "$(cast call "$escrow" 'claimWindow()(uint40)' --rpc-url "$rpc")" "$(field .claimWindow)"
 check "payment token allowed" "$(cast call "$escrow" 'isTokenAllowed(address)(bool)' "$token" --rpc-url "$rpc")" "true"
 check "license NFT deployed" "$(cast call "$nft" 'name()(string)' --rpc-url "$rpc")" "Fairtrain License"
+# The streams and pools came after these; their deterministic anvil addresses must not move.
+check "license NFT address unchanged" "$nft" "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+check "escrow address unchanged" "$escrow" "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+check "fUSD address unchanged" "$token" "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+check "streams point at the license NFT" "$(cast call "$streams" 'licenses()(address)' --rpc-url "$rpc")" "$nft"
+check "streams are the license NFT's transfer hook" "$(cast call "$nft" 'transferHook()(address)' --rpc-url "$rpc")" "$streams"
+check "pool factory deployed" "$(cast call "$factory" 'isPool(address)(bool)' "$factory" --rpc-url "$rpc")" "false"
 
 run_demo "$rpc" "$log/demo.log"
 echo "ok: demo lifecycle settled and reconciled on anvil"
 check "demo paid the creators" "$(cast call "$token" 'balanceOf(address)(uint256)' 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --rpc-url "$rpc")" "10140000"
 
 [ "$fail" = 0 ] || die "deployment checks failed"
-echo "deploy checks: 9 passed, 0 failed"
+echo "deploy checks: 15 passed, 0 failed"

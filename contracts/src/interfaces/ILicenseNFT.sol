@@ -5,6 +5,7 @@ import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
 import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
 
 import {License} from "../types/LicenseTypes.sol";
+import {ILicenseTransferHook} from "./ILicenseTransferHook.sol";
 
 /// @title ILicenseNFT
 /// @notice License NFTs for datasets and works: each token carries machine-readable terms, the
@@ -29,6 +30,13 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
 
     /// @notice Emitted when a license's terms are replaced by a new version.
     event LicenseTermsUpdated(uint256 indexed licenseId, uint32 version, uint64 indexed termsId);
+
+    /// @notice Emitted when the creator routes a license's EIP-2981 royalties to `receiver`
+    /// (`address(0)`: back to the creator).
+    event RoyaltyReceiverSet(uint256 indexed licenseId, address indexed creator, address indexed receiver);
+
+    /// @notice Emitted once, when the deployer sets the contract told about license transfers.
+    event TransferHookSet(address indexed hook);
 
     /*//////////////////////////////////////////////////////////////
                                   READS
@@ -59,6 +67,13 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
 
     /// @notice Number of licenses minted.
     function totalMinted() external view returns (uint256);
+
+    /// @notice Where EIP-2981 royalties of a license go if the creator routed them (e.g. to a
+    /// revenue pool); `address(0)` means the creator.
+    function royaltyReceiverOf(uint256 licenseId) external view returns (address);
+
+    /// @notice The contract told about every license transfer (`address(0)` until set).
+    function transferHook() external view returns (ILicenseTransferHook);
 
     /// @notice Number of licenses `creator` minted for a manifest.
     function licensesOfManifest(address creator, bytes32 manifestHash) external view returns (uint256);
@@ -107,4 +122,21 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
     /// - The new terms differ from the current ones; the current terms are not exclusive and running.
     /// - New exclusive terms need the license to be its creator's only one of the manifest.
     function updateTerms(uint256 licenseId, License.Terms calldata t) external returns (uint64 termsId);
+
+    /// @notice Routes the license's EIP-2981 royalties on resale to `receiver` (e.g. a revenue
+    /// pool); `address(0)` routes them back to the creator. The royalty is the creator's right
+    /// whoever holds the token, so only the creator decides where it goes.
+    /// @dev Emits {RoyaltyReceiverSet}.
+    ///
+    /// Requirements:
+    /// - The license exists and the caller is its creator.
+    function setRoyaltyReceiver(uint256 licenseId, address receiver) external;
+
+    /// @notice Sets the contract told about every license transfer. Callable once, by the
+    /// deployer; afterwards the hook can never change, and the license contract has no admin.
+    /// @dev Emits {TransferHookSet}.
+    ///
+    /// Requirements:
+    /// - The caller is the deployer; no hook was set before; `hook` is not zero.
+    function setTransferHook(ILicenseTransferHook hook) external;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Streams} from "../types/StreamTypes.sol";
+
 /// @title Errors
 /// @notice Every custom error of the Fairtrain contracts, named `Contract_Reason`.
 library Errors {
@@ -36,6 +38,14 @@ library Errors {
     error LicenseNFT_TermsUnchanged(uint256 licenseId, uint64 termsId);
     /// @notice A batch mint got an empty list.
     error LicenseNFT_EmptyBatch();
+    /// @notice Only the license's creator may route its royalties.
+    error LicenseNFT_NotCreator(uint256 licenseId, address caller);
+    /// @notice Only the deployer may set the transfer hook.
+    error LicenseNFT_NotHookSetter(address caller);
+    /// @notice The transfer hook is set once and never changes.
+    error LicenseNFT_TransferHookAlreadySet(address hook);
+    /// @notice The transfer hook cannot be the zero address.
+    error LicenseNFT_ZeroTransferHook();
 
     /*//////////////////////////////////////////////////////////////
                              TRAINING ESCROW
@@ -111,4 +121,67 @@ library Errors {
     error TrainingEscrow_NoticePeriodOutOfBounds(uint40 period, uint40 min, uint40 max);
     /// @notice The claim window is outside its bounds.
     error TrainingEscrow_ClaimWindowOutOfBounds(uint40 window, uint40 min, uint40 max);
+
+    /*//////////////////////////////////////////////////////////////
+                             ROYALTY STREAMS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice An address argument is zero where it must not be.
+    error RoyaltyStreams_ZeroAddress();
+    /// @notice An amount is zero where it must not be.
+    error RoyaltyStreams_ZeroAmount();
+    /// @notice A rate of zero (pause the stream instead).
+    error RoyaltyStreams_ZeroRate();
+    /// @notice The start time is in the past.
+    error RoyaltyStreams_StartInPast(uint40 startTime, uint40 now_);
+    /// @notice The end time is not after the start time.
+    error RoyaltyStreams_EndNotAfterStart(uint40 startTime, uint40 endTime);
+    /// @notice No license with this id exists.
+    error RoyaltyStreams_UnknownLicense(uint256 licenseId);
+    /// @notice This contract is not the license contract's transfer hook, so it could not follow
+    /// holders.
+    error RoyaltyStreams_NotTransferHook(address licenseContract);
+    /// @notice Only the license contract calls the transfer hook.
+    error RoyaltyStreams_NotLicenseContract(address caller);
+    /// @notice No stream with this id exists.
+    error RoyaltyStreams_UnknownStream(uint256 streamId);
+    /// @notice The stream is cancelled (final).
+    error RoyaltyStreams_StreamCancelled(uint256 streamId);
+    /// @notice The caller is not the stream's payer.
+    error RoyaltyStreams_NotPayer(uint256 streamId, address caller);
+    /// @notice The caller is neither the stream's payer nor its operator.
+    error RoyaltyStreams_NotPayerOrOperator(uint256 streamId, address caller);
+    /// @notice The caller may not restart this pause (the operator restarts only its own pauses).
+    error RoyaltyStreams_NotAllowedToRestart(uint256 streamId, address caller);
+    /// @notice The operation needs an active stream.
+    error RoyaltyStreams_NotActive(uint256 streamId, Streams.Status status);
+    /// @notice The operation needs a paused stream.
+    error RoyaltyStreams_NotPaused(uint256 streamId);
+    /// @notice The stream's end time has passed.
+    error RoyaltyStreams_StreamEnded(uint256 streamId, uint40 endTime);
+    /// @notice The stream has uncovered debt; top it up first.
+    error RoyaltyStreams_Insolvent(uint256 streamId, uint256 uncoveredDebt);
+    /// @notice The stream has more holder checkpoints to settle than one call walks; call
+    /// `settle` until it returns true.
+    error RoyaltyStreams_SettlementIncomplete(uint256 streamId, uint40 settledUntil);
+    /// @notice The contract received a different amount than was sent (fee-on-transfer tokens).
+    error RoyaltyStreams_TransferAmountMismatch(address token, uint256 expected, uint256 received);
+
+    /*//////////////////////////////////////////////////////////////
+                              REVENUE POOL
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Members and shares must be non-empty lists of equal length, with no zero address
+    /// or zero share, and a total of at most 2^128 - 1.
+    error RevenuePool_BadMembers();
+    /// @notice The token is zero, the pool's own shares, or already accepted.
+    error RevenuePool_BadToken(address token);
+    /// @notice The pool accepts at most this many tokens.
+    error RevenuePool_TooManyTokens(uint256 max);
+    /// @notice The token is not distributed by this pool.
+    error RevenuePool_TokenNotAccepted(address token);
+    /// @notice Only the manager may do this (and a pool without a manager has none).
+    error RevenuePool_NotManager(address caller);
+    /// @notice The pool is a fixed split: shares cannot move.
+    error RevenuePool_SharesNotTransferable();
 }

@@ -363,7 +363,12 @@ impl State {
                     .await?;
                 l.holder = addr(&ev.to);
             }
-            L::Approval(_) | L::ApprovalForAll(_) => {}
+            L::TransferHookSet(ev) => self
+                .params
+                .put("transfer_hook".into(), Param(addr(&ev.hook))),
+            // Royalty routing belongs to streams and pools, which are not indexed yet: the event
+            // is kept raw.
+            L::RoyaltyReceiverSet(_) | L::Approval(_) | L::ApprovalForAll(_) => {}
         }
         Ok(())
     }

@@ -2,3 +2,4 @@
 
 mod fixture;
 mod interop;
+mod manifest_interop;

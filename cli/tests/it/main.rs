@@ -1,0 +1,7 @@
+//! Integration tests of `fairtrain`: the creator and payer flows against a real anvil with the
+//! suite deployed, through the library functions and through the built binary.
+
+mod binary;
+mod failures;
+mod flow;
+mod support;

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {RevenuePool} from "../../src/RevenuePool.sol";
+import {IRevenuePool} from "../../src/interfaces/IRevenuePool.sol";
+import {IRoyaltyStreams} from "../../src/interfaces/IRoyaltyStreams.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
+import {Pools} from "../../src/types/PoolTypes.sol";
+import {Streams} from "../../src/types/StreamTypes.sol";
+import {FeeOnTransferToken} from "../mocks/weird/FeeOnTransferToken.sol";
+import {NoReturnToken} from "../mocks/weird/NoReturnToken.sol";
+import {ReentrantToken} from "../mocks/weird/ReentrantToken.sol";
+import {RevertingToken} from "../mocks/weird/RevertingToken.sol";
+import {StreamsBase} from "../utils/StreamsBase.t.sol";
+
+/// @notice Attacks on {RoyaltyStreams} and {RevenuePool}, by actor: reentrant and weird tokens,
+/// griefing with dust streams, donations and tiny payments, unauthorized stream control,
+/// payouts to the wrong address, blocklisted holders.
+contract StreamsAttackTest is StreamsBase {
+    address internal attacker = makeAddr("attacker");
+
+    function openIn(address token, uint128 amount, address who) internal returns (uint256 id) {
+        (bool ok,) = token.call(abi.encodeWithSignature("mint(address,uint256)", who, amount));
+        require(ok, "mint");
+        vm.prank(who);
+        (ok,) = token.call(abi.encodeWithSignature("approve(address,uint256)", address(streams), amount));
+        require(ok, "approve");
+        Streams.CreateParams memory p = params(RATE, amount);
+        p.token = token;
+        vm.prank(who);
+        id = streams.create(p);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                               TOKENS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A token that calls back into the contract during the payout cannot withdraw twice:
+    /// every entry point is non-reentrant, and the state is written before the transfer.
+    function test_Reentrancy_WithdrawDuringWithdraw() public {
+        ReentrantToken ret = new ReentrantToken();
+        uint256 id = openIn(address(ret), DEPOSIT, payer);
+        vm.warp(block.timestamp + 1 days);
+        ret.arm(address(streams), abi.encodeCall(IRoyaltyStreams.withdraw, (id)), false);
+        uint256 paid = streams.withdraw(id);
+        assertTrue(ret.attempted());
+        assertFalse(ret.reentrySucceeded(), "re-entry blocked");
+        assertEq(ret.balanceOf(creator), paid);
+        assertEq(ret.balanceOf(address(streams)), streams.getStream(id).balance);
+    }
+
+    function test_Reentrancy_CancelDuringRefund() public {
+        ReentrantToken ret = new ReentrantToken();
+        uint256 id = openIn(address(ret), DEPOSIT, payer);
+        vm.warp(block.timestamp + 100);
+        ret.arm(
+            address(streams), abi.encodeCall(IRoyaltyStreams.withdrawOwed, (creator, address(ret))), false
+        );
+        vm.prank(payer);
+        uint128 refunded = streams.cancel(id);
+        assertFalse(ret.reentrySucceeded());
+        assertEq(ret.balanceOf(payer), refunded);
+        assertEq(ret.balanceOf(address(streams)), streams.owedTo(creator, address(ret)));
+    }
+
+    function test_Reentrancy_PoolClaim() public {
+        ReentrantToken ret = new ReentrantToken();
+        RevenuePool pool = _pool(address(ret), 1, 1, true);
+        ret.mint(address(pool), 100);
+        pool.distribute(address(ret));
+        ret.arm(address(pool), abi.encodeCall(IRevenuePool.claim, (creator, address(ret))), false);
+        assertEq(pool.claim(creator, address(ret)), 50);
+        assertFalse(ret.reentrySucceeded());
+        assertEq(ret.balanceOf(creator), 50);
+    }
+
+    function test_FeeOnTransfer_Rejected() public {
+        FeeOnTransferToken fot = new FeeOnTransferToken(100);
+        fot.mint(payer, DEPOSIT);
+        vm.prank(payer);
+        fot.approve(address(streams), DEPOSIT);
+        Streams.CreateParams memory p = params(RATE, DEPOSIT);
+        p.token = address(fot);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.RoyaltyStreams_TransferAmountMismatch.selector,
+                address(fot),
+                DEPOSIT,
+                DEPOSIT * 99 / 100
+            )
+        );
+        streams.create(p);
+    }
+
+    function test_NoReturnToken_FullLifecycle() public {
+        NoReturnToken nrt = new NoReturnToken();
+        uint256 id = openIn(address(nrt), DEPOSIT, payer);
+        vm.warp(block.timestamp + 1 days);
+        uint256 paid = streams.withdraw(id);
+        assertEq(nrt.balanceOf(creator), paid);
+        vm.prank(payer);
+        uint128 refunded = streams.cancel(id);
+        assertEq(nrt.balanceOf(payer), refunded);
+        assertEq(paid + refunded + streams.owedTo(creator, address(nrt)), DEPOSIT);
+    }
+
+    /// @dev A holder the token blocklists cannot receive; the payer can still cancel (payer
+    /// operations never transfer to holders), and the next holder is still paid.
+    function test_BlocklistedHolder_BlocksNobodyElse() public {
+        RevertingToken blt = new RevertingToken();
+        uint256 id = openIn(address(blt), DEPOSIT, payer);
+        vm.warp(block.timestamp + 100);
+        blt.setBlocked(creator, true);
+        vm.expectRevert();
+        streams.withdraw(id);
+        assertTrue(streams.settle(id), "settlement books the blocked holder's share instead");
+        transferLicense(creator, buyer);
+        vm.warp(block.timestamp + 100);
+        assertEq(streams.withdraw(id), accrued(RATE, 100, 200));
+        vm.prank(payer);
+        streams.cancel(id);
+        assertEq(streams.owedTo(creator, address(blt)), accrued(RATE, 0, 100));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                        ANYONE: GRIEFING AND THEFT
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev 1000 dust streams to a license change neither the cost of transferring it nor the
+    /// cost of withdrawing another stream: transfers touch no stream, withdrawals only their own.
+    function test_DustStreams_DoNotGriefTransfersOrOtherStreams() public {
+        uint256 id = openStream();
+        // Steady state: the stream, both holders' balances and ledgers exist.
+        vm.warp(block.timestamp + 100);
+        transferLicense(creator, buyer);
+        vm.warp(block.timestamp + 100);
+        transferLicense(buyer, creator);
+        vm.warp(block.timestamp + 100);
+        streams.withdraw(id);
+        vm.warp(block.timestamp + 100);
+        (uint256 withdrawBefore, uint256 transferBefore) = _measure(id);
+
+        usd6.mint(attacker, 1000);
+        vm.startPrank(attacker);
+        usd6.approve(address(streams), 1000);
+        for (uint256 i; i < 1000; ++i) {
+            streams.create(params(1, 1));
+        }
+        vm.stopPrank();
+
+        vm.warp(block.timestamp + 100);
+        (uint256 withdrawAfter, uint256 transferAfter) = _measure(id);
+        assertEq(withdrawAfter, withdrawBefore, "withdraw cost unchanged");
+        assertEq(transferAfter, transferBefore, "transfer cost unchanged");
+    }
+
+    /// @dev Gas of a withdrawal of `id` by the current holder (creator), then of a transfer of
+    /// the license to the buyer and back (the measured transfer is the first).
+    function _measure(uint256 id) private returns (uint256 withdrawGas, uint256 transferGas) {
+        uint256 g = gasleft();
+        streams.withdraw(id);
+        withdrawGas = g - gasleft();
+        vm.warp(block.timestamp + 1);
+        g = gasleft();
+        transferLicense(creator, buyer);
+        transferGas = g - gasleft();
+        vm.warp(block.timestamp + 1);
+        transferLicense(buyer, creator);
+        vm.warp(block.timestamp + 1);
+        streams.withdraw(id);
+        vm.warp(block.timestamp + 100);
+    }
+
+    /// @dev Anyone may trigger payouts, but the money only goes to the rightful holders.
+    function test_Withdraw_ByAttacker_PaysHolderOnly() public {
+        uint256 id = openStream();
+        vm.warp(block.timestamp + 100);
+        transferLicense(creator, buyer);
+        vm.warp(block.timestamp + 100);
+        vm.startPrank(attacker);
+        streams.withdraw(id);
+        streams.withdrawOwed(creator, address(usd6));
+        streams.withdrawOwed(attacker, address(usd6));
+        vm.stopPrank();
+        assertEq(usd6.balanceOf(attacker), 0);
+        assertEq(usd6.balanceOf(creator), accrued(RATE, 0, 100));
+        assertEq(usd6.balanceOf(buyer), accrued(RATE, 100, 200));
+    }
+
+    function test_Unauthorized_StreamControl() public {
+        uint256 id = openStream();
+        vm.startPrank(attacker);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayerOrOperator.selector, id, attacker)
+        );
+        streams.pause(id);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, attacker));
+        streams.adjustRate(id, 1);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, attacker));
+        streams.cancel(id);
+        vm.stopPrank();
+        // The holder cannot control the payer's stream either; the operator can only pause.
+        vm.prank(creator);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, creator));
+        streams.cancel(id);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, operator));
+        streams.cancel(id);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, operator));
+        streams.adjustRate(id, RATE * 100);
+    }
+
+    function test_StreamToNonexistentLicense_Reverts() public {
+        Streams.CreateParams memory p = params(RATE, DEPOSIT);
+        p.licenseId = nft.totalMinted() + 1;
+        vm.prank(payer);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, p.licenseId));
+        streams.create(p);
+    }
+
+    /// @dev A donation to the streams contract belongs to nobody's ledger and cannot be taken.
+    function test_DonationToStreams_CannotBeExtracted() public {
+        uint256 id = openStream();
+        usd6.mint(address(streams), 1e6);
+        vm.warp(block.timestamp + 100);
+        streams.withdraw(id);
+        vm.prank(payer);
+        uint128 refunded = streams.cancel(id);
+        assertEq(refunded + usd6.balanceOf(creator) + streams.owedTo(creator, address(usd6)), DEPOSIT);
+        assertEq(usd6.balanceOf(address(streams)), 1e6 + streams.owedTo(creator, address(usd6)));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 POOLS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Donations are income for the holders, pro rata; they cannot shift shares.
+    function test_PoolDonation_IsJustIncome() public {
+        RevenuePool pool = _pool(address(usd6), 3, 1, true);
+        usd6.mint(attacker, 400);
+        vm.prank(attacker);
+        usd6.transfer(address(pool), 400);
+        vm.prank(attacker);
+        pool.distribute(address(usd6));
+        assertEq(pool.claim(creator, address(usd6)), 300);
+        assertEq(pool.claim(buyer, address(usd6)), 100);
+        assertEq(pool.claim(attacker, address(usd6)), 0);
+    }
+
+    /// @dev An attacker pays 1 unit and distributes it, over and over, to make every
+    /// distribution round the minority's part to 0. The carry keeps every fraction: after the
+    /// majority's normal income the minority has its exact share.
+    function test_TinyPayments_CannotZeroOutMinority() public {
+        RevenuePool pool = _pool(address(usd6), 999_999, 1, true);
+        usd6.mint(attacker, 1000);
+        vm.startPrank(attacker);
+        for (uint256 i; i < 1000; ++i) {
+            usd6.transfer(address(pool), 1);
+            pool.distribute(address(usd6));
+            pool.claim(buyer, address(usd6)); // forces the minority's settlement every time
+        }
+        vm.stopPrank();
+        usd6.mint(address(pool), 999_000);
+        pool.distribute(address(usd6));
+        assertEq(pool.claim(buyer, address(usd6)), 1, "1e6 units x 1/1e6 share = exactly 1");
+        assertEq(pool.claim(creator, address(usd6)), 999_999);
+        assertEq(usd6.balanceOf(address(pool)), 0);
+    }
+
+    /// @dev Share moves settle both sides first: buying shares after a distribution does not
+    /// capture income distributed before it.
+    function test_PoolShares_BuyAfterDistributionGetsNothing() public {
+        RevenuePool pool = _pool(address(usd6), 1, 1, true);
+        usd6.mint(address(pool), 100);
+        pool.distribute(address(usd6));
+        vm.prank(creator);
+        pool.transfer(attacker, 1);
+        assertEq(pool.claim(attacker, address(usd6)), 0);
+        assertEq(pool.claim(creator, address(usd6)), 50);
+    }
+
+    function _pool(address token, uint256 a, uint256 b, bool transferable) internal returns (RevenuePool) {
+        Pools.Config memory c;
+        c.name = "P";
+        c.symbol = "P";
+        c.members = new address[](2);
+        c.members[0] = creator;
+        c.members[1] = buyer;
+        c.shares = new uint256[](2);
+        c.shares[0] = a;
+        c.shares[1] = b;
+        c.tokens = new address[](1);
+        c.tokens[0] = token;
+        c.transferable = transferable;
+        return factory.createPool(c);
+    }
+}

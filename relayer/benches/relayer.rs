@@ -1,0 +1,494 @@
+//! Relayer benchmarks (run by `./scripts/bench`; one figure a line, `name: value unit`).
+//!
+//! - the ceiling: signature recoveries per second with alloy's backend in this build
+//!   (libsecp256k1, the `secp256k1` feature) and with k256 (alloy's default), per thread;
+//! - end-to-end ingest over HTTP on localhost (decode, EIP-712 digest, recovery, stateful checks,
+//!   durable group commit), single and bulk submission, SQLite and PostgreSQL;
+//! - the Merkle root of 1M receipts, leaf hashing included, and proofs per second;
+//! - peak RSS after a flood of bulk submissions.
+//!
+//! Thread counts follow the CPUs the process may use (`taskset -c 0` for one core).
+
+use std::{
+    collections::HashMap,
+    sync::{atomic::AtomicBool, Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::{keccak256, Address, B256, U256},
+    signers::local::PrivateKeySigner,
+};
+use fairtrain_protocol::{leaf, wire::SignedReceipt, EscrowDomain, Receipt, ReceiptTree};
+use fairtrain_relayer::{
+    api::{router, AppState},
+    chain::{
+        state::{Acceptance, SignerWindow},
+        ChainState,
+    },
+    config::Limits,
+    ingest::{Ingest, Ledger, Rules},
+    store::Store,
+};
+use tokio::sync::Semaphore;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn domain() -> EscrowDomain {
+    EscrowDomain::new(31337, Address::repeat_byte(0xe5))
+}
+
+fn key() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256("bench signer")).unwrap()
+}
+
+const PAYER: Address = Address::repeat_byte(0x11);
+const RELAYER: Address = Address::repeat_byte(0x33);
+const TOKEN: Address = Address::repeat_byte(0x44);
+
+/// `n` receipts of distinct runs, signed on all cores.
+fn receipts(n: usize, salt: u64) -> Vec<SignedReceipt> {
+    let threads = cores();
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let (domain, key) = (domain(), key());
+                    (t * per..((t + 1) * per).min(n))
+                        .map(|i| {
+                            let receipt = Receipt {
+                                payer: PAYER,
+                                licenseId: U256::from(1),
+                                termsId: 1,
+                                runId: keccak256(format!("run-{salt}-{i}")),
+                                cumulativeSamples: 1 + i as u64,
+                                issuedAt: 1_750_000_000,
+                            };
+                            SignedReceipt::sign(&domain, &key, &receipt).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+fn recovery_ceiling(sample: &[SignedReceipt]) {
+    let domain = domain();
+    let digests: Vec<B256> = sample.iter().map(|r| domain.digest(&r.receipt())).collect();
+    let n = sample.len();
+    let threads = cores();
+    if threads > 1 {
+        receipt_check_all_cores(sample, threads);
+        return;
+    }
+    let t = Instant::now();
+    for (r, d) in sample.iter().zip(&digests) {
+        r.signature.recover(d).unwrap();
+    }
+    let per_core = n as f64 / t.elapsed().as_secs_f64();
+    println!("ceiling.recover_secp256k1.1_core: {per_core:.0} sig/s");
+    let t = Instant::now();
+    for (r, d) in sample.iter().zip(&digests) {
+        let bytes = r.signature.as_bytes();
+        let sig = k256::ecdsa::Signature::from_slice(&bytes[..64]).unwrap();
+        let id = k256::ecdsa::RecoveryId::from_byte(bytes[64] - 27).unwrap();
+        k256::ecdsa::VerifyingKey::recover_from_prehash(d.as_slice(), &sig, id).unwrap();
+    }
+    println!(
+        "ceiling.recover_k256.1_core: {:.0} sig/s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+    receipt_check_all_cores(sample, threads);
+}
+
+/// Full receipt checks (digest and recovery) on `threads` threads, the backend in use.
+fn receipt_check_all_cores(sample: &[SignedReceipt], threads: usize) {
+    let (domain, n) = (domain(), sample.len());
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for chunk in sample.chunks(n.div_ceil(threads)) {
+            let domain = domain.clone();
+            s.spawn(move || {
+                for r in chunk {
+                    r.recover(&domain).unwrap();
+                }
+            });
+        }
+    });
+    println!(
+        "ceiling.receipt_check.{threads}_cores: {:.0} receipts/s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+}
+
+fn chain_state() -> ChainState {
+    let mut s = ChainState::default();
+    s.signers
+        .insert((PAYER, key().address()), SignerWindow::default());
+    s.acceptances.insert(
+        (PAYER, U256::from(1), 1),
+        Acceptance {
+            token: TOKEN,
+            price: 1,
+            max_samples: 0,
+            expires_at: 0,
+            chargeable_from: 0,
+        },
+    );
+    s.relayers.insert((PAYER, RELAYER), true);
+    s.available.insert((PAYER, TOKEN), U256::MAX >> 2);
+    s.timestamp = 1_750_000_000;
+    s
+}
+
+struct Served {
+    url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn serve(url: &str, limits: Limits) -> Served {
+    let store = Store::connect(url).await.unwrap();
+    let state = Arc::new(RwLock::new(chain_state()));
+    let ingest = Ingest::start(
+        store.clone(),
+        state.clone(),
+        Ledger::default(),
+        Rules {
+            relayer: RELAYER,
+            horizon_secs: 600,
+        },
+    );
+    let app = AppState {
+        store,
+        ingest,
+        chain: state,
+        domain: domain(),
+        relayer: RELAYER,
+        operator_token: None,
+        limits,
+        claims_per_tx: 100,
+        caught_up: Arc::new(AtomicBool::new(true)),
+        metrics: fairtrain_relayer::service::metrics_handle(),
+        buckets: Arc::new(Mutex::new(HashMap::new())),
+        inflight: Arc::new(Semaphore::new(64)),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router(app)).await.unwrap();
+    });
+    Served {
+        url: format!("http://{addr}"),
+        server,
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_body_bytes: 64 << 20,
+        max_bulk: 100_000,
+        signer_rate: u32::MAX,
+        signer_burst: u32::MAX,
+    }
+}
+
+/// Receipts per second through `POST /v1/receipts/bulk` in requests of `chunk`, `parallel`
+/// requests at a time.
+async fn bulk(url: &str, receipts: &[SignedReceipt], chunk: usize, parallel: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let bodies: Vec<Vec<u8>> = receipts
+        .chunks(chunk)
+        .map(|c| serde_json::to_vec(c).unwrap())
+        .collect();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bodies = Arc::new(bodies);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..parallel {
+        let (client, bodies, next, url) =
+            (client.clone(), bodies.clone(), next.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let r = client
+                    .post(format!("{url}/v1/receipts/bulk"))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+                let v: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(v["rejected"], 0, "{v}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    receipts.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+/// Receipts per second through `POST /v1/receipts`, `parallel` clients.
+async fn single(url: &str, receipts: &[SignedReceipt], parallel: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        receipts
+            .iter()
+            .map(|r| serde_json::to_vec(r).unwrap())
+            .collect(),
+    );
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..parallel {
+        let (client, bodies, next, url) =
+            (client.clone(), bodies.clone(), next.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let r = client
+                    .post(format!("{url}/v1/receipts"))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    receipts.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+fn psql(sql: &str) -> bool {
+    std::process::Command::new("psql")
+        .args([
+            "host=/var/run/postgresql user=postgres dbname=postgres",
+            "-q",
+            "-c",
+            sql,
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A fresh database URL and its cleanup.
+fn database(kind: &str, dir: &std::path::Path, n: usize) -> Option<(String, Option<String>)> {
+    match kind {
+        "sqlite" => Some((
+            format!("sqlite://{}", dir.join(format!("bench-{n}.db")).display()),
+            None,
+        )),
+        _ => {
+            let name = format!("relayer_bench_{}_{n}", std::process::id());
+            psql(&format!("CREATE DATABASE {name}")).then(|| {
+                (
+                    format!("postgres://postgres@localhost/{name}?host=/var/run/postgresql"),
+                    Some(name),
+                )
+            })
+        }
+    }
+}
+
+fn ingest_benches(all: &[SignedReceipt]) {
+    let threads = cores();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .max_blocking_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for kind in ["sqlite", "postgres"] {
+        for mode in ["bulk", "single"] {
+            n += 1;
+            let Some((url, pg)) = database(kind, dir.path(), n) else {
+                eprintln!("skipping {kind}: no PostgreSQL");
+                continue;
+            };
+            let rate = runtime.block_on(async {
+                let served = serve(&url, limits()).await;
+                let rate = match mode {
+                    "bulk" => bulk(&served.url, all, 2_000, 4).await,
+                    _ => single(&served.url, &all[..all.len().min(20_000)], 64).await,
+                };
+                served.server.abort();
+                rate
+            });
+            println!("ingest.{kind}.{mode}.{threads}_cores: {rate:.0} receipts/s");
+            if let Some(name) = pg {
+                psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn merkle_benches() {
+    const N: usize = 1 << 20;
+    let digests: Vec<B256> = (0..N as u64).map(|i| keccak256(i.to_be_bytes())).collect();
+    let threads = cores();
+    let t = Instant::now();
+    let mut leaves = vec![B256::ZERO; N];
+    std::thread::scope(|s| {
+        for (out, input) in leaves
+            .chunks_mut(N.div_ceil(threads))
+            .zip(digests.chunks(N.div_ceil(threads)))
+        {
+            s.spawn(move || {
+                for (o, d) in out.iter_mut().zip(input) {
+                    *o = leaf(d);
+                }
+            });
+        }
+    });
+    let hashed = t.elapsed();
+    let tree = ReceiptTree::from_leaves(&leaves).unwrap();
+    let total = t.elapsed();
+    println!(
+        "merkle.leaves_1m.{threads}_cores: {:.3} s",
+        hashed.as_secs_f64()
+    );
+    println!(
+        "merkle.tree_1m_rs_merkle.1_core: {:.3} s",
+        (total - hashed).as_secs_f64()
+    );
+    println!(
+        "merkle.root_1m_rs_merkle_with_leaves.{threads}_cores: {:.3} s",
+        total.as_secs_f64()
+    );
+    // What the batcher does: leaves and levels on all cores.
+    let t = Instant::now();
+    let leaves = std::thread::scope(|s| {
+        let handles: Vec<_> = digests
+            .chunks(N.div_ceil(threads))
+            .map(|c| s.spawn(move || c.iter().map(leaf).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let levels = fairtrain_relayer::tree::LevelTree::from_leaves(leaves).unwrap();
+    println!(
+        "merkle.root_1m_with_leaves.{threads}_cores: {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(levels.root(), tree.root());
+    let t = Instant::now();
+    let mut count = 0u64;
+    while t.elapsed() < Duration::from_secs(1) {
+        for i in 0..1_000usize {
+            let p = tree.proof((i * 7_919 + count as usize) % N).unwrap();
+            std::hint::black_box(p);
+        }
+        count += 1_000;
+    }
+    println!(
+        "merkle.proofs_per_s_1m_tree: {:.0} proofs/s",
+        count as f64 / t.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    let n: usize = std::env::var("BENCH_RECEIPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    match which.as_str() {
+        "merkle" => merkle_benches(),
+        "store" => {
+            let dir = tempfile::tempdir().unwrap();
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                for url in [format!("sqlite://{}", dir.path().join("s.db").display())] {
+                    let store = Store::connect(&url).await.unwrap();
+                    let rows: Vec<_> = (0..20_000i64)
+                        .map(|i| fairtrain_relayer::store::NewReceipt {
+                            digest: format!("{:#066x}", i),
+                            usage_key: format!("{:#066x}", i),
+                            payer: format!("{:#042x}", 1),
+                            license_id: "1".into(),
+                            terms_id: "1".into(),
+                            run_id: format!("{:#066x}", i),
+                            cumulative: "1".into(),
+                            issued_at: "1".into(),
+                            signature: "0x00".repeat(65),
+                            signer: format!("{:#042x}", 1),
+                            token: format!("{:#042x}", 1),
+                            amount: "1".into(),
+                            chargeable_from: 0,
+                            received_at: 0,
+                            seq: i,
+                        })
+                        .collect();
+                    let t = Instant::now();
+                    for c in rows.chunks(2_000) {
+                        store.insert_receipts(c).await.unwrap();
+                    }
+                    println!(
+                        "store.insert: {:.0} rows/s",
+                        20_000.0 / t.elapsed().as_secs_f64()
+                    );
+                }
+            });
+        }
+        "flood" => {
+            // A flood: many bulk requests of the largest allowed size at once; the in-flight
+            // limit and the writer's group size bound memory.
+            let all = receipts(n, 7);
+            let before = peak_rss_kib();
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            runtime.block_on(async {
+                let served = serve(
+                    &format!("sqlite://{}", dir.path().join("flood.db").display()),
+                    limits(),
+                )
+                .await;
+                bulk(&served.url, &all, 10_000, 16).await;
+                served.server.abort();
+            });
+            println!(
+                "memory.receipts_held_by_bench_{n}: {:.0} MiB",
+                before as f64 / 1024.0
+            );
+            println!(
+                "memory.peak_rss_flood_{n}: {:.0} MiB",
+                peak_rss_kib() as f64 / 1024.0
+            );
+        }
+        _ => {
+            let all = receipts(n, 1);
+            recovery_ceiling(&all[..20_000.min(n)]);
+            ingest_benches(&all);
+        }
+    }
+}

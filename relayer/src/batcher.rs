@@ -1,0 +1,710 @@
+//! Batching and committing.
+//!
+//! A batch walks these states, each change one store transaction:
+//!
+//! | state | meaning | next step |
+//! | --- | --- | --- |
+//! | `built` | receipts assigned, tree, proofs and batch data stored | estimate, take a nonce, sign, record the transaction → `signed` |
+//! | `signed` | the signed commit is recorded | broadcast → `sent` |
+//! | `sent` | broadcast at least once | follow: bump fees when stuck, rebroadcast when dropped, wait for `confirmations` → `confirmed`; a revert → `failed` |
+//! | `confirmed` | the root is committed and buried | receipts are `committed`; payees can claim |
+//! | `failed` | the commit reverted or cannot be sent | its receipts return to `pending` |
+//!
+//! After a crash the batcher picks up the oldest unfinished batch and continues from its state:
+//! it never builds a second batch while one is unfinished, and it never signs a second
+//! transaction for a batch except as a fee bump of the same nonce, so a root is committed at
+//! most once (the escrow also refuses a `(root, payer, token)` twice).
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy::{
+    primitives::{Address, Bytes, B256, U256},
+    sol_types::SolCall,
+};
+use fairtrain_protocol::{
+    batch::{data_hash, BatchData, Reservation, BATCH_DATA_VERSION},
+    bindings::{Escrow, TrainingEscrow},
+    wire::SignedReceipt,
+    EscrowDomain, ReceiptSignature,
+};
+use sqlx::Row;
+use tracing::{info, warn};
+
+use crate::{
+    chain::{rpc::RpcErrorKind, SharedState},
+    config::BatchConfig,
+    failpoint,
+    ingest::Ledger,
+    store::{rows::parse, BatchRow, ReceiptRow, Store, StoreError},
+    tree::LevelTree,
+    txmgr::{TxError, TxManager, TxStatus},
+    util::{hex0x, now_secs},
+};
+
+/// Cuts batches and drives them to confirmation.
+#[derive(Clone)]
+pub struct Batcher {
+    store: Store,
+    txm: TxManager,
+    state: SharedState,
+    ledger: Arc<Mutex<Ledger>>,
+    domain: EscrowDomain,
+    config: BatchConfig,
+    public_url: String,
+    confirmations: u64,
+    bump_after: u64,
+    poll: Duration,
+}
+
+impl Batcher {
+    /// A batcher committing to the escrow of `domain`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        txm: TxManager,
+        state: SharedState,
+        ledger: Arc<Mutex<Ledger>>,
+        domain: EscrowDomain,
+        config: BatchConfig,
+        public_url: String,
+        confirmations: u64,
+        bump_after: u64,
+        poll: Duration,
+    ) -> Self {
+        Self {
+            store,
+            txm,
+            state,
+            ledger,
+            domain,
+            config,
+            public_url,
+            confirmations: confirmations.max(1),
+            bump_after,
+            poll,
+        }
+    }
+
+    /// Runs forever. Errors (RPC down, store busy) are logged and retried with backoff;
+    /// ingest is unaffected.
+    pub async fn run(self) {
+        let mut backoff = self.poll;
+        loop {
+            match self.tick().await {
+                Ok(true) => backoff = self.poll,
+                Ok(false) => {
+                    backoff = self.poll;
+                    tokio::time::sleep(self.poll).await;
+                }
+                Err(e) => {
+                    warn!(error = %e, retry_in = ?backoff, "batcher step failed");
+                    metrics::counter!("relayer_batcher_errors_total").increment(1);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min((self.poll * 64).min(Duration::from_secs(30)));
+                }
+            }
+        }
+    }
+
+    /// One step: advance the unfinished batch if there is one, else cut a new batch if a
+    /// threshold is reached. Returns whether anything changed.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError`] when the node or the store fails.
+    pub async fn tick(&self) -> Result<bool, TxError> {
+        if let Some(batch) = self.store.active_batch().await? {
+            return self.drive(batch).await;
+        }
+        if crate::claims::drive_one(
+            &self.txm,
+            &self.store,
+            self.domain.verifying_contract(),
+            self.confirmations,
+        )
+        .await?
+        {
+            return Ok(true);
+        }
+        self.cut().await
+    }
+
+    fn reservations_of(batch: &BatchRow) -> Result<Vec<Reservation>, StoreError> {
+        serde_json::from_str(&batch.reservations)
+            .map_err(|e| StoreError::Corrupt(format!("batch {} reservations: {e}", batch.id)))
+    }
+
+    fn commit_call(batch: &BatchRow) -> Result<Bytes, StoreError> {
+        let reservations = Self::reservations_of(batch)?
+            .into_iter()
+            .map(|r| Escrow::ReservationRequest {
+                payer: r.payer,
+                token: r.token,
+                amount: r.amount.to::<u128>(),
+            })
+            .collect();
+        Ok(TrainingEscrow::commitBatchCall {
+            root: parse("root", &batch.root)?,
+            receiptCount: batch.receipt_count as u32,
+            dataHash: parse("data_hash", &batch.data_hash)?,
+            dataURI: batch.data_uri.clone(),
+            reservations,
+        }
+        .abi_encode()
+        .into())
+    }
+
+    async fn drive(&self, batch: BatchRow) -> Result<bool, TxError> {
+        match batch.state.as_str() {
+            "built" => self.sign(&batch).await,
+            "signed" => {
+                let txs = self.store.txs("commit", batch.id).await?;
+                let last = txs.last().ok_or_else(|| {
+                    StoreError::Corrupt(format!("batch {} signed without a tx", batch.id))
+                })?;
+                match self.txm.broadcast(last).await {
+                    Ok(()) => {}
+                    // Already mined (e.g. before a crash): the `sent` state will find it.
+                    Err(TxError::Rpc {
+                        kind: RpcErrorKind::NonceTooLow,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+                failpoint::hit("batch_broadcast").await;
+                self.set_state(batch.id, "sent").await?;
+                failpoint::hit("batch_sent").await;
+                Ok(true)
+            }
+            "sent" => self.follow(&batch).await,
+            other => {
+                Err(StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into())
+            }
+        }
+    }
+
+    async fn sign(&self, batch: &BatchRow) -> Result<bool, TxError> {
+        let input = Self::commit_call(batch)?;
+        let escrow = self.domain.verifying_contract();
+        let gas = match self.txm.estimate_gas(escrow, &input).await {
+            Ok(gas) => gas,
+            Err(e) if e.is_revert() => {
+                if self.committed_on_chain(batch).await? {
+                    // A commit of ours was mined but its receipt was lost (e.g. the nonce was
+                    // re-signed): the root is committed; find it in the follower's state.
+                    info!(batch = batch.id, "root already committed on-chain");
+                    return self.confirm_without_receipt(batch).await;
+                }
+                self.fail(batch, &e.to_string()).await?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
+        let fees = self.txm.fees().await?;
+        let mut tx = self.store.pool().begin().await?;
+        let nonce = self.txm.take_nonce(&mut tx).await?;
+        let attempt: i64 =
+            sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'commit' AND ref_id = $1")
+                .bind(batch.id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        self.txm
+            .sign_and_record(
+                &mut tx, "commit", batch.id, attempt, nonce, escrow, input, gas, fees,
+            )
+            .await?;
+        sqlx::query("UPDATE batches SET state = 'signed', updated_at = $1 WHERE id = $2")
+            .bind(now_secs())
+            .bind(batch.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        info!(batch = batch.id, nonce, "commit signed");
+        failpoint::hit("batch_signed").await;
+        Ok(true)
+    }
+
+    async fn follow(&self, batch: &BatchRow) -> Result<bool, TxError> {
+        let txs = self.store.txs("commit", batch.id).await?;
+        let Some(last) = txs.last() else {
+            return Err(
+                StoreError::Corrupt(format!("batch {} sent without a tx", batch.id)).into(),
+            );
+        };
+        // Only the attempts of the current nonce can still be mined.
+        let current: Vec<_> = txs
+            .iter()
+            .filter(|t| t.nonce == last.nonce)
+            .cloned()
+            .collect();
+        match self.txm.status(&current).await? {
+            TxStatus::Mined { receipt, depth } => {
+                if !receipt.status() {
+                    self.fail(batch, "commit transaction reverted").await?;
+                    return Ok(true);
+                }
+                if depth < self.confirmations {
+                    return Ok(false);
+                }
+                self.confirm(
+                    batch,
+                    hex0x(receipt.transaction_hash),
+                    receipt.block_number.unwrap_or_default(),
+                )
+                .await?;
+                Ok(true)
+            }
+            TxStatus::Pending => {
+                if now_secs() - last.created_at < self.bump_after as i64 {
+                    return Ok(false);
+                }
+                self.replace(batch, last).await
+            }
+            TxStatus::Dropped => {
+                warn!(batch = batch.id, hash = %last.hash, "commit dropped; rebroadcasting");
+                match self.txm.broadcast(last).await {
+                    Ok(())
+                    | Err(TxError::Rpc {
+                        kind: RpcErrorKind::NonceTooLow,
+                        ..
+                    }) => Ok(true),
+                    // The node refuses it at its fees (the base fee rose above them): replace it.
+                    Err(TxError::Rpc {
+                        kind: RpcErrorKind::Underpriced,
+                        ..
+                    }) => self.replace(batch, last).await,
+                    Err(e) => Err(e),
+                }
+            }
+            TxStatus::NonceTaken => {
+                // Give the node a moment to index a receipt of ours before re-signing.
+                if now_secs() - last.created_at < 2 * self.bump_after.max(1) as i64 {
+                    return Ok(false);
+                }
+                warn!(
+                    batch = batch.id,
+                    "nonce taken by another transaction; signing again"
+                );
+                self.set_state(batch.id, "built").await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Signs a replacement of `last` (same nonce, higher fees), records it, broadcasts it.
+    async fn replace(&self, batch: &BatchRow, last: &crate::store::TxRow) -> Result<bool, TxError> {
+        let Some(fees) = self.txm.bumped_fees(last).await? else {
+            warn!(batch = batch.id, "fee ceiling reached; waiting");
+            return Ok(false);
+        };
+        let input = Self::commit_call(batch)?;
+        let gas = self
+            .txm
+            .estimate_gas(self.domain.verifying_contract(), &input)
+            .await
+            .unwrap_or(5_000_000);
+        let mut tx = self.store.pool().begin().await?;
+        let row = self
+            .txm
+            .sign_and_record(
+                &mut tx,
+                "commit",
+                batch.id,
+                last.attempt + 1,
+                last.nonce as u64,
+                self.domain.verifying_contract(),
+                input,
+                gas,
+                fees,
+            )
+            .await?;
+        tx.commit().await?;
+        info!(batch = batch.id, attempt = row.attempt, max_fee = %row.max_fee, "fee bump");
+        metrics::counter!("relayer_tx_bumps_total").increment(1);
+        match self.txm.broadcast(&row).await {
+            Ok(()) => {}
+            Err(TxError::Rpc {
+                kind: RpcErrorKind::Underpriced | RpcErrorKind::NonceTooLow,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(true)
+    }
+
+    /// Whether the escrow already holds a reservation of this batch (it was committed).
+    async fn committed_on_chain(&self, batch: &BatchRow) -> Result<bool, TxError> {
+        let reservations = Self::reservations_of(batch)?;
+        let Some(first) = reservations.first() else {
+            return Ok(false);
+        };
+        let root: B256 = parse("root", &batch.root)?;
+        let escrow = TrainingEscrow::new(self.domain.verifying_contract(), self.txm.provider());
+        let r = escrow
+            .reservation(root, first.payer, first.token)
+            .call()
+            .await
+            .map_err(TxError::rpc)?;
+        Ok(r.committedAt.to::<u64>() != 0)
+    }
+
+    async fn confirm_without_receipt(&self, batch: &BatchRow) -> Result<bool, TxError> {
+        let root: B256 = parse("root", &batch.root)?;
+        let block = self
+            .state
+            .read()
+            .expect("state lock")
+            .committed_roots
+            .get(&root)
+            .copied();
+        match block {
+            Some(block) => {
+                self.confirm(batch, String::new(), block).await?;
+                Ok(true)
+            }
+            // The follower has not seen it yet: wait.
+            None => Ok(false),
+        }
+    }
+
+    async fn confirm(&self, batch: &BatchRow, tx_hash: String, block: u64) -> Result<(), TxError> {
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query(
+            "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(if tx_hash.is_empty() {
+            None
+        } else {
+            Some(tx_hash)
+        })
+        .bind(block as i64)
+        .bind(now_secs())
+        .bind(batch.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE receipts SET status = 'committed' WHERE batch_id = $1")
+            .bind(batch.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let root: B256 = parse("root", &batch.root)?;
+        let amounts = Self::reservations_of(batch)?
+            .into_iter()
+            .map(|r| ((r.payer, r.token), r.amount))
+            .collect();
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .awaiting_follower
+            .insert(root, amounts);
+        info!(batch = batch.id, block, root = %batch.root, "batch confirmed");
+        metrics::counter!("relayer_batches_confirmed_total").increment(1);
+        metrics::counter!("relayer_receipts_committed_total").increment(batch.receipt_count as u64);
+        failpoint::hit("batch_confirmed").await;
+        Ok(())
+    }
+
+    async fn fail(&self, batch: &BatchRow, reason: &str) -> Result<(), TxError> {
+        warn!(
+            batch = batch.id,
+            reason, "batch failed; its receipts return to pending"
+        );
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query(
+            "UPDATE batches SET state = 'failed', error = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(reason.to_owned())
+        .bind(now_secs())
+        .bind(batch.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE receipts SET status = 'pending', batch_id = NULL, leaf_index = NULL, \
+             proof = NULL WHERE batch_id = $1",
+        )
+        .bind(batch.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        metrics::counter!("relayer_batches_failed_total").increment(1);
+        Ok(())
+    }
+
+    async fn set_state(&self, id: i64, state: &str) -> Result<(), TxError> {
+        sqlx::query("UPDATE batches SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state.to_owned())
+            .bind(now_secs())
+            .bind(id)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Cuts a batch from the oldest pending receipts if a threshold is reached. Receipts of
+    /// payers whose available balance no longer covers them are skipped (they wait for a
+    /// deposit) without holding back the receipts behind them.
+    async fn cut(&self) -> Result<bool, TxError> {
+        let max = self.config.max_receipts;
+        let rows = self.store.pending_receipts(4 * max as i64).await?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let relayer = self.txm.address();
+        let (chain_now, selected) = {
+            let chain = self.state.read().expect("state lock");
+            let mut eligible = Vec::new();
+            for row in rows {
+                let payer: Address = parse("payer", &row.payer)?;
+                if (row.chargeable_from as u64) <= chain.timestamp
+                    && chain.is_relayer(payer, relayer)
+                {
+                    eligible.push(row);
+                }
+            }
+            let selected = select(eligible, |payer, token| chain.available(payer, token), max)?;
+            (chain.timestamp, selected)
+        };
+        let (receipts, reservations) = selected;
+        let Some(oldest) = receipts.iter().map(|r| r.received_at).min() else {
+            return Ok(false);
+        };
+        let total = reservations
+            .iter()
+            .fold(U256::ZERO, |acc, r| acc.saturating_add(r.amount));
+        let full = receipts.len() >= max;
+        let valuable = total >= self.config.max_value;
+        let old = now_secs() - oldest >= self.config.max_age_secs as i64;
+        if !(full || valuable || old) {
+            return Ok(false);
+        }
+        self.build(receipts, reservations, chain_now).await?;
+        Ok(true)
+    }
+
+    async fn build(
+        &self,
+        rows: Vec<ReceiptRow>,
+        reservations: Vec<Reservation>,
+        chain_now: u64,
+    ) -> Result<(), TxError> {
+        let receipts = rows
+            .iter()
+            .map(signed_receipt)
+            .collect::<Result<Vec<_>, _>>()?;
+        let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
+        let tree = LevelTree::from_receipts(&self.domain, &plain)
+            .ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
+        let data = BatchData {
+            version: BATCH_DATA_VERSION,
+            chain_id: self.domain.chain_id(),
+            escrow: self.domain.verifying_contract(),
+            root: tree.root(),
+            receipts,
+            reservations,
+        };
+        let bytes = data.to_bytes();
+        let hash = hex0x(data_hash(&bytes));
+        let uri = format!("{}/v1/data/{hash}", self.public_url.trim_end_matches('/'));
+        let body = String::from_utf8(bytes).expect("JSON is UTF-8");
+        let mut tx = self.store.pool().begin().await?;
+        let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM batches")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        sqlx::query(
+            "INSERT INTO batch_data (data_hash, body) VALUES ($1, $2) ON CONFLICT (data_hash) DO NOTHING",
+        )
+        .bind(hash.clone())
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        let now = now_secs();
+        sqlx::query(
+            "INSERT INTO batches (id, state, root, receipt_count, data_hash, data_uri, \
+             reservations, created_at, updated_at) VALUES ($1, 'built', $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(id)
+        .bind(hex0x(data.root))
+        .bind(rows.len() as i64)
+        .bind(hash.clone())
+        .bind(uri)
+        .bind(serde_json::to_string(&data.reservations).expect("plain data"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for (index, row) in rows.iter().enumerate() {
+            let proof = tree
+                .proof(index)
+                .ok_or_else(|| StoreError::Corrupt(format!("proof {index}")))?
+                .iter()
+                .map(hex0x)
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query(
+                "UPDATE receipts SET status = 'batched', batch_id = $1, leaf_index = $2, proof = $3 \
+                 WHERE digest = $4 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(index as i64)
+            .bind(proof)
+            .bind(row.digest.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        info!(batch = id, receipts = rows.len(), root = %data.root, data_hash = %hash, chain_now, "batch built");
+        metrics::counter!("relayer_batches_built_total").increment(1);
+        failpoint::hit("batch_built").await;
+        Ok(())
+    }
+}
+
+/// The wire form of a stored receipt.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a column does not parse.
+pub fn signed_receipt(row: &ReceiptRow) -> Result<SignedReceipt, StoreError> {
+    let signature: alloy::primitives::Bytes = parse("signature", &row.signature)?;
+    Ok(SignedReceipt {
+        payer: parse("payer", &row.payer)?,
+        license_id: parse("license_id", &row.license_id)?,
+        terms_id: parse("terms_id", &row.terms_id)?,
+        run_id: parse("run_id", &row.run_id)?,
+        cumulative_samples: parse("cumulative", &row.cumulative)?,
+        issued_at: parse("issued_at", &row.issued_at)?,
+        signature: ReceiptSignature::from_slice(&signature)
+            .map_err(|e| StoreError::Corrupt(format!("signature: {e}")))?,
+    })
+}
+
+/// The Merkle proof stored with a batched receipt.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if it does not parse.
+pub fn proof_of(row: &ReceiptRow) -> Result<Vec<B256>, StoreError> {
+    match row.proof.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(p) => p.split(',').map(|h| parse("proof", h)).collect(),
+    }
+}
+
+/// Picks a batch from `rows` (oldest first): the receipts of payers whose `available` balance
+/// covers all of their rows here, at most `max` of them, and the reservation each payer and
+/// token needs.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row does not parse.
+pub fn select(
+    rows: Vec<ReceiptRow>,
+    available: impl Fn(Address, Address) -> U256,
+    max: usize,
+) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
+    let key = |row: &ReceiptRow| -> Result<(Address, Address), StoreError> {
+        Ok((parse("payer", &row.payer)?, parse("token", &row.token)?))
+    };
+    let mut sums: BTreeMap<(Address, Address), U256> = BTreeMap::new();
+    for row in &rows {
+        *sums.entry(key(row)?).or_default() += parse::<U256>("amount", &row.amount)?;
+    }
+    let unfunded: Vec<_> = sums
+        .iter()
+        .filter(|((payer, token), amount)| {
+            **amount > available(*payer, *token) || **amount > U256::from(u128::MAX)
+        })
+        .map(|(k, amount)| {
+            warn!(payer = %k.0, token = %k.1, %amount, "available balance does not cover the payer's receipts; they wait");
+            metrics::counter!("relayer_unfunded_payers_total").increment(1);
+            *k
+        })
+        .collect();
+    let mut kept = Vec::new();
+    let mut reserved: BTreeMap<(Address, Address), U256> = BTreeMap::new();
+    for row in rows {
+        if kept.len() == max {
+            break;
+        }
+        let k = key(&row)?;
+        if unfunded.contains(&k) {
+            continue;
+        }
+        *reserved.entry(k).or_default() += parse::<U256>("amount", &row.amount)?;
+        kept.push(row);
+    }
+    let reservations = reserved
+        .into_iter()
+        .map(|((payer, token), amount)| Reservation {
+            payer,
+            token,
+            amount,
+        })
+        .collect();
+    Ok((kept, reservations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, payer: u8, amount: u64) -> ReceiptRow {
+        ReceiptRow {
+            digest: format!("{:#066x}", seq),
+            usage_key: String::new(),
+            payer: hex0x(Address::repeat_byte(payer)),
+            license_id: "1".into(),
+            terms_id: "1".into(),
+            run_id: String::new(),
+            cumulative: "1".into(),
+            issued_at: "1".into(),
+            signature: String::new(),
+            signer: String::new(),
+            token: hex0x(Address::repeat_byte(0xaa)),
+            amount: amount.to_string(),
+            chargeable_from: 0,
+            received_at: seq,
+            seq,
+            status: "pending".into(),
+            batch_id: None,
+            leaf_index: None,
+            proof: None,
+            claim_tx: None,
+        }
+    }
+
+    #[test]
+    fn unfunded_payers_wait_without_blocking_others() {
+        // Payer 1 (oldest receipts) has spent its balance; payer 2 is funded.
+        let rows = vec![
+            row(1, 1, 50),
+            row(2, 1, 60),
+            row(3, 2, 10),
+            row(4, 2, 20),
+            row(5, 2, 30),
+        ];
+        let available = |payer: Address, _| {
+            if payer == Address::repeat_byte(1) {
+                U256::from(100)
+            } else {
+                U256::from(1_000)
+            }
+        };
+        let (kept, reservations) = select(rows.clone(), available, 2).unwrap();
+        assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(reservations.len(), 1);
+        assert_eq!(reservations[0].payer, Address::repeat_byte(2));
+        assert_eq!(reservations[0].amount, U256::from(30));
+        // Everyone funded: oldest first, one reservation per payer and token, summing exactly.
+        let (kept, reservations) = select(rows, |_, _| U256::from(1_000), 10).unwrap();
+        assert_eq!(kept.len(), 5);
+        let amounts: Vec<_> = reservations.iter().map(|r| r.amount).collect();
+        assert_eq!(amounts, [U256::from(110), U256::from(60)]);
+    }
+}

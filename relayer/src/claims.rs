@@ -1,0 +1,282 @@
+//! Claims for payees, paid for by the relayer (sponsored gas).
+//!
+//! [`request`] records claim jobs (one per `claims_per_tx` receipts of a confirmed batch, oldest
+//! batch first) and marks their receipts, in one store transaction; the batcher's loop then
+//! drives each job like a commit: `requested` → `signed` → `sent` → `confirmed` (or `failed`,
+//! which frees its receipts for another request). Payees can also fetch their proofs from the
+//! API and claim themselves.
+
+use alloy::{
+    primitives::{Address, B256},
+    sol_types::SolCall,
+};
+use fairtrain_protocol::bindings::{Escrow, TrainingEscrow};
+use sqlx::Row;
+use tracing::{info, warn};
+
+use crate::{
+    batcher::{proof_of, signed_receipt},
+    chain::rpc::RpcErrorKind,
+    store::{rows::parse, ReceiptRow, Store, StoreError},
+    txmgr::{TxError, TxManager, TxStatus},
+    util::now_secs,
+};
+
+/// Records claim jobs for the unclaimed receipts of confirmed batches (all, or `batch_id`),
+/// `per_tx` receipts per transaction. Returns the job ids.
+///
+/// # Errors
+///
+/// [`StoreError`].
+pub async fn request(
+    store: &Store,
+    batch_id: Option<i64>,
+    per_tx: usize,
+) -> Result<Vec<i64>, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let rows = sqlx::query(
+        "SELECT r.digest, r.batch_id FROM receipts r JOIN batches b ON b.id = r.batch_id \
+         WHERE b.state = 'confirmed' AND r.status = 'committed' AND r.claim_tx IS NULL \
+         AND ($1 < 0 OR r.batch_id = $1) ORDER BY r.batch_id, r.leaf_index",
+    )
+    .bind(batch_id.unwrap_or(-1))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut by_batch: Vec<(i64, Vec<String>)> = Vec::new();
+    for row in rows {
+        let digest: String = row.try_get(0)?;
+        let batch: i64 = row.try_get(1)?;
+        match by_batch.last_mut() {
+            Some((b, digests)) if *b == batch && digests.len() < per_tx => digests.push(digest),
+            _ => by_batch.push((batch, vec![digest])),
+        }
+    }
+    let mut next: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM claims")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    let now = now_secs();
+    let mut ids = Vec::new();
+    for (batch, digests) in by_batch {
+        sqlx::query(
+            "INSERT INTO claims (id, batch_id, state, digests, created_at, updated_at) \
+             VALUES ($1, $2, 'requested', $3, $4, $4)",
+        )
+        .bind(next)
+        .bind(batch)
+        .bind(digests.join(","))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for digest in &digests {
+            sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE digest = $2")
+                .bind(format!("claim:{next}"))
+                .bind(digest.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        ids.push(next);
+        next += 1;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+struct ClaimJob {
+    id: i64,
+    batch_id: i64,
+    state: String,
+    digests: Vec<String>,
+    updated_at: i64,
+}
+
+async fn active(store: &Store) -> Result<Option<ClaimJob>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, batch_id, state, digests, updated_at FROM claims \
+         WHERE state IN ('requested', 'signed', 'sent') ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|r| {
+        let digests: String = r.try_get(3)?;
+        Ok(ClaimJob {
+            id: r.try_get(0)?,
+            batch_id: r.try_get(1)?,
+            state: r.try_get(2)?,
+            digests: digests.split(',').map(str::to_owned).collect(),
+            updated_at: r.try_get(4)?,
+        })
+    })
+    .transpose()
+    .map_err(StoreError::Db)
+}
+
+async fn set_state(store: &Store, id: i64, state: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(state.to_owned())
+        .bind(now_secs())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+async fn finish(
+    store: &Store,
+    job: &ClaimJob,
+    outcome: Result<String, String>,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let (state, claim_tx) = match &outcome {
+        Ok(hash) => ("confirmed", Some(hash.clone())),
+        Err(_) => ("failed", None),
+    };
+    sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(state)
+        .bind(now_secs())
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE claim_tx = $2")
+        .bind(claim_tx)
+        .bind(format!("claim:{}", job.id))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    match outcome {
+        Ok(hash) => info!(claim = job.id, %hash, "claims confirmed"),
+        Err(reason) => warn!(
+            claim = job.id,
+            reason, "claims failed; receipts can be claimed again"
+        ),
+    }
+    Ok(())
+}
+
+async fn calldata(store: &Store, job: &ClaimJob) -> Result<alloy::primitives::Bytes, StoreError> {
+    let batch = store
+        .batch(job.batch_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("claim {} without batch", job.id)))?;
+    let mut claims = Vec::with_capacity(job.digests.len());
+    for digest in &job.digests {
+        let row: ReceiptRow = store
+            .receipt(digest)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("claim {} digest {digest}", job.id)))?;
+        let signed = signed_receipt(&row)?;
+        claims.push(Escrow::Claim {
+            receipt: signed.receipt().into(),
+            signature: signed.signature.to_bytes(),
+            proof: proof_of(&row)?,
+        });
+    }
+    let root: B256 = parse("root", &batch.root)?;
+    Ok(TrainingEscrow::claimCall { root, claims }
+        .abi_encode()
+        .into())
+}
+
+/// Advances the oldest unfinished claim job by one step. Returns whether there was one.
+///
+/// # Errors
+///
+/// [`TxError`] when the node or the store fails.
+pub async fn drive_one(
+    txm: &TxManager,
+    store: &Store,
+    escrow: Address,
+    confirmations: u64,
+) -> Result<bool, TxError> {
+    let Some(job) = active(store).await? else {
+        return Ok(false);
+    };
+    match job.state.as_str() {
+        "requested" => {
+            let input = calldata(store, &job).await?;
+            let gas = match txm.estimate_gas(escrow, &input).await {
+                Ok(gas) => gas,
+                Err(e) if e.is_revert() => {
+                    finish(store, &job, Err(e.to_string())).await?;
+                    return Ok(true);
+                }
+                Err(e) => return Err(e),
+            };
+            let fees = txm.fees().await?;
+            let mut tx = store.pool().begin().await?;
+            let nonce = txm.take_nonce(&mut tx).await?;
+            let attempt: i64 =
+                sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'claim' AND ref_id = $1")
+                    .bind(job.id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            txm.sign_and_record(
+                &mut tx, "claim", job.id, attempt, nonce, escrow, input, gas, fees,
+            )
+            .await?;
+            sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
+                .bind(now_secs())
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        "signed" => {
+            let txs = store.txs("claim", job.id).await?;
+            if let Some(last) = txs.last() {
+                match txm.broadcast(last).await {
+                    Ok(())
+                    | Err(TxError::Rpc {
+                        kind: RpcErrorKind::NonceTooLow,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            set_state(store, job.id, "sent").await?;
+            Ok(true)
+        }
+        _ => {
+            let txs = store.txs("claim", job.id).await?;
+            let Some(last) = txs.last() else {
+                set_state(store, job.id, "requested").await?;
+                return Ok(true);
+            };
+            let current: Vec<_> = txs
+                .iter()
+                .filter(|t| t.nonce == last.nonce)
+                .cloned()
+                .collect();
+            match txm.status(&current).await? {
+                TxStatus::Mined { receipt, depth } => {
+                    if !receipt.status() {
+                        finish(store, &job, Err("claim transaction reverted".into())).await?;
+                    } else if depth >= confirmations.max(1) {
+                        finish(
+                            store,
+                            &job,
+                            Ok(crate::util::hex0x(receipt.transaction_hash)),
+                        )
+                        .await?;
+                    } else {
+                        return Ok(false);
+                    }
+                    Ok(true)
+                }
+                TxStatus::Pending => Ok(false),
+                TxStatus::Dropped => {
+                    let _ = txm.broadcast(last).await;
+                    Ok(true)
+                }
+                TxStatus::NonceTaken => {
+                    if now_secs() - job.updated_at > 60 {
+                        set_state(store, job.id, "requested").await?;
+                    }
+                    Ok(false)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `fairtrain-relayer`: the relayer service and its operator commands.
+
+use std::path::PathBuf;
+
+use alloy::providers::{Provider, ProviderBuilder};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use fairtrain_relayer::{
+    batcher::{proof_of, signed_receipt},
+    chain::ChainState,
+    claims,
+    config::Config,
+    service,
+    store::Store,
+    util::hex0x,
+};
+use serde_json::json;
+
+/// Fairtrain relayer: verifies signed usage receipts, stores them, commits them in batches to
+/// TrainingEscrow and serves payees their proofs.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file (values can be overridden by FAIRTRAIN_* variables).
+    #[arg(long, short, env = "FAIRTRAIN_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "FAIRTRAIN_LOG_FORMAT",
+        global = true
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the relayer: HTTP API, chain follower, batcher.
+    Serve,
+    /// Prints receipt counts by status and the latest batch.
+    Status,
+    /// Lists batches, newest first.
+    Batches {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Prints the claimable receipts (with proofs) of a license or of a payee's licenses.
+    Proofs {
+        /// License id.
+        #[arg(long, conflicts_with = "payee")]
+        license: Option<String>,
+        /// Payee address (the licenses it holds, as last followed from the chain).
+        #[arg(long)]
+        payee: Option<String>,
+    },
+    /// Queues claims for payees (sponsored gas) of all confirmed batches, or of one; the
+    /// running relayer sends them.
+    Claim {
+        /// Only this batch.
+        #[arg(long)]
+        batch: Option<i64>,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Loads and validates the configuration, then checks the database and the RPC.
+    Check,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn print(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON"));
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => service::serve(&config, shutdown_signal()).await,
+        Command::Status => {
+            let store = Store::connect(&config.database_url).await?;
+            let counts: std::collections::BTreeMap<_, _> =
+                store.receipt_counts().await?.into_iter().collect();
+            print(&json!({ "receipts": counts, "latestBatch": store.batches(1).await?.first() }));
+            Ok(())
+        }
+        Command::Batches { limit } => {
+            let store = Store::connect(&config.database_url).await?;
+            print(&json!({ "batches": store.batches(limit).await? }));
+            Ok(())
+        }
+        Command::Proofs { license, payee } => {
+            let store = Store::connect(&config.database_url).await?;
+            let licenses: Vec<String> = match (license, payee) {
+                (Some(l), _) => vec![l],
+                (None, Some(p)) => {
+                    let payee: alloy::primitives::Address = p.parse().context("payee address")?;
+                    let state = match store.checkpoint().await? {
+                        Some((_, json)) => ChainState::from_json(&json)?,
+                        None => ChainState::default(),
+                    };
+                    state
+                        .holders
+                        .iter()
+                        .filter(|(_, h)| **h == payee)
+                        .map(|(id, _)| id.to_string())
+                        .collect()
+                }
+                (None, None) => anyhow::bail!("give --license or --payee"),
+            };
+            let mut out = Vec::new();
+            for license in licenses {
+                for row in store
+                    .committed_receipts_of_license(&license, 100_000)
+                    .await?
+                {
+                    let root = match row.batch_id {
+                        Some(id) => store.batch(id).await?.map(|b| b.root),
+                        None => None,
+                    };
+                    out.push(json!({
+                        "root": root,
+                        "receipt": signed_receipt(&row)?,
+                        "proof": proof_of(&row)?.iter().map(hex0x).collect::<Vec<_>>(),
+                        "claimTx": row.claim_tx,
+                    }));
+                }
+            }
+            print(&json!({ "claims": out }));
+            Ok(())
+        }
+        Command::Claim { batch } => {
+            let store = Store::connect(&config.database_url).await?;
+            let ids = claims::request(&store, batch, config.tx.claims_per_tx).await?;
+            print(&json!({ "claimJobs": ids }));
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            println!("config: ok");
+            Store::connect(&config.database_url)
+                .await
+                .context("database")?;
+            println!(
+                "database: ok ({})",
+                config.database_url.split(':').next().unwrap_or("")
+            );
+            let provider = ProviderBuilder::new()
+                .disable_recommended_fillers()
+                .connect_http(config.rpc_url.parse().context("rpc_url")?);
+            let id = provider.get_chain_id().await.context("rpc")?;
+            anyhow::ensure!(
+                id == config.chain_id,
+                "rpc serves chain {id}, config says {}",
+                config.chain_id
+            );
+            println!("rpc: ok (chain {id})");
+            match config.signer() {
+                Some(s) => println!("relayer account: {}", s.address()),
+                None => println!("relayer account: none (serve needs private_key)"),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Schema migrations: numbered SQL files compiled into the binary, applied in order, each in a
+//! transaction, and recorded in `schema_migrations`.
+
+use sqlx::Row;
+
+use super::{Backend, Store, StoreResult};
+
+/// `(version, SQL)` of every migration, in order.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+
+/// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock
+/// serializes processes starting at the same time.
+pub(super) async fn run(store: &Store) -> StoreResult<()> {
+    let mut conn = store.pool.acquire().await?;
+    if store.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock(727274)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply(&mut conn).await;
+    if store.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock(727274)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, \
+         applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(crate::util::now_secs())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! The durable store: SQLite (WAL) or PostgreSQL behind one `sqlx::AnyPool`, with the same
+//! portable SQL and migrations on both.
+//!
+//! A receipt is acknowledged only after the transaction that inserted it has committed
+//! ([`Store::insert_receipts`] returns after `COMMIT`). Every step of a batch's life is one
+//! transaction too (see [`crate::batcher`]), so a restart resumes from the last committed step.
+
+mod migrate;
+pub mod rows;
+
+use std::str::FromStr;
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, AssertSqlSafe, Executor,
+};
+
+pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
+
+/// Which database is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL, for several processes sharing one store.
+    Postgres,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A row holds a value this code cannot read (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Receipts inserted per statement (SQLite allows 32766 bound values; 18 columns each).
+const INSERT_CHUNK: usize = 1_000;
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file if
+    /// needed, and applies the migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when the database cannot be reached or migrated.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers do not block the writer; FULL: a committed transaction
+                        // survives a power cut, not only a crash.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = Self { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// The backend in use.
+    pub const fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool.
+    pub const fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Inserts `receipts` in one transaction (multi-row `INSERT`s), ignoring digests already
+    /// stored, and returns once it has committed, with the digests it inserted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`]; nothing is stored then.
+    pub async fn insert_receipts(
+        &self,
+        receipts: &[NewReceipt],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut inserted = std::collections::HashSet::with_capacity(receipts.len());
+        if receipts.is_empty() {
+            return Ok(inserted);
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in receipts.chunks(INSERT_CHUNK) {
+            let mut sql = String::with_capacity(64 + chunk.len() * 90);
+            sql.push_str(
+                "INSERT INTO receipts (digest, usage_key, payer, license_id, terms_id, run_id, \
+                 cumulative, issued_at, signature, signer, token, amount, chargeable_from, \
+                 received_at, seq, status) VALUES ",
+            );
+            let mut n = 0;
+            for (i, _) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for j in 0..16 {
+                    if j > 0 {
+                        sql.push(',');
+                    }
+                    n += 1;
+                    // Positional `?` on SQLite: sqlx resolves numbered parameters by name,
+                    // which costs quadratic time in a statement with thousands of them.
+                    if self.backend == Backend::Sqlite {
+                        sql.push('?');
+                    } else {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                }
+                sql.push(')');
+            }
+            sql.push_str(" ON CONFLICT (digest) DO NOTHING RETURNING digest");
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.digest.clone())
+                    .bind(r.usage_key.clone())
+                    .bind(r.payer.clone())
+                    .bind(r.license_id.clone())
+                    .bind(r.terms_id.clone())
+                    .bind(r.run_id.clone())
+                    .bind(r.cumulative.clone())
+                    .bind(r.issued_at.clone())
+                    .bind(r.signature.clone())
+                    .bind(r.signer.clone())
+                    .bind(r.token.clone())
+                    .bind(r.amount.clone())
+                    .bind(r.chargeable_from)
+                    .bind(r.received_at)
+                    .bind(r.seq)
+                    .bind("pending");
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                use sqlx::Row;
+                inserted.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Whether a receipt with this digest is stored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`].
+    pub async fn has_receipt(&self, digest: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM receipts WHERE digest = $1")
+            .bind(digest.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// One receipt by digest.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn receipt(&self, digest: &str) -> StoreResult<Option<ReceiptRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM receipts WHERE digest = $1",
+            ReceiptRow::COLUMNS
+        )))
+        .bind(digest.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| ReceiptRow::from_row(&r)).transpose()
+    }
+
+    /// Receipts of `license_id` that are in a confirmed batch (what its holder can claim),
+    /// oldest batch first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn committed_receipts_of_license(
+        &self,
+        license_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ReceiptRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM receipts WHERE license_id = $1 AND status = 'committed' \
+             ORDER BY batch_id, leaf_index LIMIT $2",
+            ReceiptRow::COLUMNS
+        )))
+        .bind(license_id.to_owned())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ReceiptRow::from_row).collect()
+    }
+
+    /// The receipts of a batch in leaf order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn batch_receipts(&self, batch_id: i64) -> StoreResult<Vec<ReceiptRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM receipts WHERE batch_id = $1 ORDER BY leaf_index",
+            ReceiptRow::COLUMNS
+        )))
+        .bind(batch_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ReceiptRow::from_row).collect()
+    }
+
+    /// Up to `limit` pending receipts, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn pending_receipts(&self, limit: i64) -> StoreResult<Vec<ReceiptRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM receipts WHERE status = 'pending' ORDER BY seq LIMIT $1",
+            ReceiptRow::COLUMNS
+        )))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ReceiptRow::from_row).collect()
+    }
+
+    /// Counts of receipts by status.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn receipt_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM receipts GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        use sqlx::Row;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect()
+    }
+
+    /// Every receipt not yet in a confirmed batch, and the highest receipt of every usage key,
+    /// which the ingest pipeline needs at start: `(usage_key, cumulative, digest, payer, token,
+    /// amount, status)` for all rows, and the highest `seq`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn ingest_snapshot(&self) -> StoreResult<(Vec<rows::IngestRow>, i64)> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT usage_key, cumulative, digest, payer, token, amount, status FROM receipts",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let out = rows
+            .iter()
+            .map(|r| {
+                Ok(rows::IngestRow {
+                    usage_key: r.try_get(0)?,
+                    cumulative: r.try_get(1)?,
+                    digest: r.try_get(2)?,
+                    payer: r.try_get(3)?,
+                    token: r.try_get(4)?,
+                    amount: r.try_get(5)?,
+                    status: r.try_get(6)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM receipts")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((out, max.unwrap_or(0)))
+    }
+
+    /// The chain follower's checkpoint: `(block, state JSON)`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn checkpoint(&self) -> StoreResult<Option<(i64, String)>> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT block, state FROM checkpoint WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
+            .map_err(StoreError::Db)
+    }
+
+    /// Saves the chain follower's checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn save_checkpoint(&self, block: i64, state: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO checkpoint (id, block, state) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET block = excluded.block, state = excluded.state",
+        )
+        .bind(block)
+        .bind(state.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The published batch data with this hash.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn batch_data(&self, data_hash: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM batch_data WHERE data_hash = $1")
+                .bind(data_hash.to_owned())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// One batch.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn batch(&self, id: i64) -> StoreResult<Option<BatchRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM batches WHERE id = $1",
+            BatchRow::COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| BatchRow::from_row(&r)).transpose()
+    }
+
+    /// Batches, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn batches(&self, limit: i64) -> StoreResult<Vec<BatchRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM batches ORDER BY id DESC LIMIT $1",
+            BatchRow::COLUMNS
+        )))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(BatchRow::from_row).collect()
+    }
+
+    /// The batch in progress (built, signed or sent), if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn active_batch(&self) -> StoreResult<Option<BatchRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM batches WHERE state IN ('built', 'signed', 'sent') ORDER BY id LIMIT 1",
+            BatchRow::COLUMNS
+        )))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| BatchRow::from_row(&r)).transpose()
+    }
+
+    /// The transactions sent for `(kind, ref_id)`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn txs(&self, kind: &str, ref_id: i64) -> StoreResult<Vec<TxRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM txs WHERE kind = $1 AND ref_id = $2 ORDER BY attempt",
+            TxRow::COLUMNS
+        )))
+        .bind(kind.to_owned())
+        .bind(ref_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(TxRow::from_row).collect()
+    }
+}

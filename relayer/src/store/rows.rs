@@ -1,0 +1,257 @@
+//! Typed rows of the store's tables.
+
+use sqlx::{any::AnyRow, Row};
+
+use super::{StoreError, StoreResult};
+
+/// A receipt to insert (all values already encoded for the store).
+#[derive(Clone, Debug)]
+pub struct NewReceipt {
+    /// EIP-712 digest, hex.
+    pub digest: String,
+    /// Usage key, hex.
+    pub usage_key: String,
+    /// Payer address, hex.
+    pub payer: String,
+    /// License id, decimal.
+    pub license_id: String,
+    /// Terms id, decimal.
+    pub terms_id: String,
+    /// Run id, hex.
+    pub run_id: String,
+    /// Cumulative samples, decimal.
+    pub cumulative: String,
+    /// Issue time, decimal.
+    pub issued_at: String,
+    /// 65-byte signature, hex.
+    pub signature: String,
+    /// Recovered signer, hex.
+    pub signer: String,
+    /// Payment token of the acceptance, hex.
+    pub token: String,
+    /// What the receipt adds over the previous one of its usage key, priced, decimal.
+    pub amount: String,
+    /// The acceptance's `chargeableFrom` (the earliest commit time).
+    pub chargeable_from: i64,
+    /// Unix time of acknowledgement.
+    pub received_at: i64,
+    /// Arrival order.
+    pub seq: i64,
+}
+
+/// What the ingest pipeline reloads at start.
+#[derive(Clone, Debug)]
+pub struct IngestRow {
+    /// Usage key, hex.
+    pub usage_key: String,
+    /// Cumulative samples, decimal.
+    pub cumulative: String,
+    /// Digest, hex.
+    pub digest: String,
+    /// Payer, hex.
+    pub payer: String,
+    /// Token, hex.
+    pub token: String,
+    /// Amount, decimal.
+    pub amount: String,
+    /// Status.
+    pub status: String,
+}
+
+/// A stored receipt.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReceiptRow {
+    /// EIP-712 digest.
+    pub digest: String,
+    /// Usage key.
+    pub usage_key: String,
+    /// Payer.
+    pub payer: String,
+    /// License id.
+    pub license_id: String,
+    /// Terms id.
+    pub terms_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Cumulative samples.
+    pub cumulative: String,
+    /// Issue time.
+    pub issued_at: String,
+    /// Signature.
+    pub signature: String,
+    /// Recovered signer.
+    pub signer: String,
+    /// Payment token.
+    pub token: String,
+    /// Amount reserved for it.
+    pub amount: String,
+    /// Earliest commit time.
+    pub chargeable_from: i64,
+    /// Acknowledgement time.
+    pub received_at: i64,
+    /// Arrival order.
+    pub seq: i64,
+    /// pending, batched or committed.
+    pub status: String,
+    /// Batch id once batched.
+    pub batch_id: Option<i64>,
+    /// Index of its leaf in the batch.
+    pub leaf_index: Option<i64>,
+    /// Merkle proof, comma-separated hex.
+    pub proof: Option<String>,
+    /// Hash of the claim transaction the relayer sent, if any.
+    pub claim_tx: Option<String>,
+}
+
+impl ReceiptRow {
+    /// Columns in [`Self::from_row`] order.
+    pub const COLUMNS: &'static str = "digest, usage_key, payer, license_id, terms_id, run_id, \
+        cumulative, issued_at, signature, signer, token, amount, chargeable_from, received_at, \
+        seq, status, batch_id, leaf_index, proof, claim_tx";
+
+    /// Reads a row selected with [`Self::COLUMNS`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when a column has another type.
+    pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
+        Ok(Self {
+            digest: r.try_get(0)?,
+            usage_key: r.try_get(1)?,
+            payer: r.try_get(2)?,
+            license_id: r.try_get(3)?,
+            terms_id: r.try_get(4)?,
+            run_id: r.try_get(5)?,
+            cumulative: r.try_get(6)?,
+            issued_at: r.try_get(7)?,
+            signature: r.try_get(8)?,
+            signer: r.try_get(9)?,
+            token: r.try_get(10)?,
+            amount: r.try_get(11)?,
+            chargeable_from: r.try_get(12)?,
+            received_at: r.try_get(13)?,
+            seq: r.try_get(14)?,
+            status: r.try_get(15)?,
+            batch_id: r.try_get(16)?,
+            leaf_index: r.try_get(17)?,
+            proof: r.try_get(18)?,
+            claim_tx: r.try_get(19)?,
+        })
+    }
+}
+
+/// A stored batch.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BatchRow {
+    /// Sequential id.
+    pub id: i64,
+    /// built, signed, sent, confirmed or failed.
+    pub state: String,
+    /// Merkle root.
+    pub root: String,
+    /// Number of leaves.
+    pub receipt_count: i64,
+    /// keccak256 of the batch data.
+    pub data_hash: String,
+    /// Where the batch data is published.
+    pub data_uri: String,
+    /// JSON array of `{payer, token, amount}`.
+    pub reservations: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last state change.
+    pub updated_at: i64,
+    /// The mined commit transaction.
+    pub commit_tx: Option<String>,
+    /// Its block.
+    pub commit_block: Option<i64>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl BatchRow {
+    /// Columns in [`Self::from_row`] order.
+    pub const COLUMNS: &'static str = "id, state, root, receipt_count, data_hash, data_uri, \
+        reservations, created_at, updated_at, commit_tx, commit_block, error";
+
+    /// Reads a row selected with [`Self::COLUMNS`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when a column has another type.
+    pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
+        Ok(Self {
+            id: r.try_get(0)?,
+            state: r.try_get(1)?,
+            root: r.try_get(2)?,
+            receipt_count: r.try_get(3)?,
+            data_hash: r.try_get(4)?,
+            data_uri: r.try_get(5)?,
+            reservations: r.try_get(6)?,
+            created_at: r.try_get(7)?,
+            updated_at: r.try_get(8)?,
+            commit_tx: r.try_get(9)?,
+            commit_block: r.try_get(10)?,
+            error: r.try_get(11)?,
+        })
+    }
+}
+
+/// A signed transaction.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TxRow {
+    /// Transaction hash.
+    pub hash: String,
+    /// `commit` or `claim`.
+    pub kind: String,
+    /// Batch or claim id.
+    pub ref_id: i64,
+    /// 0 for the first signing, then one per fee bump.
+    pub attempt: i64,
+    /// Nonce.
+    pub nonce: i64,
+    /// Signed EIP-2718 bytes, hex.
+    pub raw: String,
+    /// `maxFeePerGas`, decimal.
+    pub max_fee: String,
+    /// `maxPriorityFeePerGas`, decimal.
+    pub priority_fee: String,
+    /// Signing time.
+    pub created_at: i64,
+}
+
+impl TxRow {
+    /// Columns in [`Self::from_row`] order.
+    pub const COLUMNS: &'static str =
+        "hash, kind, ref_id, attempt, nonce, raw, max_fee, priority_fee, created_at";
+
+    /// Reads a row selected with [`Self::COLUMNS`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`] when a column has another type.
+    pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
+        Ok(Self {
+            hash: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            ref_id: r.try_get(2)?,
+            attempt: r.try_get(3)?,
+            nonce: r.try_get(4)?,
+            raw: r.try_get(5)?,
+            max_fee: r.try_get(6)?,
+            priority_fee: r.try_get(7)?,
+            created_at: r.try_get(8)?,
+        })
+    }
+}
+
+/// Parses a stored value, naming the column on failure.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`].
+pub fn parse<T: std::str::FromStr>(column: &str, value: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column}: {value:?}")))
+}

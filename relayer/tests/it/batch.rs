@@ -1,0 +1,256 @@
+//! Batches end to end on anvil: cut by count and by age, committed with the reservations the
+//! receipts need, batch data published and content-addressed, proofs that the escrow accepts
+//! (a payee claims with Rust-built proofs), and bulk claims by the relayer.
+
+use alloy::primitives::{keccak256, B256, U256};
+use fairtrain_protocol::{
+    batch::BatchData,
+    bindings::{Escrow, IERC20Permit},
+    merkle,
+    wire::SignedReceipt,
+};
+use serde_json::{json, Value};
+
+use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+
+async fn confirmed_batch(relayer: &Relayer, id: u64) -> Value {
+    eventually(30, || async {
+        let (_, body) = relayer.get(&format!("/v1/batches/{id}")).await;
+        (body["batch"]["state"] == "confirmed").then_some(body["batch"].clone())
+    })
+    .await
+}
+
+async fn commit_and_claim(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 5;
+    let relayer = Relayer::start(&cfg).await;
+    let available_before = chain.available().await;
+
+    let receipts: Vec<SignedReceipt> = (1..=5u64)
+        .map(|i| chain.receipt(&format!("run-{i}"), 100 * i))
+        .collect();
+    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(5)),
+        "{body}"
+    );
+    let total = U256::from(100 * (1 + 2 + 3 + 4 + 5) * chain.price as u64);
+
+    let batch = confirmed_batch(&relayer, 1).await;
+    let root: B256 = batch["root"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        batch["receiptCount"]
+            .as_i64()
+            .or(batch["receipt_count"].as_i64()),
+        Some(5)
+    );
+    assert_eq!(chain.committed_roots().await, vec![root]);
+    let reservation = chain
+        .escrow()
+        .reservation(root, chain.payer.address(), chain.token)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(U256::from(reservation.remaining), total);
+    assert_eq!(chain.available().await, available_before - total);
+
+    // Batch data: served under its hash, which the commit carries; it recomputes the root.
+    let hash = batch["data_hash"].as_str().unwrap();
+    let raw = relayer
+        .client
+        .get(format!("{}/v1/data/{hash}", relayer.url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(format!("{:#x}", keccak256(&raw)), hash);
+    let data = BatchData::parse(&raw).unwrap();
+    let verified = data.verify(&chain.domain()).unwrap();
+    assert_eq!(data.root, root);
+    assert!(verified
+        .signers
+        .iter()
+        .all(|s| *s == chain.signer.address()));
+    assert_eq!(data.reservations.len(), 1);
+    assert_eq!(data.reservations[0].amount, total);
+    assert_eq!(
+        batch["data_uri"],
+        format!("http://relayer.test/v1/data/{hash}")
+    );
+
+    // Proofs for the license's holder, by license and by payee; all verify against the root.
+    let (status, by_license) = relayer
+        .get(&format!("/v1/licenses/{}/proofs", chain.license_id))
+        .await;
+    assert_eq!(status, 200);
+    let (_, by_payee) = relayer
+        .get(&format!("/v1/payees/{}/proofs", chain.creator.address()))
+        .await;
+    assert_eq!(by_license["claims"], by_payee["claims"]);
+    let claims = by_license["claims"].as_array().unwrap().clone();
+    assert_eq!(claims.len(), 5);
+    for c in &claims {
+        let r: SignedReceipt = serde_json::from_value(c["receipt"].clone()).unwrap();
+        let proof: Vec<B256> = serde_json::from_value(c["proof"].clone()).unwrap();
+        let leaf = fairtrain_protocol::leaf(&chain.domain().digest(&r.receipt()));
+        assert!(merkle::verify(&proof, root, leaf));
+    }
+
+    // The payee claims one receipt itself with the relayer's (Rust-built) proof.
+    let first: SignedReceipt = serde_json::from_value(claims[0]["receipt"].clone()).unwrap();
+    let proof: Vec<B256> = serde_json::from_value(claims[0]["proof"].clone()).unwrap();
+    chain
+        .escrow()
+        .claim(
+            root,
+            vec![Escrow::Claim {
+                receipt: first.receipt().into(),
+                signature: first.signature.to_bytes(),
+                proof,
+            }],
+        )
+        .from(chain.creator.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let run = first.run_id;
+    let settled = chain
+        .escrow()
+        .settledSamples(first.receipt().usage_key())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(settled, first.cumulative_samples);
+    assert_ne!(run, B256::ZERO);
+
+    // Operator endpoints need the bearer token.
+    let r = relayer
+        .client
+        .post(format!("{}/v1/claims", relayer.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = relayer
+        .client
+        .post(format!("{}/v1/claims", relayer.url))
+        .bearer_auth("wrong-token-wrong-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // The relayer claims the rest for the payee (the one already settled pays nothing).
+    let r = relayer
+        .client
+        .post(format!("{}/v1/claims", relayer.url))
+        .bearer_auth("operator-token-for-tests")
+        .json(&json!({ "batchId": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let jobs: Value = r.json().await.unwrap();
+    assert_eq!(jobs["claimJobs"], json!([1]));
+    for r in &receipts {
+        let digest = chain.domain().digest(&r.receipt());
+        eventually(30, || async {
+            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+            body["claimTx"]
+                .as_str()
+                .filter(|t| t.starts_with("0x"))
+                .map(|_| ())
+        })
+        .await;
+        let key = r.receipt().usage_key();
+        assert_eq!(
+            chain.escrow().settledSamples(key).call().await.unwrap(),
+            r.cumulative_samples
+        );
+    }
+    // Every unit reserved was paid: payouts to the holder plus 2.5 % fees.
+    let fee = total * U256::from(250) / U256::from(10_000);
+    let paid = IERC20Permit::new(chain.token, chain.provider.clone())
+        .balanceOf(chain.creator.address())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(paid, total - fee);
+    let reservation = chain
+        .escrow()
+        .reservation(root, chain.payer.address(), chain.token)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(reservation.remaining, 0);
+    // Nothing is left to claim.
+    let r = relayer
+        .client
+        .post(format!("{}/v1/claims", relayer.url))
+        .bearer_auth("operator-token-for-tests")
+        .send()
+        .await
+        .unwrap();
+    let jobs: Value = r.json().await.unwrap();
+    assert_eq!(jobs["claimJobs"], json!([]));
+}
+
+async fn cut_by_age(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_age_secs = 1;
+    let relayer = Relayer::start(&cfg).await;
+    let (status, _) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-1", 10)))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-2", 20)))
+        .await;
+    assert_eq!(status, 201);
+    let batch = confirmed_batch(&relayer, 1).await;
+    assert_eq!(batch["receipt_count"], 2);
+    // A later receipt of the same run goes into a second batch, reserving only its increase.
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-1", 15)))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["amount"], (5 * chain.price).to_string());
+    let second = confirmed_batch(&relayer, 2).await;
+    let reservations: Value =
+        serde_json::from_str(second["reservations"].as_str().unwrap()).unwrap();
+    assert_eq!(reservations[0]["amount"], (5 * chain.price).to_string());
+    assert_eq!(chain.committed_roots().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_and_claim_sqlite() {
+    commit_and_claim(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_and_claim_postgres() {
+    commit_and_claim(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_by_age_sqlite() {
+    cut_by_age(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_by_age_postgres() {
+    cut_by_age(Db::Postgres).await;
+}

@@ -1,0 +1,352 @@
+//! Ingest: acceptance rules, machine-readable rejections, idempotent duplicates, durability
+//! across restarts; on SQLite and PostgreSQL.
+
+use alloy::{
+    primitives::{keccak256, Address, U256},
+    providers::{ext::AnvilApi, Provider},
+    signers::local::PrivateKeySigner,
+};
+use fairtrain_protocol::{wire::SignedReceipt, EscrowDomain, Receipt};
+use serde_json::{json, Value};
+
+use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
+async fn rules(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let relayer = Relayer::start(&config(&chain, &store)).await;
+
+    // Accepted, then idempotent.
+    let r1 = chain.receipt("run-a", 100);
+    let (status, body) = relayer.post("/v1/receipts", &json!(r1)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "accepted");
+    assert_eq!(body["amount"], (100 * chain.price).to_string());
+    let digest = body["digest"].as_str().unwrap().to_owned();
+    let (status, body) = relayer.post("/v1/receipts", &json!(r1)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+
+    // A higher count of the same run is charged only its increase.
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-a", 150)))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["amount"], (50 * chain.price).to_string());
+    // The first receipt is still a duplicate (not a regression) once superseded.
+    let (status, body) = relayer.post("/v1/receipts", &json!(r1)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    // Going backwards, or sideways with another digest, is refused.
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-a", 120)))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (409, "cumulative_not_increasing"),
+        "{body}"
+    );
+    let mut same = chain.receipt("run-a", 150).receipt();
+    same.issuedAt += 1;
+    let sideways = SignedReceipt::sign(&chain.domain(), &chain.signer, &same).unwrap();
+    let (status, body) = relayer.post("/v1/receipts", &json!(sideways)).await;
+    assert_eq!((status, code(&body)), (409, "cumulative_not_increasing"));
+
+    // Unregistered key; a receipt signed under another domain recovers to a stranger too.
+    let stranger = PrivateKeySigner::from_bytes(&keccak256("stranger")).unwrap();
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts",
+            &json!(chain.receipt_by(&stranger, "run-b", 1)),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (422, "signer_not_registered"));
+    let other_domain = EscrowDomain::new(1, chain.escrow);
+    let foreign = SignedReceipt::sign(
+        &other_domain,
+        &chain.signer,
+        &chain.receipt("run-b", 1).receipt(),
+    )
+    .unwrap();
+    let (status, body) = relayer.post("/v1/receipts", &json!(foreign)).await;
+    assert_eq!((status, code(&body)), (422, "signer_not_registered"));
+
+    // Unknown license / terms.
+    let unknown = Receipt {
+        licenseId: U256::from(99),
+        ..chain.receipt("run-b", 1).receipt()
+    };
+    let unknown = SignedReceipt::sign(&chain.domain(), &chain.signer, &unknown).unwrap();
+    let (status, body) = relayer.post("/v1/receipts", &json!(unknown)).await;
+    assert_eq!((status, code(&body)), (422, "terms_not_accepted"));
+
+    // Budget: the deposit covers 1e6 samples at this price; 150 are already accepted.
+    let budget_samples = (chain.deposit / U256::from(chain.price)).to::<u64>();
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts",
+            &json!(chain.receipt("run-c", budget_samples - 150)),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-d", 1)))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (402, "insufficient_budget"),
+        "{body}"
+    );
+
+    // Malformed input: bad JSON, wrong types, bad signature encodings, unknown fields.
+    let good = serde_json::to_value(chain.receipt("run-e", 1)).unwrap();
+    let mut cases: Vec<Value> = Vec::new();
+    for (field, value) in [
+        ("cumulativeSamples", json!(-1)),
+        ("cumulativeSamples", json!("1e3")),
+        ("licenseId", json!(true)),
+        ("payer", json!("0x1234")),
+        ("runId", json!("not hex")),
+        ("signature", json!("0x00")),
+        ("unexpected", json!(1)),
+    ] {
+        let mut v = good.clone();
+        v[field] = value;
+        cases.push(v);
+    }
+    let mut high_s = good.clone();
+    let sig = good["signature"].as_str().unwrap();
+    // v = 29 is not 27 or 28.
+    high_s["signature"] = json!(format!("{}1d", &sig[..sig.len() - 2]));
+    cases.push(high_s);
+    for case in cases {
+        let (status, body) = relayer.post("/v1/receipts", &case).await;
+        assert_eq!((status, code(&body)), (400, "malformed"), "{case}: {body}");
+    }
+    let r = relayer
+        .client
+        .post(format!("{}/v1/receipts", relayer.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(code(&body), "malformed");
+
+    // Nothing accepted was harmed: the first receipt is still stored and pending.
+    let (status, body) = relayer.get(&format!("/v1/receipts/{digest}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "pending");
+    let (_, status_body) = relayer.get("/v1/status").await;
+    assert_eq!(status_body["receipts"]["pending"], 3);
+}
+
+async fn chain_changes(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.horizon_secs = 60;
+    let relayer = Relayer::start(&cfg).await;
+    let (status, _) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-a", 10)))
+        .await;
+    assert_eq!(status, 201);
+
+    // Revocation: effective after the notice; once within the horizon, refused.
+    chain
+        .escrow()
+        .revokeSigner(chain.signer.address())
+        .from(chain.payer.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    chain
+        .provider
+        .anvil_increase_time(chain.notice - 30)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    let count = std::sync::atomic::AtomicU64::new(20);
+    let body = eventually(10, || async {
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (status, body) = relayer
+            .post("/v1/receipts", &json!(chain.receipt("run-a", n)))
+            .await;
+        (status == 422).then_some(body)
+    })
+    .await;
+    assert_eq!(code(&body), "signer_revoked");
+
+    // Deauthorizing the relayer.
+    chain
+        .escrow()
+        .setRelayer(chain.relayer.address(), false)
+        .from(chain.payer.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let fresh = PrivateKeySigner::from_bytes(&keccak256("fresh key")).unwrap();
+    chain
+        .escrow()
+        .registerSigner(fresh.address())
+        .from(chain.payer.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let body = eventually(10, || async {
+        let (_, body) = relayer
+            .post("/v1/receipts", &json!(chain.receipt_by(&fresh, "run-b", 1)))
+            .await;
+        (code(&body) == "relayer_not_authorized").then_some(body)
+    })
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not authorized"));
+    let _ = chain.provider.get_block_number().await.unwrap();
+}
+
+async fn restart_keeps_state(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let cfg = config(&chain, &store);
+    let relayer = Relayer::start(&cfg).await;
+    let receipts: Vec<_> = (1..=20)
+        .map(|i| chain.receipt(&format!("run-{i}"), 1_000))
+        .collect();
+    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 20);
+    relayer.stop();
+    drop(relayer);
+
+    let relayer = Relayer::start(&cfg).await;
+    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(0), Some(20))
+    );
+    // The ledger came back: 20 000 samples are committed to, so the budget left is smaller.
+    let left = (chain.deposit / U256::from(chain.price)).to::<u64>() - 20_000;
+    let (_, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-big", left + 1)))
+        .await;
+    assert_eq!(code(&body), "insufficient_budget", "{body}");
+    let (status, _) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-big", left)))
+        .await;
+    assert_eq!(status, 201);
+    let _: Address = chain.payer.address();
+}
+
+async fn bulk_mixed(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.limits.max_bulk = 100;
+    let relayer = Relayer::start(&cfg).await;
+    let stranger = PrivateKeySigner::from_bytes(&keccak256("stranger")).unwrap();
+    let good = chain.receipt("run-1", 10);
+    let items = json!([
+        good,
+        { "payer": "0x00" },
+        chain.receipt_by(&stranger, "run-2", 5),
+        good,
+        chain.receipt("run-1", 5),
+        chain.receipt("run-3", 7),
+    ]);
+    let (status, body) = relayer.post("/v1/receipts/bulk", &items).await;
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<_> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["code"]
+                .as_str()
+                .or(r["status"].as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "accepted",
+            "malformed",
+            "signer_not_registered",
+            "duplicate",
+            "cumulative_not_increasing",
+            "accepted"
+        ]
+    );
+    assert_eq!(
+        (
+            body["accepted"].as_u64(),
+            body["duplicates"].as_u64(),
+            body["rejected"].as_u64()
+        ),
+        (Some(2), Some(1), Some(3))
+    );
+
+    // Too many, or not an array.
+    let many: Vec<_> = (0..101).map(|i| chain.receipt("run-x", i + 1)).collect();
+    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(many)).await;
+    assert_eq!((status, code(&body)), (413, "too_many_receipts"));
+    let (status, body) = relayer.post("/v1/receipts/bulk", &json!({"a": 1})).await;
+    assert_eq!((status, code(&body)), (400, "malformed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_sqlite() {
+    rules(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_postgres() {
+    rules(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_changes_sqlite() {
+    chain_changes(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_changes_postgres() {
+    chain_changes(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_state_sqlite() {
+    restart_keeps_state(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_state_postgres() {
+    restart_keeps_state(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_mixed_sqlite() {
+    bulk_mixed(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_mixed_postgres() {
+    bulk_mixed(Db::Postgres).await;
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the relayer against a real anvil and real SQLite / PostgreSQL stores.
+
+mod api;
+mod batch;
+mod crash;
+mod fuzz;
+mod ingest;
+mod multi;
+mod resilience;
+mod support;

@@ -1,0 +1,305 @@
+//! The chain misbehaving: the node restarts (RPC down, then back with the same state), a
+//! commit is stuck in the mempool (fee bumps), a commit is dropped (rebroadcast). The relayer
+//! keeps accepting receipts throughout and settles once the chain is back.
+
+use std::time::Duration;
+
+use alloy::providers::{ext::AnvilApi, Provider};
+use serde_json::{json, Value};
+
+use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+
+async fn batch(relayer: &Relayer, id: u64) -> Value {
+    relayer.get(&format!("/v1/batches/{id}")).await.1
+}
+
+async fn rpc_down_then_back(db: Db) {
+    let mut chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 3;
+    let relayer = Relayer::start(&cfg).await;
+    let (status, _) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-1", 10)))
+        .await;
+    assert_eq!(status, 201);
+    let receipts = [chain.receipt("run-2", 20), chain.receipt("run-3", 30)];
+    chain
+        .restart_anvil(async {
+            // The node is gone: receipts are still verified (from the followed state) and stored.
+            for r in &receipts {
+                let (status, body) = relayer.post("/v1/receipts", &json!(r)).await;
+                assert_eq!(status, 201, "{body}");
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let (_, b) = relayer.get("/v1/batches/1").await;
+            assert_ne!(b["batch"]["state"], "confirmed");
+        })
+        .await;
+    eventually(60, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+}
+
+async fn stuck_commit_is_bumped(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.tx.bump_after_secs = 1;
+    let relayer = Relayer::start(&cfg).await;
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let (status, _) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Nothing is mined: the relayer replaces its commit with higher fees.
+    let txs = eventually(30, || async {
+        let b = batch(&relayer, 1).await;
+        let txs = b["transactions"].as_array().cloned().unwrap_or_default();
+        (txs.len() >= 2).then_some(txs)
+    })
+    .await;
+    assert!(
+        txs.iter().all(|t| t["nonce"] == txs[0]["nonce"]),
+        "bumps reuse the nonce"
+    );
+    let fee = |t: &Value| t["maxFeePerGas"].as_str().unwrap().parse::<u128>().unwrap();
+    assert!(fee(&txs[1]) > fee(&txs[0]));
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    eventually(30, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+}
+
+async fn dropped_commit_is_rebroadcast(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.tx.bump_after_secs = 3_600;
+    let relayer = Relayer::start(&cfg).await;
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let (status, _) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(30, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(())
+    })
+    .await;
+    chain.provider.anvil_drop_all_transactions().await.unwrap();
+    // Mine empty blocks until the relayer has put its commit back and it is confirmed.
+    eventually(30, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(
+        batch(&relayer, 1).await["transactions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "same bytes rebroadcast"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_down_then_back_sqlite() {
+    rpc_down_then_back(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_down_then_back_postgres() {
+    rpc_down_then_back(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_commit_is_bumped_sqlite() {
+    stuck_commit_is_bumped(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_commit_is_rebroadcast_sqlite() {
+    dropped_commit_is_rebroadcast(Db::Sqlite).await;
+}
+
+/// A reorg removes the block holding the commit before it is `confirmations` deep: the relayer
+/// notices the receipt is gone, gets the same commit mined again, and confirms it once.
+async fn reorged_commit_is_recommitted(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.confirmations = 3;
+    // The follower stays two blocks behind the head: bury the setup.
+    chain.provider.anvil_mine(Some(3), None).await.unwrap();
+    let relayer = Relayer::start(&cfg).await;
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    let hash: alloy::primitives::B256 = eventually(30, || async {
+        let b = batch(&relayer, 1).await;
+        b["transactions"][0]["hash"]
+            .as_str()
+            .and_then(|h| h.parse().ok())
+    })
+    .await;
+    eventually(30, || async {
+        chain
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .unwrap()
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+    // The block with the commit disappears.
+    chain.provider.anvil_rollback(Some(1)).await.unwrap();
+    assert!(chain
+        .provider
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(batch(&relayer, 1).await["batch"]["state"], "sent");
+    // Blocks keep coming; the relayer puts its commit back and confirms it three deep.
+    eventually(60, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    let roots = chain.committed_roots().await;
+    assert_eq!(
+        roots.len(),
+        1,
+        "committed exactly once on the surviving chain"
+    );
+    let b = batch(&relayer, 1).await;
+    assert_eq!(
+        b["batch"]["root"].as_str().unwrap(),
+        format!("{:#x}", roots[0])
+    );
+    let mined = chain
+        .provider
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .expect("mined again");
+    assert_eq!(
+        Some(mined.block_number.unwrap() as i64),
+        b["batch"]["commit_block"].as_i64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorged_commit_is_recommitted_sqlite() {
+    reorged_commit_is_recommitted(Db::Sqlite).await;
+}
+
+/// Every RPC request takes 300 ms: receipts are verified from the followed state (no RPC per
+/// request) and the batch still settles.
+async fn slow_rpc(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.rpc_url = crate::support::slow_proxy(&chain.rpc, Duration::from_millis(300)).await;
+    cfg.batch.max_receipts = 2;
+    let relayer = Relayer::start(&cfg).await;
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    eventually(90, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    assert_eq!(chain.committed_roots().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_rpc_sqlite() {
+    slow_rpc(Db::Sqlite).await;
+}
+
+/// The base fee jumps far above what the commit offers: it cannot be included, the relayer
+/// replaces it at the market's new price (within its ceiling), and it is committed once.
+async fn gas_spike(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.tx.bump_after_secs = 1;
+    let relayer = Relayer::start(&cfg).await;
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let (status, _) = relayer
+        .post(
+            "/v1/receipts/bulk",
+            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(30, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(())
+    })
+    .await;
+    // 100 gwei base fee from the next block on: the first attempt is priced far below it.
+    let spike = 100_000_000_000u128;
+    chain
+        .provider
+        .anvil_set_next_block_base_fee_per_gas(spike)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    let fee = |t: &Value| t["maxFeePerGas"].as_str().unwrap().parse::<u128>().unwrap();
+    eventually(60, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    let txs = batch(&relayer, 1).await["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert!(txs.len() >= 2, "replaced at least once: {txs:?}");
+    assert!(fee(&txs[0]) < spike / 2 && fee(txs.last().unwrap()) > fee(&txs[0]));
+    assert_eq!(chain.committed_roots().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gas_spike_sqlite() {
+    gas_spike(Db::Sqlite).await;
+}

@@ -1,0 +1,605 @@
+//! Test support: a real anvil with the suite deployed from the forge artifacts, a funded payer
+//! with an accepted license, a registered signing key and an authorized relayer; stores on
+//! SQLite (temp file) or PostgreSQL (a fresh database over the Unix socket, dropped after);
+//! and the relayer either in-process or as the real binary.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    providers::{ext::AnvilApi, DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+    sol_types::SolValue,
+};
+use fairtrain_protocol::{
+    bindings::{IERC20Permit, License, LicenseNFT, TrainingEscrow},
+    wire::SignedReceipt,
+    EscrowDomain, Receipt,
+};
+use fairtrain_relayer::config::{BatchConfig, Config, Limits, TxConfig};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// anvil's well-known dev keys (never use on a real chain).
+pub const KEYS: [&str; 5] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f81a8f0b6ed8d36a4df95e1d3e1e72a95bd26b5cb7c",
+];
+
+pub fn key(i: usize) -> PrivateKeySigner {
+    KEYS[i].parse().unwrap()
+}
+
+/// The deployed suite and its actors.
+pub struct Chain {
+    pub anvil: Option<AnvilInstance>,
+    pub rpc: String,
+    pub provider: DynProvider,
+    pub escrow: Address,
+    pub nft: Address,
+    pub token: Address,
+    pub owner: PrivateKeySigner,
+    pub payer: PrivateKeySigner,
+    pub creator: PrivateKeySigner,
+    pub relayer: PrivateKeySigner,
+    pub signer: PrivateKeySigner,
+    pub license_id: U256,
+    pub terms_id: u64,
+    pub price: u128,
+    pub deposit: U256,
+    pub notice: u64,
+}
+
+fn artifact(path: &str) -> Bytes {
+    let file = root().join("out").join(path);
+    if !file.exists() {
+        let status = std::process::Command::new(root().join("node_modules/.bin/forge"))
+            .arg("build")
+            .current_dir(root())
+            .status()
+            .expect("forge build");
+        assert!(status.success(), "forge build failed");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    json["bytecode"]["object"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn deploy(provider: &DynProvider, from: Address, code: Bytes, args: Vec<u8>) -> Address {
+    let mut input = code.to_vec();
+    input.extend(args);
+    let tx = TransactionRequest::default()
+        .with_from(from)
+        .with_deploy_code(input);
+    provider
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap()
+        .contract_address
+        .unwrap()
+}
+
+pub fn anvil_path() -> PathBuf {
+    root().join("node_modules/.bin/anvil")
+}
+
+impl Chain {
+    /// Starts anvil and sets up one payer with a license accepted and chargeable.
+    pub async fn start() -> Self {
+        Self::start_with(Anvil::new()).await
+    }
+
+    pub async fn start_with(anvil: Anvil) -> Self {
+        let anvil = anvil.path(anvil_path()).chain_id(31337).spawn();
+        let mut wallet = EthereumWallet::from(key(0));
+        for i in 1..5 {
+            wallet.register_signer(key(i));
+        }
+        let provider = ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        let (owner, payer, creator, relayer) = (key(0), key(1), key(2), key(3));
+        let signer = PrivateKeySigner::from_bytes(&keccak256("training key")).unwrap();
+        let notice = 3_600u64;
+
+        let nft = deploy(
+            &provider,
+            owner.address(),
+            artifact("LicenseNFT.sol/LicenseNFT.json"),
+            vec![],
+        )
+        .await;
+        let escrow = deploy(
+            &provider,
+            owner.address(),
+            artifact("TrainingEscrow.sol/TrainingEscrow.json"),
+            (nft, owner.address(), 250u16, notice, 7 * 86_400u64).abi_encode_params(),
+        )
+        .await;
+        let token = deploy(
+            &provider,
+            owner.address(),
+            artifact("MockERC20.sol/MockERC20.json"),
+            ("Test USD".to_string(), "tUSD".to_string(), U256::from(6u8)).abi_encode_params(),
+        )
+        .await;
+        let esc = TrainingEscrow::new(escrow, provider.clone());
+        let nftc = LicenseNFT::new(nft, provider.clone());
+        let erc = IERC20Permit::new(token, provider.clone());
+        esc.setTokenAllowed(token, true)
+            .from(owner.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+
+        let price = 1_000u128;
+        let request = License::MintRequest {
+            terms: License::Terms {
+                kind: 0,
+                paymentToken: token,
+                pricePerSample: alloy::primitives::Uint::from(price),
+                maxSamples: 0,
+                expiresAt: alloy::primitives::Uint::ZERO,
+                commercialUse: false,
+                attributionRequired: false,
+                derivatives: 0,
+                exclusiveLicensee: Address::ZERO,
+                uri: String::new(),
+            },
+            manifestHash: keccak256("dataset"),
+            royaltyBps: alloy::primitives::Uint::from(500u16),
+        };
+        nftc.mint(request)
+            .from(creator.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let license_id = U256::from(1);
+        let current = nftc.currentTerms(license_id).call().await.unwrap();
+        let terms_id = current.termsId;
+
+        let deposit = U256::from(1_000_000_000u64);
+        // MockERC20.mint(address,uint256)
+        let mint_call = [
+            &keccak256("mint(address,uint256)")[..4],
+            &(payer.address(), deposit).abi_encode_params(),
+        ]
+        .concat();
+        provider
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_from(owner.address())
+                    .with_to(token)
+                    .with_input(mint_call),
+            )
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        erc.approve(escrow, U256::MAX)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.deposit(token, deposit)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.acceptTerms(license_id, terms_id)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.registerSigner(signer.address())
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        esc.setRelayer(relayer.address(), true)
+            .from(payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        provider.anvil_increase_time(notice + 1).await.unwrap();
+        provider.anvil_mine(Some(1), None).await.unwrap();
+
+        Self {
+            rpc: anvil.endpoint(),
+            anvil: Some(anvil),
+            provider,
+            escrow,
+            nft,
+            token,
+            owner,
+            payer,
+            creator,
+            relayer,
+            signer,
+            license_id,
+            terms_id,
+            price,
+            deposit,
+            notice,
+        }
+    }
+
+    /// Restarts anvil on the same port with the same state (the relayer sees the RPC vanish
+    /// and come back). `during` runs while the node is down.
+    pub async fn restart_anvil<F: std::future::Future<Output = ()>>(&mut self, during: F) {
+        let state = self.provider.anvil_dump_state().await.unwrap();
+        let port = self.anvil.as_ref().unwrap().endpoint_url().port().unwrap();
+        // Dropping the instance kills the process.
+        self.anvil = None;
+        during.await;
+        self.anvil = Some(
+            Anvil::new()
+                .path(anvil_path())
+                .chain_id(31337)
+                .port(port)
+                .spawn(),
+        );
+        assert!(self.provider.anvil_load_state(state).await.unwrap());
+    }
+
+    pub fn domain(&self) -> EscrowDomain {
+        EscrowDomain::new(31337, self.escrow)
+    }
+
+    pub fn escrow(&self) -> TrainingEscrow::TrainingEscrowInstance<DynProvider> {
+        TrainingEscrow::new(self.escrow, self.provider.clone())
+    }
+
+    /// A receipt of the payer's license for `run`, signed by the registered key.
+    pub fn receipt(&self, run: &str, cumulative: u64) -> SignedReceipt {
+        self.receipt_by(&self.signer, run, cumulative)
+    }
+
+    pub fn receipt_by(&self, key: &PrivateKeySigner, run: &str, cumulative: u64) -> SignedReceipt {
+        let receipt = Receipt {
+            payer: self.payer.address(),
+            licenseId: self.license_id,
+            termsId: self.terms_id,
+            runId: keccak256(run),
+            cumulativeSamples: cumulative,
+            issuedAt: 1_750_000_000,
+        };
+        SignedReceipt::sign(&self.domain(), key, &receipt).unwrap()
+    }
+
+    pub async fn available(&self) -> U256 {
+        self.escrow()
+            .availableBalance(self.payer.address(), self.token)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    pub async fn creator_balance(&self) -> U256 {
+        IERC20Permit::new(self.token, self.provider.clone())
+            .balanceOf(self.creator.address())
+            .call()
+            .await
+            .unwrap()
+    }
+
+    pub async fn settled(&self, run: &str) -> u64 {
+        let receipt = self.receipt(run, 1).receipt();
+        self.escrow()
+            .settledSamples(receipt.usage_key())
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// Roots committed on-chain (from `BatchCommitted` logs).
+    pub async fn committed_roots(&self) -> Vec<B256> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.escrow)
+            .event_signature(
+                <TrainingEscrow::BatchCommitted as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+            )
+            .from_block(0);
+        self.provider
+            .get_logs(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| l.topics()[1])
+            .collect()
+    }
+}
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh database: a SQLite file in a temp dir, or a new PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn psql(sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([
+            "host=/var/run/postgresql user=postgres dbname=postgres",
+            "-q",
+            "-c",
+            sql,
+        ])
+        .stdout(Stdio::null())
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestDb {
+    pub fn new(db: Db) -> Self {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("relayer.db").display());
+                Self {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Db::Postgres => {
+                let name = format!(
+                    "relayer_test_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                psql(&format!("CREATE DATABASE {name}"));
+                let url = format!("postgres://postgres@localhost/{name}?host=/var/run/postgresql");
+                Self {
+                    url,
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// A relayer configuration for `chain` and `db`.
+pub fn config(chain: &Chain, db: &TestDb) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        rpc_url: chain.rpc.clone(),
+        chain_id: 31337,
+        escrow: chain.escrow,
+        license_nft: chain.nft,
+        start_block: 0,
+        private_key: Some(KEYS[3].to_owned()),
+        operator_token: Some("operator-token-for-tests".to_owned()),
+        public_url: "http://relayer.test".to_owned(),
+        confirmations: 1,
+        poll_interval_ms: 100,
+        batch: BatchConfig {
+            max_receipts: 1_000,
+            max_value: U256::MAX,
+            max_age_secs: 3_600,
+            horizon_secs: 600,
+        },
+        tx: TxConfig::default(),
+        limits: Limits::default(),
+    }
+}
+
+/// A relayer running in this process, serving HTTP on a free port.
+pub struct Relayer {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub running: fairtrain_relayer::service::Running,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Relayer {
+    pub async fn start(config: &Config) -> Self {
+        let running = fairtrain_relayer::service::start(config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = fairtrain_relayer::api::router(running.app.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let relayer = Self {
+            url,
+            client: reqwest::Client::new(),
+            running,
+            server,
+        };
+        relayer.wait_ready().await;
+        relayer
+    }
+
+    pub async fn wait_ready(&self) {
+        wait_ready(&self.client, &self.url).await;
+    }
+
+    pub fn stop(&self) {
+        self.running.abort();
+        self.server.abort();
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        post(&self.client, &format!("{}{path}", self.url), body).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        get(&self.client, &format!("{}{path}", self.url)).await
+    }
+}
+
+impl Drop for Relayer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub async fn wait_ready(client: &reqwest::Client, url: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{url}/ready")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("relayer at {url} never became ready");
+}
+
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = client.post(url).json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+pub async fn get(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
+    let r = client.get(url).send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// Polls `f` until it returns `Some`, for at most `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met in {secs}s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A TCP proxy to `target` (an `http://host:port` URL) that holds every chunk the client sends
+/// for `delay` before forwarding it: a slow RPC. Returns the proxy's URL.
+pub async fn slow_proxy(target: &str, delay: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = target
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut ri, mut wi) = inbound.into_split();
+                let (mut ro, mut wo) = outbound.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n) = ri.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if wo.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    url
+}

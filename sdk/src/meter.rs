@@ -1,0 +1,217 @@
+//! The meter that training infrastructure embeds: record samples as they are drawn, and flush
+//! cumulative receipts to a relayer.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use fairtrain_protocol::{EscrowDomain, SignedReceipt};
+use tokio::{sync::Mutex, task::JoinHandle};
+
+use crate::{
+    error::{Error, Result},
+    journal::{Entry, Journal, Refusal, Usage},
+    relayer::{is_transient, Outcome, RelayerClient, RetryPolicy},
+};
+
+/// Everything a meter needs.
+#[derive(Clone, Debug)]
+pub struct MeterConfig {
+    /// Where the usage journal lives (a SQLite file; created if missing).
+    pub journal: PathBuf,
+    /// The relayer's base URL.
+    pub relayer_url: String,
+    /// The escrow's EIP-712 domain (chain id and escrow address).
+    pub domain: EscrowDomain,
+    /// The payer whose budget pays.
+    pub payer: Address,
+    /// A training key the payer registered with the escrow.
+    pub signer: PrivateKeySigner,
+    /// Receipts per bulk request.
+    pub max_bulk: usize,
+    /// Retries of unreachable or overloaded relayers.
+    pub retry: RetryPolicy,
+}
+
+impl MeterConfig {
+    /// A configuration with the default bulk size (1,000) and retry policy.
+    pub fn new(
+        journal: impl Into<PathBuf>,
+        relayer_url: impl Into<String>,
+        domain: EscrowDomain,
+        payer: Address,
+        signer: PrivateKeySigner,
+    ) -> Self {
+        Self {
+            journal: journal.into(),
+            relayer_url: relayer_url.into(),
+            domain,
+            payer,
+            signer,
+            max_bulk: 1_000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What one [`Meter::flush`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Receipts sent.
+    pub sent: usize,
+    /// Receipts the relayer stored for the first time.
+    pub accepted: usize,
+    /// Receipts it already had (resent after a restart or a lost answer).
+    pub duplicates: usize,
+    /// Receipts refused, with the usage and the refusal.
+    pub refused: Vec<(Usage, Refusal)>,
+}
+
+/// Records usage durably and reports it to a relayer as cumulative signed receipts.
+///
+/// Guarantees, across crashes and restarts: a sample whose [`Meter::record`] returned is never
+/// lost (it is in the journal and the next receipt of its key covers it); a receipt is signed
+/// once per cumulative count and resent unchanged until acknowledged, so the relayer sees
+/// duplicates, never a second claim on the same samples (and the escrow pays cumulative
+/// increments only, so nothing can be paid twice).
+#[derive(Debug)]
+pub struct Meter {
+    journal: Journal,
+    client: RelayerClient,
+    domain: EscrowDomain,
+    signer: PrivateKeySigner,
+    max_bulk: usize,
+    flushing: Mutex<()>,
+}
+
+impl Meter {
+    /// Opens the journal and prepares the relayer client.
+    pub async fn open(config: MeterConfig) -> Result<Self> {
+        Ok(Self {
+            journal: Journal::open(&config.journal, config.payer).await?,
+            client: RelayerClient::new(config.relayer_url, config.retry)?,
+            domain: config.domain,
+            signer: config.signer,
+            max_bulk: config.max_bulk.max(1),
+            flushing: Mutex::new(()),
+        })
+    }
+
+    /// Adds `samples` drawn under `usage`; returns the new cumulative count. Durable when it
+    /// returns. Call it per minibatch, not per sample: each call is one SQLite commit.
+    pub async fn record(&self, usage: Usage, samples: u64) -> Result<u64> {
+        Ok(self.journal.record(&[(usage, samples)]).await?[0])
+    }
+
+    /// Adds samples to several usages in one commit, all or nothing.
+    pub async fn record_many(&self, usages: &[(Usage, u64)]) -> Result<Vec<u64>> {
+        self.journal.record(usages).await
+    }
+
+    /// Every usage key with its recorded, signed and acknowledged counts.
+    pub async fn status(&self) -> Result<Vec<Entry>> {
+        self.journal.entries(false).await
+    }
+
+    /// Signs a receipt for every key with unreported samples (reusing the stored receipt when
+    /// the count has not moved) and sends them in bulk. Refusals that a later flush may cure
+    /// ([`is_transient`]) are retried then; the others wait for more samples on that key.
+    pub async fn flush(&self) -> Result<FlushReport> {
+        let _exclusive = self.flushing.lock().await;
+        let mut to_send = Vec::new();
+        let mut newly_signed = Vec::new();
+        for entry in self.journal.entries(true).await? {
+            let refused_here = entry
+                .rejection
+                .as_ref()
+                .is_some_and(|r| r.cumulative == entry.recorded && !is_transient(&r.code));
+            if refused_here {
+                continue;
+            }
+            let receipt = match entry.signed {
+                Some(signed) if signed.cumulative_samples == entry.recorded => signed,
+                _ => {
+                    let receipt = entry
+                        .usage
+                        .receipt(self.journal.payer(), entry.recorded, now());
+                    let signed = SignedReceipt::sign(&self.domain, &self.signer, &receipt)
+                        .map_err(Error::Signing)?;
+                    newly_signed.push(signed.clone());
+                    signed
+                }
+            };
+            to_send.push((entry.usage, receipt));
+        }
+        // Stored before sending: a crash after the relayer stored them resends the same bytes.
+        self.journal.store_signed(&newly_signed).await?;
+
+        let mut report = FlushReport::default();
+        for chunk in to_send.chunks(self.max_bulk) {
+            let receipts: Vec<SignedReceipt> = chunk.iter().map(|(_, r)| r.clone()).collect();
+            let outcomes = self.client.submit(&receipts).await?;
+            let (mut acked, mut refused) = (Vec::new(), Vec::new());
+            for ((usage, receipt), outcome) in chunk.iter().zip(outcomes) {
+                let key = receipt.receipt().usage_key();
+                match outcome {
+                    Outcome::Accepted { .. } => {
+                        report.accepted += 1;
+                        acked.push((key, receipt.cumulative_samples));
+                    }
+                    Outcome::Duplicate { .. } => {
+                        report.duplicates += 1;
+                        acked.push((key, receipt.cumulative_samples));
+                    }
+                    Outcome::Rejected { code, message } => {
+                        tracing::warn!(%code, %message, license = %usage.license_id, "relayer refused a receipt");
+                        let refusal = Refusal {
+                            cumulative: receipt.cumulative_samples,
+                            code,
+                            message,
+                        };
+                        refused.push((key, refusal.clone()));
+                        report.refused.push((*usage, refusal));
+                    }
+                }
+            }
+            self.journal.store_outcomes(&acked, &refused).await?;
+            report.sent += chunk.len();
+        }
+        Ok(report)
+    }
+
+    /// Flushes every `every` until `shutdown` resolves, then flushes once more. Failed flushes
+    /// are logged and retried at the next tick: nothing is lost while the relayer is down.
+    pub fn spawn_flusher(
+        self: Arc<Self>,
+        every: Duration,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        if let Err(e) = self.flush().await {
+                            tracing::warn!(error = %e, "flush failed; retrying at the next tick");
+                        }
+                    }
+                    () = &mut shutdown => break,
+                }
+            }
+            if let Err(e) = self.flush().await {
+                tracing::warn!(error = %e, "final flush failed; the journal keeps the usage for the next start");
+            }
+        })
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

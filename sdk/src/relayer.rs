@@ -1,0 +1,184 @@
+//! A client of a Fairtrain relayer's receipt API (`POST /v1/receipts/bulk`, docs/relayer.md):
+//! retries what is worth retrying, and reports each receipt's outcome.
+
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use fairtrain_protocol::SignedReceipt;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// How often and how patiently a request is retried when the relayer is unreachable, overloaded
+/// (429) or failing (5xx).
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the first retry; doubles each time.
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the relayer did with one receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored durably for the first time.
+    Accepted {
+        /// The receipt's EIP-712 digest.
+        digest: B256,
+    },
+    /// Already stored: an idempotent resubmission.
+    Duplicate {
+        /// The receipt's EIP-712 digest.
+        digest: B256,
+    },
+    /// Refused, with the relayer's machine-readable code.
+    Rejected {
+        /// Stable code (docs/relayer.md lists them).
+        code: String,
+        /// Human-readable detail.
+        message: String,
+    },
+}
+
+/// Whether a refusal can go away without a new receipt (chain state the relayer has not seen
+/// yet, a budget top-up, a rate limit): such receipts are resent on the next flush. Unknown
+/// codes count as transient, so a newer relayer's codes never drop usage.
+pub fn is_transient(code: &str) -> bool {
+    !matches!(
+        code,
+        "malformed"
+            | "invalid_signature"
+            | "signer_revoked"
+            | "receipt_after_expiry"
+            | "cumulative_not_increasing"
+    )
+}
+
+#[derive(Deserialize)]
+struct BulkResponse {
+    results: Vec<Outcome>,
+}
+
+#[derive(Deserialize)]
+struct ErrorResponse {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+/// An HTTP client of one relayer.
+#[derive(Clone, Debug)]
+pub struct RelayerClient {
+    http: reqwest::Client,
+    base_url: String,
+    retry: RetryPolicy,
+}
+
+impl RelayerClient {
+    /// A client of the relayer at `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: impl Into<String>, retry: RetryPolicy) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(retry.request_timeout)
+            .build()
+            .map_err(|e| Error::Protocol(format!("building the HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            retry,
+        })
+    }
+
+    /// Submits `receipts` in one bulk request and returns one outcome per receipt, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unreachable`] once the retries are spent, [`Error::Refused`] if the relayer
+    /// refuses the request as a whole, [`Error::Protocol`] for an undocumented answer.
+    pub async fn submit(&self, receipts: &[SignedReceipt]) -> Result<Vec<Outcome>> {
+        let url = format!("{}/v1/receipts/bulk", self.base_url);
+        let mut backoff = self.retry.initial_backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.retry.attempts {
+            if attempt > 1 {
+                tracing::debug!(attempt, ?backoff, %last, "retrying the relayer");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(self.retry.max_backoff);
+            }
+            let response = match self.http.post(&url).json(receipts).send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    last = format!("{e}");
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                let body: BulkResponse = response
+                    .json()
+                    .await
+                    .map_err(|e| Error::Protocol(format!("bulk response: {e}")))?;
+                if body.results.len() != receipts.len() {
+                    return Err(Error::Protocol(format!(
+                        "{} results for {} receipts",
+                        body.results.len(),
+                        receipts.len()
+                    )));
+                }
+                return Ok(body.results);
+            }
+            if status.as_u16() == 429 || status.is_server_error() {
+                if let Some(wait) = retry_after(&response) {
+                    backoff = wait.min(self.retry.max_backoff);
+                }
+                last = format!("HTTP {status}");
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            let (code, message) = match serde_json::from_str::<ErrorResponse>(&text) {
+                Ok(body) => (body.error.code, body.error.message),
+                Err(_) => ("unknown".to_owned(), text),
+            };
+            return Err(Error::Refused {
+                status: status.as_u16(),
+                code,
+                message,
+            });
+        }
+        Err(Error::Unreachable {
+            attempts: self.retry.attempts,
+            last,
+        })
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
