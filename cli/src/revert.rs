@@ -184,6 +184,10 @@ pub fn hint(name: &str, fields: &[(String, String)]) -> Option<String> {
         "LicenseNFT_ManifestHasOtherLicenses" => format!("exclusive terms need a manifest without other licenses, and it has {}", f("count")),
         "LicenseNFT_TermsUnchanged" => "the new terms equal the current ones; change a field".into(),
         "LicenseNFT_EmptyBatch" => "give at least one license to mint".into(),
+        "LicenseNFT_NotCreator" => format!("only the creator of license {} can route its royalties; {} is not", f("licenseId"), f("caller")),
+        "LicenseNFT_NotHookSetter" => format!("only the deployer sets the transfer hook, once; {} is not it", f("caller")),
+        "LicenseNFT_TransferHookAlreadySet" => format!("the transfer hook is already set to {} and can never change", f("hook")),
+        "LicenseNFT_ZeroTransferHook" => "the transfer hook must be a contract address, not zero".into(),
         "ERC721NonexistentToken" => format!("license {} does not exist: check the id (`fairtrain license show <id>`)", f("tokenId")),
         // TrainingEscrow
         "TrainingEscrow_ZeroAmount" => "the amount must be above zero".into(),
