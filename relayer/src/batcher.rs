@@ -39,7 +39,7 @@ use crate::{
     config::BatchConfig,
     failpoint,
     ingest::Ledger,
-    store::{rows::parse, BatchRow, ReceiptRow, Store, StoreError},
+    store::{rows::parse, Backend, BatchRow, ReceiptRow, Store, StoreError},
     tree::LevelTree,
     txmgr::{TxError, TxManager, TxStatus},
     util::{hex0x, now_secs},
@@ -392,6 +392,11 @@ impl Batcher {
             .bind(batch.id)
             .execute(&mut *tx)
             .await?;
+        if self.store.backend() == Backend::Postgres {
+            // The shared ledger stops counting the batch's receipts as acknowledged and
+            // uncommitted: they are now covered by the on-chain reservation.
+            crate::store::ledger::release(&mut tx, &Self::reservations_of(batch)?).await?;
+        }
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
         let amounts = Self::reservations_of(batch)?
