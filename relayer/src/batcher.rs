@@ -298,43 +298,18 @@ impl Batcher {
 
     /// Signs a replacement of `last` (same nonce, higher fees), records it, broadcasts it.
     async fn replace(&self, batch: &BatchRow, last: &crate::store::TxRow) -> Result<bool, TxError> {
-        let Some(fees) = self.txm.bumped_fees(last).await? else {
-            warn!(batch = batch.id, "fee ceiling reached; waiting");
-            return Ok(false);
-        };
         let input = Self::commit_call(batch)?;
-        let gas = self
+        match self
             .txm
-            .estimate_gas(self.domain.verifying_contract(), &input)
-            .await
-            .unwrap_or(5_000_000);
-        let mut tx = self.store.pool().begin().await?;
-        let row = self
-            .txm
-            .sign_and_record(
-                &mut tx,
-                "commit",
-                batch.id,
-                last.attempt + 1,
-                last.nonce as u64,
-                self.domain.verifying_contract(),
-                input,
-                gas,
-                fees,
-            )
-            .await?;
-        tx.commit().await?;
-        info!(batch = batch.id, attempt = row.attempt, max_fee = %row.max_fee, "fee bump");
-        metrics::counter!("relayer_tx_bumps_total").increment(1);
-        match self.txm.broadcast(&row).await {
-            Ok(()) => {}
-            Err(TxError::Rpc {
-                kind: RpcErrorKind::Underpriced | RpcErrorKind::NonceTooLow,
-                ..
-            }) => {}
-            Err(e) => return Err(e),
+            .replace(last, self.domain.verifying_contract(), input)
+            .await?
+        {
+            Some(_) => Ok(true),
+            None => {
+                warn!(batch = batch.id, "fee ceiling reached; waiting");
+                Ok(false)
+            }
         }
-        Ok(true)
     }
 
     /// Whether the escrow already holds a reservation of this batch (it was committed).
