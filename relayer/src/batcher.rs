@@ -349,6 +349,12 @@ impl Batcher {
 
     async fn confirm(&self, batch: &BatchRow, tx_hash: String, block: u64) -> Result<(), TxError> {
         let mut tx = self.store.pool().begin().await?;
+        if self.store.backend() == Backend::Postgres {
+            // The shared ledger stops counting the batch's receipts as acknowledged and
+            // uncommitted: they are now covered by the on-chain reservation. The payer rows
+            // are locked first, as ingest does, so the two never wait on each other in a cycle.
+            crate::store::ledger::release(&mut tx, &Self::reservations_of(batch)?).await?;
+        }
         sqlx::query(
             "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
              updated_at = $3 WHERE id = $4",
@@ -367,11 +373,6 @@ impl Batcher {
             .bind(batch.id)
             .execute(&mut *tx)
             .await?;
-        if self.store.backend() == Backend::Postgres {
-            // The shared ledger stops counting the batch's receipts as acknowledged and
-            // uncommitted: they are now covered by the on-chain reservation.
-            crate::store::ledger::release(&mut tx, &Self::reservations_of(batch)?).await?;
-        }
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
         let amounts = Self::reservations_of(batch)?
