@@ -174,3 +174,63 @@ async fn two_processes_share_the_budget() {
         assert_eq!(status, 402, "{body}");
     }
 }
+
+/// A PostgreSQL store created before the shared ledger (schema version 1, receipts already
+/// acknowledged) gets `payer_ledger` and `usage_heads` filled from its receipts by migration 2:
+/// pending sums the amounts not yet committed, and each usage key's head is its highest count
+/// compared as a number ("10" above "9").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_ledger_migration_backfills_postgres() {
+    use alloy::primitives::{Address, B256};
+    use fairtrain_relayer::store::{ledger, NewReceipt, Store};
+
+    let db = TestDb::new(Db::Postgres);
+    let store = Store::connect(&db.url).await.unwrap();
+    let payer = Address::repeat_byte(1);
+    let token = Address::repeat_byte(2);
+    let key = B256::repeat_byte(3);
+    let row = |n: u8, cumulative: &str, amount: &str| NewReceipt {
+        digest: format!("{:#x}", B256::repeat_byte(0x10 + n)),
+        usage_key: format!("{key:#x}"),
+        payer: format!("{payer:#x}"),
+        license_id: "1".into(),
+        terms_id: "1".into(),
+        run_id: format!("{:#x}", B256::ZERO),
+        cumulative: cumulative.into(),
+        issued_at: "1".into(),
+        signature: "0x".into(),
+        signer: format!("{payer:#x}"),
+        token: format!("{token:#x}"),
+        amount: amount.into(),
+        chargeable_from: 0,
+        received_at: 0,
+        seq: i64::from(n),
+    };
+    store
+        .insert_receipts(&[row(1, "9", "900"), row(2, "10", "100"), row(3, "5", "7")])
+        .await
+        .unwrap();
+    // The third is in a confirmed batch: no longer pending.
+    sqlx::query("UPDATE receipts SET status = 'committed' WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    // Back to schema version 1.
+    sqlx::raw_sql(
+        "DROP TABLE payer_ledger; DROP TABLE usage_heads; \
+         DELETE FROM schema_migrations WHERE version = 2",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    drop(store);
+
+    let store = Store::connect(&db.url).await.unwrap();
+    let mut tx = store.pool().begin().await.unwrap();
+    let pending = ledger::lock_payers(&mut tx, &[(payer, token)])
+        .await
+        .unwrap();
+    assert_eq!(pending[&(payer, token)], U256::from(1_000));
+    let heads = ledger::usage_heads(&mut tx, &[key]).await.unwrap();
+    assert_eq!(heads[&key], (10, B256::repeat_byte(0x12)));
+}
