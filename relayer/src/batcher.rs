@@ -39,7 +39,7 @@ use crate::{
     config::BatchConfig,
     failpoint,
     ingest::Ledger,
-    store::{rows::parse, BatchRow, ReceiptRow, Store, StoreError},
+    store::{rows::parse, Backend, BatchRow, ReceiptRow, Store, StoreError},
     tree::LevelTree,
     txmgr::{TxError, TxManager, TxStatus},
     util::{hex0x, now_secs},
@@ -298,43 +298,18 @@ impl Batcher {
 
     /// Signs a replacement of `last` (same nonce, higher fees), records it, broadcasts it.
     async fn replace(&self, batch: &BatchRow, last: &crate::store::TxRow) -> Result<bool, TxError> {
-        let Some(fees) = self.txm.bumped_fees(last).await? else {
-            warn!(batch = batch.id, "fee ceiling reached; waiting");
-            return Ok(false);
-        };
         let input = Self::commit_call(batch)?;
-        let gas = self
+        match self
             .txm
-            .estimate_gas(self.domain.verifying_contract(), &input)
-            .await
-            .unwrap_or(5_000_000);
-        let mut tx = self.store.pool().begin().await?;
-        let row = self
-            .txm
-            .sign_and_record(
-                &mut tx,
-                "commit",
-                batch.id,
-                last.attempt + 1,
-                last.nonce as u64,
-                self.domain.verifying_contract(),
-                input,
-                gas,
-                fees,
-            )
-            .await?;
-        tx.commit().await?;
-        info!(batch = batch.id, attempt = row.attempt, max_fee = %row.max_fee, "fee bump");
-        metrics::counter!("relayer_tx_bumps_total").increment(1);
-        match self.txm.broadcast(&row).await {
-            Ok(()) => {}
-            Err(TxError::Rpc {
-                kind: RpcErrorKind::Underpriced | RpcErrorKind::NonceTooLow,
-                ..
-            }) => {}
-            Err(e) => return Err(e),
+            .replace(last, self.domain.verifying_contract(), input)
+            .await?
+        {
+            Some(_) => Ok(true),
+            None => {
+                warn!(batch = batch.id, "fee ceiling reached; waiting");
+                Ok(false)
+            }
         }
-        Ok(true)
     }
 
     /// Whether the escrow already holds a reservation of this batch (it was committed).
@@ -374,6 +349,12 @@ impl Batcher {
 
     async fn confirm(&self, batch: &BatchRow, tx_hash: String, block: u64) -> Result<(), TxError> {
         let mut tx = self.store.pool().begin().await?;
+        if self.store.backend() == Backend::Postgres {
+            // The shared ledger stops counting the batch's receipts as acknowledged and
+            // uncommitted: they are now covered by the on-chain reservation. The payer rows
+            // are locked first, as ingest does, so the two never wait on each other in a cycle.
+            crate::store::ledger::release(&mut tx, &Self::reservations_of(batch)?).await?;
+        }
         sqlx::query(
             "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
              updated_at = $3 WHERE id = $4",

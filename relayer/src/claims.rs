@@ -227,9 +227,11 @@ pub async fn drive_one(
             let txs = store.txs("claim", job.id).await?;
             if let Some(last) = txs.last() {
                 match txm.broadcast(last).await {
+                    // Refused below the base fee: once sent, it is seen as dropped and
+                    // replaced at market fees.
                     Ok(())
                     | Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow,
+                        kind: RpcErrorKind::NonceTooLow | RpcErrorKind::Underpriced,
                         ..
                     }) => {}
                     Err(e) => return Err(e),
@@ -265,11 +267,24 @@ pub async fn drive_one(
                     }
                     Ok(true)
                 }
-                TxStatus::Pending => Ok(false),
-                TxStatus::Dropped => {
-                    let _ = txm.broadcast(last).await;
-                    Ok(true)
+                // Stuck: replaced with higher fees, exactly as a commit is.
+                TxStatus::Pending if txm.bump_due(last) => {
+                    replace(txm, store, &job, last, escrow).await
                 }
+                TxStatus::Pending => Ok(false),
+                TxStatus::Dropped => match txm.broadcast(last).await {
+                    Ok(())
+                    | Err(TxError::Rpc {
+                        kind: RpcErrorKind::NonceTooLow,
+                        ..
+                    }) => Ok(true),
+                    // The node refuses it at its fees (the base fee rose above them).
+                    Err(TxError::Rpc {
+                        kind: RpcErrorKind::Underpriced,
+                        ..
+                    }) => replace(txm, store, &job, last, escrow).await,
+                    Err(e) => Err(e),
+                },
                 TxStatus::NonceTaken => {
                     if now_secs() - job.updated_at > 60 {
                         set_state(store, job.id, "requested").await?;
@@ -277,6 +292,24 @@ pub async fn drive_one(
                     Ok(false)
                 }
             }
+        }
+    }
+}
+
+/// Replaces a claim transaction with higher fees (same nonce).
+async fn replace(
+    txm: &TxManager,
+    store: &Store,
+    job: &ClaimJob,
+    last: &crate::store::TxRow,
+    escrow: Address,
+) -> Result<bool, TxError> {
+    let input = calldata(store, job).await?;
+    match txm.replace(last, escrow, input).await? {
+        Some(_) => Ok(true),
+        None => {
+            warn!(claim = job.id, "fee ceiling reached; waiting");
+            Ok(false)
         }
     }
 }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use alloy::primitives::{Address, B256, U256};
-use fairtrain_protocol::{wire::SignedReceipt, EscrowDomain};
+use fairtrain_protocol::{batch::Reservation, wire::SignedReceipt, EscrowDomain};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
@@ -21,7 +21,7 @@ use tracing::{error, info};
 use crate::{
     chain::SharedState,
     rejection::Rejection,
-    store::{NewReceipt, Store, StoreError},
+    store::{ledger as shared_ledger, Backend, NewReceipt, Store, StoreError},
     util::{hex0x, now_secs},
 };
 
@@ -307,18 +307,20 @@ async fn stored_among(
     jobs: &[Job],
     store: &Store,
     ledger: &Mutex<Ledger>,
+    shared_heads: Option<&HashMap<B256, (u64, B256)>>,
 ) -> Result<std::collections::HashSet<B256>, StoreError> {
     let candidates: Vec<B256> = {
         let ledger = ledger.lock().expect("ledger lock");
         jobs.iter()
             .flat_map(|j| j.items.iter())
             .filter(|v| {
-                ledger
-                    .usage
-                    .get(&v.usage_key)
-                    .is_some_and(|(known, digest)| {
-                        v.receipt.cumulative_samples <= *known && *digest != v.digest
-                    })
+                let known = match shared_heads {
+                    Some(heads) => heads.get(&v.usage_key),
+                    None => ledger.usage.get(&v.usage_key),
+                };
+                known.is_some_and(|(known, digest)| {
+                    v.receipt.cumulative_samples <= *known && *digest != v.digest
+                })
             })
             .map(|v| v.digest)
             .collect()
@@ -346,7 +348,17 @@ async fn process_group(
             let _ = job.reply.send(Err(IngestError::Store(e.to_string())));
         }
     };
-    let stored = match stored_among(&jobs, store, ledger).await {
+    // PostgreSQL: lock the group's payers in the store and read what every process has
+    // acknowledged for them; the checks, the inserts and the ledger update share one
+    // transaction.
+    let mut shared = None;
+    if store.backend() == Backend::Postgres {
+        match SharedView::lock(&jobs, store, state).await {
+            Ok(view) => shared = Some(view),
+            Err(e) => return fail(jobs, &e),
+        }
+    }
+    let stored = match stored_among(&jobs, store, ledger, shared.as_ref().map(|v| &v.heads)).await {
         Ok(s) => s,
         Err(e) => return fail(jobs, &e),
     };
@@ -356,6 +368,9 @@ async fn process_group(
         let chain = state.read().expect("state lock");
         let mut ledger = ledger.lock().expect("ledger lock");
         ledger.settle_seen(&chain.committed_roots);
+        if let Some(view) = &shared {
+            view.apply(&mut ledger, &chain.committed_roots);
+        }
         let horizon = chain.timestamp.max(now as u64) + rules.horizon_secs;
         let mut usage_delta: HashMap<B256, (u64, B256)> = HashMap::new();
         let mut pending_delta: HashMap<(Address, Address), U256> = HashMap::new();
@@ -417,6 +432,17 @@ async fn process_group(
                     let amount =
                         U256::from(r.cumulative_samples - previous) * U256::from(acceptance.price);
                     let key = (r.payer, acceptance.token);
+                    if shared
+                        .as_ref()
+                        .is_some_and(|v| !v.pending.contains_key(&key))
+                    {
+                        // The acceptance appeared after the group locked its payers: not
+                        // checked against the shared ledger, so not accepted in this group.
+                        return Err(Rejection::TermsNotAccepted {
+                            license_id: r.license_id.to_string(),
+                            terms_id: r.terms_id,
+                        });
+                    }
                     let committed = ledger.pending.get(&key).copied().unwrap_or_default()
                         + pending_delta.get(&key).copied().unwrap_or_default();
                     let spendable = chain
@@ -478,7 +504,11 @@ async fn process_group(
         (outcomes, rows, applied, seq)
     };
     crate::failpoint::hit("ingest_before_commit").await;
-    let inserted = match store.insert_receipts(&rows).await {
+    let inserted = match shared {
+        Some(view) => view.commit(store, &rows, &applied).await,
+        None => store.insert_receipts(&rows).await,
+    };
+    let inserted = match inserted {
         Ok(inserted) => inserted,
         Err(e) => return fail(jobs, &e),
     };
@@ -514,5 +544,109 @@ async fn process_group(
     metrics::counter!("relayer_receipts_accepted_total").increment(inserted.len() as u64);
     for (job, out) in jobs.into_iter().zip(outcomes) {
         let _ = job.reply.send(Ok(out));
+    }
+}
+
+/// A group's view of the ledger shared through PostgreSQL, read inside the transaction that
+/// holds its payers' row locks (taken in sorted order, so concurrent groups of several
+/// processes serialise per payer without deadlocking).
+struct SharedView {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// Pending amount of each locked `(payer, token)`, as stored.
+    pending: HashMap<PayerToken, U256>,
+    /// Highest stored receipt of the group's usage keys.
+    heads: HashMap<B256, (u64, B256)>,
+    /// Recently confirmed batches (the stored ledger no longer counts them).
+    confirmed: Vec<(B256, Vec<Reservation>)>,
+    /// The group's usage keys.
+    keys: Vec<B256>,
+}
+
+/// Confirmed batches this many blocks behind the follower are still checked for whether it has
+/// applied their reservation.
+const CONFIRMED_WINDOW: u64 = 256;
+
+impl SharedView {
+    async fn lock(jobs: &[Job], store: &Store, state: &SharedState) -> Result<Self, StoreError> {
+        let (payers, keys, block) = {
+            let chain = state.read().expect("state lock");
+            let mut payers = Vec::new();
+            let mut keys = Vec::new();
+            for v in jobs.iter().flat_map(|j| j.items.iter()) {
+                let r = &v.receipt;
+                keys.push(v.usage_key);
+                if let Some(a) = chain.acceptances.get(&(r.payer, r.license_id, r.terms_id)) {
+                    payers.push((r.payer, a.token));
+                }
+            }
+            (payers, keys, chain.block)
+        };
+        let mut tx = store.pool().begin().await?;
+        let pending = shared_ledger::lock_payers(&mut tx, &payers).await?;
+        // After the locks: a batch confirmed before them is visible here.
+        let confirmed =
+            shared_ledger::confirmed_since(&mut tx, block.saturating_sub(CONFIRMED_WINDOW)).await?;
+        let heads = shared_ledger::usage_heads(&mut tx, &keys).await?;
+        Ok(Self {
+            tx,
+            pending,
+            heads,
+            confirmed,
+            keys,
+        })
+    }
+
+    /// Replaces the in-memory ledger's entries for this group with the shared values: pending
+    /// as stored plus the reservations of confirmed batches the follower has not applied yet,
+    /// and the stored highest receipt of each usage key.
+    fn apply(&self, ledger: &mut Ledger, committed_roots: &HashMap<B256, u64>) {
+        for (key, amount) in &self.pending {
+            ledger.pending.insert(*key, *amount);
+        }
+        for (root, reservations) in &self.confirmed {
+            if committed_roots.contains_key(root) {
+                continue;
+            }
+            for r in reservations {
+                if let Some(e) = ledger.pending.get_mut(&(r.payer, r.token)) {
+                    if self.pending.contains_key(&(r.payer, r.token)) {
+                        *e += r.amount;
+                    }
+                }
+            }
+        }
+        for key in &self.keys {
+            match self.heads.get(key) {
+                Some(head) => ledger.usage.insert(*key, *head),
+                None => ledger.usage.remove(key),
+            };
+        }
+    }
+
+    /// Inserts `rows`, adds the inserted ones to the stored ledger, and commits.
+    async fn commit(
+        mut self,
+        store: &Store,
+        rows: &[NewReceipt],
+        applied: &[(B256, u64, B256, PayerToken, U256)],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let inserted = store.insert_receipts_in(&mut self.tx, rows).await?;
+        let mut pending = HashMap::new();
+        let mut heads: HashMap<B256, (u64, B256)> = HashMap::new();
+        for (key, cumulative, digest, payer_token, amount) in applied {
+            if !inserted.contains(&hex0x(digest)) {
+                continue;
+            }
+            let base = self.pending.get(payer_token).copied().unwrap_or_default();
+            *pending.entry(*payer_token).or_insert(base) += *amount;
+            let head = heads.entry(*key).or_insert((*cumulative, *digest));
+            if *cumulative > head.0 {
+                *head = (*cumulative, *digest);
+            }
+        }
+        shared_ledger::set_pending(&mut self.tx, &pending).await?;
+        shared_ledger::set_usage_heads(&mut self.tx, &heads).await?;
+        self.tx.commit().await?;
+        Ok(inserted)
     }
 }

@@ -271,6 +271,58 @@ impl TxManager {
         Ok(Some((max, tip.min(max))))
     }
 
+    /// Whether `last` has waited `bump_after_secs` without being mined, so that it is due for
+    /// a replacement.
+    pub fn bump_due(&self, last: &TxRow) -> bool {
+        now_secs() - last.created_at >= self.config.bump_after_secs as i64
+    }
+
+    /// Signs a replacement of `last` (same kind, reference and nonce, fees from
+    /// [`TxManager::bumped_fees`]), records it in its own store transaction, and broadcasts it.
+    /// The path every transaction kind (commits, claims) takes when stuck or refused below
+    /// the base fee. `None` when the fee ceiling is reached (nothing is signed).
+    ///
+    /// # Errors
+    ///
+    /// [`TxError`]; a broadcast refused as underpriced or for a used nonce is not an error (the
+    /// follow-up status check decides).
+    pub async fn replace(
+        &self,
+        last: &TxRow,
+        to: Address,
+        input: Bytes,
+    ) -> Result<Option<TxRow>, TxError> {
+        let Some(fees) = self.bumped_fees(last).await? else {
+            return Ok(None);
+        };
+        let gas = self.estimate_gas(to, &input).await.unwrap_or(5_000_000);
+        let mut tx = self.store.pool().begin().await?;
+        let row = self
+            .sign_and_record(
+                &mut tx,
+                &last.kind,
+                last.ref_id,
+                last.attempt + 1,
+                last.nonce as u64,
+                to,
+                input,
+                gas,
+                fees,
+            )
+            .await?;
+        tx.commit().await?;
+        info!(kind = %row.kind, id = row.ref_id, attempt = row.attempt, max_fee = %row.max_fee, "fee bump");
+        metrics::counter!("relayer_tx_bumps_total").increment(1);
+        match self.broadcast(&row).await {
+            Ok(())
+            | Err(TxError::Rpc {
+                kind: RpcErrorKind::Underpriced | RpcErrorKind::NonceTooLow,
+                ..
+            }) => Ok(Some(row)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Broadcasts signed bytes. "Already known" counts as success.
     ///
     /// # Errors

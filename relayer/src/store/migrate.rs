@@ -5,8 +5,15 @@ use sqlx::Row;
 
 use super::{Backend, Store, StoreResult};
 
-/// `(version, SQL)` of every migration, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+/// `(version, SQL, PostgreSQL-only SQL run after it)` of every migration, in order.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql"), ""),
+    (
+        2,
+        include_str!("../../migrations/0002_shared_ledger.sql"),
+        include_str!("../../migrations/0002_shared_ledger_postgres.sql"),
+    ),
+];
 
 /// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock
 /// serializes processes starting at the same time.
@@ -17,7 +24,7 @@ pub(super) async fn run(store: &Store) -> StoreResult<()> {
             .execute(&mut *conn)
             .await?;
     }
-    let result = apply(&mut conn).await;
+    let result = apply(&mut conn, store.backend).await;
     if store.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(727274)")
             .execute(&mut *conn)
@@ -26,7 +33,7 @@ pub(super) async fn run(store: &Store) -> StoreResult<()> {
     result
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
+async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> StoreResult<()> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, \
          applied_at BIGINT NOT NULL)",
@@ -39,7 +46,7 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql, postgres_sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
@@ -47,6 +54,11 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
         sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
             .execute(&mut *tx)
             .await?;
+        if backend == Backend::Postgres && !postgres_sql.is_empty() {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*postgres_sql))
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)
             .bind(crate::util::now_secs())

@@ -5,6 +5,7 @@
 //! ([`Store::insert_receipts`] returns after `COMMIT`). Every step of a batch's life is one
 //! transaction too (see [`crate::batcher`]), so a restart resumes from the last committed step.
 
+pub mod ledger;
 mod migrate;
 pub mod rows;
 
@@ -119,11 +120,27 @@ impl Store {
         &self,
         receipts: &[NewReceipt],
     ) -> StoreResult<std::collections::HashSet<String>> {
-        let mut inserted = std::collections::HashSet::with_capacity(receipts.len());
         if receipts.is_empty() {
-            return Ok(inserted);
+            return Ok(std::collections::HashSet::new());
         }
         let mut tx = self.pool.begin().await?;
+        let inserted = self.insert_receipts_in(&mut tx, receipts).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// [`Store::insert_receipts`] inside the caller's transaction (which must commit before
+    /// any of them is acknowledged).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`].
+    pub async fn insert_receipts_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        receipts: &[NewReceipt],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut inserted = std::collections::HashSet::with_capacity(receipts.len());
         for chunk in receipts.chunks(INSERT_CHUNK) {
             let mut sql = String::with_capacity(64 + chunk.len() * 90);
             sql.push_str(
@@ -174,12 +191,11 @@ impl Store {
                     .bind(r.seq)
                     .bind("pending");
             }
-            for row in q.fetch_all(&mut *tx).await? {
+            for row in q.fetch_all(&mut *conn).await? {
                 use sqlx::Row;
                 inserted.insert(row.try_get::<String, _>(0)?);
             }
         }
-        tx.commit().await?;
         Ok(inserted)
     }
 

@@ -303,3 +303,94 @@ async fn gas_spike(db: Db) {
 async fn gas_spike_sqlite() {
     gas_spike(Db::Sqlite).await;
 }
+
+/// A claim transaction priced below a base-fee spike is replaced like a commit: same nonce,
+/// higher fees (at least the market's), until it is mined and pays the payee.
+async fn claim_gas_spike(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    cfg.tx.bump_after_secs = 1;
+    let relayer = Relayer::start(&cfg).await;
+    let receipts = [chain.receipt("run-1", 10), chain.receipt("run-2", 20)];
+    let (status, _) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
+    assert_eq!(status, 200);
+    eventually(30, || async {
+        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
+    })
+    .await;
+    let before = chain.creator_balance().await;
+
+    // The claim is signed and sent while nothing is mined.
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let r = relayer
+        .client
+        .post(format!("{}/v1/claims", relayer.url))
+        .bearer_auth("operator-token-for-tests")
+        .json(&json!({ "batchId": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let db = fairtrain_relayer::store::Store::connect(&store.url)
+        .await
+        .unwrap();
+    eventually(30, || async {
+        let txs = db.txs("claim", 1).await.unwrap();
+        (!txs.is_empty()).then_some(())
+    })
+    .await;
+    // 100 gwei base fee from the next block on: the claim is priced far below it.
+    let spike = 100_000_000_000u128;
+    chain
+        .provider
+        .anvil_set_next_block_base_fee_per_gas(spike)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    for r in &receipts {
+        let digest = chain.domain().digest(&r.receipt());
+        eventually(60, || async {
+            chain.provider.anvil_mine(Some(1), None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+            body["claimTx"]
+                .as_str()
+                .filter(|t| t.starts_with("0x"))
+                .map(|_| ())
+        })
+        .await;
+    }
+    let txs = db.txs("claim", 1).await.unwrap();
+    assert!(txs.len() >= 2, "replaced at least once: {txs:?}");
+    assert!(
+        txs.iter().all(|t| t.nonce == txs[0].nonce),
+        "bumps reuse the nonce"
+    );
+    let fee = |t: &fairtrain_relayer::store::TxRow| t.max_fee.parse::<u128>().unwrap();
+    assert!(fee(&txs[0]) < spike / 2);
+    assert!(
+        fee(txs.last().unwrap()) >= spike,
+        "the replacement pays the market"
+    );
+    for r in &receipts {
+        let key = r.receipt().usage_key();
+        assert_eq!(
+            chain.escrow().settledSamples(key).call().await.unwrap(),
+            r.cumulative_samples
+        );
+    }
+    assert!(chain.creator_balance().await > before, "the payee was paid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_gas_spike_sqlite() {
+    claim_gas_spike(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_gas_spike_postgres() {
+    claim_gas_spike(Db::Postgres).await;
+}
