@@ -58,7 +58,8 @@ impl State {
         match &r.event {
             Event::Escrow(e) => self.apply_escrow(tx, r, e).await,
             Event::License(e) => self.apply_license(tx, r, e).await,
-            Event::Unknown => Ok(()),
+            // Stored raw; no derived tables for streams and pools yet.
+            Event::Streams(_) | Event::PoolFactory(_) | Event::Pool(_) | Event::Unknown => Ok(()),
         }
     }
 

@@ -1,0 +1,129 @@
+//! Streams and pools: their events stored raw, pools followed from the factory's
+//! `PoolCreated` (in the range of their creation too) and forgotten on a rollback.
+
+use alloy::primitives::{Address, U256};
+use fairtrain_indexer::{
+    raw,
+    sync::{Indexer, SyncConfig},
+    Db,
+};
+use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory};
+use serde_json::json;
+
+use crate::{
+    both_databases,
+    support::{config, Backend, Chain, MockToken, TestDb},
+};
+
+async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
+    Indexer::new(
+        chain.provider.clone(),
+        db.clone(),
+        chain.deployment.clone(),
+        config,
+    )
+    .await
+    .unwrap()
+}
+
+/// Names of the stored raw events of `address`, in chain order.
+async fn names(db: &Db, address: Address) -> Vec<String> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM raw_events WHERE address = $1 ORDER BY block_number, log_index",
+    )
+    .bind(fairtrain_indexer::units::addr(&address))
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(n,)| n).collect()
+}
+
+/// Account 0 creates a pool of two members (shares 1 and 3) through the factory, then 1000
+/// tokens are sent to it and distributed.
+async fn pool_with_income(chain: &Chain) -> Address {
+    let (_, p) = chain.wallet(0);
+    let token = chain.deployment.payment_tokens[0];
+    let factory =
+        RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p.clone());
+    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
+        name: "Pool".into(),
+        symbol: "POOL".into(),
+        members: vec![chain.wallet(1).0, chain.wallet(2).0],
+        shares: vec![U256::from(1), U256::from(3)],
+        tokens: vec![token],
+        transferable: true,
+        manager: Address::ZERO,
+    };
+    let pool = factory.createPool(config.clone()).call().await.unwrap();
+    factory
+        .createPool(config)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    MockToken::new(token, p.clone())
+        .mint(pool, U256::from(1000))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    RevenuePool::new(pool, p)
+        .distribute(token)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    pool
+}
+
+async fn pools_followed(backend: Backend) {
+    let chain = Chain::deployed().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let mut ix = indexer(&chain, &db, config()).await;
+    ix.sync_to_head().await.unwrap();
+    let snapshot = chain.rpc("evm_snapshot", json!([])).await;
+
+    // Created and used in one indexed range: its logs of that range are fetched too.
+    let pool = pool_with_income(&chain).await;
+    ix.sync_to_head().await.unwrap();
+    let factory = chain.deployment.revenue_pool_factory.unwrap();
+    assert_eq!(names(&db, factory).await, ["PoolCreated"]);
+    assert_eq!(raw::pools(&db, &chain.deployment).await.unwrap(), [pool]);
+    assert_eq!(
+        names(&db, pool).await,
+        ["TokenAccepted", "Transfer", "Transfer", "IncomeDistributed"],
+        "token and share mints at creation, then the distribution"
+    );
+
+    // Later ranges follow it from the stored PoolCreated.
+    let (_, p) = chain.wallet(1);
+    RevenuePool::new(pool, p)
+        .claim(chain.wallet(1).0, chain.deployment.payment_tokens[0])
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    ix.sync_to_head().await.unwrap();
+    assert_eq!(
+        names(&db, pool).await.last().map(String::as_str),
+        Some("Claimed")
+    );
+
+    // A reorganisation that drops the creation forgets the pool.
+    chain.rpc("evm_revert", json!([snapshot])).await;
+    chain.mine(10).await;
+    ix.sync_to_head().await.unwrap();
+    assert!(raw::pools(&db, &chain.deployment).await.unwrap().is_empty());
+    assert!(names(&db, pool).await.is_empty());
+    assert!(names(&db, factory).await.is_empty());
+}
+both_databases!(pools_followed_from_the_factory, super::pools_followed);
