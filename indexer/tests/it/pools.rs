@@ -1,4 +1,4 @@
-//! Streams and pools: their events stored raw, pools followed from the factory's
+//! Streams and pools: their events stored raw (no derived tables yet), pools followed from the factory's
 //! `PoolCreated` (in the range of their creation too) and forgotten on a rollback.
 
 use alloy::primitives::{Address, U256};
@@ -7,7 +7,7 @@ use fairtrain_indexer::{
     sync::{Indexer, SyncConfig},
     Db,
 };
-use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory};
+use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory, RoyaltyStreams};
 use serde_json::json;
 
 use crate::{
@@ -127,3 +127,81 @@ async fn pools_followed(backend: Backend) {
     assert!(names(&db, factory).await.is_empty());
 }
 both_databases!(pools_followed_from_the_factory, super::pools_followed);
+
+async fn streams_stored(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let mut ix = indexer(&chain, &db, config()).await;
+    ix.sync_to_head().await.unwrap();
+
+    // Account 3 streams 10 units a second to license 1 with a deposit of 1000, then (after 20
+    // seconds) the holder's accrual is withdrawn and the stream cancelled.
+    let (payer, p) = chain.wallet(3);
+    let token = chain.deployment.payment_tokens[0];
+    let address = chain.deployment.royalty_streams.unwrap();
+    let t = MockToken::new(token, p.clone());
+    t.mint(payer, U256::from(1000))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    t.approve(address, U256::from(1000))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let streams = RoyaltyStreams::new(address, p);
+    let params = fairtrain_protocol::bindings::streams::Streams::CreateParams {
+        licenseId: U256::from(1),
+        token,
+        ratePerSecond: 10,
+        startTime: alloy::primitives::aliases::U40::ZERO,
+        endTime: alloy::primitives::aliases::U40::ZERO,
+        operator: Address::ZERO,
+        deposit: 1000,
+    };
+    let id = streams.create(params.clone()).call().await.unwrap();
+    streams
+        .create(params)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    chain.rpc("evm_increaseTime", json!([20])).await;
+    chain.mine(1).await;
+    streams
+        .withdraw(id)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    streams
+        .cancel(id)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    ix.sync_to_head().await.unwrap();
+    assert_eq!(
+        names(&db, address).await,
+        [
+            "HolderCheckpointed",
+            "StreamCreated",
+            "AccrualCredited",
+            "StreamCancelled"
+        ],
+        "create (deposit included, first stream of the license), withdraw, cancel, as emitted"
+    );
+}
+both_databases!(stream_events_stored_raw, super::streams_stored);
