@@ -1,4 +1,4 @@
-//! Streams and pools: their events stored raw (no derived tables yet), pools followed from the factory's
+//! Streams and pools: their events stored (streams derived into `streams`; pools raw only), pools followed from the factory's
 //! `PoolCreated` (in the range of their creation too) and forgotten on a rollback.
 
 use alloy::primitives::{Address, U256};
@@ -64,7 +64,7 @@ async fn pool_with_income(chain: &Chain) -> Address {
         .await
         .unwrap();
     MockToken::new(token, p.clone())
-        .mint(pool, U256::from(1000))
+        .mint(pool, U256::from(1500))
         .send()
         .await
         .unwrap()
@@ -141,14 +141,14 @@ async fn streams_stored(backend: Backend) {
     let token = chain.deployment.payment_tokens[0];
     let address = chain.deployment.royalty_streams.unwrap();
     let t = MockToken::new(token, p.clone());
-    t.mint(payer, U256::from(1000))
+    t.mint(payer, U256::from(1500))
         .send()
         .await
         .unwrap()
         .get_receipt()
         .await
         .unwrap();
-    t.approve(address, U256::from(1000))
+    t.approve(address, U256::from(1500))
         .send()
         .await
         .unwrap()
@@ -174,6 +174,18 @@ async fn streams_stored(backend: Backend) {
         .get_receipt()
         .await
         .unwrap();
+    // Derived while active: the chain's record, with a top-up of 500.
+    streams
+        .deposit(id, 500)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    ix.sync_to_head().await.unwrap();
+    assert_stream_matches(&chain, &db, id, "active", "1500").await;
+
     chain.rpc("evm_increaseTime", json!([20])).await;
     chain.mine(1).await;
     streams
@@ -198,10 +210,62 @@ async fn streams_stored(backend: Backend) {
         [
             "HolderCheckpointed",
             "StreamCreated",
+            "StreamDeposited",
             "AccrualCredited",
             "StreamCancelled"
         ],
         "create (deposit included, first stream of the license), withdraw, cancel, as emitted"
     );
+    assert_stream_matches(&chain, &db, id, "cancelled", "1500").await;
+    fairtrain_indexer::derive::rebuild(&db, &chain.deployment)
+        .await
+        .unwrap();
+    assert_stream_matches(&chain, &db, id, "cancelled", "1500").await;
 }
-both_databases!(stream_events_stored_raw, super::streams_stored);
+
+/// The derived row of stream `id` against `getStream` and the expected status and deposits;
+/// withdrawn + credited + refunded + balance = deposited.
+async fn assert_stream_matches(chain: &Chain, db: &Db, id: U256, status: &str, deposited: &str) {
+    let onchain = RoyaltyStreams::new(
+        chain.deployment.royalty_streams.unwrap(),
+        chain.provider.clone(),
+    )
+    .getStream(id)
+    .call()
+    .await
+    .unwrap();
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    );
+    let row: Row = sqlx::query_as(
+        "SELECT payer, license_id, token, rate, status, deposited, withdrawn, credited, \
+         refunded, balance FROM streams WHERE stream_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let (payer, license, token, rate, st, dep, withdrawn, credited, refunded, balance) = row;
+    assert_eq!(payer, fairtrain_indexer::units::addr(&onchain.payer));
+    assert_eq!(license, onchain.licenseId.to_string());
+    assert_eq!(token, fairtrain_indexer::units::addr(&onchain.token));
+    assert_eq!(rate, onchain.ratePerSecond.to_string());
+    assert_eq!(balance, onchain.balance.to_string());
+    assert_eq!(st, status);
+    assert_eq!(dep, deposited);
+    let n = |s: &str| s.parse::<u128>().unwrap();
+    assert_eq!(
+        n(&withdrawn) + n(&credited) + n(&refunded) + n(&balance),
+        n(&dep)
+    );
+}
+both_databases!(stream_stored_and_derived, super::streams_stored);
