@@ -217,6 +217,23 @@ async fn streams_stored(backend: Backend) {
         "create (deposit included, first stream of the license), withdraw, cancel, as emitted"
     );
     assert_stream_matches(&chain, &db, id, "cancelled", "1500").await;
+    let report = fairtrain_indexer::reconcile::reconcile(&db, &chain.provider, &chain.deployment)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+    sqlx::query("UPDATE streams SET balance = '1' WHERE stream_id = $1")
+        .bind(id.to_string())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let report = fairtrain_indexer::reconcile::reconcile(&db, &chain.provider, &chain.deployment)
+        .await
+        .unwrap();
+    assert_eq!(report.differences.len(), 1, "{report}");
+    assert!(
+        report.differences[0].what.starts_with("getStream("),
+        "{report}"
+    );
     fairtrain_indexer::derive::rebuild(&db, &chain.deployment)
         .await
         .unwrap();
