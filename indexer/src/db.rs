@@ -66,6 +66,7 @@ pub const DERIVED_TABLES: &[&str] = &[
     "royalties_total",
     "royalties_by_day",
     "fees",
+    "streams",
 ];
 
 impl Db {

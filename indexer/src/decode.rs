@@ -5,6 +5,8 @@ use alloy::{
     sol_types::SolEventInterface,
 };
 use fairtrain_protocol::bindings::{
+    pool_factory::RevenuePoolFactory::RevenuePoolFactoryEvents,
+    pools::RevenuePool::RevenuePoolEvents, streams::RoyaltyStreams::RoyaltyStreamsEvents,
     LicenseNFT::LicenseNFTEvents, TrainingEscrow::TrainingEscrowEvents,
 };
 
@@ -17,13 +19,20 @@ pub enum Event {
     Escrow(TrainingEscrowEvents),
     /// An event of `LicenseNFT` (including ERC-721 `Transfer`).
     License(LicenseNFTEvents),
+    /// An event of `RoyaltyStreams`.
+    Streams(RoyaltyStreamsEvents),
+    /// An event of `RevenuePoolFactory`.
+    PoolFactory(RevenuePoolFactoryEvents),
+    /// An event of a `RevenuePool` created by the factory (including ERC-20 `Transfer`).
+    Pool(RevenuePoolEvents),
     /// A log that matches no event of the contract's ABI (kept raw, not applied).
     Unknown,
 }
 
 impl Event {
-    /// Decodes a log emitted by `address`; logs of other addresses and unknown topics decode to
-    /// [`Event::Unknown`].
+    /// Decodes a log emitted by `address`. Logs of addresses other than the deployment's fixed
+    /// contracts come from pools (only those are followed), so they decode as pool events;
+    /// unknown topics decode to [`Event::Unknown`].
     pub fn decode(deployment: &Deployment, address: Address, topics: &[B256], data: &[u8]) -> Self {
         if address == deployment.training_escrow {
             TrainingEscrowEvents::decode_raw_log(topics, data)
@@ -33,14 +42,27 @@ impl Event {
             LicenseNFTEvents::decode_raw_log(topics, data)
                 .map(Self::License)
                 .unwrap_or(Self::Unknown)
+        } else if Some(address) == deployment.royalty_streams {
+            RoyaltyStreamsEvents::decode_raw_log(topics, data)
+                .map(Self::Streams)
+                .unwrap_or(Self::Unknown)
+        } else if Some(address) == deployment.revenue_pool_factory {
+            RevenuePoolFactoryEvents::decode_raw_log(topics, data)
+                .map(Self::PoolFactory)
+                .unwrap_or(Self::Unknown)
         } else {
-            Self::Unknown
+            RevenuePoolEvents::decode_raw_log(topics, data)
+                .map(Self::Pool)
+                .unwrap_or(Self::Unknown)
         }
     }
 
     /// The event's Solidity name.
     pub fn name(&self) -> &'static str {
         use LicenseNFTEvents as L;
+        use RevenuePoolEvents as P;
+        use RevenuePoolFactoryEvents as F;
+        use RoyaltyStreamsEvents as S;
         use TrainingEscrowEvents as E;
         match self {
             Self::Escrow(e) => match e {
@@ -75,6 +97,30 @@ impl Event {
                 L::TermsRegistered(_) => "TermsRegistered",
                 L::TransferHookSet(_) => "TransferHookSet",
                 L::Transfer(_) => "Transfer",
+            },
+            Self::Streams(e) => match e {
+                S::AccrualCredited(_) => "AccrualCredited",
+                S::HolderCheckpointed(_) => "HolderCheckpointed",
+                S::OwedWithdrawn(_) => "OwedWithdrawn",
+                S::StreamCancelled(_) => "StreamCancelled",
+                S::StreamCreated(_) => "StreamCreated",
+                S::StreamDeposited(_) => "StreamDeposited",
+                S::StreamInsolvent(_) => "StreamInsolvent",
+                S::StreamPaused(_) => "StreamPaused",
+                S::StreamRateAdjusted(_) => "StreamRateAdjusted",
+                S::StreamRestarted(_) => "StreamRestarted",
+                S::StreamWithdrawn(_) => "StreamWithdrawn",
+            },
+            Self::PoolFactory(e) => match e {
+                F::PoolCreated(_) => "PoolCreated",
+            },
+            Self::Pool(e) => match e {
+                P::Approval(_) => "Approval",
+                P::Claimed(_) => "Claimed",
+                P::IncomeDistributed(_) => "IncomeDistributed",
+                P::LicenseTermsUpdatedByManager(_) => "LicenseTermsUpdatedByManager",
+                P::TokenAccepted(_) => "TokenAccepted",
+                P::Transfer(_) => "Transfer",
             },
             Self::Unknown => "unknown",
         }

@@ -20,6 +20,13 @@ pub struct Deployment {
     pub license_nft: Address,
     /// `TrainingEscrow` address.
     pub training_escrow: Address,
+    /// `RoyaltyStreams` address (absent in deployments made before streams existed).
+    #[serde(default)]
+    pub royalty_streams: Option<Address>,
+    /// `RevenuePoolFactory` address (absent in deployments made before pools existed); the
+    /// pools it creates are followed from its `PoolCreated` events.
+    #[serde(default)]
+    pub revenue_pool_factory: Option<Address>,
     /// Payment tokens allowed at deployment.
     #[serde(default)]
     pub payment_tokens: Vec<Address>,
@@ -36,8 +43,11 @@ impl Deployment {
         serde_json::from_str(&text).map_err(|e| err(e.to_string()))
     }
 
-    /// The followed contracts.
-    pub fn addresses(&self) -> [Address; 2] {
-        [self.license_nft, self.training_escrow]
+    /// The followed contracts of fixed address (pools come on top, as they are created).
+    pub fn addresses(&self) -> Vec<Address> {
+        let mut addresses = vec![self.license_nft, self.training_escrow];
+        addresses.extend(self.royalty_streams);
+        addresses.extend(self.revenue_pool_factory);
+        addresses
     }
 }

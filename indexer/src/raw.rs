@@ -1,6 +1,6 @@
 //! The raw event table, the checkpoint and the window of recent block hashes.
 
-use alloy::primitives::{Bytes, B256};
+use alloy::primitives::{Address, Bytes, B256};
 use sqlx::{Any, Transaction};
 
 use crate::{
@@ -117,6 +117,28 @@ pub async fn insert_events(
         inserted += q.execute(&mut **tx).await?.rows_affected();
     }
     add_to_count(tx, inserted as i64).await
+}
+
+/// The pools created by the deployment's factory, from the stored `PoolCreated` events (so
+/// that a rollback, which deletes raw events, also forgets the pools created in rolled-back
+/// blocks).
+pub async fn pools(db: &Db, deployment: &Deployment) -> Result<Vec<Address>> {
+    let Some(factory) = deployment.revenue_pool_factory else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT topic1 FROM raw_events WHERE address = $1 AND name = 'PoolCreated' \
+         ORDER BY block_number, log_index",
+    )
+    .bind(units::addr(&factory))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(topic,)| {
+            let topic = topic.ok_or_else(|| Error::Stored("PoolCreated without topic1".into()))?;
+            Ok(Address::from_word(units::parse_word(&topic)?))
+        })
+        .collect()
 }
 
 /// Up to `limit` raw events after position `after` (block number, log index; `None` for the

@@ -16,7 +16,7 @@ use alloy::{
     primitives::{Address, U256},
     providers::DynProvider,
 };
-use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, TrainingEscrow};
+use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, RoyaltyStreams, TrainingEscrow};
 use futures::{future::BoxFuture, stream, FutureExt, StreamExt};
 use serde::Serialize;
 
@@ -450,6 +450,39 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
             }
             .boxed(),
         );
+    }
+
+    // Streams: balance, rate and status of each against `getStream`.
+    if let Some(address) = deployment.royalty_streams {
+        let streams = RoyaltyStreams::new(address, provider.clone());
+        let rows = rows::<(String, String, String, String)>(
+            db,
+            "SELECT stream_id, balance, rate, status FROM streams",
+        )
+        .await?;
+        for (id, balance, rate, status) in rows {
+            let s = streams.clone();
+            checks.push(
+                async move {
+                    let n: U256 = id
+                        .parse()
+                        .map_err(|e| Error::Stored(format!("stream id {id:?}: {e}")))?;
+                    let chain = s.getStream(n).block(at).call().await.map_err(rpc)?;
+                    let chain_status = match chain.status {
+                        1 => "active",
+                        2 => "paused",
+                        3 => "cancelled",
+                        _ => "null",
+                    };
+                    Ok(compare(
+                        format!("getStream({id}) balance, rate, status"),
+                        format!("{balance}, {rate}, {status}"),
+                        format!("{}, {}, {chain_status}", chain.balance, chain.ratePerSecond),
+                    ))
+                }
+                .boxed(),
+            );
+        }
     }
 
     let total = checks.len() as u64;

@@ -23,6 +23,7 @@ use alloy::{
     sol_types::{SolCall, SolValue},
 };
 use fairtrain_protocol::bindings::{
+    pool_factory::RevenuePoolFactory::RevenuePoolFactoryEvents,
     Escrow,
     TrainingEscrow::{claimCall, settleDirectCall, TrainingEscrowEvents},
 };
@@ -271,19 +272,36 @@ impl Indexer {
                 return self.rollback().await;
             }
         }
-        let filter = Filter::new()
-            .address(self.deployment.addresses().to_vec())
-            .from_block(next)
-            .to_block(to);
-        let logs = match self.provider.get_logs(&filter).await {
+        let mut followed = self.deployment.addresses();
+        followed.extend(raw::pools(&self.db, &self.deployment).await?);
+        let mut logs = match self.logs(followed.clone(), next, to).await? {
             Ok(logs) => logs,
-            Err(e) if self.range > 1 => {
-                self.range = (self.range / 2).max(1);
-                warn!(error = %e, range = self.range, "eth_getLogs refused; range halved");
-                return Ok(Step::Shrunk { range: self.range });
-            }
-            Err(e) => return Err(Error::rpc("eth_getLogs", e)),
+            Err(step) => return Ok(step),
         };
+        // Pools created in this range are not in the filter yet: fetch their logs of the range.
+        let created: Vec<Address> = logs
+            .iter()
+            .filter(|log| Some(log.address()) == self.deployment.revenue_pool_factory)
+            .filter_map(|log| {
+                match Event::decode(
+                    &self.deployment,
+                    log.address(),
+                    log.topics(),
+                    &log.data().data,
+                ) {
+                    Event::PoolFactory(RevenuePoolFactoryEvents::PoolCreated(ev)) => Some(ev.pool),
+                    _ => None,
+                }
+            })
+            .filter(|pool| !followed.contains(pool))
+            .collect();
+        if !created.is_empty() {
+            match self.logs(created, next, to).await? {
+                Ok(more) => logs.extend(more),
+                Err(step) => return Ok(step),
+            }
+            logs.sort_by_key(|log| (log.block_number, log.log_index));
+        }
         let last = if to == next {
             first
         } else {
@@ -378,6 +396,29 @@ impl Indexer {
             .set_meta("finalized_block", &finalized.min(indexed).to_string())
             .await?;
         Ok(())
+    }
+
+    /// The logs of `addresses` in blocks `from..=to`; a refused query halves the range and
+    /// returns the step to report instead.
+    async fn logs(
+        &mut self,
+        addresses: Vec<Address>,
+        from: u64,
+        to: u64,
+    ) -> Result<std::result::Result<Vec<Log>, Step>> {
+        let filter = Filter::new()
+            .address(addresses)
+            .from_block(from)
+            .to_block(to);
+        match self.provider.get_logs(&filter).await {
+            Ok(logs) => Ok(Ok(logs)),
+            Err(e) if self.range > 1 => {
+                self.range = (self.range / 2).max(1);
+                warn!(error = %e, range = self.range, "eth_getLogs refused; range halved");
+                Ok(Err(Step::Shrunk { range: self.range }))
+            }
+            Err(e) => Err(Error::rpc("eth_getLogs", e)),
+        }
     }
 
     /// Decodes logs into records: block times, and the payer of each `UsageSettled` (which the

@@ -6,6 +6,7 @@
 //! checkpoint.
 
 mod rows;
+mod streams;
 mod table;
 
 use alloy::primitives::{Address, B256, U256};
@@ -58,7 +59,9 @@ impl State {
         match &r.event {
             Event::Escrow(e) => self.apply_escrow(tx, r, e).await,
             Event::License(e) => self.apply_license(tx, r, e).await,
-            Event::Unknown => Ok(()),
+            Event::Streams(e) => streams::apply(tx, r, e).await,
+            // Stored raw; no derived tables for pools yet.
+            Event::PoolFactory(_) | Event::Pool(_) | Event::Unknown => Ok(()),
         }
     }
 

@@ -7,5 +7,6 @@ mod api;
 mod audit;
 mod browser;
 mod mirror;
+mod pools;
 mod ranges;
 mod reorg;
