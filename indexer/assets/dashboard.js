@@ -1,0 +1,117 @@
+// Fairtrain dashboard: reads the indexer's JSON API and refreshes on every `status` event of
+// /api/live (Server-Sent Events), falling back to polling. No build step, no dependencies.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const fmt = (v) => { try { return BigInt(v).toLocaleString("en-US"); } catch { return String(v); } };
+const short = (a) => (a && a.length > 14 ? a.slice(0, 8) + "…" + a.slice(-6) : a || "");
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+
+async function api(path, init) {
+  const r = await fetch(path, init);
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+function rows(tbody, html) { $(tbody).innerHTML = html.join("") || '<tr><td class="note" colspan="9">none yet</td></tr>'; }
+
+async function creators() {
+  const list = await api("/api/creators");
+  rows("#creators tbody", list.map((c) => `<tr data-creator="${esc(c.creator)}">
+    <td class="addr" title="${esc(c.creator)}">${esc(short(c.creator))}</td>
+    <td class="addr" title="${esc(c.token)}">${esc(short(c.token))}</td>
+    <td class="n" data-field="licenses">${c.licenses}</td><td class="n" data-field="samples">${fmt(c.samples)}</td>
+    <td class="n" data-field="gross">${fmt(c.gross)}</td><td class="n" data-field="fee">${fmt(c.fee)}</td>
+    <td class="n" data-field="claimed">${fmt(c.claimed)}</td><td class="n" data-field="unclaimed">${fmt(c.unclaimed)}</td></tr>`));
+}
+
+async function licenses() {
+  const fin = $("#finalized").checked ? "&finalized=true" : "";
+  const [ls, paid] = await Promise.all([
+    api("/api/licenses?per_page=1000"),
+    api("/api/royalties?group=license&per_page=1000" + fin),
+  ]);
+  const by = {};
+  for (const r of paid.items) by[r.key] = r;
+  rows("#licenses tbody", ls.items.map((l) => {
+    const p = by[l.license_id] || { samples: 0, net: "0" };
+    return `<tr data-license="${esc(l.license_id)}"><td>#${esc(l.license_id)}</td>
+      <td class="addr" title="${esc(l.creator)}">${esc(short(l.creator))}</td>
+      <td class="addr" title="${esc(l.holder)}">${esc(short(l.holder))}</td>
+      <td class="n">${fmt(l.price_per_sample || 0)}</td><td class="n">${fmt(p.samples)}</td>
+      <td class="n" data-field="net">${fmt(p.net)}</td></tr>`;
+  }));
+}
+
+async function usage() {
+  const fin = $("#finalized").checked ? "&finalized=true" : "";
+  const days = (await api("/api/royalties?group=day&per_page=1000" + fin)).items;
+  const perDay = new Map();
+  for (const d of days) perDay.set(d.key, (perDay.get(d.key) || 0) + d.samples);
+  const keys = [...perDay.keys()].sort((a, b) => a - b);
+  const svg = $("#usage-chart");
+  const w = svg.clientWidth || 800, h = 180, pad = 24;
+  const max = Math.max(1, ...perDay.values());
+  const bw = Math.max(2, Math.min(40, (w - pad) / Math.max(1, keys.length) - 4));
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.innerHTML = keys.map((k, i) => {
+    const v = perDay.get(k), bh = ((h - 2 * pad) * v) / max, x = pad + i * (bw + 4), y = h - pad - bh;
+    const day = new Date(k * 86400000).toISOString().slice(0, 10);
+    return `<rect x="${x}" y="${y}" width="${bw}" height="${bh}" data-day="${day}" data-samples="${v}"><title>${day}: ${fmt(v)} samples</title></rect>
+      <text x="${x}" y="${h - 8}">${day.slice(5)}</text>`;
+  }).join("") + (keys.length ? `<text x="0" y="12">${fmt(max)}</text>` : `<text x="0" y="12">no usage yet</text>`);
+}
+
+async function batches() {
+  const list = await api("/api/batches?per_page=100");
+  rows("#batches tbody", list.items.map((b) => `<tr data-root="${esc(b.root)}">
+    <td class="addr" title="${esc(b.root)}">${esc(short(b.root))}</td><td>${b.block_number}</td>
+    <td class="n">${b.receipt_count}</td><td class="n">${fmt(b.reserved)}</td><td class="n" data-field="settled">${fmt(b.settled)}</td>
+    <td class="n">${fmt(b.released)}</td><td class="n">${b.claims}</td>
+    <td><span class="badge ${b.audit.replace(" ", "-")}" data-field="audit">${esc(b.audit)}</span></td>
+    <td><button data-audit="${esc(b.root)}">audit</button></td></tr>`));
+}
+
+async function payers() {
+  const list = await api("/api/balances?per_page=1000");
+  rows("#payers tbody", list.items.map((p) => `<tr data-payer="${esc(p.payer)}">
+    <td class="addr" title="${esc(p.payer)}">${esc(short(p.payer))}</td><td class="addr">${esc(short(p.token))}</td>
+    <td class="n">${fmt(p.available)}</td><td class="n">${fmt(p.reserved)}</td><td class="n">${fmt(p.deposited)}</td>
+    <td class="n">${fmt(p.spent)}</td><td class="n">${fmt(p.withdrawn)}</td></tr>`));
+}
+
+function showStatus(s) {
+  $("#status").textContent = `chain ${s.chain_id} · indexed block ${s.indexed_block} · finalized ${s.finalized_block} · head ${s.head_block} · ${fmt(s.events)} events`;
+  document.body.dataset.indexedBlock = s.indexed_block;
+}
+
+let refreshing = null;
+async function refresh() {
+  if (refreshing) return refreshing;
+  refreshing = Promise.all([creators(), licenses(), usage(), batches(), payers()])
+    .catch((e) => console.error(e))
+    .finally(() => { refreshing = null; document.body.dataset.refreshed = String(Date.now()); });
+  return refreshing;
+}
+
+function live() {
+  const es = new EventSource("/api/live");
+  es.addEventListener("status", (e) => { showStatus(JSON.parse(e.data)); refresh(); });
+  es.onopen = () => { $("#live").className = "on"; $("#live").innerHTML = "●&nbsp;live"; };
+  es.onerror = () => { $("#live").className = "off"; $("#live").innerHTML = "●&nbsp;reconnecting"; };
+}
+
+document.addEventListener("click", async (e) => {
+  const root = e.target.dataset && e.target.dataset.audit;
+  if (!root) return;
+  e.target.disabled = true;
+  try { await api(`/api/batches/${root}/audit`, { method: "POST" }); } catch (err) { console.error(err); }
+  e.target.disabled = false;
+  refresh();
+});
+$("#finalized").addEventListener("change", refresh);
+
+api("/api/status").then(showStatus).catch(() => {});
+refresh();
+live();
+setInterval(refresh, 15000);

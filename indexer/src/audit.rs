@@ -1,0 +1,578 @@
+//! Auditing a batch: fetch its published data (docs/protocol.md §8), check its hash against the
+//! on-chain commitment, verify every receipt signature and that its key was registered for the
+//! payer at commit time, recompute the Merkle root and each receipt's amount from the chain state
+//! at the commit, compare the reservations with what the receipts justify, and the claims with
+//! what the receipts owe.
+//!
+//! The [`AuditReport`] is kept as JSON (every check and every receipt), as CSV (one line per
+//! receipt) and as a readable summary; the latest report per batch is stored in `audits` and
+//! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use alloy::{
+    eips::BlockId,
+    primitives::{keccak256, Address, B256, U256},
+    providers::DynProvider,
+    sol_types::SolValue,
+    transports::http::reqwest,
+};
+use fairtrain_protocol::{
+    batch::{self, BatchData},
+    bindings::TrainingEscrow,
+    EscrowDomain, ReceiptTree,
+};
+use serde::Serialize;
+
+use crate::{
+    query,
+    units::{big, parse_amount},
+    Db, Deployment, Error, Result,
+};
+
+/// One named check of an audit.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it holds.
+    pub passed: bool,
+    /// Values compared or the reason it failed.
+    pub detail: String,
+}
+
+/// One receipt of the batch as audited.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReceiptAudit {
+    /// Position in the batch (leaf order).
+    pub index: usize,
+    /// Payer.
+    pub payer: String,
+    /// License.
+    pub license_id: String,
+    /// Terms id.
+    pub terms_id: u64,
+    /// Training run.
+    pub run_id: String,
+    /// Cumulative samples signed.
+    pub cumulative_samples: u64,
+    /// Issue time.
+    pub issued_at: u64,
+    /// Key that signed it (empty if the signature does not recover).
+    pub signer: String,
+    /// The key was registered for the payer, and not revoked, at commit time.
+    pub signer_valid: bool,
+    /// The payer had accepted these terms, chargeable at commit time.
+    pub acceptance_valid: bool,
+    /// Usage key (payer, license, terms, run).
+    pub usage_key: String,
+    /// Payment token of the acceptance.
+    pub token: String,
+    /// Price per sample of the acceptance.
+    pub price_per_sample: String,
+    /// Samples already settled for the usage key at commit time.
+    pub settled_before: u64,
+    /// Samples this receipt charges (within the terms' cap).
+    pub samples: u64,
+    /// What it owes (fee included).
+    pub expected: String,
+    /// What claims of this batch paid for it (fee included).
+    pub claimed: String,
+    /// `claimed`, `unclaimed`, `partly claimed`, `over claimed` or `invalid`.
+    pub status: String,
+}
+
+/// One reservation: in the document, on-chain, and justified by the receipts.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReservationAudit {
+    /// Payer.
+    pub payer: String,
+    /// Token.
+    pub token: String,
+    /// In the published document.
+    pub document: String,
+    /// Reserved on-chain (`FundsReserved`).
+    pub on_chain: String,
+    /// What the receipts add up to.
+    pub expected: String,
+}
+
+/// The audit of one batch.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Merkle root (the batch id).
+    pub root: String,
+    /// Chain.
+    pub chain_id: u64,
+    /// Escrow.
+    pub escrow: String,
+    /// Where the data was fetched from.
+    pub data_uri: String,
+    /// `dataHash` committed on-chain.
+    pub committed_data_hash: String,
+    /// `keccak256` of the fetched bytes (empty if nothing was fetched).
+    pub computed_data_hash: String,
+    /// Commit block.
+    pub commit_block: u64,
+    /// Commit time.
+    pub commit_time: u64,
+    /// Whether every check passed.
+    pub passed: bool,
+    /// The checks, in order.
+    pub checks: Vec<Check>,
+    /// Every receipt.
+    pub receipts: Vec<ReceiptAudit>,
+    /// Every reservation.
+    pub reservations: Vec<ReservationAudit>,
+    /// Σ expected.
+    pub total_expected: String,
+    /// Σ claimed.
+    pub total_claimed: String,
+}
+
+/// Fetches batch data from a URI: `file://` or a plain path, `http://` or `https://`.
+pub async fn fetch(uri: &str) -> Result<Vec<u8>> {
+    let err = |m: String| Error::invalid("batch data", format!("{uri}: {m}"));
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        let resp = reqwest::get(uri).await.map_err(|e| err(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(err(format!("HTTP {}", resp.status())));
+        }
+        Ok(resp.bytes().await.map_err(|e| err(e.to_string()))?.to_vec())
+    } else if let Some(path) = uri.strip_prefix("file://") {
+        std::fs::read(path).map_err(|e| err(e.to_string()))
+    } else if uri.starts_with('/') || uri.starts_with('.') {
+        std::fs::read(uri).map_err(|e| err(e.to_string()))
+    } else {
+        Err(err(
+            "unsupported scheme (file://, http://, https://; or pass the bytes with --data)".into(),
+        ))
+    }
+}
+
+fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: impl Into<String>) -> bool {
+    checks.push(Check {
+        name: name.into(),
+        passed,
+        detail: detail.into(),
+    });
+    passed
+}
+
+fn rpc(e: impl std::fmt::Display) -> Error {
+    Error::rpc("eth_call", e)
+}
+
+/// Audits the batch `root`, reading its data from `data` if given, else from its `dataURI`.
+/// Stores the report (see the module docs) and returns it.
+pub async fn audit(
+    db: &Db,
+    provider: &DynProvider,
+    deployment: &Deployment,
+    root: &str,
+    data: Option<Vec<u8>>,
+) -> Result<AuditReport> {
+    let detail = query::batch(db, root)
+        .await?
+        .ok_or_else(|| Error::invalid("root", format!("no indexed batch with root {root}")))?;
+    let b = &detail.batch;
+    let root_word: B256 = b
+        .root
+        .parse()
+        .map_err(|e| Error::Stored(format!("root: {e}")))?;
+    let commit_block = b.block_number as u64;
+    let commit_time = b.block_time as u64;
+    let mut report = AuditReport {
+        root: b.root.clone(),
+        chain_id: deployment.chain_id,
+        escrow: format!("{:#x}", deployment.training_escrow),
+        data_uri: b.data_uri.clone(),
+        committed_data_hash: b.data_hash.clone(),
+        computed_data_hash: String::new(),
+        commit_block,
+        commit_time,
+        passed: false,
+        checks: Vec::new(),
+        receipts: Vec::new(),
+        reservations: Vec::new(),
+        total_expected: "0".into(),
+        total_claimed: "0".into(),
+    };
+    let checks = &mut report.checks;
+
+    // 1. The bytes, and their hash against the commitment.
+    let bytes = match data {
+        Some(d) => Ok(d),
+        None => fetch(&b.data_uri).await,
+    };
+    let bytes = match bytes {
+        Ok(bytes) => {
+            check(
+                checks,
+                "data fetched",
+                true,
+                format!("{} bytes", bytes.len()),
+            );
+            bytes
+        }
+        Err(e) => {
+            check(checks, "data fetched", false, e.to_string());
+            return finish(db, report).await;
+        }
+    };
+    let hash = format!("{:#x}", batch::data_hash(&bytes));
+    report.computed_data_hash = hash.clone();
+    let checks = &mut report.checks;
+    check(
+        checks,
+        "data hash matches the commitment",
+        hash == b.data_hash,
+        format!("keccak256(data) {hash}, committed {}", b.data_hash),
+    );
+
+    // 2. The document.
+    let doc = match BatchData::parse(&bytes) {
+        Ok(doc) => doc,
+        Err(e) => {
+            check(checks, "document parses", false, e.to_string());
+            return finish(db, report).await;
+        }
+    };
+    check(
+        checks,
+        "document parses",
+        true,
+        format!("version {}", doc.version),
+    );
+    check(
+        checks,
+        "document names this chain and escrow",
+        doc.chain_id == deployment.chain_id && doc.escrow == deployment.training_escrow,
+        format!("chain {} escrow {:#x}", doc.chain_id, doc.escrow),
+    );
+    check(
+        checks,
+        "document root is the committed root",
+        doc.root == root_word,
+        format!("document {:#x}", doc.root),
+    );
+    check(
+        checks,
+        "receipt count matches the commitment",
+        doc.receipts.len() as i64 == b.receipt_count,
+        format!(
+            "document {}, committed {}",
+            doc.receipts.len(),
+            b.receipt_count
+        ),
+    );
+
+    // 3. The tree.
+    let domain = EscrowDomain::new(deployment.chain_id, deployment.training_escrow);
+    let leaves = batch::leaves(&domain, &doc.receipts);
+    let rebuilt = ReceiptTree::from_leaves(&leaves).map(|t| t.root());
+    check(
+        checks,
+        "leaves rebuild the committed root",
+        rebuilt.as_ref().is_ok_and(|r| *r == root_word),
+        match &rebuilt {
+            Ok(r) => format!("rebuilt {r:#x}"),
+            Err(e) => e.to_string(),
+        },
+    );
+
+    // 4. Each receipt: signature, key, acceptance, amount; against chain state at the commit.
+    let at = BlockId::number(commit_block);
+    let escrow = TrainingEscrow::new(deployment.training_escrow, provider.clone());
+    let claims: HashMap<String, U256> = {
+        let mut m = HashMap::new();
+        for c in &detail.claims {
+            *m.entry(c.usage_key.clone()).or_default() += parse_amount(&c.amount)?;
+        }
+        m
+    };
+    let mut settled: HashMap<B256, u64> = HashMap::new();
+    let mut charged: HashMap<(Address, U256, u64), u64> = HashMap::new();
+    let mut expected_by: BTreeMap<(String, String), U256> = BTreeMap::new();
+    let (mut total_expected, mut total_claimed) = (U256::ZERO, U256::ZERO);
+    let (mut bad_sigs, mut bad_keys, mut bad_acceptances, mut bad_claims) = (0, 0, 0, 0);
+    for (index, sr) in doc.receipts.iter().enumerate() {
+        let r = sr.receipt();
+        let key = keccak256((r.payer, r.licenseId, U256::from(r.termsId), r.runId).abi_encode());
+        let signer = sr.recover(&domain).ok();
+        let signer_valid = match signer {
+            Some(s) => {
+                let k = escrow
+                    .signerOf(r.payer, s)
+                    .block(at)
+                    .call()
+                    .await
+                    .map_err(rpc)?;
+                let (reg, rev) = (k.registeredAt.to::<u64>(), k.revokedAt.to::<u64>());
+                reg != 0 && commit_time >= reg && (rev == 0 || commit_time < rev)
+            }
+            None => false,
+        };
+        let acc = escrow
+            .acceptance(r.payer, r.licenseId, r.termsId)
+            .block(at)
+            .call()
+            .await
+            .map_err(rpc)?;
+        let acceptance_valid = acc.acceptedAt != 0
+            && commit_time >= acc.chargeableFrom.to::<u64>()
+            && (acc.expiresAt.is_zero() || r.issuedAt < acc.expiresAt.to::<u64>());
+        let before = match settled.get(&key) {
+            Some(s) => *s,
+            None => escrow
+                .settledSamples(key)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)?,
+        };
+        let mut samples = r.cumulativeSamples.saturating_sub(before);
+        let cap_key = (r.payer, r.licenseId, r.termsId);
+        if acc.maxSamples != 0 {
+            let used = match charged.get(&cap_key) {
+                Some(u) => *u,
+                None => acc.samplesCharged,
+            };
+            samples = samples.min(acc.maxSamples.saturating_sub(used));
+            charged.insert(cap_key, used + samples);
+        }
+        settled.insert(key, before.max(r.cumulativeSamples));
+        let valid = signer_valid && acceptance_valid;
+        let expected = if valid {
+            U256::from(samples) * U256::from(acc.pricePerSample)
+        } else {
+            U256::ZERO
+        };
+        let claimed = claims
+            .get(&format!("{key:#x}"))
+            .copied()
+            .unwrap_or_default();
+        let status = if !valid {
+            "invalid"
+        } else if claimed == expected {
+            if expected.is_zero() {
+                "nothing owed"
+            } else {
+                "claimed"
+            }
+        } else if claimed.is_zero() {
+            "unclaimed"
+        } else if claimed < expected {
+            "partly claimed"
+        } else {
+            "over claimed"
+        };
+        bad_sigs += usize::from(signer.is_none());
+        bad_keys += usize::from(signer.is_some() && !signer_valid);
+        bad_acceptances += usize::from(!acceptance_valid);
+        bad_claims += usize::from(claimed > expected);
+        *expected_by
+            .entry((format!("{:#x}", r.payer), format!("{:#x}", acc.token)))
+            .or_default() += expected;
+        total_expected += expected;
+        total_claimed += claimed;
+        report.receipts.push(ReceiptAudit {
+            index,
+            payer: format!("{:#x}", r.payer),
+            license_id: r.licenseId.to_string(),
+            terms_id: r.termsId,
+            run_id: format!("{:#x}", r.runId),
+            cumulative_samples: r.cumulativeSamples,
+            issued_at: r.issuedAt,
+            signer: signer.map(|s| format!("{s:#x}")).unwrap_or_default(),
+            signer_valid,
+            acceptance_valid,
+            usage_key: format!("{key:#x}"),
+            token: format!("{:#x}", acc.token),
+            price_per_sample: acc.pricePerSample.to_string(),
+            settled_before: before,
+            samples,
+            expected: expected.to_string(),
+            claimed: claimed.to_string(),
+            status: status.into(),
+        });
+    }
+    let n = doc.receipts.len();
+    let checks = &mut report.checks;
+    check(
+        checks,
+        "every signature recovers",
+        bad_sigs == 0,
+        format!("{} of {n} recover", n - bad_sigs),
+    );
+    check(
+        checks,
+        "every key was registered for its payer at commit time",
+        bad_keys == 0 && bad_sigs == 0,
+        format!("{bad_keys} receipt(s) signed by a key not valid at {commit_time}"),
+    );
+    check(
+        checks,
+        "every receipt's terms were accepted and chargeable at commit time",
+        bad_acceptances == 0,
+        format!("{bad_acceptances} receipt(s) without a chargeable acceptance"),
+    );
+
+    // 5. Reservations: document = on-chain = what the receipts justify.
+    let mut doc_res: BTreeMap<(String, String), U256> = BTreeMap::new();
+    for r in &doc.reservations {
+        *doc_res
+            .entry((format!("{:#x}", r.payer), format!("{:#x}", r.token)))
+            .or_default() += r.amount;
+    }
+    let chain_res: BTreeMap<(String, String), U256> = detail
+        .reservations
+        .iter()
+        .map(|r| Ok(((r.payer.clone(), r.token.clone()), parse_amount(&r.amount)?)))
+        .collect::<Result<_>>()?;
+    let mut keys: Vec<(String, String)> = doc_res
+        .keys()
+        .chain(chain_res.keys())
+        .chain(expected_by.keys())
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut res_ok = true;
+    for k in keys {
+        let (d, c, e) = (
+            doc_res.get(&k).copied().unwrap_or_default(),
+            chain_res.get(&k).copied().unwrap_or_default(),
+            expected_by.get(&k).copied().unwrap_or_default(),
+        );
+        res_ok &= d == c && c == e;
+        report.reservations.push(ReservationAudit {
+            payer: k.0,
+            token: k.1,
+            document: d.to_string(),
+            on_chain: c.to_string(),
+            expected: e.to_string(),
+        });
+    }
+    check(
+        checks,
+        "reservations equal what the receipts owe (document = chain = recomputed)",
+        res_ok,
+        format!("{} reservation(s)", report.reservations.len()),
+    );
+    let unknown_claims = detail
+        .claims
+        .iter()
+        .filter(|c| !report.receipts.iter().any(|r| r.usage_key == c.usage_key))
+        .count();
+    check(
+        checks,
+        "claims match receipts of the document and pay no more than they owe",
+        bad_claims == 0 && unknown_claims == 0,
+        format!(
+            "{} claim(s); {bad_claims} over a receipt's amount; {unknown_claims} of no receipt",
+            detail.claims.len()
+        ),
+    );
+    report.total_expected = total_expected.to_string();
+    report.total_claimed = total_claimed.to_string();
+    finish(db, report).await
+}
+
+async fn finish(db: &Db, mut report: AuditReport) -> Result<AuditReport> {
+    report.passed = !report.checks.is_empty() && report.checks.iter().all(|c| c.passed);
+    let audited_block = crate::raw::checkpoint(db).await?.map_or(0, |c| c.number);
+    let json = serde_json::to_string(&report).map_err(|e| Error::Stored(e.to_string()))?;
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM audits WHERE root = $1")
+        .bind(&report.root)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM audit_receipts WHERE root = $1")
+        .bind(&report.root)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO audits (root, passed, audited_at, audited_block, summary, report) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&report.root)
+    .bind(i64::from(report.passed))
+    .bind(big(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()))
+    .bind(big(audited_block))
+    .bind(report.summary())
+    .bind(json)
+    .execute(&mut *tx)
+    .await?;
+    let expires: i64 = sqlx::query_as::<_, (i64,)>(
+        "SELECT COALESCE(MAX(expires_at), 0) FROM reservations WHERE root = $1",
+    )
+    .bind(&report.root)
+    .fetch_one(&mut *tx)
+    .await?
+    .0;
+    for r in report.receipts.iter().filter(|r| r.status != "invalid") {
+        sqlx::query(
+            "INSERT INTO audit_receipts (root, idx, payer, license_id, token, usage_key, samples, \
+             expected, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&report.root)
+        .bind(r.index as i64)
+        .bind(&r.payer)
+        .bind(&r.license_id)
+        .bind(&r.token)
+        .bind(&r.usage_key)
+        .bind(big(r.samples))
+        .bind(&r.expected)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The stored report of a batch, if it was audited.
+pub async fn stored(db: &Db, root: &str) -> Result<Option<serde_json::Value>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT report FROM audits WHERE root = $1")
+        .bind(root.trim().to_ascii_lowercase())
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|(r,)| serde_json::from_str(&r).map_err(|e| Error::Stored(e.to_string())))
+        .transpose()
+}
+
+impl AuditReport {
+    /// The receipts as CSV (one line per receipt, with a header).
+    pub fn receipts_csv(&self) -> Result<String> {
+        crate::export::to_csv(&self.receipts)
+    }
+
+    /// A readable summary: verdict, then each check.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "batch {} (block {}): {}\n",
+            self.root,
+            self.commit_block,
+            if self.passed { "PASSED" } else { "FAILED" }
+        );
+        for c in &self.checks {
+            s.push_str(&format!(
+                "  [{}] {}: {}\n",
+                if c.passed { "ok" } else { "FAIL" },
+                c.name,
+                c.detail
+            ));
+        }
+        s.push_str(&format!(
+            "  receipts {}, owed {}, claimed {}\n",
+            self.receipts.len(),
+            self.total_expected,
+            self.total_claimed
+        ));
+        s
+    }
+}

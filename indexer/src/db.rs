@@ -1,0 +1,167 @@
+//! The database: SQLite (embedded default) or PostgreSQL, through `sqlx`'s `Any` driver so that
+//! one code path and one set of migrations (`indexer/migrations/`) serve both.
+
+use std::str::FromStr;
+
+use sqlx::{
+    any::{install_default_drivers, AnyPoolOptions},
+    migrate::Migrator,
+    AnyPool, Executor,
+};
+
+use crate::{units, Deployment, Error, Result};
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (a file).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of a database URL.
+    pub fn of(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(Error::invalid(
+                "database url",
+                format!("{url:?}: expected sqlite:… or postgres:…"),
+            ))
+        }
+    }
+}
+
+/// A connection pool to the indexer's database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The pool.
+    pub pool: AnyPool,
+    /// Which database it is.
+    pub backend: Backend,
+}
+
+/// The derived tables, in the order they are cleared for a rebuild.
+pub const DERIVED_TABLES: &[&str] = &[
+    "params",
+    "tokens",
+    "terms",
+    "licenses",
+    "balances",
+    "withdrawals",
+    "acceptances",
+    "relayers",
+    "signers",
+    "batches",
+    "reservations",
+    "settlements",
+    "royalties_daily",
+    "royalties_total",
+    "royalties_by_day",
+    "fees",
+];
+
+impl Db {
+    /// Connects (creating a SQLite file if needed) and applies the migrations.
+    ///
+    /// URLs: `sqlite:///path/to/file.db` or `sqlite://relative.db`;
+    /// `postgres://user@localhost/dbname?host=/var/run/postgresql` (a Unix socket avoids a 44 ms
+    /// Nagle delay per statement that sqlx suffers over TCP loopback).
+    pub async fn connect(url: &str) -> Result<Self> {
+        install_default_drivers();
+        let backend = Backend::of(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new().max_connections(match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 8,
+        });
+        let pool = options
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers (API) never block the writer (indexer); NORMAL sync is
+                        // durable across process crashes, which is what resuming needs.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Records the deployment in `meta` on first use, and refuses a database that indexes
+    /// another one.
+    pub async fn bind_deployment(&self, d: &Deployment) -> Result<()> {
+        let expected = [
+            ("chain_id", d.chain_id.to_string()),
+            ("license_nft", units::addr(&d.license_nft)),
+            ("training_escrow", units::addr(&d.training_escrow)),
+            ("start_block", d.start_block.to_string()),
+        ];
+        for (key, given) in expected {
+            match self.meta(key).await? {
+                Some(stored) if stored != given => {
+                    return Err(Error::WrongDatabase {
+                        key: key.into(),
+                        stored,
+                        given,
+                    });
+                }
+                Some(_) => {}
+                None => self.set_meta(key, &given).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A value of the `meta` table.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Sets a value of the `meta` table.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A `u64` value of the `meta` table.
+    pub async fn meta_u64(&self, key: &str) -> Result<Option<u64>> {
+        match self.meta(key).await? {
+            None => Ok(None),
+            Some(v) => u64::from_str(&v)
+                .map(Some)
+                .map_err(|e| Error::Stored(format!("meta {key} = {v:?}: {e}"))),
+        }
+    }
+}

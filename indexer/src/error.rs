@@ -1,0 +1,90 @@
+//! The indexer's error type.
+
+use thiserror::Error;
+
+/// Result alias of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while indexing, querying or reconciling.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A database statement failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An RPC call failed.
+    #[error("rpc {call}: {message}")]
+    Rpc {
+        /// The call that failed.
+        call: &'static str,
+        /// The provider's message.
+        message: String,
+    },
+    /// The deployment file is missing or malformed.
+    #[error("deployment {path}: {message}")]
+    Deployment {
+        /// Path of the file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database indexes another deployment than the one given.
+    #[error("database indexes {key} = {stored}, not {given}")]
+    WrongDatabase {
+        /// Which meta key differs.
+        key: String,
+        /// Stored value.
+        stored: String,
+        /// Value of the given deployment.
+        given: String,
+    },
+    /// A stored row cannot be read back (corrupt or foreign data).
+    #[error("stored data: {0}")]
+    Stored(String),
+    /// A log of a followed contract could not be decoded.
+    #[error("log {tx_hash}:{log_index}: {message}")]
+    Decode {
+        /// Transaction of the log.
+        tx_hash: String,
+        /// Index of the log in its block.
+        log_index: u64,
+        /// Why decoding failed.
+        message: String,
+    },
+    /// The chain reorganised deeper than the window of stored block hashes.
+    #[error("reorganisation deeper than the block window: no stored block from {oldest} to {newest} is still canonical")]
+    DeepReorg {
+        /// Oldest stored block number.
+        oldest: u64,
+        /// Newest stored block number.
+        newest: u64,
+    },
+    /// A request or command argument is invalid.
+    #[error("invalid {what}: {message}")]
+    Invalid {
+        /// What was invalid.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Error {
+    /// An RPC error with the call's name.
+    pub fn rpc(call: &'static str, err: impl std::fmt::Display) -> Self {
+        Self::Rpc {
+            call,
+            message: err.to_string(),
+        }
+    }
+
+    /// An invalid argument.
+    pub fn invalid(what: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            what,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Fairtrain indexer: mirrors every event of a Fairtrain deployment (`LicenseNFT` and
+//! `TrainingEscrow`) into SQLite or PostgreSQL, keeps derived state (licenses, balances,
+//! batches, settlements, royalties) in step with the chain through reorganisations, proves it
+//! against the chain (`reconcile`), and serves it to creators and auditors.
+//!
+//! The modules follow the data, one job each:
+//!
+//! - [`deployment`]: which contracts to follow (`deployments/<chainId>.json`).
+//! - [`db`]: the database (SQLite or PostgreSQL through `sqlx::Any`), migrations, meta data.
+//! - [`decode`]: logs into typed events ([`decode::Event`]), and back from stored raw rows.
+//! - [`raw`]: the raw event table, the checkpoint and the block window.
+//! - [`derive`]: applying events in order to the derived tables, and rebuilding them.
+//! - [`sync`]: backfill in adaptive ranges, following the head, reorganisations.
+//! - [`reconcile`]: comparing derived state with the contracts' views.
+//! - [`audit`]: auditing a batch against its published data and the chain.
+//! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
+//! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
+//! - [`error`]: the crate's [`Error`] type.
+
+pub mod api;
+pub mod audit;
+pub mod db;
+pub mod decode;
+pub mod deployment;
+pub mod derive;
+pub mod error;
+pub mod export;
+pub mod query;
+pub mod raw;
+pub mod reconcile;
+pub mod sync;
+pub mod units;
+
+pub use db::Db;
+pub use deployment::Deployment;
+pub use error::{Error, Result};

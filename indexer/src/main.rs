@@ -1,0 +1,469 @@
+//! `fairtrain-indexer`: mirror a Fairtrain deployment, reconcile it with the chain, audit
+//! batches, answer questions and serve the API and dashboard. `--help` lists the commands.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fairtrain_indexer::{
+    audit, derive, export, query, reconcile,
+    sync::{Indexer, SyncConfig},
+    Db, Deployment,
+};
+
+/// Fairtrain indexer: every royalty flow of a deployment, mirrored and checkable.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Database URL: `sqlite://path.db` or
+    /// `postgres://user@localhost/db?host=/var/run/postgresql`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://fairtrain-index.db",
+        global = true
+    )]
+    db: String,
+    /// JSON-RPC endpoint of the chain.
+    #[arg(
+        long,
+        env = "RPC_URL",
+        default_value = "http://127.0.0.1:8545",
+        global = true
+    )]
+    rpc_url: String,
+    /// Deployment file written by Deploy.s.sol.
+    #[arg(
+        long,
+        env = "DEPLOYMENT",
+        default_value = "deployments/31337.json",
+        global = true
+    )]
+    deployment: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Backfill, follow the head and serve the HTTP API and dashboard.
+    #[command(alias = "serve")]
+    Run {
+        /// Address to listen on.
+        #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Index up to the current head, with a progress bar, then exit.
+    Backfill {
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Recompute every derived table from the stored raw events.
+    Rebuild,
+    /// Compare derived state with the contracts' views; exits 1 on any difference.
+    Reconcile {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit a batch: fetch its published data, check hash, signatures, keys, root, amounts,
+    /// reservations and claims; print a summary and exit 1 if any check fails.
+    Audit {
+        /// The batch's Merkle root.
+        root: String,
+        /// Read the batch data from this file instead of the committed dataURI.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Write the full report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write one CSV line per receipt here.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// Answer a question from the index (JSON on stdout), as the HTTP API does.
+    Query {
+        #[command(subcommand)]
+        what: QueryCmd,
+    },
+    /// Export royalty flows (every settlement, with fee and net) for accounting.
+    Export {
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// First block.
+        #[arg(long, default_value_t = 0)]
+        from_block: u64,
+        /// Last block (default: all).
+        #[arg(long)]
+        to_block: Option<u64>,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QueryCmd {
+    /// Where the index stands.
+    Status,
+    /// Royalty totals.
+    Royalties {
+        /// Licenses of this creator.
+        #[arg(long)]
+        creator: Option<String>,
+        /// One license.
+        #[arg(long)]
+        license: Option<String>,
+        /// Paid to this payee.
+        #[arg(long)]
+        payee: Option<String>,
+        /// Paid by this payer.
+        #[arg(long)]
+        payer: Option<String>,
+        /// From this UTC day (days since 1970-01-01).
+        #[arg(long)]
+        from_day: Option<i64>,
+        /// To this UTC day.
+        #[arg(long)]
+        to_day: Option<i64>,
+        /// Only finalized blocks.
+        #[arg(long)]
+        finalized: bool,
+        /// license, creator, payee or day.
+        #[arg(long, default_value = "license")]
+        group: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Per-creator totals (claimed and unclaimed).
+    Creators,
+    /// Licenses.
+    Licenses {
+        /// Minted by.
+        #[arg(long)]
+        creator: Option<String>,
+        /// Held by.
+        #[arg(long)]
+        holder: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Payers' balances.
+    Balances {
+        /// One payer.
+        #[arg(long)]
+        payer: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Batches, newest first.
+    Batches {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One batch with its reservations and claims.
+    Batch {
+        /// Merkle root.
+        root: String,
+    },
+    /// Settlements.
+    Settlements {
+        /// Paid to.
+        #[arg(long)]
+        payee: Option<String>,
+        /// Paid by.
+        #[arg(long)]
+        payer: Option<String>,
+        /// License.
+        #[arg(long)]
+        license: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// What audited batches still owe a payee.
+    Unclaimed {
+        /// Current license holder.
+        #[arg(long)]
+        payee: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PageArgs {
+    /// Page, from 1.
+    #[arg(long, default_value_t = 1)]
+    page: u64,
+    /// Items per page (≤ 1000).
+    #[arg(long, default_value_t = 100)]
+    per_page: u64,
+}
+
+impl PageArgs {
+    fn page(&self) -> query::Page {
+        query::Page {
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
+    match what {
+        QueryCmd::Status => print_json(&query::status(db).await?),
+        QueryCmd::Royalties {
+            creator,
+            license,
+            payee,
+            payer,
+            from_day,
+            to_day,
+            finalized,
+            group,
+            page,
+        } => {
+            let group: query::GroupBy =
+                serde_json::from_value(serde_json::Value::String(group.clone())).map_err(|_| {
+                    anyhow::anyhow!("--group {group:?}: expected license, creator, payee or day")
+                })?;
+            let filter = query::RoyaltyFilter {
+                creator,
+                license,
+                payee,
+                payer,
+                from_day,
+                to_day,
+                finalized,
+                group,
+            };
+            print_json(&query::royalties(db, &filter, page.page()).await?)
+        }
+        QueryCmd::Creators => print_json(&query::creators(db).await?),
+        QueryCmd::Licenses {
+            creator,
+            holder,
+            page,
+        } => print_json(
+            &query::licenses(db, creator.as_deref(), holder.as_deref(), page.page()).await?,
+        ),
+        QueryCmd::Balances { payer, page } => {
+            print_json(&query::balances(db, payer.as_deref(), page.page()).await?)
+        }
+        QueryCmd::Batches { page } => print_json(&query::batches(db, page.page()).await?),
+        QueryCmd::Batch { root } => match query::batch(db, &root).await? {
+            Some(b) => print_json(&b),
+            None => {
+                eprintln!("no batch with root {root}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        QueryCmd::Settlements {
+            payee,
+            payer,
+            license,
+            page,
+        } => print_json(
+            &query::settlements(
+                db,
+                payee.as_deref(),
+                payer.as_deref(),
+                license.as_deref(),
+                page.page(),
+            )
+            .await?,
+        ),
+        QueryCmd::Unclaimed { payee } => print_json(&query::unclaimed(db, payee.as_deref()).await?),
+    }
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Finalized = head − this many blocks (default: the RPC's `finalized` block).
+    #[arg(long)]
+    confirmations: Option<u64>,
+    /// First `eth_getLogs` range in blocks (halved on provider errors, doubled back on success).
+    #[arg(long, default_value_t = 1_000)]
+    range: u64,
+    /// Largest `eth_getLogs` range.
+    #[arg(long, default_value_t = 50_000)]
+    max_range: u64,
+    /// Blocks of hashes kept to detect reorganisations.
+    #[arg(long, default_value_t = 256)]
+    window: u64,
+}
+
+impl SyncArgs {
+    fn config(&self, progress: bool) -> SyncConfig {
+        SyncConfig {
+            initial_range: self.range,
+            max_range: self.max_range,
+            window: self.window,
+            confirmations: self.confirmations,
+            progress,
+            ..SyncConfig::default()
+        }
+    }
+}
+
+fn provider(url: &str) -> anyhow::Result<DynProvider> {
+    Ok(ProviderBuilder::new()
+        .connect_http(url.parse().with_context(|| format!("rpc url {url}"))?)
+        .erased())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let c = &cli.common;
+    let deployment = Deployment::load(&c.deployment)?;
+    let db = Db::connect(&c.db)
+        .await
+        .with_context(|| format!("database {}", c.db))?;
+    match cli.command {
+        Command::Run { listen, sync } => {
+            let provider = provider(&c.rpc_url)?;
+            let mut indexer = Indexer::new(
+                provider.clone(),
+                db.clone(),
+                deployment.clone(),
+                sync.config(false),
+            )
+            .await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listen on {listen}"))?;
+            tracing::info!(%listen, "serving the API and dashboard");
+            let app = fairtrain_indexer::api::router(fairtrain_indexer::api::AppState::new(
+                db, provider, deployment,
+            ));
+            let server = axum::serve(listener, app).with_graceful_shutdown(shutdown());
+            let (served, followed) = tokio::join!(server, indexer.follow(shutdown()));
+            served?;
+            followed?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backfill { sync } => {
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let mut indexer = Indexer::new(
+                provider(&c.rpc_url)?,
+                db.clone(),
+                deployment,
+                sync.config(progress),
+            )
+            .await?;
+            let started = std::time::Instant::now();
+            let events = indexer.sync_to_head().await?;
+            let cp = fairtrain_indexer::raw::checkpoint(&db)
+                .await?
+                .map_or(0, |c| c.number);
+            println!(
+                "indexed {events} events up to block {cp} in {:.1?}",
+                started.elapsed()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rebuild => {
+            let started = std::time::Instant::now();
+            let stats = derive::rebuild(&db, &deployment).await?;
+            println!(
+                "rebuilt derived state from {} raw events in {:.1?}",
+                stats.events,
+                started.elapsed()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile { json } => {
+            let report = reconcile::reconcile(&db, &provider(&c.rpc_url)?, &deployment).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Query { what } => run_query(&db, what).await,
+        Command::Audit {
+            root,
+            data,
+            json,
+            csv,
+        } => {
+            let bytes = data
+                .map(|p| std::fs::read(&p).with_context(|| format!("read {}", p.display())))
+                .transpose()?;
+            let report =
+                audit::audit(&db, &provider(&c.rpc_url)?, &deployment, &root, bytes).await?;
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+                    .with_context(|| format!("write {}", path.display()))?;
+            }
+            if let Some(path) = csv {
+                std::fs::write(&path, report.receipts_csv()?)
+                    .with_context(|| format!("write {}", path.display()))?;
+            }
+            print!("{}", report.summary());
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Export {
+            format,
+            from_block,
+            to_block,
+            output,
+        } => {
+            let rows = export::flows(&db, from_block, to_block.unwrap_or(u64::MAX >> 1)).await?;
+            let text = match format.as_str() {
+                "csv" => export::to_csv(&rows)?,
+                "json" => serde_json::to_string_pretty(&rows)? + "\n",
+                other => anyhow::bail!("--format {other:?}: expected csv or json"),
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn shutdown() {
+    tokio::signal::ctrl_c().await.ok();
+}

@@ -1,0 +1,316 @@
+//! Batch audits: a batch committed from Rust with `protocol::batch` data published to a file,
+//! partly claimed; then a tampered document, an over-reserving relayer and unpublished data.
+
+use std::str::FromStr;
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{keccak256, Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use fairtrain_indexer::{audit::audit, query, sync::Indexer, Db};
+use fairtrain_protocol::{
+    batch::{BatchData, Reservation},
+    bindings::{Escrow, LicenseNFT, TrainingEscrow},
+    wire::SignedReceipt,
+    EscrowDomain, Receipt, ReceiptTree,
+};
+
+use crate::{
+    both_databases,
+    support::{config, Backend, Chain, TestDb},
+};
+
+/// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
+const PAYER: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+const RELAYER: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
+const TRAINING_KEY: &str = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+
+fn wallet(chain: &Chain, key: &str) -> DynProvider {
+    let signer = PrivateKeySigner::from_str(key).unwrap();
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(chain.url.parse().unwrap())
+        .erased()
+}
+
+/// A committed batch and what the test needs to claim from it.
+pub(crate) struct Committed {
+    pub(crate) root: String,
+    receipts: Vec<SignedReceipt>,
+    tree: ReceiptTree,
+    pub(crate) expected: Vec<U256>,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with its data
+/// published to a file; reserves what they owe plus `extra`.
+pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
+    let d = &chain.deployment;
+    let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
+    let payer = PrivateKeySigner::from_str(PAYER).unwrap().address();
+    let key = PrivateKeySigner::from_str(TRAINING_KEY).unwrap();
+    let nft = LicenseNFT::new(d.license_nft, chain.provider.clone());
+    let escrow = TrainingEscrow::new(d.training_escrow, chain.provider.clone());
+    let now = chain
+        .provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    let (mut receipts, mut expected, mut total, mut token) =
+        (Vec::new(), Vec::new(), U256::ZERO, Address::ZERO);
+    for (i, license) in [1u64, 2, 4].into_iter().enumerate() {
+        let id = U256::from(license);
+        let terms = nft.currentTerms(id).call().await.unwrap().termsId;
+        let acc = escrow.acceptance(payer, id, terms).call().await.unwrap();
+        token = acc.token;
+        let samples = 1000 * (i as u64 + 1);
+        let receipt = Receipt {
+            payer,
+            licenseId: id,
+            termsId: terms,
+            runId: keccak256(run),
+            cumulativeSamples: samples,
+            issuedAt: now,
+        };
+        let owed = U256::from(samples) * U256::from(acc.pricePerSample);
+        expected.push(owed);
+        total += owed;
+        receipts.push(SignedReceipt::sign(&domain, &key, &receipt).unwrap());
+    }
+    let amount = total + U256::from(extra);
+    let reservation = Reservation {
+        payer,
+        token,
+        amount,
+    };
+    let (data, tree) = BatchData::build(&domain, receipts.clone(), vec![reservation]).unwrap();
+    let bytes = data.to_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.json");
+    std::fs::write(&path, &bytes).unwrap();
+    TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
+        .commitBatch(
+            tree.root(),
+            receipts.len() as u32,
+            keccak256(&bytes),
+            format!("file://{}", path.display()),
+            vec![Escrow::ReservationRequest {
+                payer,
+                token,
+                amount: amount.to(),
+            }],
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    Committed {
+        root: format!("{:#x}", tree.root()),
+        receipts,
+        tree,
+        expected,
+        path,
+        _dir: dir,
+    }
+}
+
+/// Claims receipts `which` of a batch.
+pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
+    let claims = which
+        .iter()
+        .map(|&i| Escrow::Claim {
+            receipt: b.receipts[i].receipt().into(),
+            signature: b.receipts[i].signature.to_bytes(),
+            proof: b.tree.proof(i).unwrap(),
+        })
+        .collect();
+    TrainingEscrow::new(chain.deployment.training_escrow, wallet(chain, RELAYER))
+        .claim(b.root.parse().unwrap(), claims)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+}
+
+async fn sync(chain: &Chain, db: &Db) {
+    Indexer::new(
+        chain.provider.clone(),
+        db.clone(),
+        chain.deployment.clone(),
+        config(),
+    )
+    .await
+    .unwrap()
+    .sync_to_head()
+    .await
+    .unwrap();
+}
+
+async fn audits(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let good = commit(&chain, "audit-run", 0).await;
+    claim(&chain, &good, &[0, 1]).await;
+    sync(&chain, &db).await;
+
+    // A sound batch, two of three receipts claimed.
+    let report = audit(&db, &chain.provider, &chain.deployment, &good.root, None)
+        .await
+        .unwrap();
+    assert!(report.passed, "{}", report.summary());
+    let statuses: Vec<&str> = report.receipts.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["claimed", "claimed", "unclaimed"]);
+    let owed: U256 = good.expected.iter().copied().sum();
+    assert_eq!(report.total_expected, owed.to_string());
+    assert_eq!(
+        report.total_claimed,
+        (good.expected[0] + good.expected[1]).to_string()
+    );
+    assert!(report
+        .receipts
+        .iter()
+        .all(|r| r.signer_valid && r.acceptance_valid));
+
+    // The unclaimed receipt shows up for its license's holder, and in the creator's totals.
+    let holder = query::licenses(&db, None, None, query::Page::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|l| l.license_id == "4")
+        .unwrap()
+        .holder;
+    let unclaimed = query::unclaimed(&db, Some(&holder)).await.unwrap();
+    assert_eq!(unclaimed.len(), 1, "{unclaimed:?}");
+    assert_eq!(unclaimed[0].license_id, "4");
+    assert_eq!(unclaimed[0].unclaimed, good.expected[2].to_string());
+    let creators = query::creators(&db).await.unwrap();
+    let b = creators.iter().find(|c| c.creator == holder).unwrap();
+    assert_eq!(b.unclaimed, good.expected[2].to_string());
+    let batches = query::batches(&db, query::Page::default()).await.unwrap();
+    assert!(batches
+        .items
+        .iter()
+        .any(|x| x.root == good.root && x.audit == "passed"));
+
+    // Claiming the rest clears it (claims are counted live, not as of the audit).
+    claim(&chain, &good, &[2]).await;
+    sync(&chain, &db).await;
+    assert!(query::unclaimed(&db, Some(&holder))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A tampered document: the hash and the root no longer match.
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&good.path).unwrap()).unwrap();
+    doc["receipts"][0]["cumulativeSamples"] = "999999".into();
+    let tampered = serde_json::to_vec(&doc).unwrap();
+    let report = audit(
+        &db,
+        &chain.provider,
+        &chain.deployment,
+        &good.root,
+        Some(tampered),
+    )
+    .await
+    .unwrap();
+    assert!(!report.passed);
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        failed.contains(&"data hash matches the commitment"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.contains(&"leaves rebuild the committed root"),
+        "{failed:?}"
+    );
+
+    // A relayer that reserved more than the receipts owe.
+    let greedy = commit(&chain, "greedy-run", 12_345).await;
+    sync(&chain, &db).await;
+    let report = audit(&db, &chain.provider, &chain.deployment, &greedy.root, None)
+        .await
+        .unwrap();
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["reservations equal what the receipts owe (document = chain = recomputed)"],
+        "{}",
+        report.summary()
+    );
+
+    // The demo's batch was never published: the audit says so and fails.
+    let demo = batches
+        .items
+        .iter()
+        .find(|x| x.data_uri.starts_with("demo://"))
+        .unwrap();
+    let report = audit(&db, &chain.provider, &chain.deployment, &demo.root, None)
+        .await
+        .unwrap();
+    assert!(!report.passed);
+    assert!(
+        report.checks[0].detail.contains("unsupported scheme"),
+        "{}",
+        report.summary()
+    );
+
+    // The CLI writes the report as JSON and CSV and exits 1 on failure, 0 on success.
+    let dir = tempfile::tempdir().unwrap();
+    let run = |root: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fairtrain-indexer"))
+            .args([
+                "--db",
+                &test_db.url,
+                "--rpc-url",
+                &chain.url,
+                "--deployment",
+            ])
+            .arg(crate::support::root().join("deployments/31337.json"))
+            .args(["audit", root, "--json"])
+            .arg(dir.path().join("report.json"))
+            .arg("--csv")
+            .arg(dir.path().join("receipts.csv"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&good.root);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("PASSED"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("receipts.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["passed"], true);
+    assert_eq!(run(&greedy.root).status.code(), Some(1));
+}
+both_databases!(audit_checks_published_batches, super::audits);

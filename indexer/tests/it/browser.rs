@@ -1,0 +1,286 @@
+//! The dashboard in a real browser: headless Chromium (Debian's package, installed by
+//! `scripts/setup`) driven over the Chrome DevTools Protocol. The page loads, shows the numbers
+//! the chain holds, and updates without a reload after a new settlement.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{primitives::address, transports::http::reqwest};
+use fairtrain_indexer::{
+    api::{router, AppState},
+    sync::{Indexer, SyncConfig},
+};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::{connect_async, tungstenite::Message};
+
+use crate::{
+    audit::{claim, commit},
+    support::{config, Backend, Chain, MockToken, TestDb},
+};
+
+/// The Chromium binary: `$CHROMIUM`, else `chromium` or `chromium-browser` on the PATH.
+fn chromium() -> String {
+    if let Ok(path) = std::env::var("CHROMIUM") {
+        return path;
+    }
+    for name in ["chromium", "chromium-browser"] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {name}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return name.to_owned();
+        }
+    }
+    panic!(
+        "Chromium not found: run ./scripts/setup (it installs Debian's chromium) or set CHROMIUM"
+    );
+}
+
+struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Browser {
+    /// Starts headless Chromium and attaches to its first page.
+    async fn start() -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("chromium starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("DevTools listening on ").nth(1) {
+                    tx.send(url.trim().to_owned()).ok();
+                }
+            }
+        });
+        let browser_ws = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("chromium prints its DevTools URL");
+        let host = browser_ws
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let targets: Value = reqwest::get(format!("http://{host}/json/list"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .expect("a page target")["webSocketDebuggerUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (ws, _) = connect_async(page).await.unwrap();
+        Self {
+            child,
+            _profile: profile,
+            ws,
+            next_id: 0,
+        }
+    }
+
+    /// Sends a CDP command and returns its result.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.ws
+            .send(Message::text(
+                json!({ "id": id, "method": method, "params": params }).to_string(),
+            ))
+            .await
+            .unwrap();
+        loop {
+            let msg = self.ws.next().await.expect("CDP connection open").unwrap();
+            let Message::Text(text) = msg else { continue };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page.
+    async fn eval(&mut self, expr: &str) -> Value {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await;
+        r["result"]["value"].clone()
+    }
+
+    /// Waits until `expr` evaluates to `want` (or panics after 30 s with the last value).
+    async fn wait_for(&mut self, expr: &str, want: Value) {
+        let start = Instant::now();
+        loop {
+            let got = self.eval(expr).await;
+            if got == want {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{expr}: got {got}, want {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_the_chain_and_updates_live() {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = test_db.connect().await;
+    let cfg = SyncConfig {
+        poll_interval: Duration::from_millis(200),
+        ..config()
+    };
+    let mut indexer = Indexer::new(
+        chain.provider.clone(),
+        db.clone(),
+        chain.deployment.clone(),
+        cfg,
+    )
+    .await
+    .unwrap();
+    indexer.sync_to_head().await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let following = tokio::spawn(async move {
+        indexer
+            .follow(async {
+                stop_rx.await.ok();
+            })
+            .await
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(AppState::new(
+        db.clone(),
+        chain.provider.clone(),
+        chain.deployment.clone(),
+    ));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let creator_a = address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+    let token = MockToken::new(chain.deployment.payment_tokens[0], chain.provider.clone());
+    let paid_a = |v: alloy::primitives::U256| json!(format_thousands(&v.to_string()));
+    let claimed_a = format!(
+        "document.querySelector('[data-creator=\"{creator_a:#x}\"] [data-field=\"claimed\"]')?.textContent ?? null"
+    );
+
+    let mut browser = Browser::start().await;
+    browser
+        .call("Page.navigate", json!({ "url": format!("{base}/") }))
+        .await;
+
+    // The page shows what the chain holds: creator A's claimed royalties are its token balance.
+    let balance = token.balanceOf(creator_a).call().await.unwrap();
+    assert_eq!(balance.to::<u64>(), 10_140_000);
+    browser.wait_for(&claimed_a, paid_a(balance)).await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#batches tbody tr[data-root]').length",
+            json!(1),
+        )
+        .await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#usage-chart rect').length > 0",
+            json!(true),
+        )
+        .await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#licenses tbody tr[data-license]').length",
+            json!(5),
+        )
+        .await;
+    browser
+        .wait_for("document.querySelector('#live').className", json!("on"))
+        .await;
+    let head = chain.head().await;
+    browser
+        .wait_for(
+            "document.body.dataset.indexedBlock",
+            json!(head.to_string()),
+        )
+        .await;
+
+    // A new batch is committed and claimed; the open page updates without a reload.
+    browser.eval("window.__sameDocument = true").await;
+    let batch = commit(&chain, "browser-run", 0).await;
+    claim(&chain, &batch, &[0, 1, 2]).await;
+    let balance = token.balanceOf(creator_a).call().await.unwrap();
+    assert!(balance.to::<u64>() > 10_140_000);
+    browser.wait_for(&claimed_a, paid_a(balance)).await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#batches tbody tr[data-root]').length",
+            json!(2),
+        )
+        .await;
+    assert_eq!(
+        browser.eval("window.__sameDocument === true").await,
+        json!(true),
+        "no reload happened"
+    );
+
+    stop_tx.send(()).ok();
+    following.await.unwrap().unwrap();
+}
+
+/// `10140000` → `10,140,000` (what the page's `toLocaleString("en-US")` prints).
+fn format_thousands(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,11 @@
+//! Integration tests of `fairtrain-indexer` against a real anvil, on SQLite and PostgreSQL
+//! (one test binary for the crate).
+
+mod support;
+
+mod api;
+mod audit;
+mod browser;
+mod mirror;
+mod ranges;
+mod reorg;

@@ -1,0 +1,163 @@
+//! Reorganisations on anvil (`evm_snapshot`/`evm_revert` and `anvil_reorg`): while following,
+//! while the indexer was down, and deeper than the block window.
+
+use alloy::primitives::Address;
+use fairtrain_indexer::{
+    raw,
+    reconcile::reconcile,
+    sync::{Indexer, Step, SyncConfig},
+    Db, Error,
+};
+use serde_json::json;
+
+use crate::{
+    both_databases,
+    mirror::dump,
+    support::{config, Backend, Chain, TestDb},
+};
+
+async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
+    Indexer::new(
+        chain.provider.clone(),
+        db.clone(),
+        chain.deployment.clone(),
+        config,
+    )
+    .await
+    .unwrap()
+}
+
+async fn balance(db: &Db, payer: Address) -> Option<String> {
+    sqlx::query_as::<_, (String,)>("SELECT available FROM balances WHERE payer = $1")
+        .bind(format!("{payer:#x}"))
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap()
+        .map(|r| r.0)
+}
+
+/// Steps to the head, returning the reorganisations seen.
+async fn sync(ix: &mut Indexer) -> Vec<(u64, u64)> {
+    let mut reorgs = Vec::new();
+    loop {
+        match ix.step().await.unwrap() {
+            Step::Idle => return reorgs,
+            Step::Reorg { ancestor, removed } => reorgs.push((ancestor, removed)),
+            _ => {}
+        }
+    }
+}
+
+/// After the rollback the index must equal a fresh index of the new chain, and the chain must
+/// confirm it.
+async fn assert_matches_chain(chain: &Chain, db: &Db, backend: Backend) {
+    assert_eq!(
+        raw::count(db).await.unwrap(),
+        chain.log_count().await as u64
+    );
+    let report = reconcile(db, &chain.provider, &chain.deployment)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+    let fresh_db = TestDb::new(backend).await;
+    let fresh = fresh_db.connect().await;
+    indexer(chain, &fresh, config())
+        .await
+        .sync_to_head()
+        .await
+        .unwrap();
+    assert_eq!(dump(db).await, dump(&fresh).await);
+}
+
+async fn reorg_while_following(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let mut ix = indexer(&chain, &db, config()).await;
+    sync(&mut ix).await;
+    let fork_point = chain.head().await;
+    let snapshot = chain.rpc("evm_snapshot", json!([])).await;
+
+    let gone = chain.deposit(5, 1_000_000).await;
+    assert!(sync(&mut ix).await.is_empty());
+    assert_eq!(balance(&db, gone).await.as_deref(), Some("1000000"));
+
+    // Another history from the fork point, one block longer.
+    chain.rpc("evm_revert", json!([snapshot])).await;
+    let kept = chain.deposit(6, 7_000_000).await;
+    chain.mine(1).await;
+    let reorgs = sync(&mut ix).await;
+    assert_eq!(reorgs.len(), 1, "{reorgs:?}");
+    assert_eq!(
+        reorgs[0].0, fork_point,
+        "rolled back to the common ancestor"
+    );
+    assert_eq!(reorgs[0].1, 1, "the old history's Deposited was deleted");
+    assert_eq!(balance(&db, gone).await, None);
+    assert_eq!(balance(&db, kept).await.as_deref(), Some("7000000"));
+    assert_eq!(
+        raw::checkpoint(&db).await.unwrap().unwrap().number,
+        chain.head().await
+    );
+    assert_matches_chain(&chain, &db, backend).await;
+}
+both_databases!(
+    reorg_while_following_rolls_back,
+    super::reorg_while_following
+);
+
+async fn reorg_while_down(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let gone = chain.deposit(5, 1_000_000).await;
+    let before = chain.head().await;
+    {
+        let mut ix = indexer(&chain, &db, config()).await;
+        sync(&mut ix).await;
+        assert_eq!(balance(&db, gone).await.as_deref(), Some("1000000"));
+    }
+    // While the indexer is stopped, anvil replaces the last 3 blocks (the deposit's mint,
+    // approve and deposit) with empty ones.
+    chain.rpc("anvil_reorg", json!([3, []])).await;
+    assert_eq!(chain.head().await, before);
+
+    // A new process finds the checkpoint block replaced on its first step.
+    let mut ix = indexer(&chain, &db, config()).await;
+    let reorgs = sync(&mut ix).await;
+    assert_eq!(reorgs.len(), 1, "{reorgs:?}");
+    assert_eq!(reorgs[0].0, before - 3);
+    assert_eq!(balance(&db, gone).await, None);
+    assert_matches_chain(&chain, &db, backend).await;
+}
+both_databases!(
+    reorg_while_down_is_detected_at_startup,
+    super::reorg_while_down
+);
+
+async fn reorg_deeper_than_window(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let small = SyncConfig {
+        window: 1,
+        ..config()
+    };
+    let mut ix = indexer(&chain, &db, small).await;
+    sync(&mut ix).await;
+    chain.mine(5).await;
+    sync(&mut ix).await;
+    let before = dump(&db).await;
+    let checkpoint = raw::checkpoint(&db).await.unwrap();
+
+    chain.rpc("anvil_reorg", json!([6, []])).await;
+    let err = ix.step().await.unwrap_err();
+    assert!(matches!(err, Error::DeepReorg { .. }), "{err}");
+    // Nothing was lost or changed: the operator decides (re-index from scratch).
+    assert_eq!(dump(&db).await, before);
+    assert_eq!(raw::checkpoint(&db).await.unwrap(), checkpoint);
+}
+both_databases!(
+    reorg_deeper_than_window_is_an_error,
+    super::reorg_deeper_than_window
+);

@@ -1,0 +1,357 @@
+//! Test support: a real anvil per test with the suite deployed by `contracts/script/Deploy.s.sol`
+//! (and the demo lifecycle of `contracts/script/Demo.s.sol`, as `scripts/lib/demo.sh` runs it),
+//! fresh SQLite and PostgreSQL databases, and helpers that send transactions.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+};
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+};
+use fairtrain_indexer::{sync::SyncConfig, Db, Deployment};
+use fairtrain_protocol::bindings::TrainingEscrow;
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface MockToken {
+        function mint(address to, uint256 amount) external;
+        function approve(address spender, uint256 value) external returns (bool);
+        function balanceOf(address account) external view returns (uint256);
+    }
+}
+
+/// Forge scripts write `deployments/31337.json`, `broadcast/` and `cache/` in the repository:
+/// one at a time.
+static FORGE: Mutex<()> = Mutex::new(());
+
+/// The repository root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn tool(name: &str) -> PathBuf {
+    root().join("node_modules/.bin").join(name)
+}
+
+/// Anvil's first account (the deployer and owner).
+pub(crate) const DEPLOYER_KEY: &str =
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// A running anvil with the suite deployed.
+pub(crate) struct Chain {
+    /// The node (killed on drop).
+    pub(crate) anvil: AnvilInstance,
+    /// Its RPC URL.
+    pub(crate) url: String,
+    /// The deployment.
+    pub(crate) deployment: Deployment,
+    /// A read-only provider.
+    pub(crate) provider: DynProvider,
+}
+
+impl Chain {
+    /// Starts anvil and deploys the suite.
+    pub(crate) async fn deployed() -> Self {
+        Self::deployed_with(&[]).await
+    }
+
+    /// Starts anvil with extra arguments and deploys the suite.
+    pub(crate) async fn deployed_with(args: &[&str]) -> Self {
+        let anvil = Anvil::at(tool("anvil"))
+            .chain_id(31337)
+            .args(args.iter().copied())
+            .spawn();
+        let url = anvil.endpoint();
+        let deployment = {
+            let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
+            forge(
+                &url,
+                &["contracts/script/Deploy.s.sol"],
+                &[
+                    ("DEPLOYER_PRIVATE_KEY", DEPLOYER_KEY),
+                    ("NOTICE_PERIOD", "3600"),
+                ],
+            );
+            Deployment::load(&root().join("deployments/31337.json")).expect("deployment file")
+        };
+        let provider = ProviderBuilder::new()
+            .connect_http(url.parse().unwrap())
+            .erased();
+        Self {
+            anvil,
+            url,
+            deployment,
+            provider,
+        }
+    }
+
+    /// Starts anvil, deploys, and runs the demo lifecycle (licenses, deposit, acceptances, one
+    /// committed batch, claims).
+    pub(crate) async fn with_demo() -> Self {
+        let chain = Self::deployed().await;
+        chain.demo().await;
+        chain
+    }
+
+    /// Runs `Demo.s.sol`: `prepare()`, a notice period of time, `settle()`.
+    pub(crate) async fn demo(&self) {
+        {
+            let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
+            forge(
+                &self.url,
+                &[
+                    "contracts/script/Demo.s.sol",
+                    "--sig",
+                    "prepare()",
+                    "--slow",
+                ],
+                &[],
+            );
+        }
+        self.rpc("evm_increaseTime", serde_json::json!([3600]))
+            .await;
+        self.mine(1).await;
+        let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
+        forge(
+            &self.url,
+            &["contracts/script/Demo.s.sol", "--sig", "settle()", "--slow"],
+            &[],
+        );
+    }
+
+    /// A raw JSON-RPC call.
+    pub(crate) async fn rpc(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.provider
+            .raw_request::<_, serde_json::Value>(method.to_owned().into(), params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Mines `n` empty blocks.
+    pub(crate) async fn mine(&self, n: u64) {
+        for _ in 0..n {
+            self.rpc("evm_mine", serde_json::json!([])).await;
+        }
+    }
+
+    /// Head block number.
+    pub(crate) async fn head(&self) -> u64 {
+        self.provider.get_block_number().await.unwrap()
+    }
+
+    /// Number of logs the followed contracts emitted, straight from the node.
+    pub(crate) async fn log_count(&self) -> usize {
+        let filter = Filter::new()
+            .address(self.deployment.addresses().to_vec())
+            .from_block(self.deployment.start_block)
+            .to_block(self.head().await);
+        self.provider.get_logs(&filter).await.unwrap().len()
+    }
+
+    /// A provider that signs with anvil's key `index`.
+    pub(crate) fn wallet(&self, index: usize) -> (Address, DynProvider) {
+        let key = &self.anvil.keys()[index];
+        let signer = PrivateKeySigner::from_signing_key(key.into());
+        let address = signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(self.url.parse().unwrap())
+            .erased();
+        (address, provider)
+    }
+
+    /// Account `index` mints `amount` test tokens and deposits them (three transactions).
+    pub(crate) async fn deposit(&self, index: usize, amount: u64) -> Address {
+        let (payer, p) = self.wallet(index);
+        let token = self.deployment.payment_tokens[0];
+        let amount = U256::from(amount);
+        let t = MockToken::new(token, p.clone());
+        t.mint(payer, amount)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        t.approve(self.deployment.training_escrow, amount)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        TrainingEscrow::new(self.deployment.training_escrow, p)
+            .deposit(token, amount)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        payer
+    }
+
+    /// The escrow's view of a payer's available balance.
+    pub(crate) async fn available(&self, payer: Address) -> U256 {
+        TrainingEscrow::new(self.deployment.training_escrow, self.provider.clone())
+            .availableBalance(payer, self.deployment.payment_tokens[0])
+            .call()
+            .await
+            .unwrap()
+    }
+}
+
+/// Runs a forge script against `url` from the repository root.
+fn forge(url: &str, args: &[&str], env: &[(&str, &str)]) {
+    let bin = root().join("node_modules/.bin");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(tool("forge"))
+        .arg("script")
+        .args(args)
+        .args(["--rpc-url", url, "--broadcast"])
+        .envs(env.iter().copied())
+        .env("PATH", path)
+        .current_dir(root())
+        .output()
+        .expect("forge runs");
+    assert!(
+        out.status.success(),
+        "forge script {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database (Unix socket), dropped afterwards.
+    Postgres,
+}
+
+/// A fresh database for one test.
+pub(crate) struct TestDb {
+    /// Its URL.
+    pub(crate) url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+const PG_ADMIN: &str = "postgres://postgres@localhost/postgres?host=/var/run/postgresql";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TestDb {
+    /// Creates it.
+    pub(crate) async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("index.db").display());
+                Self {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let name = format!(
+                    "indexer_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .subsec_nanos()
+                );
+                pg_admin(&format!("CREATE DATABASE {name}")).await;
+                let url = format!("postgres://postgres@localhost/{name}?host=/var/run/postgresql");
+                Self {
+                    url,
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// Connects (and migrates).
+    pub(crate) async fn connect(&self) -> Db {
+        Db::connect(&self.url).await.unwrap()
+    }
+}
+
+async fn pg_admin(sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside any runtime guarantees: use a thread with its own runtime.
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(pg_admin(&format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Sync settings for tests: small first range so that several ranges run.
+pub(crate) fn config() -> SyncConfig {
+    SyncConfig {
+        initial_range: 4,
+        max_range: 64,
+        confirmations: Some(2),
+        ..SyncConfig::default()
+    }
+}
+
+/// Declares `$name` as a test on SQLite and on PostgreSQL, calling `$body(Backend)`.
+#[macro_export]
+macro_rules! both_databases {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
