@@ -1,0 +1,327 @@
+//! The whole lifecycle through the real binaries, then a reconciliation to the unit:
+//! a creator builds and signs a manifest and mints a license (`fairtrain`), a payer deposits,
+//! accepts, registers a training key and authorizes a relayer (`fairtrain`), the training job
+//! checks the dataset against the license on-chain (`fairtrain-meter verify-dataset`) and meters
+//! samples with the SDK's `Meter`, the relayer (`fairtrain-relayer`) batches and commits them
+//! and pays a sponsored claim, the payer withdraws (`fairtrain`). At the end, the chain, the
+//! relayer's accounting and the deposit agree to the unit.
+
+use alloy::primitives::{keccak256, Address, B256, U256};
+use fairtrain_protocol::{bindings::LicenseNFT, EscrowDomain};
+use fairtrain_sdk::{Meter, MeterConfig, Usage};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Price of the test license: 0.001 fUSD (6 decimals) per sample.
+const PRICE: u64 = 1_000;
+const DEPOSIT: u64 = 100_000_000;
+const WITHDRAWN: u64 = 10_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_on_sqlite() {
+    lifecycle(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_on_postgres() {
+    lifecycle(Db::Postgres).await;
+}
+
+/// Creator and payer set up through the CLI; returns (license id, terms id, manifest, data dir).
+pub(crate) async fn set_up(devnet: &Devnet) -> (U256, u64, String, String) {
+    let dir = devnet.dir.path();
+    let data = dir.join("photos");
+    dataset(&data, "a");
+    let manifest = dir.join("photos.json");
+    let (data, manifest) = (data.display().to_string(), manifest.display().to_string());
+    devnet.cli(
+        CREATOR,
+        &[
+            "manifest",
+            "build",
+            &data,
+            "--name",
+            "Street photos",
+            "--sign",
+            "--out",
+            &manifest,
+        ],
+    );
+    let minted = devnet.cli(
+        CREATOR,
+        &[
+            "license",
+            "mint",
+            "--manifest",
+            &manifest,
+            "--template",
+            "research",
+            "--price",
+            "0.001",
+            "--royalty-bps",
+            "500",
+        ],
+    );
+    assert!(minted.contains("license 1"), "{minted}");
+    let license = U256::from(1);
+    let terms = LicenseNFT::new(devnet.nft, devnet.provider.clone())
+        .currentTerms(license)
+        .call()
+        .await
+        .unwrap()
+        .termsId;
+
+    devnet.fund(addr(PAYER), 1_000).await;
+    devnet.cli(PAYER, &["payer", "deposit", "100"]);
+    devnet.cli(PAYER, &["payer", "accept", "1"]);
+    devnet.cli(
+        PAYER,
+        &["payer", "signer", "register", &addr(TRAINING).to_string()],
+    );
+    devnet.cli(
+        PAYER,
+        &["payer", "relayer", "authorize", &addr(RELAYER).to_string()],
+    );
+    devnet.advance(NOTICE + 1).await;
+    (license, terms, manifest, data)
+}
+
+pub(crate) async fn meter(devnet: &Devnet, relayer: &Relayer, name: &str) -> Meter {
+    Meter::open(MeterConfig::new(
+        devnet.dir.path().join(name),
+        relayer.url.clone(),
+        EscrowDomain::new(31337, devnet.escrow),
+        addr(PAYER),
+        key(TRAINING),
+    ))
+    .await
+    .unwrap()
+}
+
+/// Waits until every receipt the relayer holds is committed in a confirmed batch.
+pub(crate) async fn all_committed(relayer: &Relayer, receipts: u64) {
+    eventually(60, || async {
+        let status = relayer.get("/v1/status").await;
+        let committed = status["receipts"]["committed"].as_u64().unwrap_or(0);
+        (committed == receipts).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "not all {receipts} receipts committed; relayer log:\n{}",
+            relayer.log()
+        )
+    });
+}
+
+/// Reservation roots and amounts of the relayer's confirmed batches.
+pub(crate) async fn confirmed_reservations(relayer: &Relayer) -> Vec<(B256, Address, U256)> {
+    let mut out = Vec::new();
+    for batch in relayer.batches().await {
+        if batch["state"] != "confirmed" {
+            continue;
+        }
+        let root: B256 = batch["root"].as_str().unwrap().parse().unwrap();
+        let reservations: Value =
+            serde_json::from_str(batch["reservations"].as_str().unwrap()).unwrap();
+        for r in reservations.as_array().unwrap() {
+            out.push((
+                root,
+                r["payer"].as_str().unwrap().parse().unwrap(),
+                units(&r["amount"]),
+            ));
+        }
+    }
+    out
+}
+
+async fn lifecycle(db: Db) {
+    let devnet = Devnet::start().await;
+    let store = TestDb::new(db);
+    let (license, terms, manifest, data) = set_up(&devnet).await;
+
+    // A second creator's license for another dataset: the first manifest is not covered by it.
+    let other = devnet.dir.path().join("other");
+    dataset(&other, "b");
+    let other_manifest = devnet.dir.path().join("other.json").display().to_string();
+    devnet.cli(
+        CREATOR + 2,
+        &[
+            "manifest",
+            "build",
+            &other.display().to_string(),
+            "--name",
+            "Other",
+            "--sign",
+            "--out",
+            &other_manifest,
+        ],
+    );
+    devnet.cli(
+        CREATOR + 2,
+        &[
+            "license",
+            "mint",
+            "--manifest",
+            &other_manifest,
+            "--template",
+            "research",
+            "--price",
+            "0.001",
+        ],
+    );
+
+    // The training job checks the dataset against the license on-chain before using it.
+    let ok = devnet.meter(&[
+        "verify-dataset",
+        "--manifest",
+        &manifest,
+        "--dir",
+        &data,
+        "--license",
+        "1",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("license 1 covers it"));
+    let wrong = devnet.meter(&[
+        "verify-dataset",
+        "--manifest",
+        &manifest,
+        "--dir",
+        &data,
+        "--license",
+        "2",
+    ]);
+    assert!(
+        !wrong.status.success(),
+        "license 2 does not cover the first manifest"
+    );
+    let missing = devnet.meter(&[
+        "verify-dataset",
+        "--manifest",
+        &manifest,
+        "--dir",
+        &data,
+        "--license",
+        "9",
+    ]);
+    assert!(!missing.status.success(), "no license 9");
+
+    let relayer = Relayer::start(&devnet, &store).await;
+    let meter = meter(&devnet, &relayer, "usage.db").await;
+    let usage = |run: &str| Usage {
+        license_id: license,
+        terms_id: terms,
+        run_id: keccak256(run),
+    };
+
+    // Two runs sample 500 each (5 minibatches of 100); one batch.
+    for _ in 0..5 {
+        meter.record(usage("run-a"), 100).await.unwrap();
+        meter.record(usage("run-b"), 100).await.unwrap();
+    }
+    let report = meter.flush().await.unwrap();
+    assert_eq!(report.accepted, 2, "{report:?}");
+    all_committed(&relayer, 2).await;
+    // run-a goes on: its next cumulative receipt charges only the 50 new samples.
+    meter.record(usage("run-a"), 50).await.unwrap();
+    assert_eq!(meter.flush().await.unwrap().accepted, 1);
+    all_committed(&relayer, 3).await;
+    let samples = 1_050u64;
+    let charged = U256::from(samples * PRICE);
+
+    let reservations = confirmed_reservations(&relayer).await;
+    assert_eq!(reservations.len(), 2, "two batches, one payer each");
+    let reserved_by_relayer: U256 = reservations.iter().map(|r| r.2).sum();
+    assert_eq!(
+        reserved_by_relayer, charged,
+        "the relayer reserved exactly what was sampled"
+    );
+
+    // Sponsored claim: the relayer pays the creator.
+    let creator_before = devnet.balance(addr(CREATOR)).await;
+    let jobs = relayer.claim_all().await;
+    assert!(
+        jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
+        "{jobs}"
+    );
+    eventually(60, || async {
+        let mut remaining = U256::ZERO;
+        for (root, payer, _) in &reservations {
+            remaining += devnet.reserved(*root, *payer).await;
+        }
+        (remaining.is_zero()).then_some(())
+    })
+    .await
+    .expect("the claims spend every reservation");
+    let paid = devnet.balance(addr(CREATOR)).await - creator_before;
+    let fees = devnet.fees().await;
+    assert!(!paid.is_zero());
+    assert_eq!(
+        paid + fees,
+        charged,
+        "every reserved unit went to the creator or to fees"
+    );
+    let proofs = relayer.get("/v1/licenses/1/proofs").await;
+    let claims = proofs["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 3);
+    eventually(30, || async {
+        let proofs = relayer.get("/v1/licenses/1/proofs").await;
+        proofs["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
+            .then_some(())
+    })
+    .await
+    .expect("the relayer records the claim transaction of every receipt");
+
+    // The payer withdraws part of what is left, after the notice period.
+    devnet.cli(PAYER, &["payer", "withdraw", "request", "10"]);
+    let early = devnet.cli_output(PAYER, &["payer", "withdraw", "execute"]);
+    assert!(
+        !early.status.success(),
+        "a withdrawal before its unlock is refused"
+    );
+    devnet.advance(NOTICE + 1).await;
+    let wallet_before = devnet.balance(addr(PAYER)).await;
+    devnet.cli(PAYER, &["payer", "withdraw", "execute"]);
+    let withdrawn = devnet.balance(addr(PAYER)).await - wallet_before;
+    assert_eq!(withdrawn, U256::from(WITHDRAWN));
+
+    // Reconciliation. Chain: every unit deposited is available, reserved, paid, a fee or
+    // withdrawn; the escrow holds exactly what is not paid out.
+    let available = devnet.available(addr(PAYER)).await;
+    let mut reserved = U256::ZERO;
+    for (root, payer, _) in &reservations {
+        reserved += devnet.reserved(*root, *payer).await;
+    }
+    assert_eq!(
+        available + reserved + paid + fees + withdrawn,
+        U256::from(DEPOSIT),
+        "deposited = available + reserved + paid + fees + withdrawn"
+    );
+    assert_eq!(
+        devnet.balance(devnet.escrow).await,
+        available + reserved + fees,
+        "the escrow holds available + reserved + fees"
+    );
+    // The relayer's view agrees with the chain: what it committed is what the chain charged.
+    assert_eq!(
+        U256::from(DEPOSIT) - U256::from(WITHDRAWN) - available,
+        reserved_by_relayer
+    );
+    let status = relayer.operator(&["status"]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(String::from_utf8_lossy(&status.stdout).contains("committed"));
+}

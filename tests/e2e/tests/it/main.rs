@@ -1,0 +1,7 @@
+//! End-to-end tests: real anvil, the real relayer, CLI and meter binaries; see tests/README.md.
+
+#![allow(unreachable_pub, missing_docs)]
+
+mod faults;
+mod lifecycle;
+mod support;

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Load run (./scripts/bench runs it): anvil with the suite and the demo payer (scripts/lib/demo.sh),
+# the release relayer on SQLite, and LOAD_PROCS (default 4) `fairtrain-meter simulate` processes
+# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 60)
+# and flushing every 500 ms. Then every batch is claimed. Prints:
+#   load.receipts_per_s       receipts the relayer acknowledged per second of the run
+#   load.batches              batches committed and confirmed
+#   load.gas_per_settled_sample  (gas of every commit + every claim) / samples settled
+#   load.relayer_rss_mib      the relayer's peak resident memory (VmHWM)
+source "$(dirname "$0")/../../scripts/lib/common.sh"
+source "$ROOT/scripts/lib/demo.sh"
+
+seconds="${LOAD_SECONDS:-60}"
+procs="${LOAD_PROCS:-4}"
+runs="${LOAD_RUNS:-50}"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const v=JSON.parse(s);console.log($1)})"; }
+
+cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk >/dev/null 2>&1 ||
+  cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk
+bin="$ROOT/target/release"
+forge build >/dev/null 2>&1 || forge build
+
+dir="$(mktemp -d)"
+pids=()
+cp "$ROOT/deployments/31337.json" "$dir/deployment.json"
+stop() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  cp "$dir/deployment.json" "$ROOT/deployments/31337.json"
+}
+trap stop EXIT
+
+port="$(free_port)"
+rpc="http://127.0.0.1:$port"
+anvil --host 127.0.0.1 --port "$port" --chain-id 31337 --block-time 1 >"$dir/anvil.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do cast chain-id --rpc-url "$rpc" >/dev/null 2>&1 && break; sleep 0.1; done
+NOTICE_PERIOD=3600 DEPLOYER_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
+  forge script contracts/script/Deploy.s.sol --rpc-url "$rpc" --broadcast --slow >"$dir/deploy.log" 2>&1 ||
+  { cat "$dir/deploy.log"; die "deploy failed"; }
+cp "$ROOT/deployments/31337.json" "$dir/run-deployment.json"
+run_demo "$rpc" "$dir/demo.log"
+deployment="$dir/run-deployment.json"
+field() { node -p "require('$deployment')$1"; }
+
+relayer_port="$(free_port)"
+relayer_url="http://127.0.0.1:$relayer_port"
+cat >"$dir/relayer.toml" <<EOF
+listen = "127.0.0.1:$relayer_port"
+database_url = "sqlite://$dir/relayer.db?mode=rwc"
+rpc_url = "$rpc"
+chain_id = 31337
+escrow = "$(field .trainingEscrow)"
+license_nft = "$(field .licenseNFT)"
+start_block = $(field .startBlock)
+public_url = "$relayer_url"
+confirmations = 1
+poll_interval_ms = 500
+
+[batch]
+max_receipts = 10000
+max_value = "1000000000000"
+max_age_secs = 5
+horizon_secs = 600
+EOF
+FAIRTRAIN_PRIVATE_KEY=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a FAIRTRAIN_OPERATOR_TOKEN=load-operator-token \
+  "$bin/fairtrain-relayer" --config "$dir/relayer.toml" serve >"$dir/relayer.log" 2>&1 &
+relayer_pid=$!
+pids+=("$relayer_pid")
+for _ in $(seq 1 600); do curl -fsS "$relayer_url/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$relayer_url/ready" >/dev/null || { cat "$dir/relayer.log"; die "the relayer is not ready"; }
+
+# The demo payer (anvil account 3) with its training key (account 5); licenses 1, 2, 4, 5.
+start="$(date +%s.%N)"
+meters=()
+for p in $(seq 1 "$procs"); do
+  RUST_LOG=warn "$bin/fairtrain-meter" --payer 0x90F79bf6EB2c4f870365E785982E1f101E93b906 \
+    --signer-key 0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba \
+    --journal "$dir/usage-$p.db" --relayer-url "$relayer_url" --deployment "$deployment" \
+    simulate --licenses 1:1,2:2,4:4,5:5 --runs "$runs" --rate 20 --minibatches 10 --seconds "$seconds" \
+    --run-prefix "load-$p" >"$dir/meter-$p.log" 2>&1 &
+  meters+=($!)
+done
+for pid in "${meters[@]}"; do wait "$pid" || { cat "$dir"/meter-*.log; die "a meter failed"; }; done
+elapsed="$(node -p "($(date +%s.%N) - $start).toFixed(3)")"
+
+total="$(curl -fsS "$relayer_url/v1/status" | json 'Object.values(v.receipts).reduce((a,b)=>a+b,0)')"
+# Everything committed, then claimed.
+for _ in $(seq 1 600); do
+  pending="$(curl -fsS "$relayer_url/v1/status" | json '(v.receipts.pending||0)+(v.receipts.batched||0)')"
+  [ "$pending" = 0 ] && break
+  sleep 0.5
+done
+[ "$pending" = 0 ] || die "receipts still uncommitted after 300 s"
+curl -fsS -X POST -H 'Authorization: Bearer load-operator-token' -H 'content-type: application/json' -d '{}' "$relayer_url/v1/claims" >/dev/null
+# Claims are confirmed when no committed receipt is left without a claim transaction.
+node - "$relayer_url" "$rpc" "$dir" <<'EOF' >"$dir/figures.json"
+const [url, rpc] = process.argv.slice(2);
+const get = async (p) => (await fetch(url + p)).json();
+const call = async (method, params) =>
+  (await (await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })).json()).result;
+(async () => {
+  let claims = [];
+  for (let i = 0; i < 600; i++) {
+    claims = [];
+    for (const id of [1, 2, 4, 5]) claims.push(...(await get(`/v1/licenses/${id}/proofs`)).claims);
+    if (claims.every((c) => c.claimTx && c.claimTx.startsWith("0x"))) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (!claims.every((c) => c.claimTx && c.claimTx.startsWith("0x"))) throw new Error("claims not confirmed");
+  const batches = (await get("/v1/batches?limit=100000")).batches.filter((b) => b.state === "confirmed");
+  const txs = new Set([...batches.map((b) => b.commit_tx), ...claims.map((c) => c.claimTx)]);
+  let gas = 0n;
+  for (const tx of txs) gas += BigInt((await call("eth_getTransactionReceipt", [tx])).gasUsed);
+  console.log(JSON.stringify({ batches: batches.length, gas: gas.toString(), claimTxs: txs.size - batches.length }));
+})().catch((e) => { console.error(e); process.exit(1); });
+EOF
+samples="$(cat "$dir"/meter-*.log | sed -nE 's/^recorded ([0-9]+) samples.*/\1/p' | awk '{s+=$1} END {print s}')"
+unreported="$(cat "$dir"/meter-*.log | sed -nE 's/.*unreported after the final flush: ([0-9]+).*/\1/p' | awk '{s+=$1} END {print s}')"
+[ "$unreported" = 0 ] || die "$unreported samples were not reported"
+rss_kib="$(awk '/VmHWM/ {print $2}' "/proc/$relayer_pid/status")"
+
+node -e '
+const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const [total, elapsed, samples, rss] = process.argv.slice(2).map(Number);
+console.log(`load.receipts_per_s: ${(total / elapsed).toFixed(1)} receipts/s`);
+console.log(`load.receipts: ${total} receipts`);
+console.log(`load.samples_settled: ${samples} samples`);
+console.log(`load.batches: ${f.batches} batches`);
+console.log(`load.claim_txs: ${f.claimTxs} txs`);
+console.log(`load.samples_per_receipt: ${(samples / total).toFixed(2)} samples`);
+console.log(`load.gas_per_settled_sample: ${(Number(f.gas) / samples).toFixed(2)} gas`);
+console.log(`load.relayer_rss_mib: ${(rss / 1024).toFixed(1)} MiB`);
+' "$dir/figures.json" "$total" "$elapsed" "$samples" "$rss_kib"
