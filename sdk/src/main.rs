@@ -130,32 +130,35 @@ fn run_id(run: &str) -> B256 {
     run.parse().unwrap_or_else(|_| keccak256(run))
 }
 
-fn domain_of(path: &PathBuf) -> anyhow::Result<EscrowDomain> {
+/// Reads a deployment file (deployments/<chainId>.json).
+fn read_deployment(path: &PathBuf) -> anyhow::Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let chain_id = json["chainId"]
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The address a deployment file records under `key`.
+fn address_in(deployment: &serde_json::Value, key: &str) -> anyhow::Result<Address> {
+    deployment[key]
+        .as_str()
+        .with_context(|| format!("deployment has no {key}"))?
+        .parse()
+        .with_context(|| format!("{key} is not an address"))
+}
+
+fn domain_of(path: &PathBuf) -> anyhow::Result<EscrowDomain> {
+    let deployment = read_deployment(path)?;
+    let chain_id = deployment["chainId"]
         .as_u64()
         .context("deployment has no numeric chainId")?;
-    let escrow: Address = json["trainingEscrow"]
-        .as_str()
-        .context("deployment has no trainingEscrow")?
-        .parse()
-        .context("trainingEscrow is not an address")?;
-    Ok(EscrowDomain::new(chain_id, escrow))
+    Ok(EscrowDomain::new(
+        chain_id,
+        address_in(&deployment, "trainingEscrow")?,
+    ))
 }
 
 fn license_nft_of(path: &PathBuf) -> anyhow::Result<Address> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    json["licenseNFT"]
-        .as_str()
-        .context("deployment has no licenseNFT")?
-        .parse()
-        .context("licenseNFT is not an address")
+    address_in(&read_deployment(path)?, "licenseNFT")
 }
 
 #[tokio::main]
