@@ -178,7 +178,6 @@ fn record(
     address: Address,
     topics: Vec<B256>,
     data: Bytes,
-    payer: Option<Address>,
     d: &fairtrain_indexer::Deployment,
 ) -> Record {
     let event = Event::decode(d, address, &topics, &data);
@@ -192,7 +191,6 @@ fn record(
         address,
         topics,
         data,
-        payer,
         event,
     }
 }
@@ -220,7 +218,6 @@ async fn synthesize(db: &Db, d: &fairtrain_indexer::Deployment, settlements: u64
             d.training_escrow,
             ld.topics().to_vec(),
             ld.data.clone(),
-            None,
             d,
         ));
     }
@@ -239,7 +236,6 @@ async fn synthesize(db: &Db, d: &fairtrain_indexer::Deployment, settlements: u64
             d.license_nft,
             t.topics().to_vec(),
             t.data.clone(),
-            None,
             d,
         ));
         let m = LicenseMinted {
@@ -257,7 +253,6 @@ async fn synthesize(db: &Db, d: &fairtrain_indexer::Deployment, settlements: u64
             d.license_nft,
             m.topics().to_vec(),
             m.data.clone(),
-            None,
             d,
         ));
     }
@@ -284,7 +279,9 @@ async fn synthesize(db: &Db, d: &fairtrain_indexer::Deployment, settlements: u64
             root: B256::ZERO,
             usageKey: keccak256(i.to_be_bytes()),
             payee: creators[(license % 100) as usize],
+            payer,
             licenseId: U256::from(license),
+            termsId: 1,
             token,
             cumulativeSamples: samples,
             samplesCharged: samples,
@@ -300,7 +297,6 @@ async fn synthesize(db: &Db, d: &fairtrain_indexer::Deployment, settlements: u64
             d.training_escrow,
             ev.topics().to_vec(),
             ev.data.clone(),
-            Some(payer),
             d,
         ));
         if records.len() == 10_000 {

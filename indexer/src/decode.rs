@@ -57,6 +57,14 @@ impl Event {
         }
     }
 
+    /// For `UsageSettled`: the payer whose funds paid, as the event names it.
+    pub fn settlement_payer(&self) -> Option<Address> {
+        match self {
+            Self::Escrow(TrainingEscrowEvents::UsageSettled(ev)) => Some(ev.payer),
+            _ => None,
+        }
+    }
+
     /// The event's Solidity name.
     pub fn name(&self) -> &'static str {
         use LicenseNFTEvents as L;
@@ -147,9 +155,6 @@ pub struct Record {
     pub topics: Vec<B256>,
     /// Non-indexed data.
     pub data: Bytes,
-    /// For `UsageSettled`: the payer whose funds paid (the event does not carry it; ingest
-    /// resolves it from the transaction, see [`crate::sync`]).
-    pub payer: Option<Address>,
     /// The decoded event.
     pub event: Event,
 }

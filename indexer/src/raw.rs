@@ -112,7 +112,7 @@ pub async fn insert_events(
                 .bind(topic(2))
                 .bind(topic(3))
                 .bind(format!("{:#x}", r.data))
-                .bind(r.payer.as_ref().map(units::addr));
+                .bind(r.event.settlement_payer().as_ref().map(units::addr));
         }
         inserted += q.execute(&mut **tx).await?.rows_affected();
     }
@@ -164,11 +164,10 @@ pub async fn load_events_in(
         Option<String>,
         Option<String>,
         String,
-        Option<String>,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT tx_hash, log_index, block_number, block_hash, block_time, address, topic0, \
-         topic1, topic2, topic3, data, payer FROM raw_events \
+         topic1, topic2, topic3, data FROM raw_events \
          WHERE block_number >= $1 AND (block_number > $1 OR log_index > $2) \
          ORDER BY block_number, log_index LIMIT $3",
     )
@@ -178,7 +177,7 @@ pub async fn load_events_in(
     .fetch_all(&mut **tx)
     .await?;
     rows.into_iter()
-        .map(|(tx, li, bn, bh, bt, addr, t0, t1, t2, t3, data, payer)| {
+        .map(|(tx, li, bn, bh, bt, addr, t0, t1, t2, t3, data)| {
             let topics = [t0, t1, t2, t3]
                 .into_iter()
                 .flatten()
@@ -198,7 +197,6 @@ pub async fn load_events_in(
                 address,
                 topics,
                 data,
-                payer: payer.as_deref().map(units::parse_addr).transpose()?,
                 event,
             })
         })

@@ -10,23 +10,17 @@
 //! the remaining raw events, moves the checkpoint there, and carries on forward.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     time::Duration,
 };
 
 use alloy::{
-    consensus::Transaction as _,
     eips::BlockNumberOrTag,
-    primitives::{keccak256, Address, B256, U256},
+    primitives::{Address, B256},
     providers::{DynProvider, Provider},
     rpc::types::{Filter, Log},
-    sol_types::{SolCall, SolValue},
 };
-use fairtrain_protocol::bindings::{
-    pool_factory::RevenuePoolFactory::RevenuePoolFactoryEvents,
-    Escrow,
-    TrainingEscrow::{claimCall, settleDirectCall, TrainingEscrowEvents},
-};
+use fairtrain_protocol::bindings::pool_factory::RevenuePoolFactory::RevenuePoolFactoryEvents;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::{info, warn};
 
@@ -128,11 +122,6 @@ async fn require_header(provider: &DynProvider, n: u64) -> Result<BlockRef> {
     header(provider, n)
         .await?
         .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {n} not found")))
-}
-
-/// `keccak256(abi.encode(payer, licenseId, termsId, runId))`, as `ReceiptLib.usageKey`.
-fn usage_key(r: &Escrow::Receipt) -> B256 {
-    keccak256((r.payer, r.licenseId, U256::from(r.termsId), r.runId).abi_encode())
 }
 
 impl Indexer {
@@ -421,8 +410,7 @@ impl Indexer {
         }
     }
 
-    /// Decodes logs into records: block times, and the payer of each `UsageSettled` (which the
-    /// event does not carry) from the calldata of its transaction.
+    /// Decodes logs into records, with their block times.
     async fn records(&self, logs: &[Log]) -> Result<Vec<Record>> {
         let mut times: HashMap<u64, u64> = HashMap::new();
         for log in logs {
@@ -431,7 +419,6 @@ impl Indexer {
             }
         }
         let mut records = Vec::with_capacity(logs.len());
-        let mut settle_txs = HashSet::new();
         for log in logs {
             let n = log.block_number.unwrap_or_default();
             let block_time = match times.get(&n) {
@@ -451,62 +438,19 @@ impl Indexer {
             if matches!(event, Event::Unknown) {
                 warn!(tx = %log.transaction_hash.unwrap_or_default(), "log matches no known event; stored raw");
             }
-            let tx_hash = log.transaction_hash.unwrap_or_default();
-            if matches!(event, Event::Escrow(TrainingEscrowEvents::UsageSettled(_))) {
-                settle_txs.insert(tx_hash);
-            }
             records.push(Record {
                 block_number: n,
                 block_hash: log.block_hash.unwrap_or_default(),
                 block_time,
-                tx_hash,
+                tx_hash: log.transaction_hash.unwrap_or_default(),
                 log_index: log.log_index.unwrap_or_default(),
                 address: log.address(),
                 topics: log.topics().to_vec(),
                 data: log.data().data.clone(),
-                payer: None,
                 event,
             });
         }
-        if !settle_txs.is_empty() {
-            let payers = self.payers_of(&settle_txs).await?;
-            for r in &mut records {
-                if let Event::Escrow(TrainingEscrowEvents::UsageSettled(ev)) = &r.event {
-                    r.payer = payers.get(&(r.tx_hash, ev.usageKey)).copied();
-                    if r.payer.is_none() {
-                        warn!(tx = %r.tx_hash, "payer of a settlement not found in its calldata");
-                    }
-                }
-            }
-        }
         Ok(records)
-    }
-
-    /// Usage key → payer, from the `claim` / `settleDirect` calldata of each transaction.
-    async fn payers_of(&self, txs: &HashSet<B256>) -> Result<HashMap<(B256, B256), Address>> {
-        let mut out = HashMap::new();
-        for hash in txs {
-            let Some(tx) = self
-                .provider
-                .get_transaction_by_hash(*hash)
-                .await
-                .map_err(|e| Error::rpc("eth_getTransactionByHash", e))?
-            else {
-                continue;
-            };
-            let input = tx.input();
-            let receipts: Vec<Escrow::Receipt> = if let Ok(call) = claimCall::abi_decode(input) {
-                call.claims.into_iter().map(|c| c.receipt).collect()
-            } else if let Ok(call) = settleDirectCall::abi_decode(input) {
-                vec![call.receipt]
-            } else {
-                Vec::new()
-            };
-            for r in receipts {
-                out.insert((*hash, usage_key(&r)), r.payer);
-            }
-        }
-        Ok(out)
     }
 
     /// Rolls back to the newest window block that the chain still has.

@@ -82,6 +82,10 @@ interface ITrainingEscrow {
     /// @param root The batch root the claim was made against, or zero for direct settlement.
     /// @param usageKey keccak256(abi.encode(payer, licenseId, termsId, runId)).
     /// @param payee The license holder paid.
+    /// @param payer The payer whose funds paid (the receipt's signer account).
+    /// @param licenseId The license used.
+    /// @param termsId The terms version accepted (with payer and license: the acceptance charged).
+    /// @param token The payment token.
     /// @param cumulativeSamples The receipt's cumulative count, now the settled count of the key.
     /// @param samplesCharged Samples paid for (the increase, less what the terms' cap excludes).
     /// @param amount Total charged to the payer: `payout + fee`.
@@ -90,7 +94,9 @@ interface ITrainingEscrow {
         bytes32 indexed root,
         bytes32 indexed usageKey,
         address indexed payee,
+        address payer,
         uint256 licenseId,
+        uint64 termsId,
         address token,
         uint64 cumulativeSamples,
         uint64 samplesCharged,

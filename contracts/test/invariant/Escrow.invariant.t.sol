@@ -196,6 +196,7 @@ contract EscrowInvariantTest is EscrowInvariantFixture {
                 uint256 charged = store.chargedTo(payers[p], token);
                 uint256 withdrawn = store.withdrawnBy(payers[p], token);
                 assertLe(withdrawn + charged, deposited, "withdrawn > deposited - charged");
+                assertEq(store.chargedInEvents(payers[p], token), charged, "events misattribute charges");
                 assertEq(
                     escrow.availableBalance(payers[p], token) + _sumRemainingOf(list, payers[p], token)
                         + charged + withdrawn,

@@ -40,7 +40,17 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(r), creator, licenseId, address(usdc), 1000, 1000, amount, fee
+            root,
+            escrow.usageKey(r),
+            creator,
+            r.payer,
+            licenseId,
+            r.termsId,
+            address(usdc),
+            1000,
+            1000,
+            amount,
+            fee
         );
         uint256 paid = claimAs(anyone, root, c);
 
@@ -75,7 +85,17 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(c[0].receipt), buyer, licenseId, address(usdc), 1000, 1000, amount, fee
+            root,
+            escrow.usageKey(c[0].receipt),
+            buyer,
+            c[0].receipt.payer,
+            licenseId,
+            c[0].receipt.termsId,
+            address(usdc),
+            1000,
+            1000,
+            amount,
+            fee
         );
         claimAs(creator, root, c);
         assertEq(usdc.balanceOf(buyer), payout);
@@ -93,7 +113,17 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            root2, escrow.usageKey(r2), creator, licenseId, address(usdc), 1500, 500, 500 * PRICE, fee
+            root2,
+            escrow.usageKey(r2),
+            creator,
+            r2.payer,
+            licenseId,
+            r2.termsId,
+            address(usdc),
+            1500,
+            500,
+            500 * PRICE,
+            fee
         );
         assertEq(claimAs(anyone, root2, c2), 500 * PRICE);
         assertEq(remainingOf(root2, payer), 500 * PRICE);
@@ -162,7 +192,17 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(b), creator2, capped, address(usdc), 1000, 500, 500 * PRICE, fee
+            root,
+            escrow.usageKey(b),
+            creator2,
+            b.payer,
+            capped,
+            b.termsId,
+            address(usdc),
+            1000,
+            500,
+            500 * PRICE,
+            fee
         );
         assertEq(claimAs(anyone, root, one(c[1])), 500 * PRICE);
         assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1500);
@@ -171,7 +211,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         // Cap reached: the third run settles its count but is charged nothing.
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(d), creator2, capped, address(usdc), 10, 0, 0, 0
+            root, escrow.usageKey(d), creator2, d.payer, capped, d.termsId, address(usdc), 10, 0, 0, 0
         );
         assertEq(claimAs(anyone, root, one(c[2])), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(d)), 10);
@@ -190,7 +230,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         vm.expectCall(address(usdc), abi.encodeWithSelector(IERC20.transfer.selector), 0);
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(r), creator2, free, address(usdc), 1000, 1000, 0, 0
+            root, escrow.usageKey(r), creator2, r.payer, free, r.termsId, address(usdc), 1000, 1000, 0, 0
         );
         assertEq(claimAs(anyone, root, c), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);

@@ -34,7 +34,17 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
 
         vm.expectEmit(address(escrow));
         emit ITrainingEscrow.UsageSettled(
-            bytes32(0), escrow.usageKey(r), creator, licenseId, address(usdc), 1000, 1000, amount, fee
+            bytes32(0),
+            escrow.usageKey(r),
+            creator,
+            r.payer,
+            licenseId,
+            r.termsId,
+            address(usdc),
+            1000,
+            1000,
+            amount,
+            fee
         );
         assertEq(settle(r), amount);
 

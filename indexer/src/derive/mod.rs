@@ -240,22 +240,20 @@ impl State {
         let token = addr(&ev.token);
         let root = word(&ev.root);
         self.fees.upsert(tx, &token, Fee::default).await?.accrued += ev.fee;
-        if let Some(payer) = &r.payer {
-            let b = self.balance(tx, payer, &ev.token).await?;
-            if ev.root == B256::ZERO {
-                b.available = sub("available balance", b.available, ev.amount)?;
-            } else {
-                b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
-            }
-            b.spent += ev.amount;
-            if ev.root != B256::ZERO {
-                if let Some(res) = self
-                    .reservations
-                    .get_mut(tx, &(root.clone(), addr(payer), token.clone()))
-                    .await?
-                {
-                    res.remaining = sub("reservation", res.remaining, ev.amount)?;
-                }
+        let b = self.balance(tx, &ev.payer, &ev.token).await?;
+        if ev.root == B256::ZERO {
+            b.available = sub("available balance", b.available, ev.amount)?;
+        } else {
+            b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
+        }
+        b.spent += ev.amount;
+        if ev.root != B256::ZERO {
+            if let Some(res) = self
+                .reservations
+                .get_mut(tx, &(root.clone(), addr(&ev.payer), token.clone()))
+                .await?
+            {
+                res.remaining = sub("reservation", res.remaining, ev.amount)?;
             }
         }
         if ev.root != B256::ZERO {
@@ -275,7 +273,7 @@ impl State {
                 tx_hash: word(&r.tx_hash),
                 root,
                 usage_key: word(&ev.usageKey),
-                payer: r.payer.as_ref().map(addr),
+                payer: Some(addr(&ev.payer)),
                 payee: payee.clone(),
                 license_id: license.clone(),
                 token: token.clone(),

@@ -16,7 +16,6 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::Filter,
 };
-use fairtrain_protocol::bindings::TrainingEscrow;
 use tracing::{debug, info, warn};
 
 use super::state::ChainState;
@@ -167,7 +166,6 @@ impl Follower {
         next.block = to;
         next.next_block = to + 1;
         next.timestamp = next.timestamp.max(head_time);
-        self.refresh_dirty(&mut next, to).await?;
         self.store
             .save_checkpoint(to as i64, &next.to_json())
             .await?;
@@ -175,30 +173,5 @@ impl Follower {
         metrics::gauge!("relayer_chain_followed_block").set(to as f64);
         *self.state.write().expect("state lock") = next;
         Ok(to < target)
-    }
-
-    /// Re-reads the available balances of tokens touched by direct settlements.
-    async fn refresh_dirty(&self, state: &mut ChainState, block: u64) -> Result<(), FollowError> {
-        if state.dirty_tokens.is_empty() {
-            return Ok(());
-        }
-        let escrow = TrainingEscrow::new(self.escrow, self.provider.clone());
-        let keys: Vec<_> = state
-            .available
-            .keys()
-            .filter(|(_, token)| state.dirty_tokens.contains(token))
-            .copied()
-            .collect();
-        for (payer, token) in keys {
-            let balance = escrow
-                .availableBalance(payer, token)
-                .block(block.into())
-                .call()
-                .await
-                .map_err(|e| FollowError::Rpc(e.to_string()))?;
-            state.available.insert((payer, token), balance);
-        }
-        state.dirty_tokens.clear();
-        Ok(())
     }
 }

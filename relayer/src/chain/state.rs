@@ -72,9 +72,6 @@ pub struct ChainState {
     pub next_block: u64,
     /// Its timestamp: the relayer's notion of "now" on the chain.
     pub timestamp: u64,
-    /// Tokens whose balances a direct settlement changed since the follower last re-read
-    /// them (the `UsageSettled` event does not name the payer).
-    pub dirty_tokens: std::collections::HashSet<Address>,
 }
 
 /// [`ChainState`] as a serializable list of entries (tuple keys do not make JSON maps).
@@ -131,7 +128,6 @@ impl ChainState {
             block: s.block,
             next_block: s.next_block,
             timestamp: s.timestamp,
-            dirty_tokens: Default::default(),
         })
     }
 
@@ -255,10 +251,10 @@ impl ChainState {
     fn apply_settled(&mut self, e: &TrainingEscrow::UsageSettled) {
         let settled = self.settled.entry(e.usageKey).or_default();
         *settled = (*settled).max(e.cumulativeSamples);
-        // Direct settlement (root zero) is charged to the payer's available balance, but the
-        // event does not name the payer: the follower re-reads the balances of that token.
+        // Direct settlement (root zero) is charged to the payer's available balance; a claim
+        // against a batch is paid from the reservation, which `FundsReserved` already took.
         if e.root == B256::ZERO {
-            self.dirty_tokens.insert(e.token);
+            self.sub(e.payer, e.token, e.amount);
         }
     }
 }
@@ -357,7 +353,7 @@ mod tests {
         );
         assert_eq!(s.available(PAYER, TOKEN), U256::from(300));
         assert!(s.withdrawals.is_empty());
-        // Direct settlement marks the token for a re-read.
+        // Direct settlement is charged to the named payer's available balance.
         apply(
             &mut s,
             log(
@@ -365,8 +361,10 @@ mod tests {
                 &TrainingEscrow::UsageSettled {
                     root: B256::ZERO,
                     usageKey: B256::repeat_byte(3),
-                    payee: PAYER,
+                    payee: Address::repeat_byte(9),
+                    payer: PAYER,
                     licenseId: U256::from(1),
+                    termsId: 1,
                     token: TOKEN,
                     cumulativeSamples: 7,
                     samplesCharged: 7,
@@ -375,7 +373,7 @@ mod tests {
                 },
             ),
         );
-        assert!(s.dirty_tokens.contains(&TOKEN));
+        assert_eq!(s.available(PAYER, TOKEN), U256::from(293));
         assert_eq!(s.settled[&B256::repeat_byte(3)], 7);
         // Logs of other contracts are ignored.
         apply(
@@ -390,7 +388,7 @@ mod tests {
                 },
             ),
         );
-        assert_eq!(s.available(PAYER, TOKEN), U256::from(300));
+        assert_eq!(s.available(PAYER, TOKEN), U256::from(293));
     }
 
     #[test]

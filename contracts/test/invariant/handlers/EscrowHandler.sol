@@ -619,9 +619,10 @@ contract EscrowHandler is Test {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(escrow) || logs[i].topics[0] != USAGE_SETTLED) continue;
-            (, address token,, uint64 samples, uint256 amount, uint256 fee) =
-                abi.decode(logs[i].data, (uint256, address, uint64, uint64, uint256, uint256));
-            store.recordEvent(logs[i].topics[2], token, samples, amount, fee);
+            (address payer,,, address token,, uint64 samples, uint256 amount, uint256 fee) = abi.decode(
+                logs[i].data, (address, uint256, uint64, address, uint64, uint64, uint256, uint256)
+            );
+            store.recordEvent(logs[i].topics[2], payer, token, samples, amount, fee);
         }
     }
 

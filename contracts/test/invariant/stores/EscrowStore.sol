@@ -50,6 +50,8 @@ contract EscrowStore {
     mapping(address payer => mapping(address token => uint256)) public withdrawnBy;
     /// @notice Σ charges to the payer (claims and direct settlements), per the model.
     mapping(address payer => mapping(address token => uint256)) public chargedTo;
+    /// @notice Σ `amount` of the {UsageSettled} events naming the payer (observed).
+    mapping(address payer => mapping(address token => uint256)) public chargedInEvents;
     /// @notice Last time a release returned a non-zero amount to the payer.
     mapping(address payer => mapping(address token => uint256)) public lastFundedRelease;
     /// @notice Σ payouts to the payee, per the model (the holder at settlement time).
@@ -188,9 +190,15 @@ contract EscrowStore {
         directTotal[token] += amount;
     }
 
-    function recordEvent(bytes32 usageKey, address token, uint64 samples, uint256 amount, uint256 fee)
-        external
-    {
+    function recordEvent(
+        bytes32 usageKey,
+        address payer,
+        address token,
+        uint64 samples,
+        uint256 amount,
+        uint256 fee
+    ) external {
+        chargedInEvents[payer][token] += amount;
         eventSamplesPaid[usageKey] += samples;
         eventAmountPaid[usageKey] += amount;
         ++eventCount[usageKey];
