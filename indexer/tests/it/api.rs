@@ -159,7 +159,8 @@ async fn api_answers(backend: Backend) {
     let batches = ok(&base, "/api/batches").await;
     assert_eq!(batches["total"], 1);
     let batch = &batches["items"][0];
-    assert_eq!(batch["audit"], "not audited");
+    assert_eq!(batch["audit"]["status"], "pending");
+    assert_eq!(batch["audit"]["passed"], Value::Null);
     let detail = ok(
         &base,
         &format!("/api/batches/{}", batch["root"].as_str().unwrap()),
