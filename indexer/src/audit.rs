@@ -6,7 +6,8 @@
 //!
 //! The [`AuditReport`] is kept as JSON (every check and every receipt), as CSV (one line per
 //! receipt) and as a readable summary; the latest report per batch is stored in `audits` and
-//! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed.
+//! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed; its
+//! outcome becomes the batch's audit status (`audit_queue`, see [`crate::auditor`]).
 
 use std::collections::{BTreeMap, HashMap};
 

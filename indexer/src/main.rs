@@ -58,7 +58,13 @@ struct Common {
     #[arg(long, env = "IPFS_GATEWAY", global = true)]
     ipfs_gateway: Option<String>,
     /// Timeout of one HTTP fetch of batch data (e.g. 30s, 500ms).
-    #[arg(long, env = "FETCH_TIMEOUT", default_value = "30s", value_parser = auditor::parse_duration, global = true)]
+    #[arg(
+        long,
+        env = "FETCH_TIMEOUT",
+        default_value = "30s",
+        value_parser = auditor::parse_duration,
+        global = true
+    )]
     fetch_timeout: Duration,
 }
 
@@ -335,14 +341,29 @@ struct AuditArgs {
     #[arg(long, env = "NO_AUTO_AUDIT")]
     no_auto_audit: bool,
     /// Batch audits (fetch and checks) run at once.
-    #[arg(long, env = "AUDIT_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(
+        long,
+        env = "AUDIT_CONCURRENCY",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
     audit_concurrency: u16,
     /// First retry delay when a batch's data cannot be fetched (or an audit fails on an RPC
     /// error); doubles on each further failure.
-    #[arg(long, env = "AUDIT_RETRY_MIN", default_value = "5s", value_parser = auditor::parse_duration)]
+    #[arg(
+        long,
+        env = "AUDIT_RETRY_MIN",
+        default_value = "5s",
+        value_parser = auditor::parse_duration
+    )]
     audit_retry_min: Duration,
     /// Longest retry delay.
-    #[arg(long, env = "AUDIT_RETRY_MAX", default_value = "10m", value_parser = auditor::parse_duration)]
+    #[arg(
+        long,
+        env = "AUDIT_RETRY_MAX",
+        default_value = "10m",
+        value_parser = auditor::parse_duration
+    )]
     audit_retry_max: Duration,
 }
 
