@@ -18,7 +18,10 @@
 //! their outcome here too. A reorganisation that drops a batch deletes its report and status
 //! ([`forget_dropped`], in the rollback's transaction, and again on each pass of the worker).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Mutex,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use alloy::providers::DynProvider;
 use futures::StreamExt;
@@ -29,7 +32,9 @@ use tracing::{info, warn};
 use crate::{
     audit::{self, AuditReport},
     fetch::Fetcher,
-    query, Db, Deployment, Error, Result,
+    query,
+    raw::{self, Checkpoint},
+    Db, Deployment, Error, Result,
 };
 
 /// What an audit saw of its batch, to tell later whether its report is still current.
@@ -230,13 +235,16 @@ impl AuditorConfig {
 }
 
 /// The audit worker (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Auditor {
     db: Db,
     provider: DynProvider,
     deployment: Deployment,
     fetcher: Fetcher,
     config: AuditorConfig,
+    /// The checkpoint at the last queue maintenance: batches and claims only change when it
+    /// moves, so passes in between only attempt due audits (no write transaction).
+    maintained_at: Mutex<Option<Checkpoint>>,
 }
 
 /// What one pass of the worker did.
@@ -267,6 +275,7 @@ impl Auditor {
             deployment,
             fetcher,
             config,
+            maintained_at: Mutex::new(None),
         }
     }
 
@@ -292,8 +301,43 @@ impl Auditor {
         }
     }
 
-    /// One pass: forget dropped batches, queue new and changed ones, attempt the due ones.
+    /// One pass: if the index moved since the last pass, forget dropped batches and queue new
+    /// and changed ones; then attempt the due ones.
     pub async fn pass(&self) -> Result<Pass> {
+        let checkpoint = raw::checkpoint(&self.db).await?;
+        let moved = *self.maintained_at.lock().expect("not poisoned") != checkpoint;
+        let mut pass = if moved {
+            self.maintain().await?
+        } else {
+            Pass::default()
+        };
+        *self.maintained_at.lock().expect("not poisoned") = checkpoint;
+
+        let now = now_ms();
+        let concurrency = self.config.concurrency.max(1);
+        let due: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT root, attempts FROM audit_queue \
+             WHERE status IN ('pending', 'unavailable') AND next_attempt_ms <= $1 \
+             ORDER BY next_attempt_ms, root LIMIT $2",
+        )
+        .bind(now)
+        .bind((concurrency * 4) as i64)
+        .fetch_all(&self.db.pool)
+        .await?;
+        pass.attempts = due.len();
+        futures::stream::iter(due)
+            .for_each_concurrent(concurrency, |(root, attempts)| async move {
+                if let Err(e) = self.attempt(&root, attempts).await {
+                    warn!(%root, error = %e, "could not record an audit attempt");
+                }
+            })
+            .await;
+        Ok(pass)
+    }
+
+    /// Forgets dropped batches, queues new ones, and marks stale reports due, in one
+    /// transaction.
+    async fn maintain(&self) -> Result<Pass> {
         let now = now_ms();
         let mut tx = self.db.pool.begin().await?;
         let dropped = forget_dropped(&mut tx).await?;
@@ -320,30 +364,11 @@ impl Auditor {
         .await?
         .rows_affected();
         tx.commit().await?;
-
-        let concurrency = self.config.concurrency.max(1);
-        let due: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT root, attempts FROM audit_queue \
-             WHERE status IN ('pending', 'unavailable') AND next_attempt_ms <= $1 \
-             ORDER BY next_attempt_ms, root LIMIT $2",
-        )
-        .bind(now)
-        .bind((concurrency * 4) as i64)
-        .fetch_all(&self.db.pool)
-        .await?;
-        let attempts = due.len();
-        futures::stream::iter(due)
-            .for_each_concurrent(concurrency, |(root, attempts)| async move {
-                if let Err(e) = self.attempt(&root, attempts).await {
-                    warn!(%root, error = %e, "could not record an audit attempt");
-                }
-            })
-            .await;
         Ok(Pass {
             queued,
             stale,
             dropped,
-            attempts,
+            attempts: 0,
         })
     }
 
