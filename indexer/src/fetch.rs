@@ -14,11 +14,15 @@ use crate::{Error, Result};
 /// How long one HTTP fetch may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest document fetched unless configured otherwise (256 MiB: about 500,000 receipts).
+pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+
 /// Fetches batch data; cheap to clone (one shared HTTP client).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     ipfs_gateway: Option<String>,
+    max_bytes: u64,
 }
 
 impl Default for Fetcher {
@@ -50,7 +54,14 @@ impl Fetcher {
         Ok(Self {
             client,
             ipfs_gateway,
+            max_bytes: DEFAULT_MAX_BYTES,
         })
+    }
+
+    /// The same fetcher, refusing documents larger than `max_bytes` (data URIs are chosen by
+    /// relayers: an endless response must not exhaust the indexer's memory).
+    pub fn with_max_bytes(self, max_bytes: u64) -> Self {
+        Self { max_bytes, ..self }
     }
 
     /// The configured IPFS gateway, if any.
@@ -97,7 +108,8 @@ impl Fetcher {
                 } else {
                     format!(" (via {url})")
                 };
-                let resp = self
+                let too_big = || err(format!("larger than {} bytes{via}", self.max_bytes));
+                let mut resp = self
                     .client
                     .get(&url)
                     .send()
@@ -106,13 +118,28 @@ impl Fetcher {
                 if !resp.status().is_success() {
                     return Err(err(format!("HTTP {}{via}", resp.status())));
                 }
-                Ok(resp
-                    .bytes()
-                    .await
-                    .map_err(|e| err(format!("{e}{via}")))?
-                    .to_vec())
+                if resp.content_length().is_some_and(|n| n > self.max_bytes) {
+                    return Err(too_big());
+                }
+                let mut bytes = Vec::new();
+                while let Some(chunk) = resp.chunk().await.map_err(|e| err(format!("{e}{via}")))? {
+                    if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
+                        return Err(too_big());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(bytes)
             }
-            Source::File(path) => tokio::fs::read(&path).await.map_err(|e| err(e.to_string())),
+            Source::File(path) => {
+                let len = tokio::fs::metadata(&path)
+                    .await
+                    .map_err(|e| err(e.to_string()))?
+                    .len();
+                if len > self.max_bytes {
+                    return Err(err(format!("larger than {} bytes", self.max_bytes)));
+                }
+                tokio::fs::read(&path).await.map_err(|e| err(e.to_string()))
+            }
         }
     }
 }
@@ -150,5 +177,22 @@ mod tests {
             plain.resolve("file:///tmp/b.json").unwrap(),
             Source::File("/tmp/b.json".into())
         );
+    }
+
+    #[tokio::test]
+    async fn documents_over_the_limit_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.json");
+        std::fs::write(&path, [b'x'; 100]).unwrap();
+        let app = axum::Router::new().fallback(|| async { vec![b'x'; 100] });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = format!("http://{}/batch.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        for uri in [format!("file://{}", path.display()), http] {
+            let f = Fetcher::default().with_max_bytes(100);
+            assert_eq!(f.fetch(&uri).await.unwrap().len(), 100, "{uri}");
+            let e = f.with_max_bytes(99).fetch(&uri).await.unwrap_err();
+            assert!(e.to_string().contains("larger than 99 bytes"), "{e}");
+        }
     }
 }

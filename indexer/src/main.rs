@@ -10,7 +10,7 @@ use fairtrain_indexer::{
     audit,
     auditor::{self, Auditor, AuditorConfig},
     derive, export,
-    fetch::Fetcher,
+    fetch::{self, Fetcher},
     query, reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
@@ -66,14 +66,17 @@ struct Common {
         global = true
     )]
     fetch_timeout: Duration,
+    /// Largest batch data document fetched, in bytes (a larger one is `unavailable`).
+    #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = fetch::DEFAULT_MAX_BYTES, global = true)]
+    fetch_max_bytes: u64,
 }
 
 impl Common {
     fn fetcher(&self) -> anyhow::Result<Fetcher> {
-        Ok(Fetcher::new(
-            self.ipfs_gateway.as_deref(),
-            self.fetch_timeout,
-        )?)
+        Ok(
+            Fetcher::new(self.ipfs_gateway.as_deref(), self.fetch_timeout)?
+                .with_max_bytes(self.fetch_max_bytes),
+        )
     }
 }
 
