@@ -77,43 +77,68 @@ pub const STATUS_JOINS: &str =
 /// The audit status of a batch (commit transaction `commit_tx`, `claims` claims indexed) from the
 /// [`STATUS_COLS`] of `row`, starting at column `first`.
 pub fn status_at(row: &AnyRow, first: usize, commit_tx: &str, claims: i64) -> Result<AuditStatus> {
-    let q_status: Option<String> = row.try_get(first)?;
-    let q_reason: Option<String> = row.try_get(first + 1)?;
-    let attempts: Option<i64> = row.try_get(first + 2)?;
-    let next_ms: Option<i64> = row.try_get(first + 3)?;
-    let q_commit: Option<String> = row.try_get(first + 4)?;
-    let q_claims: Option<i64> = row.try_get(first + 5)?;
-    let passed = row.try_get::<Option<i64>, _>(first + 6)?.map(|p| p != 0);
-    let checked_at: Option<i64> = row.try_get(first + 7)?;
-    let reason = q_reason.filter(|r| !r.is_empty());
-    let stale = q_commit.is_some_and(|c| c != commit_tx) || q_claims.is_some_and(|c| c != claims);
-    let (status, reason, next) = match q_status.as_deref() {
-        Some(s @ ("pending" | "unavailable")) => (
-            s,
-            Some(reason.unwrap_or_else(|| "audit due".into())),
-            next_ms.map(|ms| (ms + 999).div_euclid(1000)),
-        ),
-        Some("passed" | "failed") if stale => (
-            "pending",
-            Some("claims or the commit changed since the last report; audit due".into()),
-            None,
-        ),
-        Some(s @ "failed") => (s, reason, None),
-        Some(s) => (s, None, None),
-        None => match passed {
-            Some(true) => ("passed", None, None),
-            Some(false) => ("failed", Some("see the stored report".into()), None),
-            None => ("pending", Some("not audited yet".into()), None),
-        },
+    let stored = Stored {
+        status: row.try_get(first)?,
+        reason: row.try_get(first + 1)?,
+        attempts: row.try_get(first + 2)?,
+        next_attempt_ms: row.try_get(first + 3)?,
+        commit_tx: row.try_get(first + 4)?,
+        claims_audited: row.try_get(first + 5)?,
+        passed: row.try_get::<Option<i64>, _>(first + 6)?.map(|p| p != 0),
+        checked_at: row.try_get(first + 7)?,
     };
-    Ok(AuditStatus {
-        status: status.into(),
-        passed,
-        checked_at,
-        reason,
-        attempts: attempts.unwrap_or(0),
-        next_retry_at: next,
-    })
+    Ok(stored.status(commit_tx, claims))
+}
+
+/// What is stored about a batch's audit (`audit_queue` and `audits`; `None` where no row).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Stored {
+    status: Option<String>,
+    reason: Option<String>,
+    attempts: Option<i64>,
+    next_attempt_ms: Option<i64>,
+    commit_tx: Option<String>,
+    claims_audited: Option<i64>,
+    passed: Option<bool>,
+    checked_at: Option<i64>,
+}
+
+impl Stored {
+    /// The status of a batch now committed in `commit_tx` with `claims` claims indexed.
+    fn status(self, commit_tx: &str, claims: i64) -> AuditStatus {
+        let reason = self.reason.filter(|r| !r.is_empty());
+        let stale = self.commit_tx.is_some_and(|c| c != commit_tx)
+            || self.claims_audited.is_some_and(|c| c != claims);
+        let (status, reason, next) = match self.status.as_deref() {
+            Some(s @ ("pending" | "unavailable")) => (
+                s,
+                Some(reason.unwrap_or_else(|| "audit due".into())),
+                self.next_attempt_ms.map(|ms| (ms + 999).div_euclid(1000)),
+            ),
+            // The worker has not seen the change yet (or is off): the report is out of date.
+            Some("passed" | "failed") if stale => (
+                "pending",
+                Some("claims or the commit changed since the last report; audit due".into()),
+                None,
+            ),
+            Some(s @ "failed") => (s, reason, None),
+            Some(s) => (s, None, None),
+            // No status row: a report from before automatic audits, or none at all.
+            None => match self.passed {
+                Some(true) => ("passed", None, None),
+                Some(false) => ("failed", Some("see the stored report".into()), None),
+                None => ("pending", Some("not audited yet".into()), None),
+            },
+        };
+        AuditStatus {
+            status: status.into(),
+            passed: self.passed,
+            checked_at: self.checked_at,
+            reason,
+            attempts: self.attempts.unwrap_or(0),
+            next_retry_at: next,
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -437,6 +462,70 @@ impl Auditor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_from_what_is_stored() {
+        let status = |stored: Stored, claims| {
+            let s = stored.status("0xc0", claims);
+            (s.status, s.passed, s.reason, s.next_retry_at)
+        };
+        assert_eq!(
+            status(Stored::default(), 0),
+            ("pending".into(), None, Some("not audited yet".into()), None)
+        );
+        let passed = Stored {
+            status: Some("passed".into()),
+            reason: Some(String::new()),
+            attempts: Some(0),
+            next_attempt_ms: Some(1_000),
+            commit_tx: Some("0xc0".into()),
+            claims_audited: Some(2),
+            passed: Some(true),
+            checked_at: Some(7),
+        };
+        assert_eq!(
+            status(passed.clone(), 2),
+            ("passed".into(), Some(true), None, None)
+        );
+        // A claim indexed since the report: due again, the old verdict still given.
+        let (s, verdict, reason, _) = status(passed.clone(), 3);
+        assert_eq!((s.as_str(), verdict), ("pending", Some(true)));
+        assert!(reason.unwrap().contains("claims"));
+        // So is a commit moved by a reorganisation.
+        let moved = Stored {
+            commit_tx: Some("0xc1".into()),
+            ..passed.clone()
+        };
+        assert_eq!(status(moved, 2).0, "pending");
+        let unavailable = Stored {
+            status: Some("unavailable".into()),
+            reason: Some("HTTP 404".into()),
+            attempts: Some(3),
+            next_attempt_ms: Some(5_001),
+            passed: None,
+            checked_at: None,
+            ..passed.clone()
+        };
+        assert_eq!(
+            status(unavailable, 2),
+            ("unavailable".into(), None, Some("HTTP 404".into()), Some(6))
+        );
+        let failed = Stored {
+            status: Some("failed".into()),
+            reason: Some("data hash matches the commitment: …".into()),
+            passed: Some(false),
+            ..passed
+        };
+        assert_eq!(
+            status(failed, 2),
+            (
+                "failed".into(),
+                Some(false),
+                Some("data hash matches the commitment: …".into()),
+                None
+            )
+        );
+    }
 
     #[test]
     fn durations_and_backoff() {
