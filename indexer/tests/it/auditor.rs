@@ -44,13 +44,32 @@ async fn publisher() -> (String, Served) {
     (base, served)
 }
 
-/// The indexer binary, killed on drop.
-struct Running(Child);
+/// The indexer binary, killed on drop; its log is printed if the test failed.
+struct Running {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Self {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, log }
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
+        self.child.kill().ok();
+        self.child.wait().ok();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+            eprintln!("--- fairtrain-indexer run log ---\n{log}");
+        }
     }
 }
 
@@ -99,16 +118,11 @@ async fn automatic_audits(backend: Backend) {
             .insert(path.to_owned(), bytes.to_vec());
     };
 
-    let _indexer = Running(
-        indexer_cmd(&chain, &test_db.url)
-            .args(["run", "--listen", "127.0.0.1:0", "--confirmations", "2"])
-            .args(["--audit-retry-min", "200ms", "--audit-retry-max", "1s"])
-            .args(["--ipfs-gateway", &base])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = indexer_cmd(&chain, &test_db.url);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--confirmations", "2"])
+        .args(["--audit-retry-min", "200ms", "--audit-retry-max", "1s"])
+        .args(["--ipfs-gateway", &base]);
+    let _indexer = Running::start(cmd);
 
     // Sound data over HTTP, published before the commit.
     let good = commit_at(&chain, "auto-good", 0, Some(format!("{base}/b/good.json"))).await;
