@@ -62,13 +62,23 @@ async function usage() {
   }).join("") + (keys.length ? `<text x="0" y="12">${fmt(max)}</text>` : `<text x="0" y="12">no usage yet</text>`);
 }
 
+// An audit status as a badge; the tooltip says why (failed checks, last error) and when.
+function auditBadge(a) {
+  const at = (t) => new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  const tip = [a.reason, a.checked_at ? "last report " + at(a.checked_at) : "",
+    a.next_retry_at ? `next attempt ${at(a.next_retry_at)}` + (a.attempts ? ` (${a.attempts} failed)` : "") : ""]
+    .filter(Boolean).join("\n");
+  const status = ["pending", "unavailable", "passed", "failed"].includes(a.status) ? a.status : "pending";
+  return `<span class="badge ${status}" data-field="audit" title="${esc(tip)}">${esc(a.status)}</span>`;
+}
+
 async function batches() {
   const list = await api("/api/batches?per_page=100");
   rows("#batches tbody", list.items.map((b) => `<tr data-root="${esc(b.root)}">
     <td class="addr" title="${esc(b.root)}">${esc(short(b.root))}</td><td>${b.block_number}</td>
     <td class="n">${b.receipt_count}</td><td class="n">${fmt(b.reserved)}</td><td class="n" data-field="settled">${fmt(b.settled)}</td>
     <td class="n">${fmt(b.released)}</td><td class="n">${b.claims}</td>
-    <td><span class="badge ${b.audit.replace(" ", "-")}" data-field="audit">${esc(b.audit)}</span></td>
+    <td>${auditBadge(b.audit)}</td>
     <td><button data-audit="${esc(b.root)}">audit</button></td></tr>`));
 }
 

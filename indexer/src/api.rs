@@ -19,7 +19,8 @@ use futures::Stream;
 use serde::Deserialize;
 
 use crate::{
-    audit, export,
+    audit, auditor, export,
+    fetch::Fetcher,
     query::{self, Page, RoyaltyFilter},
     Db, Deployment, Error,
 };
@@ -38,16 +39,25 @@ pub struct AppState {
     pub provider: DynProvider,
     /// The deployment.
     pub deployment: Deployment,
+    /// Fetches batch data for audits requested through the API.
+    pub fetcher: Fetcher,
 }
 
 impl AppState {
-    /// Shared state of the API.
+    /// Shared state of the API (audits fetch without an IPFS gateway: see
+    /// [`AppState::with_fetcher`]).
     pub fn new(db: Db, provider: DynProvider, deployment: Deployment) -> Self {
         Self {
             db,
             provider,
             deployment,
+            fetcher: Fetcher::default(),
         }
+    }
+
+    /// The same state, fetching batch data with `fetcher`.
+    pub fn with_fetcher(self, fetcher: Fetcher) -> Self {
+        Self { fetcher, ..self }
     }
 }
 
@@ -240,7 +250,7 @@ async fn run_audit(
     Path(root): Path<String>,
 ) -> ApiResult<audit::AuditReport> {
     Ok(Json(
-        audit::audit(&s.db, &s.provider, &s.deployment, &root, None).await?,
+        audit::audit_with(&s.db, &s.provider, &s.deployment, &s.fetcher, &root, None).await?,
     ))
 }
 
@@ -294,19 +304,23 @@ async fn flows(
     }
 }
 
-/// Sends the status (`event: status`) at once and whenever the indexed block changes.
+/// Sends the status (`event: status`) at once and whenever the indexed block or an audit
+/// status changes.
 async fn live(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = futures::stream::unfold((s.db, None::<u64>), |(db, last)| async move {
+    type Seen = Option<(u64, (i64, i64))>;
+    let stream = futures::stream::unfold((s.db, None as Seen), |(db, last)| async move {
         loop {
             if last.is_some() {
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            match query::status(&db).await {
-                Ok(status) if Some(status.indexed_block) != last => {
+            let now =
+                async { Ok::<_, Error>((query::status(&db).await?, auditor::version(&db).await?)) };
+            match now.await {
+                Ok((status, audits)) if Some((status.indexed_block, audits)) != last => {
                     let event = SseEvent::default()
                         .event("status")
                         .data(serde_json::to_string(&status).unwrap_or_default());
-                    return Some((Ok(event), (db, Some(status.indexed_block))));
+                    return Some((Ok(event), (db, Some((status.indexed_block, audits)))));
                 }
                 Ok(_) => {}
                 Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,

@@ -6,7 +6,8 @@
 //!
 //! The [`AuditReport`] is kept as JSON (every check and every receipt), as CSV (one line per
 //! receipt) and as a readable summary; the latest report per batch is stored in `audits` and
-//! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed.
+//! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed; its
+//! outcome becomes the batch's audit status (`audit_queue`, see [`crate::auditor`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,7 +16,6 @@ use alloy::{
     primitives::{keccak256, Address, B256, U256},
     providers::DynProvider,
     sol_types::SolValue,
-    transports::http::reqwest,
 };
 use fairtrain_protocol::{
     batch::{self, BatchData},
@@ -25,6 +25,8 @@ use fairtrain_protocol::{
 use serde::Serialize;
 
 use crate::{
+    auditor,
+    fetch::Fetcher,
     query,
     units::{big, parse_amount},
     Db, Deployment, Error, Result,
@@ -130,26 +132,6 @@ pub struct AuditReport {
     pub total_claimed: String,
 }
 
-/// Fetches batch data from a URI: `file://` or a plain path, `http://` or `https://`.
-pub async fn fetch(uri: &str) -> Result<Vec<u8>> {
-    let err = |m: String| Error::invalid("batch data", format!("{uri}: {m}"));
-    if uri.starts_with("http://") || uri.starts_with("https://") {
-        let resp = reqwest::get(uri).await.map_err(|e| err(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(err(format!("HTTP {}", resp.status())));
-        }
-        Ok(resp.bytes().await.map_err(|e| err(e.to_string()))?.to_vec())
-    } else if let Some(path) = uri.strip_prefix("file://") {
-        std::fs::read(path).map_err(|e| err(e.to_string()))
-    } else if uri.starts_with('/') || uri.starts_with('.') {
-        std::fs::read(uri).map_err(|e| err(e.to_string()))
-    } else {
-        Err(err(
-            "unsupported scheme (file://, http://, https://; or pass the bytes with --data)".into(),
-        ))
-    }
-}
-
 fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: impl Into<String>) -> bool {
     checks.push(Check {
         name: name.into(),
@@ -163,7 +145,8 @@ fn rpc(e: impl std::fmt::Display) -> Error {
     Error::rpc("eth_call", e)
 }
 
-/// Audits the batch `root`, reading its data from `data` if given, else from its `dataURI`.
+/// Audits the batch `root`, reading its data from `data` if given, else from its `dataURI`
+/// (`file://`, `http://`, `https://`; no IPFS gateway: see [`audit_with`]).
 /// Stores the report (see the module docs) and returns it.
 pub async fn audit(
     db: &Db,
@@ -172,10 +155,29 @@ pub async fn audit(
     root: &str,
     data: Option<Vec<u8>>,
 ) -> Result<AuditReport> {
+    audit_with(db, provider, deployment, &Fetcher::default(), root, data).await
+}
+
+/// [`audit`], fetching the data (when `data` is `None`) with `fetcher`.
+///
+/// Besides the report, records the batch's audit status (`audit_queue`, see
+/// [`crate::auditor`]): the verdict, or `unavailable` when the data could not be fetched.
+pub async fn audit_with(
+    db: &Db,
+    provider: &DynProvider,
+    deployment: &Deployment,
+    fetcher: &Fetcher,
+    root: &str,
+    data: Option<Vec<u8>>,
+) -> Result<AuditReport> {
     let detail = query::batch(db, root)
         .await?
         .ok_or_else(|| Error::invalid("root", format!("no indexed batch with root {root}")))?;
     let b = &detail.batch;
+    let seen = auditor::Audited {
+        commit_tx: b.tx_hash.clone(),
+        claims: b.claims,
+    };
     let root_word: B256 = b
         .root
         .parse()
@@ -203,21 +205,16 @@ pub async fn audit(
     // 1. The bytes, and their hash against the commitment.
     let bytes = match data {
         Some(d) => Ok(d),
-        None => fetch(&b.data_uri).await,
+        None => fetcher.fetch(&b.data_uri).await,
     };
     let bytes = match bytes {
         Ok(bytes) => {
-            check(
-                checks,
-                "data fetched",
-                true,
-                format!("{} bytes", bytes.len()),
-            );
+            check(checks, DATA_FETCHED, true, format!("{} bytes", bytes.len()));
             bytes
         }
         Err(e) => {
-            check(checks, "data fetched", false, e.to_string());
-            return finish(db, report).await;
+            check(checks, DATA_FETCHED, false, e.to_string());
+            return finish(db, report, &seen).await;
         }
     };
     let hash = format!("{:#x}", batch::data_hash(&bytes));
@@ -235,7 +232,7 @@ pub async fn audit(
         Ok(doc) => doc,
         Err(e) => {
             check(checks, "document parses", false, e.to_string());
-            return finish(db, report).await;
+            return finish(db, report, &seen).await;
         }
     };
     check(
@@ -476,10 +473,13 @@ pub async fn audit(
     );
     report.total_expected = total_expected.to_string();
     report.total_claimed = total_claimed.to_string();
-    finish(db, report).await
+    finish(db, report, &seen).await
 }
 
-async fn finish(db: &Db, mut report: AuditReport) -> Result<AuditReport> {
+/// Name of the first check, whose failure means the data was not there to audit.
+pub const DATA_FETCHED: &str = "data fetched";
+
+async fn finish(db: &Db, mut report: AuditReport, seen: &auditor::Audited) -> Result<AuditReport> {
     report.passed = !report.checks.is_empty() && report.checks.iter().all(|c| c.passed);
     let audited_block = crate::raw::checkpoint(db).await?.map_or(0, |c| c.number);
     let json = serde_json::to_string(&report).map_err(|e| Error::Stored(e.to_string()))?;
@@ -531,6 +531,7 @@ async fn finish(db: &Db, mut report: AuditReport) -> Result<AuditReport> {
         .execute(&mut *tx)
         .await?;
     }
+    auditor::record_report(&mut tx, &report, seen).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -549,6 +550,23 @@ impl AuditReport {
     /// The receipts as CSV (one line per receipt, with a header).
     pub fn receipts_csv(&self) -> Result<String> {
         crate::export::to_csv(&self.receipts)
+    }
+
+    /// The failed checks, `name: detail`, joined by `; ` (empty if the audit passed).
+    pub fn failures(&self) -> String {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Whether the data could be fetched (a report without it only says it was unavailable).
+    pub fn data_fetched(&self) -> bool {
+        self.checks
+            .first()
+            .is_some_and(|c| c.name != DATA_FETCHED || c.passed)
     }
 
     /// A readable summary: verdict, then each check.

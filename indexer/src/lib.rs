@@ -12,19 +12,23 @@
 //! - [`derive`]: applying events in order to the derived tables, and rebuilding them.
 //! - [`sync`]: backfill in adaptive ranges, following the head, reorganisations.
 //! - [`reconcile`]: comparing derived state with the contracts' views.
+//! - [`fetch`]: fetching published batch data (files, HTTP(S), IPFS through a gateway).
 //! - [`audit`]: auditing a batch against its published data and the chain.
+//! - [`auditor`]: auditing every new batch automatically, with retries, and its audit status.
 //! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
 
 pub mod api;
 pub mod audit;
+pub mod auditor;
 pub mod db;
 pub mod decode;
 pub mod deployment;
 pub mod derive;
 pub mod error;
 pub mod export;
+pub mod fetch;
 pub mod query;
 pub mod raw;
 pub mod reconcile;

@@ -1,13 +1,17 @@
 //! `fairtrain-indexer`: mirror a Fairtrain deployment, reconcile it with the chain, audit
 //! batches, answer questions and serve the API and dashboard. `--help` lists the commands.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fairtrain_indexer::{
-    audit, derive, export, query, reconcile,
+    audit,
+    auditor::{self, Auditor, AuditorConfig},
+    derive, export,
+    fetch::{self, Fetcher},
+    query, reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -49,6 +53,31 @@ struct Common {
         global = true
     )]
     deployment: PathBuf,
+    /// IPFS HTTP gateway for `ipfs://CID` data URIs (fetched as `<gateway>/ipfs/CID`), e.g.
+    /// https://ipfs.io. The content is checked against the on-chain hash either way.
+    #[arg(long, env = "IPFS_GATEWAY", global = true)]
+    ipfs_gateway: Option<String>,
+    /// Timeout of one HTTP fetch of batch data (e.g. 30s, 500ms).
+    #[arg(
+        long,
+        env = "FETCH_TIMEOUT",
+        default_value = "30s",
+        value_parser = auditor::parse_duration,
+        global = true
+    )]
+    fetch_timeout: Duration,
+    /// Largest batch data document fetched, in bytes (a larger one is `unavailable`).
+    #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = fetch::DEFAULT_MAX_BYTES, global = true)]
+    fetch_max_bytes: u64,
+}
+
+impl Common {
+    fn fetcher(&self) -> anyhow::Result<Fetcher> {
+        Ok(
+            Fetcher::new(self.ipfs_gateway.as_deref(), self.fetch_timeout)?
+                .with_max_bytes(self.fetch_max_bytes),
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +90,8 @@ enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         sync: SyncArgs,
+        #[command(flatten)]
+        audit: AuditArgs,
     },
     /// Index up to the current head, with a progress bar, then exit.
     Backfill {
@@ -306,6 +337,50 @@ struct SyncArgs {
     window: u64,
 }
 
+/// Automatic audits while following (see docs/indexer.md, "Audit lifecycle").
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// Do not audit new batches automatically (audits then run only on request).
+    #[arg(long, env = "NO_AUTO_AUDIT")]
+    no_auto_audit: bool,
+    /// Batch audits (fetch and checks) run at once.
+    #[arg(
+        long,
+        env = "AUDIT_CONCURRENCY",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    audit_concurrency: u16,
+    /// First retry delay when a batch's data cannot be fetched (or an audit fails on an RPC
+    /// error); doubles on each further failure.
+    #[arg(
+        long,
+        env = "AUDIT_RETRY_MIN",
+        default_value = "5s",
+        value_parser = auditor::parse_duration
+    )]
+    audit_retry_min: Duration,
+    /// Longest retry delay.
+    #[arg(
+        long,
+        env = "AUDIT_RETRY_MAX",
+        default_value = "10m",
+        value_parser = auditor::parse_duration
+    )]
+    audit_retry_max: Duration,
+}
+
+impl AuditArgs {
+    fn config(&self) -> AuditorConfig {
+        AuditorConfig {
+            concurrency: self.audit_concurrency.into(),
+            retry_min: self.audit_retry_min,
+            retry_max: self.audit_retry_max,
+            ..AuditorConfig::default()
+        }
+    }
+}
+
 impl SyncArgs {
     fn config(&self, progress: bool) -> SyncConfig {
         SyncConfig {
@@ -350,8 +425,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("database {}", c.db))?;
     match cli.command {
-        Command::Run { listen, sync } => {
+        Command::Run {
+            listen,
+            sync,
+            audit,
+        } => {
             let provider = provider(&c.rpc_url)?;
+            let fetcher = c.fetcher()?;
             let mut indexer = Indexer::new(
                 provider.clone(),
                 db.clone(),
@@ -363,13 +443,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("listen on {listen}"))?;
             tracing::info!(%listen, "serving the API and dashboard");
-            let app = fairtrain_indexer::api::router(fairtrain_indexer::api::AppState::new(
-                db, provider, deployment,
-            ));
+            let auditor = (!audit.no_auto_audit).then(|| {
+                Auditor::new(
+                    db.clone(),
+                    provider.clone(),
+                    deployment.clone(),
+                    fetcher.clone(),
+                    audit.config(),
+                )
+            });
+            let app = fairtrain_indexer::api::router(
+                fairtrain_indexer::api::AppState::new(db, provider, deployment)
+                    .with_fetcher(fetcher),
+            );
             let server = axum::serve(listener, app).with_graceful_shutdown(shutdown());
-            let (served, followed) = tokio::join!(server, indexer.follow(shutdown()));
+            let audits = async {
+                match &auditor {
+                    Some(a) => a.run(shutdown()).await,
+                    None => Ok(()),
+                }
+            };
+            let (served, followed, audited) =
+                tokio::join!(server, indexer.follow(shutdown()), audits);
             served?;
             followed?;
+            audited?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backfill { sync } => {
@@ -425,8 +523,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bytes = data
                 .map(|p| std::fs::read(&p).with_context(|| format!("read {}", p.display())))
                 .transpose()?;
-            let report =
-                audit::audit(&db, &provider(&c.rpc_url)?, &deployment, &root, bytes).await?;
+            let report = audit::audit_with(
+                &db,
+                &provider(&c.rpc_url)?,
+                &deployment,
+                &c.fetcher()?,
+                &root,
+                bytes,
+            )
+            .await?;
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
                     .with_context(|| format!("write {}", path.display()))?;

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::U256;
 use serde::{Deserialize, Serialize};
+use sqlx::{any::AnyRow, Row};
 
 use crate::{
+    auditor::{self, AuditStatus},
     raw,
     units::{parse_amount, parse_word},
     Db, Error, Result,
@@ -528,48 +530,39 @@ pub struct BatchView {
     pub released: String,
     /// Claims (settlements) made.
     pub claims: i64,
-    /// Audit outcome: `passed`, `failed` or `not audited`.
-    pub audit: String,
+    /// Where the batch's audit stands.
+    pub audit: AuditStatus,
 }
 
-const BATCH_COLS: &str = "b.root, b.relayer, b.receipt_count, b.data_hash, b.data_uri, \
-    b.block_number, b.block_time, b.tx_hash, b.reserved, b.settled, b.fees, b.released, b.claims, \
-    CASE WHEN a.passed IS NULL THEN 'not audited' WHEN a.passed = 1 THEN 'passed' ELSE 'failed' END";
+fn batch_query(filter: &str) -> String {
+    format!(
+        "SELECT b.root, b.relayer, b.receipt_count, b.data_hash, b.data_uri, b.block_number, \
+         b.block_time, b.tx_hash, b.reserved, b.settled, b.fees, b.released, b.claims, {} \
+         FROM batches b {} {filter}",
+        auditor::STATUS_COLS,
+        auditor::STATUS_JOINS
+    )
+}
 
-type BatchRow = (
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-);
-
-fn batch_view(r: BatchRow) -> BatchView {
-    BatchView {
-        root: r.0,
-        relayer: r.1,
-        receipt_count: r.2,
-        data_hash: r.3,
-        data_uri: r.4,
-        block_number: r.5,
-        block_time: r.6,
-        tx_hash: r.7,
-        reserved: r.8,
-        settled: r.9,
-        fees: r.10,
-        released: r.11,
-        claims: r.12,
-        audit: r.13,
-    }
+fn batch_view(r: &AnyRow) -> Result<BatchView> {
+    let tx_hash: String = r.try_get(7)?;
+    let claims: i64 = r.try_get(12)?;
+    Ok(BatchView {
+        root: r.try_get(0)?,
+        relayer: r.try_get(1)?,
+        receipt_count: r.try_get(2)?,
+        data_hash: r.try_get(3)?,
+        data_uri: r.try_get(4)?,
+        block_number: r.try_get(5)?,
+        block_time: r.try_get(6)?,
+        audit: auditor::status_at(r, 13, &tx_hash, claims)?,
+        tx_hash,
+        reserved: r.try_get(8)?,
+        settled: r.try_get(9)?,
+        fees: r.try_get(10)?,
+        released: r.try_get(11)?,
+        claims,
+    })
 }
 
 /// Batches, newest first.
@@ -578,15 +571,15 @@ pub async fn batches(db: &Db, page: Page) -> Result<Paged<BatchView>> {
     let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM batches")
         .fetch_one(&db.pool)
         .await?;
-    let rows: Vec<BatchRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BATCH_COLS} FROM batches b LEFT JOIN audits a ON a.root = b.root \
-         ORDER BY b.block_number DESC, b.root LIMIT $1 OFFSET $2"
+    let rows = sqlx::query(sqlx::AssertSqlSafe(batch_query(
+        "ORDER BY b.block_number DESC, b.root LIMIT $1 OFFSET $2",
     )))
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(&db.pool)
     .await?;
-    paged(db, rows.into_iter().map(batch_view).collect(), page, total).await
+    let items = rows.iter().map(batch_view).collect::<Result<_>>()?;
+    paged(db, items, page, total).await
 }
 
 /// One reservation of a batch.
@@ -656,12 +649,10 @@ pub async fn batch(db: &Db, root: &str) -> Result<Option<BatchDetail>> {
         "{:#x}",
         parse_word(root).map_err(|e| Error::invalid("root", e.to_string()))?
     );
-    let row: Option<BatchRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BATCH_COLS} FROM batches b LEFT JOIN audits a ON a.root = b.root WHERE b.root = $1"
-    )))
-    .bind(&root)
-    .fetch_optional(&db.pool)
-    .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(batch_query("WHERE b.root = $1")))
+        .bind(&root)
+        .fetch_optional(&db.pool)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let reservations: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT payer, token, amount, remaining, expires_at, released FROM reservations \
@@ -682,7 +673,7 @@ pub async fn batch(db: &Db, root: &str) -> Result<Option<BatchDetail>> {
     .await?
     .items;
     Ok(Some(BatchDetail {
-        batch: batch_view(row),
+        batch: batch_view(&row)?,
         reservations: reservations
             .into_iter()
             .map(|r| ReservationView {

@@ -7,7 +7,8 @@
 //! down), and the first block of a range must have the checkpoint as parent. On a mismatch the
 //! indexer walks back through the window of stored blocks to the newest one the chain still
 //! has (the common ancestor), deletes raw events above it, recomputes the derived tables from
-//! the remaining raw events, moves the checkpoint there, and carries on forward.
+//! the remaining raw events, forgets the audits of batches that are gone, moves the checkpoint
+//! there, and carries on forward.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -475,6 +476,7 @@ impl Indexer {
         let removed = raw::delete_above(&mut tx, ancestor.number).await?;
         derive::clear(&mut tx).await?;
         derive::replay(&mut tx, &self.deployment).await?;
+        crate::auditor::forget_dropped(&mut tx).await?;
         raw::set_checkpoint(
             &mut tx,
             Checkpoint {

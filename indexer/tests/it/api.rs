@@ -159,7 +159,8 @@ async fn api_answers(backend: Backend) {
     let batches = ok(&base, "/api/batches").await;
     assert_eq!(batches["total"], 1);
     let batch = &batches["items"][0];
-    assert_eq!(batch["audit"], "not audited");
+    assert_eq!(batch["audit"]["status"], "pending");
+    assert_eq!(batch["audit"]["passed"], Value::Null);
     let detail = ok(
         &base,
         &format!("/api/batches/{}", batch["root"].as_str().unwrap()),
@@ -229,6 +230,18 @@ async fn api_answers(backend: Backend) {
             "{route} is not documented"
         );
     }
+    // A batch as served has exactly the documented fields, its audit status too.
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(keys(&schemas["Batch"]["properties"]), keys(batch));
+    assert_eq!(
+        keys(&schemas["AuditStatus"]["properties"]),
+        keys(&batch["audit"])
+    );
     for p in paths
         .iter()
         .filter(|p| !p.contains('{') && **p != "/api/live")

@@ -41,6 +41,8 @@ pub(crate) struct Committed {
     receipts: Vec<SignedReceipt>,
     tree: ReceiptTree,
     pub(crate) expected: Vec<U256>,
+    /// The published document.
+    pub(crate) bytes: Vec<u8>,
     path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -48,6 +50,17 @@ pub(crate) struct Committed {
 /// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with its data
 /// published to a file; reserves what they owe plus `extra`.
 pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
+    commit_at(chain, run, extra, None).await
+}
+
+/// [`commit`], committing `uri` as the data URI if given (the document is still written to a
+/// file, for the test to publish).
+pub(crate) async fn commit_at(
+    chain: &Chain,
+    run: &str,
+    extra: u64,
+    uri: Option<String>,
+) -> Committed {
     let d = &chain.deployment;
     let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
     let payer = PrivateKeySigner::from_str(PAYER).unwrap().address();
@@ -99,7 +112,7 @@ pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
             tree.root(),
             receipts.len() as u32,
             keccak256(&bytes),
-            format!("file://{}", path.display()),
+            uri.unwrap_or_else(|| format!("file://{}", path.display())),
             vec![Escrow::ReservationRequest {
                 payer,
                 token,
@@ -117,6 +130,7 @@ pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
         receipts,
         tree,
         expected,
+        bytes,
         path,
         _dir: dir,
     }
@@ -202,7 +216,7 @@ async fn audits(backend: Backend) {
     assert!(batches
         .items
         .iter()
-        .any(|x| x.root == good.root && x.audit == "passed"));
+        .any(|x| x.root == good.root && x.audit.status == "passed"));
 
     // Claiming the rest clears it (claims are counted live, not as of the audit).
     claim(&chain, &good, &[2]).await;

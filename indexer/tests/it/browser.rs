@@ -11,6 +11,8 @@ use std::{
 use alloy::{primitives::address, transports::http::reqwest};
 use fairtrain_indexer::{
     api::{router, AppState},
+    auditor::{Auditor, AuditorConfig},
+    fetch::Fetcher,
     sync::{Indexer, SyncConfig},
 };
 use futures::{SinkExt, StreamExt};
@@ -196,6 +198,22 @@ async fn dashboard_shows_the_chain_and_updates_live() {
             })
             .await
     });
+    // Automatic audits, as `fairtrain-indexer run` does them.
+    let auditor = Auditor::new(
+        db.clone(),
+        chain.provider.clone(),
+        chain.deployment.clone(),
+        Fetcher::default(),
+        AuditorConfig::default(),
+    );
+    let (stop_audits, audits_stopped) = tokio::sync::oneshot::channel::<()>();
+    let auditing = tokio::spawn(async move {
+        auditor
+            .run(async {
+                audits_stopped.await.ok();
+            })
+            .await
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(AppState::new(
@@ -263,6 +281,24 @@ async fn dashboard_shows_the_chain_and_updates_live() {
             json!(2),
         )
         .await;
+    // Its audit status shows as a badge, updated live: the new batch's data is published (a
+    // file), the demo's is not.
+    let badge = |root: &str| {
+        format!("document.querySelector('[data-root=\"{root}\"] [data-field=\"audit\"]')?.className ?? null")
+    };
+    browser
+        .wait_for(&badge(&batch.root), json!("badge passed"))
+        .await;
+    let demo = fairtrain_indexer::query::batches(&db, Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|b| b.data_uri.starts_with("demo://"))
+        .unwrap();
+    browser
+        .wait_for(&badge(&demo.root), json!("badge unavailable"))
+        .await;
     assert_eq!(
         browser.eval("window.__sameDocument === true").await,
         json!(true),
@@ -271,6 +307,8 @@ async fn dashboard_shows_the_chain_and_updates_live() {
 
     stop_tx.send(()).ok();
     following.await.unwrap().unwrap();
+    stop_audits.send(()).ok();
+    auditing.await.unwrap().unwrap();
 }
 
 /// `10140000` → `10,140,000` (what the page's `toLocaleString("en-US")` prints).

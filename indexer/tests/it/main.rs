@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod audit;
+mod auditor;
 mod browser;
 mod mirror;
 mod pools;
