@@ -14,7 +14,7 @@ trap 'kill $anvil_pid 2>/dev/null || true; wait $anvil_pid 2>/dev/null || true' 
 for _ in $(seq 1 50); do cast chain-id --rpc-url "$rpc" >/dev/null 2>&1 && break; sleep 0.2; done
 
 key="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" # anvil account 0
-NOTICE_PERIOD=3600 DEPLOYER_PRIVATE_KEY="$key" forge script contracts/script/Deploy.s.sol --rpc-url "$rpc" --broadcast \
+NOTICE_PERIOD=3600 DEPLOYER_PRIVATE_KEY="$key" forge script contracts/script/Deploy.s.sol --rpc-url "$rpc" --broadcast --slow \
   >"$log/deploy.log" 2>&1 || { cat "$log/deploy.log"; die "deploy script failed"; }
 
 file="deployments/31337.json"

@@ -226,7 +226,9 @@ fn forge(url: &str, args: &[&str], env: &[(&str, &str)]) {
     let out = Command::new(tool("forge"))
         .arg("script")
         .args(args)
-        .args(["--rpc-url", url, "--broadcast"])
+        // --slow: one transaction at a time. Sent concurrently, a later nonce can reach anvil
+        // (automine) first and stay queued forever, and the script then waits for it.
+        .args(["--rpc-url", url, "--broadcast", "--slow"])
         .envs(env.iter().copied())
         .env("PATH", path)
         .current_dir(root())

@@ -139,7 +139,14 @@ fn deployed() -> &'static (String, String) {
         // NOTICE_PERIOD as in tests/deploy/check.sh, so deployments/31337.json is rewritten
         // byte for byte as committed.
         let out = Command::new(tool("forge"))
-            .args(["script", "contracts/script/Deploy.s.sol", "--broadcast"])
+            // --slow: one transaction at a time. Sent concurrently, a later nonce can reach anvil
+            // (automine) first and stay queued forever, and the script then waits for it.
+            .args([
+                "script",
+                "contracts/script/Deploy.s.sol",
+                "--broadcast",
+                "--slow",
+            ])
             .args(["--rpc-url", &url])
             .current_dir(root())
             .env("PATH", path)
