@@ -67,6 +67,10 @@ pub const DERIVED_TABLES: &[&str] = &[
     "royalties_by_day",
     "fees",
     "streams",
+    "pools",
+    "pool_tokens",
+    "pool_holders",
+    "pool_accounts",
 ];
 
 impl Db {

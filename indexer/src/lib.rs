@@ -14,6 +14,7 @@
 //! - [`reconcile`]: comparing derived state with the contracts' views.
 //! - [`audit`]: auditing a batch against its published data and the chain.
 //! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
+//! - [`streams_pools`]: streams (with their state now) and revenue-share pools, for the same.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
 
@@ -28,6 +29,7 @@ pub mod export;
 pub mod query;
 pub mod raw;
 pub mod reconcile;
+pub mod streams_pools;
 pub mod sync;
 pub mod units;
 

@@ -7,7 +7,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fairtrain_indexer::{
-    audit, derive, export, query, reconcile,
+    audit, derive, export, query, reconcile, streams_pools,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -196,6 +196,32 @@ enum QueryCmd {
         #[arg(long)]
         payee: Option<String>,
     },
+    /// Royalty streams with their state at the latest indexed block.
+    Streams {
+        /// Paying this license.
+        #[arg(long)]
+        license: Option<String>,
+        /// Paid by.
+        #[arg(long)]
+        payer: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One stream.
+    Stream {
+        /// Stream id.
+        id: String,
+    },
+    /// Revenue-share pools with their totals per token.
+    Pools {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One pool with its holders' shares, claims and claimable amounts.
+    Pool {
+        /// Pool address.
+        address: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +313,28 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             .await?,
         ),
         QueryCmd::Unclaimed { payee } => print_json(&query::unclaimed(db, payee.as_deref()).await?),
+        QueryCmd::Streams {
+            license,
+            payer,
+            page,
+        } => print_json(
+            &streams_pools::streams(db, license.as_deref(), payer.as_deref(), page.page()).await?,
+        ),
+        QueryCmd::Stream { id } => match streams_pools::stream(db, &id).await? {
+            Some(s) => print_json(&s),
+            None => {
+                eprintln!("no stream with id {id}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        QueryCmd::Pools { page } => print_json(&streams_pools::pools(db, page.page()).await?),
+        QueryCmd::Pool { address } => match streams_pools::pool(db, &address).await? {
+            Some(p) => print_json(&p),
+            None => {
+                eprintln!("no pool at {address}");
+                Ok(ExitCode::from(1))
+            }
+        },
     }
 }
 

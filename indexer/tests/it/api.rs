@@ -174,6 +174,12 @@ async fn api_answers(backend: Backend) {
     assert_eq!(code, 404, "{body}");
     let (code, body) = get(&base, "/api/batches/not-a-root").await;
     assert_eq!(code, 400, "{body}");
+    let (code, body) = get(&base, "/api/streams/999").await;
+    assert_eq!(code, 404, "{body}");
+    let (code, body) = get(&base, &format!("/api/pools/0x{}", "00".repeat(20))).await;
+    assert_eq!(code, 404, "{body}");
+    let (code, body) = get(&base, "/api/pools?page=0").await;
+    assert_eq!(code, 400, "{body}");
     let (code, body) = get(&base, "/api/licenses?per_page=5000").await;
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("per_page"));
@@ -223,6 +229,10 @@ async fn api_answers(backend: Backend) {
         "/api/export/flows",
         "/api/live",
         "/api/openapi.json",
+        "/api/streams",
+        "/api/streams/{id}",
+        "/api/pools",
+        "/api/pools/{address}",
     ] {
         assert!(
             paths.iter().any(|p| *p == route),

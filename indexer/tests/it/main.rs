@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod browser;
 mod mirror;
+mod pool_state;
 mod pools;
 mod ranges;
 mod reorg;
