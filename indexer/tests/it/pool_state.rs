@@ -407,3 +407,47 @@ async fn streams_run_out(backend: Backend) {
     drop(test_db);
 }
 both_databases!(streams_show_insolvent_and_ended, super::streams_run_out);
+
+/// For the dashboard test: account 3 opens a stream to license 1 (10 units a second, 100
+/// deposited) that runs dry, and it is withdrawn a minute later; account 0 creates a pool of
+/// accounts 1 and 2 (1 and 2 shares), pays it 1000, distributes, and account 1 claims. Returns
+/// the stream id and the pool.
+pub(crate) async fn insolvent_stream_and_paid_pool(chain: &Chain) -> (U256, Address) {
+    let (payer, p) = chain.wallet(3);
+    let token = chain.deployment.payment_tokens[0];
+    let address = chain.deployment.royalty_streams.unwrap();
+    let t = MockToken::new(token, p.clone());
+    mine!(t.mint(payer, U256::from(100)));
+    mine!(t.approve(address, U256::from(100)));
+    let streams = RoyaltyStreams::new(address, p);
+    let params = fairtrain_protocol::bindings::streams::Streams::CreateParams {
+        licenseId: U256::from(1),
+        token,
+        ratePerSecond: 10 * UNIT,
+        startTime: U40::ZERO,
+        endTime: U40::ZERO,
+        operator: Address::ZERO,
+        deposit: 100,
+    };
+    let id = streams.create(params.clone()).call().await.unwrap();
+    mine!(streams.create(params));
+    chain.rpc("evm_increaseTime", json!([60])).await;
+    mine!(streams.withdraw(id));
+
+    let (_, p0) = chain.wallet(0);
+    let factory = RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p0);
+    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
+        name: "Split".into(),
+        symbol: "SPLIT".into(),
+        members: vec![chain.wallet(1).0, chain.wallet(2).0],
+        shares: vec![U256::from(1), U256::from(2)],
+        tokens: vec![token],
+        transferable: false,
+        manager: Address::ZERO,
+    };
+    let pool = factory.createPool(config.clone()).call().await.unwrap();
+    mine!(factory.createPool(config));
+    pay(chain, pool, 1000).await;
+    claim(chain, pool, 1).await;
+    (id, pool)
+}
