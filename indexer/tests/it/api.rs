@@ -258,7 +258,8 @@ async fn api_answers(backend: Backend) {
 }
 both_databases!(api_answers_with_the_chains_numbers, super::api_answers);
 
-fn cli(db: &str, chain: &Chain, args: &[&str]) -> (i32, String) {
+/// Runs the indexer's binary against `db` and the chain: exit code and stdout + stderr.
+pub(crate) fn cli(db: &str, chain: &Chain, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_fairtrain-indexer"))
         .args(["--db", db, "--rpc-url", &chain.url, "--deployment"])
         .arg(root().join("deployments/31337.json"))

@@ -22,6 +22,7 @@ use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory, Royal
 use serde_json::json;
 
 use crate::{
+    api::cli,
     both_databases,
     support::{config, Backend, Chain, MockToken, TestDb},
 };
@@ -224,6 +225,16 @@ async fn pool_lifecycle(backend: Backend) {
         .unwrap();
     assert_eq!(body["items"][0]["tokens"][0]["distributed"], "1500");
 
+    // So does the CLI.
+    let (code, out) = cli(&test_db.url, &chain, &["query", "pool", &addr(&pool)]);
+    assert_eq!(code, 0, "{out}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(printed, serde_json::to_value(&view).unwrap());
+    let (code, out) = cli(&test_db.url, &chain, &["query", "pools"]);
+    assert_eq!(code, 0, "{out}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(printed["items"][0]["pool"], addr(&pool));
+
     // A rebuild gives the same rows.
     let before = pool_rows(&db).await;
     derive::rebuild(&db, &chain.deployment).await.unwrap();
@@ -239,6 +250,12 @@ async fn pool_lifecycle(backend: Backend) {
         .execute(&db.pool)
         .await
         .unwrap();
+    let (code, out) = cli(&test_db.url, &chain, &["reconcile"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("DIFFERS pool {}: tokenState(", addr(&pool))),
+        "{out}"
+    );
     let report = reconcile(&db, &chain.provider, &chain.deployment)
         .await
         .unwrap();
@@ -364,6 +381,22 @@ async fn streams_run_out(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(listed.total, 2);
+    let (code, out) = cli(
+        &test_db.url,
+        &chain,
+        &["query", "streams", "--payer", &addr(&payer)],
+    );
+    assert_eq!(code, 0, "{out}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let states: Vec<&str> = printed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["insolvent", "ended"]);
+    let (code, out) = cli(&test_db.url, &chain, &["query", "stream", "999"]);
+    assert_eq!(code, 1, "{out}");
     clean(&chain, &db).await;
 
     // Withdrawing pays what the balance covered (StreamWithdrawn, then StreamInsolvent).
