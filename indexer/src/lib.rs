@@ -1,7 +1,8 @@
-//! Fairtrain indexer: mirrors every event of a Fairtrain deployment (`LicenseNFT` and
-//! `TrainingEscrow`) into SQLite or PostgreSQL, keeps derived state (licenses, balances,
-//! batches, settlements, royalties) in step with the chain through reorganisations, proves it
-//! against the chain (`reconcile`), and serves it to creators and auditors.
+//! Fairtrain indexer: mirrors every event of a Fairtrain deployment (`LicenseNFT`,
+//! `TrainingEscrow`, `RoyaltyStreams`, `RevenuePoolFactory` and its pools) into SQLite or
+//! PostgreSQL, keeps derived state (licenses, balances, batches, settlements, royalties, streams,
+//! pools) in step with the chain through reorganisations, proves it against the chain
+//! (`reconcile`), and serves it to creators and auditors.
 //!
 //! The modules follow the data, one job each:
 //!
