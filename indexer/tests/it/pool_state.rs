@@ -1,6 +1,7 @@
 //! Derived pool and stream state against the contracts' views: a pool created from the factory,
 //! paid by direct transfers, distributed, with a share transfer and claims; reconcile, rebuild,
-//! corruption and a reorganisation dropping a distribution. Streams that run out of balance or
+//! corruption and a reorganisation dropping a distribution; a pool paid by escrow claims as the
+//! holder of a license. Streams that run out of balance or
 //! pass their end show as insolvent or ended, and the state agrees with `stateOf` through
 //! withdrawals, top-ups, pauses, restarts, rate changes and cancellation.
 
@@ -18,11 +19,14 @@ use fairtrain_indexer::{
     units::addr,
     Db,
 };
-use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory, RoyaltyStreams};
+use fairtrain_protocol::bindings::{
+    pools::RevenuePool, LicenseNFT, RevenuePoolFactory, RoyaltyStreams,
+};
 use serde_json::json;
 
 use crate::{
     api::cli,
+    audit::{claim as claim_batch, commit},
     both_databases,
     support::{config, Backend, Chain, MockToken, TestDb},
 };
@@ -484,3 +488,85 @@ pub(crate) async fn insolvent_stream_and_paid_pool(chain: &Chain) -> (U256, Addr
     claim(chain, pool, 1).await;
     (id, pool)
 }
+
+/// Per-sample royalties reach a pool that holds the license: the escrow pays `ownerOf`, the pool
+/// distributes, and the derived totals equal both the settlements the indexer recorded for the
+/// pool and the pool's views.
+async fn pool_paid_by_escrow_claims(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let mut ix = indexer(&chain, &db).await;
+    let token = chain.deployment.payment_tokens[0];
+
+    // The holder of license 1 moves it into a new pool of two members.
+    let nft = LicenseNFT::new(chain.deployment.license_nft, chain.provider.clone());
+    let holder = nft.ownerOf(U256::from(1)).call().await.unwrap();
+    let index = (0..10)
+        .find(|&i| chain.wallet(i).0 == holder)
+        .expect("license 1 held by an anvil account");
+    let (_, p0) = chain.wallet(0);
+    let factory = RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p0);
+    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
+        name: "Dataset".into(),
+        symbol: "DATA".into(),
+        members: vec![holder, chain.wallet(5).0],
+        shares: vec![U256::from(3), U256::from(1)],
+        tokens: vec![token],
+        transferable: true,
+        manager: holder,
+    };
+    let pool = factory.createPool(config.clone()).call().await.unwrap();
+    mine!(factory.createPool(config));
+    let (_, ph) = chain.wallet(index);
+    mine!(
+        LicenseNFT::new(chain.deployment.license_nft, ph).transferFrom(holder, pool, U256::from(1))
+    );
+
+    // A batch paying licenses 1, 2 and 4 is committed and claimed: license 1's part goes to
+    // the pool, which distributes it; the second member claims.
+    let batch = commit(&chain, "pool-income", 0).await;
+    claim_batch(&chain, &batch, &[0, 1, 2]).await;
+    let received = MockToken::new(token, chain.provider.clone())
+        .balanceOf(pool)
+        .call()
+        .await
+        .unwrap();
+    assert!(received > U256::ZERO);
+    let (_, p5) = chain.wallet(5);
+    mine!(RevenuePool::new(pool, p5.clone()).distribute(token));
+    let c5 = RevenuePool::new(pool, p5.clone())
+        .claim(chain.wallet(5).0, token)
+        .call()
+        .await
+        .unwrap();
+    mine!(RevenuePool::new(pool, p5).claim(chain.wallet(5).0, token));
+
+    ix.sync_to_head().await.unwrap();
+    let settled = fairtrain_indexer::query::settlements(
+        &db,
+        Some(&addr(&pool)),
+        None,
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.total, 1, "license 1's claim paid the pool");
+    let s = &settled.items[0];
+    let net = s.amount.parse::<U256>().unwrap() - s.fee.parse::<U256>().unwrap();
+    assert_eq!(net, received);
+    let view = streams_pools::pool(&db, &addr(&pool))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.pool.tokens[0].distributed, net.to_string());
+    assert_eq!(view.pool.tokens[0].claimed, c5.to_string());
+    assert_pool_matches(&chain, &db, pool, &[(chain.wallet(5).0, c5.to::<u64>())]).await;
+    clean(&chain, &db).await;
+    drop(test_db);
+}
+both_databases!(
+    pool_paid_by_escrow_claims_equal_to_the_contract,
+    super::pool_paid_by_escrow_claims
+);
