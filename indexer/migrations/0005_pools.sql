@@ -62,3 +62,16 @@ CREATE TABLE pool_accounts (
     claimed TEXT NOT NULL,
     PRIMARY KEY (pool, token, holder)
 );
+
+-- Per license holder (payee of streams) and token: paid by `withdraw` (StreamWithdrawn), booked
+-- to `owedTo` (AccrualCredited), paid out of `owedTo` (OwedWithdrawn), and `owed` = what
+-- `owedTo(holder, token)` holds.
+CREATE TABLE stream_payees (
+    holder TEXT NOT NULL,
+    token TEXT NOT NULL,
+    withdrawn TEXT NOT NULL,
+    credited TEXT NOT NULL,
+    owed_withdrawn TEXT NOT NULL,
+    owed TEXT NOT NULL,
+    PRIMARY KEY (holder, token)
+);

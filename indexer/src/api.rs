@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/unclaimed", get(unclaimed))
         .route("/api/streams", get(streams))
         .route("/api/streams/{id}", get(stream))
+        .route("/api/stream-payees", get(stream_payees))
         .route("/api/pools", get(pools))
         .route("/api/pools/{address}", get(pool))
         .route("/api/export/flows", get(flows))
@@ -288,6 +289,15 @@ async fn stream(State(s): State<AppState>, Path(id): Path<String>) -> Result<Res
             format!("no stream with id {id}"),
         )),
     }
+}
+
+async fn stream_payees(
+    State(s): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<query::Paged<streams_pools::StreamPayeeView>> {
+    Ok(Json(
+        streams_pools::stream_payees(&s.db, p.holder.as_deref(), p.page()).await?,
+    ))
 }
 
 async fn pools(

@@ -67,6 +67,7 @@ pub const DERIVED_TABLES: &[&str] = &[
     "royalties_by_day",
     "fees",
     "streams",
+    "stream_payees",
     "pools",
     "pool_tokens",
     "pool_holders",

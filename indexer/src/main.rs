@@ -212,6 +212,14 @@ enum QueryCmd {
         /// Stream id.
         id: String,
     },
+    /// What streams paid each license holder (withdrawn, booked to owedTo, paid out of it).
+    StreamPayees {
+        /// One holder.
+        #[arg(long)]
+        holder: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Revenue-share pools with their totals per token.
     Pools {
         #[command(flatten)]
@@ -327,6 +335,9 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
+        QueryCmd::StreamPayees { holder, page } => {
+            print_json(&streams_pools::stream_payees(db, holder.as_deref(), page.page()).await?)
+        }
         QueryCmd::Pools { page } => print_json(&streams_pools::pools(db, page.page()).await?),
         QueryCmd::Pool { address } => match streams_pools::pool(db, &address).await? {
             Some(p) => print_json(&p),

@@ -1,5 +1,6 @@
 //! Streams and revenue-share pools as the API, the CLI and the dashboard show them, from the
-//! derived tables `streams`, `pools`, `pool_tokens`, `pool_holders` and `pool_accounts`.
+//! derived tables `streams`, `stream_payees`, `pools`, `pool_tokens`, `pool_holders` and
+//! `pool_accounts`.
 //!
 //! A stream's `state` is computed for the time of the latest indexed block (the checkpoint) with
 //! the contract's rules (see [`Accrual::state_at`]): a stream whose balance ran out shows as
@@ -185,6 +186,67 @@ pub async fn stream(db: &Db, id: &str) -> Result<Option<StreamView>> {
     .await?;
     let time = as_of(db).await?;
     row.map(|r| stream_view(r, time)).transpose()
+}
+
+/// What streams paid one license holder in one token (all streams together).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StreamPayeeView {
+    /// The holder (a license's payee for the time it held the license).
+    pub holder: String,
+    /// Token.
+    pub token: String,
+    /// Transferred by `withdraw` while it held the license.
+    pub withdrawn: String,
+    /// Booked to its `owedTo` balance (past holdings, settlements by anyone, payer operations).
+    pub credited: String,
+    /// Paid out of `owedTo` (`withdrawOwed`).
+    pub owed_withdrawn: String,
+    /// Still in `owedTo` (credited − owed_withdrawn).
+    pub owed: String,
+    /// Received in total: withdrawn + owed_withdrawn.
+    pub received: String,
+}
+
+/// Stream payees per token, optionally one holder.
+pub async fn stream_payees(
+    db: &Db,
+    holder: Option<&str>,
+    page: Page,
+) -> Result<Paged<StreamPayeeView>> {
+    let page = page.check()?;
+    let h = holder.map(lower).unwrap_or_default();
+    let (total,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM stream_payees WHERE ($1 = '' OR holder = $1)")
+            .bind(&h)
+            .fetch_one(&db.pool)
+            .await?;
+    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT holder, token, withdrawn, credited, owed_withdrawn, owed FROM stream_payees \
+         WHERE ($1 = '' OR holder = $1) ORDER BY holder, token LIMIT $2 OFFSET $3",
+    )
+    .bind(&h)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(&db.pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(holder, token, withdrawn, credited, owed_withdrawn, owed)| {
+                let received = parse_amount(&withdrawn)? + parse_amount(&owed_withdrawn)?;
+                Ok(StreamPayeeView {
+                    holder,
+                    token,
+                    withdrawn,
+                    credited,
+                    owed_withdrawn,
+                    owed,
+                    received: received.to_string(),
+                })
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    paged(db, items, page, total).await
 }
 
 /// A pool's totals in one accepted token.

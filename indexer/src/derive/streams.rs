@@ -1,5 +1,6 @@
-//! The `streams` table: one row per `RoyaltyStreams` stream, written directly (stream events
-//! are few next to settlements, so they skip the write-back cache), and [`Accrual::state_at`],
+//! The `streams` table (one row per `RoyaltyStreams` stream) and `stream_payees` (per holder and
+//! token, what streams paid and booked), written directly (stream events are few next to
+//! settlements, so they skip the write-back cache); and [`Accrual::state_at`],
 //! which tells a stream's state, withdrawable amount and uncovered debt at any time from the
 //! row, the way `RoyaltyStreams.stateOf` does.
 //!
@@ -12,7 +13,7 @@
 //! rounding-up credit of a payer operation comes just before that event, so no credit is
 //! counted against the wrong anchor.
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use fairtrain_protocol::bindings::streams::RoyaltyStreams::RoyaltyStreamsEvents;
 use serde::Serialize;
 use sqlx::{Any, Transaction};
@@ -121,6 +122,73 @@ fn take(id: &str, balance: U256, amount: U256) -> Result<U256> {
     })
 }
 
+/// A change of a payee's stream totals.
+enum Payee {
+    /// Transferred by `withdraw`.
+    Withdrawn(U256),
+    /// Booked to `owedTo`.
+    Credited(U256),
+    /// Paid out of `owedTo`.
+    OwedWithdrawn(U256),
+}
+
+/// Updates the `stream_payees` row of `holder` and `token`.
+async fn payee(
+    tx: &mut Transaction<'static, Any>,
+    holder: &Address,
+    token: &Address,
+    change: Payee,
+) -> Result<()> {
+    let (holder, token) = (units::addr(holder), units::addr(token));
+    let row: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT withdrawn, credited, owed_withdrawn, owed FROM stream_payees \
+         WHERE holder = $1 AND token = $2",
+    )
+    .bind(&holder)
+    .bind(&token)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let [mut withdrawn, mut credited, mut paid, mut owed] = match row {
+        Some((w, c, p, o)) => [
+            units::parse_amount(&w)?,
+            units::parse_amount(&c)?,
+            units::parse_amount(&p)?,
+            units::parse_amount(&o)?,
+        ],
+        None => [U256::ZERO; 4],
+    };
+    match change {
+        Payee::Withdrawn(v) => withdrawn += v,
+        Payee::Credited(v) => {
+            credited += v;
+            owed += v;
+        }
+        Payee::OwedWithdrawn(v) => {
+            paid += v;
+            owed = owed.checked_sub(v).ok_or_else(|| {
+                Error::Stored(format!(
+                    "owedTo({holder}, {token}): {owed} below payout {v}"
+                ))
+            })?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO stream_payees (holder, token, withdrawn, credited, owed_withdrawn, owed) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (holder, token) DO UPDATE SET \
+         withdrawn = excluded.withdrawn, credited = excluded.credited, \
+         owed_withdrawn = excluded.owed_withdrawn, owed = excluded.owed",
+    )
+    .bind(&holder)
+    .bind(&token)
+    .bind(units::amount(&withdrawn))
+    .bind(units::amount(&credited))
+    .bind(units::amount(&paid))
+    .bind(units::amount(&owed))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Applies one `RoyaltyStreams` event.
 pub(super) async fn apply(
     tx: &mut Transaction<'static, Any>,
@@ -156,6 +224,19 @@ pub(super) async fn apply(
         .execute(&mut **tx)
         .await?;
         return Ok(());
+    }
+    match e {
+        S::StreamWithdrawn(ev) => {
+            payee(tx, &ev.holder, &ev.token, Payee::Withdrawn(ev.amount)).await?
+        }
+        S::AccrualCredited(ev) => {
+            payee(tx, &ev.holder, &ev.token, Payee::Credited(ev.amount)).await?
+        }
+        S::OwedWithdrawn(ev) => {
+            payee(tx, &ev.account, &ev.token, Payee::OwedWithdrawn(ev.amount)).await?;
+            return Ok(());
+        }
+        _ => {}
     }
     let stream_id = match e {
         S::StreamDeposited(ev) => ev.streamId,

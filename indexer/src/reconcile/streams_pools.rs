@@ -8,7 +8,9 @@ use alloy::{
     primitives::{Address, U256},
     providers::DynProvider,
 };
-use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory, RoyaltyStreams};
+use fairtrain_protocol::bindings::{
+    pools::RevenuePool, IERC20Permit, RevenuePoolFactory, RoyaltyStreams,
+};
 use futures::FutureExt;
 
 use super::{compare, rows, rpc, Check, Difference};
@@ -32,12 +34,12 @@ pub(super) async fn streams(
 ) -> Result<()> {
     let contract = RoyaltyStreams::new(address, provider.clone());
     type StreamRow = (String, String, String, String, i64, i64, String);
-    let rows = rows::<StreamRow>(
+    let streams = rows::<StreamRow>(
         db,
         "SELECT stream_id, balance, rate, status, anchor, end_at, credited_base FROM streams",
     )
     .await?;
-    for (id, balance, rate, status, anchor, end_at, base) in rows {
+    for (id, balance, rate, status, anchor, end_at, base) in streams {
         let s = contract.clone();
         let accrual = Accrual {
             status: status.clone(),
@@ -85,6 +87,52 @@ pub(super) async fn streams(
                         now.uncovered_debt
                     ),
                     format!("{state}, {withdrawable}, {debt}"),
+                ))
+            }
+            .boxed(),
+        );
+    }
+
+    // What each holder is owed, and per token the accounting identity
+    // `balanceOf(RoyaltyStreams) = Σ stream balances + Σ owedTo`.
+    let mut held: HashMap<String, U256> = HashMap::new();
+    for (token, balance) in
+        rows::<(String, String)>(db, "SELECT token, balance FROM streams").await?
+    {
+        *held.entry(token).or_default() += parse_amount(&balance)?;
+    }
+    let payees: Vec<(String, String, String)> =
+        rows(db, "SELECT holder, token, owed FROM stream_payees").await?;
+    for (holder, token, owed) in payees {
+        *held.entry(token.clone()).or_default() += parse_amount(&owed)?;
+        let s = contract.clone();
+        checks.push(
+            async move {
+                let chain = s
+                    .owedTo(parse_addr(&holder)?, parse_addr(&token)?)
+                    .block(at)
+                    .call()
+                    .await
+                    .map_err(rpc)?;
+                Ok(compare(format!("owedTo({holder}, {token})"), owed, chain))
+            }
+            .boxed(),
+        );
+    }
+    for (token, sum) in held {
+        let provider = provider.clone();
+        checks.push(
+            async move {
+                let chain = IERC20Permit::new(parse_addr(&token)?, provider)
+                    .balanceOf(address)
+                    .block(at)
+                    .call()
+                    .await
+                    .map_err(rpc)?;
+                Ok(compare(
+                    format!("balanceOf(streams) = Σ stream balances + Σ owedTo ({token})"),
+                    sum,
+                    chain,
                 ))
             }
             .boxed(),

@@ -231,6 +231,7 @@ async fn api_answers(backend: Backend) {
         "/api/openapi.json",
         "/api/streams",
         "/api/streams/{id}",
+        "/api/stream-payees",
         "/api/pools",
         "/api/pools/{address}",
     ] {

@@ -441,6 +441,60 @@ async fn streams_run_out(backend: Backend) {
     clean(&chain, &db).await;
     derive::rebuild(&db, &chain.deployment).await.unwrap();
     clean(&chain, &db).await;
+
+    // The license holder: 100 withdrawn from A; the rest booked to its `owedTo` by the payer's
+    // operations, which it then withdraws.
+    let holder = LicenseNFT::new(chain.deployment.license_nft, chain.provider.clone())
+        .ownerOf(U256::from(1))
+        .call()
+        .await
+        .unwrap();
+    let payees = streams_pools::stream_payees(&db, Some(&addr(&holder)), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(payees.total, 1);
+    let row = &payees.items[0];
+    let owed = RoyaltyStreams::new(address, chain.provider.clone())
+        .owedTo(holder, token)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(row.withdrawn, "100");
+    assert_eq!(row.owed, owed.to_string());
+    assert!(owed > U256::ZERO);
+    mine!(streams.withdrawOwed(holder, token));
+    ix.sync_to_head().await.unwrap();
+    let (code, out) = cli(
+        &test_db.url,
+        &chain,
+        &["query", "stream-payees", "--holder", &addr(&holder)],
+    );
+    assert_eq!(code, 0, "{out}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let row = &printed["items"][0];
+    assert_eq!(row["owed"], "0");
+    assert_eq!(row["owed_withdrawn"], owed.to_string());
+    assert_eq!(row["received"], (owed + U256::from(100)).to_string());
+    clean(&chain, &db).await;
+    sqlx::query("UPDATE stream_payees SET owed = '5'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let report = reconcile(&db, &chain.provider, &chain.deployment)
+        .await
+        .unwrap();
+    let named: Vec<&str> = report.differences.iter().map(|d| d.what.as_str()).collect();
+    assert_eq!(
+        named,
+        [
+            format!(
+                "balanceOf(streams) = Σ stream balances + Σ owedTo ({})",
+                addr(&token)
+            ),
+            format!("owedTo({}, {})", addr(&holder), addr(&token)),
+        ],
+        "{report}"
+    );
     drop(test_db);
 }
 both_databases!(streams_show_insolvent_and_ended, super::streams_run_out);
