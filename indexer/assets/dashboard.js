@@ -90,6 +90,36 @@ async function payers() {
     <td class="n">${fmt(p.spent)}</td><td class="n">${fmt(p.withdrawn)}</td></tr>`));
 }
 
+// A rate (token base units per second × 1e18) as a decimal number of units per second.
+function rate(r) {
+  try {
+    const v = BigInt(r), whole = v / 10n ** 18n, frac = (v % 10n ** 18n).toString().padStart(18, "0").replace(/0+$/, "");
+    return whole.toLocaleString("en-US") + (frac ? "." + frac.slice(0, 6) : "");
+  } catch { return String(r); }
+}
+
+async function streams() {
+  const list = await api("/api/streams?per_page=1000");
+  rows("#streams tbody", list.items.map((s) => `<tr data-stream="${esc(s.stream_id)}">
+    <td>${esc(s.stream_id)}</td><td>#${esc(s.license_id)}</td>
+    <td class="addr" title="${esc(s.payer)}">${esc(short(s.payer))}</td>
+    <td class="addr" title="${esc(s.token)}">${esc(short(s.token))}</td>
+    <td class="n" title="${esc(s.rate)} × 1e-18">${rate(s.rate)}</td>
+    <td><span class="badge ${esc(s.state)}" data-field="state">${esc(s.state)}</span></td>
+    <td class="n" data-field="deposited">${fmt(s.deposited)}</td><td class="n" data-field="streamed">${fmt(s.streamed)}</td>
+    <td class="n" data-field="withdrawn">${fmt(s.withdrawn)}</td><td class="n" data-field="balance">${fmt(s.balance)}</td>
+    <td class="n" data-field="debt">${fmt(s.uncovered_debt)}</td></tr>`));
+}
+
+async function pools() {
+  const list = await api("/api/pools?per_page=1000");
+  rows("#pools tbody", list.items.flatMap((p) => p.tokens.map((t) => `<tr data-pool="${esc(p.pool)}" data-token="${esc(t.token)}">
+    <td class="addr" title="${esc(p.pool)}">${esc(short(p.pool))}</td><td>${esc(p.name)}</td>
+    <td class="addr" title="${esc(t.token)}">${esc(short(t.token))}</td><td class="n">${p.holders}</td>
+    <td class="n" data-field="distributed">${fmt(t.distributed)}</td><td class="n" data-field="claimed">${fmt(t.claimed)}</td>
+    <td class="n" data-field="unclaimed">${fmt(t.unclaimed)}</td></tr>`)));
+}
+
 function showStatus(s) {
   $("#status").textContent = `chain ${s.chain_id} · indexed block ${s.indexed_block} · finalized ${s.finalized_block} · head ${s.head_block} · ${fmt(s.events)} events`;
   document.body.dataset.indexedBlock = s.indexed_block;
@@ -98,7 +128,7 @@ function showStatus(s) {
 let refreshing = null;
 async function refresh() {
   if (refreshing) return refreshing;
-  refreshing = Promise.all([creators(), licenses(), usage(), batches(), payers()])
+  refreshing = Promise.all([creators(), licenses(), usage(), batches(), payers(), streams(), pools()])
     .catch((e) => console.error(e))
     .finally(() => { refreshing = null; document.body.dataset.refreshed = String(Date.now()); });
   return refreshing;

@@ -22,7 +22,7 @@ use crate::{
     audit, auditor, export,
     fetch::Fetcher,
     query::{self, Page, RoyaltyFilter},
-    Db, Deployment, Error,
+    streams_pools, Db, Deployment, Error,
 };
 
 /// The OpenAPI 3.1 document of the API.
@@ -113,6 +113,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/settlements", get(settlements))
         .route("/api/unclaimed", get(unclaimed))
+        .route("/api/streams", get(streams))
+        .route("/api/streams/{id}", get(stream))
+        .route("/api/stream-payees", get(stream_payees))
+        .route("/api/pools", get(pools))
+        .route("/api/pools/{address}", get(pool))
         .route("/api/export/flows", get(flows))
         .route("/api/live", get(live))
         .with_state(state)
@@ -275,6 +280,54 @@ async fn unclaimed(
     Query(p): Query<ListParams>,
 ) -> ApiResult<Vec<query::Unclaimed>> {
     Ok(Json(query::unclaimed(&s.db, p.payee.as_deref()).await?))
+}
+
+async fn streams(
+    State(s): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<query::Paged<streams_pools::StreamView>> {
+    Ok(Json(
+        streams_pools::streams(&s.db, p.license.as_deref(), p.payer.as_deref(), p.page()).await?,
+    ))
+}
+
+async fn stream(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    match streams_pools::stream(&s.db, &id).await? {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no stream with id {id}"),
+        )),
+    }
+}
+
+async fn stream_payees(
+    State(s): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<query::Paged<streams_pools::StreamPayeeView>> {
+    Ok(Json(
+        streams_pools::stream_payees(&s.db, p.holder.as_deref(), p.page()).await?,
+    ))
+}
+
+async fn pools(
+    State(s): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<query::Paged<streams_pools::PoolView>> {
+    Ok(Json(streams_pools::pools(&s.db, p.page()).await?))
+}
+
+async fn pool(
+    State(s): State<AppState>,
+    Path(address): Path<String>,
+) -> Result<Response, ApiError> {
+    match streams_pools::pool(&s.db, &address).await? {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no pool at {address}"),
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -67,6 +67,11 @@ pub const DERIVED_TABLES: &[&str] = &[
     "royalties_by_day",
     "fees",
     "streams",
+    "stream_payees",
+    "pools",
+    "pool_tokens",
+    "pool_holders",
+    "pool_accounts",
 ];
 
 impl Db {

@@ -1,7 +1,8 @@
-//! Fairtrain indexer: mirrors every event of a Fairtrain deployment (`LicenseNFT` and
-//! `TrainingEscrow`) into SQLite or PostgreSQL, keeps derived state (licenses, balances,
-//! batches, settlements, royalties) in step with the chain through reorganisations, proves it
-//! against the chain (`reconcile`), and serves it to creators and auditors.
+//! Fairtrain indexer: mirrors every event of a Fairtrain deployment (`LicenseNFT`,
+//! `TrainingEscrow`, `RoyaltyStreams`, `RevenuePoolFactory` and its pools) into SQLite or
+//! PostgreSQL, keeps derived state (licenses, balances, batches, settlements, royalties, streams,
+//! pools) in step with the chain through reorganisations, proves it against the chain
+//! (`reconcile`), and serves it to creators and auditors.
 //!
 //! The modules follow the data, one job each:
 //!
@@ -16,6 +17,7 @@
 //! - [`audit`]: auditing a batch against its published data and the chain.
 //! - [`auditor`]: auditing every new batch automatically, with retries, and its audit status.
 //! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
+//! - [`streams_pools`]: streams (with their state now) and revenue-share pools, for the same.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
 
@@ -32,6 +34,7 @@ pub mod fetch;
 pub mod query;
 pub mod raw;
 pub mod reconcile;
+pub mod streams_pools;
 pub mod sync;
 pub mod units;
 

@@ -11,7 +11,7 @@ use fairtrain_indexer::{
     auditor::{self, Auditor, AuditorConfig},
     derive, export,
     fetch::{self, Fetcher},
-    query, reconcile,
+    query, reconcile, streams_pools,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -227,6 +227,40 @@ enum QueryCmd {
         #[arg(long)]
         payee: Option<String>,
     },
+    /// Royalty streams with their state at the latest indexed block.
+    Streams {
+        /// Paying this license.
+        #[arg(long)]
+        license: Option<String>,
+        /// Paid by.
+        #[arg(long)]
+        payer: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One stream.
+    Stream {
+        /// Stream id.
+        id: String,
+    },
+    /// What streams paid each license holder (withdrawn, booked to owedTo, paid out of it).
+    StreamPayees {
+        /// One holder.
+        #[arg(long)]
+        holder: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Revenue-share pools with their totals per token.
+    Pools {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One pool with its holders' shares, claims and claimable amounts.
+    Pool {
+        /// Pool address.
+        address: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +352,31 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             .await?,
         ),
         QueryCmd::Unclaimed { payee } => print_json(&query::unclaimed(db, payee.as_deref()).await?),
+        QueryCmd::Streams {
+            license,
+            payer,
+            page,
+        } => print_json(
+            &streams_pools::streams(db, license.as_deref(), payer.as_deref(), page.page()).await?,
+        ),
+        QueryCmd::Stream { id } => match streams_pools::stream(db, &id).await? {
+            Some(s) => print_json(&s),
+            None => {
+                eprintln!("no stream with id {id}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        QueryCmd::StreamPayees { holder, page } => {
+            print_json(&streams_pools::stream_payees(db, holder.as_deref(), page.page()).await?)
+        }
+        QueryCmd::Pools { page } => print_json(&streams_pools::pools(db, page.page()).await?),
+        QueryCmd::Pool { address } => match streams_pools::pool(db, &address).await? {
+            Some(p) => print_json(&p),
+            None => {
+                eprintln!("no pool at {address}");
+                Ok(ExitCode::from(1))
+            }
+        },
     }
 }
 

@@ -46,16 +46,16 @@ impl Default for Page {
 }
 
 impl Page {
-    fn check(self) -> Result<Self> {
+    pub(crate) fn check(self) -> Result<Self> {
         if self.page == 0 || self.per_page == 0 || self.per_page > 1000 {
             return Err(Error::invalid("page", "page ≥ 1 and 1 ≤ per_page ≤ 1000"));
         }
         Ok(self)
     }
-    fn offset(self) -> i64 {
+    pub(crate) fn offset(self) -> i64 {
         ((self.page - 1) * self.per_page) as i64
     }
-    fn limit(self) -> i64 {
+    pub(crate) fn limit(self) -> i64 {
         self.per_page as i64
     }
 }
@@ -101,7 +101,7 @@ pub async fn status(db: &Db) -> Result<Status> {
     })
 }
 
-async fn paged<T>(db: &Db, items: Vec<T>, page: Page, total: i64) -> Result<Paged<T>> {
+pub(crate) async fn paged<T>(db: &Db, items: Vec<T>, page: Page, total: i64) -> Result<Paged<T>> {
     Ok(Paged {
         items,
         page: page.page,
@@ -111,7 +111,7 @@ async fn paged<T>(db: &Db, items: Vec<T>, page: Page, total: i64) -> Result<Page
     })
 }
 
-fn lower(s: &str) -> String {
+pub(crate) fn lower(s: &str) -> String {
     s.trim().to_ascii_lowercase()
 }
 

@@ -218,6 +218,18 @@ pub async fn checkpoint(db: &Db) -> Result<Option<Checkpoint>> {
     .transpose()
 }
 
+/// The timestamp of the checkpoint block (the time the derived state is as of), from the block
+/// window, which always holds the checkpoint block.
+pub async fn checkpoint_time(db: &Db) -> Result<Option<u64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT b.timestamp FROM blocks b JOIN checkpoint c ON b.number = c.block_number \
+         WHERE c.id = 1",
+    )
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(t,)| t as u64))
+}
+
 /// Moves the checkpoint (inside the transaction that stores the events up to it).
 pub async fn set_checkpoint(tx: &mut Transaction<'static, Any>, cp: Checkpoint) -> Result<()> {
     sqlx::query(

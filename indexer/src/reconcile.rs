@@ -7,7 +7,14 @@
 //! balance and pending withdrawal, each reservation's remaining amount (and their sum against the
 //! payer's reserved balance), acceptances, relayers, signers, accrued fees, settled samples per
 //! usage key, and the accounting identity `balanceOf(escrow) = Σ available + Σ reserved + fees`
-//! per token.
+//! per token; per stream, `getStream`'s balance, rate and status and `stateOf`,
+//! `withdrawableAmountOf` and `uncoveredDebtOf` against the state computed from the derived row
+//! for the checkpoint block's time; per pool, `isPool`, transferability, manager, total supply
+//! and accepted tokens, each token's `tokenState`, each holder's shares (`balanceOf`), and per
+//! holder and token what is owed (`claimable`, and the exact scaled amount
+//! `owedScaled + shares × (accPerShare − index)`), and Σ holders' claims against `paidOut`.
+
+mod streams_pools;
 
 use std::collections::HashMap;
 
@@ -16,7 +23,7 @@ use alloy::{
     primitives::{Address, U256},
     providers::DynProvider,
 };
-use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, RoyaltyStreams, TrainingEscrow};
+use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, TrainingEscrow};
 use futures::{future::BoxFuture, stream, FutureExt, StreamExt};
 use serde::Serialize;
 
@@ -452,38 +459,11 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
         );
     }
 
-    // Streams: balance, rate and status of each against `getStream`.
     if let Some(address) = deployment.royalty_streams {
-        let streams = RoyaltyStreams::new(address, provider.clone());
-        let rows = rows::<(String, String, String, String)>(
-            db,
-            "SELECT stream_id, balance, rate, status FROM streams",
-        )
-        .await?;
-        for (id, balance, rate, status) in rows {
-            let s = streams.clone();
-            checks.push(
-                async move {
-                    let n: U256 = id
-                        .parse()
-                        .map_err(|e| Error::Stored(format!("stream id {id:?}: {e}")))?;
-                    let chain = s.getStream(n).block(at).call().await.map_err(rpc)?;
-                    let chain_status = match chain.status {
-                        1 => "active",
-                        2 => "paused",
-                        3 => "cancelled",
-                        _ => "null",
-                    };
-                    Ok(compare(
-                        format!("getStream({id}) balance, rate, status"),
-                        format!("{balance}, {rate}, {status}"),
-                        format!("{}, {}, {chain_status}", chain.balance, chain.ratePerSecond),
-                    ))
-                }
-                .boxed(),
-            );
-        }
+        let time = raw::checkpoint_time(db).await?.unwrap_or_default();
+        streams_pools::streams(db, provider, address, at, time, &mut checks).await?;
     }
+    streams_pools::pools(db, provider, deployment, at, &mut checks).await?;
 
     let total = checks.len() as u64;
     let results: Vec<Result<Option<Difference>>> =

@@ -5,8 +5,9 @@
 //! number of events, then [`State::flush`] in the same transaction as the raw events and the
 //! checkpoint.
 
+pub mod pools;
 mod rows;
-mod streams;
+pub mod streams;
 mod table;
 
 use alloy::primitives::{Address, B256, U256};
@@ -60,8 +61,9 @@ impl State {
             Event::Escrow(e) => self.apply_escrow(tx, r, e).await,
             Event::License(e) => self.apply_license(tx, r, e).await,
             Event::Streams(e) => streams::apply(tx, r, e).await,
-            // Stored raw; no derived tables for pools yet.
-            Event::PoolFactory(_) | Event::Pool(_) | Event::Unknown => Ok(()),
+            Event::PoolFactory(e) => pools::apply_factory(tx, r, e).await,
+            Event::Pool(e) => pools::apply_pool(tx, r, e).await,
+            Event::Unknown => Ok(()),
         }
     }
 

@@ -175,6 +175,12 @@ async fn api_answers(backend: Backend) {
     assert_eq!(code, 404, "{body}");
     let (code, body) = get(&base, "/api/batches/not-a-root").await;
     assert_eq!(code, 400, "{body}");
+    let (code, body) = get(&base, "/api/streams/999").await;
+    assert_eq!(code, 404, "{body}");
+    let (code, body) = get(&base, &format!("/api/pools/0x{}", "00".repeat(20))).await;
+    assert_eq!(code, 404, "{body}");
+    let (code, body) = get(&base, "/api/pools?page=0").await;
+    assert_eq!(code, 400, "{body}");
     let (code, body) = get(&base, "/api/licenses?per_page=5000").await;
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("per_page"));
@@ -224,6 +230,11 @@ async fn api_answers(backend: Backend) {
         "/api/export/flows",
         "/api/live",
         "/api/openapi.json",
+        "/api/streams",
+        "/api/streams/{id}",
+        "/api/stream-payees",
+        "/api/pools",
+        "/api/pools/{address}",
     ] {
         assert!(
             paths.iter().any(|p| *p == route),
@@ -261,7 +272,8 @@ async fn api_answers(backend: Backend) {
 }
 both_databases!(api_answers_with_the_chains_numbers, super::api_answers);
 
-fn cli(db: &str, chain: &Chain, args: &[&str]) -> (i32, String) {
+/// Runs the indexer's binary against `db` and the chain: exit code and stdout + stderr.
+pub(crate) fn cli(db: &str, chain: &Chain, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_fairtrain-indexer"))
         .args(["--db", db, "--rpc-url", &chain.url, "--deployment"])
         .arg(root().join("deployments/31337.json"))

@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: headless Chromium (Debian's package, installed by
 //! `scripts/setup`) driven over the Chrome DevTools Protocol. The page loads, shows the numbers
-//! the chain holds, and updates without a reload after a new settlement.
+//! the chain holds, and updates without a reload after a new settlement, a stream that ran dry
+//! and a paid revenue-share pool.
 
 use std::{
     io::{BufRead, BufReader},
@@ -19,8 +20,12 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
+use fairtrain_indexer::derive::streams::StreamState;
+use fairtrain_protocol::bindings::{pools::RevenuePool, RoyaltyStreams};
+
 use crate::{
     audit::{claim, commit},
+    pool_state::insolvent_stream_and_paid_pool,
     support::{config, Backend, Chain, MockToken, TestDb},
 };
 
@@ -305,10 +310,65 @@ async fn dashboard_shows_the_chain_and_updates_live() {
         "no reload happened"
     );
 
+    streams_and_pools_shown(&chain, &mut browser).await;
+
     stop_tx.send(()).ok();
     following.await.unwrap().unwrap();
     stop_audits.send(()).ok();
     auditing.await.unwrap().unwrap();
+}
+
+/// A stream that ran dry and a paid pool appear in the open page with the chain's numbers.
+async fn streams_and_pools_shown(chain: &Chain, browser: &mut Browser) {
+    let (id, pool) = insolvent_stream_and_paid_pool(chain).await;
+    let streams = RoyaltyStreams::new(
+        chain.deployment.royalty_streams.unwrap(),
+        chain.provider.clone(),
+    );
+    let record = streams.getStream(id).call().await.unwrap();
+    let state = streams.stateOf(id).call().await.unwrap();
+    let state = StreamState::from_chain(state).unwrap().as_str();
+    assert_eq!(state, "insolvent");
+    let cell = |row: &str, field: &str| {
+        format!("document.querySelector('{row} [data-field=\"{field}\"]')?.textContent ?? null")
+    };
+    let stream_row = format!("#streams tr[data-stream=\"{id}\"]");
+    browser
+        .wait_for(&cell(&stream_row, "state"), json!(state))
+        .await;
+    browser
+        .wait_for(
+            &cell(&stream_row, "balance"),
+            json!(format_thousands(&record.balance.to_string())),
+        )
+        .await;
+    // Everything the stream held was withdrawn to the license holder.
+    browser
+        .wait_for(&cell(&stream_row, "withdrawn"), json!("100"))
+        .await;
+    browser
+        .wait_for(&cell(&stream_row, "deposited"), json!("100"))
+        .await;
+
+    let token = chain.deployment.payment_tokens[0];
+    let totals = RevenuePool::new(pool, chain.provider.clone())
+        .tokenState(token)
+        .call()
+        .await
+        .unwrap();
+    let pool_row = format!("#pools tr[data-pool=\"{pool:#x}\"][data-token=\"{token:#x}\"]");
+    browser
+        .wait_for(
+            &cell(&pool_row, "distributed"),
+            json!(format_thousands(&totals.received.to_string())),
+        )
+        .await;
+    browser
+        .wait_for(
+            &cell(&pool_row, "claimed"),
+            json!(format_thousands(&totals.paidOut.to_string())),
+        )
+        .await;
 }
 
 /// `10140000` → `10,140,000` (what the page's `toLocaleString("en-US")` prints).

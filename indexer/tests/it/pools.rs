@@ -1,5 +1,6 @@
-//! Streams and pools: their events stored (streams derived into `streams`; pools raw only), pools followed from the factory's
-//! `PoolCreated` (in the range of their creation too) and forgotten on a rollback.
+//! Streams and pools: their events stored, pools followed from the factory's `PoolCreated` (in
+//! the range of their creation too) and forgotten on a rollback; a stream's derived row against
+//! `getStream`. Derived pool state and stream states: `pool_state.rs`.
 
 use alloy::primitives::{Address, U256};
 use fairtrain_indexer::{
@@ -135,8 +136,11 @@ async fn streams_stored(backend: Backend) {
     let mut ix = indexer(&chain, &db, config()).await;
     ix.sync_to_head().await.unwrap();
 
-    // Account 3 streams 10 units a second to license 1 with a deposit of 1000, then (after 20
-    // seconds) the holder's accrual is withdrawn and the stream cancelled.
+    // Account 3 streams to license 1 at rate 10 with a deposit of 1000, then (after 20 seconds)
+    // the holder's accrual is withdrawn and the stream cancelled. Rates are 18-decimal
+    // fixed-point: 10 is 1e-17 units a second, so the withdrawal finds nothing to pay (no
+    // event) and the cancellation rounds the accrued fraction up to one whole unit for the holder
+    // (`AccrualCredited` of 1: rounding never favours the payer) and refunds the other 1499.
     let (payer, p) = chain.wallet(3);
     let token = chain.deployment.payment_tokens[0];
     let address = chain.deployment.royalty_streams.unwrap();
@@ -214,8 +218,15 @@ async fn streams_stored(backend: Backend) {
             "AccrualCredited",
             "StreamCancelled"
         ],
-        "create (deposit included, first stream of the license), withdraw, cancel, as emitted"
+        "create (deposit included, first stream of the license), cancel with its round-up"
     );
+    let (withdrawn, credited, refunded): (String, String, String) =
+        sqlx::query_as("SELECT withdrawn, credited, refunded FROM streams WHERE stream_id = $1")
+            .bind(id.to_string())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((&*withdrawn, &*credited, &*refunded), ("0", "1", "1499"));
     assert_stream_matches(&chain, &db, id, "cancelled", "1500").await;
     let report = fairtrain_indexer::reconcile::reconcile(&db, &chain.provider, &chain.deployment)
         .await
@@ -229,10 +240,17 @@ async fn streams_stored(backend: Backend) {
     let report = fairtrain_indexer::reconcile::reconcile(&db, &chain.provider, &chain.deployment)
         .await
         .unwrap();
-    assert_eq!(report.differences.len(), 1, "{report}");
-    assert!(
-        report.differences[0].what.starts_with("getStream("),
-        "{report}"
+    let named: Vec<&str> = report.differences.iter().map(|d| d.what.as_str()).collect();
+    assert_eq!(
+        named,
+        [
+            format!(
+                "balanceOf(streams) = Σ stream balances + Σ owedTo ({})",
+                fairtrain_indexer::units::addr(&token)
+            ),
+            format!("getStream({id}) balance, rate, status"),
+        ],
+        "the stream and the token's accounting identity: {report}"
     );
     fairtrain_indexer::derive::rebuild(&db, &chain.deployment)
         .await
