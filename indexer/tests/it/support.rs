@@ -113,12 +113,7 @@ impl Chain {
             let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
             forge(
                 &self.url,
-                &[
-                    "contracts/script/Demo.s.sol",
-                    "--sig",
-                    "prepare()",
-                    "--slow",
-                ],
+                &["contracts/script/Demo.s.sol", "--sig", "prepare()"],
                 &[],
             );
         }
@@ -128,7 +123,7 @@ impl Chain {
         let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
         forge(
             &self.url,
-            &["contracts/script/Demo.s.sol", "--sig", "settle()", "--slow"],
+            &["contracts/script/Demo.s.sol", "--sig", "settle()"],
             &[],
         );
     }
