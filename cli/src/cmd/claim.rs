@@ -41,7 +41,8 @@ pub struct ClaimArgs {
     )]
     pub relayer_url: Option<String>,
     /// Published batch data (a file, or an http(s) URL such as a relayer's /v1/data/<hash>);
-    /// repeatable. The proofs are rebuilt from it: the relayer's API is not needed.
+    /// repeatable. The proofs are rebuilt from it: the relayer's API is not needed (and
+    /// --relayer-url is not used).
     #[arg(long)]
     pub batch_data: Vec<String>,
     /// Claim for these licenses only (repeatable) [default: every license the payee holds].
