@@ -1,6 +1,8 @@
 //! A connection to the chain: a provider (with the wallet when a key is given), the
 //! deployment's contracts, and sending transactions with decoded reverts.
 
+use std::path::PathBuf;
+
 use alloy::{
     contract::SolCallBuilder,
     network::EthereumWallet,
@@ -35,6 +37,8 @@ pub struct Chain {
     pub chain_id: u64,
     /// The deployment in use.
     pub deployment: Deployment,
+    /// The file it was read from.
+    deployment_path: PathBuf,
     signer: Option<PrivateKeySigner>,
 }
 
@@ -93,11 +97,16 @@ impl Chain {
             .get_chain_id()
             .await
             .map_err(|e| CliError::rpc(&format!("connecting to {}", rpc.rpc_url), e))?;
-        let deployment = Deployment::resolve(rpc.deployment.as_deref(), chain_id)?;
+        let deployment_path = rpc
+            .deployment
+            .clone()
+            .unwrap_or_else(|| Deployment::default_path(chain_id));
+        let deployment = Deployment::resolve(Some(&deployment_path), chain_id)?;
         Ok(Self {
             provider,
             chain_id,
             deployment,
+            deployment_path,
             signer,
         })
     }
@@ -169,7 +178,7 @@ impl Chain {
 
     fn missing(&self, what: &str) -> CliError {
         CliError::Deployment {
-            path: crate::deployment::Deployment::default_path(self.chain_id),
+            path: self.deployment_path.clone(),
             reason: format!("it has no {what}"),
         }
     }

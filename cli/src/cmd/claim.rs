@@ -11,7 +11,7 @@
 //! reserves only the increase over the earlier ones.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     path::PathBuf,
 };
 
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     chain::{Chain, Sent},
     error::{CliError, Result},
+    logs::{events, Topic},
     output::Render,
     time,
 };
@@ -263,7 +264,6 @@ async fn from_batch_data(
 /// A receipt that passed every local check, ready to claim.
 struct Ready {
     root: B256,
-    committed_at: u64,
     token: Address,
     claim: Escrow::Claim,
     cumulative: u64,
@@ -305,8 +305,7 @@ async fn check(
             escrow.reservation(root, receipt.payer, acceptance.token),
         )
         .await?;
-    let committed_at = u64::try_from(reservation.committedAt).unwrap_or_default();
-    if committed_at == 0 {
+    if reservation.committedAt == alloy::primitives::aliases::U40::ZERO {
         return Ok(Err(format!(
             "no batch with root {root} reserved funds of this payer on-chain"
         )));
@@ -331,7 +330,6 @@ async fn check(
     }
     Ok(Ok(Ready {
         root,
-        committed_at,
         token: acceptance.token,
         cumulative: receipt.cumulativeSamples,
         claim: Escrow::Claim {
@@ -340,6 +338,26 @@ async fn check(
             proof: c.proof.clone(),
         },
     }))
+}
+
+/// Where the batch `root` was committed: (block, log index) of its `BatchCommitted` event.
+async fn commit_position(chain: &Chain, root: B256) -> Result<(u64, u64)> {
+    let logs = events::<TrainingEscrow::BatchCommitted>(
+        chain,
+        chain.deployment.training_escrow,
+        Topic::First(root),
+    )
+    .await?;
+    let log = logs.first().map(|(_, log)| log).ok_or_else(|| {
+        CliError::rpc(
+            "reading BatchCommitted events",
+            format!("no commit of root {root} found although it reserved funds"),
+        )
+    })?;
+    Ok((
+        log.block_number.unwrap_or_default(),
+        log.log_index.unwrap_or_default(),
+    ))
 }
 
 /// `creator claim`: gathers receipts and proofs, checks them, and claims them root by root.
@@ -389,9 +407,15 @@ pub async fn claim(chain: &Chain, args: &ClaimArgs) -> Result<Claimed> {
             }),
         }
     }
-    // Oldest commit first, and within a root each run's counts in increasing order: a later
+    // Oldest commit first (by the position of its `BatchCommitted` event: several batches can
+    // share a block time), and within a root each run's counts in increasing order: a later
     // batch reserved only what its receipts add over the earlier ones.
-    ready.sort_by_key(|r| (r.committed_at, r.root, r.cumulative));
+    let roots: BTreeSet<B256> = ready.iter().map(|r| r.root).collect();
+    let mut order: BTreeMap<B256, (u64, u64)> = BTreeMap::new();
+    for root in roots {
+        order.insert(root, commit_position(chain, root).await?);
+    }
+    ready.sort_by_key(|r| (order[&r.root], r.root, r.cumulative));
     let mut by_root: Vec<(B256, Address, Vec<Escrow::Claim>)> = Vec::new();
     for r in ready {
         match by_root.last_mut() {
