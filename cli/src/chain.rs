@@ -1,6 +1,8 @@
 //! A connection to the chain: a provider (with the wallet when a key is given), the
 //! deployment's contracts, and sending transactions with decoded reverts.
 
+use std::path::PathBuf;
+
 use alloy::{
     contract::SolCallBuilder,
     network::EthereumWallet,
@@ -13,6 +15,9 @@ use alloy::{
 use fairtrain_protocol::bindings::{
     IERC20Permit::{self, IERC20PermitInstance},
     LicenseNFT::{self, LicenseNFTInstance},
+    RevenuePool::{self, RevenuePoolInstance},
+    RevenuePoolFactory::{self, RevenuePoolFactoryInstance},
+    RoyaltyStreams::{self, RoyaltyStreamsInstance},
     TrainingEscrow::{self, TrainingEscrowInstance},
 };
 use serde::Serialize;
@@ -32,6 +37,8 @@ pub struct Chain {
     pub chain_id: u64,
     /// The deployment in use.
     pub deployment: Deployment,
+    /// The file it was read from.
+    deployment_path: PathBuf,
     signer: Option<PrivateKeySigner>,
 }
 
@@ -90,11 +97,16 @@ impl Chain {
             .get_chain_id()
             .await
             .map_err(|e| CliError::rpc(&format!("connecting to {}", rpc.rpc_url), e))?;
-        let deployment = Deployment::resolve(rpc.deployment.as_deref(), chain_id)?;
+        let deployment_path = rpc
+            .deployment
+            .clone()
+            .unwrap_or_else(|| Deployment::default_path(chain_id));
+        let deployment = Deployment::resolve(Some(&deployment_path), chain_id)?;
         Ok(Self {
             provider,
             chain_id,
             deployment,
+            deployment_path,
             signer,
         })
     }
@@ -133,6 +145,42 @@ impl Chain {
     /// The deployment's `LicenseNFT`.
     pub fn nft(&self) -> LicenseNFTInstance<DynProvider> {
         LicenseNFT::new(self.deployment.license_nft, self.provider.clone())
+    }
+
+    /// The deployment's `RoyaltyStreams`.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::Deployment`] if the deployment file names none.
+    pub fn streams(&self) -> Result<RoyaltyStreamsInstance<DynProvider>> {
+        let address = self.deployment.royalty_streams.ok_or_else(|| {
+            self.missing("royaltyStreams (deployed with streams since Deploy.s.sol added them)")
+        })?;
+        Ok(RoyaltyStreams::new(address, self.provider.clone()))
+    }
+
+    /// The deployment's `RevenuePoolFactory`.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::Deployment`] if the deployment file names none.
+    pub fn pool_factory(&self) -> Result<RevenuePoolFactoryInstance<DynProvider>> {
+        let address = self.deployment.revenue_pool_factory.ok_or_else(|| {
+            self.missing("revenuePoolFactory (deployed with pools since Deploy.s.sol added them)")
+        })?;
+        Ok(RevenuePoolFactory::new(address, self.provider.clone()))
+    }
+
+    /// A `RevenuePool`.
+    pub fn pool(&self, address: Address) -> RevenuePoolInstance<DynProvider> {
+        RevenuePool::new(address, self.provider.clone())
+    }
+
+    fn missing(&self, what: &str) -> CliError {
+        CliError::Deployment {
+            path: self.deployment_path.clone(),
+            reason: format!("it has no {what}"),
+        }
     }
 
     /// An ERC-20 token.
@@ -217,6 +265,41 @@ impl Chain {
             symbol,
             decimals,
         })
+    }
+
+    /// Makes sure the key's wallet holds `value` of `token` and that `spender` may pull it:
+    /// refuses (sending nothing) if the wallet is short, approves `value` if the allowance is.
+    /// Returns the approval sent, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::Invalid`] if the wallet holds too little; a decoded revert or RPC error.
+    pub async fn approve_if_short(
+        &self,
+        token: &TokenInfo,
+        spender: Address,
+        value: alloy::primitives::U256,
+    ) -> Result<Option<Sent>> {
+        let owner = self.sender()?;
+        let erc20 = self.erc20(token.address);
+        let wallet = self
+            .read("reading the wallet balance", erc20.balanceOf(owner))
+            .await?;
+        if wallet < value {
+            return Err(CliError::Invalid(format!(
+                "the wallet {owner} holds {} but {} are needed: fund the wallet first",
+                token.describe(wallet),
+                token.describe(value)
+            )));
+        }
+        let allowance = self
+            .read("reading the allowance", erc20.allowance(owner, spender))
+            .await?;
+        if allowance >= value {
+            return Ok(None);
+        }
+        let receipt = self.send("approve", erc20.approve(spender, value)).await?;
+        Ok(Some(Sent::new("approve", &receipt)))
     }
 
     /// Resolves `given` (an address, or the symbol of one of the deployment's payment tokens,

@@ -18,6 +18,12 @@ pub struct Deployment {
     pub license_nft: Address,
     /// The `TrainingEscrow`.
     pub training_escrow: Address,
+    /// The `RoyaltyStreams` (absent from deployments made before streams existed).
+    #[serde(default)]
+    pub royalty_streams: Option<Address>,
+    /// The `RevenuePoolFactory` (absent from deployments made before pools existed).
+    #[serde(default)]
+    pub revenue_pool_factory: Option<Address>,
     /// Tokens the escrow allowed at deployment.
     pub payment_tokens: Vec<Address>,
     /// The block of the deployment: where log queries start.
@@ -82,6 +88,7 @@ mod tests {
         let d = Deployment::resolve(Some(&path), 31337).unwrap();
         assert_eq!(d.payment_tokens.len(), 1);
         assert_ne!(d.license_nft, d.training_escrow);
+        assert!(d.royalty_streams.is_some() && d.revenue_pool_factory.is_some());
         assert!(matches!(
             Deployment::resolve(Some(&path), 1),
             Err(CliError::Deployment { .. })

@@ -2,9 +2,10 @@
 //!
 //! Creators describe a dataset folder in a signed [manifest](cmd::manifest) (file hashes, a
 //! Merkle root, metadata; `fairtrain_protocol::manifest`), mint a [license](cmd::license) for
-//! it from a template, and follow their [earnings](cmd::creator). Payers
-//! [deposit, accept terms, register keys, authorize relayers, watch spending and
-//! withdraw](cmd::payer).
+//! it from a template, follow their [earnings](cmd::creator) and [claim](cmd::claim) what
+//! relayers committed. Payers [deposit, accept terms, register keys, authorize relayers, watch
+//! spending and withdraw](cmd::payer), and [stream](cmd::stream) royalties to a license per
+//! second; income can be shared among many holders through a revenue [pool](cmd::pool).
 //!
 //! Each subcommand is a library function taking a connected [`Chain`] (or nothing, for
 //! offline manifest work) and its clap `Args` struct, and returning a report that renders as
@@ -33,7 +34,10 @@ pub mod time;
 pub use chain::Chain;
 pub use error::{CliError, Result};
 
-use cmd::{creator::CreatorCmd, license::LicenseCmd, manifest::ManifestCmd, payer::PayerCmd};
+use cmd::{
+    creator::CreatorCmd, license::LicenseCmd, manifest::ManifestCmd, payer::PayerCmd,
+    pool::PoolCmd, stream::StreamCmd,
+};
 use opts::GlobalOpts;
 use output::Render;
 
@@ -58,12 +62,18 @@ pub enum Command {
     /// License templates, minting, terms.
     #[command(subcommand)]
     License(LicenseCmd),
-    /// Creator views (earnings) and direct settlement of signed receipts.
+    /// Creator views (earnings), claims of committed batches, direct settlement of receipts.
     #[command(subcommand)]
     Creator(CreatorCmd),
     /// Payer budget, acceptances, keys, relayers, withdrawals.
     #[command(subcommand)]
     Payer(PayerCmd),
+    /// Per-second royalty streams from a payer to a license's holder.
+    #[command(subcommand)]
+    Stream(StreamCmd),
+    /// Revenue-share pools: shares for members, income distributed and claimed.
+    #[command(subcommand)]
+    Pool(PoolCmd),
 }
 
 /// Runs a parsed command and returns what to print (text, or JSON with `--json`).
@@ -107,6 +117,39 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Creator(CreatorCmd::Settle(args)) => cmd::creator::settle(&connect().await?, args)
             .await?
             .render(json),
+        Command::Creator(CreatorCmd::Claim(args)) => cmd::claim::claim(&connect().await?, args)
+            .await?
+            .render(json),
+        Command::Stream(cmd) => {
+            let chain = connect().await?;
+            match cmd {
+                StreamCmd::Create(a) => cmd::stream::create(&chain, a).await?.render(json),
+                StreamCmd::TopUp(a) => cmd::stream::top_up(&chain, a).await?.render(json),
+                StreamCmd::Adjust(a) => cmd::stream::adjust(&chain, a).await?.render(json),
+                StreamCmd::Pause(a) => cmd::stream::pause(&chain, a).await?.render(json),
+                StreamCmd::Restart(a) => cmd::stream::restart(&chain, a).await?.render(json),
+                StreamCmd::Cancel(a) => cmd::stream::cancel(&chain, a).await?.render(json),
+                StreamCmd::Withdraw(a) => cmd::stream::withdraw(&chain, a).await?.render(json),
+                StreamCmd::WithdrawOwed(a) => {
+                    cmd::stream::withdraw_owed(&chain, a).await?.render(json)
+                }
+                StreamCmd::Settle(a) => cmd::stream::settle(&chain, a).await?.render(json),
+                StreamCmd::Status(a) => cmd::stream::status(&chain, a).await?.render(json),
+            }
+        }
+        Command::Pool(cmd) => {
+            let chain = connect().await?;
+            match cmd {
+                PoolCmd::Create(a) => cmd::pool::create(&chain, a).await?.render(json),
+                PoolCmd::AddLicense(a) => cmd::pool::add_license(&chain, a).await?.render(json),
+                PoolCmd::RouteRoyalties(a) => {
+                    cmd::pool::route_royalties(&chain, a).await?.render(json)
+                }
+                PoolCmd::Distribute(a) => cmd::pool::distribute(&chain, a).await?.render(json),
+                PoolCmd::Claim(a) => cmd::pool::claim(&chain, a).await?.render(json),
+                PoolCmd::Status(a) => cmd::pool::status(&chain, a).await?.render(json),
+            }
+        }
         Command::Payer(cmd) => {
             let chain = connect().await?;
             match cmd {

@@ -1,9 +1,9 @@
 //! Decoding contract reverts into the custom error's name and fields, with a hint of what to do.
 //!
-//! Errors are looked up by selector in the ABIs of `TrainingEscrow` and `LicenseNFT` (which
-//! carry the suite's errors and the OpenZeppelin errors they inherit) and of the ERC-20 errors
-//! a payment token may raise; `Error(string)` and `Panic(uint256)` are decoded too. Each suite
-//! error has an entry in [`hint`].
+//! Errors are looked up by selector in the ABIs of `TrainingEscrow`, `LicenseNFT`,
+//! `RoyaltyStreams` and `RevenuePool` (which carry the suite's errors and the OpenZeppelin errors
+//! they inherit) and of the ERC-20 errors a payment token may raise; `Error(string)` and
+//! `Panic(uint256)` are decoded too. Each suite error has an entry in [`hint`].
 
 use std::{collections::HashMap, fmt, sync::OnceLock};
 
@@ -13,7 +13,26 @@ use alloy::{
     primitives::{hex, Selector},
     sol_types::SolError,
 };
-use fairtrain_protocol::bindings::{LICENSE_NFT_ABI, TRAINING_ESCROW_ABI};
+use fairtrain_protocol::bindings::{
+    LICENSE_NFT_ABI, REVENUE_POOL_ABI, ROYALTY_STREAMS_ABI, TRAINING_ESCROW_ABI,
+};
+
+/// The ABIs whose errors are decoded: every contract of the suite that reverts with its own.
+const SUITE_ABIS: [&str; 4] = [
+    TRAINING_ESCROW_ABI,
+    LICENSE_NFT_ABI,
+    ROYALTY_STREAMS_ABI,
+    REVENUE_POOL_ABI,
+];
+
+/// Prefixes of the suite's own errors: each needs a hint (checked by a unit test).
+#[cfg(test)]
+const SUITE_PREFIXES: [&str; 4] = [
+    "TrainingEscrow_",
+    "LicenseNFT_",
+    "RoyaltyStreams_",
+    "RevenuePool_",
+];
 use serde::Serialize;
 
 use crate::time;
@@ -64,7 +83,7 @@ fn errors_by_selector() -> &'static HashMap<Selector, AbiError> {
     static ERRORS: OnceLock<HashMap<Selector, AbiError>> = OnceLock::new();
     ERRORS.get_or_init(|| {
         let mut map = HashMap::new();
-        for abi in [TRAINING_ESCROW_ABI, LICENSE_NFT_ABI] {
+        for abi in SUITE_ABIS {
             let abi: JsonAbi = serde_json::from_str(abi).expect("the bundled ABIs parse");
             for error in abi.errors() {
                 map.insert(error.selector(), error.clone());
@@ -82,7 +101,17 @@ fn errors_by_selector() -> &'static HashMap<Selector, AbiError> {
 fn is_time_field(name: &str) -> bool {
     matches!(
         name,
-        "unlockAt" | "lapsesAt" | "chargeableFrom" | "expiresAt" | "revokedAt" | "until" | "at"
+        "unlockAt"
+            | "lapsesAt"
+            | "chargeableFrom"
+            | "expiresAt"
+            | "revokedAt"
+            | "until"
+            | "at"
+            | "startTime"
+            | "endTime"
+            | "now_"
+            | "settledUntil"
     )
 }
 
@@ -226,6 +255,34 @@ pub fn hint(name: &str, fields: &[(String, String)]) -> Option<String> {
         "TrainingEscrow_ClaimWindowOutOfBounds" => format!("the claim window must be between {} and {} seconds", f("min"), f("max")),
         "OwnableUnauthorizedAccount" => format!("only the escrow owner may do this; {} is not", f("account")),
         "SafeERC20FailedOperation" => format!("the token {} refused the transfer: check the balance and allowance", f("token")),
+        // RoyaltyStreams
+        "RoyaltyStreams_ZeroAddress" => "an address is zero: give a token address (--token) and, if any, a non-zero --operator".into(),
+        "RoyaltyStreams_ZeroAmount" => "the amount must be above zero".into(),
+        "RoyaltyStreams_ZeroRate" => "a rate of zero is not a stream: give a positive --rate (pause the stream to stop it)".into(),
+        "RoyaltyStreams_StartInPast" => format!("--start {} is before the chain's time {}: give a later time, or omit it to start now", f("startTime"), f("now_")),
+        "RoyaltyStreams_EndNotAfterStart" => format!("--end {} must be after the start {}", f("endTime"), f("startTime")),
+        "RoyaltyStreams_UnknownLicense" => format!("license {} does not exist: check the id (`fairtrain license show <id>`)", f("licenseId")),
+        "RoyaltyStreams_NotTransferHook" => format!("the license contract {} does not report holder changes to this RoyaltyStreams: the deployment is inconsistent", f("licenseContract")),
+        "RoyaltyStreams_NotLicenseContract" => format!("only the license contract calls the transfer hook; {} is not it", f("caller")),
+        "RoyaltyStreams_UnknownStream" => format!("stream {} does not exist: check the id (`fairtrain stream status <id>`)", f("streamId")),
+        "RoyaltyStreams_StreamCancelled" => format!("stream {} is cancelled (final): open a new one with `fairtrain stream create`", f("streamId")),
+        "RoyaltyStreams_NotPayer" => format!("only the payer of stream {} may do this; {} is not (use the payer's key)", f("streamId"), f("caller")),
+        "RoyaltyStreams_NotPayerOrOperator" => format!("only the payer or the operator of stream {} may pause it; {} is neither", f("streamId"), f("caller")),
+        "RoyaltyStreams_NotAllowedToRestart" => format!("{} may not restart stream {}: the operator restarts only pauses it made; the payer restarts any", f("caller"), f("streamId")),
+        "RoyaltyStreams_NotActive" => format!("stream {} is {} and this needs it active: restart it first (`fairtrain stream restart`)", f("streamId"), stream_status(&f("status"))),
+        "RoyaltyStreams_NotPaused" => format!("stream {} is not paused: nothing to restart (`fairtrain stream adjust` changes the rate of an active stream)", f("streamId")),
+        "RoyaltyStreams_StreamEnded" => format!("stream {} ended at {}: cancel it to take back what is left (`fairtrain stream cancel`)", f("streamId"), f("endTime")),
+        "RoyaltyStreams_Insolvent" => format!("stream {} has {} base units of uncovered debt: top it up first (`fairtrain stream top-up`)", f("streamId"), f("uncoveredDebt")),
+        "RoyaltyStreams_SettlementIncomplete" => format!("stream {} has more holder changes than one call settles (settled until {}): run `fairtrain stream settle` until it reports complete, then retry", f("streamId"), f("settledUntil")),
+        "RoyaltyStreams_TransferAmountMismatch" => format!("the token {} moved {} base units instead of {} (fee on transfer): such tokens cannot be streamed", f("token"), f("received"), f("expected")),
+        // RevenuePool
+        "RevenuePool_BadMembers" => "members and shares must be lists of equal length, without zero addresses, zero shares or repeated members, totalling at most 2^128 - 1 (--member <address>=<shares>)".into(),
+        "RevenuePool_BadToken" => format!("token {} cannot be accepted: it is zero, the pool's own shares, or already accepted", f("token")),
+        "RevenuePool_TooManyTokens" => format!("a pool accepts at most {} tokens", f("max")),
+        "RevenuePool_TokenNotAccepted" => format!("the pool does not distribute {}: its manager can accept it (`acceptToken`), see `fairtrain pool status`", f("token")),
+        "RevenuePool_NotManager" => format!("only the pool's manager may do this; {} is not (a pool without a manager is immutable)", f("caller")),
+        "RevenuePool_SharesNotTransferable" => "the pool is a fixed split: its shares cannot move".into(),
+        "ReentrancyGuardReentrantCall" => "a contract called back into the suite during a transfer: the token is not a plain ERC-20".into(),
         // Tokens
         "ERC20InsufficientBalance" => format!("{} holds {} base units of the token but {} are needed", f("sender"), f("balance"), f("needed")),
         "ERC20InsufficientAllowance" => format!("the escrow may spend {} base units but needs {}: approve more, or deposit with --permit", f("allowance"), f("needed")),
@@ -234,6 +291,17 @@ pub fn hint(name: &str, fields: &[(String, String)]) -> Option<String> {
         _ => return None,
     };
     Some(text)
+}
+
+/// The name of a `Streams.Status` value as decoded (`"2"` → `paused`).
+fn stream_status(value: &str) -> &'static str {
+    match value {
+        "0" => "unknown",
+        "1" => "active",
+        "2" => "paused",
+        "3" => "cancelled",
+        _ => "in another state",
+    }
 }
 
 #[cfg(test)]
@@ -282,12 +350,15 @@ mod tests {
 
     #[test]
     fn every_suite_error_has_a_hint() {
-        for abi in [TRAINING_ESCROW_ABI, LICENSE_NFT_ABI] {
+        let mut checked = [0; SUITE_PREFIXES.len()];
+        for abi in SUITE_ABIS {
             let abi: JsonAbi = serde_json::from_str(abi).unwrap();
             for error in abi.errors() {
-                if error.name.starts_with("TrainingEscrow_")
-                    || error.name.starts_with("LicenseNFT_")
+                if let Some(i) = SUITE_PREFIXES
+                    .iter()
+                    .position(|p| error.name.starts_with(p))
                 {
+                    checked[i] += 1;
                     assert!(
                         hint(&error.name, &[]).is_some(),
                         "no hint for {}",
@@ -296,5 +367,25 @@ mod tests {
                 }
             }
         }
+        // Every contract's errors were found (a renamed prefix would skip them silently).
+        assert!(checked.iter().all(|&n| n > 0), "{checked:?}");
+    }
+
+    #[test]
+    fn decodes_stream_and_pool_errors() {
+        use fairtrain_protocol::bindings::{pools, streams};
+        let err = streams::RoyaltyStreams::RoyaltyStreams_NotActive {
+            streamId: alloy::primitives::U256::from(7),
+            status: 2,
+        };
+        let d = decode(&err.abi_encode());
+        assert_eq!(d.name, "RoyaltyStreams_NotActive");
+        assert!(d.hint.unwrap().contains("stream 7 is paused"));
+        let err = pools::RevenuePool::RevenuePool_TokenNotAccepted {
+            token: Address::repeat_byte(0x22),
+        };
+        let d = decode(&err.abi_encode());
+        assert_eq!(d.name, "RevenuePool_TokenNotAccepted");
+        assert!(d.hint.unwrap().contains("does not distribute"));
     }
 }

@@ -19,6 +19,15 @@ pub const TRAINING_ESCROW_ABI: &str = include_str!("../abi/TrainingEscrow.json")
 /// The JSON ABI of `LicenseNFT` (`protocol/abi/LicenseNFT.json`).
 pub const LICENSE_NFT_ABI: &str = include_str!("../abi/LicenseNFT.json");
 
+/// The JSON ABI of `RoyaltyStreams` (`protocol/abi/RoyaltyStreams.json`).
+pub const ROYALTY_STREAMS_ABI: &str = include_str!("../abi/RoyaltyStreams.json");
+
+/// The JSON ABI of `RevenuePool` (`protocol/abi/RevenuePool.json`).
+pub const REVENUE_POOL_ABI: &str = include_str!("../abi/RevenuePool.json");
+
+/// The JSON ABI of `RevenuePoolFactory` (`protocol/abi/RevenuePoolFactory.json`).
+pub const REVENUE_POOL_FACTORY_ABI: &str = include_str!("../abi/RevenuePoolFactory.json");
+
 alloy::sol!(
     /// `contracts/src/TrainingEscrow.sol`: budgets, acceptances, signers, relayers, batches,
     /// claims and withdrawals.

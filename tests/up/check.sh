@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs ./scripts/up on free ports in the background (as its own job, as from a terminal),
-# waits for "running", checks that the relayer committed a batch and paid a claim and that the
-# services answer, sends SIGINT and checks that every process it started is gone; then runs it a
-# second time (running it again works) and stops it with SIGTERM.
+# waits for "running", checks that the relayer committed a batch and paid a claim, that the
+# demo's royalty stream and pool payout exist on-chain and that the services answer, sends SIGINT
+# and checks that every process it started is gone; then runs it a second time (running it again
+# works) and stops it with SIGTERM.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -70,6 +71,40 @@ check "the relayer committed a batch" confirmed
 check "a sponsored claim paid creator A" grep -qE 'creator A .* received [1-9][0-9]* fUSD' "$log/up1.log"
 claimed() { curl -fsS "$relayer/v1/licenses/1/proofs" | grep -q '"claimTx":"0x'; }
 check "the claimed receipts carry their claim transaction" eventually claimed
+# The CLI's demo: a royalty stream that is streaming, and a pool that holds license 4 and paid
+# both its members (the co-author's wallet receives nothing else).
+# The first word after a label of the summary.
+value_of() { sed -n "s/^  $1  *//p" "$2" | awk '{print $1}' | head -n1; }
+rpc="$(value_of 'RPC URL' "$log/up1.log")"
+streams="$(value_of 'RoyaltyStreams' "$log/up1.log")"
+stream_id="$(value_of 'royalty stream' "$log/up1.log")"
+pool="$(value_of 'revenue pool' "$log/up1.log")"
+nft="$(value_of 'LicenseNFT' "$log/up1.log")"
+token="$(value_of 'payment token' "$log/up1.log")"
+lower() { tr '[:upper:]' '[:lower:]'; }
+call() { cast call "$@" --rpc-url "$rpc"; }
+# Field $1 (1-based) of a tuple cast prints, without its annotation: "(a, 5 [5e0], c)" 2 -> 5.
+field_of() { tr -d '()' | awk -F', ' -v i="$1" '{print $i}' | cut -d' ' -f1; }
+stream_tuple='getStream(uint256)((address,uint40,uint40,uint8,bool,uint128,uint128,uint64,uint32,uint40,uint40,address,address))'
+pool_tuple='tokenState(address)((bool,uint256,uint256,uint256,uint256))'
+# Streaming, to license 1, and its 24 fUSD deposit already paid part out to the holder.
+stream_paid() {
+  [ "$(call "$streams" 'stateOf(uint256)(uint8)' "$stream_id")" = 2 ] &&
+    [ "$(call "$streams" "$stream_tuple" "$stream_id" | field_of 8)" = 1 ] &&
+    [ "$(call "$streams" "$stream_tuple" "$stream_id" | field_of 7)" -lt 24000000 ]
+}
+pool_holds_license() { [ "$(call "$nft" 'ownerOf(uint256)(address)' 4 | lower)" = "$(echo "$pool" | lower)" ]; }
+pool_paid_both() {
+  local received paid coauthor
+  received="$(call "$pool" "$pool_tuple" "$token" | field_of 4)"
+  paid="$(call "$pool" "$pool_tuple" "$token" | field_of 5)"
+  coauthor="$(call "$token" 'balanceOf(address)(uint256)' 0x976EA74026E726554dB657fA54763abd0C3a0aa9 | cut -d' ' -f1)"
+  [ "$received" -gt 0 ] && [ "$paid" -gt 0 ] && [ "$coauthor" -gt 0 ] && [ "$paid" -le "$received" ]
+}
+check "the demo printed a royalty stream and a revenue pool" test -n "$stream_id" -a -n "$pool" -a -n "$streams"
+check "the demo's royalty stream to license 1 is streaming and has paid out on-chain" stream_paid
+check "the demo's pool holds license 4" pool_holds_license
+check "the demo's pool distributed income and paid both members on-chain" pool_paid_both
 indexer="$(url_of 'indexer API' "$log/up1.log")"
 if [ -n "$indexer" ]; then
   check "the dashboard answers" curl -fsS -o /dev/null "$indexer/"

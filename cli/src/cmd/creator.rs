@@ -1,5 +1,6 @@
 //! `fairtrain creator earnings|settle`: what a creator's licenses have earned, from the escrow's
-//! `UsageSettled` events, and direct settlement of a signed receipt.
+//! `UsageSettled` events, and direct settlement of a signed receipt. (`creator claim` is in
+//! [`crate::cmd::claim`].)
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -26,6 +27,9 @@ use crate::{
 pub enum CreatorCmd {
     /// Usage settled for your licenses and payouts you received, per license and token.
     Earnings(EarningsArgs),
+    /// Claim payment for receipts relayers committed in batches (proofs from a relayer's API
+    /// or from published batch data, each checked locally before any gas is spent).
+    Claim(crate::cmd::claim::ClaimArgs),
     /// Settle one signed receipt directly from the payer's balance (the escape hatch when no
     /// relayer commits it); anyone may send it, the license holder is paid.
     Settle(SettleArgs),
@@ -220,7 +224,7 @@ impl Render for Earnings {
             lines.push(format!("total received: {total} {symbol}"));
         }
         lines.push(
-            "payouts go to the license's holder when a claim or direct settlement runs (`fairtrain creator settle <receipt.json>`); claiming against a relayer's batches is not built in this CLI yet".into(),
+            "payouts go to the license's holder when a claim or direct settlement runs: `fairtrain creator claim --relayer-url <url>` (or `--batch-data <file|url>`), `fairtrain creator settle <receipt.json>`".into(),
         );
         lines.join("\n")
     }

@@ -19,7 +19,7 @@ use crate::{
     support::{key, Devnet, CREATOR, PAYER},
 };
 
-fn reverted(result: Result<impl std::fmt::Debug, CliError>, name: &str) -> String {
+pub(crate) fn reverted(result: Result<impl std::fmt::Debug, CliError>, name: &str) -> String {
     match result {
         Err(err @ CliError::Reverted { .. }) => {
             let CliError::Reverted { revert, .. } = &err else {

@@ -2,6 +2,8 @@
 //! suite deployed, through the library functions and through the built binary.
 
 mod binary;
+mod claim;
 mod failures;
 mod flow;
+mod royalties;
 mod support;

@@ -324,4 +324,5 @@ async fn lifecycle(db: Db) {
         String::from_utf8_lossy(&status.stderr)
     );
     assert!(String::from_utf8_lossy(&status.stdout).contains("committed"));
+    crate::royalties::streams_and_pools(&devnet, license).await;
 }

@@ -2,6 +2,8 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod claims;
 mod faults;
 mod lifecycle;
+mod royalties;
 mod support;

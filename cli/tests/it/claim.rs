@@ -1,0 +1,277 @@
+//! `creator claim` from published batch data: a relayer account commits two batches (as the
+//! relayer would, with `commitBatch`), the creator claims from the documents alone, oldest batch
+//! first, to the unit; a second claim finds everything settled; a tampered document and an
+//! uncommitted root are refused before any gas is spent.
+
+use std::path::Path;
+
+use alloy::{
+    primitives::{keccak256, U256},
+    signers::local::PrivateKeySigner,
+};
+use fairtrain_cli::{
+    cmd::{
+        claim::{self, ClaimArgs},
+        payer::{self, AcceptArgs, DepositArgs, RelayerCmd, SignerCmd},
+    },
+    Chain, CliError,
+};
+use fairtrain_protocol::{
+    batch::{data_hash, Reservation},
+    bindings::Escrow,
+    BatchData, EscrowDomain, Receipt, SignedReceipt,
+};
+
+use crate::{
+    flow::amount,
+    royalties::{mint, wallet},
+    support::{key, Devnet, CREATOR, NOTICE, PAYER},
+};
+
+/// The relayer's account.
+const RELAYER: usize = 4;
+/// Price of the license minted by `royalties::mint`: 0.001 fUSD.
+const PRICE: u64 = 1_000;
+
+/// Commits `receipts` as one batch from the relayer account, writes its batch data to `path`,
+/// and returns the document.
+async fn commit(
+    net: &Devnet,
+    domain: &EscrowDomain,
+    receipts: Vec<SignedReceipt>,
+    reserve: u64,
+    path: &Path,
+    on_chain: bool,
+) -> BatchData {
+    let relayer = net.chain(RELAYER).await;
+    let payer = key(PAYER).address();
+    let token = relayer.deployment.payment_tokens[0];
+    let (data, _) = BatchData::build(
+        domain,
+        receipts,
+        vec![Reservation {
+            payer,
+            token,
+            amount: U256::from(reserve),
+        }],
+    )
+    .unwrap();
+    let bytes = data.to_bytes();
+    std::fs::write(path, &bytes).unwrap();
+    if on_chain {
+        relayer
+            .send(
+                "commitBatch",
+                relayer.escrow().commitBatch(
+                    data.root,
+                    data.receipts.len() as u32,
+                    data_hash(&bytes),
+                    format!("file://{}", path.display()),
+                    vec![Escrow::ReservationRequest {
+                        payer,
+                        token,
+                        amount: u128::from(reserve),
+                    }],
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    data
+}
+
+fn args(files: &[&Path]) -> ClaimArgs {
+    ClaimArgs {
+        relayer_url: None,
+        batch_data: files.iter().map(|p| p.display().to_string()).collect(),
+        licenses: vec![],
+        payee: None,
+        per_tx: 50,
+        dry_run: false,
+    }
+}
+
+async fn fees(chain: &Chain) -> U256 {
+    chain
+        .escrow()
+        .accruedFees(chain.deployment.payment_tokens[0])
+        .call()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn claims_from_batch_data_oldest_first_to_the_unit() {
+    let net = Devnet::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let license = mint(&net, &tmp).await;
+    let creator_addr = key(CREATOR).address();
+    let payer_addr = key(PAYER).address();
+    net.fund(payer_addr, 1000).await;
+    let payer = net.chain(PAYER).await;
+    let training = PrivateKeySigner::from_bytes(&keccak256("claim test training key")).unwrap();
+    payer::deposit(
+        &payer,
+        &DepositArgs {
+            amount: amount("100"),
+            permit: false,
+            permit_ttl: 3600,
+        },
+    )
+    .await
+    .unwrap();
+    payer::accept(
+        &payer,
+        &AcceptArgs {
+            license_id: license,
+            terms: None,
+        },
+    )
+    .await
+    .unwrap();
+    payer::signer(
+        &payer,
+        &SignerCmd::Register {
+            signer: training.address(),
+        },
+    )
+    .await
+    .unwrap();
+    payer::relayer(
+        &payer,
+        &RelayerCmd::Authorize {
+            relayer: key(RELAYER).address(),
+        },
+    )
+    .await
+    .unwrap();
+    net.advance(NOTICE + 1).await;
+
+    let domain = EscrowDomain::new(31337, payer.deployment.training_escrow);
+    let now = payer.now().await.unwrap();
+    let sign = |run: &str, samples: u64| {
+        let receipt = Receipt {
+            payer: payer_addr,
+            licenseId: license,
+            termsId: 1,
+            runId: keccak256(run),
+            cumulativeSamples: samples,
+            issuedAt: now,
+        };
+        SignedReceipt::sign(&domain, &training, &receipt).unwrap()
+    };
+    // Batch 1: run a at 1000, run b at 500. Batch 2: run a at 1600 (reserves the 600 added).
+    let first = tmp.path().join("batch-1.json");
+    let second = tmp.path().join("batch-2.json");
+    commit(
+        &net,
+        &domain,
+        vec![sign("a", 1000), sign("b", 500)],
+        1500 * PRICE,
+        &first,
+        true,
+    )
+    .await;
+    commit(
+        &net,
+        &domain,
+        vec![sign("a", 1600)],
+        600 * PRICE,
+        &second,
+        true,
+    )
+    .await;
+    // A batch that was never committed.
+    let loose = tmp.path().join("loose.json");
+    commit(
+        &net,
+        &domain,
+        vec![sign("c", 10)],
+        10 * PRICE,
+        &loose,
+        false,
+    )
+    .await;
+
+    // The creator claims from the documents alone, newest given first: claimed oldest first.
+    let creator = net.chain(CREATOR).await;
+    let dry = claim::claim(
+        &creator,
+        &ClaimArgs {
+            dry_run: true,
+            ..args(&[&second, &first, &loose])
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.claims.len(), 2);
+    assert!(dry.claims.iter().all(|c| c.tx.is_none()));
+    let wallet_before = wallet(&payer, creator_addr).await;
+    let fees_before = fees(&creator).await;
+    let claimed = claim::claim(&creator, &args(&[&second, &first, &loose]))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed
+            .claims
+            .iter()
+            .map(|c| c.receipts)
+            .collect::<Vec<_>>(),
+        [2, 1],
+        "{}",
+        claimed.summary
+    );
+    assert_eq!(claimed.skipped.len(), 1);
+    assert!(
+        claimed.skipped[0].reason.contains("no batch with root"),
+        "{:?}",
+        claimed.skipped
+    );
+    let charged = U256::from(2100 * PRICE);
+    let received = wallet(&payer, creator_addr).await - wallet_before;
+    let fee = fees(&creator).await - fees_before;
+    assert_eq!(
+        received + fee,
+        charged,
+        "every unit charged is paid or a fee"
+    );
+    assert_eq!(fee, charged * U256::from(250) / U256::from(10_000));
+    assert_eq!(claimed.paid_to_payee["fUSD"], received.to_string());
+    for path in [&first, &second] {
+        let root = BatchData::parse(&std::fs::read(path).unwrap())
+            .unwrap()
+            .root;
+        let left = creator
+            .escrow()
+            .reservation(root, payer_addr, creator.deployment.payment_tokens[0])
+            .call()
+            .await
+            .unwrap()
+            .remaining;
+        assert_eq!(left, 0, "each reservation is spent exactly");
+    }
+
+    // Again: everything is settled, nothing is sent.
+    let again = claim::claim(&creator, &args(&[&first, &second]))
+        .await
+        .unwrap();
+    assert!(again.claims.is_empty());
+    assert_eq!(again.skipped.len(), 3);
+    assert!(again
+        .skipped
+        .iter()
+        .all(|s| s.reason.contains("already settled")));
+
+    // A tampered document does not verify.
+    let mut text = std::fs::read_to_string(&first).unwrap();
+    text = text.replace(
+        "\"cumulativeSamples\":\"500\"",
+        "\"cumulativeSamples\":\"5000\"",
+    );
+    let tampered = tmp.path().join("tampered.json");
+    std::fs::write(&tampered, text).unwrap();
+    match claim::claim(&creator, &args(&[&tampered])).await {
+        Err(CliError::Invalid(message)) => assert!(message.contains("root"), "{message}"),
+        other => panic!("expected a verification failure, got {other:?}"),
+    }
+}
