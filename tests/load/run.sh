@@ -13,7 +13,7 @@ source "$ROOT/scripts/lib/demo.sh"
 seconds="${LOAD_SECONDS:-60}"
 procs="${LOAD_PROCS:-4}"
 runs="${LOAD_RUNS:-50}"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/tests/lib/checks.sh"
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const v=JSON.parse(s);console.log($1)})"; }
 
 cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk >/dev/null 2>&1 ||

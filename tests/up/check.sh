@@ -6,20 +6,7 @@
 # works) and stops it with SIGTERM.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-passed=0
-failed=0
-check() {
-  local what="$1"
-  shift
-  if "$@"; then
-    echo "ok: $what"
-    passed=$((passed + 1))
-  else
-    echo "FAILED: $what"
-    failed=$((failed + 1))
-  fi
-}
+source "$ROOT/tests/lib/checks.sh"
 
 log="$(mktemp -d)"
 # Job control: each background job gets its own process group and keeps SIGINT (a non-interactive
@@ -120,5 +107,4 @@ sid="$up_pid"
 stop_up TERM
 check "SIGTERM stops every process scripts/up started" session_gone "$sid"
 
-echo "up checks: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report "up checks"

@@ -12,20 +12,7 @@
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/demo.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-passed=0
-failed=0
-check() {
-  local what="$1"
-  shift
-  if "$@"; then
-    echo "ok: $what"
-    passed=$((passed + 1))
-  else
-    echo "FAILED: $what"
-    failed=$((failed + 1))
-  fi
-}
+source "$ROOT/tests/lib/checks.sh"
 
 bin="$ROOT/target/${PROFILE:-debug}"
 for b in fairtrain-relayer fairtrain-indexer fairtrain-meter; do
@@ -146,5 +133,4 @@ check "SIGINT stops every process scripts/up started" gone
 chain_alive() { kill -0 "$anvil_pid" 2>/dev/null && cast block-number --rpc-url "$rpc" >/dev/null; }
 check "the remote chain keeps running" chain_alive
 
-echo "remote up checks: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report "remote up checks"
