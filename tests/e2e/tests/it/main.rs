@@ -3,5 +3,7 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod faults;
+mod indexer;
 mod lifecycle;
+mod reorg;
 mod support;
