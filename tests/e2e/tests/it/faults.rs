@@ -131,6 +131,17 @@ const RANGE: u64 = 2;
 /// totals, agreement with chain and relayer, `reconcile` clean.
 #[tokio::test(flavor = "multi_thread")]
 async fn indexer_killed_mid_backfill_resumes_to_a_clean_index() {
+    indexer_killed_mid_backfill(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn indexer_killed_mid_backfill_resumes_to_a_clean_index_on_postgres() {
+    indexer_killed_mid_backfill(Db::Postgres).await;
+}
+
+/// The scenario above with the indexer's store (the one it is killed on, and the clean one)
+/// on `db`.
+async fn indexer_killed_mid_backfill(db: Db) {
     let devnet = Devnet::start().await;
     let store = TestDb::new(Db::Sqlite);
     let (license, terms, _, _) = set_up(&devnet).await;
@@ -197,7 +208,7 @@ async fn indexer_killed_mid_backfill_resumes_to_a_clean_index() {
     assert!(head / RANGE > 400, "a backfill of {} ranges", head / RANGE);
 
     // Backfill in two-block ranges; SIGKILL once the checkpoint has moved a tenth of the way.
-    let index_store = TestDb::new(Db::Sqlite);
+    let index_store = TestDb::new(db);
     let mut indexer = Indexer::start_with_range(&devnet, &index_store, RANGE).await;
     let mut killed_at = 0;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -239,7 +250,7 @@ async fn indexer_killed_mid_backfill_resumes_to_a_clean_index() {
     .await;
 
     // A clean index of the same chain, in one uninterrupted backfill, holds the same rows.
-    let clean_store = TestDb::new(Db::Sqlite);
+    let clean_store = TestDb::new(db);
     let clean = indexer.with_store(&clean_store);
     let out = clean.command(&["backfill"]);
     assert!(
