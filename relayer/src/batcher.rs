@@ -118,7 +118,19 @@ impl Batcher {
     /// [`TxError`] when the node or the store fails.
     pub async fn tick(&self) -> Result<bool, TxError> {
         if let Some(batch) = self.store.active_batch().await? {
-            return self.drive(batch).await;
+            if self.drive(batch).await? {
+                return Ok(true);
+            }
+            // A claim already signed holds a lower nonce than this commit: if a reorganisation
+            // dropped both, the commit cannot be mined before the claim is sent again. So
+            // claims in flight are followed while a batch is active; new ones wait for it.
+            return crate::claims::drive_in_flight(
+                &self.txm,
+                &self.store,
+                self.domain.verifying_contract(),
+                self.confirmations,
+            )
+            .await;
         }
         if crate::claims::drive_one(
             &self.txm,

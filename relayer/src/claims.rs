@@ -296,6 +296,25 @@ pub async fn drive_one(
     }
 }
 
+/// Advances the oldest unfinished claim job if its transaction is already signed or sent
+/// (rebroadcast when dropped, bumped when stuck, confirmed when buried); never signs a new
+/// one. Returns whether anything changed.
+///
+/// # Errors
+///
+/// [`TxError`] when the node or the store fails.
+pub async fn drive_in_flight(
+    txm: &TxManager,
+    store: &Store,
+    escrow: Address,
+    confirmations: u64,
+) -> Result<bool, TxError> {
+    match active(store).await? {
+        Some(job) if job.state != "requested" => drive_one(txm, store, escrow, confirmations).await,
+        _ => Ok(false),
+    }
+}
+
 /// Replaces a claim transaction with higher fees (same nonce).
 async fn replace(
     txm: &TxManager,

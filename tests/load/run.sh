@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Load run (./scripts/bench runs it): anvil with the suite and the demo payer (scripts/lib/demo.sh),
-# the release relayer on SQLite, and LOAD_PROCS (default 4) `fairtrain-meter simulate` processes
+# the release relayer on SQLite, the release indexer following the chain (`fairtrain-indexer run`
+# on SQLite), and LOAD_PROCS (default 4) `fairtrain-meter simulate` processes
 # of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 60)
 # and flushing every 500 ms. Then every batch is claimed. Prints:
 #   load.receipts_per_s       receipts the relayer acknowledged per second of the run
 #   load.batches              batches committed and confirmed
 #   load.gas_per_settled_sample  (gas of every commit + every claim) / samples settled
 #   load.relayer_rss_mib      the relayer's peak resident memory (VmHWM)
+#   load.indexer_lag_blocks   head − the indexer's checkpoint when the meters stop
+#   load.indexer_catchup_s    from the last claim confirmed until the indexer's checkpoint
+#                             reaches the head block read at that moment
+#   load.indexer_rss_mib      the indexer's peak resident memory (VmHWM)
+# and requires `fairtrain-indexer reconcile` to be clean at the end.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/demo.sh"
 
@@ -16,8 +22,8 @@ runs="${LOAD_RUNS:-50}"
 source "$ROOT/tests/lib/checks.sh"
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const v=JSON.parse(s);console.log($1)})"; }
 
-cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk >/dev/null 2>&1 ||
-  cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk
+cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk -p fairtrain-indexer >/dev/null 2>&1 ||
+  cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk -p fairtrain-indexer
 bin="$ROOT/target/release"
 forge build >/dev/null 2>&1 || forge build
 
@@ -71,6 +77,17 @@ pids+=("$relayer_pid")
 for _ in $(seq 1 600); do curl -fsS "$relayer_url/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$relayer_url/ready" >/dev/null || { cat "$dir/relayer.log"; die "the relayer is not ready"; }
 
+indexer_port="$(free_port)"
+indexer_url="http://127.0.0.1:$indexer_port"
+indexer_args=(--db "sqlite://$dir/indexer.db" --rpc-url "$rpc" --deployment "$deployment")
+"$bin/fairtrain-indexer" run "${indexer_args[@]}" --listen "127.0.0.1:$indexer_port" >"$dir/indexer.log" 2>&1 &
+indexer_pid=$!
+pids+=("$indexer_pid")
+for _ in $(seq 1 600); do curl -fsS "$indexer_url/api/status" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$indexer_url/api/status" >/dev/null || { cat "$dir/indexer.log"; die "the indexer does not answer"; }
+head_block() { cast block-number --rpc-url "$rpc"; }
+indexed_block() { curl -fsS "$indexer_url/api/status" | json 'v.indexed_block'; }
+
 # The demo payer (anvil account 3) with its training key (account 5); licenses 1, 2, 4, 5.
 start="$(date +%s.%N)"
 meters=()
@@ -84,6 +101,7 @@ for p in $(seq 1 "$procs"); do
 done
 for pid in "${meters[@]}"; do wait "$pid" || { cat "$dir"/meter-*.log; die "a meter failed"; }; done
 elapsed="$(node -p "($(date +%s.%N) - $start).toFixed(3)")"
+lag_blocks="$(($(head_block) - $(indexed_block)))"
 
 total="$(curl -fsS "$relayer_url/v1/status" | json 'Object.values(v.receipts).reduce((a,b)=>a+b,0)')"
 # Everything committed, then claimed.
@@ -117,6 +135,18 @@ const call = async (method, params) =>
   console.log(JSON.stringify({ batches: batches.length, gas: gas.toString(), claimTxs: txs.size - batches.length }));
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
+# The indexer catches up with the head as it stood when the last claim was confirmed.
+target="$(head_block)"
+catchup_start="$(date +%s.%N)"
+for _ in $(seq 1 6000); do
+  [ "$(indexed_block)" -ge "$target" ] && break
+  sleep 0.05
+done
+[ "$(indexed_block)" -ge "$target" ] || { tail -20 "$dir/indexer.log"; die "the indexer did not reach block $target"; }
+catchup="$(node -p "($(date +%s.%N) - $catchup_start).toFixed(2)")"
+"$bin/fairtrain-indexer" reconcile "${indexer_args[@]}" >"$dir/reconcile.log" 2>&1 ||
+  { cat "$dir/reconcile.log"; die "fairtrain-indexer reconcile found differences"; }
+indexer_rss_kib="$(awk '/VmHWM/ {print $2}' "/proc/$indexer_pid/status")"
 samples="$(cat "$dir"/meter-*.log | sed -nE 's/^recorded ([0-9]+) samples.*/\1/p' | awk '{s+=$1} END {print s}')"
 unreported="$(cat "$dir"/meter-*.log | sed -nE 's/.*unreported after the final flush: ([0-9]+).*/\1/p' | awk '{s+=$1} END {print s}')"
 [ "$unreported" = 0 ] || die "$unreported samples were not reported"
@@ -124,7 +154,7 @@ rss_kib="$(awk '/VmHWM/ {print $2}' "/proc/$relayer_pid/status")"
 
 node -e '
 const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const [total, elapsed, samples, rss] = process.argv.slice(2).map(Number);
+const [total, elapsed, samples, rss, lag, catchup, indexerRss] = process.argv.slice(2).map(Number);
 console.log(`load.receipts_per_s: ${(total / elapsed).toFixed(1)} receipts/s`);
 console.log(`load.receipts: ${total} receipts`);
 console.log(`load.samples_settled: ${samples} samples`);
@@ -133,4 +163,7 @@ console.log(`load.claim_txs: ${f.claimTxs} txs`);
 console.log(`load.samples_per_receipt: ${(samples / total).toFixed(2)} samples`);
 console.log(`load.gas_per_settled_sample: ${(Number(f.gas) / samples).toFixed(2)} gas`);
 console.log(`load.relayer_rss_mib: ${(rss / 1024).toFixed(1)} MiB`);
-' "$dir/figures.json" "$total" "$elapsed" "$samples" "$rss_kib"
+console.log(`load.indexer_lag_blocks: ${lag} blocks`);
+console.log(`load.indexer_catchup_s: ${catchup.toFixed(2)} s`);
+console.log(`load.indexer_rss_mib: ${(indexerRss / 1024).toFixed(1)} MiB`);
+' "$dir/figures.json" "$total" "$elapsed" "$samples" "$rss_kib" "$lag_blocks" "$catchup" "$indexer_rss_kib"

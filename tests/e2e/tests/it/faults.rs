@@ -1,12 +1,15 @@
 //! Faults across the system: the relayer SIGKILLed while a batch is under way and started again,
-//! and anvil stopped and restarted from its dumped state while the relayer and the meter keep
-//! working. After each, the system converges: every sample metered is committed once, claimed
-//! once, and the chain reconciles to the unit.
+//! anvil stopped and restarted from its dumped state while the relayer, the meter and the
+//! indexer keep working, and the indexer SIGKILLed in the middle of a backfill. After each, the
+//! system converges: every sample metered is committed once, claimed once, every event is
+//! indexed once, and chain, relayer and indexer reconcile to the unit.
 
 use alloy::primitives::{keccak256, U256};
+use fairtrain_protocol::bindings::IERC20Permit;
 use fairtrain_sdk::Usage;
 
 use crate::{
+    indexer::{assert_agree, chain_log_count, Flows, Indexer},
     lifecycle::{all_committed, confirmed_reservations, meter, set_up},
     support::*,
 };
@@ -18,6 +21,8 @@ const DEPOSIT: u64 = 100_000_000;
 async fn relayer_killed_and_anvil_restarted_converge() {
     let mut devnet = Devnet::start().await;
     let store = TestDb::new(Db::Sqlite);
+    let index_store = TestDb::new(Db::Sqlite);
+    let indexer = Indexer::start(&devnet, &index_store).await;
     let (license, terms, _, _) = set_up(&devnet).await;
     let mut relayer = Relayer::start(&devnet, &store).await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
@@ -43,7 +48,8 @@ async fn relayer_killed_and_anvil_restarted_converge() {
     all_committed(&relayer, 3).await;
 
     // 2. anvil stops (state dumped) while more samples are metered and acknowledged; it comes
-    //    back with its state and the relayer commits them.
+    //    back with its state and the relayer commits them. The indexer, following all along,
+    //    retries while the node is away.
     meter.record(usage("run-b"), 150).await.unwrap();
     devnet
         .restart_anvil(async {
@@ -99,4 +105,173 @@ async fn relayer_killed_and_anvil_restarted_converge() {
         available + fees,
         "the escrow holds the payer's available balance and the fees"
     );
+    // The indexer followed through both faults and agrees with the chain and the relayer.
+    assert_agree(
+        &devnet,
+        &relayer,
+        &indexer,
+        &Flows {
+            payer: addr(PAYER),
+            deposited: U256::from(DEPOSIT),
+            withdrawn: U256::ZERO,
+        },
+    )
+    .await;
+}
+
+/// Deposits after the lifecycle's batch and claim, spread over empty blocks.
+const DEPOSITS: u64 = 40;
+const BLOCKS_BETWEEN: u64 = 20;
+/// Blocks per `eth_getLogs` range (and so per checkpoint) of the interrupted backfill.
+const RANGE: u64 = 2;
+
+/// The indexer SIGKILLed in the middle of a backfill of a long chain (hundreds of two-block
+/// ranges, each committed with its checkpoint) and started again: it resumes from its
+/// checkpoint, and the result is the index a clean run makes: every log stored once, the same
+/// totals, agreement with chain and relayer, `reconcile` clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn indexer_killed_mid_backfill_resumes_to_a_clean_index() {
+    indexer_killed_mid_backfill(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn indexer_killed_mid_backfill_resumes_to_a_clean_index_on_postgres() {
+    indexer_killed_mid_backfill(Db::Postgres).await;
+}
+
+/// The scenario above with the indexer's store (the one it is killed on, and the clean one)
+/// on `db`.
+async fn indexer_killed_mid_backfill(db: Db) {
+    let devnet = Devnet::start().await;
+    let store = TestDb::new(Db::Sqlite);
+    let (license, terms, _, _) = set_up(&devnet).await;
+    let relayer = Relayer::start(&devnet, &store).await;
+    let meter = meter(&devnet, &relayer, "usage.db").await;
+    for run in ["run-a", "run-b", "run-c"] {
+        let usage = Usage {
+            license_id: license,
+            terms_id: terms,
+            run_id: keccak256(run),
+        };
+        meter.record(usage, 100).await.unwrap();
+    }
+    assert_eq!(meter.flush().await.unwrap().accepted, 3);
+    all_committed(&relayer, 3).await;
+    let reservations = confirmed_reservations(&relayer).await;
+    let jobs = relayer.claim_all().await;
+    assert!(
+        jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
+        "{jobs}"
+    );
+    eventually(60, || async {
+        let proofs = relayer.get("/v1/licenses/1/proofs").await;
+        proofs["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("claims recorded; relayer log:\n{}", relayer.log()));
+    for (root, payer, _) in &reservations {
+        assert!(devnet.reserved(*root, *payer).await.is_zero(), "claimed");
+    }
+
+    // A long chain: the payer tops up its budget 40 times, 20 empty blocks apart.
+    let unit = U256::from(1_000_000);
+    IERC20Permit::new(devnet.token, devnet.provider.clone())
+        .approve(devnet.escrow, unit * U256::from(DEPOSITS))
+        .from(addr(PAYER))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    for _ in 0..DEPOSITS {
+        devnet
+            .escrow()
+            .deposit(devnet.token, unit)
+            .from(addr(PAYER))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        devnet.mine(BLOCKS_BETWEEN).await;
+    }
+    let head = alloy::providers::Provider::get_block_number(&devnet.provider)
+        .await
+        .unwrap();
+    assert!(head / RANGE > 400, "a backfill of {} ranges", head / RANGE);
+
+    // Backfill in two-block ranges; SIGKILL once the checkpoint has moved a tenth of the way.
+    let index_store = TestDb::new(db);
+    let mut indexer = Indexer::start_with_range(&devnet, &index_store, RANGE).await;
+    let mut killed_at = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while killed_at == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}", indexer.log());
+        if let Some(block) = indexer.indexed_block().await {
+            if block >= head / 10 {
+                indexer.kill();
+                killed_at = block;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        killed_at < head - 10 * RANGE,
+        "killed in the middle of the backfill (checkpoint {killed_at} of {head})"
+    );
+    let partial = indexer.query("status")["events"].as_u64().unwrap();
+    assert!(
+        partial < chain_log_count(&devnet, head).await,
+        "part of the events stored ({partial})"
+    );
+
+    eprintln!("indexer killed at checkpoint {killed_at} of {head}, {partial} events stored");
+    // Started again, it resumes from the checkpoint (not from the deployment block).
+    indexer.restart().await;
+    let resumed = indexer.indexed_block().await.unwrap();
+    assert!(resumed >= killed_at, "resumed at {resumed} < {killed_at}");
+    assert_agree(
+        &devnet,
+        &relayer,
+        &indexer,
+        &Flows {
+            payer: addr(PAYER),
+            deposited: U256::from(DEPOSIT) + unit * U256::from(DEPOSITS),
+            withdrawn: U256::ZERO,
+        },
+    )
+    .await;
+
+    // A clean index of the same chain, in one uninterrupted backfill, holds the same rows.
+    let clean_store = TestDb::new(db);
+    let clean = indexer.with_store(&clean_store);
+    let out = clean.command(&["backfill"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    indexer.kill();
+    for query in [
+        "status",
+        "balances",
+        "batches",
+        "settlements",
+        "royalties",
+        "creators",
+        "licenses",
+    ] {
+        assert_eq!(
+            indexer.query(query),
+            clean.query(query),
+            "query {query}: resumed index = clean index"
+        );
+    }
 }

@@ -3,15 +3,19 @@
 //! accepts, registers a training key and authorizes a relayer (`fairtrain`), the training job
 //! checks the dataset against the license on-chain (`fairtrain-meter verify-dataset`) and meters
 //! samples with the SDK's `Meter`, the relayer (`fairtrain-relayer`) batches and commits them
-//! and pays a sponsored claim, the payer withdraws (`fairtrain`). At the end, the chain, the
-//! relayer's accounting and the deposit agree to the unit.
+//! and pays a sponsored claim, the payer withdraws (`fairtrain`), and `fairtrain-indexer`
+//! follows all of it on the same kind of store as the relayer. At the end, the chain, the
+//! relayer's accounting, the indexer's totals and the deposit agree to the unit.
 
 use alloy::primitives::{keccak256, Address, B256, U256};
 use fairtrain_protocol::{bindings::LicenseNFT, EscrowDomain};
 use fairtrain_sdk::{Meter, MeterConfig, Usage};
 use serde_json::Value;
 
-use crate::support::*;
+use crate::{
+    indexer::{all_items, assert_agree, Flows, Indexer},
+    support::*,
+};
 
 /// Price of the test license: 0.001 fUSD (6 decimals) per sample.
 const PRICE: u64 = 1_000;
@@ -139,6 +143,9 @@ pub(crate) async fn confirmed_reservations(relayer: &Relayer) -> Vec<(B256, Addr
 async fn lifecycle(db: Db) {
     let devnet = Devnet::start().await;
     let store = TestDb::new(db);
+    // The indexer follows from the deployment on, over its own store of the same kind.
+    let index_store = TestDb::new(db);
+    let indexer = Indexer::start(&devnet, &index_store).await;
     let (license, terms, manifest, data) = set_up(&devnet).await;
 
     // A second creator's license for another dataset: the first manifest is not covered by it.
@@ -324,5 +331,25 @@ async fn lifecycle(db: Db) {
         String::from_utf8_lossy(&status.stderr)
     );
     assert!(String::from_utf8_lossy(&status.stdout).contains("committed"));
+
+    // The indexer, at the head, agrees with both to the unit and reconciles clean.
+    assert_agree(
+        &devnet,
+        &relayer,
+        &indexer,
+        &Flows {
+            payer: addr(PAYER),
+            deposited: U256::from(DEPOSIT),
+            withdrawn,
+        },
+    )
+    .await;
+
+    // Streams and a pool payout through the CLI, exact to the unit; then the indexer shows
+    // them and its streams and pools still reconcile with the contracts' views.
     crate::royalties::streams_and_pools(&devnet, license).await;
+    indexer.caught_up(&devnet).await;
+    assert!(!all_items(&indexer, "/api/streams").await.is_empty());
+    assert!(!all_items(&indexer, "/api/pools").await.is_empty());
+    indexer.assert_reconciles();
 }

@@ -4,6 +4,8 @@
 
 mod claims;
 mod faults;
+mod indexer;
 mod lifecycle;
+mod reorg;
 mod royalties;
 mod support;

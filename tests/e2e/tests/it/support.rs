@@ -100,6 +100,16 @@ impl Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// SIGTERM (a clean stop) and reap.
+    pub(crate) fn terminate(&mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let _ = self.0.wait();
+    }
 }
 
 impl Drop for Proc {
@@ -108,10 +118,19 @@ impl Drop for Proc {
     }
 }
 
-fn spawn_anvil(port: u16) -> Proc {
-    let child = Command::new(tool("anvil"))
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--chain-id", "31337"])
+/// anvil on `port`; with `state`, it writes its state there when stopped (SIGTERM) and starts
+/// from it when the file exists.
+fn spawn_anvil(port: u16, state: Option<&Path>) -> Proc {
+    let mut cmd = Command::new(tool("anvil"));
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--chain-id", "31337"]);
+    if let Some(state) = state {
+        cmd.arg("--dump-state").arg(state);
+        if state.exists() {
+            cmd.arg("--load-state").arg(state);
+        }
+    }
+    let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -129,7 +148,7 @@ fn deployed() -> &'static (String, String) {
     static STATE: OnceLock<(String, String)> = OnceLock::new();
     STATE.get_or_init(|| {
         let port = free_port();
-        let _anvil = spawn_anvil(port);
+        let _anvil = spawn_anvil(port, None);
         let url = format!("http://127.0.0.1:{port}");
         let path = format!(
             "{}:{}",
@@ -188,7 +207,8 @@ impl Devnet {
     pub(crate) async fn start() -> Self {
         let (state, deployment) = deployed();
         let port = free_port();
-        let anvil = spawn_anvil(port);
+        let dir = tempfile::tempdir().unwrap();
+        let anvil = spawn_anvil(port, Some(&dir.path().join("anvil-state.json")));
         let url = format!("http://127.0.0.1:{port}");
         let mut wallet = EthereumWallet::from(key(0));
         for i in 1..KEYS.len() {
@@ -203,7 +223,6 @@ impl Devnet {
             .await
             .unwrap();
         assert!(loaded);
-        let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("31337.json"), deployment).unwrap();
         let json: Value = serde_json::from_str(deployment).unwrap();
         let address = |k: &str| json[k].as_str().unwrap().parse::<Address>().unwrap();
@@ -237,6 +256,15 @@ impl Devnet {
             .unwrap();
     }
 
+    /// Mines `blocks` empty blocks at once (`anvil_mine`).
+    pub(crate) async fn mine(&self, blocks: u64) {
+        let _: Value = self
+            .provider
+            .raw_request("anvil_mine".into(), (blocks,))
+            .await
+            .unwrap();
+    }
+
     /// Moves the chain's clock forward and mines a block.
     pub(crate) async fn advance(&self, secs: u64) {
         let _: Value = self
@@ -251,10 +279,11 @@ impl Devnet {
             .unwrap();
     }
 
-    /// Stops anvil with its state dumped, runs `during`, and starts it again on the same port
-    /// with that state. The dumped state does not keep the clock offset that `evm_increaseTime`
-    /// added, so the clock is set back to the last block's time (a real chain's clock never goes
-    /// back; without this, acceptances made chargeable by moving the clock would stop being so).
+    /// Stops anvil (SIGTERM: it writes its state, blocks included, to a file), runs `during`,
+    /// and starts it again on the same port from that file, so it never serves an empty chain.
+    /// The state does not keep the clock offset that `evm_increaseTime` added, so the clock is
+    /// set back to the last block's time (a real chain's clock never goes back; without this,
+    /// acceptances made chargeable by moving the clock would stop being so).
     pub(crate) async fn restart_anvil<F: std::future::Future<Output = ()>>(&mut self, during: F) {
         let last = self
             .provider
@@ -264,20 +293,11 @@ impl Devnet {
             .unwrap()
             .header
             .timestamp;
-        let state: String = self
-            .provider
-            .raw_request("anvil_dumpState".into(), ())
-            .await
-            .unwrap();
-        self.anvil.kill();
+        self.anvil.terminate();
+        let state = self.dir.path().join("anvil-state.json");
+        assert!(state.exists(), "anvil wrote its state");
         during.await;
-        self.anvil = spawn_anvil(self.port);
-        let loaded: bool = self
-            .provider
-            .raw_request("anvil_loadState".into(), (state,))
-            .await
-            .unwrap();
-        assert!(loaded);
+        self.anvil = spawn_anvil(self.port, Some(&state));
         let _: Value = self
             .provider
             .raw_request("evm_setTime".into(), (last + 1,))
@@ -442,6 +462,16 @@ pub(crate) struct Relayer {
 impl Relayer {
     /// Writes a configuration for `devnet` and `db` (batches cut after 1 s) and starts serving.
     pub(crate) async fn start(devnet: &Devnet, db: &TestDb) -> Self {
+        Self::start_with_confirmations(devnet, db, 1).await
+    }
+
+    /// As [`Self::start`], counting a commit or a claim only `confirmations` blocks deep (the
+    /// chain follower stays `confirmations - 1` blocks behind the head).
+    pub(crate) async fn start_with_confirmations(
+        devnet: &Devnet,
+        db: &TestDb,
+        confirmations: u64,
+    ) -> Self {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let config = devnet.dir.path().join(format!(
@@ -459,7 +489,7 @@ escrow = "{escrow}"
 license_nft = "{nft}"
 start_block = {start}
 public_url = "{url}"
-confirmations = 1
+confirmations = {confirmations}
 poll_interval_ms = 100
 
 [batch]
@@ -556,18 +586,26 @@ horizon_secs = 600
             .unwrap()
     }
 
-    /// Queues sponsored claims for every confirmed batch.
+    /// Queues sponsored claims for every confirmed batch. A `503` (the store busy, e.g. SQLite
+    /// locked by the batcher) is retried, as an operator's client would.
     pub(crate) async fn claim_all(&self) -> Value {
-        self.client
-            .post(format!("{}/v1/claims", self.url))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let resp = self
+                .client
+                .post(format!("{}/v1/claims", self.url))
+                .bearer_auth(OPERATOR_TOKEN)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            if resp.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE
+                || Instant::now() > deadline
+            {
+                return resp.json().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Every batch the relayer made, oldest first.
