@@ -515,18 +515,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fairtrain_indexer::api::AppState::new(db, provider, deployment)
                     .with_fetcher(fetcher),
             );
-            let server = axum::serve(listener, app).with_graceful_shutdown(shutdown());
+            let server = async {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown())
+                    .await
+                    .context("API server")
+            };
+            let follower = async {
+                indexer
+                    .follow(shutdown())
+                    .await
+                    .context("following the chain stopped")
+            };
             let audits = async {
                 match &auditor {
-                    Some(a) => a.run(shutdown()).await,
+                    Some(a) => a.run(shutdown()).await.context("audit worker"),
                     None => Ok(()),
                 }
             };
-            let (served, followed, audited) =
-                tokio::join!(server, indexer.follow(shutdown()), audits);
-            served?;
-            followed?;
-            audited?;
+            // The first task to fail stops the process: an API serving an index that no longer
+            // follows the chain (a reorg deeper than the window, say) would look healthy.
+            tokio::try_join!(server, follower, audits)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backfill { sync } => {

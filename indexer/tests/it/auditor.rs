@@ -45,13 +45,13 @@ async fn publisher() -> (String, Served) {
 }
 
 /// The indexer binary, killed on drop; its log is printed if the test failed.
-struct Running {
-    child: Child,
-    log: tempfile::NamedTempFile,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) log: tempfile::NamedTempFile,
 }
 
 impl Running {
-    fn start(mut cmd: Command) -> Self {
+    pub(crate) fn start(mut cmd: Command) -> Self {
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = cmd
             .stdout(Stdio::null())
@@ -73,7 +73,7 @@ impl Drop for Running {
     }
 }
 
-fn indexer_cmd(chain: &Chain, db_url: &str) -> Command {
+pub(crate) fn indexer_cmd(chain: &Chain, db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fairtrain-indexer"));
     cmd.args(["--db", db_url, "--rpc-url", &chain.url, "--deployment"])
         .arg(root().join("deployments/31337.json"));

@@ -11,6 +11,7 @@ use fairtrain_indexer::{
 use serde_json::json;
 
 use crate::{
+    auditor::{indexer_cmd, Running},
     both_databases,
     mirror::dump,
     support::{config, Backend, Chain, TestDb},
@@ -160,4 +161,56 @@ async fn reorg_deeper_than_window(backend: Backend) {
 both_databases!(
     reorg_deeper_than_window_is_an_error,
     super::reorg_deeper_than_window
+);
+
+/// `run` (API, follower and auditor in one process) exits with an error when the follower
+/// meets a reorganisation deeper than its window, instead of serving a stale index.
+async fn run_exits_on_a_reorg_deeper_than_window(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let mut cmd = indexer_cmd(&chain, &test_db.url);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--window", "1"])
+        .arg("--no-auto-audit");
+    let mut running = Running::start(cmd);
+
+    let head = chain.head().await;
+    let caught_up = || async {
+        raw::checkpoint(&db)
+            .await
+            .unwrap()
+            .is_some_and(|c| c.number >= head)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !caught_up().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run never reached the head"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        running.child.try_wait().unwrap().is_none(),
+        "run exited early"
+    );
+
+    chain.rpc("anvil_reorg", json!([6, []])).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run kept going after a deep reorg"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(running.log.path()).unwrap();
+    assert!(log.contains("following the chain stopped"), "{log}");
+}
+both_databases!(
+    run_exits_on_a_deep_reorg,
+    super::run_exits_on_a_reorg_deeper_than_window
 );
