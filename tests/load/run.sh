@@ -2,7 +2,7 @@
 # Load run (./scripts/bench runs it): anvil with the suite and the demo payer (scripts/lib/demo.sh),
 # the release relayer on SQLite, the release indexer following the chain (`fairtrain-indexer run`
 # on SQLite), and LOAD_PROCS (default 4) `fairtrain-meter simulate` processes
-# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 60)
+# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 180)
 # and flushing every 500 ms. Then every batch is claimed. Prints:
 #   load.receipts_per_s       receipts the relayer acknowledged per second of the run
 #   load.batches              batches committed and confirmed
@@ -16,11 +16,10 @@
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/demo.sh"
 
-seconds="${LOAD_SECONDS:-60}"
+seconds="${LOAD_SECONDS:-180}"
 procs="${LOAD_PROCS:-4}"
 runs="${LOAD_RUNS:-50}"
 source "$ROOT/tests/lib/checks.sh"
-json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const v=JSON.parse(s);console.log($1)})"; }
 
 cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk -p fairtrain-indexer >/dev/null 2>&1 ||
   cargo build --release --locked -p fairtrain-relayer -p fairtrain-sdk -p fairtrain-indexer
