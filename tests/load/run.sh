@@ -2,7 +2,7 @@
 # Load run (./scripts/bench runs it): anvil with the suite and the demo payer (scripts/lib/demo.sh),
 # the release relayer on SQLite, the release indexer following the chain (`fairtrain-indexer run`
 # on SQLite), and LOAD_PROCS (default 4) `fairtrain-meter simulate` processes
-# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 180)
+# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 60)
 # and flushing every 500 ms. Then every batch is claimed. Prints:
 #   load.receipts_per_s       receipts the relayer acknowledged per second of the run
 #   load.batches              batches committed and confirmed
@@ -16,7 +16,7 @@
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/demo.sh"
 
-seconds="${LOAD_SECONDS:-180}"
+seconds="${LOAD_SECONDS:-60}"
 procs="${LOAD_PROCS:-4}"
 runs="${LOAD_RUNS:-50}"
 source "$ROOT/tests/lib/checks.sh"
@@ -102,19 +102,33 @@ for pid in "${meters[@]}"; do wait "$pid" || { cat "$dir"/meter-*.log; die "a me
 elapsed="$(node -p "($(date +%s.%N) - $start).toFixed(3)")"
 lag_blocks="$(($(head_block) - $(indexed_block)))"
 
-total="$(curl -fsS "$relayer_url/v1/status" | json 'Object.values(v.receipts).reduce((a,b)=>a+b,0)')"
+# The relayer answers 503 (store busy, retry) while it is saturated: retry API calls.
+api() {
+  local _
+  for _ in $(seq 1 100); do curl -fsS "$@" 2>/dev/null && return 0; sleep 0.3; done
+  curl -fsS "$@"
+}
+total="$(api "$relayer_url/v1/status" | json 'Object.values(v.receipts).reduce((a,b)=>a+b,0)')"
 # Everything committed, then claimed.
 for _ in $(seq 1 600); do
-  pending="$(curl -fsS "$relayer_url/v1/status" | json '(v.receipts.pending||0)+(v.receipts.batched||0)')"
+  pending="$(api "$relayer_url/v1/status" | json '(v.receipts.pending||0)+(v.receipts.batched||0)')"
   [ "$pending" = 0 ] && break
   sleep 0.5
 done
 [ "$pending" = 0 ] || die "receipts still uncommitted after 300 s"
-curl -fsS -X POST -H 'Authorization: Bearer load-operator-token' -H 'content-type: application/json' -d '{}' "$relayer_url/v1/claims" >/dev/null
+api -X POST -H 'Authorization: Bearer load-operator-token' -H 'content-type: application/json' -d '{}' "$relayer_url/v1/claims" >/dev/null
 # Claims are confirmed when no committed receipt is left without a claim transaction.
 node - "$relayer_url" "$rpc" "$dir" <<'EOF' >"$dir/figures.json"
 const [url, rpc] = process.argv.slice(2);
-const get = async (p) => (await fetch(url + p)).json();
+// Retries while the relayer answers 503 (store busy).
+const get = async (p) => {
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(url + p);
+    if (r.ok) return r.json();
+    await new Promise((done) => setTimeout(done, 300));
+  }
+  throw new Error(`GET ${p} kept failing`);
+};
 const call = async (method, params) =>
   (await (await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })).json()).result;
