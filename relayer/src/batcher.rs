@@ -110,39 +110,37 @@ impl Batcher {
         }
     }
 
-    /// One step: advance the unfinished batch if there is one, else cut a new batch if a
-    /// threshold is reached. Returns whether anything changed.
+    /// One step: advance the unfinished batch if there is one, drive the sponsored claims, and
+    /// cut a new batch if none is unfinished and a threshold is reached. Returns whether
+    /// anything changed.
     ///
     /// # Errors
     ///
     /// [`TxError`] when the node or the store fails.
     pub async fn tick(&self) -> Result<bool, TxError> {
-        if let Some(batch) = self.store.active_batch().await? {
-            if self.drive(batch).await? {
-                return Ok(true);
-            }
-            // A claim already signed holds a lower nonce than this commit: if a reorganisation
-            // dropped both, the commit cannot be mined before the claim is sent again. So
-            // claims in flight are followed while a batch is active; new ones wait for it.
-            return crate::claims::drive_in_flight(
-                &self.txm,
-                &self.store,
-                self.domain.verifying_contract(),
-                self.confirmations,
-            )
-            .await;
+        let mut changed = false;
+        let active = self.store.active_batch().await?;
+        // New claims take nonces only once the commit (signed first) has been broadcast, so the
+        // node never receives a claim ahead of a lower commit nonce. Claims already in flight
+        // are always followed: after a reorganisation a claim may hold a lower nonce than the
+        // commit, which cannot be mined before the claim is sent again.
+        let commit_broadcast = active.as_ref().is_none_or(|b| b.state == "sent");
+        let batch_active = active.is_some();
+        if let Some(batch) = active {
+            changed |= self.drive(batch).await?;
         }
-        if crate::claims::drive_one(
+        changed |= crate::claims::drive(
             &self.txm,
             &self.store,
             self.domain.verifying_contract(),
             self.confirmations,
+            commit_broadcast,
         )
-        .await?
-        {
-            return Ok(true);
+        .await?;
+        if !batch_active {
+            changed |= self.cut().await?;
         }
-        self.cut().await
+        Ok(changed)
     }
 
     fn reservations_of(batch: &BatchRow) -> Result<Vec<Reservation>, StoreError> {

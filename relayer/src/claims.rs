@@ -3,15 +3,16 @@
 //! [`request`] records claim jobs (one per `claims_per_tx` receipts of a confirmed batch, oldest
 //! batch first) and marks their receipts, in one store transaction; the batcher's loop then
 //! drives each job like a commit: `requested` → `signed` → `sent` → `confirmed` (or `failed`,
-//! which frees its receipts for another request). Payees can also fetch their proofs from the
-//! API and claim themselves.
+//! which frees its receipts for another request). Up to `tx.max_claims_in_flight` jobs are
+//! signed and sent at once, on consecutive nonces (see [`drive`]). Payees can also fetch their
+//! proofs from the API and claim themselves.
 
 use alloy::{
     primitives::{Address, B256},
     sol_types::SolCall,
 };
 use fairtrain_protocol::bindings::{Escrow, TrainingEscrow};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use tracing::{info, warn};
 
 use crate::{
@@ -90,25 +91,41 @@ struct ClaimJob {
     updated_at: i64,
 }
 
-async fn active(store: &Store) -> Result<Option<ClaimJob>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, batch_id, state, digests, updated_at FROM claims \
-         WHERE state IN ('requested', 'signed', 'sent') ORDER BY id LIMIT 1",
-    )
-    .fetch_optional(store.pool())
-    .await?;
-    row.map(|r| {
-        let digests: String = r.try_get(3)?;
-        Ok(ClaimJob {
-            id: r.try_get(0)?,
-            batch_id: r.try_get(1)?,
-            state: r.try_get(2)?,
-            digests: digests.split(',').map(str::to_owned).collect(),
-            updated_at: r.try_get(4)?,
-        })
+const JOB_COLUMNS: &str = "c.id, c.batch_id, c.state, c.digests, c.updated_at";
+
+fn job_of(r: &sqlx::any::AnyRow) -> Result<ClaimJob, StoreError> {
+    let digests: String = r.try_get(3)?;
+    Ok(ClaimJob {
+        id: r.try_get(0)?,
+        batch_id: r.try_get(1)?,
+        state: r.try_get(2)?,
+        digests: digests.split(',').map(str::to_owned).collect(),
+        updated_at: r.try_get(4)?,
     })
-    .transpose()
-    .map_err(StoreError::Db)
+}
+
+/// The jobs whose transaction is signed and not yet final, lowest nonce first (the order in
+/// which they are broadcast, so that the node never sees a nonce gap of ours).
+async fn in_flight(store: &Store) -> Result<Vec<ClaimJob>, StoreError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS}, (SELECT MAX(t.nonce) FROM txs t \
+         WHERE t.kind = 'claim' AND t.ref_id = c.id) AS nonce FROM claims c \
+         WHERE c.state IN ('signed', 'sent') ORDER BY nonce, c.id"
+    )))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(job_of).collect()
+}
+
+/// Up to `limit` jobs waiting for a transaction, oldest first.
+async fn requested(store: &Store, limit: usize) -> Result<Vec<ClaimJob>, StoreError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = 'requested' ORDER BY c.id LIMIT $1"
+    )))
+    .bind(limit as i64)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(job_of).collect()
 }
 
 async fn set_state(store: &Store, id: i64, state: &str) -> Result<(), StoreError> {
@@ -177,141 +194,154 @@ async fn calldata(store: &Store, job: &ClaimJob) -> Result<alloy::primitives::By
         .into())
 }
 
-/// Advances the oldest unfinished claim job by one step. Returns whether there was one.
+/// Drives the sponsored claims, pipelined: follows every claim in flight (lowest nonce first:
+/// rebroadcast when dropped, replaced with higher fees when stuck, finished when buried or
+/// reverted), then, if `sign_new`, signs and broadcasts the oldest requested jobs while fewer
+/// than `tx.max_claims_in_flight` are in flight. Their nonces are consecutive, so the node can
+/// mine several in one block. Returns whether anything changed.
+///
+/// The caller passes `sign_new = false` while a commit holds a lower nonce that is signed but
+/// not yet broadcast, so that claims never reach the node ahead of it.
 ///
 /// # Errors
 ///
 /// [`TxError`] when the node or the store fails.
-pub async fn drive_one(
+pub async fn drive(
     txm: &TxManager,
     store: &Store,
     escrow: Address,
     confirmations: u64,
+    sign_new: bool,
 ) -> Result<bool, TxError> {
-    let Some(job) = active(store).await? else {
-        return Ok(false);
-    };
-    match job.state.as_str() {
-        "requested" => {
-            let input = calldata(store, &job).await?;
-            let gas = match txm.estimate_gas(escrow, &input).await {
-                Ok(gas) => gas,
-                Err(e) if e.is_revert() => {
-                    finish(store, &job, Err(e.to_string())).await?;
-                    return Ok(true);
-                }
-                Err(e) => return Err(e),
-            };
-            let fees = txm.fees().await?;
-            let mut tx = store.pool().begin().await?;
-            let nonce = txm.take_nonce(&mut tx).await?;
-            let attempt: i64 =
-                sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'claim' AND ref_id = $1")
-                    .bind(job.id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-            txm.sign_and_record(
-                &mut tx, "claim", job.id, attempt, nonce, escrow, input, gas, fees,
-            )
-            .await?;
-            sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
-                .bind(now_secs())
-                .bind(job.id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(true)
-        }
-        "signed" => {
-            let txs = store.txs("claim", job.id).await?;
-            if let Some(last) = txs.last() {
-                match txm.broadcast(last).await {
-                    // Refused below the base fee: once sent, it is seen as dropped and
-                    // replaced at market fees.
-                    Ok(())
-                    | Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow | RpcErrorKind::Underpriced,
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            set_state(store, job.id, "sent").await?;
-            Ok(true)
-        }
-        _ => {
-            let txs = store.txs("claim", job.id).await?;
-            let Some(last) = txs.last() else {
-                set_state(store, job.id, "requested").await?;
-                return Ok(true);
-            };
-            let current: Vec<_> = txs
-                .iter()
-                .filter(|t| t.nonce == last.nonce)
-                .cloned()
-                .collect();
-            match txm.status(&current).await? {
-                TxStatus::Mined { receipt, depth } => {
-                    if !receipt.status() {
-                        finish(store, &job, Err("claim transaction reverted".into())).await?;
-                    } else if depth >= confirmations.max(1) {
-                        finish(
-                            store,
-                            &job,
-                            Ok(crate::util::hex0x(receipt.transaction_hash)),
-                        )
-                        .await?;
-                    } else {
-                        return Ok(false);
-                    }
-                    Ok(true)
-                }
-                // Stuck: replaced with higher fees, exactly as a commit is.
-                TxStatus::Pending if txm.bump_due(last) => {
-                    replace(txm, store, &job, last, escrow).await
-                }
-                TxStatus::Pending => Ok(false),
-                TxStatus::Dropped => match txm.broadcast(last).await {
-                    Ok(())
-                    | Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow,
-                        ..
-                    }) => Ok(true),
-                    // The node refuses it at its fees (the base fee rose above them).
-                    Err(TxError::Rpc {
-                        kind: RpcErrorKind::Underpriced,
-                        ..
-                    }) => replace(txm, store, &job, last, escrow).await,
-                    Err(e) => Err(e),
-                },
-                TxStatus::NonceTaken => {
-                    if now_secs() - job.updated_at > 60 {
-                        set_state(store, job.id, "requested").await?;
-                    }
-                    Ok(false)
-                }
-            }
+    let mut changed = false;
+    for job in in_flight(store).await? {
+        changed |= follow(txm, store, &job, escrow, confirmations).await?;
+    }
+    if !sign_new {
+        return Ok(changed);
+    }
+    let flying = in_flight(store).await?.len();
+    let room = txm.config().max_claims_in_flight.saturating_sub(flying);
+    if room == 0 {
+        return Ok(changed);
+    }
+    for mut job in requested(store, room).await? {
+        changed = true;
+        if sign(txm, store, &job, escrow).await? {
+            job.state = "signed".into();
+            follow(txm, store, &job, escrow, confirmations).await?;
         }
     }
+    metrics::gauge!("relayer_claims_in_flight").set(in_flight(store).await?.len() as f64);
+    Ok(changed)
 }
 
-/// Advances the oldest unfinished claim job if its transaction is already signed or sent
-/// (rebroadcast when dropped, bumped when stuck, confirmed when buried); never signs a new
-/// one. Returns whether anything changed.
-///
-/// # Errors
-///
-/// [`TxError`] when the node or the store fails.
-pub async fn drive_in_flight(
+/// Estimates, takes the next nonce, signs and records the claim transaction of a requested job
+/// (`requested` → `signed`). Returns `false` when the claim would revert: the job is then
+/// `failed` and its receipts can be requested again.
+async fn sign(
     txm: &TxManager,
     store: &Store,
+    job: &ClaimJob,
+    escrow: Address,
+) -> Result<bool, TxError> {
+    let input = calldata(store, job).await?;
+    let gas = match txm.estimate_gas(escrow, &input).await {
+        Ok(gas) => gas,
+        Err(e) if e.is_revert() => {
+            finish(store, job, Err(e.to_string())).await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    let fees = txm.fees().await?;
+    let mut tx = store.pool().begin().await?;
+    let nonce = txm.take_nonce(&mut tx).await?;
+    let attempt: i64 = sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'claim' AND ref_id = $1")
+        .bind(job.id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    txm.sign_and_record(
+        &mut tx, "claim", job.id, attempt, nonce, escrow, input, gas, fees,
+    )
+    .await?;
+    sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
+        .bind(now_secs())
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Advances a job whose transaction is signed (`signed`: broadcast → `sent`) or sent (follow
+/// it to `confirmed` or `failed`). Returns whether anything changed.
+async fn follow(
+    txm: &TxManager,
+    store: &Store,
+    job: &ClaimJob,
     escrow: Address,
     confirmations: u64,
 ) -> Result<bool, TxError> {
-    match active(store).await? {
-        Some(job) if job.state != "requested" => drive_one(txm, store, escrow, confirmations).await,
-        _ => Ok(false),
+    let txs = store.txs("claim", job.id).await?;
+    let Some(last) = txs.last() else {
+        set_state(store, job.id, "requested").await?;
+        return Ok(true);
+    };
+    if job.state == "signed" {
+        match txm.broadcast(last).await {
+            // Refused below the base fee: once sent, it is seen as dropped and replaced at
+            // market fees.
+            Ok(())
+            | Err(TxError::Rpc {
+                kind: RpcErrorKind::NonceTooLow | RpcErrorKind::Underpriced,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        set_state(store, job.id, "sent").await?;
+        return Ok(true);
+    }
+    // Only the attempts of the current nonce can still be mined.
+    let current: Vec<_> = txs
+        .iter()
+        .filter(|t| t.nonce == last.nonce)
+        .cloned()
+        .collect();
+    match txm.status(&current).await? {
+        TxStatus::Mined { receipt, depth } => {
+            if !receipt.status() {
+                finish(store, job, Err("claim transaction reverted".into())).await?;
+            } else if depth >= confirmations.max(1) {
+                finish(store, job, Ok(crate::util::hex0x(receipt.transaction_hash))).await?;
+            } else {
+                return Ok(false);
+            }
+            Ok(true)
+        }
+        // Stuck: replaced with higher fees, exactly as a commit is.
+        TxStatus::Pending if txm.bump_due(last) => replace(txm, store, job, last, escrow).await,
+        TxStatus::Pending => Ok(false),
+        TxStatus::Dropped => match txm.broadcast(last).await {
+            Ok(())
+            | Err(TxError::Rpc {
+                kind: RpcErrorKind::NonceTooLow,
+                ..
+            }) => Ok(true),
+            // The node refuses it at its fees (the base fee rose above them).
+            Err(TxError::Rpc {
+                kind: RpcErrorKind::Underpriced,
+                ..
+            }) => replace(txm, store, job, last, escrow).await,
+            Err(e) => Err(e),
+        },
+        TxStatus::NonceTaken => {
+            if now_secs() - job.updated_at > 60 {
+                set_state(store, job.id, "requested").await?;
+            }
+            Ok(false)
+        }
     }
 }
 

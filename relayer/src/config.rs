@@ -93,6 +93,10 @@ pub struct TxConfig {
     pub max_fee_per_gas: u128,
     /// Receipts per claim transaction when claiming for payees.
     pub claims_per_tx: usize,
+    /// Claim transactions signed and not yet confirmed at any one time (consecutive nonces).
+    /// Keep it within the node's per-account mempool limit (16 on geth's defaults).
+    #[serde(default = "defaults::max_claims_in_flight")]
+    pub max_claims_in_flight: usize,
 }
 
 impl Default for TxConfig {
@@ -102,6 +106,7 @@ impl Default for TxConfig {
             bump_percent: 25,
             max_fee_per_gas: 500_000_000_000,
             claims_per_tx: 100,
+            max_claims_in_flight: defaults::max_claims_in_flight(),
         }
     }
 }
@@ -145,6 +150,9 @@ mod defaults {
     }
     pub(super) const fn poll_ms() -> u64 {
         500
+    }
+    pub(super) const fn max_claims_in_flight() -> usize {
+        16
     }
 }
 
@@ -240,8 +248,13 @@ impl Config {
         if self.tx.bump_percent < 10 {
             return bad("tx.bump_percent must be at least 10 (nodes refuse smaller replacements)");
         }
-        if self.limits.max_bulk == 0 || self.tx.claims_per_tx == 0 {
-            return bad("limits.max_bulk and tx.claims_per_tx must be positive");
+        if self.limits.max_bulk == 0
+            || self.tx.claims_per_tx == 0
+            || self.tx.max_claims_in_flight == 0
+        {
+            return bad(
+                "limits.max_bulk, tx.claims_per_tx and tx.max_claims_in_flight must be positive",
+            );
         }
         if self.limits.signer_rate == 0 || self.limits.signer_burst == 0 {
             return bad("limits.signer_rate and limits.signer_burst must be positive");

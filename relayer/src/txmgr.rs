@@ -124,6 +124,11 @@ impl TxManager {
         self.from
     }
 
+    /// How transactions are priced, bumped and pipelined.
+    pub const fn config(&self) -> &TxConfig {
+        &self.config
+    }
+
     /// The provider.
     pub const fn provider(&self) -> &DynProvider {
         &self.provider

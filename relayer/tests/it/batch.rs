@@ -2,7 +2,10 @@
 //! receipts need, batch data published and content-addressed, proofs that the escrow accepts
 //! (a payee claims with Rust-built proofs), and bulk claims by the relayer.
 
-use alloy::primitives::{keccak256, B256, U256};
+use alloy::{
+    primitives::{keccak256, B256, U256},
+    providers::{ext::AnvilApi, Provider},
+};
 use fairtrain_protocol::{
     batch::BatchData,
     bindings::{Escrow, IERC20Permit},
@@ -233,6 +236,148 @@ async fn cut_by_age(db: Db) {
         serde_json::from_str(second["reservations"].as_str().unwrap()).unwrap();
     assert_eq!(reservations[0]["amount"], (5 * chain.price).to_string());
     assert_eq!(chain.committed_roots().await.len(), 2);
+}
+
+/// Transactions waiting in anvil's mempool.
+async fn mempool_count(chain: &crate::support::Chain) -> u64 {
+    let status: Value = chain
+        .provider
+        .raw_request("txpool_status".into(), ())
+        .await
+        .unwrap();
+    u64::from_str_radix(
+        status["pending"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap()
+}
+
+/// Sponsored claims are pipelined: up to `max_claims_in_flight` transactions on consecutive
+/// nonces at once, so one block mines several; the cap holds; a restart with claims in flight
+/// and a mempool that lost them rebroadcasts the same transactions; every receipt is paid once.
+async fn pipelined_claims(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 12;
+    cfg.tx.claims_per_tx = 1;
+    cfg.tx.max_claims_in_flight = 5;
+    cfg.tx.bump_after_secs = 3_600;
+    let relayer = Relayer::start(&cfg).await;
+    let receipts: Vec<SignedReceipt> = (1..=12u64)
+        .map(|i| chain.receipt(&format!("run-{i}"), 10 * i))
+        .collect();
+    let (status, _) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
+    assert_eq!(status, 200);
+    confirmed_batch(&relayer, 1).await;
+    let total = U256::from(10 * (12 * 13 / 2) * chain.price as u64);
+    let before = chain.creator_balance().await;
+
+    // Mining held: the relayer signs and sends five claims, and no more.
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let r = relayer
+        .client
+        .post(format!("{}/v1/claims", relayer.url))
+        .bearer_auth("operator-token-for-tests")
+        .json(&json!({ "batchId": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let jobs: Value = r.json().await.unwrap();
+    assert_eq!(jobs["claimJobs"].as_array().unwrap().len(), 12);
+    let db_store = fairtrain_relayer::store::Store::connect(&store.url)
+        .await
+        .unwrap();
+    let signed_jobs = || async {
+        let mut nonces = Vec::new();
+        for id in 1..=12 {
+            if let Some(t) = db_store.txs("claim", id).await.unwrap().last() {
+                nonces.push(t.nonce);
+            }
+        }
+        nonces
+    };
+    eventually(30, || async {
+        (mempool_count(&chain).await == 5).then_some(())
+    })
+    .await;
+    for _ in 0..10 {
+        assert_eq!(
+            signed_jobs().await.len(),
+            5,
+            "at most five claims in flight"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut nonces = signed_jobs().await;
+    nonces.sort_unstable();
+    assert!(
+        nonces.windows(2).all(|w| w[1] == w[0] + 1),
+        "consecutive nonces: {nonces:?}"
+    );
+
+    // The relayer restarts and the node forgets every pending transaction: the new process
+    // puts the same five back, lowest nonce first, and signs nothing else.
+    relayer.stop();
+    drop(relayer);
+    chain.provider.anvil_drop_all_transactions().await.unwrap();
+    assert_eq!(mempool_count(&chain).await, 0);
+    let relayer = Relayer::start(&cfg).await;
+    eventually(30, || async {
+        (mempool_count(&chain).await == 5).then_some(())
+    })
+    .await;
+    assert_eq!(signed_jobs().await.len(), 5);
+    // One block mines all five.
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    let head = chain.provider.get_block_number().await.unwrap();
+    let block = chain
+        .provider
+        .get_block_by_number(head.into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(block.transactions.len(), 5, "five claims in one block");
+
+    // The rest flows through; every receipt is settled once and the payee is paid in full.
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    for r in &receipts {
+        let digest = chain.domain().digest(&r.receipt());
+        eventually(60, || async {
+            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+            body["claimTx"]
+                .as_str()
+                .filter(|t| t.starts_with("0x"))
+                .map(|_| ())
+        })
+        .await;
+        let key = r.receipt().usage_key();
+        assert_eq!(
+            chain.escrow().settledSamples(key).call().await.unwrap(),
+            r.cumulative_samples
+        );
+    }
+    let fee = total * U256::from(250) / U256::from(10_000);
+    assert_eq!(chain.creator_balance().await - before, total - fee);
+    let mut nonces = Vec::new();
+    for id in 1..=12 {
+        let txs = db_store.txs("claim", id).await.unwrap();
+        assert_eq!(txs.len(), 1, "claim {id}: one transaction, never re-signed");
+        nonces.push(txs[0].nonce);
+    }
+    nonces.sort_unstable();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 12, "one nonce per claim");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_claims_sqlite() {
+    pipelined_claims(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_claims_postgres() {
+    pipelined_claims(Db::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
