@@ -126,7 +126,13 @@ async fn main() -> anyhow::Result<()> {
             let store = Store::connect(&config.database_url).await?;
             let counts: std::collections::BTreeMap<_, _> =
                 store.receipt_counts().await?.into_iter().collect();
-            print(&json!({ "receipts": counts, "latestBatch": store.batches(1).await?.first() }));
+            let claims: std::collections::BTreeMap<_, _> =
+                store.claim_counts().await?.into_iter().collect();
+            print(&json!({
+                "receipts": counts,
+                "claims": claims,
+                "latestBatch": store.batches(1).await?.first(),
+            }));
             Ok(())
         }
         Command::Batches { limit } => {

@@ -298,6 +298,31 @@ impl Store {
             .collect()
     }
 
+    /// Claim jobs by state (`requested`, `signed`, `sent`, `confirmed`, `failed`), and
+    /// `claimedReceipts`: receipts whose claim transaction is confirmed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`].
+    pub async fn claim_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        use sqlx::Row;
+        let mut counts = sqlx::query("SELECT state, COUNT(*) FROM claims GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let claimed: i64 =
+            // A range on the index: confirmed claims hold a transaction hash, in-flight ones
+            // 'claim:<job>'.
+            sqlx::query("SELECT COUNT(*) FROM receipts WHERE claim_tx >= '0x' AND claim_tx < '0y'")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+        counts.push(("claimedReceipts".to_owned(), claimed));
+        Ok(counts)
+    }
+
     /// Every receipt not yet in a confirmed batch, and the highest receipt of every usage key,
     /// which the ingest pipeline needs at start: `(usage_key, cumulative, digest, payer, token,
     /// amount, status)` for all rows, and the highest `seq`.

@@ -309,6 +309,11 @@ async fn pipelined_claims(db: Db) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let (_, status) = relayer.get("/v1/status").await;
+    assert_eq!(
+        status["claims"],
+        json!({ "requested": 7, "sent": 5, "claimedReceipts": 0 })
+    );
     let mut nonces = signed_jobs().await;
     nonces.sort_unstable();
     assert!(
@@ -368,6 +373,11 @@ async fn pipelined_claims(db: Db) {
     nonces.sort_unstable();
     nonces.dedup();
     assert_eq!(nonces.len(), 12, "one nonce per claim");
+    let (_, status) = relayer.get("/v1/status").await;
+    assert_eq!(
+        status["claims"],
+        json!({ "confirmed": 12, "claimedReceipts": 12 })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
