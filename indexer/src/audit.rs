@@ -22,7 +22,7 @@ use fairtrain_protocol::{
     bindings::TrainingEscrow,
     EscrowDomain, ReceiptTree,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     auditor,
@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// One named check of an audit.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Check {
     /// What was checked.
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Check {
 }
 
 /// One receipt of the batch as audited.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReceiptAudit {
     /// Position in the batch (leaf order).
     pub index: usize,
@@ -72,7 +72,8 @@ pub struct ReceiptAudit {
     pub token: String,
     /// Price per sample of the acceptance.
     pub price_per_sample: String,
-    /// Samples already settled for the usage key at commit time.
+    /// Samples already covered for the usage key: settled at commit time, or counted by a receipt
+    /// of an earlier audited batch (the relayer reserves only the increase over those).
     pub settled_before: u64,
     /// Samples this receipt charges (within the terms' cap).
     pub samples: u64,
@@ -85,7 +86,7 @@ pub struct ReceiptAudit {
 }
 
 /// One reservation: in the document, on-chain, and justified by the receipts.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReservationAudit {
     /// Payer.
     pub payer: String,
@@ -100,7 +101,7 @@ pub struct ReservationAudit {
 }
 
 /// The audit of one batch.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditReport {
     /// Merkle root (the batch id).
     pub root: String,
@@ -214,7 +215,7 @@ pub async fn audit_with(
         }
         Err(e) => {
             check(checks, DATA_FETCHED, false, e.to_string());
-            return finish(db, report, &seen).await;
+            return finish(db, report, &seen, true).await;
         }
     };
     let hash = format!("{:#x}", batch::data_hash(&bytes));
@@ -232,7 +233,7 @@ pub async fn audit_with(
         Ok(doc) => doc,
         Err(e) => {
             check(checks, "document parses", false, e.to_string());
-            return finish(db, report, &seen).await;
+            return finish(db, report, &seen, true).await;
         }
     };
     check(
@@ -281,52 +282,65 @@ pub async fn audit_with(
     // 4. Each receipt: signature, key, acceptance, amount; against chain state at the commit.
     let at = BlockId::number(commit_block);
     let escrow = TrainingEscrow::new(deployment.training_escrow, provider.clone());
-    let claims: HashMap<String, U256> = {
-        let mut m = HashMap::new();
-        for c in &detail.claims {
-            *m.entry(c.usage_key.clone()).or_default() += parse_amount(&c.amount)?;
-        }
-        m
-    };
+    // Chain state at the commit, read once per key, payer and acceptance.
+    let mut keys_valid: HashMap<(Address, Address), bool> = HashMap::new();
+    let mut acceptances: HashMap<_, fairtrain_protocol::bindings::Escrow::Acceptance> =
+        HashMap::new();
     let mut settled: HashMap<B256, u64> = HashMap::new();
     let mut charged: HashMap<(Address, U256, u64), u64> = HashMap::new();
     let mut expected_by: BTreeMap<(String, String), U256> = BTreeMap::new();
-    let (mut total_expected, mut total_claimed) = (U256::ZERO, U256::ZERO);
-    let (mut bad_sigs, mut bad_keys, mut bad_acceptances, mut bad_claims) = (0, 0, 0, 0);
+    let mut total_expected = U256::ZERO;
+    let (mut bad_sigs, mut bad_keys, mut bad_acceptances) = (0, 0, 0);
     for (index, sr) in doc.receipts.iter().enumerate() {
         let r = sr.receipt();
         let key = keccak256((r.payer, r.licenseId, U256::from(r.termsId), r.runId).abi_encode());
         let signer = sr.recover(&domain).ok();
         let signer_valid = match signer {
-            Some(s) => {
-                let k = escrow
-                    .signerOf(r.payer, s)
+            Some(s) => match keys_valid.get(&(r.payer, s)) {
+                Some(valid) => *valid,
+                None => {
+                    let k = escrow
+                        .signerOf(r.payer, s)
+                        .block(at)
+                        .call()
+                        .await
+                        .map_err(rpc)?;
+                    let (reg, rev) = (k.registeredAt.to::<u64>(), k.revokedAt.to::<u64>());
+                    let valid = reg != 0 && commit_time >= reg && (rev == 0 || commit_time < rev);
+                    keys_valid.insert((r.payer, s), valid);
+                    valid
+                }
+            },
+            None => false,
+        };
+        let acceptance_key = (r.payer, r.licenseId, r.termsId);
+        let acc = match acceptances.get(&acceptance_key) {
+            Some(acc) => acc.clone(),
+            None => {
+                let acc = escrow
+                    .acceptance(r.payer, r.licenseId, r.termsId)
                     .block(at)
                     .call()
                     .await
                     .map_err(rpc)?;
-                let (reg, rev) = (k.registeredAt.to::<u64>(), k.revokedAt.to::<u64>());
-                reg != 0 && commit_time >= reg && (rev == 0 || commit_time < rev)
+                acceptances.insert(acceptance_key, acc.clone());
+                acc
             }
-            None => false,
         };
-        let acc = escrow
-            .acceptance(r.payer, r.licenseId, r.termsId)
-            .block(at)
-            .call()
-            .await
-            .map_err(rpc)?;
         let acceptance_valid = acc.acceptedAt != 0
             && commit_time >= acc.chargeableFrom.to::<u64>()
             && (acc.expiresAt.is_zero() || r.issuedAt < acc.expiresAt.to::<u64>());
         let before = match settled.get(&key) {
             Some(s) => *s,
-            None => escrow
-                .settledSamples(key)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?,
+            None => {
+                let on_chain = escrow
+                    .settledSamples(key)
+                    .block(at)
+                    .call()
+                    .await
+                    .map_err(rpc)?;
+                on_chain.max(prior_count(db, &format!("{key:#x}"), commit_block).await?)
+            }
         };
         let mut samples = r.cumulativeSamples.saturating_sub(before);
         let cap_key = (r.payer, r.licenseId, r.termsId);
@@ -345,34 +359,13 @@ pub async fn audit_with(
         } else {
             U256::ZERO
         };
-        let claimed = claims
-            .get(&format!("{key:#x}"))
-            .copied()
-            .unwrap_or_default();
-        let status = if !valid {
-            "invalid"
-        } else if claimed == expected {
-            if expected.is_zero() {
-                "nothing owed"
-            } else {
-                "claimed"
-            }
-        } else if claimed.is_zero() {
-            "unclaimed"
-        } else if claimed < expected {
-            "partly claimed"
-        } else {
-            "over claimed"
-        };
         bad_sigs += usize::from(signer.is_none());
         bad_keys += usize::from(signer.is_some() && !signer_valid);
         bad_acceptances += usize::from(!acceptance_valid);
-        bad_claims += usize::from(claimed > expected);
         *expected_by
             .entry((format!("{:#x}", r.payer), format!("{:#x}", acc.token)))
             .or_default() += expected;
         total_expected += expected;
-        total_claimed += claimed;
         report.receipts.push(ReceiptAudit {
             index,
             payer: format!("{:#x}", r.payer),
@@ -390,8 +383,9 @@ pub async fn audit_with(
             settled_before: before,
             samples,
             expected: expected.to_string(),
-            claimed: claimed.to_string(),
-            status: status.into(),
+            // Set with the other claim figures by `apply_claims`.
+            claimed: String::new(),
+            status: String::new(),
         });
     }
     let n = doc.receipts.len();
@@ -457,29 +451,136 @@ pub async fn audit_with(
         res_ok,
         format!("{} reservation(s)", report.reservations.len()),
     );
-    let unknown_claims = detail
-        .claims
+    report.total_expected = total_expected.to_string();
+    apply_claims(&mut report, &detail.claims)?;
+    finish(db, report, &seen, true).await
+}
+
+/// The highest cumulative count of `usage_key` among the audited receipts of batches committed
+/// before `block`: the relayer reserved only the increase over it.
+async fn prior_count(db: &Db, usage_key: &str, block: u64) -> Result<u64> {
+    let (max,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(MAX(r.cumulative), 0) FROM audit_receipts r \
+         JOIN batches b ON b.root = r.root WHERE r.usage_key = $1 AND b.block_number < $2",
+    )
+    .bind(usage_key)
+    .bind(big(block))
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(max as u64)
+}
+
+/// Name of the last check, the only one that depends on the batch's claims.
+pub const CLAIMS_CHECK: &str =
+    "claims match receipts of the document and pay no more than they owe";
+
+/// Sets each receipt's `claimed` and `status` and the report's `total_claimed` from the batch's
+/// `claims`, and (re)places the claims check last. Every other figure of a report depends only
+/// on the committed data and the chain state at the commit.
+fn apply_claims(report: &mut AuditReport, claims: &[query::SettlementView]) -> Result<()> {
+    // A claim settles one receipt: the one of its usage key and cumulative count.
+    let mut by_receipt: HashMap<(&str, u64), U256> = HashMap::new();
+    for c in claims {
+        *by_receipt
+            .entry((c.usage_key.as_str(), c.cumulative_samples as u64))
+            .or_default() += parse_amount(&c.amount)?;
+    }
+    let audited: std::collections::HashSet<(String, u64)> = report
+        .receipts
         .iter()
-        .filter(|c| !report.receipts.iter().any(|r| r.usage_key == c.usage_key))
+        .map(|r| (r.usage_key.clone(), r.cumulative_samples))
+        .collect();
+    let unknown = claims
+        .iter()
+        .filter(|c| !audited.contains(&(c.usage_key.clone(), c.cumulative_samples as u64)))
         .count();
+    let (mut total_claimed, mut over) = (U256::ZERO, 0);
+    for r in &mut report.receipts {
+        let expected = parse_amount(&r.expected)?;
+        // Taken by the first receipt of that key and count (a duplicate adds nothing).
+        let claimed = by_receipt
+            .remove(&(r.usage_key.as_str(), r.cumulative_samples))
+            .unwrap_or_default();
+        r.status = if !(r.signer_valid && r.acceptance_valid) {
+            "invalid"
+        } else if claimed == expected {
+            if expected.is_zero() {
+                "nothing owed"
+            } else {
+                "claimed"
+            }
+        } else if claimed.is_zero() {
+            "unclaimed"
+        } else if claimed < expected {
+            "partly claimed"
+        } else {
+            "over claimed"
+        }
+        .into();
+        r.claimed = claimed.to_string();
+        over += usize::from(claimed > expected);
+        total_claimed += claimed;
+    }
+    report.total_claimed = total_claimed.to_string();
+    report.checks.retain(|c| c.name != CLAIMS_CHECK);
     check(
-        checks,
-        "claims match receipts of the document and pay no more than they owe",
-        bad_claims == 0 && unknown_claims == 0,
+        &mut report.checks,
+        CLAIMS_CHECK,
+        over == 0 && unknown == 0,
         format!(
-            "{} claim(s); {bad_claims} over a receipt's amount; {unknown_claims} of no receipt",
-            detail.claims.len()
+            "{} claim(s); {over} over a receipt's amount; {unknown} of no receipt",
+            claims.len()
         ),
     );
-    report.total_expected = total_expected.to_string();
-    report.total_claimed = total_claimed.to_string();
-    finish(db, report, &seen).await
+    Ok(())
+}
+
+/// Brings the stored report of a batch up to date with its claims, without fetching its data
+/// or reading the chain: `None` when no stored report applies (none yet, the data was not
+/// audited, or a reorganisation moved the commit since), and a full audit is needed.
+///
+/// # Errors
+///
+/// Database errors.
+pub async fn recheck_claims(db: &Db, root: &str) -> Result<Option<AuditReport>> {
+    let Some(detail) = query::batch(db, root).await? else {
+        return Ok(None);
+    };
+    let b = &detail.batch;
+    let audited_commit: Option<(String,)> =
+        sqlx::query_as("SELECT commit_tx FROM audit_queue WHERE root = $1")
+            .bind(&b.root)
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some(stored) = stored(db, &b.root).await? else {
+        return Ok(None);
+    };
+    let mut report: AuditReport =
+        serde_json::from_value(stored).map_err(|e| Error::Stored(format!("audit report: {e}")))?;
+    let same_commit = audited_commit.is_some_and(|(tx,)| tx == b.tx_hash)
+        && report.commit_block == b.block_number as u64;
+    if !same_commit || !report.checks.iter().any(|c| c.name == CLAIMS_CHECK) {
+        return Ok(None);
+    }
+    apply_claims(&mut report, &detail.claims)?;
+    let seen = auditor::Audited {
+        commit_tx: b.tx_hash.clone(),
+        claims: b.claims,
+    };
+    finish(db, report, &seen, false).await.map(Some)
 }
 
 /// Name of the first check, whose failure means the data was not there to audit.
 pub const DATA_FETCHED: &str = "data fetched";
 
-async fn finish(db: &Db, mut report: AuditReport, seen: &auditor::Audited) -> Result<AuditReport> {
+/// Stores `report` as the batch's latest (and, if `receipts_changed`, its `audit_receipts`) and
+/// records its outcome as the batch's audit status, in one transaction.
+async fn finish(
+    db: &Db,
+    mut report: AuditReport,
+    seen: &auditor::Audited,
+    receipts_changed: bool,
+) -> Result<AuditReport> {
     report.passed = !report.checks.is_empty() && report.checks.iter().all(|c| c.passed);
     let audited_block = crate::raw::checkpoint(db).await?.map_or(0, |c| c.number);
     let json = serde_json::to_string(&report).map_err(|e| Error::Stored(e.to_string()))?;
@@ -488,10 +589,9 @@ async fn finish(db: &Db, mut report: AuditReport, seen: &auditor::Audited) -> Re
         .bind(&report.root)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM audit_receipts WHERE root = $1")
-        .bind(&report.root)
-        .execute(&mut *tx)
-        .await?;
+    if receipts_changed {
+        store_receipts(&mut tx, &report).await?;
+    }
     sqlx::query(
         "INSERT INTO audits (root, passed, audited_at, audited_block, summary, report) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -507,17 +607,31 @@ async fn finish(db: &Db, mut report: AuditReport, seen: &auditor::Audited) -> Re
     .bind(json)
     .execute(&mut *tx)
     .await?;
+    auditor::record_report(&mut tx, &report, seen).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Replaces the batch's `audit_receipts` (what each valid receipt owes) with `report`'s.
+async fn store_receipts(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    report: &AuditReport,
+) -> Result<()> {
+    sqlx::query("DELETE FROM audit_receipts WHERE root = $1")
+        .bind(&report.root)
+        .execute(&mut **tx)
+        .await?;
     let expires: i64 = sqlx::query_as::<_, (i64,)>(
         "SELECT COALESCE(MAX(expires_at), 0) FROM reservations WHERE root = $1",
     )
     .bind(&report.root)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?
     .0;
     for r in report.receipts.iter().filter(|r| r.status != "invalid") {
         sqlx::query(
             "INSERT INTO audit_receipts (root, idx, payer, license_id, token, usage_key, samples, \
-             expected, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             expected, expires_at, cumulative) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&report.root)
         .bind(r.index as i64)
@@ -528,12 +642,11 @@ async fn finish(db: &Db, mut report: AuditReport, seen: &auditor::Audited) -> Re
         .bind(big(r.samples))
         .bind(&r.expected)
         .bind(expires)
-        .execute(&mut *tx)
+        .bind(big(r.cumulative_samples))
+        .execute(&mut **tx)
         .await?;
     }
-    auditor::record_report(&mut tx, &report, seen).await?;
-    tx.commit().await?;
-    Ok(report)
+    Ok(())
 }
 
 /// The stored report of a batch, if it was audited.
@@ -592,5 +705,95 @@ impl AuditReport {
             self.total_claimed
         ));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(index: usize, cumulative: u64, expected: u64) -> ReceiptAudit {
+        ReceiptAudit {
+            index,
+            payer: "0xpayer".into(),
+            license_id: "1".into(),
+            terms_id: 1,
+            run_id: "0xrun".into(),
+            cumulative_samples: cumulative,
+            issued_at: 1,
+            signer: "0xkey".into(),
+            signer_valid: true,
+            acceptance_valid: true,
+            usage_key: "0xkey1".into(),
+            token: "0xtoken".into(),
+            price_per_sample: "1000".into(),
+            settled_before: 0,
+            samples: expected / 1000,
+            expected: expected.to_string(),
+            claimed: String::new(),
+            status: String::new(),
+        }
+    }
+
+    fn settlement(cumulative: i64, amount: u64) -> query::SettlementView {
+        query::SettlementView {
+            block_number: 1,
+            log_index: 0,
+            block_time: 1,
+            tx_hash: "0xtx".into(),
+            root: "0xroot".into(),
+            usage_key: "0xkey1".into(),
+            payer: None,
+            payee: "0xpayee".into(),
+            license_id: "1".into(),
+            token: "0xtoken".into(),
+            cumulative_samples: cumulative,
+            samples: amount as i64 / 1000,
+            amount: amount.to_string(),
+            fee: "0".into(),
+        }
+    }
+
+    /// Two receipts of one run in one batch: each claim is matched to the receipt of its count,
+    /// not summed over the run.
+    #[test]
+    fn claims_match_receipts_by_usage_key_and_count() {
+        let mut report = AuditReport {
+            root: "0xroot".into(),
+            chain_id: 1,
+            escrow: "0xescrow".into(),
+            data_uri: String::new(),
+            committed_data_hash: String::new(),
+            computed_data_hash: String::new(),
+            commit_block: 1,
+            commit_time: 1,
+            passed: false,
+            checks: Vec::new(),
+            receipts: vec![receipt(0, 206, 206_000), receipt(1, 210, 4_000)],
+            reservations: Vec::new(),
+            total_expected: "210000".into(),
+            total_claimed: "0".into(),
+        };
+        apply_claims(&mut report, &[settlement(206, 206_000)]).unwrap();
+        let statuses: Vec<_> = report.receipts.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(statuses, ["claimed", "unclaimed"]);
+        apply_claims(
+            &mut report,
+            &[settlement(206, 206_000), settlement(210, 4_000)],
+        )
+        .unwrap();
+        let statuses: Vec<_> = report.receipts.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(statuses, ["claimed", "claimed"]);
+        assert_eq!(report.total_claimed, "210000");
+        assert_eq!(
+            report.checks.len(),
+            1,
+            "the claims check is replaced, not added"
+        );
+        assert!(report.checks[0].passed);
+        // A settlement of a count no receipt of the batch has.
+        apply_claims(&mut report, &[settlement(300, 90_000)]).unwrap();
+        assert!(!report.checks[0].passed);
+        assert!(report.checks[0].detail.contains("1 of no receipt"));
     }
 }

@@ -5,7 +5,10 @@
 //!
 //! - `pending`: an audit is due: the batch was just indexed, or claims of it were indexed (or a
 //!   reorganisation moved its commit) since its last report, or an attempt failed on an RPC or
-//!   database error (retried with backoff);
+//!   database error (retried with backoff). When only claims changed, the stored report's claim
+//!   figures are brought up to date ([`audit::recheck_claims`]) without fetching the data or
+//!   reading the chain: everything else in a report depends only on the committed data and the
+//!   chain state at the commit;
 //! - `unavailable`: its data could not be fetched from its `dataURI` (not published yet,
 //!   unreachable, or an `ipfs://` URI without a gateway). Not a verdict: the fetch is retried with
 //!   exponential backoff (`retry_min` doubling up to `retry_max`, forever) and the status carries
@@ -340,10 +343,11 @@ impl Auditor {
 
         let now = now_ms();
         let concurrency = self.config.concurrency.max(1);
+        // Oldest commit first: a batch's audit reads the audited receipts of earlier ones.
         let due: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT root, attempts FROM audit_queue \
-             WHERE status IN ('pending', 'unavailable') AND next_attempt_ms <= $1 \
-             ORDER BY next_attempt_ms, root LIMIT $2",
+            "SELECT q.root, q.attempts FROM audit_queue q JOIN batches b ON b.root = q.root \
+             WHERE q.status IN ('pending', 'unavailable') AND q.next_attempt_ms <= $1 \
+             ORDER BY b.block_number, q.root LIMIT $2",
         )
         .bind(now)
         .bind((concurrency * 4) as i64)
@@ -402,6 +406,19 @@ impl Auditor {
         let Some(detail) = query::batch(&self.db, root).await? else {
             return self.forget(root).await;
         };
+        // Only claims changed since the stored report (same commit): bring its claim figures up
+        // to date without fetching the data or reading the chain again.
+        match audit::recheck_claims(&self.db, root).await {
+            Ok(Some(report)) => {
+                info!(%root, passed = report.passed, "batch claims re-checked");
+                return Ok(());
+            }
+            Ok(None) => {}
+            Err(e) => return self.failed(root, attempts, "pending", &e).await,
+        }
+        if let Some(earlier) = self.earlier_unaudited(root).await? {
+            return self.wait_for(root, &earlier).await;
+        }
         let bytes = match self.fetcher.fetch(&detail.batch.data_uri).await {
             Ok(bytes) => bytes,
             Err(e) => return self.failed(root, attempts, "unavailable", &e).await,
@@ -428,6 +445,37 @@ impl Auditor {
             Err(Error::Invalid { what: "root", .. }) => self.forget(root).await,
             Err(e) => self.failed(root, attempts, "pending", &e).await,
         }
+    }
+
+    /// An earlier batch with a payer in common that is due its first audit: its receipts set
+    /// the counts this batch's reservations start from, so it is audited first. (Earlier batches
+    /// whose data is unavailable are not waited for.)
+    async fn earlier_unaudited(&self, root: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_as::<_, (String,)>(
+            "SELECT q.root FROM audit_queue q JOIN batches e ON e.root = q.root \
+             WHERE q.status = 'pending' \
+             AND NOT EXISTS (SELECT 1 FROM audits a WHERE a.root = q.root) \
+             AND e.block_number < (SELECT block_number FROM batches WHERE root = $1) \
+             AND EXISTS (SELECT 1 FROM reservations mine JOIN reservations theirs \
+                         ON theirs.payer = mine.payer WHERE mine.root = $1 AND theirs.root = e.root) \
+             ORDER BY e.block_number LIMIT 1",
+        )
+        .bind(root)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .map(|(r,)| r))
+    }
+
+    /// Postpones `root`'s audit by one poll interval (not a failed attempt) until `earlier` is
+    /// audited.
+    async fn wait_for(&self, root: &str, earlier: &str) -> Result<()> {
+        sqlx::query("UPDATE audit_queue SET reason = $2, next_attempt_ms = $3 WHERE root = $1")
+            .bind(root)
+            .bind(format!("waiting for the audit of earlier batch {earlier}"))
+            .bind(now_ms() + self.config.poll_interval.as_millis() as i64)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
     }
 
     async fn forget(&self, root: &str) -> Result<()> {

@@ -792,9 +792,11 @@ pub struct Unclaimed {
 /// for one payee (current license holder).
 pub async fn unclaimed(db: &Db, payee: Option<&str>) -> Result<Vec<Unclaimed>> {
     let p = payee.map(lower).unwrap_or_default();
-    let rows: Vec<(String, String, String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT r.root, r.usage_key, r.license_id, l.holder, r.token, r.expected, r.expires_at \
-         FROM audit_receipts r JOIN licenses l ON l.license_id = r.license_id \
+    /// Root, usage key, cumulative count, license, holder, token, expected, expiry.
+    type AuditedReceipt = (String, String, i64, String, String, String, String, i64);
+    let rows: Vec<AuditedReceipt> = sqlx::query_as(
+        "SELECT r.root, r.usage_key, r.cumulative, r.license_id, l.holder, r.token, r.expected, \
+         r.expires_at FROM audit_receipts r JOIN licenses l ON l.license_id = r.license_id \
          JOIN reservations v ON v.root = r.root AND v.payer = r.payer AND v.token = r.token \
          WHERE v.released = 0 AND ($1 = '' OR l.holder = $1) ORDER BY r.root, l.license_num",
     )
@@ -802,22 +804,22 @@ pub async fn unclaimed(db: &Db, payee: Option<&str>) -> Result<Vec<Unclaimed>> {
     .fetch_all(&db.pool)
     .await?;
     // Claims are counted live from the settlements, not as of the audit.
-    let claims: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT s.root, s.usage_key, s.amount FROM settlements s \
+    // A claim settles the receipt of its usage key and cumulative count.
+    let claims: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT s.root, s.usage_key, s.cumulative_samples, s.amount FROM settlements s \
          WHERE s.root IN (SELECT root FROM audits)",
     )
     .fetch_all(&db.pool)
     .await?;
-    let mut claimed: BTreeMap<(String, String), U256> = BTreeMap::new();
-    for (root, key, amount) in claims {
-        *claimed.entry((root, key)).or_default() += parse_amount(&amount)?;
+    let mut claimed: BTreeMap<(String, String, i64), U256> = BTreeMap::new();
+    for (root, key, cumulative, amount) in claims {
+        *claimed.entry((root, key, cumulative)).or_default() += parse_amount(&amount)?;
     }
     type Key = (String, String, String, String, i64);
     let mut acc: BTreeMap<Key, (U256, U256)> = BTreeMap::new();
-    for (root, key, license, holder, token, expected, expires) in rows {
+    for (root, key, cumulative, license, holder, token, expected, expires) in rows {
         let c = claimed
-            .get(&(root.clone(), key))
-            .copied()
+            .remove(&(root.clone(), key, cumulative))
             .unwrap_or_default();
         let e = acc
             .entry((root, license, holder, token, expires))

@@ -61,6 +61,19 @@ pub(crate) async fn commit_at(
     extra: u64,
     uri: Option<String>,
 ) -> Committed {
+    commit_round(chain, run, 1, extra, uri).await
+}
+
+/// [`commit_at`] for the `round`-th batch of the same run: each receipt counts `round` times its
+/// first count, and the batch reserves only the increase over the previous round (as the relayer
+/// does, whether or not the previous batch is claimed yet).
+pub(crate) async fn commit_round(
+    chain: &Chain,
+    run: &str,
+    round: u64,
+    extra: u64,
+    uri: Option<String>,
+) -> Committed {
     let d = &chain.deployment;
     let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
     let payer = PrivateKeySigner::from_str(PAYER).unwrap().address();
@@ -88,7 +101,7 @@ pub(crate) async fn commit_at(
             licenseId: id,
             termsId: terms,
             runId: keccak256(run),
-            cumulativeSamples: samples,
+            cumulativeSamples: round * samples,
             issuedAt: now,
         };
         let owed = U256::from(samples) * U256::from(acc.pricePerSample);
@@ -327,4 +340,45 @@ async fn audits(backend: Backend) {
     assert_eq!(json["passed"], true);
     assert_eq!(run(&greedy.root).status.code(), Some(1));
 }
+/// A run that spans batches: the second batch reserves only the increase over the first, which
+/// is not claimed yet when it is committed. Both audits pass, before and after the claims, and
+/// each claim is matched to its own receipt.
+async fn audits_across_batches(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let first = commit_round(&chain, "spans-batches", 1, 0, None).await;
+    let second = commit_round(&chain, "spans-batches", 2, 0, None).await;
+    sync(&chain, &db).await;
+    let audit_of = |b: &Committed| {
+        let (db, chain, root) = (db.clone(), &chain, b.root.clone());
+        async move {
+            audit(&db, &chain.provider, &chain.deployment, &root, None)
+                .await
+                .unwrap()
+        }
+    };
+    let report = audit_of(&first).await;
+    assert!(report.passed, "{}", report.summary());
+    let report = audit_of(&second).await;
+    assert!(report.passed, "{}", report.summary());
+    let counted: Vec<u64> = report.receipts.iter().map(|r| r.settled_before).collect();
+    assert_eq!(counted, [1000, 2000, 3000], "counts of the first batch");
+    let owed: U256 = second.expected.iter().copied().sum();
+    assert_eq!(report.total_expected, owed.to_string());
+
+    // Claimed in order: each batch pays its own increase; nothing is over-claimed.
+    claim(&chain, &first, &[0, 1, 2]).await;
+    claim(&chain, &second, &[0, 1, 2]).await;
+    sync(&chain, &db).await;
+    for b in [&first, &second] {
+        let report = audit_of(b).await;
+        assert!(report.passed, "{}", report.summary());
+        assert_eq!(report.total_claimed, report.total_expected);
+        assert!(report.receipts.iter().all(|r| r.status == "claimed"));
+    }
+    assert!(query::unclaimed(&db, None).await.unwrap().is_empty());
+}
+
+both_databases!(audits_span_batches, super::audits_across_batches);
 both_databases!(audit_checks_published_batches, super::audits);

@@ -2,7 +2,8 @@
 //! are committed with their data served over HTTP by a local server (also standing in as an IPFS
 //! gateway), and audits each one without being asked: sound data passes, tampered data fails
 //! with its reason, data not served yet is `unavailable` and passes once served, `ipfs://` data
-//! is read through the gateway; a claim makes the batch audited again; a reorganisation that
+//! is read through the gateway; a claim brings the report up to date without fetching the data
+//! again (the same report a full audit writes); a reorganisation that
 //! drops a batch drops its audit.
 
 use std::{
@@ -206,7 +207,10 @@ async fn automatic_audits(backend: Backend) {
     assert!(a.reason.unwrap().contains("unsupported scheme"));
 
     // A claim changes the picture: the batch is audited again, with the claim in the report.
+    // Only its claims changed, so the stored report is brought up to date without fetching the
+    // data again (taken down here: a full audit would find it unavailable).
     assert_eq!(report(&db, &good.root).await.unwrap()["total_claimed"], "0");
+    served.lock().unwrap().remove("/b/good.json");
     claim(&chain, &good, &[0]).await;
     let claimed = good.expected[0].to_string();
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -223,6 +227,19 @@ async fn automatic_audits(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The re-checked report is the one a full audit of the same data writes.
+    let rechecked = report(&db, &good.root).await.unwrap();
+    assert_eq!(rechecked["receipts"][0]["status"], "claimed");
+    let full = fairtrain_indexer::audit::audit(
+        &db,
+        &chain.provider,
+        &chain.deployment,
+        &good.root,
+        Some(good.bytes.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rechecked, serde_json::to_value(&full).unwrap());
 
     // The CLI lists the batches with their audit status.
     let out = indexer_cmd(&chain, &test_db.url)
