@@ -2,11 +2,16 @@
 # Load run (./scripts/bench runs it): anvil with the suite and the demo payer (scripts/lib/demo.sh),
 # the release relayer on SQLite, the release indexer following the chain (`fairtrain-indexer run`
 # on SQLite), and LOAD_PROCS (default 4) `fairtrain-meter simulate` processes
-# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 60)
+# of LOAD_RUNS (default 50) training runs each, sampling 4 licenses for LOAD_SECONDS (default 180)
 # and flushing every 500 ms. Then every batch is claimed. Prints:
 #   load.receipts_per_s       receipts the relayer acknowledged per second of the run
 #   load.batches              batches committed and confirmed
-#   load.gas_per_settled_sample  (gas of every commit + every claim) / samples settled
+#   load.claim_txs            claim transactions the relayer sent (pipelined, consecutive nonces)
+#   load.claims_per_s         claim transactions confirmed per second of the claim phase
+#   load.receipts_claimed_per_s  receipts settled per second of the claim phase
+#   load.reverted_txs         relayer transactions that reverted (expected: 0)
+#   load.gas_per_settled_sample  gas of every relayer transaction (commits and claims) / samples
+#                             settled
 #   load.relayer_rss_mib      the relayer's peak resident memory (VmHWM)
 #   load.indexer_lag_blocks   head − the indexer's checkpoint when the meters stop
 #   load.indexer_catchup_s    from the last claim confirmed until the indexer's checkpoint
@@ -16,7 +21,7 @@
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/demo.sh"
 
-seconds="${LOAD_SECONDS:-60}"
+seconds="${LOAD_SECONDS:-180}"
 procs="${LOAD_PROCS:-4}"
 runs="${LOAD_RUNS:-50}"
 source "$ROOT/tests/lib/checks.sh"
@@ -69,7 +74,9 @@ max_value = "1000000000000"
 max_age_secs = 5
 horizon_secs = 600
 EOF
-FAIRTRAIN_PRIVATE_KEY=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a FAIRTRAIN_OPERATOR_TOKEN=load-operator-token \
+relayer_key=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
+relayer_address="$(cast wallet address "$relayer_key")"
+FAIRTRAIN_PRIVATE_KEY="$relayer_key" FAIRTRAIN_OPERATOR_TOKEN=load-operator-token \
   "$bin/fairtrain-relayer" --config "$dir/relayer.toml" serve >"$dir/relayer.log" 2>&1 &
 relayer_pid=$!
 pids+=("$relayer_pid")
@@ -116,10 +123,13 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 [ "$pending" = 0 ] || die "receipts still uncommitted after 300 s"
+claims_start="$(date +%s.%N)"
 api -X POST -H 'Authorization: Bearer load-operator-token' -H 'content-type: application/json' -d '{}' "$relayer_url/v1/claims" >/dev/null
-# Claims are confirmed when no committed receipt is left without a claim transaction.
-node - "$relayer_url" "$rpc" "$dir" <<'EOF' >"$dir/figures.json"
-const [url, rpc] = process.argv.slice(2);
+# Claims are done when no job is left unfinished; then every committed receipt must be claimed.
+# Gas: every transaction the relayer account sent (commits and claims, reverted ones included),
+# read from the blocks' receipts.
+node - "$relayer_url" "$rpc" "$relayer_address" "$(field .startBlock)" <<'EOF' >"$dir/figures.json"
+const [url, rpc, relayer, startBlock] = process.argv.slice(2);
 // Retries while the relayer answers 503 (store busy).
 const get = async (p) => {
   for (let i = 0; i < 100; i++) {
@@ -133,21 +143,34 @@ const call = async (method, params) =>
   (await (await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })).json()).result;
 (async () => {
-  let claims = [];
-  for (let i = 0; i < 600; i++) {
-    claims = [];
-    for (const id of [1, 2, 4, 5]) claims.push(...(await get(`/v1/licenses/${id}/proofs`)).claims);
-    if (claims.every((c) => c.claimTx && c.claimTx.startsWith("0x"))) break;
-    await new Promise((r) => setTimeout(r, 500));
+  let status;
+  const deadline = Date.now() + 3600e3;
+  for (;;) {
+    status = await get("/v1/status");
+    const c = status.claims;
+    if (!(c.requested || c.signed || c.sent)) break;
+    if (Date.now() > deadline) throw new Error(`claims unfinished after an hour: ${JSON.stringify(c)}`);
+    await new Promise((r) => setTimeout(r, 1000));
   }
-  if (!claims.every((c) => c.claimTx && c.claimTx.startsWith("0x"))) throw new Error("claims not confirmed");
+  const committed = status.receipts.committed || 0;
+  if (status.claims.claimedReceipts !== committed)
+    throw new Error(`${committed - status.claims.claimedReceipts} committed receipts unclaimed: ${JSON.stringify(status.claims)}`);
   const batches = (await get("/v1/batches?limit=100000")).batches.filter((b) => b.state === "confirmed");
-  const txs = new Set([...batches.map((b) => b.commit_tx), ...claims.map((c) => c.claimTx)]);
-  let gas = 0n;
-  for (const tx of txs) gas += BigInt((await call("eth_getTransactionReceipt", [tx])).gasUsed);
-  console.log(JSON.stringify({ batches: batches.length, gas: gas.toString(), claimTxs: txs.size - batches.length }));
+  const head = Number(await call("eth_blockNumber", []));
+  let gas = 0n, txs = 0, reverted = 0;
+  for (let b = Number(startBlock); b <= head; b++) {
+    for (const r of await call("eth_getBlockReceipts", ["0x" + b.toString(16)])) {
+      if (r.from.toLowerCase() !== relayer.toLowerCase()) continue;
+      gas += BigInt(r.gasUsed);
+      txs += 1;
+      if (r.status !== "0x1") reverted += 1;
+    }
+  }
+  console.log(JSON.stringify({ batches: batches.length, gas: gas.toString(),
+    claimTxs: txs - batches.length, reverted, claimJobs: status.claims.confirmed }));
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
+claims_s="$(node -p "($(date +%s.%N) - $claims_start).toFixed(1)")"
 # The indexer catches up with the head as it stood when the last claim was confirmed.
 target="$(head_block)"
 catchup_start="$(date +%s.%N)"
@@ -167,16 +190,19 @@ rss_kib="$(awk '/VmHWM/ {print $2}' "/proc/$relayer_pid/status")"
 
 node -e '
 const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const [total, elapsed, samples, rss, lag, catchup, indexerRss] = process.argv.slice(2).map(Number);
+const [total, elapsed, samples, rss, lag, catchup, indexerRss, claimsS] = process.argv.slice(2).map(Number);
 console.log(`load.receipts_per_s: ${(total / elapsed).toFixed(1)} receipts/s`);
 console.log(`load.receipts: ${total} receipts`);
 console.log(`load.samples_settled: ${samples} samples`);
 console.log(`load.batches: ${f.batches} batches`);
 console.log(`load.claim_txs: ${f.claimTxs} txs`);
+console.log(`load.claims_per_s: ${(f.claimTxs / claimsS).toFixed(2)} txs/s`);
+console.log(`load.receipts_claimed_per_s: ${(total / claimsS).toFixed(1)} receipts/s`);
+console.log(`load.reverted_txs: ${f.reverted} txs`);
 console.log(`load.samples_per_receipt: ${(samples / total).toFixed(2)} samples`);
 console.log(`load.gas_per_settled_sample: ${(Number(f.gas) / samples).toFixed(2)} gas`);
 console.log(`load.relayer_rss_mib: ${(rss / 1024).toFixed(1)} MiB`);
 console.log(`load.indexer_lag_blocks: ${lag} blocks`);
 console.log(`load.indexer_catchup_s: ${catchup.toFixed(2)} s`);
 console.log(`load.indexer_rss_mib: ${(indexerRss / 1024).toFixed(1)} MiB`);
-' "$dir/figures.json" "$total" "$elapsed" "$samples" "$rss_kib" "$lag_blocks" "$catchup" "$indexer_rss_kib"
+' "$dir/figures.json" "$total" "$elapsed" "$samples" "$rss_kib" "$lag_blocks" "$catchup" "$indexer_rss_kib" "$claims_s"
