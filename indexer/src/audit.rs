@@ -445,11 +445,26 @@ pub async fn audit_with(
             expected: e.to_string(),
         });
     }
+    // A failure may come from earlier batches not audited yet: say so.
+    let unaudited = if res_ok {
+        0
+    } else {
+        earlier_unaudited(db, &b.root).await?
+    };
+    let detail_note = if unaudited == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {unaudited} earlier batch(es) of these payers not audited: counts start from the \
+             settled ones only, so a run spanning those batches looks under-reserved"
+        )
+    };
+    let checks = &mut report.checks;
     check(
         checks,
         "reservations equal what the receipts owe (document = chain = recomputed)",
         res_ok,
-        format!("{} reservation(s)", report.reservations.len()),
+        format!("{} reservation(s){detail_note}", report.reservations.len()),
     );
     report.total_expected = total_expected.to_string();
     apply_claims(&mut report, &detail.claims)?;
@@ -468,6 +483,22 @@ async fn prior_count(db: &Db, usage_key: &str, block: u64) -> Result<u64> {
     .fetch_one(&db.pool)
     .await?;
     Ok(max as u64)
+}
+
+/// Batches committed before `root` with a payer in common and no stored audit: their receipts
+/// would set the counts this batch's reservations start from.
+async fn earlier_unaudited(db: &Db, root: &str) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM batches e WHERE e.block_number < \
+         (SELECT block_number FROM batches WHERE root = $1) \
+         AND NOT EXISTS (SELECT 1 FROM audits a WHERE a.root = e.root) \
+         AND EXISTS (SELECT 1 FROM reservations mine JOIN reservations theirs \
+                     ON theirs.payer = mine.payer WHERE mine.root = $1 AND theirs.root = e.root)",
+    )
+    .bind(root)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n)
 }
 
 /// Name of the last check, the only one that depends on the batch's claims.

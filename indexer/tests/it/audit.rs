@@ -358,6 +358,18 @@ async fn audits_across_batches(backend: Backend) {
                 .unwrap()
         }
     };
+    // Asked out of order, the second audit cannot know the first batch's counts, and says so.
+    let early = audit_of(&second).await;
+    assert!(!early.passed);
+    let failed: Vec<_> = early.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{}", early.summary());
+    assert!(
+        failed[0]
+            .detail
+            .contains("earlier batch(es) of these payers not audited"),
+        "{}",
+        failed[0].detail
+    );
     let report = audit_of(&first).await;
     assert!(report.passed, "{}", report.summary());
     let report = audit_of(&second).await;
