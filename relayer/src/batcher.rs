@@ -216,18 +216,11 @@ impl Batcher {
         };
         let fees = self.txm.fees().await?;
         let mut tx = self.store.pool().begin().await?;
-        let nonce = self.txm.take_nonce(&mut tx).await?;
-        let attempt: i64 =
-            sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'commit' AND ref_id = $1")
-                .bind(batch.id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-        self.txm
-            .sign_and_record(
-                &mut tx, "commit", batch.id, attempt, nonce, escrow, input, gas, fees,
-            )
-            .await?;
+        let nonce = self
+            .txm
+            .sign_next(&mut tx, "commit", batch.id, escrow, input, gas, fees)
+            .await?
+            .nonce;
         sqlx::query("UPDATE batches SET state = 'signed', updated_at = $1 WHERE id = $2")
             .bind(now_secs())
             .bind(batch.id)

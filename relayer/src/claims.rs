@@ -225,14 +225,16 @@ pub async fn drive(
     if room == 0 {
         return Ok(changed);
     }
+    let mut signed = 0;
     for mut job in requested(store, room).await? {
         changed = true;
         if sign(txm, store, &job, escrow).await? {
+            signed += 1;
             job.state = "signed".into();
             follow(txm, store, &job, escrow, confirmations).await?;
         }
     }
-    metrics::gauge!("relayer_claims_in_flight").set(in_flight(store).await?.len() as f64);
+    metrics::gauge!("relayer_claims_in_flight").set((flying + signed) as f64);
     Ok(changed)
 }
 
@@ -256,16 +258,8 @@ async fn sign(
     };
     let fees = txm.fees().await?;
     let mut tx = store.pool().begin().await?;
-    let nonce = txm.take_nonce(&mut tx).await?;
-    let attempt: i64 = sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = 'claim' AND ref_id = $1")
-        .bind(job.id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    txm.sign_and_record(
-        &mut tx, "claim", job.id, attempt, nonce, escrow, input, gas, fees,
-    )
-    .await?;
+    txm.sign_next(&mut tx, "claim", job.id, escrow, input, gas, fees)
+        .await?;
     sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
         .bind(now_secs())
         .bind(job.id)

@@ -260,6 +260,35 @@ impl TxManager {
         Ok(row)
     }
 
+    /// Takes the account's next nonce and signs and records the first transaction — or, after
+    /// a nonce was lost, the next attempt — of `(kind, ref_id)` inside `tx`. The caller updates
+    /// its own state in `tx` and commits it before broadcasting.
+    ///
+    /// # Errors
+    ///
+    /// [`TxError`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sign_next(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        kind: &str,
+        ref_id: i64,
+        to: Address,
+        input: Bytes,
+        gas: u64,
+        fees: (u128, u128),
+    ) -> Result<TxRow, TxError> {
+        let nonce = self.take_nonce(tx).await?;
+        let attempt: i64 = sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = $1 AND ref_id = $2")
+            .bind(kind.to_owned())
+            .bind(ref_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        self.sign_and_record(tx, kind, ref_id, attempt, nonce, to, input, gas, fees)
+            .await
+    }
+
     /// The fees of a replacement for `last`: `bump_percent` more on both caps (and at least
     /// the current market), within the ceiling. `None` when the ceiling is reached.
     pub async fn bumped_fees(&self, last: &TxRow) -> Result<Option<(u128, u128)>, TxError> {
