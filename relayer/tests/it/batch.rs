@@ -24,6 +24,27 @@ async fn confirmed_batch(relayer: &Relayer, id: u64) -> Value {
     .await
 }
 
+/// Waits (at most `secs` per receipt) until each receipt has a confirmed claim transaction, and
+/// checks that the escrow settled its count.
+async fn claims_settled(chain: &Chain, relayer: &Relayer, receipts: &[SignedReceipt], secs: u64) {
+    for r in receipts {
+        let digest = chain.domain().digest(&r.receipt());
+        eventually(secs, || async {
+            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+            body["claimTx"]
+                .as_str()
+                .filter(|t| t.starts_with("0x"))
+                .map(|_| ())
+        })
+        .await;
+        let key = r.receipt().usage_key();
+        assert_eq!(
+            chain.escrow().settledSamples(key).call().await.unwrap(),
+            r.cumulative_samples
+        );
+    }
+}
+
 async fn commit_and_claim(db: Db) {
     let chain = Chain::start().await;
     let store = TestDb::new(db);
@@ -155,33 +176,11 @@ async fn commit_and_claim(db: Db) {
     assert_eq!(r.status(), 401);
 
     // The relayer claims the rest for the payee (the one already settled pays nothing).
-    let r = relayer
-        .client
-        .post(format!("{}/v1/claims", relayer.url))
-        .bearer_auth("operator-token-for-tests")
-        .json(&json!({ "batchId": 1 }))
-        .send()
-        .await
-        .unwrap();
+    let r = relayer.request_claims(&json!({ "batchId": 1 })).await;
     assert_eq!(r.status(), 200);
     let jobs: Value = r.json().await.unwrap();
     assert_eq!(jobs["claimJobs"], json!([1]));
-    for r in &receipts {
-        let digest = chain.domain().digest(&r.receipt());
-        eventually(30, || async {
-            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
-            body["claimTx"]
-                .as_str()
-                .filter(|t| t.starts_with("0x"))
-                .map(|_| ())
-        })
-        .await;
-        let key = r.receipt().usage_key();
-        assert_eq!(
-            chain.escrow().settledSamples(key).call().await.unwrap(),
-            r.cumulative_samples
-        );
-    }
+    claims_settled(&chain, &relayer, &receipts, 30).await;
     // Every unit reserved was paid: payouts to the holder plus 2.5 % fees.
     let fee = total * U256::from(250) / U256::from(10_000);
     let paid = IERC20Permit::new(chain.token, chain.provider.clone())
@@ -275,14 +274,7 @@ async fn pipelined_claims(db: Db) {
 
     // Mining held: the relayer signs and sends five claims, and no more.
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let r = relayer
-        .client
-        .post(format!("{}/v1/claims", relayer.url))
-        .bearer_auth("operator-token-for-tests")
-        .json(&json!({ "batchId": 1 }))
-        .send()
-        .await
-        .unwrap();
+    let r = relayer.request_claims(&json!({ "batchId": 1 })).await;
     let jobs: Value = r.json().await.unwrap();
     assert_eq!(jobs["claimJobs"].as_array().unwrap().len(), 12);
     let db_store = fairtrain_relayer::store::Store::connect(&store.url)
@@ -346,22 +338,7 @@ async fn pipelined_claims(db: Db) {
 
     // The rest flows through; every receipt is settled once and the payee is paid in full.
     chain.provider.anvil_set_auto_mine(true).await.unwrap();
-    for r in &receipts {
-        let digest = chain.domain().digest(&r.receipt());
-        eventually(60, || async {
-            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
-            body["claimTx"]
-                .as_str()
-                .filter(|t| t.starts_with("0x"))
-                .map(|_| ())
-        })
-        .await;
-        let key = r.receipt().usage_key();
-        assert_eq!(
-            chain.escrow().settledSamples(key).call().await.unwrap(),
-            r.cumulative_samples
-        );
-    }
+    claims_settled(&chain, &relayer, &receipts, 60).await;
     let fee = total * U256::from(250) / U256::from(10_000);
     assert_eq!(chain.creator_balance().await - before, total - fee);
     let mut nonces = Vec::new();

@@ -324,14 +324,7 @@ async fn claim_gas_spike(db: Db) {
 
     // The claim is signed and sent while nothing is mined.
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let r = relayer
-        .client
-        .post(format!("{}/v1/claims", relayer.url))
-        .bearer_auth("operator-token-for-tests")
-        .json(&json!({ "batchId": 1 }))
-        .send()
-        .await
-        .unwrap();
+    let r = relayer.request_claims(&json!({ "batchId": 1 })).await;
     assert_eq!(r.status(), 200);
     let db = fairtrain_relayer::store::Store::connect(&store.url)
         .await

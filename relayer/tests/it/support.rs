@@ -493,6 +493,17 @@ impl Relayer {
         self.server.abort();
     }
 
+    /// `POST /v1/claims` with the operator token.
+    pub async fn request_claims(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/claims", self.url))
+            .bearer_auth("operator-token-for-tests")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         post(&self.client, &format!("{}{path}", self.url), body).await
     }
