@@ -33,12 +33,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod clock;
 pub mod dataset;
 pub mod error;
 pub mod journal;
 pub mod meter;
 pub mod relayer;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use dataset::{verify_dataset, DatasetCheck, LicenseSource};
 pub use error::{Error, Result};
 pub use journal::{Entry, Journal, Refusal, Usage};

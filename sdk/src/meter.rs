@@ -1,17 +1,14 @@
 //! The meter that training infrastructure embeds: record samples as they are drawn, and flush
 //! cumulative receipts to a relayer.
 
-use std::{
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use fairtrain_protocol::{EscrowDomain, SignedReceipt};
 use tokio::{sync::Mutex, task::JoinHandle};
 
 use crate::{
+    clock::{Clock, SystemClock},
     error::{Error, Result},
     journal::{Entry, Journal, Refusal, Usage},
     relayer::{is_transient, Outcome, RelayerClient, RetryPolicy},
@@ -34,6 +31,8 @@ pub struct MeterConfig {
     pub max_bulk: usize,
     /// Retries of unreachable or overloaded relayers.
     pub retry: RetryPolicy,
+    /// The time receipts are stamped with (`issuedAt`): the system clock unless replaced.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl MeterConfig {
@@ -53,6 +52,7 @@ impl MeterConfig {
             signer,
             max_bulk: 1_000,
             retry: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -84,6 +84,7 @@ pub struct Meter {
     domain: EscrowDomain,
     signer: PrivateKeySigner,
     max_bulk: usize,
+    clock: Arc<dyn Clock>,
     flushing: Mutex<()>,
 }
 
@@ -96,6 +97,7 @@ impl Meter {
             domain: config.domain,
             signer: config.signer,
             max_bulk: config.max_bulk.max(1),
+            clock: config.clock,
             flushing: Mutex::new(()),
         })
     }
@@ -134,9 +136,10 @@ impl Meter {
             let receipt = match entry.signed {
                 Some(signed) if signed.cumulative_samples == entry.recorded => signed,
                 _ => {
-                    let receipt = entry
-                        .usage
-                        .receipt(self.journal.payer(), entry.recorded, now());
+                    let receipt =
+                        entry
+                            .usage
+                            .receipt(self.journal.payer(), entry.recorded, self.clock.now());
                     let signed = SignedReceipt::sign(&self.domain, &self.signer, &receipt)
                         .map_err(Error::Signing)?;
                     newly_signed.push(signed.clone());
@@ -208,10 +211,4 @@ impl Meter {
             }
         })
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use fairtrain_sdk::{Error, Meter};
+use fairtrain_sdk::{Error, ManualClock, Meter};
 
 use crate::support::{config, usage, TestRelayer};
 
@@ -66,34 +66,68 @@ async fn server_errors_are_retried_and_lost_answers_come_back_as_duplicates() {
     assert_eq!(meter.status().await.unwrap()[0].acked, 10);
 }
 
+/// A count is signed once: the receipt the journal stored before a restart is the one sent
+/// after it, byte for byte, although the clock moved on in between (re-signing would stamp a
+/// later `issuedAt`, so a second signature could not pass for the first).
 #[tokio::test]
 async fn an_unreachable_relayer_loses_nothing_and_each_count_is_signed_once() {
     let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_750_000_000));
+    let config = |url: &str| {
+        let mut config = config(dir.path(), url);
+        config.clock = clock.clone();
+        config
+    };
     // Nothing listens on this port.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    {
-        let meter = Meter::open(config(dir.path(), &url)).await.unwrap();
+    let stored = {
+        let meter = Meter::open(config(&url)).await.unwrap();
         meter.record(usage(1, "r"), 42).await.unwrap();
         let err = meter.flush().await.unwrap_err();
         assert!(
             matches!(err, Error::Unreachable { attempts: 4, .. }),
             "{err}"
         );
-        assert_eq!(meter.status().await.unwrap()[0].unreported(), 42);
-    }
-    // The relayer comes up; the meter restarts with the same journal and resends the receipt
-    // it signed before (the relayer sees one signature for count 42, not two).
+        let entry = &meter.status().await.unwrap()[0];
+        assert_eq!(entry.unreported(), 42);
+        // Signed and stored before the failed send.
+        entry
+            .signed
+            .clone()
+            .expect("the journal stored the receipt")
+    };
+    assert_eq!(
+        (stored.cumulative_samples, stored.issued_at),
+        (42, 1_750_000_000)
+    );
+    // An hour later the relayer comes up; the meter restarts with the same journal and resends
+    // the receipt it signed before.
+    clock.advance(3_600);
     let relayer = TestRelayer::start().await;
-    let meter = Meter::open(config(dir.path(), &relayer.url)).await.unwrap();
+    let meter = Meter::open(config(&relayer.url)).await.unwrap();
     let report = meter.flush().await.unwrap();
     assert_eq!(report.accepted, 1);
+    assert_eq!(
+        relayer.ledger().received,
+        vec![stored],
+        "the relayer received the receipt signed before the restart, not a new one"
+    );
     let key = usage(1, "r")
         .receipt(crate::support::PAYER, 0, 0)
         .usage_key();
     assert_eq!(relayer.ledger().signed_per_count[&(key, 42)].len(), 1);
     assert_eq!(meter.status().await.unwrap()[0].unreported(), 0);
+
+    // New samples are signed at the clock's new time.
+    meter.record(usage(1, "r"), 1).await.unwrap();
+    assert_eq!(meter.flush().await.unwrap().accepted, 1);
+    let last = relayer.ledger().received.last().cloned().unwrap();
+    assert_eq!(
+        (last.cumulative_samples, last.issued_at),
+        (43, 1_750_003_600)
+    );
 }
 
 #[tokio::test]

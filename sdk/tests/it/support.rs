@@ -67,6 +67,8 @@ pub(crate) struct Ledger {
     pub(crate) digests: HashSet<B256>,
     /// Per usage key and count, the digests signed for it (a meter signs each count once).
     pub(crate) signed_per_count: HashMap<(B256, u64), HashSet<B256>>,
+    /// Every well-formed receipt received, in order (duplicates included).
+    pub(crate) received: Vec<SignedReceipt>,
     /// Requests received.
     pub(crate) requests: usize,
     /// Answer the next N requests with 503 without looking at them.
@@ -132,6 +134,7 @@ async fn bulk(
             );
             continue;
         }
+        ledger.received.push(signed.clone());
         let receipt = signed.receipt();
         let digest = domain().digest(&receipt);
         if signed.recover(&domain()).ok() != Some(signer().address()) {
