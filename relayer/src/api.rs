@@ -31,6 +31,7 @@ use crate::{
     claims,
     config::Limits,
     ingest::{verify_signatures, Ingest, IngestError, Outcome, Verified},
+    proofs::{self, Cursor},
     rejection::Rejection,
     store::{ReceiptRow, Store, StoreError},
     util::hex0x,
@@ -270,23 +271,17 @@ pub fn decode_one(body: &[u8]) -> Result<SignedReceipt, Rejection> {
     decode(value)
 }
 
-/// Decodes the body of `POST /v1/receipts/bulk`: an array of at most `max` items, each decoded
-/// on its own (one bad item does not spoil the others).
+/// Decodes the body of `POST /v1/receipts/bulk` (the decoder the handler runs): a JSON array of
+/// at most `max` items, each decoded on its own (one bad item does not spoil the others).
 ///
 /// # Errors
 ///
-/// `malformed` when the body is not a JSON array, `too_many_receipts` when it is too long.
+/// `malformed` (400) when the body is not a JSON array, `too_many_receipts` (413) when it has
+/// more than `max` items.
 pub fn decode_bulk(
     body: &[u8],
     max: usize,
 ) -> Result<Vec<Result<SignedReceipt, Rejection>>, ApiError> {
-    // Fast path: every item is well formed (decoded in one pass, without an intermediate
-    // `Value` per item); otherwise decode item by item to name each problem.
-    if let Ok(receipts) = serde_json::from_slice::<Vec<SignedReceipt>>(body) {
-        if receipts.len() <= max {
-            return Ok(receipts.into_iter().map(Ok).collect());
-        }
-    }
     let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -433,25 +428,7 @@ async fn submit_bulk(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BulkResponse>, ApiError> {
     let body = body.map_err(body_error)?;
-    let items: Vec<Value> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("expected a JSON array of receipts: {e}"),
-        )
-    })?;
-    if items.len() > s.limits.max_bulk {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_receipts",
-            format!(
-                "{} receipts, at most {} per request",
-                items.len(),
-                s.limits.max_bulk
-            ),
-        ));
-    }
-    let decoded = items.into_iter().map(decode).collect();
+    let decoded = decode_bulk(&body, s.limits.max_bulk)?;
     let out = run_pipeline(&s, decoded).await?;
     let mut resp = BulkResponse {
         accepted: 0,
@@ -563,28 +540,56 @@ async fn data(State(s): State<AppState>, Path(hash): Path<String>) -> Result<Res
         .into_response())
 }
 
-async fn proofs_of_licenses(s: &AppState, licenses: &[U256]) -> Result<Vec<Value>, ApiError> {
-    let mut out = Vec::new();
+/// `?limit=` (clamped to `limits.max_proofs_page`) and `?after=` (the `next` of the previous
+/// page) of the proofs routes.
+#[derive(Deserialize)]
+struct ProofsQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// One page of the claimable receipts of `licenses` (see [`crate::proofs`]), each with what a
+/// payee needs to claim it, and the cursor of the next page.
+async fn proofs_of_licenses(
+    s: &AppState,
+    licenses: &[U256],
+    q: &ProofsQuery,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let after = q
+        .after
+        .as_deref()
+        .map(str::parse::<Cursor>)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
+    let max = s.limits.max_proofs_page;
+    let limit = q.limit.unwrap_or(max).clamp(1, max);
+    let chain = &s.chain;
+    let page = proofs::page(&s.store, licenses, after, limit, |key| {
+        chain
+            .read()
+            .expect("state lock")
+            .settled
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+    })
+    .await?;
+    let mut out = Vec::with_capacity(page.rows.len());
     let mut roots: HashMap<i64, String> = HashMap::new();
-    for license in licenses {
-        for row in s
-            .store
-            .committed_receipts_of_license(&license.to_string(), 10_000)
-            .await?
-        {
-            let id = row.batch_id.unwrap_or_default();
-            if let std::collections::hash_map::Entry::Vacant(e) = roots.entry(id) {
-                e.insert(s.store.batch(id).await?.map(|b| b.root).unwrap_or_default());
-            }
-            out.push(claimable(&row, roots.get(&id).map(String::as_str))?);
+    for row in &page.rows {
+        let id = row.batch_id.unwrap_or_default();
+        if let std::collections::hash_map::Entry::Vacant(e) = roots.entry(id) {
+            e.insert(s.store.batch(id).await?.map(|b| b.root).unwrap_or_default());
         }
+        out.push(claimable(row, roots.get(&id).map(String::as_str))?);
     }
-    Ok(out)
+    Ok((out, page.next.map(|c| c.to_string())))
 }
 
 async fn license_proofs(
     State(s): State<AppState>,
     Path(license_id): Path<String>,
+    Query(q): Query<ProofsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let license: U256 = license_id.parse().map_err(|_| {
         ApiError::new(
@@ -593,15 +598,16 @@ async fn license_proofs(
             "license id must be a decimal integer",
         )
     })?;
-    let claims = proofs_of_licenses(&s, &[license]).await?;
+    let (claims, next) = proofs_of_licenses(&s, &[license], &q).await?;
     Ok(Json(
-        json!({ "licenseId": license.to_string(), "claims": claims }),
+        json!({ "licenseId": license.to_string(), "claims": claims, "next": next }),
     ))
 }
 
 async fn payee_proofs(
     State(s): State<AppState>,
     Path(address): Path<String>,
+    Query(q): Query<ProofsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let payee: Address = address.parse().map_err(|_| {
         ApiError::new(
@@ -620,11 +626,12 @@ async fn payee_proofs(
         .map(|(id, _)| *id)
         .collect();
     licenses.sort();
-    let claims = proofs_of_licenses(&s, &licenses).await?;
+    let (claims, next) = proofs_of_licenses(&s, &licenses, &q).await?;
     Ok(Json(json!({
         "payee": payee,
         "licenses": licenses.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "claims": claims,
+        "next": next,
     })))
 }
 

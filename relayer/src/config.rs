@@ -81,9 +81,10 @@ impl Default for BatchConfig {
     }
 }
 
-/// How transactions are priced, bumped and followed.
+/// How transactions are priced, bumped and followed. Fields left out of the `[tx]` table keep
+/// their defaults.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TxConfig {
     /// Seconds without inclusion after which a transaction is replaced with higher fees.
     pub bump_after_secs: u64,
@@ -95,7 +96,6 @@ pub struct TxConfig {
     pub claims_per_tx: usize,
     /// Claim transactions signed and not yet confirmed at any one time (consecutive nonces).
     /// Keep it within the node's per-account mempool limit (16 on geth's defaults).
-    #[serde(default = "defaults::max_claims_in_flight")]
     pub max_claims_in_flight: usize,
 }
 
@@ -111,9 +111,10 @@ impl Default for TxConfig {
     }
 }
 
-/// Limits on what clients may send.
+/// Limits on what clients may send and on what one answer holds. Fields left out of the
+/// `[limits]` table keep their defaults.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
@@ -123,6 +124,8 @@ pub struct Limits {
     pub signer_rate: u32,
     /// Receipts a signer may submit in a burst.
     pub signer_burst: u32,
+    /// Most receipts in one page of a proofs answer (`?limit=` is clamped to it).
+    pub max_proofs_page: usize,
 }
 
 impl Default for Limits {
@@ -132,6 +135,7 @@ impl Default for Limits {
             max_bulk: 10_000,
             signer_rate: 50_000,
             signer_burst: 100_000,
+            max_proofs_page: 1_000,
         }
     }
 }
@@ -249,11 +253,13 @@ impl Config {
             return bad("tx.bump_percent must be at least 10 (nodes refuse smaller replacements)");
         }
         if self.limits.max_bulk == 0
+            || self.limits.max_proofs_page == 0
             || self.tx.claims_per_tx == 0
             || self.tx.max_claims_in_flight == 0
         {
             return bad(
-                "limits.max_bulk, tx.claims_per_tx and tx.max_claims_in_flight must be positive",
+                "limits.max_bulk, limits.max_proofs_page, tx.claims_per_tx and \
+                 tx.max_claims_in_flight must be positive",
             );
         }
         if self.limits.signer_rate == 0 || self.limits.signer_burst == 0 {

@@ -14,6 +14,7 @@
 //!   confirmation through [`txmgr`].
 //! - [`tree`]: the multi-threaded Merkle tree the batcher builds.
 //! - [`claims`]: bulk claims for payees.
+//! - [`proofs`]: the claimable receipts of licenses, paged.
 //! - [`api`]: the HTTP API.
 //! - [`service`]: wiring it all together.
 //! - [`failpoint`]: named crash points for the restart tests.
@@ -25,6 +26,7 @@ pub mod claims;
 pub mod config;
 pub mod failpoint;
 pub mod ingest;
+pub mod proofs;
 pub mod rejection;
 pub mod service;
 pub mod store;

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::{
+    primitives::U256,
+    providers::{Provider, ProviderBuilder},
+};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fairtrain_relayer::{
@@ -10,7 +13,7 @@ use fairtrain_relayer::{
     chain::ChainState,
     claims,
     config::Config,
-    service,
+    proofs, service,
     store::Store,
     util::hex0x,
 };
@@ -55,7 +58,8 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
-    /// Prints the claimable receipts (with proofs) of a license or of a payee's licenses.
+    /// Prints the claimable receipts (with proofs) of a license or of a payee's licenses: those
+    /// of confirmed batches that are not settled (as last followed from the chain).
     Proofs {
         /// License id.
         #[arg(long, conflicts_with = "payee")]
@@ -142,39 +146,50 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Proofs { license, payee } => {
             let store = Store::connect(&config.database_url).await?;
-            let licenses: Vec<String> = match (license, payee) {
-                (Some(l), _) => vec![l],
+            let state = match store.checkpoint().await? {
+                Some((_, json)) => ChainState::from_json(&json)?,
+                None => ChainState::default(),
+            };
+            let licenses: Vec<U256> = match (license, payee) {
+                (Some(l), _) => vec![l.parse().context("license id")?],
                 (None, Some(p)) => {
                     let payee: alloy::primitives::Address = p.parse().context("payee address")?;
-                    let state = match store.checkpoint().await? {
-                        Some((_, json)) => ChainState::from_json(&json)?,
-                        None => ChainState::default(),
-                    };
                     state
                         .holders
                         .iter()
                         .filter(|(_, h)| **h == payee)
-                        .map(|(id, _)| id.to_string())
+                        .map(|(id, _)| *id)
                         .collect()
                 }
                 (None, None) => anyhow::bail!("give --license or --payee"),
             };
+            let settled = |key| state.settled.get(&key).copied().unwrap_or(0);
             let mut out = Vec::new();
-            for license in licenses {
-                for row in store
-                    .committed_receipts_of_license(&license, 100_000)
-                    .await?
-                {
+            let mut after = None;
+            loop {
+                let page = proofs::page(
+                    &store,
+                    &licenses,
+                    after,
+                    config.limits.max_proofs_page,
+                    settled,
+                )
+                .await?;
+                for row in &page.rows {
                     let root = match row.batch_id {
                         Some(id) => store.batch(id).await?.map(|b| b.root),
                         None => None,
                     };
                     out.push(json!({
                         "root": root,
-                        "receipt": signed_receipt(&row)?,
-                        "proof": proof_of(&row)?.iter().map(hex0x).collect::<Vec<_>>(),
+                        "receipt": signed_receipt(row)?,
+                        "proof": proof_of(row)?.iter().map(hex0x).collect::<Vec<_>>(),
                         "claimTx": row.claim_tx,
                     }));
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
                 }
             }
             print(&json!({ "claims": out }));

@@ -56,8 +56,8 @@ check "the relayer answers /ready" curl -fsS -o /dev/null "$relayer/ready"
 confirmed() { curl -fsS "$relayer/v1/batches" | grep -q '"state":"confirmed"'; }
 check "the relayer committed a batch" confirmed
 check "a sponsored claim paid creator A" grep -qE 'creator A .* received [1-9][0-9]* fUSD' "$log/up1.log"
-claimed() { curl -fsS "$relayer/v1/licenses/1/proofs" | grep -q '"claimTx":"0x'; }
-check "the claimed receipts carry their claim transaction" eventually claimed
+claimed() { curl -fsS "$relayer/v1/status" | grep -qE '"claimedReceipts":[1-9]'; }
+check "the relayer recorded the claim transaction of the claimed receipts" eventually claimed
 # The CLI's demo: a royalty stream that is streaming, and a pool that holds license 4 and paid
 # both its members (the co-author's wallet receives nothing else).
 # The first word after a label of the summary.

@@ -2,7 +2,8 @@
 //! batches, by calling `TrainingEscrow.claim(root, claims)`.
 //!
 //! The receipts and their Merkle proofs come from a relayer's API (`/v1/payees/{address}/proofs`
-//! or `/v1/licenses/{id}/proofs`, docs/relayer.md §2) or from published batch data
+//! or `/v1/licenses/{id}/proofs`, docs/relayer.md §2, every page of them, following the
+//! relayer's `next` cursor) or from published batch data
 //! (`--batch-data FILE|URL`, docs/protocol.md §8), from which the proofs are rebuilt locally.
 //! Neither source is trusted: before any gas is spent, each receipt's signature must recover,
 //! its proof must lead to the root, the root must be committed on-chain with an open claim
@@ -69,10 +70,13 @@ struct Candidate {
     proof: Vec<B256>,
 }
 
-/// The relayer's answer to a proofs query.
+/// One page of a relayer's answer to a proofs query; `next` is the cursor of the following
+/// page (absent on the last).
 #[derive(Debug, Deserialize)]
 struct ProofsResponse {
     claims: Vec<Candidate>,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// A receipt left out, and why.
@@ -190,14 +194,32 @@ async fn from_relayer(base: &str, payee: Address, licenses: &[U256]) -> Result<V
     };
     let mut out = Vec::new();
     for url in urls {
-        let bytes = fetch(&url).await?;
-        let response: ProofsResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            CliError::rpc(
-                &format!("reading {url}"),
-                format!("not a proofs answer: {e}"),
-            )
-        })?;
-        out.extend(response.claims);
+        // Page after page, following the relayer's cursor until it gives none.
+        let mut after: Option<String> = None;
+        loop {
+            let page_url = match &after {
+                Some(cursor) => format!("{url}?after={cursor}"),
+                None => url.clone(),
+            };
+            let bytes = fetch(&page_url).await?;
+            let response: ProofsResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::rpc(
+                    &format!("reading {page_url}"),
+                    format!("not a proofs answer: {e}"),
+                )
+            })?;
+            out.extend(response.claims);
+            match response.next {
+                Some(next) if after.as_ref() == Some(&next) => {
+                    return Err(CliError::rpc(
+                        &format!("reading {page_url}"),
+                        format!("the relayer gave the same cursor {next} twice"),
+                    ));
+                }
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
     }
     Ok(out)
 }

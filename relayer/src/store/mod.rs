@@ -228,23 +228,30 @@ impl Store {
         row.map(|r| ReceiptRow::from_row(&r)).transpose()
     }
 
-    /// Receipts of `license_id` that are in a confirmed batch (what its holder can claim),
-    /// oldest batch first.
+    /// Up to `limit` receipts of `license_id` in confirmed batches that no confirmed claim of
+    /// this relayer paid, after the position `after` = (batch id, leaf index), in batch and
+    /// leaf order (see [`crate::proofs`], which also leaves out what is settled on-chain).
     ///
     /// # Errors
     ///
     /// [`StoreError`].
-    pub async fn committed_receipts_of_license(
+    pub async fn claimable_receipts(
         &self,
         license_id: &str,
+        after: (i64, i64),
         limit: i64,
     ) -> StoreResult<Vec<ReceiptRow>> {
+        // A confirmed claim stores its transaction hash; a claim in flight 'claim:<job>'.
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE license_id = $1 AND status = 'committed' \
-             ORDER BY batch_id, leaf_index LIMIT $2",
+             AND (claim_tx IS NULL OR claim_tx NOT LIKE '0x%') \
+             AND (batch_id > $2 OR (batch_id = $2 AND leaf_index > $3)) \
+             ORDER BY batch_id, leaf_index LIMIT $4",
             ReceiptRow::COLUMNS
         )))
         .bind(license_id.to_owned())
+        .bind(after.0)
+        .bind(after.1)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -433,13 +433,19 @@ impl Drop for TestDb {
 
 /// A relayer configuration for `chain` and `db`.
 pub fn config(chain: &Chain, db: &TestDb) -> Config {
+    config_for(&chain.rpc, chain.escrow, chain.nft, db)
+}
+
+/// A relayer configuration for the node at `rpc` (which need not answer: the relayer then
+/// serves from its checkpoint), the given contracts and `db`.
+pub fn config_for(rpc: &str, escrow: Address, nft: Address, db: &TestDb) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
-        rpc_url: chain.rpc.clone(),
+        rpc_url: rpc.to_owned(),
         chain_id: 31337,
-        escrow: chain.escrow,
-        license_nft: chain.nft,
+        escrow,
+        license_nft: nft,
         start_block: 0,
         private_key: Some(KEYS[3].to_owned()),
         operator_token: Some("operator-token-for-tests".to_owned()),

@@ -164,17 +164,9 @@ async fn indexer_killed_mid_backfill(db: Db) {
         jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
         "{jobs}"
     );
-    eventually(60, || async {
-        let proofs = relayer.get("/v1/licenses/1/proofs").await;
-        proofs["claims"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
-            .then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("claims recorded; relayer log:\n{}", relayer.log()));
+    eventually(60, || async { relayer.all_claimed(1).await.then_some(()) })
+        .await
+        .unwrap_or_else(|| panic!("claims recorded; relayer log:\n{}", relayer.log()));
     for (root, payer, _) in &reservations {
         assert!(devnet.reserved(*root, *payer).await.is_zero(), "claimed");
     }

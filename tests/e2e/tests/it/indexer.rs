@@ -277,21 +277,16 @@ pub(crate) async fn assert_agree(
         "every log stored once: {status}"
     );
 
-    // The relayer's records: committed receipts per license, confirmed batches.
-    let licenses = all_items(indexer, "/api/licenses").await;
+    // The relayer's records: committed receipts (with their licenses), confirmed batches.
     let mut receipts = Vec::new();
-    for license in &licenses {
-        let id = license["license_id"].as_str().unwrap();
-        let proofs = relayer.get(&format!("/v1/licenses/{id}/proofs")).await;
-        for c in proofs["claims"].as_array().unwrap() {
-            receipts.push(Receipt {
-                license: id.to_owned(),
-                root: c["root"].as_str().unwrap().to_lowercase(),
-                amount: units(&c["amount"]),
-                // A queued claim shows `claim:<job>`; a mined one its transaction hash.
-                claimed: c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")),
-            });
-        }
+    for c in relayer.committed_receipts().await {
+        receipts.push(Receipt {
+            license: c["receipt"]["licenseId"].as_str().unwrap().to_owned(),
+            root: c["root"].as_str().unwrap().to_lowercase(),
+            amount: units(&c["amount"]),
+            // A queued claim shows `claim:<job>`; a mined one its transaction hash.
+            claimed: c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")),
+        });
     }
     let claimed: U256 = receipts
         .iter()

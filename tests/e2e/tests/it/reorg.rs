@@ -53,11 +53,10 @@ async fn batch(relayer: &Relayer, id: u64) -> Value {
 /// Whether every receipt of the relayer's batches `ids` has its claim transaction recorded
 /// (mined and buried, not just queued).
 async fn claimed(relayer: &Relayer, ids: &[u64]) -> bool {
-    let proofs = relayer.get("/v1/licenses/1/proofs").await;
-    let receipts: Vec<&Value> = proofs["claims"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let receipts: Vec<Value> = relayer
+        .committed_receipts()
+        .await
+        .into_iter()
         .filter(|c| c["batchId"].as_u64().is_some_and(|id| ids.contains(&id)))
         .collect();
     !receipts.is_empty()

@@ -455,6 +455,8 @@ pub(crate) struct Relayer {
     proc: Option<Proc>,
     config: PathBuf,
     log: PathBuf,
+    /// Length of the log when the process was last started.
+    log_start: usize,
     pub(crate) url: String,
     pub(crate) client: reqwest::Client,
 }
@@ -471,6 +473,17 @@ impl Relayer {
         devnet: &Devnet,
         db: &TestDb,
         confirmations: u64,
+    ) -> Self {
+        Self::start_configured(devnet, db, confirmations, "").await
+    }
+
+    /// As [`Self::start_with_confirmations`], with `extra` TOML appended to the configuration
+    /// (e.g. a `[limits]` table).
+    pub(crate) async fn start_configured(
+        devnet: &Devnet,
+        db: &TestDb,
+        confirmations: u64,
+        extra: &str,
     ) -> Self {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
@@ -497,6 +510,7 @@ max_receipts = 1000
 max_value = "1000000000000"
 max_age_secs = 1
 horizon_secs = 600
+{extra}
 "#,
                 db = db.url,
                 rpc = devnet.url,
@@ -509,6 +523,7 @@ horizon_secs = 600
         let mut relayer = Self {
             proc: None,
             log: config.with_extension("log"),
+            log_start: 0,
             config,
             url,
             client: reqwest::Client::new(),
@@ -519,6 +534,14 @@ horizon_secs = 600
 
     /// Starts the process (again) and waits until it follows the chain.
     pub(crate) async fn restart(&mut self) {
+        self.restart_with_failpoint(None).await;
+    }
+
+    /// Starts the process (again) with the fail point `failpoint` armed, if any: the process
+    /// stops dead when it reaches that step (see relayer/src/failpoint.rs), for the test to
+    /// [`Self::kill_at`] it there. Waits until it follows the chain.
+    pub(crate) async fn restart_with_failpoint(&mut self, failpoint: Option<&str>) {
+        self.log_start = self.log().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -532,6 +555,8 @@ horizon_secs = 600
             .env("FAIRTRAIN_OPERATOR_TOKEN", OPERATOR_TOKEN)
             .env_remove("FAIRTRAIN_DATABASE_URL")
             .env_remove("FAIRTRAIN_RPC_URL")
+            .env_remove("FAIRTRAIN_FAILPOINT")
+            .envs(failpoint.map(|f| ("FAIRTRAIN_FAILPOINT", f)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -566,6 +591,20 @@ horizon_secs = 600
     /// Its log (stderr of every start), for failure messages.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the process has stopped at the fail point it was started with
+    /// ([`Self::restart_with_failpoint`]), then SIGKILLs it there.
+    pub(crate) async fn kill_at(&mut self, failpoint: &str) {
+        let reached = format!("failpoint {failpoint} reached");
+        eventually(60, || async {
+            self.log()[self.log_start..]
+                .contains(&reached)
+                .then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("{reached} never logged:\n{}", self.log()));
+        self.kill();
     }
 
     /// SIGKILL.
@@ -616,6 +655,49 @@ horizon_secs = 600
             .clone();
         b.reverse();
         b
+    }
+
+    /// Every receipt of the relayer's confirmed batches, oldest batch first and in leaf order,
+    /// as `GET /v1/receipts/{digest}` shows it (status, batch, root, amount, claim transaction):
+    /// the relayer's records, claimed or not. (Its proofs endpoints serve only what is not
+    /// settled.) The digests come from each batch's published data.
+    pub(crate) async fn committed_receipts(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        for batch in self.batches().await {
+            if batch["state"] != "confirmed" {
+                continue;
+            }
+            let hash = batch["data_hash"].as_str().unwrap();
+            let bytes = self
+                .client
+                .get(format!("{}/v1/data/{hash}", self.url))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let data = fairtrain_protocol::batch::BatchData::parse(&bytes).unwrap();
+            let domain = fairtrain_protocol::EscrowDomain::new(data.chain_id, data.escrow);
+            for receipt in &data.receipts {
+                let digest = domain.digest(&receipt.receipt());
+                out.push(self.get(&format!("/v1/receipts/{digest:#x}")).await);
+            }
+        }
+        out
+    }
+
+    /// Whether every receipt of the relayer's confirmed batches has its claim transaction
+    /// recorded (mined and buried, not just queued), and the proofs of `license` list nothing
+    /// left to claim.
+    pub(crate) async fn all_claimed(&self, license: u64) -> bool {
+        let receipts = self.committed_receipts().await;
+        let proofs = self.get(&format!("/v1/licenses/{license}/proofs")).await;
+        !receipts.is_empty()
+            && receipts
+                .iter()
+                .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
+            && proofs["claims"].as_array().is_some_and(Vec::is_empty)
     }
 
     /// Runs the operator CLI on this relayer's store and configuration.
