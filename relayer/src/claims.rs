@@ -6,6 +6,11 @@
 //! which frees its receipts for another request). Up to `tx.max_claims_in_flight` jobs are
 //! signed and sent at once, on consecutive nonces (see [`drive`]). Payees can also fetch their
 //! proofs from the API and claim themselves.
+//!
+//! Fail points (see [`crate::failpoint`]) mark each step, for the crash tests: `claim_signed`
+//! (transaction signed and recorded, not broadcast), `claim_broadcast` (broadcast, job still
+//! `signed`), `claim_sent` (job `sent`), `claim_mined` (mined and buried, job not finished),
+//! `claim_confirmed` (job and receipts marked).
 
 use alloy::{
     primitives::{Address, B256},
@@ -18,6 +23,7 @@ use tracing::{info, warn};
 use crate::{
     batcher::{proof_of, signed_receipt},
     chain::rpc::RpcErrorKind,
+    failpoint,
     store::{rows::parse, ReceiptRow, Store, StoreError},
     txmgr::{TxError, TxManager, TxStatus},
     util::now_secs,
@@ -266,6 +272,7 @@ async fn sign(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    failpoint::hit("claim_signed").await;
     Ok(true)
 }
 
@@ -294,7 +301,9 @@ async fn follow(
             }) => {}
             Err(e) => return Err(e),
         }
+        failpoint::hit("claim_broadcast").await;
         set_state(store, job.id, "sent").await?;
+        failpoint::hit("claim_sent").await;
         return Ok(true);
     }
     // Only the attempts of the current nonce can still be mined.
@@ -308,7 +317,9 @@ async fn follow(
             if !receipt.status() {
                 finish(store, job, Err("claim transaction reverted".into())).await?;
             } else if depth >= confirmations.max(1) {
+                failpoint::hit("claim_mined").await;
                 finish(store, job, Ok(crate::util::hex0x(receipt.transaction_hash))).await?;
+                failpoint::hit("claim_confirmed").await;
             } else {
                 return Ok(false);
             }

@@ -1,12 +1,18 @@
 //! Relayer configuration: a TOML file, then `FAIRTRAIN_*` environment variables on top.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alloy::{
     primitives::{Address, U256},
     signers::local::PrivateKeySigner,
 };
 use serde::Deserialize;
+
+use crate::key::{self, KeyError, Password};
 
 /// Everything the relayer needs to run. See `relayer/README.md` for each field.
 #[derive(Clone, Debug, Deserialize)]
@@ -28,9 +34,18 @@ pub struct Config {
     /// First block to follow events from (the deployment block).
     #[serde(default)]
     pub start_block: u64,
-    /// Hex private key of the relayer account (better given as `FAIRTRAIN_PRIVATE_KEY`).
+    /// Hex private key of the relayer account (better given as `FAIRTRAIN_PRIVATE_KEY`, or as
+    /// a keystore).
     #[serde(default)]
     pub private_key: Option<String>,
+    /// Encrypted JSON keystore (foundry's or geth's format) holding the relayer's key, which
+    /// the relayer decrypts itself (see [`crate::key`]); instead of `private_key`.
+    #[serde(default)]
+    pub keystore: Option<PathBuf>,
+    /// File holding the keystore's password (else `FAIRTRAIN_KEYSTORE_PASSWORD`, else a prompt
+    /// on a terminal).
+    #[serde(default)]
+    pub keystore_password_file: Option<PathBuf>,
     /// Bearer token of the operator endpoints (better given as `FAIRTRAIN_OPERATOR_TOKEN`).
     #[serde(default)]
     pub operator_token: Option<String>,
@@ -190,7 +205,9 @@ pub enum ConfigError {
 impl Config {
     /// Loads `path` (if given) and applies the environment (`FAIRTRAIN_DATABASE_URL`,
     /// `FAIRTRAIN_RPC_URL`, `FAIRTRAIN_LISTEN`, `FAIRTRAIN_PRIVATE_KEY`,
-    /// `FAIRTRAIN_OPERATOR_TOKEN`, `FAIRTRAIN_PUBLIC_URL`), then validates.
+    /// `FAIRTRAIN_OPERATOR_TOKEN`, `FAIRTRAIN_PUBLIC_URL`, `FAIRTRAIN_ESCROW`,
+    /// `FAIRTRAIN_LICENSE_NFT`, `FAIRTRAIN_KEYSTORE`, `FAIRTRAIN_KEYSTORE_PASSWORD_FILE`,
+    /// `FAIRTRAIN_CHAIN_ID`, `FAIRTRAIN_START_BLOCK`), then validates.
     ///
     /// # Errors
     ///
@@ -213,6 +230,8 @@ impl Config {
             ("FAIRTRAIN_PUBLIC_URL", "public_url"),
             ("FAIRTRAIN_ESCROW", "escrow"),
             ("FAIRTRAIN_LICENSE_NFT", "license_nft"),
+            ("FAIRTRAIN_KEYSTORE", "keystore"),
+            ("FAIRTRAIN_KEYSTORE_PASSWORD_FILE", "keystore_password_file"),
         ] {
             if let Ok(value) = std::env::var(var) {
                 table.insert(key.to_owned(), toml::Value::String(value));
@@ -265,9 +284,12 @@ impl Config {
         if self.limits.signer_rate == 0 || self.limits.signer_burst == 0 {
             return bad("limits.signer_rate and limits.signer_burst must be positive");
         }
+        if self.private_key.is_some() && self.keystore.is_some() {
+            return Err(ConfigError::Invalid(KeyError::Both.to_string()));
+        }
         if let Some(key) = &self.private_key {
             key.parse::<PrivateKeySigner>()
-                .map_err(|_| ConfigError::Invalid("private_key is not a valid key".into()))?;
+                .map_err(|_| ConfigError::Invalid(KeyError::InvalidKey.to_string()))?;
         }
         if self.operator_token.as_deref().is_some_and(|t| t.len() < 16) {
             return bad("operator_token must be at least 16 characters");
@@ -275,9 +297,24 @@ impl Config {
         Ok(())
     }
 
-    /// The relayer's signing key, if configured.
-    pub fn signer(&self) -> Option<PrivateKeySigner> {
-        self.private_key.as_deref().and_then(|k| k.parse().ok())
+    /// The relayer's signing key, if configured: the hex `private_key`, or the `keystore`
+    /// decrypted with its password (from `keystore_password_file`, `FAIRTRAIN_KEYSTORE_PASSWORD`
+    /// or a prompt on a terminal).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError`] when the key is invalid or the keystore cannot be opened (a wrong password
+    /// is [`KeyError::WrongPassword`]).
+    pub fn signer(&self) -> Result<Option<PrivateKeySigner>, KeyError> {
+        match (&self.private_key, &self.keystore) {
+            (Some(_), Some(_)) => Err(KeyError::Both),
+            (Some(hex), None) => hex.parse().map(Some).map_err(|_| KeyError::InvalidKey),
+            (None, Some(path)) => {
+                let password = Password::from_env(self.keystore_password_file.as_deref());
+                key::decrypt(path, &password).map(Some)
+            }
+            (None, None) => Ok(None),
+        }
     }
 
     /// The poll interval as a [`Duration`].
@@ -310,7 +347,7 @@ license_nft = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.batch.max_receipts, 10_000);
         assert_eq!(c.tx.bump_percent, 25);
-        assert!(c.signer().is_none());
+        assert!(c.signer().unwrap().is_none());
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Fail points for crash tests: `FAIRTRAIN_FAILPOINT=<name>` makes the process stop dead (it
 //! prints `failpoint <name> reached` to stderr and sleeps forever, waiting for the test to
-//! `SIGKILL` it) the first time it reaches the named step.
+//! `SIGKILL` it) the first time it reaches the named step. The steps: `ingest_before_commit`;
+//! the batch's `batch_built`, `batch_signed`, `batch_broadcast`, `batch_sent`,
+//! `batch_confirmed` ([`crate::batcher`]); the claim's `claim_signed`, `claim_broadcast`,
+//! `claim_sent`, `claim_mined`, `claim_confirmed` ([`crate::claims`]).
 
 use std::sync::OnceLock;
 

@@ -6,6 +6,7 @@
 //! Modules, one job each:
 //!
 //! - [`config`]: the TOML file and environment.
+//! - [`key`]: the relayer's signing key, from a hex key or an encrypted keystore.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema.
 //! - [`chain`]: the escrow state followed from events, RPC error classes.
 //! - [`ingest`]: signature recovery, the stateful checks and the group-committing writer.
@@ -26,6 +27,7 @@ pub mod claims;
 pub mod config;
 pub mod failpoint;
 pub mod ingest;
+pub mod key;
 pub mod proofs;
 pub mod rejection;
 pub mod service;

@@ -36,6 +36,16 @@ struct Cli {
         global = true
     )]
     log_format: LogFormat,
+    /// Encrypted JSON keystore holding the relayer's key (foundry's `cast wallet import`
+    /// writes one), decrypted by the relayer; instead of a private key. Also `keystore` in the
+    /// file, or FAIRTRAIN_KEYSTORE.
+    #[arg(long, global = true)]
+    keystore: Option<PathBuf>,
+    /// File holding the keystore's password (trailing newline trimmed). Also
+    /// `keystore_password_file` in the file, or FAIRTRAIN_KEYSTORE_PASSWORD_FILE; without one,
+    /// the password is FAIRTRAIN_KEYSTORE_PASSWORD, or asked for on a terminal.
+    #[arg(long, global = true)]
+    keystore_password_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -123,7 +133,14 @@ fn print(value: &serde_json::Value) {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
+    if cli.keystore.is_some() {
+        config.keystore = cli.keystore;
+    }
+    if cli.keystore_password_file.is_some() {
+        config.keystore_password_file = cli.keystore_password_file;
+    }
+    config.validate()?;
     match cli.command {
         Command::Serve => service::serve(&config, shutdown_signal()).await,
         Command::Status => {
@@ -205,6 +222,10 @@ async fn main() -> anyhow::Result<()> {
             command: ConfigCommand::Check,
         } => {
             println!("config: ok");
+            match config.signer()? {
+                Some(s) => println!("relayer account: {}", s.address()),
+                None => println!("relayer account: none (serve needs private_key or keystore)"),
+            }
             Store::connect(&config.database_url)
                 .await
                 .context("database")?;
@@ -222,10 +243,6 @@ async fn main() -> anyhow::Result<()> {
                 config.chain_id
             );
             println!("rpc: ok (chain {id})");
-            match config.signer() {
-                Some(s) => println!("relayer account: {}", s.address()),
-                None => println!("relayer account: none (serve needs private_key)"),
-            }
             Ok(())
         }
     }

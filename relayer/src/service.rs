@@ -63,12 +63,13 @@ impl Running {
 ///
 /// When the store cannot be opened or the configuration lacks a key.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let signer = config.signer()?.context(
+        "a relayer key is required (private_key or FAIRTRAIN_PRIVATE_KEY, or a keystore: \
+         keystore, FAIRTRAIN_KEYSTORE or --keystore)",
+    )?;
     let store = Store::connect(&config.database_url)
         .await
         .context("opening the store")?;
-    let signer = config
-        .signer()
-        .context("a relayer private key is required (private_key or FAIRTRAIN_PRIVATE_KEY)")?;
     let url = config.rpc_url.parse().context("rpc_url")?;
     let provider = ProviderBuilder::new()
         .disable_recommended_fillers()

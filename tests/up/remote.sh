@@ -6,7 +6,8 @@
 # licenses, budget and acceptances), copies the deployment file out of the repository, then runs
 # `FAIRTRAIN_RPC_URL=… FAIRTRAIN_DEPLOYMENT=… FAIRTRAIN_KEYSTORE=… FAIRTRAIN_DATABASE_URL=postgres://…
 # INDEXER_DATABASE_URL=postgres://… ./scripts/up` and checks that it starts no chain and deploys
-# nothing, that the relayer follows the chain on PostgreSQL, commits the receipts of a training run
+# nothing, that the relayer (which decrypts the keystore itself: the plaintext key is in no
+# process's environment or arguments) follows the chain on PostgreSQL, commits the receipts of a training run
 # and pays a sponsored claim, that the indexer (on PostgreSQL) reconciles with the chain, and that
 # SIGINT stops scripts/up's processes while the chain it did not start keeps running.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
@@ -105,6 +106,26 @@ signed_by_keystore() {
   [ "$(cast tx "$commit_tx" from --rpc-url "$rpc" | tr 'A-F' 'a-f')" = "$(cast wallet address --private-key "$relayer_key" | tr 'A-F' 'a-f')" ]
 }
 check "the commit is signed with the keystore's key" signed_by_keystore
+# The relayer decrypted the keystore itself: the plaintext key is in the environment or the
+# arguments of no process scripts/up started (the relayer's included).
+relayer_pid="$(pgrep -g "$up_pid" -x fairtrain-relayer | head -n1)"
+key_hex="${relayer_key#0x}"
+holds_key() { tr '\0' '\n' <"/proc/$1/$2" 2>/dev/null | grep -qi "$key_hex"; }
+relayer_key_hidden() {
+  [ -n "$relayer_pid" ] && [ -r "/proc/$relayer_pid/environ" ] &&
+    ! holds_key "$relayer_pid" environ && ! holds_key "$relayer_pid" cmdline &&
+    tr '\0' '\n' <"/proc/$relayer_pid/environ" | grep -q '^FAIRTRAIN_KEYSTORE='
+}
+check "the relayer got the keystore, not the key (/proc/<relayer>/environ and cmdline)" relayer_key_hidden
+no_process_holds_key() {
+  local pid
+  for pid in $(pgrep -g "$up_pid"); do
+    holds_key "$pid" environ && { echo "process $pid has the key in its environment"; return 1; }
+    holds_key "$pid" cmdline && { echo "process $pid has the key in its arguments"; return 1; }
+  done
+  return 0
+}
+check "no process scripts/up started holds the plaintext key in its environment or arguments" no_process_holds_key
 curl -fsS -X POST -H "Authorization: Bearer $token_value" -H 'content-type: application/json' \
   -d "{\"batchId\": $batch_id}" "$relayer/v1/claims" >"$work/claim.json"
 paid() { [ "$(cast call "$token" 'balanceOf(address)(uint256)' "$creator_a" --rpc-url "$rpc" | cut -d' ' -f1)" -gt "$before" ]; }

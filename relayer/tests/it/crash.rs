@@ -1,93 +1,16 @@
-//! Crash tests: the real binary is SIGKILLed at every step of the batch lifecycle (fail points
-//! make it stop dead at the step), restarted, and the chain and the store are checked: no
-//! acknowledged receipt is lost, none is counted twice, no root is committed twice.
+//! Crash tests: the real binary is SIGKILLed at every step of the batch lifecycle and of the
+//! claim lifecycle (fail points make it stop dead at the step), restarted, and the chain and
+//! the store are checked: no acknowledged receipt is lost, none is counted twice, no root is
+//! committed twice, every receipt is paid exactly once and every claim job finishes.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{path::Path, process::Command, time::Duration};
 
-use alloy::primitives::U256;
+use alloy::{primitives::U256, providers::Provider};
 use serde_json::{json, Value};
 
-use crate::support::{self, config, eventually, Chain, Db, TestDb};
-
-struct Binary {
-    child: Child,
-    log: PathBuf,
-    url: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn write_config(chain: &Chain, db: &TestDb, dir: &Path, port: u16) -> PathBuf {
-    let cfg = config(chain, db);
-    let text = format!(
-        r#"listen = "127.0.0.1:{port}"
-database_url = "{db}"
-rpc_url = "{rpc}"
-chain_id = 31337
-escrow = "{escrow}"
-license_nft = "{nft}"
-public_url = "http://relayer.test"
-confirmations = 1
-poll_interval_ms = 100
-
-[batch]
-max_receipts = 4
-max_value = "1000000000000000000"
-max_age_secs = 1
-horizon_secs = 600
-"#,
-        db = cfg.database_url,
-        rpc = cfg.rpc_url,
-        escrow = chain.escrow,
-        nft = chain.nft,
-    );
-    let path = dir.join("relayer.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-impl Binary {
-    fn start(config: &Path, dir: &Path, port: u16, failpoint: Option<&str>, n: usize) -> Self {
-        let log = dir.join(format!("relayer-{n}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fairtrain-relayer"));
-        cmd.arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("FAIRTRAIN_PRIVATE_KEY", support::KEYS[3])
-            .env("RUST_LOG", "info")
-            .env_remove("FAIRTRAIN_FAILPOINT")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        if let Some(fp) = failpoint {
-            cmd.env("FAIRTRAIN_FAILPOINT", fp);
-        }
-        Self {
-            child: cmd.spawn().unwrap(),
-            log,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL (no cleanup of any kind).
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
+use crate::support::{
+    self, eventually, free_port, write_config, Binary, Chain, Db, KeySource, TestDb,
+};
 
 async fn stored(client: &reqwest::Client, url: &str) -> Value {
     support::get(client, &format!("{url}/v1/status")).await.1
@@ -98,14 +21,21 @@ async fn crash_at(db: Db, failpoint: &str) {
     let store = TestDb::new(db);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(&chain, &store, dir.path(), port);
+    let config = write_config(&chain, &store, dir.path(), port, 4, "");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
 
     // First life: acknowledged receipts, then death at the fail point.
-    let first = Binary::start(&config, dir.path(), port, Some(failpoint), 0);
+    let first = Binary::start(
+        &config,
+        dir.path(),
+        port,
+        Some(failpoint),
+        0,
+        KeySource::Hex,
+    );
     support::wait_ready(&client, &first.url).await;
     let batch_a: Vec<_> = (0..6)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 + i))
@@ -128,17 +58,10 @@ async fn crash_at(db: Db, failpoint: &str) {
         failpoint != "ingest_before_commit",
         "ack only after commit"
     );
-    eventually(30, || async {
-        first
-            .log()
-            .contains(&format!("failpoint {failpoint} reached"))
-            .then_some(())
-    })
-    .await;
-    first.kill();
+    first.kill_at(failpoint).await;
 
     // Second life: resubmitting is idempotent, new receipts flow, everything settles.
-    let second = Binary::start(&config, dir.path(), port, None, 1);
+    let second = Binary::start(&config, dir.path(), port, None, 1, KeySource::Hex);
     support::wait_ready(&client, &second.url).await;
     let (_, body) = support::post(
         &client,
@@ -244,6 +167,138 @@ fn operator_cli(config: &Path, license: String) {
     assert!(check.contains("rpc: ok (chain 31337)"), "{check}");
     let claims: Value = serde_json::from_str(&run(&["claim"])).unwrap();
     assert!(!claims["claimJobs"].as_array().unwrap().is_empty());
+}
+
+/// The claim lifecycle: a confirmed batch of six receipts, claimed by the relayer in three
+/// jobs of two; the binary dies at `failpoint` and a new one takes over. Every claim job
+/// finishes, every receipt is paid exactly once (the payee gets exactly what was reserved, less
+/// fees; one transaction per job and no other), nothing is left reserved.
+async fn claim_crash_at(db: Db, failpoint: &str) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        &chain,
+        &store,
+        dir.path(),
+        port,
+        6,
+        "[tx]\nclaims_per_tx = 2\n",
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+
+    let first = Binary::start(
+        &config,
+        dir.path(),
+        port,
+        Some(failpoint),
+        0,
+        KeySource::Hex,
+    );
+    support::wait_ready(&client, &first.url).await;
+    let receipts: Vec<_> = (1..=6u64)
+        .map(|i| chain.receipt(&format!("run-{i}"), 10 * i))
+        .collect();
+    let (_, body) = support::post(
+        &client,
+        &format!("{}/v1/receipts/bulk", first.url),
+        &json!(receipts),
+    )
+    .await;
+    assert_eq!(body["accepted"], 6, "{body}");
+    eventually(60, || async {
+        (stored(&client, &first.url).await["receipts"]["committed"] == 6).then_some(())
+    })
+    .await;
+    let root = chain.committed_roots().await[0];
+    let before = chain.creator_balance().await;
+    let r = client
+        .post(format!("{}/v1/claims", first.url))
+        .bearer_auth("operator-token-for-tests")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let jobs: Value = r.json().await.unwrap();
+    assert_eq!(jobs["claimJobs"], json!([1, 2, 3]));
+    first.kill_at(failpoint).await;
+
+    // A new process finishes every job.
+    let second = Binary::start(&config, dir.path(), port, None, 1, KeySource::Hex);
+    support::wait_ready(&client, &second.url).await;
+    eventually(60, || async {
+        (stored(&client, &second.url).await["claims"]
+            == json!({ "confirmed": 3, "claimedReceipts": 6 }))
+        .then_some(())
+    })
+    .await;
+
+    // Paid exactly once: each run's count settled, the payee paid what was reserved less the
+    // 2.5 % fee, nothing left reserved, and the relayer sent one commit and three claims.
+    for r in &receipts {
+        assert_eq!(
+            chain
+                .escrow()
+                .settledSamples(r.receipt().usage_key())
+                .call()
+                .await
+                .unwrap(),
+            r.cumulative_samples
+        );
+    }
+    let total = U256::from(10 * 21 * chain.price as u64);
+    let fee = total * U256::from(250) / U256::from(10_000);
+    assert_eq!(chain.creator_balance().await - before, total - fee);
+    let reservation = chain
+        .escrow()
+        .reservation(root, chain.payer.address(), chain.token)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(reservation.remaining, 0);
+    let sent = chain
+        .provider
+        .get_transaction_count(chain.relayer.address())
+        .await
+        .unwrap();
+    assert_eq!(sent, 4, "one commit and one transaction per claim job");
+    // Nothing left to claim.
+    let r = client
+        .post(format!("{}/v1/claims", second.url))
+        .bearer_auth("operator-token-for-tests")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let jobs: Value = r.json().await.unwrap();
+    assert_eq!(jobs["claimJobs"], json!([]));
+    second.kill();
+}
+
+macro_rules! claim_crash_tests {
+    ($($name:ident: $db:expr, $fp:literal;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            claim_crash_at($db, $fp).await;
+        }
+    )*};
+}
+
+claim_crash_tests! {
+    sqlite_claim_signed: Db::Sqlite, "claim_signed";
+    sqlite_claim_broadcast: Db::Sqlite, "claim_broadcast";
+    sqlite_claim_sent: Db::Sqlite, "claim_sent";
+    sqlite_claim_mined: Db::Sqlite, "claim_mined";
+    sqlite_claim_confirmed: Db::Sqlite, "claim_confirmed";
+    postgres_claim_signed: Db::Postgres, "claim_signed";
+    postgres_claim_broadcast: Db::Postgres, "claim_broadcast";
+    postgres_claim_sent: Db::Postgres, "claim_sent";
+    postgres_claim_mined: Db::Postgres, "claim_mined";
+    postgres_claim_confirmed: Db::Postgres, "claim_confirmed";
 }
 
 macro_rules! crash_tests {

@@ -1,51 +1,92 @@
-//! Several relayer processes sharing one PostgreSQL store: all ingest, one at a time commits
-//! (the committer lock), and when it goes away another takes over. Every receipt is committed
-//! exactly once and no root twice.
+//! Several relayer processes sharing one PostgreSQL store: two real `fairtrain-relayer`
+//! binaries (one with the key in its environment, one decrypting the keystore) both ingest, one
+//! at a time commits and claims (the committer lock), and when the committer is SIGKILLed in
+//! the middle of a batch the other takes over. Every receipt is committed exactly once, no root
+//! twice, every receipt is paid once, and together the two never acknowledge more than a
+//! payer's budget.
 
-use serde_json::json;
+use std::time::Duration;
 
-use alloy::primitives::U256;
+use alloy::{primitives::U256, providers::Provider};
+use serde_json::{json, Value};
 
-use crate::support::{config, eventually, post, Chain, Db, Relayer, TestDb};
+use crate::support::{
+    self, eventually, free_port, post, write_config, Binary, Chain, Db, KeySource, TestDb,
+};
 
+/// Two binaries on one PostgreSQL database, batches of at most `max_receipts`: `a` (key from
+/// its environment) starts first and is the committer, with `failpoint` armed if any; `b`
+/// (key decrypted from the keystore) waits for the lock.
+async fn two_binaries(
+    chain: &Chain,
+    store: &TestDb,
+    dir: &std::path::Path,
+    max_receipts: usize,
+    failpoint: Option<&str>,
+) -> (Binary, Binary, reqwest::Client) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let ca = write_config(chain, store, dir, pa, max_receipts, "");
+    let cb = write_config(chain, store, dir, pb, max_receipts, "");
+    let a = Binary::start(&ca, dir, pa, failpoint, 0, KeySource::Hex);
+    support::wait_ready(&client, &a.url).await;
+    a.wait_log("this process is the committer", 30).await;
+    let b = Binary::start(&cb, dir, pb, None, 1, KeySource::Keystore);
+    support::wait_ready(&client, &b.url).await;
+    (a, b, client)
+}
+
+async fn status(client: &reqwest::Client, url: &str) -> Value {
+    support::get(client, &format!("{url}/v1/status")).await.1
+}
+
+/// The committer is SIGKILLed once its batch's commit is broadcast (`batch_sent`); the other
+/// process takes the lock, follows that commit to confirmation, commits the rest and claims
+/// everything: every receipt in exactly one confirmed batch, each root once, each receipt paid
+/// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_share_postgres() {
+async fn committer_killed_mid_batch_the_other_takes_over() {
     let chain = Chain::start().await;
     let store = TestDb::new(Db::Postgres);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 4;
-    cfg.batch.max_age_secs = 1;
-    let a = Relayer::start(&cfg).await;
-    let b = Relayer::start(&cfg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, client) = two_binaries(&chain, &store, dir.path(), 4, Some("batch_sent")).await;
 
     // Both acknowledge receipts; duplicates across processes are idempotent.
-    let receipts: Vec<_> = (0..12)
+    let receipts: Vec<_> = (0..12u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 + i))
         .collect();
     for (i, r) in receipts.iter().enumerate() {
-        let relayer = if i % 2 == 0 { &a } else { &b };
-        let (status, body) = relayer.post("/v1/receipts", &json!(r)).await;
-        assert_eq!(status, 201, "{body}");
+        let url = if i % 2 == 0 { &a.url } else { &b.url };
+        let (code, body) = post(&client, &format!("{url}/v1/receipts"), &json!(r)).await;
+        assert_eq!(code, 201, "{body}");
     }
-    let (_, body) = b.post("/v1/receipts/bulk", &json!(receipts[..4])).await;
-    assert_eq!(body["duplicates"], 4, "{body}");
-    eventually(60, || async {
-        let (_, s) = a.get("/v1/status").await;
-        (s["receipts"]["committed"] == 12).then_some(())
-    })
+    let (_, body) = post(
+        &client,
+        &format!("{}/v1/receipts/bulk", b.url),
+        &json!(receipts[..4]),
+    )
     .await;
+    assert_eq!(body["duplicates"], 4, "{body}");
 
-    // The first committer goes away; the other takes over.
-    a.stop();
-    drop(a);
-    let more: Vec<_> = (0..3)
+    // The committer dies with its first commit broadcast and not yet followed; the other takes
+    // over and the rest flows through it.
+    a.kill_at("batch_sent").await;
+    b.wait_log("this process is the committer", 30).await;
+    let more: Vec<_> = (0..3u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 100 + i))
         .collect();
-    let (_, body) = b.post("/v1/receipts/bulk", &json!(more)).await;
+    let (_, body) = post(
+        &client,
+        &format!("{}/v1/receipts/bulk", b.url),
+        &json!(more),
+    )
+    .await;
     assert_eq!(body["accepted"], 3, "{body}");
-    eventually(60, || async {
-        let (_, s) = b.get("/v1/status").await;
-        (s["receipts"]["committed"] == 15).then_some(())
+    eventually(90, || async {
+        (status(&client, &b.url).await["receipts"]["committed"] == 15).then_some(())
     })
     .await;
 
@@ -54,60 +95,113 @@ async fn two_processes_share_postgres() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), roots.len(), "a root was committed twice");
-    let (_, batches) = b.get("/v1/batches").await;
-    let confirmed = batches["batches"]
+    let (_, batches) = support::get(&client, &format!("{}/v1/batches", b.url)).await;
+    let confirmed: Vec<&Value> = batches["batches"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|x| x["state"] == "confirmed")
-        .count();
-    assert_eq!(confirmed, roots.len());
-    let committed_receipts: i64 = batches["batches"]
-        .as_array()
-        .unwrap()
+        .collect();
+    assert_eq!(confirmed.len(), roots.len());
+    let committed_receipts: i64 = confirmed
         .iter()
-        .filter(|x| x["state"] == "confirmed")
         .map(|x| x["receipt_count"].as_i64().unwrap())
         .sum();
     assert_eq!(
         committed_receipts, 15,
         "every receipt in exactly one confirmed batch"
     );
+    // Reserved exactly once: the highest count of each run, priced.
+    let samples: u64 = (100..=102).sum::<u64>() + (13..=21).sum::<u64>();
+    let total = U256::from(samples * chain.price as u64);
+    assert_eq!(chain.available().await, chain.deposit - total);
+
+    // The survivor claims everything; each receipt is paid once.
+    let before = chain.creator_balance().await;
+    let r = client
+        .post(format!("{}/v1/claims", b.url))
+        .bearer_auth("operator-token-for-tests")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    eventually(90, || async {
+        let s = status(&client, &b.url).await;
+        (s["claims"]["claimedReceipts"] == 15
+            && s["claims"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| k == "confirmed" || k == "claimedReceipts"))
+        .then_some(())
+    })
+    .await;
+    let fee = total * U256::from(250) / U256::from(10_000);
+    assert_eq!(chain.creator_balance().await - before, total - fee);
+    for root in &roots {
+        let r = chain
+            .escrow()
+            .reservation(*root, chain.payer.address(), chain.token)
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(r.remaining, 0, "every reservation claimed in full");
+    }
+    let (_, jobs) = support::get(&client, &format!("{}/v1/status", b.url)).await;
+    let jobs = jobs["claims"]["confirmed"].as_u64().unwrap();
+    let sent = chain
+        .provider
+        .get_transaction_count(chain.relayer.address())
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        roots.len() as u64 + jobs,
+        "one transaction per batch and per claim job, none twice"
+    );
+    b.kill();
 }
 
-/// Two relayers on one PostgreSQL database receive, at the same time, receipts of one payer
+/// Two binaries on one PostgreSQL database receive, at the same time, receipts of one payer
 /// worth three times its budget: together they acknowledge at most the budget (exactly the
 /// receipts that fit), every acknowledged receipt is committed, and a usage key one process
 /// advanced is not regressed through the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_share_the_budget() {
+async fn two_binaries_share_the_budget() {
     let chain = Chain::start().await;
     let store = TestDb::new(Db::Postgres);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 5;
-    cfg.batch.max_age_secs = 1;
-    let a = Relayer::start(&cfg).await;
-    let b = Relayer::start(&cfg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, client) = two_binaries(&chain, &store, dir.path(), 5, None).await;
+    let submit = |url: &str| format!("{url}/v1/receipts");
 
     // One usage key: a count one process acknowledged bounds the other, which prices only
     // the increase over it.
-    let (status, body) = a
-        .post("/v1/receipts", &json!(chain.receipt("share-key", 100)))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = b
-        .post("/v1/receipts", &json!(chain.receipt("share-key", 60)))
-        .await;
-    assert_eq!(status, 409, "{body}");
+    let (code, body) = post(
+        &client,
+        &submit(&a.url),
+        &json!(chain.receipt("share-key", 100)),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = post(
+        &client,
+        &submit(&b.url),
+        &json!(chain.receipt("share-key", 60)),
+    )
+    .await;
+    assert_eq!(code, 409, "{body}");
     assert_eq!(body["error"]["code"], "cumulative_not_increasing", "{body}");
-    let (status, body) = b
-        .post("/v1/receipts", &json!(chain.receipt("share-key", 150)))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let (code, body) = post(
+        &client,
+        &submit(&b.url),
+        &json!(chain.receipt("share-key", 150)),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
     assert_eq!(body["amount"], (50 * chain.price).to_string(), "{body}");
     eventually(60, || async {
-        let (_, s) = a.get("/v1/status").await;
-        (s["receipts"]["committed"] == 2).then_some(())
+        (status(&client, &a.url).await["receipts"]["committed"] == 2).then_some(())
     })
     .await;
 
@@ -122,11 +216,8 @@ async fn two_processes_share_the_budget() {
     // between the two processes.
     let mut tasks = Vec::new();
     for i in 0..total {
-        let relayer = if i % 2 == 0 { &a } else { &b };
-        let (client, url) = (
-            relayer.client.clone(),
-            format!("{}/v1/receipts", relayer.url),
-        );
+        let url = submit(if i % 2 == 0 { &a.url } else { &b.url });
+        let client = client.clone();
         let body = json!(chain.receipt(&format!("share-{i}"), samples_per_receipt));
         tasks.push(tokio::spawn(
             async move { post(&client, &url, &body).await },
@@ -135,14 +226,14 @@ async fn two_processes_share_the_budget() {
     let mut accepted = U256::ZERO;
     let mut accepted_count = 0u64;
     for task in tasks {
-        let (status, body) = task.await.unwrap();
-        match status {
+        let (code, body) = task.await.unwrap();
+        match code {
             201 => {
                 accepted += body["amount"].as_str().unwrap().parse::<U256>().unwrap();
                 accepted_count += 1;
             }
             402 => assert_eq!(body["error"]["code"], "insufficient_budget", "{body}"),
-            _ => panic!("unexpected {status}: {body}"),
+            _ => panic!("unexpected {code}: {body}"),
         }
     }
     assert!(
@@ -156,22 +247,21 @@ async fn two_processes_share_the_budget() {
 
     // Every acknowledged receipt is committed, and reserved on-chain exactly once.
     eventually(90, || async {
-        let (_, s) = a.get("/v1/status").await;
-        (s["receipts"]["committed"] == accepted_count + 2).then_some(())
+        (status(&client, &a.url).await["receipts"]["committed"] == accepted_count + 2).then_some(())
     })
     .await;
     assert_eq!(chain.available().await, budget - accepted);
 
     // What is left is all that fits, through either process.
     let left = ((budget - accepted) / U256::from(chain.price)).to::<u64>();
-    for relayer in [&a, &b] {
-        let (status, body) = relayer
-            .post(
-                "/v1/receipts",
-                &json!(chain.receipt("share-late", left + 1)),
-            )
-            .await;
-        assert_eq!(status, 402, "{body}");
+    for url in [&a.url, &b.url] {
+        let (code, body) = post(
+            &client,
+            &submit(url),
+            &json!(chain.receipt("share-late", left + 1)),
+        )
+        .await;
+        assert_eq!(code, 402, "{body}");
     }
 }
 

@@ -448,6 +448,8 @@ pub fn config_for(rpc: &str, escrow: Address, nft: Address, db: &TestDb) -> Conf
         license_nft: nft,
         start_block: 0,
         private_key: Some(KEYS[3].to_owned()),
+        keystore: None,
+        keystore_password_file: None,
         operator_token: Some("operator-token-for-tests".to_owned()),
         public_url: "http://relayer.test".to_owned(),
         confirmations: 1,
@@ -619,4 +621,158 @@ pub async fn slow_proxy(target: &str, delay: Duration) -> String {
         }
     });
     url
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes the configuration file of a [`Binary`] for `chain` and `db`, serving on `port`:
+/// batches of at most `max_receipts`, cut one second after their oldest receipt; `extra` TOML
+/// (e.g. a `[tx]` table) appended.
+pub fn write_config(
+    chain: &Chain,
+    db: &TestDb,
+    dir: &Path,
+    port: u16,
+    max_receipts: usize,
+    extra: &str,
+) -> PathBuf {
+    let text = format!(
+        r#"listen = "127.0.0.1:{port}"
+database_url = "{db}"
+rpc_url = "{rpc}"
+chain_id = 31337
+escrow = "{escrow}"
+license_nft = "{nft}"
+public_url = "http://relayer.test"
+confirmations = 1
+poll_interval_ms = 100
+
+[batch]
+max_receipts = {max_receipts}
+max_value = "1000000000000000000"
+max_age_secs = 1
+horizon_secs = 600
+{extra}
+"#,
+        db = db.url,
+        rpc = chain.rpc,
+        escrow = chain.escrow,
+        nft = chain.nft,
+    );
+    let path = dir.join(format!("relayer-{port}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// How a [`Binary`] gets the relayer's key (account 3).
+#[derive(Clone, Copy, Debug)]
+pub enum KeySource {
+    /// `FAIRTRAIN_PRIVATE_KEY`.
+    Hex,
+    /// The encrypted keystore `tests/fixtures/keystore.json`, with its password in a file.
+    Keystore,
+}
+
+/// The real `fairtrain-relayer serve`, its stderr in a log file; SIGKILLed on drop.
+pub struct Binary {
+    child: std::process::Child,
+    log: PathBuf,
+    pub url: String,
+}
+
+impl Binary {
+    /// Starts `serve` with `config` (see [`write_config`]), the fail point `failpoint` armed if
+    /// any (the process stops dead there, for the test to SIGKILL it), the key from `key`;
+    /// the log is `dir/relayer-<n>.log`.
+    pub fn start(
+        config: &Path,
+        dir: &Path,
+        port: u16,
+        failpoint: Option<&str>,
+        n: usize,
+        key: KeySource,
+    ) -> Self {
+        let log = dir.join(format!("relayer-{n}.log"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fairtrain-relayer"));
+        cmd.arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("FAIRTRAIN_OPERATOR_TOKEN", "operator-token-for-tests")
+            .env("RUST_LOG", "info")
+            .env_remove("FAIRTRAIN_FAILPOINT")
+            .env_remove("FAIRTRAIN_PRIVATE_KEY")
+            .env_remove("FAIRTRAIN_KEYSTORE")
+            .env_remove("FAIRTRAIN_KEYSTORE_PASSWORD")
+            .env_remove("FAIRTRAIN_KEYSTORE_PASSWORD_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        match key {
+            KeySource::Hex => {
+                cmd.env("FAIRTRAIN_PRIVATE_KEY", KEYS[3]);
+            }
+            KeySource::Keystore => {
+                let password = dir.join("keystore-password");
+                std::fs::write(&password, "relayer-test\n").unwrap();
+                cmd.arg("--keystore")
+                    .arg(root().join("relayer/tests/fixtures/keystore.json"))
+                    .arg("--keystore-password-file")
+                    .arg(password);
+            }
+        }
+        if let Some(fp) = failpoint {
+            cmd.env("FAIRTRAIN_FAILPOINT", fp);
+        }
+        Self {
+            child: cmd.spawn().unwrap(),
+            log,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (at most `secs`) until the log contains `text`.
+    pub async fn wait_log(&self, text: &str, secs: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !self.log().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{text:?} not logged in {secs}s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the process stopped at `failpoint`, then SIGKILLs it (no cleanup of any
+    /// kind).
+    pub async fn kill_at(self, failpoint: &str) {
+        self.wait_log(&format!("failpoint {failpoint} reached"), 60)
+            .await;
+        self.kill();
+    }
+
+    /// SIGKILL (no cleanup of any kind).
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,4 +1,5 @@
-//! Faults across the system: the relayer SIGKILLed while a batch is under way and started again,
+//! Faults across the system: the relayer SIGKILLed at known steps of a batch (commit signed, then
+//! commit sent) and of a claim (transaction broadcast), through its fail points, and started again,
 //! anvil stopped and restarted from its dumped state while the relayer, the meter and the
 //! indexer keep working, and the indexer SIGKILLed in the middle of a backfill. After each, the
 //! system converges: every sample metered is committed once, claimed once, every event is
@@ -25,7 +26,8 @@ async fn relayer_killed_and_anvil_restarted_converge() {
     let index_store = TestDb::new(Db::Sqlite);
     let indexer = Indexer::start(&devnet, &index_store).await;
     let (license, terms, _, _) = set_up(&devnet).await;
-    let mut relayer = Relayer::start(&devnet, &store).await;
+    // The relayer stops dead once it has signed and recorded the commit of its first batch.
+    let mut relayer = Relayer::start_configured(&devnet, &store, 1, "", Some("batch_signed")).await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
     let usage = |run: &str| Usage {
         license_id: license,
@@ -33,20 +35,31 @@ async fn relayer_killed_and_anvil_restarted_converge() {
         run_id: keccak256(run),
     };
 
-    // 1. Receipts acknowledged, then the relayer is SIGKILLed before or while it batches them
-    //    (the batch is cut 1 s after the oldest receipt; the kill lands at 0.5-1.5 s).
+    // 1. Receipts acknowledged, then the relayer is SIGKILLed with their batch built and its
+    //    commit signed but not broadcast; started again, it is SIGKILLed with the commit
+    //    broadcast and the batch marked sent, before it sees it mined.
     meter.record(usage("run-a"), 300).await.unwrap();
     meter.record(usage("run-b"), 200).await.unwrap();
     assert_eq!(meter.flush().await.unwrap().accepted, 2);
-    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
-    relayer.kill();
+    relayer.kill_at("batch_signed").await;
+    assert!(
+        devnet.committed_roots().await.is_empty(),
+        "nothing broadcast"
+    );
     // The meter keeps recording while the relayer is down; its flush fails and keeps everything.
     meter.record(usage("run-a"), 100).await.unwrap();
     assert!(meter.flush().await.is_err(), "no relayer to flush to");
+    relayer.restart_with_failpoint(Some("batch_sent")).await;
+    relayer.kill_at("batch_sent").await;
     relayer.restart().await;
     let report = meter.flush().await.unwrap();
     assert_eq!(report.accepted, 1, "{report:?}");
     all_committed(&relayer, 3).await;
+    assert_eq!(
+        devnet.committed_roots().await.len(),
+        2,
+        "each root committed once"
+    );
 
     // 2. anvil stops (state dumped) while more samples are metered and acknowledged; it comes
     //    back with its state and the relayer commits them. The indexer, following all along,
@@ -80,9 +93,16 @@ async fn relayer_killed_and_anvil_restarted_converge() {
         "the chain charged the same"
     );
 
-    // Claims after the faults pay each unit once.
+    // Claims after the faults pay each unit once, although the relayer is SIGKILLed with its
+    // first claim transaction broadcast and not yet marked sent.
     let before = devnet.balance(addr(CREATOR)).await;
+    relayer.kill();
+    relayer
+        .restart_with_failpoint(Some("claim_broadcast"))
+        .await;
     relayer.claim_all().await;
+    relayer.kill_at("claim_broadcast").await;
+    relayer.restart().await;
     eventually(60, || async {
         let mut remaining = U256::ZERO;
         for (root, payer, _) in &reservations {

@@ -65,24 +65,6 @@ async fn claimed(relayer: &Relayer, ids: &[u64]) -> bool {
             .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
 }
 
-/// Roots committed on the chain (`BatchCommitted` logs), in order.
-async fn committed_roots(devnet: &Devnet) -> Vec<B256> {
-    let filter = alloy::rpc::types::Filter::new()
-        .address(devnet.escrow)
-        .event_signature(
-            <TrainingEscrow::BatchCommitted as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
-        )
-        .from_block(0);
-    devnet
-        .provider
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .map(|log| log.topics()[1])
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn reorg_of_a_claim_and_a_commit_converges() {
     let devnet = Devnet::start().await;
@@ -151,7 +133,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
         .block_number
         .unwrap();
     assert_eq!(head, commit_block, "the commit is the last block");
-    assert_eq!(committed_roots(&devnet).await.len(), 2);
+    assert_eq!(devnet.committed_roots().await.len(), 2);
 
     // The indexer has both.
     indexer.caught_up(&devnet).await;
@@ -173,7 +155,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
         .await
         .unwrap()
         .is_none());
-    assert_eq!(committed_roots(&devnet).await, vec![root1]);
+    assert_eq!(devnet.committed_roots().await, vec![root1]);
     assert_eq!(
         devnet.reserved(root1, addr(PAYER)).await,
         U256::from(300 * PRICE),
@@ -191,7 +173,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
         },
     )
     .await;
-    let roots = committed_roots(&devnet).await;
+    let roots = devnet.committed_roots().await;
     assert_eq!(roots.len(), 2, "each root committed once: {roots:?}");
     // Claim batch 2 as well.
     let jobs = relayer.claim_all().await;

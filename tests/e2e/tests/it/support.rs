@@ -363,6 +363,23 @@ impl Devnet {
         self.escrow().accruedFees(self.token).call().await.unwrap()
     }
 
+    /// Roots committed on the chain (`BatchCommitted` logs), in order.
+    pub(crate) async fn committed_roots(&self) -> Vec<B256> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.escrow)
+            .event_signature(
+                <TrainingEscrow::BatchCommitted as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+            )
+            .from_block(0);
+        self.provider
+            .get_logs(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|log| log.topics()[1])
+            .collect()
+    }
+
     /// What is still reserved under `root` for `payer`.
     pub(crate) async fn reserved(&self, root: B256, payer: Address) -> U256 {
         U256::from(
@@ -474,16 +491,18 @@ impl Relayer {
         db: &TestDb,
         confirmations: u64,
     ) -> Self {
-        Self::start_configured(devnet, db, confirmations, "").await
+        Self::start_configured(devnet, db, confirmations, "", None).await
     }
 
     /// As [`Self::start_with_confirmations`], with `extra` TOML appended to the configuration
-    /// (e.g. a `[limits]` table).
+    /// (e.g. a `[limits]` table) and the fail point `failpoint` armed, if any (see
+    /// [`Self::restart_with_failpoint`]).
     pub(crate) async fn start_configured(
         devnet: &Devnet,
         db: &TestDb,
         confirmations: u64,
         extra: &str,
+        failpoint: Option<&str>,
     ) -> Self {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
@@ -528,7 +547,7 @@ horizon_secs = 600
             url,
             client: reqwest::Client::new(),
         };
-        relayer.restart().await;
+        relayer.restart_with_failpoint(failpoint).await;
         relayer
     }
 
