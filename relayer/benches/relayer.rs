@@ -197,6 +197,7 @@ fn limits() -> Limits {
         max_bulk: 100_000,
         signer_rate: u32::MAX,
         signer_burst: u32::MAX,
+        ..Limits::default()
     }
 }
 

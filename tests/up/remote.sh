@@ -108,7 +108,7 @@ signed_by_keystore() {
 check "the commit is signed with the keystore's key" signed_by_keystore
 # The relayer decrypted the keystore itself: the plaintext key is in the environment or the
 # arguments of no process scripts/up started (the relayer's included).
-relayer_pid="$(pgrep -g "$up_pid" -x fairtrain-relayer | head -n1)"
+relayer_pid="$(pgrep -g "$up_pid" -f "fairtrain-relayer .*serve" | head -n1 || true)"
 key_hex="${relayer_key#0x}"
 holds_key() { tr '\0' '\n' <"/proc/$1/$2" 2>/dev/null | grep -qi "$key_hex"; }
 relayer_key_hidden() {

@@ -58,6 +58,7 @@ async fn creator_claims(db: Db) {
         &store,
         1,
         &format!("[limits]\nmax_proofs_page = {PAGE}"),
+        None,
     )
     .await;
     let meter = meter(&devnet, &relayer, "usage.db").await;

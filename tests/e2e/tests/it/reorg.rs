@@ -8,7 +8,6 @@ use alloy::{
     primitives::{keccak256, B256, U256},
     providers::Provider,
 };
-use fairtrain_protocol::bindings::TrainingEscrow;
 use fairtrain_sdk::Usage;
 use serde_json::{json, Value};
 
