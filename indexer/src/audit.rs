@@ -147,7 +147,8 @@ fn rpc(e: impl std::fmt::Display) -> Error {
 }
 
 /// Audits the batch `root`, reading its data from `data` if given, else from its `dataURI`
-/// (`file://`, `http://`, `https://`; no IPFS gateway: see [`audit_with`]).
+/// (`https://` or `http://` on a public host; no IPFS gateway and no allowed private hosts:
+/// see [`audit_with`] and [`crate::fetch`]).
 /// Stores the report (see the module docs) and returns it.
 pub async fn audit(
     db: &Db,

@@ -1,5 +1,6 @@
-//! Batch audits: a batch committed from Rust with `protocol::batch` data published to a file,
-//! partly claimed; then a tampered document, an over-reserving relayer and unpublished data.
+//! Batch audits: a batch committed from Rust with `protocol::batch` data published over HTTP
+//! (a local server the fetcher is told to allow), partly claimed; then a tampered document, an
+//! over-reserving relayer and unpublished data; the CLI refuses the local server unless allowed.
 
 use std::str::FromStr;
 
@@ -9,7 +10,12 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use fairtrain_indexer::{audit::audit, query, sync::Indexer, Db};
+use fairtrain_indexer::{
+    audit::{audit, audit_with},
+    query,
+    sync::Indexer,
+    Db,
+};
 use fairtrain_protocol::{
     batch::{BatchData, Reservation},
     bindings::{Escrow, LicenseNFT, TrainingEscrow},
@@ -19,7 +25,7 @@ use fairtrain_protocol::{
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, TestDb},
+    support::{config, Backend, Chain, Publisher, TestDb},
 };
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
@@ -41,26 +47,38 @@ pub(crate) struct Committed {
     receipts: Vec<SignedReceipt>,
     tree: ReceiptTree,
     pub(crate) expected: Vec<U256>,
-    /// The published document.
+    /// The document (published or not: see [`commit_at`]).
     pub(crate) bytes: Vec<u8>,
-    path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
 }
 
-/// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with its data
-/// published to a file; reserves what they owe plus `extra`.
+/// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with data never
+/// published; reserves what they owe plus `extra`.
 pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
-    commit_at(chain, run, extra, None).await
+    commit_at(
+        chain,
+        run,
+        extra,
+        format!("https://unpublished.invalid/{run}.json"),
+    )
+    .await
 }
 
-/// [`commit`], committing `uri` as the data URI if given (the document is still written to a
-/// file, for the test to publish).
-pub(crate) async fn commit_at(
+/// [`commit`] with its document published by `publisher` (at `/b/<run>.json`).
+pub(crate) async fn commit_published(
     chain: &Chain,
+    publisher: &Publisher,
     run: &str,
     extra: u64,
-    uri: Option<String>,
 ) -> Committed {
+    let path = format!("/b/{run}.json");
+    let b = commit_at(chain, run, extra, publisher.url(&path)).await;
+    publisher.publish(&path, &b.bytes);
+    b
+}
+
+/// [`commit`], committing `uri` as the data URI (the test publishes the document there, or
+/// not).
+pub(crate) async fn commit_at(chain: &Chain, run: &str, extra: u64, uri: String) -> Committed {
     commit_round(chain, run, 1, extra, uri).await
 }
 
@@ -72,7 +90,7 @@ pub(crate) async fn commit_round(
     run: &str,
     round: u64,
     extra: u64,
-    uri: Option<String>,
+    uri: String,
 ) -> Committed {
     let d = &chain.deployment;
     let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
@@ -117,15 +135,12 @@ pub(crate) async fn commit_round(
     };
     let (data, tree) = BatchData::build(&domain, receipts.clone(), vec![reservation]).unwrap();
     let bytes = data.to_bytes();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("batch.json");
-    std::fs::write(&path, &bytes).unwrap();
     TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
         .commitBatch(
             tree.root(),
             receipts.len() as u32,
             keccak256(&bytes),
-            uri.unwrap_or_else(|| format!("file://{}", path.display())),
+            uri,
             vec![Escrow::ReservationRequest {
                 payer,
                 token,
@@ -144,8 +159,6 @@ pub(crate) async fn commit_round(
         tree,
         expected,
         bytes,
-        path,
-        _dir: dir,
     }
 }
 
@@ -187,14 +200,23 @@ async fn audits(backend: Backend) {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
-    let good = commit(&chain, "audit-run", 0).await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let good = commit_published(&chain, &publisher, "audit-run", 0).await;
     claim(&chain, &good, &[0, 1]).await;
     sync(&chain, &db).await;
 
     // A sound batch, two of three receipts claimed.
-    let report = audit(&db, &chain.provider, &chain.deployment, &good.root, None)
-        .await
-        .unwrap();
+    let report = audit_with(
+        &db,
+        &chain.provider,
+        &chain.deployment,
+        &fetcher,
+        &good.root,
+        None,
+    )
+    .await
+    .unwrap();
     assert!(report.passed, "{}", report.summary());
     let statuses: Vec<&str> = report.receipts.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(statuses, ["claimed", "claimed", "unclaimed"]);
@@ -240,8 +262,7 @@ async fn audits(backend: Backend) {
         .is_empty());
 
     // A tampered document: the hash and the root no longer match.
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&good.path).unwrap()).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_slice(&good.bytes).unwrap();
     doc["receipts"][0]["cumulativeSamples"] = "999999".into();
     let tampered = serde_json::to_vec(&doc).unwrap();
     let report = audit(
@@ -270,11 +291,18 @@ async fn audits(backend: Backend) {
     );
 
     // A relayer that reserved more than the receipts owe.
-    let greedy = commit(&chain, "greedy-run", 12_345).await;
+    let greedy = commit_published(&chain, &publisher, "greedy-run", 12_345).await;
     sync(&chain, &db).await;
-    let report = audit(&db, &chain.provider, &chain.deployment, &greedy.root, None)
-        .await
-        .unwrap();
+    let report = audit_with(
+        &db,
+        &chain.provider,
+        &chain.deployment,
+        &fetcher,
+        &greedy.root,
+        None,
+    )
+    .await
+    .unwrap();
     let failed: Vec<&str> = report
         .checks
         .iter()
@@ -306,7 +334,7 @@ async fn audits(backend: Backend) {
 
     // The CLI writes the report as JSON and CSV and exits 1 on failure, 0 on success.
     let dir = tempfile::tempdir().unwrap();
-    let run = |root: &str| {
+    let run_with = |root: &str, allow: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fairtrain-indexer"))
             .args([
                 "--db",
@@ -316,6 +344,7 @@ async fn audits(backend: Backend) {
                 "--deployment",
             ])
             .arg(crate::support::root().join("deployments/31337.json"))
+            .args(allow)
             .args(["audit", root, "--json"])
             .arg(dir.path().join("report.json"))
             .arg("--csv")
@@ -323,6 +352,16 @@ async fn audits(backend: Backend) {
             .output()
             .unwrap()
     };
+    // The data is on 127.0.0.1: refused unless the operator allows that host.
+    let out = run_with(&good.root, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("[FAIL] data fetched")
+            && stdout.contains("127.0.0.1 is not a public address (loopback)"),
+        "{stdout}"
+    );
+    let run = |root: &str| run_with(root, &["--allow-data-host", &publisher.host]);
     let out = run(&good.root);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -347,15 +386,30 @@ async fn audits_across_batches(backend: Backend) {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
-    let first = commit_round(&chain, "spans-batches", 1, 0, None).await;
-    let second = commit_round(&chain, "spans-batches", 2, 0, None).await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let mut batches = Vec::new();
+    for round in [1, 2] {
+        let path = format!("/b/spans-{round}.json");
+        let b = commit_round(&chain, "spans-batches", round, 0, publisher.url(&path)).await;
+        publisher.publish(&path, &b.bytes);
+        batches.push(b);
+    }
+    let [first, second] = <[Committed; 2]>::try_from(batches).ok().unwrap();
     sync(&chain, &db).await;
     let audit_of = |b: &Committed| {
-        let (db, chain, root) = (db.clone(), &chain, b.root.clone());
+        let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
         async move {
-            audit(&db, &chain.provider, &chain.deployment, &root, None)
-                .await
-                .unwrap()
+            audit_with(
+                &db,
+                &chain.provider,
+                &chain.deployment,
+                fetcher,
+                &root,
+                None,
+            )
+            .await
+            .unwrap()
         }
     };
     // Asked out of order, the second audit cannot know the first batch's counts, and says so.

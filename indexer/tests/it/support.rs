@@ -3,11 +3,12 @@
 //! fresh SQLite and PostgreSQL databases, and helpers that send transactions.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Command,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Mutex,
+        Arc, Mutex,
     },
 };
 
@@ -19,7 +20,8 @@ use alloy::{
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
 };
-use fairtrain_indexer::{sync::SyncConfig, Db, Deployment};
+use axum::{http::StatusCode, response::IntoResponse};
+use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db, Deployment};
 use fairtrain_protocol::bindings::TrainingEscrow;
 
 alloy::sol! {
@@ -323,6 +325,65 @@ impl Drop for TestDb {
             .join()
             .ok();
         }
+    }
+}
+
+/// A local HTTP server publishing batch data by path (a missing path is a 404; it also answers
+/// as an IPFS gateway, `/ipfs/CID/…`). It listens on 127.0.0.1, which the indexer refuses by
+/// default: fetchers must allow its [`Publisher::host`].
+pub(crate) struct Publisher {
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
+    /// `127.0.0.1:<port>`, for `--allow-data-host`.
+    pub(crate) host: String,
+    served: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+}
+
+impl Publisher {
+    /// Starts it (in the test's runtime).
+    pub(crate) async fn start() -> Self {
+        let served: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+        let docs = served.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let docs = docs.clone();
+            async move {
+                match docs.lock().unwrap().get(uri.path()) {
+                    Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
+                    None => (StatusCode::NOT_FOUND, "not published").into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            base: format!("http://{host}"),
+            host,
+            served,
+        }
+    }
+
+    /// The URL of `path` (from `/`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Serves `bytes` at `path`.
+    pub(crate) fn publish(&self, path: &str, bytes: &[u8]) {
+        self.served
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), bytes.to_vec());
+    }
+
+    /// Stops serving `path`.
+    pub(crate) fn take_down(&self, path: &str) {
+        self.served.lock().unwrap().remove(path);
+    }
+
+    /// A fetcher that allows this server (and refuses every other non-public host).
+    pub(crate) fn fetcher(&self) -> Fetcher {
+        Fetcher::default().with_allowed_hosts([self.host.parse().unwrap()])
     }
 }
 

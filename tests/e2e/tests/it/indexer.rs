@@ -78,6 +78,9 @@ impl Indexer {
             .arg(&self.rpc)
             .arg("--deployment")
             .arg(&self.deployment)
+            // The relayers of these tests publish batch data on 127.0.0.1 (each on its own free
+            // port): the indexer fetches only public addresses unless a host is allowed.
+            .args(["--allow-data-host", "127.0.0.1"])
             .env_remove("DATABASE_URL")
             .env_remove("RPC_URL")
             .env_remove("DEPLOYMENT")
