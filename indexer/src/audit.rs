@@ -468,7 +468,7 @@ pub async fn audit_with(
         format!("{} reservation(s){detail_note}", report.reservations.len()),
     );
     report.total_expected = total_expected.to_string();
-    apply_claims(&mut report, &detail.claims)?;
+    apply_claims(&mut report, &query::batch_claims(db, &b.root).await?)?;
     finish(db, report, &seen, true).await
 }
 
@@ -594,7 +594,7 @@ pub async fn recheck_claims(db: &Db, root: &str) -> Result<Option<AuditReport>> 
     if !same_commit || !report.checks.iter().any(|c| c.name == CLAIMS_CHECK) {
         return Ok(None);
     }
-    apply_claims(&mut report, &detail.claims)?;
+    apply_claims(&mut report, &query::batch_claims(db, &b.root).await?)?;
     let seen = auditor::Audited {
         commit_tx: b.tx_hash.clone(),
         claims: b.claims,

@@ -11,7 +11,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use fairtrain_indexer::{
-    audit::{audit, audit_with},
+    audit::{audit, audit_with, CLAIMS_CHECK},
     query,
     sync::Indexer,
     Db,
@@ -92,6 +92,40 @@ pub(crate) async fn commit_round(
     extra: u64,
     uri: String,
 ) -> Committed {
+    let usage: Vec<Usage> = [1u64, 2, 4]
+        .into_iter()
+        .enumerate()
+        .map(|(i, license)| {
+            let samples = 1000 * (i as u64 + 1);
+            Usage {
+                license,
+                run: run.to_owned(),
+                cumulative: round * samples,
+                new: samples,
+            }
+        })
+        .collect();
+    commit_usage(chain, &usage, extra, uri).await
+}
+
+/// One receipt of a batch the tests commit (the demo's payer, signed by its training key).
+pub(crate) struct Usage {
+    pub(crate) license: u64,
+    pub(crate) run: String,
+    /// Cumulative samples signed.
+    pub(crate) cumulative: u64,
+    /// Samples above what earlier batches counted: what the batch reserves for it.
+    pub(crate) new: u64,
+}
+
+/// Commits a batch of `usage` at `uri`, reserving what it owes (`new` samples at the accepted
+/// price each) plus `extra`.
+pub(crate) async fn commit_usage(
+    chain: &Chain,
+    usage: &[Usage],
+    extra: u64,
+    uri: String,
+) -> Committed {
     let d = &chain.deployment;
     let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
     let payer = PrivateKeySigner::from_str(PAYER).unwrap().address();
@@ -108,21 +142,25 @@ pub(crate) async fn commit_round(
         .timestamp;
     let (mut receipts, mut expected, mut total, mut token) =
         (Vec::new(), Vec::new(), U256::ZERO, Address::ZERO);
-    for (i, license) in [1u64, 2, 4].into_iter().enumerate() {
-        let id = U256::from(license);
-        let terms = nft.currentTerms(id).call().await.unwrap().termsId;
-        let acc = escrow.acceptance(payer, id, terms).call().await.unwrap();
+    let mut accepted = std::collections::HashMap::new();
+    for u in usage {
+        let id = U256::from(u.license);
+        if !accepted.contains_key(&u.license) {
+            let terms = nft.currentTerms(id).call().await.unwrap().termsId;
+            let acc = escrow.acceptance(payer, id, terms).call().await.unwrap();
+            accepted.insert(u.license, (terms, acc));
+        }
+        let (terms, acc) = &accepted[&u.license];
         token = acc.token;
-        let samples = 1000 * (i as u64 + 1);
         let receipt = Receipt {
             payer,
             licenseId: id,
-            termsId: terms,
-            runId: keccak256(run),
-            cumulativeSamples: round * samples,
+            termsId: *terms,
+            runId: keccak256(&u.run),
+            cumulativeSamples: u.cumulative,
             issuedAt: now,
         };
-        let owed = U256::from(samples) * U256::from(acc.pricePerSample);
+        let owed = U256::from(u.new) * U256::from(acc.pricePerSample);
         expected.push(owed);
         total += owed;
         receipts.push(SignedReceipt::sign(&domain, &key, &receipt).unwrap());
@@ -162,24 +200,29 @@ pub(crate) async fn commit_round(
     }
 }
 
-/// Claims receipts `which` of a batch.
+/// Claims receipts `which` of a batch, in that order (150 a transaction, well below a block's
+/// gas).
 pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
-    let claims = which
-        .iter()
-        .map(|&i| Escrow::Claim {
-            receipt: b.receipts[i].receipt().into(),
-            signature: b.receipts[i].signature.to_bytes(),
-            proof: b.tree.proof(i).unwrap(),
-        })
-        .collect();
-    TrainingEscrow::new(chain.deployment.training_escrow, wallet(chain, RELAYER))
-        .claim(b.root.parse().unwrap(), claims)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let escrow = TrainingEscrow::new(chain.deployment.training_escrow, wallet(chain, RELAYER));
+    for chunk in which.chunks(150) {
+        let claims = chunk
+            .iter()
+            .map(|&i| Escrow::Claim {
+                receipt: b.receipts[i].receipt().into(),
+                signature: b.receipts[i].signature.to_bytes(),
+                proof: b.tree.proof(i).unwrap(),
+            })
+            .collect();
+        let receipt = escrow
+            .claim(b.root.parse().unwrap(), claims)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "claim reverted");
+    }
 }
 
 async fn sync(chain: &Chain, db: &Db) {
@@ -446,5 +489,135 @@ async fn audits_across_batches(backend: Backend) {
     assert!(query::unclaimed(&db, None).await.unwrap().is_empty());
 }
 
+/// More claims than a page of the API (1,000): the audit judges every one. Batch 1 has 1,001
+/// receipts of fresh runs, all claimed, and one of run `u`, left unclaimed. Batch 2 has 1,001
+/// receipts of other fresh runs, `u` counted one sample further, and one of run `w`: it reserves
+/// one sample for each. Its 1,001 fresh receipts are claimed first, then `u`, which draws both of
+/// its samples from batch 2 (batch 1's `u` was never claimed): its 1,002nd claim pays more than
+/// the receipt owes (one sample), and `w` goes unclaimed.
+async fn audits_count_every_claim(backend: Backend) {
+    const FRESH: usize = 1_001;
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let fresh = |prefix: &str| {
+        (0..FRESH)
+            .map(|i| Usage {
+                license: 1,
+                run: format!("{prefix}-{i}"),
+                cumulative: 1,
+                new: 1,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut usage = fresh("first");
+    usage.push(Usage {
+        license: 1,
+        run: "u".into(),
+        cumulative: 1,
+        new: 1,
+    });
+    let first = commit_usage(&chain, &usage, 0, publisher.url("/b/first.json")).await;
+    publisher.publish("/b/first.json", &first.bytes);
+    let mut usage = fresh("second");
+    usage.push(Usage {
+        license: 1,
+        run: "u".into(),
+        cumulative: 2,
+        new: 1,
+    });
+    usage.push(Usage {
+        license: 1,
+        run: "w".into(),
+        cumulative: 1,
+        new: 1,
+    });
+    let second = commit_usage(&chain, &usage, 0, publisher.url("/b/second.json")).await;
+    publisher.publish("/b/second.json", &second.bytes);
+    let price = first.expected[0];
+    sync(&chain, &db).await;
+    let audit_of = |b: &Committed| {
+        let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
+        async move {
+            audit_with(
+                &db,
+                &chain.provider,
+                &chain.deployment,
+                fetcher,
+                &root,
+                None,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for b in [&first, &second] {
+        let report = audit_of(b).await;
+        assert!(report.passed, "{}", report.summary());
+    }
+
+    let all_fresh: Vec<usize> = (0..FRESH).collect();
+    claim(&chain, &first, &all_fresh).await;
+    claim(&chain, &second, &all_fresh).await;
+    claim(&chain, &second, &[FRESH]).await;
+    sync(&chain, &db).await;
+    let claims = query::batch_claims(&db, &second.root).await.unwrap();
+    assert_eq!(claims.len(), FRESH + 1);
+    assert_eq!(claims[FRESH].cumulative_samples, 2, "u is the last claim");
+
+    // The claims-only re-check (automatic audits) and a full audit agree, for both batches.
+    let mut reports = Vec::new();
+    for b in [&first, &second] {
+        let rechecked = fairtrain_indexer::audit::recheck_claims(&db, &b.root)
+            .await
+            .unwrap()
+            .expect("a current report to re-check");
+        let full = audit_of(b).await;
+        assert_eq!(rechecked, full);
+        reports.push(full);
+    }
+    let count = |r: &fairtrain_indexer::audit::AuditReport, status: &str| {
+        r.receipts.iter().filter(|x| x.status == status).count()
+    };
+
+    // Batch 1: every claim counted; it passes.
+    let r = &reports[0];
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!((count(r, "claimed"), count(r, "unclaimed")), (FRESH, 1));
+    assert_eq!(r.receipts[FRESH].status, "unclaimed", "u");
+    assert_eq!(r.total_claimed, (price * U256::from(FRESH)).to_string());
+
+    // Batch 2: the over-claim on the second page fails the claims check, and only it.
+    let r = &reports[1];
+    assert!(!r.passed, "{}", r.summary());
+    let failed: Vec<_> = r.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{}", r.summary());
+    assert_eq!(failed[0].name, CLAIMS_CHECK);
+    assert_eq!(
+        failed[0].detail,
+        format!(
+            "{} claim(s); 1 over a receipt's amount; 0 of no receipt",
+            FRESH + 1
+        )
+    );
+    assert_eq!(count(r, "claimed"), FRESH);
+    assert_eq!(
+        (
+            r.receipts[FRESH].status.as_str(),
+            r.receipts[FRESH].claimed.clone()
+        ),
+        ("over claimed", (price * U256::from(2)).to_string()),
+        "u"
+    );
+    assert_eq!(r.receipts[FRESH + 1].status, "unclaimed", "w");
+    assert_eq!(r.total_claimed, (price * U256::from(FRESH + 2)).to_string());
+}
+
+both_databases!(
+    audits_count_every_claim_past_a_page,
+    super::audits_count_every_claim
+);
 both_databases!(audits_span_batches, super::audits_across_batches);
 both_databases!(audit_checks_published_batches, super::audits);
