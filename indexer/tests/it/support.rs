@@ -387,6 +387,85 @@ impl Publisher {
     }
 }
 
+/// A JSON-RPC proxy in front of anvil that records the block range of every `eth_getLogs` it
+/// forwards, and refuses ranges wider than `limit` blocks (as hosted providers do) if given.
+pub(crate) struct RpcProxy {
+    /// Its URL.
+    pub(crate) url: String,
+    /// `(fromBlock, toBlock)` of each `eth_getLogs` forwarded, in order.
+    pub(crate) ranges: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// `eth_getLogs` refused for their width.
+    pub(crate) refused: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    client: alloy::transports::http::reqwest::Client,
+    limit: Option<u64>,
+    ranges: Arc<Mutex<Vec<(u64, u64)>>>,
+    refused: Arc<AtomicU64>,
+}
+
+impl RpcProxy {
+    /// Starts one forwarding to `upstream`.
+    pub(crate) async fn start(upstream: &str, limit: Option<u64>) -> Self {
+        let state = ProxyState {
+            upstream: upstream.to_owned(),
+            client: Default::default(),
+            limit,
+            ranges: Arc::default(),
+            refused: Arc::default(),
+        };
+        let (ranges, refused) = (state.ranges.clone(), state.refused.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(forward))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            ranges,
+            refused,
+        }
+    }
+
+    /// A read-only provider through it.
+    pub(crate) fn provider(&self) -> DynProvider {
+        ProviderBuilder::new()
+            .connect_http(self.url.parse().unwrap())
+            .erased()
+    }
+}
+
+async fn forward(
+    axum::extract::State(p): axum::extract::State<ProxyState>,
+    axum::Json(req): axum::Json<serde_json::Value>,
+) -> axum::Json<serde_json::Value> {
+    if req["method"] == "eth_getLogs" {
+        let number = |v: &serde_json::Value| {
+            u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        };
+        let f = &req["params"][0];
+        let (from, to) = (number(&f["fromBlock"]), number(&f["toBlock"]));
+        if p.limit.is_some_and(|limit| to - from + 1 > limit) {
+            p.refused.fetch_add(1, Ordering::Relaxed);
+            return axum::Json(serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": req["id"],
+                "error": {
+                    "code": -32005,
+                    "message": format!("query exceeds max block range {}", p.limit.unwrap()),
+                }
+            }));
+        }
+        p.ranges.lock().unwrap().push((from, to));
+    }
+    let resp = p.client.post(&p.upstream).json(&req).send().await.unwrap();
+    axum::Json(resp.json().await.unwrap())
+}
+
 /// Sync settings for tests: small first range so that several ranges run.
 pub(crate) fn config() -> SyncConfig {
     SyncConfig {
