@@ -145,10 +145,10 @@ pub(crate) async fn commit_usage(
     let mut accepted = std::collections::HashMap::new();
     for u in usage {
         let id = U256::from(u.license);
-        if !accepted.contains_key(&u.license) {
+        if let std::collections::hash_map::Entry::Vacant(e) = accepted.entry(u.license) {
             let terms = nft.currentTerms(id).call().await.unwrap().termsId;
             let acc = escrow.acceptance(payer, id, terms).call().await.unwrap();
-            accepted.insert(u.license, (terms, acc));
+            e.insert((terms, acc));
         }
         let (terms, acc) = &accepted[&u.license];
         token = acc.token;
