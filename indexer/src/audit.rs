@@ -147,7 +147,8 @@ fn rpc(e: impl std::fmt::Display) -> Error {
 }
 
 /// Audits the batch `root`, reading its data from `data` if given, else from its `dataURI`
-/// (`file://`, `http://`, `https://`; no IPFS gateway: see [`audit_with`]).
+/// (`https://` or `http://` on a public host; no IPFS gateway and no allowed private hosts:
+/// see [`audit_with`] and [`crate::fetch`]).
 /// Stores the report (see the module docs) and returns it.
 pub async fn audit(
     db: &Db,
@@ -467,7 +468,7 @@ pub async fn audit_with(
         format!("{} reservation(s){detail_note}", report.reservations.len()),
     );
     report.total_expected = total_expected.to_string();
-    apply_claims(&mut report, &detail.claims)?;
+    apply_claims(&mut report, &query::batch_claims(db, &b.root).await?)?;
     finish(db, report, &seen, true).await
 }
 
@@ -593,7 +594,7 @@ pub async fn recheck_claims(db: &Db, root: &str) -> Result<Option<AuditReport>> 
     if !same_commit || !report.checks.iter().any(|c| c.name == CLAIMS_CHECK) {
         return Ok(None);
     }
-    apply_claims(&mut report, &detail.claims)?;
+    apply_claims(&mut report, &query::batch_claims(db, &b.root).await?)?;
     let seen = auditor::Audited {
         commit_tx: b.tx_hash.clone(),
         claims: b.claims,

@@ -310,10 +310,17 @@ impl Auditor {
     /// Runs passes until `stop` resolves; a failed pass (database errors) is logged and retried.
     pub async fn run(&self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
         tokio::pin!(stop);
+        let allowed: Vec<String> = self
+            .fetcher
+            .allowed_hosts()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         info!(
             concurrency = self.config.concurrency,
             ipfs_gateway = self.fetcher.ipfs_gateway().unwrap_or("none"),
-            "auditing new batches automatically"
+            allowed_data_hosts = %allowed.join(","),
+            "auditing new batches automatically (batch data from public hosts and the allowed ones)"
         );
         loop {
             tokio::select! {

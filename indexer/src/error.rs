@@ -61,6 +61,17 @@ pub enum Error {
         /// Newest stored block number.
         newest: u64,
     },
+    /// Batch data could not be fetched from its `dataURI`, or the URI was refused.
+    #[error("batch data {uri}{via}: {error}")]
+    Fetch {
+        /// The `dataURI`.
+        uri: String,
+        /// ` (via <url>)` when the URI was fetched through the IPFS gateway, else empty.
+        via: String,
+        /// What went wrong.
+        #[source]
+        error: crate::fetch::FetchError,
+    },
     /// A request or command argument is invalid.
     #[error("invalid {what}: {message}")]
     Invalid {

@@ -57,7 +57,7 @@ struct Common {
     /// https://ipfs.io. The content is checked against the on-chain hash either way.
     #[arg(long, env = "IPFS_GATEWAY", global = true)]
     ipfs_gateway: Option<String>,
-    /// Timeout of one HTTP fetch of batch data (e.g. 30s, 500ms).
+    /// Timeout of one fetch of batch data, redirects and DNS included (e.g. 30s, 500ms).
     #[arg(
         long,
         env = "FETCH_TIMEOUT",
@@ -69,13 +69,26 @@ struct Common {
     /// Largest batch data document fetched, in bytes (a larger one is `unavailable`).
     #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = fetch::DEFAULT_MAX_BYTES, global = true)]
     fetch_max_bytes: u64,
+    /// Fetch batch data from this host (`host` for any port, or `host:port`) even if it is
+    /// loopback, private or otherwise not public, e.g. a relayer on this machine
+    /// (127.0.0.1:8080); repeatable, or comma-separated in the environment. Data URIs are
+    /// chosen by whoever commits a batch: by default only public addresses are fetched.
+    #[arg(
+        long = "allow-data-host",
+        env = "ALLOW_DATA_HOSTS",
+        value_name = "HOST[:PORT]",
+        value_delimiter = ',',
+        global = true
+    )]
+    allow_data_hosts: Vec<fetch::AllowedHost>,
 }
 
 impl Common {
     fn fetcher(&self) -> anyhow::Result<Fetcher> {
         Ok(
             Fetcher::new(self.ipfs_gateway.as_deref(), self.fetch_timeout)?
-                .with_max_bytes(self.fetch_max_bytes),
+                .with_max_bytes(self.fetch_max_bytes)
+                .with_allowed_hosts(self.allow_data_hosts.iter().cloned()),
         )
     }
 }

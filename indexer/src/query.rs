@@ -639,7 +639,8 @@ pub struct BatchDetail {
     pub batch: BatchView,
     /// Its reservations.
     pub reservations: Vec<ReservationView>,
-    /// Its claims.
+    /// Its first 1,000 claims in chain order (`batch.claims` counts them all; audits read
+    /// every one: [`batch_claims`]).
     pub claims: Vec<SettlementView>,
 }
 
@@ -706,6 +707,30 @@ type SettlementRow = (
     String,
 );
 
+/// The columns of `settlements s` a [`SettlementRow`] holds, in order.
+const SETTLEMENT_COLS: &str =
+    "s.block_number, s.log_index, s.block_time, s.tx_hash, s.root, s.usage_key, s.payer, \
+     s.payee, s.license_id, s.token, s.cumulative_samples, s.samples, s.amount, s.fee";
+
+fn settlement_view(r: SettlementRow) -> SettlementView {
+    SettlementView {
+        block_number: r.0,
+        log_index: r.1,
+        block_time: r.2,
+        tx_hash: r.3,
+        root: r.4,
+        usage_key: r.5,
+        payer: r.6,
+        payee: r.7,
+        license_id: r.8,
+        token: r.9,
+        cumulative_samples: r.10,
+        samples: r.11,
+        amount: r.12,
+        fee: r.13,
+    }
+}
+
 async fn settlements_where(
     db: &Db,
     cond: &str,
@@ -720,35 +745,34 @@ async fn settlements_where(
     .fetch_one(&db.pool)
     .await?;
     let rows: Vec<SettlementRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT s.block_number, s.log_index, s.block_time, s.tx_hash, s.root, s.usage_key, s.payer, \
-         s.payee, s.license_id, s.token, s.cumulative_samples, s.samples, s.amount, s.fee \
-         FROM settlements s WHERE {cond} ORDER BY s.block_number, s.log_index LIMIT $2 OFFSET $3"
+        "SELECT {SETTLEMENT_COLS} FROM settlements s WHERE {cond} \
+         ORDER BY s.block_number, s.log_index LIMIT $2 OFFSET $3"
     )))
     .bind(bind)
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(&db.pool)
     .await?;
-    let items = rows
-        .into_iter()
-        .map(|r| SettlementView {
-            block_number: r.0,
-            log_index: r.1,
-            block_time: r.2,
-            tx_hash: r.3,
-            root: r.4,
-            usage_key: r.5,
-            payer: r.6,
-            payee: r.7,
-            license_id: r.8,
-            token: r.9,
-            cumulative_samples: r.10,
-            samples: r.11,
-            amount: r.12,
-            fee: r.13,
-        })
-        .collect();
+    let items = rows.into_iter().map(settlement_view).collect();
     paged(db, items, page, total).await
+}
+
+/// Every claim (settlement) of the batch `root`, in chain order, unpaged: an audit judges each
+/// one, and a batch has at most one claim per receipt (up to 10,000 receipts a batch from the
+/// relayer, more from others), so they are read in one statement rather than a page.
+pub async fn batch_claims(db: &Db, root: &str) -> Result<Vec<SettlementView>> {
+    let root = format!(
+        "{:#x}",
+        parse_word(root).map_err(|e| Error::invalid("root", e.to_string()))?
+    );
+    let rows: Vec<SettlementRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SETTLEMENT_COLS} FROM settlements s WHERE s.root = $1 \
+         ORDER BY s.block_number, s.log_index"
+    )))
+    .bind(&root)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(settlement_view).collect())
 }
 
 /// Settlements in chain order, optionally of one payee, payer or license.

@@ -23,7 +23,7 @@ use alloy::{
 };
 use fairtrain_protocol::bindings::pool_factory::RevenuePoolFactory::RevenuePoolFactoryEvents;
 use indicatif::{ProgressBar, ProgressStyle};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     decode::{Event, Record},
@@ -147,6 +147,16 @@ impl Indexer {
             ));
         }
         db.bind_deployment(&deployment).await?;
+        match raw::checkpoint(&db).await? {
+            Some(cp) => info!(
+                checkpoint = cp.number,
+                "resuming after the stored checkpoint"
+            ),
+            None => info!(
+                from = deployment.start_block,
+                "nothing indexed yet: starting at the deployment block"
+            ),
+        }
         let progress = if config.progress {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -353,6 +363,7 @@ impl Indexer {
         .await?;
         tx.commit().await?;
 
+        debug!(from = next, to, events = records.len(), "indexed blocks");
         if logs.len() < self.config.target_logs {
             self.range = (self.range * 2).min(self.config.max_range);
         }

@@ -85,7 +85,9 @@ curl -fsS "$relayer_url/ready" >/dev/null || { cat "$dir/relayer.log"; die "the 
 
 indexer_port="$(free_port)"
 indexer_url="http://127.0.0.1:$indexer_port"
-indexer_args=(--db "sqlite://$dir/indexer.db" --rpc-url "$rpc" --deployment "$deployment")
+# The relayer publishes batch data on 127.0.0.1: allowed explicitly (only public hosts otherwise).
+indexer_args=(--db "sqlite://$dir/indexer.db" --rpc-url "$rpc" --deployment "$deployment"
+  --allow-data-host "127.0.0.1:$relayer_port")
 "$bin/fairtrain-indexer" run "${indexer_args[@]}" --listen "127.0.0.1:$indexer_port" >"$dir/indexer.log" 2>&1 &
 indexer_pid=$!
 pids+=("$indexer_pid")

@@ -1,5 +1,6 @@
-//! Batch audits: a batch committed from Rust with `protocol::batch` data published to a file,
-//! partly claimed; then a tampered document, an over-reserving relayer and unpublished data.
+//! Batch audits: a batch committed from Rust with `protocol::batch` data published over HTTP
+//! (a local server the fetcher is told to allow), partly claimed; then a tampered document, an
+//! over-reserving relayer and unpublished data; the CLI refuses the local server unless allowed.
 
 use std::str::FromStr;
 
@@ -9,7 +10,12 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use fairtrain_indexer::{audit::audit, query, sync::Indexer, Db};
+use fairtrain_indexer::{
+    audit::{audit, audit_with, CLAIMS_CHECK},
+    query,
+    sync::Indexer,
+    Db,
+};
 use fairtrain_protocol::{
     batch::{BatchData, Reservation},
     bindings::{Escrow, LicenseNFT, TrainingEscrow},
@@ -19,7 +25,7 @@ use fairtrain_protocol::{
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, TestDb},
+    support::{config, Backend, Chain, Publisher, TestDb},
 };
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
@@ -41,26 +47,38 @@ pub(crate) struct Committed {
     receipts: Vec<SignedReceipt>,
     tree: ReceiptTree,
     pub(crate) expected: Vec<U256>,
-    /// The published document.
+    /// The document (published or not: see [`commit_at`]).
     pub(crate) bytes: Vec<u8>,
-    path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
 }
 
-/// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with its data
-/// published to a file; reserves what they owe plus `extra`.
+/// Commits a batch of receipts (licenses 1, 2 and 4 of the demo, a new run) with data never
+/// published; reserves what they owe plus `extra`.
 pub(crate) async fn commit(chain: &Chain, run: &str, extra: u64) -> Committed {
-    commit_at(chain, run, extra, None).await
+    commit_at(
+        chain,
+        run,
+        extra,
+        format!("https://unpublished.invalid/{run}.json"),
+    )
+    .await
 }
 
-/// [`commit`], committing `uri` as the data URI if given (the document is still written to a
-/// file, for the test to publish).
-pub(crate) async fn commit_at(
+/// [`commit`] with its document published by `publisher` (at `/b/<run>.json`).
+pub(crate) async fn commit_published(
     chain: &Chain,
+    publisher: &Publisher,
     run: &str,
     extra: u64,
-    uri: Option<String>,
 ) -> Committed {
+    let path = format!("/b/{run}.json");
+    let b = commit_at(chain, run, extra, publisher.url(&path)).await;
+    publisher.publish(&path, &b.bytes);
+    b
+}
+
+/// [`commit`], committing `uri` as the data URI (the test publishes the document there, or
+/// not).
+pub(crate) async fn commit_at(chain: &Chain, run: &str, extra: u64, uri: String) -> Committed {
     commit_round(chain, run, 1, extra, uri).await
 }
 
@@ -72,7 +90,41 @@ pub(crate) async fn commit_round(
     run: &str,
     round: u64,
     extra: u64,
-    uri: Option<String>,
+    uri: String,
+) -> Committed {
+    let usage: Vec<Usage> = [1u64, 2, 4]
+        .into_iter()
+        .enumerate()
+        .map(|(i, license)| {
+            let samples = 1000 * (i as u64 + 1);
+            Usage {
+                license,
+                run: run.to_owned(),
+                cumulative: round * samples,
+                new: samples,
+            }
+        })
+        .collect();
+    commit_usage(chain, &usage, extra, uri).await
+}
+
+/// One receipt of a batch the tests commit (the demo's payer, signed by its training key).
+pub(crate) struct Usage {
+    pub(crate) license: u64,
+    pub(crate) run: String,
+    /// Cumulative samples signed.
+    pub(crate) cumulative: u64,
+    /// Samples above what earlier batches counted: what the batch reserves for it.
+    pub(crate) new: u64,
+}
+
+/// Commits a batch of `usage` at `uri`, reserving what it owes (`new` samples at the accepted
+/// price each) plus `extra`.
+pub(crate) async fn commit_usage(
+    chain: &Chain,
+    usage: &[Usage],
+    extra: u64,
+    uri: String,
 ) -> Committed {
     let d = &chain.deployment;
     let domain = EscrowDomain::new(d.chain_id, d.training_escrow);
@@ -90,21 +142,25 @@ pub(crate) async fn commit_round(
         .timestamp;
     let (mut receipts, mut expected, mut total, mut token) =
         (Vec::new(), Vec::new(), U256::ZERO, Address::ZERO);
-    for (i, license) in [1u64, 2, 4].into_iter().enumerate() {
-        let id = U256::from(license);
-        let terms = nft.currentTerms(id).call().await.unwrap().termsId;
-        let acc = escrow.acceptance(payer, id, terms).call().await.unwrap();
+    let mut accepted = std::collections::HashMap::new();
+    for u in usage {
+        let id = U256::from(u.license);
+        if let std::collections::hash_map::Entry::Vacant(e) = accepted.entry(u.license) {
+            let terms = nft.currentTerms(id).call().await.unwrap().termsId;
+            let acc = escrow.acceptance(payer, id, terms).call().await.unwrap();
+            e.insert((terms, acc));
+        }
+        let (terms, acc) = &accepted[&u.license];
         token = acc.token;
-        let samples = 1000 * (i as u64 + 1);
         let receipt = Receipt {
             payer,
             licenseId: id,
-            termsId: terms,
-            runId: keccak256(run),
-            cumulativeSamples: round * samples,
+            termsId: *terms,
+            runId: keccak256(&u.run),
+            cumulativeSamples: u.cumulative,
             issuedAt: now,
         };
-        let owed = U256::from(samples) * U256::from(acc.pricePerSample);
+        let owed = U256::from(u.new) * U256::from(acc.pricePerSample);
         expected.push(owed);
         total += owed;
         receipts.push(SignedReceipt::sign(&domain, &key, &receipt).unwrap());
@@ -117,15 +173,12 @@ pub(crate) async fn commit_round(
     };
     let (data, tree) = BatchData::build(&domain, receipts.clone(), vec![reservation]).unwrap();
     let bytes = data.to_bytes();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("batch.json");
-    std::fs::write(&path, &bytes).unwrap();
     TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
         .commitBatch(
             tree.root(),
             receipts.len() as u32,
             keccak256(&bytes),
-            uri.unwrap_or_else(|| format!("file://{}", path.display())),
+            uri,
             vec![Escrow::ReservationRequest {
                 payer,
                 token,
@@ -144,29 +197,32 @@ pub(crate) async fn commit_round(
         tree,
         expected,
         bytes,
-        path,
-        _dir: dir,
     }
 }
 
-/// Claims receipts `which` of a batch.
+/// Claims receipts `which` of a batch, in that order (150 a transaction, well below a block's
+/// gas).
 pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
-    let claims = which
-        .iter()
-        .map(|&i| Escrow::Claim {
-            receipt: b.receipts[i].receipt().into(),
-            signature: b.receipts[i].signature.to_bytes(),
-            proof: b.tree.proof(i).unwrap(),
-        })
-        .collect();
-    TrainingEscrow::new(chain.deployment.training_escrow, wallet(chain, RELAYER))
-        .claim(b.root.parse().unwrap(), claims)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let escrow = TrainingEscrow::new(chain.deployment.training_escrow, wallet(chain, RELAYER));
+    for chunk in which.chunks(150) {
+        let claims = chunk
+            .iter()
+            .map(|&i| Escrow::Claim {
+                receipt: b.receipts[i].receipt().into(),
+                signature: b.receipts[i].signature.to_bytes(),
+                proof: b.tree.proof(i).unwrap(),
+            })
+            .collect();
+        let receipt = escrow
+            .claim(b.root.parse().unwrap(), claims)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "claim reverted");
+    }
 }
 
 async fn sync(chain: &Chain, db: &Db) {
@@ -187,14 +243,23 @@ async fn audits(backend: Backend) {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
-    let good = commit(&chain, "audit-run", 0).await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let good = commit_published(&chain, &publisher, "audit-run", 0).await;
     claim(&chain, &good, &[0, 1]).await;
     sync(&chain, &db).await;
 
     // A sound batch, two of three receipts claimed.
-    let report = audit(&db, &chain.provider, &chain.deployment, &good.root, None)
-        .await
-        .unwrap();
+    let report = audit_with(
+        &db,
+        &chain.provider,
+        &chain.deployment,
+        &fetcher,
+        &good.root,
+        None,
+    )
+    .await
+    .unwrap();
     assert!(report.passed, "{}", report.summary());
     let statuses: Vec<&str> = report.receipts.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(statuses, ["claimed", "claimed", "unclaimed"]);
@@ -240,8 +305,7 @@ async fn audits(backend: Backend) {
         .is_empty());
 
     // A tampered document: the hash and the root no longer match.
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&good.path).unwrap()).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_slice(&good.bytes).unwrap();
     doc["receipts"][0]["cumulativeSamples"] = "999999".into();
     let tampered = serde_json::to_vec(&doc).unwrap();
     let report = audit(
@@ -270,11 +334,18 @@ async fn audits(backend: Backend) {
     );
 
     // A relayer that reserved more than the receipts owe.
-    let greedy = commit(&chain, "greedy-run", 12_345).await;
+    let greedy = commit_published(&chain, &publisher, "greedy-run", 12_345).await;
     sync(&chain, &db).await;
-    let report = audit(&db, &chain.provider, &chain.deployment, &greedy.root, None)
-        .await
-        .unwrap();
+    let report = audit_with(
+        &db,
+        &chain.provider,
+        &chain.deployment,
+        &fetcher,
+        &greedy.root,
+        None,
+    )
+    .await
+    .unwrap();
     let failed: Vec<&str> = report
         .checks
         .iter()
@@ -306,7 +377,7 @@ async fn audits(backend: Backend) {
 
     // The CLI writes the report as JSON and CSV and exits 1 on failure, 0 on success.
     let dir = tempfile::tempdir().unwrap();
-    let run = |root: &str| {
+    let run_with = |root: &str, allow: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fairtrain-indexer"))
             .args([
                 "--db",
@@ -316,6 +387,7 @@ async fn audits(backend: Backend) {
                 "--deployment",
             ])
             .arg(crate::support::root().join("deployments/31337.json"))
+            .args(allow)
             .args(["audit", root, "--json"])
             .arg(dir.path().join("report.json"))
             .arg("--csv")
@@ -323,6 +395,16 @@ async fn audits(backend: Backend) {
             .output()
             .unwrap()
     };
+    // The data is on 127.0.0.1: refused unless the operator allows that host.
+    let out = run_with(&good.root, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("[FAIL] data fetched")
+            && stdout.contains("127.0.0.1 is not a public address (loopback)"),
+        "{stdout}"
+    );
+    let run = |root: &str| run_with(root, &["--allow-data-host", &publisher.host]);
     let out = run(&good.root);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -347,15 +429,30 @@ async fn audits_across_batches(backend: Backend) {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
-    let first = commit_round(&chain, "spans-batches", 1, 0, None).await;
-    let second = commit_round(&chain, "spans-batches", 2, 0, None).await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let mut batches = Vec::new();
+    for round in [1, 2] {
+        let path = format!("/b/spans-{round}.json");
+        let b = commit_round(&chain, "spans-batches", round, 0, publisher.url(&path)).await;
+        publisher.publish(&path, &b.bytes);
+        batches.push(b);
+    }
+    let [first, second] = <[Committed; 2]>::try_from(batches).ok().unwrap();
     sync(&chain, &db).await;
     let audit_of = |b: &Committed| {
-        let (db, chain, root) = (db.clone(), &chain, b.root.clone());
+        let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
         async move {
-            audit(&db, &chain.provider, &chain.deployment, &root, None)
-                .await
-                .unwrap()
+            audit_with(
+                &db,
+                &chain.provider,
+                &chain.deployment,
+                fetcher,
+                &root,
+                None,
+            )
+            .await
+            .unwrap()
         }
     };
     // Asked out of order, the second audit cannot know the first batch's counts, and says so.
@@ -392,5 +489,135 @@ async fn audits_across_batches(backend: Backend) {
     assert!(query::unclaimed(&db, None).await.unwrap().is_empty());
 }
 
+/// More claims than a page of the API (1,000): the audit judges every one. Batch 1 has 1,001
+/// receipts of fresh runs, all claimed, and one of run `u`, left unclaimed. Batch 2 has 1,001
+/// receipts of other fresh runs, `u` counted one sample further, and one of run `w`: it reserves
+/// one sample for each. Its 1,001 fresh receipts are claimed first, then `u`, which draws both of
+/// its samples from batch 2 (batch 1's `u` was never claimed): its 1,002nd claim pays more than
+/// the receipt owes (one sample), and `w` goes unclaimed.
+async fn audits_count_every_claim(backend: Backend) {
+    const FRESH: usize = 1_001;
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let fresh = |prefix: &str| {
+        (0..FRESH)
+            .map(|i| Usage {
+                license: 1,
+                run: format!("{prefix}-{i}"),
+                cumulative: 1,
+                new: 1,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut usage = fresh("first");
+    usage.push(Usage {
+        license: 1,
+        run: "u".into(),
+        cumulative: 1,
+        new: 1,
+    });
+    let first = commit_usage(&chain, &usage, 0, publisher.url("/b/first.json")).await;
+    publisher.publish("/b/first.json", &first.bytes);
+    let mut usage = fresh("second");
+    usage.push(Usage {
+        license: 1,
+        run: "u".into(),
+        cumulative: 2,
+        new: 1,
+    });
+    usage.push(Usage {
+        license: 1,
+        run: "w".into(),
+        cumulative: 1,
+        new: 1,
+    });
+    let second = commit_usage(&chain, &usage, 0, publisher.url("/b/second.json")).await;
+    publisher.publish("/b/second.json", &second.bytes);
+    let price = first.expected[0];
+    sync(&chain, &db).await;
+    let audit_of = |b: &Committed| {
+        let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
+        async move {
+            audit_with(
+                &db,
+                &chain.provider,
+                &chain.deployment,
+                fetcher,
+                &root,
+                None,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for b in [&first, &second] {
+        let report = audit_of(b).await;
+        assert!(report.passed, "{}", report.summary());
+    }
+
+    let all_fresh: Vec<usize> = (0..FRESH).collect();
+    claim(&chain, &first, &all_fresh).await;
+    claim(&chain, &second, &all_fresh).await;
+    claim(&chain, &second, &[FRESH]).await;
+    sync(&chain, &db).await;
+    let claims = query::batch_claims(&db, &second.root).await.unwrap();
+    assert_eq!(claims.len(), FRESH + 1);
+    assert_eq!(claims[FRESH].cumulative_samples, 2, "u is the last claim");
+
+    // The claims-only re-check (automatic audits) and a full audit agree, for both batches.
+    let mut reports = Vec::new();
+    for b in [&first, &second] {
+        let rechecked = fairtrain_indexer::audit::recheck_claims(&db, &b.root)
+            .await
+            .unwrap()
+            .expect("a current report to re-check");
+        let full = audit_of(b).await;
+        assert_eq!(rechecked, full);
+        reports.push(full);
+    }
+    let count = |r: &fairtrain_indexer::audit::AuditReport, status: &str| {
+        r.receipts.iter().filter(|x| x.status == status).count()
+    };
+
+    // Batch 1: every claim counted; it passes.
+    let r = &reports[0];
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!((count(r, "claimed"), count(r, "unclaimed")), (FRESH, 1));
+    assert_eq!(r.receipts[FRESH].status, "unclaimed", "u");
+    assert_eq!(r.total_claimed, (price * U256::from(FRESH)).to_string());
+
+    // Batch 2: the over-claim on the second page fails the claims check, and only it.
+    let r = &reports[1];
+    assert!(!r.passed, "{}", r.summary());
+    let failed: Vec<_> = r.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{}", r.summary());
+    assert_eq!(failed[0].name, CLAIMS_CHECK);
+    assert_eq!(
+        failed[0].detail,
+        format!(
+            "{} claim(s); 1 over a receipt's amount; 0 of no receipt",
+            FRESH + 1
+        )
+    );
+    assert_eq!(count(r, "claimed"), FRESH);
+    assert_eq!(
+        (
+            r.receipts[FRESH].status.as_str(),
+            r.receipts[FRESH].claimed.clone()
+        ),
+        ("over claimed", (price * U256::from(2)).to_string()),
+        "u"
+    );
+    assert_eq!(r.receipts[FRESH + 1].status, "unclaimed", "w");
+    assert_eq!(r.total_claimed, (price * U256::from(FRESH + 2)).to_string());
+}
+
+both_databases!(
+    audits_count_every_claim_past_a_page,
+    super::audits_count_every_claim
+);
 both_databases!(audits_span_batches, super::audits_across_batches);
 both_databases!(audit_checks_published_batches, super::audits);

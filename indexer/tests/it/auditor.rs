@@ -1,49 +1,26 @@
 //! Automatic audits: `fairtrain-indexer run` (the real binary) follows a chain on which batches
-//! are committed with their data served over HTTP by a local server (also standing in as an IPFS
-//! gateway), and audits each one without being asked: sound data passes, tampered data fails
-//! with its reason, data not served yet is `unavailable` and passes once served, `ipfs://` data
-//! is read through the gateway; a claim brings the report up to date without fetching the data
-//! again (the same report a full audit writes); a reorganisation that
-//! drops a batch drops its audit.
+//! are committed with their data served over HTTP by a local server (allowed with
+//! `--allow-data-host`; another one stands in as an IPFS gateway), and audits each one without
+//! being asked: sound data passes, tampered data fails with its reason, data not served yet is
+//! `unavailable` and passes once served, `ipfs://` data is read through the gateway; data URIs
+//! naming a local file or a loopback host that is not allowed are refused (`unavailable`, with
+//! the reason) although the bytes there are right; a claim brings the report up to date without
+//! fetching the data again (the same report a full audit writes); a reorganisation that drops a
+//! batch drops its audit.
 
 use std::{
-    collections::HashMap,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use axum::{http::StatusCode, response::IntoResponse};
 use fairtrain_indexer::{auditor::AuditStatus, query, Db};
 use serde_json::json;
 
 use crate::{
     audit::{claim, commit_at, Committed},
     both_databases,
-    support::{root, Backend, Chain, TestDb},
+    support::{root, Backend, Chain, Publisher, TestDb},
 };
-
-/// Documents served by path; a missing path is a 404.
-type Served = Arc<Mutex<HashMap<String, Vec<u8>>>>;
-
-/// A local HTTP server publishing batch data (and answering as an IPFS gateway, `/ipfs/CID`).
-async fn publisher() -> (String, Served) {
-    let served: Served = Arc::default();
-    let docs = served.clone();
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-        let docs = docs.clone();
-        async move {
-            match docs.lock().unwrap().get(uri.path()) {
-                Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
-                None => (StatusCode::NOT_FOUND, "not published").into_response(),
-            }
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, served)
-}
 
 /// The indexer binary, killed on drop; its log is printed if the test failed.
 pub(crate) struct Running {
@@ -111,45 +88,53 @@ async fn automatic_audits(backend: Backend) {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
-    let (base, served) = publisher().await;
-    let publish = |path: &str, bytes: &[u8]| {
-        served
-            .lock()
-            .unwrap()
-            .insert(path.to_owned(), bytes.to_vec());
-    };
+    // The relayer's data server, allowed by the operator; and an IPFS gateway, allowed because
+    // the operator configured it.
+    let data = Publisher::start().await;
+    let gateway = Publisher::start().await;
 
     let mut cmd = indexer_cmd(&chain, &test_db.url);
     cmd.args(["run", "--listen", "127.0.0.1:0", "--confirmations", "2"])
         .args(["--audit-retry-min", "200ms", "--audit-retry-max", "1s"])
-        .args(["--ipfs-gateway", &base]);
+        .args(["--ipfs-gateway", &gateway.base])
+        .args(["--allow-data-host", &data.host]);
     let _indexer = Running::start(cmd);
 
     // Sound data over HTTP, published before the commit.
-    let good = commit_at(&chain, "auto-good", 0, Some(format!("{base}/b/good.json"))).await;
-    publish("/b/good.json", &good.bytes);
+    let good = commit_at(&chain, "auto-good", 0, data.url("/b/good.json")).await;
+    data.publish("/b/good.json", &good.bytes);
     // Other bytes at the URI: the hash cannot match.
-    let tampered = commit_at(
-        &chain,
-        "auto-tampered",
-        0,
-        Some(format!("{base}/b/tampered.json")),
-    )
-    .await;
+    let tampered = commit_at(&chain, "auto-tampered", 0, data.url("/b/tampered.json")).await;
     let mut doc: serde_json::Value = serde_json::from_slice(&tampered.bytes).unwrap();
     doc["receipts"][0]["cumulativeSamples"] = "999999".into();
-    publish("/b/tampered.json", &serde_json::to_vec(&doc).unwrap());
+    data.publish("/b/tampered.json", &serde_json::to_vec(&doc).unwrap());
     // Published later.
-    let late = commit_at(&chain, "auto-late", 0, Some(format!("{base}/b/late.json"))).await;
+    let late = commit_at(&chain, "auto-late", 0, data.url("/b/late.json")).await;
     // On IPFS, read through the gateway; the CID is only a name here: the hash is what counts.
     let ipfs = commit_at(
         &chain,
         "auto-ipfs",
         0,
-        Some("ipfs://bafkreiautoaudit/batch.json".into()),
+        "ipfs://bafkreiautoaudit/batch.json".into(),
     )
     .await;
-    publish("/ipfs/bafkreiautoaudit/batch.json", &ipfs.bytes);
+    gateway.publish("/ipfs/bafkreiautoaudit/batch.json", &ipfs.bytes);
+    // Data URIs an attacker would name to read the indexer's host: a local file, and the
+    // allowed server under another name (`localhost`, not the allowed `127.0.0.1:<port>`). The
+    // right bytes are there: only the refusal keeps them from passing.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("batch.json");
+    let local = commit_at(&chain, "auto-file", 0, format!("file://{}", file.display())).await;
+    std::fs::write(&file, &local.bytes).unwrap();
+    let port = data.host.rsplit(':').next().unwrap();
+    let loopback = commit_at(
+        &chain,
+        "auto-loopback",
+        0,
+        format!("http://localhost:{port}/b/loopback.json"),
+    )
+    .await;
+    data.publish("/b/loopback.json", &loopback.bytes);
 
     let passed = |a: &AuditStatus| a.status == "passed";
     let a = wait_audit(&db, &good.root, "passed", passed).await;
@@ -178,7 +163,7 @@ async fn automatic_audits(backend: Backend) {
     assert!(a.attempts >= 1 && a.next_retry_at.is_some(), "{a:?}");
     // Retried with backoff until it is there.
     wait_audit(&db, &late.root, "retried", |a| a.attempts >= 2).await;
-    publish("/b/late.json", &late.bytes);
+    data.publish("/b/late.json", &late.bytes);
     let a = wait_audit(&db, &late.root, "passed once published", passed).await;
     assert_eq!(
         (a.passed, a.attempts, a.next_retry_at),
@@ -191,6 +176,29 @@ async fn automatic_audits(backend: Backend) {
         report(&db, &ipfs.root).await.unwrap()["data_uri"],
         "ipfs://bafkreiautoaudit/batch.json"
     );
+
+    // Refused, however often retried: a local file and a loopback host not allowed.
+    for (b, why) in [
+        (
+            &local,
+            "refused: local files are not read from an on-chain dataURI",
+        ),
+        // `localhost` resolves to 127.0.0.1 or ::1.
+        (&loopback, "is not a public address (loopback)"),
+    ] {
+        let a = wait_audit(&db, &b.root, "refused, or passed", |a| {
+            a.status == "passed" || (a.status == "unavailable" && a.attempts >= 2)
+        })
+        .await;
+        assert_eq!(
+            (a.status.as_str(), a.passed),
+            ("unavailable", None),
+            "{a:?}"
+        );
+        assert!(a.reason.as_deref().unwrap().contains(why), "{a:?}");
+        let r = report(&db, &b.root).await;
+        assert!(r.is_none(), "no report of bytes never fetched: {r:?}");
+    }
 
     // The demo's batch was never published (`demo://`): unavailable, not failed.
     let demo = query::batches(&db, query::Page::default())
@@ -210,7 +218,7 @@ async fn automatic_audits(backend: Backend) {
     // Only its claims changed, so the stored report is brought up to date without fetching the
     // data again (taken down here: a full audit would find it unavailable).
     assert_eq!(report(&db, &good.root).await.unwrap()["total_claimed"], "0");
-    served.lock().unwrap().remove("/b/good.json");
+    data.take_down("/b/good.json");
     claim(&chain, &good, &[0]).await;
     let claimed = good.expected[0].to_string();
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -265,14 +273,8 @@ async fn automatic_audits(backend: Backend) {
 
     // A batch audited, then dropped by a reorganisation: its audit goes with it.
     let snapshot = chain.rpc("evm_snapshot", json!([])).await;
-    let doomed = commit_at(
-        &chain,
-        "auto-doomed",
-        0,
-        Some(format!("{base}/b/doomed.json")),
-    )
-    .await;
-    publish("/b/doomed.json", &doomed.bytes);
+    let doomed = commit_at(&chain, "auto-doomed", 0, data.url("/b/doomed.json")).await;
+    data.publish("/b/doomed.json", &doomed.bytes);
     wait_audit(&db, &doomed.root, "passed", passed).await;
     chain.rpc("evm_revert", json!([snapshot])).await;
     chain.mine(3).await;

@@ -13,7 +13,6 @@ use alloy::{primitives::address, transports::http::reqwest};
 use fairtrain_indexer::{
     api::{router, AppState},
     auditor::{Auditor, AuditorConfig},
-    fetch::Fetcher,
     sync::{Indexer, SyncConfig},
 };
 use futures::{SinkExt, StreamExt};
@@ -24,9 +23,9 @@ use fairtrain_indexer::derive::streams::StreamState;
 use fairtrain_protocol::bindings::{pools::RevenuePool, RoyaltyStreams};
 
 use crate::{
-    audit::{claim, commit},
+    audit::{claim, commit_published},
     pool_state::insolvent_stream_and_paid_pool,
-    support::{config, Backend, Chain, MockToken, TestDb},
+    support::{config, Backend, Chain, MockToken, Publisher, TestDb},
 };
 
 /// The Chromium binary: `$CHROMIUM`, else `chromium` or `chromium-browser` on the PATH.
@@ -203,12 +202,13 @@ async fn dashboard_shows_the_chain_and_updates_live() {
             })
             .await
     });
-    // Automatic audits, as `fairtrain-indexer run` does them.
+    // Automatic audits, as `fairtrain-indexer run` does them, of data a local server publishes.
+    let publisher = Publisher::start().await;
     let auditor = Auditor::new(
         db.clone(),
         chain.provider.clone(),
         chain.deployment.clone(),
-        Fetcher::default(),
+        publisher.fetcher(),
         AuditorConfig::default(),
     );
     let (stop_audits, audits_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -275,7 +275,7 @@ async fn dashboard_shows_the_chain_and_updates_live() {
 
     // A new batch is committed and claimed; the open page updates without a reload.
     browser.eval("window.__sameDocument = true").await;
-    let batch = commit(&chain, "browser-run", 0).await;
+    let batch = commit_published(&chain, &publisher, "browser-run", 0).await;
     claim(&chain, &batch, &[0, 1, 2]).await;
     let balance = token.balanceOf(creator_a).call().await.unwrap();
     assert!(balance.to::<u64>() > 10_140_000);
@@ -286,8 +286,8 @@ async fn dashboard_shows_the_chain_and_updates_live() {
             json!(2),
         )
         .await;
-    // Its audit status shows as a badge, updated live: the new batch's data is published (a
-    // file), the demo's is not.
+    // Its audit status shows as a badge, updated live: the new batch's data is published, the
+    // demo's is not.
     let badge = |root: &str| {
         format!("document.querySelector('[data-root=\"{root}\"] [data-field=\"audit\"]')?.className ?? null")
     };

@@ -4,14 +4,14 @@ use alloy::{primitives::address, sol_types::SolEvent};
 use fairtrain_indexer::{
     derive, raw,
     reconcile::reconcile,
-    sync::{Indexer, SyncConfig},
+    sync::{Indexer, Step, SyncConfig},
     Db,
 };
 use fairtrain_protocol::bindings::TrainingEscrow::UsageSettled;
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, TestDb},
+    support::{config, Backend, Chain, RpcProxy, TestDb},
 };
 
 /// Every derived table, row by row, as text (for comparing two databases).
@@ -189,10 +189,34 @@ async fn restart_resumes(backend: Backend) {
     assert!(partial < chain.head().await, "stopped before the head");
     db.pool.close().await;
 
-    // Restart on the same database, index to the head, then follow new blocks.
+    // Restart on the same database, through a proxy that records every `eth_getLogs`: it
+    // resumes after the checkpoint (the first range starts at checkpoint + 1, no block up to the
+    // checkpoint is read again), indexes to the head, then follows new blocks.
+    let proxy = RpcProxy::start(&chain.url, None).await;
     let db = test_db.connect().await;
-    let mut ix = indexer(&chain, &db).await;
+    let mut ix = Indexer::new(
+        proxy.provider(),
+        db.clone(),
+        chain.deployment.clone(),
+        config(),
+    )
+    .await
+    .unwrap();
+    match ix.step().await.unwrap() {
+        Step::Indexed { from, .. } => assert_eq!(from, partial + 1, "first range after restart"),
+        other => panic!("expected a range after the restart, got {other:?}"),
+    }
     ix.sync_to_head().await.unwrap();
+    let fetched = proxy.ranges.lock().unwrap().clone();
+    assert_eq!(
+        fetched.first().map(|r| r.0),
+        Some(partial + 1),
+        "{fetched:?}"
+    );
+    assert!(
+        fetched.iter().all(|&(from, _)| from > partial),
+        "blocks up to the checkpoint {partial} fetched again: {fetched:?}"
+    );
     chain.deposit(5, 1_000_000).await;
     chain.deposit(6, 2_000_000).await;
     ix.sync_to_head().await.unwrap();

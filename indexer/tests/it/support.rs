@@ -3,11 +3,12 @@
 //! fresh SQLite and PostgreSQL databases, and helpers that send transactions.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Command,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Mutex,
+        Arc, Mutex,
     },
 };
 
@@ -19,7 +20,8 @@ use alloy::{
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
 };
-use fairtrain_indexer::{sync::SyncConfig, Db, Deployment};
+use axum::{http::StatusCode, response::IntoResponse};
+use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db, Deployment};
 use fairtrain_protocol::bindings::TrainingEscrow;
 
 alloy::sol! {
@@ -324,6 +326,144 @@ impl Drop for TestDb {
             .ok();
         }
     }
+}
+
+/// A local HTTP server publishing batch data by path (a missing path is a 404; it also answers
+/// as an IPFS gateway, `/ipfs/CID/…`). It listens on 127.0.0.1, which the indexer refuses by
+/// default: fetchers must allow its [`Publisher::host`].
+pub(crate) struct Publisher {
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
+    /// `127.0.0.1:<port>`, for `--allow-data-host`.
+    pub(crate) host: String,
+    served: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+}
+
+impl Publisher {
+    /// Starts it (in the test's runtime).
+    pub(crate) async fn start() -> Self {
+        let served: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+        let docs = served.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let docs = docs.clone();
+            async move {
+                match docs.lock().unwrap().get(uri.path()) {
+                    Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
+                    None => (StatusCode::NOT_FOUND, "not published").into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            base: format!("http://{host}"),
+            host,
+            served,
+        }
+    }
+
+    /// The URL of `path` (from `/`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Serves `bytes` at `path`.
+    pub(crate) fn publish(&self, path: &str, bytes: &[u8]) {
+        self.served
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), bytes.to_vec());
+    }
+
+    /// Stops serving `path`.
+    pub(crate) fn take_down(&self, path: &str) {
+        self.served.lock().unwrap().remove(path);
+    }
+
+    /// A fetcher that allows this server (and refuses every other non-public host).
+    pub(crate) fn fetcher(&self) -> Fetcher {
+        Fetcher::default().with_allowed_hosts([self.host.parse().unwrap()])
+    }
+}
+
+/// A JSON-RPC proxy in front of anvil that records the block range of every `eth_getLogs` it
+/// forwards, and refuses ranges wider than `limit` blocks (as hosted providers do) if given.
+pub(crate) struct RpcProxy {
+    /// Its URL.
+    pub(crate) url: String,
+    /// `(fromBlock, toBlock)` of each `eth_getLogs` forwarded, in order.
+    pub(crate) ranges: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// `eth_getLogs` refused for their width.
+    pub(crate) refused: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    client: alloy::transports::http::reqwest::Client,
+    limit: Option<u64>,
+    ranges: Arc<Mutex<Vec<(u64, u64)>>>,
+    refused: Arc<AtomicU64>,
+}
+
+impl RpcProxy {
+    /// Starts one forwarding to `upstream`.
+    pub(crate) async fn start(upstream: &str, limit: Option<u64>) -> Self {
+        let state = ProxyState {
+            upstream: upstream.to_owned(),
+            client: Default::default(),
+            limit,
+            ranges: Arc::default(),
+            refused: Arc::default(),
+        };
+        let (ranges, refused) = (state.ranges.clone(), state.refused.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(forward))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            ranges,
+            refused,
+        }
+    }
+
+    /// A read-only provider through it.
+    pub(crate) fn provider(&self) -> DynProvider {
+        ProviderBuilder::new()
+            .connect_http(self.url.parse().unwrap())
+            .erased()
+    }
+}
+
+async fn forward(
+    axum::extract::State(p): axum::extract::State<ProxyState>,
+    axum::Json(req): axum::Json<serde_json::Value>,
+) -> axum::Json<serde_json::Value> {
+    if req["method"] == "eth_getLogs" {
+        let number = |v: &serde_json::Value| {
+            u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        };
+        let f = &req["params"][0];
+        let (from, to) = (number(&f["fromBlock"]), number(&f["toBlock"]));
+        if p.limit.is_some_and(|limit| to - from + 1 > limit) {
+            p.refused.fetch_add(1, Ordering::Relaxed);
+            return axum::Json(serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": req["id"],
+                "error": {
+                    "code": -32005,
+                    "message": format!("query exceeds max block range {}", p.limit.unwrap()),
+                }
+            }));
+        }
+        p.ranges.lock().unwrap().push((from, to));
+    }
+    let resp = p.client.post(&p.upstream).json(&req).send().await.unwrap();
+    axum::Json(resp.json().await.unwrap())
 }
 
 /// Sync settings for tests: small first range so that several ranges run.

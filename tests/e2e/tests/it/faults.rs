@@ -245,11 +245,26 @@ async fn indexer_killed_mid_backfill(db: Db) {
         "part of the events stored ({partial})"
     );
 
-    eprintln!("indexer killed at checkpoint {killed_at} of {head}, {partial} events stored");
-    // Started again, it resumes from the checkpoint (not from the deployment block).
+    // The checkpoint the process left (it may have committed ranges after the status read).
+    let checkpoint = indexer.query("status")["indexed_block"].as_u64().unwrap();
+    assert!(checkpoint >= killed_at && checkpoint < head - 10 * RANGE);
+    eprintln!("indexer killed at checkpoint {checkpoint} of {head}, {partial} events stored");
+    // Started again, it resumes after the checkpoint, not from the deployment block: the first
+    // range it indexes starts at checkpoint + 1 and no later range reaches back to it (a full
+    // re-backfill would start at the deployment block).
+    let since = indexer.log_len();
     indexer.restart().await;
-    let resumed = indexer.indexed_block().await.unwrap();
-    assert!(resumed >= killed_at, "resumed at {resumed} < {killed_at}");
+    let ranges = eventually(60, || async {
+        let r = indexer.indexed_ranges(since);
+        (!r.is_empty()).then_some(r)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no range indexed after the restart:\n{}", indexer.log()));
+    assert_eq!(
+        ranges[0],
+        (checkpoint + 1, checkpoint + RANGE),
+        "first range after the restart"
+    );
     assert_agree(
         &devnet,
         &relayer,
@@ -261,6 +276,18 @@ async fn indexer_killed_mid_backfill(db: Db) {
         },
     )
     .await;
+    // Up to the head, each block after the checkpoint was indexed once, in order.
+    let after = indexer.indexed_ranges(since);
+    let mut next = checkpoint + 1;
+    for &(from, to) in &after {
+        assert_eq!(from, next, "ranges after the restart: {after:?}");
+        next = to + 1;
+    }
+    assert!(
+        next > head,
+        "indexed up to {} of {head}: {after:?}",
+        next - 1
+    );
 
     // A clean index of the same chain, in one uninterrupted backfill, holds the same rows.
     let clean_store = TestDb::new(db);

@@ -78,6 +78,9 @@ impl Indexer {
             .arg(&self.rpc)
             .arg("--deployment")
             .arg(&self.deployment)
+            // The relayers of these tests publish batch data on 127.0.0.1 (each on its own free
+            // port): the indexer fetches only public addresses unless a host is allowed.
+            .args(["--allow-data-host", "127.0.0.1"])
             .env_remove("DATABASE_URL")
             .env_remove("RPC_URL")
             .env_remove("DEPLOYMENT")
@@ -100,6 +103,10 @@ impl Indexer {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--range", &self.range.to_string()])
             .args(["--max-range", &self.range.to_string()])
+            // Each range it indexes is logged (`indexed blocks from=… to=…`): tests read where a
+            // restart resumed.
+            .env("RUST_LOG", "info,sqlx=warn,fairtrain_indexer::sync=debug")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -115,6 +122,30 @@ impl Indexer {
     /// Its log (stderr of every start), for failure messages.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The `(from, to)` block ranges it logged as indexed, in order, from byte `since` of its
+    /// log on ([`Indexer::log_len`]).
+    pub(crate) fn indexed_ranges(&self, since: usize) -> Vec<(u64, u64)> {
+        let log = self.log();
+        let field = |line: &str, name: &str| -> Option<u64> {
+            let at = line.find(&format!(" {name}="))? + name.len() + 2;
+            line[at..].split(' ').next()?.parse().ok()
+        };
+        log.get(since..)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("indexed blocks"))
+            .map(|l| {
+                let range = field(l, "from").zip(field(l, "to"));
+                range.unwrap_or_else(|| panic!("unexpected log line {l:?}"))
+            })
+            .collect()
+    }
+
+    /// The length of its log so far.
+    pub(crate) fn log_len(&self) -> usize {
+        self.log().len()
     }
 
     /// SIGKILL.
