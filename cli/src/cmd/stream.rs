@@ -333,7 +333,7 @@ pub async fn enable(chain: &Chain, args: &EnableArgs) -> Result<Done> {
     };
     Ok(done(
         format!(
-            "payers can now stream to license {license}, held by {holder}{}; each later transfer of it records the new holder (about 25k gas more per transfer)",
+            "payers can now stream to license {license}, held by {holder}{}; each later transfer of it records the new holder (about 30k gas more per transfer)",
             if by_pool { " (a revenue pool)" } else { "" }
         ),
         Some(format!(

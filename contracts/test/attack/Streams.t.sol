@@ -31,6 +31,25 @@ contract ShareFlashBorrower {
     }
 }
 
+/// @dev Borrows pool shares for one transaction and has a stream to the pool's license paid out
+/// while it holds them (see `test_PoolShares_FlashBorrowerTriggeringAStreamPayout_KnownWeakness`).
+contract StreamPayoutBorrower {
+    function run(
+        RevenuePool pool,
+        IRoyaltyStreams streams,
+        uint256 streamId,
+        address lender,
+        uint256 shares,
+        address token
+    ) external returns (uint256 claimed) {
+        pool.transferFrom(lender, address(this), shares);
+        streams.withdraw(streamId);
+        pool.distribute(token);
+        claimed = pool.claim(address(this), token);
+        pool.transfer(lender, shares);
+    }
+}
+
 /// @notice Attacks on {RoyaltyStreams} and {RevenuePool}, by actor: reentrant and weird tokens,
 /// griefing with dust and zero-deposit streams, donations and tiny payments, unauthorized stream
 /// control (an operator raising the rate), payouts to the wrong address, blocklisted holders,
@@ -432,6 +451,32 @@ contract StreamsAttackTest is StreamsBase {
         assertEq(pool.claim(creator, address(usd6)), 50);
         assertEq(pool.claim(buyer, address(usd6)), 50);
         assertEq(usd6.balanceOf(address(pool)), 0);
+    }
+
+    /// @dev Known weakness (docs/threat-model.md, "Streams and pools: limits"): income earned but
+    /// not yet paid to the pool is not the pool's yet. A flash-borrower of half the shares who
+    /// itself triggers the withdrawal of a day of a stream to a license the pool holds gets half
+    /// of that day, earned while the lender held the shares. Sellers and lenders protect
+    /// themselves by having the pool's streams withdrawn before lending or selling shares.
+    function test_PoolShares_FlashBorrowerTriggeringAStreamPayout_KnownWeakness() public {
+        RevenuePool pool = _pool(address(usd6), 1, 1, true);
+        uint256 held = mintLicense(creator, defaultTerms(), keccak256("pooled"));
+        vm.prank(creator);
+        nft.safeTransferFrom(creator, address(pool), held);
+        pool.enableStreams(streams, held);
+        Streams.CreateParams memory p = params(RATE, DEPOSIT);
+        p.licenseId = held;
+        vm.prank(payer);
+        uint256 id = streams.create(p);
+        vm.warp(block.timestamp + 1 days);
+        uint256 day = accrued(RATE, 0, 1 days);
+
+        StreamPayoutBorrower borrower = new StreamPayoutBorrower();
+        vm.prank(creator);
+        pool.approve(address(borrower), 1);
+        vm.prank(attacker);
+        uint256 got = borrower.run(pool, streams, id, creator, 1, address(usd6));
+        assertEq(got, day / 2, "half of a day earned while the lender held the shares");
     }
 
     /// @dev A token that calls back during a claim's payout cannot move shares then: the payout
