@@ -206,7 +206,9 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
     }
 
     /// @dev {undistributed} for a share transfer: 0 when the token's balance cannot be read, so
-    /// that a broken token cannot block the shares (its income then waits for {distribute}).
+    /// that a broken token cannot block the shares (its income then waits for {distribute}). A
+    /// sender cannot starve the read on purpose: the call gets 63/64 of the gas left, so a gas
+    /// limit that makes it fail leaves far too little for the rest of the transfer.
     function _pendingIncome(address token, Pools.TokenState storage t) private view returns (uint256) {
         bytes4 selector = IERC20.balanceOf.selector;
         uint256 held;
