@@ -123,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Stream(cmd) => {
             let chain = connect().await?;
             match cmd {
+                StreamCmd::Enable(a) => cmd::stream::enable(&chain, a).await?.render(json),
                 StreamCmd::Create(a) => cmd::stream::create(&chain, a).await?.render(json),
                 StreamCmd::TopUp(a) => cmd::stream::top_up(&chain, a).await?.render(json),
                 StreamCmd::Adjust(a) => cmd::stream::adjust(&chain, a).await?.render(json),

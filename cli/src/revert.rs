@@ -217,6 +217,8 @@ pub fn hint(name: &str, fields: &[(String, String)]) -> Option<String> {
         "LicenseNFT_ManifestHasOtherLicenses" => format!("exclusive terms need a manifest without other licenses, and it has {}", f("count")),
         "LicenseNFT_TermsUnchanged" => "the new terms equal the current ones; change a field".into(),
         "LicenseNFT_EmptyBatch" => "give at least one license to mint".into(),
+        "LicenseNFT_ExclusiveOnlyByCreator" => format!("only the creator of license {}, holding it, can switch it to exclusive terms; {} cannot", f("licenseId"), f("caller")),
+        "LicenseNFT_EarlierTermsRunning" => format!("license {} had terms that run until {}: payers who accepted them could still be charged, so it cannot become exclusive before (never, if they have no expiry): mint a new license with exclusive terms instead", f("licenseId"), f("until")),
         "ERC721NonexistentToken" => format!("license {} does not exist: check the id (`fairtrain license show <id>`)", f("tokenId")),
         // TrainingEscrow
         "TrainingEscrow_ZeroAmount" => "the amount must be above zero".into(),
@@ -275,6 +277,10 @@ pub fn hint(name: &str, fields: &[(String, String)]) -> Option<String> {
         "RoyaltyStreams_Insolvent" => format!("stream {} has {} base units of uncovered debt: top it up first (`fairtrain stream top-up`)", f("streamId"), f("uncoveredDebt")),
         "RoyaltyStreams_SettlementIncomplete" => format!("stream {} has more holder changes than one call settles (settled until {}): run `fairtrain stream settle` until it reports complete, then retry", f("streamId"), f("settledUntil")),
         "RoyaltyStreams_TransferAmountMismatch" => format!("the token {} moved {} base units instead of {} (fee on transfer): such tokens cannot be streamed", f("token"), f("received"), f("expected")),
+        "RoyaltyStreams_StreamsNotEnabled" => format!("license {} does not take streams yet: its holder enables them with `fairtrain stream enable {}`", f("licenseId"), f("licenseId")),
+        "RoyaltyStreams_StreamsAlreadyEnabled" => format!("payers can already stream to license {}", f("licenseId")),
+        "RoyaltyStreams_NotHolderOrApproved" => format!("only the holder of license {} (or an account it approved) can enable streams to it; {} cannot", f("licenseId"), f("caller")),
+        "RoyaltyStreams_OperatorCannotChangeRate" => format!("the operator restarts stream {} only at the rate of the pause ({}), not {}: only the payer changes the rate (omit --rate)", f("streamId"), f("rate"), f("requested")),
         // RevenuePool
         "RevenuePool_BadMembers" => "members and shares must be lists of equal length, without zero addresses, zero shares or repeated members, totalling at most 2^128 - 1 (--member <address>=<shares>)".into(),
         "RevenuePool_BadToken" => format!("token {} cannot be accepted: it is zero, the pool's own shares, or already accepted", f("token")),

@@ -30,6 +30,9 @@ contract LicenseNFT is ERC721, ILicenseNFT {
     /// about its own work, so another account minting the same hash never binds the creator.
     mapping(bytes32 manifestKey => uint256 count) private _manifestLicenses;
     mapping(bytes32 manifestKey => uint40 until) private _exclusiveUntil;
+    /// @dev Per license, when the last of its earlier terms versions stops running (0: none
+    /// replaced yet; max uint40: one never expires). See {earlierTermsRunUntil}.
+    mapping(uint256 licenseId => uint40 until) private _earlierTermsUntil;
     uint256 private _totalMinted;
     mapping(uint256 licenseId => address receiver) private _royaltyReceivers;
     /// @dev Told about every transfer; set once by `_HOOK_SETTER`.
@@ -100,6 +103,12 @@ contract LicenseNFT is ERC721, ILicenseNFT {
     /// @inheritdoc ILicenseNFT
     function exclusiveUntil(address creator, bytes32 manifestHash) external view override returns (uint40) {
         return _exclusiveUntil[_manifestKey(creator, manifestHash)];
+    }
+
+    /// @inheritdoc ILicenseNFT
+    function earlierTermsRunUntil(uint256 licenseId) external view override returns (uint40) {
+        _requireOwned(licenseId);
+        return _earlierTermsUntil[licenseId];
     }
 
     /// @inheritdoc ILicenseNFT
@@ -197,7 +206,22 @@ contract LicenseNFT is ERC721, ILicenseNFT {
 
         termsId = registerTerms(t);
         if (termsId == record.termsId) revert Errors.LicenseNFT_TermsUnchanged(licenseId, termsId);
+        // The replaced version joins the earlier ones: payers who accepted any of them keep
+        // charging usage issued before it expires.
+        uint40 earlier = _earlierTermsUntil[licenseId];
+        uint40 replacedUntil = current.expiresAt == 0 ? type(uint40).max : current.expiresAt;
+        if (replacedUntil > earlier) {
+            earlier = replacedUntil;
+            _earlierTermsUntil[licenseId] = earlier;
+        }
         if (t.exclusiveLicensee != address(0)) {
+            // Exclusive means no other payer can be charged for usage from now on: every earlier
+            // version must have expired. And only the creator, holding its license, can lock its
+            // own manifest (exclusive terms block any new license of it).
+            if (msg.sender != record.creator || holder != record.creator) {
+                revert Errors.LicenseNFT_ExclusiveOnlyByCreator(licenseId, msg.sender);
+            }
+            if (_isLocked(earlier)) revert Errors.LicenseNFT_EarlierTermsRunning(licenseId, earlier);
             // This license must be the only one of its creator for the manifest.
             _claimExclusivity(_manifestKey(record.creator, record.manifestHash), t.expiresAt, 1);
         }

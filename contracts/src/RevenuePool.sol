@@ -9,6 +9,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {ILicenseNFT} from "./interfaces/ILicenseNFT.sol";
 import {IRevenuePool} from "./interfaces/IRevenuePool.sol";
+import {IRoyaltyStreams} from "./interfaces/IRoyaltyStreams.sol";
 import {Errors} from "./libraries/Errors.sol";
 import {License} from "./types/LicenseTypes.sol";
 import {Pools} from "./types/PoolTypes.sol";
@@ -17,6 +18,8 @@ import {Pools} from "./types/PoolTypes.sol";
 /// @notice See {IRevenuePool}. Shares are minted once, at creation; there is no mint, burn or
 /// owner afterwards. The optional manager can only add income tokens (up to {MAX_TOKENS}) and
 /// update the terms of licenses the pool holds; it can never move the pool's money or licenses.
+/// Every share transfer first books the income the pool has received and not distributed, so
+/// that it belongs to the holders before the transfer.
 contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -105,15 +108,7 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
         // Bounded so that the scaled sum cannot overflow; a larger balance is booked over
         // several calls.
         if (amount > type(uint128).max) amount = type(uint128).max;
-        if (amount == 0) return 0;
-        uint256 numerator = amount * PRECISION + t.carry;
-        uint256 supply = totalSupply();
-        uint256 acc = t.accPerShare + numerator / supply;
-        uint256 carry = numerator % supply;
-        t.accPerShare = acc;
-        t.carry = carry;
-        t.received += amount;
-        emit IncomeDistributed(token, msg.sender, amount, acc, carry);
+        _book(token, t, amount);
     }
 
     /// @inheritdoc IRevenuePool
@@ -152,6 +147,11 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
         emit LicenseTermsUpdatedByManager(address(licenses), licenseId, termsId);
     }
 
+    /// @inheritdoc IRevenuePool
+    function enableStreams(IRoyaltyStreams streams, uint256 licenseId) external override nonReentrant {
+        streams.enableStreams(licenseId);
+    }
+
     /// @inheritdoc IERC721Receiver
     /// @dev The pool accepts license NFTs (so that it is paid as their holder) and never sends
     /// them anywhere.
@@ -168,21 +168,61 @@ contract RevenuePool is ERC20, IRevenuePool, ReentrancyGuardTransient {
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Settles both sides of every share movement (for every accepted token) before balances
-    /// change, so that income distributed before the movement stays with the previous holder.
+    /// @dev Before balances change, books the income received and not distributed yet in every
+    /// accepted token (it belongs to the holders before the movement), then settles both sides,
+    /// so that income distributed before the movement stays with the previous holder. A share
+    /// transfer during another call of the pool (a token's callback in a claim, whose payout is
+    /// in flight) is refused: it would book that payout as income.
     function _update(address from, address to, uint256 value) internal override {
         if (from != address(0) && to != address(0)) {
             if (!transferable) revert Errors.RevenuePool_SharesNotTransferable();
+            if (_reentrancyGuardEntered()) revert ReentrancyGuardReentrantCall();
             uint256 n = _tokens.length;
             for (uint256 i; i < n; ++i) {
                 address token = _tokens[i];
-                uint256 acc = _state[token].accPerShare;
+                Pools.TokenState storage t = _state[token];
+                uint256 acc = _book(token, t, _pendingIncome(token, t));
                 _settle(from, token, acc);
                 _settle(to, token, acc);
             }
         }
         // Mints happen only in the constructor, before any income (accPerShare is 0).
         super._update(from, to, value);
+    }
+
+    /// @dev Adds `amount` of new income of `token` to its accumulator, pro rata to the shares
+    /// held now; returns the accumulator.
+    function _book(address token, Pools.TokenState storage t, uint256 amount) private returns (uint256 acc) {
+        acc = t.accPerShare;
+        if (amount == 0) return acc;
+        uint256 numerator = amount * PRECISION + t.carry;
+        uint256 supply = totalSupply();
+        acc += numerator / supply;
+        uint256 carry = numerator % supply;
+        t.accPerShare = acc;
+        t.carry = carry;
+        t.received += amount;
+        emit IncomeDistributed(token, msg.sender, amount, acc, carry);
+    }
+
+    /// @dev {undistributed} for a share transfer: 0 when the token's balance cannot be read, so
+    /// that a broken token cannot block the shares (its income then waits for {distribute}). A
+    /// sender cannot starve the read on purpose: the call gets 63/64 of the gas left, so a gas
+    /// limit that makes it fail leaves far too little for the rest of the transfer.
+    function _pendingIncome(address token, Pools.TokenState storage t) private view returns (uint256) {
+        bytes4 selector = IERC20.balanceOf.selector;
+        uint256 held;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), address())
+            let ok := staticcall(gas(), token, ptr, 0x24, 0x00, 0x20)
+            held := mul(mload(0x00), and(ok, gt(returndatasize(), 0x1f)))
+        }
+        uint256 booked = t.received - t.paidOut;
+        if (held <= booked) return 0;
+        held -= booked;
+        return held > type(uint128).max ? type(uint128).max : held;
     }
 
     /// @dev Moves what `account` earned since its last settlement into `owedScaled` (exact, no

@@ -18,11 +18,16 @@ import {Streams} from "./types/StreamTypes.sol";
 /// to `owedTo`); cancellation moves the rest of the balance to the payer. No other path moves
 /// value.
 ///
-/// Holder changes: {LicenseNFT} calls {onLicenseTransfer} on every transfer, which appends one
-/// checkpoint to the license's holder history (O(1), nothing about streams is touched). A
-/// stream's settlement walks the checkpoints since its last settlement and credits each holder
-/// the accrual of the time it held the license. Only the license's holders can add checkpoints,
-/// and a stream never walks more than {MAX_CHECKPOINTS_PER_CALL} per call.
+/// Holder changes: a license's holder history starts when its holder enables streams
+/// ({enableStreams}); from then on {LicenseNFT} calls {onLicenseTransfer} on every transfer, which
+/// appends one checkpoint to the history (O(1), nothing about streams is touched). A stream's
+/// settlement finds the checkpoint in force at its `creditedAt` (the last one in the common case,
+/// a search otherwise), walks the checkpoints since then and credits each holder the accrual of
+/// the time it held the license. Only the license's holders can start a history or add
+/// checkpoints, and a stream never walks more than {MAX_CHECKPOINTS_PER_CALL} per call.
+///
+/// Storage: a stream takes three slots (see {Stored}), four with an operator or while paused;
+/// {getStream} returns them as a {Streams-Record}.
 contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -38,9 +43,32 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     /// @inheritdoc IRoyaltyStreams
     uint256 public override nextStreamId = 1;
 
-    mapping(uint256 streamId => Streams.Record) private _streams;
+    mapping(uint256 streamId => Stored) private _streams;
     mapping(uint256 licenseId => Streams.Checkpoint[]) private _holders;
     mapping(address account => mapping(address token => uint256)) private _owed;
+
+    /// @dev A stream as stored. Slots 0 to 2 are written at creation (and read by every
+    /// settlement); slot 3 only with an operator, and by a pause. The position of the holder at
+    /// `creditedAt` in the license's history is not stored: settlements find it (see {_indexAt}).
+    /// Field meanings: {Streams-Record}.
+    struct Stored {
+        // slot 0
+        address token;
+        uint40 creditedAt;
+        uint40 endAt;
+        Streams.Status status;
+        bool pausedByOperator;
+        // slot 1
+        uint128 ratePerSecond;
+        uint128 balance;
+        // slot 2 (license ids above 2^56 - 1 cannot enable streams: see {enableStreams})
+        address payer;
+        uint56 licenseId;
+        uint40 anchor;
+        // slot 3
+        address operator;
+        uint40 resumeEnd;
+    }
 
     /// @dev The outcome of settling a stream (see {_settle}).
     struct Settlement {
@@ -81,13 +109,29 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IRoyaltyStreams
-    function getStream(uint256 streamId) external view override returns (Streams.Record memory) {
-        return _streams[streamId];
+    function getStream(uint256 streamId) external view override returns (Streams.Record memory r) {
+        Stored storage s = _streams[streamId];
+        if (s.status == Streams.Status.Null) return r;
+        Streams.Checkpoint[] storage history = _holders[s.licenseId];
+        r.token = s.token;
+        r.creditedAt = s.creditedAt;
+        r.endAt = s.endAt;
+        r.status = s.status;
+        r.pausedByOperator = s.pausedByOperator;
+        r.ratePerSecond = s.ratePerSecond;
+        r.balance = s.balance;
+        r.licenseId = s.licenseId;
+        // Cannot truncate: the history grows by one checkpoint per license transfer.
+        r.holderIndex = uint32(_indexAt(history, history.length - 1, s.creditedAt));
+        r.anchor = s.anchor;
+        r.resumeEnd = s.resumeEnd;
+        r.payer = s.payer;
+        r.operator = s.operator;
     }
 
     /// @inheritdoc IRoyaltyStreams
     function stateOf(uint256 streamId) external view override returns (Streams.State) {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         Streams.Status status = s.status;
         if (status == Streams.Status.Null) return Streams.State.Null;
         if (status == Streams.Status.Cancelled) return Streams.State.Cancelled;
@@ -111,7 +155,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function refundableAmountOf(uint256 streamId) external view override returns (uint256) {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         if (s.status == Streams.Status.Cancelled) return 0;
         (uint256 covered, uint256 debt) = _pending(s);
         uint256 rest = s.balance - covered;
@@ -125,6 +169,11 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     /// @inheritdoc IRoyaltyStreams
     function owedTo(address account, address token) external view override returns (uint256) {
         return _owed[account][token];
+    }
+
+    /// @inheritdoc IRoyaltyStreams
+    function streamsEnabled(uint256 licenseId) external view override returns (bool) {
+        return _holders[licenseId].length != 0;
     }
 
     /// @inheritdoc IRoyaltyStreams
@@ -147,6 +196,23 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IRoyaltyStreams
+    function enableStreams(uint256 licenseId) external override nonReentrant {
+        if (licenseId > type(uint56).max) revert Errors.RoyaltyStreams_UnknownLicense(licenseId);
+        Streams.Checkpoint[] storage history = _holders[licenseId];
+        if (history.length != 0) revert Errors.RoyaltyStreams_StreamsAlreadyEnabled(licenseId);
+        address holder = _ownerOf(licenseId);
+        if (
+            msg.sender != holder && !licenses.isApprovedForAll(holder, msg.sender)
+                && licenses.getApproved(licenseId) != msg.sender
+        ) revert Errors.RoyaltyStreams_NotHolderOrApproved(licenseId, msg.sender);
+        if (address(licenses.transferHook()) != address(this)) {
+            revert Errors.RoyaltyStreams_NotTransferHook(address(licenses));
+        }
+        history.push(Streams.Checkpoint({since: uint40(block.timestamp), holder: holder}));
+        emit HolderCheckpointed(licenseId, holder, uint40(block.timestamp), 0);
+    }
+
+    /// @inheritdoc IRoyaltyStreams
     function create(Streams.CreateParams calldata params)
         external
         override
@@ -162,38 +228,26 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
         }
         uint40 end = params.endTime == 0 ? _NO_END : params.endTime;
         if (end <= start) revert Errors.RoyaltyStreams_EndNotAfterStart(start, end);
-        if (licenseId > type(uint64).max) revert Errors.RoyaltyStreams_UnknownLicense(licenseId);
-
-        // The license must exist; its first stream starts its holder history.
-        Streams.Checkpoint[] storage history = _holders[licenseId];
-        uint256 length = history.length;
-        if (length == 0) {
-            address holder = _ownerOf(licenseId);
-            if (address(licenses.transferHook()) != address(this)) {
-                revert Errors.RoyaltyStreams_NotTransferHook(address(licenses));
-            }
-            history.push(Streams.Checkpoint({since: uint40(block.timestamp), holder: holder}));
-            emit HolderCheckpointed(licenseId, holder, uint40(block.timestamp), 0);
-            length = 1;
-        }
+        // Only licenses whose holder started a history can be streamed to (so that nobody else
+        // can make the holder's transfers pay for checkpoints); such a license exists, and its id
+        // fits in 56 bits.
+        if (_holders[licenseId].length == 0) revert Errors.RoyaltyStreams_StreamsNotEnabled(licenseId);
 
         unchecked {
             // Cannot overflow: one id per transaction at most.
             streamId = nextStreamId++;
         }
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         s.token = params.token;
         s.creditedAt = start;
         s.endAt = end;
         s.status = Streams.Status.Active;
         s.ratePerSecond = params.ratePerSecond;
         s.balance = params.deposit;
-        // Cannot truncate: checked above.
-        s.licenseId = uint64(licenseId);
-        // The holder history grows by one per license transfer; 2^32 transfers are out of reach.
-        s.holderIndex = uint32(length - 1);
-        s.anchor = start;
         s.payer = msg.sender;
+        // Cannot truncate: checked by `enableStreams`.
+        s.licenseId = uint56(licenseId);
+        s.anchor = start;
         if (params.operator != address(0)) s.operator = params.operator;
 
         _emitCreated(streamId, params, start);
@@ -203,7 +257,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     /// @inheritdoc IRoyaltyStreams
     function deposit(uint256 streamId, uint128 amount) external override nonReentrant {
         if (amount == 0) revert Errors.RoyaltyStreams_ZeroAmount();
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         Streams.Status status = s.status;
         if (status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
         if (status == Streams.Status.Cancelled) revert Errors.RoyaltyStreams_StreamCancelled(streamId);
@@ -214,7 +268,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function adjustRate(uint256 streamId, uint128 newRate) external override nonReentrant {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         _requirePayer(streamId, s);
         if (s.status != Streams.Status.Active) revert Errors.RoyaltyStreams_NotActive(streamId, s.status);
         if (newRate == 0) revert Errors.RoyaltyStreams_ZeroRate();
@@ -228,7 +282,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function pause(uint256 streamId) external override nonReentrant {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         Streams.Status status = s.status;
         if (status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
         bool byOperator = msg.sender != s.payer;
@@ -248,14 +302,19 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function restart(uint256 streamId, uint128 ratePerSecond) external override nonReentrant {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         Streams.Status status = s.status;
         if (status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
-        if (msg.sender != s.payer && !(s.pausedByOperator && msg.sender == s.operator)) {
+        bool byPayer = msg.sender == s.payer;
+        if (!byPayer && !(s.pausedByOperator && msg.sender == s.operator)) {
             revert Errors.RoyaltyStreams_NotAllowedToRestart(streamId, msg.sender);
         }
         if (status != Streams.Status.Paused) revert Errors.RoyaltyStreams_NotPaused(streamId);
         if (ratePerSecond == 0) revert Errors.RoyaltyStreams_ZeroRate();
+        // The operator may only pause: it restarts at the rate in force at the pause.
+        if (!byPayer && ratePerSecond != s.ratePerSecond) {
+            revert Errors.RoyaltyStreams_OperatorCannotChangeRate(streamId, s.ratePerSecond, ratePerSecond);
+        }
         Settlement memory st = _settleFully(streamId, s);
         if (st.uncoveredDebt != 0) revert Errors.RoyaltyStreams_Insolvent(streamId, st.uncoveredDebt);
         uint40 from = s.creditedAt > block.timestamp ? s.creditedAt : uint40(block.timestamp);
@@ -274,7 +333,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function cancel(uint256 streamId) external override nonReentrant returns (uint128 refunded) {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         _requirePayer(streamId, s);
         if (s.status == Streams.Status.Cancelled) revert Errors.RoyaltyStreams_StreamCancelled(streamId);
         Settlement memory st = _settleFully(streamId, s);
@@ -282,7 +341,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
         if (st.uncoveredDebt != 0) {
             // Insolvent: what is left (less than one more second of accrual) goes to the holder
             // of the first unfunded second; the debt beyond the balance is written off.
-            if (rest != 0) _credit(streamId, _holderAt(s), s.token, rest);
+            if (rest != 0) _credit(streamId, _holderAt(s, s.creditedAt), s.token, rest);
         } else {
             _roundUpAndReanchor(streamId, s);
             refunded = s.balance;
@@ -299,7 +358,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function withdraw(uint256 streamId) external override nonReentrant returns (uint256 paid) {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         if (s.status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
         Settlement memory st = _settle(streamId, s, true);
         paid = st.toCurrent;
@@ -322,7 +381,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
         uint256 pendingAmount;
         for (uint256 i; i < streamIds.length; ++i) {
             uint256 streamId = streamIds[i];
-            Streams.Record storage s = _streams[streamId];
+            Stored storage s = _streams[streamId];
             if (s.status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
             Settlement memory st = _settle(streamId, s, true);
             uint256 amount = st.toCurrent;
@@ -342,7 +401,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc IRoyaltyStreams
     function settle(uint256 streamId) external override nonReentrant returns (bool complete) {
-        Streams.Record storage s = _streams[streamId];
+        Stored storage s = _streams[streamId];
         if (s.status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
         return _settle(streamId, s, false).complete;
     }
@@ -363,7 +422,8 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
 
     /// @inheritdoc ILicenseTransferHook
     /// @dev O(1): appends one checkpoint (or replaces the last one if it was made in the same
-    /// second, so that zero-length holdings take no space). Licenses without streams are skipped.
+    /// second, so that zero-length holdings take no space). Licenses whose holder has not enabled
+    /// streams are skipped.
     function onLicenseTransfer(uint256 licenseId, address, address to) external override {
         if (msg.sender != address(licenses)) revert Errors.RoyaltyStreams_NotLicenseContract(msg.sender);
         Streams.Checkpoint[] storage history = _holders[licenseId];
@@ -387,21 +447,21 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     /// @dev Credits the stream's accrual since `creditedAt` to the holders of each moment, in
     /// time order, as far as the balance covers it and at most {MAX_CHECKPOINTS_PER_CALL}
     /// checkpoints further. With `payCurrent`, the current holder's part is returned in
-    /// `toCurrent` for the caller to transfer; everything else is booked to `_owed`.
-    function _settle(uint256 streamId, Streams.Record storage s, bool payCurrent)
+    /// `toCurrent` (and the holder in `current`) for the caller to transfer; everything else is
+    /// booked to `_owed`. A cancelled stream was settled for good when it was cancelled: nothing
+    /// accrues after that, so it has nothing to settle and no debt.
+    function _settle(uint256 streamId, Stored storage s, bool payCurrent)
         private
         returns (Settlement memory st)
     {
         uint40 from = s.creditedAt;
         uint40 to = _accrualEnd(s);
-        Streams.Checkpoint[] storage history = _holders[s.licenseId];
-        Walk memory w;
-        w.last = history.length - 1;
-        if (to <= from) {
+        if (to <= from || s.status == Streams.Status.Cancelled) {
             st.complete = true;
-            if (payCurrent) st.current = history[w.last].holder;
             return st;
         }
+        Streams.Checkpoint[] storage history = _holders[s.licenseId];
+        Walk memory w;
         w.rate = s.ratePerSecond;
         w.anchor = s.anchor;
         w.balance = s.balance;
@@ -416,23 +476,51 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
             // lies in [from, to), so it fits in uint40.
             w.fundedTo = uint40(w.anchor + ((w.base + w.balance + 1) * _SCALE - 1) / w.rate);
         }
-        w.i = s.holderIndex;
+        w.last = history.length - 1;
+        w.i = _indexAt(history, w.last, from);
         w.token = s.token;
 
         uint40 cursor = _walk(streamId, history, w, from, payCurrent, st);
 
         st.complete = cursor == w.fundedTo;
-        if (payCurrent) st.current = history[w.last].holder;
+        if (st.toCurrent != 0) st.current = history[w.last].holder;
         if (st.uncoveredDebt != 0 && st.complete) {
             emit StreamInsolvent(streamId, w.fundedTo, st.uncoveredDebt);
         }
 
         s.creditedAt = cursor;
-        // Cannot truncate: `i` is below the history's length (see `create`).
-        if (w.i != s.holderIndex) s.holderIndex = uint32(w.i);
         // Cannot underflow: the funded limit keeps the credited units within the balance.
         unchecked {
             s.balance = uint128(w.balance - (w.cumulative - w.base));
+        }
+    }
+
+    /// @dev Index of the checkpoint in force at time `at` (the last one with `since <= at`; 0 if
+    /// none is). The last checkpoint is checked first (no transfer since `at`: the common case);
+    /// otherwise a search goes back in doubling steps and then bisects, O(log k) reads for k
+    /// checkpoints after `at`, which the walk then reads anyway.
+    function _indexAt(Streams.Checkpoint[] storage history, uint256 last, uint40 at)
+        private
+        view
+        returns (uint256 lo)
+    {
+        if (history[last].since <= at) return last;
+        // Invariant: history[hi].since > at; the answer is in [lo, hi).
+        uint256 hi = last;
+        uint256 step = 1;
+        while (step < hi) {
+            uint256 probe = hi - step;
+            if (history[probe].since <= at) {
+                lo = probe;
+                break;
+            }
+            hi = probe;
+            step <<= 1;
+        }
+        while (hi - lo > 1) {
+            uint256 mid = (lo + hi) >> 1;
+            if (history[mid].since <= at) lo = mid;
+            else hi = mid;
         }
     }
 
@@ -472,7 +560,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     }
 
     /// @dev `_settle` without transfers, which must reach the present (or the funded limit).
-    function _settleFully(uint256 streamId, Streams.Record storage s) private returns (Settlement memory st) {
+    function _settleFully(uint256 streamId, Stored storage s) private returns (Settlement memory st) {
         st = _settle(streamId, s, false);
         if (!st.complete) revert Errors.RoyaltyStreams_SettlementIncomplete(streamId, s.creditedAt);
     }
@@ -480,23 +568,25 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     /// @dev After a full, solvent settlement by the payer or operator: if a fraction of a unit
     /// accrued at `creditedAt`, the holder gets the whole unit (rounding never favours the payer),
     /// and the rate's anchor moves to `creditedAt`, so that the fraction is not counted again.
-    function _roundUpAndReanchor(uint256 streamId, Streams.Record storage s) private {
+    function _roundUpAndReanchor(uint256 streamId, Stored storage s) private {
         uint40 at = s.creditedAt;
         if (_fractionAt(s, at) && s.balance != 0) {
             s.balance -= 1;
-            _credit(streamId, _holderAt(s), s.token, 1);
+            // The fraction accrued in the second before `at`: its holder gets the unit.
+            _credit(streamId, _holderAt(s, at - 1), s.token, 1);
         }
         s.anchor = at;
     }
 
     /// @dev Whether a fraction of a unit accrued between the anchor and `at`.
-    function _fractionAt(Streams.Record storage s, uint40 at) private view returns (bool) {
+    function _fractionAt(Stored storage s, uint40 at) private view returns (bool) {
         return at > s.anchor && (uint256(s.ratePerSecond) * (at - s.anchor)) % _SCALE != 0;
     }
 
-    /// @dev The holder at the stream's settlement point (its current holder index).
-    function _holderAt(Streams.Record storage s) private view returns (address) {
-        return _holders[s.licenseId][s.holderIndex].holder;
+    /// @dev The holder of the stream's license at time `at`.
+    function _holderAt(Stored storage s, uint40 at) private view returns (address) {
+        Streams.Checkpoint[] storage history = _holders[s.licenseId];
+        return history[_indexAt(history, history.length - 1, at)].holder;
     }
 
     function _emitCreated(uint256 streamId, Streams.CreateParams calldata params, uint40 start) private {
@@ -519,7 +609,7 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     }
 
     /// @dev Accrued since `creditedAt` and not settled: the part the balance covers, and the rest.
-    function _pending(Streams.Record storage s) private view returns (uint256 covered, uint256 debt) {
+    function _pending(Stored storage s) private view returns (uint256 covered, uint256 debt) {
         uint40 from = s.creditedAt;
         uint40 to = _accrualEnd(s);
         if (s.status == Streams.Status.Null || s.status == Streams.Status.Cancelled || to <= from) {
@@ -537,12 +627,12 @@ contract RoyaltyStreams is IRoyaltyStreams, ReentrancyGuardTransient {
     }
 
     /// @dev Accrual runs until the end time (the pause time while paused) or now.
-    function _accrualEnd(Streams.Record storage s) private view returns (uint40) {
+    function _accrualEnd(Stored storage s) private view returns (uint40) {
         uint40 end = s.endAt;
         return block.timestamp < end ? uint40(block.timestamp) : end;
     }
 
-    function _requirePayer(uint256 streamId, Streams.Record storage s) private view {
+    function _requirePayer(uint256 streamId, Stored storage s) private view {
         if (s.status == Streams.Status.Null) revert Errors.RoyaltyStreams_UnknownStream(streamId);
         if (msg.sender != s.payer) revert Errors.RoyaltyStreams_NotPayer(streamId, msg.sender);
     }

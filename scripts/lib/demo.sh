@@ -14,16 +14,18 @@ run_demo() {
     { cat "$log"; die "demo settle() failed"; }
 }
 
-# Streams and pools through the `fairtrain` CLI, after run_demo: the demo payer (anvil account 3)
-# subscribes to creator A's license 1 (a royalty stream); creator B (account 2) puts license 4
-# into a revenue pool shared with a co-author (account 6, 70/30), routes its resale royalties
-# there too, and the payer streams to it; an hour later (anvil's clock moved) both streams are
+# Streams and pools through the `fairtrain` CLI, after run_demo: creator A (anvil account 1) lets
+# payers stream to its license 1 and the demo payer (account 3) subscribes to it (a royalty
+# stream); creator B (account 2) puts license 4 into a revenue pool shared with a co-author
+# (account 6, 70/30; moving it in lets payers stream to it), routes its resale royalties there
+# too, and the payer streams to it; an hour later (anvil's clock moved) both streams are
 # withdrawn, the pool distributes its income and pays both members. Sets demo_stream (the stream
 # to license 1), demo_pool (the pool's address) and demo_pool_paid (what each member received).
 # Usage: run_royalties_demo <rpc-url> <fairtrain binary> <log-file>
 run_royalties_demo() {
-  local rpc="$1" ft="$2" log="$3" token payer_key creator_b_key coauthor pool_stream payer
+  local rpc="$1" ft="$2" log="$3" token payer_key creator_a_key creator_b_key coauthor pool_stream payer
   payer_key="0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
+  creator_a_key="0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
   creator_b_key="0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
   coauthor="0x976EA74026E726554dB657fA54763abd0C3a0aa9"
   export FAIRTRAIN_RPC_URL="$rpc" FAIRTRAIN_DEPLOYMENT="$ROOT/deployments/31337.json"
@@ -44,6 +46,7 @@ run_royalties_demo() {
   payer="$(cast wallet address "$payer_key")"
   cast send "$token" 'mint(address,uint256)' "$payer" 100000000 \
     --private-key "$payer_key" --rpc-url "$rpc" >>"$log"
+  ft_as "$creator_a_key" '' stream enable 1
   demo_stream="$(ft_as "$payer_key" 'v.details.streamId' stream create 1 --rate 1 --per hour --deposit 24)"
   demo_pool="$(ft_as "$creator_b_key" 'v.details.pool' pool create --name 'Poems co-op shares' --symbol POEM \
     --member "$(cast wallet address "$creator_b_key")=70" --member "$coauthor=30")"

@@ -241,6 +241,27 @@ pub async fn add_license(chain: &Chain, args: &LicenseArgs) -> Result<Done> {
             nft.safeTransferFrom_0(me, args.pool, args.license_id),
         )
         .await?;
+    let mut txs = vec![Sent::new("safeTransferFrom", &receipt)];
+    // A pool collects stream income too: let payers stream to the license (the pool never
+    // transfers it, so the holder history costs it nothing).
+    let streams = chain.streams()?;
+    if !chain
+        .read(
+            "reading the license's streams",
+            streams.streamsEnabled(args.license_id),
+        )
+        .await?
+    {
+        let receipt = chain
+            .send(
+                "enableStreams",
+                chain
+                    .pool(args.pool)
+                    .enableStreams(*streams.address(), args.license_id),
+            )
+            .await?;
+        txs.push(Sent::new("enableStreams", &receipt));
+    }
     Ok(Done {
         summary: format!(
             "license {} is now held by the pool {}: its usage payouts and stream withdrawals pay the pool",
@@ -251,7 +272,7 @@ pub async fn add_license(chain: &Chain, args: &LicenseArgs) -> Result<Done> {
             args.pool, args.pool
         )),
         details: serde_json::json!({ "pool": args.pool, "licenseId": args.license_id.to_string() }),
-        txs: vec![Sent::new("safeTransferFrom", &receipt)],
+        txs,
     })
 }
 

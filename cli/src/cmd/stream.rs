@@ -1,6 +1,7 @@
 //! `fairtrain stream ...`: per-second royalty streams from a payer to a license's holder
-//! (`RoyaltyStreams`, docs/streams-and-pools.md): open, top up, change the rate, pause, restart,
-//! cancel, withdraw to the holder, and the state of a stream.
+//! (`RoyaltyStreams`, docs/streams-and-pools.md): let payers stream to a license (its holder),
+//! open, top up, change the rate, pause, restart, cancel, withdraw to the holder, and the state
+//! of a stream.
 //!
 //! Rates are given in tokens per period (`--rate 30 --per day`) and converted to the contract's
 //! 18-decimal fixed-point base units per second, rounded down; `--rate-wad` passes that number
@@ -26,6 +27,9 @@ const WAD: u128 = 1_000_000_000_000_000_000;
 /// Stream subcommands.
 #[derive(Debug, Subcommand)]
 pub enum StreamCmd {
+    /// Let payers stream to a license you hold (or one held by a revenue pool): from then on
+    /// each transfer of it records the new holder.
+    Enable(EnableArgs),
     /// Open a stream from your account to a license (its holder over time is paid).
     Create(CreateArgs),
     /// Add funds to a stream (anyone may); an insolvent stream first pays its debt.
@@ -34,7 +38,8 @@ pub enum StreamCmd {
     Adjust(RateChangeArgs),
     /// Stop accrual now (payer or operator); debt accrued before stays.
     Pause(StreamIdArgs),
-    /// Restart a paused stream (payer; the operator only its own pauses).
+    /// Restart a paused stream (payer, at any rate; the operator only its own pauses, at the
+    /// rate of the pause).
     Restart(RestartArgs),
     /// Close a stream for good (payer): accrued to the holders, the rest refunded to you.
     Cancel(StreamIdArgs),
@@ -145,6 +150,13 @@ impl RateArgs {
         }
         Ok(wad)
     }
+}
+
+/// `stream enable`.
+#[derive(Clone, Debug, Args)]
+pub struct EnableArgs {
+    /// The license.
+    pub license_id: U256,
 }
 
 /// `stream create`.
@@ -273,12 +285,71 @@ fn done(summary: String, next: Option<String>, details: serde_json::Value, txs: 
     }
 }
 
+/// `stream enable`: `RoyaltyStreams.enableStreams` from the key's account (the holder, or an
+/// account it approved), or, for a license a revenue pool of the deployment holds,
+/// `RevenuePool.enableStreams` (anyone may send it).
+///
+/// # Errors
+///
+/// An unknown license, streams already enabled (nothing sent); a decoded revert
+/// (`RoyaltyStreams_NotHolderOrApproved`).
+pub async fn enable(chain: &Chain, args: &EnableArgs) -> Result<Done> {
+    let streams = chain.streams()?;
+    let license = args.license_id;
+    let holder = chain
+        .read("reading the license", chain.nft().ownerOf(license))
+        .await?;
+    if chain
+        .read(
+            "reading the license's streams",
+            streams.streamsEnabled(license),
+        )
+        .await?
+    {
+        return Err(CliError::Invalid(format!(
+            "payers can already stream to license {license}"
+        )));
+    }
+    let factory = chain.pool_factory()?;
+    let by_pool = chain
+        .read(
+            "asking the factory about the holder",
+            factory.isPool(holder),
+        )
+        .await?;
+    let receipt = if by_pool {
+        chain
+            .send(
+                "enableStreams",
+                chain
+                    .pool(holder)
+                    .enableStreams(*streams.address(), license),
+            )
+            .await?
+    } else {
+        chain
+            .send("enableStreams", streams.enableStreams(license))
+            .await?
+    };
+    Ok(done(
+        format!(
+            "payers can now stream to license {license}, held by {holder}{}; each later transfer of it records the new holder (about 30k gas more per transfer)",
+            if by_pool { " (a revenue pool)" } else { "" }
+        ),
+        Some(format!(
+            "a payer opens one with `fairtrain stream create {license} --rate <amount> --per <period>`"
+        )),
+        serde_json::json!({ "licenseId": license.to_string(), "holder": holder, "pool": by_pool }),
+        vec![Sent::new("enableStreams", &receipt)],
+    ))
+}
+
 /// `stream create`: approves the deposit if needed, opens the stream, reports its id.
 ///
 /// # Errors
 ///
-/// Bad amounts or token; a wallet short of the deposit (nothing sent); a decoded revert such as
-/// `RoyaltyStreams_UnknownLicense` or `_StartInPast`.
+/// Bad amounts or token; a license whose holder has not enabled streams or a wallet short of the
+/// deposit (nothing sent); a decoded revert such as `RoyaltyStreams_StartInPast`.
 pub async fn create(chain: &Chain, args: &CreateArgs) -> Result<Done> {
     let streams = chain.streams()?;
     let token = chain.resolve_token(args.token.as_deref()).await?;
@@ -287,10 +358,22 @@ pub async fn create(chain: &Chain, args: &CreateArgs) -> Result<Done> {
     let deposit_u128 = u128::try_from(deposit)
         .map_err(|_| CliError::Invalid("--deposit is above 2^128 - 1 base units".into()))?;
     let license = args.license_id;
-    // An unknown license is refused before any approval is sent.
+    // An unknown license, or one that does not take streams, is refused before any approval is
+    // sent.
     chain
         .read("reading the license", chain.nft().ownerOf(license))
         .await?;
+    if !chain
+        .read(
+            "reading the license's streams",
+            streams.streamsEnabled(license),
+        )
+        .await?
+    {
+        return Err(CliError::Invalid(format!(
+            "license {license} does not take streams yet: its holder enables them with `fairtrain stream enable {license}`"
+        )));
+    }
     let mut txs = Vec::new();
     if !deposit.is_zero() {
         txs.extend(

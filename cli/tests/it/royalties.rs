@@ -13,8 +13,8 @@ use fairtrain_cli::{
         license::{self, MintArgs},
         pool::{self, ClaimArgs, CreateArgs as PoolCreateArgs, LicenseArgs, StatusArgs, TokenArgs},
         stream::{
-            self, CreateArgs, Per, RateArgs, RateChangeArgs, RestartArgs, StreamIdArgs, TopUpArgs,
-            WithdrawOwedArgs,
+            self, CreateArgs, EnableArgs, Per, RateArgs, RateChangeArgs, RestartArgs, StreamIdArgs,
+            TopUpArgs, WithdrawOwedArgs,
         },
     },
     templates::Template,
@@ -100,6 +100,47 @@ async fn a_stream_pays_the_holder_to_the_unit_and_refunds_the_rest() {
     let anyone = net.chain(MEMBER).await;
     let creator_before = wallet(&payer, creator).await;
     let payer_before = wallet(&payer, payer_addr).await;
+
+    // Streams need the holder's consent: refused before anything is sent, and only the holder
+    // (not the payer) enables them.
+    assert!(matches!(
+        stream::create(
+            &payer,
+            &create_args(license, RateArgs::per("1", Per::Second), "100"),
+        )
+        .await,
+        Err(CliError::Invalid(_))
+    ));
+    let err = reverted(
+        stream::enable(
+            &payer,
+            &EnableArgs {
+                license_id: license,
+            },
+        )
+        .await,
+        "RoyaltyStreams_NotHolderOrApproved",
+    );
+    assert!(err.contains("only the holder of license"), "{err}");
+    let enabled = stream::enable(
+        &net.chain(CREATOR).await,
+        &EnableArgs {
+            license_id: license,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(enabled.details["holder"], serde_json::json!(creator));
+    assert!(matches!(
+        stream::enable(
+            &payer,
+            &EnableArgs {
+                license_id: license
+            }
+        )
+        .await,
+        Err(CliError::Invalid(_))
+    ));
 
     // 1 fUSD per second, 100 fUSD deposited: approve + create.
     let created = stream::create(
@@ -337,7 +378,8 @@ async fn a_pool_holding_a_license_pays_its_members_to_the_unit() {
         .await,
         Err(CliError::Invalid(_))
     ));
-    pool::add_license(
+    // Moving it in also lets payers stream to it (through the pool, its holder now).
+    let added = pool::add_license(
         &creator,
         &LicenseArgs {
             pool: addr,
@@ -346,6 +388,7 @@ async fn a_pool_holding_a_license_pays_its_members_to_the_unit() {
     )
     .await
     .unwrap();
+    assert_eq!(added.txs.len(), 2, "safeTransferFrom, enableStreams");
     // Resale royalties: only the creator routes them.
     let err = reverted(
         pool::route_royalties(

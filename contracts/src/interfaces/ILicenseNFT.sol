@@ -78,6 +78,14 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
     /// @notice Number of licenses `creator` minted for a manifest.
     function licensesOfManifest(address creator, bytes32 manifestHash) external view returns (uint256);
 
+    /// @notice When the last of a license's earlier terms versions (every version that was
+    /// current before the current one) stops running: 0 if its terms were never replaced,
+    /// max uint40 if one of them never expires. Payers who accepted an earlier version may be
+    /// charged for usage issued before that time, so the license can switch to exclusive terms
+    /// only once it has passed (see {updateTerms}).
+    /// @dev Reverts with {IERC721Errors.ERC721NonexistentToken} for an unknown license.
+    function earlierTermsRunUntil(uint256 licenseId) external view returns (uint40);
+
     /// @notice Until when `creator`'s manifest is under exclusive terms (0: never; max uint40:
     /// forever). Exclusivity binds the creator who granted it: licenses of the same manifest hash
     /// minted by other accounts are not the creator's (the signed manifest says who the creator
@@ -114,13 +122,23 @@ interface ILicenseNFT is IERC2981, IERC721Metadata {
     function mintBatch(License.MintRequest[] calldata requests) external returns (uint256 firstId);
 
     /// @notice Replaces a license's terms by a new version. Payers who accepted an earlier
-    /// version keep it; the new version needs a new acceptance.
+    /// version keep it (until it expires); the new version needs a new acceptance.
+    ///
+    /// Exclusive terms promise their licensee that no other payer can be charged for the work
+    /// from then on. A license therefore switches to exclusive terms only when every terms version
+    /// it had before (the current one included) has expired, so that no earlier acceptance can
+    /// charge usage issued after the switch; a license whose terms ever had no expiry can never
+    /// switch (mint a new license with exclusive terms instead). And exclusive terms lock the
+    /// creator's manifest against any new license, so only the creator, holding the license, can
+    /// set them: a buyer of the license (or a pool holding it) cannot lock the creator's work.
     /// @dev Emits {LicenseTermsUpdated} and possibly {TermsRegistered}.
     ///
     /// Requirements:
     /// - The caller holds the license or is approved for it.
     /// - The new terms differ from the current ones; the current terms are not exclusive and running.
-    /// - New exclusive terms need the license to be its creator's only one of the manifest.
+    /// - New exclusive terms: the caller is the license's creator and holds it; every earlier
+    ///   version has expired ({earlierTermsRunUntil}, with the current one); the license is its
+    ///   creator's only one of the manifest.
     function updateTerms(uint256 licenseId, License.Terms calldata t) external returns (uint64 termsId);
 
     /// @notice Routes the license's EIP-2981 royalties on resale to `receiver` (e.g. a revenue

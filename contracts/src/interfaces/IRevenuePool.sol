@@ -7,15 +7,19 @@ import {IERC721Receiver} from "@openzeppelin/contracts/token/ERC721/IERC721Recei
 import {License} from "../types/LicenseTypes.sol";
 import {Pools} from "../types/PoolTypes.sol";
 import {ILicenseNFT} from "./ILicenseNFT.sol";
+import {IRoyaltyStreams} from "./IRoyaltyStreams.sol";
 
 /// @title IRevenuePool
 /// @notice Shares income among many holders. The pool's shares are an ERC-20 with a fixed supply
 /// (fractional data tokens), or non-transferable for a fixed split. Income in any accepted token
 /// (per-sample claims paid to the pool as license holder, stream withdrawals, EIP-2981 royalties)
 /// arrives as a plain balance increase; anyone books it with {distribute}, which adds it to a
-/// per-token accumulator in O(1). Each holder claims its pro-rata part at any time, in O(1);
-/// share transfers settle both sides first, so income follows the shares held when it was
-/// distributed.
+/// per-token accumulator in O(1), and every share transfer books it first. Each holder claims its
+/// pro-rata part at any time, in O(1). Income belongs to the shares held when it was received:
+/// a share transfer books what arrived before it to the holders before it, then settles both
+/// sides, so neither a buyer nor a flash-borrower of shares can take income received before it
+/// held them. (Income earned elsewhere but not yet paid to the pool, such as a stream's accrual
+/// not yet withdrawn, is not the pool's until it arrives; see docs/threat-model.md.)
 ///
 /// For every accepted token: `received × PRECISION == Σ claimed × PRECISION + Σ owedScaled +
 /// Σ shares × (accPerShare − index) + carry` (exact), so the pool never pays out more than it
@@ -76,7 +80,8 @@ interface IRevenuePool is IERC20, IERC721Receiver {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Books the pool's new income in `token` (its balance beyond what it owes) into the
-    /// accumulator; anyone may call. A donation is simply income for the holders.
+    /// accumulator; anyone may call. A donation is simply income for the holders. Share transfers
+    /// do the same for every accepted token before balances move (and emit this event too).
     /// @dev Emits {IncomeDistributed} when there is something to book.
     ///
     /// Requirements:
@@ -92,6 +97,15 @@ interface IRevenuePool is IERC20, IERC721Receiver {
 
     /// @notice {claim} for several tokens.
     function claimMany(address account, address[] calldata tokens) external returns (uint256[] memory amounts);
+
+    /// @notice Lets payers stream to a license the pool holds ({IRoyaltyStreams-enableStreams},
+    /// with the pool as the holder); anyone may call. The pool never transfers its licenses, so
+    /// the holder history costs it nothing.
+    ///
+    /// Requirements:
+    /// - The pool holds the license and `streams` accepts the call (see
+    ///   {IRoyaltyStreams-enableStreams}).
+    function enableStreams(IRoyaltyStreams streams, uint256 licenseId) external;
 
     /// @notice Accepts a new income token.
     /// @dev Emits {TokenAccepted}.

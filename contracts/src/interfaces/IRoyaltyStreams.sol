@@ -12,6 +12,10 @@ import {ILicenseTransferHook} from "./ILicenseTransferHook.sol";
 /// balance runs out stops paying and records its uncovered debt, which a later top-up pays to the
 /// holders of the time it accrued.
 ///
+/// A license is streamed to only once its holder has enabled streams ({enableStreams}): that
+/// starts the license's holder history, which makes each later transfer of the license record a
+/// checkpoint. Nobody but the holder can put that cost on the holder's transfers.
+///
 /// Every token unit deposited is, at every moment, in exactly one place: a stream's balance
 /// (not yet accrued, or accrued and not yet settled), owed to an account ({owedTo}), paid to a
 /// holder, or refunded to the payer. See docs/streams-and-pools.md.
@@ -70,8 +74,9 @@ interface IRoyaltyStreams is ILicenseTransferHook {
     /// @notice Emitted when an account's {owedTo} balance is paid out.
     event OwedWithdrawn(address indexed account, address indexed token, uint256 amount);
 
-    /// @notice Emitted when a license that has streams changes hands: from `since` on, accrual
-    /// goes to `holder`. `index` is the checkpoint's position in the license's holder history.
+    /// @notice Emitted when a license's holder enables streams (`index` 0: the history starts) and
+    /// when a license with streams enabled changes hands: from `since` on, accrual goes to
+    /// `holder`. `index` is the checkpoint's position in the license's holder history.
     event HolderCheckpointed(uint256 indexed licenseId, address indexed holder, uint40 since, uint256 index);
 
     /*//////////////////////////////////////////////////////////////
@@ -88,7 +93,8 @@ interface IRoyaltyStreams is ILicenseTransferHook {
     /// @notice Id the next stream will get (ids start at 1).
     function nextStreamId() external view returns (uint256);
 
-    /// @notice The stored record of a stream (zeroed for unknown ids).
+    /// @notice The record of a stream (zeroed for unknown ids). `holderIndex` is the position, in
+    /// the license's holder history, of the checkpoint in force at `creditedAt`.
     function getStream(uint256 streamId) external view returns (Streams.Record memory);
 
     /// @notice The state of a stream right now (see {Streams-State}).
@@ -107,7 +113,10 @@ interface IRoyaltyStreams is ILicenseTransferHook {
     /// @notice Token units of `token` settled for `account` and not yet paid out.
     function owedTo(address account, address token) external view returns (uint256);
 
-    /// @notice Number of holder checkpoints of a license (0: it never had a stream).
+    /// @notice Whether the license's holder enabled streams (see {enableStreams}).
+    function streamsEnabled(uint256 licenseId) external view returns (bool);
+
+    /// @notice Number of holder checkpoints of a license (0: streams are not enabled).
     function holderCheckpointCount(uint256 licenseId) external view returns (uint256);
 
     /// @notice The `index`-th holder checkpoint of a license.
@@ -120,11 +129,25 @@ interface IRoyaltyStreams is ILicenseTransferHook {
                               PAYER WRITES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Opens a stream from the caller to a license and pulls `params.deposit`.
-    /// @dev Emits {StreamCreated} (and {HolderCheckpointed} for a license's first stream).
+    /// @notice Lets payers stream to a license: starts its holder history with the current
+    /// holder, so that accrual follows the license across transfers from now on. From then on
+    /// every transfer of the license records a checkpoint (one storage slot, paid by whoever
+    /// transfers it), which is why only the holder (or an account it approved for the license)
+    /// may enable it. Final: a license's history is never removed. A {IRevenuePool} enables the
+    /// licenses it holds through {IRevenuePool-enableStreams}.
+    /// @dev Emits {HolderCheckpointed} with index 0.
     ///
     /// Requirements:
-    /// - The license exists and this contract is the license contract's transfer hook.
+    /// - The license exists; the caller is its holder, approved for it, or an operator of the
+    ///   holder; streams are not enabled yet; this contract is the license contract's transfer
+    ///   hook.
+    function enableStreams(uint256 licenseId) external;
+
+    /// @notice Opens a stream from the caller to a license and pulls `params.deposit`.
+    /// @dev Emits {StreamCreated}.
+    ///
+    /// Requirements:
+    /// - The license's holder enabled streams ({enableStreams}).
     /// - `token` is not zero and moves exact amounts; `ratePerSecond` is not zero.
     /// - `startTime` is 0 or not in the past; `endTime` is 0 or after the start.
     /// @return streamId The new stream's id.
@@ -156,12 +179,13 @@ interface IRoyaltyStreams is ILicenseTransferHook {
     function pause(uint256 streamId) external;
 
     /// @notice Restarts a paused stream at `ratePerSecond` until its original end. The payer may
-    /// restart any pause; the operator only a pause it made.
+    /// restart any pause, at any rate; the operator only a pause it made, and only at the rate in
+    /// force at the pause (only the payer changes the rate).
     /// @dev Emits {StreamRestarted}.
     ///
     /// Requirements:
     /// - The stream is paused, has no uncovered debt and its end time has not passed;
-    ///   `ratePerSecond` is not zero.
+    ///   `ratePerSecond` is not zero, and equals the stream's rate when the operator restarts.
     function restart(uint256 streamId, uint128 ratePerSecond) external;
 
     /// @notice Ends a stream for good: what accrued goes to the holders of the time (rounded up
@@ -182,7 +206,7 @@ interface IRoyaltyStreams is ILicenseTransferHook {
     /// what accrued to the license's current holder; what accrued under earlier holders is booked
     /// to their {owedTo}. Anyone may call; the money only ever goes to the rightful holders.
     /// @dev Emits {StreamWithdrawn}, {AccrualCredited}, {StreamInsolvent} as they apply.
-    /// A cancelled stream returns 0.
+    /// A cancelled stream returns 0 and emits nothing (it was settled when it was cancelled).
     /// @return paid What was transferred to the current holder.
     function withdraw(uint256 streamId) external returns (uint256 paid);
 

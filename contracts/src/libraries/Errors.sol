@@ -36,6 +36,11 @@ library Errors {
     error LicenseNFT_ManifestHasOtherLicenses(bytes32 manifestKey, uint256 count);
     /// @notice The new terms are the license's current terms.
     error LicenseNFT_TermsUnchanged(uint256 licenseId, uint64 termsId);
+    /// @notice Only the license's creator, holding the license, may switch it to exclusive terms.
+    error LicenseNFT_ExclusiveOnlyByCreator(uint256 licenseId, address caller);
+    /// @notice A terms version the license had before runs until `until` (max uint40: forever):
+    /// payers who accepted it could still be charged, so the license cannot become exclusive.
+    error LicenseNFT_EarlierTermsRunning(uint256 licenseId, uint40 until);
     /// @notice A batch mint got an empty list.
     error LicenseNFT_EmptyBatch();
     /// @notice Only the license's creator may route its royalties.
@@ -166,6 +171,15 @@ library Errors {
     error RoyaltyStreams_SettlementIncomplete(uint256 streamId, uint40 settledUntil);
     /// @notice The contract received a different amount than was sent (fee-on-transfer tokens).
     error RoyaltyStreams_TransferAmountMismatch(address token, uint256 expected, uint256 received);
+    /// @notice The license's holder has not enabled streams (`enableStreams`).
+    error RoyaltyStreams_StreamsNotEnabled(uint256 licenseId);
+    /// @notice Streams are already enabled for this license.
+    error RoyaltyStreams_StreamsAlreadyEnabled(uint256 licenseId);
+    /// @notice Only the license's holder, or an account it approved, may enable streams.
+    error RoyaltyStreams_NotHolderOrApproved(uint256 licenseId, address caller);
+    /// @notice The operator restarts a pause at the rate in force at the pause; only the payer
+    /// changes the rate.
+    error RoyaltyStreams_OperatorCannotChangeRate(uint256 streamId, uint128 rate, uint128 requested);
 
     /*//////////////////////////////////////////////////////////////
                               REVENUE POOL

@@ -31,7 +31,8 @@ library Streams {
         Cancelled
     }
 
-    /// @notice One stream. Five slots; a stream without an operator writes four at creation.
+    /// @notice One stream, as {RoyaltyStreams-getStream} returns it (the contract stores it in
+    /// three slots, four with an operator or while paused, and derives `holderIndex`).
     /// Accrual: between `anchor` (the last rate change) and time `t`, the stream has accrued
     /// `floor(ratePerSecond * (t - anchor) / 1e18)` token units; it has credited to holders what
     /// accrued up to `creditedAt`, and `balance` holds what has not been credited or refunded.
@@ -44,30 +45,27 @@ library Streams {
     /// @param ratePerSecond Token base units per second, as an 18-decimal fixed-point number.
     /// @param balance Deposited and not yet credited to a holder or refunded.
     /// @param licenseId The license whose holders the stream pays.
-    /// @param holderIndex Index, in the license's holder history, of the holder at `creditedAt`.
+    /// @param holderIndex Index, in the license's holder history, of the checkpoint in force at
+    /// `creditedAt` (derived, not stored).
     /// @param anchor When the current rate took effect (accrual is measured from here).
     /// @param resumeEnd While paused, the end time to restore on restart.
     /// @param payer Who opened the stream: may top up, adjust, pause, restart, cancel; refunds go
     /// to it.
-    /// @param operator May pause the stream (and restart it if it paused it); `address(0)`: none.
+    /// @param operator May pause the stream (and restart it at the same rate if it paused it);
+    /// `address(0)`: none.
     struct Record {
-        // slot 0
         address token;
         uint40 creditedAt;
         uint40 endAt;
         Status status;
         bool pausedByOperator;
-        // slot 1
         uint128 ratePerSecond;
         uint128 balance;
-        // slot 2
         uint64 licenseId;
         uint32 holderIndex;
         uint40 anchor;
         uint40 resumeEnd;
-        // slot 3
         address payer;
-        // slot 4
         address operator;
     }
 
@@ -85,7 +83,7 @@ library Streams {
     /// @param startTime When accrual starts; 0 means now. Not in the past.
     /// @param endTime When accrual stops; 0 means never.
     /// @param operator Account that may also pause the stream (e.g. the relayer that sees the
-    /// model go offline); `address(0)`: only the payer.
+    /// model go offline) and restart its own pause at the same rate; `address(0)`: only the payer.
     /// @param deposit Amount pulled from the payer now (may be 0 and topped up later).
     struct CreateParams {
         uint256 licenseId;

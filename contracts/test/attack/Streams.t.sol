@@ -1,21 +1,59 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
 import {RevenuePool} from "../../src/RevenuePool.sol";
 import {IRevenuePool} from "../../src/interfaces/IRevenuePool.sol";
 import {IRoyaltyStreams} from "../../src/interfaces/IRoyaltyStreams.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Pools} from "../../src/types/PoolTypes.sol";
 import {Streams} from "../../src/types/StreamTypes.sol";
+import {MockERC20} from "../mocks/MockERC20.sol";
 import {FeeOnTransferToken} from "../mocks/weird/FeeOnTransferToken.sol";
 import {NoReturnToken} from "../mocks/weird/NoReturnToken.sol";
 import {ReentrantToken} from "../mocks/weird/ReentrantToken.sol";
 import {RevertingToken} from "../mocks/weird/RevertingToken.sol";
 import {StreamsBase} from "../utils/StreamsBase.t.sol";
 
+/// @dev Borrows pool shares from a lender for one transaction: takes them, distributes, claims
+/// for itself and returns them (a flash loan of shares).
+contract ShareFlashBorrower {
+    function run(RevenuePool pool, address lender, uint256 shares, address token)
+        external
+        returns (uint256 claimed)
+    {
+        pool.transferFrom(lender, address(this), shares);
+        pool.distribute(token);
+        claimed = pool.claim(address(this), token);
+        pool.transfer(lender, shares);
+    }
+}
+
+/// @dev Borrows pool shares for one transaction and has a stream to the pool's license paid out
+/// while it holds them (see `test_PoolShares_FlashBorrowerTriggeringAStreamPayout_KnownWeakness`).
+contract StreamPayoutBorrower {
+    function run(
+        RevenuePool pool,
+        IRoyaltyStreams streams,
+        uint256 streamId,
+        address lender,
+        uint256 shares,
+        address token
+    ) external returns (uint256 claimed) {
+        pool.transferFrom(lender, address(this), shares);
+        streams.withdraw(streamId);
+        pool.distribute(token);
+        claimed = pool.claim(address(this), token);
+        pool.transfer(lender, shares);
+    }
+}
+
 /// @notice Attacks on {RoyaltyStreams} and {RevenuePool}, by actor: reentrant and weird tokens,
-/// griefing with dust streams, donations and tiny payments, unauthorized stream control,
-/// payouts to the wrong address, blocklisted holders.
+/// griefing with dust and zero-deposit streams, donations and tiny payments, unauthorized stream
+/// control (an operator raising the rate), payouts to the wrong address, blocklisted holders,
+/// and sniping a pool's undistributed income by buying or flash-borrowing shares.
 contract StreamsAttackTest is StreamsBase {
     address internal attacker = makeAddr("attacker");
 
@@ -112,7 +150,7 @@ contract StreamsAttackTest is StreamsBase {
         uint256 id = openIn(address(blt), DEPOSIT, payer);
         vm.warp(block.timestamp + 100);
         blt.setBlocked(creator, true);
-        vm.expectRevert();
+        vm.expectRevert(abi.encodeWithSelector(RevertingToken.Blocked.selector, creator));
         streams.withdraw(id);
         assertTrue(streams.settle(id), "settlement books the blocked holder's share instead");
         transferLicense(creator, buyer);
@@ -127,8 +165,66 @@ contract StreamsAttackTest is StreamsBase {
                         ANYONE: GRIEFING AND THEFT
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev 1000 dust streams to a license change neither the cost of transferring it nor the
-    /// cost of withdrawing another stream: transfers touch no stream, withdrawals only their own.
+    /// @dev The griefing attack: an outsider opens a zero-deposit stream (of any token address,
+    /// here one that is not even a contract) to someone else's license, or a dust stream of a
+    /// token it made up, to make every later transfer of the license record a checkpoint
+    /// (≈ +25k gas each, forever). Streams need the holder's consent (`enableStreams`): both
+    /// attempts revert, and the license's transfers cost exactly what they cost before.
+    function test_ZeroDepositStream_CannotRaiseTransferGasOfAnotherHoldersLicense() public {
+        uint256 victim = mintLicense(creator, defaultTerms(), keccak256("victim"));
+        uint256 before = _transferRoundTrip(victim);
+
+        Streams.CreateParams memory p = params(1, 0);
+        p.licenseId = victim;
+        p.token = address(0xdead);
+        vm.prank(attacker);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, victim));
+        streams.create(p);
+        MockERC20 junk = new MockERC20("Junk", "J", 18);
+        junk.mint(attacker, 1);
+        vm.startPrank(attacker);
+        junk.approve(address(streams), 1);
+        p.token = address(junk);
+        p.deposit = 1;
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, victim));
+        streams.create(p);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotHolderOrApproved.selector, victim, attacker)
+        );
+        streams.enableStreams(victim);
+        vm.stopPrank();
+
+        assertEq(_transferRoundTrip(victim), before, "transfer gas unchanged");
+        assertEq(streams.holderCheckpointCount(victim), 0, "no checkpoint");
+        // What the attack would have cost the holder: the same transfer once streams are enabled
+        // (the holder's own choice).
+        enableStreams(creator, victim);
+        emit log_named_uint("license transfer, streams not enabled", before);
+        emit log_named_uint("license transfer, streams enabled", _transferRoundTrip(victim));
+    }
+
+    /// @dev Gas of a transfer of license `id` from the creator to the buyer (after a round trip
+    /// that creates both accounts' balances), then back.
+    function _transferRoundTrip(uint256 id) private returns (uint256 transferGas) {
+        vm.prank(creator);
+        nft.transferFrom(creator, buyer, id);
+        vm.warp(block.timestamp + 1);
+        vm.prank(buyer);
+        nft.transferFrom(buyer, creator, id);
+        vm.warp(block.timestamp + 1);
+        vm.prank(creator);
+        uint256 g = gasleft();
+        nft.transferFrom(creator, buyer, id);
+        transferGas = g - gasleft();
+        vm.warp(block.timestamp + 1);
+        vm.prank(buyer);
+        nft.transferFrom(buyer, creator, id);
+        vm.warp(block.timestamp + 1);
+    }
+
+    /// @dev 1000 dust streams to a license whose holder enabled streams change neither the cost
+    /// of transferring it nor the cost of withdrawing another stream: transfers touch no stream
+    /// (one checkpoint whatever the number of streams), withdrawals only their own.
     function test_DustStreams_DoNotGriefTransfersOrOtherStreams() public {
         uint256 id = openStream();
         // Steady state: the stream, both holders' balances and ledgers exist.
@@ -188,6 +284,34 @@ contract StreamsAttackTest is StreamsBase {
         assertEq(usd6.balanceOf(buyer), accrued(RATE, 100, 200));
     }
 
+    /// @dev The operator may only pause. Exploit (issue 12, item 3): a 1,000-unit deposit to a
+    /// stream of 1 unit per day; after a day the operator pauses and restarts at 999 units per
+    /// second, and one second later the holder takes everything left, the payer's cancel refunding
+    /// nothing. The restart at another rate reverts; the operator's restart keeps the rate, and
+    /// the payer keeps its refund.
+    function test_Operator_CannotRaiseTheRateThroughPauseAndRestart() public {
+        uint256 id = openStream();
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(operator);
+        streams.pause(id);
+        uint128 huge = uint128(DEPOSIT - 1e6) * 1e18;
+        vm.prank(operator);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_OperatorCannotChangeRate.selector, id, RATE, huge)
+        );
+        streams.restart(id, huge);
+        vm.prank(operator);
+        streams.restart(id, RATE);
+        vm.warp(block.timestamp + 1);
+        streams.withdraw(id);
+        uint256 toHolder = usd6.balanceOf(creator) + streams.owedTo(creator, address(usd6));
+        assertEq(toHolder, accrued(RATE, 0, 1 days) + 1 + accrued(RATE, 0, 1), "a day and a second");
+        vm.prank(payer);
+        uint128 refunded = streams.cancel(id);
+        assertEq(refunded + usd6.balanceOf(creator) + streams.owedTo(creator, address(usd6)), DEPOSIT);
+        assertGt(refunded, 998e6, "the payer gets back what did not stream");
+    }
+
     function test_Unauthorized_StreamControl() public {
         uint256 id = openStream();
         vm.startPrank(attacker);
@@ -210,14 +334,23 @@ contract StreamsAttackTest is StreamsBase {
         vm.prank(operator);
         vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotPayer.selector, id, operator));
         streams.adjustRate(id, RATE * 100);
+        // Nor can an outsider enable streams to a license it does not hold.
+        uint256 other = mintLicense(creator, defaultTerms(), keccak256("other"));
+        vm.prank(attacker);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotHolderOrApproved.selector, other, attacker)
+        );
+        streams.enableStreams(other);
     }
 
     function test_StreamToNonexistentLicense_Reverts() public {
         Streams.CreateParams memory p = params(RATE, DEPOSIT);
         p.licenseId = nft.totalMinted() + 1;
         vm.prank(payer);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, p.licenseId));
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, p.licenseId));
         streams.create(p);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, p.licenseId));
+        streams.enableStreams(p.licenseId);
     }
 
     /// @dev A donation to the streams contract belongs to nobody's ledger and cannot be taken.
@@ -279,6 +412,86 @@ contract StreamsAttackTest is StreamsBase {
         pool.transfer(attacker, 1);
         assertEq(pool.claim(attacker, address(usd6)), 0);
         assertEq(pool.claim(creator, address(usd6)), 50);
+    }
+
+    /// @dev Exploit (issue 12, item 4): income the pool received while the creator held half the
+    /// shares is not distributed yet; the attacker buys the creator's shares, distributes and
+    /// claims. The share transfer books the pending income to the holders before it first: the
+    /// buyer gets nothing of it, the seller all of its half.
+    function test_PoolShares_BuyerCannotSnipeUndistributedIncome() public {
+        RevenuePool pool = _pool(address(usd6), 1, 1, true);
+        usd6.mint(address(pool), 100);
+        vm.prank(creator);
+        pool.transfer(attacker, 1);
+        assertEq(pool.undistributed(address(usd6)), 0, "booked by the transfer");
+        vm.startPrank(attacker);
+        assertEq(pool.distribute(address(usd6)), 0);
+        assertEq(pool.claim(attacker, address(usd6)), 0, "nothing earned before the purchase");
+        vm.stopPrank();
+        assertEq(pool.claim(creator, address(usd6)), 50);
+        assertEq(pool.claim(buyer, address(usd6)), 50);
+        // Income received after the purchase is the attacker's.
+        usd6.mint(address(pool), 10);
+        pool.distribute(address(usd6));
+        assertEq(pool.claim(attacker, address(usd6)), 5);
+    }
+
+    /// @dev The same with a flash loan of shares: borrow, distribute, claim, return in one
+    /// transaction. The borrower gets nothing; the lender keeps its part.
+    function test_PoolShares_FlashBorrowerCannotSnipeUndistributedIncome() public {
+        RevenuePool pool = _pool(address(usd6), 1, 1, true);
+        usd6.mint(address(pool), 100);
+        ShareFlashBorrower borrower = new ShareFlashBorrower();
+        vm.prank(creator);
+        pool.approve(address(borrower), 1);
+        vm.prank(attacker);
+        assertEq(borrower.run(pool, creator, 1, address(usd6)), 0, "flash borrower paid nothing");
+        assertEq(usd6.balanceOf(address(borrower)), 0);
+        assertEq(pool.balanceOf(creator), 1, "shares returned");
+        assertEq(pool.claim(creator, address(usd6)), 50);
+        assertEq(pool.claim(buyer, address(usd6)), 50);
+        assertEq(usd6.balanceOf(address(pool)), 0);
+    }
+
+    /// @dev Known weakness (docs/threat-model.md, "Streams and pools: limits"): income earned but
+    /// not yet paid to the pool is not the pool's yet. A flash-borrower of half the shares who
+    /// itself triggers the withdrawal of a day of a stream to a license the pool holds gets half
+    /// of that day, earned while the lender held the shares. Sellers and lenders protect
+    /// themselves by having the pool's streams withdrawn before lending or selling shares.
+    function test_PoolShares_FlashBorrowerTriggeringAStreamPayout_KnownWeakness() public {
+        RevenuePool pool = _pool(address(usd6), 1, 1, true);
+        uint256 held = mintLicense(creator, defaultTerms(), keccak256("pooled"));
+        vm.prank(creator);
+        nft.safeTransferFrom(creator, address(pool), held);
+        pool.enableStreams(streams, held);
+        Streams.CreateParams memory p = params(RATE, DEPOSIT);
+        p.licenseId = held;
+        vm.prank(payer);
+        uint256 id = streams.create(p);
+        vm.warp(block.timestamp + 1 days);
+        uint256 day = accrued(RATE, 0, 1 days);
+
+        StreamPayoutBorrower borrower = new StreamPayoutBorrower();
+        vm.prank(creator);
+        pool.approve(address(borrower), 1);
+        vm.prank(attacker);
+        uint256 got = borrower.run(pool, streams, id, creator, 1, address(usd6));
+        assertEq(got, day / 2, "half of a day earned while the lender held the shares");
+    }
+
+    /// @dev A token that calls back during a claim's payout cannot move shares then: the payout
+    /// is booked as paid but not yet sent, so a share transfer would book it again as income.
+    function test_PoolShares_TransferDuringClaimCallbackReverts() public {
+        ReentrantToken ret = new ReentrantToken();
+        RevenuePool pool = _pool(address(ret), 1, 1, true);
+        vm.prank(buyer);
+        pool.transfer(address(ret), 1); // the token's callback now holds shares it could move
+        ret.mint(address(pool), 100);
+        pool.distribute(address(ret));
+        ret.arm(address(pool), abi.encodeCall(IERC20.transfer, (attacker, 1)), true);
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        pool.claim(creator, address(ret));
+        assertEq(pool.balanceOf(address(ret)), 1);
     }
 
     function _pool(address token, uint256 a, uint256 b, bool transferable) internal returns (RevenuePool) {

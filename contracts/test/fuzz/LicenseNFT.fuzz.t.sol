@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+
 import {Vm} from "forge-std/Vm.sol";
 
 import {ILicenseNFT} from "../../src/interfaces/ILicenseNFT.sol";
@@ -232,7 +234,7 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
             uint256 expected = n > k ? (n - k + 2) / 3 : 0;
             assertEq(nft.licensesOfManifest(creator, keccak256(abi.encode(salt, k))), expected);
         }
-        vm.expectRevert();
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, pre + n + 1));
         nft.ownerOf(pre + n + 1);
     }
 

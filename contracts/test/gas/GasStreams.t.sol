@@ -67,14 +67,12 @@ contract GasStreamsTest is StreamsBase {
         _record("stream_create_with_operator", abi.encodeCall(streams.create, (params(RATE, DEPOSIT))));
     }
 
-    function test_Gas_StreamCreateFirstOnLicense() public {
+    /// @dev The holder lets payers stream to its license (starts its holder history).
+    function test_Gas_StreamEnableLicense() public {
         uint256 other = mintLicense(creator, defaultTerms(), keccak256("manifest-gas"));
-        Streams.CreateParams memory p = params(RATE, DEPOSIT);
-        p.licenseId = other;
-        p.operator = address(0);
-        vm.prank(payer);
-        streams.create(p);
-        _record("stream_create_first_on_license", abi.encodeCall(streams.create, (p)));
+        vm.prank(creator);
+        streams.enableStreams(other);
+        _record("stream_enable_license", abi.encodeCall(streams.enableStreams, (other)));
     }
 
     function test_Gas_StreamDeposit() public {
@@ -138,7 +136,7 @@ contract GasStreamsTest is StreamsBase {
     }
 
     /// @dev What the transfer hook adds to a license transfer (both to an account that holds
-    /// no license yet).
+    /// no license yet): with streams enabled (one checkpoint), without (none), without a hook.
     function test_Gas_LicenseTransfer() public {
         vm.prank(creator);
         nft.transferFrom(creator, buyer, licenseId);
@@ -178,11 +176,19 @@ contract GasStreamsTest is StreamsBase {
         _record("pool_claim", abi.encodeCall(pool.claim, (alice, address(usd6))));
     }
 
+    /// @dev A share transfer with no income pending (distributed before): settles both sides.
     function test_Gas_PoolShareTransfer() public {
         pool.distribute(address(usd6));
         vm.prank(alice);
         pool.transfer(bob, 1e18);
         _record("pool_share_transfer_1_token", abi.encodeCall(pool.transfer, (bob, 1e18)));
+    }
+
+    /// @dev A share transfer with income received and not distributed: books it first.
+    function test_Gas_PoolShareTransferIncomePending() public {
+        vm.prank(alice);
+        pool.transfer(bob, 1e18);
+        _record("pool_share_transfer_1_token_income_pending", abi.encodeCall(pool.transfer, (bob, 1e18)));
     }
 
     function test_Gas_PoolCreate() public {

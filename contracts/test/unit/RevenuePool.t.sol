@@ -10,12 +10,23 @@ import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
 import {Pools} from "../../src/types/PoolTypes.sol";
+import {Streams} from "../../src/types/StreamTypes.sol";
 import {MockERC20} from "../mocks/MockERC20.sol";
 import {StreamsBase} from "../utils/StreamsBase.t.sol";
 
+/// @dev A token whose `balanceOf` reverts (paused, broken or hostile).
+contract UnreadableBalanceToken {
+    error Unreadable();
+
+    function balanceOf(address) external pure returns (uint256) {
+        revert Unreadable();
+    }
+}
+
 /// @notice Unit tests of {RevenuePool} and {RevenuePoolFactory}: creation, pro-rata distribution
-/// and claims, share transfers, fixed splits, the manager, exact rounding, and the three income
-/// paths (per-sample claims, streams, EIP-2981 royalties) into one pool.
+/// and claims, share transfers (which book pending income first), fixed splits, the manager,
+/// streams to held licenses, exact rounding, and the three income paths (per-sample claims,
+/// streams, EIP-2981 royalties) into one pool.
 contract RevenuePoolTest is StreamsBase {
     address internal alice = makeAddr("alice");
     address internal bob = makeAddr("bob");
@@ -161,6 +172,48 @@ contract RevenuePoolTest is StreamsBase {
         assertEq(usd6.balanceOf(address(pool)), 0, "everything paid, nothing stuck");
     }
 
+    /// @dev Income received before a share transfer belongs to the holders before it: the
+    /// transfer books it (every accepted token, `IncomeDistributed` by the caller) before the
+    /// balances move, whether or not anyone called `distribute`.
+    function test_ShareTransfer_BooksPendingIncomeToHoldersBefore() public {
+        RevenuePool pool = newPool(true);
+        pay(pool, usd6, 100e6);
+        pay(pool, usdc, 10e18);
+        vm.expectEmit(address(pool));
+        emit IRevenuePool.IncomeDistributed(address(usd6), alice, 100e6, uint256(100e6) * 1e36 / 1000e18, 0);
+        vm.expectEmit(address(pool));
+        emit IRevenuePool.IncomeDistributed(address(usdc), alice, 10e18, uint256(10e18) * 1e36 / 1000e18, 0);
+        vm.prank(alice);
+        pool.transfer(bob, 700e18);
+        assertEq(pool.undistributed(address(usd6)), 0);
+        assertEq(pool.undistributed(address(usdc)), 0);
+        assertEq(pool.tokenState(address(usd6)).received, 100e6);
+        assertEq(pool.claimable(alice, address(usd6)), 70e6, "alice held 70 % when it arrived");
+        assertEq(pool.claimable(alice, address(usdc)), 7e18);
+        // Income received after the transfer is bob's alone.
+        pay(pool, usd6, 50e6);
+        assertEq(pool.distribute(address(usd6)), 50e6);
+        assertEq(pool.claim(alice, address(usd6)), 70e6);
+        assertEq(pool.claim(bob, address(usd6)), 30e6 + 50e6);
+        assertEq(usd6.balanceOf(address(pool)), 0);
+    }
+
+    /// @dev A token whose balance cannot be read cannot block share transfers (its income then
+    /// waits for `distribute`, which reverts for it as before); the other tokens are booked.
+    function test_ShareTransfer_UnreadableTokenDoesNotBlockShares() public {
+        RevenuePool pool = newPool(true);
+        UnreadableBalanceToken broken = new UnreadableBalanceToken();
+        vm.prank(manager);
+        pool.acceptToken(address(broken));
+        pay(pool, usd6, 100e6);
+        vm.prank(alice);
+        pool.transfer(bob, 1e18);
+        assertEq(pool.balanceOf(bob), 301e18);
+        assertEq(pool.claimable(alice, address(usd6)), 70e6);
+        vm.expectRevert(UnreadableBalanceToken.Unreadable.selector);
+        pool.distribute(address(broken));
+    }
+
     function test_FixedSplit_SharesDoNotMove() public {
         RevenuePool pool = newPool(false);
         vm.prank(alice);
@@ -237,6 +290,54 @@ contract RevenuePoolTest is StreamsBase {
         uint64 termsId = pool.updateLicenseTerms(nft, licenseId, t);
         (uint64 current,) = nft.currentTerms(licenseId);
         assertEq(current, termsId);
+    }
+
+    /// @dev A manager can change the terms of a held license, but not make them exclusive: that
+    /// would lock its creator's manifest (only the creator, holding the license, can).
+    function test_RevertWhen_Manager_SetsExclusiveTerms() public {
+        RevenuePool pool = newPool(true);
+        License.Terms memory t = defaultTerms();
+        t.expiresAt = uint40(block.timestamp + 1 days);
+        uint256 id = mintLicense(creator, t, keccak256("manifest-exclusive"));
+        vm.prank(creator);
+        nft.safeTransferFrom(creator, address(pool), id);
+        vm.warp(block.timestamp + 1 days);
+        License.Terms memory exclusive = defaultTerms();
+        exclusive.exclusiveLicensee = payer;
+        vm.prank(manager);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.LicenseNFT_ExclusiveOnlyByCreator.selector, id, address(pool))
+        );
+        pool.updateLicenseTerms(nft, id, exclusive);
+    }
+
+    /// @dev Anyone lets payers stream to a license the pool holds (the pool never transfers it,
+    /// so the holder history costs it nothing); withdrawals then pay the pool.
+    function test_EnableStreams_ForAHeldLicense() public {
+        RevenuePool pool = newPool(true);
+        uint256 id = mintLicense(creator, defaultTerms(), keccak256("manifest-pool"));
+        vm.prank(creator);
+        nft.safeTransferFrom(creator, address(pool), id);
+        Streams.CreateParams memory p = params(RATE, DEPOSIT);
+        p.licenseId = id;
+        vm.prank(payer);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, id));
+        streams.create(p);
+        vm.prank(anyone);
+        pool.enableStreams(streams, id);
+        assertTrue(streams.streamsEnabled(id));
+        assertEq(streams.holderCheckpoint(id, 0).holder, address(pool));
+        vm.prank(payer);
+        uint256 streamId = streams.create(p);
+        vm.warp(block.timestamp + 1 days);
+        assertEq(streams.withdraw(streamId), accrued(RATE, 0, 1 days));
+        assertEq(pool.distribute(address(usd6)), accrued(RATE, 0, 1 days));
+        // Not for a license the pool does not hold.
+        uint256 notHeld = mintLicense(creator, defaultTerms(), keccak256("manifest-not-held"));
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotHolderOrApproved.selector, notHeld, address(pool))
+        );
+        pool.enableStreams(streams, notHeld);
     }
 
     function test_RevertWhen_NotManager() public {

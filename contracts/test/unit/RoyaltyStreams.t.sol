@@ -11,16 +11,82 @@ import {Errors} from "../../src/libraries/Errors.sol";
 import {Streams} from "../../src/types/StreamTypes.sol";
 import {StreamsBase} from "../utils/StreamsBase.t.sol";
 
-/// @notice Unit tests of {RoyaltyStreams}: creation, accrual and withdrawal, holder changes,
-/// insolvency, pause/restart, rate changes, cancellation, paging, and the transfer hook.
+/// @notice Unit tests of {RoyaltyStreams}: enabling streams to a license, creation, accrual and
+/// withdrawal, holder changes, insolvency, pause/restart, rate changes, cancellation, paging, and
+/// the transfer hook.
 contract RoyaltyStreamsTest is StreamsBase {
+    /*//////////////////////////////////////////////////////////////
+                             ENABLE STREAMS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_EnableStreams_ByHolderStartsTheHistory() public {
+        uint256 other = mintLicense(creator, defaultTerms(), keccak256("other"));
+        assertFalse(streams.streamsEnabled(other));
+        vm.warp(block.timestamp + 5);
+        vm.expectEmit(address(streams));
+        emit IRoyaltyStreams.HolderCheckpointed(other, creator, uint40(block.timestamp), 0);
+        enableStreams(creator, other);
+        assertTrue(streams.streamsEnabled(other));
+        assertEq(streams.holderCheckpointCount(other), 1);
+        assertEq(streams.holderCheckpoint(other, 0).holder, creator);
+        assertEq(streams.holderCheckpoint(other, 0).since, block.timestamp);
+    }
+
+    function test_EnableStreams_ByApprovedAccountOrOperator() public {
+        uint256 a = mintLicense(creator, defaultTerms(), keccak256("a"));
+        uint256 b = mintLicense(creator, defaultTerms(), keccak256("b"));
+        vm.startPrank(creator);
+        nft.approve(anyone, a);
+        nft.setApprovalForAll(collector, true);
+        vm.stopPrank();
+        enableStreams(anyone, a);
+        enableStreams(collector, b);
+        // The holder is recorded, not the caller.
+        assertEq(streams.holderCheckpoint(a, 0).holder, creator);
+        assertEq(streams.holderCheckpoint(b, 0).holder, creator);
+    }
+
+    function test_RevertWhen_EnableStreams_NotHolderTwiceOrUnknown() public {
+        uint256 other = mintLicense(creator, defaultTerms(), keccak256("other"));
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotHolderOrApproved.selector, other, payer)
+        );
+        streams.enableStreams(other);
+        // Once sold, the creator is an outsider too.
+        vm.prank(creator);
+        nft.transferFrom(creator, buyer, other);
+        vm.prank(creator);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_NotHolderOrApproved.selector, other, creator)
+        );
+        streams.enableStreams(other);
+        vm.prank(buyer);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsAlreadyEnabled.selector, licenseId)
+        );
+        streams.enableStreams(licenseId);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, 999));
+        streams.enableStreams(999);
+        uint256 huge = uint256(type(uint56).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, huge));
+        streams.enableStreams(huge);
+    }
+
+    function test_RevertWhen_EnableStreams_NotTheTransferHook() public {
+        // A streams contract that the license contract does not notify could not follow holders.
+        RoyaltyStreams other = new RoyaltyStreams(nft);
+        uint256 id = mintLicense(creator, defaultTerms(), keccak256("other"));
+        vm.prank(creator);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotTransferHook.selector, address(nft)));
+        other.enableStreams(id);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  CREATE
     //////////////////////////////////////////////////////////////*/
 
     function test_Create_StoresTermsAndPullsDeposit() public {
-        vm.expectEmit(address(streams));
-        emit IRoyaltyStreams.HolderCheckpointed(licenseId, creator, uint40(block.timestamp), 0);
         vm.expectEmit(address(streams));
         emit IRoyaltyStreams.StreamCreated(
             1, payer, licenseId, address(usd6), RATE, uint40(block.timestamp), 0, operator, DEPOSIT
@@ -38,6 +104,9 @@ contract RoyaltyStreamsTest is StreamsBase {
         assertEq(s.creditedAt, block.timestamp);
         assertEq(s.anchor, block.timestamp);
         assertEq(s.endAt, type(uint40).max);
+        assertEq(s.holderIndex, 0);
+        assertEq(s.resumeEnd, 0);
+        assertFalse(s.pausedByOperator);
         assertEq(uint8(s.status), uint8(Streams.Status.Active));
         assertEq(usd6.balanceOf(address(streams)), DEPOSIT);
         assertEq(uint8(streams.stateOf(id)), uint8(Streams.State.Streaming));
@@ -94,26 +163,22 @@ contract RoyaltyStreamsTest is StreamsBase {
         vm.stopPrank();
     }
 
-    function test_RevertWhen_Create_UnknownLicense() public {
+    /// @dev Streams need the holder's consent: to a license without it (or that does not exist)
+    /// creation reverts, so no outsider can make the holder's transfers record checkpoints.
+    function test_RevertWhen_Create_StreamsNotEnabled() public {
         Streams.CreateParams memory p = params(RATE, DEPOSIT);
+        p.licenseId = mintLicense(creator, defaultTerms(), keccak256("other"));
+        vm.prank(payer);
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, p.licenseId));
+        streams.create(p);
         p.licenseId = 999;
         vm.prank(payer);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, 999));
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, 999));
         streams.create(p);
         p.licenseId = uint256(type(uint64).max) + 1;
         vm.prank(payer);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_UnknownLicense.selector, p.licenseId));
+        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_StreamsNotEnabled.selector, p.licenseId));
         streams.create(p);
-    }
-
-    function test_RevertWhen_Create_NotTheTransferHook() public {
-        // A streams contract that the license contract does not notify could not follow holders.
-        RoyaltyStreams other = new RoyaltyStreams(nft);
-        vm.prank(payer);
-        usd6.approve(address(other), DEPOSIT);
-        vm.prank(payer);
-        vm.expectRevert(abi.encodeWithSelector(Errors.RoyaltyStreams_NotTransferHook.selector, address(nft)));
-        other.create(params(RATE, DEPOSIT));
     }
 
     function test_RevertWhen_Constructor_ZeroLicenses() public {
@@ -224,9 +289,44 @@ contract RoyaltyStreamsTest is StreamsBase {
         assertEq(streams.holderCheckpoint(licenseId, 1).holder, collector);
     }
 
-    function test_Transfer_LicenseWithoutStreamsAddsNoCheckpoint() public {
-        transferLicense(creator, buyer);
-        assertEq(streams.holderCheckpointCount(licenseId), 0);
+    function test_Transfer_LicenseWithoutStreamsEnabledAddsNoCheckpoint() public {
+        uint256 other = mintLicense(creator, defaultTerms(), keccak256("other"));
+        vm.prank(creator);
+        nft.transferFrom(creator, buyer, other);
+        assertEq(streams.holderCheckpointCount(other), 0);
+    }
+
+    /// @dev `getStream().holderIndex` is the checkpoint in force at `creditedAt`, found by search
+    /// in a long history (the last checkpoint, then doubling steps back, then bisection).
+    function test_GetStream_HolderIndexIsTheCheckpointAtCreditedAt() public {
+        uint256 id = openStream();
+        uint256 t0 = block.timestamp;
+        address a = creator;
+        address b = buyer;
+        for (uint256 i = 1; i <= 40; ++i) {
+            vm.warp(t0 + 10 * i);
+            transferLicense(a, b);
+            (a, b) = (b, a);
+            if (i == 13) streams.withdraw(id); // credited up to t0 + 130, in force: checkpoint 13
+        }
+        assertEq(streams.getStream(id).creditedAt, t0 + 130);
+        assertEq(streams.getStream(id).holderIndex, 13);
+        // A settlement from there credits each holder its ten seconds per holding.
+        vm.warp(t0 + 405);
+        assertTrue(streams.settle(id));
+        assertEq(streams.getStream(id).holderIndex, 40);
+        uint256 creatorPaid = usd6.balanceOf(creator) + streams.owedTo(creator, address(usd6));
+        uint256 buyerPaid = usd6.balanceOf(buyer) + streams.owedTo(buyer, address(usd6));
+        uint256 expectCreator;
+        uint256 expectBuyer;
+        for (uint256 i; i <= 40; ++i) {
+            uint256 end = i == 40 ? 405 : 10 * (i + 1);
+            uint256 units = accrued(RATE, 10 * i, end);
+            if (i % 2 == 0) expectCreator += units;
+            else expectBuyer += units;
+        }
+        assertEq(creatorPaid, expectCreator);
+        assertEq(buyerPaid, expectBuyer);
     }
 
     function test_RevertWhen_Hook_NotLicenseContract() public {
@@ -246,9 +346,13 @@ contract RoyaltyStreamsTest is StreamsBase {
             (a, b) = (b, a);
         }
         vm.warp(block.timestamp + 10);
-        // The payer cannot cancel before the history is settled; settle pages through it.
+        // The payer cannot cancel before the history is settled (one call walks `max`
+        // checkpoints); settle pages through it.
+        uint40 pageEnd = streams.holderCheckpoint(licenseId, max).since;
         vm.prank(payer);
-        vm.expectRevert();
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_SettlementIncomplete.selector, id, pageEnd)
+        );
         streams.cancel(id);
         assertFalse(streams.settle(id));
         assertTrue(streams.settle(id));
@@ -288,7 +392,9 @@ contract RoyaltyStreamsTest is StreamsBase {
         uint256 id = openStream(RATE, 10);
         vm.warp(block.timestamp + 100);
         vm.prank(payer);
-        vm.expectRevert();
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.RoyaltyStreams_Insolvent.selector, id, accrued(RATE, 0, 100) - 10)
+        );
         streams.adjustRate(id, RATE * 2);
     }
 
@@ -368,11 +474,39 @@ contract RoyaltyStreamsTest is StreamsBase {
         uint256 t1 = block.timestamp + 500;
         vm.warp(t1);
         vm.expectEmit(address(streams));
-        emit IRoyaltyStreams.StreamRestarted(id, operator, RATE * 3);
+        emit IRoyaltyStreams.StreamRestarted(id, operator, RATE);
         vm.prank(operator);
-        streams.restart(id, RATE * 3);
+        streams.restart(id, RATE);
         vm.warp(t1 + 100);
-        assertEq(streams.withdraw(id), accrued(RATE * 3, 0, 100), "restarts from now at the new rate");
+        assertEq(streams.withdraw(id), accrued(RATE, 0, 100), "restarts from now at the rate of the pause");
+    }
+
+    /// @dev Only the payer changes the rate: the operator's restart keeps the rate of the pause.
+    function test_RevertWhen_Restart_OperatorChangesRate() public {
+        uint256 id = openStream();
+        vm.prank(operator);
+        streams.pause(id);
+        vm.startPrank(operator);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.RoyaltyStreams_OperatorCannotChangeRate.selector, id, RATE, RATE * 3
+            )
+        );
+        streams.restart(id, RATE * 3);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.RoyaltyStreams_OperatorCannotChangeRate.selector, id, RATE, RATE - 1
+            )
+        );
+        streams.restart(id, RATE - 1);
+        vm.stopPrank();
+        assertEq(uint8(streams.stateOf(id)), uint8(Streams.State.Paused));
+        // The payer restarts the operator's pause at any rate.
+        vm.expectEmit(address(streams));
+        emit IRoyaltyStreams.StreamRestarted(id, payer, RATE * 3);
+        vm.prank(payer);
+        streams.restart(id, RATE * 3);
+        assertEq(streams.getStream(id).ratePerSecond, RATE * 3);
     }
 
     function test_RevertWhen_Restart_NotPausedOrEnded() public {
@@ -477,6 +611,29 @@ contract RoyaltyStreamsTest is StreamsBase {
         vm.warp(block.timestamp + 100);
         assertEq(streams.withdraw(id), 0);
         assertTrue(streams.settle(id));
+    }
+
+    /// @dev A cancelled stream was settled for good: withdrawing or settling it later emits
+    /// nothing (no phantom `StreamInsolvent` with a debt growing with time) and moves nothing.
+    function test_Cancelled_WithdrawAndSettleEmitNothing() public {
+        uint256 id = openStream();
+        vm.warp(block.timestamp + 100);
+        vm.prank(payer);
+        streams.cancel(id);
+        Streams.Record memory before = streams.getStream(id);
+        vm.warp(block.timestamp + 30 days);
+        assertEq(streams.uncoveredDebtOf(id), 0);
+        vm.recordLogs();
+        assertEq(streams.withdraw(id), 0);
+        assertTrue(streams.settle(id));
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = id;
+        assertEq(streams.withdrawMultiple(ids), 0);
+        assertEq(vm.getRecordedLogs().length, 0, "no event at all");
+        Streams.Record memory afterwards = streams.getStream(id);
+        assertEq(afterwards.creditedAt, before.creditedAt, "nothing credited after the cancellation");
+        assertEq(afterwards.balance, 0);
+        assertEq(uint8(streams.stateOf(id)), uint8(Streams.State.Cancelled));
     }
 
     function test_RevertWhen_Cancel_NotPayer() public {

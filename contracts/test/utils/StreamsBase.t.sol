@@ -10,7 +10,7 @@ import {Base} from "./Base.t.sol";
 
 /// @notice Fixture of the streams and pools tests: the {Base} suite plus {RoyaltyStreams} (set as
 /// the license contract's transfer hook) and a {RevenuePoolFactory}; a minted license held by
-/// `creator`, and a 6-decimal token funded for `payer`.
+/// `creator`, who enabled streams to it, and a 6-decimal token funded for `payer`.
 abstract contract StreamsBase is Base {
     /// @dev 1 unit of a 6-decimal token per day, as an 18-decimal rate of base units per second:
     /// 11.574074074074074074 base units per second (a rate that is not a whole number).
@@ -33,6 +33,7 @@ abstract contract StreamsBase is Base {
         factory = new RevenuePoolFactory();
         usd6 = new MockERC20("USD Coin 6", "USD6", 6);
         licenseId = mintLicense();
+        enableStreams(creator, licenseId);
         usd6.mint(payer, 1_000_000e6);
         vm.prank(payer);
         usd6.approve(address(streams), type(uint256).max);
@@ -64,6 +65,12 @@ abstract contract StreamsBase is Base {
     /// @dev Units accrued between `a` and `b` seconds after a rate's anchor.
     function accrued(uint128 rate, uint256 a, uint256 b) internal pure returns (uint256) {
         return uint256(rate) * b / 1e18 - uint256(rate) * a / 1e18;
+    }
+
+    /// @dev The holder `who` lets payers stream to license `id`.
+    function enableStreams(address who, uint256 id) internal {
+        vm.prank(who);
+        streams.enableStreams(id);
     }
 
     function transferLicense(address from, address to) internal {

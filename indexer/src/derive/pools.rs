@@ -1,7 +1,9 @@
 //! Revenue-share pools: `pools`, `pool_tokens`, `pool_holders` and `pool_accounts`, replayed from
 //! the factory's `PoolCreated` and each pool's events with the contract's own arithmetic
 //! (`RevenuePool`): a distribution sets the token's accumulator (the event carries it), a share
-//! transfer settles both sides for every accepted token before balances move, and a claim
+//! transfer settles both sides for every accepted token before balances move (the pool books its
+//! pending income first, and that `IncomeDistributed` precedes the `Transfer` in the same
+//! transaction, so it is applied first), and a claim
 //! settles the account and takes the paid units out of its scaled balance. Written directly,
 //! like streams: pool events are few.
 //!

@@ -134,9 +134,16 @@ async fn assert_pool_matches(chain: &Chain, db: &Db, pool: Address, claimed: &[(
 async fn pay(chain: &Chain, pool: Address, amount: u64) {
     let (_, p) = chain.wallet(0);
     let token = chain.deployment.payment_tokens[0];
-    // Income by a direct transfer (as an escrow claim or a stream withdrawal pays a holder).
-    mine!(MockToken::new(token, p.clone()).mint(pool, U256::from(amount)));
+    income(chain, pool, amount).await;
     mine!(RevenuePool::new(pool, p).distribute(token));
+}
+
+/// Income by a direct transfer (as an escrow claim or a stream withdrawal pays a holder), not
+/// distributed.
+async fn income(chain: &Chain, pool: Address, amount: u64) {
+    let (_, p) = chain.wallet(0);
+    let token = chain.deployment.payment_tokens[0];
+    mine!(MockToken::new(token, p).mint(pool, U256::from(amount)));
 }
 
 async fn claim(chain: &Chain, pool: Address, who: usize) -> u64 {
@@ -171,7 +178,10 @@ async fn pool_lifecycle(backend: Backend) {
     let pool = factory.createPool(config.clone()).call().await.unwrap();
     mine!(factory.createPool(config));
     pay(&chain, pool, 1000).await;
-    // Member 2 sells one share to account 3: income so far stays with the seller.
+    // 300 more arrive and nobody distributes them; member 2 sells one share to account 3. The
+    // sale books the 300 first (`IncomeDistributed` in the sale's transaction): income received
+    // so far stays with the holders before it.
+    income(&chain, pool, 300).await;
     let (_, p2) = chain.wallet(2);
     mine!(RevenuePool::new(pool, p2).transfer(chain.wallet(3).0, U256::from(1)));
     pay(&chain, pool, 500).await;
@@ -179,8 +189,8 @@ async fn pool_lifecycle(backend: Backend) {
     let c3 = claim(&chain, pool, 3).await;
     assert_eq!(
         (c1, c3),
-        (500, 166),
-        "1000/3 + 500/3 and 500/3, rounded down"
+        (600, 166),
+        "(1000 + 300 + 500)/3 and 500/3, rounded down"
     );
 
     ix.sync_to_head().await.unwrap();
@@ -190,9 +200,9 @@ async fn pool_lifecycle(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(view.pool.tokens[0].distributed, "1500");
-    assert_eq!(view.pool.tokens[0].claimed, "666");
-    assert_eq!(view.pool.tokens[0].distributions, 2);
+    assert_eq!(view.pool.tokens[0].distributed, "1800");
+    assert_eq!(view.pool.tokens[0].claimed, "766");
+    assert_eq!(view.pool.tokens[0].distributions, 3);
     assert_eq!(view.pool.holders, 3);
     assert_eq!(
         view.pool.factory,
@@ -227,7 +237,7 @@ async fn pool_lifecycle(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(body["items"][0]["tokens"][0]["distributed"], "1500");
+    assert_eq!(body["items"][0]["tokens"][0]["distributed"], "1800");
 
     // So does the CLI.
     let (code, out) = cli(&test_db.url, &chain, &["query", "pool", &addr(&pool)]);
@@ -245,7 +255,7 @@ async fn pool_lifecycle(backend: Backend) {
     assert_eq!(pool_rows(&db).await, before);
 
     // Corrupted values are named: a token total, and one holder's account.
-    sqlx::query("UPDATE pool_tokens SET distributed = '1499'")
+    sqlx::query("UPDATE pool_tokens SET distributed = '1799'")
         .execute(&db.pool)
         .await
         .unwrap();
@@ -289,8 +299,8 @@ async fn pool_lifecycle(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(view.pool.tokens[0].distributed, "1800");
-    assert_eq!(view.pool.tokens[0].distributions, 3);
+    assert_eq!(view.pool.tokens[0].distributed, "2100");
+    assert_eq!(view.pool.tokens[0].distributions, 4);
     chain.rpc("evm_revert", json!([snapshot])).await;
     chain.mine(10).await;
     ix.sync_to_head().await.unwrap();
@@ -298,8 +308,8 @@ async fn pool_lifecycle(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(view.pool.tokens[0].distributed, "1500");
-    assert_eq!(view.pool.tokens[0].distributions, 2);
+    assert_eq!(view.pool.tokens[0].distributed, "1800");
+    assert_eq!(view.pool.tokens[0].distributions, 3);
     assert_eq!(pool_rows(&db).await, before);
     assert_pool_matches(&chain, &db, pool, &claimed).await;
     clean(&chain, &db).await;
@@ -334,6 +344,7 @@ async fn streams_run_out(backend: Backend) {
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db).await;
 
+    chain.enable_streams(U256::from(1)).await;
     let (payer, p) = chain.wallet(3);
     let token = chain.deployment.payment_tokens[0];
     let address = chain.deployment.royalty_streams.unwrap();
@@ -504,6 +515,7 @@ both_databases!(streams_show_insolvent_and_ended, super::streams_run_out);
 /// accounts 1 and 2 (1 and 2 shares), pays it 1000, distributes, and account 1 claims. Returns
 /// the stream id and the pool.
 pub(crate) async fn insolvent_stream_and_paid_pool(chain: &Chain) -> (U256, Address) {
+    chain.enable_streams(U256::from(1)).await;
     let (payer, p) = chain.wallet(3);
     let token = chain.deployment.payment_tokens[0];
     let address = chain.deployment.royalty_streams.unwrap();

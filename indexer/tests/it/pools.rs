@@ -141,6 +141,7 @@ async fn streams_stored(backend: Backend) {
     // fixed-point: 10 is 1e-17 units a second, so the withdrawal finds nothing to pay (no
     // event) and the cancellation rounds the accrued fraction up to one whole unit for the holder
     // (`AccrualCredited` of 1: rounding never favours the payer) and refunds the other 1499.
+    chain.enable_streams(U256::from(1)).await;
     let (payer, p) = chain.wallet(3);
     let token = chain.deployment.payment_tokens[0];
     let address = chain.deployment.royalty_streams.unwrap();
@@ -218,7 +219,7 @@ async fn streams_stored(backend: Backend) {
             "AccrualCredited",
             "StreamCancelled"
         ],
-        "create (deposit included, first stream of the license), cancel with its round-up"
+        "the holder enables streams; create (deposit included), cancel with its round-up"
     );
     let (withdrawn, credited, refunded): (String, String, String) =
         sqlx::query_as("SELECT withdrawn, credited, refunded FROM streams WHERE stream_id = $1")

@@ -22,7 +22,7 @@ use alloy::{
 };
 use axum::{http::StatusCode, response::IntoResponse};
 use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db, Deployment};
-use fairtrain_protocol::bindings::TrainingEscrow;
+use fairtrain_protocol::bindings::{LicenseNFT, RoyaltyStreams, TrainingEscrow};
 
 alloy::sol! {
     #[sol(rpc)]
@@ -169,6 +169,28 @@ impl Chain {
             .connect_http(self.url.parse().unwrap())
             .erased();
         (address, provider)
+    }
+
+    /// The holder of `license` (one of anvil's accounts) lets payers stream to it.
+    pub(crate) async fn enable_streams(&self, license: U256) {
+        let holder = LicenseNFT::new(self.deployment.license_nft, self.provider.clone())
+            .ownerOf(license)
+            .call()
+            .await
+            .unwrap();
+        let index = (0..self.anvil.keys().len())
+            .find(|&i| self.wallet(i).0 == holder)
+            .expect("the license's holder is an anvil account");
+        let (_, p) = self.wallet(index);
+        let receipt = RoyaltyStreams::new(self.deployment.royalty_streams.unwrap(), p)
+            .enableStreams(license)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "enableStreams reverted");
     }
 
     /// Account `index` mints `amount` test tokens and deposits them (three transactions).

@@ -10,11 +10,13 @@ import {Streams} from "../../../src/types/StreamTypes.sol";
 import {MockERC20} from "../../mocks/MockERC20.sol";
 import {StreamsStore} from "../stores/StreamsStore.sol";
 
-/// @notice Stateful fuzzing handler of {RoyaltyStreams} and {RevenuePool}. Two licenses: L0
-/// moves between three people; L1 is held by a pool whose shares move between its three
-/// members. Every action is bounded so that it cannot revert (`fail_on_revert = true`); states
-/// where an action cannot succeed are skipped. The model of each stream (rate × active seconds)
-/// is kept in {StreamsStore} without reading the contract's accounting.
+/// @notice Stateful fuzzing handler of {RoyaltyStreams} and {RevenuePool}. Two licenses (both
+/// with streams enabled): L0 moves between three people; L1 is held by a pool whose shares move
+/// between its three members. Every action is bounded so that it cannot revert
+/// (`fail_on_revert = true`); states where an action cannot succeed are skipped. The model of each
+/// stream (rate × active seconds) and of each pool member's earnings (income seen arriving at the
+/// pool, booked pro rata to the shares at each distribution and share transfer) is kept in
+/// {StreamsStore} without reading the contracts' accounting or return values.
 contract StreamsHandler is Test {
     uint256 internal constant MAX_STREAMS = 12;
     uint256 internal constant MAX_DEPOSIT = 1e12;
@@ -58,11 +60,22 @@ contract StreamsHandler is Test {
         _members = w.members;
         _licenses = w.licenses;
         w.store.setTimestamp(block.timestamp);
+        for (uint256 i; i < 3; ++i) {
+            w.store.setPoolShares(w.members[i], w.pool.balanceOf(w.members[i]));
+        }
     }
 
     modifier useTime() {
         vm.warp(store.currentTimestamp());
         _;
+    }
+
+    /// @dev Records as pool income what reached the pool during a stream payout (the pool only
+    /// receives in those actions).
+    modifier observePool() {
+        uint256 before = token.balanceOf(address(pool));
+        _;
+        store.addPoolIncome(token.balanceOf(address(pool)) - before);
     }
 
     function people() external view returns (address[3] memory) {
@@ -106,6 +119,7 @@ contract StreamsHandler is Test {
                 start: start,
                 end: end == 0 ? type(uint40).max : end,
                 paused: false,
+                pausedByOperator: false,
                 cancelled: false,
                 modelUpTo: block.timestamp,
                 modelScaled: 0,
@@ -132,7 +146,7 @@ contract StreamsHandler is Test {
         store.count("deposit");
     }
 
-    function withdraw(uint256 seed) external useTime {
+    function withdraw(uint256 seed) external useTime observePool {
         (bool ok, uint256 i, StreamsStore.StreamGhost memory g) = _pick(seed, true);
         if (!ok) return _skip("withdraw");
         uint256 paid = streams.withdraw(g.id);
@@ -142,7 +156,7 @@ contract StreamsHandler is Test {
         store.count("withdraw");
     }
 
-    function withdrawMultiple(uint256 seed) external useTime {
+    function withdrawMultiple(uint256 seed) external useTime observePool {
         uint256 n = store.streamCount();
         if (n == 0) return _skip("withdrawMultiple");
         uint256[] memory ids = new uint256[](n);
@@ -161,7 +175,7 @@ contract StreamsHandler is Test {
         store.count("settle");
     }
 
-    function withdrawOwed(uint256 seed) external useTime {
+    function withdrawOwed(uint256 seed) external useTime observePool {
         address[7] memory accounts = _accounts();
         uint256 paid = streams.withdrawOwed(accounts[seed % 7], address(token));
         store.addPaid(paid);
@@ -173,9 +187,11 @@ contract StreamsHandler is Test {
         if (!ok || g.paused) return _skip("pause");
         _settleFully(g.id);
         _advance(g);
-        vm.prank(seed % 2 == 0 ? payer : operator);
+        bool byOperator = seed % 2 == 1;
+        vm.prank(byOperator ? operator : payer);
         streams.pause(g.id);
         g.paused = true;
+        g.pausedByOperator = byOperator;
         ++g.reanchors;
         store.setStream(i, g);
         store.count("pause");
@@ -188,11 +204,18 @@ contract StreamsHandler is Test {
         }
         _settleFully(g.id);
         _advance(g);
-        rate = uint128(bound(rate, 1, 1e22));
-        vm.prank(payer);
-        streams.restart(g.id, rate);
+        // The operator restarts its own pause, at the rate of the pause; the payer at any rate.
+        if (g.pausedByOperator && rate % 2 == 1) {
+            vm.prank(operator);
+            streams.restart(g.id, uint128(g.rate));
+        } else {
+            rate = uint128(bound(rate, 1, 1e22));
+            vm.prank(payer);
+            streams.restart(g.id, rate);
+            g.rate = rate;
+        }
         g.paused = false;
-        g.rate = rate;
+        g.pausedByOperator = false;
         if (g.start < block.timestamp) g.start = block.timestamp;
         store.setStream(i, g);
         store.count("restart");
@@ -250,21 +273,26 @@ contract StreamsHandler is Test {
     //////////////////////////////////////////////////////////////*/
 
     function distribute() external useTime {
-        store.addDistributed(pool.distribute(address(token)));
+        store.bookPoolIncome(_members);
+        pool.distribute(address(token));
         store.count("distribute");
     }
 
     function claim(uint256 seed) external useTime {
-        store.addClaimed(pool.claim(_members[seed % 3], address(token)));
+        pool.claim(_members[seed % 3], address(token));
         store.count("claim");
     }
 
+    /// @dev A share transfer books the pool's pending income to the holders before it.
     function transferShares(uint256 seed, uint256 amount) external useTime {
         address from = _members[seed % 3];
         address to = _members[(seed / 3) % 3];
-        amount = bound(amount, 0, pool.balanceOf(from));
+        amount = bound(amount, 0, store.poolShares(from));
+        store.bookPoolIncome(_members);
         vm.prank(from);
         pool.transfer(to, amount);
+        store.setPoolShares(from, store.poolShares(from) - amount);
+        store.setPoolShares(to, store.poolShares(to) + amount);
         store.count("transferShares");
     }
 

@@ -2,8 +2,10 @@
 pragma solidity ^0.8.28;
 
 /// @notice Ghost state of the streams and pools invariant campaign, written by
-/// {StreamsHandler}: what went in and out of the contracts, and an independent model of each
-/// stream's accrual (rate × active seconds, kept without reading the contract's accounting).
+/// {StreamsHandler}: what went in and out of the contracts, an independent model of each
+/// stream's accrual (rate × active seconds, kept without reading the contract's accounting), and
+/// of what each pool member earned (income the handler saw arrive at the pool, booked pro rata to
+/// the shares the handler moved, at every distribution and share transfer).
 contract StreamsStore {
     /// @notice Per stream: the model and the money that moved.
     struct StreamGhost {
@@ -12,6 +14,8 @@ contract StreamsStore {
         uint256 start;
         uint256 end;
         bool paused;
+        // Paused by the operator (which may then restart it, at the same rate).
+        bool pausedByOperator;
         bool cancelled;
         uint256 modelUpTo;
         // Σ rate × active seconds (token units scaled by 1e18).
@@ -33,10 +37,14 @@ contract StreamsStore {
     uint256 public refunded;
     /// @notice Σ transferred to holders by withdraw and withdrawOwed.
     uint256 public paidToHolders;
-    /// @notice Σ booked into the pool's accumulator by distribute (returned values).
-    uint256 public poolDistributed;
-    /// @notice Σ paid out by pool claims (returned values).
-    uint256 public poolClaimed;
+    /// @notice Σ tokens that arrived at the pool (seen as its balance rising during stream payouts).
+    uint256 public poolIncome;
+    /// @notice Pool income not booked yet (arrived since the last distribution or share transfer).
+    uint256 public poolPending;
+    /// @notice Per pool member: Σ over booking points of (income booked × shares held then).
+    mapping(address member => uint256) public poolNumerator;
+    /// @notice Per pool member: shares held, as moved by the handler.
+    mapping(address member => uint256) public poolShares;
 
     mapping(bytes32 => uint256) public calls;
 
@@ -80,11 +88,22 @@ contract StreamsStore {
         paidToHolders += amount;
     }
 
-    function addDistributed(uint256 amount) external {
-        poolDistributed += amount;
+    function addPoolIncome(uint256 amount) external {
+        poolIncome += amount;
+        poolPending += amount;
     }
 
-    function addClaimed(uint256 amount) external {
-        poolClaimed += amount;
+    function setPoolShares(address member, uint256 amount) external {
+        poolShares[member] = amount;
+    }
+
+    /// @notice Books the pending pool income to `members`, pro rata to the shares they hold now.
+    function bookPoolIncome(address[3] calldata members) external {
+        uint256 amount = poolPending;
+        if (amount == 0) return;
+        for (uint256 i; i < 3; ++i) {
+            poolNumerator[members[i]] += amount * poolShares[members[i]];
+        }
+        poolPending = 0;
     }
 }

@@ -1,7 +1,7 @@
 //! Streams and pools through the real `fairtrain` binary, on the lifecycle's chain and accounts:
-//! the payer streams to the creator's license and the creator is paid per second; then the
-//! creator puts the license into a fixed-split pool shared with a co-author, the payer streams to
-//! it again, and the pool's income is distributed and claimed. Every amount is checked to the
+//! the creator enables streams to its license, the payer streams to it and the creator is paid
+//! per second; then the creator puts the license into a fixed-split pool shared with a co-author,
+//! the payer streams to it again, and the pool's income is distributed and claimed. Every amount is checked to the
 //! unit against block times and wallet balances.
 
 use alloy::{primitives::U256, providers::Provider};
@@ -70,7 +70,18 @@ pub(crate) async fn streams_and_pools(devnet: &Devnet, license: U256) {
     devnet.fund(payer, 200).await;
     let payer_start = devnet.balance(payer).await;
 
-    // A stream pays the holder 1 fUSD per second; cancelling refunds the rest.
+    // The holder lets payers stream to its license; a stream pays it 1 fUSD per second;
+    // cancelling refunds the rest.
+    let refused = devnet.cli_output(
+        PAYER,
+        &["stream", "create", &license.to_string(), "--rate", "1"],
+    );
+    assert!(
+        !refused.status.success(),
+        "no stream before the holder enables them"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("stream enable"));
+    devnet.cli(CREATOR, &["stream", "enable", &license.to_string()]);
     let creator_start = devnet.balance(creator).await;
     let (stream, opened) = open_stream(devnet, license).await;
     devnet.advance(30).await;
