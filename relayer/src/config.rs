@@ -41,6 +41,10 @@ pub struct Config {
     /// the head the chain follower stays.
     #[serde(default = "defaults::confirmations")]
     pub confirmations: u64,
+    /// Blocks of hashes (and of logs) the chain follower keeps to follow a reorganisation:
+    /// the deepest one it unwinds. Deeper ones stop it (see docs/relayer.md).
+    #[serde(default = "defaults::reorg_window")]
+    pub reorg_window: u64,
     /// How often the follower and the batcher poll the chain, in milliseconds.
     #[serde(default = "defaults::poll_ms")]
     pub poll_interval_ms: u64,
@@ -151,6 +155,9 @@ mod defaults {
     pub(super) const fn poll_ms() -> u64 {
         500
     }
+    pub(super) const fn reorg_window() -> u64 {
+        256
+    }
     pub(super) const fn max_claims_in_flight() -> usize {
         16
     }
@@ -255,6 +262,9 @@ impl Config {
             return bad(
                 "limits.max_bulk, tx.claims_per_tx and tx.max_claims_in_flight must be positive",
             );
+        }
+        if self.reorg_window < self.confirmations.max(1) {
+            return bad("reorg_window must be at least confirmations (and at least 1)");
         }
         if self.limits.signer_rate == 0 || self.limits.signer_burst == 0 {
             return bad("limits.signer_rate and limits.signer_burst must be positive");

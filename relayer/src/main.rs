@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fairtrain_relayer::{
     batcher::{proof_of, signed_receipt},
-    chain::ChainState,
+    chain::journal::Journal,
     claims,
     config::Config,
     service,
@@ -71,6 +71,10 @@ enum Command {
         #[arg(long)]
         batch: Option<i64>,
     },
+    /// Forgets the followed chain state (the journal): the next start follows the chain again
+    /// from `start_block`. For a reorganisation deeper than `reorg_window`; run it with the
+    /// relayer stopped.
+    Resync,
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -146,10 +150,13 @@ async fn main() -> anyhow::Result<()> {
                 (Some(l), _) => vec![l],
                 (None, Some(p)) => {
                     let payee: alloy::primitives::Address = p.parse().context("payee address")?;
-                    let state = match store.checkpoint().await? {
-                        Some((_, json)) => ChainState::from_json(&json)?,
-                        None => ChainState::default(),
-                    };
+                    let (_, state) = Journal::restore(
+                        config.escrow,
+                        config.license_nft,
+                        config.reorg_window,
+                        config.start_block,
+                        store.journal_load().await?,
+                    )?;
                     state
                         .holders
                         .iter()
@@ -186,6 +193,15 @@ async fn main() -> anyhow::Result<()> {
             print(&json!({ "claimJobs": ids }));
             Ok(())
         }
+        Command::Resync => {
+            let store = Store::connect(&config.database_url).await?;
+            store.journal_clear().await?;
+            println!(
+                "chain journal cleared: the next start follows from block {}",
+                config.start_block
+            );
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -199,7 +215,10 @@ async fn main() -> anyhow::Result<()> {
             );
             let provider = ProviderBuilder::new()
                 .disable_recommended_fillers()
-                .connect_http(config.rpc_url.parse().context("rpc_url")?);
+                .connect_client(fairtrain_chain::rpc::client(
+                    config.rpc_url.parse().context("rpc_url")?,
+                    Default::default(),
+                ));
             let id = provider.get_chain_id().await.context("rpc")?;
             anyhow::ensure!(
                 id == config.chain_id,

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0002_shared_ledger_postgres.sql"),
     ),
     (3, include_str!("../../migrations/0003_claim_index.sql"), ""),
+    (
+        4,
+        include_str!("../../migrations/0004_chain_journal.sql"),
+        "",
+    ),
 ];
 
 /// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock

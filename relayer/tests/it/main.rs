@@ -6,5 +6,6 @@ mod crash;
 mod fuzz;
 mod ingest;
 mod multi;
+mod reorg;
 mod resilience;
 mod support;

@@ -445,6 +445,7 @@ pub fn config(chain: &Chain, db: &TestDb) -> Config {
         operator_token: Some("operator-token-for-tests".to_owned()),
         public_url: "http://relayer.test".to_owned(),
         confirmations: 1,
+        reorg_window: 256,
         poll_interval_ms: 100,
         batch: BatchConfig {
             max_receipts: 1_000,
