@@ -10,6 +10,7 @@ use alloy::{
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
 };
+use fairtrain_protocol::bindings::LicenseNFT;
 use fairtrain_relayer::{chain::ChainState, store::Store};
 use serde_json::json;
 
@@ -179,9 +180,26 @@ async fn unwinds_what_it_followed(db: Db) {
         "the deposit is unwound"
     );
 
-    // Following goes on on the new branch.
-    deposit(&chain, 7).await;
+    // Following goes on on the new branch: the creator (none of whose transactions was
+    // reorganised away, so its provider's nonce is right) transfers the license.
+    LicenseNFT::new(chain.nft, chain.provider.clone())
+        .transferFrom(
+            chain.creator.address(),
+            chain.owner.address(),
+            chain.license_id,
+        )
+        .from(chain.creator.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     assert_view_is_the_chain(&chain, &relayer).await;
+    assert_eq!(
+        view(&relayer).holders[&chain.license_id],
+        chain.owner.address()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
