@@ -11,7 +11,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use fairtrain_protocol::bindings::LicenseNFT;
-use fairtrain_relayer::{chain::ChainState, store::Store};
+use fairtrain_relayer::{
+    chain::{journal::Journal, ChainState},
+    store::Store,
+};
 use serde_json::json;
 
 use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
@@ -289,4 +292,45 @@ async fn reorg_deeper_than_the_window_stops_until_resync() {
         .unwrap();
     let relayer = Relayer::start(&cfg).await;
     assert_view_is_the_chain(&chain, &relayer).await;
+}
+
+/// Two processes on one PostgreSQL store both follow the chain; one writes the journal. When it
+/// goes away the other takes over (reloading the journal), and the journal it writes restores
+/// the chain's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_writer_hands_over_postgres() {
+    let chain = Chain::start().await;
+    let store = TestDb::new(Db::Postgres);
+    let cfg = config(&chain, &store);
+    let a = Relayer::start(&cfg).await;
+    let b = Relayer::start(&cfg).await;
+    deposit(&chain, 1_000).await;
+    assert_view_is_the_chain(&chain, &a).await;
+    assert_view_is_the_chain(&chain, &b).await;
+    a.stop();
+    drop(a);
+    deposit(&chain, 2_000).await;
+    assert_view_is_the_chain(&chain, &b).await;
+    let head = chain.provider.get_block_number().await.unwrap();
+    let db = Store::connect(&store.url).await.unwrap();
+    eventually(60, || async {
+        let stored = db.journal_load().await.unwrap();
+        stored
+            .cursor
+            .is_some_and(|c| c.number >= head)
+            .then_some(())
+    })
+    .await;
+    let (_, restored) = Journal::restore(
+        chain.escrow,
+        chain.nft,
+        cfg.reorg_window,
+        cfg.start_block,
+        db.journal_load().await.unwrap(),
+    )
+    .unwrap();
+    let folded = fold(&chain, head).await;
+    assert_eq!(restored.available, folded.available);
+    assert_eq!(restored.signers, folded.signers);
+    assert_eq!(restored.block, head);
 }
