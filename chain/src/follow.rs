@@ -143,6 +143,9 @@ pub enum FollowError {
     /// The node does not have a block it should have.
     #[error("rpc eth_getBlockByNumber: block {0} not found")]
     MissingBlock(u64),
+    /// The node has no latest block.
+    #[error("rpc eth_getBlockByNumber: no latest block")]
+    NoHead,
     /// The chain reorganised deeper than the window of block hashes.
     #[error("reorganisation deeper than the block window: no stored block from {oldest} to {newest} is still canonical")]
     DeepReorg {
@@ -226,7 +229,7 @@ impl Follower {
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await
             .map_err(rpc("eth_getBlockByNumber"))?
-            .ok_or(FollowError::MissingBlock(u64::MAX))?;
+            .ok_or(FollowError::NoHead)?;
         Ok(Head {
             number: head.header.number,
             timestamp: head.header.timestamp,

@@ -77,6 +77,7 @@ impl From<fairtrain_chain::FollowError> for Error {
         match e {
             F::Rpc { call, source } => Self::rpc(call, source),
             F::MissingBlock(n) => Self::rpc("eth_getBlockByNumber", format!("block {n} not found")),
+            F::NoHead => Self::rpc("eth_getBlockByNumber", "no latest block"),
             F::DeepReorg { oldest, newest } => Self::DeepReorg { oldest, newest },
         }
     }

@@ -238,13 +238,12 @@ impl Indexer {
             })
             .await?;
         let head = polled.head.number;
-        if matches!(polled.next, Next::Reorg) {
-            return self.rollback().await;
+        if !matches!(polled.next, Next::Reorg) {
+            self.record_heads(head, checkpoint.map(|c| c.number))
+                .await?;
         }
-        self.record_heads(head, checkpoint.map(|c| c.number))
-            .await?;
         let range = match polled.next {
-            Next::Reorg => unreachable!("handled above"),
+            Next::Reorg => return self.rollback().await,
             Next::Idle => return Ok(Step::Idle),
             Next::Shrunk { range } => return Ok(Step::Shrunk { range }),
             Next::Retry => return Ok(Step::Retry),

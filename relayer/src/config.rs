@@ -263,8 +263,8 @@ impl Config {
                 "limits.max_bulk, tx.claims_per_tx and tx.max_claims_in_flight must be positive",
             );
         }
-        if self.reorg_window < self.confirmations.max(1) {
-            return bad("reorg_window must be at least confirmations (and at least 1)");
+        if self.reorg_window == 0 {
+            return bad("reorg_window must be at least 1");
         }
         if self.limits.signer_rate == 0 || self.limits.signer_burst == 0 {
             return bad("limits.signer_rate and limits.signer_burst must be positive");

@@ -105,14 +105,11 @@ impl Follower {
             Backend::Sqlite => Writer::Sole,
             Backend::Postgres => Writer::Waiting,
         };
-        let (journal, _) =
-            Journal::restore(escrow, license_nft, window, start_block, Default::default())
-                .expect("an empty journal");
         Self {
             chain: fairtrain_chain::Follower::new(provider, RANGES, lag),
             store,
             state,
-            journal,
+            journal: Journal::new(escrow, license_nft, window, start_block),
             escrow,
             license_nft,
             start_block,

@@ -89,6 +89,25 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// An empty journal: nothing followed, the next block is `start_block`.
+    pub fn new(escrow: Address, license_nft: Address, window: u64, start_block: u64) -> Self {
+        Self {
+            escrow,
+            license_nft,
+            window: window.max(1),
+            base: ChainState {
+                next_block: start_block,
+                block: start_block.saturating_sub(1),
+                ..ChainState::default()
+            },
+            logs: VecDeque::new(),
+            blocks: VecDeque::new(),
+            cursor: None,
+            folded_bytes: 0,
+            snapshot_bytes: 0,
+        }
+    }
+
     /// Rebuilds the journal from the store (nothing stored: an empty state from `start_block`)
     /// and returns it with its tip.
     ///
@@ -102,36 +121,19 @@ impl Journal {
         start_block: u64,
         stored: StoredJournal,
     ) -> Result<(Self, ChainState), StoreError> {
-        let (base, snapshot_bytes) = match &stored.snapshot {
-            Some((block, json)) => (
-                ChainState::from_json(json)
-                    .map_err(|e| StoreError::Corrupt(format!("snapshot at block {block}: {e}")))?,
-                json.len(),
-            ),
-            None => (
-                ChainState {
-                    next_block: start_block,
-                    block: start_block.saturating_sub(1),
-                    ..ChainState::default()
-                },
-                0,
-            ),
-        };
-        let journal = Self {
-            escrow,
-            license_nft,
-            window: window.max(1),
-            base,
-            logs: stored
-                .logs
-                .into_iter()
-                .map(Entry::from_stored)
-                .collect::<Result<_, _>>()?,
-            blocks: stored.blocks.into(),
-            cursor: stored.cursor,
-            folded_bytes: 0,
-            snapshot_bytes,
-        };
+        let mut journal = Self::new(escrow, license_nft, window, start_block);
+        if let Some((block, json)) = &stored.snapshot {
+            journal.base = ChainState::from_json(json)
+                .map_err(|e| StoreError::Corrupt(format!("snapshot at block {block}: {e}")))?;
+            journal.snapshot_bytes = json.len();
+        }
+        journal.logs = stored
+            .logs
+            .into_iter()
+            .map(Entry::from_stored)
+            .collect::<Result<_, _>>()?;
+        journal.blocks = stored.blocks.into();
+        journal.cursor = stored.cursor;
         let mut tip = journal.rebuild();
         tip.timestamp = tip
             .timestamp
