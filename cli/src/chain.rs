@@ -1,17 +1,21 @@
 //! A connection to the chain: a provider (with the wallet when a key is given), the
 //! deployment's contracts, and sending transactions with decoded reverts.
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
 
 use alloy::{
     contract::SolCallBuilder,
     network::EthereumWallet,
     primitives::{Address, B256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
+    rpc::types::{Filter, Log, TransactionReceipt},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
+use fairtrain_chain::{AdaptiveRange, RangeConfig};
 use fairtrain_protocol::bindings::{
     IERC20Permit::{self, IERC20PermitInstance},
     LicenseNFT::{self, LicenseNFTInstance},
@@ -40,7 +44,17 @@ pub struct Chain {
     /// The file it was read from.
     deployment_path: PathBuf,
     signer: Option<PrivateKeySigner>,
+    /// The `eth_getLogs` range the node accepts, learnt by the event reads of this command.
+    log_range: Arc<Mutex<AdaptiveRange>>,
 }
+
+/// `eth_getLogs` ranges: start at 10,000 blocks (a common limit of public endpoints), halve
+/// when the node refuses, grow back up to 100,000.
+const LOG_RANGES: RangeConfig = RangeConfig {
+    initial: 10_000,
+    max: 100_000,
+    target_logs: 10_000,
+};
 
 /// A payment token and how to show its amounts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -86,12 +100,14 @@ impl Chain {
             .with_gas_estimation()
             .with_simple_nonce_management()
             .fetch_chain_id();
+        // Transient failures (rate limits, a dropped connection) are retried per request.
+        let client = fairtrain_chain::rpc::client(url, Default::default());
         let provider = match &signer {
             Some(signer) => builder
                 .wallet(EthereumWallet::from(signer.clone()))
-                .connect_http(url)
+                .connect_client(client)
                 .erased(),
-            None => builder.connect_http(url).erased(),
+            None => builder.connect_client(client).erased(),
         };
         let chain_id = provider
             .get_chain_id()
@@ -108,7 +124,28 @@ impl Chain {
             deployment,
             deployment_path,
             signer,
+            log_range: Arc::new(Mutex::new(AdaptiveRange::new(LOG_RANGES))),
         })
+    }
+
+    /// Every log of `filter` from the deployment block to the head, in as many `eth_getLogs`
+    /// ranges as the node accepts (adaptive: halved when refused; see `fairtrain_chain::range`).
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::Rpc`] if the node fails, or refuses even a single block.
+    pub async fn logs(&self, action: &str, filter: &Filter) -> Result<Vec<Log>> {
+        let head = self
+            .provider
+            .get_block_number()
+            .await
+            .map_err(|e| CliError::rpc(action, e))?;
+        let mut range = *self.log_range.lock().expect("range lock");
+        let logs = range
+            .fetch_all(&self.provider, filter, self.deployment.start_block, head)
+            .await;
+        *self.log_range.lock().expect("range lock") = range;
+        logs.map_err(|e| CliError::rpc(action, e))
     }
 
     /// The provider.

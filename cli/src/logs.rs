@@ -1,9 +1,9 @@
 //! Reading the escrow's and license NFT's events with `eth_getLogs`, from the deployment
-//! block. (An indexer answers these questions faster on long chains; this needs none.)
+//! block, in ranges the node accepts ([`Chain::logs`]). (An indexer answers these questions
+//! faster on long chains; this needs none.)
 
 use alloy::{
     primitives::{Address, B256},
-    providers::Provider,
     rpc::types::{Filter, Log},
     sol_types::SolEvent,
 };
@@ -38,8 +38,7 @@ pub async fn events<E: SolEvent>(
 ) -> Result<Vec<(E, Log)>> {
     let mut filter = Filter::new()
         .address(contract)
-        .event_signature(E::SIGNATURE_HASH)
-        .from_block(chain.deployment.start_block);
+        .event_signature(E::SIGNATURE_HASH);
     filter = match topic {
         Topic::Any => filter,
         Topic::First(t) => filter.topic1(t),
@@ -50,11 +49,7 @@ pub async fn events<E: SolEvent>(
         "reading {} events",
         E::SIGNATURE.split('(').next().unwrap_or("the")
     );
-    let logs = chain
-        .provider()
-        .get_logs(&filter)
-        .await
-        .map_err(|e| CliError::rpc(&action, e))?;
+    let logs = chain.logs(&action, &filter).await?;
     logs.into_iter()
         .map(|log| {
             let event = E::decode_log(&log.inner)

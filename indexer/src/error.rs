@@ -82,6 +82,18 @@ pub enum Error {
     },
 }
 
+impl From<fairtrain_chain::FollowError> for Error {
+    fn from(e: fairtrain_chain::FollowError) -> Self {
+        use fairtrain_chain::FollowError as F;
+        match e {
+            F::Rpc { call, source } => Self::rpc(call, source),
+            F::MissingBlock(n) => Self::rpc("eth_getBlockByNumber", format!("block {n} not found")),
+            F::NoHead => Self::rpc("eth_getBlockByNumber", "no latest block"),
+            F::DeepReorg { oldest, newest } => Self::DeepReorg { oldest, newest },
+        }
+    }
+}
+
 impl Error {
     /// An RPC error with the call's name.
     pub fn rpc(call: &'static str, err: impl std::fmt::Display) -> Self {

@@ -466,9 +466,11 @@ impl SyncArgs {
     }
 }
 
+/// A provider whose requests retry transient failures (`fairtrain_chain::rpc::client`).
 fn provider(url: &str) -> anyhow::Result<DynProvider> {
+    let url = url.parse().with_context(|| format!("rpc url {url}"))?;
     Ok(ProviderBuilder::new()
-        .connect_http(url.parse().with_context(|| format!("rpc url {url}"))?)
+        .connect_client(fairtrain_chain::rpc::client(url, Default::default()))
         .erased())
 }
 

@@ -1,6 +1,6 @@
 //! The raw event table, the checkpoint and the window of recent block hashes.
 
-use alloy::primitives::{Address, Bytes, B256};
+use alloy::primitives::{Address, Bytes};
 use sqlx::{Any, Transaction};
 
 use crate::{
@@ -35,27 +35,9 @@ pub fn placeholders(rows: usize, cols: usize) -> String {
     s
 }
 
-/// The last fully indexed block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// Its number.
-    pub number: u64,
-    /// Its hash.
-    pub hash: B256,
-}
-
-/// A block of the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockRef {
-    /// Number.
-    pub number: u64,
-    /// Hash.
-    pub hash: B256,
-    /// Parent hash, when known.
-    pub parent_hash: Option<B256>,
-    /// Timestamp.
-    pub timestamp: u64,
-}
+/// The checkpoint (the last fully indexed block) and the blocks of the window are the shared
+/// follower's types.
+pub use fairtrain_chain::{BlockRef, Checkpoint};
 
 /// Adds `delta` to the stored event count (`meta.events`), inside `tx`.
 async fn add_to_count(tx: &mut Transaction<'static, Any>, delta: i64) -> Result<()> {

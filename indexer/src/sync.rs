@@ -10,17 +10,15 @@
 //! the remaining raw events, forgets the audits of batches that are gone, moves the checkpoint
 //! there, and carries on forward.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    time::Duration,
-};
+use std::time::Duration;
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256},
+    primitives::Address,
     providers::{DynProvider, Provider},
-    rpc::types::{Filter, Log},
+    rpc::types::Log,
 };
+use fairtrain_chain::{follow::window_floor, Follower, Next, Range, RangeConfig};
 use fairtrain_protocol::bindings::pool_factory::RevenuePoolFactory::RevenuePoolFactoryEvents;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::{debug, info, warn};
@@ -28,7 +26,7 @@ use tracing::{debug, info, warn};
 use crate::{
     decode::{Event, Record},
     derive::{self, State},
-    raw::{self, BlockRef, Checkpoint},
+    raw::{self, Checkpoint},
     Db, Deployment, Error, Result,
 };
 
@@ -95,34 +93,25 @@ pub enum Step {
     Idle,
 }
 
+/// The pool a log of the deployment's factory created, if it is a `PoolCreated`.
+fn created_pool(deployment: &Deployment, log: &Log) -> Option<Address> {
+    if Some(log.address()) != deployment.revenue_pool_factory {
+        return None;
+    }
+    match Event::decode(deployment, log.address(), log.topics(), &log.data().data) {
+        Event::PoolFactory(RevenuePoolFactoryEvents::PoolCreated(ev)) => Some(ev.pool),
+        _ => None,
+    }
+}
+
 /// Follows one deployment into one database.
 #[derive(Debug)]
 pub struct Indexer {
-    provider: DynProvider,
+    follower: Follower,
     db: Db,
     deployment: Deployment,
     config: SyncConfig,
-    range: u64,
     progress: ProgressBar,
-}
-
-async fn header(provider: &DynProvider, n: u64) -> Result<Option<BlockRef>> {
-    let block = provider
-        .get_block_by_number(BlockNumberOrTag::Number(n))
-        .await
-        .map_err(|e| Error::rpc("eth_getBlockByNumber", e))?;
-    Ok(block.map(|b| BlockRef {
-        number: b.header.number,
-        hash: b.header.hash,
-        parent_hash: Some(b.header.parent_hash),
-        timestamp: b.header.timestamp,
-    }))
-}
-
-async fn require_header(provider: &DynProvider, n: u64) -> Result<BlockRef> {
-    header(provider, n)
-        .await?
-        .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {n} not found")))
 }
 
 impl Indexer {
@@ -169,13 +158,16 @@ impl Indexer {
         } else {
             ProgressBar::hidden()
         };
-        let range = config.initial_range.max(1);
+        let ranges = RangeConfig {
+            initial: config.initial_range,
+            max: config.max_range,
+            target_logs: config.target_logs,
+        };
         Ok(Self {
-            provider,
+            follower: Follower::new(provider, ranges, 0),
             db,
             deployment,
             config,
-            range,
             progress,
         })
     }
@@ -187,7 +179,7 @@ impl Indexer {
 
     /// The current `eth_getLogs` range.
     pub fn range(&self) -> u64 {
-        self.range
+        self.follower.range()
     }
 
     /// Indexes until the checkpoint reaches the head (one pass; reorganisations included).
@@ -240,110 +232,39 @@ impl Indexer {
         }
     }
 
-    /// One step: check for a reorganisation, then index one range (or report idle).
+    /// One step: check for a reorganisation, then index one range (or report idle). The
+    /// chain is read by the shared follower (`fairtrain_chain::Follower`): checkpoint and
+    /// parent-hash checks, adaptive ranges, pools discovered in the range, consistency of logs
+    /// and headers.
     pub async fn step(&mut self) -> Result<Step> {
-        let head = self
-            .provider
-            .get_block_number()
-            .await
-            .map_err(|e| Error::rpc("eth_blockNumber", e))?;
         let checkpoint = raw::checkpoint(&self.db).await?;
-        if let Some(cp) = checkpoint {
-            match header(&self.provider, cp.number).await? {
-                Some(b) if b.hash == cp.hash => {}
-                _ => return self.rollback().await,
-            }
-        }
-        let next = checkpoint.map_or(self.deployment.start_block, |c| c.number + 1);
-        self.record_heads(head, checkpoint.map(|c| c.number))
+        let mut followed = self.deployment.addresses();
+        followed.extend(raw::pools(&self.db, &self.deployment).await?);
+        let deployment = &self.deployment;
+        let polled = self
+            .follower
+            .poll(checkpoint, deployment.start_block, &followed, |log| {
+                created_pool(deployment, log)
+            })
             .await?;
-        if next > head {
-            return Ok(Step::Idle);
+        let head = polled.head.number;
+        if !matches!(polled.next, Next::Reorg) {
+            self.record_heads(head, checkpoint.map(|c| c.number))
+                .await?;
         }
-        let to = head.min(next + self.range - 1);
+        let range = match polled.next {
+            Next::Reorg => return self.rollback().await,
+            Next::Idle => return Ok(Step::Idle),
+            Next::Shrunk { range } => return Ok(Step::Shrunk { range }),
+            Next::Retry => return Ok(Step::Retry),
+            Next::Range(range) => range,
+        };
         self.progress
             .set_length(head.saturating_sub(self.deployment.start_block));
         self.progress
-            .set_position(next.saturating_sub(self.deployment.start_block));
+            .set_position(range.from.saturating_sub(self.deployment.start_block));
 
-        let first = require_header(&self.provider, next).await?;
-        if let Some(cp) = checkpoint {
-            if first.parent_hash != Some(cp.hash) {
-                return self.rollback().await;
-            }
-        }
-        let mut followed = self.deployment.addresses();
-        followed.extend(raw::pools(&self.db, &self.deployment).await?);
-        let mut logs = match self.logs(followed.clone(), next, to).await? {
-            Ok(logs) => logs,
-            Err(step) => return Ok(step),
-        };
-        // Pools created in this range are not in the filter yet: fetch their logs of the range.
-        let created: Vec<Address> = logs
-            .iter()
-            .filter(|log| Some(log.address()) == self.deployment.revenue_pool_factory)
-            .filter_map(|log| {
-                match Event::decode(
-                    &self.deployment,
-                    log.address(),
-                    log.topics(),
-                    &log.data().data,
-                ) {
-                    Event::PoolFactory(RevenuePoolFactoryEvents::PoolCreated(ev)) => Some(ev.pool),
-                    _ => None,
-                }
-            })
-            .filter(|pool| !followed.contains(pool))
-            .collect();
-        if !created.is_empty() {
-            match self.logs(created, next, to).await? {
-                Ok(more) => logs.extend(more),
-                Err(step) => return Ok(step),
-            }
-            logs.sort_by_key(|log| (log.block_number, log.log_index));
-        }
-        let last = if to == next {
-            first
-        } else {
-            require_header(&self.provider, to).await?
-        };
-        // Logs and headers must come from one chain: every log's block hash must agree with the
-        // headers read (the range's ends) and with each other, or the chain moved meanwhile.
-        let mut hashes: BTreeMap<u64, B256> = BTreeMap::new();
-        hashes.insert(first.number, first.hash);
-        hashes.insert(last.number, last.hash);
-        for log in &logs {
-            let (Some(n), Some(h)) = (log.block_number, log.block_hash) else {
-                return Ok(Step::Retry);
-            };
-            if *hashes.entry(n).or_insert(h) != h || log.removed {
-                return Ok(Step::Retry);
-            }
-        }
-        if require_header(&self.provider, to).await?.hash != last.hash {
-            return Ok(Step::Retry);
-        }
-
-        let records = self.records(&logs).await?;
-        let mut blocks: Vec<BlockRef> = vec![first];
-        if last.number != first.number {
-            blocks.push(last);
-        }
-        let times: HashMap<u64, u64> = records
-            .iter()
-            .map(|r| (r.block_number, r.block_time))
-            .collect();
-        for (n, h) in &hashes {
-            if *n != first.number && *n != last.number {
-                blocks.push(BlockRef {
-                    number: *n,
-                    hash: *h,
-                    parent_hash: None,
-                    timestamp: times[n],
-                });
-            }
-        }
-
+        let records = self.records(&range);
         let mut tx = self.db.pool.begin().await?;
         raw::insert_events(&mut tx, self.deployment.chain_id, &records).await?;
         let mut state = State::default();
@@ -351,29 +272,24 @@ impl Indexer {
             state.apply(&mut tx, r).await?;
         }
         state.flush(&mut tx).await?;
-        raw::insert_blocks(&mut tx, &blocks).await?;
-        raw::prune_blocks(&mut tx, to.saturating_sub(self.config.window)).await?;
-        raw::set_checkpoint(
-            &mut tx,
-            Checkpoint {
-                number: to,
-                hash: last.hash,
-            },
-        )
-        .await?;
+        raw::insert_blocks(&mut tx, &range.blocks).await?;
+        raw::prune_blocks(&mut tx, window_floor(range.to, self.config.window)).await?;
+        raw::set_checkpoint(&mut tx, range.checkpoint()).await?;
         tx.commit().await?;
 
-        debug!(from = next, to, events = records.len(), "indexed blocks");
-        if logs.len() < self.config.target_logs {
-            self.range = (self.range * 2).min(self.config.max_range);
-        }
+        debug!(
+            from = range.from,
+            to = range.to,
+            events = records.len(),
+            "indexed blocks"
+        );
         self.progress
-            .set_position(to.saturating_sub(self.deployment.start_block));
+            .set_position(range.to.saturating_sub(self.deployment.start_block));
         self.progress
             .set_message(format!("{} events", records.len()));
         Ok(Step::Indexed {
-            from: next,
-            to,
+            from: range.from,
+            to: range.to,
             events: records.len(),
         })
     }
@@ -383,7 +299,8 @@ impl Indexer {
         let finalized = match self.config.confirmations {
             Some(c) => head.saturating_sub(c),
             None => match self
-                .provider
+                .follower
+                .provider()
                 .get_block_by_number(BlockNumberOrTag::Finalized)
                 .await
             {
@@ -399,90 +316,42 @@ impl Indexer {
         Ok(())
     }
 
-    /// The logs of `addresses` in blocks `from..=to`; a refused query halves the range and
-    /// returns the step to report instead.
-    async fn logs(
-        &mut self,
-        addresses: Vec<Address>,
-        from: u64,
-        to: u64,
-    ) -> Result<std::result::Result<Vec<Log>, Step>> {
-        let filter = Filter::new()
-            .address(addresses)
-            .from_block(from)
-            .to_block(to);
-        match self.provider.get_logs(&filter).await {
-            Ok(logs) => Ok(Ok(logs)),
-            Err(e) if self.range > 1 => {
-                self.range = (self.range / 2).max(1);
-                warn!(error = %e, range = self.range, "eth_getLogs refused; range halved");
-                Ok(Err(Step::Shrunk { range: self.range }))
-            }
-            Err(e) => Err(Error::rpc("eth_getLogs", e)),
-        }
-    }
-
-    /// Decodes logs into records, with their block times.
-    async fn records(&self, logs: &[Log]) -> Result<Vec<Record>> {
-        let mut times: HashMap<u64, u64> = HashMap::new();
-        for log in logs {
-            if let (Some(n), Some(t)) = (log.block_number, log.block_timestamp) {
-                times.insert(n, t);
-            }
-        }
-        let mut records = Vec::with_capacity(logs.len());
-        for log in logs {
-            let n = log.block_number.unwrap_or_default();
-            let block_time = match times.get(&n) {
-                Some(t) => *t,
-                None => {
-                    let t = require_header(&self.provider, n).await?.timestamp;
-                    times.insert(n, t);
-                    t
+    /// Decodes a range's logs into records, with their block times.
+    fn records(&self, range: &Range) -> Vec<Record> {
+        range
+            .logs
+            .iter()
+            .map(|log| {
+                let n = log.block_number.unwrap_or_default();
+                let event = Event::decode(
+                    &self.deployment,
+                    log.address(),
+                    log.topics(),
+                    &log.data().data,
+                );
+                if matches!(event, Event::Unknown) {
+                    warn!(tx = %log.transaction_hash.unwrap_or_default(), "log matches no known event; stored raw");
                 }
-            };
-            let event = Event::decode(
-                &self.deployment,
-                log.address(),
-                log.topics(),
-                &log.data().data,
-            );
-            if matches!(event, Event::Unknown) {
-                warn!(tx = %log.transaction_hash.unwrap_or_default(), "log matches no known event; stored raw");
-            }
-            records.push(Record {
-                block_number: n,
-                block_hash: log.block_hash.unwrap_or_default(),
-                block_time,
-                tx_hash: log.transaction_hash.unwrap_or_default(),
-                log_index: log.log_index.unwrap_or_default(),
-                address: log.address(),
-                topics: log.topics().to_vec(),
-                data: log.data().data.clone(),
-                event,
-            });
-        }
-        Ok(records)
+                Record {
+                    block_number: n,
+                    block_hash: log.block_hash.unwrap_or_default(),
+                    // Every block with a log is a window block of its range.
+                    block_time: range.time_of(n).unwrap_or_default(),
+                    tx_hash: log.transaction_hash.unwrap_or_default(),
+                    log_index: log.log_index.unwrap_or_default(),
+                    address: log.address(),
+                    topics: log.topics().to_vec(),
+                    data: log.data().data.clone(),
+                    event,
+                }
+            })
+            .collect()
     }
 
     /// Rolls back to the newest window block that the chain still has.
     async fn rollback(&mut self) -> Result<Step> {
         let window = raw::window(&self.db).await?;
-        let mut ancestor = None;
-        for b in &window {
-            if let Some(chain) = header(&self.provider, b.number).await? {
-                if chain.hash == b.hash {
-                    ancestor = Some(*b);
-                    break;
-                }
-            }
-        }
-        let Some(ancestor) = ancestor else {
-            return Err(Error::DeepReorg {
-                oldest: window.last().map_or(0, |b| b.number),
-                newest: window.first().map_or(0, |b| b.number),
-            });
-        };
+        let ancestor = self.follower.common_ancestor(&window).await?;
         let mut tx = self.db.pool.begin().await?;
         let removed = raw::delete_above(&mut tx, ancestor.number).await?;
         derive::clear(&mut tx).await?;

@@ -5,7 +5,10 @@
 //! - end-to-end ingest over HTTP on localhost (decode, EIP-712 digest, recovery, stateful checks,
 //!   durable group commit), single and bulk submission, SQLite and PostgreSQL;
 //! - the Merkle root of 1M receipts, leaf hashing included, and proofs per second;
-//! - peak RSS after a flood of bulk submissions.
+//! - peak RSS after a flood of bulk submissions;
+//! - the chain follower's cost per step (`follow`): time and store bytes of a one-block step
+//!   after 100 and 10,000 followed events, with the journal and with the full-state checkpoint
+//!   it replaced, and the time to restore the state at start.
 //!
 //! Thread counts follow the CPUs the process may use (`taskset -c 0` for one core).
 
@@ -127,6 +130,132 @@ fn receipt_check_all_cores(sample: &[SignedReceipt], threads: usize) {
         "ceiling.receipt_check.{threads}_cores: {:.0} receipts/s",
         n as f64 / t.elapsed().as_secs_f64()
     );
+}
+
+/// A one-block range at block `n` with a deposit of payer number `id` (the state gains an
+/// entry per payer, so it grows with history).
+fn deposit_range(n: u64, id: u64) -> fairtrain_chain::Range {
+    use alloy::{primitives::Log, rpc::types::Log as RpcLog, sol_types::SolEvent};
+    let hash = |n: u64| B256::left_padding_from(&n.to_be_bytes());
+    let block = fairtrain_chain::BlockRef {
+        number: n,
+        hash: hash(n),
+        parent_hash: Some(hash(n - 1)),
+        timestamp: 1_750_000_000 + n,
+    };
+    let payer = Address::left_padding_from(&id.to_be_bytes());
+    let event = fairtrain_protocol::bindings::TrainingEscrow::Deposited {
+        payer,
+        token: TOKEN,
+        from: payer,
+        amount: U256::from(1_000_000u64),
+    };
+    let log = RpcLog {
+        inner: Log {
+            address: ESCROW,
+            data: event.encode_log_data(),
+        },
+        block_number: Some(n),
+        block_hash: Some(hash(n)),
+        log_index: Some(0),
+        ..RpcLog::default()
+    };
+    fairtrain_chain::Range {
+        from: n,
+        to: n,
+        logs: vec![log],
+        blocks: vec![block],
+        last: block,
+    }
+}
+
+const ESCROW: Address = Address::repeat_byte(0xe5);
+const NFT: Address = Address::repeat_byte(0x4f);
+
+/// The follower's per-step cost against history, on SQLite: the journal (a step writes its
+/// logs and window blocks) and, for comparison, what it replaced (a step cloned the state and
+/// wrote it whole as the checkpoint).
+fn follow_benches() {
+    use fairtrain_relayer::{chain::journal::Journal, store::journal::StoredJournal};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for history in [100u64, 10_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::connect(&format!("sqlite://{}", dir.path().join("f.db").display()))
+                .await
+                .unwrap();
+            let (mut journal, mut tip) =
+                Journal::restore(ESCROW, NFT, 256, 1, StoredJournal::default()).unwrap();
+            let mut written = 0usize;
+            for n in 1..=history {
+                let executed = journal.execute(&deposit_range(n, n)).unwrap();
+                store.journal_execute(&executed.write()).await.unwrap();
+                written += executed.write().bytes();
+                journal.apply(&mut tip, &executed);
+            }
+            // 200 more one-block steps, timed.
+            let steps = 200u64;
+            let (mut bytes, t) = (0usize, Instant::now());
+            for n in history + 1..=history + steps {
+                let executed = journal.execute(&deposit_range(n, n)).unwrap();
+                store.journal_execute(&executed.write()).await.unwrap();
+                bytes += executed.write().bytes();
+                journal.apply(&mut tip, &executed);
+            }
+            let per_step = t.elapsed().as_secs_f64() / steps as f64;
+            println!(
+                "follow.journal_step_after_{history}_events: {:.2} ms",
+                per_step * 1e3
+            );
+            println!(
+                "follow.journal_bytes_per_step_after_{history}_events: {} bytes",
+                bytes / steps as usize
+            );
+            println!(
+                "follow.journal_bytes_written_per_event_over_{history}_events: {} bytes",
+                written / history as usize
+            );
+            let t = Instant::now();
+            let (_, restored) =
+                Journal::restore(ESCROW, NFT, 256, 1, store.journal_load().await.unwrap()).unwrap();
+            println!(
+                "follow.restore_after_{history}_events: {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+            assert_eq!(restored.available, tip.available);
+
+            // Before: clone the state, apply the step, write the whole state as JSON.
+            let (mut bytes, t) = (0usize, Instant::now());
+            for n in history + steps + 1..=history + 2 * steps {
+                let mut next = tip.clone();
+                for log in &deposit_range(n, n).logs {
+                    next.block = n;
+                    next.apply(ESCROW, NFT, &log.inner);
+                }
+                let json = next.to_json();
+                bytes += json.len();
+                sqlx::query(
+                    "INSERT INTO checkpoint (id, block, state) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET block = excluded.block, state = excluded.state",
+                )
+                .bind(n as i64)
+                .bind(json)
+                .execute(store.pool())
+                .await
+                .unwrap();
+                tip = next;
+            }
+            let per_step = t.elapsed().as_secs_f64() / steps as f64;
+            println!(
+                "follow.full_checkpoint_step_after_{history}_events: {:.2} ms",
+                per_step * 1e3
+            );
+            println!(
+                "follow.full_checkpoint_bytes_per_step_after_{history}_events: {} bytes",
+                bytes / steps as usize
+            );
+        }
+    });
 }
 
 fn chain_state() -> ChainState {
@@ -461,6 +590,7 @@ fn main() {
                 }
             });
         }
+        "follow" => follow_benches(),
         "flood" => {
             // A flood: many bulk requests of the largest allowed size at once; the in-flight
             // limit and the writer's group size bound memory.

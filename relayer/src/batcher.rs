@@ -15,6 +15,7 @@
 //! transaction for a batch except as a fee bump of the same nonce, so a root is committed at
 //! most once (the escrow also refuses a `(root, payer, token)` twice).
 
+use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -35,7 +36,7 @@ use sqlx::Row;
 use tracing::{info, warn};
 
 use crate::{
-    chain::{rpc::RpcErrorKind, SharedState},
+    chain::SharedState,
     config::BatchConfig,
     failpoint,
     ingest::Ledger,
@@ -327,7 +328,7 @@ impl Batcher {
             .reservation(root, first.payer, first.token)
             .call()
             .await
-            .map_err(TxError::rpc)?;
+            .map_err(TxError::contract)?;
         Ok(r.committedAt.to::<u64>() != 0)
     }
 

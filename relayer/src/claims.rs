@@ -16,13 +16,13 @@ use alloy::{
     primitives::{Address, B256},
     sol_types::SolCall,
 };
+use fairtrain_chain::rpc::RpcErrorKind;
 use fairtrain_protocol::bindings::{Escrow, TrainingEscrow};
 use sqlx::{AssertSqlSafe, Row};
 use tracing::{info, warn};
 
 use crate::{
     batcher::{proof_of, signed_receipt},
-    chain::rpc::RpcErrorKind,
     failpoint,
     store::{rows::parse, ReceiptRow, Store, StoreError},
     txmgr::{TxError, TxManager, TxStatus},

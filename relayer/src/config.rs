@@ -56,6 +56,10 @@ pub struct Config {
     /// the head the chain follower stays.
     #[serde(default = "defaults::confirmations")]
     pub confirmations: u64,
+    /// Blocks of hashes (and of logs) the chain follower keeps to follow a reorganisation:
+    /// the deepest one it unwinds. Deeper ones stop it (see docs/relayer.md).
+    #[serde(default = "defaults::reorg_window")]
+    pub reorg_window: u64,
     /// How often the follower and the batcher poll the chain, in milliseconds.
     #[serde(default = "defaults::poll_ms")]
     pub poll_interval_ms: u64,
@@ -170,6 +174,9 @@ mod defaults {
     pub(super) const fn poll_ms() -> u64 {
         500
     }
+    pub(super) const fn reorg_window() -> u64 {
+        256
+    }
     pub(super) const fn max_claims_in_flight() -> usize {
         16
     }
@@ -280,6 +287,9 @@ impl Config {
                 "limits.max_bulk, limits.max_proofs_page, tx.claims_per_tx and \
                  tx.max_claims_in_flight must be positive",
             );
+        }
+        if self.reorg_window == 0 {
+            return bad("reorg_window must be at least 1");
         }
         if self.limits.signer_rate == 0 || self.limits.signer_burst == 0 {
             return bad("limits.signer_rate and limits.signer_burst must be positive");

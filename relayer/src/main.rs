@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fairtrain_relayer::{
     batcher::{proof_of, signed_receipt},
-    chain::ChainState,
+    chain::journal::Journal,
     claims,
     config::Config,
     proofs, service,
@@ -85,6 +85,10 @@ enum Command {
         #[arg(long)]
         batch: Option<i64>,
     },
+    /// Forgets the followed chain state (the journal): the next start follows the chain again
+    /// from `start_block`. For a reorganisation deeper than `reorg_window`; run it with the
+    /// relayer stopped.
+    Resync,
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -163,10 +167,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Proofs { license, payee } => {
             let store = Store::connect(&config.database_url).await?;
-            let state = match store.checkpoint().await? {
-                Some((_, json)) => ChainState::from_json(&json)?,
-                None => ChainState::default(),
-            };
+            let (_, state) = Journal::restore(
+                config.escrow,
+                config.license_nft,
+                config.reorg_window,
+                config.start_block,
+                store.journal_load().await?,
+            )?;
             let licenses: Vec<U256> = match (license, payee) {
                 (Some(l), _) => vec![l.parse().context("license id")?],
                 (None, Some(p)) => {
@@ -218,6 +225,15 @@ async fn main() -> anyhow::Result<()> {
             print(&json!({ "claimJobs": ids }));
             Ok(())
         }
+        Command::Resync => {
+            let store = Store::connect(&config.database_url).await?;
+            store.journal_clear().await?;
+            println!(
+                "chain journal cleared: the next start follows from block {}",
+                config.start_block
+            );
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -235,7 +251,10 @@ async fn main() -> anyhow::Result<()> {
             );
             let provider = ProviderBuilder::new()
                 .disable_recommended_fillers()
-                .connect_http(config.rpc_url.parse().context("rpc_url")?);
+                .connect_client(fairtrain_chain::rpc::client(
+                    config.rpc_url.parse().context("rpc_url")?,
+                    Default::default(),
+                ));
             let id = provider.get_chain_id().await.context("rpc")?;
             anyhow::ensure!(
                 id == config.chain_id,

@@ -71,9 +71,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .context("opening the store")?;
     let url = config.rpc_url.parse().context("rpc_url")?;
+    // Transient failures are retried per request (alloy's retry layer, errors classified from
+    // their codes: `fairtrain_chain::rpc`).
     let provider = ProviderBuilder::new()
         .disable_recommended_fillers()
-        .connect_http(url)
+        .connect_client(fairtrain_chain::rpc::client(url, Default::default()))
         .erased();
     match provider.get_chain_id().await {
         Ok(id) if id != config.chain_id => {
@@ -87,7 +89,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     }
     let domain = EscrowDomain::new(config.chain_id, config.escrow);
     let state: SharedState = Arc::new(RwLock::new(ChainState::default()));
-    let follower = Follower::new(
+    let mut follower = Follower::new(
         provider.clone(),
         store.clone(),
         state.clone(),
@@ -95,12 +97,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.license_nft,
         config.start_block,
         config.confirmations.saturating_sub(1),
+        config.reorg_window,
         config.poll_interval(),
     );
     follower
         .restore()
         .await
-        .context("restoring the chain checkpoint")?;
+        .context("restoring the chain journal")?;
     let mut ledger = Ledger::load(&store).await.context("loading the ledger")?;
     awaiting_follower(&store, &state, &mut ledger).await?;
     let ingest = Ingest::start(
@@ -151,13 +154,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     Ok(Running { app, tasks })
 }
 
+/// The PostgreSQL advisory lock of the committer.
+const COMMITTER_LOCK: i64 = 727_275;
+
 /// Runs the batcher, on PostgreSQL only while holding the committer lock: several relayer
 /// processes may share a store and all ingest, but one at a time commits and claims (they
 /// share the relayer's account and its nonces).
 async fn lead(store: Store, batcher: Batcher) {
     if store.backend() == Backend::Postgres {
         let _held = loop {
-            match try_lock(&store).await {
+            match store.try_advisory_lock(COMMITTER_LOCK).await {
                 Ok(Some(conn)) => break conn,
                 Ok(None) => {}
                 Err(e) => warn!(error = %e, "committer lock"),
@@ -169,16 +175,6 @@ async fn lead(store: Store, batcher: Batcher) {
     } else {
         batcher.run().await;
     }
-}
-
-/// Takes the session-level committer lock on a connection detached from the pool, so that
-/// the lock is released exactly when that connection closes (process exit or task end).
-async fn try_lock(store: &Store) -> Result<Option<sqlx::AnyConnection>, sqlx::Error> {
-    let mut conn = store.pool().acquire().await?.detach();
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(727275)")
-        .fetch_one(&mut conn)
-        .await?;
-    Ok(got.then_some(conn))
 }
 
 /// Confirmed batches whose reservations the checkpointed state has not applied yet: their

@@ -16,8 +16,9 @@ use alloy::{
 use sqlx::{Any, Row, Transaction};
 use tracing::{info, warn};
 
+use fairtrain_chain::rpc::{classify, classify_contract, RpcErrorKind};
+
 use crate::{
-    chain::rpc::{classify, RpcErrorKind},
     config::TxConfig,
     store::{Store, StoreError, TxRow},
     util::{hex0x, now_secs},
@@ -49,12 +50,19 @@ impl From<sqlx::Error> for TxError {
 }
 
 impl TxError {
-    /// Wraps an RPC error with its class.
-    pub fn rpc(e: impl std::fmt::Display) -> Self {
-        let message = e.to_string();
+    /// Wraps an RPC error with its class (read from its code and kind, not its text).
+    pub fn rpc(e: alloy::transports::TransportError) -> Self {
         Self::Rpc {
-            kind: classify(&message),
-            message,
+            kind: classify(&e),
+            message: e.to_string(),
+        }
+    }
+
+    /// Wraps a failed contract call with its class.
+    pub fn contract(e: alloy::contract::Error) -> Self {
+        Self::Rpc {
+            kind: classify_contract(&e),
+            message: e.to_string(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! `creator claim` from published batch data: a relayer account commits two batches (as the
 //! relayer would, with `commitBatch`), the creator claims from the documents alone, oldest batch
 //! first, to the unit; a second claim finds everything settled; a tampered document and an
-//! uncommitted root are refused before any gas is spent.
+//! uncommitted root are refused before any gas is spent. Behind a node that refuses wide
+//! `eth_getLogs` ranges, every command that reads events answers what it answers directly.
 
 use std::path::Path;
 
@@ -22,7 +23,10 @@ use fairtrain_protocol::{
     BatchData, EscrowDomain, Receipt, SignedReceipt,
 };
 
+use fairtrain_chain::testkit::RangeLimitProxy;
+
 use crate::{
+    binary::json,
     flow::amount,
     royalties::{mint, wallet},
     support::{key, Devnet, CREATOR, NOTICE, PAYER},
@@ -100,7 +104,21 @@ async fn fees(chain: &Chain) -> U256 {
         .unwrap()
 }
 
-#[tokio::test]
+// Multi-threaded: the range-limiting proxy serves the binary while the test waits for it.
+/// Runs the binary with `args` directly and through `proxy`: the same JSON, and the proxy
+/// refused at least one range on the way.
+fn same_behind_a_range_limit(net: &Devnet, proxy: &RangeLimitProxy, account: usize, args: &[&str]) {
+    let direct = json(&net.cli(Some(account), args));
+    let refused = proxy.refused();
+    let limited = json(&net.cli_env(Some(account), args, &[("FAIRTRAIN_RPC_URL", &proxy.url)]));
+    assert_eq!(limited, direct, "{args:?}");
+    assert!(
+        proxy.refused() > refused,
+        "{args:?}: wide ranges were asked and refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_from_batch_data_oldest_first_to_the_unit() {
     let net = Devnet::start().await;
     let tmp = tempfile::tempdir().unwrap();
@@ -193,6 +211,33 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
     )
     .await;
 
+    // Behind a node that refuses `eth_getLogs` over more than 3 blocks (as hosted endpoints
+    // refuse wide ranges), the claim's lookup of committed roots reads them in ranges the node
+    // accepts and finds what it finds directly.
+    let proxy = RangeLimitProxy::start(net.url(), 3).await;
+    let (first_s, second_s, loose_s) = (
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        loose.to_str().unwrap(),
+    );
+    same_behind_a_range_limit(
+        &net,
+        &proxy,
+        CREATOR,
+        &[
+            "creator",
+            "claim",
+            "--dry-run",
+            "--batch-data",
+            first_s,
+            "--batch-data",
+            second_s,
+            "--batch-data",
+            loose_s,
+            "--json",
+        ],
+    );
+
     // The creator claims from the documents alone, newest given first: claimed oldest first.
     let creator = net.chain(CREATOR).await;
     let dry = claim::claim(
@@ -261,6 +306,27 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
         .skipped
         .iter()
         .all(|s| s.reason.contains("already settled")));
+
+    // The commands that read events — payer status and creator earnings — behind the
+    // range-limiting node answer what they answer directly.
+    for (account, args) in [
+        (PAYER, ["payer", "status", "--json"]),
+        (CREATOR, ["creator", "earnings", "--json"]),
+    ] {
+        same_behind_a_range_limit(&net, &proxy, account, &args);
+    }
+    // Nine event reads at least (the claim's lookup of two committed roots and one that is
+    // not, six by the status, two by the earnings), each in ranges of at most 3 blocks.
+    let head = alloy::providers::Provider::get_block_number(payer.provider())
+        .await
+        .unwrap();
+    let span = head - payer.deployment.start_block + 1;
+    assert!(span > 12, "a history of several ranges: {span} blocks");
+    assert!(
+        proxy.answered() >= 9 * span.div_ceil(3),
+        "{} ranges read",
+        proxy.answered()
+    );
 
     // A tampered document does not verify.
     let mut text = std::fs::read_to_string(&first).unwrap();

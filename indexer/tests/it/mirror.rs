@@ -1,6 +1,11 @@
 //! Mirroring: every log stored once, derived state equal to the chain's, restart and rebuild.
 
-use alloy::{primitives::address, sol_types::SolEvent};
+use alloy::{
+    primitives::address,
+    providers::{Provider, ProviderBuilder},
+    sol_types::SolEvent,
+};
+use fairtrain_chain::testkit::RangeLimitProxy;
 use fairtrain_indexer::{
     derive, raw,
     reconcile::reconcile,
@@ -11,7 +16,7 @@ use fairtrain_protocol::bindings::TrainingEscrow::UsageSettled;
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, RpcProxy, TestDb},
+    support::{config, Backend, Chain, TestDb},
 };
 
 /// Every derived table, row by row, as text (for comparing two databases).
@@ -192,10 +197,12 @@ async fn restart_resumes(backend: Backend) {
     // Restart on the same database, through a proxy that records every `eth_getLogs`: it
     // resumes after the checkpoint (the first range starts at checkpoint + 1, no block up to the
     // checkpoint is read again), indexes to the head, then follows new blocks.
-    let proxy = RpcProxy::start(&chain.url, None).await;
+    let proxy = RangeLimitProxy::recording(&chain.url).await;
     let db = test_db.connect().await;
     let mut ix = Indexer::new(
-        proxy.provider(),
+        ProviderBuilder::new()
+            .connect_http(proxy.url.parse().unwrap())
+            .erased(),
         db.clone(),
         chain.deployment.clone(),
         config(),
@@ -207,7 +214,7 @@ async fn restart_resumes(backend: Backend) {
         other => panic!("expected a range after the restart, got {other:?}"),
     }
     ix.sync_to_head().await.unwrap();
-    let fetched = proxy.ranges.lock().unwrap().clone();
+    let fetched = proxy.ranges();
     assert_eq!(
         fetched.first().map(|r| r.0),
         Some(partial + 1),

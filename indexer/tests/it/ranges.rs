@@ -2,14 +2,14 @@
 //! hosted providers do), the indexer halves its range until it passes, grows it back after
 //! successes, and indexes exactly what a direct run indexes.
 
-use std::sync::atomic::Ordering;
-
+use alloy::providers::{Provider, ProviderBuilder};
+use fairtrain_chain::testkit::RangeLimitProxy;
 use fairtrain_indexer::sync::{Indexer, Step, SyncConfig};
 
 use crate::{
     both_databases,
     mirror::dump,
-    support::{config, Backend, Chain, RpcProxy, TestDb},
+    support::{config, Backend, Chain, TestDb},
 };
 
 /// Largest range the proxy lets through.
@@ -17,8 +17,10 @@ const LIMIT: u64 = 3;
 
 async fn shrinks_and_grows(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let proxy = RpcProxy::start(&chain.url, Some(LIMIT)).await;
-    let limited = proxy.provider();
+    let proxy = RangeLimitProxy::start(&chain.url, LIMIT).await;
+    let limited = ProviderBuilder::new()
+        .connect_http(proxy.url.parse().unwrap())
+        .erased();
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
     let cfg = SyncConfig {
@@ -40,7 +42,7 @@ async fn shrinks_and_grows(backend: Backend) {
     }
     // 16 → 8 → 4 → 2 first; later growth back to 4 is refused again and halved.
     assert_eq!(&shrunk[..3], &[8, 4, 2], "{shrunk:?}");
-    assert!(proxy.refused.load(Ordering::Relaxed) >= 3);
+    assert!(proxy.refused() >= 3);
     assert!(
         (2..=LIMIT).contains(&widest),
         "ranges grew back to the limit: {widest}"

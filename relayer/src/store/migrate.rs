@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0004_proofs_index.sql"),
         "",
     ),
+    (
+        5,
+        include_str!("../../migrations/0005_chain_journal.sql"),
+        "",
+    ),
 ];
 
 /// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock

@@ -5,6 +5,7 @@
 //! ([`Store::insert_receipts`] returns after `COMMIT`). Every step of a batch's life is one
 //! transaction too (see [`crate::batcher`]), so a restart resumes from the last committed step.
 
+pub mod journal;
 pub mod ledger;
 mod migrate;
 pub mod rows;
@@ -362,38 +363,6 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok((out, max.unwrap_or(0)))
-    }
-
-    /// The chain follower's checkpoint: `(block, state JSON)`.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn checkpoint(&self) -> StoreResult<Option<(i64, String)>> {
-        use sqlx::Row;
-        let row = sqlx::query("SELECT block, state FROM checkpoint WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()
-            .map_err(StoreError::Db)
-    }
-
-    /// Saves the chain follower's checkpoint.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn save_checkpoint(&self, block: i64, state: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO checkpoint (id, block, state) VALUES (1, $1, $2) \
-             ON CONFLICT (id) DO UPDATE SET block = excluded.block, state = excluded.state",
-        )
-        .bind(block)
-        .bind(state.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// The published batch data with this hash.

@@ -7,5 +7,6 @@ mod fuzz;
 mod ingest;
 mod multi;
 mod proofs;
+mod reorg;
 mod resilience;
 mod support;

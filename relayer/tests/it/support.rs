@@ -52,6 +52,9 @@ pub fn key(i: usize) -> PrivateKeySigner {
 /// The deployed suite and its actors.
 pub struct Chain {
     pub anvil: Option<AnvilInstance>,
+    /// Where anvil writes its state when it stops (declared after `anvil`, so the directory
+    /// outlives the process).
+    state_dir: tempfile::TempDir,
     pub rpc: String,
     pub provider: DynProvider,
     pub escrow: Address,
@@ -116,7 +119,13 @@ impl Chain {
     }
 
     pub async fn start_with(anvil: Anvil) -> Self {
-        let anvil = anvil.path(anvil_path()).chain_id(31337).spawn();
+        let state_dir = tempfile::tempdir().unwrap();
+        let anvil = anvil
+            .path(anvil_path())
+            .chain_id(31337)
+            .arg("--dump-state")
+            .arg(state_dir.path().join("state.json"))
+            .spawn();
         let mut wallet = EthereumWallet::from(key(0));
         for i in 1..5 {
             wallet.register_signer(key(i));
@@ -256,6 +265,7 @@ impl Chain {
         Self {
             rpc: anvil.endpoint(),
             anvil: Some(anvil),
+            state_dir,
             provider,
             escrow,
             nft,
@@ -273,22 +283,28 @@ impl Chain {
         }
     }
 
-    /// Restarts anvil on the same port with the same state (the relayer sees the RPC vanish
-    /// and come back). `during` runs while the node is down.
+    /// Restarts anvil on the same port with the same chain, blocks and hashes included (the
+    /// relayer sees the RPC vanish and come back). `during` runs while the node is down. The
+    /// new process loads the state before it serves (`--load-state`): a node that answered
+    /// empty for a moment would be another chain.
     pub async fn restart_anvil<F: std::future::Future<Output = ()>>(&mut self, during: F) {
-        let state = self.provider.anvil_dump_state().await.unwrap();
         let port = self.anvil.as_ref().unwrap().endpoint_url().port().unwrap();
-        // Dropping the instance kills the process.
+        // Dropping the instance stops the process gracefully: it writes its state.
         self.anvil = None;
+        let state = self.state_dir.path().join("state.json");
+        assert!(state.exists(), "anvil wrote its state");
         during.await;
         self.anvil = Some(
             Anvil::new()
                 .path(anvil_path())
                 .chain_id(31337)
                 .port(port)
+                .arg("--load-state")
+                .arg(&state)
+                .arg("--dump-state")
+                .arg(&state)
                 .spawn(),
         );
-        assert!(self.provider.anvil_load_state(state).await.unwrap());
     }
 
     pub fn domain(&self) -> EscrowDomain {
@@ -453,6 +469,7 @@ pub fn config_for(rpc: &str, escrow: Address, nft: Address, db: &TestDb) -> Conf
         operator_token: Some("operator-token-for-tests".to_owned()),
         public_url: "http://relayer.test".to_owned(),
         confirmations: 1,
+        reorg_window: 256,
         poll_interval_ms: 100,
         batch: BatchConfig {
             max_receipts: 1_000,
