@@ -19,11 +19,13 @@ import {License} from "./types/LicenseTypes.sol";
 
 /// @title TrainingEscrow
 /// @notice See {ITrainingEscrow}.
-/// @dev Accounting: for every token, `balanceOf(this) == Σ available + Σ reservation.remaining
-/// + accruedFees`. Deposits add to `available`; commits move `available` to a reservation;
-/// claims move a reservation to the payee and fees; releases move a reservation back to
-/// `available`; direct settlements move `available` to the payee and fees; withdrawals take from
-/// `available`. No other path moves value.
+/// @dev Accounting: for every token, `balanceOf(this) == Σ available + Σ line.credit
+/// + Σ line.reserved + Σ line.fees + accruedFees`. Deposits add to `available`; funding moves
+/// `available` to a line's credit and reductions move it back; commits move a line's credit to its
+/// reserved funds; claims move reserved funds to the payee and the line's fees; releases move
+/// reserved funds back to credit; sweeps move line fees to `accruedFees`; direct settlements move
+/// `available` to the payee and `accruedFees`; withdrawals take from `available`. No other path
+/// moves value.
 contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -61,7 +63,11 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
     mapping(address token => bool) private _tokenAllowed;
     mapping(address payer => mapping(address token => uint256)) private _available;
     mapping(address payer => mapping(address token => Escrow.Withdrawal)) private _withdrawals;
-    mapping(address payer => mapping(address relayer => bool)) private _relayers;
+    mapping(address payer => mapping(address relayer => mapping(address token => Escrow.CreditLine))) private
+        _lines;
+    mapping(
+        address payer => mapping(address relayer => mapping(address token => Escrow.CreditReduction))
+    ) private _reductions;
     mapping(address payer => mapping(address signer => Escrow.Signer)) private _signers;
     mapping(bytes32 acceptanceKey => Escrow.Acceptance) private _acceptances;
     mapping(bytes32 usageKey => uint64 cumulativeSamples) private _settled;
@@ -134,8 +140,23 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
     }
 
     /// @inheritdoc ITrainingEscrow
-    function isRelayer(address payer, address relayer) external view override returns (bool) {
-        return _relayers[payer][relayer];
+    function creditLine(address payer, address relayer, address token)
+        external
+        view
+        override
+        returns (Escrow.CreditLine memory)
+    {
+        return _lines[payer][relayer][token];
+    }
+
+    /// @inheritdoc ITrainingEscrow
+    function creditReduction(address payer, address relayer, address token)
+        external
+        view
+        override
+        returns (Escrow.CreditReduction memory)
+    {
+        return _reductions[payer][relayer][token];
     }
 
     /// @inheritdoc ITrainingEscrow
@@ -213,12 +234,11 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         bytes32 s
     ) external override nonReentrant {
         _checkDeposit(payer, token, amount);
-        // A failed permit (e.g. front-run, so already used) is tolerated only when the payer itself
-        // calls: otherwise anyone could sweep a payer's standing allowance into the escrow with a
-        // junk signature.
-        try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {}
-        catch {
-            if (msg.sender != payer) revert Errors.TrainingEscrow_PermitFailed(payer, token);
+        if (msg.sender == payer) {
+            // The payer may go on with its existing allowance if its permit was front-run.
+            try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {} catch {}
+        } else {
+            _requirePermitUsed(payer, token, amount, deadline, v, r, s);
         }
         _pull(payer, token, payer, amount);
     }
@@ -262,10 +282,71 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
     }
 
     /// @inheritdoc ITrainingEscrow
-    function setRelayer(address relayer, bool authorized) external override {
+    function fundCredit(address relayer, address token, uint128 amount) external override {
         if (relayer == address(0)) revert Errors.TrainingEscrow_ZeroAddress();
-        _relayers[msg.sender][relayer] = authorized;
-        emit RelayerSet(msg.sender, relayer, authorized);
+        if (amount == 0) revert Errors.TrainingEscrow_ZeroAmount();
+        uint256 available = _available[msg.sender][token];
+        if (available < amount) {
+            revert Errors.TrainingEscrow_InsufficientBalance(msg.sender, token, available, amount);
+        }
+        Escrow.CreditLine storage line = _lines[msg.sender][relayer][token];
+        uint256 credit = uint256(line.credit) + amount;
+        // Everything in a line must fit its `reserved` field, so that no commit can overflow it.
+        if (credit + line.reserved > type(uint104).max) {
+            revert Errors.TrainingEscrow_CreditLineOverflow(msg.sender, relayer, token);
+        }
+        // Cannot underflow: checked above.
+        unchecked {
+            _available[msg.sender][token] = available - amount;
+        }
+        line.credit = uint128(credit);
+        emit CreditFunded(msg.sender, relayer, token, amount);
+    }
+
+    /// @inheritdoc ITrainingEscrow
+    function requestCreditReduction(address relayer, address token, uint128 amount) external override {
+        if (amount == 0) revert Errors.TrainingEscrow_ZeroAmount();
+        uint40 effectiveAt = uint40(block.timestamp) + _config.noticePeriod;
+        _reductions[msg.sender][relayer][token] =
+            Escrow.CreditReduction({amount: amount, effectiveAt: effectiveAt});
+        emit CreditReductionRequested(msg.sender, relayer, token, amount, effectiveAt);
+    }
+
+    /// @inheritdoc ITrainingEscrow
+    function cancelCreditReduction(address relayer, address token) external override {
+        if (_reductions[msg.sender][relayer][token].effectiveAt == 0) {
+            revert Errors.TrainingEscrow_NoCreditReductionRequested(msg.sender, relayer, token);
+        }
+        delete _reductions[msg.sender][relayer][token];
+        emit CreditReductionCancelled(msg.sender, relayer, token);
+    }
+
+    /// @inheritdoc ITrainingEscrow
+    function reduceCredit(address relayer, address token) external override returns (uint256 amount) {
+        Escrow.CreditReduction memory request = _reductions[msg.sender][relayer][token];
+        if (request.effectiveAt == 0) {
+            revert Errors.TrainingEscrow_NoCreditReductionRequested(msg.sender, relayer, token);
+        }
+        if (block.timestamp < request.effectiveAt) {
+            revert Errors.TrainingEscrow_CreditReductionNotEffective(
+                msg.sender, relayer, token, request.effectiveAt
+            );
+        }
+        Escrow.CreditLine storage line = _lines[msg.sender][relayer][token];
+        uint128 credit = line.credit;
+        uint128 moved = request.amount < credit ? request.amount : credit;
+        // Cannot underflow: moved is at most both.
+        unchecked {
+            line.credit = credit - moved;
+            if (moved == request.amount) {
+                delete _reductions[msg.sender][relayer][token];
+            } else {
+                _reductions[msg.sender][relayer][token].amount = request.amount - moved;
+            }
+        }
+        _available[msg.sender][token] += moved;
+        emit CreditReduced(msg.sender, relayer, token, moved);
+        return moved;
     }
 
     /// @inheritdoc ITrainingEscrow
@@ -413,39 +494,38 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         unchecked {
             _available[receipt.payer][token] = available - charge.amount;
         }
-        (address payee, uint256 payout) = _pay(bytes32(0), receipt, token, charge, _config.feeBps);
-        _transferOut(token, payee, payout);
+        uint256 fee = charge.amount * _config.feeBps / _BPS;
+        if (fee != 0) _fees[token] += fee;
+        address payee = _emitSettled(bytes32(0), receipt, token, charge, fee);
+        _transferOut(token, payee, charge.amount - fee);
         return charge.amount;
     }
 
     /// @inheritdoc ITrainingEscrow
-    function release(bytes32 root, address payer, address token) external override returns (uint256 amount) {
-        Escrow.Reservation storage reserved = _reservations[ReceiptLib.reservationKey(root, payer, token)];
-        if (reserved.committedAt == 0) revert Errors.TrainingEscrow_UnknownReservation(root, payer, token);
-        if (block.timestamp < reserved.expiresAt) {
-            revert Errors.TrainingEscrow_ReservationNotExpired(root, reserved.expiresAt);
+    function release(address payer, address relayer, address token)
+        external
+        override
+        returns (uint256 amount)
+    {
+        Escrow.CreditLine storage line = _lines[payer][relayer][token];
+        uint40 reservedUntil = line.reservedUntil;
+        if (reservedUntil == 0) revert Errors.TrainingEscrow_NothingReserved(payer, relayer, token);
+        if (block.timestamp < reservedUntil) {
+            revert Errors.TrainingEscrow_ReservedNotReleasable(payer, relayer, token, reservedUntil);
         }
-        amount = reserved.remaining;
-        // The record stays (with nothing left) so that the same (root, payer, token) can never be
-        // committed again.
-        reserved.remaining = 0;
-        _available[payer][token] += amount;
-        emit ReservationReleased(root, payer, token, amount);
+        amount = line.reserved;
+        // Cannot overflow: credit + reserved stays below 2^104 (checked when funding).
+        line.credit += uint128(amount);
+        line.reserved = 0;
+        // The relayer prices its next batches over the settled counts alone from here on.
+        line.reservedUntil = 0;
+        emit FundsReleased(payer, relayer, token, amount);
+        _sweepFees(payer, relayer, token, line);
+    }
 
-        // Funds coming back must stay chargeable for a full notice period, so that payees can
-        // still settle receipts directly before the payer withdraws them. A lapsed request is left
-        // alone (it can no longer be executed).
-        Escrow.Withdrawal storage request = _withdrawals[payer][token];
-        uint40 notice = _config.noticePeriod;
-        uint40 earliest = uint40(block.timestamp) + notice;
-        if (
-            amount != 0 && request.unlockAt != 0 && request.unlockAt < earliest
-                && block.timestamp < request.lapsesAt
-        ) {
-            request.unlockAt = earliest;
-            request.lapsesAt = earliest + notice;
-            emit WithdrawalDelayed(payer, token, earliest, earliest + notice);
-        }
+    /// @inheritdoc ITrainingEscrow
+    function sweepFees(address payer, address relayer, address token) external override returns (uint256) {
+        return _sweepFees(payer, relayer, token, _lines[payer][relayer][token]);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -531,32 +611,41 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
 
         Escrow.Acceptance storage accepted = _requireAcceptance(receipt);
         token = accepted.token;
-        Escrow.Reservation storage reserved =
-            _reservations[ReceiptLib.reservationKey(root, receipt.payer, token)];
-        uint40 committedAt = reserved.committedAt;
-        if (committedAt == 0) revert Errors.TrainingEscrow_UnknownReservation(root, receipt.payer, token);
-        _requireChargeable(receipt, accepted, committedAt);
-        if (block.timestamp >= reserved.expiresAt) {
-            revert Errors.TrainingEscrow_ReservationExpired(root, reserved.expiresAt);
+        Escrow.Reservation memory batch = _reservations[ReceiptLib.reservationKey(root, receipt.payer, token)];
+        if (batch.committedAt == 0) {
+            revert Errors.TrainingEscrow_UnknownReservation(root, receipt.payer, token);
         }
-        _requireValidSigner(receipt.payer, digest, item.signature, committedAt);
+        _requireChargeable(receipt, accepted, batch.committedAt);
+        if (block.timestamp >= batch.expiresAt) {
+            revert Errors.TrainingEscrow_ReservationExpired(root, batch.expiresAt);
+        }
+        _requireValidSigner(receipt.payer, digest, item.signature, batch.committedAt);
 
         Charge memory charge = _advance(receipt, accepted);
         if (!charge.advanced) return (address(0), token, 0, 0);
-        uint256 remaining = reserved.remaining;
-        if (remaining < charge.amount) {
-            revert Errors.TrainingEscrow_InsufficientReservation(root, remaining, charge.amount);
+        // Every batch of the relayer draws on one pool, so no order of claims can leave a
+        // committed receipt without the funds its batch reserved for it.
+        Escrow.CreditLine storage line = _lines[receipt.payer][batch.relayer][token];
+        uint256 reserved = line.reserved;
+        if (reserved < charge.amount) {
+            revert Errors.TrainingEscrow_InsufficientReserved(
+                receipt.payer, batch.relayer, token, reserved, charge.amount
+            );
         }
-        // Cannot underflow: checked just above.
+        uint256 fee = charge.amount * batch.feeBps / _BPS;
+        // Cannot underflow: checked just above. Cannot overflow: fees come out of reserved funds,
+        // and everything in a line stays below 2^104.
         unchecked {
-            reserved.remaining = uint128(remaining - charge.amount);
+            line.reserved = uint104(reserved - charge.amount);
+            line.fees += uint112(fee);
         }
-        (payee, payout) = _pay(root, receipt, token, charge, reserved.feeBps);
+        payout = charge.amount - fee;
+        payee = _emitSettled(root, receipt, token, charge, fee);
         amount = charge.amount;
     }
 
-    /// @dev Moves `request.amount` from the payer's available balance into the reservation of
-    /// (root, payer, token).
+    /// @dev Moves `request.amount` from the credit of the caller's line for (payer, token) to its
+    /// reserved funds, and records the batch for (root, payer, token).
     function _reserve(
         bytes32 root,
         Escrow.ReservationRequest calldata request,
@@ -567,27 +656,31 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         address payer = request.payer;
         address token = request.token;
         uint128 amount = request.amount;
-        if (!_relayers[payer][msg.sender]) {
-            revert Errors.TrainingEscrow_RelayerNotAuthorized(payer, msg.sender);
+        Escrow.CreditLine storage line = _lines[payer][msg.sender][token];
+        uint128 credit = line.credit;
+        uint104 reserved = line.reserved;
+        if (credit == 0 && reserved == 0) {
+            revert Errors.TrainingEscrow_NoCreditLine(payer, msg.sender, token);
         }
-        if (amount == 0) revert Errors.TrainingEscrow_ZeroAmount();
-
-        Escrow.Reservation storage reserved = _reservations[ReceiptLib.reservationKey(root, payer, token)];
-        if (reserved.committedAt != 0) revert Errors.TrainingEscrow_AlreadyCommitted(root, payer, token);
-        uint256 available = _available[payer][token];
-        if (available < amount) {
-            revert Errors.TrainingEscrow_InsufficientBalance(payer, token, available, amount);
+        if (credit < amount) {
+            revert Errors.TrainingEscrow_InsufficientCredit(payer, msg.sender, token, credit, amount);
         }
 
-        // Cannot underflow: checked just above.
+        bytes32 key = ReceiptLib.reservationKey(root, payer, token);
+        if (_reservations[key].committedAt != 0) {
+            revert Errors.TrainingEscrow_AlreadyCommitted(root, payer, token);
+        }
+        _reservations[key] = Escrow.Reservation({
+            relayer: msg.sender, committedAt: committedAt, expiresAt: expiresAt, feeBps: fee_
+        });
+
+        // Cannot underflow: checked above. Cannot overflow: credit + reserved < 2^104.
         unchecked {
-            _available[payer][token] = available - amount;
+            line.credit = credit - amount;
+            line.reserved = reserved + uint104(amount);
         }
-        reserved.remaining = amount;
-        reserved.committedAt = committedAt;
-        reserved.expiresAt = expiresAt;
-        reserved.feeBps = fee_;
-        emit FundsReserved(root, payer, token, amount, expiresAt);
+        if (expiresAt > line.reservedUntil) line.reservedUntil = expiresAt;
+        emit FundsReserved(root, payer, token, msg.sender, amount, expiresAt);
     }
 
     function _requireAcceptance(Escrow.Receipt calldata receipt)
@@ -668,18 +761,15 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
         charge.amount = uint256(samples) * accepted.pricePerSample;
     }
 
-    /// @dev Splits the charge into fee and payout, accrues the fee and emits {UsageSettled}. The
-    /// payee is the license holder at this moment.
-    function _pay(
+    /// @dev Emits {UsageSettled} for a charge of which `fee` is the platform's part, and returns
+    /// the payee: the license holder at this moment.
+    function _emitSettled(
         bytes32 root,
         Escrow.Receipt calldata receipt,
         address token,
         Charge memory charge,
-        uint16 fee_
-    ) private returns (address payee, uint256 payout) {
-        uint256 fee = charge.amount * fee_ / _BPS;
-        payout = charge.amount - fee;
-        if (fee != 0) _fees[token] += fee;
+        uint256 fee
+    ) private returns (address payee) {
         payee = licenses.ownerOf(receipt.licenseId);
         emit UsageSettled(
             root,
@@ -694,6 +784,48 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
             charge.amount,
             fee
         );
+    }
+
+    /// @dev Moves a line's fees to the platform's balance.
+    function _sweepFees(address payer, address relayer, address token, Escrow.CreditLine storage line)
+        private
+        returns (uint256 amount)
+    {
+        amount = line.fees;
+        if (amount == 0) return 0;
+        line.fees = 0;
+        _fees[token] += amount;
+        emit FeesSwept(payer, relayer, token, amount);
+    }
+
+    /// @dev Calls the token's permit and reverts unless it went through and used exactly one of
+    /// the payer's nonces: a token without `permit` whose fallback accepts any call would
+    /// otherwise let anyone move the payer's standing allowance in with a junk signature.
+    function _requirePermitUsed(
+        address payer,
+        address token,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) private {
+        uint256 nonceBefore = _permitNonce(payer, token);
+        try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {}
+        catch {
+            revert Errors.TrainingEscrow_PermitFailed(payer, token);
+        }
+        if (_permitNonce(payer, token) != nonceBefore + 1) {
+            revert Errors.TrainingEscrow_PermitFailed(payer, token);
+        }
+    }
+
+    /// @dev The token's EIP-2612 nonce of `payer`; reverts with {PermitFailed} if the token has
+    /// none (no such function, or an answer that is not one word).
+    function _permitNonce(address payer, address token) private view returns (uint256) {
+        (bool ok, bytes memory answer) = token.staticcall(abi.encodeCall(IERC20Permit.nonces, (payer)));
+        if (!ok || answer.length != 32) revert Errors.TrainingEscrow_PermitFailed(payer, token);
+        return abi.decode(answer, (uint256));
     }
 
     function _transferOut(address token, address to, uint256 amount) private {

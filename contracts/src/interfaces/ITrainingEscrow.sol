@@ -9,8 +9,8 @@ import {ILicenseNFT} from "./ILicenseNFT.sol";
 /// receipts, settled in Merkle batches committed by relayers (or directly, as an escape hatch).
 ///
 /// Every token unit deposited is, at every moment, in exactly one place: a payer's available
-/// balance (refundable), a batch reservation (locked for claims), paid to a payee, or accrued as
-/// platform fee. See docs/protocol.md for the full protocol and docs/threat-model.md.
+/// balance (refundable), a relayer credit line (its credit, its reserved funds or its unswept
+/// fees), paid to a payee, or accrued as platform fee. See docs/protocol.md for the full protocol and docs/threat-model.md.
 interface ITrainingEscrow {
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -28,10 +28,6 @@ interface ITrainingEscrow {
     /// @notice Emitted when a payer cancels its withdrawal request.
     event WithdrawalCancelled(address indexed payer, address indexed token);
 
-    /// @notice Emitted when the unlock time of a pending withdrawal moves later, because funds
-    /// returned from an expired reservation must stay chargeable for a full notice period.
-    event WithdrawalDelayed(address indexed payer, address indexed token, uint40 unlockAt, uint40 lapsesAt);
-
     /// @notice Emitted when a payer withdraws unspent budget.
     event Withdrawn(address indexed payer, address indexed token, address indexed to, uint256 amount);
 
@@ -48,8 +44,36 @@ interface ITrainingEscrow {
         uint40 chargeableFrom
     );
 
-    /// @notice Emitted when a payer authorizes or deauthorizes a relayer.
-    event RelayerSet(address indexed payer, address indexed relayer, bool authorized);
+    /// @notice Emitted when a payer moves `amount` from its available balance into the credit
+    /// line of `relayer`.
+    event CreditFunded(address indexed payer, address indexed relayer, address indexed token, uint256 amount);
+
+    /// @notice Emitted when a payer asks to take up to `amount` of credit back from a line, from
+    /// `effectiveAt` on. Replaces an earlier request of the line.
+    event CreditReductionRequested(
+        address indexed payer,
+        address indexed relayer,
+        address indexed token,
+        uint256 amount,
+        uint40 effectiveAt
+    );
+
+    /// @notice Emitted when a payer cancels its pending credit reduction.
+    event CreditReductionCancelled(address indexed payer, address indexed relayer, address indexed token);
+
+    /// @notice Emitted when `amount` of a line's credit returns to the payer's available balance.
+    event CreditReduced(
+        address indexed payer, address indexed relayer, address indexed token, uint256 amount
+    );
+
+    /// @notice Emitted when a line's reserved funds return to its credit, every batch that
+    /// reserved into it having expired.
+    event FundsReleased(
+        address indexed payer, address indexed relayer, address indexed token, uint256 amount
+    );
+
+    /// @notice Emitted when the fees of claims paid from a line move to the platform's balance.
+    event FeesSwept(address indexed payer, address indexed relayer, address indexed token, uint256 amount);
 
     /// @notice Emitted when a payer registers a signing key of its training infrastructure.
     event SignerRegistered(address indexed payer, address indexed signer);
@@ -68,14 +92,15 @@ interface ITrainingEscrow {
         bytes32 indexed root, address indexed relayer, uint32 receiptCount, bytes32 dataHash, string dataURI
     );
 
-    /// @notice Emitted for each payer and token a batch reserves from.
+    /// @notice Emitted for each payer and token of a batch: `amount` moved from the credit of the
+    /// relayer's line to its reserved funds, which claims of the batch draw on until `expiresAt`.
     event FundsReserved(
-        bytes32 indexed root, address indexed payer, address indexed token, uint256 amount, uint40 expiresAt
-    );
-
-    /// @notice Emitted when what is left of an expired reservation returns to the payer.
-    event ReservationReleased(
-        bytes32 indexed root, address indexed payer, address indexed token, uint256 amount
+        bytes32 indexed root,
+        address indexed payer,
+        address indexed token,
+        address relayer,
+        uint256 amount,
+        uint40 expiresAt
     );
 
     /// @notice Emitted for each receipt that pays something.
@@ -151,8 +176,17 @@ interface ITrainingEscrow {
     /// @notice A payer's pending withdrawal request.
     function pendingWithdrawal(address payer, address token) external view returns (Escrow.Withdrawal memory);
 
-    /// @notice Whether `relayer` may commit batches that reserve from `payer`.
-    function isRelayer(address payer, address relayer) external view returns (bool);
+    /// @notice The credit line `payer` opened for `relayer` in `token` (zeroes if none).
+    function creditLine(address payer, address relayer, address token)
+        external
+        view
+        returns (Escrow.CreditLine memory);
+
+    /// @notice The pending credit reduction of a line (zeroes if none).
+    function creditReduction(address payer, address relayer, address token)
+        external
+        view
+        returns (Escrow.CreditReduction memory);
 
     /// @notice The validity window of a payer's signing key.
     function signerOf(address payer, address signer) external view returns (Escrow.Signer memory);
@@ -166,7 +200,8 @@ interface ITrainingEscrow {
     /// @notice Cumulative samples already settled for a usage key.
     function settledSamples(bytes32 key) external view returns (uint64);
 
-    /// @notice The reservation of a batch for one payer and token (zeroes if none).
+    /// @notice The record of a batch for one payer and token: the relayer whose line its claims
+    /// draw on, and its claim window (zeroes if none).
     function reservation(bytes32 root, address payer, address token)
         external
         view
@@ -199,8 +234,11 @@ interface ITrainingEscrow {
     function depositFor(address payer, address token, uint256 amount) external;
 
     /// @notice Deposits with an EIP-2612 permit signed by `payer`, in one call, for `payer`.
-    /// Anyone may submit it (gasless for the payer). If the permit fails (e.g. it was front-run and
-    /// used), only the payer itself may go on with its existing allowance.
+    /// Anyone may submit it (gasless for the payer); a caller other than the payer must show that
+    /// the permit was used: it must not revert and must move the token's `nonces(payer)` by
+    /// exactly one (a token without `permit` whose fallback accepts the call proves nothing). If
+    /// the permit fails (e.g. it was front-run and used), only the payer itself may go on with its
+    /// existing allowance.
     function depositWithPermit(
         address payer,
         address token,
@@ -219,9 +257,29 @@ interface ITrainingEscrow {
     /// not expired; exclusive terms name the caller; not accepted before.
     function acceptTerms(uint256 licenseId, uint64 termsId) external;
 
-    /// @notice Authorizes or deauthorizes a relayer to commit batches reserving from the caller.
-    /// @dev Emits {RelayerSet}. Deauthorizing affects future commits only.
-    function setRelayer(address relayer, bool authorized) external;
+    /// @notice Moves `amount` of the caller's available balance into the credit line of
+    /// `relayer`, which that relayer's batches reserve from. Credit comes back only through a
+    /// credit reduction, one notice period after it is requested, so that the relayer can commit
+    /// every receipt it accepted within the line before the payer takes it away.
+    /// @dev Emits {CreditFunded}. Requirements: relayer not zero; amount not zero and covered by
+    /// the available balance; the line stays below 2^104 units.
+    function fundCredit(address relayer, address token, uint128 amount) external;
+
+    /// @notice Asks to take up to `amount` of credit back from the caller's line for `relayer`,
+    /// from one notice period on. Replaces an earlier request of the line.
+    /// @dev Emits {CreditReductionRequested}.
+    function requestCreditReduction(address relayer, address token, uint128 amount) external;
+
+    /// @notice Cancels the caller's pending credit reduction of a line.
+    /// @dev Emits {CreditReductionCancelled}.
+    function cancelCreditReduction(address relayer, address token) external;
+
+    /// @notice Executes the caller's effective credit reduction: moves up to the requested amount
+    /// of the line's credit (what is not reserved) to the available balance. What the line could
+    /// not give stays requested, so credit that returns later on release can be taken too.
+    /// @dev Emits {CreditReduced}. Requirements: a request exists and its notice has passed.
+    /// @return amount What moved.
+    function reduceCredit(address relayer, address token) external returns (uint256 amount);
 
     /// @notice Registers a signing key of the caller's training infrastructure. Registering a key
     /// whose revocation is pending cancels the revocation; a key whose revocation took effect can
@@ -254,14 +312,16 @@ interface ITrainingEscrow {
                          RELAYER AND PAYEE WRITES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Commits a batch: its Merkle root, and a reservation from each payer's available
-    /// balance that claims against the root will draw from. One transaction whatever the number
-    /// of receipts.
+    /// @notice Commits a batch: its Merkle root, and for each payer a reservation from the credit
+    /// the payer gave the caller. Claims against the root draw on the caller's line of that payer
+    /// and token, which holds what all of the caller's batches reserved. One transaction whatever
+    /// the number of receipts.
     /// @dev Emits {BatchCommitted} and one {FundsReserved} per reservation.
     ///
-    /// Requirements: root not zero; at least one reservation; the caller is authorized by each
-    /// payer; each amount is covered by the payer's available balance; each (root, payer, token)
-    /// is committed once.
+    /// Requirements: root not zero; at least one reservation; each payer has a non-empty line
+    /// for the caller in the token (an amount may be zero, when earlier batches of the line
+    /// already reserved what the batch's receipts add); each amount is covered by the line's
+    /// credit; each (root, payer, token) is committed once.
     function commitBatch(
         bytes32 root,
         uint32 receiptCount,
@@ -276,15 +336,15 @@ interface ITrainingEscrow {
     /// @dev Emits {UsageSettled} for each receipt that pays.
     ///
     /// Requirements, for each receipt: the proof is valid; the payer accepted the terms, and the
-    /// acceptance was chargeable when the batch was committed; a reservation exists for (root,
+    /// acceptance was chargeable when the batch was committed; the batch was committed for (root,
     /// payer, token) and has not expired; the signature recovers to a key valid for the payer when
-    /// the batch was committed; the receipt was issued before the terms expired; the reservation
-    /// covers the amount.
+    /// the batch was committed; the receipt was issued before the terms expired; the committing
+    /// relayer's line holds enough reserved funds.
     /// @return paid The total charged (payouts plus fees).
     function claim(bytes32 root, Escrow.Claim[] calldata claims) external returns (uint256 paid);
 
-    /// @notice Escape hatch: settles one signed receipt from the payer's available balance,
-    /// without a batch. Anyone may call it; the license holder is paid.
+    /// @notice Escape hatch: settles one signed receipt from the payer's available balance (never
+    /// from a credit line), without a batch. Anyone may call it; the license holder is paid.
     /// @dev Same checks as {claim}, with the acceptance and the key judged at the current time, and
     /// the current fee.
     /// @return paid The amount charged (payout plus fee).
@@ -292,12 +352,20 @@ interface ITrainingEscrow {
         external
         returns (uint256 paid);
 
-    /// @notice Returns what is left of an expired reservation to the payer's available balance.
-    /// Anyone may call it. A pending withdrawal of that payer and token is pushed back so that the
-    /// returned funds stay chargeable for a full notice period.
-    /// @dev Emits {ReservationReleased} (and {WithdrawalDelayed} if a withdrawal moved).
-    /// @return amount What was released.
-    function release(bytes32 root, address payer, address token) external returns (uint256 amount);
+    /// @notice Once every batch that reserved into a line has expired, returns the line's reserved
+    /// funds to its credit (still the relayer's to reserve, and the payer's to reduce with notice)
+    /// and sweeps its fees. Anyone may call it; it never touches the payer's available balance or
+    /// withdrawal.
+    /// @dev Emits {FundsReleased} and, if there were fees, {FeesSwept}. Requirements: something
+    /// was reserved since the last release, and `block.timestamp >= reservedUntil`.
+    /// @return amount What returned to credit.
+    function release(address payer, address relayer, address token) external returns (uint256 amount);
+
+    /// @notice Moves the fees of claims paid from a line to the platform's balance. Anyone may
+    /// call it.
+    /// @dev Emits {FeesSwept} if there were fees.
+    /// @return amount What moved.
+    function sweepFees(address payer, address relayer, address token) external returns (uint256 amount);
 
     /*//////////////////////////////////////////////////////////////
                               OWNER WRITES

@@ -72,7 +72,8 @@ library Errors {
     error TrainingEscrow_WithdrawalLocked(address payer, address token, uint40 unlockAt);
     /// @notice The withdrawal request was not executed within a notice period of unlocking.
     error TrainingEscrow_WithdrawalLapsed(address payer, address token, uint40 lapsesAt);
-    /// @notice The permit failed and the caller is not the payer.
+    /// @notice A sponsor's deposit could not prove that the payer's permit was used (the permit
+    /// reverted, or the token's `nonces(payer)` did not move by one).
     error TrainingEscrow_PermitFailed(address payer, address token);
     /// @notice The acceptance's notice period had not passed at the time that counts.
     error TrainingEscrow_AcceptanceNotChargeable(
@@ -100,8 +101,30 @@ library Errors {
     error TrainingEscrow_SignerNotAuthorized(address payer, address signer, uint256 at);
     /// @notice The receipt was issued after the terms expired.
     error TrainingEscrow_ReceiptAfterExpiry(uint64 issuedAt, uint40 expiresAt);
-    /// @notice The caller is not a relayer authorized by this payer.
-    error TrainingEscrow_RelayerNotAuthorized(address payer, address relayer);
+    /// @notice The payer opened no credit line for the committing relayer (or it is empty).
+    error TrainingEscrow_NoCreditLine(address payer, address relayer, address token);
+    /// @notice The relayer's credit line does not cover the reservation.
+    error TrainingEscrow_InsufficientCredit(
+        address payer, address relayer, address token, uint256 credit, uint256 needed
+    );
+    /// @notice A credit line would hold more than 2^104 - 1 units.
+    error TrainingEscrow_CreditLineOverflow(address payer, address relayer, address token);
+    /// @notice No credit reduction was requested for this line.
+    error TrainingEscrow_NoCreditReductionRequested(address payer, address relayer, address token);
+    /// @notice The credit reduction's notice period has not passed yet.
+    error TrainingEscrow_CreditReductionNotEffective(
+        address payer, address relayer, address token, uint40 effectiveAt
+    );
+    /// @notice A batch that reserved into the line can still be claimed.
+    error TrainingEscrow_ReservedNotReleasable(
+        address payer, address relayer, address token, uint40 reservedUntil
+    );
+    /// @notice The line holds nothing reserved and no fees.
+    error TrainingEscrow_NothingReserved(address payer, address relayer, address token);
+    /// @notice What the relayer's line holds reserved does not cover the claim.
+    error TrainingEscrow_InsufficientReserved(
+        address payer, address relayer, address token, uint256 reserved, uint256 needed
+    );
     /// @notice A batch needs at least one reservation.
     error TrainingEscrow_NoReservations();
     /// @notice This (root, payer, token) was already committed.
@@ -112,10 +135,6 @@ library Errors {
     error TrainingEscrow_UnknownReservation(bytes32 root, address payer, address token);
     /// @notice The reservation's claim window is over.
     error TrainingEscrow_ReservationExpired(bytes32 root, uint40 expiresAt);
-    /// @notice The reservation's claim window is still open.
-    error TrainingEscrow_ReservationNotExpired(bytes32 root, uint40 expiresAt);
-    /// @notice What is left in the reservation does not cover the claim.
-    error TrainingEscrow_InsufficientReservation(bytes32 root, uint256 remaining, uint256 needed);
     /// @notice The Merkle proof does not lead from the receipt's leaf to the root.
     error TrainingEscrow_InvalidProof(bytes32 root, bytes32 leaf);
     /// @notice A claim got an empty list.

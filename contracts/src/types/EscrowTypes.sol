@@ -41,17 +41,50 @@ library Escrow {
         uint128 amount;
     }
 
-    /// @notice Funds locked for the claims of one (batch root, payer, token). One slot.
-    /// @param remaining What claims can still draw.
+    /// @notice The record of one (batch root, payer, token): which relayer's credit line its claims
+    /// draw from, and when. One slot. The amount the commit reserved went into that line (see
+    /// {CreditLine}); the record itself holds no funds.
+    /// @param relayer The relayer that committed the batch.
     /// @param committedAt When the batch was committed (signer validity is judged at this time).
-    /// @param expiresAt Claims are accepted while `block.timestamp < expiresAt`; then the rest
-    /// can be released to the payer.
+    /// @param expiresAt Claims are accepted while `block.timestamp < expiresAt`.
     /// @param feeBps The platform fee in force at commit time, applied to claims of this batch.
     struct Reservation {
-        uint128 remaining;
+        address relayer;
         uint40 committedAt;
         uint40 expiresAt;
         uint16 feeBps;
+    }
+
+    /// @notice Budget a payer set aside for one relayer in one token. Two slots.
+    ///
+    /// `credit` is what the relayer may still reserve; `reserved` is what its committed batches
+    /// have reserved and not paid out, shared by all of them (a claim of any batch the relayer
+    /// committed for this payer draws on it, so the order of claims cannot starve a committed
+    /// receipt); `fees` is the platform's part of claims paid from the line, swept to the
+    /// platform's balance by {ITrainingEscrow-sweepFees} or on release. The payer can take
+    /// `credit` back only after a notice period; `reserved` returns to `credit` once every batch
+    /// that reserved into it has expired (`reservedUntil`).
+    /// @param reserved Funds reserved by committed batches and not yet paid.
+    /// @param fees Fees of claims paid from the line, not yet swept.
+    /// @param reservedUntil The latest expiry of a batch that reserved into the line since the
+    /// last release (0 = nothing reserved since).
+    /// @param credit Funds the relayer may still reserve.
+    struct CreditLine {
+        // slot 0
+        uint104 reserved;
+        uint112 fees;
+        uint40 reservedUntil;
+        // slot 1
+        uint128 credit;
+    }
+
+    /// @notice A payer's pending request to take credit back from a relayer's line. One slot.
+    /// From `effectiveAt` on, {ITrainingEscrow-reduceCredit} moves up to `amount` of the line's
+    /// credit to the payer's available balance; the request stays until it is used up or
+    /// cancelled.
+    struct CreditReduction {
+        uint128 amount;
+        uint40 effectiveAt;
     }
 
     /// @notice A payer's acceptance of one terms version of one license, with a copy of the terms
