@@ -633,12 +633,13 @@ contract TrainingEscrow is ITrainingEscrow, EIP712, Ownable2Step, ReentrancyGuar
             );
         }
         uint256 fee = charge.amount * batch.feeBps / _BPS;
-        // Cannot underflow: checked just above. Cannot overflow: fees come out of reserved funds,
-        // and everything in a line stays below 2^104.
+        // Cannot underflow: checked just above.
         unchecked {
             line.reserved = uint104(reserved - charge.amount);
-            line.fees += uint112(fee);
         }
+        // The fee is below 2^104 (it comes out of reserved funds); unswept fees of a line that
+        // would pass 2^112 revert until anyone sweeps them.
+        line.fees += uint112(fee);
         payout = charge.amount - fee;
         payee = _emitSettled(root, receipt, token, charge, fee);
         amount = charge.amount;
