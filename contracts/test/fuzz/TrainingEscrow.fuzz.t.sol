@@ -17,14 +17,20 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
 
     function snapshot(address payee) internal view returns (Snapshot memory s) {
         s = Snapshot({
-            payee: usdc.balanceOf(payee), fees: fees(), escrow: escrowBalance(), available: avail(payer)
+            payee: usdc.balanceOf(payee), fees: allFees(), escrow: escrowBalance(), available: avail(payer)
         });
     }
 
-    /// @dev Funds `payer` with `amount`, registers `signerKey`, authorizes `relayer` and accepts.
-    function fundAndAccept(uint256 licenseId, uint256 amount) internal {
-        setUpPayer(payer, signerKey, amount);
+    /// @dev Deposits `amount` for `payer`, registers `signerKey`, opens a line of `credit` (out of
+    /// `amount`) for `relayer` and accepts.
+    function fundAndAccept(uint256 licenseId, uint256 amount, uint256 credit) internal {
+        setUpPayer(payer, signerKey, amount, credit);
         accept(payer, licenseId);
+    }
+
+    /// @dev The escrow holds exactly the payer's available balance, its line and accrued fees.
+    function assertConserved() internal view {
+        assertEq(escrowBalance(), avail(payer) + lineTotal(payer) + fees(), "conservation");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -41,7 +47,9 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
         bool direct
     ) public {
         bps = uint16(bound(bps, 0, 1000));
-        uint256 maxSamples = price == 0 ? type(uint64).max : type(uint128).max / price;
+        // A credit line holds less than 2^104 units; the available balance up to 2^128.
+        uint256 maxSamples =
+            price == 0 ? type(uint64).max : (direct ? type(uint128).max : type(uint104).max) / price;
         if (maxSamples > type(uint64).max) maxSamples = type(uint64).max;
         samples = uint64(bound(samples, 1, maxSamples));
         uint256 amount = uint256(samples) * price;
@@ -50,7 +58,8 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
         vm.prank(owner);
         escrow.setFee(bps);
         uint256 licenseId = mintTerms(creator, price, 0, 0, "manifest-fuzz");
-        fundAndAccept(licenseId, deposit);
+        // Direct settlement pays from the available balance, a batch from the line.
+        fundAndAccept(licenseId, deposit, direct ? 0 : deposit);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, samples);
 
         uint256 paid;
@@ -78,9 +87,10 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
             assertEq(before.available - afterwards.available, amount, "available");
         } else {
             assertEq(afterwards.available, before.available, "available untouched");
-            assertEq(remainingOf(root, payer), deposit - amount, "reservation");
+            assertEq(reservedOf(payer), deposit - amount, "reserved");
+            assertEq(lineFees(payer), fee, "line fees");
         }
-        assertEq(escrowBalance(), avail(payer) + remainingOf(root, payer) + fees(), "conservation");
+        assertConserved();
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -101,13 +111,13 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
             if (cums[i] > highest) highest = cums[i];
         }
         uint256 licenseId = mintTerms(creator, price, 0, 0, "manifest-fuzz");
-        // Enough for every charge plus one unit for each reservation that pays nothing.
-        uint256 budget = uint256(highest) * price + cums.length;
-        fundAndAccept(licenseId, budget);
+        // Enough for every charge from either side (the line never runs empty, so zero
+        // reservations are allowed): `budget` available and `budget` on the line.
+        uint256 budget = uint256(highest) * price + 1;
+        fundAndAccept(licenseId, 2 * budget, budget);
         bytes32 key = escrow.usageKey(receipt(payer, licenseId, RUN, 0));
 
         uint256 total;
-        uint256 reservedLeft;
         bytes32[] memory roots = new bytes32[](cums.length);
         for (uint256 i; i < cums.length; ++i) {
             vm.warp(block.timestamp + 1);
@@ -115,11 +125,10 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
             if ((uint256(viaBatch) >> i) & 1 == 1) {
                 uint64 settled = escrow.settledSamples(key);
                 uint256 need = cums[i] > settled ? uint256(cums[i] - settled) * price : 0;
-                uint256 reserve = need == 0 ? 1 : need;
                 Escrow.Claim[] memory c;
-                (roots[i], c) = commitBatch(signerKey, payer, single(r), uint128(reserve));
+                (roots[i], c) = commitBatch(signerKey, payer, single(r), uint128(need));
                 total += claimAs(anyone, roots[i], c);
-                reservedLeft += remainingOf(roots[i], payer);
+                assertEq(reservedOf(payer), 0, "reserved exactly used");
             } else {
                 vm.prank(anyone);
                 total += escrow.settleDirect(r, sign(signerKey, r));
@@ -128,9 +137,9 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
 
         assertEq(total, uint256(highest) * price, "total charged");
         assertEq(escrow.settledSamples(key), highest, "settled");
-        assertEq(usdc.balanceOf(creator) + fees(), total, "payee + fees");
-        assertEq(escrowBalance(), avail(payer) + reservedLeft + fees(), "conservation");
-        assertEq(escrowBalance(), budget - usdc.balanceOf(creator), "escrow balance");
+        assertEq(usdc.balanceOf(creator) + allFees(), total, "payee + fees");
+        assertConserved();
+        assertEq(escrowBalance(), 2 * budget - usdc.balanceOf(creator), "escrow balance");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -143,25 +152,30 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
         uint256 amount = uint256(samples) * PRICE;
         reserve = uint128(bound(reserve, 1, 2 * amount));
         uint256 licenseId = mintLicense();
-        fundAndAccept(licenseId, BUDGET);
+        fundAndAccept(licenseId, BUDGET, BUDGET / 2);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, samples);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), reserve);
 
         if (reserve < amount) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    Errors.TrainingEscrow_InsufficientReservation.selector, root, uint256(reserve), amount
+                    Errors.TrainingEscrow_InsufficientReserved.selector,
+                    payer,
+                    relayer,
+                    address(usdc),
+                    uint256(reserve),
+                    amount
                 )
             );
             claimAs(anyone, root, c);
-            assertEq(remainingOf(root, payer), reserve);
+            assertEq(reservedOf(payer), reserve);
             assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
         } else {
             assertEq(claimAs(anyone, root, c), amount);
-            assertEq(remainingOf(root, payer), reserve - amount);
+            assertEq(reservedOf(payer), reserve - amount);
             assertEq(escrow.settledSamples(escrow.usageKey(r)), samples);
         }
-        assertEq(escrowBalance(), avail(payer) + remainingOf(root, payer) + fees(), "conservation");
+        assertConserved();
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -177,7 +191,7 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
             used += runs[i];
         }
         uint256 licenseId = mintTerms(creator, PRICE, cap, 0, "manifest-capped");
-        fundAndAccept(licenseId, BUDGET * 10);
+        fundAndAccept(licenseId, BUDGET * 10, 0);
 
         uint256 total;
         for (uint256 i; i < runs.length; ++i) {
@@ -190,6 +204,51 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
         assertEq(
             escrow.acceptance(payer, licenseId, termsOf(licenseId)).samplesCharged, charged, "samplesCharged"
         );
-        assertEq(escrowBalance(), avail(payer) + fees(), "conservation");
+        assertConserved();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              CREDIT LINES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A credit reduction moves `min(requested, credit)` to the available balance, never
+    /// reserved funds; the rest stays requested and is taken once a release returns the reserved
+    /// funds to credit. Value is conserved throughout.
+    function testFuzz_CreditReduction_TakesOnlyCredit(uint128 credit, uint128 reserve, uint128 requested)
+        public
+    {
+        credit = uint128(bound(credit, 1, BUDGET));
+        reserve = uint128(bound(reserve, 0, credit));
+        requested = uint128(bound(requested, 1, 2 * uint256(credit)));
+        setUpPayer(payer, signerKey, BUDGET, credit);
+        commitRoot(keccak256("root"), reserveFrom(payer, reserve));
+
+        vm.startPrank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), requested);
+        vm.warp(block.timestamp + NOTICE);
+        uint256 free = credit - reserve;
+        uint256 moved = requested < free ? requested : free;
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), moved, "moved");
+        vm.stopPrank();
+        assertEq(avail(payer), BUDGET - credit + moved, "available");
+        assertEq(creditOf(payer), free - moved, "credit");
+        assertEq(reservedOf(payer), reserve, "reserved untouched");
+        assertEq(escrow.creditReduction(payer, relayer, address(usdc)).amount, requested - moved, "left");
+        assertConserved();
+
+        // After the release, what is left of the request comes out of the returned funds.
+        vm.warp(lineOf(payer).reservedUntil);
+        escrow.release(payer, relayer, address(usdc));
+        if (requested > moved) {
+            uint256 rest = requested - moved;
+            uint256 room = free - moved + reserve;
+            uint256 second = rest < room ? rest : room;
+            vm.prank(payer);
+            assertEq(escrow.reduceCredit(relayer, address(usdc)), second, "second");
+            moved += second;
+        }
+        assertEq(avail(payer), BUDGET - credit + moved, "available after release");
+        assertEq(creditOf(payer), credit - moved, "credit after release");
+        assertConserved();
     }
 }

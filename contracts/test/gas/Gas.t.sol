@@ -21,12 +21,14 @@ contract GasTest is Base {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
+        // Half of the budget on `relayer`'s credit line, half available (see Base.setUpPayer).
         setUpPayer(payer, signerKey, BUDGET);
         accept(payer, licenseId);
         // The payee already holds some of the payment token, as a returning creator would.
         usdc.mint(creator, 1);
-        // Fees have accrued before, as on a live deployment.
+        // The line has been used and fees have accrued before, as on a live deployment.
         _settleOnce(keccak256("warm-up"), 1);
+        escrow.sweepFees(payer, relayer, address(usdc));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -96,6 +98,25 @@ contract GasTest is Base {
         _record("deposit_with_permit_first", 1);
     }
 
+    function test_Gas_FundCredit() public {
+        vm.prank(payer);
+        escrow.fundCredit(makeAddr("new-relayer"), address(usdc), 1e18);
+        _record("fund_credit_new_line", 1);
+        vm.prank(payer);
+        escrow.fundCredit(relayer, address(usdc), 1e18);
+        _record("fund_credit_top_up", 1);
+    }
+
+    function test_Gas_CreditReduction() public {
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), 1e18);
+        _record("request_credit_reduction", 1);
+        vm.warp(block.timestamp + NOTICE);
+        vm.prank(payer);
+        escrow.reduceCredit(relayer, address(usdc));
+        _record("reduce_credit", 1);
+    }
+
     function test_Gas_AcceptTerms() public {
         uint256 other = mintLicense(creator, defaultTerms(), keccak256("manifest-accept"));
         (uint64 termsId,) = nft.currentTerms(other);
@@ -129,19 +150,40 @@ contract GasTest is Base {
         }
     }
 
+    /// @dev Ten payers whose lines were funded but never reserved into (or were released since):
+    /// each line's first slot goes from zero to non-zero.
     function test_Gas_CommitTenPayers() public {
-        Escrow.ReservationRequest[] memory reservations = new Escrow.ReservationRequest[](10);
+        Escrow.ReservationRequest[] memory reservations = _tenPayers();
+        vm.prank(relayer);
+        escrow.commitBatch(
+            keccak256("ten"), 1000, keccak256("data"), "ipfs://bafybeigdyrztbatchdata", reservations
+        );
+        _record("commit_10_payers_per_payer", 10);
+    }
+
+    /// @dev Ten payers whose lines hold an earlier, unexpired batch: the steady state of a relayer
+    /// committing every few minutes.
+    function test_Gas_CommitTenPayersLinesInUse() public {
+        Escrow.ReservationRequest[] memory reservations = _tenPayers();
+        vm.prank(relayer);
+        escrow.commitBatch(keccak256("earlier"), 1000, keccak256("data-0"), "ipfs://earlier", reservations);
+        vm.warp(block.timestamp + 10 minutes);
+        vm.prank(relayer);
+        escrow.commitBatch(
+            keccak256("ten"), 1000, keccak256("data"), "ipfs://bafybeigdyrztbatchdata", reservations
+        );
+        _record("commit_10_payers_lines_in_use_per_payer", 10);
+    }
+
+    /// @dev Ten funded payers (half of 1e18 each on `relayer`'s line) and a reservation of each.
+    function _tenPayers() private returns (Escrow.ReservationRequest[] memory reservations) {
+        reservations = new Escrow.ReservationRequest[](10);
         for (uint256 i; i < 10; ++i) {
             uint256 key = 0x1000 + i;
             address who = vm.addr(key);
             setUpPayer(who, key, 1e18);
             reservations[i] = Escrow.ReservationRequest({payer: who, token: address(usdc), amount: 1e17});
         }
-        vm.prank(relayer);
-        escrow.commitBatch(
-            keccak256("ten"), 1000, keccak256("data"), "ipfs://bafybeigdyrztbatchdata", reservations
-        );
-        _record("commit_10_payers_per_payer", 10);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -190,14 +232,25 @@ contract GasTest is Base {
         _record("settle_direct_settled_key", 1);
     }
 
+    /// @dev Release of a line whose batches expired, after a claim: reserved funds return to
+    /// credit and the claim's fee is swept.
     function test_Gas_Release() public {
-        Escrow.ReservationRequest[] memory reservations = new Escrow.ReservationRequest[](1);
-        reservations[0] = Escrow.ReservationRequest({payer: payer, token: address(usdc), amount: 1e18});
-        vm.prank(relayer);
-        escrow.commitBatch(keccak256("expiring"), 1, bytes32(0), "", reservations);
+        // A batch that reserved more than its claim used: a surplus to return, a fee to sweep.
+        Escrow.Receipt[] memory receipts = single(receipt(payer, licenseId, keccak256("before-release"), 1));
+        (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, receipts, 1000 * PRICE);
+        escrow.claim(root, claims);
         vm.warp(block.timestamp + CLAIM_WINDOW);
-        escrow.release(keccak256("expiring"), payer, address(usdc));
+        vm.prank(anyone);
+        escrow.release(payer, relayer, address(usdc));
         _record("release", 1);
+    }
+
+    /// @dev Sweep of a line's fees to the platform's balance (already non-zero).
+    function test_Gas_SweepFees() public {
+        _settleOnce(keccak256("before-sweep"), 1000);
+        vm.prank(anyone);
+        escrow.sweepFees(payer, relayer, address(usdc));
+        _record("sweep_fees", 1);
     }
 
     /// @dev Claim cost as the batch grows: the proof grows by one node per doubling, so gas grows

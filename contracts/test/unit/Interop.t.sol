@@ -134,7 +134,7 @@ contract InteropTest is Base {
             assertEq(paid, amount, "paid");
             assertEq(usdc.balanceOf(holder) - holderBefore, payout, "payout");
             fees += fee;
-            assertEq(escrow.accruedFees(address(usdc)), fees, "fees");
+            assertEq(_platformFees(), fees, "fees");
             assertEq(escrow.settledSamples(escrow.usageKey(r)), _modelSettled[escrow.usageKey(r)], "settled");
         }
         _assertDrained(f);
@@ -166,18 +166,28 @@ contract InteropTest is Base {
         for (uint256 id = 1; id <= f.prices.length; ++id) {
             assertEq(usdc.balanceOf(nft.ownerOf(id)), payouts[id - 1], "holder payout");
         }
-        assertEq(escrow.accruedFees(address(usdc)), fees, "fees");
+        assertEq(_platformFees(), fees, "fees");
         _assertDrained(f);
     }
 
-    /// @dev Every reservation was exactly consumed, and the escrow's books balance.
-    function _assertDrained(Fixture memory f) private view {
+    /// @dev Every reservation was exactly consumed (each payer's line has nothing reserved left),
+    /// and the escrow's books balance.
+    function _assertDrained(Fixture memory) private view {
         uint256 held;
         for (uint256 p; p < _payers.length; ++p) {
-            assertEq(escrow.reservation(f.root, _payers[p], address(usdc)).remaining, 0, "remaining");
-            held += escrow.availableBalance(_payers[p], address(usdc));
+            Escrow.CreditLine memory line = escrow.creditLine(_payers[p], relayer, address(usdc));
+            assertEq(line.reserved, 0, "reserved");
+            held += escrow.availableBalance(_payers[p], address(usdc)) + line.credit + line.fees;
         }
         assertEq(usdc.balanceOf(address(escrow)), held + escrow.accruedFees(address(usdc)), "conservation");
+    }
+
+    /// @dev Platform fees: accrued plus those still on the payers' lines (claims leave them there).
+    function _platformFees() private view returns (uint256 total) {
+        total = escrow.accruedFees(address(usdc));
+        for (uint256 p; p < _payers.length; ++p) {
+            total += escrow.creditLine(_payers[p], relayer, address(usdc)).fees;
+        }
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -297,7 +307,7 @@ contract InteropTest is Base {
                 vm.startPrank(r.payer);
                 usdc.approve(address(escrow), BUDGET);
                 escrow.deposit(address(usdc), BUDGET);
-                escrow.setRelayer(relayer, true);
+                escrow.fundCredit(relayer, address(usdc), uint128(BUDGET));
                 vm.stopPrank();
             }
             if (!_registered[r.payer][f.signers[i]]) {

@@ -10,6 +10,9 @@ import {License} from "../../src/types/LicenseTypes.sol";
 import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
 
 contract TrainingEscrowClaimTest is EscrowHelpers {
+    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
+    uint256 internal constant CREDIT = BUDGET / 2;
+
     uint256 internal licenseId;
 
     function setUp() public override {
@@ -57,13 +60,16 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         assertEq(paid, amount);
         assertEq(usdc.balanceOf(creator), payout);
         assertEq(usdc.balanceOf(anyone), 0);
-        assertEq(fees(), fee);
-        assertEq(remainingOf(root, payer), 500 * PRICE);
-        assertEq(avail(payer), BUDGET - 1500 * PRICE);
+        // The fee stays on the line until swept.
+        assertEq(lineFees(payer), fee);
+        assertEq(fees(), 0);
+        assertEq(reservedOf(payer), 500 * PRICE);
+        assertEq(creditOf(payer), CREDIT - 1500 * PRICE);
+        assertEq(avail(payer), BUDGET - CREDIT);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
         assertEq(escrowBalance(), BUDGET - payout);
         // Conservation.
-        assertEq(escrowBalance(), avail(payer) + remainingOf(root, payer) + fees());
+        assertEq(escrowBalance(), avail(payer) + lineTotal(payer) + fees());
     }
 
     function test_Claim_ByHolderItself() public {
@@ -126,25 +132,25 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
             fee
         );
         assertEq(claimAs(anyone, root2, c2), 500 * PRICE);
-        assertEq(remainingOf(root2, payer), 500 * PRICE);
+        assertEq(reservedOf(payer), 500 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r2)), 1500);
         (uint256 fee1, uint256 payout1) = split(1000 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout1 + payout);
-        assertEq(fees(), fee1 + fee);
+        assertEq(allFees(), fee1 + fee);
     }
 
     function test_Claim_SecondClaimOfSameReceiptPaysZero() public {
         (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 2000 * PRICE);
         claimAs(anyone, root, c);
         uint256 creatorBefore = usdc.balanceOf(creator);
-        uint256 feesBefore = fees();
+        uint256 feesBefore = allFees();
 
         vm.recordLogs();
         assertEq(claimAs(anyone, root, c), 0);
         assertEq(countEscrowLogs(ITrainingEscrow.UsageSettled.selector), 0);
         assertEq(usdc.balanceOf(creator), creatorBefore);
-        assertEq(fees(), feesBefore);
-        assertEq(remainingOf(root, payer), 1000 * PRICE);
+        assertEq(allFees(), feesBefore);
+        assertEq(reservedOf(payer), 1000 * PRICE);
     }
 
     function test_Claim_LowerCumulativePaysZero() public {
@@ -156,7 +162,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         vm.recordLogs();
         assertEq(claimAs(anyone, root2, c2), 0);
         assertEq(countEscrowLogs(ITrainingEscrow.UsageSettled.selector), 0);
-        assertEq(remainingOf(root2, payer), 800 * PRICE);
+        assertEq(reservedOf(payer), 800 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(c2[0].receipt)), 1000);
     }
 
@@ -165,7 +171,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 100);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 200 * PRICE);
         assertEq(claimAs(anyone, root, c), 200 * PRICE);
-        assertEq(remainingOf(root, payer), 0);
+        assertEq(reservedOf(payer), 0);
     }
 
     function test_Claim_SubsetOfLeavesThenTheRest() public {
@@ -174,7 +180,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 400 * PRICE);
         assertEq(claimAs(anyone, root, one(c[1])), 300 * PRICE);
         assertEq(claimAs(anyone, root, one(c[0])), 100 * PRICE);
-        assertEq(remainingOf(root, payer), 0);
+        assertEq(reservedOf(payer), 0);
     }
 
     function test_Claim_MaxSamplesCapClampsAcrossRuns() public {
@@ -215,10 +221,10 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         );
         assertEq(claimAs(anyone, root, one(c[2])), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(d)), 10);
-        assertEq(remainingOf(root, payer), 1500 * PRICE);
+        assertEq(reservedOf(payer), 1500 * PRICE);
         (uint256 fee1, uint256 payout1) = split(1000 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator2), payout1 + payout);
-        assertEq(fees(), fee1 + fee);
+        assertEq(allFees(), fee1 + fee);
     }
 
     function test_Claim_ZeroPriceSettlesWithoutTransfer() public {
@@ -235,7 +241,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         assertEq(claimAs(anyone, root, c), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
         assertEq(usdc.balanceOf(creator2), 0);
-        assertEq(remainingOf(root, payer), 1);
+        assertEq(reservedOf(payer), 1);
     }
 
     function test_Claim_UsesFeeSnapshottedAtCommit() public {
@@ -245,7 +251,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
         (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         claimAs(anyone, root, c);
-        assertEq(fees(), fee);
+        assertEq(allFees(), fee);
         assertEq(usdc.balanceOf(creator), payout);
 
         // A batch committed after the change uses the new fee.
@@ -253,7 +259,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (bytes32 root2, Escrow.Claim[] memory c2) = commitOne(2000, 1000 * PRICE);
         claimAs(anyone, root2, c2);
         (uint256 fee2, uint256 payout2) = split(1000 * PRICE, 1000);
-        assertEq(fees(), fee + fee2);
+        assertEq(allFees(), fee + fee2);
         assertEq(usdc.balanceOf(creator), payout + payout2);
     }
 
@@ -295,8 +301,8 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         assertEq(claimAs(anyone, root, c), amountA + amountB + amountD);
         assertEq(usdc.balanceOf(creator), payoutA);
         assertEq(usdc.balanceOf(creator2), payoutB + payoutD);
-        assertEq(fees(), feeA + feeB + feeD);
-        assertEq(remainingOf(root, payer), 0);
+        assertEq(allFees(), feeA + feeB + feeD);
+        assertEq(reservedOf(payer), 0);
         assertEq(escrowBalance(), BUDGET - payoutA - payoutB - payoutD);
     }
 
@@ -316,8 +322,8 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         vm.expectCall(address(usdc), abi.encodeCall(IERC20.transfer, (creator, payout1 + payout2)), 1);
         assertEq(claimAs(anyone, root, c), 350 * PRICE);
         assertEq(usdc.balanceOf(creator), payout1 + payout2);
-        assertEq(remainingOf(root, payer), 0);
-        assertEq(remainingOf(root, payer2), 50 * PRICE);
+        assertEq(reservedOf(payer), 0);
+        assertEq(reservedOf(payer2), 50 * PRICE);
     }
 
     function test_Claim_SkippedLeafInMiddleDoesNotBreakAggregation() public {
@@ -331,6 +337,44 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (, uint256 payoutA) = split(100 * PRICE, FEE_BPS);
         (, uint256 payoutB) = split(200 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payoutA + payoutB);
+    }
+
+    /// All of a relayer's batches for a payer draw on one pool, so the order of claims does not
+    /// matter: the later batch (which reserved only the increase over the earlier one) is claimed
+    /// first and pays its whole count; the earlier one then adds nothing.
+    function test_Claim_LaterBatchFirstDrawsOnSharedPool() public {
+        (bytes32 root1, Escrow.Claim[] memory c1) = commitOne(100, 100 * PRICE);
+        vm.warp(block.timestamp + 1 hours);
+        (bytes32 root2, Escrow.Claim[] memory c2) = commitOne(300, 200 * PRICE);
+        assertEq(reservedOf(payer), 300 * PRICE);
+
+        assertEq(claimAs(anyone, root2, c2), 300 * PRICE);
+        assertEq(reservedOf(payer), 0);
+        assertEq(claimAs(anyone, root1, c1), 0);
+        (, uint256 payout) = split(300 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+    }
+
+    /// Lines are per relayer: a batch draws on the line of the relayer that committed it only.
+    function test_RevertWhen_Claim_OtherRelayersLineDoesNotPay() public {
+        address relayer2 = makeAddr("relayer2");
+        fundLine(payer, relayer2, 1000 * PRICE);
+        (bytes32 root, Escrow.Claim[] memory c) =
+            buildClaims(signerKey, single(receipt(payer, licenseId, RUN, 100)));
+        commitAs(relayer2, root, reserveFrom(payer, 50 * PRICE));
+        // `relayer`'s line holds 500 reserved, which relayer2's batch cannot draw on.
+        commitOne(1, 500 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientReserved.selector,
+                payer,
+                relayer2,
+                address(usdc),
+                50 * PRICE,
+                100 * PRICE
+            )
+        );
+        claimAs(anyone, root, c);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -527,11 +571,16 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         assertEq(claimAs(anyone, root, c), 100 * PRICE);
     }
 
-    function test_RevertWhen_Claim_InsufficientReservation() public {
+    function test_RevertWhen_Claim_InsufficientReserved() public {
         (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 999 * PRICE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReservation.selector, root, 999 * PRICE, 1000 * PRICE
+                Errors.TrainingEscrow_InsufficientReserved.selector,
+                payer,
+                relayer,
+                address(usdc),
+                999 * PRICE,
+                1000 * PRICE
             )
         );
         claimAs(anyone, root, c);
@@ -543,7 +592,12 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 250 * PRICE);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReservation.selector, root, 150 * PRICE, 200 * PRICE
+                Errors.TrainingEscrow_InsufficientReserved.selector,
+                payer,
+                relayer,
+                address(usdc),
+                150 * PRICE,
+                200 * PRICE
             )
         );
         claimAs(anyone, root, c);
@@ -573,16 +627,16 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
             );
             claimAs(anyone, root, c);
         }
-        assertEq(remainingOf(root, payer), 100 * PRICE);
+        assertEq(reservedOf(payer), 100 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
         assertEq(escrow.acceptance(payer, id, tid).samplesCharged, 0);
         assertEq(usdc.balanceOf(creator2), 0);
-        assertEq(fees(), 0);
+        assertEq(allFees(), 0);
 
-        // The funds come back to the payer when the reservation expires.
+        // The funds come back to the line's credit when the batch expires.
         vm.warp(expiresAt);
-        assertEq(escrow.release(root, payer, address(usdc)), 100 * PRICE);
-        assertEq(avail(payer), BUDGET);
+        assertEq(escrow.release(payer, relayer, address(usdc)), 100 * PRICE);
+        assertEq(creditOf(payer), CREDIT);
     }
 
     function test_Claim_BatchCommittedAtChargeableFrom() public {
@@ -594,7 +648,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         assertEq(claimAs(anyone, root, c), 100 * PRICE);
         (, uint256 payout) = split(100 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator2), payout);
-        assertEq(remainingOf(root, payer), 0);
+        assertEq(reservedOf(payer), 0);
     }
 
     /// A leaf under an acceptance that was not yet chargeable at commit time makes a claim that
@@ -613,10 +667,10 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
             )
         );
         claimAs(anyone, root, c);
-        assertEq(remainingOf(root, payer), 200 * PRICE);
+        assertEq(reservedOf(payer), 200 * PRICE);
 
         assertEq(claimAs(anyone, root, one(c[0])), 100 * PRICE);
-        assertEq(remainingOf(root, payer), 100 * PRICE);
+        assertEq(reservedOf(payer), 100 * PRICE);
         assertEq(usdc.balanceOf(creator2), 0);
     }
 }

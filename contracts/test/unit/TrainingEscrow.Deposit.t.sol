@@ -48,6 +48,34 @@ contract ReentrantToken is ERC20 {
     }
 }
 
+/// @dev A token whose `permit` accepts any signature and does nothing: its nonces never move, so
+/// a permit "succeeds" without proving that the payer signed anything.
+contract NoOpPermitToken is ERC20 {
+    constructor() ERC20("No-op Permit", "NOP") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function permit(address, address, uint256, uint256, uint8, bytes32, bytes32) external pure {}
+
+    function nonces(address) external pure returns (uint256) {
+        return 0;
+    }
+}
+
+/// @dev A token without `permit` or `nonces` whose fallback accepts (and ignores) any call, as
+/// some tokens (e.g. WETH9) do.
+contract FallbackToken is ERC20 {
+    constructor() ERC20("Fallback", "FBK") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    fallback() external {}
+}
+
 contract TrainingEscrowDepositTest is EscrowHelpers {
     bytes32 internal constant PERMIT_TYPEHASH =
         keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
@@ -219,7 +247,7 @@ contract TrainingEscrowDepositTest is EscrowHelpers {
     /// @dev A third party's deposit must not restart the payer's withdrawal notice nor touch the
     /// revocation time of its keys (otherwise anyone could grief a withdrawal by depositing dust).
     function test_DepositFor_DoesNotTouchPayerTimers() public {
-        setUpPayer(payer, signerKey, BUDGET);
+        setUpPayer(payer, signerKey, BUDGET, 0);
         vm.startPrank(payer);
         escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
         escrow.revokeSigner(signer);
@@ -389,6 +417,55 @@ contract TrainingEscrowDepositTest is EscrowHelpers {
         escrow.depositWithPermit(payer, address(usdc), AMOUNT, 0, 0, bytes32(0), bytes32(0));
         assertEq(avail(payer), AMOUNT);
         assertEq(usdc.balanceOf(payer), 0);
+    }
+
+    /// @dev Allows `token`, gives `payer` `AMOUNT` of it and a standing allowance to the escrow.
+    function fundWeird(ERC20 token) internal {
+        vm.prank(owner);
+        escrow.setTokenAllowed(address(token), true);
+        NoOpPermitToken(address(token)).mint(payer, AMOUNT);
+        vm.prank(payer);
+        token.approve(address(escrow), AMOUNT);
+    }
+
+    /// A permit that goes through but does not use one of the payer's nonces proves nothing: a
+    /// third party cannot use it to move the payer's standing allowance in. The payer itself
+    /// still deposits with its allowance.
+    function test_RevertWhen_DepositWithPermit_NoOpPermitByThirdParty() public {
+        NoOpPermitToken token = new NoOpPermitToken();
+        fundWeird(token);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, payer, address(token))
+        );
+        vm.prank(anyone);
+        escrow.depositWithPermit(payer, address(token), AMOUNT, block.timestamp, 27, bytes32(0), bytes32(0));
+        assertEq(escrow.availableBalance(payer, address(token)), 0);
+        assertEq(token.balanceOf(payer), AMOUNT);
+        assertEq(token.allowance(payer, address(escrow)), AMOUNT);
+
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.Deposited(payer, address(token), payer, AMOUNT);
+        vm.prank(payer);
+        escrow.depositWithPermit(payer, address(token), AMOUNT, block.timestamp, 27, bytes32(0), bytes32(0));
+        assertEq(escrow.availableBalance(payer, address(token)), AMOUNT);
+        assertEq(token.balanceOf(payer), 0);
+    }
+
+    /// A token without `permit` whose fallback accepts the call: no nonce to read, so a third
+    /// party's call fails with {PermitFailed}; the payer itself still deposits.
+    function test_RevertWhen_DepositWithPermit_FallbackTokenByThirdParty() public {
+        FallbackToken token = new FallbackToken();
+        fundWeird(token);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_PermitFailed.selector, payer, address(token))
+        );
+        vm.prank(anyone);
+        escrow.depositWithPermit(payer, address(token), AMOUNT, block.timestamp, 27, bytes32(0), bytes32(0));
+        assertEq(token.allowance(payer, address(escrow)), AMOUNT);
+
+        vm.prank(payer);
+        escrow.depositWithPermit(payer, address(token), AMOUNT, block.timestamp, 27, bytes32(0), bytes32(0));
+        assertEq(escrow.availableBalance(payer, address(token)), AMOUNT);
     }
 
     /// The deposit's own checks run before the permit: a bad call fails with its own reason, not

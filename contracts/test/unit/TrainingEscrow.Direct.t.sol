@@ -14,8 +14,15 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        // The whole budget available, no credit line: direct settlement pays from the available
+        // balance only; tests that need a line fund it.
+        setUpPayer(payer, signerKey, BUDGET, 0);
         accept(payer, licenseId);
+    }
+
+    function fund(uint256 amount) internal {
+        vm.prank(payer);
+        escrow.fundCredit(relayer, address(usdc), uint128(amount));
     }
 
     function settle(Escrow.Receipt memory r, bytes memory sig) internal returns (uint256) {
@@ -78,8 +85,10 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     }
 
     function test_RevertWhen_SettleDirect_InsufficientAvailable() public {
-        // Most of the budget is reserved by a batch: direct settlement cannot touch it.
-        commitRoot(keccak256("root"), reserveFrom(payer, BUDGET - 999 * PRICE));
+        // Most of the budget is on a credit line, half of it reserved by a batch: direct
+        // settlement cannot touch either.
+        fund(BUDGET - 999 * PRICE);
+        commitRoot(keccak256("root"), reserveFrom(payer, (BUDGET - 999 * PRICE) / 2));
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         bytes memory sig = sign(signerKey, r);
         vm.expectRevert(
@@ -95,9 +104,12 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     }
 
     function test_SettleDirect_ExactlyAvailable() public {
+        fund(BUDGET - 1000 * PRICE);
         commitRoot(keccak256("root"), reserveFrom(payer, BUDGET - 1000 * PRICE));
+        Escrow.CreditLine memory line = lineOf(payer);
         assertEq(settle(receipt(payer, licenseId, RUN, 1000)), 1000 * PRICE);
         assertEq(avail(payer), 0);
+        assertEq(abi.encode(lineOf(payer)), abi.encode(line));
     }
 
     function test_SettleDirect_ReplayPaysZero() public {
@@ -122,13 +134,15 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     }
 
     function test_SettleDirect_SharesSettledCountWithBatches() public {
+        fundLine(payer, relayer, 1000 * PRICE);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
-        // The payee settles directly first; the batch then has nothing left to pay for that key.
+        // The payee settles directly first (from the available balance); the batch then has
+        // nothing left to pay for that key, and its reservation stays on the line.
         assertEq(settle(r, c[0].signature), 1000 * PRICE);
         assertEq(claimAs(anyone, root, c), 0);
-        assertEq(remainingOf(root, payer), 1000 * PRICE);
-        assertEq(avail(payer), BUDGET - 2000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
+        assertEq(avail(payer), BUDGET - 1000 * PRICE);
     }
 
     function test_SettleDirect_MaxSamplesCap() public {

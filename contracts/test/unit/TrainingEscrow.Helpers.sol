@@ -68,12 +68,35 @@ abstract contract EscrowHelpers is Base {
         return escrow.availableBalance(who, address(usdc));
     }
 
-    function remainingOf(bytes32 root, address who) internal view returns (uint256) {
-        return escrow.reservation(root, who, address(usdc)).remaining;
+    /// @dev The reserved pool of `who`'s usdc line for `relayer` (shared by all its batches).
+    function reservedOf(address who) internal view returns (uint256) {
+        return escrow.creditLine(who, relayer, address(usdc)).reserved;
+    }
+
+    /// @dev The credit (not yet reserved) of `who`'s usdc line for `relayer`.
+    function creditOf(address who) internal view returns (uint256) {
+        return escrow.creditLine(who, relayer, address(usdc)).credit;
+    }
+
+    /// @dev The unswept fees of `who`'s usdc line for `relayer`.
+    function lineFees(address who) internal view returns (uint256) {
+        return escrow.creditLine(who, relayer, address(usdc)).fees;
+    }
+
+    /// @dev Everything `who`'s usdc line for `relayer` holds: credit, reserved and unswept fees.
+    function lineTotal(address who) internal view returns (uint256) {
+        Escrow.CreditLine memory line = escrow.creditLine(who, relayer, address(usdc));
+        return uint256(line.credit) + line.reserved + line.fees;
     }
 
     function fees() internal view returns (uint256) {
         return escrow.accruedFees(address(usdc));
+    }
+
+    /// @dev All platform fees: accrued, plus those still on the usdc lines of `payer` and `payer2`
+    /// for `relayer` (claims leave their fee on the line until a sweep or release).
+    function allFees() internal view returns (uint256) {
+        return fees() + lineFees(payer) + lineFees(payer2);
     }
 
     function escrowBalance() internal view returns (uint256) {
@@ -86,7 +109,14 @@ abstract contract EscrowHelpers is Base {
 
     /// @dev Commits `root` as `relayer` with the given reservations.
     function commitRoot(bytes32 root, Escrow.ReservationRequest[] memory reservations) internal {
-        vm.prank(relayer);
+        commitAs(relayer, root, reservations);
+    }
+
+    /// @dev Commits `root` as `relayer_` (any relayer) with the given reservations.
+    function commitAs(address relayer_, bytes32 root, Escrow.ReservationRequest[] memory reservations)
+        internal
+    {
+        vm.prank(relayer_);
         escrow.commitBatch(root, 1, DATA_HASH, "ipfs://batch", reservations);
     }
 

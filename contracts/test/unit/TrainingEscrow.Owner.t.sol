@@ -245,7 +245,7 @@ contract TrainingEscrowOwnerTest is EscrowHelpers {
 
     function test_SetTokenAllowed_DisallowingKeepsExistingBalancesUsable() public {
         uint256 licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        setUpPayer(payer, signerKey, BUDGET, 0);
         accept(payer, licenseId);
         vm.prank(owner);
         escrow.setTokenAllowed(address(usdc), false);
@@ -267,7 +267,7 @@ contract TrainingEscrowOwnerTest is EscrowHelpers {
 
     function accrueFees() internal returns (uint256 fee) {
         uint256 licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        setUpPayer(payer, signerKey, BUDGET, 0);
         accept(payer, licenseId);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         vm.prank(anyone);

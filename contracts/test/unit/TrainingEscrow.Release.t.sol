@@ -6,8 +6,17 @@ import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
 
+/// @notice `release(payer, relayer, token)`: once every batch that reserved into a line expired,
+/// its reserved funds return to its credit. It never touches the available balance or a pending
+/// withdrawal (issue 12 item 7b).
 contract TrainingEscrowReleaseTest is EscrowHelpers {
     uint256 internal constant RESERVE = 1000 * PRICE;
+    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
+    uint256 internal constant CREDIT = BUDGET / 2;
+    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
+    /// @dev The event the old design emitted when a release pushed a withdrawal back.
+    bytes32 internal constant WITHDRAWAL_DELAYED =
+        keccak256("WithdrawalDelayed(address,address,uint40,uint40)");
 
     uint256 internal licenseId;
     bytes32 internal root;
@@ -22,6 +31,7 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         rcpt = receipt(payer, licenseId, RUN, 400);
         (root,) = commitBatch(signerKey, payer, single(rcpt), uint128(RESERVE));
         expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        assertEq(lineOf(payer).reservedUntil, expiresAt);
     }
 
     function claims() internal view returns (Escrow.Claim[] memory c) {
@@ -30,52 +40,56 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
 
     function release() internal returns (uint256) {
         vm.prank(anyone);
-        return escrow.release(root, payer, address(usdc));
+        return escrow.release(payer, relayer, address(usdc));
     }
 
-    function test_RevertWhen_Release_Unknown() public {
-        bytes32 other = keccak256("other");
+    function test_RevertWhen_Release_NoLine() public {
         vm.warp(expiresAt);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_UnknownReservation.selector, other, payer, address(usdc)
+                Errors.TrainingEscrow_NothingReserved.selector, payer2, relayer, address(usdc)
             )
         );
-        escrow.release(other, payer, address(usdc));
+        escrow.release(payer2, relayer, address(usdc));
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_UnknownReservation.selector, root, payer2, address(usdc)
+                Errors.TrainingEscrow_NothingReserved.selector, payer, anyone, address(usdc)
             )
         );
-        escrow.release(root, payer2, address(usdc));
+        escrow.release(payer, anyone, address(usdc));
     }
 
     function test_RevertWhen_Release_OneSecondBeforeExpiry() public {
         vm.warp(expiresAt - 1);
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, root, expiresAt)
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_ReservedNotReleasable.selector, payer, relayer, address(usdc), expiresAt
+            )
         );
         release();
     }
 
     function test_RevertWhen_Release_RightAfterCommit() public {
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, root, expiresAt)
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_ReservedNotReleasable.selector, payer, relayer, address(usdc), expiresAt
+            )
         );
         release();
     }
 
-    function test_Release_AtExpiryReturnsEverythingUnclaimed() public {
+    function test_Release_AtExpiryReturnsEverythingUnclaimedToCredit() public {
         vm.warp(expiresAt);
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.ReservationReleased(root, payer, address(usdc), RESERVE);
+        emit ITrainingEscrow.FundsReleased(payer, relayer, address(usdc), RESERVE);
         assertEq(release(), RESERVE);
 
-        assertEq(avail(payer), BUDGET);
-        Escrow.Reservation memory res = escrow.reservation(root, payer, address(usdc));
-        assertEq(res.remaining, 0);
-        // The record stays, so the key can never be reused.
-        assertTrue(res.committedAt != 0);
+        assertEq(creditOf(payer), CREDIT);
+        assertEq(reservedOf(payer), 0);
+        assertEq(lineOf(payer).reservedUntil, 0);
+        assertEq(avail(payer), AVAILABLE);
+        // The batch record stays, so the key can never be reused.
+        assertTrue(escrow.reservation(root, payer, address(usdc)).committedAt != 0);
         assertEq(escrowBalance(), BUDGET);
     }
 
@@ -83,17 +97,21 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         claimAs(anyone, root, claims());
         vm.warp(expiresAt);
         assertEq(release(), RESERVE - 400 * PRICE);
-        assertEq(avail(payer), BUDGET - 400 * PRICE);
-        assertEq(escrowBalance(), avail(payer) + fees());
+        assertEq(creditOf(payer), CREDIT - 400 * PRICE);
+        assertEq(avail(payer), AVAILABLE);
+        assertEq(escrowBalance(), avail(payer) + lineTotal(payer) + fees());
     }
 
-    function test_Release_SecondReleaseReturnsZero() public {
+    function test_RevertWhen_Release_Twice() public {
         vm.warp(expiresAt);
         release();
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.ReservationReleased(root, payer, address(usdc), 0);
-        assertEq(release(), 0);
-        assertEq(avail(payer), BUDGET);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NothingReserved.selector, payer, relayer, address(usdc)
+            )
+        );
+        release();
+        assertEq(creditOf(payer), CREDIT);
     }
 
     function test_RevertWhen_Claim_AfterRelease() public {
@@ -117,6 +135,21 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         commitRoot(root, reserveFrom(payer, RESERVE));
     }
 
+    /// A new batch after a release starts a new reservation period.
+    function test_Release_NewBatchAfterReleaseIsReleasableAgain() public {
+        vm.warp(expiresAt);
+        release();
+        (bytes32 root2,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 600)), 50);
+        uint40 until = escrow.reservation(root2, payer, address(usdc)).expiresAt;
+        assertEq(lineOf(payer).reservedUntil, until);
+        vm.warp(until);
+        assertEq(release(), 50);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                   WITHDRAWALS ARE NOT TOUCHED (item 7b)
+    //////////////////////////////////////////////////////////////*/
+
     /// @dev Warps to `at` (not earlier than now) and requests a withdrawal of the whole budget.
     function requestAt(uint40 at) internal returns (Escrow.Withdrawal memory w) {
         assertGe(at, block.timestamp);
@@ -126,72 +159,65 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         w = escrow.pendingWithdrawal(payer, address(usdc));
     }
 
-    function test_Release_PushesEarlierPendingWithdrawal() public {
-        // Unlocked an hour before the reservation expires, so still executable at release time.
+    /// A release leaves an executable withdrawal request exactly as it was, and the payer
+    /// withdraws its available balance on time.
+    function test_Release_LeavesPendingWithdrawalAlone() public {
+        // Unlocked an hour before the line becomes releasable, so executable at release time.
         Escrow.Withdrawal memory w0 = requestAt(expiresAt - NOTICE - 1 hours);
         assertLt(w0.unlockAt, expiresAt);
         assertGt(w0.lapsesAt, expiresAt);
 
         vm.warp(expiresAt);
-        uint40 pushed = uint40(block.timestamp) + NOTICE;
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.ReservationReleased(root, payer, address(usdc), RESERVE);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed, pushed + NOTICE);
-        release();
+        vm.recordLogs();
+        assertEq(release(), RESERVE);
+        assertEq(countEscrowLogs(WITHDRAWAL_DELAYED), 0);
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(w0));
 
-        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
-        assertEq(w.unlockAt, pushed);
-        assertEq(w.lapsesAt, pushed + NOTICE);
-        assertEq(w.amount, BUDGET);
-
-        vm.warp(pushed - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), pushed
-            )
-        );
+        // Executable now; the released funds stayed on the line, so it pays the available half.
         vm.prank(payer);
-        escrow.withdraw(address(usdc), payer);
-
-        vm.warp(pushed);
-        vm.prank(payer);
-        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+        assertEq(escrow.withdraw(address(usdc), payer), AVAILABLE);
+        assertEq(creditOf(payer), CREDIT);
     }
 
-    /// A pushed request is executable for one notice period from its new unlock time.
-    function test_RevertWhen_Withdraw_PushedRequestAtNewLapsesAt() public {
-        requestAt(expiresAt - NOTICE);
+    /// Issue 12 item 7b: anyone could push a payer's withdrawal back by one notice period with a
+    /// 1-wei reservation released just before the withdrawal was to be executed. A release now
+    /// never touches the withdrawal: the 1-wei line's release leaves the request executable.
+    function test_Release_OneWeiReleaseCannotDelayWithdrawal() public {
+        // A relayer the payer gave 1 wei of credit commits a 1-wei batch.
+        address griefer = makeAddr("griefer");
+        fundLine(payer, griefer, 1);
         vm.warp(expiresAt);
         release();
-        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
-        assertEq(w.lapsesAt, expiresAt + 2 * NOTICE);
+        commitAs(griefer, keccak256("grief"), reserveFrom(payer, 1));
+        uint40 griefUntil = escrow.creditLine(payer, griefer, address(usdc)).reservedUntil;
 
-        vm.warp(w.lapsesAt);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), w.lapsesAt
-            )
-        );
+        // The payer asks to withdraw so that the request unlocks right as the 1-wei line becomes
+        // releasable.
+        Escrow.Withdrawal memory w0 = requestAt(griefUntil - NOTICE);
+        assertEq(w0.unlockAt, griefUntil);
+
+        vm.warp(griefUntil);
+        vm.recordLogs();
+        vm.prank(griefer);
+        assertEq(escrow.release(payer, griefer, address(usdc)), 1);
+        assertEq(countEscrowLogs(WITHDRAWAL_DELAYED), 0);
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(w0));
+
+        // Same block: the withdrawal goes through at its original unlock time.
         vm.prank(payer);
-        escrow.withdraw(address(usdc), payer);
-        assertEq(avail(payer), BUDGET);
+        assertEq(escrow.withdraw(address(usdc), payer), AVAILABLE);
+        assertEq(avail(payer), 0);
     }
 
-    /// A lapsed request can no longer be executed, so a release leaves it alone: no
-    /// `WithdrawalDelayed`, no new unlock or lapse time, and it stays unexecutable.
+    /// A lapsed request stays lapsed: a release does not revive it.
     function test_Release_LeavesLapsedWithdrawalAlone() public {
-        // Requested right after the commit: unlocked one notice later and lapsed one more notice
-        // later, well before the reservation expires.
         vm.prank(payer);
         escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
         Escrow.Withdrawal memory w0 = escrow.pendingWithdrawal(payer, address(usdc));
         assertLt(w0.lapsesAt, expiresAt);
 
         vm.warp(expiresAt);
-        vm.recordLogs();
         assertEq(release(), RESERVE);
-        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
         assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(w0));
 
         vm.expectRevert(
@@ -201,87 +227,16 @@ contract TrainingEscrowReleaseTest is EscrowHelpers {
         );
         vm.prank(payer);
         escrow.withdraw(address(usdc), payer);
-        assertEq(avail(payer), BUDGET);
+        assertEq(avail(payer), AVAILABLE);
     }
 
-    /// The boundary: a request that lapses exactly at the release is left alone; one that lapses a
-    /// second later is pushed.
-    function test_Release_LapseBoundary() public {
-        Escrow.Withdrawal memory w0 = requestAt(expiresAt - 2 * NOTICE);
-        assertEq(w0.lapsesAt, expiresAt);
-        vm.warp(expiresAt);
-        vm.recordLogs();
-        release();
-        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
-        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(w0));
-    }
-
-    function test_Release_OneSecondBeforeLapsePushes() public {
-        Escrow.Withdrawal memory w0 = requestAt(expiresAt - 2 * NOTICE + 1);
-        assertEq(w0.lapsesAt, expiresAt + 1);
-        vm.warp(expiresAt);
-        uint40 pushed = uint40(block.timestamp) + NOTICE;
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed, pushed + NOTICE);
-        release();
-        Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
-        assertEq(w.unlockAt, pushed);
-        assertEq(w.lapsesAt, pushed + NOTICE);
-    }
-
-    function test_Release_KeepsLaterPendingWithdrawal() public {
-        vm.prank(owner);
-        escrow.setNoticePeriod(30 days);
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        uint40 unlockAt = escrow.pendingWithdrawal(payer, address(usdc)).unlockAt;
-        vm.prank(owner);
-        escrow.setNoticePeriod(NOTICE);
-
-        vm.warp(expiresAt);
-        assertGt(unlockAt, uint40(block.timestamp) + NOTICE);
-        vm.recordLogs();
-        release();
-        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, unlockAt);
-    }
-
-    function test_Release_KeepsPendingWithdrawalEqualToEarliest() public {
-        vm.warp(expiresAt);
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        uint40 unlockAt = escrow.pendingWithdrawal(payer, address(usdc)).unlockAt;
-        vm.recordLogs();
-        release();
-        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, unlockAt);
-    }
-
-    function test_Release_NothingReturnedDoesNotDelayWithdrawal() public {
-        // Claims use up the whole reservation.
-        Escrow.Receipt memory r = receipt(payer, licenseId, keccak256("run-full"), 1000);
-        (bytes32 fullRoot, Escrow.Claim[] memory c) =
-            commitBatch(signerKey, payer, single(r), uint128(RESERVE));
-        claimAs(anyone, fullRoot, c);
-        // Unlocked and not lapsed at the release: only the empty return keeps it in place.
-        Escrow.Withdrawal memory w0 = requestAt(expiresAt - NOTICE);
-        uint40 unlockAt = w0.unlockAt;
-        assertGt(w0.lapsesAt, expiresAt);
-
-        vm.warp(expiresAt);
-        vm.recordLogs();
-        assertEq(escrow.release(fullRoot, payer, address(usdc)), 0);
-        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, unlockAt);
-    }
-
+    /// A release creates no withdrawal and moves nothing to the available balance.
     function test_Release_WithoutPendingWithdrawalCreatesNone() public {
         vm.warp(expiresAt);
-        vm.recordLogs();
         release();
-        assertEq(countEscrowLogs(ITrainingEscrow.WithdrawalDelayed.selector), 0);
         Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
         assertEq(w.unlockAt, 0);
         assertEq(w.amount, 0);
+        assertEq(avail(payer), AVAILABLE);
     }
 }

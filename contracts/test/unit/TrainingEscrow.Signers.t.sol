@@ -324,7 +324,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
             )
         );
         claimAs(anyone, root, c);
-        assertEq(remainingOf(root, payer), 100 * PRICE);
+        assertEq(reservedOf(payer), 100 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(c[0].receipt)), 0);
         assertEq(usdc.balanceOf(creator), 0);
     }

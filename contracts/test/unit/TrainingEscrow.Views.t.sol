@@ -162,7 +162,14 @@ contract TrainingEscrowViewsTest is EscrowHelpers {
         assertFalse(escrow.isTokenAllowed(address(nft)));
         assertEq(escrow.availableBalance(payer, address(usdc)), 0);
         assertEq(escrow.accruedFees(address(usdc)), 0);
-        assertFalse(escrow.isRelayer(payer, relayer));
+        Escrow.CreditLine memory line = escrow.creditLine(payer, relayer, address(usdc));
+        assertEq(line.credit, 0);
+        assertEq(line.reserved, 0);
+        assertEq(line.fees, 0);
+        assertEq(line.reservedUntil, 0);
+        Escrow.CreditReduction memory cut = escrow.creditReduction(payer, relayer, address(usdc));
+        assertEq(cut.amount, 0);
+        assertEq(cut.effectiveAt, 0);
         assertEq(escrow.settledSamples(bytes32(0)), 0);
 
         Escrow.Withdrawal memory w = escrow.pendingWithdrawal(payer, address(usdc));
@@ -175,7 +182,8 @@ contract TrainingEscrowViewsTest is EscrowHelpers {
         assertEq(a.acceptedAt, 0);
         assertEq(a.token, address(0));
         Escrow.Reservation memory res = escrow.reservation(keccak256("x"), payer, address(usdc));
+        assertEq(res.relayer, address(0));
         assertEq(res.committedAt, 0);
-        assertEq(res.remaining, 0);
+        assertEq(res.expiresAt, 0);
     }
 }

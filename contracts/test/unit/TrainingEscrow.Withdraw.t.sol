@@ -9,9 +9,15 @@ import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
 contract TrainingEscrowWithdrawTest is EscrowHelpers {
     bytes32 internal constant ROOT = keccak256("root");
 
+    /// @dev The whole budget starts available (no credit line); tests that need one fund it.
     function setUp() public override {
         super.setUp();
-        setUpPayer(payer, signerKey, BUDGET);
+        setUpPayer(payer, signerKey, BUDGET, 0);
+    }
+
+    function fund(uint256 amount) internal {
+        vm.prank(payer);
+        escrow.fundCredit(relayer, address(usdc), uint128(amount));
     }
 
     function request(uint256 amount) internal returns (uint40 unlockAt) {
@@ -203,19 +209,23 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         withdrawTo(payer);
     }
 
-    function test_Withdraw_CapsAtAvailableWhenPartReserved() public {
-        uint256 reserved = 400_000e18;
+    /// Funds on a credit line (credit or reserved) are not available: a withdrawal caps at the
+    /// available balance.
+    function test_Withdraw_CapsAtAvailableWhenPartOnLine() public {
+        uint256 onLine = 400_000e18;
         uint40 unlockAt = request(BUDGET);
-        commitRoot(ROOT, reserveFrom(payer, reserved));
+        fund(onLine);
+        commitRoot(ROOT, reserveFrom(payer, onLine / 2));
         vm.warp(unlockAt);
 
         vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.Withdrawn(payer, address(usdc), payer, BUDGET - reserved);
-        assertEq(withdrawTo(payer), BUDGET - reserved);
+        emit ITrainingEscrow.Withdrawn(payer, address(usdc), payer, BUDGET - onLine);
+        assertEq(withdrawTo(payer), BUDGET - onLine);
 
         assertEq(avail(payer), 0);
-        assertEq(remainingOf(ROOT, payer), reserved);
-        assertEq(escrowBalance(), reserved);
+        assertEq(reservedOf(payer), onLine / 2);
+        assertEq(creditOf(payer), onLine / 2);
+        assertEq(escrowBalance(), onLine);
     }
 
     function test_Withdraw_RequestBelowAvailableLeavesRest() public {
@@ -227,6 +237,7 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
 
     function test_Withdraw_NothingAvailablePaysZeroAndConsumesRequest() public {
         uint40 unlockAt = request(BUDGET);
+        fund(BUDGET);
         commitRoot(ROOT, reserveFrom(payer, BUDGET));
         vm.warp(unlockAt);
 
@@ -237,7 +248,10 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, 0);
     }
 
-    function test_Withdraw_ReservedFundsNeverWithdrawable() public {
+    /// Reserved funds are never withdrawable; a release returns them to the line's credit (still
+    /// not withdrawable), and only a credit reduction, after its notice, makes them available.
+    function test_Withdraw_LineFundsOnlyThroughCreditReduction() public {
+        fund(BUDGET);
         commitRoot(ROOT, reserveFrom(payer, BUDGET));
         uint40 expiresAt = escrow.reservation(ROOT, payer, address(usdc)).expiresAt;
 
@@ -246,11 +260,21 @@ contract TrainingEscrowWithdrawTest is EscrowHelpers {
         uint40 unlockAt = request(BUDGET);
         vm.warp(unlockAt);
         assertEq(withdrawTo(payer), 0);
-        assertEq(remainingOf(ROOT, payer), BUDGET);
+        assertEq(reservedOf(payer), BUDGET);
         assertEq(escrowBalance(), BUDGET);
 
-        // Only a release brings the funds back to the available balance.
-        escrow.release(ROOT, payer, address(usdc));
+        // A release brings the funds back to credit, not to the available balance.
+        escrow.release(payer, relayer, address(usdc));
+        unlockAt = request(BUDGET);
+        vm.warp(unlockAt);
+        assertEq(withdrawTo(payer), 0);
+        assertEq(creditOf(payer), BUDGET);
+
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(BUDGET));
+        vm.warp(block.timestamp + NOTICE);
+        vm.prank(payer);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), BUDGET);
         unlockAt = request(BUDGET);
         vm.warp(unlockAt);
         assertEq(withdrawTo(payer), BUDGET);

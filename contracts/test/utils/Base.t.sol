@@ -76,15 +76,40 @@ abstract contract Base is Test {
                                 PAYERS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Funds and deposits `amount` for `who`, registers `key` and authorizes `relayer`.
-    function setUpPayer(address who, uint256 key, uint256 amount) internal {
+    /// @dev Funds and deposits `amount` for `who`, registers `key` and opens a credit line of
+    /// `credit` (out of `amount`) for `relayer`; `amount - credit` stays available (for
+    /// withdrawals, direct settlement or more lines). `credit` may be 0 (no line).
+    function setUpPayer(address who, uint256 key, uint256 amount, uint256 credit) internal {
         usdc.mint(who, amount);
         vm.startPrank(who);
         usdc.approve(address(escrow), amount);
         escrow.deposit(address(usdc), amount);
         escrow.registerSigner(vm.addr(key));
-        escrow.setRelayer(relayer, true);
+        if (credit != 0) escrow.fundCredit(relayer, address(usdc), uint128(credit));
         vm.stopPrank();
+    }
+
+    /// @dev The default convention: {setUpPayer} with HALF of `amount` on `relayer`'s credit line
+    /// and the other half (`amount - amount / 2`) available. Tests that need exact figures read
+    /// them with {lineOf} / `availableBalance`, or pass `credit` explicitly.
+    function setUpPayer(address who, uint256 key, uint256 amount) internal {
+        setUpPayer(who, key, amount, amount / 2);
+    }
+
+    /// @dev Mints and deposits `amount` more for `who` and moves all of it into the line of
+    /// `relayer_` (any relayer, e.g. a second one); `who`'s available balance is unchanged.
+    function fundLine(address who, address relayer_, uint256 amount) internal {
+        usdc.mint(who, amount);
+        vm.startPrank(who);
+        usdc.approve(address(escrow), amount);
+        escrow.deposit(address(usdc), amount);
+        escrow.fundCredit(relayer_, address(usdc), uint128(amount));
+        vm.stopPrank();
+    }
+
+    /// @dev The usdc credit line `who` opened for `relayer`.
+    function lineOf(address who) internal view returns (Escrow.CreditLine memory) {
+        return escrow.creditLine(who, relayer, address(usdc));
     }
 
     /// @dev Accepts the license's current terms for `who` and waits out the notice period, so that
@@ -165,7 +190,7 @@ abstract contract Base is Test {
     }
 
     /// @dev Builds the tree of `receipts`, commits it as `relayer` reserving `reserve` of usdc
-    /// from `who`, and returns the root and one claim per receipt (signed with `key`).
+    /// from `who`'s credit line for `relayer` (into the line's reserved pool), and returns the root and one claim per receipt (signed with `key`).
     function commitBatch(uint256 key, address who, Escrow.Receipt[] memory receipts, uint128 reserve)
         internal
         returns (bytes32 root, Escrow.Claim[] memory claims)
