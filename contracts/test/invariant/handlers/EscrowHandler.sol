@@ -61,7 +61,7 @@ contract EscrowHandler is Test {
     uint256 internal constant MAX_LEAVES = 8;
     uint256 internal constant MAX_DEPOSIT = 2e16;
     uint256 internal constant MAX_SAMPLES_PER_RECEIPT = 400;
-    uint256 internal constant MAX_EXTRA_RESERVE = 1e15;
+    uint256 internal constant MAX_EXTRA_RESERVE = 5e12;
 
     bytes32 internal immutable USAGE_SETTLED = ITrainingEscrow.UsageSettled.selector;
 
@@ -1009,7 +1009,9 @@ contract EscrowHandler is Test {
             .credit;
             uint256 choice = uint256(keccak256(abi.encode(extraSeed, pair)));
             uint256 amount = need[pair];
-            if (choice % 2 == 1) amount += bound(choice >> 1, 1, MAX_EXTRA_RESERVE);
+            // Over-reserving is safe, but a surplus left in a line would hide an under-reserving
+            // relayer: one batch in four over-reserves, by up to one sample's worth.
+            if (choice % 4 == 1) amount += bound(choice >> 2, 1, MAX_EXTRA_RESERVE);
             if (amount > credit) amount = need[pair];
             keep[pair] = amount <= credit;
             amounts[pair] = amount;
