@@ -13,7 +13,7 @@ contract DeadlinesAttackTest is AttackBase {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        openPayer(payer, signerKey);
         accept(payer, licenseId);
     }
 
@@ -69,71 +69,40 @@ contract DeadlinesAttackTest is AttackBase {
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
     }
 
-    /// After a release pushed the unlock, the new times are the boundaries: locked one second
-    /// before the new unlock, executable from it, lapsed one notice later.
-    function test_Withdraw_PushedUnlockAtBoundary() public {
-        (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
+    /// A release never touches withdrawals (issue 12 item 7b): a batch of the payer's line
+    /// expires exactly when its withdrawal unlocks; anyone releases it (the 1 wei it reserved goes
+    /// back to the line's credit, not to the available balance) and the request keeps its
+    /// boundaries: executable from the unlock, in the same block, lapsed one notice later.
+    function test_Release_AtWithdrawalUnlockLeavesItsBoundariesAlone() public {
+        (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 1);
         uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
-        // Unlocks exactly when the reservation expires, so it is executable at the release.
         vm.warp(expiresAt - NOTICE);
         vm.prank(payer);
         escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        vm.warp(expiresAt);
-        escrow.release(root, payer, address(usdc));
-        uint40 pushed = uint40(block.timestamp) + NOTICE;
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, pushed);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, pushed + NOTICE);
+        Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
+        assertEq(request.unlockAt, expiresAt);
 
-        vm.warp(pushed - 1);
-        vm.prank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), pushed
-            )
-        );
-        escrow.withdraw(address(usdc), payer);
+        vm.warp(expiresAt);
+        vm.prank(anyone);
+        assertEq(escrow.release(payer, relayer, address(usdc)), 1);
+        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(request));
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertEq(creditOf(payer), CREDIT);
 
         uint256 snapshot = vm.snapshotState();
-        vm.warp(pushed + NOTICE);
+        vm.warp(request.lapsesAt);
         vm.prank(payer);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), pushed + NOTICE
+                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), request.lapsesAt
             )
         );
         escrow.withdraw(address(usdc), payer);
         vm.revertToState(snapshot);
 
-        vm.warp(pushed + NOTICE - 1);
         vm.prank(payer);
         assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
-    }
-
-    /// `release` pushes a request that lapses one second after the release, and leaves alone one
-    /// that lapses at the release (it can no longer be executed).
-    function test_Release_WithdrawalLapseBoundary() public {
-        (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
-        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
-        uint256 snapshot = vm.snapshotState();
-
-        vm.warp(expiresAt - 2 * NOTICE);
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        Escrow.Withdrawal memory lapsing = escrow.pendingWithdrawal(payer, address(usdc));
-        assertEq(lapsing.lapsesAt, expiresAt);
-        vm.warp(expiresAt);
-        escrow.release(root, payer, address(usdc));
-        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(lapsing));
-
-        vm.revertToState(snapshot);
-        vm.warp(expiresAt - 2 * NOTICE + 1);
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, expiresAt + 1);
-        vm.warp(expiresAt);
-        escrow.release(root, payer, address(usdc));
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, expiresAt + NOTICE);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, expiresAt + 2 * NOTICE);
+        assertConserved(address(usdc), list1(payer));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -191,8 +160,7 @@ contract DeadlinesAttackTest is AttackBase {
         escrow.claim(rootEarly, claimsEarly);
         assertEq(escrow.claim(rootAt, claimsAt), 1000 * PRICE);
 
-        assertEq(escrow.reservation(rootEarly, payer, address(usdc)).remaining, 1000 * PRICE);
-        assertEq(escrow.reservation(rootAt, payer, address(usdc)).remaining, 0);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(rEarly)), 0);
     }
 
@@ -228,8 +196,7 @@ contract DeadlinesAttackTest is AttackBase {
         escrow.claim(rootLate, claimsLate);
         assertEq(escrow.claim(rootOk, claimsOk), 1000 * PRICE);
 
-        assertEq(escrow.reservation(rootLate, payer, address(usdc)).remaining, 1000 * PRICE);
-        assertEq(escrow.reservation(rootOk, payer, address(usdc)).remaining, 0);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(rLate)), 0);
     }
 
@@ -301,7 +268,7 @@ contract DeadlinesAttackTest is AttackBase {
         );
         escrow.claim(rootEarly, claimsEarly);
         assertEq(escrow.claim(rootAt, claimsAt), 100 * PRICE);
-        assertEq(escrow.reservation(rootEarly, payer, address(usdc)).remaining, 100 * PRICE);
+        assertEq(reservedOf(payer), 100 * PRICE);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -323,24 +290,66 @@ contract DeadlinesAttackTest is AttackBase {
             abi.encodeWithSelector(Errors.TrainingEscrow_ReservationExpired.selector, root, expiresAt)
         );
         escrow.claim(root, one(claims[1]));
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r2)), 0);
     }
 
-    function test_Release_ReservationExpiryBoundary() public {
+    function test_Release_ReservedUntilBoundary() public {
         (bytes32 root,) = commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 1)), 5000);
         uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        assertEq(lineIn(payer, relayer, address(usdc)).reservedUntil, expiresAt);
 
         vm.warp(expiresAt - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, root, expiresAt)
-        );
-        escrow.release(root, payer, address(usdc));
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 5000);
+        vm.expectRevert(notReleasable(payer, relayer));
+        escrow.release(payer, relayer, address(usdc));
+        assertEq(reservedOf(payer), 5000);
 
         vm.warp(expiresAt);
-        assertEq(escrow.release(root, payer, address(usdc)), 5000);
+        assertEq(escrow.release(payer, relayer, address(usdc)), 5000);
+        assertEq(creditOf(payer), CREDIT);
+        assertEq(lineIn(payer, relayer, address(usdc)).reservedUntil, 0);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+
+        // Released: nothing to release until the next commit.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NothingReserved.selector, payer, relayer, address(usdc)
+            )
+        );
+        escrow.release(payer, relayer, address(usdc));
+    }
+
+    /// The line is locked until the LATEST expiry of the batches that reserved into it since the
+    /// last release, zero-amount commits included: a later batch keeps an earlier one's funds in
+    /// the pool (its receipts may need them), while the earlier batch's own claims close at its
+    /// own expiry.
+    function test_Release_ReservedUntilIsTheLatestBatchExpiry() public {
+        Escrow.Receipt memory r1 = receipt(payer, licenseId, RUN, 100);
+        (bytes32 root1, Escrow.Claim[] memory c1) = commitBatch(signerKey, payer, single(r1), 300 * PRICE);
+        uint40 expires1 = escrow.reservation(root1, payer, address(usdc)).expiresAt;
+        vm.warp(block.timestamp + 1 hours);
+        // Priced over the earlier batch's count (the line is locked): reserves nothing.
+        Escrow.Receipt memory r2 = receipt(payer, licenseId, RUN, 300);
+        (bytes32 root2, Escrow.Claim[] memory c2) = commitBatch(signerKey, payer, single(r2), 0);
+        uint40 expires2 = escrow.reservation(root2, payer, address(usdc)).expiresAt;
+        assertEq(lineIn(payer, relayer, address(usdc)).reservedUntil, expires2);
+
+        vm.warp(expires1);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationExpired.selector, root1, expires1)
+        );
+        escrow.claim(root1, c1);
+        vm.expectRevert(notReleasable(payer, relayer));
+        escrow.release(payer, relayer, address(usdc));
+
+        vm.warp(expires2 - 1);
+        vm.expectRevert(notReleasable(payer, relayer));
+        escrow.release(payer, relayer, address(usdc));
+        assertEq(escrow.claim(root2, c2), 300 * PRICE);
+        vm.warp(expires2);
+        assertEq(escrow.release(payer, relayer, address(usdc)), 0);
+        assertEq(creditOf(payer), CREDIT - 300 * PRICE);
+        assertConserved(address(usdc), list1(payer));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -409,7 +418,7 @@ contract DeadlinesAttackTest is AttackBase {
         );
         escrow.claim(root, one(claims[1]));
 
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 100 * PRICE);
+        assertEq(reservedOf(payer), 100 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(late1)), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(late2)), 0);
         (, uint256 payout) = split(100 * PRICE, FEE_BPS);

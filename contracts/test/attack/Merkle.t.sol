@@ -10,7 +10,7 @@ import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
 import {AttackBase} from "./AttackBase.sol";
 
 /// @notice Merkle attacks: second preimages, proofs for other roots, superseded roots, and leaves
-/// of one payer against the reservation of another.
+/// of one payer against the credit line of another.
 contract MerkleAttackTest is AttackBase {
     uint256 internal licenseId;
     address internal payerB = makeAddr("payerB");
@@ -19,7 +19,7 @@ contract MerkleAttackTest is AttackBase {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        openPayer(payer, signerKey);
         accept(payer, licenseId);
     }
 
@@ -55,7 +55,7 @@ contract MerkleAttackTest is AttackBase {
         claims[0].proof = upperProof;
         vm.expectRevert(abi.encodeWithSelector(Errors.TrainingEscrow_InvalidProof.selector, root, leaves[0]));
         escrow.claim(root, one(claims[0]));
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
@@ -90,7 +90,7 @@ contract MerkleAttackTest is AttackBase {
             abi.encodeWithSelector(Errors.TrainingEscrow_InvalidProof.selector, wrongRoot, leaves[1])
         );
         escrow.claim(wrongRoot, one(c));
-        assertEq(escrow.reservation(wrongRoot, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
     }
 
     function test_RevertWhen_ProofHasExtraOrMissingElements() public {
@@ -116,7 +116,7 @@ contract MerkleAttackTest is AttackBase {
 
         // The genuine proof pays exactly its receipt.
         assertEq(escrow.claim(root, one(claims[2])), 300 * PRICE);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 700 * PRICE);
+        assertEq(reservedOf(payer), 700 * PRICE);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -133,8 +133,8 @@ contract MerkleAttackTest is AttackBase {
             abi.encodeWithSelector(Errors.TrainingEscrow_InvalidProof.selector, rootB, leafOf(receipts[0]))
         );
         escrow.claim(rootB, one(claimsA[0]));
-        assertEq(escrow.reservation(rootB, payer, address(usdc)).remaining, 700 * PRICE);
-        assertEq(escrow.reservation(rootA, payer, address(usdc)).remaining, 300 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
+        assertEq(escrow.reservation(rootA, payer, address(usdc)).committedAt, block.timestamp);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
@@ -157,9 +157,9 @@ contract MerkleAttackTest is AttackBase {
                             SUPERSEDED ROOTS
     //////////////////////////////////////////////////////////////*/
 
-    /// root1 holds cumulative 100, root2 (later) cumulative 300 for the same usage key. Claiming
-    /// root2 first pays 300; root1 then adds nothing and pays 0, and its reservation goes back to
-    /// the payer on release.
+    /// root1 holds cumulative 100, root2 (later) cumulative 300 for the same usage key (the
+    /// relayer over-reserves 300 for it). Claiming root2 first pays 300; root1 then adds nothing
+    /// and pays 0, and what the line kept goes back to its credit once the later batch expired.
     function test_Claim_SupersededRootAfterNewerPaysNothing() public {
         Escrow.Receipt memory r1 = receipt(payer, licenseId, RUN, 100);
         (bytes32 root1, Escrow.Claim[] memory c1) = commitBatch(signerKey, payer, single(r1), 100 * PRICE);
@@ -173,14 +173,19 @@ contract MerkleAttackTest is AttackBase {
 
         assertEq(escrow.claim(root1, c1), 0);
         assertEq(usdc.balanceOf(creator), payout300);
-        assertEq(escrow.accruedFees(address(usdc)), fee300);
+        assertEq(lineIn(payer, relayer, address(usdc)).fees, fee300);
         assertEq(escrow.settledSamples(escrow.usageKey(r1)), 300);
-        assertEq(escrow.reservation(root1, payer, address(usdc)).remaining, 100 * PRICE);
+        assertEq(reservedOf(payer), 100 * PRICE);
 
+        // The line stays locked until the later batch expires.
         vm.warp(escrow.reservation(root1, payer, address(usdc)).expiresAt);
-        assertEq(escrow.release(root1, payer, address(usdc)), 100 * PRICE);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 300 * PRICE);
-        assertConserved(address(usdc), list1(payer), roots2(root1, root2));
+        vm.expectRevert(notReleasable(payer, relayer));
+        escrow.release(payer, relayer, address(usdc));
+        vm.warp(escrow.reservation(root2, payer, address(usdc)).expiresAt);
+        assertEq(escrow.release(payer, relayer, address(usdc)), 100 * PRICE);
+        assertEq(creditOf(payer), CREDIT - 300 * PRICE);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertConserved(address(usdc), list1(payer));
     }
 
     /// The reverse order: root1 pays 100, root2 pays the increase of 200, never 300.
@@ -199,14 +204,14 @@ contract MerkleAttackTest is AttackBase {
         (uint256 fee100, uint256 payout100) = split(100 * PRICE, FEE_BPS);
         (uint256 fee200, uint256 payout200) = split(200 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout100 + payout200);
-        assertEq(escrow.accruedFees(address(usdc)), fee100 + fee200);
-        assertEq(escrow.reservation(root1, payer, address(usdc)).remaining, 0);
-        assertEq(escrow.reservation(root2, payer, address(usdc)).remaining, 100 * PRICE);
+        assertEq(lineIn(payer, relayer, address(usdc)).fees, fee100 + fee200);
+        assertEq(reservedOf(payer), 100 * PRICE);
 
         vm.warp(escrow.reservation(root2, payer, address(usdc)).expiresAt);
-        escrow.release(root2, payer, address(usdc));
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 300 * PRICE);
-        assertConserved(address(usdc), list1(payer), roots2(root1, root2));
+        escrow.release(payer, relayer, address(usdc));
+        assertEq(creditOf(payer), CREDIT - 300 * PRICE);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertConserved(address(usdc), list1(payer));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -216,7 +221,7 @@ contract MerkleAttackTest is AttackBase {
     /// A batch holds payer A's receipts but reserves only from payer B: A's leaves find no
     /// reservation, because the reservation key comes from the receipt's own payer.
     function test_RevertWhen_LeafOfPayerAClaimedAgainstReservationOfPayerB() public {
-        setUpPayer(payerB, keyB, BUDGET);
+        openPayer(payerB, keyB);
         accept(payerB, licenseId);
         Escrow.Receipt memory rA = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) = buildClaims(signerKey, single(rA));
@@ -228,15 +233,16 @@ contract MerkleAttackTest is AttackBase {
             )
         );
         escrow.claim(root, claims);
-        assertEq(escrow.reservation(root, payerB, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payerB), 1000 * PRICE);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertEq(creditOf(payer), CREDIT);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
-    /// Both payers reserve in one batch; A's receipt cannot spill over into B's reservation when
-    /// its own is short.
+    /// Both payers reserve in one batch; A's receipt cannot spill over into B's line when its own
+    /// line's reserved funds are short.
     function test_RevertWhen_LeafOfPayerAExceedsItsReservationWhileBHasFunds() public {
-        setUpPayer(payerB, keyB, BUDGET);
+        openPayer(payerB, keyB);
         accept(payerB, licenseId);
         Escrow.Receipt memory rA = receipt(payer, licenseId, RUN, 1000);
         Escrow.Receipt memory rB = receipt(payerB, licenseId, RUN, 10);
@@ -253,16 +259,21 @@ contract MerkleAttackTest is AttackBase {
             Escrow.Claim({receipt: rB, signature: sign(keyB, rB), proof: MerkleBuilder.proof(leaves, 1)});
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReservation.selector, root, 500 * PRICE, 1000 * PRICE
+                Errors.TrainingEscrow_InsufficientReserved.selector,
+                payer,
+                relayer,
+                address(usdc),
+                500 * PRICE,
+                1000 * PRICE
             )
         );
         escrow.claim(root, one(cA));
 
         // B's receipt draws only from B's reservation.
         assertEq(escrow.claim(root, one(cB)), 10 * PRICE);
-        assertEq(escrow.reservation(root, payerB, address(usdc)).remaining, 4990 * PRICE);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 500 * PRICE);
+        assertEq(reservedOf(payerB), 4990 * PRICE);
+        assertEq(reservedOf(payer), 500 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(rA)), 0);
-        assertConserved(address(usdc), list2(payer, payerB), roots1(root));
+        assertConserved(address(usdc), list2(payer, payerB));
     }
 }

@@ -17,7 +17,7 @@ contract OwnerAttackTest is AttackBase {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        openPayer(payer, signerKey);
         accept(payer, licenseId);
     }
 
@@ -53,20 +53,22 @@ contract OwnerAttackTest is AttackBase {
         escrow.claim(root, claims);
         (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout);
-        assertEq(escrow.accruedFees(address(usdc)), fee);
+        assertEq(lineIn(payer, relayer, address(usdc)).fees, fee);
 
         Escrow.Receipt memory direct = receipt(payer, licenseId, RUN_2, 1000);
         escrow.settleDirect(direct, sign(signerKey, direct));
         (uint256 feeMax, uint256 payoutMax) = split(1000 * PRICE, max);
         assertEq(usdc.balanceOf(creator), payout + payoutMax);
+        assertEq(escrow.accruedFees(address(usdc)), feeMax);
+        escrow.sweepFees(payer, relayer, address(usdc));
         assertEq(escrow.accruedFees(address(usdc)), fee + feeMax);
     }
 
     /// With two payers, a claimed batch, an open reservation and a direct settlement, the owner's
-    /// fee withdrawal takes exactly the accrued fees and the escrow still covers every payer's
-    /// available balance and reservation.
+    /// fee withdrawal takes exactly the accrued fees (a line's fees only once swept) and the escrow
+    /// still covers every payer's available balance and credit line.
     function test_WithdrawFees_TakesOnlyAccruedFees() public {
-        setUpPayer(payerB, keyB, BUDGET);
+        openPayer(payerB, keyB);
         accept(payerB, licenseId);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root1, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 3000 * PRICE);
@@ -78,20 +80,24 @@ contract OwnerAttackTest is AttackBase {
 
         (uint256 fee1,) = split(1000 * PRICE, FEE_BPS);
         (uint256 fee2,) = split(400 * PRICE, FEE_BPS);
-        assertEq(escrow.accruedFees(address(usdc)), fee1 + fee2);
+        assertEq(escrow.accruedFees(address(usdc)), fee2);
+        assertEq(lineIn(payer, relayer, address(usdc)).fees, fee1);
 
         address treasury = makeAddr("treasury");
         vm.prank(owner);
-        assertEq(escrow.withdrawFees(address(usdc), treasury), fee1 + fee2);
+        assertEq(escrow.withdrawFees(address(usdc), treasury), fee2);
+        escrow.sweepFees(payer, relayer, address(usdc));
+        vm.prank(owner);
+        assertEq(escrow.withdrawFees(address(usdc), treasury), fee1);
         assertEq(usdc.balanceOf(treasury), fee1 + fee2);
         assertEq(escrow.accruedFees(address(usdc)), 0);
 
         address[] memory payers = list2(payer, payerB);
-        bytes32[] memory roots = roots2(root1, root2);
-        assertEq(usdc.balanceOf(address(escrow)), liabilities(address(usdc), payers, roots));
+        assertEq(usdc.balanceOf(address(escrow)), liabilities(address(usdc), payers, list1(relayer)));
         assertEq(
             usdc.balanceOf(address(escrow)),
-            (BUDGET - 3000 * PRICE) + 2000 * PRICE + (BUDGET - 400 * PRICE - 7 * PRICE) + 7 * PRICE
+            BUDGET + (CREDIT - 3000 * PRICE) + 2000 * PRICE + (BUDGET - 400 * PRICE) + (CREDIT - 7 * PRICE)
+                + 7 * PRICE
         );
 
         // A second call takes nothing.
@@ -105,8 +111,8 @@ contract OwnerAttackTest is AttackBase {
         escrow.withdrawFees(address(usdc), anyone);
     }
 
-    /// The owner has no path to a payer's funds: it has no withdrawal of its own, cannot release a
-    /// running reservation, and what it releases after expiry goes back to the payer.
+    /// The owner has no path to a payer's funds: it has no withdrawal or credit line of its own,
+    /// cannot release a locked line, and what it releases after expiry goes back to the line.
     function test_Owner_CannotTakePayerFunds() public {
         (bytes32 root,) =
             commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 5)), 5000 * PRICE);
@@ -115,19 +121,24 @@ contract OwnerAttackTest is AttackBase {
             abi.encodeWithSelector(Errors.TrainingEscrow_NoWithdrawalRequested.selector, owner, address(usdc))
         );
         escrow.withdraw(address(usdc), owner);
-        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, root, expiresAt)
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NoCreditReductionRequested.selector, owner, relayer, address(usdc)
+            )
         );
-        escrow.release(root, payer, address(usdc));
+        escrow.reduceCredit(relayer, address(usdc));
+        uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
+        vm.expectRevert(notReleasable(payer, relayer));
+        escrow.release(payer, relayer, address(usdc));
         assertEq(escrow.withdrawFees(address(usdc), owner), 0);
         vm.warp(expiresAt);
-        escrow.release(root, payer, address(usdc));
+        escrow.release(payer, relayer, address(usdc));
         vm.stopPrank();
 
         assertEq(usdc.balanceOf(owner), 0);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
-        assertEq(usdc.balanceOf(address(escrow)), BUDGET);
+        assertEq(creditOf(payer), CREDIT);
+        assertEq(usdc.balanceOf(address(escrow)), BUDGET + CREDIT);
     }
 
     /// Disallowing the token stops new deposits only; commits, claims, direct settlements and
@@ -159,18 +170,19 @@ contract OwnerAttackTest is AttackBase {
 
         vm.warp(block.timestamp + NOTICE);
         vm.prank(payer);
-        assertEq(escrow.withdraw(address(usdc), payer), BUDGET - 1501 * PRICE);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET - 500 * PRICE);
         (, uint256 payout1000) = split(1000 * PRICE, FEE_BPS);
         (, uint256 payout500) = split(500 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout1000 + payout500);
-        assertEq(usdc.balanceOf(payer), BUDGET - 1501 * PRICE + 1);
-        assertConserved(address(usdc), list1(payer), roots2(root, root2));
+        assertEq(usdc.balanceOf(payer), BUDGET - 500 * PRICE + 1);
+        assertEq(creditOf(payer), CREDIT - 1001 * PRICE);
+        assertConserved(address(usdc), list1(payer));
     }
 
     /// Parameter changes are not retroactive: a longer notice period does not move a pending
-    /// withdrawal (its unlock or its lapse), a scheduled revocation or the time from which a fresh
-    /// acceptance is chargeable, a longer claim window does not move a reservation's expiry, and
-    /// every parameter stays within its bounds.
+    /// withdrawal (its unlock or its lapse), a pending credit reduction, a scheduled revocation or
+    /// the time from which a fresh acceptance is chargeable, a longer claim window does not move a
+    /// reservation's expiry or a line's lock, and every parameter stays within its bounds.
     function test_Parameters_NotRetroactiveAndBounded() public {
         (bytes32 root,) =
             commitBatch(signerKey, payer, single(receipt(payer, licenseId, RUN, 5)), 5000 * PRICE);
@@ -183,8 +195,11 @@ contract OwnerAttackTest is AttackBase {
         vm.warp(block.timestamp + 1 hours);
         vm.startPrank(payer);
         escrow.requestWithdrawal(address(usdc), 1);
+        escrow.requestCreditReduction(relayer, address(usdc), 1);
         escrow.revokeSigner(signer);
         vm.stopPrank();
+        Escrow.CreditReduction memory reduction = escrow.creditReduction(payer, relayer, address(usdc));
+        Escrow.CreditLine memory line = lineIn(payer, relayer, address(usdc));
         bytes memory freshSig = sign(signerKey, freshR);
         uint40 chargeableFrom = escrow.acceptance(payer, fresh, freshTerms).chargeableFrom;
         Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
@@ -217,12 +232,16 @@ contract OwnerAttackTest is AttackBase {
         assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(request));
         assertEq(escrow.signerOf(payer, signer).revokedAt, revokedAt);
         assertEq(escrow.reservation(root, payer, address(usdc)).expiresAt, expiresAt);
+        assertEq(abi.encode(lineIn(payer, relayer, address(usdc))), abi.encode(line));
+        assertEq(abi.encode(escrow.creditReduction(payer, relayer, address(usdc))), abi.encode(reduction));
         assertEq(escrow.acceptance(payer, fresh, freshTerms).chargeableFrom, chargeableFrom);
         vm.warp(chargeableFrom);
         assertEq(escrow.settleDirect(freshR, freshSig), 7 * PRICE);
         vm.warp(request.unlockAt);
-        vm.prank(payer);
+        vm.startPrank(payer);
         assertEq(escrow.withdraw(address(usdc), payer), 1);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), 1);
+        vm.stopPrank();
     }
 
     /// Ownership moves only when the new owner accepts; the pending owner has no powers before.

@@ -10,9 +10,11 @@ import {License} from "../../src/types/LicenseTypes.sol";
 import {AttackBase} from "./AttackBase.sol";
 
 /// @notice What a payer might try to escape receipts it signed: withdraw (also through a stale
-/// request or a release race), revoke its key, deauthorize its relayer, change terms, or settle its
-/// budget to a license it controls (a self-dealing license, through a direct settlement or a batch
-/// it commits as its own relayer). The last section documents what the notice periods do not cover.
+/// request or a release race), revoke its key, take its relayer's credit back, change terms, or
+/// settle its budget to a license it controls (a self-dealing license, through a direct settlement
+/// or a batch it commits as its own relayer). Receipts the relayer accepted are covered by the
+/// relayer's credit line, which the payer can reduce only after a notice period; the last section
+/// documents what that does not cover (receipts only ever settled directly).
 contract PayerAttackTest is AttackBase {
     uint256 internal licenseId;
     /// @dev The self-dealing license (see `acceptSelfDealing`): held by `sink`, an address the
@@ -25,7 +27,7 @@ contract PayerAttackTest is AttackBase {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        openPayer(payer, signerKey);
         accept(payer, licenseId);
     }
 
@@ -33,21 +35,35 @@ contract PayerAttackTest is AttackBase {
                                WITHDRAWAL
     //////////////////////////////////////////////////////////////*/
 
-    /// The payer signs usage, then tries to pull its whole budget out. The notice period holds the
-    /// funds; meanwhile the relayer commits and the payee claims; the payer gets only the rest.
+    /// The payer signs usage, then tries to pull its whole budget out: its available balance with a
+    /// withdrawal, its relayer's line with a credit reduction. Both need the notice period;
+    /// meanwhile the relayer commits and the payee claims from the line; the payer gets the rest.
     function test_Withdraw_NoticeLetsRelayerCommitAndPayeeClaim() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
-        vm.prank(payer);
+        vm.startPrank(payer);
         escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(CREDIT));
+        vm.stopPrank();
         uint40 unlockAt = uint40(block.timestamp) + NOTICE;
 
-        vm.prank(payer);
+        vm.startPrank(payer);
         vm.expectRevert(
             abi.encodeWithSelector(
                 Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), unlockAt
             )
         );
         escrow.withdraw(address(usdc), payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
+                payer,
+                relayer,
+                address(usdc),
+                unlockAt
+            )
+        );
+        escrow.reduceCredit(relayer, address(usdc));
+        vm.stopPrank();
 
         vm.warp(unlockAt - 1);
         (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
@@ -55,30 +71,35 @@ contract PayerAttackTest is AttackBase {
         escrow.claim(root, claims);
 
         vm.warp(unlockAt);
-        vm.prank(payer);
-        assertEq(escrow.withdraw(address(usdc), payer), BUDGET - 1000 * PRICE);
+        vm.startPrank(payer);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), CREDIT - 1000 * PRICE);
+        vm.stopPrank();
+        // The part of the request the line could not cover stays requested.
+        assertEq(escrow.creditReduction(payer, relayer, address(usdc)).amount, 1000 * PRICE);
 
         (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout);
-        assertEq(usdc.balanceOf(payer), BUDGET - 1000 * PRICE);
-        assertEq(usdc.balanceOf(address(escrow)), fee);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, 0);
+        assertEq(usdc.balanceOf(payer), BUDGET);
+        assertEq(escrow.availableBalance(payer, address(usdc)), CREDIT - 1000 * PRICE);
+        assertEq(usdc.balanceOf(address(escrow)), CREDIT - 1000 * PRICE + fee);
+        assertConserved(address(usdc), list1(payer));
     }
 
-    /// Funds reserved for a batch are not withdrawable even once the notice passed.
-    function test_Withdraw_CannotTakeReservedFunds() public {
+    /// Funds in a line are never withdrawable, even once the withdrawal notice passed.
+    function test_Withdraw_CannotTakeLineFunds() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) =
-            commitBatch(signerKey, payer, single(r), uint128(BUDGET));
+            commitBatch(signerKey, payer, single(r), uint128(CREDIT));
         vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        escrow.requestWithdrawal(address(usdc), type(uint128).max);
         vm.warp(block.timestamp + NOTICE);
         vm.prank(payer);
-        assertEq(escrow.withdraw(address(usdc), payer), 0);
-        assertEq(usdc.balanceOf(payer), 0);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+        assertEq(usdc.balanceOf(payer), BUDGET);
 
         assertEq(escrow.claim(root, claims), 1000 * PRICE);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, BUDGET - 1000 * PRICE);
+        assertEq(reservedOf(payer), CREDIT - 1000 * PRICE);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -108,159 +129,228 @@ contract PayerAttackTest is AttackBase {
         (uint256 fee1, uint256 payout1) = split(1000 * PRICE, FEE_BPS);
         (uint256 fee2, uint256 payout2) = split(500 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout1 + payout2);
-        assertEq(escrow.accruedFees(address(usdc)), fee1 + fee2);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1500 * PRICE);
+        assertEq(escrow.accruedFees(address(usdc)), fee2);
+        assertEq(lineIn(payer, relayer, address(usdc)).fees, fee1);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 500 * PRICE);
+        assertEq(reservedOf(payer), 0);
     }
 
-    /// Deauthorizing the relayer stops future commits only.
-    function test_SetRelayer_DeauthorizingDoesNotVoidCommittedBatches() public {
+    /// Taking the relayer's credit back stops future commits only: the reduction moves credit,
+    /// never what committed batches reserved, and those batches stay claimable in full.
+    function test_ReduceCredit_DoesNotVoidCommittedBatches() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
         vm.prank(payer);
-        escrow.setRelayer(relayer, false);
-        assertFalse(escrow.isRelayer(payer, relayer));
+        escrow.requestCreditReduction(relayer, address(usdc), type(uint128).max);
+        vm.warp(block.timestamp + NOTICE);
+        vm.prank(payer);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), CREDIT - 1000 * PRICE);
+        assertEq(creditOf(payer), 0);
+        assertEq(reservedOf(payer), 1000 * PRICE);
 
         assertEq(escrow.claim(root, claims), 1000 * PRICE);
         (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 0);
+        assertEq(reservedOf(payer), 0);
 
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.TrainingEscrow_RelayerNotAuthorized.selector, payer, relayer)
+            abi.encodeWithSelector(Errors.TrainingEscrow_NoCreditLine.selector, payer, relayer, address(usdc))
         );
         commitAs(relayer, keccak256("next"), reserveOf(payer, address(usdc), 1));
+        assertConserved(address(usdc), list1(payer));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                       CREDIT REDUCTION NOTICE
+    //////////////////////////////////////////////////////////////*/
+
+    function notEffective(uint40 effectiveAt) internal view returns (bytes memory) {
+        return abi.encodeWithSelector(
+            Errors.TrainingEscrow_CreditReductionNotEffective.selector,
+            payer,
+            relayer,
+            address(usdc),
+            effectiveAt
+        );
+    }
+
+    /// Credit comes back only a notice period after the request. A new request replaces the old
+    /// one and restarts the notice (a small request made early cannot be raised at the last
+    /// moment), a cancelled request is gone, and nobody else can execute the payer's request.
+    function test_ReduceCredit_OnlyAfterNotice() public {
+        uint40 t0 = uint40(block.timestamp);
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), 1);
+        vm.warp(t0 + NOTICE - 1);
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(CREDIT));
+        uint40 effectiveAt = t0 + 2 * NOTICE - 1;
+        assertEq(escrow.creditReduction(payer, relayer, address(usdc)).effectiveAt, effectiveAt);
+
+        vm.warp(t0 + NOTICE);
+        vm.prank(payer);
+        vm.expectRevert(notEffective(effectiveAt));
+        escrow.reduceCredit(relayer, address(usdc));
+        vm.warp(effectiveAt - 1);
+        vm.prank(payer);
+        vm.expectRevert(notEffective(effectiveAt));
+        escrow.reduceCredit(relayer, address(usdc));
+        vm.prank(relayer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NoCreditReductionRequested.selector, relayer, relayer, address(usdc)
+            )
+        );
+        escrow.reduceCredit(relayer, address(usdc));
+        assertEq(creditOf(payer), CREDIT);
+
+        uint256 snapshot = vm.snapshotState();
+        vm.prank(payer);
+        escrow.cancelCreditReduction(relayer, address(usdc));
+        vm.warp(effectiveAt);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_NoCreditReductionRequested.selector, payer, relayer, address(usdc)
+            )
+        );
+        escrow.reduceCredit(relayer, address(usdc));
+        vm.revertToState(snapshot);
+
+        vm.warp(effectiveAt);
+        vm.prank(payer);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), CREDIT);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET + CREDIT);
+        assertEq(escrow.creditReduction(payer, relayer, address(usdc)).effectiveAt, 0);
+    }
+
+    /// The relayer's acceptance rule (SPEC: what it accepted and has not committed stays within
+    /// credit − pending reduction): a receipt it accepted after the payer asked for credit back is
+    /// committed and claimed in full whenever the relayer commits (within the notice or after it),
+    /// before or after the payer executes the reduction.
+    function testFuzz_ReduceCredit_ReceiptAcceptedWithinCreditMinusPendingIsPaid(
+        uint256 reduction,
+        uint256 samples,
+        uint256 commitAfter,
+        bool reduceFirst
+    ) public {
+        reduction = bound(reduction, 1, CREDIT - PRICE);
+        samples = bound(samples, 1, (CREDIT - reduction) / PRICE);
+        commitAfter = bound(commitAfter, 0, 2 * NOTICE);
+        uint256 t0 = block.timestamp;
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(reduction));
+        // Accepted by the relayer now: priced within credit − pending reduction.
+        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, uint64(samples));
+        assertLe(
+            samples * PRICE, creditOf(payer) - escrow.creditReduction(payer, relayer, address(usdc)).amount
+        );
+
+        bool reduced;
+        if (reduceFirst) {
+            vm.warp(t0 + NOTICE);
+            vm.prank(payer);
+            assertEq(escrow.reduceCredit(relayer, address(usdc)), reduction);
+            reduced = true;
+        }
+        if (t0 + commitAfter > block.timestamp) vm.warp(t0 + commitAfter);
+        (bytes32 root, Escrow.Claim[] memory claims) =
+            commitBatch(signerKey, payer, single(r), uint128(samples * PRICE));
+        if (!reduced) {
+            if (block.timestamp < t0 + NOTICE) vm.warp(t0 + NOTICE);
+            vm.prank(payer);
+            assertEq(escrow.reduceCredit(relayer, address(usdc)), reduction);
+        }
+        assertEq(escrow.claim(root, claims), samples * PRICE);
+        (, uint256 payout) = split(samples * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET + reduction);
+        assertEq(creditOf(payer), CREDIT - reduction - samples * PRICE);
+        assertConserved(address(usdc), list1(payer));
+    }
+
+    /// The boundary of the rule: with the whole reduction executed, one sample beyond
+    /// credit − reduction cannot be reserved.
+    function test_RevertWhen_CommitBeyondCreditMinusReduction() public {
+        uint256 reduction = CREDIT - 1000 * PRICE;
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(reduction));
+        vm.warp(block.timestamp + NOTICE);
+        vm.prank(payer);
+        escrow.reduceCredit(relayer, address(usdc));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientCredit.selector,
+                payer,
+                relayer,
+                address(usdc),
+                1000 * PRICE,
+                1001 * PRICE
+            )
+        );
+        commitAs(relayer, keccak256("over"), reserveOf(payer, address(usdc), 1001 * PRICE));
     }
 
     /*//////////////////////////////////////////////////////////////
                         RELEASE-THEN-WITHDRAW RACE
     //////////////////////////////////////////////////////////////*/
 
-    /// The payer's withdrawal is unlocked (and has not lapsed); a batch nobody claimed expires. The
-    /// payer releases it and tries to withdraw in the same block: the release pushed the unlock a
-    /// full notice period out, during which the payee settles the receipt directly from the
-    /// returned funds.
-    function test_Release_PushesUnlockedWithdrawalSoPayeeCanSettleDirect() public {
+    /// The payer's withdrawal is unlocked; a batch nobody claimed expires. The payer releases it
+    /// and withdraws in the same block: the release moved the funds back to the line's credit,
+    /// not to the available balance, so the withdrawal takes only what was available before. The
+    /// funds leave the line only after a credit reduction's notice, within which the relayer
+    /// commits the receipt again and the payee claims it.
+    function test_Release_ReturnsToCreditSoWithdrawalCannotRaceThePayee() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
-        (bytes32 root, Escrow.Claim[] memory claims) =
-            commitBatch(signerKey, payer, single(r), uint128(BUDGET));
+        (bytes32 root,) = commitBatch(signerKey, payer, single(r), uint128(CREDIT));
         uint40 expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;
-        // Requested so that it unlocked an hour before the reservation expires.
         vm.warp(expiresAt - NOTICE - 1 hours);
         vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
+        escrow.requestWithdrawal(address(usdc), type(uint128).max);
 
         vm.warp(expiresAt);
-        Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
-        assertLt(request.unlockAt, block.timestamp);
-        assertGt(request.lapsesAt, block.timestamp);
-        uint40 pushed = uint40(block.timestamp) + NOTICE;
-
         vm.startPrank(payer);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.WithdrawalDelayed(payer, address(usdc), pushed, pushed + NOTICE);
-        escrow.release(root, payer, address(usdc));
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), pushed
-            )
-        );
-        escrow.withdraw(address(usdc), payer);
+        assertEq(escrow.release(payer, relayer, address(usdc)), CREDIT);
+        assertEq(escrow.withdraw(address(usdc), payer), BUDGET);
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(CREDIT));
         vm.stopPrank();
+        assertEq(creditOf(payer), CREDIT);
 
-        vm.warp(pushed - 1);
-        vm.prank(creator);
-        assertEq(escrow.settleDirect(r, claims[0].signature), 1000 * PRICE);
+        // Within the notice the relayer commits the usage again (the payer's latest receipt, signed
+        // later with the same count); the payee claims it.
+        vm.warp(block.timestamp + NOTICE - 1);
+        Escrow.Receipt memory latest = receipt(payer, licenseId, RUN, 1000);
+        (bytes32 again, Escrow.Claim[] memory claims) =
+            commitBatch(signerKey, payer, single(latest), 1000 * PRICE);
+        assertEq(escrow.claim(again, claims), 1000 * PRICE);
 
-        vm.warp(pushed);
+        vm.warp(block.timestamp + 1);
         vm.prank(payer);
-        assertEq(escrow.withdraw(address(usdc), payer), BUDGET - 1000 * PRICE);
-        (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
-        assertEq(usdc.balanceOf(creator), payout);
-        assertEq(usdc.balanceOf(address(escrow)), fee);
-    }
-
-    /// The same race with a long claim window: the payer requested its withdrawal when the batch
-    /// was committed, so the request unlocked long before the reservation expired, and it has
-    /// lapsed by then. The release leaves it alone and it cannot be executed: the payee settles
-    /// directly, and the payer must give a fresh notice.
-    function test_RevertWhen_Release_ThenWithdrawWithLongClaimWindow() public {
-        vm.prank(owner);
-        escrow.setClaimWindow(30 days);
-        Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
-        (bytes32 root, Escrow.Claim[] memory claims) =
-            commitBatch(signerKey, payer, single(r), uint128(BUDGET));
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        Escrow.Withdrawal memory request = escrow.pendingWithdrawal(payer, address(usdc));
-
-        vm.warp(escrow.reservation(root, payer, address(usdc)).expiresAt);
-        assertLe(request.lapsesAt, block.timestamp);
-        vm.recordLogs();
-        vm.startPrank(payer);
-        assertEq(escrow.release(root, payer, address(usdc)), BUDGET);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLapsed.selector, payer, address(usdc), request.lapsesAt
-            )
-        );
-        escrow.withdraw(address(usdc), payer);
-        vm.stopPrank();
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        for (uint256 i; i < logs.length; ++i) {
-            assertTrue(logs[i].topics[0] != ITrainingEscrow.WithdrawalDelayed.selector, "request delayed");
-        }
-        assertEq(abi.encode(escrow.pendingWithdrawal(payer, address(usdc))), abi.encode(request));
-
-        vm.prank(creator);
-        assertEq(escrow.settleDirect(r, claims[0].signature), 1000 * PRICE);
-
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        uint40 unlockAt = uint40(block.timestamp) + NOTICE;
-        vm.prank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), unlockAt
-            )
-        );
-        escrow.withdraw(address(usdc), payer);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), CREDIT - 1000 * PRICE);
         (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(usdc.balanceOf(creator), payout);
-        assertEq(usdc.balanceOf(payer), 0);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
+        assertConserved(address(usdc), list1(payer));
     }
 
-    /// Cycling funds through reservations (a payer acting as its own relayer) does not get around
-    /// the push either: every release of a non-empty reservation restarts the notice. The claim
-    /// window is set to its minimum (one notice period) so that the request stays executable across
-    /// the cycles; with a longer window it would have lapsed (see above).
-    function test_Release_SelfRelayedCyclingNeverSkipsNotice() public {
+    /// A payer acting as its own relayer cycles funds through junk reservations of its own line:
+    /// every release goes back to that line's credit, never to the available balance, so no cycle
+    /// gets around the credit reduction's notice.
+    function test_Release_SelfRelayedCyclingNeverReachesAvailable() public {
         vm.prank(owner);
-        escrow.setClaimWindow(NOTICE);
-        vm.prank(payer);
-        escrow.setRelayer(payer, true);
-        vm.prank(payer);
-        escrow.requestWithdrawal(address(usdc), uint128(BUDGET));
-        commitAs(payer, keccak256("junk-1"), reserveOf(payer, address(usdc), uint128(BUDGET)));
-
-        vm.warp(escrow.reservation(keccak256("junk-1"), payer, address(usdc)).expiresAt);
+        escrow.setClaimWindow(1 days);
         vm.startPrank(payer);
-        escrow.release(keccak256("junk-1"), payer, address(usdc));
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, uint40(block.timestamp) + NOTICE);
+        escrow.fundCredit(payer, address(usdc), uint128(BUDGET));
+        escrow.commitBatch(keccak256("junk-1"), 0, 0, "", reserveOf(payer, address(usdc), uint128(BUDGET)));
+        vm.warp(block.timestamp + 1 days);
+        escrow.release(payer, payer, address(usdc));
         escrow.commitBatch(keccak256("junk-2"), 0, 0, "", reserveOf(payer, address(usdc), uint128(BUDGET)));
-        vm.warp(escrow.reservation(keccak256("junk-2"), payer, address(usdc)).expiresAt);
-        escrow.release(keccak256("junk-2"), payer, address(usdc));
-        uint40 pushed = uint40(block.timestamp) + NOTICE;
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_WithdrawalLocked.selector, payer, address(usdc), pushed
-            )
-        );
-        escrow.withdraw(address(usdc), payer);
+        vm.warp(block.timestamp + 1 days);
+        assertEq(escrow.release(payer, payer, address(usdc)), BUDGET);
         vm.stopPrank();
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).lapsesAt, pushed + NOTICE);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertEq(escrow.availableBalance(payer, address(usdc)), 0);
+        assertEq(lineIn(payer, payer, address(usdc)).credit, BUDGET);
         assertEq(usdc.balanceOf(payer), 0);
+        assertConserved(address(usdc), list1(payer), list2(relayer, payer));
     }
 
     /// A request cannot be kept as a standing right to leave at once: one made long ago, and
@@ -448,8 +538,7 @@ contract PayerAttackTest is AttackBase {
     /// self-dealing license, not even claimed later; one committed at `chargeableFrom` does.
     /// Meanwhile the creator's receipt settles directly, in full.
     function test_RevertWhen_Claim_SelfRelayedBatchForSelfDealingLicenseBeforeNotice() public {
-        vm.prank(payer);
-        escrow.setRelayer(payer, true);
+        topUpLine(payer, payer, address(usdc), 3 * (BUDGET / 4));
         Escrow.Receipt memory owed = receipt(payer, licenseId, RUN, 1000);
         bytes memory owedSig = sign(signerKey, owed);
         acceptSelfDealing(uint96(BUDGET / 4));
@@ -487,8 +576,7 @@ contract PayerAttackTest is AttackBase {
         escrow.claim(rootEarly, one(claimsEarly[0]));
         vm.expectRevert(notChargeable());
         escrow.claim(rootNow, claimsNow);
-        assertEq(escrow.reservation(rootNow, payer, address(usdc)).remaining, BUDGET / 4);
-        assertEq(escrow.reservation(rootEarly, payer, address(usdc)).remaining, BUDGET / 4);
+        assertEq(lineIn(payer, payer, address(usdc)).reserved, 3 * (BUDGET / 4));
         assertEq(usdc.balanceOf(sink), 0);
 
         // After the notice it is an ordinary (announced) charge.
@@ -496,9 +584,9 @@ contract PayerAttackTest is AttackBase {
         (, uint256 sinkPayout) = split(BUDGET / 4, FEE_BPS);
         assertEq(usdc.balanceOf(sink), sinkPayout);
         assertEq(usdc.balanceOf(creator), payout);
-        bytes32[] memory roots = new bytes32[](3);
-        (roots[0], roots[1], roots[2]) = (rootNow, rootEarly, rootAt);
-        assertConserved(address(usdc), list1(payer), roots);
+        // The early batches' reserve stays in the line (not chargeable by those leaves).
+        assertEq(lineIn(payer, payer, address(usdc)).reserved, BUDGET / 2);
+        assertConserved(address(usdc), list1(payer), list2(relayer, payer));
     }
 
     /// Property: once a payer accepts a license (whoever controls it), a receipt the payer already
@@ -529,24 +617,36 @@ contract PayerAttackTest is AttackBase {
     }
 
     /*//////////////////////////////////////////////////////////////
-              WHAT THE NOTICE PERIODS DO NOT COVER
+         SELF-DEALING THROUGH ITS OWN LINE (issue 12 item 2)
     //////////////////////////////////////////////////////////////*/
 
-    /// RESIDUAL LIMIT (by design): a payer acting as its own authorized relayer can lock its whole
-    /// available balance in a junk reservation at any moment, so that a creator's direct settlement
-    /// fails for lack of available funds. What still holds: the junk reservation can never pay the
+    /// @dev The creator's receipt, accepted by the honest `relayer` within its line's credit, is
+    /// committed and claimed in full from that line.
+    function assertOwedPaidFromLine(Escrow.Receipt memory owed) internal {
+        (bytes32 root, Escrow.Claim[] memory claims) =
+            commitBatch(signerKey, payer, single(owed), 1000 * PRICE);
+        vm.prank(creator);
+        assertEq(escrow.claim(root, claims), 1000 * PRICE);
+        (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(usdc.balanceOf(creator), payout);
+    }
+
+    /// RESIDUAL LIMIT (by design): a payer can lock its whole available balance at any moment by
+    /// funding a line of its own (no notice), so that a creator's DIRECT settlement fails for lack
+    /// of available funds. What still holds: a junk batch in that line can never pay the
     /// self-dealing license it was committed next to (the acceptance was not chargeable at commit
-    /// time), nothing leaves the escrow, and the funds return to the payer only through `release`
-    /// once the claim window has passed.
-    function test_CommitBatch_SelfRelayedJunkReservationLocksAvailableBalance_ResidualLimit() public {
-        vm.prank(payer);
-        escrow.setRelayer(payer, true);
+    /// time), the funds come back to the available balance only through a credit reduction's
+    /// notice, and receipts the honest relayer accepted are paid in full from its own line.
+    function test_FundCredit_SelfLineLocksAvailableBalance_ResidualLimit() public {
         Escrow.Receipt memory owed = receipt(payer, licenseId, RUN, 1000);
         bytes memory owedSig = sign(signerKey, owed);
         acceptSelfDealing(uint96(BUDGET));
         Escrow.Receipt memory exitR = receipt(payer, exitLicense, RUN, 1);
         (bytes32 junk, Escrow.Claim[] memory exitClaims) = buildClaims(signerKey, single(exitR));
-        commitAs(payer, junk, reserveOf(payer, address(usdc), uint128(BUDGET)));
+        vm.startPrank(payer);
+        escrow.fundCredit(payer, address(usdc), uint128(BUDGET));
+        escrow.commitBatch(junk, 1, 0, "", reserveOf(payer, address(usdc), uint128(BUDGET)));
+        vm.stopPrank();
         uint40 expiresAt = escrow.reservation(junk, payer, address(usdc)).expiresAt;
 
         // The limit: the creator cannot settle directly while the balance is locked.
@@ -558,89 +658,120 @@ contract PayerAttackTest is AttackBase {
         );
         escrow.settleDirect(owed, owedSig);
 
-        // The junk reservation never pays the self-dealing license: not before the acceptance is
-        // chargeable, not after, not just before it expires.
+        // The junk batch never pays the self-dealing license.
         uint40[3] memory times = [chargeableFrom - 1, chargeableFrom, expiresAt - 1];
         for (uint256 i; i < times.length; ++i) {
             vm.warp(times[i]);
             vm.expectRevert(notChargeable());
             escrow.claim(junk, exitClaims);
         }
-        assertEq(escrow.reservation(junk, payer, address(usdc)).remaining, BUDGET);
+        assertEq(lineIn(payer, payer, address(usdc)).reserved, BUDGET);
         assertEq(usdc.balanceOf(sink), 0);
-        assertEq(usdc.balanceOf(payer), 0);
-        assertEq(usdc.balanceOf(address(escrow)), BUDGET);
 
-        // The funds come back only when the claim window has passed, through `release`.
-        vm.expectRevert(
-            abi.encodeWithSelector(Errors.TrainingEscrow_ReservationNotExpired.selector, junk, expiresAt)
-        );
-        escrow.release(junk, payer, address(usdc));
+        // Released, the funds go back to the payer's own line, not to its available balance.
         vm.warp(expiresAt);
-        assertEq(escrow.release(junk, payer, address(usdc)), BUDGET);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
-        assertConserved(address(usdc), list1(payer), roots1(junk));
+        assertEq(escrow.release(payer, payer, address(usdc)), BUDGET);
+        assertEq(escrow.availableBalance(payer, address(usdc)), 0);
+        assertEq(lineIn(payer, payer, address(usdc)).credit, BUDGET);
+
+        // The creator's receipt, accepted by the honest relayer, is paid from the relayer's line.
+        assertOwedPaidFromLine(owed);
+        assertConserved(address(usdc), list1(payer), list2(relayer, payer));
     }
 
-    /// KNOWN WEAKNESS (reported): the release of a junk reservation returns the funds straight to
-    /// the available balance, and the push it applies covers withdrawals only. A self-dealing
-    /// acceptance that matured while the funds were locked can take them in the same block as the
-    /// release, so a payer that is its own relayer leaves after one claim window (instead of one
-    /// notice) and the creator of a receipt signed before has no moment in which it could settle.
-    function test_Release_ThenSelfDealingSettleInSameBlock_KnownWeakness() public {
-        vm.prank(payer);
-        escrow.setRelayer(payer, true);
+    /// Formerly KNOWN WEAKNESS (the release of a self-relayed junk reservation returned the funds
+    /// to the available balance, and a self-dealing acceptance that matured meanwhile took them in
+    /// the same block). Now closed: a release returns the funds to the line's credit, and
+    /// `settleDirect` pays from the available balance only, so the self-dealing settlement finds
+    /// nothing; the creator's receipt, accepted by the honest relayer, is paid in full from the
+    /// relayer's line, which the payer cannot touch without notice.
+    function test_Release_ThenSelfDealingSettleInSameBlock_CannotReachAnyLine() public {
         Escrow.Receipt memory owed = receipt(payer, licenseId, RUN, 1000);
-        bytes memory owedSig = sign(signerKey, owed);
         acceptSelfDealing(uint96(BUDGET));
         Escrow.Receipt memory exitR = receipt(payer, exitLicense, RUN, 1);
         bytes memory exitSig = sign(signerKey, exitR);
         bytes32 junk = keccak256("junk");
-        commitAs(payer, junk, reserveOf(payer, address(usdc), uint128(BUDGET)));
+        vm.startPrank(payer);
+        escrow.fundCredit(payer, address(usdc), uint128(BUDGET));
+        escrow.commitBatch(junk, 0, 0, "", reserveOf(payer, address(usdc), uint128(BUDGET)));
+        vm.stopPrank();
 
         vm.warp(escrow.reservation(junk, payer, address(usdc)).expiresAt);
         vm.startPrank(payer);
-        escrow.release(junk, payer, address(usdc));
-        assertEq(escrow.settleDirect(exitR, exitSig), BUDGET);
-        vm.stopPrank();
-
-        (, uint256 payout) = split(BUDGET, FEE_BPS);
-        assertEq(usdc.balanceOf(sink), payout);
-        vm.prank(creator);
+        assertEq(escrow.release(payer, payer, address(usdc)), BUDGET);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1000 * PRICE
+                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, BUDGET
             )
         );
-        escrow.settleDirect(owed, owedSig);
-        assertEq(usdc.balanceOf(creator), 0);
+        escrow.settleDirect(exitR, exitSig);
+        vm.stopPrank();
+        assertEq(usdc.balanceOf(sink), 0);
+
+        assertOwedPaidFromLine(owed);
+        assertEq(creditOf(payer), CREDIT - 1000 * PRICE);
+        assertConserved(address(usdc), list1(payer), list2(relayer, payer));
     }
 
-    /// KNOWN WEAKNESS (reported): maturity protects against a self-dealing license accepted now,
-    /// not against one accepted long ago. An acceptance never lapses, so a payer that accepted a
-    /// license it controls (at an ordinary price: an uncapped license can absorb any amount
-    /// through the sample count) and waited out the notice once keeps a standing right to move its
-    /// whole available balance out at once, like the stale withdrawal request that now lapses.
-    function test_SettleDirect_PrePositionedSelfDealingAcceptanceExitsWithoutNotice_KnownWeakness() public {
+    /// Formerly KNOWN WEAKNESS (an acceptance of a self-dealing license made long ago was a
+    /// standing right to move the whole balance out at once). Now closed for everything the payer
+    /// gave its relayer: the self-dealing settlement can take the available balance only, a
+    /// second relayer the payer controls has its own line that only the available balance can
+    /// fund, and the honest line can be reduced only after the notice, within which the receipt
+    /// the relayer accepted (within credit − pending reduction) is committed and claimed in full.
+    function test_SettleDirect_PrePositionedSelfDealingAcceptanceCannotReachCreditLine() public {
         acceptSelfDealing(PRICE);
         vm.warp(chargeableFrom + 90 days);
 
         Escrow.Receipt memory owed = receipt(payer, licenseId, RUN, 1000);
-        bytes memory owedSig = sign(signerKey, owed);
+        // All the payer has, as samples of its own license: the line is out of reach.
+        Escrow.Receipt memory exitAll = receipt(payer, exitLicense, RUN, uint64((BUDGET + CREDIT) / PRICE));
+        bytes memory exitAllSig = sign(signerKey, exitAll);
+        vm.prank(payer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientBalance.selector,
+                payer,
+                address(usdc),
+                BUDGET,
+                BUDGET + CREDIT
+            )
+        );
+        escrow.settleDirect(exitAll, exitAllSig);
         Escrow.Receipt memory exitR = receipt(payer, exitLicense, RUN, uint64(BUDGET / PRICE));
         vm.prank(payer);
         assertEq(escrow.settleDirect(exitR, sign(signerKey, exitR)), BUDGET);
         (, uint256 payout) = split(BUDGET, FEE_BPS);
         assertEq(usdc.balanceOf(sink), payout);
-        assertEq(escrow.pendingWithdrawal(payer, address(usdc)).unlockAt, 0); // no notice given
 
-        vm.prank(creator);
+        // A second relayer it controls: its line can only be funded from the available balance.
+        address puppet = makeAddr("puppet-relayer");
+        vm.startPrank(payer);
         vm.expectRevert(
             abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1000 * PRICE
+                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1
             )
         );
-        escrow.settleDirect(owed, owedSig);
-        assertEq(usdc.balanceOf(creator), 0);
+        escrow.fundCredit(puppet, address(usdc), 1);
+        // Taking the honest line back needs the notice.
+        escrow.requestCreditReduction(relayer, address(usdc), uint128(CREDIT));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
+                payer,
+                relayer,
+                address(usdc),
+                uint40(block.timestamp) + NOTICE
+            )
+        );
+        escrow.reduceCredit(relayer, address(usdc));
+        vm.stopPrank();
+
+        vm.warp(block.timestamp + NOTICE - 1);
+        assertOwedPaidFromLine(owed);
+        vm.warp(block.timestamp + 1);
+        vm.prank(payer);
+        assertEq(escrow.reduceCredit(relayer, address(usdc)), CREDIT - 1000 * PRICE);
+        assertConserved(address(usdc), list1(payer));
     }
 }

@@ -22,7 +22,7 @@ contract SignaturesAttackTest is AttackBase {
     function setUp() public override {
         super.setUp();
         licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
+        openPayer(payer, signerKey);
         accept(payer, licenseId);
     }
 
@@ -31,6 +31,7 @@ contract SignaturesAttackTest is AttackBase {
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
         assertEq(usdc.balanceOf(creator), 0);
         assertEq(escrow.accruedFees(address(usdc)), 0);
+        assertEq(lineIn(payer, relayer, address(usdc)).fees, 0);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
     }
 
@@ -112,7 +113,7 @@ contract SignaturesAttackTest is AttackBase {
             )
         );
         escrow.claim(root, claims);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
@@ -145,13 +146,13 @@ contract SignaturesAttackTest is AttackBase {
         escrowB = new TrainingEscrow(nft, owner, FEE_BPS, NOTICE, CLAIM_WINDOW);
         vm.prank(owner);
         escrowB.setTokenAllowed(address(usdc), true);
-        usdc.mint(payer, BUDGET);
+        usdc.mint(payer, BUDGET + CREDIT);
         (uint64 termsId,) = nft.currentTerms(licenseId);
         vm.startPrank(payer);
-        usdc.approve(address(escrowB), BUDGET);
-        escrowB.deposit(address(usdc), BUDGET);
+        usdc.approve(address(escrowB), BUDGET + CREDIT);
+        escrowB.deposit(address(usdc), BUDGET + CREDIT);
         escrowB.registerSigner(signer);
-        escrowB.setRelayer(relayer, true);
+        escrowB.fundCredit(relayer, address(usdc), uint128(CREDIT));
         escrowB.acceptTerms(licenseId, termsId);
         vm.stopPrank();
         // Wait until the acceptance on B is chargeable, so that only the signature can fail there.
@@ -209,8 +210,7 @@ contract SignaturesAttackTest is AttackBase {
         );
         escrowB.claim(leafB, claims);
 
-        assertEq(escrowB.reservation(leafB, payer, address(usdc)).remaining, 1000 * PRICE);
-        assertEq(escrowB.reservation(leafA, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrowB.creditLine(payer, relayer, address(usdc)).reserved, 2000 * PRICE);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
@@ -238,7 +238,7 @@ contract SignaturesAttackTest is AttackBase {
         escrow.claim(root, claims);
 
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
@@ -313,14 +313,14 @@ contract SignaturesAttackTest is AttackBase {
             )
         );
         escrow.claim(root, claims);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
         assertEq(usdc.balanceOf(creator), 0);
     }
 
     /// Payer A's registered key signs a receipt that names payer B as the one who pays.
     function test_RevertWhen_KeyOfPayerAUsedForReceiptOfPayerB() public {
-        setUpPayer(payerB, keyB, BUDGET);
+        openPayer(payerB, keyB);
         accept(payerB, licenseId);
         Escrow.Receipt memory r = receipt(payerB, licenseId, RUN, 1000);
         bytes memory sigOfA = sign(signerKey, r);
@@ -342,8 +342,8 @@ contract SignaturesAttackTest is AttackBase {
         );
         escrow.claim(root, claims);
 
-        assertEq(escrow.availableBalance(payerB, address(usdc)), BUDGET - 1000 * PRICE);
-        assertEq(escrow.reservation(root, payerB, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrow.availableBalance(payerB, address(usdc)), BUDGET);
+        assertEq(reservedOf(payerB), 1000 * PRICE);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
         assertEq(usdc.balanceOf(creator), 0);
     }
@@ -351,7 +351,7 @@ contract SignaturesAttackTest is AttackBase {
     /// Rewriting the payer field of A's signed receipt to B changes the digest: the signature no
     /// longer recovers to A's key, let alone a key of B.
     function test_RevertWhen_PayerFieldRewritten() public {
-        setUpPayer(payerB, keyB, BUDGET);
+        openPayer(payerB, keyB);
         accept(payerB, licenseId);
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         bytes memory sig = sign(signerKey, r);
@@ -396,8 +396,8 @@ contract SignaturesAttackTest is AttackBase {
         escrow.claim(root, claims);
 
         assertEq(usdc.balanceOf(creator), 0);
-        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET);
+        assertEq(reservedOf(payer), 1000 * PRICE);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -468,7 +468,7 @@ contract SignaturesAttackTest is AttackBase {
             )
         );
         escrow.claim(root, claims);
-        assertEq(escrow.reservation(root, payer, address(usdc)).remaining, 1000 * PRICE);
+        assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
         assertEq(usdc.balanceOf(creator), 0);
     }

@@ -25,10 +25,8 @@ contract TokensAttackTest is AttackBase {
 
     function setUp() public override {
         super.setUp();
-        vm.startPrank(payer);
+        vm.prank(payer);
         escrow.registerSigner(signer);
-        escrow.setRelayer(relayer, true);
-        vm.stopPrank();
     }
 
     function fundIn(address token, address who, uint256 amount) internal {
@@ -92,7 +90,7 @@ contract TokensAttackTest is AttackBase {
         assertEq(escrow.withdraw(address(fot), payer), 1000e18);
         assertEq(fot.balanceOf(payer), 990e18);
         assertEq(fot.balanceOf(address(escrow)), 0);
-        assertConserved(address(fot), list2(payer, payerB), roots0());
+        assertConserved(address(fot), list2(payer, payerB), list1(relayer));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -104,7 +102,8 @@ contract TokensAttackTest is AttackBase {
         allowToken(address(nrt));
         uint256 id = licenseIn(address(nrt), creator, keccak256("m-nrt"));
         fundIn(address(nrt), payer, BUDGET);
-        assertEq(nrt.balanceOf(address(escrow)), BUDGET);
+        topUpLine(payer, relayer, address(nrt), 1000 * PRICE);
+        assertEq(nrt.balanceOf(address(escrow)), BUDGET + 1000 * PRICE);
 
         Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) =
@@ -117,9 +116,10 @@ contract TokensAttackTest is AttackBase {
         escrow.requestWithdrawal(address(nrt), uint128(BUDGET));
         vm.warp(block.timestamp + NOTICE);
         vm.prank(payer);
-        assertEq(escrow.withdraw(address(nrt), payer), BUDGET - 1000 * PRICE);
-        assertEq(nrt.balanceOf(payer), BUDGET - 1000 * PRICE);
+        assertEq(escrow.withdraw(address(nrt), payer), BUDGET);
+        assertEq(nrt.balanceOf(payer), BUDGET);
 
+        escrow.sweepFees(payer, relayer, address(nrt));
         vm.prank(owner);
         assertEq(escrow.withdrawFees(address(nrt), owner), fee);
         assertEq(nrt.balanceOf(owner), fee);
@@ -146,6 +146,7 @@ contract TokensAttackTest is AttackBase {
         rft.approve(address(escrow), BUDGET);
         vm.prank(payer);
         escrow.deposit(address(rft), BUDGET);
+        topUpLine(payer, relayer, address(rft), 1000 * PRICE);
 
         Escrow.Receipt memory r = receipt(payer, id, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) =
@@ -162,17 +163,18 @@ contract TokensAttackTest is AttackBase {
         vm.expectRevert(abi.encodeWithSelector(SafeERC20.SafeERC20FailedOperation.selector, address(rft)));
         escrow.withdraw(address(rft), payer);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
-        assertEq(escrow.reservation(root, payer, address(rft)).remaining, 1000 * PRICE);
+        assertEq(lineIn(payer, relayer, address(rft)).reserved, 1000 * PRICE);
         assertEq(escrow.pendingWithdrawal(payer, address(rft)).amount, BUDGET);
-        assertEq(rft.balanceOf(address(escrow)), BUDGET);
+        assertEq(rft.balanceOf(address(escrow)), BUDGET + 1000 * PRICE);
 
         rft.setFailing(false);
         assertEq(escrow.claim(root, claims), 1000 * PRICE);
         vm.prank(payer);
-        assertEq(escrow.withdraw(address(rft), payer), BUDGET - 1000 * PRICE);
+        assertEq(escrow.withdraw(address(rft), payer), BUDGET);
         (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(rft.balanceOf(creator), payout);
         assertEq(rft.balanceOf(address(escrow)), fee);
+        assertEq(lineIn(payer, relayer, address(rft)).fees, fee);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -190,6 +192,7 @@ contract TokensAttackTest is AttackBase {
         allowToken(address(ret));
         retLicense = licenseIn(address(ret), creator, keccak256("m-ret"));
         fundIn(address(ret), payer, BUDGET);
+        topUpLine(payer, relayer, address(ret), 2000 * PRICE);
         r = receipt(payer, retLicense, RUN, 1000);
         (root, claims) = commitBatchIn(address(ret), signerKey, payer, single(r), 2000 * PRICE);
     }
@@ -213,10 +216,10 @@ contract TokensAttackTest is AttackBase {
 
         (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(ret.balanceOf(creator), payout);
-        assertEq(escrow.accruedFees(address(ret)), fee);
+        assertEq(lineIn(payer, relayer, address(ret)).fees, fee);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
-        assertEq(escrow.reservation(root, payer, address(ret)).remaining, 1000 * PRICE);
-        assertConserved(address(ret), list1(payer), roots1(root));
+        assertEq(lineIn(payer, relayer, address(ret)).reserved, 1000 * PRICE);
+        assertConserved(address(ret), list1(payer));
     }
 
     /// Same, with the token bubbling the failure: the whole claim reverts and nothing moves.
@@ -227,7 +230,7 @@ contract TokensAttackTest is AttackBase {
         escrow.claim(root, claims);
         assertEq(ret.balanceOf(creator), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
-        assertEq(escrow.reservation(root, payer, address(ret)).remaining, 2000 * PRICE);
+        assertEq(lineIn(payer, relayer, address(ret)).reserved, 2000 * PRICE);
     }
 
     /// A withdrawal's transfer re-enters `withdraw` and then, cross-function, `claim`.
@@ -252,8 +255,8 @@ contract TokensAttackTest is AttackBase {
         assertBlockedByGuard();
         assertEq(ret.balanceOf(payer), 2000);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
-        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 2000 * PRICE - 2000);
-        assertConserved(address(ret), list1(payer), roots1(root));
+        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 2000);
+        assertConserved(address(ret), list1(payer));
     }
 
     /// A direct settlement's payout re-enters `settleDirect` with the same receipt.
@@ -266,7 +269,7 @@ contract TokensAttackTest is AttackBase {
         assertBlockedByGuard();
         (, uint256 payout) = split(300 * PRICE, FEE_BPS);
         assertEq(ret.balanceOf(creator), payout);
-        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 2000 * PRICE - 300 * PRICE);
+        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 300 * PRICE);
     }
 
     /// A deposit's transferFrom re-enters `deposit` (to be credited twice for one transfer) and
@@ -279,7 +282,7 @@ contract TokensAttackTest is AttackBase {
         vm.prank(payer);
         escrow.deposit(address(ret), 500);
         assertBlockedByGuard();
-        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 2000 * PRICE + 500);
+        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET + 500);
 
         ret.mint(payer, 500);
         approveFrom(address(ret), payer, address(escrow), 500);
@@ -287,7 +290,7 @@ contract TokensAttackTest is AttackBase {
         vm.prank(payer);
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         escrow.deposit(address(ret), 500);
-        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 2000 * PRICE + 500);
+        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET + 500);
         assertEq(ret.balanceOf(payer), 500);
     }
 
@@ -304,15 +307,19 @@ contract TokensAttackTest is AttackBase {
         assertEq(ret.balanceOf(payer), 0);
     }
 
-    /// `release` has no guard (it makes no external call); re-entering it from a payout is allowed
-    /// and harmless: the funds go back to the payer's available balance, the books stay exact.
-    function test_Reentrancy_ClaimIntoRelease_AllowedAndHarmless() public {
+    /// `release` and `sweepFees` have no guard (they make no external call); re-entering them
+    /// from a payout is allowed and harmless: the re-entry releases another relayer's expired line
+    /// back to its credit and sweeps the line being paid from, and the books stay exact.
+    function test_Reentrancy_ClaimIntoReleaseAndSweep_AllowedAndHarmless() public {
         ret = new ReentrantToken();
         allowToken(address(ret));
         retLicense = licenseIn(address(ret), creator, keccak256("m-ret"));
         fundIn(address(ret), payer, BUDGET);
+        address other = makeAddr("other-relayer");
+        topUpLine(payer, other, address(ret), 777);
+        topUpLine(payer, relayer, address(ret), 1000 * PRICE);
         bytes32 oldRoot = keccak256("old-root");
-        commitAs(relayer, oldRoot, reserveOf(payer, address(ret), 777));
+        commitAs(other, oldRoot, reserveOf(payer, address(ret), 777));
 
         vm.warp(block.timestamp + 1 days);
         Escrow.Receipt memory r = receipt(payer, retLicense, RUN, 1000);
@@ -320,18 +327,31 @@ contract TokensAttackTest is AttackBase {
             commitBatchIn(address(ret), signerKey, payer, single(r), 1000 * PRICE);
         vm.warp(escrow.reservation(oldRoot, payer, address(ret)).expiresAt);
 
-        ret.arm(
-            address(escrow), abi.encodeCall(ITrainingEscrow.release, (oldRoot, payer, address(ret))), true
-        );
+        ret.arm(address(escrow), abi.encodeCall(ITrainingEscrow.release, (payer, other, address(ret))), true);
         assertEq(escrow.claim(root, claims), 1000 * PRICE);
         assertTrue(ret.attempted());
         assertTrue(ret.reentrySucceeded());
-        assertEq(escrow.reservation(oldRoot, payer, address(ret)).remaining, 0);
-        assertEq(escrow.reservation(root, payer, address(ret)).remaining, 0);
-        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET - 1000 * PRICE);
-        (, uint256 payout) = split(1000 * PRICE, FEE_BPS);
+        assertEq(lineIn(payer, other, address(ret)).reserved, 0);
+        assertEq(lineIn(payer, other, address(ret)).credit, 777);
+        assertEq(lineIn(payer, relayer, address(ret)).reserved, 0);
+        assertEq(escrow.availableBalance(payer, address(ret)), BUDGET);
+        (uint256 fee, uint256 payout) = split(1000 * PRICE, FEE_BPS);
         assertEq(ret.balanceOf(creator), payout);
-        assertConserved(address(ret), list1(payer), roots2(oldRoot, root));
+        assertConserved(address(ret), list1(payer), list2(relayer, other));
+
+        // Re-entering `sweepFees` of the line the claim pays from, during its payout.
+        Escrow.Receipt memory r2 = receipt(payer, retLicense, RUN, 2000);
+        topUpLine(payer, relayer, address(ret), 1000 * PRICE);
+        (bytes32 root2, Escrow.Claim[] memory claims2) =
+            commitBatchIn(address(ret), signerKey, payer, single(r2), 1000 * PRICE);
+        ret.arm(
+            address(escrow), abi.encodeCall(ITrainingEscrow.sweepFees, (payer, relayer, address(ret))), true
+        );
+        assertEq(escrow.claim(root2, claims2), 1000 * PRICE);
+        assertTrue(ret.reentrySucceeded());
+        assertEq(lineIn(payer, relayer, address(ret)).fees, 0);
+        assertEq(escrow.accruedFees(address(ret)), 2 * fee);
+        assertConserved(address(ret), list1(payer), list2(relayer, other));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -353,10 +373,10 @@ contract TokensAttackTest is AttackBase {
         vm.prank(payer);
         escrow.deposit(address(reb), 100e18);
         fundIn(address(reb), payerB, 100e18);
-        assertConserved(address(reb), list2(payer, payerB), roots0());
+        assertConserved(address(reb), list2(payer, payerB), list1(relayer));
 
         reb.rebase(0.9e18); // -10 %
-        uint256 owed = liabilities(address(reb), list2(payer, payerB), roots0());
+        uint256 owed = liabilities(address(reb), list2(payer, payerB), list1(relayer));
         assertEq(owed, 200e18);
         assertEq(reb.balanceOf(address(escrow)), 180e18);
         assertLt(reb.balanceOf(address(escrow)), owed);
@@ -381,7 +401,7 @@ contract TokensAttackTest is AttackBase {
         fundIn(address(reb), payer, 100e18);
         reb.rebase(1.5e18);
         assertEq(reb.balanceOf(address(escrow)), 150e18);
-        assertEq(liabilities(address(reb), list1(payer), roots0()), 100e18);
+        assertEq(liabilities(address(reb), list1(payer), list1(relayer)), 100e18);
 
         vm.prank(payer);
         escrow.requestWithdrawal(address(reb), type(uint128).max);
@@ -409,6 +429,7 @@ contract TokensAttackTest is AttackBase {
         uint256 id1 = licenseIn(address(bl), creator, keccak256("m-bl-1"));
         uint256 id2 = licenseIn(address(bl), creator2, keccak256("m-bl-2"));
         fundIn(address(bl), payer, BUDGET);
+        topUpLine(payer, relayer, address(bl), 2000 * PRICE);
         Escrow.Receipt memory r1 = receipt(payer, id1, RUN, 1000);
         Escrow.Receipt memory r2 = receipt(payer, id2, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) =
@@ -429,7 +450,7 @@ contract TokensAttackTest is AttackBase {
         nft.transferFrom(creator, fresh, id1);
         assertEq(escrow.claim(root, claims), 1000 * PRICE); // leaf 2 skipped, leaf 1 pays
         assertEq(bl.balanceOf(fresh), payout);
-        assertEq(escrow.reservation(root, payer, address(bl)).remaining, 0);
+        assertEq(lineIn(payer, relayer, address(bl)).reserved, 0);
     }
 
     /// A blocklisted payer picks another destination for its withdrawal.

@@ -9,9 +9,11 @@ import {EscrowStore} from "./stores/EscrowStore.sol";
 
 /// @notice The world of the invariant campaign: two payment tokens, four licenses held by two
 /// creators (a collector can buy them), three payers with their own signing keys, two relayers
-/// (the third payer only trusts the first) and three training runs per payer.
+/// (the third payer opens a line only for the first at the start) and three training runs per
+/// payer.
 abstract contract EscrowInvariantFixture is Base {
     uint256 internal constant INITIAL_DEPOSIT = 1e16;
+    uint256 internal constant INITIAL_CREDIT = 3e15;
 
     MockERC20 internal dai;
     EscrowStore internal store;
@@ -49,13 +51,18 @@ abstract contract EscrowInvariantFixture is Base {
         store = new EscrowStore();
         store.setCurrentTimestamp(block.timestamp);
         for (uint256 i; i < 3; ++i) {
-            vm.startPrank(payers[i]);
+            vm.prank(payers[i]);
             escrow.registerSigner(vm.addr(keys[i]));
-            escrow.setRelayer(relayers[0], true);
-            if (i < 2) escrow.setRelayer(relayers[1], true);
-            vm.stopPrank();
             _initialDeposit(payers[i], usdc);
             _initialDeposit(payers[i], dai);
+            // Every payer opens a line for relayer 0, payers 0 and 1 also for relayer 1 (the
+            // campaign funds more, and payer 2's line for relayer 1, later).
+            _initialLine(payers[i], relayers[0], usdc);
+            _initialLine(payers[i], relayers[0], dai);
+            if (i < 2) {
+                _initialLine(payers[i], relayers[1], usdc);
+                _initialLine(payers[i], relayers[1], dai);
+            }
         }
 
         // Two agreements exist before the campaign starts; the handler accepts the others.
@@ -124,6 +131,14 @@ abstract contract EscrowInvariantFixture is Base {
         escrow.deposit(address(token), INITIAL_DEPOSIT);
         vm.stopPrank();
         store.recordDeposit(who, address(token), INITIAL_DEPOSIT);
+    }
+
+    function _initialLine(address who, address relayer_, MockERC20 token) private {
+        vm.prank(who);
+        escrow.fundCredit(relayer_, address(token), uint128(INITIAL_CREDIT));
+        EscrowStore.Line memory line;
+        line.credit = INITIAL_CREDIT;
+        store.setLine(keccak256(abi.encode(who, relayer_, address(token))), address(token), line);
     }
 
     function _preAccept(uint256 p, uint256 l) private {

@@ -7,6 +7,7 @@ import {Vm} from "forge-std/Vm.sol";
 import {LicenseNFT} from "../../../src/LicenseNFT.sol";
 import {TrainingEscrow} from "../../../src/TrainingEscrow.sol";
 import {ITrainingEscrow} from "../../../src/interfaces/ITrainingEscrow.sol";
+import {Errors} from "../../../src/libraries/Errors.sol";
 import {Escrow} from "../../../src/types/EscrowTypes.sol";
 import {License} from "../../../src/types/LicenseTypes.sol";
 import {MockERC20} from "../../mocks/MockERC20.sol";
@@ -52,10 +53,15 @@ contract EscrowHandler is Test {
     uint256 internal constant ACCEPTANCES = PAYERS * LICENSES;
     /// @dev Reservation pairs: payer × token.
     uint256 internal constant PAIRS = PAYERS * TOKENS;
+    uint256 internal constant RELAYERS = 2;
+    /// @dev Credit lines: payer × relayer × token.
+    uint256 internal constant LINES = PAYERS * RELAYERS * TOKENS;
+    /// @dev SPEC: earlier counts are used only if the line stays locked this long past the cut.
+    uint256 internal constant COMMIT_MARGIN = 120;
     uint256 internal constant MAX_LEAVES = 8;
     uint256 internal constant MAX_DEPOSIT = 2e16;
     uint256 internal constant MAX_SAMPLES_PER_RECEIPT = 400;
-    uint256 internal constant MAX_EXTRA_RESERVE = 1e15;
+    uint256 internal constant MAX_EXTRA_RESERVE = 5e12;
 
     bytes32 internal immutable USAGE_SETTLED = ITrainingEscrow.UsageSettled.selector;
 
@@ -95,8 +101,9 @@ contract EscrowHandler is Test {
     address[4] public holderOf;
     /// @notice The platform fee the handler last set.
     uint16 public currentFeeBps;
-    /// @notice The claim window (never changed by the handler).
+    /// @notice The claim window and notice period (never changed by the handler).
     uint40 public immutable claimWindow;
+    uint40 public immutable noticePeriod;
 
     /*//////////////////////////////////////////////////////////////
                           OFF-CHAIN RECEIPT STORE
@@ -113,6 +120,8 @@ contract EscrowHandler is Test {
 
     struct Batch {
         bytes32 root;
+        /// @dev Index of the committing relayer.
+        uint256 relayer;
         uint40 expiresAt;
         uint16 feeBps;
         /// @dev Usage key and index in `_signed[key]` of each receipt leaf.
@@ -123,6 +132,10 @@ contract EscrowHandler is Test {
     }
 
     Batch[] internal _batches;
+
+    /// @dev Highest count of a usage key committed by a relayer in the current epoch of its line
+    /// (see {_epochSlot}).
+    mapping(bytes32 slot => uint64) internal _epochMax;
 
     /*//////////////////////////////////////////////////////////////
                               CONSTRUCTOR
@@ -145,6 +158,7 @@ contract EscrowHandler is Test {
         _runs = w.runs;
         currentFeeBps = w.escrow.feeBps();
         claimWindow = w.escrow.claimWindow();
+        noticePeriod = w.escrow.noticePeriod();
         for (uint256 l; l < LICENSES; ++l) {
             (uint64 termsId, License.Terms memory t) = w.nft.currentTerms(w.licenseIds[l]);
             uint256 tokenIndex = t.paymentToken == address(w.tokens[0]) ? 0 : 1;
@@ -281,6 +295,116 @@ contract EscrowHandler is Test {
     }
 
     /*//////////////////////////////////////////////////////////////
+                             CREDIT LINES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A payer moves 1 .. its available balance into a line (any relayer, any token).
+    function fundCredit(uint256 lineSeed, uint256 amount) external instrument {
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(lineSeed % LINES);
+        uint256 available = escrow.availableBalance(payer, token);
+        if (available == 0) return _skip("fundCredit");
+        amount = bound(amount, 1, available);
+        vm.prank(payer);
+        escrow.fundCredit(relayer, token, uint128(amount));
+        EscrowStore.Line memory l = store.line(key);
+        l.credit += amount;
+        store.setLine(key, token, l);
+        store.countCall("fundCredit");
+    }
+
+    /// @dev A payer asks for 1 .. credit + a margin back (replacing an earlier request).
+    function requestCreditReduction(uint256 lineSeed, uint256 amount) external instrument {
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(lineSeed % LINES);
+        EscrowStore.Line memory l = store.line(key);
+        amount = bound(amount, 1, l.credit + MAX_DEPOSIT);
+        vm.prank(payer);
+        escrow.requestCreditReduction(relayer, token, uint128(amount));
+        l.reductionAmount = amount;
+        l.reductionEffectiveAt = uint40(block.timestamp) + noticePeriod;
+        store.setLine(key, token, l);
+        store.countCall("requestCreditReduction");
+    }
+
+    function cancelCreditReduction(uint256 lineSeed) external instrument {
+        (bool found, uint256 i) = _lineWithReduction(lineSeed);
+        if (!found) return _skip("cancelCreditReduction");
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(i);
+        vm.prank(payer);
+        escrow.cancelCreditReduction(relayer, token);
+        EscrowStore.Line memory l = store.line(key);
+        (l.reductionAmount, l.reductionEffectiveAt) = (0, 0);
+        store.setLine(key, token, l);
+        store.countCall("cancelCreditReduction");
+    }
+
+    /// @dev Executes a pending reduction; if it is not effective yet, one time in four warps to
+    /// its effective time (otherwise skips). Moves min(requested, credit) to the available balance.
+    function reduceCredit(uint256 lineSeed, uint256 warpSeed) external instrument {
+        (bool found, uint256 i) = _lineWithReduction(lineSeed);
+        if (!found) return _skip("reduceCredit");
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(i);
+        EscrowStore.Line memory l = store.line(key);
+        if (block.timestamp < l.reductionEffectiveAt) {
+            if (warpSeed % 4 != 0) return _skip("reduceCredit");
+            _warpTo(l.reductionEffectiveAt);
+        }
+        uint256 expected = l.reductionAmount < l.credit ? l.reductionAmount : l.credit;
+        uint256 availableBefore = escrow.availableBalance(payer, token);
+        vm.prank(payer);
+        uint256 moved = escrow.reduceCredit(relayer, token);
+        require(moved == expected, "reduceCredit: moved != min(requested, credit)");
+        require(escrow.availableBalance(payer, token) == availableBefore + moved, "reduceCredit: available");
+        l.credit -= moved;
+        if (moved == l.reductionAmount) (l.reductionAmount, l.reductionEffectiveAt) = (0, 0);
+        else l.reductionAmount -= moved;
+        store.setLine(key, token, l);
+        store.countCall("reduceCredit");
+    }
+
+    /// @dev Anyone releases a line whose batches all expired; if none, one time in four warps to a
+    /// locked line's `reservedUntil`. Checks that the release returns the model's reserved funds
+    /// to the line's credit and touches neither the available balance nor the withdrawal.
+    function release(uint256 lineSeed, uint256 warpSeed) external instrument {
+        (bool found, uint256 i) = _lockedLine(lineSeed, true);
+        if (!found) {
+            (bool locked, uint256 j) = _lockedLine(lineSeed, false);
+            if (!locked || warpSeed % 4 != 0) return _skip("release");
+            (bytes32 lockedKey,,,) = _lineAt(j);
+            _warpTo(store.line(lockedKey).reservedUntil);
+            i = j;
+        }
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(i);
+        EscrowStore.Line memory l = store.line(key);
+        uint256 availableBefore = escrow.availableBalance(payer, token);
+        bytes memory withdrawalBefore = abi.encode(escrow.pendingWithdrawal(payer, token));
+        vm.prank(_callers(warpSeed, relayer, payer));
+        uint256 amount = escrow.release(payer, relayer, token);
+        require(amount == l.reserved, "release: amount != model reserved");
+        require(escrow.availableBalance(payer, token) == availableBefore, "release touched available");
+        require(
+            keccak256(abi.encode(escrow.pendingWithdrawal(payer, token))) == keccak256(withdrawalBefore),
+            "release touched the withdrawal"
+        );
+        l.credit += amount;
+        (l.reserved, l.fees, l.reservedUntil) = (0, 0, 0);
+        ++l.epoch;
+        store.setLine(key, token, l);
+        store.recordReleased(token, amount);
+        store.countCall("release");
+    }
+
+    /// @dev Anyone sweeps a line's fees to the platform.
+    function sweepFees(uint256 lineSeed) external instrument {
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(lineSeed % LINES);
+        EscrowStore.Line memory l = store.line(key);
+        vm.prank(claimer);
+        require(escrow.sweepFees(payer, relayer, token) == l.fees, "sweepFees: amount != model fees");
+        l.fees = 0;
+        store.setLine(key, token, l);
+        store.countCall("sweepFees");
+    }
+
+    /*//////////////////////////////////////////////////////////////
                             RELAYER ACTIONS
     //////////////////////////////////////////////////////////////*/
 
@@ -290,17 +414,19 @@ contract EscrowHandler is Test {
         uint256 pair;
     }
 
-    /// @dev A relayer commits a batch: for some usage keys it takes the latest signed receipt,
-    /// sometimes with (or instead of) a stale earlier one, and reserves for each (payer, token)
-    /// either exactly the most the batch can charge or more.
+    /// @dev An honest relayer commits a batch: for some usage keys of payers that gave it a line it
+    /// takes the latest signed receipt, sometimes with (or instead of) a stale earlier one, and
+    /// reserves for each (payer, token) what SPEC's pricing rule requires (earlier counts only
+    /// while its line stays locked), or more; pairs its credit cannot cover are dropped.
     function commitBatch(uint256 relayerSeed, uint256 selectionSeed, uint256 extraSeed) external instrument {
-        address relayer = _relayers[relayerSeed % _relayers.length];
-        Pick[] memory picks = _pickReceipts(relayer, selectionSeed);
-        uint256[PAIRS] memory amounts = _reservationAmounts(picks, extraSeed);
-        picks = _dropUnfunded(picks, amounts);
+        uint256 r = relayerSeed % RELAYERS;
+        Pick[] memory picks = _pickReceipts(r, selectionSeed);
+        (uint256[PAIRS] memory amounts, bool[PAIRS] memory keep) = _reservationAmounts(r, picks, extraSeed);
+        picks = _dropUnfunded(picks, keep);
         if (picks.length == 0) return _skip("commitBatch");
 
         Batch storage batch = _batches.push();
+        batch.relayer = r;
         batch.expiresAt = uint40(block.timestamp) + claimWindow;
         batch.feeBps = currentFeeBps;
         bytes32[] memory leaves = new bytes32[](picks.length + 1);
@@ -315,31 +441,58 @@ contract EscrowHandler is Test {
         batch.root = root;
 
         Escrow.ReservationRequest[] memory requests = _requests(picks, amounts);
-        vm.prank(relayer);
+        vm.prank(_relayers[r]);
         escrow.commitBatch(
             root, uint32(picks.length), keccak256(abi.encode("batch", root)), "ipfs://batch", requests
         );
 
-        for (uint256 i; i < requests.length; ++i) {
-            store.recordReservation(
-                _reservationKey(root, requests[i].payer, requests[i].token),
-                root,
-                requests[i].payer,
-                requests[i].token,
-                requests[i].amount,
-                batch.feeBps,
-                batch.expiresAt
-            );
+        _recordCommit(r, root, requests, batch.feeBps, batch.expiresAt);
+        // The counts this epoch of each line has committed (what later batches may price over).
+        for (uint256 i; i < picks.length; ++i) {
+            uint256 k = picks[i].key;
+            bytes32 slot = _epochSlot(r, k);
+            uint64 cumulative = _signed[k][picks[i].signedIndex].receipt.cumulativeSamples;
+            if (cumulative > _epochMax[slot]) _epochMax[slot] = cumulative;
         }
         store.countCall("commitBatch");
+    }
+
+    /// @dev Applies a commit's reservations to the line models and records the batch records.
+    function _recordCommit(
+        uint256 r,
+        bytes32 root,
+        Escrow.ReservationRequest[] memory requests,
+        uint16 feeBps,
+        uint40 expiresAt
+    ) internal {
+        for (uint256 i; i < requests.length; ++i) {
+            bytes32 lineKey = _lineKey(requests[i].payer, _relayers[r], requests[i].token);
+            EscrowStore.Line memory l = store.line(lineKey);
+            l.credit -= requests[i].amount;
+            l.reserved += requests[i].amount;
+            if (expiresAt > l.reservedUntil) l.reservedUntil = expiresAt;
+            store.setLine(lineKey, requests[i].token, l);
+            store.recordReservation(
+                _reservationKey(root, requests[i].payer, requests[i].token),
+                EscrowStore.Reservation({
+                    root: root,
+                    payer: requests[i].payer,
+                    token: requests[i].token,
+                    relayer: _relayers[r],
+                    feeBps: feeBps,
+                    expiresAt: expiresAt,
+                    reserved: requests[i].amount
+                })
+            );
+        }
     }
 
     /*//////////////////////////////////////////////////////////////
                              PAYEE ACTIONS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Anyone claims a random subset of an open batch's leaves (stale ones included), in
-    /// tree order or reversed.
+    /// @dev Anyone (the claimer, a relayer, a holder or the payer) claims a random subset of an
+    /// open batch's leaves (stale ones included), in tree order or reversed.
     function claim(uint256 batchSeed, uint256 subsetSeed) external instrument {
         (bool found, uint256 b) = _openBatch(batchSeed);
         if (!found) return _skip("claim");
@@ -351,21 +504,28 @@ contract EscrowHandler is Test {
         uint256 expected;
         for (uint256 i; i < positions.length; ++i) {
             uint256 j = positions[i];
-            Signed storage s = _signed[batch.keys[j]][batch.signedIndexes[j]];
+            uint256 k = batch.keys[j];
+            Signed storage s = _signed[k][batch.signedIndexes[j]];
             claims[i] = Escrow.Claim({
                 receipt: s.receipt, signature: s.signature, proof: MerkleBuilder.proof(leaves, j)
             });
-            uint256 amount = _settleInModel(batch.keys[j], s.receipt, batch.feeBps);
+            uint256 amount = _settleInModel(k, s.receipt, batch.feeBps);
             if (amount != 0) {
-                store.recordClaimed(
-                    _reservationKey(batch.root, s.receipt.payer, _tokenOf(batch.keys[j])), amount
-                );
+                address token = _tokenOf(k);
+                bytes32 lineKey = _lineKey(s.receipt.payer, _relayers[batch.relayer], token);
+                EscrowStore.Line memory l = store.line(lineKey);
+                l.reserved -= amount;
+                l.fees += amount * batch.feeBps / 10_000;
+                store.setLine(lineKey, token, l);
+                store.recordClaimed(token, amount);
             }
             expected += amount;
         }
 
         vm.recordLogs();
-        vm.prank(claimer);
+        vm.prank(
+            _callers(subsetSeed >> 64, _relayers[batch.relayer], _payers[batch.keys[0] / (LICENSES * RUNS)])
+        );
         uint256 paid = escrow.claim(batch.root, claims);
         _recordEvents();
         require(paid == expected, "claim: paid != model");
@@ -398,27 +558,6 @@ contract EscrowHandler is Test {
         store.countCall("settleDirect");
     }
 
-    /// @dev Releases an expired reservation (preferring one not yet released). If none has
-    /// expired, warps to the expiry of one (one time in four, so that batches stay claimable
-    /// most of the time) or returns.
-    function release(uint256 reservationSeed, uint256 warpSeed) external instrument {
-        uint256 count = store.reservationCount();
-        if (count == 0) return _skip("release");
-        (bool found, uint256 index) = _expiredReservation(reservationSeed, count);
-        if (!found) {
-            if (warpSeed % 4 != 0) return _skip("release");
-            index = reservationSeed % count;
-            _warpTo(store.reservationAt(index).expiresAt);
-        }
-        EscrowStore.Reservation memory r = store.reservationAt(index);
-
-        vm.prank(claimer);
-        uint256 amount = escrow.release(r.root, r.payer, r.token);
-        require(amount == r.reserved - r.claimed - r.releasedAmount, "release: amount != model remaining");
-        store.recordRelease(_reservationKey(r.root, r.payer, r.token), amount, block.timestamp);
-        store.countCall("release");
-    }
-
     /// @dev A license changes hands; later settlements pay the new holder.
     function transferLicense(uint256 licenseSeed, uint256 holderSeed) external instrument {
         uint256 l = licenseSeed % LICENSES;
@@ -446,12 +585,143 @@ contract EscrowHandler is Test {
 
     function withdrawFees(uint256 tokenSeed) external instrument {
         address token = address(_tokens[tokenSeed % TOKENS]);
-        uint256 expected = store.feesCharged(token) - store.feesWithdrawn(token);
+        // Fees still in lines are not the platform's balance until swept.
+        uint256 expected = store.feesCharged(token) - store.feesWithdrawn(token) - store.lineFees(token);
         vm.prank(owner);
         uint256 amount = escrow.withdrawFees(token, feeSink);
         require(amount == expected, "withdrawFees: amount != model fees not yet withdrawn");
         store.recordFeesWithdrawn(token, amount);
         store.countCall("withdrawFees");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                           ATTACKER ACTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Someone (the relayer, the payer or a stranger) releases a line that is still locked:
+    /// must revert with `ReservedNotReleasable` and change nothing.
+    function attackEarlyRelease(uint256 lineSeed) external instrument {
+        (bool found, uint256 i) = _lockedLine(lineSeed, false);
+        if (!found) return _skip("attackEarlyRelease");
+        (, address payer, address relayer, address token) = _lineAt(i);
+        vm.prank(_callers(lineSeed >> 8, relayer, payer));
+        (bool ok, bytes memory ret) =
+            address(escrow).call(abi.encodeCall(escrow.release, (payer, relayer, token)));
+        require(!ok && bytes4(ret) == Errors.TrainingEscrow_ReservedNotReleasable.selector, "early release");
+        store.countCall("attackEarlyRelease");
+    }
+
+    /// @dev The payer executes its credit reduction before it is effective: must revert with
+    /// `CreditReductionNotEffective`.
+    function attackEarlyReduction(uint256 lineSeed) external instrument {
+        (bool found, uint256 i) = _lineWithReduction(lineSeed);
+        if (!found) return _skip("attackEarlyReduction");
+        (bytes32 key, address payer, address relayer, address token) = _lineAt(i);
+        if (block.timestamp >= store.line(key).reductionEffectiveAt) return _skip("attackEarlyReduction");
+        vm.prank(payer);
+        (bool ok, bytes memory ret) =
+            address(escrow).call(abi.encodeCall(escrow.reduceCredit, (relayer, token)));
+        require(
+            !ok && bytes4(ret) == Errors.TrainingEscrow_CreditReductionNotEffective.selector,
+            "early reduction"
+        );
+        store.countCall("attackEarlyReduction");
+    }
+
+    /// @dev Anyone claims a leaf of an expired batch: must revert with `ReservationExpired`.
+    function attackExpiredClaim(uint256 batchSeed, uint256 leafSeed) external instrument {
+        uint256 count = _batches.length;
+        for (uint256 n; n < count; ++n) {
+            Batch storage batch = _batches[(batchSeed % count + n) % count];
+            if (block.timestamp < batch.expiresAt) continue;
+            uint256 j = leafSeed % batch.keys.length;
+            Signed storage s = _signed[batch.keys[j]][batch.signedIndexes[j]];
+            Escrow.Claim[] memory claims = new Escrow.Claim[](1);
+            claims[0] = Escrow.Claim({
+                receipt: s.receipt, signature: s.signature, proof: MerkleBuilder.proof(batch.leaves, j)
+            });
+            vm.prank(claimer);
+            (bool ok, bytes memory ret) =
+                address(escrow).call(abi.encodeCall(escrow.claim, (batch.root, claims)));
+            require(!ok && bytes4(ret) == Errors.TrainingEscrow_ReservationExpired.selector, "expired claim");
+            store.countCall("attackExpiredClaim");
+            return;
+        }
+        _skip("attackExpiredClaim");
+    }
+
+    /// @dev The property "every committed receipt is payable in full until its batch expires": in
+    /// a snapshot, claims every leaf of every unexpired batch one by one, newest batch first (its
+    /// leaves last to first); then, in another snapshot, oldest batch first from a random one
+    /// (leaves in tree order). No claim may revert (in particular with `InsufficientReserved`),
+    /// and each pays exactly what the receipt still owes, its payout to the license holder.
+    /// Both snapshots are reverted: the campaign's state is unchanged.
+    function claimEverything(uint256 seed) external instrument {
+        uint256 count = _batches.length;
+        bool any;
+        for (uint256 b; b < count && !any; ++b) {
+            any = block.timestamp < _batches[b].expiresAt;
+        }
+        if (!any) return _skip("claimEverything");
+        uint256 snapshot = vm.snapshotState();
+        for (uint256 n; n < count; ++n) {
+            _claimBatchLeaves(count - 1 - n, true);
+        }
+        vm.revertToStateAndDelete(snapshot);
+        snapshot = vm.snapshotState();
+        for (uint256 n; n < count; ++n) {
+            _claimBatchLeaves((seed % count + n) % count, false);
+        }
+        vm.revertToStateAndDelete(snapshot);
+        store.countCall("claimEverything");
+    }
+
+    function _claimBatchLeaves(uint256 b, bool reversed) internal {
+        Batch storage batch = _batches[b];
+        if (block.timestamp >= batch.expiresAt) return;
+        uint256 n = batch.keys.length;
+        for (uint256 m; m < n; ++m) {
+            uint256 j = reversed ? n - 1 - m : m;
+            uint256 k = batch.keys[j];
+            Signed storage s = _signed[k][batch.signedIndexes[j]];
+            uint256 owed = _owedNow(k, s.receipt);
+            address payee = nft.ownerOf(s.receipt.licenseId);
+            MockERC20 token = MockERC20(_tokenOf(k));
+            uint256 before = token.balanceOf(payee);
+            Escrow.Claim[] memory claims = new Escrow.Claim[](1);
+            claims[0] = Escrow.Claim({
+                receipt: s.receipt, signature: s.signature, proof: MerkleBuilder.proof(batch.leaves, j)
+            });
+            (bool ok, bytes memory ret) =
+                address(escrow).call(abi.encodeCall(escrow.claim, (batch.root, claims)));
+            if (!ok) {
+                require(
+                    bytes4(ret) != Errors.TrainingEscrow_InsufficientReserved.selector,
+                    "claimEverything: committed receipt not payable (InsufficientReserved)"
+                );
+                revert("claimEverything: claim of a committed receipt reverted");
+            }
+            require(abi.decode(ret, (uint256)) == owed, "claimEverything: paid != owed");
+            require(
+                token.balanceOf(payee) - before == owed - owed * batch.feeBps / 10_000,
+                "claimEverything: payee not paid what it is owed"
+            );
+        }
+    }
+
+    /// @dev What settling `receipt` pays now, from the escrow's settled count and the
+    /// acceptance's cap (both checked against the model by the invariants).
+    function _owedNow(uint256 k, Escrow.Receipt memory receipt) internal view returns (uint256) {
+        uint64 settled = escrow.settledSamples(_usageKey(k));
+        if (receipt.cumulativeSamples <= settled) return 0;
+        LicenseInfo memory info = _info[k / RUNS % LICENSES];
+        uint64 samples = receipt.cumulativeSamples - settled;
+        if (info.maxSamples != 0) {
+            uint64 left = info.maxSamples
+                - escrow.acceptance(receipt.payer, receipt.licenseId, receipt.termsId).samplesCharged;
+            if (samples > left) samples = left;
+        }
+        return uint256(samples) * info.price;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -626,7 +896,62 @@ contract EscrowHandler is Test {
         }
     }
 
-    function _pickReceipts(address relayer, uint256 seed) internal view returns (Pick[] memory picks) {
+    /// @dev Line `i` (payer × relayer × token) and its key.
+    function _lineAt(uint256 i)
+        internal
+        view
+        returns (bytes32 key, address payer, address relayer, address token)
+    {
+        payer = _payers[i / (RELAYERS * TOKENS)];
+        relayer = _relayers[i / TOKENS % RELAYERS];
+        token = address(_tokens[i % TOKENS]);
+        key = _lineKey(payer, relayer, token);
+    }
+
+    function _lineKey(address payer, address relayer, address token) internal pure returns (bytes32) {
+        return keccak256(abi.encode(payer, relayer, token));
+    }
+
+    /// @dev Where the highest count of key `k` committed by relayer `r` in the current epoch of
+    /// its line (since the line's last release) is kept.
+    function _epochSlot(uint256 r, uint256 k) internal view returns (bytes32) {
+        bytes32 lineKey = _lineKey(_payers[k / (LICENSES * RUNS)], _relayers[r], _tokenOf(k));
+        return keccak256(abi.encode(lineKey, store.line(lineKey).epoch, k));
+    }
+
+    /// @dev One of: a stranger, the relayer, the payer, a license holder.
+    function _callers(uint256 seed, address relayer, address payer) internal view returns (address) {
+        uint256 c = seed % 4;
+        if (c == 0) return claimer;
+        if (c == 1) return relayer;
+        if (c == 2) return payer;
+        return _holders[seed / 4 % _holders.length];
+    }
+
+    /// @dev The first line at or after the seed with a pending credit reduction.
+    function _lineWithReduction(uint256 seed) internal view returns (bool, uint256) {
+        for (uint256 n; n < LINES; ++n) {
+            uint256 i = (seed % LINES + n) % LINES;
+            (bytes32 key,,,) = _lineAt(i);
+            if (store.line(key).reductionEffectiveAt != 0) return (true, i);
+        }
+        return (false, 0);
+    }
+
+    /// @dev The first line at or after the seed that reserved since its last release: releasable
+    /// now (`releasable`) or still locked (otherwise).
+    function _lockedLine(uint256 seed, bool releasable) internal view returns (bool, uint256) {
+        for (uint256 n; n < LINES; ++n) {
+            uint256 i = (seed % LINES + n) % LINES;
+            (bytes32 key,,,) = _lineAt(i);
+            uint40 until = store.line(key).reservedUntil;
+            if (until == 0) continue;
+            if (releasable == (block.timestamp >= until)) return (true, i);
+        }
+        return (false, 0);
+    }
+
+    function _pickReceipts(uint256 r, uint256 seed) internal view returns (Pick[] memory picks) {
         picks = new Pick[](MAX_LEAVES);
         uint256 n;
         for (uint256 i; i < KEYS && n < MAX_LEAVES; ++i) {
@@ -634,7 +959,9 @@ contract EscrowHandler is Test {
             uint256 count = _signed[k].length;
             if (count == 0) continue;
             uint256 p = k / (LICENSES * RUNS);
-            if (!escrow.isRelayer(_payers[p], relayer)) continue;
+            // A line must exist (credit or reserved funds), or the commit reverts NoCreditLine.
+            EscrowStore.Line memory l = store.line(_lineKey(_payers[p], _relayers[r], _tokenOf(k)));
+            if (l.credit == 0 && l.reserved == 0) continue;
             uint256 pair = p * TOKENS + _info[k / RUNS % LICENSES].tokenIndex;
 
             uint256 choice = uint256(keccak256(abi.encode(seed, k)));
@@ -650,12 +977,15 @@ contract EscrowHandler is Test {
         }
     }
 
-    /// @dev For each (payer, token): the most the picked receipts can charge (per the model, with
-    /// caps), then either exactly that or more; 0 when the payer's balance cannot cover it.
-    function _reservationAmounts(Pick[] memory picks, uint256 extraSeed)
+    /// @dev SPEC's pricing rule, per (payer, token) of the batch: Σ over the payer's usage keys of
+    /// (highest count in the batch − base) × price, capped by what each acceptance has left, where
+    /// base = max(settled, highest count committed in this line's epoch) if the line stays locked
+    /// past the commit (`reservedUntil > now + COMMIT_MARGIN`), else settled. Then either exactly
+    /// that or more; a pair is dropped if the line's credit cannot cover the rule's amount.
+    function _reservationAmounts(uint256 r, Pick[] memory picks, uint256 extraSeed)
         internal
         view
-        returns (uint256[PAIRS] memory amounts)
+        returns (uint256[PAIRS] memory amounts, bool[PAIRS] memory keep)
     {
         uint64[KEYS] memory maxCumulative;
         bool[PAIRS] memory used;
@@ -667,33 +997,57 @@ contract EscrowHandler is Test {
         uint256[PAIRS] memory need;
         for (uint256 a; a < ACCEPTANCES; ++a) {
             (uint256 p, uint256 l) = (a / LICENSES, a % LICENSES);
-            uint256 samples;
-            for (uint256 r; r < RUNS; ++r) {
-                uint256 k = _keyIndex(p, l, r);
-                uint64 settled = store.modelSettled(_usageKey(k));
-                if (maxCumulative[k] > settled) samples += maxCumulative[k] - settled;
-            }
             LicenseInfo memory info = _info[l];
-            if (info.maxSamples != 0) {
-                uint256 left = info.maxSamples - store.modelSamplesCharged(_acceptanceKey(p, l));
-                if (samples > left) samples = left;
-            }
-            need[p * TOKENS + info.tokenIndex] += samples * info.price;
+            uint256 pair = p * TOKENS + info.tokenIndex;
+            if (!used[pair]) continue;
+            need[pair] += _acceptanceNeed(r, p, l, maxCumulative);
         }
         for (uint256 pair; pair < PAIRS; ++pair) {
             if (!used[pair]) continue;
+            uint256 credit =
+                store.line(_lineKey(_payers[pair / TOKENS], _relayers[r], address(_tokens[pair % TOKENS])))
+            .credit;
             uint256 choice = uint256(keccak256(abi.encode(extraSeed, pair)));
             uint256 amount = need[pair];
-            if (choice % 2 == 1) amount += bound(choice >> 1, 1, MAX_EXTRA_RESERVE);
-            if (amount == 0) amount = 1;
-            uint256 available =
-                escrow.availableBalance(_payers[pair / TOKENS], address(_tokens[pair % TOKENS]));
-            if (amount > available) amount = need[pair] == 0 ? 1 : need[pair];
-            amounts[pair] = amount <= available ? amount : 0;
+            // Over-reserving is safe, but a surplus left in a line would hide an under-reserving
+            // relayer: one batch in four over-reserves, by up to one sample's worth.
+            if (choice % 4 == 1) amount += bound(choice >> 2, 1, MAX_EXTRA_RESERVE);
+            if (amount > credit) amount = need[pair];
+            keep[pair] = amount <= credit;
+            amounts[pair] = amount;
         }
     }
 
-    function _dropUnfunded(Pick[] memory picks, uint256[PAIRS] memory amounts)
+    /// @dev The pricing rule for one acceptance (payer `p`, license `l`) of a batch of relayer
+    /// `r` whose highest count per usage key is `maxCumulative`.
+    function _acceptanceNeed(uint256 r, uint256 p, uint256 l, uint64[KEYS] memory maxCumulative)
+        internal
+        view
+        returns (uint256)
+    {
+        LicenseInfo memory info = _info[l];
+        EscrowStore.Line memory line =
+            store.line(_lineKey(_payers[p], _relayers[r], address(_tokens[info.tokenIndex])));
+        bool locked = line.reservedUntil != 0 && line.reservedUntil > block.timestamp + COMMIT_MARGIN;
+        uint256 samples;
+        for (uint256 run; run < RUNS; ++run) {
+            uint256 k = _keyIndex(p, l, run);
+            if (maxCumulative[k] == 0) continue;
+            uint64 base = store.modelSettled(_usageKey(k));
+            if (locked) {
+                uint64 earlier = _epochMax[_epochSlot(r, k)];
+                if (earlier > base) base = earlier;
+            }
+            if (maxCumulative[k] > base) samples += maxCumulative[k] - base;
+        }
+        if (info.maxSamples != 0) {
+            uint256 left = info.maxSamples - store.modelSamplesCharged(_acceptanceKey(p, l));
+            if (samples > left) samples = left;
+        }
+        return samples * info.price;
+    }
+
+    function _dropUnfunded(Pick[] memory picks, bool[PAIRS] memory keep)
         internal
         pure
         returns (Pick[] memory kept)
@@ -701,7 +1055,7 @@ contract EscrowHandler is Test {
         kept = new Pick[](picks.length);
         uint256 n;
         for (uint256 i; i < picks.length; ++i) {
-            if (amounts[picks[i].pair] != 0) kept[n++] = picks[i];
+            if (keep[picks[i].pair]) kept[n++] = picks[i];
         }
         assembly ("memory-safe") {
             mstore(kept, n)
@@ -729,6 +1083,41 @@ contract EscrowHandler is Test {
                 amount: uint128(amounts[pair])
             });
         }
+    }
+
+    /// @notice What line `i` must hold for every receipt committed into it since its last release
+    /// to be payable in full: Σ per acceptance of min(Σ over its keys of (highest count committed
+    /// this epoch − settled)⁺, samples left under the cap) × price, per the model.
+    function coverageNeed(uint256 i) external view returns (uint256 need) {
+        uint256 p = i / (RELAYERS * TOKENS);
+        uint256 r = i / TOKENS % RELAYERS;
+        uint256 t = i % TOKENS;
+        for (uint256 l; l < LICENSES; ++l) {
+            LicenseInfo memory info = _info[l];
+            if (info.tokenIndex != t) continue;
+            uint256 samples;
+            for (uint256 run; run < RUNS; ++run) {
+                uint256 k = _keyIndex(p, l, run);
+                uint64 committed = _epochMax[_epochSlot(r, k)];
+                uint64 settled = store.modelSettled(_usageKey(k));
+                if (committed > settled) samples += committed - settled;
+            }
+            if (info.maxSamples != 0) {
+                uint256 left = info.maxSamples - store.modelSamplesCharged(_acceptanceKey(p, l));
+                if (samples > left) samples = left;
+            }
+            need += samples * info.price;
+        }
+    }
+
+    /// @notice Line `i`: its key, payer, relayer and token.
+    function lineAt(uint256 i) external view returns (bytes32, address, address, address) {
+        return _lineAt(i);
+    }
+
+    /// @notice The batch record of the escrow's `reservation`, per the handler.
+    function batchRelayer(uint256 b) external view returns (address) {
+        return _relayers[_batches[b].relayer];
     }
 
     /// @dev The first batch at or after the seed whose claim window is still open.
@@ -760,21 +1149,6 @@ contract EscrowHandler is Test {
             if (_signed[k].length != 0) return (true, k);
         }
         return (false, 0);
-    }
-
-    /// @dev The first expired reservation at or after the seed, preferring one not yet released.
-    function _expiredReservation(uint256 seed, uint256 count)
-        internal
-        view
-        returns (bool found, uint256 index)
-    {
-        for (uint256 i; i < count; ++i) {
-            uint256 j = (seed % count + i) % count;
-            EscrowStore.Reservation memory r = store.reservationAt(j);
-            if (block.timestamp < r.expiresAt) continue;
-            if (!r.released) return (true, j);
-            if (!found) (found, index) = (true, j);
-        }
     }
 
     /// @dev A non-empty subset of `0..count-1` chosen by the seed's low bits, in order or reversed.

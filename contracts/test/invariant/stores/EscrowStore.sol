@@ -33,9 +33,9 @@ contract EscrowStore {
     mapping(address token => uint256) public feesWithdrawn;
     /// @notice Σ amounts reserved by commits.
     mapping(address token => uint256) public reservedTotal;
-    /// @notice Σ amounts claims drew from reservations, per the model.
+    /// @notice Σ amounts claims drew from lines' reserved funds, per the model.
     mapping(address token => uint256) public claimedTotal;
-    /// @notice Σ amounts `release` returned.
+    /// @notice Σ amounts `release` returned to lines' credit.
     mapping(address token => uint256) public releasedTotal;
     /// @notice Σ charges of direct settlements, per the model.
     mapping(address token => uint256) public directTotal;
@@ -52,8 +52,6 @@ contract EscrowStore {
     mapping(address payer => mapping(address token => uint256)) public chargedTo;
     /// @notice Σ `amount` of the {UsageSettled} events naming the payer (observed).
     mapping(address payer => mapping(address token => uint256)) public chargedInEvents;
-    /// @notice Last time a release returned a non-zero amount to the payer.
-    mapping(address payer => mapping(address token => uint256)) public lastFundedRelease;
     /// @notice Σ payouts to the payee, per the model (the holder at settlement time).
     mapping(address payee => mapping(address token => uint256)) public receivedBy;
 
@@ -92,23 +90,39 @@ contract EscrowStore {
     mapping(bytes32 acceptanceKey => uint64) public modelSamplesCharged;
 
     /*//////////////////////////////////////////////////////////////
-                              RESERVATIONS
+                       BATCHES AND CREDIT LINES
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice One (batch root, payer, token) record, as committed.
     struct Reservation {
         bytes32 root;
         address payer;
         address token;
+        address relayer;
         uint16 feeBps;
         uint40 expiresAt;
-        bool released;
         uint256 reserved;
-        uint256 claimed;
-        uint256 releasedAmount;
     }
 
     Reservation[] internal _reservations;
     mapping(bytes32 reservationKey => uint256 indexPlusOne) internal _reservationIndex;
+
+    /// @notice The model of one credit line (payer, relayer, token), with the model of its pending
+    /// credit reduction and the number of releases so far (its epoch: the relayer prices over the
+    /// counts of the batches committed in the current epoch only).
+    struct Line {
+        uint256 credit;
+        uint256 reserved;
+        uint256 fees;
+        uint40 reservedUntil;
+        uint256 epoch;
+        uint256 reductionAmount;
+        uint40 reductionEffectiveAt;
+    }
+
+    mapping(bytes32 lineKey => Line) internal _lines;
+    /// @notice Σ line fees per token, per the model.
+    mapping(address token => uint256) public lineFees;
 
     /*//////////////////////////////////////////////////////////////
                                CALL COUNTS
@@ -210,45 +224,24 @@ contract EscrowStore {
         feesWithdrawn[token] += amount;
     }
 
-    function recordReservation(
-        bytes32 reservationKey,
-        bytes32 root,
-        address payer,
-        address token,
-        uint256 amount,
-        uint16 feeBps,
-        uint40 expiresAt
-    ) external {
+    function recordReservation(bytes32 reservationKey, Reservation calldata r) external {
         require(_reservationIndex[reservationKey] == 0, "EscrowStore: reservation recorded twice");
-        _reservations.push(
-            Reservation({
-                root: root,
-                payer: payer,
-                token: token,
-                feeBps: feeBps,
-                expiresAt: expiresAt,
-                released: false,
-                reserved: amount,
-                claimed: 0,
-                releasedAmount: 0
-            })
-        );
+        _reservations.push(r);
         _reservationIndex[reservationKey] = _reservations.length;
-        reservedTotal[token] += amount;
+        reservedTotal[r.token] += r.reserved;
     }
 
-    function recordClaimed(bytes32 reservationKey, uint256 amount) external {
-        Reservation storage r = _reservations[_indexOf(reservationKey)];
-        r.claimed += amount;
-        claimedTotal[r.token] += amount;
+    function recordClaimed(address token, uint256 amount) external {
+        claimedTotal[token] += amount;
     }
 
-    function recordRelease(bytes32 reservationKey, uint256 amount, uint256 timestamp) external {
-        Reservation storage r = _reservations[_indexOf(reservationKey)];
-        r.released = true;
-        r.releasedAmount += amount;
-        releasedTotal[r.token] += amount;
-        if (amount != 0) lastFundedRelease[r.payer][r.token] = timestamp;
+    function recordReleased(address token, uint256 amount) external {
+        releasedTotal[token] += amount;
+    }
+
+    function setLine(bytes32 lineKey, address token, Line calldata line) external {
+        lineFees[token] = lineFees[token] - _lines[lineKey].fees + line.fees;
+        _lines[lineKey] = line;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -299,17 +292,11 @@ contract EscrowStore {
         return _reservations[index];
     }
 
-    function reservationOf(bytes32 reservationKey) external view returns (Reservation memory) {
-        return _reservations[_indexOf(reservationKey)];
-    }
-
     function hasReservation(bytes32 reservationKey) external view returns (bool) {
         return _reservationIndex[reservationKey] != 0;
     }
 
-    function _indexOf(bytes32 reservationKey) private view returns (uint256) {
-        uint256 indexPlusOne = _reservationIndex[reservationKey];
-        require(indexPlusOne != 0, "EscrowStore: unknown reservation");
-        return indexPlusOne - 1;
+    function line(bytes32 lineKey) external view returns (Line memory) {
+        return _lines[lineKey];
     }
 }
