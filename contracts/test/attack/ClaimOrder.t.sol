@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {AttackBase} from "./AttackBase.sol";
 
@@ -187,5 +188,49 @@ contract ClaimOrderAttackTest is AttackBase {
         assertEq(usdc.balanceOf(creator), payout150);
         assertEq(usdc.balanceOf(creatorB), payout100);
         assertEq(reservedOf(payer), 0);
+    }
+
+    /// @dev After B1 and B2 expired and the line was released, B3 commits L2's run at 120 and B4
+    /// commits L1's run at 160, reserving `b4Reserve` for it. Returns B4's root and claim.
+    function commitAfterRelease(uint128 b4Reserve) internal returns (bytes32 b4, Escrow.Claim memory c4) {
+        vm.warp(b2ExpiresAt);
+        assertEq(escrow.release(payer, relayer, address(usdc)), 250 * PRICE);
+        topUpLine(payer, relayer, address(usdc), 30 * PRICE);
+        // The line is not locked (reservedUntil == 0): B3 prices over the settled count, 120p.
+        (, Escrow.Claim[] memory c3) =
+            commitBatch(signerKey, payer, single(receipt(payer, l2, RUN, 120)), 120 * PRICE);
+        vm.warp(block.timestamp + 1 hours);
+        Escrow.Claim[] memory claimsB4;
+        (b4, claimsB4) = commitBatch(signerKey, payer, single(receipt(payer, l1, RUN, 160)), b4Reserve);
+        c4 = claimsB4[0];
+        assertEq(c3.length, 1);
+    }
+
+    /// The pricing rule counts only batches committed since the line's last release: B1 and B2
+    /// counted L1's run up to 150, but their reservations went back to credit, so B4 (line locked
+    /// again by B3) prices L1's run at 160 over the settled count, 0: 160p. Its claim then pays
+    /// in full.
+    function test_PricingAfterRelease_OverSettledPaysInFull() public {
+        (bytes32 b4, Escrow.Claim memory c4) = commitAfterRelease(160 * PRICE);
+        assertEq(escrow.claim(b4, one(c4)), 160 * PRICE);
+        assertEq(reservedOf(payer), 120 * PRICE);
+    }
+
+    /// What the rule rules out: a relayer that priced B4 over the counts of B1 and B2 (10p)
+    /// leaves its claim short (it draws 160p from a pool of 130p). The invariant campaign's honest
+    /// relayer follows the rule; this pins why.
+    function test_PricingAfterRelease_OverEarlierEpochUnderReserves() public {
+        (bytes32 b4, Escrow.Claim memory c4) = commitAfterRelease(10 * PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.TrainingEscrow_InsufficientReserved.selector,
+                payer,
+                relayer,
+                address(usdc),
+                130 * PRICE,
+                160 * PRICE
+            )
+        );
+        escrow.claim(b4, one(c4));
     }
 }
