@@ -422,8 +422,11 @@ async fn check(
         key: receipt.usage_key(),
         settled,
         acceptance: (receipt.payer, receipt.licenseId, receipt.termsId),
-        cap_left: (acceptance.maxSamples != 0)
-            .then(|| acceptance.maxSamples.saturating_sub(acceptance.samplesCharged)),
+        cap_left: (acceptance.maxSamples != 0).then(|| {
+            acceptance
+                .maxSamples
+                .saturating_sub(acceptance.samplesCharged)
+        }),
         price: U256::from(acceptance.pricePerSample),
         line: (receipt.payer, reservation.relayer, acceptance.token),
         reserved: U256::from(line.reserved),

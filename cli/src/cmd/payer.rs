@@ -546,10 +546,7 @@ pub async fn credit(chain: &Chain, cmd: &CreditCmd) -> Result<Done> {
         }
         CreditCmd::ExecuteReduction(_) => {
             let receipt = chain
-                .send(
-                    "reduceCredit",
-                    escrow.reduceCredit(relayer, token.address),
-                )
+                .send("reduceCredit", escrow.reduceCredit(relayer, token.address))
                 .await?;
             let moved = receipt
                 .inner
@@ -581,10 +578,7 @@ pub async fn credit(chain: &Chain, cmd: &CreditCmd) -> Result<Done> {
         }
         CreditCmd::Release(_) => {
             let receipt = chain
-                .send(
-                    "release",
-                    escrow.release(payer, relayer, token.address),
-                )
+                .send("release", escrow.release(payer, relayer, token.address))
                 .await?;
             let released = receipt
                 .inner
@@ -607,10 +601,7 @@ pub async fn credit(chain: &Chain, cmd: &CreditCmd) -> Result<Done> {
         }
         CreditCmd::SweepFees(_) => {
             let receipt = chain
-                .send(
-                    "sweepFees",
-                    escrow.sweepFees(payer, relayer, token.address),
-                )
+                .send("sweepFees", escrow.sweepFees(payer, relayer, token.address))
                 .await?;
             let swept = receipt
                 .inner
@@ -813,9 +804,8 @@ pub struct CreditLineStatus {
 impl CreditLineStatus {
     /// The line in words.
     fn describe(&self, token: &TokenInfo, now: u64) -> String {
-        let show = |units: &str| {
-            token.describe(U256::from_str_radix(units, 10).unwrap_or_default())
-        };
+        let show =
+            |units: &str| token.describe(U256::from_str_radix(units, 10).unwrap_or_default());
         let mut text = format!(
             "line for relayer {}: credit {}, reserved {}, fees {}",
             self.relayer,
@@ -834,7 +824,11 @@ impl CreditLineStatus {
             text.push_str(&format!(
                 "; reduction of {} {} {}",
                 show(&r.amount),
-                if r.effective { "executable since" } else { "pending until" },
+                if r.effective {
+                    "executable since"
+                } else {
+                    "pending until"
+                },
                 time::relative(r.effective_at, now)
             ));
         }
