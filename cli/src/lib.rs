@@ -3,8 +3,8 @@
 //! Creators describe a dataset folder in a signed [manifest](cmd::manifest) (file hashes, a
 //! Merkle root, metadata; `fairtrain_protocol::manifest`), mint a [license](cmd::license) for
 //! it from a template, follow their [earnings](cmd::creator) and [claim](cmd::claim) what
-//! relayers committed. Payers [deposit, accept terms, register keys, authorize relayers, watch
-//! spending and withdraw](cmd::payer), and [stream](cmd::stream) royalties to a license per
+//! relayers committed. Payers [deposit, accept terms, register keys, fund relayers' credit lines,
+//! watch spending and withdraw](cmd::payer), and [stream](cmd::stream) royalties to a license per
 //! second; income can be shared among many holders through a revenue [pool](cmd::pool).
 //!
 //! Each subcommand is a library function taking a connected [`Chain`] (or nothing, for
@@ -65,7 +65,7 @@ pub enum Command {
     /// Creator views (earnings), claims of committed batches, direct settlement of receipts.
     #[command(subcommand)]
     Creator(CreatorCmd),
-    /// Payer budget, acceptances, keys, relayers, withdrawals.
+    /// Payer budget, acceptances, keys, relayer credit lines, withdrawals.
     #[command(subcommand)]
     Payer(PayerCmd),
     /// Per-second royalty streams from a payer to a license's holder.
@@ -157,7 +157,7 @@ pub async fn run(cli: Cli) -> Result<String> {
                 PayerCmd::Deposit(args) => cmd::payer::deposit(&chain, args).await?.render(json),
                 PayerCmd::Accept(args) => cmd::payer::accept(&chain, args).await?.render(json),
                 PayerCmd::Signer(c) => cmd::payer::signer(&chain, c).await?.render(json),
-                PayerCmd::Relayer(c) => cmd::payer::relayer(&chain, c).await?.render(json),
+                PayerCmd::Credit(c) => cmd::payer::credit(&chain, c).await?.render(json),
                 PayerCmd::Status(args) => cmd::payer::status(&chain, args).await?.render(json),
                 PayerCmd::Withdraw(c) => cmd::payer::withdraw(&chain, c).await?.render(json),
             }

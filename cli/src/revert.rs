@@ -112,6 +112,8 @@ fn is_time_field(name: &str) -> bool {
             | "endTime"
             | "now_"
             | "settledUntil"
+            | "effectiveAt"
+            | "reservedUntil"
     )
 }
 
@@ -242,14 +244,19 @@ pub fn hint(name: &str, fields: &[(String, String)]) -> Option<String> {
         "TrainingEscrow_InvalidSignature" => "the signature is malformed or malleable (high s): re-sign the receipt".into(),
         "TrainingEscrow_SignerNotAuthorized" => format!("key {} was not registered for the payer at {}: register it (`fairtrain payer signer register`)", f("signer"), f("at")),
         "TrainingEscrow_ReceiptAfterExpiry" => format!("usage issued after the terms expired ({}) cannot be charged", f("expiresAt")),
-        "TrainingEscrow_RelayerNotAuthorized" => format!("the payer has not authorized relayer {} (`fairtrain payer relayer authorize`)", f("relayer")),
+        "TrainingEscrow_NoCreditLine" => format!("payer {} has no credit line for relayer {} in {}: the payer funds one (`fairtrain payer credit fund --relayer {} --amount <n>`)", f("payer"), f("relayer"), f("token"), f("relayer")),
+        "TrainingEscrow_InsufficientCredit" => format!("the credit line of relayer {} holds {} base units of credit but {} are needed: the payer funds more (`fairtrain payer credit fund`)", f("relayer"), f("credit"), f("needed")),
+        "TrainingEscrow_CreditLineOverflow" => "a credit line holds at most 2^104 - 1 base units: fund less".into(),
+        "TrainingEscrow_NoCreditReductionRequested" => format!("no credit reduction is pending for relayer {}: request one first (`fairtrain payer credit reduce --relayer {} --amount <n>`)", f("relayer"), f("relayer")),
+        "TrainingEscrow_CreditReductionNotEffective" => format!("the credit reduction takes effect at {}: run `fairtrain payer credit execute-reduction` then", f("effectiveAt")),
+        "TrainingEscrow_ReservedNotReleasable" => format!("a batch that reserved into the line can be claimed until {}: release it then (`fairtrain payer credit release`)", f("reservedUntil")),
+        "TrainingEscrow_NothingReserved" => "the line holds nothing reserved since its last release: nothing to release".into(),
+        "TrainingEscrow_InsufficientReserved" => format!("the relayer's line holds {} base units reserved but the claim needs {}: the relayer reserved too little; settle the receipt directly (`fairtrain creator settle`)", f("reserved"), f("needed")),
         "TrainingEscrow_NoReservations" => "a batch needs at least one reservation".into(),
         "TrainingEscrow_AlreadyCommitted" => "this batch root was already committed for this payer and token".into(),
         "TrainingEscrow_ZeroRoot" => "the batch root is zero".into(),
         "TrainingEscrow_UnknownReservation" => "no batch reserved funds for this payer and token under this root".into(),
         "TrainingEscrow_ReservationExpired" => format!("the claim window closed at {}: settle directly instead", f("expiresAt")),
-        "TrainingEscrow_ReservationNotExpired" => format!("the reservation can be released after {}", f("expiresAt")),
-        "TrainingEscrow_InsufficientReservation" => "the batch reserved too little for this claim: settle the receipt directly".into(),
         "TrainingEscrow_InvalidProof" => "the Merkle proof does not lead to the root: rebuild it from the batch data".into(),
         "TrainingEscrow_EmptyClaim" => "give at least one receipt to claim".into(),
         "TrainingEscrow_FeeTooHigh" => format!("the fee may be at most {} bps", f("maxBps")),

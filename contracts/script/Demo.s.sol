@@ -13,10 +13,12 @@ import {MerkleBuilder} from "../test/utils/MerkleBuilder.sol";
 /// @notice Seeds a local devnet (after Deploy.s.sol) with a small believable story, using
 /// anvil's well-known test accounts, in two steps:
 /// - `prepare()`: two creators mint licenses of every kind; a payer funds a training budget,
-///   accepts terms, registers its training key and a relayer.
+///   accepts terms, registers its training key and opens a credit line for its relayer (most of
+///   the budget: the relayer's batches reserve from it).
 /// - `settle()`, once the acceptances are chargeable (a notice period later; on anvil,
 ///   `cast rpc evm_increaseTime <noticePeriod>`): the training run signs cumulative receipts; the
-///   relayer commits one batch and claims it for the creators; then everything is reconciled.
+///   relayer commits one batch (reserving from its credit line) and claims it for the creators;
+///   then everything is reconciled, the line included.
 ///
 /// Usage: forge script contracts/script/Demo.s.sol --sig 'prepare()' --rpc-url $RPC --broadcast
 ///        forge script contracts/script/Demo.s.sol --sig 'settle()' --rpc-url $RPC --broadcast
@@ -29,11 +31,17 @@ contract Demo is Script {
     uint256 private constant TRAINING_KEY =
         0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba;
 
+    /// @notice The payer's budget, and the part of it in its relayer's credit line, in whole
+    /// tokens. The devnet's relayer reserves the training runs that follow the demo (and the
+    /// load runs of tests/load) from the same line.
+    uint256 private constant BUDGET = 10_000;
+    uint256 private constant CREDIT = 9000;
+
     LicenseNFT private nft;
     TrainingEscrow private escrow;
     MockERC20 private token;
 
-    /// @notice Step 1: licenses, budget, acceptances, key and relayer.
+    /// @notice Step 1: licenses, budget, acceptances, key and the relayer's credit line.
     function prepare() external {
         _load();
         uint256 unit = 10 ** token.decimals();
@@ -55,15 +63,21 @@ contract Demo is Script {
         uint256 paid = escrow.claim(root, claims);
 
         // The demo doubles as an end-to-end check on a real node: everything reserved was paid,
-        // and every unit the escrow holds is someone's available balance or an accrued fee.
+        // and every unit the escrow holds is the payer's available balance, in its relayer's
+        // credit line (credit, reserved, unswept fees) or an accrued fee.
         require(paid == total, "demo: paid differs from reserved");
+        Escrow.CreditLine memory line = escrow.creditLine(vm.addr(PAYER), vm.addr(RELAYER), address(token));
+        uint256 unit = 10 ** token.decimals();
+        require(line.reserved == 0, "demo: reserved funds left in the line");
+        require(line.credit == CREDIT * unit - total, "demo: the line's credit is not what the batch left");
         require(
-            escrow.reservation(root, vm.addr(PAYER), address(token)).remaining == 0, "demo: reservation left"
+            line.reservedUntil == escrow.reservation(root, vm.addr(PAYER), address(token)).expiresAt,
+            "demo: line"
         );
         require(
             token.balanceOf(address(escrow))
-                == escrow.availableBalance(vm.addr(PAYER), address(token))
-                    + escrow.accruedFees(address(token)),
+                == escrow.availableBalance(vm.addr(PAYER), address(token)) + line.credit + line.reserved
+                    + line.fees + escrow.accruedFees(address(token)),
             "demo: escrow balance does not reconcile"
         );
 
@@ -74,6 +88,8 @@ contract Demo is Script {
         console2.log("demo.creator_a_balance_units:", token.balanceOf(vm.addr(CREATOR_A)));
         console2.log("demo.creator_b_balance_units:", token.balanceOf(vm.addr(CREATOR_B)));
         console2.log("demo.payer_available_units:", escrow.availableBalance(vm.addr(PAYER), address(token)));
+        console2.log("demo.relayer_credit_units:", line.credit);
+        console2.log("demo.line_fees_units:", line.fees);
     }
 
     function _load() private {
@@ -136,13 +152,13 @@ contract Demo is Script {
     }
 
     function _fundPayer(uint256[] memory ids, uint256 unit) private {
-        uint256 budget = 10_000 * unit;
+        uint256 budget = BUDGET * unit;
         vm.startBroadcast(PAYER);
         token.mint(vm.addr(PAYER), budget);
         token.approve(address(escrow), budget);
         escrow.deposit(address(token), budget);
         escrow.registerSigner(vm.addr(TRAINING_KEY));
-        escrow.setRelayer(vm.addr(RELAYER), true);
+        escrow.fundCredit(vm.addr(RELAYER), address(token), uint128(CREDIT * unit));
         for (uint256 i; i < ids.length; ++i) {
             (uint64 termsId,) = nft.currentTerms(ids[i]);
             escrow.acceptTerms(ids[i], termsId);

@@ -58,8 +58,9 @@ pub enum Outcome {
 }
 
 /// Whether a refusal can go away without a new receipt (chain state the relayer has not seen
-/// yet, a budget top-up, a rate limit): such receipts are resent on the next flush. Unknown
-/// codes count as transient, so a newer relayer's codes never drop usage.
+/// yet, a budget top-up or a credit line funded for the relayer (`no_credit_line`), a rate
+/// limit): such receipts are resent on the next flush. Unknown codes count as transient, so a
+/// newer relayer's codes never drop usage.
 pub fn is_transient(code: &str) -> bool {
     !matches!(
         code,
@@ -181,4 +182,28 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .parse()
         .ok()?;
     Some(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn budget_and_credit_line_refusals_are_transient() {
+        for code in [
+            "insufficient_budget",
+            "no_credit_line",
+            "rate_limited",
+            "some_new_code",
+        ] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in [
+            "malformed",
+            "invalid_signature",
+            "cumulative_not_increasing",
+        ] {
+            assert!(!is_transient(code), "{code}");
+        }
+    }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys the suite to a fresh anvil with contracts/script/Deploy.s.sol, checks the written
 # deployments/31337.json against the chain, then runs the demo lifecycle (Demo.s.sol), which
-# reverts unless payouts and the escrow's balance reconcile to the unit.
+# reverts unless payouts, the relayer's credit line and the escrow's balance reconcile to the
+# unit, and checks the line and the balance again from outside.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/demo.sh"
 
@@ -55,6 +56,22 @@ check "pool factory deployed" "$(cast call "$factory" 'isPool(address)(bool)' "$
 run_demo "$rpc" "$log/demo.log"
 echo "ok: demo lifecycle settled and reconciled on anvil"
 check "demo paid the creators" "$(cast call "$token" 'balanceOf(address)(uint256)' 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --rpc-url "$rpc")" "10140000"
+# The demo payer (anvil account 3) funded a 9,000 fUSD credit line for its relayer (account 4);
+# the batch reserved from it and its claims drew everything reserved.
+payer=0x90F79bf6EB2c4f870365E785982E1f101E93b906
+relayer=0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65
+# Field $1 (1-based) of the tuple cast prints, without annotations: "(0, 5 [5e0], …)" 2 -> 5.
+field_of() { tr -d '()' | awk -F', ' -v i="$1" '{print $i}' | cut -d' ' -f1; }
+line="$(cast call "$escrow" 'creditLine(address,address,address)((uint104,uint112,uint40,uint128))' "$payer" "$relayer" "$token" --rpc-url "$rpc")"
+reserved_units="$(sed -nE 's/^\s*demo\.reserved_units: ([0-9]+).*/\1/p' "$log/demo.log")"
+check "the relayer's line holds nothing reserved after the claims" "$(echo "$line" | field_of 1)" "0"
+check "the relayer's line kept its credit less what the batch reserved" "$(echo "$line" | field_of 4)" "$((9000000000 - ${reserved_units:-0}))"
+check "the line's reserved funds are locked until the batch expires" "$(echo "$line" | field_of 3 | awk '{print ($1 > 0)}')" "1"
+available="$(cast call "$escrow" 'availableBalance(address,address)(uint256)' "$payer" "$token" --rpc-url "$rpc" | lower)"
+fees="$(cast call "$escrow" 'accruedFees(address)(uint256)' "$token" --rpc-url "$rpc" | lower)"
+held="$(cast call "$token" 'balanceOf(address)(uint256)' "$escrow" --rpc-url "$rpc" | lower)"
+sum="$(node -p "(BigInt('$available') + BigInt('$(echo "$line" | field_of 1)') + BigInt('$(echo "$line" | field_of 2)') + BigInt('$(echo "$line" | field_of 4)') + BigInt('$fees')).toString()")"
+check "the escrow holds available + line credit, reserved and fees + accrued fees" "$held" "$sum"
 
 [ "$fail" = 0 ] || die "deployment checks failed"
-echo "deploy checks: 15 passed, 0 failed"
+echo "deploy checks: 19 passed, 0 failed"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs ./scripts/up on free ports in the background (as its own job, as from a terminal),
-# waits for "running", checks that the relayer committed a batch and paid a claim, that the
-# demo's royalty stream and pool payout exist on-chain, that the services answer and the indexer
+# waits for "running", checks that the relayer committed a batch reserving from the demo payer's
+# credit line and paid a claim, that the demo's royalty stream and pool payout exist on-chain, that the services answer and the indexer
 # audited the relayer's batch (every value read from the summary must be there), sends SIGINT
 # and checks that every process it started is gone; then runs it a second time (running it again
 # works) and stops it with SIGTERM.
@@ -94,6 +94,16 @@ check "the demo printed a royalty stream and a revenue pool" test -n "$stream_id
 check "the demo's royalty stream to license 1 is streaming and has paid out on-chain" stream_paid
 check "the demo's pool holds license 4" pool_holds_license
 check "the demo's pool distributed income and paid both members on-chain" pool_paid_both
+# The relayer's batch reserved from the demo payer's credit line (Demo.s.sol funded it for the
+# relayer account): its credit is below what the demo left (printed by scripts/up).
+escrow="$(value_of 'TrainingEscrow' "$log/up1.log")" || escrow=""
+credit_after_demo="$(sed -nE 's/^ +demo\.relayer_credit_units: ([0-9]+).*/\1/p' "$log/up1.log" | head -n1)"
+line_credit() {
+  call "$escrow" 'creditLine(address,address,address)((uint104,uint112,uint40,uint128))' \
+    0x90F79bf6EB2c4f870365E785982E1f101E93b906 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65 "$token" | field_of 4
+}
+reserved_from_line() { [ -n "$credit_after_demo" ] && [ "$(line_credit)" -lt "$credit_after_demo" ]; }
+check "the relayer's batch reserved from the demo payer's credit line" reserved_from_line
 indexer="$(value_of 'indexer API' "$log/up1.log")" || indexer=""
 check_dashboard "$indexer"
 # The relayer publishes its batch data on 127.0.0.1, which the indexer fetches only because

@@ -7,12 +7,13 @@
 //! (`--batch-data FILE|URL`, docs/protocol.md §8), from which the proofs are rebuilt locally.
 //! Neither source is trusted: before any gas is spent, each receipt's signature must recover,
 //! its proof must lead to the root, the root must be committed on-chain with an open claim
-//! window for the payer and token, and the usage must not be settled yet (the escrow then checks
-//! the payer's key on-chain). Roots are claimed oldest commit first, since a later batch
-//! reserves only the increase over the earlier ones.
+//! window for the payer and token, the usage must not be settled yet, and the committing
+//! relayer's credit line must hold reserved what the claim draws (the escrow then checks the
+//! payer's key on-chain). All batches a relayer committed for a payer and token draw on one pool,
+//! the line's `reserved`; claims go oldest commit first, each run's counts in increasing order.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     path::PathBuf,
 };
 
@@ -289,6 +290,66 @@ struct Ready {
     token: Address,
     claim: Escrow::Claim,
     cumulative: u64,
+    digest: B256,
+    license_id: U256,
+    /// What the claim draws, as the escrow computes it.
+    draw: Draw,
+}
+
+/// What one claim draws from the committing relayer's line: `(cumulative − settled) × price`,
+/// the samples capped by what the acceptance's `maxSamples` leaves.
+struct Draw {
+    /// The usage key (its settled count advances with each claim).
+    key: B256,
+    /// Settled samples of the key on-chain.
+    settled: u64,
+    /// (payer, licenseId, termsId): the acceptance whose cap the samples count against.
+    acceptance: (Address, U256, u64),
+    /// Samples the cap leaves (`None`: no cap).
+    cap_left: Option<u64>,
+    /// Base units per sample.
+    price: U256,
+    /// (payer, committing relayer, token): the line paying.
+    line: (Address, Address, Address),
+    /// What the line holds reserved on-chain.
+    reserved: U256,
+}
+
+/// Running state of the claims planned so far, so that each later claim is checked against what
+/// the earlier ones leave (settled counts, caps, the lines' reserved funds).
+#[derive(Default)]
+struct Plan {
+    settled: HashMap<B256, u64>,
+    cap_left: HashMap<(Address, U256, u64), Option<u64>>,
+    reserved: HashMap<(Address, Address, Address), U256>,
+}
+
+impl Plan {
+    /// Books `draw` for a claim up to `cumulative`, or says why the escrow would revert it.
+    fn book(&mut self, draw: &Draw, cumulative: u64) -> std::result::Result<(), String> {
+        let settled = *self.settled.entry(draw.key).or_insert(draw.settled);
+        if cumulative <= settled {
+            return Ok(());
+        }
+        let cap = *self
+            .cap_left
+            .entry(draw.acceptance)
+            .or_insert(draw.cap_left);
+        let samples = (cumulative - settled).min(cap.unwrap_or(u64::MAX));
+        let amount = U256::from(samples) * draw.price;
+        let reserved = self.reserved.entry(draw.line).or_insert(draw.reserved);
+        if *reserved < amount {
+            return Err(format!(
+                "relayer {}'s credit line holds {reserved} base units reserved for this payer, and this claim needs {amount}: the relayer reserved too little; settle the receipt directly (`fairtrain creator settle`)",
+                draw.line.1
+            ));
+        }
+        *reserved -= amount;
+        self.settled.insert(draw.key, cumulative);
+        self.cap_left
+            .insert(draw.acceptance, cap.map(|left| left - samples));
+        Ok(())
+    }
 }
 
 /// Checks one candidate against its root and the chain; `Err(reason)` if it must be skipped.
@@ -350,10 +411,33 @@ async fn check(
             "already settled ({settled} samples of this run settled)"
         )));
     }
+    // Claims draw on the committing relayer's line, shared by all its batches for the payer.
+    let line = chain
+        .read(
+            "reading the relayer's credit line",
+            escrow.creditLine(receipt.payer, reservation.relayer, acceptance.token),
+        )
+        .await?;
+    let draw = Draw {
+        key: receipt.usage_key(),
+        settled,
+        acceptance: (receipt.payer, receipt.licenseId, receipt.termsId),
+        cap_left: (acceptance.maxSamples != 0).then(|| {
+            acceptance
+                .maxSamples
+                .saturating_sub(acceptance.samplesCharged)
+        }),
+        price: U256::from(acceptance.pricePerSample),
+        line: (receipt.payer, reservation.relayer, acceptance.token),
+        reserved: U256::from(line.reserved),
+    };
     Ok(Ok(Ready {
         root,
         token: acceptance.token,
         cumulative: receipt.cumulativeSamples,
+        digest: domain.digest(&receipt),
+        license_id: receipt.licenseId,
+        draw,
         claim: Escrow::Claim {
             receipt: receipt.into(),
             signature: c.receipt.signature.to_bytes(),
@@ -430,16 +514,27 @@ pub async fn claim(chain: &Chain, args: &ClaimArgs) -> Result<Claimed> {
         }
     }
     // Oldest commit first (by the position of its `BatchCommitted` event: several batches can
-    // share a block time), and within a root each run's counts in increasing order: a later
-    // batch reserved only what its receipts add over the earlier ones.
+    // share a block time), and within a root each run's counts in increasing order. The funds
+    // do not depend on the order (a relayer's batches share its line's reserved pool); each
+    // claim is checked against what the ones before it leave of that pool, so that one short
+    // line does not revert a transaction of good claims.
     let roots: BTreeSet<B256> = ready.iter().map(|r| r.root).collect();
     let mut order: BTreeMap<B256, (u64, u64)> = BTreeMap::new();
     for root in roots {
         order.insert(root, commit_position(chain, root).await?);
     }
     ready.sort_by_key(|r| (order[&r.root], r.root, r.cumulative));
+    let mut plan = Plan::default();
     let mut by_root: Vec<(B256, Address, Vec<Escrow::Claim>)> = Vec::new();
     for r in ready {
+        if let Err(reason) = plan.book(&r.draw, r.cumulative) {
+            skipped.push(Skipped {
+                digest: r.digest,
+                license_id: r.license_id.to_string(),
+                reason,
+            });
+            continue;
+        }
         match by_root.last_mut() {
             Some((root, _, claims)) if *root == r.root && claims.len() < args.per_tx => {
                 claims.push(r.claim);

@@ -1,4 +1,12 @@
-//! `fairtrain payer ...`: budgets, acceptances, signing keys, relayers, withdrawals and status.
+//! `fairtrain payer ...`: budgets, acceptances, signing keys, relayer credit lines, withdrawals
+//! and status.
+//!
+//! A payer authorizes a relayer by funding a credit line for it (`payer credit fund`): the
+//! relayer's batches reserve from the line's credit, and claims draw on what the line holds
+//! reserved. Credit comes back to the available balance only through a reduction requested one
+//! notice period in advance (`credit reduce`, then `credit execute-reduction`); reserved funds
+//! return to the credit once every batch that reserved into the line has expired (`credit
+//! release`, which anyone may send).
 
 use std::collections::BTreeSet;
 
@@ -30,10 +38,10 @@ pub enum PayerCmd {
     /// Register or revoke signing keys of your training infrastructure.
     #[command(subcommand)]
     Signer(SignerCmd),
-    /// Authorize or revoke relayers that may reserve from your budget.
+    /// Fund, reduce and release the credit lines of relayers that reserve from your budget.
     #[command(subcommand)]
-    Relayer(RelayerCmd),
-    /// Balances, pending withdrawals, acceptances and spending, keys and relayers.
+    Credit(CreditCmd),
+    /// Balances, credit lines, pending withdrawals, acceptances and spending, keys.
     Status(StatusArgs),
     /// Request, execute or cancel a withdrawal of unspent budget.
     #[command(subcommand)]
@@ -97,19 +105,62 @@ pub enum SignerCmd {
     },
 }
 
-/// `payer relayer`.
+/// `payer credit`.
 #[derive(Clone, Debug, Subcommand)]
-pub enum RelayerCmd {
-    /// Allow a relayer to commit batches reserving from your budget.
-    Authorize {
-        /// The relayer's address.
-        relayer: Address,
-    },
-    /// Stop a relayer (future commits only).
-    Revoke {
-        /// The relayer's address.
-        relayer: Address,
-    },
+pub enum CreditCmd {
+    /// Move available budget into a relayer's credit line: the relayer may then commit batches
+    /// that reserve from it.
+    Fund(CreditAmountArgs),
+    /// Ask to take credit back from a line (executable after the notice period; replaces an
+    /// earlier request).
+    Reduce(CreditAmountArgs),
+    /// Cancel the pending credit reduction of a line.
+    CancelReduction(LineArgs),
+    /// Move the requested credit (what the line still has) back to the available balance, once
+    /// the notice period passed.
+    ExecuteReduction(LineArgs),
+    /// Return a line's reserved funds to its credit once every batch that reserved into it
+    /// expired, and sweep its fees (anyone may send it).
+    Release(AnyLineArgs),
+    /// Move the platform fees of claims paid from a line to the platform's balance (anyone may
+    /// send it).
+    SweepFees(AnyLineArgs),
+}
+
+/// One of the key's credit lines.
+#[derive(Clone, Debug, Args)]
+pub struct LineArgs {
+    /// The relayer the line is for.
+    #[arg(long)]
+    pub relayer: Address,
+    /// Token: address or symbol of a deployment token [default: the deployment's first].
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+/// One of the key's credit lines and an amount.
+#[derive(Clone, Debug, Args)]
+pub struct CreditAmountArgs {
+    /// The line.
+    #[command(flatten)]
+    pub line: LineArgs,
+    /// Amount in whole tokens (e.g. 12.5), or base units with --raw.
+    #[arg(long)]
+    pub amount: String,
+    /// The amount is in base units.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Any payer's credit line.
+#[derive(Clone, Debug, Args)]
+pub struct AnyLineArgs {
+    /// The payer whose line it is [default: the key's address].
+    #[arg(long)]
+    pub payer: Option<Address>,
+    /// The line.
+    #[command(flatten)]
+    pub line: LineArgs,
 }
 
 /// `payer withdraw`.
@@ -404,29 +455,217 @@ fn signer_state(key: Address, registered: U40, revoked: U40, now: u64) -> String
     }
 }
 
-/// `payer relayer ...`.
+/// `payer credit ...`.
 ///
 /// # Errors
 ///
-/// A decoded revert (e.g. `TrainingEscrow_ZeroAddress`).
-pub async fn relayer(chain: &Chain, cmd: &RelayerCmd) -> Result<Done> {
+/// A bad amount or token; a decoded revert: `TrainingEscrow_InsufficientBalance`,
+/// `_CreditLineOverflow`, `_NoCreditReductionRequested`, `_CreditReductionNotEffective` (with the
+/// time it takes effect), `_ReservedNotReleasable` (with the time it can be released),
+/// `_NothingReserved`, `_ZeroAmount`, `_ZeroAddress`.
+pub async fn credit(chain: &Chain, cmd: &CreditCmd) -> Result<Done> {
     let escrow = chain.escrow();
-    let (relayer, authorized) = match cmd {
-        RelayerCmd::Authorize { relayer } => (*relayer, true),
-        RelayerCmd::Revoke { relayer } => (*relayer, false),
+    let (payer, line) = match cmd {
+        CreditCmd::Fund(a) | CreditCmd::Reduce(a) => (chain.sender()?, &a.line),
+        CreditCmd::CancelReduction(l) | CreditCmd::ExecuteReduction(l) => (chain.sender()?, l),
+        CreditCmd::Release(a) | CreditCmd::SweepFees(a) => (
+            match a.payer {
+                Some(p) => p,
+                None => chain.sender()?,
+            },
+            &a.line,
+        ),
     };
-    let receipt = chain
-        .send("setRelayer", escrow.setRelayer(relayer, authorized))
-        .await?;
+    let relayer = line.relayer;
+    let token = chain.resolve_token(line.token.as_deref()).await?;
+    let (action, receipt, summary, next) = match cmd {
+        CreditCmd::Fund(a) | CreditCmd::Reduce(a) => {
+            let value = amount::parse(&a.amount, token.decimals, a.raw)?;
+            let value128 = u128::try_from(value).map_err(|_| CliError::Amount {
+                input: a.amount.clone(),
+                reason: "a credit amount must fit in 128 bits".into(),
+            })?;
+            if matches!(cmd, CreditCmd::Fund(_)) {
+                let receipt = chain
+                    .send(
+                        "fundCredit",
+                        escrow.fundCredit(relayer, token.address, value128),
+                    )
+                    .await?;
+                (
+                    "fundCredit",
+                    receipt,
+                    format!(
+                        "moved {} into the credit line of relayer {relayer}: it may commit batches reserving from it",
+                        token.describe(value)
+                    ),
+                    None,
+                )
+            } else {
+                let receipt = chain
+                    .send(
+                        "requestCreditReduction",
+                        escrow.requestCreditReduction(relayer, token.address, value128),
+                    )
+                    .await?;
+                let r = chain
+                    .read(
+                        "reading the credit reduction",
+                        escrow.creditReduction(payer, relayer, token.address),
+                    )
+                    .await?;
+                let effective = r.effectiveAt.to::<u64>();
+                (
+                    "requestCreditReduction",
+                    receipt,
+                    format!(
+                        "requested to take {} of credit back from relayer {relayer}, from {}",
+                        token.describe(value),
+                        time::utc(effective)
+                    ),
+                    Some(format!(
+                        "after {}, run `fairtrain payer credit execute-reduction --relayer {relayer}`",
+                        time::utc(effective)
+                    )),
+                )
+            }
+        }
+        CreditCmd::CancelReduction(_) => {
+            let receipt = chain
+                .send(
+                    "cancelCreditReduction",
+                    escrow.cancelCreditReduction(relayer, token.address),
+                )
+                .await?;
+            (
+                "cancelCreditReduction",
+                receipt,
+                format!("cancelled the pending credit reduction of relayer {relayer}"),
+                None,
+            )
+        }
+        CreditCmd::ExecuteReduction(_) => {
+            let receipt = chain
+                .send("reduceCredit", escrow.reduceCredit(relayer, token.address))
+                .await?;
+            let moved = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|l| l.log_decode::<TrainingEscrow::CreditReduced>().ok())
+                .map_or(U256::ZERO, |l| l.inner.data.amount);
+            let left = chain
+                .read(
+                    "reading the credit reduction",
+                    escrow.creditReduction(payer, relayer, token.address),
+                )
+                .await?
+                .amount;
+            (
+                "reduceCredit",
+                receipt,
+                format!(
+                    "moved {} of credit from relayer {relayer} back to your available balance",
+                    token.describe(moved)
+                ),
+                (left != 0).then(|| {
+                    format!(
+                        "{} stays requested (the line's credit was short; reserved funds return to it on release): run the reduction again later",
+                        token.describe(U256::from(left))
+                    )
+                }),
+            )
+        }
+        CreditCmd::Release(_) => {
+            let receipt = chain
+                .send("release", escrow.release(payer, relayer, token.address))
+                .await?;
+            let released = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|l| l.log_decode::<TrainingEscrow::FundsReleased>().ok())
+                .map_or(U256::ZERO, |l| l.inner.data.amount);
+            (
+                "release",
+                receipt,
+                format!(
+                    "released {} reserved by relayer {relayer} back to the credit of payer {payer}",
+                    token.describe(released)
+                ),
+                Some(
+                    "the payer takes credit back with `fairtrain payer credit reduce` (after the notice period)"
+                        .into(),
+                ),
+            )
+        }
+        CreditCmd::SweepFees(_) => {
+            let receipt = chain
+                .send("sweepFees", escrow.sweepFees(payer, relayer, token.address))
+                .await?;
+            let swept = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|l| l.log_decode::<TrainingEscrow::FeesSwept>().ok())
+                .map_or(U256::ZERO, |l| l.inner.data.amount);
+            (
+                "sweepFees",
+                receipt,
+                format!(
+                    "swept {} of platform fees from the line of payer {payer} for relayer {relayer}",
+                    token.describe(swept)
+                ),
+                None,
+            )
+        }
+    };
+    let now = chain.now().await?;
+    let state = credit_line(chain, payer, relayer, &token, now).await?;
     Ok(Done {
-        summary: if authorized {
-            format!("relayer {relayer} may now commit batches that reserve from your budget")
-        } else {
-            format!("relayer {relayer} may no longer commit batches for you (batches already committed stay claimable)")
-        },
-        next: None,
-        details: serde_json::json!({ "relayer": relayer, "authorized": authorized }),
-        txs: vec![Sent::new("setRelayer", &receipt)],
+        summary: format!("{summary}\n  {}", state.describe(&token, now)),
+        next,
+        details: serde_json::json!({ "payer": payer, "token": token, "line": state }),
+        txs: vec![Sent::new(action, &receipt)],
+    })
+}
+
+/// Reads one credit line and its pending reduction.
+async fn credit_line(
+    chain: &Chain,
+    payer: Address,
+    relayer: Address,
+    token: &TokenInfo,
+    now: u64,
+) -> Result<CreditLineStatus> {
+    let escrow = chain.escrow();
+    let line = chain
+        .read(
+            "reading the credit line",
+            escrow.creditLine(payer, relayer, token.address),
+        )
+        .await?;
+    let reduction = chain
+        .read(
+            "reading the credit reduction",
+            escrow.creditReduction(payer, relayer, token.address),
+        )
+        .await?;
+    let reserved_until = line.reservedUntil.to::<u64>();
+    let effective_at = reduction.effectiveAt.to::<u64>();
+    Ok(CreditLineStatus {
+        relayer,
+        token: token.symbol.clone(),
+        credit: line.credit.to_string(),
+        reserved: line.reserved.to_string(),
+        fees: line.fees.to_string(),
+        reserved_until,
+        releasable: reserved_until != 0 && now >= reserved_until,
+        reduction: (effective_at != 0).then(|| ReductionStatus {
+            amount: reduction.amount.to_string(),
+            effective_at,
+            effective: now >= effective_at,
+        }),
     })
 }
 
@@ -523,16 +762,90 @@ pub struct TokenStatus {
     pub allowance: String,
     /// Available (chargeable, refundable).
     pub available: String,
-    /// Locked in batch reservations.
+    /// Credit of the payer's lines (what relayers may still reserve).
+    pub credit: String,
+    /// Reserved in the payer's lines by committed batches, not yet paid.
     pub reserved: String,
     /// Deposited for the payer, in total.
     pub deposited: String,
     /// Withdrawn by the payer, in total.
     pub withdrawn: String,
-    /// Paid for usage (payouts and fees): deposited − withdrawn − available − reserved.
+    /// Paid for usage (payouts and fees): deposited − withdrawn − available − credit − reserved.
     pub spent: String,
     /// Pending withdrawal, if any.
     pub withdrawal: Option<WithdrawalStatus>,
+    /// The payer's credit lines in this token.
+    pub credit_lines: Vec<CreditLineStatus>,
+}
+
+/// A credit line the payer funded for a relayer, in one token.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditLineStatus {
+    /// The relayer.
+    pub relayer: Address,
+    /// Token symbol.
+    pub token: String,
+    /// What the relayer may still reserve, base units.
+    pub credit: String,
+    /// Reserved by the relayer's committed batches and not paid, base units.
+    pub reserved: String,
+    /// Platform fees of claims paid from the line, not yet swept, base units.
+    pub fees: String,
+    /// The latest expiry of a batch that reserved into the line since its last release (0:
+    /// none).
+    pub reserved_until: u64,
+    /// Whether `credit release` would go through now.
+    pub releasable: bool,
+    /// The pending credit reduction, if any.
+    pub reduction: Option<ReductionStatus>,
+}
+
+impl CreditLineStatus {
+    /// The line in words.
+    fn describe(&self, token: &TokenInfo, now: u64) -> String {
+        let show =
+            |units: &str| token.describe(U256::from_str_radix(units, 10).unwrap_or_default());
+        let mut text = format!(
+            "line for relayer {}: credit {}, reserved {}, fees {}",
+            self.relayer,
+            show(&self.credit),
+            show(&self.reserved),
+            show(&self.fees)
+        );
+        if self.reserved_until != 0 {
+            text.push_str(&format!(
+                ", reserved until {}{}",
+                time::relative(self.reserved_until, now),
+                if self.releasable { " (releasable)" } else { "" }
+            ));
+        }
+        if let Some(r) = &self.reduction {
+            text.push_str(&format!(
+                "; reduction of {} {} {}",
+                show(&r.amount),
+                if r.effective {
+                    "executable since"
+                } else {
+                    "pending until"
+                },
+                time::relative(r.effective_at, now)
+            ));
+        }
+        text
+    }
+}
+
+/// A pending credit reduction.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReductionStatus {
+    /// Base units still requested.
+    pub amount: String,
+    /// Executable from.
+    pub effective_at: u64,
+    /// Whether its notice period passed.
+    pub effective: bool,
 }
 
 /// A pending withdrawal.
@@ -599,8 +912,6 @@ pub struct PayerStatus {
     pub acceptances: Vec<AcceptanceStatus>,
     /// Keys.
     pub signers: Vec<SignerStatus>,
-    /// Relayers currently authorized.
-    pub relayers: Vec<Address>,
 }
 
 impl Render for PayerStatus {
@@ -613,10 +924,11 @@ impl Render for PayerStatus {
                 format!("{} {}", amount::format(u, d), t.token.symbol)
             };
             lines.push(format!(
-                "{} {}: available {}, reserved {}, spent {} (of {} deposited, {} withdrawn); wallet {}, allowance {}",
+                "{} {}: available {}, credit {}, reserved {}, spent {} (of {} deposited, {} withdrawn); wallet {}, allowance {}",
                 t.token.symbol,
                 t.token.address,
                 show(&t.available),
+                show(&t.credit),
                 show(&t.reserved),
                 show(&t.spent),
                 show(&t.deposited),
@@ -633,6 +945,17 @@ impl Render for PayerStatus {
                     time::utc(w.lapses_at)
                 ));
             }
+            lines.extend(
+                t.credit_lines
+                    .iter()
+                    .map(|l| format!("  {}", l.describe(&t.token, self.now))),
+            );
+        }
+        if self.tokens.iter().all(|t| t.credit_lines.is_empty()) {
+            lines.push(
+                "credit lines: none (`fairtrain payer credit fund --relayer <address> --amount <n>` lets a relayer commit your receipts)"
+                    .into(),
+            );
         }
         if self.acceptances.is_empty() {
             lines.push("acceptances: none".into());
@@ -662,18 +985,6 @@ impl Render for PayerStatus {
             lines.push("signing keys: none".into());
         }
         lines.extend(self.signers.iter().map(|s| s.state.clone()));
-        if self.relayers.is_empty() {
-            lines.push("relayers: none".into());
-        } else {
-            lines.push(format!(
-                "relayers: {}",
-                self.relayers
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
         lines.join("\n")
     }
 }
@@ -693,8 +1004,9 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
     let address = *escrow.address();
     let now = chain.now().await?;
 
-    let reservations =
-        events::<TrainingEscrow::FundsReserved>(chain, address, Topic::Second(payer_topic)).await?;
+    // Every line was funded at least once: `CreditFunded` names them all.
+    let funded =
+        events::<TrainingEscrow::CreditFunded>(chain, address, Topic::First(payer_topic)).await?;
     let deposits =
         events::<TrainingEscrow::Deposited>(chain, address, Topic::First(payer_topic)).await?;
     let withdrawals =
@@ -715,18 +1027,18 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
                 escrow.availableBalance(payer, token_address),
             )
             .await?;
-        let mut reserved = U256::ZERO;
-        for (event, _) in reservations
+        let relayers: BTreeSet<Address> = funded
             .iter()
             .filter(|(e, _)| e.token == token_address)
-        {
-            let r = chain
-                .read(
-                    "reading a reservation",
-                    escrow.reservation(event.root, payer, token_address),
-                )
-                .await?;
-            reserved += U256::from(r.remaining);
+            .map(|(e, _)| e.relayer)
+            .collect();
+        let (mut credit, mut reserved) = (U256::ZERO, U256::ZERO);
+        let mut credit_lines = Vec::new();
+        for relayer in relayers {
+            let line = credit_line(chain, payer, relayer, &token, now).await?;
+            credit += U256::from_str_radix(&line.credit, 10).unwrap_or_default();
+            reserved += U256::from_str_radix(&line.reserved, 10).unwrap_or_default();
+            credit_lines.push(line);
         }
         let deposited: U256 = deposits
             .iter()
@@ -738,10 +1050,12 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             .filter(|(e, _)| e.token == token_address)
             .map(|(e, _)| e.amount)
             .sum();
-        // Every unit deposited is available, reserved, withdrawn or paid (docs/protocol.md §10).
+        // Every unit deposited is available, in a line's credit or reserved funds, withdrawn or
+        // paid (a line's unswept fees are paid already) (docs/protocol.md §10).
         let spent = deposited
             .saturating_sub(withdrawn)
             .saturating_sub(available)
+            .saturating_sub(credit)
             .saturating_sub(reserved);
         let w = chain
             .read(
@@ -769,11 +1083,13 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             wallet: wallet.to_string(),
             allowance: allowance.to_string(),
             available: available.to_string(),
+            credit: credit.to_string(),
             reserved: reserved.to_string(),
             deposited: deposited.to_string(),
             withdrawn: withdrawn.to_string(),
             spent: spent.to_string(),
             withdrawal,
+            credit_lines,
         });
     }
 
@@ -820,28 +1136,11 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
         });
     }
 
-    let candidates: BTreeSet<Address> =
-        events::<TrainingEscrow::RelayerSet>(chain, address, Topic::First(payer_topic))
-            .await?
-            .into_iter()
-            .map(|(e, _)| e.relayer)
-            .collect();
-    let mut relayers = Vec::new();
-    for relayer in candidates {
-        if chain
-            .read("reading a relayer", escrow.isRelayer(payer, relayer))
-            .await?
-        {
-            relayers.push(relayer);
-        }
-    }
-
     Ok(PayerStatus {
         payer,
         now,
         tokens,
         acceptances,
         signers,
-        relayers,
     })
 }

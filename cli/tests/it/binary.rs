@@ -106,23 +106,67 @@ async fn creator_and_payer_through_the_binary() {
         "{text}"
     );
     ok(&net.cli(Some(PAYER), &["payer", "accept", "1"]));
+    let relayer = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+    let text = ok(&net.cli(
+        Some(PAYER),
+        &[
+            "payer",
+            "credit",
+            "fund",
+            "--relayer",
+            relayer,
+            "--amount",
+            "1",
+        ],
+    ));
+    assert!(
+        text.contains(&format!(
+            "moved 1 fUSD (1000000 base units) into the credit line of relayer {relayer}"
+        )),
+        "{text}"
+    );
     ok(&net.cli(
         Some(PAYER),
         &[
             "payer",
-            "relayer",
-            "authorize",
-            "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+            "credit",
+            "reduce",
+            "--relayer",
+            relayer,
+            "--amount",
+            "0.4",
         ],
     ));
+    // Executing the reduction before its notice: exit 1, the decoded error and when it works.
+    let out = net.cli(
+        Some(PAYER),
+        &["payer", "credit", "execute-reduction", "--relayer", relayer],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("reduceCredit reverted: TrainingEscrow_CreditReductionNotEffective("),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the credit reduction takes effect at"),
+        "{stderr}"
+    );
     ok(&net.cli(Some(PAYER), &["payer", "withdraw", "request", "1"]));
     let status = json(&net.cli(Some(PAYER), &["payer", "status", "--json"]));
-    assert_eq!(status["tokens"][0]["available"], "2500000");
+    assert_eq!(status["tokens"][0]["available"], "1500000");
+    assert_eq!(status["tokens"][0]["credit"], "1000000");
     assert_eq!(status["tokens"][0]["withdrawal"]["state"], "locked");
     assert_eq!(status["acceptances"][0]["licenseId"], "1");
-    assert_eq!(
-        status["relayers"][0],
-        "0x90f79bf6eb2c4f870365e785982e1f101e93b906"
+    let line = &status["tokens"][0]["creditLines"][0];
+    assert_eq!(line["relayer"], relayer.to_lowercase());
+    assert_eq!(line["credit"], "1000000");
+    assert_eq!(line["reduction"]["amount"], "400000");
+    assert_eq!(line["reduction"]["effective"], false);
+    let text = ok(&net.cli(Some(PAYER), &["payer", "status"]));
+    assert!(
+        text.contains(&format!("line for relayer {relayer}: credit 1 fUSD (1000000 base units), reserved 0 fUSD (0 base units)")),
+        "{text}"
     );
 
     // Executing before the unlock: exit 1, the decoded error and its hint on stderr; JSON on

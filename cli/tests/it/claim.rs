@@ -1,8 +1,10 @@
 //! `creator claim` from published batch data: a relayer account commits two batches (as the
-//! relayer would, with `commitBatch`), the creator claims from the documents alone, oldest batch
-//! first, to the unit; a second claim finds everything settled; a tampered document and an
-//! uncommitted root are refused before any gas is spent. Behind a node that refuses wide
-//! `eth_getLogs` ranges, every command that reads events answers what it answers directly.
+//! relayer would, with `commitBatch`) reserving from the credit line the payer funded for it,
+//! the creator claims from the documents alone, oldest batch first, to the unit, and the line's
+//! reserved pool is spent exactly; a second claim finds everything settled; a batch that
+//! reserved too little is skipped before any gas is spent, as are a tampered document and an
+//! uncommitted root. Behind a node that refuses wide `eth_getLogs` ranges, every command that
+//! reads events answers what it answers directly.
 
 use std::path::Path;
 
@@ -13,7 +15,7 @@ use alloy::{
 use fairtrain_cli::{
     cmd::{
         claim::{self, ClaimArgs},
-        payer::{self, AcceptArgs, DepositArgs, RelayerCmd, SignerCmd},
+        payer::{self, AcceptArgs, CreditAmountArgs, CreditCmd, DepositArgs, LineArgs, SignerCmd},
     },
     Chain, CliError,
 };
@@ -33,13 +35,39 @@ use crate::{
 };
 
 /// The relayer's account.
-const RELAYER: usize = 4;
+pub(crate) const RELAYER: usize = 4;
 /// Price of the license minted by `royalties::mint`: 0.001 fUSD.
-const PRICE: u64 = 1_000;
+pub(crate) const PRICE: u64 = 1_000;
+
+/// `payer credit fund` of `whole` fUSD for the relayer account.
+pub(crate) fn fund_line(whole: &str) -> CreditCmd {
+    CreditCmd::Fund(CreditAmountArgs {
+        line: LineArgs {
+            relayer: key(RELAYER).address(),
+            token: None,
+        },
+        amount: whole.into(),
+        raw: false,
+    })
+}
+
+/// The payer's credit line for the relayer account.
+pub(crate) async fn line(chain: &Chain) -> Escrow::CreditLine {
+    chain
+        .escrow()
+        .creditLine(
+            key(PAYER).address(),
+            key(RELAYER).address(),
+            chain.deployment.payment_tokens[0],
+        )
+        .call()
+        .await
+        .unwrap()
+}
 
 /// Commits `receipts` as one batch from the relayer account, writes its batch data to `path`,
 /// and returns the document.
-async fn commit(
+pub(crate) async fn commit(
     net: &Devnet,
     domain: &EscrowDomain,
     receipts: Vec<SignedReceipt>,
@@ -95,6 +123,7 @@ fn args(files: &[&Path]) -> ClaimArgs {
     }
 }
 
+/// Platform fees: accrued, and not yet swept from the payer's line.
 async fn fees(chain: &Chain) -> U256 {
     chain
         .escrow()
@@ -102,6 +131,7 @@ async fn fees(chain: &Chain) -> U256 {
         .call()
         .await
         .unwrap()
+        + U256::from(line(chain).await.fees)
 }
 
 // Multi-threaded: the range-limiting proxy serves the binary while the test waits for it.
@@ -155,14 +185,7 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
     )
     .await
     .unwrap();
-    payer::relayer(
-        &payer,
-        &RelayerCmd::Authorize {
-            relayer: key(RELAYER).address(),
-        },
-    )
-    .await
-    .unwrap();
+    payer::credit(&payer, &fund_line("10")).await.unwrap();
     net.advance(NOTICE + 1).await;
 
     let domain = EscrowDomain::new(31337, payer.deployment.training_escrow);
@@ -286,15 +309,21 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
         let root = BatchData::parse(&std::fs::read(path).unwrap())
             .unwrap()
             .root;
-        let left = creator
+        let batch = creator
             .escrow()
             .reservation(root, payer_addr, creator.deployment.payment_tokens[0])
             .call()
             .await
-            .unwrap()
-            .remaining;
-        assert_eq!(left, 0, "each reservation is spent exactly");
+            .unwrap();
+        assert_eq!(batch.relayer, key(RELAYER).address());
     }
+    let pool = line(&creator).await;
+    assert_eq!(
+        pool.reserved.to::<u64>(),
+        0,
+        "the batches' reserved pool is spent exactly"
+    );
+    assert_eq!(pool.credit, 10_000_000 - 2100 * u128::from(PRICE));
 
     // Again: everything is settled, nothing is sent.
     let again = claim::claim(&creator, &args(&[&first, &second]))
@@ -307,6 +336,22 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
         .iter()
         .all(|s| s.reason.contains("already settled")));
 
+    // A batch that reserved nothing for new usage (the line's pool is empty): the claim is
+    // skipped with the reason before any gas is spent, rather than reverting.
+    let short = tmp.path().join("short.json");
+    commit(&net, &domain, vec![sign("d", 100)], 0, &short, true).await;
+    let skipped = claim::claim(&creator, &args(&[&short])).await.unwrap();
+    assert!(skipped.claims.is_empty(), "{}", skipped.summary);
+    assert_eq!(skipped.skipped.len(), 1);
+    assert!(
+        skipped.skipped[0]
+            .reason
+            .contains("holds 0 base units reserved")
+            && skipped.skipped[0].reason.contains("needs 100000"),
+        "{:?}",
+        skipped.skipped
+    );
+
     // The commands that read events — payer status and creator earnings — behind the
     // range-limiting node answer what they answer directly.
     for (account, args) in [
@@ -316,7 +361,7 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
         same_behind_a_range_limit(&net, &proxy, account, &args);
     }
     // Nine event reads at least (the claim's lookup of two committed roots and one that is
-    // not, six by the status, two by the earnings), each in ranges of at most 3 blocks.
+    // not, five by the status, two by the earnings), each in ranges of at most 3 blocks.
     let head = alloy::providers::Provider::get_block_number(payer.provider())
         .await
         .unwrap();

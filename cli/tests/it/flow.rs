@@ -12,8 +12,8 @@ use fairtrain_cli::{
         license::{self, MintArgs, ShowArgs, TermsArgs, UpdateTermsArgs},
         manifest::{self, BuildArgs, ProveArgs, SignArgs, VerifyArgs},
         payer::{
-            self, AcceptArgs, AmountArgs, DepositArgs, RelayerCmd, SignerCmd, StatusArgs,
-            WithdrawCmd,
+            self, AcceptArgs, AmountArgs, CreditAmountArgs, CreditCmd, DepositArgs, LineArgs,
+            SignerCmd, StatusArgs, WithdrawCmd,
         },
     },
     opts::{GlobalOpts, KeyOpts},
@@ -263,17 +263,30 @@ async fn creator_and_payer_flow() {
         cancelled.summary
     );
 
-    // Relayers: authorize two, revoke one.
+    // Relayers: credit lines for two, 10 and 5 fUSD (twice 2.5).
     let (r1, r2) = (key(4).address(), key(0).address());
-    payer::relayer(&payer_chain, &RelayerCmd::Authorize { relayer: r1 })
-        .await
-        .unwrap();
-    payer::relayer(&payer_chain, &RelayerCmd::Authorize { relayer: r2 })
-        .await
-        .unwrap();
-    payer::relayer(&payer_chain, &RelayerCmd::Revoke { relayer: r2 })
-        .await
-        .unwrap();
+    let fund = |relayer, amount: &str| {
+        CreditCmd::Fund(CreditAmountArgs {
+            line: LineArgs {
+                relayer,
+                token: None,
+            },
+            amount: amount.into(),
+            raw: false,
+        })
+    };
+    let funded = payer::credit(&payer_chain, &fund(r1, "10")).await.unwrap();
+    assert_eq!(funded.details["line"]["credit"], "10000000");
+    assert!(
+        funded
+            .summary
+            .contains("moved 10 fUSD (10000000 base units)"),
+        "{}",
+        funded.summary
+    );
+    for _ in 0..2 {
+        payer::credit(&payer_chain, &fund(r2, "2.5")).await.unwrap();
+    }
 
     // A receipt signed by the registered key cannot be settled before the acceptance is
     // chargeable: the decoded error says when it will be.
@@ -315,7 +328,8 @@ async fn creator_and_payer_flow() {
         .unwrap();
     assert_eq!(status.payer, payer_addr);
     let fusd = &status.tokens[0];
-    assert_eq!(fusd.available, "150500000");
+    assert_eq!(fusd.available, "135500000");
+    assert_eq!(fusd.credit, "15000000");
     assert_eq!(fusd.reserved, "0");
     assert_eq!(fusd.wallet, "849500000");
     let w = fusd.withdrawal.as_ref().unwrap();
@@ -327,7 +341,20 @@ async fn creator_and_payer_flow() {
     assert!(!status.acceptances[0].chargeable);
     assert_eq!(status.signers.len(), 1);
     assert_eq!(status.signers[0].revoked_at, 0);
-    assert_eq!(status.relayers, [r1]);
+    let lines: Vec<_> = fusd
+        .credit_lines
+        .iter()
+        .map(|l| {
+            (
+                l.relayer,
+                l.credit.as_str(),
+                l.reserved.as_str(),
+                l.reserved_until,
+            )
+        })
+        .collect();
+    assert_eq!(lines, [(r1, "10000000", "0", 0), (r2, "5000000", "0", 0)]);
+    assert!(fusd.credit_lines.iter().all(|l| l.reduction.is_none()));
 
     // Before the notice period: the decoded error names the unlock time.
     match payer::withdraw(
@@ -411,7 +438,7 @@ async fn creator_and_payer_flow() {
     assert!(a.chargeable);
     assert_eq!(a.samples_charged, None, "uncapped terms count no samples");
     let t = &status.tokens[0];
-    assert_eq!(t.available, "129500000");
+    assert_eq!(t.available, "114500000");
     assert_eq!(
         (t.deposited.as_str(), t.withdrawn.as_str(), t.spent.as_str()),
         ("150500000", "20000000", "1000000")

@@ -3,6 +3,7 @@
 
 mod binary;
 mod claim;
+mod credit;
 mod failures;
 mod flow;
 mod royalties;

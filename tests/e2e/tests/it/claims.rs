@@ -94,6 +94,16 @@ async fn creator_claims(db: Db) {
         .filter(|r| !first.contains(r))
         .collect();
     let charged = U256::from((5 * 300 + 50) * PRICE);
+    assert_eq!(
+        reservations.iter().map(|r| r.2).sum::<U256>(),
+        charged,
+        "the new batches reserved exactly the new usage"
+    );
+    assert_eq!(
+        devnet.reserved(addr(PAYER)).await,
+        charged,
+        "held in the relayer's line"
+    );
     let unsettled = eventually(30, || async {
         let served = proofs_of_license_1(&relayer).await;
         (served.len() == 6).then_some(served)
@@ -141,9 +151,11 @@ async fn creator_claims(db: Db) {
         .map(|c| c["receipts"].as_u64().unwrap())
         .sum();
     assert_eq!(sent, 6, "{claimed}");
-    for (root, payer, _) in &reservations {
-        assert_eq!(devnet.reserved(*root, *payer).await, U256::ZERO);
-    }
+    assert_eq!(
+        devnet.reserved(addr(PAYER)).await,
+        U256::ZERO,
+        "the line's reserved funds are drawn exactly"
+    );
     // Nothing is served any more once the relayer has seen the claims.
     eventually(30, || async {
         proofs_of_license_1(&relayer).await.is_empty().then_some(())

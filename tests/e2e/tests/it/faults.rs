@@ -86,11 +86,16 @@ async fn relayer_killed_and_anvil_restarted_converge() {
         reserved_by_relayer, charged,
         "nothing lost, nothing reserved twice"
     );
-    let available = devnet.available(addr(PAYER)).await;
+    let unspent = devnet.unspent(addr(PAYER)).await;
     assert_eq!(
-        U256::from(DEPOSIT) - available,
+        U256::from(DEPOSIT) - unspent,
+        U256::ZERO,
+        "committing moves funds within the line, spends nothing"
+    );
+    assert_eq!(
+        devnet.reserved(addr(PAYER)).await,
         charged,
-        "the chain charged the same"
+        "the chain reserved the same in the relayer's line"
     );
 
     // Claims after the faults pay each unit once, although the relayer is SIGKILLed with its
@@ -104,14 +109,15 @@ async fn relayer_killed_and_anvil_restarted_converge() {
     relayer.kill_at("claim_broadcast").await;
     relayer.restart().await;
     eventually(60, || async {
-        let mut remaining = U256::ZERO;
-        for (root, payer, _) in &reservations {
-            remaining += devnet.reserved(*root, *payer).await;
-        }
-        remaining.is_zero().then_some(())
+        devnet.reserved(addr(PAYER)).await.is_zero().then_some(())
     })
     .await
-    .unwrap_or_else(|| panic!("every reservation claimed; relayer log:\n{}", relayer.log()));
+    .unwrap_or_else(|| {
+        panic!(
+            "every reserved unit claimed; relayer log:\n{}",
+            relayer.log()
+        )
+    });
     let paid = devnet.balance(addr(CREATOR)).await - before;
     let fees = devnet.fees().await;
     assert_eq!(paid + fees, charged, "paid once: creator + fees = charged");
@@ -121,10 +127,16 @@ async fn relayer_killed_and_anvil_restarted_converge() {
         again["claimJobs"].as_array().is_none_or(|j| j.is_empty()),
         "{again}"
     );
+    let unspent = devnet.unspent(addr(PAYER)).await;
+    assert_eq!(
+        U256::from(DEPOSIT) - unspent,
+        charged,
+        "the chain charged the same"
+    );
     assert_eq!(
         devnet.balance(devnet.escrow).await,
-        available + fees,
-        "the escrow holds the payer's available balance and the fees"
+        unspent + fees,
+        "the escrow holds the payer's available balance and line, and the fees"
     );
     // The indexer followed through both faults and agrees with the chain and the relayer.
     assert_agree(
@@ -178,7 +190,6 @@ async fn indexer_killed_mid_backfill(db: Db) {
     }
     assert_eq!(meter.flush().await.unwrap().accepted, 3);
     all_committed(&relayer, 3).await;
-    let reservations = confirmed_reservations(&relayer).await;
     let jobs = relayer.claim_all().await;
     assert!(
         jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
@@ -187,9 +198,7 @@ async fn indexer_killed_mid_backfill(db: Db) {
     eventually(60, || async { relayer.all_claimed(1).await.then_some(()) })
         .await
         .unwrap_or_else(|| panic!("claims recorded; relayer log:\n{}", relayer.log()));
-    for (root, payer, _) in &reservations {
-        assert!(devnet.reserved(*root, *payer).await.is_zero(), "claimed");
-    }
+    assert!(devnet.reserved(addr(PAYER)).await.is_zero(), "claimed");
 
     // A long chain: the payer tops up its budget 40 times, 20 empty blocks apart.
     let unit = U256::from(1_000_000);

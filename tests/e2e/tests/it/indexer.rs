@@ -281,18 +281,19 @@ struct Receipt {
 /// to the unit, and that `reconcile` is clean:
 ///
 /// - raw events stored = logs of the followed contracts on the chain;
-/// - the payer's available and reserved balances equal the escrow's; deposited and withdrawn
+/// - the payer's available balance, credit and reserved funds equal the escrow's (its one credit
+///   line, for the relayer account: in `/api/balances` and `/api/credit-lines`, credit, reserved,
+///   fees, reserved-until and pending reduction equal the chain's); deposited and withdrawn
 ///   equal `flows`; spent equals what the relayer's claimed receipts charged, and
-///   deposited = available + reserved + spent + withdrawn;
+///   deposited = available + credit + reserved + spent + withdrawn;
 /// - per license, gross royalties equal the relayer's claimed receipts of that license, and
 ///   gross = net + fee; per payee, net royalties equal the payee's token balance on the chain
 ///   (payees get tokens from royalties only in these tests);
-/// - fees in royalties = fees in batches = the escrow's accrued fees;
+/// - fees in royalties = fees in batches = the escrow's accrued fees plus the line's unswept fees;
 /// - the indexer's batches are the relayer's confirmed batches: same root, commit transaction
 ///   and block, receipt count, reserved amount (the relayer's reservations), settled amount and
-///   claim count (the relayer's claimed receipts of that root), and each reservation's
-///   remaining amount equals the escrow's;
-/// - the escrow's token balance = available + reserved + fees.
+///   claim count (the relayer's claimed receipts of that root);
+/// - the escrow's token balance = available + credit + reserved + fees.
 pub(crate) async fn assert_agree(
     devnet: &Devnet,
     relayer: &Relayer,
@@ -336,17 +337,21 @@ pub(crate) async fn assert_agree(
     assert_eq!(balances.len(), 1, "{balances:?}");
     let b = &balances[0];
     let available = devnet.available(flows.payer).await;
-    let mut reserved = U256::ZERO;
-    for batch in &confirmed {
-        reserved += devnet
-            .reserved(
-                batch["root"].as_str().unwrap().parse().unwrap(),
-                flows.payer,
-            )
-            .await;
-    }
+    let line = devnet.line(flows.payer).await;
+    let (credit, reserved) = (U256::from(line.credit), U256::from(line.reserved));
     assert_eq!(units(&b["available"]), available, "available: {b}");
+    assert_eq!(units(&b["credit"]), credit, "credit: {b}");
     assert_eq!(units(&b["reserved"]), reserved, "reserved: {b}");
+    let lines = b["credit_lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "one credit line: {b}");
+    assert_line(devnet, flows.payer, &lines[0]).await;
+    let rows = all_items(
+        indexer,
+        &format!("/api/credit-lines?payer={:#x}", flows.payer),
+    )
+    .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_line(devnet, flows.payer, &rows[0]).await;
     assert_eq!(units(&b["deposited"]), flows.deposited, "deposited: {b}");
     assert_eq!(units(&b["withdrawn"]), flows.withdrawn, "withdrawn: {b}");
     assert_eq!(
@@ -356,8 +361,8 @@ pub(crate) async fn assert_agree(
     );
     assert_eq!(
         flows.deposited,
-        available + reserved + claimed + flows.withdrawn,
-        "deposited = available + reserved + spent + withdrawn"
+        available + credit + reserved + claimed + flows.withdrawn,
+        "deposited = available + credit + reserved + spent + withdrawn"
     );
 
     // Royalties per license and per payee.
@@ -388,7 +393,11 @@ pub(crate) async fn assert_agree(
             "net royalties = the payee's balance: {r}"
         );
     }
-    assert_eq!(fees, devnet.fees().await, "royalty fees = accrued fees");
+    assert_eq!(
+        fees,
+        devnet.fees().await,
+        "royalty fees = accrued fees + the line's unswept fees"
+    );
 
     // Batches.
     let batches = all_items(indexer, "/api/batches").await;
@@ -440,20 +449,47 @@ pub(crate) async fn assert_agree(
             "{ib}"
         );
         batch_fees += units(&ib["fees"]);
-        let detail = indexer.get(&format!("/api/batches/{root}")).await;
-        for r in detail["reservations"].as_array().unwrap() {
-            let payer: Address = r["payer"].as_str().unwrap().parse().unwrap();
-            assert_eq!(
-                units(&r["remaining"]),
-                devnet.reserved(root.parse().unwrap(), payer).await,
-                "remaining reservation: {r}"
-            );
-        }
     }
-    assert_eq!(batch_fees, fees, "fees in batches = accrued fees");
+    assert_eq!(batch_fees, fees, "fees in batches = all platform fees");
     assert_eq!(
         devnet.balance(devnet.escrow).await,
-        available + reserved + fees,
-        "the escrow holds available + reserved + fees"
+        available + credit + reserved + fees,
+        "the escrow holds available + credit + reserved + fees"
+    );
+}
+
+/// An indexer `CreditLineView` row of `payer`'s line for the relayer account equals the chain's
+/// line and pending reduction.
+async fn assert_line(devnet: &Devnet, payer: Address, row: &Value) {
+    let line = devnet.line(payer).await;
+    let reduction = devnet
+        .escrow()
+        .creditReduction(payer, addr(RELAYER), devnet.token)
+        .call()
+        .await
+        .unwrap();
+    let address = |field: &str| -> Address { row[field].as_str().unwrap().parse().unwrap() };
+    assert_eq!(
+        (address("payer"), address("relayer"), address("token")),
+        (payer, addr(RELAYER), devnet.token),
+        "{row}"
+    );
+    assert_eq!(units(&row["credit"]), U256::from(line.credit), "{row}");
+    assert_eq!(units(&row["reserved"]), U256::from(line.reserved), "{row}");
+    assert_eq!(units(&row["fees"]), U256::from(line.fees), "{row}");
+    assert_eq!(
+        units(&row["reserved_until"]),
+        U256::from(line.reservedUntil),
+        "{row}"
+    );
+    assert_eq!(
+        units(&row["reduction_amount"]),
+        U256::from(reduction.amount),
+        "{row}"
+    );
+    assert_eq!(
+        units(&row["reduction_effective_at"]),
+        U256::from(reduction.effectiveAt),
+        "{row}"
     );
 }

@@ -1,11 +1,14 @@
 //! The whole lifecycle through the real binaries, then a reconciliation to the unit:
 //! a creator builds and signs a manifest and mints a license (`fairtrain`), a payer deposits,
-//! accepts, registers a training key and authorizes a relayer (`fairtrain`), the training job
-//! checks the dataset against the license on-chain (`fairtrain-meter verify-dataset`) and meters
-//! samples with the SDK's `Meter`, the relayer (`fairtrain-relayer`) batches and commits them
-//! and pays a sponsored claim, the payer withdraws (`fairtrain`), and `fairtrain-indexer`
-//! follows all of it on the same kind of store as the relayer. At the end, the chain, the
-//! relayer's accounting, the indexer's totals and the deposit agree to the unit.
+//! accepts, registers a training key and funds a credit line for a relayer (`fairtrain`), the
+//! training job checks the dataset against the license on-chain (`fairtrain-meter
+//! verify-dataset`) and meters samples with the SDK's `Meter`, the relayer
+//! (`fairtrain-relayer`) batches and commits them, reserving from the line, and pays a sponsored
+//! claim from it; the payer takes credit back and withdraws, each after its notice period
+//! (`fairtrain`); a last batch is never claimed, and after its claim window anyone releases its
+//! reserved funds back to the line's credit; `fairtrain-indexer` follows all of it on the same
+//! kind of store as the relayer. At the end, the chain, the relayer's accounting, the indexer's
+//! totals and the deposit agree to the unit.
 
 use alloy::primitives::{keccak256, Address, B256, U256};
 use fairtrain_protocol::{bindings::LicenseNFT, EscrowDomain};
@@ -20,6 +23,10 @@ use crate::{
 /// Price of the test license: 0.001 fUSD (6 decimals) per sample.
 const PRICE: u64 = 1_000;
 const DEPOSIT: u64 = 100_000_000;
+/// The payer's credit line for the relayer, funded by `set_up`: 50 fUSD.
+pub(crate) const CREDIT: u64 = 50_000_000;
+/// Credit the payer takes back: 20 fUSD.
+const REDUCED: u64 = 20_000_000;
 const WITHDRAWN: u64 = 10_000_000;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -32,7 +39,8 @@ async fn lifecycle_on_postgres() {
     lifecycle(Db::Postgres).await;
 }
 
-/// Creator and payer set up through the CLI; returns (license id, terms id, manifest, data dir).
+/// Creator and payer set up through the CLI (the payer deposits 100 fUSD and funds a credit line
+/// of [`CREDIT`] for the relayer account); returns (license id, terms id, manifest, data dir).
 pub(crate) async fn set_up(devnet: &Devnet) -> (U256, u64, String, String) {
     let dir = devnet.dir.path();
     let data = dir.join("photos");
@@ -83,9 +91,25 @@ pub(crate) async fn set_up(devnet: &Devnet) -> (U256, u64, String, String) {
         PAYER,
         &["payer", "signer", "register", &addr(TRAINING).to_string()],
     );
-    devnet.cli(
+    let funded = devnet.cli(
         PAYER,
-        &["payer", "relayer", "authorize", &addr(RELAYER).to_string()],
+        &[
+            "payer",
+            "credit",
+            "fund",
+            "--relayer",
+            &addr(RELAYER).to_string(),
+            "--amount",
+            "50",
+        ],
+    );
+    assert!(
+        funded.contains("into the credit line of relayer"),
+        "{funded}"
+    );
+    assert_eq!(
+        U256::from(devnet.line(addr(PAYER)).await.credit),
+        U256::from(CREDIT)
     );
     devnet.advance(NOTICE + 1).await;
     (license, terms, manifest, data)
@@ -257,15 +281,16 @@ async fn lifecycle(db: Db) {
         jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
         "{jobs}"
     );
+    assert_eq!(
+        devnet.reserved(addr(PAYER)).await,
+        charged,
+        "the line holds what the batches reserved"
+    );
     eventually(60, || async {
-        let mut remaining = U256::ZERO;
-        for (root, payer, _) in &reservations {
-            remaining += devnet.reserved(*root, *payer).await;
-        }
-        (remaining.is_zero()).then_some(())
+        devnet.reserved(addr(PAYER)).await.is_zero().then_some(())
     })
     .await
-    .expect("the claims spend every reservation");
+    .expect("the claims draw every unit the batches reserved from the line");
     let paid = devnet.balance(addr(CREATOR)).await - creator_before;
     let fees = devnet.fees().await;
     assert!(!paid.is_zero());
@@ -279,7 +304,37 @@ async fn lifecycle(db: Db) {
         .await
         .expect("the relayer records the claim transaction of every receipt and serves no proof of a settled one");
 
-    // The payer withdraws part of what is left, after the notice period.
+    // The payer takes 20 fUSD of credit back and withdraws 10 fUSD, each after its notice
+    // period; both are refused before it.
+    let relayer_addr = addr(RELAYER).to_string();
+    let payer_addr = addr(PAYER).to_string();
+    devnet.cli(
+        PAYER,
+        &[
+            "payer",
+            "credit",
+            "reduce",
+            "--relayer",
+            &relayer_addr,
+            "--amount",
+            "20",
+        ],
+    );
+    let execute_reduction = [
+        "payer",
+        "credit",
+        "execute-reduction",
+        "--relayer",
+        &relayer_addr,
+    ];
+    let early = devnet.cli_output(PAYER, &execute_reduction);
+    assert!(
+        !early.status.success()
+            && String::from_utf8_lossy(&early.stderr)
+                .contains("hint: the credit reduction takes effect at"),
+        "a credit reduction before its notice is refused: {}",
+        String::from_utf8_lossy(&early.stderr)
+    );
     devnet.cli(PAYER, &["payer", "withdraw", "request", "10"]);
     let early = devnet.cli_output(PAYER, &["payer", "withdraw", "execute"]);
     assert!(
@@ -287,31 +342,102 @@ async fn lifecycle(db: Db) {
         "a withdrawal before its unlock is refused"
     );
     devnet.advance(NOTICE + 1).await;
+    let credit_before = U256::from(devnet.line(addr(PAYER)).await.credit);
+    let available_before = devnet.available(addr(PAYER)).await;
+    devnet.cli(PAYER, &execute_reduction);
+    assert_eq!(
+        U256::from(devnet.line(addr(PAYER)).await.credit),
+        credit_before - U256::from(REDUCED),
+        "the reduction took the credit back"
+    );
+    assert_eq!(
+        devnet.available(addr(PAYER)).await,
+        available_before + U256::from(REDUCED),
+        "into the available balance"
+    );
     let wallet_before = devnet.balance(addr(PAYER)).await;
     devnet.cli(PAYER, &["payer", "withdraw", "execute"]);
     let withdrawn = devnet.balance(addr(PAYER)).await - wallet_before;
     assert_eq!(withdrawn, U256::from(WITHDRAWN));
 
-    // Reconciliation. Chain: every unit deposited is available, reserved, paid, a fee or
-    // withdrawn; the escrow holds exactly what is not paid out.
-    let available = devnet.available(addr(PAYER)).await;
-    let mut reserved = U256::ZERO;
-    for (root, payer, _) in &reservations {
-        reserved += devnet.reserved(*root, *payer).await;
-    }
+    // A last batch nobody claims: its reserved funds stay in the line while it can be claimed,
+    // then anyone releases them back to the line's credit (not to the available balance).
+    meter.record(usage("run-c"), 100).await.unwrap();
+    assert_eq!(meter.flush().await.unwrap().accepted, 1);
+    all_committed(&relayer, 4).await;
+    let unclaimed = U256::from(100 * PRICE);
+    assert_eq!(devnet.reserved(addr(PAYER)).await, unclaimed);
+    let release = [
+        "payer",
+        "credit",
+        "release",
+        "--payer",
+        &payer_addr,
+        "--relayer",
+        &relayer_addr,
+    ];
+    let early = devnet.cli_output(CREATOR, &release);
+    assert!(
+        !early.status.success()
+            && String::from_utf8_lossy(&early.stderr).contains("ReservedNotReleasable"),
+        "no release while a batch can be claimed: {}",
+        String::from_utf8_lossy(&early.stderr)
+    );
+    devnet.advance(CLAIM_WINDOW + 1).await;
+    let before_release = devnet.line(addr(PAYER)).await;
+    let released = devnet.cli(CREATOR, &release);
+    assert!(released.contains("released 0.1 fUSD"), "{released}");
+    let after_release = devnet.line(addr(PAYER)).await;
     assert_eq!(
-        available + reserved + paid + fees + withdrawn,
+        U256::from(after_release.credit),
+        U256::from(before_release.credit) + unclaimed,
+        "released to the line's credit"
+    );
+    assert_eq!(
+        (
+            after_release.reserved.to::<u64>(),
+            after_release.fees.to::<u64>(),
+            after_release.reservedUntil.to::<u64>()
+        ),
+        (0, 0, 0),
+        "nothing reserved, fees swept, the line unlocked"
+    );
+
+    // Reconciliation. Chain: every unit deposited is available, in the line (credit or
+    // reserved), paid, a fee or withdrawn; the escrow holds exactly what is not paid out.
+    let available = devnet.available(addr(PAYER)).await;
+    let line = devnet.line(addr(PAYER)).await;
+    let (credit, reserved) = (U256::from(line.credit), U256::from(line.reserved));
+    assert_eq!(
+        available,
+        U256::from(DEPOSIT - CREDIT + REDUCED - WITHDRAWN)
+    );
+    assert_eq!(credit, U256::from(CREDIT - REDUCED) - charged);
+    assert_eq!(
+        available + credit + reserved + paid + fees + withdrawn,
         U256::from(DEPOSIT),
-        "deposited = available + reserved + paid + fees + withdrawn"
+        "deposited = available + credit + reserved + paid + fees + withdrawn"
     );
     assert_eq!(
         devnet.balance(devnet.escrow).await,
-        available + reserved + fees,
-        "the escrow holds available + reserved + fees"
+        available + credit + reserved + devnet.fees().await,
+        "the escrow holds available + credit + reserved + fees"
     );
-    // The relayer's view agrees with the chain: what it committed is what the chain charged.
     assert_eq!(
-        U256::from(DEPOSIT) - U256::from(WITHDRAWN) - available,
+        devnet.fees().await,
+        fees,
+        "the release swept the line's fees"
+    );
+    // The relayer's view agrees with the chain: what it committed is what the chain charged,
+    // plus the unclaimed batch.
+    let reservations = confirmed_reservations(&relayer).await;
+    assert_eq!(reservations.len(), 3, "three batches, one payer each");
+    assert_eq!(
+        reservations.iter().map(|r| r.2).sum::<U256>(),
+        reserved_by_relayer + unclaimed
+    );
+    assert_eq!(
+        U256::from(DEPOSIT - WITHDRAWN) - devnet.unspent(addr(PAYER)).await,
         reserved_by_relayer
     );
     let status = relayer.operator(&["status"]);

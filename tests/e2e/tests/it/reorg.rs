@@ -101,11 +101,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
         "{jobs}"
     );
     eventually(60, || async {
-        devnet
-            .reserved(root1, addr(PAYER))
-            .await
-            .is_zero()
-            .then_some(())
+        devnet.reserved(addr(PAYER)).await.is_zero().then_some(())
     })
     .await
     .unwrap_or_else(|| panic!("claim mined; relayer log:\n{}", relayer.log()));
@@ -156,7 +152,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
         .is_none());
     assert_eq!(devnet.committed_roots().await, vec![root1]);
     assert_eq!(
-        devnet.reserved(root1, addr(PAYER)).await,
+        devnet.reserved(addr(PAYER)).await,
         U256::from(300 * PRICE),
         "the claim is undone"
     );
@@ -188,7 +184,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
     // Each usage charged exactly once.
     let charged = U256::from((300 + 200) * PRICE);
     assert_eq!(
-        U256::from(DEPOSIT) - devnet.available(addr(PAYER)).await,
+        U256::from(DEPOSIT) - devnet.unspent(addr(PAYER)).await,
         charged
     );
     assert_eq!(

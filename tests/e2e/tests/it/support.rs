@@ -21,7 +21,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use fairtrain_protocol::bindings::{IERC20Permit, TrainingEscrow};
+use fairtrain_protocol::bindings::{Escrow, IERC20Permit, TrainingEscrow};
 use serde_json::Value;
 
 /// anvil's well-known development keys (never use them on a real chain).
@@ -45,6 +45,8 @@ pub(crate) const RELAYER: usize = 4;
 pub(crate) const TRAINING: usize = 5;
 /// The escrow's notice period on the test deployment, in seconds (as tests/deploy/check.sh).
 pub(crate) const NOTICE: u64 = 3600;
+/// The escrow's claim window on the test deployment (Deploy.s.sol's default), in seconds.
+pub(crate) const CLAIM_WINDOW: u64 = 7 * 86_400;
 /// The relayer's operator token in these tests.
 pub(crate) const OPERATOR_TOKEN: &str = "e2e-operator-token";
 
@@ -359,8 +361,32 @@ impl Devnet {
             .unwrap()
     }
 
+    /// Platform fees: accrued, plus those of claims paid from the payer's credit line for the
+    /// relayer account and not yet swept (the only line of these tests).
     pub(crate) async fn fees(&self) -> U256 {
         self.escrow().accruedFees(self.token).call().await.unwrap()
+            + U256::from(self.line(addr(PAYER)).await.fees)
+    }
+
+    /// The credit line `payer` funded for the relayer account.
+    pub(crate) async fn line(&self, payer: Address) -> Escrow::CreditLine {
+        self.escrow()
+            .creditLine(payer, addr(RELAYER), self.token)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// What the relayer's batches reserved in `payer`'s line and claims have not drawn.
+    pub(crate) async fn reserved(&self, payer: Address) -> U256 {
+        U256::from(self.line(payer).await.reserved)
+    }
+
+    /// What of `payer`'s deposits is neither withdrawn nor spent: its available balance and
+    /// its line's credit and reserved funds.
+    pub(crate) async fn unspent(&self, payer: Address) -> U256 {
+        let line = self.line(payer).await;
+        self.available(payer).await + U256::from(line.credit) + U256::from(line.reserved)
     }
 
     /// Roots committed on the chain (`BatchCommitted` logs), in order.
@@ -378,18 +404,6 @@ impl Devnet {
             .iter()
             .map(|log| log.topics()[1])
             .collect()
-    }
-
-    /// What is still reserved under `root` for `payer`.
-    pub(crate) async fn reserved(&self, root: B256, payer: Address) -> U256 {
-        U256::from(
-            self.escrow()
-                .reservation(root, payer, self.token)
-                .call()
-                .await
-                .unwrap()
-                .remaining,
-        )
     }
 }
 
