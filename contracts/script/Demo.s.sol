@@ -57,13 +57,12 @@ contract Demo is Script {
         // The demo doubles as an end-to-end check on a real node: everything reserved was paid,
         // and every unit the escrow holds is someone's available balance or an accrued fee.
         require(paid == total, "demo: paid differs from reserved");
-        require(
-            escrow.reservation(root, vm.addr(PAYER), address(token)).remaining == 0, "demo: reservation left"
-        );
+        Escrow.CreditLine memory line = escrow.creditLine(vm.addr(PAYER), vm.addr(RELAYER), address(token));
+        require(line.reserved == 0, "demo: reservation left");
         require(
             token.balanceOf(address(escrow))
-                == escrow.availableBalance(vm.addr(PAYER), address(token))
-                    + escrow.accruedFees(address(token)),
+                == escrow.availableBalance(vm.addr(PAYER), address(token)) + line.credit + line.reserved
+                    + line.fees + escrow.accruedFees(address(token)),
             "demo: escrow balance does not reconcile"
         );
 
@@ -142,7 +141,8 @@ contract Demo is Script {
         token.approve(address(escrow), budget);
         escrow.deposit(address(token), budget);
         escrow.registerSigner(vm.addr(TRAINING_KEY));
-        escrow.setRelayer(vm.addr(RELAYER), true);
+        // The relayer reserves from a credit line the payer funds for it (half the budget).
+        escrow.fundCredit(vm.addr(RELAYER), address(token), uint128(budget / 2));
         for (uint256 i; i < ids.length; ++i) {
             (uint64 termsId,) = nft.currentTerms(ids[i]);
             escrow.acceptTerms(ids[i], termsId);
