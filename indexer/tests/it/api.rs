@@ -168,7 +168,48 @@ async fn api_answers(backend: Backend) {
     .await;
     assert_eq!(detail["reservations"].as_array().unwrap().len(), 1);
     assert_eq!(sum(&detail["claims"], "amount"), 186_400_000);
-    assert_eq!(detail["reservations"][0]["remaining"], "0");
+    let reservation = &detail["reservations"][0];
+    assert_eq!(reservation["amount"], "186400000");
+    assert_eq!(reservation["relayer"], batch["relayer"]);
+
+    // Credit lines: in the balance rows and on their own, with the names of docs/indexer.md.
+    let balances = ok(&base, "/api/balances").await;
+    let row = &balances["items"][0];
+    assert_eq!(row["credit"], "4813600000");
+    assert_eq!(row["reserved"], "0");
+    assert_eq!(row["credit_lines"].as_array().unwrap().len(), 1);
+    let lines = ok(
+        &base,
+        &format!(
+            "/api/credit-lines?relayer={}&per_page=1",
+            batch["relayer"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(lines["total"], 1);
+    let line = &lines["items"][0];
+    assert_eq!(line, &row["credit_lines"][0]);
+    let mut fields: Vec<&str> = line.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "credit",
+            "fees",
+            "payer",
+            "reduction_amount",
+            "reduction_effective_at",
+            "relayer",
+            "reserved",
+            "reserved_until",
+            "token"
+        ]
+    );
+    assert_eq!(line["credit"], "4813600000");
+    assert_eq!(line["reduction_amount"], "0");
+    assert!(line["reserved_until"].as_i64().unwrap() > 0);
+    let none = ok(&base, &format!("/api/credit-lines?payer=0x{}", "11".repeat(20))).await;
+    assert_eq!(none["total"], 0);
 
     // Errors are clear and typed.
     let (code, body) = get(&base, &format!("/api/batches/0x{}", "00".repeat(32))).await;
