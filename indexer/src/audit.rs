@@ -925,6 +925,25 @@ mod tests {
             "the claims check is replaced, not added"
         );
         assert!(report.checks[0].passed);
+        // A claim within what the receipt can owe (its increase over the count settled at the
+        // commit: the line pays it whichever batch's receipt is claimed first) is not over.
+        report.receipts[1].max_claim = "10000".into();
+        apply_claims(
+            &mut report,
+            &[settlement(206, 206_000), settlement(210, 10_000)],
+        )
+        .unwrap();
+        assert_eq!(report.receipts[1].status, "claimed");
+        assert!(report.checks[0].passed);
+        // Beyond it: over claimed, and the claims check fails.
+        apply_claims(
+            &mut report,
+            &[settlement(206, 206_000), settlement(210, 10_001)],
+        )
+        .unwrap();
+        assert_eq!(report.receipts[1].status, "over claimed");
+        assert!(!report.checks[0].passed);
+        assert!(report.checks[0].detail.contains("1 over a receipt's amount"));
         // A settlement of a count no receipt of the batch has.
         apply_claims(&mut report, &[settlement(300, 90_000)]).unwrap();
         assert!(!report.checks[0].passed);

@@ -110,7 +110,7 @@ async fn api_answers(backend: Backend) {
     assert_eq!(by_creator["items"][0]["net"], "10140000");
 
     let payer = ok(&base, "/api/balances").await["items"][0].clone();
-    assert_eq!(payer["available"], "9813600000");
+    assert_eq!(payer["available"], "5000000000");
     assert_eq!(payer["spent"], "186400000");
     let by_payer = ok(
         &base,
@@ -268,6 +268,7 @@ async fn api_answers(backend: Backend) {
         "/api/batches/{root}",
         "/api/settlements",
         "/api/unclaimed",
+        "/api/credit-lines",
         "/api/export/flows",
         "/api/live",
         "/api/openapi.json",
@@ -386,12 +387,13 @@ async fn cli_answers(backend: Backend) {
 
     // A corrupted derived value makes reconcile exit 1 with the difference named.
     let db = test_db.connect().await;
-    sqlx::query("UPDATE fees SET accrued = '0'")
+    sqlx::query("UPDATE credit_lines SET fees = '0'")
         .execute(&db.pool)
         .await
         .unwrap();
     let (code, out) = cli(&url, &chain, &["reconcile"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("DIFFERS accruedFees("), "{out}");
+    assert!(out.contains("DIFFERS creditLine("), "{out}");
+    assert!(out.contains("DIFFERS balanceOf(escrow)"), "{out}");
 }
 both_databases!(cli_answers_the_same_questions, super::cli_answers);
