@@ -306,7 +306,8 @@ pub async fn audit_with(
         HashMap::new();
     // Per (payer, token): whether the line was locked before the commit, and since which block
     // its batches hold funds in it.
-    let locks: HashMap<(String, String), (bool, i64)> = line_locks(db, &b.root, commit_time).await?;
+    let locks: HashMap<(String, String), (bool, i64)> =
+        line_locks(db, &b.root, commit_time).await?;
     let mut settled: HashMap<B256, u64> = HashMap::new();
     let mut settled_only: HashMap<B256, u64> = HashMap::new();
     let mut charged: HashMap<(Address, U256, u64), u64> = HashMap::new();
@@ -377,7 +378,13 @@ pub async fn audit_with(
         };
         let cap_key = (r.payer, r.licenseId, r.termsId);
         let samples = capped(&acc, &mut charged, cap_key, r.cumulativeSamples, before);
-        let samples_max = capped(&acc, &mut charged_max, cap_key, r.cumulativeSamples, before_max);
+        let samples_max = capped(
+            &acc,
+            &mut charged_max,
+            cap_key,
+            r.cumulativeSamples,
+            before_max,
+        );
         settled.insert(key, before.max(r.cumulativeSamples));
         settled_only.insert(key, before_max.max(r.cumulativeSamples));
         let valid = signer_valid && acceptance_valid;
@@ -497,7 +504,10 @@ pub async fn audit_with(
     let surplus_note = if surplus.is_empty() {
         String::new()
     } else {
-        format!("; surplus (returns to credit on release): {}", surplus.join(", "))
+        format!(
+            "; surplus (returns to credit on release): {}",
+            surplus.join(", ")
+        )
     };
     let checks = &mut report.checks;
     check(
@@ -943,7 +953,9 @@ mod tests {
         .unwrap();
         assert_eq!(report.receipts[1].status, "over claimed");
         assert!(!report.checks[0].passed);
-        assert!(report.checks[0].detail.contains("1 over a receipt's amount"));
+        assert!(report.checks[0]
+            .detail
+            .contains("1 over a receipt's amount"));
         // A settlement of a count no receipt of the batch has.
         apply_claims(&mut report, &[settlement(300, 90_000)]).unwrap();
         assert!(!report.checks[0].passed);

@@ -48,7 +48,17 @@ pub struct LineFilter {
 const WHERE: &str =
     "WHERE ($1 = '' OR payer = $1) AND ($2 = '' OR relayer = $2) AND ($3 = '' OR token = $3)";
 
-type LineRow = (String, String, String, String, String, String, i64, String, i64);
+type LineRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+);
 
 fn view(r: LineRow) -> CreditLineView {
     CreditLineView {
@@ -82,7 +92,11 @@ async fn select(db: &Db, f: &LineFilter, limit: i64, offset: i64) -> Result<Vec<
 }
 
 /// Credit lines matching `filter`, by payer, token and relayer.
-pub async fn credit_lines(db: &Db, filter: &LineFilter, page: Page) -> Result<Paged<CreditLineView>> {
+pub async fn credit_lines(
+    db: &Db,
+    filter: &LineFilter,
+    page: Page,
+) -> Result<Paged<CreditLineView>> {
     let page = page.check()?;
     let key = |v: &Option<String>| v.as_deref().map(lower).unwrap_or_default();
     let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(

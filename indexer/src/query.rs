@@ -481,7 +481,16 @@ pub async fn balances(db: &Db, payer: Option<&str>, page: Page) -> Result<Paged<
             .bind(&p)
             .fetch_one(&db.pool)
             .await?;
-    type BalanceRow = (String, String, String, String, String, String, String, String);
+    type BalanceRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    );
     let rows: Vec<BalanceRow> = sqlx::query_as(
         "SELECT payer, token, available, reserved, deposited, withdrawn, spent, credit \
          FROM balances \

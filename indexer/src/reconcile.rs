@@ -481,7 +481,17 @@ async fn credit_lines(
     checks: &mut Vec<Check>,
     totals: &mut HashMap<String, U256>,
 ) -> Result<LineSums> {
-    type LineRow = (String, String, String, String, String, String, i64, String, i64);
+    type LineRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+    );
     let lines: Vec<LineRow> = rows(
         db,
         "SELECT payer, relayer, token, credit, reserved, fees, reserved_until, reduction_amount, \
@@ -502,11 +512,17 @@ async fn credit_lines(
         let e = escrow.clone();
         checks.push(
             async move {
-                let (p, l, t) = (parse_addr(&payer)?, parse_addr(&relayer)?, parse_addr(&token)?);
+                let (p, l, t) = (
+                    parse_addr(&payer)?,
+                    parse_addr(&relayer)?,
+                    parse_addr(&token)?,
+                );
                 let chain = e.creditLine(p, l, t).block(at).call().await.map_err(rpc)?;
                 if let Some(d) = compare(
                     format!("creditLine({payer}, {relayer}, {token})"),
-                    format!("credit {credit} reserved {reserved} fees {fees} reservedUntil {until}"),
+                    format!(
+                        "credit {credit} reserved {reserved} fees {fees} reservedUntil {until}"
+                    ),
                     format!(
                         "credit {} reserved {} fees {} reservedUntil {}",
                         chain.credit, chain.reserved, chain.fees, chain.reservedUntil

@@ -206,8 +206,14 @@ impl Row for Balance {
     type Key = (String, String);
     const TABLE: &'static str = "balances";
     const KEY_COLS: &'static [&'static str] = &["payer", "token"];
-    const COLS: &'static [&'static str] =
-        &["available", "reserved", "deposited", "withdrawn", "spent", "credit"];
+    const COLS: &'static [&'static str] = &[
+        "available",
+        "reserved",
+        "deposited",
+        "withdrawn",
+        "spent",
+        "credit",
+    ];
     fn key_values(key: &(String, String)) -> Vec<Val> {
         vec![t(&key.0), t(&key.1)]
     }

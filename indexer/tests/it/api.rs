@@ -189,7 +189,12 @@ async fn api_answers(backend: Backend) {
     assert_eq!(lines["total"], 1);
     let line = &lines["items"][0];
     assert_eq!(line, &row["credit_lines"][0]);
-    let mut fields: Vec<&str> = line.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut fields: Vec<&str> = line
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     fields.sort_unstable();
     assert_eq!(
         fields,
@@ -208,7 +213,11 @@ async fn api_answers(backend: Backend) {
     assert_eq!(line["credit"], "4813600000");
     assert_eq!(line["reduction_amount"], "0");
     assert!(line["reserved_until"].as_i64().unwrap() > 0);
-    let none = ok(&base, &format!("/api/credit-lines?payer=0x{}", "11".repeat(20))).await;
+    let none = ok(
+        &base,
+        &format!("/api/credit-lines?payer=0x{}", "11".repeat(20)),
+    )
+    .await;
     assert_eq!(none["total"], 0);
 
     // Errors are clear and typed.

@@ -29,11 +29,19 @@ async fn old_indexer_database(url: &str, bound: bool) {
         url.to_owned()
     };
     let pool = AnyPool::connect(&url).await.unwrap();
-    Migrator::new(Path::new(dir.path())).await.unwrap().run(&pool).await.unwrap();
+    Migrator::new(Path::new(dir.path()))
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
     if bound {
         for (key, value) in [
             ("chain_id", "31337"),
-            ("training_escrow", "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"),
+            (
+                "training_escrow",
+                "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
+            ),
         ] {
             sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
                 .bind(key)
