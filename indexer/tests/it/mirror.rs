@@ -291,7 +291,7 @@ async fn reconcile_reports_differences(backend: Backend) {
         .unwrap()
         .is_clean());
 
-    // Corrupt two derived values: reconcile names exactly those (and the identity they break).
+    // Corrupt three derived values: reconcile names exactly those (and the identity they break).
     sqlx::query("UPDATE balances SET available = '1'")
         .execute(&db.pool)
         .await
@@ -300,16 +300,25 @@ async fn reconcile_reports_differences(backend: Backend) {
         .execute(&db.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE credit_lines SET reserved_until = 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let report = reconcile(&db, &chain.provider, &chain.deployment)
         .await
         .unwrap();
     let what: Vec<&str> = report.differences.iter().map(|d| d.what.as_str()).collect();
-    assert_eq!(report.differences.len(), 3, "{report}");
+    assert_eq!(report.differences.len(), 4, "{report}");
     assert!(what[0].starts_with("availableBalance("), "{report}");
     assert!(what[1].starts_with("balanceOf(escrow)"), "{report}");
-    assert_eq!(what[2], "license(2)", "{report}");
+    assert!(what[2].starts_with("creditLine("), "{report}");
+    assert_eq!(what[3], "license(2)", "{report}");
     assert_eq!(report.differences[0].indexed, "1");
-    assert_eq!(report.differences[0].chain, "9813600000");
+    assert_eq!(report.differences[0].chain, "5000000000");
+    assert!(
+        report.differences[2].indexed.ends_with("reservedUntil 1"),
+        "{report}"
+    );
 
     // Rebuilding from the raw events repairs the derived state.
     derive::rebuild(&db, &chain.deployment).await.unwrap();
