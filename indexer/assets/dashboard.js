@@ -77,7 +77,7 @@ async function batches() {
   rows("#batches tbody", list.items.map((b) => `<tr data-root="${esc(b.root)}">
     <td class="addr" title="${esc(b.root)}">${esc(short(b.root))}</td><td>${b.block_number}</td>
     <td class="n">${b.receipt_count}</td><td class="n">${fmt(b.reserved)}</td><td class="n" data-field="settled">${fmt(b.settled)}</td>
-    <td class="n">${fmt(b.released)}</td><td class="n">${b.claims}</td>
+    <td class="n">${b.claims}</td>
     <td>${auditBadge(b.audit)}</td>
     <td><button data-audit="${esc(b.root)}">audit</button></td></tr>`));
 }
@@ -86,8 +86,22 @@ async function payers() {
   const list = await api("/api/balances?per_page=1000");
   rows("#payers tbody", list.items.map((p) => `<tr data-payer="${esc(p.payer)}">
     <td class="addr" title="${esc(p.payer)}">${esc(short(p.payer))}</td><td class="addr">${esc(short(p.token))}</td>
-    <td class="n">${fmt(p.available)}</td><td class="n">${fmt(p.reserved)}</td><td class="n">${fmt(p.deposited)}</td>
+    <td class="n">${fmt(p.available)}</td><td class="n">${fmt(p.credit)}</td><td class="n">${fmt(p.reserved)}</td><td class="n">${fmt(p.deposited)}</td>
     <td class="n">${fmt(p.spent)}</td><td class="n">${fmt(p.withdrawn)}</td></tr>`));
+}
+
+// A Unix time as an ISO date and time, or "–" for 0 (none).
+function when(t) {
+  return t ? new Date(t * 1000).toISOString().replace("T", " ").slice(0, 16) : "–";
+}
+
+async function lines() {
+  const list = await api("/api/credit-lines?per_page=1000");
+  rows("#lines tbody", list.items.map((l) => `<tr data-line="${esc(l.payer)}:${esc(l.relayer)}:${esc(l.token)}">
+    <td class="addr" title="${esc(l.payer)}">${esc(short(l.payer))}</td><td class="addr" title="${esc(l.relayer)}">${esc(short(l.relayer))}</td>
+    <td class="addr" title="${esc(l.token)}">${esc(short(l.token))}</td>
+    <td class="n" data-field="credit">${fmt(l.credit)}</td><td class="n" data-field="reserved">${fmt(l.reserved)}</td><td class="n">${fmt(l.fees)}</td>
+    <td>${when(l.reserved_until)}</td><td class="n">${fmt(l.reduction_amount)}</td><td>${when(l.reduction_effective_at)}</td></tr>`));
 }
 
 // A rate (token base units per second × 1e18) as a decimal number of units per second.
@@ -128,7 +142,7 @@ function showStatus(s) {
 let refreshing = null;
 async function refresh() {
   if (refreshing) return refreshing;
-  refreshing = Promise.all([creators(), licenses(), usage(), batches(), payers(), streams(), pools()])
+  refreshing = Promise.all([creators(), licenses(), usage(), batches(), payers(), lines(), streams(), pools()])
     .catch((e) => console.error(e))
     .finally(() => { refreshing = null; document.body.dataset.refreshed = String(Date.now()); });
   return refreshing;

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use crate::{
     audit, auditor, export,
     fetch::Fetcher,
+    lines,
     query::{self, Page, RoyaltyFilter},
     streams_pools, Db, Deployment, Error,
 };
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/creators", get(creators))
         .route("/api/licenses", get(licenses))
         .route("/api/balances", get(balances))
+        .route("/api/credit-lines", get(credit_lines))
         .route("/api/batches", get(batches))
         .route("/api/batches/{root}", get(batch))
         .route(
@@ -186,6 +188,8 @@ struct ListParams {
     payer: Option<String>,
     payee: Option<String>,
     license: Option<String>,
+    relayer: Option<String>,
+    token: Option<String>,
     #[serde(default = "default_page")]
     page: u64,
     #[serde(default = "default_per_page")]
@@ -217,6 +221,18 @@ async fn balances(
     Ok(Json(
         query::balances(&s.db, p.payer.as_deref(), p.page()).await?,
     ))
+}
+
+async fn credit_lines(
+    State(s): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<query::Paged<lines::CreditLineView>> {
+    let filter = lines::LineFilter {
+        payer: p.payer.clone(),
+        relayer: p.relayer.clone(),
+        token: p.token.clone(),
+    };
+    Ok(Json(lines::credit_lines(&s.db, &filter, p.page()).await?))
 }
 
 async fn batches(

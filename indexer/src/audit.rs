@@ -1,8 +1,16 @@
 //! Auditing a batch: fetch its published data (docs/protocol.md §8), check its hash against the
 //! on-chain commitment, verify every receipt signature and that its key was registered for the
 //! payer at commit time, recompute the Merkle root and each receipt's amount from the chain state
-//! at the commit, compare the reservations with what the receipts justify, and the claims with
-//! what the receipts owe.
+//! at the commit, compare the reservations with what the pricing rule requires (a batch may
+//! reserve more, never less), and the claims with what the receipts can owe.
+//!
+//! The pricing rule (docs/indexer.md, "Audits"): for the batch's relayer R, payer P and token T,
+//! the reservation must cover, per usage key of P, `(highest count in the batch − base) × price`
+//! within the terms' cap, where `base` is the key's settled count at the commit, raised to the
+//! highest count of the key in R's earlier batches only if R's line (P, R, T) was locked just
+//! before the commit (`reservedUntil > commit time`; those batches' reserves were then still in
+//! the line's pool, which every claim of R's batches draws on). Batches committed before the
+//! line's last release no longer hold funds in it and are not counted.
 //!
 //! The [`AuditReport`] is kept as JSON (every check and every receipt), as CSV (one line per
 //! receipt) and as a readable summary; the latest report per batch is stored in `audits` and
@@ -72,13 +80,18 @@ pub struct ReceiptAudit {
     pub token: String,
     /// Price per sample of the acceptance.
     pub price_per_sample: String,
-    /// Samples already covered for the usage key: settled at commit time, or counted by a receipt
-    /// of an earlier audited batch (the relayer reserves only the increase over those).
+    /// Samples already covered for the usage key under the pricing rule: settled at commit
+    /// time, or counted by a receipt of an earlier audited batch of the same relayer while its
+    /// line was locked (the relayer reserves only the increase over those).
     pub settled_before: u64,
-    /// Samples this receipt charges (within the terms' cap).
+    /// Samples this receipt adds under the pricing rule (within the terms' cap).
     pub samples: u64,
-    /// What it owes (fee included).
+    /// What it adds under the pricing rule (fee included): its part of the required reservation.
     pub expected: String,
+    /// The most a claim of it can pay (fee included): its increase over the count settled at
+    /// commit time (earlier batches' receipts may be claimed after it, or never).
+    #[serde(default)]
+    pub max_claim: String,
     /// What claims of this batch paid for it (fee included).
     pub claimed: String,
     /// `claimed`, `unclaimed`, `partly claimed`, `over claimed` or `invalid`.
@@ -96,8 +109,12 @@ pub struct ReservationAudit {
     pub document: String,
     /// Reserved on-chain (`FundsReserved`).
     pub on_chain: String,
-    /// What the receipts add up to.
+    /// What the pricing rule requires (what the receipts add up to).
     pub expected: String,
+    /// Whether the relayer's line was locked just before the commit, so that the rule counts
+    /// the relayer's earlier batches.
+    #[serde(default)]
+    pub line_locked: bool,
 }
 
 /// The audit of one batch.
@@ -287,8 +304,14 @@ pub async fn audit_with(
     let mut keys_valid: HashMap<(Address, Address), bool> = HashMap::new();
     let mut acceptances: HashMap<_, fairtrain_protocol::bindings::Escrow::Acceptance> =
         HashMap::new();
+    // Per (payer, token): whether the line was locked before the commit, and since which block
+    // its batches hold funds in it.
+    let locks: HashMap<(String, String), (bool, i64)> =
+        line_locks(db, &b.root, commit_time).await?;
     let mut settled: HashMap<B256, u64> = HashMap::new();
+    let mut settled_only: HashMap<B256, u64> = HashMap::new();
     let mut charged: HashMap<(Address, U256, u64), u64> = HashMap::new();
+    let mut charged_max: HashMap<(Address, U256, u64), u64> = HashMap::new();
     let mut expected_by: BTreeMap<(String, String), U256> = BTreeMap::new();
     let mut total_expected = U256::ZERO;
     let (mut bad_sigs, mut bad_keys, mut bad_acceptances) = (0, 0, 0);
@@ -331,34 +354,45 @@ pub async fn audit_with(
         let acceptance_valid = acc.acceptedAt != 0
             && commit_time >= acc.chargeableFrom.to::<u64>()
             && (acc.expiresAt.is_zero() || r.issuedAt < acc.expiresAt.to::<u64>());
-        let before = match settled.get(&key) {
-            Some(s) => *s,
-            None => {
+        let line = locks
+            .get(&(format!("{:#x}", r.payer), format!("{:#x}", acc.token)))
+            .copied();
+        let (before, before_max) = match (settled.get(&key), settled_only.get(&key)) {
+            (Some(s), Some(m)) => (*s, *m),
+            _ => {
                 let on_chain = escrow
                     .settledSamples(key)
                     .block(at)
                     .call()
                     .await
                     .map_err(rpc)?;
-                on_chain.max(prior_count(db, &format!("{key:#x}"), commit_block).await?)
+                let earlier = match line {
+                    Some((true, since)) => {
+                        prior_count(db, &format!("{key:#x}"), &b.relayer, since, commit_block)
+                            .await?
+                    }
+                    _ => 0,
+                };
+                (on_chain.max(earlier), on_chain)
             }
         };
-        let mut samples = r.cumulativeSamples.saturating_sub(before);
         let cap_key = (r.payer, r.licenseId, r.termsId);
-        if acc.maxSamples != 0 {
-            let used = match charged.get(&cap_key) {
-                Some(u) => *u,
-                None => acc.samplesCharged,
-            };
-            samples = samples.min(acc.maxSamples.saturating_sub(used));
-            charged.insert(cap_key, used + samples);
-        }
+        let samples = capped(&acc, &mut charged, cap_key, r.cumulativeSamples, before);
+        let samples_max = capped(
+            &acc,
+            &mut charged_max,
+            cap_key,
+            r.cumulativeSamples,
+            before_max,
+        );
         settled.insert(key, before.max(r.cumulativeSamples));
+        settled_only.insert(key, before_max.max(r.cumulativeSamples));
         let valid = signer_valid && acceptance_valid;
-        let expected = if valid {
-            U256::from(samples) * U256::from(acc.pricePerSample)
+        let price = U256::from(acc.pricePerSample);
+        let (expected, max_claim) = if valid {
+            (U256::from(samples) * price, U256::from(samples_max) * price)
         } else {
-            U256::ZERO
+            (U256::ZERO, U256::ZERO)
         };
         bad_sigs += usize::from(signer.is_none());
         bad_keys += usize::from(signer.is_some() && !signer_valid);
@@ -384,6 +418,7 @@ pub async fn audit_with(
             settled_before: before,
             samples,
             expected: expected.to_string(),
+            max_claim: max_claim.to_string(),
             // Set with the other claim figures by `apply_claims`.
             claimed: String::new(),
             status: String::new(),
@@ -410,7 +445,7 @@ pub async fn audit_with(
         format!("{bad_acceptances} receipt(s) without a chargeable acceptance"),
     );
 
-    // 5. Reservations: document = on-chain = what the receipts justify.
+    // 5. Reservations: document = on-chain ≥ what the pricing rule requires.
     let mut doc_res: BTreeMap<(String, String), U256> = BTreeMap::new();
     for r in &doc.reservations {
         *doc_res
@@ -431,14 +466,20 @@ pub async fn audit_with(
     keys.sort();
     keys.dedup();
     let mut res_ok = true;
+    let mut surplus = Vec::new();
     for k in keys {
         let (d, c, e) = (
             doc_res.get(&k).copied().unwrap_or_default(),
             chain_res.get(&k).copied().unwrap_or_default(),
             expected_by.get(&k).copied().unwrap_or_default(),
         );
-        res_ok &= d == c && c == e;
+        // Over-reserving is safe (the surplus returns to credit on release): reported only.
+        res_ok &= d == c && c >= e;
+        if c > e {
+            surplus.push(format!("{} {} +{}", k.0, k.1, c - e));
+        }
         report.reservations.push(ReservationAudit {
+            line_locked: locks.get(&k).is_some_and(|l| l.0),
             payer: k.0,
             token: k.1,
             document: d.to_string(),
@@ -460,26 +501,89 @@ pub async fn audit_with(
              settled ones only, so a run spanning those batches looks under-reserved"
         )
     };
+    let surplus_note = if surplus.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; surplus (returns to credit on release): {}",
+            surplus.join(", ")
+        )
+    };
     let checks = &mut report.checks;
     check(
         checks,
-        "reservations equal what the receipts owe (document = chain = recomputed)",
+        RESERVATIONS_CHECK,
         res_ok,
-        format!("{} reservation(s){detail_note}", report.reservations.len()),
+        format!(
+            "{} reservation(s){surplus_note}{detail_note}",
+            report.reservations.len()
+        ),
     );
     report.total_expected = total_expected.to_string();
     apply_claims(&mut report, &query::batch_claims(db, &b.root).await?)?;
     finish(db, report, &seen, true).await
 }
 
-/// The highest cumulative count of `usage_key` among the audited receipts of batches committed
-/// before `block`: the relayer reserved only the increase over it.
-async fn prior_count(db: &Db, usage_key: &str, block: u64) -> Result<u64> {
+/// Name of the reservations check.
+pub const RESERVATIONS_CHECK: &str =
+    "reservations cover what the receipts owe (document = chain ≥ required by the pricing rule)";
+
+/// Samples a receipt adds over `before`, within what the terms' cap leaves (`charged` holds what
+/// the batch's earlier receipts of the acceptance used).
+fn capped(
+    acc: &fairtrain_protocol::bindings::Escrow::Acceptance,
+    charged: &mut HashMap<(Address, U256, u64), u64>,
+    cap_key: (Address, U256, u64),
+    cumulative: u64,
+    before: u64,
+) -> u64 {
+    let mut samples = cumulative.saturating_sub(before);
+    if acc.maxSamples != 0 {
+        let used = charged.get(&cap_key).copied().unwrap_or(acc.samplesCharged);
+        samples = samples.min(acc.maxSamples.saturating_sub(used));
+        charged.insert(cap_key, used + samples);
+    }
+    samples
+}
+
+/// Per (payer, token) of the batch `root`: whether its relayer's line was locked just before
+/// the commit (`reservedUntil > commit_time`), and the block of the line's last release then.
+async fn line_locks(
+    db: &Db,
+    root: &str,
+    commit_time: u64,
+) -> Result<HashMap<(String, String), (bool, i64)>> {
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT payer, token, locked_until, line_since_block FROM reservations WHERE root = $1",
+    )
+    .bind(root)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(p, t, until, since)| ((p, t), (until > big(commit_time), since)))
+        .collect())
+}
+
+/// The highest cumulative count of `usage_key` among the audited receipts of `relayer`'s
+/// batches committed from block `since` (the line's last release: a batch committed in that
+/// block came after it, every earlier batch having expired) to before `block`: while the line
+/// stays locked, their reserves are in its pool and the relayer reserves only the increase.
+async fn prior_count(
+    db: &Db,
+    usage_key: &str,
+    relayer: &str,
+    since: i64,
+    block: u64,
+) -> Result<u64> {
     let (max,): (i64,) = sqlx::query_as(
         "SELECT COALESCE(MAX(r.cumulative), 0) FROM audit_receipts r \
-         JOIN batches b ON b.root = r.root WHERE r.usage_key = $1 AND b.block_number < $2",
+         JOIN batches b ON b.root = r.root WHERE r.usage_key = $1 AND b.relayer = $2 \
+         AND b.block_number >= $3 AND b.block_number < $4",
     )
     .bind(usage_key)
+    .bind(relayer)
+    .bind(since)
     .bind(big(block))
     .fetch_one(&db.pool)
     .await?;
@@ -529,28 +633,35 @@ fn apply_claims(report: &mut AuditReport, claims: &[query::SettlementView]) -> R
     let (mut total_claimed, mut over) = (U256::ZERO, 0);
     for r in &mut report.receipts {
         let expected = parse_amount(&r.expected)?;
+        // A claim pays the increase over the count settled when it is made, from the relayer's
+        // line: at most the increase over the count settled at the commit.
+        let max_claim = if r.max_claim.is_empty() {
+            expected
+        } else {
+            parse_amount(&r.max_claim)?
+        };
         // Taken by the first receipt of that key and count (a duplicate adds nothing).
         let claimed = by_receipt
             .remove(&(r.usage_key.as_str(), r.cumulative_samples))
             .unwrap_or_default();
         r.status = if !(r.signer_valid && r.acceptance_valid) {
             "invalid"
-        } else if claimed == expected {
+        } else if claimed > max_claim {
+            "over claimed"
+        } else if claimed.is_zero() {
             if expected.is_zero() {
                 "nothing owed"
             } else {
-                "claimed"
+                "unclaimed"
             }
-        } else if claimed.is_zero() {
-            "unclaimed"
         } else if claimed < expected {
             "partly claimed"
         } else {
-            "over claimed"
+            "claimed"
         }
         .into();
         r.claimed = claimed.to_string();
-        over += usize::from(claimed > expected);
+        over += usize::from(claimed > max_claim);
         total_claimed += claimed;
     }
     report.total_claimed = total_claimed.to_string();
@@ -762,6 +873,7 @@ mod tests {
             settled_before: 0,
             samples: expected / 1000,
             expected: expected.to_string(),
+            max_claim: expected.to_string(),
             claimed: String::new(),
             status: String::new(),
         }
@@ -823,6 +935,27 @@ mod tests {
             "the claims check is replaced, not added"
         );
         assert!(report.checks[0].passed);
+        // A claim within what the receipt can owe (its increase over the count settled at the
+        // commit: the line pays it whichever batch's receipt is claimed first) is not over.
+        report.receipts[1].max_claim = "10000".into();
+        apply_claims(
+            &mut report,
+            &[settlement(206, 206_000), settlement(210, 10_000)],
+        )
+        .unwrap();
+        assert_eq!(report.receipts[1].status, "claimed");
+        assert!(report.checks[0].passed);
+        // Beyond it: over claimed, and the claims check fails.
+        apply_claims(
+            &mut report,
+            &[settlement(206, 206_000), settlement(210, 10_001)],
+        )
+        .unwrap();
+        assert_eq!(report.receipts[1].status, "over claimed");
+        assert!(!report.checks[0].passed);
+        assert!(report.checks[0]
+            .detail
+            .contains("1 over a receipt's amount"));
         // A settlement of a count no receipt of the batch has.
         apply_claims(&mut report, &[settlement(300, 90_000)]).unwrap();
         assert!(!report.checks[0].passed);

@@ -39,6 +39,10 @@ impl Backend {
     }
 }
 
+/// Meta key set by migration 0008 in a database made by the indexer of the escrow before credit
+/// lines; [`Db::connect`] refuses such a database.
+pub const LEGACY_ESCROW: &str = "legacy_escrow";
+
 /// A connection pool to the indexer's database.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -57,7 +61,7 @@ pub const DERIVED_TABLES: &[&str] = &[
     "balances",
     "withdrawals",
     "acceptances",
-    "relayers",
+    "credit_lines",
     "signers",
     "batches",
     "reservations",
@@ -76,6 +80,11 @@ pub const DERIVED_TABLES: &[&str] = &[
 
 impl Db {
     /// Connects (creating a SQLite file if needed) and applies the migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LegacyDatabase`] for a database made by the indexer of the escrow before credit
+    /// lines (it is left as it was, apart from the migration that marked it).
     ///
     /// URLs: `sqlite:///path/to/file.db` or `sqlite://relative.db`;
     /// `postgres://user@localhost/dbname?host=/var/run/postgresql` (a Unix socket avoids a 44 ms
@@ -111,7 +120,12 @@ impl Db {
             .connect(&url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, backend })
+        let db = Self { pool, backend };
+        if let Some(legacy) = db.meta(LEGACY_ESCROW).await? {
+            db.pool.close().await;
+            return Err(Error::LegacyDatabase(legacy));
+        }
+        Ok(db)
     }
 
     /// Records the deployment in `meta` on first use, and refuses a database that indexes

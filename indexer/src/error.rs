@@ -40,6 +40,15 @@ pub enum Error {
         /// Value of the given deployment.
         given: String,
     },
+    /// The database was made by the indexer of the escrow before credit lines (migration
+    /// `0008_credit_lines.sql` found it bound to a deployment): its events and derived state
+    /// are of another contract.
+    #[error(
+        "database made by the indexer of the earlier TrainingEscrow ({0}): its events and state \
+         cannot be carried over to the credit-line escrow; index the new deployment into a new \
+         database (or delete this one and index again)"
+    )]
+    LegacyDatabase(String),
     /// A stored row cannot be read back (corrupt or foreign data).
     #[error("stored data: {0}")]
     Stored(String),

@@ -17,6 +17,7 @@
 //! - [`audit`]: auditing a batch against its published data and the chain.
 //! - [`auditor`]: auditing every new batch automatically, with retries, and its audit status.
 //! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
+//! - [`lines`]: credit lines (payer, relayer, token), for the same.
 //! - [`streams_pools`]: streams (with their state now) and revenue-share pools, for the same.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
@@ -31,6 +32,7 @@ pub mod derive;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod lines;
 pub mod query;
 pub mod raw;
 pub mod reconcile;

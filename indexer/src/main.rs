@@ -210,6 +210,20 @@ enum QueryCmd {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Credit lines (payer, relayer, token) with their pending reductions.
+    CreditLines {
+        /// Funded by.
+        #[arg(long)]
+        payer: Option<String>,
+        /// For relayer.
+        #[arg(long)]
+        relayer: Option<String>,
+        /// In token.
+        #[arg(long)]
+        token: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Batches, newest first.
     Batches {
         #[command(flatten)]
@@ -340,6 +354,19 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
         ),
         QueryCmd::Balances { payer, page } => {
             print_json(&query::balances(db, payer.as_deref(), page.page()).await?)
+        }
+        QueryCmd::CreditLines {
+            payer,
+            relayer,
+            token,
+            page,
+        } => {
+            let filter = fairtrain_indexer::lines::LineFilter {
+                payer,
+                relayer,
+                token,
+            };
+            print_json(&fairtrain_indexer::lines::credit_lines(db, &filter, page.page()).await?)
         }
         QueryCmd::Batches { page } => print_json(&query::batches(db, page.page()).await?),
         QueryCmd::Batch { root } => match query::batch(db, &root).await? {

@@ -458,7 +458,7 @@ pub struct BalanceView {
     pub token: String,
     /// Refundable, chargeable balance.
     pub available: String,
-    /// Locked in batch reservations.
+    /// Reserved by batches, Σ over the payer's credit lines in the token.
     pub reserved: String,
     /// Deposited in total.
     pub deposited: String,
@@ -466,6 +466,10 @@ pub struct BalanceView {
     pub withdrawn: String,
     /// Charged in total (settlements, fees included).
     pub spent: String,
+    /// Σ credit of the payer's lines in the token.
+    pub credit: String,
+    /// The payer's credit lines in the token.
+    pub credit_lines: Vec<crate::lines::CreditLineView>,
 }
 
 /// Payers' balances, optionally of one payer.
@@ -477,8 +481,19 @@ pub async fn balances(db: &Db, payer: Option<&str>, page: Page) -> Result<Paged<
             .bind(&p)
             .fetch_one(&db.pool)
             .await?;
-    let rows: Vec<(String, String, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT payer, token, available, reserved, deposited, withdrawn, spent FROM balances \
+    type BalanceRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    );
+    let rows: Vec<BalanceRow> = sqlx::query_as(
+        "SELECT payer, token, available, reserved, deposited, withdrawn, spent, credit \
+         FROM balances \
          WHERE ($1 = '' OR payer = $1) ORDER BY payer, token LIMIT $2 OFFSET $3",
     )
     .bind(&p)
@@ -486,9 +501,10 @@ pub async fn balances(db: &Db, payer: Option<&str>, page: Page) -> Result<Paged<
     .bind(page.offset())
     .fetch_all(&db.pool)
     .await?;
-    let items = rows
-        .into_iter()
-        .map(|r| BalanceView {
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        items.push(BalanceView {
+            credit_lines: crate::lines::lines_of(db, &r.0, &r.1).await?,
             payer: r.0,
             token: r.1,
             available: r.2,
@@ -496,8 +512,9 @@ pub async fn balances(db: &Db, payer: Option<&str>, page: Page) -> Result<Paged<
             deposited: r.4,
             withdrawn: r.5,
             spent: r.6,
-        })
-        .collect();
+            credit: r.7,
+        });
+    }
     paged(db, items, page, total).await
 }
 
@@ -520,14 +537,12 @@ pub struct BatchView {
     pub block_time: i64,
     /// Commit transaction.
     pub tx_hash: String,
-    /// Reserved at commit.
+    /// Reserved at commit (into the relayer's credit lines).
     pub reserved: String,
-    /// Settled by claims (fees included).
+    /// Settled by claims (fees included), drawn on the relayer's lines.
     pub settled: String,
     /// Fees of those claims.
     pub fees: String,
-    /// Released back to payers after expiry.
-    pub released: String,
     /// Claims (settlements) made.
     pub claims: i64,
     /// Where the batch's audit stands.
@@ -537,7 +552,7 @@ pub struct BatchView {
 fn batch_query(filter: &str) -> String {
     format!(
         "SELECT b.root, b.relayer, b.receipt_count, b.data_hash, b.data_uri, b.block_number, \
-         b.block_time, b.tx_hash, b.reserved, b.settled, b.fees, b.released, b.claims, {} \
+         b.block_time, b.tx_hash, b.reserved, b.settled, b.fees, b.claims, {} \
          FROM batches b {} {filter}",
         auditor::STATUS_COLS,
         auditor::STATUS_JOINS
@@ -546,7 +561,7 @@ fn batch_query(filter: &str) -> String {
 
 fn batch_view(r: &AnyRow) -> Result<BatchView> {
     let tx_hash: String = r.try_get(7)?;
-    let claims: i64 = r.try_get(12)?;
+    let claims: i64 = r.try_get(11)?;
     Ok(BatchView {
         root: r.try_get(0)?,
         relayer: r.try_get(1)?,
@@ -555,12 +570,11 @@ fn batch_view(r: &AnyRow) -> Result<BatchView> {
         data_uri: r.try_get(4)?,
         block_number: r.try_get(5)?,
         block_time: r.try_get(6)?,
-        audit: auditor::status_at(r, 13, &tx_hash, claims)?,
+        audit: auditor::status_at(r, 12, &tx_hash, claims)?,
         tx_hash,
         reserved: r.try_get(8)?,
         settled: r.try_get(9)?,
         fees: r.try_get(10)?,
-        released: r.try_get(11)?,
         claims,
     })
 }
@@ -589,14 +603,12 @@ pub struct ReservationView {
     pub payer: String,
     /// Token.
     pub token: String,
-    /// Reserved at commit.
+    /// Relayer whose credit line the batch reserved into (its claims draw on that line).
+    pub relayer: String,
+    /// Moved from the line's credit to its reserved funds at commit (may be 0).
     pub amount: String,
-    /// Still reserved.
-    pub remaining: String,
     /// Claims close at this time.
     pub expires_at: i64,
-    /// Released after expiry.
-    pub released: bool,
 }
 
 /// One settlement (a claim of a batch receipt, or a direct settlement).
@@ -655,8 +667,8 @@ pub async fn batch(db: &Db, root: &str) -> Result<Option<BatchDetail>> {
         .fetch_optional(&db.pool)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let reservations: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT payer, token, amount, remaining, expires_at, released FROM reservations \
+    let reservations: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT payer, token, relayer, amount, expires_at FROM reservations \
          WHERE root = $1 ORDER BY payer, token",
     )
     .bind(&root)
@@ -680,10 +692,9 @@ pub async fn batch(db: &Db, root: &str) -> Result<Option<BatchDetail>> {
             .map(|r| ReservationView {
                 payer: r.0,
                 token: r.1,
-                amount: r.2,
-                remaining: r.3,
+                relayer: r.2,
+                amount: r.3,
                 expires_at: r.4,
-                released: r.5 != 0,
             })
             .collect(),
         claims,
@@ -812,7 +823,8 @@ pub struct Unclaimed {
     pub expires_at: i64,
 }
 
-/// Unclaimed amounts of audited batches whose reservations have not been released, optionally
+/// Unclaimed amounts of audited batches whose relayer's line has not been released since the
+/// commit (a release comes only after every batch of the line expired), optionally
 /// for one payee (current license holder).
 pub async fn unclaimed(db: &Db, payee: Option<&str>) -> Result<Vec<Unclaimed>> {
     let p = payee.map(lower).unwrap_or_default();
@@ -822,7 +834,10 @@ pub async fn unclaimed(db: &Db, payee: Option<&str>) -> Result<Vec<Unclaimed>> {
         "SELECT r.root, r.usage_key, r.cumulative, r.license_id, l.holder, r.token, r.expected, \
          r.expires_at FROM audit_receipts r JOIN licenses l ON l.license_id = r.license_id \
          JOIN reservations v ON v.root = r.root AND v.payer = r.payer AND v.token = r.token \
-         WHERE v.released = 0 AND ($1 = '' OR l.holder = $1) ORDER BY r.root, l.license_num",
+         JOIN batches b ON b.root = r.root \
+         JOIN credit_lines c ON c.payer = v.payer AND c.relayer = v.relayer AND c.token = v.token \
+         WHERE c.released_block < b.block_number AND ($1 = '' OR l.holder = $1) \
+         ORDER BY r.root, l.license_num",
     )
     .bind(&p)
     .fetch_all(&db.pool)

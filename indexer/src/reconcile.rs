@@ -4,10 +4,12 @@
 //!
 //! Checked: parameters (fee, notice period, claim window, owner), allowed tokens, number of
 //! terms and licenses, each license's holder, creator, terms and version, each payer's available
-//! balance and pending withdrawal, each reservation's remaining amount (and their sum against the
-//! payer's reserved balance), acceptances, relayers, signers, accrued fees, settled samples per
-//! usage key, and the accounting identity `balanceOf(escrow) = Σ available + Σ reserved + fees`
-//! per token; per stream, `getStream`'s balance, rate and status and `stateOf`,
+//! balance and pending withdrawal, each credit line (`creditLine`: credit, reserved, fees,
+//! reservedUntil) and its pending reduction (`creditReduction`), the payer's credit and reserved
+//! balances against the sums of its lines, each batch reservation's relayer and expiry,
+//! acceptances, signers, accrued fees, settled samples per usage key, and the accounting identity
+//! `balanceOf(escrow) = Σ available + Σ credit + Σ reserved + Σ line fees + accruedFees` per
+//! token; per stream, `getStream`'s balance, rate and status and `stateOf`,
 //! `withdrawableAmountOf` and `uncoveredDebtOf` against the state computed from the derived row
 //! for the checkpoint block's time; per pool, `isPool`, transferability, manager, total supply
 //! and accepted tokens, each token's `tokenState`, each holder's shares (`balanceOf`), and per
@@ -228,9 +230,12 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
         );
     }
 
-    // Balances, withdrawals, reservations.
-    let balances: Vec<(String, String, String, String)> =
-        rows(db, "SELECT payer, token, available, reserved FROM balances").await?;
+    // Balances, withdrawals, credit lines, reservations.
+    let balances: Vec<(String, String, String, String, String)> = rows(
+        db,
+        "SELECT payer, token, available, reserved, credit FROM balances",
+    )
+    .await?;
     let withdrawals: HashMap<(String, String), (String, i64, i64)> =
         rows::<(String, String, String, i64, i64)>(
             db,
@@ -240,31 +245,25 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
         .into_iter()
         .map(|(p, t, a, u, l)| ((p, t), (a, u, l)))
         .collect();
-    let reservations: Vec<(String, String, String, String)> =
-        rows(db, "SELECT root, payer, token, remaining FROM reservations").await?;
-    let mut reserved_sum: HashMap<(String, String), U256> = HashMap::new();
-    for (_, payer, token, remaining) in &reservations {
-        *reserved_sum
-            .entry((payer.clone(), token.clone()))
-            .or_default() += parse_amount(remaining)?;
-    }
     let mut totals: HashMap<String, U256> = HashMap::new();
-    for (payer, token, available, reserved) in balances {
-        *totals.entry(token.clone()).or_default() +=
-            parse_amount(&available)? + parse_amount(&reserved)?;
-        let sum = reserved_sum
+    let lines = credit_lines(db, &escrow, at, &mut checks, &mut totals).await?;
+    for (payer, token, available, reserved, credit) in balances {
+        *totals.entry(token.clone()).or_default() += parse_amount(&available)?;
+        let sums = lines
             .get(&(payer.clone(), token.clone()))
             .copied()
             .unwrap_or_default();
-        if sum.to_string() != reserved {
-            checks.push(
-                futures::future::ready(Ok(Some(Difference {
-                    what: format!("reserved({payer}, {token}) vs Σ reservations"),
-                    indexed: reserved.clone(),
-                    chain: sum.to_string(),
-                })))
-                .boxed(),
-            );
+        for (what, indexed, sum) in [("reserved", &reserved, sums.0), ("credit", &credit, sums.1)] {
+            if sum.to_string() != *indexed {
+                checks.push(
+                    futures::future::ready(Ok(Some(Difference {
+                        what: format!("{what}({payer}, {token}) vs Σ credit lines"),
+                        indexed: indexed.clone(),
+                        chain: sum.to_string(),
+                    })))
+                    .boxed(),
+                );
+            }
         }
         let e = escrow.clone();
         let pending = withdrawals.get(&(payer.clone(), token.clone())).cloned();
@@ -301,7 +300,12 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
             .boxed(),
         );
     }
-    for (root, payer, token, remaining) in reservations {
+    let reservations: Vec<(String, String, String, String, i64)> = rows(
+        db,
+        "SELECT root, payer, token, relayer, expires_at FROM reservations",
+    )
+    .await?;
+    for (root, payer, token, relayer, expires_at) in reservations {
         let e = escrow.clone();
         checks.push(
             async move {
@@ -312,16 +316,16 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
                     .await
                     .map_err(rpc)?;
                 Ok(compare(
-                    format!("reservation({root}, {payer}, {token}).remaining"),
-                    remaining,
-                    r.remaining,
+                    format!("reservation({root}, {payer}, {token})"),
+                    format!("relayer {relayer} expiresAt {expires_at}"),
+                    format!("relayer {:#x} expiresAt {}", r.relayer, r.expiresAt),
                 ))
             }
             .boxed(),
         );
     }
 
-    // Acceptances, relayers, signers.
+    // Acceptances, signers.
     type AcceptanceRow = (String, String, i64, String, String, i64, i64, i64);
     let acceptances: Vec<AcceptanceRow> = rows(
         db,
@@ -349,27 +353,6 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
                         "{:#x} {} {} {} {}",
                         a.token, a.pricePerSample, a.maxSamples, a.expiresAt, a.chargeableFrom
                     ),
-                ))
-            }
-            .boxed(),
-        );
-    }
-    let relayers: Vec<(String, String, i64)> =
-        rows(db, "SELECT payer, relayer, authorized FROM relayers").await?;
-    for (payer, relayer, authorized) in relayers {
-        let e = escrow.clone();
-        checks.push(
-            async move {
-                let chain = e
-                    .isRelayer(parse_addr(&payer)?, parse_addr(&relayer)?)
-                    .block(at)
-                    .call()
-                    .await
-                    .map_err(rpc)?;
-                Ok(compare(
-                    format!("isRelayer({payer}, {relayer})"),
-                    authorized != 0,
-                    chain,
                 ))
             }
             .boxed(),
@@ -450,7 +433,10 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
                     .await
                     .map_err(rpc)?;
                 Ok(compare(
-                    format!("balanceOf(escrow) = Σ available + Σ reserved + fees ({token})"),
+                    format!(
+                        "balanceOf(escrow) = Σ available + Σ credit + Σ reserved + Σ line fees \
+                         + accruedFees ({token})"
+                    ),
                     held,
                     balance,
                 ))
@@ -480,6 +466,86 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
         checks: total,
         differences,
     })
+}
+
+/// Per (payer, token): Σ reserved and Σ credit of the payer's lines.
+type LineSums = HashMap<(String, String), (U256, U256)>;
+
+/// Queues the comparison of every mirrored credit line with `creditLine` and `creditReduction`,
+/// adds what each line holds (credit, reserved, fees) to `totals` per token, and returns the
+/// lines' sums per payer and token.
+async fn credit_lines(
+    db: &Db,
+    escrow: &TrainingEscrow::TrainingEscrowInstance<DynProvider>,
+    at: BlockId,
+    checks: &mut Vec<Check>,
+    totals: &mut HashMap<String, U256>,
+) -> Result<LineSums> {
+    type LineRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+    );
+    let lines: Vec<LineRow> = rows(
+        db,
+        "SELECT payer, relayer, token, credit, reserved, fees, reserved_until, reduction_amount, \
+         reduction_effective_at FROM credit_lines",
+    )
+    .await?;
+    let mut sums = LineSums::new();
+    for (payer, relayer, token, credit, reserved, fees, until, reduction, effective) in lines {
+        let (c, r, f) = (
+            parse_amount(&credit)?,
+            parse_amount(&reserved)?,
+            parse_amount(&fees)?,
+        );
+        *totals.entry(token.clone()).or_default() += c + r + f;
+        let sum = sums.entry((payer.clone(), token.clone())).or_default();
+        sum.0 += r;
+        sum.1 += c;
+        let e = escrow.clone();
+        checks.push(
+            async move {
+                let (p, l, t) = (
+                    parse_addr(&payer)?,
+                    parse_addr(&relayer)?,
+                    parse_addr(&token)?,
+                );
+                let chain = e.creditLine(p, l, t).block(at).call().await.map_err(rpc)?;
+                if let Some(d) = compare(
+                    format!("creditLine({payer}, {relayer}, {token})"),
+                    format!(
+                        "credit {credit} reserved {reserved} fees {fees} reservedUntil {until}"
+                    ),
+                    format!(
+                        "credit {} reserved {} fees {} reservedUntil {}",
+                        chain.credit, chain.reserved, chain.fees, chain.reservedUntil
+                    ),
+                ) {
+                    return Ok(Some(d));
+                }
+                let chain = e
+                    .creditReduction(p, l, t)
+                    .block(at)
+                    .call()
+                    .await
+                    .map_err(rpc)?;
+                Ok(compare(
+                    format!("creditReduction({payer}, {relayer}, {token})"),
+                    format!("{reduction} {effective}"),
+                    format!("{} {}", chain.amount, chain.effectiveAt),
+                ))
+            }
+            .boxed(),
+        );
+    }
+    Ok(sums)
 }
 
 impl std::fmt::Display for Report {

@@ -38,7 +38,7 @@ pub struct State {
     balances: Cache<Balance>,
     withdrawals: Cache<Withdrawal>,
     acceptances: Cache<Acceptance>,
-    relayers: Cache<Relayer>,
+    lines: Cache<CreditLine>,
     signers: Cache<Signer>,
     batches: Cache<Batch>,
     reservations: Cache<Reservation>,
@@ -78,6 +78,22 @@ impl State {
             .await
     }
 
+    async fn line(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        payer: &Address,
+        relayer: &Address,
+        token: &Address,
+    ) -> Result<&mut CreditLine> {
+        self.lines
+            .upsert(
+                tx,
+                &(addr(payer), addr(relayer), addr(token)),
+                CreditLine::default,
+            )
+            .await
+    }
+
     async fn apply_escrow(
         &mut self,
         tx: &mut Transaction<'static, Any>,
@@ -101,16 +117,6 @@ impl State {
             E::WithdrawalCancelled(ev) => {
                 self.withdrawals.delete((addr(&ev.payer), addr(&ev.token)))
             }
-            E::WithdrawalDelayed(ev) => {
-                if let Some(w) = self
-                    .withdrawals
-                    .get_mut(tx, &(addr(&ev.payer), addr(&ev.token)))
-                    .await?
-                {
-                    w.unlock_at = big(ev.unlockAt.to());
-                    w.lapses_at = big(ev.lapsesAt.to());
-                }
-            }
             E::Withdrawn(ev) => {
                 let b = self.balance(tx, &ev.payer, &ev.token).await?;
                 b.available = sub("available balance", b.available, ev.amount)?;
@@ -128,12 +134,54 @@ impl State {
                     accepted_block: big(r.block_number),
                 },
             ),
-            E::RelayerSet(ev) => self.relayers.put(
-                (addr(&ev.payer), addr(&ev.relayer)),
-                Relayer {
-                    authorized: ev.authorized,
-                },
-            ),
+            E::CreditFunded(ev) => {
+                let b = self.balance(tx, &ev.payer, &ev.token).await?;
+                b.available = sub("available balance", b.available, ev.amount)?;
+                b.credit += ev.amount;
+                self.line(tx, &ev.payer, &ev.relayer, &ev.token)
+                    .await?
+                    .credit += ev.amount;
+            }
+            E::CreditReductionRequested(ev) => {
+                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
+                l.reduction_amount = ev.amount;
+                l.reduction_effective_at = big(ev.effectiveAt.to());
+            }
+            E::CreditReductionCancelled(ev) => {
+                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
+                l.reduction_amount = U256::ZERO;
+                l.reduction_effective_at = 0;
+            }
+            E::CreditReduced(ev) => {
+                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
+                l.credit = sub("line credit", l.credit, ev.amount)?;
+                // What the line could not give stays requested (with its effective time).
+                l.reduction_amount = sub("credit reduction", l.reduction_amount, ev.amount)?;
+                if l.reduction_amount.is_zero() {
+                    l.reduction_effective_at = 0;
+                }
+                let b = self.balance(tx, &ev.payer, &ev.token).await?;
+                b.credit = sub("credit", b.credit, ev.amount)?;
+                b.available += ev.amount;
+            }
+            E::FundsReleased(ev) => {
+                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
+                l.reserved = sub("line reserved", l.reserved, ev.amount)?;
+                l.credit += ev.amount;
+                l.reserved_until = 0;
+                l.released_block = big(r.block_number);
+                let b = self.balance(tx, &ev.payer, &ev.token).await?;
+                b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
+                b.credit += ev.amount;
+            }
+            E::FeesSwept(ev) => {
+                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
+                l.fees = sub("line fees", l.fees, ev.amount)?;
+                self.fees
+                    .upsert(tx, &addr(&ev.token), Fee::default)
+                    .await?
+                    .accrued += ev.amount;
+            }
             E::SignerRegistered(ev) => self.signers.put(
                 (addr(&ev.payer), addr(&ev.signer)),
                 Signer {
@@ -165,39 +213,28 @@ impl State {
                 b.tx_hash = word(&r.tx_hash);
             }
             E::FundsReserved(ev) => {
+                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
+                let (locked_until, line_since_block) = (l.reserved_until, l.released_block);
+                l.credit = sub("line credit", l.credit, ev.amount)?;
+                l.reserved += ev.amount;
+                l.reserved_until = l.reserved_until.max(big(ev.expiresAt.to()));
                 let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.available = sub("available balance", b.available, ev.amount)?;
+                b.credit = sub("credit", b.credit, ev.amount)?;
                 b.reserved += ev.amount;
                 self.reservations.put(
                     (word(&ev.root), addr(&ev.payer), addr(&ev.token)),
                     Reservation {
+                        relayer: addr(&ev.relayer),
                         amount: ev.amount,
-                        remaining: ev.amount,
                         expires_at: big(ev.expiresAt.to()),
-                        released: false,
+                        locked_until,
+                        line_since_block,
                     },
                 );
                 self.batches
                     .upsert(tx, &word(&ev.root), Batch::default)
                     .await?
                     .reserved += ev.amount;
-            }
-            E::ReservationReleased(ev) => {
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
-                b.available += ev.amount;
-                if let Some(res) = self
-                    .reservations
-                    .get_mut(tx, &(word(&ev.root), addr(&ev.payer), addr(&ev.token)))
-                    .await?
-                {
-                    res.remaining = sub("reservation", res.remaining, ev.amount)?;
-                    res.released = true;
-                }
-                self.batches
-                    .upsert(tx, &word(&ev.root), Batch::default)
-                    .await?
-                    .released += ev.amount;
             }
             E::UsageSettled(ev) => self.settle(tx, r, ev).await?,
             E::FeeUpdated(ev) => self
@@ -241,24 +278,39 @@ impl State {
     ) -> Result<()> {
         let token = addr(&ev.token);
         let root = word(&ev.root);
-        self.fees.upsert(tx, &token, Fee::default).await?.accrued += ev.fee;
-        let b = self.balance(tx, &ev.payer, &ev.token).await?;
         if ev.root == B256::ZERO {
+            // Direct settlement: from the available balance, fee to the platform at once.
+            let b = self.balance(tx, &ev.payer, &ev.token).await?;
             b.available = sub("available balance", b.available, ev.amount)?;
+            b.spent += ev.amount;
+            self.fees.upsert(tx, &token, Fee::default).await?.accrued += ev.fee;
         } else {
-            b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
-        }
-        b.spent += ev.amount;
-        if ev.root != B256::ZERO {
-            if let Some(res) = self
+            // A claim draws on the committing relayer's line; its fee stays in the line until
+            // swept.
+            let relayer = self
                 .reservations
                 .get_mut(tx, &(root.clone(), addr(&ev.payer), token.clone()))
                 .await?
-            {
-                res.remaining = sub("reservation", res.remaining, ev.amount)?;
-            }
-        }
-        if ev.root != B256::ZERO {
+                .map(|res| res.relayer.clone())
+                .ok_or_else(|| {
+                    Error::Stored(format!(
+                        "claim of batch {root} for payer {} and token {token} without a reservation",
+                        addr(&ev.payer)
+                    ))
+                })?;
+            let l = self
+                .lines
+                .upsert(
+                    tx,
+                    &(addr(&ev.payer), relayer, token.clone()),
+                    CreditLine::default,
+                )
+                .await?;
+            l.reserved = sub("line reserved", l.reserved, ev.amount)?;
+            l.fees += ev.fee;
+            let b = self.balance(tx, &ev.payer, &ev.token).await?;
+            b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
+            b.spent += ev.amount;
             let b = self.batches.upsert(tx, &root, Batch::default).await?;
             b.settled += ev.amount;
             b.fees += ev.fee;
@@ -395,7 +447,7 @@ impl State {
             balances,
             withdrawals,
             acceptances,
-            relayers,
+            lines,
             signers,
             batches,
             reservations,

@@ -199,13 +199,21 @@ pub(crate) struct Balance {
     pub(crate) deposited: U256,
     pub(crate) withdrawn: U256,
     pub(crate) spent: U256,
+    /// Σ credit of the payer's lines in the token.
+    pub(crate) credit: U256,
 }
 impl Row for Balance {
     type Key = (String, String);
     const TABLE: &'static str = "balances";
     const KEY_COLS: &'static [&'static str] = &["payer", "token"];
-    const COLS: &'static [&'static str] =
-        &["available", "reserved", "deposited", "withdrawn", "spent"];
+    const COLS: &'static [&'static str] = &[
+        "available",
+        "reserved",
+        "deposited",
+        "withdrawn",
+        "spent",
+        "credit",
+    ];
     fn key_values(key: &(String, String)) -> Vec<Val> {
         vec![t(&key.0), t(&key.1)]
     }
@@ -216,6 +224,7 @@ impl Row for Balance {
             a(&self.deposited),
             a(&self.withdrawn),
             a(&self.spent),
+            a(&self.credit),
         ]
     }
     fn read(row: &AnyRow) -> Result<Self> {
@@ -225,6 +234,7 @@ impl Row for Balance {
             deposited: amt(row, 2)?,
             withdrawn: amt(row, 3)?,
             spent: amt(row, 4)?,
+            credit: amt(row, 5)?,
         })
     }
 }
@@ -307,25 +317,54 @@ impl Row for Acceptance {
     }
 }
 
-/// `relayers`: whether a relayer may commit for a payer.
-#[derive(Debug, Clone)]
-pub(crate) struct Relayer {
-    pub(crate) authorized: bool,
+/// `credit_lines`: a payer's credit line for one relayer in one token, with its pending
+/// credit reduction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CreditLine {
+    pub(crate) credit: U256,
+    pub(crate) reserved: U256,
+    pub(crate) fees: U256,
+    pub(crate) reserved_until: i64,
+    pub(crate) reduction_amount: U256,
+    pub(crate) reduction_effective_at: i64,
+    pub(crate) released_block: i64,
 }
-impl Row for Relayer {
-    type Key = (String, String);
-    const TABLE: &'static str = "relayers";
-    const KEY_COLS: &'static [&'static str] = &["payer", "relayer"];
-    const COLS: &'static [&'static str] = &["authorized"];
-    fn key_values(key: &(String, String)) -> Vec<Val> {
-        vec![t(&key.0), t(&key.1)]
+impl Row for CreditLine {
+    type Key = (String, String, String);
+    const TABLE: &'static str = "credit_lines";
+    const KEY_COLS: &'static [&'static str] = &["payer", "relayer", "token"];
+    const COLS: &'static [&'static str] = &[
+        "credit",
+        "reserved",
+        "fees",
+        "reserved_until",
+        "reduction_amount",
+        "reduction_effective_at",
+        "released_block",
+    ];
+    fn key_values(key: &(String, String, String)) -> Vec<Val> {
+        vec![t(&key.0), t(&key.1), t(&key.2)]
     }
     fn values(&self) -> Vec<Val> {
-        vec![Val::I(self.authorized as i64)]
+        vec![
+            a(&self.credit),
+            a(&self.reserved),
+            a(&self.fees),
+            Val::I(self.reserved_until),
+            a(&self.reduction_amount),
+            Val::I(self.reduction_effective_at),
+            Val::I(self.released_block),
+        ]
     }
     fn read(row: &AnyRow) -> Result<Self> {
         Ok(Self {
-            authorized: int(row, 0)? != 0,
+            credit: amt(row, 0)?,
+            reserved: amt(row, 1)?,
+            fees: amt(row, 2)?,
+            reserved_until: int(row, 3)?,
+            reduction_amount: amt(row, 4)?,
+            reduction_effective_at: int(row, 5)?,
+            released_block: int(row, 6)?,
         })
     }
 }
@@ -355,7 +394,8 @@ impl Row for Signer {
     }
 }
 
-/// `batches`: a committed batch and what it reserved, paid and released.
+/// `batches`: a committed batch, what it reserved into its relayer's lines and what its claims
+/// paid.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Batch {
     pub(crate) relayer: String,
@@ -368,7 +408,6 @@ pub(crate) struct Batch {
     pub(crate) reserved: U256,
     pub(crate) settled: U256,
     pub(crate) fees: U256,
-    pub(crate) released: U256,
     pub(crate) claims: i64,
 }
 impl Row for Batch {
@@ -386,7 +425,6 @@ impl Row for Batch {
         "reserved",
         "settled",
         "fees",
-        "released",
         "claims",
     ];
     fn key_values(key: &String) -> Vec<Val> {
@@ -404,7 +442,6 @@ impl Row for Batch {
             a(&self.reserved),
             a(&self.settled),
             a(&self.fees),
-            a(&self.released),
             Val::I(self.claims),
         ]
     }
@@ -420,42 +457,52 @@ impl Row for Batch {
             reserved: amt(row, 7)?,
             settled: amt(row, 8)?,
             fees: amt(row, 9)?,
-            released: amt(row, 10)?,
-            claims: int(row, 11)?,
+            claims: int(row, 10)?,
         })
     }
 }
 
-/// `reservations`: funds of a payer locked for a batch's claims.
+/// `reservations`: what a batch reserved for one payer and token into its relayer's line.
 #[derive(Debug, Clone)]
 pub(crate) struct Reservation {
+    pub(crate) relayer: String,
     pub(crate) amount: U256,
-    pub(crate) remaining: U256,
     pub(crate) expires_at: i64,
-    pub(crate) released: bool,
+    /// The line's `reserved_until` just before the commit.
+    pub(crate) locked_until: i64,
+    /// The line's `released_block` at the commit.
+    pub(crate) line_since_block: i64,
 }
 impl Row for Reservation {
     type Key = (String, String, String);
     const TABLE: &'static str = "reservations";
     const KEY_COLS: &'static [&'static str] = &["root", "payer", "token"];
-    const COLS: &'static [&'static str] = &["amount", "remaining", "expires_at", "released"];
+    const COLS: &'static [&'static str] = &[
+        "relayer",
+        "amount",
+        "expires_at",
+        "locked_until",
+        "line_since_block",
+    ];
     fn key_values(key: &(String, String, String)) -> Vec<Val> {
         vec![t(&key.0), t(&key.1), t(&key.2)]
     }
     fn values(&self) -> Vec<Val> {
         vec![
+            t(&self.relayer),
             a(&self.amount),
-            a(&self.remaining),
             Val::I(self.expires_at),
-            Val::I(self.released as i64),
+            Val::I(self.locked_until),
+            Val::I(self.line_since_block),
         ]
     }
     fn read(row: &AnyRow) -> Result<Self> {
         Ok(Self {
-            amount: amt(row, 0)?,
-            remaining: amt(row, 1)?,
+            relayer: text(row, 0)?,
+            amount: amt(row, 1)?,
             expires_at: int(row, 2)?,
-            released: int(row, 3)? != 0,
+            locked_until: int(row, 3)?,
+            line_since_block: int(row, 4)?,
         })
     }
 }

@@ -110,7 +110,7 @@ async fn api_answers(backend: Backend) {
     assert_eq!(by_creator["items"][0]["net"], "10140000");
 
     let payer = ok(&base, "/api/balances").await["items"][0].clone();
-    assert_eq!(payer["available"], "9813600000");
+    assert_eq!(payer["available"], "5000000000");
     assert_eq!(payer["spent"], "186400000");
     let by_payer = ok(
         &base,
@@ -168,7 +168,57 @@ async fn api_answers(backend: Backend) {
     .await;
     assert_eq!(detail["reservations"].as_array().unwrap().len(), 1);
     assert_eq!(sum(&detail["claims"], "amount"), 186_400_000);
-    assert_eq!(detail["reservations"][0]["remaining"], "0");
+    let reservation = &detail["reservations"][0];
+    assert_eq!(reservation["amount"], "186400000");
+    assert_eq!(reservation["relayer"], batch["relayer"]);
+
+    // Credit lines: in the balance rows and on their own, with the names of docs/indexer.md.
+    let balances = ok(&base, "/api/balances").await;
+    let row = &balances["items"][0];
+    assert_eq!(row["credit"], "4813600000");
+    assert_eq!(row["reserved"], "0");
+    assert_eq!(row["credit_lines"].as_array().unwrap().len(), 1);
+    let lines = ok(
+        &base,
+        &format!(
+            "/api/credit-lines?relayer={}&per_page=1",
+            batch["relayer"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(lines["total"], 1);
+    let line = &lines["items"][0];
+    assert_eq!(line, &row["credit_lines"][0]);
+    let mut fields: Vec<&str> = line
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "credit",
+            "fees",
+            "payer",
+            "reduction_amount",
+            "reduction_effective_at",
+            "relayer",
+            "reserved",
+            "reserved_until",
+            "token"
+        ]
+    );
+    assert_eq!(line["credit"], "4813600000");
+    assert_eq!(line["reduction_amount"], "0");
+    assert!(line["reserved_until"].as_i64().unwrap() > 0);
+    let none = ok(
+        &base,
+        &format!("/api/credit-lines?payer=0x{}", "11".repeat(20)),
+    )
+    .await;
+    assert_eq!(none["total"], 0);
 
     // Errors are clear and typed.
     let (code, body) = get(&base, &format!("/api/batches/0x{}", "00".repeat(32))).await;
@@ -227,6 +277,7 @@ async fn api_answers(backend: Backend) {
         "/api/batches/{root}",
         "/api/settlements",
         "/api/unclaimed",
+        "/api/credit-lines",
         "/api/export/flows",
         "/api/live",
         "/api/openapi.json",
@@ -345,12 +396,13 @@ async fn cli_answers(backend: Backend) {
 
     // A corrupted derived value makes reconcile exit 1 with the difference named.
     let db = test_db.connect().await;
-    sqlx::query("UPDATE fees SET accrued = '0'")
+    sqlx::query("UPDATE credit_lines SET fees = '0'")
         .execute(&db.pool)
         .await
         .unwrap();
     let (code, out) = cli(&url, &chain, &["reconcile"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("DIFFERS accruedFees("), "{out}");
+    assert!(out.contains("DIFFERS creditLine("), "{out}");
+    assert!(out.contains("DIFFERS balanceOf(escrow)"), "{out}");
 }
 both_databases!(cli_answers_the_same_questions, super::cli_answers);

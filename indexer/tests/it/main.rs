@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod auditor;
 mod browser;
+mod legacy;
 mod mirror;
 mod pool_state;
 mod pools;

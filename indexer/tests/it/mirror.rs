@@ -128,7 +128,21 @@ async fn backfill_demo(backend: Backend) {
             .unwrap();
     let on_chain = chain.available(payer.parse().unwrap()).await;
     assert_eq!(available, on_chain.to_string());
-    assert_eq!(available, "9813600000");
+    // Demo.s.sol funds the relayer's line with half the budget; the batch reserved from it.
+    assert_eq!(available, "5000000000");
+    let (credit, reserved): (String, String) =
+        sqlx::query_as("SELECT credit, reserved FROM balances")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((credit.as_str(), reserved.as_str()), ("4813600000", "0"));
+    let (line_credit, line_reserved, until): (String, String, i64) =
+        sqlx::query_as("SELECT credit, reserved, reserved_until FROM credit_lines")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((line_credit, line_reserved), (credit, reserved));
+    assert!(until > 0, "the batch locked the line");
     // Creator A's royalties (Demo.s.sol pays it 10.14 fUSD net).
     let creator_a = format!(
         "{:#x}",
@@ -142,14 +156,14 @@ async fn backfill_demo(backend: Backend) {
     let net: u128 = nets.iter().map(|(n,)| n.parse::<u128>().unwrap()).sum();
     assert_eq!(net, 10_140_000);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM batches").await, 1);
-    let (reserved, settled, released): (String, String, String) =
-        sqlx::query_as("SELECT reserved, settled, released FROM batches")
+    let (reserved, settled): (String, String) =
+        sqlx::query_as("SELECT reserved, settled FROM batches")
             .fetch_one(&db.pool)
             .await
             .unwrap();
     assert_eq!(
-        (reserved.as_str(), settled.as_str(), released.as_str()),
-        ("186400000", "186400000", "0")
+        (reserved.as_str(), settled.as_str()),
+        ("186400000", "186400000")
     );
 
     // The chain confirms every derived value.
@@ -277,7 +291,7 @@ async fn reconcile_reports_differences(backend: Backend) {
         .unwrap()
         .is_clean());
 
-    // Corrupt two derived values: reconcile names exactly those (and the identity they break).
+    // Corrupt three derived values: reconcile names exactly those (and the identity they break).
     sqlx::query("UPDATE balances SET available = '1'")
         .execute(&db.pool)
         .await
@@ -286,16 +300,25 @@ async fn reconcile_reports_differences(backend: Backend) {
         .execute(&db.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE credit_lines SET reserved_until = 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let report = reconcile(&db, &chain.provider, &chain.deployment)
         .await
         .unwrap();
     let what: Vec<&str> = report.differences.iter().map(|d| d.what.as_str()).collect();
-    assert_eq!(report.differences.len(), 3, "{report}");
+    assert_eq!(report.differences.len(), 4, "{report}");
     assert!(what[0].starts_with("availableBalance("), "{report}");
     assert!(what[1].starts_with("balanceOf(escrow)"), "{report}");
-    assert_eq!(what[2], "license(2)", "{report}");
+    assert!(what[2].starts_with("creditLine("), "{report}");
+    assert_eq!(what[3], "license(2)", "{report}");
     assert_eq!(report.differences[0].indexed, "1");
-    assert_eq!(report.differences[0].chain, "9813600000");
+    assert_eq!(report.differences[0].chain, "5000000000");
+    assert!(
+        report.differences[2].indexed.ends_with("reservedUntil 1"),
+        "{report}"
+    );
 
     // Rebuilding from the raw events repairs the derived state.
     derive::rebuild(&db, &chain.deployment).await.unwrap();

@@ -1,0 +1,122 @@
+//! Credit lines (payer, relayer, token) as the API, the CLI and the dashboard show them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    query::{lower, paged, Page, Paged},
+    Db, Result,
+};
+
+/// One credit line and its pending credit reduction. Amounts are decimal strings, times Unix
+/// seconds; 0 when none.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CreditLineView {
+    /// Payer that funded the line.
+    pub payer: String,
+    /// Relayer whose batches reserve from it.
+    pub relayer: String,
+    /// Token.
+    pub token: String,
+    /// What the relayer may still reserve.
+    pub credit: String,
+    /// Reserved by the relayer's committed batches and not paid (one pool for all of them).
+    pub reserved: String,
+    /// Fees of claims paid from the line, not yet swept.
+    pub fees: String,
+    /// Latest expiry of a batch that reserved into the line since the last release (0 = none).
+    pub reserved_until: i64,
+    /// Pending credit reduction (0 = none).
+    pub reduction_amount: String,
+    /// When the pending reduction can be executed (0 = none).
+    pub reduction_effective_at: i64,
+}
+
+/// Which lines to list: every given field must match (empty = any).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct LineFilter {
+    /// Payer.
+    #[serde(default)]
+    pub payer: Option<String>,
+    /// Relayer.
+    #[serde(default)]
+    pub relayer: Option<String>,
+    /// Token.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+const WHERE: &str =
+    "WHERE ($1 = '' OR payer = $1) AND ($2 = '' OR relayer = $2) AND ($3 = '' OR token = $3)";
+
+type LineRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+);
+
+fn view(r: LineRow) -> CreditLineView {
+    CreditLineView {
+        payer: r.0,
+        relayer: r.1,
+        token: r.2,
+        credit: r.3,
+        reserved: r.4,
+        fees: r.5,
+        reserved_until: r.6,
+        reduction_amount: r.7,
+        reduction_effective_at: r.8,
+    }
+}
+
+async fn select(db: &Db, f: &LineFilter, limit: i64, offset: i64) -> Result<Vec<CreditLineView>> {
+    let key = |v: &Option<String>| v.as_deref().map(lower).unwrap_or_default();
+    let rows: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT payer, relayer, token, credit, reserved, fees, reserved_until, reduction_amount, \
+         reduction_effective_at FROM credit_lines {WHERE} \
+         ORDER BY payer, token, relayer LIMIT $4 OFFSET $5"
+    )))
+    .bind(key(&f.payer))
+    .bind(key(&f.relayer))
+    .bind(key(&f.token))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// Credit lines matching `filter`, by payer, token and relayer.
+pub async fn credit_lines(
+    db: &Db,
+    filter: &LineFilter,
+    page: Page,
+) -> Result<Paged<CreditLineView>> {
+    let page = page.check()?;
+    let key = |v: &Option<String>| v.as_deref().map(lower).unwrap_or_default();
+    let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM credit_lines {WHERE}"
+    )))
+    .bind(key(&filter.payer))
+    .bind(key(&filter.relayer))
+    .bind(key(&filter.token))
+    .fetch_one(&db.pool)
+    .await?;
+    let items = select(db, filter, page.limit(), page.offset()).await?;
+    paged(db, items, page, total).await
+}
+
+/// Every line of one payer in one token (what a balance row shows).
+pub async fn lines_of(db: &Db, payer: &str, token: &str) -> Result<Vec<CreditLineView>> {
+    let filter = LineFilter {
+        payer: Some(payer.to_owned()),
+        relayer: None,
+        token: Some(token.to_owned()),
+    };
+    select(db, &filter, i64::MAX, 0).await
+}
