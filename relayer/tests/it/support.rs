@@ -22,7 +22,7 @@ use alloy::{
     sol_types::SolValue,
 };
 use fairtrain_protocol::{
-    bindings::{IERC20Permit, License, LicenseNFT, TrainingEscrow},
+    bindings::{Escrow, IERC20Permit, License, LicenseNFT, TrainingEscrow},
     wire::SignedReceipt,
     EscrowDomain, Receipt,
 };
@@ -251,7 +251,8 @@ impl Chain {
             .get_receipt()
             .await
             .unwrap();
-        esc.setRelayer(relayer.address(), true)
+        // The payer authorizes the relayer by funding its credit line with the whole deposit.
+        esc.fundCredit(relayer.address(), token, deposit.to::<u128>())
             .from(payer.address())
             .send()
             .await
@@ -338,6 +339,25 @@ impl Chain {
             .call()
             .await
             .unwrap()
+    }
+
+    /// The relayer's credit line for the payer in the token, as the escrow holds it.
+    pub async fn line(&self) -> Escrow::CreditLine {
+        self.escrow()
+            .creditLine(self.payer.address(), self.relayer.address(), self.token)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// What the relayer may still reserve from the payer's line.
+    pub async fn credit(&self) -> U256 {
+        U256::from(self.line().await.credit)
+    }
+
+    /// What the relayer's committed batches reserved in the payer's line and claims did not draw.
+    pub async fn reserved(&self) -> U256 {
+        U256::from(self.line().await.reserved)
     }
 
     pub async fn creator_balance(&self) -> U256 {
