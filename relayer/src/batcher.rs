@@ -17,7 +17,7 @@
 
 use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -455,7 +455,13 @@ impl Batcher {
                 }
             }
             let cut_time = chain.timestamp.max(now_secs() as u64);
-            let old = reprice(&mut eligible, &chain, relayer, cut_time)?;
+            // Lines of our confirmed batches the follower has not applied yet are locked.
+            let unseen = {
+                let mut ledger = self.ledger.lock().expect("ledger lock");
+                ledger.settle_seen(&chain.committed_roots);
+                ledger.awaiting_lines()
+            };
+            let old = reprice(&mut eligible, &chain, relayer, cut_time, &unseen)?;
             let selected = select(
                 eligible,
                 |payer, token| chain.line(payer, relayer, token).credit,
@@ -649,7 +655,9 @@ pub struct Repriced {
 /// which includes lines with nothing reserved): the first row of each usage key over the key's
 /// settled count, the next ones over the row before. The reserves of earlier batches go back to
 /// the line's credit on release, so claims of this batch can only draw what it reserves. Rows
-/// of other lines keep the price ingest gave them (over earlier committed counts too). Returns
+/// of other lines, and of the `locked` lines (a confirmed batch reserved into them and the
+/// follower has not applied it yet), keep the price ingest gave them (over earlier committed
+/// counts too). Returns
 /// the stored amount of each row whose amount changed, by digest.
 ///
 /// # Errors
@@ -660,6 +668,7 @@ pub fn reprice(
     chain: &ChainState,
     relayer: Address,
     cut_time: u64,
+    locked: &HashSet<(Address, Address)>,
 ) -> Result<HashMap<String, U256>, StoreError> {
     let horizon = cut_time.saturating_add(COMMIT_MARGIN_SECS);
     let mut counts: HashMap<B256, u64> = HashMap::new();
@@ -667,7 +676,9 @@ pub fn reprice(
     for row in rows.iter_mut() {
         let payer: Address = parse("payer", &row.payer)?;
         let token: Address = parse("token", &row.token)?;
-        if !chain.line(payer, relayer, token).releasable_by(horizon) {
+        if !chain.line(payer, relayer, token).releasable_by(horizon)
+            || locked.contains(&(payer, token))
+        {
             continue;
         }
         let license_id: U256 = parse("license_id", &row.license_id)?;

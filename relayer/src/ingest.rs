@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use crate::{
-    chain::{state::CreditLine, SharedState},
+    chain::SharedState,
     rejection::Rejection,
     store::{ledger as shared_ledger, Backend, NewReceipt, Store, StoreError},
     util::{hex0x, now_secs},
@@ -211,6 +211,14 @@ impl Ledger {
         }
     }
 
+    /// The `(payer, token)` lines of confirmed batches the follower has not applied yet.
+    pub fn awaiting_lines(&self) -> HashSet<PayerToken> {
+        self.awaiting_follower
+            .values()
+            .flat_map(|amounts| amounts.iter().map(|(key, _)| *key))
+            .collect()
+    }
+
     /// Releases from `pending` the batches whose reservations the follower has applied.
     pub fn settle_seen(&mut self, committed_roots: &HashMap<B256, u64>) {
         let seen: Vec<B256> = self
@@ -356,19 +364,19 @@ async fn stored_among(
 /// of the key (accepted here or committed) and its `settled` count.
 ///
 /// The next batch reserves over the settled count alone when the relayer's line can be
-/// released before that batch commits (`reservedUntil` is 0 or not after `horizon`): the
+/// released before that batch commits (`releasable`: `reservedUntil` is 0 or not after the
+/// horizon, and no confirmed batch reserving into it is waiting for the follower): the
 /// reserves of earlier batches go back to credit then, so a receipt whose predecessor is
 /// already committed (`committed_heads`) is priced from `settled`. Otherwise earlier batches'
 /// reserves stay in the line's pool, and the receipt adds only what it counts over `known`.
 fn pricing_base(
-    line: &CreditLine,
-    horizon: u64,
+    releasable: bool,
     known: Option<(u64, B256)>,
     settled: u64,
     committed_heads: &HashSet<B256>,
 ) -> u64 {
     let earlier = match known {
-        Some((_, digest)) if line.releasable_by(horizon) && committed_heads.contains(&digest) => 0,
+        Some((_, digest)) if releasable && committed_heads.contains(&digest) => 0,
         Some((count, _)) => count,
         None => 0,
     };
@@ -477,6 +485,11 @@ async fn process_group(
             view.apply(&mut ledger, &chain.committed_roots);
         }
         let horizon = chain.timestamp.max(now as u64) + rules.horizon_secs;
+        // Lines a confirmed batch reserved into that the follower has not applied yet: locked.
+        let mut unseen = ledger.awaiting_lines();
+        if let Some(view) = &shared {
+            unseen.extend(view.unseen_lines(&chain.committed_roots));
+        }
         let mut usage_delta: HashMap<B256, (u64, B256)> = HashMap::new();
         let mut pending_delta: HashMap<(Address, Address), U256> = HashMap::new();
         let mut seq = ledger.seq;
@@ -536,7 +549,9 @@ async fn process_group(
                             known: previous,
                         });
                     }
-                    let base = pricing_base(&line, horizon, known, settled, &committed_heads);
+                    let releasable = line.releasable_by(horizon)
+                        && !unseen.contains(&(r.payer, acceptance.token));
+                    let base = pricing_base(releasable, known, settled, &committed_heads);
                     let amount =
                         U256::from(r.cumulative_samples - base) * U256::from(acceptance.price);
                     let key = (r.payer, acceptance.token);
@@ -727,6 +742,16 @@ impl SharedView {
                 None => ledger.usage.remove(key),
             };
         }
+    }
+
+    /// The `(payer, token)` lines of recently confirmed batches (of any process) that the
+    /// follower has not applied yet.
+    fn unseen_lines(&self, committed_roots: &HashMap<B256, u64>) -> HashSet<PayerToken> {
+        self.confirmed
+            .iter()
+            .filter(|(root, _)| !committed_roots.contains_key(root))
+            .flat_map(|(_, reservations)| reservations.iter().map(|r| (r.payer, r.token)))
+            .collect()
     }
 
     /// Inserts `rows`, adds the inserted ones to the stored ledger, and commits.

@@ -350,6 +350,54 @@ impl Chain {
             .unwrap()
     }
 
+    /// Mints another license of the creator's with the same terms and has the payer accept
+    /// them; returns `(license id, terms id)`.
+    pub async fn add_license(&self, id: u64) -> (U256, u64) {
+        let nft = LicenseNFT::new(self.nft, self.provider.clone());
+        let first = nft.currentTerms(self.license_id).call().await.unwrap();
+        let request = License::MintRequest {
+            terms: first._1,
+            manifestHash: keccak256(format!("dataset {id}")),
+            royaltyBps: alloy::primitives::Uint::from(500u16),
+        };
+        nft.mint(request)
+            .from(self.creator.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let license_id = U256::from(id);
+        let terms_id = nft.currentTerms(license_id).call().await.unwrap().termsId;
+        self.escrow()
+            .acceptTerms(license_id, terms_id)
+            .from(self.payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        // Batches may charge the acceptance once the notice has passed.
+        self.provider
+            .anvil_increase_time(self.notice + 1)
+            .await
+            .unwrap();
+        self.provider.anvil_mine(Some(1), None).await.unwrap();
+        (license_id, terms_id)
+    }
+
+    /// A receipt of `license` (id, terms) for `run`, signed by the registered key.
+    pub fn receipt_of(&self, license: (U256, u64), run: &str, cumulative: u64) -> SignedReceipt {
+        let receipt = Receipt {
+            licenseId: license.0,
+            termsId: license.1,
+            ..self.receipt(run, cumulative).receipt()
+        };
+        SignedReceipt::sign(&self.domain(), &self.signer, &receipt).unwrap()
+    }
+
     /// What the relayer may still reserve from the payer's line.
     pub async fn credit(&self) -> U256 {
         U256::from(self.line().await.credit)
