@@ -471,7 +471,7 @@ async fn process_group(
         rules,
         now,
     )
-        .await
+    .await
     {
         Ok(c) => c,
         Err(e) => return fail(jobs, &e),

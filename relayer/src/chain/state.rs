@@ -309,10 +309,7 @@ impl ChainState {
 
 #[cfg(test)]
 mod tests {
-    use alloy::{
-        primitives::aliases::U40,
-        sol_types::SolEvent,
-    };
+    use alloy::{primitives::aliases::U40, sol_types::SolEvent};
 
     use super::*;
 
@@ -377,10 +374,17 @@ mod tests {
             ),
         );
         let line = s.line(PAYER, RELAYER, TOKEN);
-        assert_eq!((line.credit, line.reserved), (U256::from(300), U256::from(300)));
+        assert_eq!(
+            (line.credit, line.reserved),
+            (U256::from(300), U256::from(300))
+        );
         assert_eq!(line.reserved_until, 10);
         assert!(line.releasable_by(10) && !line.releasable_by(9));
-        assert_eq!(s.available(PAYER, TOKEN), U256::from(400), "a commit leaves available alone");
+        assert_eq!(
+            s.available(PAYER, TOKEN),
+            U256::from(400),
+            "a commit leaves available alone"
+        );
         // A claim against the batch draws on the committing relayer's line.
         apply(
             &mut s,
@@ -489,7 +493,10 @@ mod tests {
                 },
             ),
         );
-        assert_eq!(s.line(PAYER, RELAYER, TOKEN).usable_credit(), U256::from(50));
+        assert_eq!(
+            s.line(PAYER, RELAYER, TOKEN).usable_credit(),
+            U256::from(50)
+        );
         // Withdrawals and direct settlement are charged to the available balance.
         apply(
             &mut s,

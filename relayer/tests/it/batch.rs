@@ -198,8 +198,16 @@ async fn commit_and_claim(db: Db) {
         .await
         .unwrap();
     assert_eq!(paid, total - fee);
-    assert_eq!(chain.reserved().await, U256::ZERO, "the line's pool is drawn in full");
-    assert_eq!(U256::from(chain.line().await.fees), fee, "fees wait in the line");
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "the line's pool is drawn in full"
+    );
+    assert_eq!(
+        U256::from(chain.line().await.fees),
+        fee,
+        "fees wait in the line"
+    );
     // Nothing is left to claim.
     let r = relayer
         .client

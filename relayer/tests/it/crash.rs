@@ -259,7 +259,11 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
         .await
         .unwrap();
     assert_eq!(reservation.relayer, chain.relayer.address());
-    assert_eq!(chain.reserved().await, U256::ZERO, "the line's pool is drawn in full");
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "the line's pool is drawn in full"
+    );
     let sent = chain
         .provider
         .get_transaction_count(chain.relayer.address())

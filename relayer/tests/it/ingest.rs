@@ -180,7 +180,6 @@ async fn chain_changes(db: Db) {
         .await;
     assert_eq!(status, 201, "exactly what is left fits: {body}");
 
-
     // Revocation: effective after the notice; once within the horizon, refused.
     chain
         .escrow()

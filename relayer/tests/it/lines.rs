@@ -85,10 +85,18 @@ async fn claims_in_any_order(db: Db) {
         "the later batch's leaves are paid in full from the pool"
     );
     claim_batch(&chain, &relayer, 1, &[&a100, &b10]).await;
-    assert_eq!(chain.settled("run-a").await, 150, "the earlier leaf adds nothing");
+    assert_eq!(
+        chain.settled("run-a").await,
+        150,
+        "the earlier leaf adds nothing"
+    );
     assert_eq!(chain.settled("run-b").await, 10);
     assert_eq!(chain.creator_balance().await - before, paid_less_fee(total));
-    assert_eq!(chain.reserved().await, U256::ZERO, "every unit reserved was paid");
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "every unit reserved was paid"
+    );
 }
 
 /// A receipt priced over the first batch's count while the line was locked; the first batch
@@ -146,7 +154,9 @@ async fn releasable_line_repriced_at_cut(db: Db) {
     eventually(10, || async {
         let view = relayer.running.app.chain.read().unwrap().clone();
         let line = view.line(chain.payer.address(), chain.relayer.address(), chain.token);
-        (!view.committed_roots.is_empty() && line.reserved_until == 0 && line.credit == chain.deposit)
+        (!view.committed_roots.is_empty()
+            && line.reserved_until == 0
+            && line.credit == chain.deposit)
             .then_some(())
     })
     .await;
@@ -185,9 +195,15 @@ async fn releasable_line_repriced_at_cut(db: Db) {
             &json!(chain.receipt("run-d", left.to::<u64>() + 1)),
         )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (402, Some("insufficient_budget")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (402, Some("insufficient_budget"))
+    );
     let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-d", left.to::<u64>())))
+        .post(
+            "/v1/receipts",
+            &json!(chain.receipt("run-d", left.to::<u64>())),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
 }
