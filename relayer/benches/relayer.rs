@@ -26,7 +26,7 @@ use fairtrain_protocol::{leaf, wire::SignedReceipt, EscrowDomain, Receipt, Recei
 use fairtrain_relayer::{
     api::{router, AppState},
     chain::{
-        state::{Acceptance, SignerWindow},
+        state::{Acceptance, CreditLine, SignerWindow},
         ChainState,
     },
     config::Limits,
@@ -272,8 +272,13 @@ fn chain_state() -> ChainState {
             chargeable_from: 0,
         },
     );
-    s.relayers.insert((PAYER, RELAYER), true);
-    s.available.insert((PAYER, TOKEN), U256::MAX >> 2);
+    s.lines.insert(
+        (PAYER, RELAYER, TOKEN),
+        CreditLine {
+            credit: U256::MAX >> 2,
+            ..CreditLine::default()
+        },
+    );
     s.timestamp = 1_750_000_000;
     s
 }

@@ -17,7 +17,7 @@
 
 use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -36,7 +36,7 @@ use sqlx::Row;
 use tracing::{info, warn};
 
 use crate::{
-    chain::SharedState,
+    chain::{ChainState, SharedState},
     config::BatchConfig,
     failpoint,
     ingest::Ledger,
@@ -432,8 +432,9 @@ impl Batcher {
     }
 
     /// Cuts a batch from the oldest pending receipts if a threshold is reached. Receipts of
-    /// payers whose available balance no longer covers them are skipped (they wait for a
-    /// deposit) without holding back the receipts behind them.
+    /// payers whose credit line no longer covers them are skipped (they wait for more credit)
+    /// without holding back the receipts behind them. The rows of lines that may be released
+    /// before the commit mines are re-priced over the settled counts first (see [`reprice`]).
     async fn cut(&self) -> Result<bool, TxError> {
         let max = self.config.max_receipts;
         let rows = self.store.pending_receipts(4 * max as i64).await?;
@@ -441,19 +442,33 @@ impl Batcher {
             return Ok(false);
         }
         let relayer = self.txm.address();
-        let (chain_now, selected) = {
+        let (chain_now, selected, repriced) = {
             let chain = self.state.read().expect("state lock");
             let mut eligible = Vec::new();
             for row in rows {
                 let payer: Address = parse("payer", &row.payer)?;
+                let token: Address = parse("token", &row.token)?;
                 if (row.chargeable_from as u64) <= chain.timestamp
-                    && chain.is_relayer(payer, relayer)
+                    && chain.line(payer, relayer, token).is_open()
                 {
                     eligible.push(row);
                 }
             }
-            let selected = select(eligible, |payer, token| chain.available(payer, token), max)?;
-            (chain.timestamp, selected)
+            let cut_time = chain.timestamp.max(now_secs() as u64);
+            // Lines of our confirmed batches the follower has not applied yet are locked.
+            let unseen = {
+                let mut ledger = self.ledger.lock().expect("ledger lock");
+                ledger.settle_seen(&chain.committed_roots);
+                ledger.awaiting_lines()
+            };
+            let old = reprice(&mut eligible, &chain, relayer, cut_time, &unseen)?;
+            let selected = select(
+                eligible,
+                |payer, token| chain.line(payer, relayer, token).credit,
+                max,
+            )?;
+            let repriced = repriced_rows(&selected.0, &old)?;
+            (chain.timestamp, selected, repriced)
         };
         let (receipts, reservations) = selected;
         let Some(oldest) = receipts.iter().map(|r| r.received_at).min() else {
@@ -468,7 +483,8 @@ impl Batcher {
         if !(full || valuable || old) {
             return Ok(false);
         }
-        self.build(receipts, reservations, chain_now).await?;
+        self.build(receipts, reservations, &repriced, chain_now)
+            .await?;
         Ok(true)
     }
 
@@ -476,6 +492,7 @@ impl Batcher {
         &self,
         rows: Vec<ReceiptRow>,
         reservations: Vec<Reservation>,
+        repriced: &[Repriced],
         chain_now: u64,
     ) -> Result<(), TxError> {
         let receipts = rows
@@ -498,6 +515,18 @@ impl Batcher {
         let uri = format!("{}/v1/data/{hash}", self.public_url.trim_end_matches('/'));
         let body = String::from_utf8(bytes).expect("JSON is UTF-8");
         let mut tx = self.store.pool().begin().await?;
+        let (up, down) = ledger_changes(repriced);
+        if self.store.backend() == Backend::Postgres && !repriced.is_empty() {
+            // The payer rows are locked first, as ingest and confirmation do.
+            crate::store::ledger::adjust(&mut tx, &up, &down).await?;
+        }
+        for r in repriced {
+            sqlx::query("UPDATE receipts SET amount = $1 WHERE digest = $2 AND status = 'pending'")
+                .bind(r.new.to_string())
+                .bind(r.digest.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
         let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM batches")
             .fetch_one(&mut *tx)
             .await?
@@ -542,7 +571,29 @@ impl Batcher {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        // Ingest must count a raised amount from now on; a lowered one only once stored.
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .adjust_pending(&up, &HashMap::new());
+        if let Err(e) = tx.commit().await {
+            self.ledger
+                .lock()
+                .expect("ledger lock")
+                .adjust_pending(&HashMap::new(), &up);
+            return Err(e.into());
+        }
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .adjust_pending(&HashMap::new(), &down);
+        if !repriced.is_empty() {
+            info!(
+                batch = id,
+                rows = repriced.len(),
+                "receipts of releasable lines re-priced over the settled counts"
+            );
+        }
         info!(batch = id, receipts = rows.len(), root = %data.root, data_hash = %hash, chain_now, "batch built");
         metrics::counter!("relayer_batches_built_total").increment(1);
         failpoint::hit("batch_built").await;
@@ -581,16 +632,127 @@ pub fn proof_of(row: &ReceiptRow) -> Result<Vec<B256>, StoreError> {
     }
 }
 
-/// Picks a batch from `rows` (oldest first): the receipts of payers whose `available` balance
-/// covers all of their rows here, at most `max` of them, and the reservation each payer and
-/// token needs.
+/// Seconds the batcher allows between cutting a batch and its commit being mined: a line whose
+/// `reservedUntil` is not later than the cut time plus this margin may be released before the
+/// commit, so the batch prices its rows over the settled counts alone.
+pub const COMMIT_MARGIN_SECS: u64 = 120;
+
+/// A stored receipt whose amount a cut changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repriced {
+    /// Digest (hex).
+    pub digest: String,
+    /// `(payer, token)`.
+    pub payer_token: (Address, Address),
+    /// Amount as stored.
+    pub old: U256,
+    /// Amount the batch reserves for it.
+    pub new: U256,
+}
+
+/// Re-prices, in place, the rows (oldest first) of every line of `relayer` that may be released
+/// before a commit cut at `cut_time` mines (`reservedUntil <= cut_time + COMMIT_MARGIN_SECS`,
+/// which includes lines with nothing reserved): the first row of each usage key over the key's
+/// settled count, the next ones over the row before. The reserves of earlier batches go back to
+/// the line's credit on release, so claims of this batch can only draw what it reserves. Rows
+/// of other lines, and of the `locked` lines (a confirmed batch reserved into them and the
+/// follower has not applied it yet), keep the price ingest gave them (over earlier committed
+/// counts too). Returns
+/// the stored amount of each row whose amount changed, by digest.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row does not parse.
+pub fn reprice(
+    rows: &mut [ReceiptRow],
+    chain: &ChainState,
+    relayer: Address,
+    cut_time: u64,
+    locked: &HashSet<(Address, Address)>,
+) -> Result<HashMap<String, U256>, StoreError> {
+    let horizon = cut_time.saturating_add(COMMIT_MARGIN_SECS);
+    let mut counts: HashMap<B256, u64> = HashMap::new();
+    let mut old = HashMap::new();
+    for row in rows.iter_mut() {
+        let payer: Address = parse("payer", &row.payer)?;
+        let token: Address = parse("token", &row.token)?;
+        if !chain.line(payer, relayer, token).releasable_by(horizon)
+            || locked.contains(&(payer, token))
+        {
+            continue;
+        }
+        let license_id: U256 = parse("license_id", &row.license_id)?;
+        let terms_id: u64 = parse("terms_id", &row.terms_id)?;
+        let Some(acceptance) = chain.acceptances.get(&(payer, license_id, terms_id)) else {
+            continue;
+        };
+        let key: B256 = parse("usage_key", &row.usage_key)?;
+        let cumulative: u64 = parse("cumulative", &row.cumulative)?;
+        let previous = counts
+            .entry(key)
+            .or_insert_with(|| chain.settled.get(&key).copied().unwrap_or(0));
+        let amount =
+            U256::from(cumulative.saturating_sub(*previous)) * U256::from(acceptance.price);
+        *previous = (*previous).max(cumulative);
+        let stored: U256 = parse("amount", &row.amount)?;
+        if amount != stored {
+            old.insert(row.digest.clone(), stored);
+            row.amount = amount.to_string();
+        }
+    }
+    Ok(old)
+}
+
+/// The rows of `kept` that [`reprice`] changed (`old`: their stored amounts).
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row does not parse.
+pub fn repriced_rows(
+    kept: &[ReceiptRow],
+    old: &HashMap<String, U256>,
+) -> Result<Vec<Repriced>, StoreError> {
+    kept.iter()
+        .filter_map(|row| old.get(&row.digest).map(|stored| (row, *stored)))
+        .map(|(row, stored)| {
+            Ok(Repriced {
+                digest: row.digest.clone(),
+                payer_token: (parse("payer", &row.payer)?, parse("token", &row.token)?),
+                old: stored,
+                new: parse("amount", &row.amount)?,
+            })
+        })
+        .collect()
+}
+
+/// What re-pricing adds to and removes from each `(payer, token)`'s pending amount.
+pub fn ledger_changes(repriced: &[Repriced]) -> (PendingChange, PendingChange) {
+    let mut up: PendingChange = HashMap::new();
+    let mut down: PendingChange = HashMap::new();
+    for r in repriced {
+        if r.new > r.old {
+            *up.entry(r.payer_token).or_default() += r.new - r.old;
+        } else {
+            *down.entry(r.payer_token).or_default() += r.old - r.new;
+        }
+    }
+    (up, down)
+}
+
+/// Amounts per `(payer, token)`.
+pub type PendingChange = HashMap<(Address, Address), U256>;
+
+/// Picks a batch from `rows` (oldest first): the receipts of payers whose line `credit` covers
+/// all of their rows here, at most `max` of them, and the reservation each payer and token
+/// needs. A reservation may be zero (the receipts add nothing over what earlier batches
+/// reserved): it is kept, since claims of the batch need the batch's record for the payer.
 ///
 /// # Errors
 ///
 /// [`StoreError::Corrupt`] if a row does not parse.
 pub fn select(
     rows: Vec<ReceiptRow>,
-    available: impl Fn(Address, Address) -> U256,
+    credit: impl Fn(Address, Address) -> U256,
     max: usize,
 ) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
     let key = |row: &ReceiptRow| -> Result<(Address, Address), StoreError> {
@@ -603,10 +765,10 @@ pub fn select(
     let unfunded: Vec<_> = sums
         .iter()
         .filter(|((payer, token), amount)| {
-            **amount > available(*payer, *token) || **amount > U256::from(u128::MAX)
+            **amount > credit(*payer, *token) || **amount > U256::from(u128::MAX)
         })
         .map(|(k, amount)| {
-            warn!(payer = %k.0, token = %k.1, %amount, "available balance does not cover the payer's receipts; they wait");
+            warn!(payer = %k.0, token = %k.1, %amount, "credit line does not cover the payer's receipts; they wait");
             metrics::counter!("relayer_unfunded_payers_total").increment(1);
             *k
         })

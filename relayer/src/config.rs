@@ -84,8 +84,9 @@ pub struct BatchConfig {
     pub max_value: U256,
     /// Age of the oldest pending receipt that cuts a batch, in seconds.
     pub max_age_secs: u64,
-    /// How far ahead (seconds) a signer revocation or a withdrawal unlock must be for the
-    /// relayer to rely on the key or the funds: at least the time a receipt may wait for a commit.
+    /// How far ahead (seconds) a signer revocation must be for the relayer to rely on the key, and
+    /// within which a credit line that becomes releasable is priced over settled counts alone:
+    /// at least the time a receipt may wait for a commit.
     pub horizon_secs: u64,
 }
 

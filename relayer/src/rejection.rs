@@ -46,11 +46,14 @@ pub enum Rejection {
         /// Terms expiry.
         expires_at: u64,
     },
-    /// The payer has not authorized this relayer.
-    #[error("this relayer is not authorized by payer {payer}")]
-    RelayerNotAuthorized {
+    /// The payer has no credit line for this relayer in the terms' token (neither credit nor
+    /// reserved funds): the relayer could not commit the receipt.
+    #[error("payer {payer} has no credit line for this relayer in token {token}")]
+    NoCreditLine {
         /// Payer.
         payer: String,
+        /// Token of the accepted terms.
+        token: String,
     },
     /// A receipt with this or a higher cumulative count of the same usage key is already
     /// known (accepted here or settled on-chain).
@@ -63,9 +66,9 @@ pub enum Rejection {
         /// The highest known.
         known: u64,
     },
-    /// The payer's available balance, less what this relayer already accepted and has not
-    /// committed and less withdrawals due, does not cover the receipt.
-    #[error("payer budget does not cover {amount}: {spendable} spendable")]
+    /// The payer's credit line for this relayer, less its pending credit reduction and less
+    /// what this relayer already accepted and has not committed, does not cover the receipt.
+    #[error("payer's credit line does not cover {amount}: {spendable} left")]
     InsufficientBudget {
         /// What the receipt adds, priced.
         amount: String,
@@ -90,7 +93,7 @@ impl Rejection {
             Self::SignerRevoked { .. } => "signer_revoked",
             Self::TermsNotAccepted { .. } => "terms_not_accepted",
             Self::ReceiptAfterExpiry { .. } => "receipt_after_expiry",
-            Self::RelayerNotAuthorized { .. } => "relayer_not_authorized",
+            Self::NoCreditLine { .. } => "no_credit_line",
             Self::CumulativeNotIncreasing { .. } => "cumulative_not_increasing",
             Self::InsufficientBudget { .. } => "insufficient_budget",
             Self::RateLimited { .. } => "rate_limited",

@@ -16,7 +16,7 @@ use crate::util::hex0x;
 pub type PayerToken = (Address, Address);
 
 /// Rows bound per statement (PostgreSQL allows 65535 parameters).
-const CHUNK: usize = 1_000;
+pub(crate) const CHUNK: usize = 1_000;
 
 /// Creates the ledger rows of `keys` that do not exist yet, then locks all of them
 /// `FOR UPDATE` in a deterministic order (sorted, so that two transactions never wait on each
@@ -101,6 +101,34 @@ pub async fn release(conn: &mut AnyConnection, reservations: &[Reservation]) -> 
             StoreError::Corrupt(format!(
                 "ledger of payer {} token {} below a confirmed reservation",
                 r.payer, r.token
+            ))
+        })?;
+    }
+    set_pending(conn, &pending).await
+}
+
+/// Adds `up` to and subtracts `down` from the pending amounts of ledger rows (a cut re-priced
+/// receipts), locking the rows in order.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row would go negative (the ledger and the receipts disagree).
+pub async fn adjust(
+    conn: &mut AnyConnection,
+    up: &HashMap<PayerToken, U256>,
+    down: &HashMap<PayerToken, U256>,
+) -> StoreResult<()> {
+    let keys: Vec<PayerToken> = up.keys().chain(down.keys()).copied().collect();
+    let mut pending = lock_payers(conn, &keys).await?;
+    for (key, amount) in up {
+        *pending.entry(*key).or_default() += *amount;
+    }
+    for (key, amount) in down {
+        let e = pending.entry(*key).or_default();
+        *e = e.checked_sub(*amount).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "ledger of payer {} token {} below its re-priced receipts",
+                key.0, key.1
             ))
         })?;
     }
@@ -200,7 +228,7 @@ pub async fn confirmed_since(
 
 /// `($1, $2, <extra>), ($3, $4, <extra>), ...` for `rows` tuples of `width` parameters (a
 /// single `$1, $2, ...` list when `width` is 1).
-fn placeholders(rows: usize, width: usize, extra: &str) -> String {
+pub(crate) fn placeholders(rows: usize, width: usize, extra: &str) -> String {
     let mut s = String::with_capacity(rows * (width * 6 + extra.len() + 4));
     let mut n = 0;
     for i in 0..rows {

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, AssertSqlSafe, Executor,
+    AnyPool, AssertSqlSafe, Executor, Row,
 };
 
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
@@ -211,6 +211,31 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
+    }
+
+    /// Which of `digests` belong to receipts in a confirmed batch (status `committed`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub async fn committed_among(
+        &self,
+        digests: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in digests.chunks(ledger::CHUNK) {
+            let list = ledger::placeholders(chunk.len(), 1, "");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "SELECT digest FROM receipts WHERE status = 'committed' AND digest IN ({list})"
+            )));
+            for d in chunk {
+                q = q.bind(d.clone());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(out)
     }
 
     /// One receipt by digest.

@@ -45,7 +45,7 @@ fn openapi_documents_exactly_the_routes() {
         "signer_revoked",
         "terms_not_accepted",
         "receipt_after_expiry",
-        "relayer_not_authorized",
+        "no_credit_line",
         "cumulative_not_increasing",
         "insufficient_budget",
         "rate_limited",

@@ -51,6 +51,7 @@ async fn commit_and_claim(db: Db) {
     let mut cfg = config(&chain, &store);
     cfg.batch.max_receipts = 5;
     let relayer = Relayer::start(&cfg).await;
+    let credit_before = chain.credit().await;
     let available_before = chain.available().await;
 
     let receipts: Vec<SignedReceipt> = (1..=5u64)
@@ -79,8 +80,16 @@ async fn commit_and_claim(db: Db) {
         .call()
         .await
         .unwrap();
-    assert_eq!(U256::from(reservation.remaining), total);
-    assert_eq!(chain.available().await, available_before - total);
+    assert_eq!(reservation.relayer, chain.relayer.address());
+    assert!(reservation.expiresAt > reservation.committedAt);
+    assert_eq!(reservation.feeBps, 250);
+    assert_eq!(chain.reserved().await, total);
+    assert_eq!(chain.credit().await, credit_before - total);
+    assert_eq!(
+        chain.available().await,
+        available_before,
+        "a commit draws on the line only"
+    );
 
     // Batch data: served under its hash, which the commit carries; it recomputes the root.
     let hash = batch["data_hash"].as_str().unwrap();
@@ -189,13 +198,16 @@ async fn commit_and_claim(db: Db) {
         .await
         .unwrap();
     assert_eq!(paid, total - fee);
-    let reservation = chain
-        .escrow()
-        .reservation(root, chain.payer.address(), chain.token)
-        .call()
-        .await
-        .unwrap();
-    assert_eq!(reservation.remaining, 0);
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "the line's pool is drawn in full"
+    );
+    assert_eq!(
+        U256::from(chain.line().await.fees),
+        fee,
+        "fees wait in the line"
+    );
     // Nothing is left to claim.
     let r = relayer
         .client

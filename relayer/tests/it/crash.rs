@@ -115,11 +115,10 @@ async fn crash_at(db: Db, failpoint: &str) {
     let samples: u64 = (100..=102).sum::<u64>() + (13..=15).sum::<u64>();
     let total = U256::from(samples * chain.price as u64);
     assert_eq!(
-        chain.available().await,
+        chain.credit().await,
         chain.deposit - total,
         "charged exactly once"
     );
-    let mut reserved = U256::ZERO;
     for root in &roots {
         let r = chain
             .escrow()
@@ -127,9 +126,9 @@ async fn crash_at(db: Db, failpoint: &str) {
             .call()
             .await
             .unwrap();
-        reserved += U256::from(r.remaining);
+        assert_eq!(r.relayer, chain.relayer.address());
     }
-    assert_eq!(reserved, total);
+    assert_eq!(chain.reserved().await, total, "one pool for every batch");
     second.kill();
     if failpoint == "batch_confirmed" && matches!(db, Db::Sqlite) {
         operator_cli(&config, chain.license_id.to_string());
@@ -259,7 +258,12 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
         .call()
         .await
         .unwrap();
-    assert_eq!(reservation.remaining, 0);
+    assert_eq!(reservation.relayer, chain.relayer.address());
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "the line's pool is drawn in full"
+    );
     let sent = chain
         .provider
         .get_transaction_count(chain.relayer.address())

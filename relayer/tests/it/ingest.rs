@@ -3,10 +3,11 @@
 
 use alloy::{
     primitives::{keccak256, Address, U256},
-    providers::{ext::AnvilApi, Provider},
+    providers::ext::AnvilApi,
     signers::local::PrivateKeySigner,
 };
 use fairtrain_protocol::{wire::SignedReceipt, EscrowDomain, Receipt};
+use fairtrain_relayer::chain::state::CreditLine;
 use serde_json::{json, Value};
 
 use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
@@ -155,6 +156,30 @@ async fn chain_changes(db: Db) {
         .await;
     assert_eq!(status, 201);
 
+    // The credit line: a pending credit reduction counts against it at once, effective or
+    // not. It leaves 15 samples' worth usable, of which run-a's 10 are accepted already.
+    let price = U256::from(chain.price);
+    let credit = chain.credit().await;
+    assert_eq!(credit, chain.deposit, "nothing committed yet");
+    reduce_credit(&chain, credit - U256::from(15) * price).await;
+    followed_line(&relayer, &chain, |line| !line.reduction.is_zero()).await;
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-b", 6)))
+        .await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(code(&body), "insufficient_budget", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&(U256::from(5) * price).to_string()),
+        "{body}"
+    );
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt("run-b", 5)))
+        .await;
+    assert_eq!(status, 201, "exactly what is left fits: {body}");
+
     // Revocation: effective after the notice; once within the horizon, refused.
     chain
         .escrow()
@@ -183,17 +208,6 @@ async fn chain_changes(db: Db) {
     .await;
     assert_eq!(code(&body), "signer_revoked");
 
-    // Deauthorizing the relayer.
-    chain
-        .escrow()
-        .setRelayer(chain.relayer.address(), false)
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
     let fresh = PrivateKeySigner::from_bytes(&keccak256("fresh key")).unwrap();
     chain
         .escrow()
@@ -205,18 +219,64 @@ async fn chain_changes(db: Db) {
         .get_receipt()
         .await
         .unwrap();
-    let body = eventually(10, || async {
-        let (_, body) = relayer
-            .post("/v1/receipts", &json!(chain.receipt_by(&fresh, "run-b", 1)))
-            .await;
-        (code(&body) == "relayer_not_authorized").then_some(body)
+    // No line: the payer takes all of its credit back (nothing is reserved).
+    reduce_credit(&chain, credit).await;
+    chain
+        .provider
+        .anvil_increase_time(chain.notice + 1)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain
+        .escrow()
+        .reduceCredit(chain.relayer.address(), chain.token)
+        .from(chain.payer.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(chain.credit().await, U256::ZERO);
+    followed_line(&relayer, &chain, |line| !line.is_open()).await;
+    let (status, body) = relayer
+        .post("/v1/receipts", &json!(chain.receipt_by(&fresh, "run-c", 1)))
+        .await;
+    assert_eq!((status, code(&body)), (422, "no_credit_line"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no credit line"),
+        "{body}"
+    );
+}
+
+/// Waits until the relayer's view of its line for the payer meets `done`.
+async fn followed_line(relayer: &Relayer, chain: &Chain, done: impl Fn(&CreditLine) -> bool) {
+    eventually(10, || async {
+        let line = relayer.running.app.chain.read().unwrap().line(
+            chain.payer.address(),
+            chain.relayer.address(),
+            chain.token,
+        );
+        done(&line).then_some(())
     })
     .await;
-    assert!(body["error"]["message"]
-        .as_str()
+}
+
+/// The payer asks to take `amount` of the relayer's credit back (replacing an earlier request).
+async fn reduce_credit(chain: &Chain, amount: U256) {
+    chain
+        .escrow()
+        .requestCreditReduction(chain.relayer.address(), chain.token, amount.to::<u128>())
+        .from(chain.payer.address())
+        .send()
+        .await
         .unwrap()
-        .contains("not authorized"));
-    let _ = chain.provider.get_block_number().await.unwrap();
+        .get_receipt()
+        .await
+        .unwrap();
 }
 
 async fn restart_keeps_state(db: Db) {

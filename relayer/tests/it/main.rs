@@ -5,6 +5,7 @@ mod batch;
 mod crash;
 mod fuzz;
 mod ingest;
+mod lines;
 mod multi;
 mod proofs;
 mod reorg;

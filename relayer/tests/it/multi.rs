@@ -114,7 +114,7 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     // Reserved exactly once: the highest count of each run, priced.
     let samples: u64 = (100..=102).sum::<u64>() + (13..=21).sum::<u64>();
     let total = U256::from(samples * chain.price as u64);
-    assert_eq!(chain.available().await, chain.deposit - total);
+    assert_eq!(chain.credit().await, chain.deposit - total);
 
     // The survivor claims everything; each receipt is paid once.
     let before = chain.creator_balance().await;
@@ -139,15 +139,11 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     .await;
     let fee = total * U256::from(250) / U256::from(10_000);
     assert_eq!(chain.creator_balance().await - before, total - fee);
-    for root in &roots {
-        let r = chain
-            .escrow()
-            .reservation(*root, chain.payer.address(), chain.token)
-            .call()
-            .await
-            .unwrap();
-        assert_eq!(r.remaining, 0, "every reservation claimed in full");
-    }
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "every reservation claimed in full"
+    );
     let (_, jobs) = support::get(&client, &format!("{}/v1/status", b.url)).await;
     let jobs = jobs["claims"]["confirmed"].as_u64().unwrap();
     let sent = chain
@@ -205,7 +201,7 @@ async fn two_binaries_share_the_budget() {
     })
     .await;
 
-    let budget = chain.available().await;
+    let budget = chain.credit().await;
     let samples_per_receipt = 50_000u64;
     let cost = U256::from(samples_per_receipt) * U256::from(chain.price);
     let fit = (budget / cost).to::<u64>();
@@ -250,7 +246,7 @@ async fn two_binaries_share_the_budget() {
         (status(&client, &a.url).await["receipts"]["committed"] == accepted_count + 2).then_some(())
     })
     .await;
-    assert_eq!(chain.available().await, budget - accepted);
+    assert_eq!(chain.credit().await, budget - accepted);
 
     // What is left is all that fits, through either process.
     let left = ((budget - accepted) / U256::from(chain.price)).to::<u64>();

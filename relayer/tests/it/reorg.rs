@@ -46,9 +46,9 @@ async fn assert_view_is_the_chain(chain: &Chain, relayer: &Relayer) {
     assert_eq!(v.block, head);
     assert_eq!(v.signers, c.signers);
     assert_eq!(v.acceptances, c.acceptances);
-    assert_eq!(v.relayers, c.relayers);
+    assert_eq!(v.lines, c.lines);
+    assert_eq!(v.root_relayers, c.root_relayers);
     assert_eq!(v.available, c.available);
-    assert_eq!(v.withdrawals, c.withdrawals);
     assert_eq!(v.settled, c.settled);
     assert_eq!(v.holders, c.holders);
     assert_eq!(v.committed_roots, c.committed_roots);
@@ -57,6 +57,11 @@ async fn assert_view_is_the_chain(chain: &Chain, relayer: &Relayer) {
         v.available(chain.payer.address(), chain.token),
         chain.available().await
     );
+    let line = v.line(chain.payer.address(), chain.relayer.address(), chain.token);
+    let onchain = chain.line().await;
+    assert_eq!(line.credit, U256::from(onchain.credit));
+    assert_eq!(line.reserved, U256::from(onchain.reserved));
+    assert_eq!(line.reserved_until, onchain.reservedUntil.to::<u64>());
 }
 
 /// The payer mints `amount` test tokens and deposits them (two blocks).
@@ -136,6 +141,7 @@ async fn unwinds_what_it_followed(db: Db) {
     assert_view_is_the_chain(&chain, &relayer).await;
     let fork = chain.provider.get_block_number().await.unwrap();
     let before = chain.available().await;
+    let credit_before = chain.credit().await;
 
     // A commit of the relayer's own, a deposit and a key registration, all followed.
     let (status, _) = relayer
@@ -165,6 +171,7 @@ async fn unwinds_what_it_followed(db: Db) {
     let depth = chain.provider.get_block_number().await.unwrap() - fork;
     reorg(&chain, depth).await;
     assert_eq!(chain.available().await, before);
+    assert_eq!(chain.credit().await, credit_before);
     assert!(chain.committed_roots().await.is_empty());
 
     assert_view_is_the_chain(&chain, &relayer).await;
@@ -181,6 +188,12 @@ async fn unwinds_what_it_followed(db: Db) {
         v.available(chain.payer.address(), chain.token),
         before,
         "the deposit is unwound"
+    );
+    assert_eq!(
+        v.line(chain.payer.address(), chain.relayer.address(), chain.token)
+            .credit,
+        credit_before,
+        "the reservation is unwound"
     );
 
     // Following goes on on the new branch: the creator (none of whose transactions was

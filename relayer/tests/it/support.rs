@@ -22,7 +22,7 @@ use alloy::{
     sol_types::SolValue,
 };
 use fairtrain_protocol::{
-    bindings::{IERC20Permit, License, LicenseNFT, TrainingEscrow},
+    bindings::{Escrow, IERC20Permit, License, LicenseNFT, TrainingEscrow},
     wire::SignedReceipt,
     EscrowDomain, Receipt,
 };
@@ -251,7 +251,8 @@ impl Chain {
             .get_receipt()
             .await
             .unwrap();
-        esc.setRelayer(relayer.address(), true)
+        // The payer authorizes the relayer by funding its credit line with the whole deposit.
+        esc.fundCredit(relayer.address(), token, deposit.to::<u128>())
             .from(payer.address())
             .send()
             .await
@@ -338,6 +339,73 @@ impl Chain {
             .call()
             .await
             .unwrap()
+    }
+
+    /// The relayer's credit line for the payer in the token, as the escrow holds it.
+    pub async fn line(&self) -> Escrow::CreditLine {
+        self.escrow()
+            .creditLine(self.payer.address(), self.relayer.address(), self.token)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// Mints another license of the creator's with the same terms and has the payer accept
+    /// them; returns `(license id, terms id)`.
+    pub async fn add_license(&self, id: u64) -> (U256, u64) {
+        let nft = LicenseNFT::new(self.nft, self.provider.clone());
+        let first = nft.currentTerms(self.license_id).call().await.unwrap();
+        let request = License::MintRequest {
+            terms: first._1,
+            manifestHash: keccak256(format!("dataset {id}")),
+            royaltyBps: alloy::primitives::Uint::from(500u16),
+        };
+        nft.mint(request)
+            .from(self.creator.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let license_id = U256::from(id);
+        let terms_id = nft.currentTerms(license_id).call().await.unwrap().termsId;
+        self.escrow()
+            .acceptTerms(license_id, terms_id)
+            .from(self.payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        // Batches may charge the acceptance once the notice has passed.
+        self.provider
+            .anvil_increase_time(self.notice + 1)
+            .await
+            .unwrap();
+        self.provider.anvil_mine(Some(1), None).await.unwrap();
+        (license_id, terms_id)
+    }
+
+    /// A receipt of `license` (id, terms) for `run`, signed by the registered key.
+    pub fn receipt_of(&self, license: (U256, u64), run: &str, cumulative: u64) -> SignedReceipt {
+        let receipt = Receipt {
+            licenseId: license.0,
+            termsId: license.1,
+            ..self.receipt(run, cumulative).receipt()
+        };
+        SignedReceipt::sign(&self.domain(), &self.signer, &receipt).unwrap()
+    }
+
+    /// What the relayer may still reserve from the payer's line.
+    pub async fn credit(&self) -> U256 {
+        U256::from(self.line().await.credit)
+    }
+
+    /// What the relayer's committed batches reserved in the payer's line and claims did not draw.
+    pub async fn reserved(&self) -> U256 {
+        U256::from(self.line().await.reserved)
     }
 
     pub async fn creator_balance(&self) -> U256 {

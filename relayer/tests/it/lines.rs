@@ -1,0 +1,229 @@
+//! Credit lines: every batch of the relayer draws on one pool, so committed receipts can be
+//! claimed in any order; a line that becomes releasable before a cut is re-priced over the
+//! settled counts. On SQLite and PostgreSQL.
+
+use alloy::{
+    primitives::U256,
+    providers::{ext::AnvilApi, Provider},
+};
+use fairtrain_protocol::wire::SignedReceipt;
+use serde_json::{json, Value};
+
+use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+
+async fn confirmed_batch(relayer: &Relayer, id: u64) -> Value {
+    eventually(30, || async {
+        let (_, body) = relayer.get(&format!("/v1/batches/{id}")).await;
+        (body["batch"]["state"] == "confirmed").then_some(body["batch"].clone())
+    })
+    .await
+}
+
+/// Requests the claims of batch `id` and waits until every receipt of `receipts` (its own) has
+/// a confirmed claim transaction.
+async fn claim_batch(chain: &Chain, relayer: &Relayer, id: u64, receipts: &[&SignedReceipt]) {
+    let r = relayer.request_claims(&json!({ "batchId": id })).await;
+    assert_eq!(r.status(), 200);
+    for r in receipts {
+        let digest = chain.domain().digest(&r.receipt());
+        eventually(30, || async {
+            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+            body["claimTx"]
+                .as_str()
+                .filter(|t| t.starts_with("0x"))
+                .map(|_| ())
+        })
+        .await;
+    }
+}
+
+async fn accept(relayer: &Relayer, receipts: &[&SignedReceipt]) {
+    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(receipts.len() as u64)),
+        "{body}"
+    );
+}
+
+fn paid_less_fee(amount: U256) -> U256 {
+    amount - amount * U256::from(250) / U256::from(10_000)
+}
+
+/// The claim-order scenario: two batches of the same run, the second with a receipt of a second
+/// license too. The later batch reserved only what its receipt adds over the first, yet its
+/// leaves are claimed first and in full; the first batch's leaf then adds nothing.
+async fn claims_in_any_order(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    let relayer = Relayer::start(&cfg).await;
+    let price = U256::from(chain.price);
+    let second = chain.add_license(2).await;
+
+    let (a100, b10) = (chain.receipt("run-a", 100), chain.receipt("run-b", 10));
+    accept(&relayer, &[&a100, &b10]).await;
+    confirmed_batch(&relayer, 1).await;
+    let (a150, x40) = (
+        chain.receipt("run-a", 150),
+        chain.receipt_of(second, "run-x", 40),
+    );
+    accept(&relayer, &[&a150, &x40]).await;
+    confirmed_batch(&relayer, 2).await;
+    // The line is locked by the first batch: the second reserves only what it adds.
+    let total = U256::from(150 + 10 + 40) * price;
+    assert_eq!(chain.reserved().await, total);
+    assert_eq!(chain.credit().await, chain.deposit - total);
+
+    let before = chain.creator_balance().await;
+    claim_batch(&chain, &relayer, 2, &[&a150, &x40]).await;
+    assert_eq!(chain.settled("run-a").await, 150);
+    assert_eq!(
+        chain.creator_balance().await - before,
+        paid_less_fee(U256::from(150 + 40) * price),
+        "the later batch's leaves are paid in full from the pool"
+    );
+    claim_batch(&chain, &relayer, 1, &[&a100, &b10]).await;
+    assert_eq!(
+        chain.settled("run-a").await,
+        150,
+        "the earlier leaf adds nothing"
+    );
+    assert_eq!(chain.settled("run-b").await, 10);
+    assert_eq!(chain.creator_balance().await - before, paid_less_fee(total));
+    assert_eq!(
+        chain.reserved().await,
+        U256::ZERO,
+        "every unit reserved was paid"
+    );
+}
+
+/// A receipt priced over the first batch's count while the line was locked; the first batch
+/// expires and the line is released before the next cut, so its reserve went back to credit:
+/// the cut re-prices the receipt over the settled count, and its claim is paid in full.
+async fn releasable_line_repriced_at_cut(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    let relayer = Relayer::start(&cfg).await;
+    let price = U256::from(chain.price);
+
+    accept(
+        &relayer,
+        &[&chain.receipt("run-a", 100), &chain.receipt("run-b", 10)],
+    )
+    .await;
+    confirmed_batch(&relayer, 1).await;
+    let until = chain.line().await.reservedUntil.to::<u64>();
+    assert!(until > 0);
+    // Accepted while the line is locked: priced over the committed count.
+    let a150 = chain.receipt("run-a", 150);
+    let (status, body) = relayer.post("/v1/receipts", &json!(a150)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["amount"], (U256::from(50) * price).to_string());
+
+    // The first batch expires unclaimed; anyone releases the line.
+    let now = chain
+        .provider
+        .get_block(alloy::eips::BlockId::latest())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    chain
+        .provider
+        .anvil_increase_time(until - now + 1)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain
+        .escrow()
+        .release(chain.payer.address(), chain.relayer.address(), chain.token)
+        .from(chain.payer.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(chain.reserved().await, U256::ZERO);
+    // The relayer has followed the commit and the release.
+    eventually(10, || async {
+        let view = relayer.running.app.chain.read().unwrap().clone();
+        let line = view.line(chain.payer.address(), chain.relayer.address(), chain.token);
+        (!view.committed_roots.is_empty()
+            && line.reserved_until == 0
+            && line.credit == chain.deposit)
+            .then_some(())
+    })
+    .await;
+
+    // The second receipt fills the batch: it is cut now, over settled counts (all zero).
+    let c10 = chain.receipt("run-c", 10);
+    accept(&relayer, &[&c10]).await;
+    confirmed_batch(&relayer, 2).await;
+    let reserved = U256::from(150 + 10) * price;
+    assert_eq!(
+        chain.reserved().await,
+        reserved,
+        "the batch reserves run-a's whole count again"
+    );
+    let digest = chain.domain().digest(&a150.receipt());
+    let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+    assert_eq!(
+        body["amount"],
+        (U256::from(150) * price).to_string(),
+        "the stored amount follows: {body}"
+    );
+
+    let before = chain.creator_balance().await;
+    claim_batch(&chain, &relayer, 2, &[&a150, &c10]).await;
+    assert_eq!(chain.settled("run-a").await, 150);
+    assert_eq!(
+        chain.creator_balance().await - before,
+        paid_less_fee(reserved)
+    );
+    assert_eq!(chain.reserved().await, U256::ZERO);
+    // The ledger follows the re-pricing: what is left of the credit is all that fits.
+    let left = chain.credit().await / price;
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts",
+            &json!(chain.receipt("run-d", left.to::<u64>() + 1)),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (402, Some("insufficient_budget"))
+    );
+    let (status, body) = relayer
+        .post(
+            "/v1/receipts",
+            &json!(chain.receipt("run-d", left.to::<u64>())),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_in_any_order_sqlite() {
+    claims_in_any_order(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_in_any_order_postgres() {
+    claims_in_any_order(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releasable_line_repriced_at_cut_sqlite() {
+    releasable_line_repriced_at_cut(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releasable_line_repriced_at_cut_postgres() {
+    releasable_line_repriced_at_cut(Db::Postgres).await;
+}
