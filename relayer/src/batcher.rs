@@ -17,7 +17,7 @@
 
 use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -40,6 +40,7 @@ use crate::{
     config::BatchConfig,
     failpoint,
     ingest::Ledger,
+    pricing::PoolCounts,
     store::{rows::parse, Backend, BatchRow, ReceiptRow, Store, StoreError},
     tree::LevelTree,
     txmgr::{TxError, TxManager, TxStatus},
@@ -433,8 +434,8 @@ impl Batcher {
 
     /// Cuts a batch from the oldest pending receipts if a threshold is reached. Receipts of
     /// payers whose credit line no longer covers them are skipped (they wait for more credit)
-    /// without holding back the receipts behind them. The rows of lines that may be released
-    /// before the commit mines are re-priced over the settled counts first (see [`reprice`]).
+    /// without holding back the receipts behind them. The rows are re-priced by the pricing rule
+    /// first (see [`reprice`]).
     async fn cut(&self) -> Result<bool, TxError> {
         let max = self.config.max_receipts;
         let rows = self.store.pending_receipts(4 * max as i64).await?;
@@ -442,6 +443,13 @@ impl Batcher {
             return Ok(false);
         }
         let relayer = self.txm.address();
+        let committed = PoolCounts::load(
+            &self.store,
+            rows.iter()
+                .map(|row| parse::<B256>("usage_key", &row.usage_key))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .await?;
         let (chain_now, selected, repriced) = {
             let chain = self.state.read().expect("state lock");
             let mut eligible = Vec::new();
@@ -455,13 +463,17 @@ impl Batcher {
                 }
             }
             let cut_time = chain.timestamp.max(now_secs() as u64);
-            // Lines of our confirmed batches the follower has not applied yet are locked.
-            let unseen = {
-                let mut ledger = self.ledger.lock().expect("ledger lock");
-                ledger.settle_seen(&chain.committed_roots);
-                ledger.awaiting_lines()
-            };
-            let old = reprice(&mut eligible, &chain, relayer, cut_time, &unseen)?;
+            self.ledger
+                .lock()
+                .expect("ledger lock")
+                .settle_seen(&chain.committed_roots);
+            let pool = PoolCounts::from_committed(
+                &chain,
+                relayer,
+                cut_time.saturating_add(COMMIT_MARGIN_SECS),
+                &committed,
+            );
+            let old = reprice(&mut eligible, &chain, &pool)?;
             let selected = select(
                 eligible,
                 |payer, token| chain.line(payer, relayer, token).credit,
@@ -591,7 +603,7 @@ impl Batcher {
             info!(
                 batch = id,
                 rows = repriced.len(),
-                "receipts of releasable lines re-priced over the settled counts"
+                "receipts re-priced over their lines' pools"
             );
         }
         info!(batch = id, receipts = rows.len(), root = %data.root, data_hash = %hash, chain_now, "batch built");
@@ -634,7 +646,8 @@ pub fn proof_of(row: &ReceiptRow) -> Result<Vec<B256>, StoreError> {
 
 /// Seconds the batcher allows between cutting a batch and its commit being mined: a line whose
 /// `reservedUntil` is not later than the cut time plus this margin may be released before the
-/// commit, so the batch prices its rows over the settled counts alone.
+/// commit, so no earlier batch counts in its pool (the batch prices its rows over the settled
+/// counts alone).
 pub const COMMIT_MARGIN_SECS: u64 = 120;
 
 /// A stored receipt whose amount a cut changed.
@@ -650,15 +663,13 @@ pub struct Repriced {
     pub new: U256,
 }
 
-/// Re-prices, in place, the rows (oldest first) of every line of `relayer` that may be released
-/// before a commit cut at `cut_time` mines (`reservedUntil <= cut_time + COMMIT_MARGIN_SECS`,
-/// which includes lines with nothing reserved): the first row of each usage key over the key's
-/// settled count, the next ones over the row before. The reserves of earlier batches go back to
-/// the line's credit on release, so claims of this batch can only draw what it reserves. Rows
-/// of other lines, and of the `locked` lines (a confirmed batch reserved into them and the
-/// follower has not applied it yet), keep the price ingest gave them (over earlier committed
-/// counts too). Returns
-/// the stored amount of each row whose amount changed, by digest.
+/// Re-prices, in place, the rows (oldest first) by the pricing rule ([`crate::pricing`]): the
+/// first row of each usage key over its base in `pool` (the settled count, or the highest count
+/// of the key in the batches still in its line's pool if that is higher), the next ones over the
+/// row before. Every line is re-priced, up or down: a line released since ingest priced a row
+/// lost its earlier batches' reserves (they went back to credit), a line locked again by a batch
+/// committed since holds them. Returns the stored amount of each row whose amount changed, by
+/// digest.
 ///
 /// # Errors
 ///
@@ -666,21 +677,12 @@ pub struct Repriced {
 pub fn reprice(
     rows: &mut [ReceiptRow],
     chain: &ChainState,
-    relayer: Address,
-    cut_time: u64,
-    locked: &HashSet<(Address, Address)>,
+    pool: &PoolCounts,
 ) -> Result<HashMap<String, U256>, StoreError> {
-    let horizon = cut_time.saturating_add(COMMIT_MARGIN_SECS);
     let mut counts: HashMap<B256, u64> = HashMap::new();
     let mut old = HashMap::new();
     for row in rows.iter_mut() {
         let payer: Address = parse("payer", &row.payer)?;
-        let token: Address = parse("token", &row.token)?;
-        if !chain.line(payer, relayer, token).releasable_by(horizon)
-            || locked.contains(&(payer, token))
-        {
-            continue;
-        }
         let license_id: U256 = parse("license_id", &row.license_id)?;
         let terms_id: u64 = parse("terms_id", &row.terms_id)?;
         let Some(acceptance) = chain.acceptances.get(&(payer, license_id, terms_id)) else {
@@ -690,7 +692,7 @@ pub fn reprice(
         let cumulative: u64 = parse("cumulative", &row.cumulative)?;
         let previous = counts
             .entry(key)
-            .or_insert_with(|| chain.settled.get(&key).copied().unwrap_or(0));
+            .or_insert_with(|| pool.base(&key, chain.settled.get(&key).copied().unwrap_or(0)));
         let amount =
             U256::from(cumulative.saturating_sub(*previous)) * U256::from(acceptance.price);
         *previous = (*previous).max(cumulative);

@@ -8,7 +8,7 @@
 //!    accepted ones in one transaction, and answers only after `COMMIT`.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex},
 };
 
@@ -20,6 +20,7 @@ use tracing::{error, info};
 
 use crate::{
     chain::SharedState,
+    pricing::{ingest_base, PoolCounts},
     rejection::Rejection,
     store::{ledger as shared_ledger, Backend, NewReceipt, Store, StoreError},
     util::{hex0x, now_secs},
@@ -211,14 +212,6 @@ impl Ledger {
         }
     }
 
-    /// The `(payer, token)` lines of confirmed batches the follower has not applied yet.
-    pub fn awaiting_lines(&self) -> HashSet<PayerToken> {
-        self.awaiting_follower
-            .values()
-            .flat_map(|amounts| amounts.iter().map(|(key, _)| *key))
-            .collect()
-    }
-
     /// Releases from `pending` the batches whose reservations the follower has applied.
     pub fn settle_seen(&mut self, committed_roots: &HashMap<B256, u64>) {
         let seen: Vec<B256> = self
@@ -242,8 +235,8 @@ pub struct Rules {
     /// This relayer's address (payers fund a credit line for it).
     pub relayer: Address,
     /// Seconds within which an accepted receipt is committed: a revocation due before then
-    /// refuses it, and a line releasable before then prices it over the settled count (see
-    /// `BatchConfig::horizon_secs`).
+    /// refuses it, and a line releasable before then has no batch in its pool (it is priced
+    /// over the settled count, see [`crate::pricing`] and `BatchConfig::horizon_secs`).
     pub horizon_secs: u64,
 }
 
@@ -360,32 +353,9 @@ async fn stored_among(
     Ok(found)
 }
 
-/// The count a new receipt of a usage key is priced over, given the highest receipt `known`
-/// of the key (accepted here or committed) and its `settled` count.
-///
-/// The next batch reserves over the settled count alone when the relayer's line can be
-/// released before that batch commits (`releasable`: `reservedUntil` is 0 or not after the
-/// horizon, and no confirmed batch reserving into it is waiting for the follower): the
-/// reserves of earlier batches go back to credit then, so a receipt whose predecessor is
-/// already committed (`committed_heads`) is priced from `settled`. Otherwise earlier batches'
-/// reserves stay in the line's pool, and the receipt adds only what it counts over `known`.
-fn pricing_base(
-    releasable: bool,
-    known: Option<(u64, B256)>,
-    settled: u64,
-    committed_heads: &HashSet<B256>,
-) -> u64 {
-    let earlier = match known {
-        Some((_, digest)) if releasable && committed_heads.contains(&digest) => 0,
-        Some((count, _)) => count,
-        None => 0,
-    };
-    earlier.max(settled)
-}
-
-/// The highest known receipts of the group's usage keys that are committed, for keys whose
-/// line of this relayer can be released by the commit horizon (see [`pricing_base`]).
-async fn committed_heads(
+/// The pool counts ([`PoolCounts`]) of the group's usage keys that have a known receipt (a key
+/// without one has nothing committed).
+async fn pool_counts(
     jobs: &[Job],
     store: &Store,
     state: &SharedState,
@@ -393,44 +363,27 @@ async fn committed_heads(
     shared_heads: Option<&HashMap<B256, (u64, B256)>>,
     rules: &Rules,
     now: i64,
-) -> Result<HashSet<B256>, StoreError> {
-    let heads: Vec<String> = {
-        let chain = state.read().expect("state lock");
+) -> Result<PoolCounts, StoreError> {
+    let keys: Vec<B256> = {
         let ledger = ledger.lock().expect("ledger lock");
-        let horizon = chain.timestamp.max(now as u64) + rules.horizon_secs;
-        let mut heads = Vec::new();
-        for v in jobs.iter().flat_map(|j| j.items.iter()) {
-            let r = &v.receipt;
-            let Some(acceptance) = chain.acceptances.get(&(r.payer, r.license_id, r.terms_id))
-            else {
-                continue;
-            };
-            if !chain
-                .line(r.payer, rules.relayer, acceptance.token)
-                .releasable_by(horizon)
-            {
-                continue;
-            }
-            let known = match shared_heads {
-                Some(heads) => heads.get(&v.usage_key),
-                None => ledger.usage.get(&v.usage_key),
-            };
-            if let Some((_, digest)) = known {
-                heads.push(hex0x(digest));
-            }
-        }
-        heads.sort();
-        heads.dedup();
-        heads
+        jobs.iter()
+            .flat_map(|j| j.items.iter())
+            .filter(|v| match shared_heads {
+                Some(heads) => heads.contains_key(&v.usage_key),
+                None => ledger.usage.contains_key(&v.usage_key),
+            })
+            .map(|v| v.usage_key)
+            .collect()
     };
-    if heads.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let found = store.committed_among(&heads).await?;
-    found
-        .iter()
-        .map(|d| crate::store::rows::parse("digest", d))
-        .collect()
+    let committed = PoolCounts::load(store, keys).await?;
+    let chain = state.read().expect("state lock");
+    let horizon = chain.timestamp.max(now as u64) + rules.horizon_secs;
+    Ok(PoolCounts::from_committed(
+        &chain,
+        rules.relayer,
+        horizon,
+        &committed,
+    ))
 }
 
 async fn process_group(
@@ -462,7 +415,7 @@ async fn process_group(
         Err(e) => return fail(jobs, &e),
     };
     let now = now_secs();
-    let committed_heads = match committed_heads(
+    let pool = match pool_counts(
         &jobs,
         store,
         state,
@@ -485,11 +438,6 @@ async fn process_group(
             view.apply(&mut ledger, &chain.committed_roots);
         }
         let horizon = chain.timestamp.max(now as u64) + rules.horizon_secs;
-        // Lines a confirmed batch reserved into that the follower has not applied yet: locked.
-        let mut unseen = ledger.awaiting_lines();
-        if let Some(view) = &shared {
-            unseen.extend(view.unseen_lines(&chain.committed_roots));
-        }
         let mut usage_delta: HashMap<B256, (u64, B256)> = HashMap::new();
         let mut pending_delta: HashMap<(Address, Address), U256> = HashMap::new();
         let mut seq = ledger.seq;
@@ -549,9 +497,7 @@ async fn process_group(
                             known: previous,
                         });
                     }
-                    let releasable = line.releasable_by(horizon)
-                        && !unseen.contains(&(r.payer, acceptance.token));
-                    let base = pricing_base(releasable, known, settled, &committed_heads);
+                    let base = ingest_base(&pool, &v.usage_key, known, settled);
                     let amount =
                         U256::from(r.cumulative_samples - base) * U256::from(acceptance.price);
                     let key = (r.payer, acceptance.token);
@@ -742,16 +688,6 @@ impl SharedView {
                 None => ledger.usage.remove(key),
             };
         }
-    }
-
-    /// The `(payer, token)` lines of recently confirmed batches (of any process) that the
-    /// follower has not applied yet.
-    fn unseen_lines(&self, committed_roots: &HashMap<B256, u64>) -> HashSet<PayerToken> {
-        self.confirmed
-            .iter()
-            .filter(|(root, _)| !committed_roots.contains_key(root))
-            .flat_map(|(_, reservations)| reservations.iter().map(|r| (r.payer, r.token)))
-            .collect()
     }
 
     /// Inserts `rows`, adds the inserted ones to the stored ledger, and commits.

@@ -28,6 +28,7 @@ pub mod config;
 pub mod failpoint;
 pub mod ingest;
 pub mod key;
+pub mod pricing;
 pub mod proofs;
 pub mod rejection;
 pub mod service;

@@ -54,6 +54,10 @@ pub struct CreditLine {
     pub reduction: U256,
     /// When the pending reduction can execute (0: none).
     pub reduction_effective_at: u64,
+    /// The block of the line's last release (`FundsReleased`; 0: never released). Batches
+    /// committed in an earlier block reserved into a pool that went back to credit.
+    #[serde(default)]
+    pub released_block: u64,
 }
 
 impl CreditLine {
@@ -75,6 +79,20 @@ impl CreditLine {
     /// committed into such a line must be priced over the settled counts alone.
     pub const fn releasable_by(&self, time: u64) -> bool {
         self.reserved_until == 0 || self.reserved_until <= time
+    }
+
+    /// Whether a batch of the line's relayer, committed at `batch_block` (`None`: confirmed,
+    /// and not applied by the follower yet), reserved into the line's current pool and still
+    /// will have when a commit priced now mines by `horizon`: committed since the line's last
+    /// release, and no release possible before `horizon`. A batch the follower has not applied
+    /// is later than every release it has (a release cannot follow it before it expires). A
+    /// commit mined in the block of a release follows it (the commit makes the line
+    /// unreleasable until its expiry), so it counts.
+    pub const fn in_pool(&self, batch_block: Option<u64>, horizon: u64) -> bool {
+        match batch_block {
+            None => true,
+            Some(block) => !self.releasable_by(horizon) && block >= self.released_block,
+        }
     }
 }
 
@@ -254,10 +272,12 @@ impl ChainState {
                 }
             }
             E::FundsReleased(e) => {
+                let block = self.block;
                 let line = self.line_mut(e.payer, e.relayer, e.token);
                 line.credit = line.credit.saturating_add(e.amount);
                 line.reserved = line.reserved.saturating_sub(e.amount);
                 line.reserved_until = 0;
+                line.released_block = block;
             }
             E::FeesSwept(e) => {
                 let line = self.line_mut(e.payer, e.relayer, e.token);
@@ -422,6 +442,7 @@ mod tests {
             ),
         );
         assert_eq!(s.line(PAYER, RELAYER, TOKEN).usable_credit(), U256::ZERO);
+        s.block = 7;
         apply(
             &mut s,
             log(
@@ -452,6 +473,7 @@ mod tests {
             (U256::from(550), U256::ZERO, U256::ZERO, 0)
         );
         assert_eq!(line.usable_credit(), U256::from(50));
+        assert_eq!(line.released_block, 7, "the block of the last release");
         // The reduction moves what it can; the rest stays requested.
         apply(
             &mut s,

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0005_chain_journal.sql"),
         "",
     ),
+    (
+        6,
+        include_str!("../../migrations/0006_usage_key_index.sql"),
+        "",
+    ),
 ];
 
 /// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, AssertSqlSafe, Executor, Row,
+    AnyPool, AssertSqlSafe, Executor,
 };
 
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
@@ -213,26 +213,29 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Which of `digests` belong to receipts in a confirmed batch (status `committed`).
+    /// The receipts of `usage_keys` (hex) in confirmed batches (status `committed`), with their
+    /// batch's root.
     ///
     /// # Errors
     ///
     /// [`StoreError`].
-    pub async fn committed_among(
+    pub async fn committed_of_keys(
         &self,
-        digests: &[String],
-    ) -> StoreResult<std::collections::HashSet<String>> {
-        let mut out = std::collections::HashSet::new();
-        for chunk in digests.chunks(ledger::CHUNK) {
+        usage_keys: &[String],
+    ) -> StoreResult<Vec<rows::CommittedReceipt>> {
+        let mut out = Vec::new();
+        for chunk in usage_keys.chunks(ledger::CHUNK) {
             let list = ledger::placeholders(chunk.len(), 1, "");
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "SELECT digest FROM receipts WHERE status = 'committed' AND digest IN ({list})"
+                "SELECT {} FROM receipts r JOIN batches b ON b.id = r.batch_id \
+                 WHERE r.status = 'committed' AND r.usage_key IN ({list})",
+                rows::CommittedReceipt::COLUMNS
             )));
-            for d in chunk {
-                q = q.bind(d.clone());
+            for k in chunk {
+                q = q.bind(k.clone());
             }
             for row in q.fetch_all(&self.pool).await? {
-                out.insert(row.try_get::<String, _>(0)?);
+                out.push(rows::CommittedReceipt::from_row(&row)?);
             }
         }
         Ok(out)

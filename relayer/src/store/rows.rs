@@ -1,5 +1,6 @@
 //! Typed rows of the store's tables.
 
+use alloy::primitives::{Address, B256};
 use sqlx::{any::AnyRow, Row};
 
 use super::{StoreError, StoreResult};
@@ -241,6 +242,46 @@ impl TxRow {
             max_fee: r.try_get(6)?,
             priority_fee: r.try_get(7)?,
             created_at: r.try_get(8)?,
+        })
+    }
+}
+
+/// A receipt of a confirmed batch, as pricing needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommittedReceipt {
+    /// EIP-712 digest.
+    pub digest: B256,
+    /// Usage key.
+    pub usage_key: B256,
+    /// Payer.
+    pub payer: Address,
+    /// Payment token of the acceptance.
+    pub token: Address,
+    /// Cumulative samples.
+    pub cumulative: u64,
+    /// Root of its batch.
+    pub root: B256,
+}
+
+impl CommittedReceipt {
+    /// Columns selected from `receipts r JOIN batches b`.
+    pub const COLUMNS: &'static str =
+        "r.digest, r.usage_key, r.payer, r.token, r.cumulative, b.root";
+
+    /// Reads a row selected with [`Self::COLUMNS`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when a column has another type or does not parse.
+    pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
+        let text = |i: usize| -> StoreResult<String> { Ok(r.try_get::<String, _>(i)?) };
+        Ok(Self {
+            digest: parse("digest", &text(0)?)?,
+            usage_key: parse("usage_key", &text(1)?)?,
+            payer: parse("payer", &text(2)?)?,
+            token: parse("token", &text(3)?)?,
+            cumulative: parse("cumulative", &text(4)?)?,
+            root: parse("root", &text(5)?)?,
         })
     }
 }

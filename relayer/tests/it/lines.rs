@@ -1,6 +1,7 @@
 //! Credit lines: every batch of the relayer draws on one pool, so committed receipts can be
 //! claimed in any order; a line that becomes releasable before a cut is re-priced over the
-//! settled counts. On SQLite and PostgreSQL.
+//! settled counts; batches committed before the line's last release do not count when it is
+//! locked again. On SQLite and PostgreSQL.
 
 use alloy::{
     primitives::U256,
@@ -48,6 +49,46 @@ async fn accept(relayer: &Relayer, receipts: &[&SignedReceipt]) {
 
 fn paid_less_fee(amount: U256) -> U256 {
     amount - amount * U256::from(250) / U256::from(10_000)
+}
+
+/// Moves the chain past `until` (the line's `reservedUntil`), releases the line, and waits until
+/// the relayer has followed the release.
+async fn expire_and_release(chain: &Chain, relayer: &Relayer, until: u64) {
+    let now = chain
+        .provider
+        .get_block(alloy::eips::BlockId::latest())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    chain
+        .provider
+        .anvil_increase_time(until - now + 1)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain
+        .escrow()
+        .release(chain.payer.address(), chain.relayer.address(), chain.token)
+        .from(chain.payer.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(chain.reserved().await, U256::ZERO);
+    // The relayer has followed the commit and the release.
+    eventually(10, || async {
+        let view = relayer.running.app.chain.read().unwrap().clone();
+        let line = view.line(chain.payer.address(), chain.relayer.address(), chain.token);
+        (!view.committed_roots.is_empty()
+            && line.reserved_until == 0
+            && line.credit == chain.deposit)
+            .then_some(())
+    })
+    .await;
 }
 
 /// The claim-order scenario: two batches of the same run, the second with a receipt of a second
@@ -125,41 +166,7 @@ async fn releasable_line_repriced_at_cut(db: Db) {
     assert_eq!(body["amount"], (U256::from(50) * price).to_string());
 
     // The first batch expires unclaimed; anyone releases the line.
-    let now = chain
-        .provider
-        .get_block(alloy::eips::BlockId::latest())
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp;
-    chain
-        .provider
-        .anvil_increase_time(until - now + 1)
-        .await
-        .unwrap();
-    chain.provider.anvil_mine(Some(1), None).await.unwrap();
-    chain
-        .escrow()
-        .release(chain.payer.address(), chain.relayer.address(), chain.token)
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert_eq!(chain.reserved().await, U256::ZERO);
-    // The relayer has followed the commit and the release.
-    eventually(10, || async {
-        let view = relayer.running.app.chain.read().unwrap().clone();
-        let line = view.line(chain.payer.address(), chain.relayer.address(), chain.token);
-        (!view.committed_roots.is_empty()
-            && line.reserved_until == 0
-            && line.credit == chain.deposit)
-            .then_some(())
-    })
-    .await;
+    expire_and_release(&chain, &relayer, until).await;
 
     // The second receipt fills the batch: it is cut now, over settled counts (all zero).
     let c10 = chain.receipt("run-c", 10);
@@ -226,4 +233,76 @@ async fn releasable_line_repriced_at_cut_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releasable_line_repriced_at_cut_postgres() {
     releasable_line_repriced_at_cut(Db::Postgres).await;
+}
+
+/// The line is released, then locked again by a batch of another run: a receipt of a run whose
+/// last count was committed before the release is priced over the settled count (the earlier
+/// batch's reserve went back to credit), not over that count, and its claim is paid in full.
+async fn pricing_after_release(db: Db) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    let relayer = Relayer::start(&cfg).await;
+    let price = U256::from(chain.price);
+
+    // B1: run-a at 100 (with run-b at 10); it expires unclaimed and the line is released.
+    accept(
+        &relayer,
+        &[&chain.receipt("run-a", 100), &chain.receipt("run-b", 10)],
+    )
+    .await;
+    confirmed_batch(&relayer, 1).await;
+    let until = chain.line().await.reservedUntil.to::<u64>();
+    expire_and_release(&chain, &relayer, until).await;
+
+    // B2: other runs, priced over settled; it locks the line again.
+    accept(
+        &relayer,
+        &[&chain.receipt("run-c", 10), &chain.receipt("run-d", 5)],
+    )
+    .await;
+    confirmed_batch(&relayer, 2).await;
+    assert_eq!(chain.reserved().await, U256::from(15) * price);
+    eventually(10, || async {
+        let view = relayer.running.app.chain.read().unwrap().clone();
+        let line = view.line(chain.payer.address(), chain.relayer.address(), chain.token);
+        (view.committed_roots.len() == 2 && line.reserved_until > until).then_some(())
+    })
+    .await;
+
+    // run-a at 160 while the line is locked: B1 is not in the line's pool any more.
+    let a160 = chain.receipt("run-a", 160);
+    let (status, body) = relayer.post("/v1/receipts", &json!(a160)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["amount"],
+        (U256::from(160) * price).to_string(),
+        "priced over the settled count, not over the count of a batch before the release"
+    );
+    let e10 = chain.receipt("run-e", 10);
+    accept(&relayer, &[&e10]).await;
+    confirmed_batch(&relayer, 3).await;
+    let reserved = U256::from(15 + 160 + 10) * price;
+    assert_eq!(chain.reserved().await, reserved);
+
+    let before = chain.creator_balance().await;
+    claim_batch(&chain, &relayer, 3, &[&a160, &e10]).await;
+    assert_eq!(chain.settled("run-a").await, 160);
+    assert_eq!(
+        chain.creator_balance().await - before,
+        paid_less_fee(U256::from(160 + 10) * price),
+        "B3's run-a leaf is paid its 160 samples in full"
+    );
+    assert_eq!(chain.reserved().await, U256::from(15) * price);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pricing_after_release_sqlite() {
+    pricing_after_release(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pricing_after_release_postgres() {
+    pricing_after_release(Db::Postgres).await;
 }
