@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use alloy::{
-    primitives::{keccak256, U256},
+    primitives::{keccak256, Address, U256},
     signers::local::PrivateKeySigner,
 };
 use fairtrain_cli::{
@@ -63,6 +63,33 @@ pub(crate) async fn line(chain: &Chain) -> Escrow::CreditLine {
         .call()
         .await
         .unwrap()
+}
+
+/// Makes the payer account ready to train on `license`: deposits 100 fUSD, accepts the license's
+/// current terms and registers `training` as its key.
+pub(crate) async fn ready_payer(payer: &Chain, license: U256, training: Address) {
+    payer::deposit(
+        payer,
+        &DepositArgs {
+            amount: amount("100"),
+            permit: false,
+            permit_ttl: 3600,
+        },
+    )
+    .await
+    .unwrap();
+    payer::accept(
+        payer,
+        &AcceptArgs {
+            license_id: license,
+            terms: None,
+        },
+    )
+    .await
+    .unwrap();
+    payer::signer(payer, &SignerCmd::Register { signer: training })
+        .await
+        .unwrap();
 }
 
 /// Commits `receipts` as one batch from the relayer account, writes its batch data to `path`,
@@ -158,33 +185,7 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
     net.fund(payer_addr, 1000).await;
     let payer = net.chain(PAYER).await;
     let training = PrivateKeySigner::from_bytes(&keccak256("claim test training key")).unwrap();
-    payer::deposit(
-        &payer,
-        &DepositArgs {
-            amount: amount("100"),
-            permit: false,
-            permit_ttl: 3600,
-        },
-    )
-    .await
-    .unwrap();
-    payer::accept(
-        &payer,
-        &AcceptArgs {
-            license_id: license,
-            terms: None,
-        },
-    )
-    .await
-    .unwrap();
-    payer::signer(
-        &payer,
-        &SignerCmd::Register {
-            signer: training.address(),
-        },
-    )
-    .await
-    .unwrap();
+    ready_payer(&payer, license, training.address()).await;
     payer::credit(&payer, &fund_line("10")).await.unwrap();
     net.advance(NOTICE + 1).await;
 

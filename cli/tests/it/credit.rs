@@ -23,7 +23,7 @@ use fairtrain_cli::{
 use fairtrain_protocol::{bindings::Escrow, EscrowDomain, Receipt, SignedReceipt};
 
 use crate::{
-    claim::{commit, fund_line, line, PRICE, RELAYER},
+    claim::{commit, fund_line, line, ready_payer, PRICE, RELAYER},
     failures::reverted,
     flow::amount,
     royalties::mint,
@@ -84,33 +84,7 @@ async fn credit_line_fund_reduce_reserve_release() {
     let payer = net.chain(PAYER).await;
     let creator = net.chain(CREATOR).await;
     let training = PrivateKeySigner::from_bytes(&keccak256("credit test training key")).unwrap();
-    payer::deposit(
-        &payer,
-        &DepositArgs {
-            amount: amount("100"),
-            permit: false,
-            permit_ttl: 3600,
-        },
-    )
-    .await
-    .unwrap();
-    payer::accept(
-        &payer,
-        &AcceptArgs {
-            license_id: license,
-            terms: None,
-        },
-    )
-    .await
-    .unwrap();
-    payer::signer(
-        &payer,
-        &SignerCmd::Register {
-            signer: training.address(),
-        },
-    )
-    .await
-    .unwrap();
+    ready_payer(&payer, license, training.address()).await;
 
     // Fund: 10 fUSD move from the available balance into the line.
     let funded = payer::credit(&payer, &fund_line("10")).await.unwrap();
