@@ -304,9 +304,8 @@ pub async fn audit_with(
     let mut keys_valid: HashMap<(Address, Address), bool> = HashMap::new();
     let mut acceptances: HashMap<_, fairtrain_protocol::bindings::Escrow::Acceptance> =
         HashMap::new();
-    // Per (payer, token): whether the line was locked before the commit, and since which block
-    // its batches hold funds in it.
-    let locks: HashMap<(String, String), (bool, i64)> =
+    // Per (payer, token): the line as it was just before the commit.
+    let locks: HashMap<(String, String), LineAtCommit> =
         line_locks(db, &b.root, commit_time).await?;
     let mut settled: HashMap<B256, u64> = HashMap::new();
     let mut settled_only: HashMap<B256, u64> = HashMap::new();
@@ -367,9 +366,15 @@ pub async fn audit_with(
                     .await
                     .map_err(rpc)?;
                 let earlier = match line {
-                    Some((true, since)) => {
-                        prior_count(db, &format!("{key:#x}"), &b.relayer, since, commit_block)
-                            .await?
+                    Some(l) if l.locked => {
+                        prior_count(
+                            db,
+                            &format!("{key:#x}"),
+                            &b.relayer,
+                            l.since_block,
+                            commit_block,
+                        )
+                        .await?
                     }
                     _ => 0,
                 };
@@ -466,20 +471,38 @@ pub async fn audit_with(
     keys.sort();
     keys.dedup();
     let mut res_ok = true;
-    let mut surplus = Vec::new();
+    let (mut surplus, mut failures) = (Vec::new(), Vec::new());
     for k in keys {
         let (d, c, e) = (
             doc_res.get(&k).copied().unwrap_or_default(),
             chain_res.get(&k).copied().unwrap_or_default(),
             expected_by.get(&k).copied().unwrap_or_default(),
         );
+        let line = locks.get(&k).copied();
         // Over-reserving is safe (the surplus returns to credit on release): reported only.
         res_ok &= d == c && c >= e;
-        if c > e {
+        if d != c {
+            failures.push(format!(
+                "{} {}: the document reserves {d}, the chain {c}",
+                k.0, k.1
+            ));
+        }
+        if c < e {
+            let why = match line {
+                None => "nothing reserved on-chain".to_owned(),
+                Some(l) => l.basis(db, &b.root, commit_time, &k).await?,
+            };
+            failures.push(format!(
+                "{} {}: reserved {c} < required {e} (short by {}): {why}",
+                k.0,
+                k.1,
+                e - c
+            ));
+        } else if c > e {
             surplus.push(format!("{} {} +{}", k.0, k.1, c - e));
         }
         report.reservations.push(ReservationAudit {
-            line_locked: locks.get(&k).is_some_and(|l| l.0),
+            line_locked: line.is_some_and(|l| l.locked),
             payer: k.0,
             token: k.1,
             document: d.to_string(),
@@ -487,19 +510,10 @@ pub async fn audit_with(
             expected: e.to_string(),
         });
     }
-    // A failure may come from earlier batches not audited yet: say so.
-    let unaudited = if res_ok {
-        0
-    } else {
-        earlier_unaudited(db, &b.root).await?
-    };
-    let detail_note = if unaudited == 0 {
+    let detail_note = if failures.is_empty() {
         String::new()
     } else {
-        format!(
-            "; {unaudited} earlier batch(es) of these payers not audited: counts start from the \
-             settled ones only, so a run spanning those batches looks under-reserved"
-        )
+        format!("; {}", failures.join("; "))
     };
     let surplus_note = if surplus.is_empty() {
         String::new()
@@ -546,13 +560,72 @@ fn capped(
     samples
 }
 
-/// Per (payer, token) of the batch `root`: whether its relayer's line was locked just before
-/// the commit (`reservedUntil > commit_time`), and the block of the line's last release then.
+/// A batch's relayer's line (payer, relayer, token) as it was just before the commit.
+#[derive(Debug, Clone, Copy)]
+struct LineAtCommit {
+    /// Its `reservedUntil` (0: nothing reserved since its last release, or ever).
+    reserved_until: i64,
+    /// Block of its last release (0: never released).
+    since_block: i64,
+    /// Whether no release could come before the commit (`reservedUntil > commit time`): only
+    /// then do the relayer's earlier batches (since `since_block`) lower what the batch must
+    /// reserve.
+    locked: bool,
+}
+
+impl LineAtCommit {
+    /// Why the rule required what it did of an under-reserved batch, in words.
+    async fn basis(
+        &self,
+        db: &Db,
+        root: &str,
+        commit_time: u64,
+        (payer, token): &(String, String),
+    ) -> Result<String> {
+        const SETTLED_ONLY: &str = "so the required amount counts from the settled samples, not \
+                                    from the counts of the relayer's earlier batches";
+        Ok(if self.reserved_until == 0 && self.since_block > 0 {
+            format!(
+                "the relayer's line was released in block {} and nothing was reserved into it \
+                 since, before this commit: its earlier batches' reserves had gone back to \
+                 credit, {SETTLED_ONLY}",
+                self.since_block
+            )
+        } else if self.reserved_until == 0 {
+            format!("the relayer's line held no reservation before this commit, {SETTLED_ONLY}")
+        } else if !self.locked {
+            format!(
+                "the relayer's line was releasable at the commit (reservedUntil {} <= commit \
+                 time {commit_time}): a release could come first, {SETTLED_ONLY}",
+                self.reserved_until
+            )
+        } else {
+            // Locked: the counts of the relayer's earlier batches since the last release were
+            // used; any of them not audited yet was not.
+            let unaudited = earlier_unaudited(db, root, payer, token, self.since_block).await?;
+            let mut why = format!(
+                "the relayer's line was locked (reservedUntil {} > commit time {commit_time}), \
+                 so the required amount counts from the relayer's earlier batches since the \
+                 line's last release",
+                self.reserved_until
+            );
+            if unaudited > 0 {
+                why.push_str(&format!(
+                    "; {unaudited} earlier batch(es) of the line not audited: counts start from \
+                     the settled ones only, so a run spanning those batches looks under-reserved"
+                ));
+            }
+            why
+        })
+    }
+}
+
+/// Per (payer, token) of the batch `root`: its relayer's line just before the commit.
 async fn line_locks(
     db: &Db,
     root: &str,
     commit_time: u64,
-) -> Result<HashMap<(String, String), (bool, i64)>> {
+) -> Result<HashMap<(String, String), LineAtCommit>> {
     let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "SELECT payer, token, locked_until, line_since_block FROM reservations WHERE root = $1",
     )
@@ -561,7 +634,14 @@ async fn line_locks(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(p, t, until, since)| ((p, t), (until > big(commit_time), since)))
+        .map(|(p, t, until, since)| {
+            let line = LineAtCommit {
+                reserved_until: until,
+                since_block: since,
+                locked: until > big(commit_time),
+            };
+            ((p, t), line)
+        })
         .collect())
 }
 
@@ -590,17 +670,27 @@ async fn prior_count(
     Ok(max as u64)
 }
 
-/// Batches committed before `root` with a payer in common and no stored audit: their receipts
-/// would set the counts this batch's reservations start from.
-async fn earlier_unaudited(db: &Db, root: &str) -> Result<i64> {
+/// Batches of `root`'s relayer that reserved from the same line (payer, token) since block
+/// `since` (the line's last release) and before `root`, and have no stored audit: their
+/// receipts would set the counts this batch's reservation starts from.
+async fn earlier_unaudited(
+    db: &Db,
+    root: &str,
+    payer: &str,
+    token: &str,
+    since: i64,
+) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM batches e WHERE e.block_number < \
-         (SELECT block_number FROM batches WHERE root = $1) \
-         AND NOT EXISTS (SELECT 1 FROM audits a WHERE a.root = e.root) \
-         AND EXISTS (SELECT 1 FROM reservations mine JOIN reservations theirs \
-                     ON theirs.payer = mine.payer WHERE mine.root = $1 AND theirs.root = e.root)",
+        "SELECT COUNT(*) FROM batches e JOIN reservations r ON r.root = e.root \
+         JOIN batches me ON me.root = $1 \
+         WHERE r.payer = $2 AND r.token = $3 AND e.relayer = me.relayer \
+         AND e.block_number >= $4 AND e.block_number < me.block_number \
+         AND NOT EXISTS (SELECT 1 FROM audits a WHERE a.root = e.root)",
     )
     .bind(root)
+    .bind(payer)
+    .bind(token)
+    .bind(since)
     .fetch_one(&db.pool)
     .await?;
     Ok(n)

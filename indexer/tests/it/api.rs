@@ -110,7 +110,7 @@ async fn api_answers(backend: Backend) {
     assert_eq!(by_creator["items"][0]["net"], "10140000");
 
     let payer = ok(&base, "/api/balances").await["items"][0].clone();
-    assert_eq!(payer["available"], "5000000000");
+    assert_eq!(payer["available"], "1000000000");
     assert_eq!(payer["spent"], "186400000");
     let by_payer = ok(
         &base,
@@ -175,7 +175,7 @@ async fn api_answers(backend: Backend) {
     // Credit lines: in the balance rows and on their own, with the names of docs/indexer.md.
     let balances = ok(&base, "/api/balances").await;
     let row = &balances["items"][0];
-    assert_eq!(row["credit"], "4813600000");
+    assert_eq!(row["credit"], "8813600000");
     assert_eq!(row["reserved"], "0");
     assert_eq!(row["credit_lines"].as_array().unwrap().len(), 1);
     let lines = ok(
@@ -210,7 +210,7 @@ async fn api_answers(backend: Backend) {
             "token"
         ]
     );
-    assert_eq!(line["credit"], "4813600000");
+    assert_eq!(line["credit"], "8813600000");
     assert_eq!(line["reduction_amount"], "0");
     assert!(line["reserved_until"].as_i64().unwrap() > 0);
     let none = ok(

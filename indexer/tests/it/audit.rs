@@ -25,7 +25,7 @@ use fairtrain_protocol::{
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, Publisher, TestDb},
+    support::{config, Backend, Chain, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
@@ -225,7 +225,8 @@ pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
     }
 }
 
-async fn sync(chain: &Chain, db: &Db) {
+/// Indexes to the head (a new indexer on `db`).
+pub(crate) async fn sync(chain: &Chain, db: &Db) {
     Indexer::new(
         chain.provider.clone(),
         db.clone(),
@@ -461,7 +462,7 @@ async fn audits_across_batches(backend: Backend) {
     assert!(
         failed[0]
             .detail
-            .contains("earlier batch(es) of these payers not audited"),
+            .contains("2 earlier batch(es) of the line not audited"),
         "{}",
         failed[0].detail
     );
@@ -619,6 +620,160 @@ async fn audits_count_every_claim(backend: Backend) {
     assert_eq!(r.receipts[FRESH + 1].status, "unclaimed", "w");
     assert_eq!(r.total_claimed, (price * U256::from(FRESH + 2)).to_string());
 }
+
+/// The pricing rule's lock condition (docs/protocol.md §5): a batch may be priced over the
+/// counts of the same relayer's earlier batches only while its line stays locked (reserved
+/// until after the commit) and only over batches committed since the line's last release.
+/// One run `a` of license 1 (1 fUSD-milli a sample, no cap), never claimed:
+/// - B1 (a: 1000, b: 1000) and B2 (a: 2000, reserving 1000 samples) while the demo batch locks
+///   the line: both pass;
+/// - every batch expired, the line not released yet: B3 (a: 3000, reserving 1000) fails, the
+///   line being releasable at the commit;
+/// - the line released: B4 (a: 4000, reserving 1000) fails, its earlier counts coming from
+///   before the release;
+/// - B5 (a: 5000 and b: 2000, reserving each in full over the settled counts) while B4 locks the
+///   line: passes, with a surplus of exactly B4's 4000 samples of `a` (b's earlier count is
+///   from before the release and lowers nothing).
+async fn audits_lock_condition(backend: Backend) {
+    const WEEK: u64 = 7 * 24 * 3600;
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let publisher = Publisher::start().await;
+    let fetcher = publisher.fetcher();
+    let (payer, relayer) = (chain.wallet(DEMO_PAYER).0, chain.wallet(DEMO_RELAYER).0);
+    let usage = |run: &str, cumulative: u64, new: u64| Usage {
+        license: 1,
+        run: run.into(),
+        cumulative,
+        new,
+    };
+    let (c, p, f) = (&chain, &publisher, &fetcher);
+    let mut n = 0;
+    // Commits a batch of `usage` (published), indexes it and audits it.
+    let mut audited = move |usage: Vec<Usage>| {
+        n += 1;
+        let path = format!("/b/lock-{n}.json");
+        let (chain, db, publisher, fetcher) = (c, db.clone(), p, f);
+        async move {
+            let b = commit_usage(chain, &usage, 0, publisher.url(&path)).await;
+            publisher.publish(&path, &b.bytes);
+            sync(chain, &db).await;
+            let report = audit_with(
+                &db,
+                &chain.provider,
+                &chain.deployment,
+                fetcher,
+                &b.root,
+                None,
+            )
+            .await
+            .unwrap();
+            (b, report)
+        }
+    };
+    let reservations = |r: &fairtrain_indexer::audit::AuditReport| {
+        let check = r
+            .checks
+            .iter()
+            .find(|c| c.name == RESERVATIONS_CHECK)
+            .unwrap();
+        let failed: Vec<_> = r.checks.iter().filter(|c| !c.passed).collect();
+        (check.clone(), failed.len(), r.reservations[0].clone())
+    };
+
+    // Locked by the demo batch: B2 reserves only the increase over B1, and passes.
+    let (b1, r1) = audited(vec![usage("a", 1000, 1000), usage("b", 1000, 1000)]).await;
+    assert!(r1.passed, "{}", r1.summary());
+    let price = b1.expected[0] / U256::from(1000);
+    assert_eq!(price, U256::from(1000), "license 1: 1000 units a sample");
+    let (_, r2) = audited(vec![usage("a", 2000, 1000)]).await;
+    assert!(r2.passed, "{}", r2.summary());
+    let (check, _, res) = reservations(&r2);
+    assert!(res.line_locked, "{res:?}");
+    assert_eq!(r2.receipts[0].settled_before, 1000, "B1's count");
+    assert_eq!(check.detail, "1 reservation(s)", "exact: no surplus");
+
+    // Every batch expired, the line not released: a release may come before the commit mines,
+    // so B1 and B2's counts no longer count, and B3 is under-reserved.
+    chain.warp(WEEK + 1).await;
+    let (_, r3) = audited(vec![usage("a", 3000, 1000)]).await;
+    assert!(!r3.passed, "{}", r3.summary());
+    let (check, failed, res) = reservations(&r3);
+    assert_eq!(failed, 1, "only the reservations fail: {}", r3.summary());
+    assert!(!check.passed && !res.line_locked, "{res:?}");
+    assert_eq!(res.expected, (price * U256::from(3000)).to_string());
+    assert!(
+        check.detail.contains(&format!(
+            "reserved {} < required {} (short by {}): the relayer's line was releasable at the \
+             commit (reservedUntil ",
+            price * U256::from(1000),
+            price * U256::from(3000),
+            price * U256::from(2000)
+        )),
+        "{}",
+        check.detail
+    );
+    assert!(
+        check
+            .detail
+            .contains("not from the counts of the relayer's earlier batches"),
+        "{}",
+        check.detail
+    );
+
+    // Released: the earlier counts come from before the release, and B4 is under-reserved.
+    chain.warp(WEEK + 1).await;
+    chain.release(payer, relayer, chain.token()).await;
+    let (_, r4) = audited(vec![usage("a", 4000, 1000)]).await;
+    assert!(!r4.passed, "{}", r4.summary());
+    let (check, failed, res) = reservations(&r4);
+    assert_eq!(failed, 1, "only the reservations fail: {}", r4.summary());
+    assert!(!res.line_locked, "{res:?}");
+    assert!(
+        check.detail.contains(&format!(
+            "reserved {} < required {} (short by {}): the relayer's line was released in block ",
+            price * U256::from(1000),
+            price * U256::from(4000),
+            price * U256::from(3000)
+        )),
+        "{}",
+        check.detail
+    );
+    assert!(
+        check
+            .detail
+            .contains("its earlier batches' reserves had gone back to credit"),
+        "{}",
+        check.detail
+    );
+
+    // B4 locks the line again: B5, reserving every sample over the settled counts, passes with
+    // B4's 4000 samples of `a` as surplus; `b`'s count in B1 predates the release.
+    let (b5, r5) = audited(vec![usage("a", 5000, 5000), usage("b", 2000, 2000)]).await;
+    assert!(r5.passed, "{}", r5.summary());
+    let (check, _, res) = reservations(&r5);
+    assert!(res.line_locked, "{res:?}");
+    let on_chain: U256 = b5.expected.iter().copied().sum();
+    assert_eq!(res.on_chain, on_chain.to_string());
+    assert_eq!(res.expected, (price * U256::from(1000 + 2000)).to_string());
+    assert!(
+        check.detail.ends_with(&format!(
+            "surplus (returns to credit on release): {payer:#x} {:#x} +{}",
+            chain.token(),
+            price * U256::from(4000)
+        )),
+        "{}",
+        check.detail
+    );
+    let before: Vec<u64> = r5.receipts.iter().map(|r| r.settled_before).collect();
+    assert_eq!(
+        before,
+        [4000, 0],
+        "B4's count of a; none of b since the release"
+    );
+}
+both_databases!(audit_lock_condition, super::audits_lock_condition);
 
 both_databases!(
     audits_count_every_claim_past_a_page,

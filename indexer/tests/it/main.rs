@@ -8,6 +8,7 @@ mod audit;
 mod auditor;
 mod browser;
 mod legacy;
+mod lines;
 mod mirror;
 mod pool_state;
 mod pools;

@@ -128,14 +128,14 @@ async fn backfill_demo(backend: Backend) {
             .unwrap();
     let on_chain = chain.available(payer.parse().unwrap()).await;
     assert_eq!(available, on_chain.to_string());
-    // Demo.s.sol funds the relayer's line with half the budget; the batch reserved from it.
-    assert_eq!(available, "5000000000");
+    // Demo.s.sol funds the relayer's line with 9,000 of its 10,000 fUSD; the batch reserved from it.
+    assert_eq!(available, "1000000000");
     let (credit, reserved): (String, String) =
         sqlx::query_as("SELECT credit, reserved FROM balances")
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!((credit.as_str(), reserved.as_str()), ("4813600000", "0"));
+    assert_eq!((credit.as_str(), reserved.as_str()), ("8813600000", "0"));
     let (line_credit, line_reserved, until): (String, String, i64) =
         sqlx::query_as("SELECT credit, reserved, reserved_until FROM credit_lines")
             .fetch_one(&db.pool)
@@ -314,7 +314,7 @@ async fn reconcile_reports_differences(backend: Backend) {
     assert!(what[2].starts_with("creditLine("), "{report}");
     assert_eq!(what[3], "license(2)", "{report}");
     assert_eq!(report.differences[0].indexed, "1");
-    assert_eq!(report.differences[0].chain, "5000000000");
+    assert_eq!(report.differences[0].chain, "1000000000");
     assert!(
         report.differences[2].indexed.ends_with("reservedUntil 1"),
         "{report}"

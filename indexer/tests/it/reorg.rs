@@ -1,7 +1,7 @@
 //! Reorganisations on anvil (`evm_snapshot`/`evm_revert` and `anvil_reorg`): while following,
 //! while the indexer was down, and deeper than the block window.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use fairtrain_indexer::{
     raw,
     reconcile::reconcile,
@@ -11,13 +11,15 @@ use fairtrain_indexer::{
 use serde_json::json;
 
 use crate::{
+    audit::commit,
     auditor::{indexer_cmd, Running},
     both_databases,
+    lines::mirrored,
     mirror::dump,
-    support::{config, Backend, Chain, TestDb},
+    support::{config, Backend, Chain, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
 
-async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
+pub(crate) async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
     Indexer::new(
         chain.provider.clone(),
         db.clone(),
@@ -38,7 +40,7 @@ async fn balance(db: &Db, payer: Address) -> Option<String> {
 }
 
 /// Steps to the head, returning the reorganisations seen.
-async fn sync(ix: &mut Indexer) -> Vec<(u64, u64)> {
+pub(crate) async fn sync(ix: &mut Indexer) -> Vec<(u64, u64)> {
     let mut reorgs = Vec::new();
     loop {
         match ix.step().await.unwrap() {
@@ -51,7 +53,7 @@ async fn sync(ix: &mut Indexer) -> Vec<(u64, u64)> {
 
 /// After the rollback the index must equal a fresh index of the new chain, and the chain must
 /// confirm it.
-async fn assert_matches_chain(chain: &Chain, db: &Db, backend: Backend) {
+pub(crate) async fn assert_matches_chain(chain: &Chain, db: &Db, backend: Backend) {
     assert_eq!(
         raw::count(db).await.unwrap(),
         chain.log_count().await as u64
@@ -105,6 +107,68 @@ async fn reorg_while_following(backend: Backend) {
 both_databases!(
     reorg_while_following_rolls_back,
     super::reorg_while_following
+);
+
+/// A reorganisation drops a `CreditFunded` and a batch's `FundsReserved` (with its
+/// `BatchCommitted`): the line, the payer's balance and the batch are back to what they were at
+/// the common ancestor, and equal a fresh index of the new chain.
+async fn reorg_drops_credit_line_changes(backend: Backend) {
+    let chain = Chain::with_demo().await;
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let (payer, relayer) = (chain.wallet(DEMO_PAYER).0, chain.wallet(DEMO_RELAYER).0);
+    let mut ix = indexer(&chain, &db, config()).await;
+    sync(&mut ix).await;
+    let before_line = mirrored(&chain, &db, payer, relayer).await;
+    let before = dump(&db).await;
+    let fork_point = chain.head().await;
+    let snapshot = chain.rpc("evm_snapshot", json!([])).await;
+
+    chain.fund_credit(DEMO_PAYER, relayer, 1_000_000).await;
+    let gone = commit(&chain, "reorged-run", 0).await;
+    assert!(sync(&mut ix).await.is_empty());
+    let funded = mirrored(&chain, &db, payer, relayer).await;
+    let owed: U256 = gone.expected.iter().copied().sum();
+    assert_eq!(funded.reserved, owed.to_string());
+    assert_eq!(
+        funded.credit.parse::<U256>().unwrap() + owed,
+        before_line.credit.parse::<U256>().unwrap() + U256::from(1_000_000)
+    );
+    assert!(fairtrain_indexer::query::batch(&db, &gone.root)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Another history from the fork point, longer (a deposit: three blocks, and one more).
+    chain.rpc("evm_revert", json!([snapshot])).await;
+    chain.deposit(6, 7_000_000).await;
+    chain.mine(1).await;
+    let reorgs = sync(&mut ix).await;
+    assert_eq!(reorgs.len(), 1, "{reorgs:?}");
+    assert_eq!(
+        reorgs[0].0, fork_point,
+        "rolled back to the common ancestor"
+    );
+    assert_eq!(
+        reorgs[0].1, 3,
+        "CreditFunded, BatchCommitted and FundsReserved were deleted"
+    );
+    assert_eq!(mirrored(&chain, &db, payer, relayer).await, before_line);
+    assert!(fairtrain_indexer::query::batch(&db, &gone.root)
+        .await
+        .unwrap()
+        .is_none());
+    let after: Vec<String> = dump(&db)
+        .await
+        .into_iter()
+        .filter(|row| !row.contains(&format!("{:#x}", chain.wallet(6).0)))
+        .collect();
+    assert_eq!(after, before, "only the new history's deposit was added");
+    assert_matches_chain(&chain, &db, backend).await;
+}
+both_databases!(
+    reorg_unwinds_credit_funded_and_funds_reserved,
+    super::reorg_drops_credit_line_changes
 );
 
 async fn reorg_while_down(backend: Backend) {

@@ -13,16 +13,17 @@ use std::{
 };
 
 use alloy::{
+    network::Ethereum,
     network::EthereumWallet,
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
 };
 use axum::{http::StatusCode, response::IntoResponse};
 use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db, Deployment};
-use fairtrain_protocol::bindings::{LicenseNFT, RoyaltyStreams, TrainingEscrow};
+use fairtrain_protocol::bindings::{Escrow, LicenseNFT, RoyaltyStreams, TrainingEscrow};
 
 alloy::sol! {
     #[sol(rpc)]
@@ -52,6 +53,25 @@ fn tool(name: &str) -> PathBuf {
 /// Anvil's first account (the deployer and owner).
 pub(crate) const DEPLOYER_KEY: &str =
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// Anvil account of Demo.s.sol's payer (its `PAYER` key).
+pub(crate) const DEMO_PAYER: usize = 3;
+
+/// Anvil account of Demo.s.sol's relayer (its `RELAYER` key), whose credit line the demo funds.
+pub(crate) const DEMO_RELAYER: usize = 4;
+
+/// Waits for a sent transaction and asserts it did not revert (`what` names it in panics).
+pub(crate) async fn mined(
+    what: &str,
+    sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+) {
+    let receipt = sent
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        .get_receipt()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(receipt.status(), "{what} reverted");
+}
 
 /// A running anvil with the suite deployed.
 pub(crate) struct Chain {
@@ -196,32 +216,124 @@ impl Chain {
     /// Account `index` mints `amount` test tokens and deposits them (three transactions).
     pub(crate) async fn deposit(&self, index: usize, amount: u64) -> Address {
         let (payer, p) = self.wallet(index);
-        let token = self.deployment.payment_tokens[0];
+        let token = self.token();
         let amount = U256::from(amount);
         let t = MockToken::new(token, p.clone());
-        t.mint(payer, amount)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        t.approve(self.deployment.training_escrow, amount)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        TrainingEscrow::new(self.deployment.training_escrow, p)
-            .deposit(token, amount)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined("mint", t.mint(payer, amount).send().await).await;
+        mined(
+            "approve",
+            t.approve(self.deployment.training_escrow, amount)
+                .send()
+                .await,
+        )
+        .await;
+        mined(
+            "deposit",
+            self.escrow_as(index).deposit(token, amount).send().await,
+        )
+        .await;
         payer
+    }
+
+    /// The payment token the tests use (the deployment's first).
+    pub(crate) fn token(&self) -> Address {
+        self.deployment.payment_tokens[0]
+    }
+
+    /// The escrow, sending as anvil's account `index`.
+    pub(crate) fn escrow_as(
+        &self,
+        index: usize,
+    ) -> TrainingEscrow::TrainingEscrowInstance<DynProvider> {
+        TrainingEscrow::new(self.deployment.training_escrow, self.wallet(index).1)
+    }
+
+    /// Advances the chain's time by `seconds` and mines a block at the new time.
+    pub(crate) async fn warp(&self, seconds: u64) {
+        self.rpc("evm_increaseTime", serde_json::json!([seconds]))
+            .await;
+        self.mine(1).await;
+    }
+
+    /// Payer account `payer` moves `amount` of its available balance into its credit line for
+    /// `relayer` (`fundCredit`, token of [`Self::token`]).
+    pub(crate) async fn fund_credit(&self, payer: usize, relayer: Address, amount: u128) {
+        let call = self.escrow_as(payer);
+        let call = call.fundCredit(relayer, self.token(), amount);
+        mined("fundCredit", call.send().await).await;
+    }
+
+    /// Payer account `payer` asks to take `amount` of credit back from its line for `relayer`
+    /// (`requestCreditReduction`; effective a notice period later).
+    pub(crate) async fn request_reduction(&self, payer: usize, relayer: Address, amount: u128) {
+        let call = self.escrow_as(payer);
+        let call = call.requestCreditReduction(relayer, self.token(), amount);
+        mined("requestCreditReduction", call.send().await).await;
+    }
+
+    /// Payer account `payer` withdraws its pending credit reduction (`cancelCreditReduction`).
+    pub(crate) async fn cancel_reduction(&self, payer: usize, relayer: Address) {
+        let call = self.escrow_as(payer);
+        let call = call.cancelCreditReduction(relayer, self.token());
+        mined("cancelCreditReduction", call.send().await).await;
+    }
+
+    /// Payer account `payer` executes its effective credit reduction (`reduceCredit`).
+    pub(crate) async fn execute_reduction(&self, payer: usize, relayer: Address) {
+        let call = self.escrow_as(payer);
+        let call = call.reduceCredit(relayer, self.token());
+        mined("reduceCredit", call.send().await).await;
+    }
+
+    /// Releases the line (payer, relayer, token) once its batches expired (`release`, sent by
+    /// the deployer: anyone may).
+    pub(crate) async fn release(&self, payer: Address, relayer: Address, token: Address) {
+        let call = self.escrow_as(0);
+        let call = call.release(payer, relayer, token);
+        mined("release", call.send().await).await;
+    }
+
+    /// Moves the line's fees to the platform's accrued fees (`sweepFees`, sent by the
+    /// deployer: anyone may).
+    pub(crate) async fn sweep_fees(&self, payer: Address, relayer: Address, token: Address) {
+        let call = self.escrow_as(0);
+        let call = call.sweepFees(payer, relayer, token);
+        mined("sweepFees", call.send().await).await;
+    }
+
+    /// The chain's `creditLine` and `creditReduction` of (payer, relayer, [`Self::token`]) at
+    /// `block`.
+    pub(crate) async fn line(
+        &self,
+        payer: Address,
+        relayer: Address,
+        block: u64,
+    ) -> (Escrow::CreditLine, Escrow::CreditReduction) {
+        let escrow = TrainingEscrow::new(self.deployment.training_escrow, self.provider.clone());
+        let at = alloy::eips::BlockId::number(block);
+        let line = escrow
+            .creditLine(payer, relayer, self.token())
+            .block(at)
+            .call()
+            .await
+            .unwrap();
+        let reduction = escrow
+            .creditReduction(payer, relayer, self.token())
+            .block(at)
+            .call()
+            .await
+            .unwrap();
+        (line, reduction)
+    }
+
+    /// The token balance of the escrow at `block` (what the accounting identity must sum to).
+    pub(crate) async fn escrow_holds(&self, block: u64) -> U256 {
+        MockToken::new(self.token(), self.provider.clone())
+            .balanceOf(self.deployment.training_escrow)
+            .block(alloy::eips::BlockId::number(block))
+            .call()
+            .await
+            .unwrap()
     }
 
     /// The escrow's view of a payer's available balance.
