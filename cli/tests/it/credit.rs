@@ -13,10 +13,7 @@ use alloy::{
 use fairtrain_cli::{
     cmd::{
         claim::{self, ClaimArgs},
-        payer::{
-            self, AcceptArgs, AnyLineArgs, CreditAmountArgs, CreditCmd, DepositArgs, LineArgs,
-            SignerCmd, StatusArgs,
-        },
+        payer::{self, AnyLineArgs, CreditAmountArgs, CreditCmd, LineArgs, StatusArgs},
     },
     time, Chain,
 };
@@ -25,7 +22,6 @@ use fairtrain_protocol::{bindings::Escrow, EscrowDomain, Receipt, SignedReceipt}
 use crate::{
     claim::{commit, fund_line, line, ready_payer, PRICE, RELAYER},
     failures::reverted,
-    flow::amount,
     royalties::mint,
     support::{key, Devnet, CREATOR, NOTICE, PAYER},
 };
