@@ -246,10 +246,12 @@ async fn info(State(s): State<AppState>) -> Json<Value> {
 async fn status(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let counts: HashMap<String, i64> = s.store.receipt_counts().await?.into_iter().collect();
     let claims: HashMap<String, i64> = s.store.claim_counts().await?.into_iter().collect();
+    let releases: HashMap<String, i64> = s.store.job_counts("release").await?.into_iter().collect();
     let batches = s.store.batches(1).await?;
     Ok(Json(json!({
         "receipts": counts,
         "claims": claims,
+        "releases": releases,
         "latestBatch": batches.first(),
         "followedBlock": s.chain.read().expect("state lock").block.to_string(),
     })))

@@ -17,7 +17,7 @@
 
 use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -112,8 +112,9 @@ impl Batcher {
         }
     }
 
-    /// One step: advance the unfinished batch if there is one, drive the sponsored claims, and
-    /// cut a new batch if none is unfinished and a threshold is reached. Returns whether
+    /// One step: advance the unfinished batch if there is one, drive the jobs (sponsored claims
+    /// and line releases, [`crate::claims`]), and cut a new batch if none is unfinished and a
+    /// threshold is reached (requesting the releases its receipts wait for). Returns whether
     /// anything changed.
     ///
     /// # Errors
@@ -122,10 +123,10 @@ impl Batcher {
     pub async fn tick(&self) -> Result<bool, TxError> {
         let mut changed = false;
         let active = self.store.active_batch().await?;
-        // New claims take nonces only once the commit (signed first) has been broadcast, so the
-        // node never receives a claim ahead of a lower commit nonce. Claims already in flight
-        // are always followed: after a reorganisation a claim may hold a lower nonce than the
-        // commit, which cannot be mined before the claim is sent again.
+        // New jobs (claims, releases) take nonces only once the commit (signed first) has been
+        // broadcast, so the node never receives one ahead of a lower commit nonce. Jobs already
+        // in flight are always followed: after a reorganisation a claim may hold a lower nonce
+        // than the commit, which cannot be mined before the claim is sent again.
         let commit_broadcast = active.as_ref().is_none_or(|b| b.state == "sent");
         let batch_active = active.is_some();
         if let Some(batch) = active {
@@ -436,6 +437,13 @@ impl Batcher {
     /// payers whose credit line no longer covers them are skipped (they wait for more credit)
     /// without holding back the receipts behind them. The rows are re-priced by the pricing rule
     /// first (see [`reprice`]).
+    ///
+    /// Receipts of a line that [awaits release](crate::chain::state::CreditLine::awaits_release)
+    /// at chain time (every batch of the line expired, reserved funds or fees left) wait too,
+    /// and the line's release is requested ([`crate::claims::request_release`]; sent as a job,
+    /// before any later commit): once the follower has applied it, the line's reserve is back
+    /// in its credit and the next cut commits them, priced over the settled counts. Without it
+    /// they could wait until somebody else released the line, possibly past the payer's notice.
     async fn cut(&self) -> Result<bool, TxError> {
         let max = self.config.max_receipts;
         let rows = self.store.pending_receipts(4 * max as i64).await?;
@@ -450,15 +458,20 @@ impl Batcher {
                 .collect::<Result<Vec<_>, _>>()?,
         )
         .await?;
-        let (chain_now, selected, repriced) = {
+        let (chain_now, selected, repriced, releases) = {
             let chain = self.state.read().expect("state lock");
             let mut eligible = Vec::new();
+            let mut releases = BTreeSet::new();
             for row in rows {
                 let payer: Address = parse("payer", &row.payer)?;
                 let token: Address = parse("token", &row.token)?;
-                if (row.chargeable_from as u64) <= chain.timestamp
-                    && chain.line(payer, relayer, token).is_open()
-                {
+                let line = chain.line(payer, relayer, token);
+                if (row.chargeable_from as u64) > chain.timestamp || !line.is_open() {
+                    continue;
+                }
+                if line.awaits_release(chain.timestamp) {
+                    releases.insert((payer, token, line.reserved_until));
+                } else {
                     eligible.push(row);
                 }
             }
@@ -480,11 +493,17 @@ impl Batcher {
                 max,
             )?;
             let repriced = repriced_rows(&selected.0, &old)?;
-            (chain.timestamp, selected, repriced)
+            (chain.timestamp, selected, repriced, releases)
         };
+        let mut requested = false;
+        for (payer, token, reserved_until) in releases {
+            requested |= crate::claims::request_release(&self.store, payer, token, reserved_until)
+                .await?
+                .is_some();
+        }
         let (receipts, reservations) = selected;
         let Some(oldest) = receipts.iter().map(|r| r.received_at).min() else {
-            return Ok(false);
+            return Ok(requested);
         };
         let total = reservations
             .iter()
@@ -493,7 +512,7 @@ impl Batcher {
         let valuable = total >= self.config.max_value;
         let old = now_secs() - oldest >= self.config.max_age_secs as i64;
         if !(full || valuable || old) {
-            return Ok(false);
+            return Ok(requested);
         }
         self.build(receipts, reservations, &repriced, chain_now)
             .await?;

@@ -1,11 +1,17 @@
-//! Claims for payees, paid for by the relayer (sponsored gas).
+//! The relayer's jobs besides commits: claims for payees, paid for by the relayer (sponsored
+//! gas), and releases of its own credit lines.
 //!
 //! [`request`] records claim jobs (one per `claims_per_tx` receipts of a confirmed batch, oldest
-//! batch first) and marks their receipts, in one store transaction; the batcher's loop then
-//! drives each job like a commit: `requested` → `signed` → `sent` → `confirmed` (or `failed`,
-//! which frees its receipts for another request). Up to `tx.max_claims_in_flight` jobs are
-//! signed and sent at once, on consecutive nonces (see [`drive`]). Payees can also fetch their
-//! proofs from the API and claim themselves.
+//! batch first) and marks their receipts, in one store transaction; [`request_release`] records
+//! a release job, `release(payer, relayer, token)` of one of the relayer's lines whose batches
+//! all expired (the batcher asks for it when the line holds receipts waiting to be committed,
+//! see [`crate::batcher`]). The batcher's loop then drives each job like a commit:
+//! `requested` → `signed` → `sent` → `confirmed` (or `failed`, which frees a claim's receipts for
+//! another request). Up to `tx.max_claims_in_flight` jobs are signed and sent at once, on
+//! consecutive nonces (see [`drive`]); requested releases go first. A release that would revert
+//! or reverted because the line was released by someone else (`NothingReserved`: its
+//! `reservedUntil` is no longer the one the job was for) is `confirmed`: the line is released.
+//! Payees can also fetch their proofs from the API and claim themselves.
 //!
 //! Fail points (see [`crate::failpoint`]) mark each step, for the crash tests: `claim_signed`
 //! (transaction signed and recorded, not broadcast), `claim_broadcast` (broadcast, job still
@@ -13,7 +19,7 @@
 //! `claim_confirmed` (job and receipts marked).
 
 use alloy::{
-    primitives::{Address, B256},
+    primitives::{Address, Bytes, B256},
     sol_types::SolCall,
 };
 use fairtrain_chain::rpc::RpcErrorKind;
@@ -26,8 +32,11 @@ use crate::{
     failpoint,
     store::{rows::parse, ReceiptRow, Store, StoreError},
     txmgr::{TxError, TxManager, TxStatus},
-    util::now_secs,
+    util::{hex0x, now_secs},
 };
+
+/// Seconds before a failed release of the same line and lock may be requested again.
+pub const RELEASE_RETRY_SECS: i64 = 60;
 
 /// Records claim jobs for the unclaimed receipts of confirmed batches (all, or `batch_id`),
 /// `per_tx` receipts per transaction. Returns the job ids.
@@ -66,8 +75,8 @@ pub async fn request(
     let mut ids = Vec::new();
     for (batch, digests) in by_batch {
         sqlx::query(
-            "INSERT INTO claims (id, batch_id, state, digests, created_at, updated_at) \
-             VALUES ($1, $2, 'requested', $3, $4, $4)",
+            "INSERT INTO claims (id, kind, batch_id, state, digests, created_at, updated_at) \
+             VALUES ($1, 'claim', $2, 'requested', $3, $4, $4)",
         )
         .bind(next)
         .bind(batch)
@@ -89,33 +98,127 @@ pub async fn request(
     Ok(ids)
 }
 
-struct ClaimJob {
+/// Records a job releasing the relayer's line `(payer, relayer, token)`, locked until
+/// `reserved_until` (its `reservedUntil` as followed), unless one is already recorded for that
+/// line and lock (one release per lock; a failed one may be asked again after
+/// [`RELEASE_RETRY_SECS`]). Returns the new job's id.
+///
+/// # Errors
+///
+/// [`StoreError`].
+pub async fn request_release(
+    store: &Store,
+    payer: Address,
+    token: Address,
+    reserved_until: u64,
+) -> Result<Option<i64>, StoreError> {
+    let (payer, token) = (hex0x(payer), hex0x(token));
+    let now = now_secs();
+    let mut tx = store.pool().begin().await?;
+    let known = sqlx::query(
+        "SELECT 1 FROM claims WHERE kind = 'release' AND payer = $1 AND token = $2 \
+         AND reserved_until = $3 AND (state <> 'failed' OR updated_at > $4)",
+    )
+    .bind(payer.clone())
+    .bind(token.clone())
+    .bind(reserved_until as i64)
+    .bind(now - RELEASE_RETRY_SECS)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if known.is_some() {
+        return Ok(None);
+    }
+    let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM claims")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    sqlx::query(
+        "INSERT INTO claims (id, kind, batch_id, state, digests, payer, token, reserved_until, \
+         created_at, updated_at) VALUES ($1, 'release', 0, 'requested', '', $2, $3, $4, $5, $5)",
+    )
+    .bind(id)
+    .bind(payer.clone())
+    .bind(token.clone())
+    .bind(reserved_until as i64)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    info!(
+        job = id,
+        payer, token, reserved_until, "line release requested"
+    );
+    Ok(Some(id))
+}
+
+/// What a job's transaction does.
+enum Work {
+    /// `claim(root, claims)` of `digests`, receipts of batch `batch_id`.
+    Claim { batch_id: i64, digests: Vec<String> },
+    /// `release(payer, relayer, token)` of the relayer's line locked until `reserved_until`.
+    Release {
+        payer: Address,
+        token: Address,
+        reserved_until: u64,
+    },
+}
+
+struct Job {
     id: i64,
-    batch_id: i64,
     state: String,
-    digests: Vec<String>,
+    work: Work,
     updated_at: i64,
 }
 
-const JOB_COLUMNS: &str = "c.id, c.batch_id, c.state, c.digests, c.updated_at";
+impl Job {
+    /// The job's kind, also the `kind` of its transactions in `txs`.
+    const fn kind(&self) -> &'static str {
+        match self.work {
+            Work::Claim { .. } => "claim",
+            Work::Release { .. } => "release",
+        }
+    }
+}
 
-fn job_of(r: &sqlx::any::AnyRow) -> Result<ClaimJob, StoreError> {
-    let digests: String = r.try_get(3)?;
-    Ok(ClaimJob {
+const JOB_COLUMNS: &str =
+    "c.id, c.batch_id, c.state, c.digests, c.updated_at, c.kind, c.payer, c.token, c.reserved_until";
+
+fn job_of(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
+    let kind: String = r.try_get(5)?;
+    let work = match kind.as_str() {
+        "claim" => {
+            let digests: String = r.try_get(3)?;
+            Work::Claim {
+                batch_id: r.try_get(1)?,
+                digests: digests.split(',').map(str::to_owned).collect(),
+            }
+        }
+        "release" => {
+            let payer: Option<String> = r.try_get(6)?;
+            let token: Option<String> = r.try_get(7)?;
+            let until: Option<i64> = r.try_get(8)?;
+            Work::Release {
+                payer: parse("payer", payer.as_deref().unwrap_or_default())?,
+                token: parse("token", token.as_deref().unwrap_or_default())?,
+                reserved_until: until.unwrap_or_default() as u64,
+            }
+        }
+        other => return Err(StoreError::Corrupt(format!("job kind {other}"))),
+    };
+    Ok(Job {
         id: r.try_get(0)?,
-        batch_id: r.try_get(1)?,
         state: r.try_get(2)?,
-        digests: digests.split(',').map(str::to_owned).collect(),
+        work,
         updated_at: r.try_get(4)?,
     })
 }
 
 /// The jobs whose transaction is signed and not yet final, lowest nonce first (the order in
 /// which they are broadcast, so that the node never sees a nonce gap of ours).
-async fn in_flight(store: &Store) -> Result<Vec<ClaimJob>, StoreError> {
+async fn in_flight(store: &Store) -> Result<Vec<Job>, StoreError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {JOB_COLUMNS}, (SELECT MAX(t.nonce) FROM txs t \
-         WHERE t.kind = 'claim' AND t.ref_id = c.id) AS nonce FROM claims c \
+         WHERE t.kind = c.kind AND t.ref_id = c.id) AS nonce FROM claims c \
          WHERE c.state IN ('signed', 'sent') ORDER BY nonce, c.id"
     )))
     .fetch_all(store.pool())
@@ -123,10 +226,12 @@ async fn in_flight(store: &Store) -> Result<Vec<ClaimJob>, StoreError> {
     rows.iter().map(job_of).collect()
 }
 
-/// Up to `limit` jobs waiting for a transaction, oldest first.
-async fn requested(store: &Store, limit: usize) -> Result<Vec<ClaimJob>, StoreError> {
+/// Up to `limit` jobs waiting for a transaction: releases first (receipts wait for them), then
+/// the oldest.
+async fn requested(store: &Store, limit: usize) -> Result<Vec<Job>, StoreError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = 'requested' ORDER BY c.id LIMIT $1"
+        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = 'requested' \
+         ORDER BY CASE WHEN c.kind = 'release' THEN 0 ELSE 1 END, c.id LIMIT $1"
     )))
     .bind(limit as i64)
     .fetch_all(store.pool())
@@ -144,9 +249,11 @@ async fn set_state(store: &Store, id: i64, state: &str) -> Result<(), StoreError
     Ok(())
 }
 
+/// Finishes a job: `confirmed` with the hash of its mined transaction (empty: a release done by
+/// someone else) or `failed` with the reason; a claim's receipts get the hash, or are freed.
 async fn finish(
     store: &Store,
-    job: &ClaimJob,
+    job: &Job,
     outcome: Result<String, String>,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
@@ -160,29 +267,55 @@ async fn finish(
         .bind(job.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE claim_tx = $2")
-        .bind(claim_tx)
-        .bind(format!("claim:{}", job.id))
-        .execute(&mut *tx)
-        .await?;
+    if let Work::Claim { .. } = job.work {
+        sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE claim_tx = $2")
+            .bind(claim_tx)
+            .bind(format!("claim:{}", job.id))
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    match outcome {
-        Ok(hash) => info!(claim = job.id, %hash, "claims confirmed"),
-        Err(reason) => warn!(
+    match (&job.work, outcome) {
+        (Work::Claim { .. }, Ok(hash)) => info!(claim = job.id, %hash, "claims confirmed"),
+        (Work::Claim { .. }, Err(reason)) => warn!(
             claim = job.id,
             reason, "claims failed; receipts can be claimed again"
+        ),
+        (Work::Release { payer, token, .. }, Ok(hash)) if hash.is_empty() => {
+            info!(job = job.id, %payer, %token, "line already released");
+        }
+        (Work::Release { payer, token, .. }, Ok(hash)) => {
+            info!(job = job.id, %payer, %token, %hash, "line released");
+            metrics::counter!("relayer_line_releases_total").increment(1);
+        }
+        (Work::Release { payer, token, .. }, Err(reason)) => warn!(
+            job = job.id, %payer, %token,
+            reason, "line release failed; asked again when receipts still wait for it"
         ),
     }
     Ok(())
 }
 
-async fn calldata(store: &Store, job: &ClaimJob) -> Result<alloy::primitives::Bytes, StoreError> {
+/// The calldata of a job's transaction.
+async fn calldata(store: &Store, txm: &TxManager, job: &Job) -> Result<Bytes, StoreError> {
+    let (batch_id, digests) = match &job.work {
+        Work::Claim { batch_id, digests } => (*batch_id, digests),
+        Work::Release { payer, token, .. } => {
+            return Ok(TrainingEscrow::releaseCall {
+                payer: *payer,
+                relayer: txm.address(),
+                token: *token,
+            }
+            .abi_encode()
+            .into())
+        }
+    };
     let batch = store
-        .batch(job.batch_id)
+        .batch(batch_id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("claim {} without batch", job.id)))?;
-    let mut claims = Vec::with_capacity(job.digests.len());
-    for digest in &job.digests {
+    let mut claims = Vec::with_capacity(digests.len());
+    for digest in digests {
         let row: ReceiptRow = store
             .receipt(digest)
             .await?
@@ -200,14 +333,53 @@ async fn calldata(store: &Store, job: &ClaimJob) -> Result<alloy::primitives::By
         .into())
 }
 
-/// Drives the sponsored claims, pipelined: follows every claim in flight (lowest nonce first:
+/// Whether a release job's line is no longer locked until the job's `reservedUntil` on-chain
+/// (at the latest block): released by someone else, possibly locked again since. A release of
+/// ours that reverts or would revert for that reason (`NothingReserved`) has nothing left to do.
+async fn released_elsewhere(txm: &TxManager, escrow: Address, job: &Job) -> Result<bool, TxError> {
+    let Work::Release {
+        payer,
+        token,
+        reserved_until,
+    } = job.work
+    else {
+        return Ok(false);
+    };
+    let line = TrainingEscrow::new(escrow, txm.provider())
+        .creditLine(payer, txm.address(), token)
+        .call()
+        .await
+        .map_err(TxError::contract)?;
+    Ok(line.reservedUntil.to::<u64>() != reserved_until)
+}
+
+/// Finishes a job whose transaction reverts or reverted: a release of a line someone else
+/// released is done (`confirmed`), anything else `failed`.
+async fn reverted(
+    txm: &TxManager,
+    store: &Store,
+    job: &Job,
+    escrow: Address,
+    reason: String,
+) -> Result<(), TxError> {
+    let outcome = if released_elsewhere(txm, escrow, job).await? {
+        Ok(String::new())
+    } else {
+        Err(reason)
+    };
+    finish(store, job, outcome).await?;
+    Ok(())
+}
+
+/// Drives the sponsored claims and the line releases, pipelined: follows every job in flight (lowest nonce first:
 /// rebroadcast when dropped, replaced with higher fees when stuck, finished when buried or
-/// reverted), then, if `sign_new`, signs and broadcasts the oldest requested jobs while fewer
+/// reverted), then, if `sign_new`, signs and broadcasts the requested jobs (releases first, then
+/// the oldest) while fewer
 /// than `tx.max_claims_in_flight` are in flight. Their nonces are consecutive, so the node can
 /// mine several in one block. Returns whether anything changed.
 ///
 /// The caller passes `sign_new = false` while a commit holds a lower nonce that is signed but
-/// not yet broadcast, so that claims never reach the node ahead of it.
+/// not yet broadcast, so that claims and releases never reach the node ahead of it.
 ///
 /// # Errors
 ///
@@ -244,27 +416,23 @@ pub async fn drive(
     Ok(changed)
 }
 
-/// Estimates, takes the next nonce, signs and records the claim transaction of a requested job
-/// (`requested` → `signed`). Returns `false` when the claim would revert: the job is then
-/// `failed` and its receipts can be requested again.
-async fn sign(
-    txm: &TxManager,
-    store: &Store,
-    job: &ClaimJob,
-    escrow: Address,
-) -> Result<bool, TxError> {
-    let input = calldata(store, job).await?;
+/// Estimates, takes the next nonce, signs and records the transaction of a requested job
+/// (`requested` → `signed`). Returns `false` when it would revert: the job is then finished
+/// without a nonce (`failed`, a claim's receipts can be requested again; a release of a line
+/// released elsewhere `confirmed`).
+async fn sign(txm: &TxManager, store: &Store, job: &Job, escrow: Address) -> Result<bool, TxError> {
+    let input = calldata(store, txm, job).await?;
     let gas = match txm.estimate_gas(escrow, &input).await {
         Ok(gas) => gas,
         Err(e) if e.is_revert() => {
-            finish(store, job, Err(e.to_string())).await?;
+            reverted(txm, store, job, escrow, e.to_string()).await?;
             return Ok(false);
         }
         Err(e) => return Err(e),
     };
     let fees = txm.fees().await?;
     let mut tx = store.pool().begin().await?;
-    txm.sign_next(&mut tx, "claim", job.id, escrow, input, gas, fees)
+    txm.sign_next(&mut tx, job.kind(), job.id, escrow, input, gas, fees)
         .await?;
     sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
         .bind(now_secs())
@@ -281,11 +449,11 @@ async fn sign(
 async fn follow(
     txm: &TxManager,
     store: &Store,
-    job: &ClaimJob,
+    job: &Job,
     escrow: Address,
     confirmations: u64,
 ) -> Result<bool, TxError> {
-    let txs = store.txs("claim", job.id).await?;
+    let txs = store.txs(job.kind(), job.id).await?;
     let Some(last) = txs.last() else {
         set_state(store, job.id, "requested").await?;
         return Ok(true);
@@ -315,7 +483,8 @@ async fn follow(
     match txm.status(&current).await? {
         TxStatus::Mined { receipt, depth } => {
             if !receipt.status() {
-                finish(store, job, Err("claim transaction reverted".into())).await?;
+                let reason = format!("{} transaction reverted", job.kind());
+                reverted(txm, store, job, escrow, reason).await?;
             } else if depth >= confirmations.max(1) {
                 failpoint::hit("claim_mined").await;
                 finish(store, job, Ok(crate::util::hex0x(receipt.transaction_hash))).await?;
@@ -350,19 +519,23 @@ async fn follow(
     }
 }
 
-/// Replaces a claim transaction with higher fees (same nonce).
+/// Replaces a job's transaction with higher fees (same nonce).
 async fn replace(
     txm: &TxManager,
     store: &Store,
-    job: &ClaimJob,
+    job: &Job,
     last: &crate::store::TxRow,
     escrow: Address,
 ) -> Result<bool, TxError> {
-    let input = calldata(store, job).await?;
+    let input = calldata(store, txm, job).await?;
     match txm.replace(last, escrow, input).await? {
         Some(_) => Ok(true),
         None => {
-            warn!(claim = job.id, "fee ceiling reached; waiting");
+            warn!(
+                job = job.id,
+                kind = job.kind(),
+                "fee ceiling reached; waiting"
+            );
             Ok(false)
         }
     }

@@ -153,9 +153,12 @@ async fn main() -> anyhow::Result<()> {
                 store.receipt_counts().await?.into_iter().collect();
             let claims: std::collections::BTreeMap<_, _> =
                 store.claim_counts().await?.into_iter().collect();
+            let releases: std::collections::BTreeMap<_, _> =
+                store.job_counts("release").await?.into_iter().collect();
             print(&json!({
                 "receipts": counts,
                 "claims": claims,
+                "releases": releases,
                 "latestBatch": store.batches(1).await?.first(),
             }));
             Ok(())

@@ -81,6 +81,16 @@ impl CreditLine {
         self.reserved_until == 0 || self.reserved_until <= time
     }
 
+    /// Whether `release(payer, relayer, token)` can run at `time` and give something back:
+    /// every batch that reserved into the line expired (`reservedUntil ≠ 0` and `time ≥
+    /// reservedUntil`) and it holds reserved funds or fees. The relayer releases such a line
+    /// before committing more of its receipts (src/batcher.rs).
+    pub fn awaits_release(&self, time: u64) -> bool {
+        self.reserved_until != 0
+            && time >= self.reserved_until
+            && !(self.reserved.is_zero() && self.fees.is_zero())
+    }
+
     /// Whether a batch of the line's relayer, committed at `batch_block` (`None`: confirmed,
     /// and not applied by the follower yet), reserved into the line's current pool and still
     /// will have when a commit priced now mines by `horizon`: committed since the line's last

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0006_usage_key_index.sql"),
         "",
     ),
+    (
+        7,
+        include_str!("../../migrations/0007_release_jobs.sql"),
+        "",
+    ),
 ];
 
 /// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock

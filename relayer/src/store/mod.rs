@@ -334,20 +334,32 @@ impl Store {
             .collect()
     }
 
-    /// Claim jobs by state (`requested`, `signed`, `sent`, `confirmed`, `failed`), and
-    /// `claimedReceipts`: receipts whose claim transaction is confirmed.
+    /// Jobs of `kind` (`claim`, `release`: see [`crate::claims`]) by state (`requested`,
+    /// `signed`, `sent`, `confirmed`, `failed`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Db`].
+    pub async fn job_counts(&self, kind: &str) -> StoreResult<Vec<(String, i64)>> {
+        use sqlx::Row;
+        sqlx::query("SELECT state, COUNT(*) FROM claims WHERE kind = $1 GROUP BY state")
+            .bind(kind.to_owned())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect()
+    }
+
+    /// Claim jobs by state (see [`Store::job_counts`]), and `claimedReceipts`: receipts whose
+    /// claim transaction is confirmed.
     ///
     /// # Errors
     ///
     /// [`StoreError::Db`].
     pub async fn claim_counts(&self) -> StoreResult<Vec<(String, i64)>> {
         use sqlx::Row;
-        let mut counts = sqlx::query("SELECT state, COUNT(*) FROM claims GROUP BY state")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut counts = self.job_counts("claim").await?;
         let claimed: i64 =
             // A range on the index: confirmed claims hold a transaction hash, in-flight ones
             // 'claim:<job>'.

@@ -1,13 +1,16 @@
 //! Credit lines: every batch of the relayer draws on one pool, so committed receipts can be
 //! claimed in any order; a line that becomes releasable before a cut is re-priced over the
 //! settled counts; batches committed before the line's last release do not count when it is
-//! locked again. On SQLite and PostgreSQL.
+//! locked again; the relayer releases its own expired line when receipts wait for it. On SQLite
+//! and PostgreSQL.
 
 use alloy::{
     primitives::U256,
     providers::{ext::AnvilApi, Provider},
+    rpc::types::Filter,
+    sol_types::SolEvent,
 };
-use fairtrain_protocol::wire::SignedReceipt;
+use fairtrain_protocol::{bindings::TrainingEscrow, wire::SignedReceipt};
 use serde_json::{json, Value};
 
 use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
@@ -24,7 +27,8 @@ async fn confirmed_batch(relayer: &Relayer, id: u64) -> Value {
 /// a confirmed claim transaction.
 async fn claim_batch(chain: &Chain, relayer: &Relayer, id: u64, receipts: &[&SignedReceipt]) {
     let r = relayer.request_claims(&json!({ "batchId": id })).await;
-    assert_eq!(r.status(), 200);
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap());
     for r in receipts {
         let digest = chain.domain().digest(&r.receipt());
         eventually(30, || async {
@@ -51,9 +55,8 @@ fn paid_less_fee(amount: U256) -> U256 {
     amount - amount * U256::from(250) / U256::from(10_000)
 }
 
-/// Moves the chain past `until` (the line's `reservedUntil`), releases the line, and waits until
-/// the relayer has followed the release.
-async fn expire_and_release(chain: &Chain, relayer: &Relayer, until: u64) {
+/// Moves the chain past `until` (the line's `reservedUntil`).
+async fn pass(chain: &Chain, until: u64) {
     let now = chain
         .provider
         .get_block(alloy::eips::BlockId::latest())
@@ -68,16 +71,33 @@ async fn expire_and_release(chain: &Chain, relayer: &Relayer, until: u64) {
         .await
         .unwrap();
     chain.provider.anvil_mine(Some(1), None).await.unwrap();
-    chain
+}
+
+/// Moves the chain past `until` (the line's `reservedUntil`) and waits until the relayer has
+/// followed a block that late.
+async fn expire(chain: &Chain, relayer: &Relayer, until: u64) {
+    pass(chain, until).await;
+    eventually(10, || async {
+        (relayer.running.app.chain.read().unwrap().timestamp > until).then_some(())
+    })
+    .await;
+}
+
+/// Moves the chain past `until` (the line's `reservedUntil`), releases the line, and waits until
+/// the relayer has followed the release. The payer releases it at once; if receipts wait for the
+/// line, the relayer may have released it first (the payer's release then reverts).
+async fn expire_and_release(chain: &Chain, relayer: &Relayer, until: u64) {
+    pass(chain, until).await;
+    let sent = chain
         .escrow()
         .release(chain.payer.address(), chain.relayer.address(), chain.token)
         .from(chain.payer.address())
         .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .await;
+    match sent {
+        Ok(pending) => assert!(pending.get_receipt().await.unwrap().status()),
+        Err(_) => assert_eq!(chain.line().await.reservedUntil.to::<u64>(), 0),
+    }
     assert_eq!(chain.reserved().await, U256::ZERO);
     // The relayer has followed the commit and the release.
     eventually(10, || async {
@@ -305,4 +325,87 @@ async fn pricing_after_release_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pricing_after_release_postgres() {
     pricing_after_release(Db::Postgres).await;
+}
+
+/// The relayer releases its own line. The line's only batch expires unclaimed, and nobody
+/// releases the line; a receipt accepted while the line was locked (priced over that batch's
+/// count) is re-priced at the cut over the settled count, above what is left of the line's
+/// credit. The relayer sends `release(payer, relayer, token)` itself, then commits the receipt
+/// over the credit that came back, and its claim is paid in full.
+async fn relayer_releases_its_line(db: Db) {
+    let chain = Chain::start().await;
+    let price = U256::from(chain.price);
+    chain.reduce_credit_to(U256::from(200) * price).await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    cfg.batch.max_receipts = 2;
+    let relayer = Relayer::start(&cfg).await;
+
+    accept(
+        &relayer,
+        &[&chain.receipt("run-a", 100), &chain.receipt("run-b", 10)],
+    )
+    .await;
+    confirmed_batch(&relayer, 1).await;
+    assert_eq!(chain.credit().await, U256::from(90) * price);
+    let until = chain.line().await.reservedUntil.to::<u64>();
+    // Accepted while the line is locked: priced over the committed count, within the credit.
+    let a150 = chain.receipt("run-a", 150);
+    let (status, body) = relayer.post("/v1/receipts", &json!(a150)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["amount"], (U256::from(50) * price).to_string());
+
+    // Batch 1 expires unclaimed. The next receipt fills a batch: at the cut run-a is priced over
+    // its settled count (150 + 10 samples), above the 90 samples of credit left.
+    expire(&chain, &relayer, until).await;
+    let c10 = chain.receipt("run-c", 10);
+    accept(&relayer, &[&c10]).await;
+    let batch = confirmed_batch(&relayer, 2).await;
+
+    // The relayer's account released the line (batch 1's reserve back to credit), before the
+    // commit.
+    let filter = Filter::new()
+        .address(chain.escrow)
+        .event_signature(TrainingEscrow::FundsReleased::SIGNATURE_HASH)
+        .from_block(0);
+    let logs = chain.provider.get_logs(&filter).await.unwrap();
+    assert_eq!(logs.len(), 1, "one release");
+    let released = TrainingEscrow::FundsReleased::decode_log(&logs[0].inner).unwrap();
+    assert_eq!(
+        (released.payer, released.relayer, released.token),
+        (chain.payer.address(), chain.relayer.address(), chain.token)
+    );
+    assert_eq!(released.amount, U256::from(110) * price);
+    let sent = chain
+        .provider
+        .get_transaction_receipt(logs[0].transaction_hash.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent.from, chain.relayer.address(), "sent by the relayer");
+    assert!(batch["commit_block"].as_u64().unwrap() > logs[0].block_number.unwrap());
+    let (_, status) = relayer.get("/v1/status").await;
+    assert_eq!(status["releases"], json!({ "confirmed": 1 }));
+    let reserved = U256::from(150 + 10) * price;
+    assert_eq!(chain.reserved().await, reserved);
+
+    let before = chain.creator_balance().await;
+    claim_batch(&chain, &relayer, 2, &[&a150, &c10]).await;
+    assert_eq!(chain.settled("run-a").await, 150);
+    assert_eq!(
+        chain.creator_balance().await - before,
+        paid_less_fee(reserved),
+        "run-a's 150 samples and run-c's 10 are paid in full"
+    );
+    assert_eq!(chain.reserved().await, U256::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayer_releases_its_line_sqlite() {
+    relayer_releases_its_line(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayer_releases_its_line_postgres() {
+    relayer_releases_its_line(Db::Postgres).await;
 }

@@ -350,6 +350,35 @@ impl Chain {
             .unwrap()
     }
 
+    /// Takes the line's credit down to `left` with a credit reduction (requested, the notice
+    /// waited out, executed): the rest goes back to the payer's available balance.
+    pub async fn reduce_credit_to(&self, left: U256) {
+        let esc = self.escrow();
+        let amount = (self.credit().await - left).to::<u128>();
+        esc.requestCreditReduction(self.relayer.address(), self.token, amount)
+            .from(self.payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        self.provider
+            .anvil_increase_time(self.notice + 1)
+            .await
+            .unwrap();
+        self.provider.anvil_mine(Some(1), None).await.unwrap();
+        esc.reduceCredit(self.relayer.address(), self.token)
+            .from(self.payer.address())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert_eq!(self.credit().await, left);
+    }
+
     /// Mints another license of the creator's with the same terms and has the payer accept
     /// them; returns `(license id, terms id)`.
     pub async fn add_license(&self, id: u64) -> (U256, u64) {
