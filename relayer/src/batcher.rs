@@ -218,6 +218,8 @@ impl Batcher {
             Err(e) => return Err(e),
         };
         let fees = self.txm.fees().await?;
+        // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
+        // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
         let mut tx = self.store.pool().begin().await?;
         let nonce = self
             .txm
@@ -354,7 +356,7 @@ impl Batcher {
     }
 
     async fn confirm(&self, batch: &BatchRow, tx_hash: String, block: u64) -> Result<(), TxError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         if self.store.backend() == Backend::Postgres {
             // The shared ledger stops counting the batch's receipts as acknowledged and
             // uncommitted: they are now covered by the on-chain reservation. The payer rows
@@ -402,7 +404,7 @@ impl Batcher {
             batch = batch.id,
             reason, "batch failed; its receipts return to pending"
         );
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query(
             "UPDATE batches SET state = 'failed', error = $1, updated_at = $2 WHERE id = $3",
         )
@@ -545,7 +547,7 @@ impl Batcher {
         let hash = hex0x(data_hash(&bytes));
         let uri = format!("{}/v1/data/{hash}", self.public_url.trim_end_matches('/'));
         let body = String::from_utf8(bytes).expect("JSON is UTF-8");
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let (up, down) = ledger_changes(repriced);
         if self.store.backend() == Backend::Postgres && !repriced.is_empty() {
             // The payer rows are locked first, as ingest and confirmation do.

@@ -49,7 +49,7 @@ pub async fn request(
     batch_id: Option<i64>,
     per_tx: usize,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let rows = sqlx::query(
         "SELECT r.digest, r.batch_id FROM receipts r JOIN batches b ON b.id = r.batch_id \
          WHERE b.state = 'confirmed' AND r.status = 'committed' AND r.claim_tx IS NULL \
@@ -114,7 +114,7 @@ pub async fn request_release(
 ) -> Result<Option<i64>, StoreError> {
     let (payer, token) = (hex0x(payer), hex0x(token));
     let now = now_secs();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let known = sqlx::query(
         "SELECT 1 FROM claims WHERE kind = 'release' AND payer = $1 AND token = $2 \
          AND reserved_until = $3 AND (state <> 'failed' OR updated_at > $4)",
@@ -256,7 +256,7 @@ async fn finish(
     job: &Job,
     outcome: Result<String, String>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let (state, claim_tx) = match &outcome {
         Ok(hash) => ("confirmed", Some(hash.clone())),
         Err(_) => ("failed", None),
@@ -431,6 +431,8 @@ async fn sign(txm: &TxManager, store: &Store, job: &Job, escrow: Address) -> Res
         Err(e) => return Err(e),
     };
     let fees = txm.fees().await?;
+    // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
+    // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
     let mut tx = store.pool().begin().await?;
     txm.sign_next(&mut tx, job.kind(), job.id, escrow, input, gas, fees)
         .await?;

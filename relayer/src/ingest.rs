@@ -648,7 +648,7 @@ impl SharedView {
             }
             (payers, keys, chain.block)
         };
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.begin_write().await?;
         let pending = shared_ledger::lock_payers(&mut tx, &payers).await?;
         // After the locks: a batch confirmed before them is visible here.
         let confirmed =

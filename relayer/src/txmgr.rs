@@ -338,6 +338,8 @@ impl TxManager {
             return Ok(None);
         };
         let gas = self.estimate_gas(to, &input).await.unwrap_or(5_000_000);
+        // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
+        // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
         let mut tx = self.store.pool().begin().await?;
         let row = self
             .sign_and_record(

@@ -154,7 +154,7 @@ impl Store {
     ///
     /// [`StoreError`]; nothing is written then.
     pub async fn journal_execute(&self, w: &JournalWrite<'_>) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in w.logs.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO chain_logs (block_number, log_index, block_hash, log) VALUES {} \
@@ -226,7 +226,7 @@ impl Store {
     ///
     /// [`StoreError`]; nothing is changed then.
     pub async fn journal_unwind(&self, ancestor: Checkpoint) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM chain_logs WHERE block_number > $1")
             .bind(ancestor.number as i64)
             .execute(&mut *tx)
@@ -254,7 +254,7 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn journal_clear(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for table in ["checkpoint", "chain_logs", "chain_blocks", "chain_cursor"] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
                 .execute(&mut *tx)

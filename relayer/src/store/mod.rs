@@ -106,6 +106,22 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`, waiting up to `busy_timeout` for another writer): a deferred transaction
+    /// that reads first cannot become a writer once another connection has committed since its
+    /// read (`SQLITE_BUSY_SNAPSHOT`, which no timeout waits out), and the request failed with
+    /// 503. PostgreSQL needs nothing more: its writers wait on row locks.
+    ///
+    /// # Errors
+    ///
+    /// [`sqlx::Error`] if no connection can be had or the transaction cannot start.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -124,7 +140,7 @@ impl Store {
         if receipts.is_empty() {
             return Ok(std::collections::HashSet::new());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = self.insert_receipts_in(&mut tx, receipts).await?;
         tx.commit().await?;
         Ok(inserted)
