@@ -381,6 +381,7 @@ impl Batcher {
             .bind(batch.id)
             .execute(&mut *tx)
             .await?;
+        Store::record_committed_heads(&mut tx, batch.id).await?;
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
         let amounts = Self::reservations_of(batch)?

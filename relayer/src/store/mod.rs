@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, AssertSqlSafe, Executor,
+    AnyPool, AssertSqlSafe, Executor, Row,
 };
 
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
@@ -229,8 +229,8 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// The receipts of `usage_keys` (hex) in confirmed batches (status `committed`), with their
-    /// batch's root.
+    /// Of each of `usage_keys` (hex), the committed receipt with the highest count and its
+    /// batch's root (`committed_heads`, written by [`Self::record_committed_heads`]).
     ///
     /// # Errors
     ///
@@ -243,8 +243,8 @@ impl Store {
         for chunk in usage_keys.chunks(ledger::CHUNK) {
             let list = ledger::placeholders(chunk.len(), 1, "");
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM receipts r JOIN batches b ON b.id = r.batch_id \
-                 WHERE r.status = 'committed' AND r.usage_key IN ({list})",
+                "SELECT {} FROM committed_heads r JOIN batches b ON b.id = r.batch_id \
+                 WHERE r.usage_key IN ({list})",
                 rows::CommittedReceipt::COLUMNS
             )));
             for k in chunk {
@@ -255,6 +255,58 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Records, in `tx`, the highest count of each usage key in batch `batch_id`, now confirmed,
+    /// as the key's committed head. Batches confirm in commit order and a key's counts only rise,
+    /// so the batch's count replaces the one stored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if a row does not parse or a statement fails.
+    pub async fn record_committed_heads(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        batch_id: i64,
+    ) -> StoreResult<()> {
+        let rows = sqlx::query(
+            "SELECT usage_key, digest, payer, token, cumulative FROM receipts WHERE batch_id = $1",
+        )
+        .bind(batch_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut heads: std::collections::BTreeMap<String, (u64, [String; 4])> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            let key: String = row.try_get(0)?;
+            let text: String = row.try_get(4)?;
+            let count: u64 = rows::parse("cumulative", &text)?;
+            if heads.get(&key).is_none_or(|(best, _)| count > *best) {
+                let head = [row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, text];
+                heads.insert(key, (count, head));
+            }
+        }
+        let heads: Vec<(String, [String; 4])> =
+            heads.into_iter().map(|(k, (_, h))| (k, h)).collect();
+        for chunk in heads.chunks(ledger::CHUNK / 6) {
+            let values = ledger::placeholders(chunk.len(), 6, "");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO committed_heads (usage_key, digest, payer, token, cumulative, \
+                 batch_id) VALUES {values} ON CONFLICT (usage_key) DO UPDATE SET \
+                 digest = excluded.digest, payer = excluded.payer, token = excluded.token, \
+                 cumulative = excluded.cumulative, batch_id = excluded.batch_id"
+            )));
+            for (key, [digest, payer, token, cumulative]) in chunk {
+                q = q
+                    .bind(key.clone())
+                    .bind(digest.clone())
+                    .bind(payer.clone())
+                    .bind(token.clone())
+                    .bind(cumulative.clone())
+                    .bind(batch_id);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// One receipt by digest.
