@@ -122,10 +122,15 @@ impl Drop for Proc {
 
 /// anvil on `port`; with `state`, it writes its state there when stopped (SIGTERM) and starts
 /// from it when the file exists.
-fn spawn_anvil(port: u16, state: Option<&Path>) -> Proc {
+/// Starts anvil on `port`, dumping its state to (and loading it from, if it exists) `state`.
+/// With `mining` false it mines nothing until told to (`evm_mine`, `evm_setAutomine`).
+fn spawn_anvil(port: u16, state: Option<&Path>, mining: bool) -> Proc {
     let mut cmd = Command::new(tool("anvil"));
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--chain-id", "31337"]);
+    if !mining {
+        cmd.arg("--no-mining");
+    }
     if let Some(state) = state {
         cmd.arg("--dump-state").arg(state);
         if state.exists() {
@@ -150,7 +155,7 @@ fn deployed() -> &'static (String, String) {
     static STATE: OnceLock<(String, String)> = OnceLock::new();
     STATE.get_or_init(|| {
         let port = free_port();
-        let _anvil = spawn_anvil(port, None);
+        let _anvil = spawn_anvil(port, None, true);
         let url = format!("http://127.0.0.1:{port}");
         let path = format!(
             "{}:{}",
@@ -210,7 +215,7 @@ impl Devnet {
         let (state, deployment) = deployed();
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let anvil = spawn_anvil(port, Some(&dir.path().join("anvil-state.json")));
+        let anvil = spawn_anvil(port, Some(&dir.path().join("anvil-state.json")), true);
         let url = format!("http://127.0.0.1:{port}");
         let mut wallet = EthereumWallet::from(key(0));
         for i in 1..KEYS.len() {
@@ -299,10 +304,23 @@ impl Devnet {
         let state = self.dir.path().join("anvil-state.json");
         assert!(state.exists(), "anvil wrote its state");
         during.await;
-        self.anvil = spawn_anvil(self.port, Some(&state));
+        // Nothing may be mined before the clock is back where the chain was: a transaction the
+        // relayer sends at once would land in a block dated by the wall clock, before the
+        // chain's (warped) time.
+        self.anvil = spawn_anvil(self.port, Some(&state), false);
         let _: Value = self
             .provider
             .raw_request("evm_setTime".into(), (last + 1,))
+            .await
+            .unwrap();
+        let _: Value = self
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .unwrap();
+        let _: Value = self
+            .provider
+            .raw_request("evm_setAutomine".into(), (true,))
             .await
             .unwrap();
     }
