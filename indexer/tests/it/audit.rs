@@ -25,7 +25,7 @@ use fairtrain_protocol::{
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
+    support::{config, head_reaches, Backend, Chain, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
@@ -173,7 +173,7 @@ pub(crate) async fn commit_usage(
     };
     let (data, tree) = BatchData::build(&domain, receipts.clone(), vec![reservation]).unwrap();
     let bytes = data.to_bytes();
-    TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
+    let receipt = TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
         .commitBatch(
             tree.root(),
             receipts.len() as u32,
@@ -191,6 +191,8 @@ pub(crate) async fn commit_usage(
         .get_receipt()
         .await
         .unwrap();
+    assert!(receipt.status(), "commit reverted");
+    head_reaches(&chain.provider, receipt.block_number.expect("mined")).await;
     Committed {
         root: format!("{:#x}", tree.root()),
         receipts,
@@ -222,6 +224,7 @@ pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
             .await
             .unwrap();
         assert!(receipt.status(), "claim reverted");
+        head_reaches(&chain.provider, receipt.block_number.expect("mined")).await;
     }
 }
 

@@ -65,12 +65,27 @@ pub(crate) async fn mined(
     what: &str,
     sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
 ) {
-    let receipt = sent
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
+    let pending = sent.unwrap_or_else(|e| panic!("{what}: {e}"));
+    let provider = pending.provider().clone();
+    let receipt = pending
         .get_receipt()
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(receipt.status(), "{what} reverted");
+    head_reaches(&provider, receipt.block_number.expect("mined")).await;
+}
+
+/// Waits until the node's head is at least `block`. Under load anvil can hand out a receipt
+/// before its block is the head, and an indexer syncing "to the head" at that moment stops one
+/// block short of the transaction.
+pub(crate) async fn head_reaches(provider: &impl Provider, block: u64) {
+    for _ in 0..200 {
+        if provider.get_block_number().await.unwrap() >= block {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the head never reached block {block}");
 }
 
 /// A running anvil with the suite deployed.
