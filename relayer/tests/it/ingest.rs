@@ -221,12 +221,7 @@ async fn chain_changes(db: Db) {
         .unwrap();
     // No line: the payer takes all of its credit back (nothing is reserved).
     reduce_credit(&chain, credit).await;
-    chain
-        .provider
-        .anvil_increase_time(chain.notice + 1)
-        .await
-        .unwrap();
-    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain.pass_notice().await;
     chain
         .escrow()
         .reduceCredit(chain.relayer.address(), chain.token)

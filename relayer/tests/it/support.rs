@@ -352,6 +352,15 @@ impl Chain {
 
     /// Takes the line's credit down to `left` with a credit reduction (requested, the notice
     /// waited out, executed): the rest goes back to the payer's available balance.
+    /// Moves the chain's clock one notice period (and a second) on, in a new block.
+    pub async fn pass_notice(&self) {
+        self.provider
+            .anvil_increase_time(self.notice + 1)
+            .await
+            .unwrap();
+        self.provider.anvil_mine(Some(1), None).await.unwrap();
+    }
+
     pub async fn reduce_credit_to(&self, left: U256) {
         let esc = self.escrow();
         let amount = (self.credit().await - left).to::<u128>();
@@ -363,11 +372,7 @@ impl Chain {
             .get_receipt()
             .await
             .unwrap();
-        self.provider
-            .anvil_increase_time(self.notice + 1)
-            .await
-            .unwrap();
-        self.provider.anvil_mine(Some(1), None).await.unwrap();
+        self.pass_notice().await;
         esc.reduceCredit(self.relayer.address(), self.token)
             .from(self.payer.address())
             .send()
@@ -409,11 +414,7 @@ impl Chain {
             .await
             .unwrap();
         // Batches may charge the acceptance once the notice has passed.
-        self.provider
-            .anvil_increase_time(self.notice + 1)
-            .await
-            .unwrap();
-        self.provider.anvil_mine(Some(1), None).await.unwrap();
+        self.pass_notice().await;
         (license_id, terms_id)
     }
 
