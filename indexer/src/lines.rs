@@ -48,7 +48,9 @@ pub struct LineFilter {
 const WHERE: &str =
     "WHERE ($1 = '' OR payer = $1) AND ($2 = '' OR relayer = $2) AND ($3 = '' OR token = $3)";
 
-type LineRow = (
+/// A `credit_lines` row: payer, relayer, token, credit, reserved, fees, reserved_until,
+/// reduction_amount, reduction_effective_at.
+pub(crate) type LineRow = (
     String,
     String,
     String,

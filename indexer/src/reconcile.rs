@@ -481,18 +481,7 @@ async fn credit_lines(
     checks: &mut Vec<Check>,
     totals: &mut HashMap<String, U256>,
 ) -> Result<LineSums> {
-    type LineRow = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        String,
-        i64,
-    );
-    let lines: Vec<LineRow> = rows(
+    let lines: Vec<crate::lines::LineRow> = rows(
         db,
         "SELECT payer, relayer, token, credit, reserved, fees, reserved_until, reduction_amount, \
          reduction_effective_at FROM credit_lines",
