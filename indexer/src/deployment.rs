@@ -1,53 +1,12 @@
-//! The deployment to follow, as written by `contracts/script/Deploy.s.sol`.
+//! The deployment to follow: the one reader is [`fairtrain_protocol::Deployment`].
 
-use std::path::Path;
+pub use fairtrain_protocol::{Deployment, DeploymentError};
 
-use alloy::primitives::Address;
-use serde::Deserialize;
-
-use crate::{Error, Result};
-
-/// Addresses and start block of one Fairtrain deployment (`deployments/<chainId>.json`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Deployment {
-    /// Chain id.
-    pub chain_id: u64,
-    /// Block of the deployment: nothing before it is of interest.
-    pub start_block: u64,
-    /// `LicenseNFT` address.
-    #[serde(rename = "licenseNFT")]
-    pub license_nft: Address,
-    /// `TrainingEscrow` address.
-    pub training_escrow: Address,
-    /// `RoyaltyStreams` address (absent in deployments made before streams existed).
-    #[serde(default)]
-    pub royalty_streams: Option<Address>,
-    /// `RevenuePoolFactory` address (absent in deployments made before pools existed); the
-    /// pools it creates are followed from its `PoolCreated` events.
-    #[serde(default)]
-    pub revenue_pool_factory: Option<Address>,
-    /// Payment tokens allowed at deployment.
-    #[serde(default)]
-    pub payment_tokens: Vec<Address>,
-}
-
-impl Deployment {
-    /// Reads a deployment file.
-    pub fn load(path: &Path) -> Result<Self> {
-        let err = |message: String| Error::Deployment {
-            path: path.display().to_string(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| err(e.to_string()))
-    }
-
-    /// The followed contracts of fixed address (pools come on top, as they are created).
-    pub fn addresses(&self) -> Vec<Address> {
-        let mut addresses = vec![self.license_nft, self.training_escrow];
-        addresses.extend(self.royalty_streams);
-        addresses.extend(self.revenue_pool_factory);
-        addresses
+impl From<DeploymentError> for crate::Error {
+    fn from(e: DeploymentError) -> Self {
+        Self::Deployment {
+            path: e.path.display().to_string(),
+            message: e.reason,
+        }
     }
 }

@@ -27,6 +27,10 @@
 //! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT`, `RoyaltyStreams`,
 //!   `RevenuePool`, `RevenuePoolFactory` and ERC-20, generated from
 //!   the forge artifacts' ABIs.
+//! - [`api`]: the types of the relayer's and the indexer's HTTP APIs and their one error
+//!   envelope.
+//! - [`deployment`]: [`Deployment`], the deployment file every client reads
+//!   (`deployments/<chainId>.json`).
 //! - [`error`]: the crate's [`Error`] type.
 //!
 //! ```
@@ -56,8 +60,10 @@
 //! assert!(merkle::verify(&proof, tree.root(), leaves[0]));
 //! ```
 
+pub mod api;
 pub mod batch;
 pub mod bindings;
+pub mod deployment;
 pub mod domain;
 pub mod error;
 pub mod leaf;
@@ -68,6 +74,7 @@ pub mod signing;
 pub mod wire;
 
 pub use batch::{BatchData, BatchError};
+pub use deployment::{Deployment, DeploymentError};
 pub use domain::EscrowDomain;
 pub use error::{Error, Result};
 pub use leaf::leaf;

@@ -9,7 +9,7 @@ use alloy::{
 };
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use fairtrain_protocol::EscrowDomain;
+use fairtrain_protocol::Deployment;
 use fairtrain_sdk::{verify_dataset, LicenseSource, Meter, MeterConfig, Usage};
 
 /// Record training usage durably and report it to a Fairtrain relayer as signed cumulative
@@ -130,37 +130,6 @@ fn run_id(run: &str) -> B256 {
     run.parse().unwrap_or_else(|_| keccak256(run))
 }
 
-/// Reads a deployment file (deployments/<chainId>.json).
-fn read_deployment(path: &PathBuf) -> anyhow::Result<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-/// The address a deployment file records under `key`.
-fn address_in(deployment: &serde_json::Value, key: &str) -> anyhow::Result<Address> {
-    deployment[key]
-        .as_str()
-        .with_context(|| format!("deployment has no {key}"))?
-        .parse()
-        .with_context(|| format!("{key} is not an address"))
-}
-
-fn domain_of(path: &PathBuf) -> anyhow::Result<EscrowDomain> {
-    let deployment = read_deployment(path)?;
-    let chain_id = deployment["chainId"]
-        .as_u64()
-        .context("deployment has no numeric chainId")?;
-    Ok(EscrowDomain::new(
-        chain_id,
-        address_in(&deployment, "trainingEscrow")?,
-    ))
-}
-
-fn license_nft_of(path: &PathBuf) -> anyhow::Result<Address> {
-    address_in(&read_deployment(path)?, "licenseNFT")
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -180,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
         let source = match license {
             Some(license_id) => Some(LicenseSource {
                 rpc_url: rpc_url.clone(),
-                license_nft: license_nft_of(&cli.meter.deployment)?,
+                license_nft: Deployment::load(&cli.meter.deployment)?.license_nft,
                 license_id: *license_id,
             }),
             None => None,
@@ -198,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let domain = domain_of(&cli.meter.deployment)?;
+    let domain = Deployment::load(&cli.meter.deployment)?.domain();
     let config = MeterConfig::new(
         cli.meter.journal,
         cli.meter.relayer_url,

@@ -1,0 +1,1 @@
+//! Responses of the indexer's HTTP API (`/api/...`); see `indexer/README.md`.

@@ -1,0 +1,1 @@
+//! Requests and responses of the relayer's HTTP API (`/v1/...`); see `docs/relayer.md`.
