@@ -287,6 +287,28 @@ mod tests {
         })
     }
 
+    /// RPC endpoints and batch data are reached over `https://` with rustls (no system OpenSSL):
+    /// an HTTPS request to a peer that is not a TLS server fails in the TLS handshake, not for
+    /// lack of a TLS backend (which reqwest reports as a builder error about the scheme).
+    #[tokio::test]
+    async fn https_goes_through_a_tls_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\n\r\nnot tls").await;
+            }
+        });
+        let err = reqwest::Client::new()
+            .get(format!("https://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(!err.is_builder(), "no TLS backend: {err:?}");
+        assert!(err.is_connect(), "expected a failed TLS handshake: {err:?}");
+    }
+
     /// A real reqwest error of the given flavour.
     async fn reqwest_error(timeout: bool) -> TransportError {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
