@@ -21,9 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use alloy::{
     eips::BlockId,
-    primitives::{keccak256, Address, B256, U256},
+    primitives::{Address, B256, U256},
     providers::DynProvider,
-    sol_types::SolValue,
 };
 use fairtrain_protocol::{
     batch::{self, BatchData},
@@ -316,7 +315,7 @@ pub async fn audit_with(
     let (mut bad_sigs, mut bad_keys, mut bad_acceptances) = (0, 0, 0);
     for (index, sr) in doc.receipts.iter().enumerate() {
         let r = sr.receipt();
-        let key = keccak256((r.payer, r.licenseId, U256::from(r.termsId), r.runId).abi_encode());
+        let key = r.usage_key();
         let signer = sr.recover(&domain).ok();
         let signer_valid = match signer {
             Some(s) => match keys_valid.get(&(r.payer, s)) {

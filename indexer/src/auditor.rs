@@ -428,7 +428,7 @@ impl Auditor {
         }
         let bytes = match self.fetcher.fetch(&detail.batch.data_uri).await {
             Ok(bytes) => bytes,
-            Err(e) => return self.failed(root, attempts, "unavailable", &e).await,
+            Err(e) => return self.failed(root, attempts, "unavailable", &e.into()).await,
         };
         match audit::audit_with(
             &self.db,

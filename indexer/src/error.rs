@@ -120,3 +120,22 @@ impl Error {
         }
     }
 }
+
+impl From<crate::fetch::FetchFailed> for Error {
+    fn from(e: crate::fetch::FetchFailed) -> Self {
+        Self::Fetch {
+            uri: e.uri,
+            via: e.via,
+            error: e.error,
+        }
+    }
+}
+
+impl From<crate::fetch::BadGateway> for Error {
+    fn from(e: crate::fetch::BadGateway) -> Self {
+        Self::invalid(
+            "ipfs gateway",
+            format!("{:?}: expected an http:// or https:// URL", e.0),
+        )
+    }
+}

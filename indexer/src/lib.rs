@@ -13,7 +13,8 @@
 //! - [`derive`]: applying events in order to the derived tables, and rebuilding them.
 //! - [`sync`]: backfill in adaptive ranges, following the head, reorganisations.
 //! - [`reconcile`]: comparing derived state with the contracts' views.
-//! - [`fetch`]: fetching published batch data (files, HTTP(S), IPFS through a gateway).
+//! - [`fetch`]: fetching published batch data (HTTP(S), IPFS through a gateway): the one
+//!   fetcher, `fairtrain_protocol::fetch`.
 //! - [`audit`]: auditing a batch against its published data and the chain.
 //! - [`auditor`]: auditing every new batch automatically, with retries, and its audit status.
 //! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
@@ -31,7 +32,7 @@ pub mod deployment;
 pub mod derive;
 pub mod error;
 pub mod export;
-pub mod fetch;
+pub use fairtrain_protocol::fetch;
 pub mod lines;
 pub mod query;
 pub mod raw;

@@ -29,8 +29,12 @@
 //!   the forge artifacts' ABIs.
 //! - [`api`]: the types of the relayer's and the indexer's HTTP APIs and their one error
 //!   envelope.
+//! - [`claim`]: the `Escrow.Claim` of a signed receipt and its proof, and the checks a claim
+//!   must pass that need no chain state.
 //! - [`deployment`]: [`Deployment`], the deployment file every client reads
 //!   (`deployments/<chainId>.json`).
+//! - `fetch` (feature `fetch`): the one fetcher of published batch data (`https://`,
+//!   `ipfs://` through a gateway), with the rules that make an on-chain URI safe to fetch.
 //! - [`error`]: the crate's [`Error`] type.
 //!
 //! ```
@@ -63,9 +67,12 @@
 pub mod api;
 pub mod batch;
 pub mod bindings;
+pub mod claim;
 pub mod deployment;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod leaf;
 pub mod manifest;
 pub mod merkle;

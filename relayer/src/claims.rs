@@ -23,7 +23,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use fairtrain_chain::rpc::RpcErrorKind;
-use fairtrain_protocol::bindings::{Escrow, TrainingEscrow};
+use fairtrain_protocol::{bindings::TrainingEscrow, claim};
 use sqlx::{AssertSqlSafe, Row};
 use tracing::{info, warn};
 
@@ -320,12 +320,7 @@ async fn calldata(store: &Store, txm: &TxManager, job: &Job) -> Result<Bytes, St
             .receipt(digest)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("claim {} digest {digest}", job.id)))?;
-        let signed = signed_receipt(&row)?;
-        claims.push(Escrow::Claim {
-            receipt: signed.receipt().into(),
-            signature: signed.signature.to_bytes(),
-            proof: proof_of(&row)?,
-        });
+        claims.push(claim::build(&signed_receipt(&row)?, proof_of(&row)?));
     }
     let root: B256 = parse("root", &batch.root)?;
     Ok(TrainingEscrow::claimCall { root, claims }

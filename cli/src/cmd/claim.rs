@@ -21,7 +21,7 @@ use alloy::primitives::{Address, B256, U256};
 use clap::Args;
 use fairtrain_protocol::{
     bindings::{Escrow, TrainingEscrow},
-    leaf, merkle, BatchData, EscrowDomain, SignedReceipt,
+    fetch, BatchData, EscrowDomain, SignedReceipt,
 };
 use serde::{Deserialize, Serialize};
 
@@ -164,22 +164,15 @@ impl Render for Claimed {
     }
 }
 
+/// The bytes at `url`, a URL the user named (a relayer, `--batch-data`): any host, but at most
+/// [`fetch::DEFAULT_MAX_BYTES`] and [`fetch::DEFAULT_TIMEOUT`], through the one batch-data
+/// fetcher.
 async fn fetch(url: &str) -> Result<Vec<u8>> {
-    let action = format!("fetching {url}");
-    let response = reqwest::get(url)
+    fetch::Fetcher::default()
+        .allowing_any_host()
+        .fetch(url)
         .await
-        .map_err(|e| CliError::rpc(&action, e))?;
-    if !response.status().is_success() {
-        return Err(CliError::rpc(
-            &action,
-            format!("the server answered {}", response.status()),
-        ));
-    }
-    Ok(response
-        .bytes()
-        .await
-        .map_err(|e| CliError::rpc(&action, e))?
-        .to_vec())
+        .map_err(|e| CliError::rpc(&format!("fetching {url}"), e.error))
 }
 
 /// Receipts and proofs served by a relayer's API.
@@ -363,12 +356,10 @@ async fn check(
     let Some(root) = c.root else {
         return Ok(Err("not in a committed batch yet".into()));
     };
-    if let Err(e) = c.receipt.recover(domain) {
-        return Ok(Err(format!("its signature does not recover ({e})")));
-    }
-    if !merkle::verify(&c.proof, root, leaf(&domain.digest(&receipt))) {
-        return Ok(Err(format!("its proof does not lead to the root {root}")));
-    }
+    let digest = match fairtrain_protocol::claim::check(domain, root, &c.receipt, &c.proof) {
+        Ok(digest) => digest,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let escrow = chain.escrow();
     let acceptance = chain
         .read(
@@ -435,14 +426,10 @@ async fn check(
         root,
         token: acceptance.token,
         cumulative: receipt.cumulativeSamples,
-        digest: domain.digest(&receipt),
+        digest,
         license_id: receipt.licenseId,
         draw,
-        claim: Escrow::Claim {
-            receipt: receipt.into(),
-            signature: c.receipt.signature.to_bytes(),
-            proof: c.proof.clone(),
-        },
+        claim: fairtrain_protocol::claim::build(&c.receipt, c.proof.clone()),
     }))
 }
 

@@ -2,9 +2,12 @@
 //! `http://`, and `ipfs://CID[/path]` through an operator-configured HTTP gateway
 //! (`<gateway>/ipfs/CID[/path]`).
 //!
+//! The one fetcher of batch data (feature `fetch`): the indexer's audits and the CLI's claims
+//! use it.
+//!
 //! A `dataURI` is chosen by whoever commits the batch: any account can authorize itself as a
 //! relayer and commit one, and the indexer fetches it without being asked. So it is attacker
-//! input, and the fetcher is the one place that reads it, with these rules:
+//! input, and the fetcher reads it with these rules:
 //!
 //! - only `https://`, `http://` and `ipfs://` (through the gateway); no local files (`file://`,
 //!   a bare path: audit a local copy with `audit --data FILE`) and no other scheme;
@@ -21,6 +24,10 @@
 //! - one fetch (every hop, resolution included) takes at most the timeout, and the body is read
 //!   as a stream and abandoned past the size limit.
 //!
+//! A program fetching URLs its own user typed (the CLI's `--batch-data`, a relayer's proofs)
+//! lifts the address rule with [`Fetcher::allowing_any_host`]; the size limit, the timeout and
+//! the scheme rules stay.
+//!
 //! A refusal is a [`FetchError`] naming the rule; the audit records it as `unavailable` with that
 //! reason. Nothing fetched is trusted either: the audit checks the bytes against the `dataHash`
 //! committed on-chain, so a gateway or mirror that serves other bytes makes the audit fail,
@@ -33,11 +40,9 @@ use std::{
     time::Duration,
 };
 
-use alloy::transports::http::reqwest::{self, header::LOCATION, Url};
 use futures::future::BoxFuture;
+use reqwest::{header::LOCATION, Url};
 use thiserror::Error;
-
-use crate::{Error, Result};
 
 /// How long one fetch (every redirect, DNS included) may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -110,6 +115,24 @@ pub enum FetchError {
     Transport(String),
 }
 
+/// A gateway that is not an `http://` or `https://` base URL.
+#[derive(Debug, Error)]
+#[error("ipfs gateway {0:?}: expected an http:// or https:// URL")]
+pub struct BadGateway(pub String);
+
+/// A fetch of a URI that failed, with the URI and the reason.
+#[derive(Debug, Error)]
+#[error("fetching {uri}{via}: {error}")]
+pub struct FetchFailed {
+    /// The URI asked for.
+    pub uri: String,
+    /// ` (via <url>)` when the URI was fetched through the IPFS gateway, else empty.
+    pub via: String,
+    /// What went wrong.
+    #[source]
+    pub error: FetchError,
+}
+
 /// A host (and optionally a port) the operator exempts from the public-address check: a
 /// relayer or mirror on the operator's own network. Written `host` (any port) or `host:port`
 /// (`[v6]:port` for IPv6).
@@ -119,11 +142,16 @@ pub struct AllowedHost {
     port: Option<u16>,
 }
 
-impl std::str::FromStr for AllowedHost {
-    type Err = Error;
+/// An allowed host that does not parse, with the reason.
+#[derive(Debug, Error)]
+#[error("allowed data host {0}")]
+pub struct BadHost(String);
 
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |m: &str| Error::invalid("allowed data host", format!("{s:?}: {m}"));
+impl std::str::FromStr for AllowedHost {
+    type Err = BadHost;
+
+    fn from_str(s: &str) -> Result<Self, BadHost> {
+        let bad = |m: &str| BadHost(format!("{s:?}: {m}"));
         let s = s.trim();
         if s.is_empty() || s.contains(['/', '?', '#', '@']) {
             return Err(bad("expected host or host:port"));
@@ -197,6 +225,7 @@ pub struct Fetcher {
     timeout: Duration,
     max_bytes: u64,
     allowed: Vec<AllowedHost>,
+    any_host: bool,
     resolver: Resolver,
 }
 
@@ -210,13 +239,12 @@ impl Fetcher {
     /// A fetcher whose fetches time out after `timeout`, mapping `ipfs://` URIs to
     /// `ipfs_gateway` (an `http://` or `https://` base URL such as `https://ipfs.io`) if given.
     /// Only public hosts are fetched, and the gateway's host and port.
-    pub fn new(ipfs_gateway: Option<&str>, timeout: Duration) -> Result<Self> {
-        let bad = |g: &str| {
-            Error::invalid(
-                "ipfs gateway",
-                format!("{g:?}: expected an http:// or https:// URL"),
-            )
-        };
+    ///
+    /// # Errors
+    ///
+    /// [`BadGateway`] if the gateway is not an `http://` or `https://` base URL.
+    pub fn new(ipfs_gateway: Option<&str>, timeout: Duration) -> Result<Self, BadGateway> {
+        let bad = |g: &str| BadGateway(g.to_owned());
         let ipfs_gateway = match ipfs_gateway.map(str::trim).filter(|g| !g.is_empty()) {
             None => None,
             Some(g) => {
@@ -244,8 +272,18 @@ impl Fetcher {
             timeout,
             max_bytes: DEFAULT_MAX_BYTES,
             allowed,
+            any_host: false,
             resolver: Resolver::system(),
         })
+    }
+
+    /// The same fetcher, fetching from any host, private and loopback addresses included: for a
+    /// program whose user names the URLs (a CLI's arguments), never for URIs read on-chain.
+    pub fn allowing_any_host(self) -> Self {
+        Self {
+            any_host: true,
+            ..self
+        }
     }
 
     /// The same fetcher, refusing documents larger than `max_bytes` (data URIs are chosen by
@@ -287,7 +325,7 @@ impl Fetcher {
 
     /// The HTTP(S) URL the bytes of `uri` are read from (IPFS URIs through the gateway), or why
     /// `uri` is refused before any request.
-    pub fn resolve(&self, uri: &str) -> std::result::Result<Url, FetchError> {
+    pub fn resolve(&self, uri: &str) -> Result<Url, FetchError> {
         let uri = uri.trim();
         let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
@@ -309,7 +347,7 @@ impl Fetcher {
 
     /// `<gateway>/ipfs/CID[/path]` for `ipfs://CID[/path]`: a CID and plain path segments only,
     /// so an on-chain URI reaches nothing but the gateway's `/ipfs/` tree.
-    fn gateway_url(&self, rest: &str) -> std::result::Result<Url, FetchError> {
+    fn gateway_url(&self, rest: &str) -> Result<Url, FetchError> {
         // Also tolerate the `ipfs://ipfs/CID` spelling.
         let rest = rest.strip_prefix("ipfs/").unwrap_or(rest);
         let bad = |m: &str| FetchError::BadUri(format!("ipfs://{rest}: {m}"));
@@ -340,8 +378,12 @@ impl Fetcher {
     }
 
     /// The bytes published at `uri`.
-    pub async fn fetch(&self, uri: &str) -> Result<Vec<u8>> {
-        let fail = |error, url: Option<&Url>| Error::Fetch {
+    ///
+    /// # Errors
+    ///
+    /// [`FetchFailed`] with the [`FetchError`] that refused or failed the fetch.
+    pub async fn fetch(&self, uri: &str) -> Result<Vec<u8>, FetchFailed> {
+        let fail = |error, url: Option<&Url>| FetchFailed {
             uri: uri.to_owned(),
             via: url
                 .filter(|_| uri.trim().to_ascii_lowercase().starts_with("ipfs://"))
@@ -358,14 +400,14 @@ impl Fetcher {
     }
 
     /// GETs `url`, following checked redirects, reading at most `max_bytes`.
-    async fn get(&self, mut url: Url) -> std::result::Result<Vec<u8>, FetchError> {
+    async fn get(&self, mut url: Url) -> Result<Vec<u8>, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
             let addrs = self.check(&url).await?;
             let mut client = reqwest::Client::builder()
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .dns_resolver(NoLookups)
-                .user_agent(concat!("fairtrain-indexer/", env!("CARGO_PKG_VERSION")));
+                .user_agent(concat!("fairtrain/", env!("CARGO_PKG_VERSION")));
             if let Some(url::Host::Domain(name)) = url.host() {
                 client = client.resolve_to_addrs(name, &addrs);
             }
@@ -411,7 +453,7 @@ impl Fetcher {
 
     /// The addresses `url` may be fetched from: its scheme is HTTP(S), and every address its
     /// host resolves to is public, unless the host is allowed.
-    async fn check(&self, url: &Url) -> std::result::Result<Vec<SocketAddr>, FetchError> {
+    async fn check(&self, url: &Url) -> Result<Vec<SocketAddr>, FetchError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::Scheme(url.scheme().to_owned()));
         }
@@ -438,7 +480,7 @@ impl Fetcher {
                 addrs
             }
         };
-        if !self.allowed.iter().any(|a| a.matches(url)) {
+        if !self.any_host && !self.allowed.iter().any(|a| a.matches(url)) {
             for a in &addrs {
                 if let Some(class) = non_public(a.ip()) {
                     return Err(FetchError::NotPublic {
