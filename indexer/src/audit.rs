@@ -17,7 +17,9 @@
 //! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed; its
 //! outcome becomes the batch's audit status (`audit_queue`, see [`crate::auditor`]).
 
-pub use fairtrain_protocol::api::indexer::{Check, DATA_FETCHED, ReceiptAudit, ReservationAudit, AuditReport};
+pub use fairtrain_protocol::api::indexer::{
+    AuditReport, Check, ReceiptAudit, ReservationAudit, DATA_FETCHED,
+};
 use std::collections::{BTreeMap, HashMap};
 
 use alloy::{
@@ -81,7 +83,10 @@ pub async fn audit_with(
 ) -> Result<AuditReport> {
     let detail = query::batch(db, root)
         .await?
-        .ok_or_else(|| Error::invalid("root", format!("no indexed batch with root {root}")))?;
+        .ok_or_else(|| Error::NotFound {
+            what: "root",
+            message: format!("no indexed batch with root {root}"),
+        })?;
     let b = &detail.batch;
     let seen = auditor::Audited {
         commit_tx: b.tx_hash.clone(),
@@ -675,11 +680,9 @@ pub async fn recheck_claims(db: &Db, root: &str) -> Result<Option<AuditReport>> 
             .bind(&b.root)
             .fetch_optional(&db.pool)
             .await?;
-    let Some(stored) = stored(db, &b.root).await? else {
+    let Some(mut report) = stored(db, &b.root).await? else {
         return Ok(None);
     };
-    let mut report: AuditReport =
-        serde_json::from_value(stored).map_err(|e| Error::Stored(format!("audit report: {e}")))?;
     let same_commit = audited_commit.is_some_and(|(tx,)| tx == b.tx_hash)
         && report.commit_block == b.block_number as u64;
     if !same_commit || !report.checks.iter().any(|c| c.name == CLAIMS_CHECK) {
@@ -769,14 +772,17 @@ async fn store_receipts(
     Ok(())
 }
 
-/// The stored report of a batch, if it was audited.
-pub async fn stored(db: &Db, root: &str) -> Result<Option<serde_json::Value>> {
+/// The stored report of a batch, if it was audited (a report that does not read back as an
+/// [`AuditReport`] is an [`Error::Stored`]).
+pub async fn stored(db: &Db, root: &str) -> Result<Option<AuditReport>> {
     let row: Option<(String,)> = sqlx::query_as("SELECT report FROM audits WHERE root = $1")
         .bind(root.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
         .await?;
-    row.map(|(r,)| serde_json::from_str(&r).map_err(|e| Error::Stored(e.to_string())))
-        .transpose()
+    row.map(|(r,)| {
+        serde_json::from_str(&r).map_err(|e| Error::Stored(format!("audit report: {e}")))
+    })
+    .transpose()
 }
 
 #[cfg(test)]

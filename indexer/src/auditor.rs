@@ -430,7 +430,7 @@ impl Auditor {
                 Ok(())
             }
             // Dropped by a reorganisation while we fetched.
-            Err(Error::Invalid { what: "root", .. }) => self.forget(root).await,
+            Err(Error::NotFound { what: "root", .. }) => self.forget(root).await,
             Err(e) => self.failed(root, attempts, "pending", &e).await,
         }
     }

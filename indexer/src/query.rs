@@ -5,7 +5,10 @@
 //! payee and token), which keeps the dashboard's heaviest question independent of the number of
 //! settlements; a payer filter or the finalized view reads `settlements` instead.
 
-pub use fairtrain_protocol::api::indexer::{Paged, Status, GroupBy, RoyaltyTotal, LicenseView, BalanceView, BatchView, ReservationView, SettlementView, BatchDetail, Unclaimed, CreatorView};
+pub use fairtrain_protocol::api::indexer::{
+    BalanceView, BatchDetail, BatchView, CreatorView, GroupBy, LicenseView, Paged, ReservationView,
+    RoyaltyTotal, SettlementView, Status, Unclaimed,
+};
 use std::collections::BTreeMap;
 
 use alloy::primitives::U256;
@@ -13,20 +16,29 @@ use serde::{Deserialize, Serialize};
 use sqlx::{any::AnyRow, Row};
 
 use crate::{
-    auditor,
-    raw,
+    auditor, raw,
     units::{parse_amount, parse_word},
     Db, Error, Result,
 };
 
-/// Pagination of a list (1-based page).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+/// The largest page number a list accepts: with at most [`MAX_PER_PAGE`] items a page, every
+/// offset stays far inside `i64` (the databases' `OFFSET`).
+pub const MAX_PAGE: u64 = 1_000_000_000;
+/// The most items a page holds.
+pub const MAX_PER_PAGE: u64 = 1000;
+
+/// Pagination of a list (1-based page): `1 ≤ page ≤` [`MAX_PAGE`], `1 ≤ per_page ≤`
+/// [`MAX_PER_PAGE`]; anything else is refused ([`Page::check`]), never clamped.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Page number, from 1.
     #[serde(default = "one")]
+    #[param(minimum = 1, maximum = 1_000_000_000, default = 1)]
     pub page: u64,
-    /// Items per page (at most 1000).
+    /// Items per page.
     #[serde(default = "hundred")]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub per_page: u64,
 }
 
@@ -47,17 +59,26 @@ impl Default for Page {
 }
 
 impl Page {
-    pub(crate) fn check(self) -> Result<Self> {
-        if self.page == 0 || self.per_page == 0 || self.per_page > 1000 {
-            return Err(Error::invalid("page", "page ≥ 1 and 1 ≤ per_page ≤ 1000"));
+    /// The page if within the documented ranges, else an [`Error::Invalid`] naming them.
+    pub fn check(self) -> Result<Self> {
+        if !(1..=MAX_PAGE).contains(&self.page) || !(1..=MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(Error::invalid(
+                "page",
+                format!("1 ≤ page ≤ {MAX_PAGE} and 1 ≤ per_page ≤ {MAX_PER_PAGE}"),
+            ));
         }
         Ok(self)
     }
+    /// Items before the page (checked: a page out of range gives `i64::MAX`, an empty page).
     pub(crate) fn offset(self) -> i64 {
-        ((self.page - 1) * self.per_page) as i64
+        self.page
+            .checked_sub(1)
+            .and_then(|p| p.checked_mul(self.per_page))
+            .and_then(|o| i64::try_from(o).ok())
+            .unwrap_or(i64::MAX)
     }
     pub(crate) fn limit(self) -> i64 {
-        self.per_page as i64
+        i64::try_from(self.per_page).unwrap_or(i64::MAX)
     }
 }
 

@@ -6,8 +6,10 @@
 //! the contract's rules (see [`Accrual::state_at`]): a stream whose balance ran out shows as
 //! `insolvent`, one past its end as `ended`, whatever the last event said.
 
-pub use fairtrain_protocol::api::indexer::{StreamView, StreamPayeeView, PoolTokenView, PoolView, HolderTokenView, HolderView, PoolDetail};
 use alloy::primitives::U256;
+pub use fairtrain_protocol::api::indexer::{
+    HolderTokenView, HolderView, PoolDetail, PoolTokenView, PoolView, StreamPayeeView, StreamView,
+};
 
 use crate::{
     derive::{

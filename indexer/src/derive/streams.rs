@@ -13,8 +13,8 @@
 //! rounding-up credit of a payer operation comes just before that event, so no credit is
 //! counted against the wrong anchor.
 
-pub use fairtrain_protocol::api::indexer::StreamState;
 use alloy::primitives::{Address, U256};
+pub use fairtrain_protocol::api::indexer::StreamState;
 use fairtrain_protocol::bindings::streams::RoyaltyStreams::RoyaltyStreamsEvents;
 use sqlx::{Any, Transaction};
 
