@@ -162,12 +162,70 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
+    /// Paths in the document of every object schema that names none of its fields.
+    fn bare_objects(v: &Value, at: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                let typed = ["properties", "allOf", "oneOf", "anyOf", "$ref"]
+                    .iter()
+                    .any(|k| m.contains_key(*k));
+                if m.get("type") == Some(&Value::from("object")) && !typed {
+                    found.push(at.to_owned());
+                }
+                for (k, v) in m {
+                    bare_objects(v, &format!("{at}/{k}"), found);
+                }
+            }
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| bare_objects(v, &format!("{at}/{i}"), found)),
+            _ => {}
+        }
+    }
+
     #[test]
-    fn dump() {
-        std::fs::write(
-            "/tmp/indexer-openapi.json",
-            super::openapi().to_pretty_json().unwrap(),
-        )
-        .unwrap();
+    fn the_document_types_every_answer_and_every_error() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let mut found = Vec::new();
+        bare_objects(&doc, "", &mut found);
+        // The one free-form object: the OpenAPI document itself, at /api/openapi.json.
+        assert_eq!(
+            found,
+            [
+                "/paths/~1api~1openapi.json/get/responses/200/content/application~1json/schema"
+                    .replace("~1", "/")
+            ],
+            "objects without fields"
+        );
+        let error = serde_json::json!({"$ref": "#/components/schemas/ErrorBody"});
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                assert!(responses.contains_key("200"), "{method} {path}");
+                for (status, r) in responses {
+                    assert!(r["description"].is_string(), "{method} {path} {status}");
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            r["content"]["application/json"]["schema"], error,
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+        // Lists refuse pages out of range rather than clamping them, and say so.
+        let page = &doc["paths"]["/api/licenses"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "per_page")
+            .unwrap()["schema"];
+        assert_eq!(
+            (&page["minimum"], &page["maximum"]),
+            (&1.into(), &1000.into())
+        );
     }
 }
