@@ -1,6 +1,6 @@
 //! Path and query parameters of the API, as strict as the document says: an address is `0x` and
-//! 40 hex digits, a root `0x` and 64, an id a decimal `uint256` of at most 77 digits; anything else is refused
-//! (400 `malformed`) while parsing, before a handler runs.
+//! 40 hex digits, a root `0x` and 64, an id a decimal `uint256` of at most 77 digits; anything
+//! else is refused (400 `malformed`) while parsing, before a handler runs.
 
 use std::str::FromStr;
 
