@@ -17,6 +17,9 @@
 //! its receipts in `audit_receipts`, from which payees' unclaimed amounts are computed; its
 //! outcome becomes the batch's audit status (`audit_queue`, see [`crate::auditor`]).
 
+pub use fairtrain_protocol::api::indexer::{
+    AuditReport, Check, ReceiptAudit, ReservationAudit, DATA_FETCHED,
+};
 use std::collections::{BTreeMap, HashMap};
 
 use alloy::{
@@ -29,7 +32,6 @@ use fairtrain_protocol::{
     bindings::TrainingEscrow,
     EscrowDomain, ReceiptTree,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::{
     auditor,
@@ -38,116 +40,6 @@ use crate::{
     units::{big, parse_amount},
     Db, Deployment, Error, Result,
 };
-
-/// One named check of an audit.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Check {
-    /// What was checked.
-    pub name: String,
-    /// Whether it holds.
-    pub passed: bool,
-    /// Values compared or the reason it failed.
-    pub detail: String,
-}
-
-/// One receipt of the batch as audited.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReceiptAudit {
-    /// Position in the batch (leaf order).
-    pub index: usize,
-    /// Payer.
-    pub payer: String,
-    /// License.
-    pub license_id: String,
-    /// Terms id.
-    pub terms_id: u64,
-    /// Training run.
-    pub run_id: String,
-    /// Cumulative samples signed.
-    pub cumulative_samples: u64,
-    /// Issue time.
-    pub issued_at: u64,
-    /// Key that signed it (empty if the signature does not recover).
-    pub signer: String,
-    /// The key was registered for the payer, and not revoked, at commit time.
-    pub signer_valid: bool,
-    /// The payer had accepted these terms, chargeable at commit time.
-    pub acceptance_valid: bool,
-    /// Usage key (payer, license, terms, run).
-    pub usage_key: String,
-    /// Payment token of the acceptance.
-    pub token: String,
-    /// Price per sample of the acceptance.
-    pub price_per_sample: String,
-    /// Samples already covered for the usage key under the pricing rule: settled at commit
-    /// time, or counted by a receipt of an earlier audited batch of the same relayer while its
-    /// line was locked (the relayer reserves only the increase over those).
-    pub settled_before: u64,
-    /// Samples this receipt adds under the pricing rule (within the terms' cap).
-    pub samples: u64,
-    /// What it adds under the pricing rule (fee included): its part of the required reservation.
-    pub expected: String,
-    /// The most a claim of it can pay (fee included): its increase over the count settled at
-    /// commit time (earlier batches' receipts may be claimed after it, or never).
-    #[serde(default)]
-    pub max_claim: String,
-    /// What claims of this batch paid for it (fee included).
-    pub claimed: String,
-    /// `claimed`, `unclaimed`, `partly claimed`, `over claimed` or `invalid`.
-    pub status: String,
-}
-
-/// One reservation: in the document, on-chain, and justified by the receipts.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReservationAudit {
-    /// Payer.
-    pub payer: String,
-    /// Token.
-    pub token: String,
-    /// In the published document.
-    pub document: String,
-    /// Reserved on-chain (`FundsReserved`).
-    pub on_chain: String,
-    /// What the pricing rule requires (what the receipts add up to).
-    pub expected: String,
-    /// Whether the relayer's line was locked just before the commit, so that the rule counts
-    /// the relayer's earlier batches.
-    #[serde(default)]
-    pub line_locked: bool,
-}
-
-/// The audit of one batch.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AuditReport {
-    /// Merkle root (the batch id).
-    pub root: String,
-    /// Chain.
-    pub chain_id: u64,
-    /// Escrow.
-    pub escrow: String,
-    /// Where the data was fetched from.
-    pub data_uri: String,
-    /// `dataHash` committed on-chain.
-    pub committed_data_hash: String,
-    /// `keccak256` of the fetched bytes (empty if nothing was fetched).
-    pub computed_data_hash: String,
-    /// Commit block.
-    pub commit_block: u64,
-    /// Commit time.
-    pub commit_time: u64,
-    /// Whether every check passed.
-    pub passed: bool,
-    /// The checks, in order.
-    pub checks: Vec<Check>,
-    /// Every receipt.
-    pub receipts: Vec<ReceiptAudit>,
-    /// Every reservation.
-    pub reservations: Vec<ReservationAudit>,
-    /// Σ expected.
-    pub total_expected: String,
-    /// Σ claimed.
-    pub total_claimed: String,
-}
 
 fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: impl Into<String>) -> bool {
     checks.push(Check {
@@ -190,7 +82,10 @@ pub async fn audit_with(
 ) -> Result<AuditReport> {
     let detail = query::batch(db, root)
         .await?
-        .ok_or_else(|| Error::invalid("root", format!("no indexed batch with root {root}")))?;
+        .ok_or_else(|| Error::NotFound {
+            what: "root",
+            message: format!("no indexed batch with root {root}"),
+        })?;
     let b = &detail.batch;
     let seen = auditor::Audited {
         commit_tx: b.tx_hash.clone(),
@@ -784,11 +679,9 @@ pub async fn recheck_claims(db: &Db, root: &str) -> Result<Option<AuditReport>> 
             .bind(&b.root)
             .fetch_optional(&db.pool)
             .await?;
-    let Some(stored) = stored(db, &b.root).await? else {
+    let Some(mut report) = stored(db, &b.root).await? else {
         return Ok(None);
     };
-    let mut report: AuditReport =
-        serde_json::from_value(stored).map_err(|e| Error::Stored(format!("audit report: {e}")))?;
     let same_commit = audited_commit.is_some_and(|(tx,)| tx == b.tx_hash)
         && report.commit_block == b.block_number as u64;
     if !same_commit || !report.checks.iter().any(|c| c.name == CLAIMS_CHECK) {
@@ -801,9 +694,6 @@ pub async fn recheck_claims(db: &Db, root: &str) -> Result<Option<AuditReport>> 
     };
     finish(db, report, &seen, false).await.map(Some)
 }
-
-/// Name of the first check, whose failure means the data was not there to audit.
-pub const DATA_FETCHED: &str = "data fetched";
 
 /// Stores `report` as the batch's latest (and, if `receipts_changed`, its `audit_receipts`) and
 /// records its outcome as the batch's audit status, in one transaction.
@@ -881,63 +771,17 @@ async fn store_receipts(
     Ok(())
 }
 
-/// The stored report of a batch, if it was audited.
-pub async fn stored(db: &Db, root: &str) -> Result<Option<serde_json::Value>> {
+/// The stored report of a batch, if it was audited (a report that does not read back as an
+/// [`AuditReport`] is an [`Error::Stored`]).
+pub async fn stored(db: &Db, root: &str) -> Result<Option<AuditReport>> {
     let row: Option<(String,)> = sqlx::query_as("SELECT report FROM audits WHERE root = $1")
         .bind(root.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
         .await?;
-    row.map(|(r,)| serde_json::from_str(&r).map_err(|e| Error::Stored(e.to_string())))
-        .transpose()
-}
-
-impl AuditReport {
-    /// The receipts as CSV (one line per receipt, with a header).
-    pub fn receipts_csv(&self) -> Result<String> {
-        crate::export::to_csv(&self.receipts)
-    }
-
-    /// The failed checks, `name: detail`, joined by `; ` (empty if the audit passed).
-    pub fn failures(&self) -> String {
-        self.checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    /// Whether the data could be fetched (a report without it only says it was unavailable).
-    pub fn data_fetched(&self) -> bool {
-        self.checks
-            .first()
-            .is_some_and(|c| c.name != DATA_FETCHED || c.passed)
-    }
-
-    /// A readable summary: verdict, then each check.
-    pub fn summary(&self) -> String {
-        let mut s = format!(
-            "batch {} (block {}): {}\n",
-            self.root,
-            self.commit_block,
-            if self.passed { "PASSED" } else { "FAILED" }
-        );
-        for c in &self.checks {
-            s.push_str(&format!(
-                "  [{}] {}: {}\n",
-                if c.passed { "ok" } else { "FAIL" },
-                c.name,
-                c.detail
-            ));
-        }
-        s.push_str(&format!(
-            "  receipts {}, owed {}, claimed {}\n",
-            self.receipts.len(),
-            self.total_expected,
-            self.total_claimed
-        ));
-        s
-    }
+    row.map(|(r,)| {
+        serde_json::from_str(&r).map_err(|e| Error::Stored(format!("audit report: {e}")))
+    })
+    .transpose()
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! their outcome here too. A reorganisation that drops a batch deletes its report and status
 //! ([`forget_dropped`], in the rollback's transaction, and again on each pass of the worker).
 
+pub use fairtrain_protocol::api::indexer::AuditStatus;
 use std::{
     sync::Mutex,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -28,7 +29,6 @@ use std::{
 
 use alloy::providers::DynProvider;
 use futures::StreamExt;
-use serde::Serialize;
 use sqlx::{any::AnyRow, Any, Row, Transaction};
 use tracing::{info, warn};
 
@@ -47,25 +47,6 @@ pub struct Audited {
     pub commit_tx: String,
     /// Claims (settlements) of the batch indexed at the audit.
     pub claims: i64,
-}
-
-/// A batch's audit status, as the API, CLI and dashboard show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AuditStatus {
-    /// `pending`, `unavailable`, `passed` or `failed` (see the module docs).
-    pub status: String,
-    /// Verdict of the latest stored report (`null` if none): may be older than `status` while a
-    /// re-audit is pending or the data is unavailable.
-    pub passed: Option<bool>,
-    /// Unix time of the latest stored report.
-    pub checked_at: Option<i64>,
-    /// Failed checks (`failed`), last error (`unavailable`, `pending` after a failed attempt),
-    /// or why an audit is due (`pending`); `null` when passed.
-    pub reason: Option<String>,
-    /// Failed attempts since the last report.
-    pub attempts: i64,
-    /// Unix time (seconds, rounded up) of the next attempt, while `pending` or `unavailable`.
-    pub next_retry_at: Option<i64>,
 }
 
 /// Columns of `audits a` and `audit_queue q` that [`status_at`] reads, in order.
@@ -449,7 +430,7 @@ impl Auditor {
                 Ok(())
             }
             // Dropped by a reorganisation while we fetched.
-            Err(Error::Invalid { what: "root", .. }) => self.forget(root).await,
+            Err(Error::NotFound { what: "root", .. }) => self.forget(root).await,
             Err(e) => self.failed(root, attempts, "pending", &e).await,
         }
     }

@@ -81,6 +81,14 @@ pub enum Error {
         #[source]
         error: crate::fetch::FetchError,
     },
+    /// What a request names does not exist (a batch not indexed, or dropped by a reorganisation).
+    #[error("{message}")]
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+        /// Which one was missing.
+        message: String,
+    },
     /// A request or command argument is invalid.
     #[error("invalid {what}: {message}")]
     Invalid {

@@ -1,47 +1,13 @@
 //! Exports of royalty flows for accounting: every settlement with its payer, payee, creator,
 //! token and the split into fee and net, in chain order, as CSV or JSON.
 
+pub use fairtrain_protocol::api::indexer::Flow;
 use serde::Serialize;
 
 use crate::{
     units::{big, parse_amount},
     Db, Error, Result,
 };
-
-/// One royalty flow (one `UsageSettled`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Flow {
-    /// Block.
-    pub block_number: i64,
-    /// Block time (Unix seconds).
-    pub block_time: i64,
-    /// Transaction.
-    pub tx_hash: String,
-    /// Log index.
-    pub log_index: i64,
-    /// `batch` (claim of a committed batch) or `direct` (settleDirect).
-    pub kind: String,
-    /// Batch root (zero for direct).
-    pub root: String,
-    /// Payer.
-    pub payer: String,
-    /// Payee (license holder at settlement).
-    pub payee: String,
-    /// License.
-    pub license_id: String,
-    /// Creator of the license.
-    pub creator: String,
-    /// Token.
-    pub token: String,
-    /// Samples charged.
-    pub samples: i64,
-    /// Charged to the payer (fee included).
-    pub gross: String,
-    /// Platform fee.
-    pub fee: String,
-    /// Paid to the payee.
-    pub net: String,
-}
 
 /// Flows settled in blocks `from..=to`, in chain order.
 pub async fn flows(db: &Db, from: u64, to: u64) -> Result<Vec<Flow>> {

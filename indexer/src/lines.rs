@@ -1,35 +1,12 @@
 //! Credit lines (payer, relayer, token) as the API, the CLI and the dashboard show them.
 
+pub use fairtrain_protocol::api::indexer::CreditLineView;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     query::{lower, paged, Page, Paged},
     Db, Result,
 };
-
-/// One credit line and its pending credit reduction. Amounts are decimal strings, times Unix
-/// seconds; 0 when none.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CreditLineView {
-    /// Payer that funded the line.
-    pub payer: String,
-    /// Relayer whose batches reserve from it.
-    pub relayer: String,
-    /// Token.
-    pub token: String,
-    /// What the relayer may still reserve.
-    pub credit: String,
-    /// Reserved by the relayer's committed batches and not paid (one pool for all of them).
-    pub reserved: String,
-    /// Fees of claims paid from the line, not yet swept.
-    pub fees: String,
-    /// Latest expiry of a batch that reserved into the line since the last release (0 = none).
-    pub reserved_until: i64,
-    /// Pending credit reduction (0 = none).
-    pub reduction_amount: String,
-    /// When the pending reduction can be executed (0 = none).
-    pub reduction_effective_at: i64,
-}
 
 /// Which lines to list: every given field must match (empty = any).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]

@@ -647,7 +647,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("write {}", path.display()))?;
             }
             if let Some(path) = csv {
-                std::fs::write(&path, report.receipts_csv()?)
+                std::fs::write(&path, export::to_csv(&report.receipts)?)
                     .with_context(|| format!("write {}", path.display()))?;
             }
             print!("{}", report.summary());

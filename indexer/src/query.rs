@@ -5,6 +5,10 @@
 //! payee and token), which keeps the dashboard's heaviest question independent of the number of
 //! settlements; a payer filter or the finalized view reads `settlements` instead.
 
+pub use fairtrain_protocol::api::indexer::{
+    BalanceView, BatchDetail, BatchView, CreatorView, GroupBy, LicenseView, Paged, ReservationView,
+    RoyaltyTotal, SettlementView, Status, Unclaimed,
+};
 use std::collections::BTreeMap;
 
 use alloy::primitives::U256;
@@ -12,20 +16,29 @@ use serde::{Deserialize, Serialize};
 use sqlx::{any::AnyRow, Row};
 
 use crate::{
-    auditor::{self, AuditStatus},
-    raw,
+    auditor, raw,
     units::{parse_amount, parse_word},
     Db, Error, Result,
 };
 
-/// Pagination of a list (1-based page).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+/// The largest page number a list accepts: with at most [`MAX_PER_PAGE`] items a page, every
+/// offset stays far inside `i64` (the databases' `OFFSET`).
+pub const MAX_PAGE: u64 = 1_000_000_000;
+/// The most items a page holds.
+pub const MAX_PER_PAGE: u64 = 1000;
+
+/// Pagination of a list (1-based page): `1 ≤ page ≤` [`MAX_PAGE`], `1 ≤ per_page ≤`
+/// [`MAX_PER_PAGE`]; anything else is refused ([`Page::check`]), never clamped.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Page number, from 1.
     #[serde(default = "one")]
+    #[param(minimum = 1, maximum = 1_000_000_000, default = 1)]
     pub page: u64,
-    /// Items per page (at most 1000).
+    /// Items per page.
     #[serde(default = "hundred")]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub per_page: u64,
 }
 
@@ -46,48 +59,27 @@ impl Default for Page {
 }
 
 impl Page {
-    pub(crate) fn check(self) -> Result<Self> {
-        if self.page == 0 || self.per_page == 0 || self.per_page > 1000 {
-            return Err(Error::invalid("page", "page ≥ 1 and 1 ≤ per_page ≤ 1000"));
+    /// The page if within the documented ranges, else an [`Error::Invalid`] naming them.
+    pub fn check(self) -> Result<Self> {
+        if !(1..=MAX_PAGE).contains(&self.page) || !(1..=MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(Error::invalid(
+                "page",
+                format!("1 ≤ page ≤ {MAX_PAGE} and 1 ≤ per_page ≤ {MAX_PER_PAGE}"),
+            ));
         }
         Ok(self)
     }
+    /// Items before the page (checked: a page out of range gives `i64::MAX`, an empty page).
     pub(crate) fn offset(self) -> i64 {
-        ((self.page - 1) * self.per_page) as i64
+        self.page
+            .checked_sub(1)
+            .and_then(|p| p.checked_mul(self.per_page))
+            .and_then(|o| i64::try_from(o).ok())
+            .unwrap_or(i64::MAX)
     }
     pub(crate) fn limit(self) -> i64 {
-        self.per_page as i64
+        i64::try_from(self.per_page).unwrap_or(i64::MAX)
     }
-}
-
-/// A page of items with the chain position they reflect.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Paged<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// Page number.
-    pub page: u64,
-    /// Items per page.
-    pub per_page: u64,
-    /// Items in all pages.
-    pub total: u64,
-    /// Where the index stands.
-    pub status: Status,
-}
-
-/// Where the index stands.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-pub struct Status {
-    /// Chain id.
-    pub chain_id: u64,
-    /// Last indexed block (`latest` view).
-    pub indexed_block: u64,
-    /// Chain head at the last poll.
-    pub head_block: u64,
-    /// Newest finalized block the index covers (`finalized` view).
-    pub finalized_block: u64,
-    /// Raw events stored.
-    pub events: u64,
 }
 
 /// Where the index stands.
@@ -115,21 +107,6 @@ pub(crate) fn lower(s: &str) -> String {
     s.trim().to_ascii_lowercase()
 }
 
-/// How royalty totals are grouped.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum GroupBy {
-    /// Per license (and token).
-    #[default]
-    License,
-    /// Per creator (and token).
-    Creator,
-    /// Per payee (and token).
-    Payee,
-    /// Per UTC day (and token).
-    Day,
-}
-
 /// Which royalties to total.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct RoyaltyFilter {
@@ -151,25 +128,6 @@ pub struct RoyaltyFilter {
     /// Grouping.
     #[serde(default)]
     pub group: GroupBy,
-}
-
-/// Royalty totals of one group.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-pub struct RoyaltyTotal {
-    /// The group's key (license id, creator, payee or day).
-    pub key: String,
-    /// Payment token.
-    pub token: String,
-    /// Samples charged.
-    pub samples: i64,
-    /// Charged amount (net + fee).
-    pub gross: String,
-    /// Platform fee.
-    pub fee: String,
-    /// Paid to the payee.
-    pub net: String,
-    /// Settlements counted.
-    pub settlements: i64,
 }
 
 #[derive(Default)]
@@ -358,33 +316,6 @@ async fn flows(db: &Db, f: &RoyaltyFilter) -> Result<Vec<Flow>> {
         .collect()
 }
 
-/// A license with its royalty totals.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LicenseView {
-    /// Token id.
-    pub license_id: String,
-    /// Minter.
-    pub creator: String,
-    /// Current holder (paid on settlement).
-    pub holder: String,
-    /// Current terms id.
-    pub terms_id: i64,
-    /// Terms version.
-    pub version: i64,
-    /// Manifest hash.
-    pub manifest_hash: String,
-    /// EIP-2981 royalty.
-    pub royalty_bps: i64,
-    /// Mint block.
-    pub minted_block: i64,
-    /// Price per sample of the current terms.
-    pub price_per_sample: Option<String>,
-    /// Payment token of the current terms.
-    pub payment_token: Option<String>,
-    /// Terms URI.
-    pub terms_uri: Option<String>,
-}
-
 /// Licenses, optionally of one creator or holder, by id.
 pub async fn licenses(
     db: &Db,
@@ -449,29 +380,6 @@ pub async fn licenses(
     paged(db, items, page, total).await
 }
 
-/// A payer's funds in one token.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct BalanceView {
-    /// Payer.
-    pub payer: String,
-    /// Token.
-    pub token: String,
-    /// Refundable, chargeable balance.
-    pub available: String,
-    /// Reserved by batches, Σ over the payer's credit lines in the token.
-    pub reserved: String,
-    /// Deposited in total.
-    pub deposited: String,
-    /// Withdrawn in total.
-    pub withdrawn: String,
-    /// Charged in total (settlements, fees included).
-    pub spent: String,
-    /// Σ credit of the payer's lines in the token.
-    pub credit: String,
-    /// The payer's credit lines in the token.
-    pub credit_lines: Vec<crate::lines::CreditLineView>,
-}
-
 /// Payers' balances, optionally of one payer.
 pub async fn balances(db: &Db, payer: Option<&str>, page: Page) -> Result<Paged<BalanceView>> {
     let page = page.check()?;
@@ -516,37 +424,6 @@ pub async fn balances(db: &Db, payer: Option<&str>, page: Page) -> Result<Paged<
         });
     }
     paged(db, items, page, total).await
-}
-
-/// A committed batch.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct BatchView {
-    /// Merkle root.
-    pub root: String,
-    /// Committing relayer.
-    pub relayer: String,
-    /// Receipts in the batch.
-    pub receipt_count: i64,
-    /// Committed hash of the batch data.
-    pub data_hash: String,
-    /// Where the batch data is published.
-    pub data_uri: String,
-    /// Commit block.
-    pub block_number: i64,
-    /// Commit time.
-    pub block_time: i64,
-    /// Commit transaction.
-    pub tx_hash: String,
-    /// Reserved at commit (into the relayer's credit lines).
-    pub reserved: String,
-    /// Settled by claims (fees included), drawn on the relayer's lines.
-    pub settled: String,
-    /// Fees of those claims.
-    pub fees: String,
-    /// Claims (settlements) made.
-    pub claims: i64,
-    /// Where the batch's audit stands.
-    pub audit: AuditStatus,
 }
 
 fn batch_query(filter: &str) -> String {
@@ -594,66 +471,6 @@ pub async fn batches(db: &Db, page: Page) -> Result<Paged<BatchView>> {
     .await?;
     let items = rows.iter().map(batch_view).collect::<Result<_>>()?;
     paged(db, items, page, total).await
-}
-
-/// One reservation of a batch.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ReservationView {
-    /// Payer.
-    pub payer: String,
-    /// Token.
-    pub token: String,
-    /// Relayer whose credit line the batch reserved into (its claims draw on that line).
-    pub relayer: String,
-    /// Moved from the line's credit to its reserved funds at commit (may be 0).
-    pub amount: String,
-    /// Claims close at this time.
-    pub expires_at: i64,
-}
-
-/// One settlement (a claim of a batch receipt, or a direct settlement).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SettlementView {
-    /// Block.
-    pub block_number: i64,
-    /// Log index.
-    pub log_index: i64,
-    /// Block time.
-    pub block_time: i64,
-    /// Transaction.
-    pub tx_hash: String,
-    /// Batch root (zero for direct settlement).
-    pub root: String,
-    /// Usage key (payer, license, terms, run).
-    pub usage_key: String,
-    /// Payer (from the transaction's calldata).
-    pub payer: Option<String>,
-    /// Payee (license holder then).
-    pub payee: String,
-    /// License.
-    pub license_id: String,
-    /// Token.
-    pub token: String,
-    /// Cumulative samples of the receipt.
-    pub cumulative_samples: i64,
-    /// Samples charged.
-    pub samples: i64,
-    /// Charged (fee included).
-    pub amount: String,
-    /// Fee.
-    pub fee: String,
-}
-
-/// A batch with its reservations and claims.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct BatchDetail {
-    /// The batch.
-    pub batch: BatchView,
-    /// Its reservations.
-    pub reservations: Vec<ReservationView>,
-    /// Its first 1,000 claims in chain order (`batch.claims` counts them all; audits read
-    /// every one: [`batch_claims`]).
-    pub claims: Vec<SettlementView>,
 }
 
 /// One batch by root.
@@ -802,27 +619,6 @@ pub async fn settlements(
     }
 }
 
-/// What audited batches still owe a payee (or every payee), per license and token.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Unclaimed {
-    /// Batch.
-    pub root: String,
-    /// License.
-    pub license_id: String,
-    /// Current holder of the license (who a claim would pay).
-    pub payee: String,
-    /// Token.
-    pub token: String,
-    /// Owed by the batch's receipts of this license (fees included).
-    pub expected: String,
-    /// Claimed so far.
-    pub claimed: String,
-    /// Still claimable (expected − claimed).
-    pub unclaimed: String,
-    /// Claims close at this time.
-    pub expires_at: i64,
-}
-
 /// Unclaimed amounts of audited batches whose relayer's line has not been released since the
 /// commit (a release comes only after every batch of the line expired), optionally
 /// for one payee (current license holder).
@@ -882,28 +678,6 @@ pub async fn unclaimed(db: &Db, payee: Option<&str>) -> Result<Vec<Unclaimed>> {
             },
         )
         .collect())
-}
-
-/// Royalties and usage of each creator, for the dashboard: per creator and token, gross, fee,
-/// net (claimed) and unclaimed (from audited batches), with license counts.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct CreatorView {
-    /// Creator.
-    pub creator: String,
-    /// Token.
-    pub token: String,
-    /// Licenses minted.
-    pub licenses: i64,
-    /// Samples charged.
-    pub samples: i64,
-    /// Charged in total.
-    pub gross: String,
-    /// Fees.
-    pub fee: String,
-    /// Claimed (paid to holders).
-    pub claimed: String,
-    /// Owed by audited batches, not yet claimed.
-    pub unclaimed: String,
 }
 
 /// Per-creator totals (the dashboard's main table).

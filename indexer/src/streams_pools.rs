@@ -7,7 +7,9 @@
 //! `insolvent`, one past its end as `ended`, whatever the last event said.
 
 use alloy::primitives::U256;
-use serde::Serialize;
+pub use fairtrain_protocol::api::indexer::{
+    HolderTokenView, HolderView, PoolDetail, PoolTokenView, PoolView, StreamPayeeView, StreamView,
+};
 
 use crate::{
     derive::{
@@ -19,53 +21,6 @@ use crate::{
     units::parse_amount,
     Db, Result,
 };
-
-/// One stream, as of the latest indexed block.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StreamView {
-    /// Stream id.
-    pub stream_id: String,
-    /// Who pays.
-    pub payer: String,
-    /// The license paid (its holders over time are the payees).
-    pub license_id: String,
-    /// Token streamed.
-    pub token: String,
-    /// Who may pause it besides the payer (zero address: nobody).
-    pub operator: String,
-    /// Token base units per second × 1e18.
-    pub rate: String,
-    /// Start time (seconds).
-    pub start_time: i64,
-    /// End time (0: open-ended).
-    pub end_time: i64,
-    /// Lifecycle as stored by the contract: `active`, `paused` or `cancelled`.
-    pub status: String,
-    /// State at `as_of` (`stateOf`): `pending`, `streaming`, `insolvent`, `paused`, `ended`
-    /// or `cancelled`.
-    pub state: StreamState,
-    /// Deposited in total.
-    pub deposited: String,
-    /// Transferred to the license's holder (`StreamWithdrawn`).
-    pub withdrawn: String,
-    /// Booked to holders' `owedTo` (`AccrualCredited`).
-    pub credited: String,
-    /// Refunded to the payer on cancellation.
-    pub refunded: String,
-    /// Deposited and neither credited nor refunded (`getStream().balance` after the last event).
-    pub balance: String,
-    /// Accrued by `as_of`, not yet credited, covered by the balance (`withdrawableAmountOf`).
-    pub withdrawable: String,
-    /// Accrued by `as_of` beyond the balance (`uncoveredDebtOf`; a cancelled stream's written-off
-    /// debt stays in `written_off`).
-    pub uncovered_debt: String,
-    /// Debt written off by the cancellation.
-    pub written_off: String,
-    /// Streamed to holders by `as_of`: withdrawn + credited + withdrawable.
-    pub streamed: String,
-    /// The time the state is computed for (the latest indexed block's timestamp).
-    pub as_of: u64,
-}
 
 /// A `streams` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -188,25 +143,6 @@ pub async fn stream(db: &Db, id: &str) -> Result<Option<StreamView>> {
     row.map(|r| stream_view(r, time)).transpose()
 }
 
-/// What streams paid one license holder in one token (all streams together).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StreamPayeeView {
-    /// The holder (a license's payee for the time it held the license).
-    pub holder: String,
-    /// Token.
-    pub token: String,
-    /// Transferred by `withdraw` while it held the license.
-    pub withdrawn: String,
-    /// Booked to its `owedTo` balance (past holdings, settlements by anyone, payer operations).
-    pub credited: String,
-    /// Paid out of `owedTo` (`withdrawOwed`).
-    pub owed_withdrawn: String,
-    /// Still in `owedTo` (credited − owed_withdrawn).
-    pub owed: String,
-    /// Received in total: withdrawn + owed_withdrawn.
-    pub received: String,
-}
-
 /// Stream payees per token, optionally one holder.
 pub async fn stream_payees(
     db: &Db,
@@ -247,84 +183,6 @@ pub async fn stream_payees(
         )
         .collect::<Result<Vec<_>>>()?;
     paged(db, items, page, total).await
-}
-
-/// A pool's totals in one accepted token.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PoolTokenView {
-    /// Token.
-    pub token: String,
-    /// Income booked by `distribute` (`tokenState.received`).
-    pub distributed: String,
-    /// Paid to holders by `claim` (`tokenState.paidOut`).
-    pub claimed: String,
-    /// Distributed and not claimed yet.
-    pub unclaimed: String,
-    /// Number of distributions.
-    pub distributions: i64,
-    /// Accumulator per share, scaled by 1e36.
-    pub acc_per_share: String,
-    /// Remainder of the last division (scaled), carried into the next distribution.
-    pub carry: String,
-}
-
-/// A pool with its totals per token.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PoolView {
-    /// The pool (also its share token).
-    pub pool: String,
-    /// The factory that created it.
-    pub factory: String,
-    /// Who created it.
-    pub creator: String,
-    /// May add tokens and update license terms (zero address: nobody).
-    pub manager: String,
-    /// Whether shares can move (false: a fixed split).
-    pub transferable: bool,
-    /// Share token name.
-    pub name: String,
-    /// Share token symbol.
-    pub symbol: String,
-    /// Shares in existence (fixed at creation).
-    pub total_supply: String,
-    /// Block of creation.
-    pub created_block: i64,
-    /// Holders with shares.
-    pub holders: i64,
-    /// Totals per accepted token.
-    pub tokens: Vec<PoolTokenView>,
-}
-
-/// One holder of a pool's shares, per token.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct HolderTokenView {
-    /// Token.
-    pub token: String,
-    /// Claimed in total.
-    pub claimed: String,
-    /// Claimable now (`claimable(holder, token)` at the latest indexed block).
-    pub claimable: String,
-}
-
-/// One holder of a pool's shares.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct HolderView {
-    /// Holder.
-    pub holder: String,
-    /// Shares held.
-    pub shares: String,
-    /// Claimed and claimable per accepted token.
-    pub tokens: Vec<HolderTokenView>,
-}
-
-/// A pool with every holder.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PoolDetail {
-    /// The pool and its totals.
-    #[serde(flatten)]
-    pub pool: PoolView,
-    /// Holders (also past holders with claims), by shares, largest first.
-    pub holder_list: Vec<HolderView>,
 }
 
 type PoolRow = (

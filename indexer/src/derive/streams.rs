@@ -14,8 +14,8 @@
 //! counted against the wrong anchor.
 
 use alloy::primitives::{Address, U256};
+pub use fairtrain_protocol::api::indexer::StreamState;
 use fairtrain_protocol::bindings::streams::RoyaltyStreams::RoyaltyStreamsEvents;
-use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use crate::{
@@ -307,51 +307,6 @@ pub(super) async fn apply(
         S::StreamCreated(_) | S::HolderCheckpointed(_) | S::OwedWithdrawn(_) => {}
     }
     store(tx, &id, &s).await
-}
-
-/// A stream's state at some time, as `RoyaltyStreams.stateOf` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamState {
-    /// Active, before its start time.
-    Pending,
-    /// Active, accruing, and its balance covers what accrued.
-    Streaming,
-    /// Active or paused, and what accrued exceeds its balance.
-    Insolvent,
-    /// Paused, no debt.
-    Paused,
-    /// Past its end time, no debt.
-    Ended,
-    /// Cancelled (final).
-    Cancelled,
-}
-
-impl StreamState {
-    /// The state's name (`streaming`, `insolvent`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Streaming => "streaming",
-            Self::Insolvent => "insolvent",
-            Self::Paused => "paused",
-            Self::Ended => "ended",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// From `Streams.State` as `stateOf` returns it (`None` for `Null`).
-    pub fn from_chain(state: u8) -> Option<Self> {
-        Some(match state {
-            1 => Self::Pending,
-            2 => Self::Streaming,
-            3 => Self::Insolvent,
-            4 => Self::Paused,
-            5 => Self::Ended,
-            6 => Self::Cancelled,
-            _ => return None,
-        })
-    }
 }
 
 /// The stored accrual of a stream (the columns `status`, `rate`, `balance`, `anchor`, `end_at`,

@@ -220,22 +220,8 @@ async fn api_answers(backend: Backend) {
     .await;
     assert_eq!(none["total"], 0);
 
-    // Errors are clear and typed.
-    let (code, body) = get(&base, &format!("/api/batches/0x{}", "00".repeat(32))).await;
-    assert_eq!(code, 404, "{body}");
-    let (code, body) = get(&base, "/api/batches/not-a-root").await;
-    assert_eq!(code, 400, "{body}");
-    let (code, body) = get(&base, "/api/streams/999").await;
-    assert_eq!(code, 404, "{body}");
-    let (code, body) = get(&base, &format!("/api/pools/0x{}", "00".repeat(20))).await;
-    assert_eq!(code, 404, "{body}");
-    let (code, body) = get(&base, "/api/pools?page=0").await;
-    assert_eq!(code, 400, "{body}");
-    let (code, body) = get(&base, "/api/licenses?per_page=5000").await;
-    assert_eq!(code, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("per_page"));
-    let (code, _) = get(&base, "/api/export/flows?format=xml").await;
-    assert_eq!(code, 400);
+    // Errors answer in the one envelope, with a code.
+    errors_answer_in_the_envelope(&base).await;
 
     // The finalized view (head − 2 confirmations) does not yet count the claims of the last
     // block; after more blocks it does.
@@ -264,53 +250,21 @@ async fn api_answers(backend: Backend) {
     assert!(lines[0].starts_with("block_number,block_time,tx_hash,log_index,kind,root,payer,payee"));
     assert_eq!(lines.len(), flows.as_array().unwrap().len() + 1);
 
-    // Every documented path answers; every route is documented.
+    // The router and the generated document agree, and a batch as served has exactly the
+    // documented fields, its audit status too.
     let doc = ok(&base, "/api/openapi.json").await;
-    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    for route in [
-        "/api/status",
-        "/api/royalties",
-        "/api/creators",
-        "/api/licenses",
-        "/api/balances",
-        "/api/batches",
-        "/api/batches/{root}",
-        "/api/settlements",
-        "/api/unclaimed",
-        "/api/credit-lines",
-        "/api/export/flows",
-        "/api/live",
-        "/api/openapi.json",
-        "/api/streams",
-        "/api/streams/{id}",
-        "/api/stream-payees",
-        "/api/pools",
-        "/api/pools/{address}",
-    ] {
-        assert!(
-            paths.iter().any(|p| *p == route),
-            "{route} is not documented"
-        );
-    }
-    // A batch as served has exactly the documented fields, its audit status too.
+    router_and_document_agree(&base, &doc).await;
     let keys = |v: &Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();
         k
     };
     let schemas = &doc["components"]["schemas"];
-    assert_eq!(keys(&schemas["Batch"]["properties"]), keys(batch));
+    assert_eq!(keys(&schemas["BatchView"]["properties"]), keys(batch));
     assert_eq!(
         keys(&schemas["AuditStatus"]["properties"]),
         keys(&batch["audit"])
     );
-    for p in paths
-        .iter()
-        .filter(|p| !p.contains('{') && **p != "/api/live")
-    {
-        let (code, _) = get(&base, p).await;
-        assert_eq!(code, 200, "{p}");
-    }
 
     // Live updates: the first server-sent event is the status.
     let mut resp = reqwest::get(format!("{base}/api/live")).await.unwrap();
@@ -322,6 +276,172 @@ async fn api_answers(backend: Backend) {
     drop(s.test_db);
 }
 both_databases!(api_answers_with_the_chains_numbers, super::api_answers);
+
+/// The status and `error.code` of `method path` (with a body of `content_type` if given).
+async fn error_of(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String, reqwest::header::HeaderMap) {
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(content_type) = body {
+        req = req
+            .header("content-type", content_type)
+            .body("{}".to_owned());
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let code = body["error"]["code"].as_str().unwrap_or_else(|| {
+        panic!("{path}: {status} without the error envelope: {body}");
+    });
+    assert!(body["error"]["message"].is_string(), "{body}");
+    (status, code.to_owned(), headers)
+}
+
+/// Every error, the framework's too, in `{"error": {"code", "message"}}`.
+async fn errors_answer_in_the_envelope(base: &str) {
+    use reqwest::Method;
+    let answer = |path: String| async move {
+        let (status, code, _) = error_of(base, Method::GET, &path, None).await;
+        (status, code)
+    };
+    let not_found = (404, "not_found".to_owned());
+    let malformed = (400, "malformed".to_owned());
+    // Items that do not exist; routes that do not exist.
+    assert_eq!(
+        answer(format!("/api/batches/0x{}", "00".repeat(32))).await,
+        not_found
+    );
+    assert_eq!(
+        answer(format!("/api/batches/0x{}/audit", "00".repeat(32))).await,
+        not_found
+    );
+    assert_eq!(answer("/api/streams/999".into()).await, not_found);
+    assert_eq!(
+        answer(format!("/api/pools/0x{}", "00".repeat(20))).await,
+        not_found
+    );
+    assert_eq!(answer("/api/nope".into()).await, not_found);
+    assert_eq!(answer("/api/batches/a/b/c".into()).await, not_found);
+    // Unparsable path and query values (axum answered these in plain text).
+    for path in [
+        "/api/batches/not-a-root",
+        "/api/streams/abc",
+        "/api/pools/0x12",
+        "/api/licenses?page=abc",
+        "/api/licenses?creator=alice",
+        "/api/royalties?group=week",
+        "/api/royalties?from_day=yesterday",
+        "/api/settlements?license=-1",
+        "/api/export/flows?format=xml",
+        "/api/export/flows?to_block=9223372036854775808",
+    ] {
+        assert_eq!(answer(path.into()).await, malformed, "{path}");
+    }
+    // Pages out of range are refused on every list, not clamped; a page whose offset overflows
+    // (u64, or only the databases' i64) neither crashes the handler nor answers page 1.
+    for list in [
+        "/api/licenses",
+        "/api/balances",
+        "/api/batches",
+        "/api/settlements",
+        "/api/royalties",
+        "/api/credit-lines",
+        "/api/streams",
+        "/api/stream-payees",
+        "/api/pools",
+    ] {
+        for query in [
+            "page=0",
+            "per_page=0",
+            "per_page=1001",
+            "page=1176662545295472896",
+            "page=9223372036854776&per_page=1000",
+            "page=1000000001",
+            "page=18446744073709551616",
+        ] {
+            assert_eq!(
+                answer(format!("{list}?{query}")).await,
+                malformed,
+                "{list}?{query}"
+            );
+        }
+        let last = ok(base, &format!("{list}?page=1000000000&per_page=1000")).await;
+        assert_eq!(last["items"], serde_json::json!([]), "{list}");
+    }
+    let (_, body) = get(base, "/api/licenses?per_page=5000").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("per_page"));
+    // Wrong methods, with the allowed ones.
+    let (status, code, headers) = error_of(base, Method::DELETE, "/api/status", None).await;
+    assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
+    assert_eq!(headers["allow"], "GET,HEAD");
+    // A body that is not JSON.
+    let audit = format!("/api/batches/0x{}/audit", "00".repeat(32));
+    let (status, code, _) = error_of(base, Method::POST, &audit, Some("text/plain")).await;
+    assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
+    let (status, code, _) = error_of(base, Method::POST, &audit, Some("application/json")).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+}
+
+/// Every operation of the document is served (a method it does not document answers 405 with
+/// exactly the documented methods in `Allow`), and a path it does not document is not (404).
+async fn router_and_document_agree(base: &str, doc: &Value) {
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{:?}", paths.keys());
+    for (path, item) in paths {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.push("HEAD".into());
+        documented.sort();
+        let url = path
+            .replace("{root}", &format!("0x{}", "00".repeat(32)))
+            .replace("{address}", &format!("0x{}", "00".repeat(20)))
+            .replace("{id}", "1");
+        let (status, code, headers) = error_of(base, reqwest::Method::PATCH, &url, None).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (405, "method_not_allowed"),
+            "{path}"
+        );
+        let mut allowed: Vec<String> = headers["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .collect();
+        allowed.sort();
+        assert_eq!(
+            allowed, documented,
+            "{path}: served methods against documented"
+        );
+        if !path.contains('{') && path != "/api/live" {
+            assert_eq!(get(base, path).await.0, 200, "{path}");
+        }
+    }
+    for undocumented in [
+        "/api",
+        "/api/",
+        "/api/batch",
+        "/openapi.json",
+        "/api/export",
+    ] {
+        let (status, code, _) = error_of(base, reqwest::Method::GET, undocumented, None).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (404, "not_found"),
+            "{undocumented}"
+        );
+    }
+}
 
 /// Runs the indexer's binary against `db` and the chain: exit code and stdout + stderr.
 pub(crate) fn cli(db: &str, chain: &Chain, args: &[&str]) -> (i32, String) {

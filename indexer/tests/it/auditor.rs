@@ -81,7 +81,8 @@ async fn wait_audit(
 }
 
 async fn report(db: &Db, root: &str) -> Option<serde_json::Value> {
-    fairtrain_indexer::audit::stored(db, root).await.unwrap()
+    let r = fairtrain_indexer::audit::stored(db, root).await.unwrap();
+    r.map(|r| serde_json::to_value(r).unwrap())
 }
 
 async fn automatic_audits(backend: Backend) {
