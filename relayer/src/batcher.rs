@@ -147,7 +147,8 @@ impl Batcher {
     }
 
     fn commit_call(batch: &BatchRow) -> Result<Bytes, StoreError> {
-        let reservations = batch.reservations()?
+        let reservations = batch
+            .reservations()?
             .into_iter()
             .map(|r| Escrow::ReservationRequest {
                 payer: r.payer,
@@ -379,7 +380,8 @@ impl Batcher {
         Store::record_committed_heads(&mut tx, batch.id).await?;
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
-        let amounts = batch.reservations()?
+        let amounts = batch
+            .reservations()?
             .into_iter()
             .map(|r| ((r.payer, r.token), r.amount))
             .collect();

@@ -384,7 +384,10 @@ mod tests {
             json.contains("0x52908400098527886E0F7030069857D2E4169EE7"),
             "{json}"
         );
-        let lower = json.replace("0x52908400098527886E0F7030069857D2E4169EE7", &a.to_string().to_lowercase());
+        let lower = json.replace(
+            "0x52908400098527886E0F7030069857D2E4169EE7",
+            &a.to_string().to_lowercase(),
+        );
         assert_eq!(serde_json::from_str::<DomainInfo>(&lower).unwrap(), domain);
     }
 
