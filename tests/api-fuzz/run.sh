@@ -39,7 +39,8 @@ if [ -n "${API_FUZZ_REPORT:-}" ]; then
 fi
 # Without a terminal and colours the summary stays readable in logs.
 export NO_COLOR=1
-exec "$venv/bin/schemathesis" run "$doc" --url "$base" \
+exec "$venv/bin/schemathesis" --config-file "$ROOT/tests/api-fuzz/schemathesis.toml" \
+  run "$doc" --url "$base" \
   --checks all --mode all \
   --phases examples,coverage,fuzzing \
   --max-examples "${API_FUZZ_EXAMPLES:-30}" --seed "${API_FUZZ_SEED:-1}" \

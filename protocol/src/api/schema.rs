@@ -54,8 +54,22 @@ string_schema!(
     "unsigned integer as a decimal string (JSON numbers lose precision past 2^53)"
 );
 string_schema!(
-    /// A 65-byte receipt signature (`ReceiptSignature`).
+    /// A `u64` as a decimal string, as requests take it (19 digits: every such value fits).
+    Uint64,
+    "^[0-9]{1,19}$",
+    "unsigned 64-bit integer as a decimal string"
+);
+string_schema!(
+    /// A `U256` as a decimal string, as requests take it (77 digits: every such value fits).
+    Uint256,
+    "^[0-9]{1,77}$",
+    "unsigned 256-bit integer as a decimal string"
+);
+string_schema!(
+    /// A 65-byte receipt signature (`ReceiptSignature`): `v` 27 or 28, and a low `s` (the
+    /// pattern asks its first digit to be at most 7; the few values above n/2 it lets through
+    /// are refused as `malformed`).
     Signature65,
-    "^0x[0-9a-fA-F]{130}$",
-    "65 bytes r || s || v, 0x-prefixed hex; v 27 or 28, low s"
+    "^0x[0-9a-fA-F]{64}[0-7][0-9a-fA-F]{63}1[bcBC]$",
+    "65 bytes r || s || v, 0x-prefixed hex; v 27 or 28 (0x1b, 0x1c), low s (s <= n/2)"
 );

@@ -202,7 +202,9 @@ pub(super) async fn submit_one(
 /// Submit an array of signed receipts (at most `limits.maxBulk` of `/v1/info`): one outcome
 /// per item, in order. Accepted items are stored in one transaction before the answer.
 #[utoipa::path(post, path = "/v1/receipts/bulk", tag = "receipts",
-    request_body = Vec<SignedReceipt>,
+    request_body(content = Vec<serde_json::Value>, description = "an array of `SignedReceipt`s \
+        (the schema of `POST /v1/receipts`); each item is decoded on its own, and one that is \
+        not a receipt is refused in its own result (`malformed`), not the whole request"),
     responses(
         (status = 200, description = "one outcome per item", body = BulkResponse),
         (status = 400, description = "`malformed`: not a JSON array", body = ErrorBody),

@@ -69,11 +69,14 @@ fn the_document_says_what_every_route_answers() {
     // Every operation documents its errors in the one envelope, and strict inputs.
     let schemas = &doc["components"]["schemas"];
     assert_eq!(schemas["AddressHex"]["pattern"], "^0x[0-9a-fA-F]{40}$");
-    assert_eq!(schemas["Signature65"]["pattern"], "^0x[0-9a-fA-F]{130}$");
+    assert_eq!(
+        schemas["Signature65"]["pattern"],
+        "^0x[0-9a-fA-F]{64}[0-7][0-9a-fA-F]{63}1[bcBC]$"
+    );
     assert_eq!(schemas["Decimal"]["pattern"], "^[0-9]+$");
     assert_eq!(
         schemas["SignedReceipt"]["properties"]["licenseId"]["$ref"],
-        "#/components/schemas/Decimal"
+        "#/components/schemas/Uint256"
     );
     assert_eq!(schemas["SignedReceipt"]["additionalProperties"], false);
     let limit = |path: &str| {
