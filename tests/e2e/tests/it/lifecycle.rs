@@ -13,7 +13,6 @@
 use alloy::primitives::{keccak256, Address, B256, U256};
 use fairtrain_protocol::{api::relayer::Status, bindings::LicenseNFT, EscrowDomain};
 use fairtrain_sdk::{Meter, MeterConfig, Usage};
-use serde_json::Value;
 
 use crate::{
     indexer::{all_items, assert_agree, Flows, Indexer},

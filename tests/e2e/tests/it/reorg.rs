@@ -59,7 +59,7 @@ async fn claimed(relayer: &Relayer, ids: &[u64]) -> bool {
         .into_iter()
         .filter(|c| c.batch_id.is_some_and(|id| ids.contains(&(id as u64))))
         .collect();
-    !receipts.is_empty() && receipts.iter().all(claimed)
+    !receipts.is_empty() && receipts.iter().all(crate::support::claimed)
 }
 
 #[tokio::test(flavor = "multi_thread")]
