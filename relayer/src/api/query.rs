@@ -267,7 +267,7 @@ async fn proofs_of_licenses(
 /// proof: what its holder needs to claim.
 #[utoipa::path(get, path = "/v1/licenses/{licenseId}/proofs", tag = "proofs",
     params(("licenseId" = String, Path, description = "license id (decimal)",
-        pattern = "^[0-9]{1,78}$"), ProofsQuery),
+        pattern = "^[0-9]{1,77}$"), ProofsQuery),
     responses(
         (status = 200, description = "one page", body = LicenseProofs),
         (status = 400, description = "`malformed`, `out_of_range`", body = ErrorBody),
