@@ -22,15 +22,19 @@ pub const BATCH_DATA_VERSION: u32 = 1;
 /// The published record of one batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchData {
     /// Format version, [`BATCH_DATA_VERSION`].
     pub version: u32,
     /// Chain of the escrow (part of the EIP-712 domain).
     #[serde(with = "decimal::u64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Decimal))]
     pub chain_id: u64,
     /// The escrow (the EIP-712 verifying contract).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
     pub escrow: Address,
     /// The committed Merkle root.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Hash32))]
     pub root: B256,
     /// The batch's receipts in leaf order: leaf `i` is `leaf(digest(receipts[i]))`.
     pub receipts: Vec<SignedReceipt>,
@@ -41,13 +45,17 @@ pub struct BatchData {
 /// One `ReservationRequest` of the commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reservation {
     /// The payer reserved from.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
     pub payer: Address,
     /// The payment token.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
     pub token: Address,
     /// Token base units moved from the payer's available balance into the batch.
     #[serde(with = "decimal::u256")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Decimal))]
     pub amount: U256,
 }
 

@@ -146,13 +146,9 @@ impl Batcher {
         Ok(changed)
     }
 
-    fn reservations_of(batch: &BatchRow) -> Result<Vec<Reservation>, StoreError> {
-        serde_json::from_str(&batch.reservations)
-            .map_err(|e| StoreError::Corrupt(format!("batch {} reservations: {e}", batch.id)))
-    }
-
     fn commit_call(batch: &BatchRow) -> Result<Bytes, StoreError> {
-        let reservations = Self::reservations_of(batch)?
+        let reservations = batch
+            .reservations()?
             .into_iter()
             .map(|r| Escrow::ReservationRequest {
                 payer: r.payer,
@@ -322,7 +318,7 @@ impl Batcher {
 
     /// Whether the escrow already holds a reservation of this batch (it was committed).
     async fn committed_on_chain(&self, batch: &BatchRow) -> Result<bool, TxError> {
-        let reservations = Self::reservations_of(batch)?;
+        let reservations = batch.reservations()?;
         let Some(first) = reservations.first() else {
             return Ok(false);
         };
@@ -361,7 +357,7 @@ impl Batcher {
             // The shared ledger stops counting the batch's receipts as acknowledged and
             // uncommitted: they are now covered by the on-chain reservation. The payer rows
             // are locked first, as ingest does, so the two never wait on each other in a cycle.
-            crate::store::ledger::release(&mut tx, &Self::reservations_of(batch)?).await?;
+            crate::store::ledger::release(&mut tx, &batch.reservations()?).await?;
         }
         sqlx::query(
             "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
@@ -384,7 +380,8 @@ impl Batcher {
         Store::record_committed_heads(&mut tx, batch.id).await?;
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
-        let amounts = Self::reservations_of(batch)?
+        let amounts = batch
+            .reservations()?
             .into_iter()
             .map(|r| ((r.payer, r.token), r.amount))
             .collect();

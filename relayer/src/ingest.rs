@@ -13,8 +13,9 @@ use std::{
 };
 
 use alloy::primitives::{Address, B256, U256};
-use fairtrain_protocol::{batch::Reservation, wire::SignedReceipt, EscrowDomain};
-use serde::Serialize;
+use fairtrain_protocol::{
+    api::relayer::Outcome, batch::Reservation, wire::SignedReceipt, EscrowDomain,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
@@ -97,48 +98,6 @@ pub async fn verify_signatures(
         out.extend(chunk.await.expect("verification task panicked"));
     }
     out
-}
-
-/// What happened to one submitted receipt.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Stored durably for the first time.
-    Accepted {
-        /// Digest.
-        digest: B256,
-        /// What it adds over the previous receipt of its usage key, priced (decimal).
-        amount: String,
-    },
-    /// Already stored (idempotent resubmission).
-    Duplicate {
-        /// Digest.
-        digest: B256,
-    },
-    /// Refused.
-    Rejected {
-        /// Why.
-        #[serde(flatten)]
-        reason: RejectionView,
-    },
-}
-
-/// A [`Rejection`] as it appears in a bulk result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RejectionView {
-    /// Stable code.
-    pub code: &'static str,
-    /// Detail.
-    pub message: String,
-}
-
-impl From<&Rejection> for RejectionView {
-    fn from(r: &Rejection) -> Self {
-        Self {
-            code: r.code(),
-            message: r.to_string(),
-        }
-    }
 }
 
 /// `(payer, token)`.
@@ -554,15 +513,12 @@ async fn process_group(
                         });
                         out.push(Outcome::Accepted {
                             digest: v.digest,
-                            amount: amount.to_string(),
+                            amount,
                         });
                     }
                     Err(reason) => {
-                        metrics::counter!("relayer_receipts_rejected_total", "code" => reason.code())
-                            .increment(1);
-                        out.push(Outcome::Rejected {
-                            reason: (&reason).into(),
-                        });
+                        reason.count();
+                        out.push(reason.into());
                     }
                 }
             }

@@ -159,13 +159,18 @@ async fn main() -> anyhow::Result<()> {
                 "receipts": counts,
                 "claims": claims,
                 "releases": releases,
-                "latestBatch": store.batches(1).await?.first(),
+                "latestBatch": store.batches(1).await?.first().map(|b| b.to_api()).transpose()?,
             }));
             Ok(())
         }
         Command::Batches { limit } => {
             let store = Store::connect(&config.database_url).await?;
-            print(&json!({ "batches": store.batches(limit).await? }));
+            let batches = store.batches(limit).await?;
+            let batches = batches
+                .iter()
+                .map(|b| b.to_api())
+                .collect::<Result<Vec<_>, _>>()?;
+            print(&json!({ "batches": batches }));
             Ok(())
         }
         Command::Proofs { license, payee } => {

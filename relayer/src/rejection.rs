@@ -1,7 +1,7 @@
 //! Why a receipt is refused: a stable machine-readable code, an HTTP status and a message.
 
 use axum::http::StatusCode;
-use serde::Serialize;
+use fairtrain_protocol::api::relayer::Outcome;
 
 /// A receipt the relayer will not acknowledge. [`Rejection::code`] is part of the API.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -101,30 +101,34 @@ impl Rejection {
     }
 
     /// The HTTP status of a single submission refused for this reason.
-    pub const fn status(&self) -> StatusCode {
-        match self {
-            Self::Malformed(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::CumulativeNotIncreasing { .. } => StatusCode::CONFLICT,
-            Self::InsufficientBudget { .. } => StatusCode::PAYMENT_REQUIRED,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        }
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code())
     }
 
-    /// The JSON body `{code, message}`.
-    pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-        }
+    /// Counts this rejection in `relayer_receipts_rejected_total{code}`: every refused
+    /// receipt is counted once, wherever it is refused (decoding, signature recovery, rate
+    /// limit, the writer's checks).
+    pub fn count(&self) {
+        metrics::counter!("relayer_receipts_rejected_total", "code" => self.code()).increment(1);
     }
 }
 
-/// The error object of every API error response: `{"error": {"code", "message"}}`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ErrorBody {
-    /// Stable machine-readable code.
-    pub code: &'static str,
-    /// Human-readable detail.
-    pub message: String,
+/// The HTTP status of a single submission refused with `code`.
+pub fn status_of(code: &str) -> StatusCode {
+    match code {
+        "malformed" => StatusCode::BAD_REQUEST,
+        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+        "cumulative_not_increasing" => StatusCode::CONFLICT,
+        "insufficient_budget" => StatusCode::PAYMENT_REQUIRED,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+impl From<Rejection> for Outcome {
+    fn from(r: Rejection) -> Self {
+        Self::Rejected {
+            code: r.code().to_owned(),
+            message: r.to_string(),
+        }
+    }
 }

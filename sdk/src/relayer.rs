@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use alloy::primitives::B256;
-use fairtrain_protocol::SignedReceipt;
-use serde::Deserialize;
+pub use fairtrain_protocol::api::relayer::Outcome;
+use fairtrain_protocol::{
+    api::{relayer::BulkResponse, ErrorBody},
+    SignedReceipt,
+};
 
 use crate::error::{Error, Result};
 
@@ -34,29 +36,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What the relayer did with one receipt.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Stored durably for the first time.
-    Accepted {
-        /// The receipt's EIP-712 digest.
-        digest: B256,
-    },
-    /// Already stored: an idempotent resubmission.
-    Duplicate {
-        /// The receipt's EIP-712 digest.
-        digest: B256,
-    },
-    /// Refused, with the relayer's machine-readable code.
-    Rejected {
-        /// Stable code (docs/relayer.md lists them).
-        code: String,
-        /// Human-readable detail.
-        message: String,
-    },
-}
-
 /// Whether a refusal can go away without a new receipt (chain state the relayer has not seen
 /// yet, a budget top-up or a credit line funded for the relayer (`no_credit_line`), a rate
 /// limit): such receipts are resent on the next flush. Unknown codes count as transient, so a
@@ -70,22 +49,6 @@ pub fn is_transient(code: &str) -> bool {
             | "receipt_after_expiry"
             | "cumulative_not_increasing"
     )
-}
-
-#[derive(Deserialize)]
-struct BulkResponse {
-    results: Vec<Outcome>,
-}
-
-#[derive(Deserialize)]
-struct ErrorResponse {
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
 }
 
 /// An HTTP client of one relayer.
@@ -156,7 +119,7 @@ impl RelayerClient {
                 continue;
             }
             let text = response.text().await.unwrap_or_default();
-            let (code, message) = match serde_json::from_str::<ErrorResponse>(&text) {
+            let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
                 Ok(body) => (body.error.code, body.error.message),
                 Err(_) => ("unknown".to_owned(), text),
             };

@@ -2,7 +2,8 @@
 # Runs ./scripts/up on free ports in the background (as its own job, as from a terminal),
 # waits for "running", checks that the relayer committed a batch reserving from the demo payer's
 # credit line and paid a claim, that the demo's royalty stream and pool payout exist on-chain, that the services answer and the indexer
-# audited the relayer's batch (every value read from the summary must be there), sends SIGINT
+# audited the relayer's batch (every value read from the summary must be there), that
+# schemathesis finds nothing wrong in the relayer's API (tests/api-fuzz/run.sh), sends SIGINT
 # and checks that every process it started is gone; then runs it a second time (running it again
 # works) and stops it with SIGTERM.
 source "$(dirname "$0")/../../scripts/lib/common.sh"
@@ -110,6 +111,10 @@ check_dashboard "$indexer"
 # scripts/up allows that host: the batch it committed is audited and passes.
 audit_passed() { curl -fsS "$indexer/api/batches" | grep -qF '"status":"passed"'; }
 check "the indexer audited the relayer's batch (passed)" eventually audit_passed
+# The relayer's API against its own generated document, on this devnet (a batch, receipts,
+# proofs to serve): schemathesis finds no 5xx and no answer outside the document.
+check "schemathesis: the relayer answers only as its document says" \
+  "$ROOT/tests/api-fuzz/run.sh" "$relayer"
 sid="$up_pid"
 stop_up INT
 check "SIGINT stops every process scripts/up started" session_gone "$sid"

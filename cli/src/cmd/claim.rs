@@ -20,10 +20,11 @@ use std::{
 use alloy::primitives::{Address, B256, U256};
 use clap::Args;
 use fairtrain_protocol::{
+    api::relayer::ProofsPage,
     bindings::{Escrow, TrainingEscrow},
     fetch, BatchData, EscrowDomain, SignedReceipt,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{
     chain::{Chain, Sent},
@@ -63,21 +64,11 @@ pub struct ClaimArgs {
 }
 
 /// One receipt with what `claim` needs, from whichever source.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 struct Candidate {
     root: Option<B256>,
     receipt: SignedReceipt,
     proof: Vec<B256>,
-}
-
-/// One page of a relayer's answer to a proofs query; `next` is the cursor of the following
-/// page (absent on the last).
-#[derive(Debug, Deserialize)]
-struct ProofsResponse {
-    claims: Vec<Candidate>,
-    #[serde(default)]
-    next: Option<String>,
 }
 
 /// A receipt left out, and why.
@@ -196,13 +187,17 @@ async fn from_relayer(base: &str, payee: Address, licenses: &[U256]) -> Result<V
                 None => url.clone(),
             };
             let bytes = fetch(&page_url).await?;
-            let response: ProofsResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            let response: ProofsPage = serde_json::from_slice(&bytes).map_err(|e| {
                 CliError::rpc(
                     &format!("reading {page_url}"),
                     format!("not a proofs answer: {e}"),
                 )
             })?;
-            out.extend(response.claims);
+            out.extend(response.claims.into_iter().map(|c| Candidate {
+                root: c.root,
+                receipt: c.receipt,
+                proof: c.proof,
+            }));
             match response.next {
                 Some(next) if after.as_ref() == Some(&next) => {
                     return Err(CliError::rpc(

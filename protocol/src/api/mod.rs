@@ -5,9 +5,13 @@
 //! - [`error`]: the one error envelope both services answer with.
 //! - [`relayer`]: requests and responses of the relayer (`/v1/...`).
 //! - [`indexer`]: responses of the indexer (`/api/...`).
+//! - `schema` (feature `openapi`): the named schemas of addresses, hashes, decimal strings and
+//!   signatures that the API types reference.
 
 pub mod error;
 pub mod indexer;
 pub mod relayer;
+#[cfg(feature = "openapi")]
+pub mod schema;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -1,6 +1,7 @@
 //! Typed rows of the store's tables.
 
 use alloy::primitives::{Address, B256};
+use fairtrain_protocol::{api::relayer as api, batch::Reservation};
 use sqlx::{any::AnyRow, Row};
 
 use super::{StoreError, StoreResult};
@@ -60,7 +61,7 @@ pub struct IngestRow {
 }
 
 /// A stored receipt.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct ReceiptRow {
     /// EIP-712 digest.
     pub digest: String,
@@ -142,7 +143,7 @@ impl ReceiptRow {
 }
 
 /// A stored batch.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct BatchRow {
     /// Sequential id.
     pub id: i64,
@@ -198,8 +199,46 @@ impl BatchRow {
     }
 }
 
+impl BatchRow {
+    /// The reservations of the commit (stored as JSON).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when the stored JSON does not parse.
+    pub fn reservations(&self) -> StoreResult<Vec<Reservation>> {
+        serde_json::from_str(&self.reservations)
+            .map_err(|e| StoreError::Corrupt(format!("batch {} reservations: {e}", self.id)))
+    }
+
+    /// The batch as the API answers it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when a column does not parse.
+    pub fn to_api(&self) -> StoreResult<api::Batch> {
+        Ok(api::Batch {
+            id: self.id,
+            state: self.state.clone(),
+            root: parse("root", &self.root)?,
+            receipt_count: self.receipt_count,
+            data_hash: parse("data_hash", &self.data_hash)?,
+            data_uri: self.data_uri.clone(),
+            reservations: self.reservations()?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            commit_tx: self
+                .commit_tx
+                .as_deref()
+                .map(|h| parse("commit_tx", h))
+                .transpose()?,
+            commit_block: self.commit_block,
+            error: self.error.clone(),
+        })
+    }
+}
+
 /// A signed transaction.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct TxRow {
     /// Transaction hash.
     pub hash: String,
@@ -242,6 +281,22 @@ impl TxRow {
             max_fee: r.try_get(6)?,
             priority_fee: r.try_get(7)?,
             created_at: r.try_get(8)?,
+        })
+    }
+}
+
+impl TxRow {
+    /// The transaction as the API answers it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when a column does not parse.
+    pub fn to_api(&self) -> StoreResult<api::Transaction> {
+        Ok(api::Transaction {
+            hash: parse("hash", &self.hash)?,
+            nonce: self.nonce,
+            attempt: self.attempt,
+            max_fee_per_gas: parse("max_fee", &self.max_fee)?,
         })
     }
 }

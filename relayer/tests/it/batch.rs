@@ -70,7 +70,7 @@ async fn commit_and_claim(db: Db) {
     assert_eq!(
         batch["receiptCount"]
             .as_i64()
-            .or(batch["receipt_count"].as_i64()),
+            .or(batch["receiptCount"].as_i64()),
         Some(5)
     );
     assert_eq!(chain.committed_roots().await, vec![root]);
@@ -92,7 +92,7 @@ async fn commit_and_claim(db: Db) {
     );
 
     // Batch data: served under its hash, which the commit carries; it recomputes the root.
-    let hash = batch["data_hash"].as_str().unwrap();
+    let hash = batch["dataHash"].as_str().unwrap();
     let raw = relayer
         .client
         .get(format!("{}/v1/data/{hash}", relayer.url))
@@ -113,7 +113,7 @@ async fn commit_and_claim(db: Db) {
     assert_eq!(data.reservations.len(), 1);
     assert_eq!(data.reservations[0].amount, total);
     assert_eq!(
-        batch["data_uri"],
+        batch["dataUri"],
         format!("http://relayer.test/v1/data/{hash}")
     );
 
@@ -235,7 +235,7 @@ async fn cut_by_age(db: Db) {
         .await;
     assert_eq!(status, 201);
     let batch = confirmed_batch(&relayer, 1).await;
-    assert_eq!(batch["receipt_count"], 2);
+    assert_eq!(batch["receiptCount"], 2);
     // A later receipt of the same run goes into a second batch, reserving only its increase.
     let (status, body) = relayer
         .post("/v1/receipts", &json!(chain.receipt("run-1", 15)))
@@ -243,8 +243,7 @@ async fn cut_by_age(db: Db) {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["amount"], (5 * chain.price).to_string());
     let second = confirmed_batch(&relayer, 2).await;
-    let reservations: Value =
-        serde_json::from_str(second["reservations"].as_str().unwrap()).unwrap();
+    let reservations: Value = serde_json::from_value(second["reservations"].clone()).unwrap();
     assert_eq!(reservations[0]["amount"], (5 * chain.price).to_string());
     assert_eq!(chain.committed_roots().await.len(), 2);
 }

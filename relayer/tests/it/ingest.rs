@@ -129,6 +129,7 @@ async fn rules(db: Db) {
     let r = relayer
         .client
         .post(format!("{}/v1/receipts", relayer.url))
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await

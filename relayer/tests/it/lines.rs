@@ -383,7 +383,7 @@ async fn relayer_releases_its_line(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!(sent.from, chain.relayer.address(), "sent by the relayer");
-    assert!(batch["commit_block"].as_u64().unwrap() > logs[0].block_number.unwrap());
+    assert!(batch["commitBlock"].as_u64().unwrap() > logs[0].block_number.unwrap());
     let (_, status) = relayer.get("/v1/status").await;
     assert_eq!(status["releases"], json!({ "confirmed": 1 }));
     let reserved = U256::from(150 + 10) * price;

@@ -105,7 +105,7 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     assert_eq!(confirmed.len(), roots.len());
     let committed_receipts: i64 = confirmed
         .iter()
-        .map(|x| x["receipt_count"].as_i64().unwrap())
+        .map(|x| x["receiptCount"].as_i64().unwrap())
         .sum();
     assert_eq!(
         committed_receipts, 15,

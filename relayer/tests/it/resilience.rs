@@ -212,7 +212,7 @@ async fn reorged_commit_is_recommitted(db: Db) {
         .expect("mined again");
     assert_eq!(
         Some(mined.block_number.unwrap() as i64),
-        b["batch"]["commit_block"].as_i64()
+        b["batch"]["commitBlock"].as_i64()
     );
 }
 

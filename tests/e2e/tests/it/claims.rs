@@ -6,6 +6,7 @@
 //! locally) finds everything settled. On SQLite and on PostgreSQL.
 
 use alloy::primitives::{keccak256, U256};
+use fairtrain_protocol::api::relayer::LicenseProofs;
 use fairtrain_sdk::Usage;
 use serde_json::Value;
 
@@ -34,15 +35,11 @@ async fn proofs_of_license_1(relayer: &Relayer) -> Vec<String> {
     let mut out = Vec::new();
     let mut path = "/v1/licenses/1/proofs".to_owned();
     loop {
-        let page = relayer.get(&path).await;
-        let claims = page["claims"].as_array().unwrap();
-        assert!(claims.len() <= PAGE, "{page}");
-        out.extend(
-            claims
-                .iter()
-                .map(|c| c["digest"].as_str().unwrap().to_owned()),
-        );
-        match page["next"].as_str() {
+        let page: LicenseProofs = serde_json::from_value(relayer.get(&path).await).unwrap();
+        let claims = page.page.claims;
+        assert!(claims.len() <= PAGE, "{}", claims.len());
+        out.extend(claims.iter().map(|c| format!("{:#x}", c.digest)));
+        match page.page.next {
             Some(next) => path = format!("/v1/licenses/1/proofs?after={next}"),
             None => return out,
         }
@@ -168,13 +165,9 @@ async fn creator_claims(db: Db) {
         .batches()
         .await
         .into_iter()
-        .rfind(|b| b["state"] == "confirmed")
+        .rfind(|b| b.state == "confirmed")
         .unwrap();
-    let data_url = format!(
-        "{}/v1/data/{}",
-        relayer.url,
-        batch["data_hash"].as_str().unwrap()
-    );
+    let data_url = format!("{}/v1/data/{}", relayer.url, batch.data_hash);
     let again: Value = serde_json::from_str(&devnet.cli(
         CREATOR,
         &["--json", "creator", "claim", "--batch-data", &data_url],

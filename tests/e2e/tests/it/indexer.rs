@@ -14,6 +14,7 @@ use alloy::{
     providers::Provider,
     rpc::types::Filter,
 };
+use fairtrain_protocol::api::relayer::Batch;
 use serde_json::Value;
 
 use crate::support::*;
@@ -313,11 +314,10 @@ pub(crate) async fn assert_agree(
     let mut receipts = Vec::new();
     for c in relayer.committed_receipts().await {
         receipts.push(Receipt {
-            license: c["receipt"]["licenseId"].as_str().unwrap().to_owned(),
-            root: c["root"].as_str().unwrap().to_lowercase(),
-            amount: units(&c["amount"]),
-            // A queued claim shows `claim:<job>`; a mined one its transaction hash.
-            claimed: c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")),
+            license: c.receipt.license_id.to_string(),
+            root: format!("{:#x}", c.root.unwrap()),
+            amount: c.amount,
+            claimed: claimed(&c),
         });
     }
     let claimed: U256 = receipts
@@ -325,11 +325,11 @@ pub(crate) async fn assert_agree(
         .filter(|r| r.claimed)
         .map(|r| r.amount)
         .sum();
-    let confirmed: Vec<Value> = relayer
+    let confirmed: Vec<Batch> = relayer
         .batches()
         .await
         .into_iter()
-        .filter(|b| b["state"] == "confirmed")
+        .filter(|b| b.state == "confirmed")
         .collect();
 
     // Payer balances.
@@ -408,35 +408,28 @@ pub(crate) async fn assert_agree(
     );
     let mut batch_fees = U256::ZERO;
     for rb in &confirmed {
-        let root = rb["root"].as_str().unwrap().to_lowercase();
+        let root = format!("{:#x}", rb.root);
         let ib = batches
             .iter()
             .find(|b| b["root"].as_str() == Some(&root))
             .unwrap_or_else(|| panic!("batch {root} not indexed: {batches:?}"));
         assert_eq!(
-            ib["receipt_count"].as_u64(),
-            Some(rb["receipt_count"].as_u64().unwrap()),
-            "{ib} / {rb}"
+            ib["receipt_count"].as_i64(),
+            Some(rb.receipt_count),
+            "{ib} / {rb:?}"
         );
         assert_eq!(
             ib["tx_hash"].as_str(),
-            Some(rb["commit_tx"].as_str().unwrap().to_lowercase().as_str()),
-            "{ib} / {rb}"
+            Some(format!("{:#x}", rb.commit_tx.unwrap()).as_str()),
+            "{ib} / {rb:?}"
         );
         assert_eq!(
-            ib["block_number"].as_u64(),
-            Some(rb["commit_block"].as_u64().unwrap()),
-            "{ib} / {rb}"
+            ib["block_number"].as_i64(),
+            rb.commit_block,
+            "{ib} / {rb:?}"
         );
-        let reservations: Value =
-            serde_json::from_str(rb["reservations"].as_str().unwrap()).unwrap();
-        let relayer_reserved: U256 = reservations
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| units(&r["amount"]))
-            .sum();
-        assert_eq!(units(&ib["reserved"]), relayer_reserved, "{ib} / {rb}");
+        let relayer_reserved: U256 = rb.reservations.iter().map(|r| r.amount).sum();
+        assert_eq!(units(&ib["reserved"]), relayer_reserved, "{ib} / {rb:?}");
         let of_root = || receipts.iter().filter(|r| r.root == root && r.claimed);
         assert_eq!(
             units(&ib["settled"]),

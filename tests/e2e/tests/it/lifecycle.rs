@@ -11,9 +11,8 @@
 //! totals and the deposit agree to the unit.
 
 use alloy::primitives::{keccak256, Address, B256, U256};
-use fairtrain_protocol::{bindings::LicenseNFT, EscrowDomain};
+use fairtrain_protocol::{api::relayer::Status, bindings::LicenseNFT, EscrowDomain};
 use fairtrain_sdk::{Meter, MeterConfig, Usage};
-use serde_json::Value;
 
 use crate::{
     indexer::{all_items, assert_agree, Flows, Indexer},
@@ -130,9 +129,9 @@ pub(crate) async fn meter(devnet: &Devnet, relayer: &Relayer, name: &str) -> Met
 /// Waits until every receipt the relayer holds is committed in a confirmed batch.
 pub(crate) async fn all_committed(relayer: &Relayer, receipts: u64) {
     eventually(60, || async {
-        let status = relayer.get("/v1/status").await;
-        let committed = status["receipts"]["committed"].as_u64().unwrap_or(0);
-        (committed == receipts).then_some(())
+        let status: Status = serde_json::from_value(relayer.get("/v1/status").await).unwrap();
+        let committed = status.receipts.get("committed").copied().unwrap_or(0);
+        (committed == receipts as i64).then_some(())
     })
     .await
     .unwrap_or_else(|| {
@@ -147,18 +146,11 @@ pub(crate) async fn all_committed(relayer: &Relayer, receipts: u64) {
 pub(crate) async fn confirmed_reservations(relayer: &Relayer) -> Vec<(B256, Address, U256)> {
     let mut out = Vec::new();
     for batch in relayer.batches().await {
-        if batch["state"] != "confirmed" {
+        if batch.state != "confirmed" {
             continue;
         }
-        let root: B256 = batch["root"].as_str().unwrap().parse().unwrap();
-        let reservations: Value =
-            serde_json::from_str(batch["reservations"].as_str().unwrap()).unwrap();
-        for r in reservations.as_array().unwrap() {
-            out.push((
-                root,
-                r["payer"].as_str().unwrap().parse().unwrap(),
-                units(&r["amount"]),
-            ));
+        for r in &batch.reservations {
+            out.push((batch.root, r.payer, r.amount));
         }
     }
     out
@@ -277,10 +269,7 @@ async fn lifecycle(db: Db) {
     // Sponsored claim: the relayer pays the creator.
     let creator_before = devnet.balance(addr(CREATOR)).await;
     let jobs = relayer.claim_all().await;
-    assert!(
-        jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
-        "{jobs}"
-    );
+    assert!(!jobs.claim_jobs.is_empty(), "{jobs:?}");
     assert_eq!(
         devnet.reserved(addr(PAYER)).await,
         charged,

@@ -8,6 +8,7 @@ use alloy::{
     primitives::{keccak256, B256, U256},
     providers::Provider,
 };
+use fairtrain_protocol::api::relayer::{BatchDetail, Claimable};
 use fairtrain_sdk::Usage;
 use serde_json::{json, Value};
 
@@ -45,23 +46,20 @@ where
 }
 
 /// The relayer's batch `id` (`GET /v1/batches/{id}`: the batch and its transactions).
-async fn batch(relayer: &Relayer, id: u64) -> Value {
-    relayer.get(&format!("/v1/batches/{id}")).await
+async fn batch(relayer: &Relayer, id: u64) -> Option<BatchDetail> {
+    serde_json::from_value(relayer.get(&format!("/v1/batches/{id}")).await).ok()
 }
 
 /// Whether every receipt of the relayer's batches `ids` has its claim transaction recorded
 /// (mined and buried, not just queued).
 async fn claimed(relayer: &Relayer, ids: &[u64]) -> bool {
-    let receipts: Vec<Value> = relayer
+    let receipts: Vec<Claimable> = relayer
         .committed_receipts()
         .await
         .into_iter()
-        .filter(|c| c["batchId"].as_u64().is_some_and(|id| ids.contains(&id)))
+        .filter(|c| c.batch_id.is_some_and(|id| ids.contains(&(id as u64))))
         .collect();
-    !receipts.is_empty()
-        && receipts
-            .iter()
-            .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
+    !receipts.is_empty() && receipts.iter().all(crate::support::claimed)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,21 +83,16 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
     meter.record(usage("run-a"), 300).await.unwrap();
     assert_eq!(meter.flush().await.unwrap().accepted, 1);
     mine_until(&devnet, &relayer, "batch 1 confirmed", || async {
-        batch(&relayer, 1).await["batch"]["state"] == "confirmed"
+        batch(&relayer, 1)
+            .await
+            .is_some_and(|b| b.batch.state == "confirmed")
     })
     .await;
-    let root1: B256 = batch(&relayer, 1).await["batch"]["root"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let root1: B256 = batch(&relayer, 1).await.unwrap().batch.root;
 
     // Its claim is mined (not yet confirmed) ...
     let jobs = relayer.claim_all().await;
-    assert!(
-        jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
-        "{jobs}"
-    );
+    assert!(!jobs.claim_jobs.is_empty(), "{jobs:?}");
     eventually(60, || async {
         devnet.reserved(addr(PAYER)).await.is_zero().then_some(())
     })
@@ -109,10 +102,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
     meter.record(usage("run-b"), 200).await.unwrap();
     assert_eq!(meter.flush().await.unwrap().accepted, 1);
     let commit2: B256 = eventually(60, || async {
-        let hash: B256 = batch(&relayer, 2).await["transactions"][0]["hash"]
-            .as_str()?
-            .parse()
-            .ok()?;
+        let hash: B256 = batch(&relayer, 2).await?.transactions.first()?.hash;
         devnet.provider.get_transaction_receipt(hash).await.ok()??;
         Some(hash)
     })
@@ -163,7 +153,9 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
         &relayer,
         "claim 1 and batch 2 confirmed",
         || async {
-            batch(&relayer, 2).await["batch"]["state"] == "confirmed"
+            batch(&relayer, 2)
+                .await
+                .is_some_and(|b| b.batch.state == "confirmed")
                 && claimed(&relayer, &[1]).await
         },
     )
@@ -172,10 +164,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
     assert_eq!(roots.len(), 2, "each root committed once: {roots:?}");
     // Claim batch 2 as well.
     let jobs = relayer.claim_all().await;
-    assert!(
-        jobs["claimJobs"].as_array().is_some_and(|j| !j.is_empty()),
-        "{jobs}"
-    );
+    assert!(!jobs.claim_jobs.is_empty(), "{jobs:?}");
     mine_until(&devnet, &relayer, "every receipt claimed", || {
         claimed(&relayer, &[1, 2])
     })

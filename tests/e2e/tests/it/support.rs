@@ -21,7 +21,10 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use fairtrain_protocol::bindings::{Escrow, IERC20Permit, TrainingEscrow};
+use fairtrain_protocol::{
+    api::relayer::{Batch, BatchList, ClaimResponse, Claimable, LicenseProofs},
+    bindings::{Escrow, IERC20Permit, TrainingEscrow},
+};
 use serde_json::Value;
 
 /// anvil's well-known development keys (never use them on a real chain).
@@ -678,7 +681,7 @@ horizon_secs = 600
 
     /// Queues sponsored claims for every confirmed batch. A `503` (the store busy, e.g. SQLite
     /// locked by the batcher) is retried, as an operator's client would.
-    pub(crate) async fn claim_all(&self) -> Value {
+    pub(crate) async fn claim_all(&self) -> ClaimResponse {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let resp = self
@@ -699,11 +702,10 @@ horizon_secs = 600
     }
 
     /// Every batch the relayer made, oldest first.
-    pub(crate) async fn batches(&self) -> Vec<Value> {
-        let mut b = self.get("/v1/batches?limit=1000").await["batches"]
-            .as_array()
-            .unwrap()
-            .clone();
+    pub(crate) async fn batches(&self) -> Vec<Batch> {
+        let list: BatchList =
+            serde_json::from_value(self.get("/v1/batches?limit=1000").await).unwrap();
+        let mut b = list.batches;
         b.reverse();
         b
     }
@@ -712,13 +714,13 @@ horizon_secs = 600
     /// as `GET /v1/receipts/{digest}` shows it (status, batch, root, amount, claim transaction):
     /// the relayer's records, claimed or not. (Its proofs endpoints serve only what is not
     /// settled.) The digests come from each batch's published data.
-    pub(crate) async fn committed_receipts(&self) -> Vec<Value> {
+    pub(crate) async fn committed_receipts(&self) -> Vec<Claimable> {
         let mut out = Vec::new();
         for batch in self.batches().await {
-            if batch["state"] != "confirmed" {
+            if batch.state != "confirmed" {
                 continue;
             }
-            let hash = batch["data_hash"].as_str().unwrap();
+            let hash = batch.data_hash;
             let bytes = self
                 .client
                 .get(format!("{}/v1/data/{hash}", self.url))
@@ -732,7 +734,8 @@ horizon_secs = 600
             let domain = fairtrain_protocol::EscrowDomain::new(data.chain_id, data.escrow);
             for receipt in &data.receipts {
                 let digest = domain.digest(&receipt.receipt());
-                out.push(self.get(&format!("/v1/receipts/{digest:#x}")).await);
+                let receipt = self.get(&format!("/v1/receipts/{digest:#x}")).await;
+                out.push(serde_json::from_value(receipt).unwrap());
             }
         }
         out
@@ -743,12 +746,10 @@ horizon_secs = 600
     /// left to claim.
     pub(crate) async fn all_claimed(&self, license: u64) -> bool {
         let receipts = self.committed_receipts().await;
-        let proofs = self.get(&format!("/v1/licenses/{license}/proofs")).await;
-        !receipts.is_empty()
-            && receipts
-                .iter()
-                .all(|c| c["claimTx"].as_str().is_some_and(|t| t.starts_with("0x")))
-            && proofs["claims"].as_array().is_some_and(Vec::is_empty)
+        let proofs: LicenseProofs =
+            serde_json::from_value(self.get(&format!("/v1/licenses/{license}/proofs")).await)
+                .unwrap();
+        !receipts.is_empty() && receipts.iter().all(claimed) && proofs.page.claims.is_empty()
     }
 
     /// Runs the operator CLI on this relayer's store and configuration.
@@ -783,6 +784,12 @@ where
 }
 
 /// A token amount in a relayer JSON document (decimal string or number).
+/// Whether the relayer's claim of a receipt is mined (a queued claim shows `claim:<job>`, a
+/// mined one its transaction hash).
+pub(crate) fn claimed(c: &Claimable) -> bool {
+    c.claim_tx.as_deref().is_some_and(|t| t.starts_with("0x"))
+}
+
 pub(crate) fn units(v: &Value) -> U256 {
     match v {
         Value::String(s) => s.parse().unwrap(),

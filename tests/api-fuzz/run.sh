@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Schema-driven fuzzing of a Fairtrain service's HTTP API: schemathesis (pinned, installed into
+# .tools/ on first use) generates requests from the service's own OpenAPI document, valid and
+# invalid, for every operation, and fails on any 5xx and on any answer the document does not
+# describe (status code, content type, headers, body schema), on invalid input accepted and on
+# valid input refused.
+#
+# Usage: tests/api-fuzz/run.sh <base-url> [<openapi>]
+#   <base-url>  where the service answers, e.g. http://127.0.0.1:8080
+#   <openapi>   its document: a file, a URL, or a path on <base-url> (default /openapi.json;
+#               the indexer's is /api/openapi.json)
+# Environment: API_FUZZ_EXAMPLES (examples per operation, default 30: the run stays well under
+# 90 s), API_FUZZ_SEED (default 1: runs are reproducible), API_FUZZ_REPORT (a directory for a
+# JUnit report and a pytest file reproducing the failures).
+source "$(dirname "$0")/../../scripts/lib/common.sh"
+
+base="${1:?usage: tests/api-fuzz/run.sh <base-url> [<openapi>]}"
+base="${base%/}"
+doc="${2:-/openapi.json}"
+case "$doc" in
+  http://* | https://*) ;;
+  /*) [ -f "$doc" ] || doc="$base$doc" ;;
+  *) [ -f "$doc" ] || doc="$base/$doc" ;;
+esac
+
+version="4.32.5"
+venv="$ROOT/.tools/schemathesis-$version"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  need python3 "Install Python 3 (with its venv module) to fuzz the HTTP APIs."
+  echo "installing schemathesis==$version into ${venv#"$ROOT/"}"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
+fi
+
+report=()
+if [ -n "${API_FUZZ_REPORT:-}" ]; then
+  report=(--report junit,pytest --report-dir "$API_FUZZ_REPORT")
+fi
+# Without a terminal and colours the summary stays readable in logs.
+export NO_COLOR=1
+exec "$venv/bin/schemathesis" --config-file "$ROOT/tests/api-fuzz/schemathesis.toml" \
+  run "$doc" --url "$base" \
+  --checks all --mode all \
+  --phases examples,coverage,fuzzing \
+  --max-examples "${API_FUZZ_EXAMPLES:-30}" --seed "${API_FUZZ_SEED:-1}" \
+  --workers 2 --request-timeout 10 \
+  --suppress-health-check too_slow,filter_too_much \
+  --warnings off \
+  "${report[@]}"
