@@ -13,10 +13,12 @@ use alloy::{
     eips::BlockNumberOrTag,
     network::EthereumWallet,
     node_bindings::{Anvil, AnvilInstance},
-    primitives::Address,
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
+    sol_types::SolEvent,
 };
-use fairtrain_protocol::Deployment;
+use fairtrain_protocol::{bindings::TrainingEscrow, Deployment};
 use serde_json::{json, Value};
 
 use crate::keys::{key, KEYS};
@@ -31,9 +33,48 @@ pub const NOTICE: u64 = 3600;
 /// The escrow's claim window on the devnet (`Deploy.s.sol`'s default), in seconds.
 pub const CLAIM_WINDOW: u64 = 7 * 86_400;
 
+alloy::sol! {
+    /// The deployment's test stablecoin (`MockERC20`): anyone may mint.
+    #[sol(rpc)]
+    interface IMint {
+        function mint(address to, uint256 amount) external;
+    }
+}
+
 /// anvil from `node_modules/.bin`, on the devnet's chain id.
 fn anvil() -> Anvil {
     Anvil::at(crate::tool("anvil")).chain_id(CHAIN_ID)
+}
+
+/// Runs `forge script <args>` from the repository root against the node at `url`,
+/// broadcasting one transaction at a time, with `env` added to the environment.
+///
+/// # Panics
+///
+/// If forge cannot run or the script fails (with its output).
+pub fn forge_script(url: &str, args: &[&str], env: &[(&str, &str)]) {
+    let path = format!(
+        "{}:{}",
+        crate::tool("forge").parent().expect("a folder").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(crate::tool("forge"))
+        .arg("script")
+        .args(args)
+        // --slow: one transaction at a time. Sent concurrently, a later nonce can reach anvil
+        // (automine) first and stay queued forever, and the script then waits for it.
+        .args(["--rpc-url", url, "--broadcast", "--slow"])
+        .envs(env.iter().copied())
+        .env("PATH", path)
+        .current_dir(crate::root())
+        .output()
+        .expect("forge runs (node_modules/.bin/forge; run ./scripts/setup)");
+    assert!(
+        out.status.success(),
+        "forge script {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The deployed state (as `anvil_dumpState` returns it) and the deployment file's text, made
@@ -43,32 +84,17 @@ fn deployed() -> &'static (String, String) {
     STATE.get_or_init(|| {
         let node = anvil().spawn();
         let url = node.endpoint();
-        let path = format!(
-            "{}:{}",
-            crate::tool("forge").parent().expect("a folder").display(),
-            std::env::var("PATH").unwrap_or_default()
+        forge_script(
+            &url,
+            &["contracts/script/Deploy.s.sol"],
+            &[
+                ("NOTICE_PERIOD", &NOTICE.to_string()),
+                ("DEPLOYER_PRIVATE_KEY", KEYS[0]),
+            ],
         );
-        let out = Command::new(crate::tool("forge"))
-            // --slow: one transaction at a time. Sent concurrently, a later nonce can reach
-            // anvil (automine) first and stay queued forever, and the script then waits for it.
-            .args(["script", "contracts/script/Deploy.s.sol", "--broadcast", "--slow"])
-            .args(["--rpc-url", &url])
-            .current_dir(crate::root())
-            .env("PATH", path)
-            .env("NOTICE_PERIOD", NOTICE.to_string())
-            .env("DEPLOYER_PRIVATE_KEY", KEYS[0])
-            .output()
-            .expect("forge runs (node_modules/.bin/forge; run ./scripts/setup)");
-        assert!(
-            out.status.success(),
-            "Deploy.s.sol failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let deployment = std::fs::read_to_string(
-            crate::root().join(Deployment::default_path(CHAIN_ID)),
-        )
-        .expect("Deploy.s.sol wrote the deployment file");
+        let deployment =
+            std::fs::read_to_string(crate::root().join(Deployment::default_path(CHAIN_ID)))
+                .expect("Deploy.s.sol wrote the deployment file");
         let state = crate::block_on(async move {
             ProviderBuilder::new()
                 .connect_http(url.parse().expect("anvil's URL"))
@@ -145,6 +171,23 @@ impl Devnet {
         self.deployment.payment_tokens[0]
     }
 
+    /// Mints `amount` (in units: the token has 6 decimals) of the test token to `to`.
+    ///
+    /// # Panics
+    ///
+    /// If the transaction fails or reverts.
+    pub async fn mint(&self, to: Address, amount: U256) {
+        let receipt = IMint::new(self.token(), self.provider.clone())
+            .mint(to, amount)
+            .send()
+            .await
+            .expect("mint sent")
+            .get_receipt()
+            .await
+            .expect("mint mined");
+        assert!(receipt.status(), "mint reverted");
+    }
+
     /// A provider that signs with anvil's account `i` by default.
     pub fn wallet(&self, i: usize) -> DynProvider {
         ProviderBuilder::new()
@@ -179,6 +222,21 @@ impl Devnet {
     /// The head block's number.
     pub async fn head(&self) -> u64 {
         self.provider.get_block_number().await.expect("the head")
+    }
+
+    /// Roots committed on the chain (the escrow's `BatchCommitted` logs), in order.
+    pub async fn committed_roots(&self) -> Vec<B256> {
+        let filter = Filter::new()
+            .address(self.deployment.training_escrow)
+            .event_signature(TrainingEscrow::BatchCommitted::SIGNATURE_HASH)
+            .from_block(0);
+        self.provider
+            .get_logs(&filter)
+            .await
+            .expect("the escrow's logs")
+            .iter()
+            .map(|log| log.topics()[1])
+            .collect()
     }
 
     /// Stops anvil (SIGTERM: it writes its state, blocks included, to a file), runs `during`,

@@ -259,4 +259,3 @@ impl RelayerProcess {
         cmd
     }
 }
-
