@@ -9,7 +9,7 @@ use alloy::{primitives::U256, providers::Provider};
 use serde_json::{json, Value};
 
 use crate::support::{
-    self, binary, eventually, free_port, write_config, Chain, Db, KeySource, TestDb, RELAYER,
+    self, binary, eventually, free_port, write_config, Chain, Db, TestDb, RELAYER_KEY,
 };
 
 async fn stored(client: &reqwest::Client, url: &str) -> Value {
@@ -28,14 +28,7 @@ async fn crash_at(db: Db, failpoint: &str) {
         .unwrap();
 
     // First life: acknowledged receipts, then death at the fail point.
-    let mut first = binary(
-        &config,
-        dir.path(),
-        port,
-        Some(failpoint),
-        0,
-        KeySource::Anvil(RELAYER),
-    );
+    let mut first = binary(&config, dir.path(), port, Some(failpoint), 0, RELAYER_KEY);
     first.wait_ready(15).await;
     let batch_a: Vec<_> = (0..6)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 + i))
@@ -61,14 +54,7 @@ async fn crash_at(db: Db, failpoint: &str) {
     first.kill_at(failpoint).await;
 
     // Second life: resubmitting is idempotent, new receipts flow, everything settles.
-    let mut second = binary(
-        &config,
-        dir.path(),
-        port,
-        None,
-        1,
-        KeySource::Anvil(RELAYER),
-    );
+    let mut second = binary(&config, dir.path(), port, None, 1, RELAYER_KEY);
     second.wait_ready(15).await;
     let (_, body) = support::post(
         &client,
@@ -197,14 +183,7 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
         .build()
         .unwrap();
 
-    let mut first = binary(
-        &config,
-        dir.path(),
-        port,
-        Some(failpoint),
-        0,
-        KeySource::Anvil(RELAYER),
-    );
+    let mut first = binary(&config, dir.path(), port, Some(failpoint), 0, RELAYER_KEY);
     first.wait_ready(15).await;
     let receipts: Vec<_> = (1..=6u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 * i))
@@ -234,14 +213,7 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
     first.kill_at(failpoint).await;
 
     // A new process finishes every job.
-    let mut second = binary(
-        &config,
-        dir.path(),
-        port,
-        None,
-        1,
-        KeySource::Anvil(RELAYER),
-    );
+    let mut second = binary(&config, dir.path(), port, None, 1, RELAYER_KEY);
     second.wait_ready(15).await;
     eventually(60, || async {
         (stored(&client, &second.url).await["claims"]

@@ -11,8 +11,8 @@ use alloy::{primitives::U256, providers::Provider};
 use serde_json::{json, Value};
 
 use crate::support::{
-    self, binary, eventually, free_port, keystore, post, write_config, Chain, Db, KeySource,
-    RelayerProcess, TestDb, RELAYER,
+    self, binary, eventually, free_port, keystore, post, write_config, Chain, Db, RelayerProcess,
+    TestDb, RELAYER_KEY,
 };
 
 /// Two binaries on one PostgreSQL database, batches of at most `max_receipts`: `a` (key from
@@ -32,7 +32,7 @@ async fn two_binaries(
     let (pa, pb) = (free_port(), free_port());
     let ca = write_config(chain, store, dir, pa, max_receipts, "");
     let cb = write_config(chain, store, dir, pb, max_receipts, "");
-    let a = binary(&ca, dir, pa, failpoint, 0, KeySource::Anvil(RELAYER));
+    let a = binary(&ca, dir, pa, failpoint, 0, RELAYER_KEY);
     a.wait_ready(15).await;
     a.wait_log("this process is the committer", 30).await;
     let b = binary(&cb, dir, pb, None, 1, keystore(dir));

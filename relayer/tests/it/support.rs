@@ -33,6 +33,8 @@ pub const PAYER: usize = 1;
 pub const CREATOR: usize = 2;
 /// anvil's account of the relayer.
 pub const RELAYER: usize = 3;
+/// The relayer's key as its binary gets it by default (`FAIRTRAIN_PRIVATE_KEY`).
+pub const RELAYER_KEY: KeySource = KeySource::Anvil(RELAYER);
 
 /// The deployed suite and its actors.
 pub struct Chain {
