@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use alloy::{
-    primitives::{keccak256, Address, B256, U256},
-    providers::{DynProvider, Provider},
+    primitives::{keccak256, Address, U256},
+    providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
 use fairtrain_protocol::{
