@@ -8,7 +8,6 @@
 //!   successes), for one range at a time or a whole span.
 //! - [`follow`]: following ranges of blocks through reorganisations — the checkpoint and
 //!   parent-hash checks, a window of recent block hashes and the common ancestor to unwind to.
-//! - `testkit` (feature `testkit`, for tests): an RPC proxy that refuses wide log ranges.
 //!
 //! What a follower *does* with the logs (the indexer's tables, the relayer's in-memory state)
 //! stays with it; this crate reads the chain and says when to execute and when to unwind.
@@ -16,8 +15,6 @@
 pub mod follow;
 pub mod range;
 pub mod rpc;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 
 pub use follow::{BlockRef, Checkpoint, FollowError, Follower, Head, Next, Polled, Range};
 pub use range::{AdaptiveRange, Fetched, RangeConfig};

@@ -11,7 +11,7 @@
 //!    dashboard's heaviest questions timed (median of repeated runs).
 
 #[path = "../tests/it/support.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, unused_imports)]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ use fairtrain_protocol::bindings::{
     LicenseNFT::{self, LicenseMinted, Transfer},
     TrainingEscrow::{Deposited, UsageSettled},
 };
-use support::{Backend, Chain, TestDb};
+use support::{Backend, Chain, Connect, TestDb};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -97,7 +97,7 @@ async fn mint_many(chain: &Chain, n: u64, per_tx: u64) {
 }
 
 async fn backfill(chain: &Chain, backend: Backend, events: u64) -> (TestDb, Db) {
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let cfg = SyncConfig {
         initial_range: 8,
@@ -349,7 +349,7 @@ async fn dashboard_at_scale(
     } else {
         "postgres"
     };
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let total = synthesize(&db, deployment, settlements).await;
     let start = Instant::now();

@@ -25,7 +25,7 @@ use fairtrain_protocol::{
     BatchData, EscrowDomain, Receipt, SignedReceipt,
 };
 
-use fairtrain_chain::testkit::RangeLimitProxy;
+use fairtrain_testkit::proxy::RangeLimitProxy;
 
 use crate::{
     binary::json,

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{
     both_databases,
-    support::{config, root, Backend, Chain, TestDb},
+    support::{config, root, Backend, Chain, Connect, TestDb},
 };
 
 /// Creator A of Demo.s.sol (anvil account 1): three licenses, paid 10.14 fUSD net.
@@ -28,7 +28,7 @@ pub(crate) struct Served {
 /// The demo lifecycle, indexed, with the API served on a free port.
 pub(crate) async fn serve(backend: Backend, cfg: SyncConfig) -> Served {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut indexer = Indexer::new(
         chain.provider.clone(),
@@ -459,7 +459,7 @@ pub(crate) fn cli(db: &str, chain: &Chain, args: &[&str]) -> (i32, String) {
 
 async fn cli_answers(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let url = test_db.url.clone();
 
     let (code, out) = cli(&url, &chain, &["backfill"]);

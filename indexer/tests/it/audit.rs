@@ -23,15 +23,19 @@ use fairtrain_protocol::{
     EscrowDomain, Receipt, ReceiptTree,
 };
 
+use fairtrain_testkit::KEYS;
+
 use crate::{
     both_databases,
-    support::{config, head_reaches, Backend, Chain, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
+    support::{
+        config, head_reaches, Backend, Chain, Connect, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER,
+    },
 };
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
-const PAYER: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
-const RELAYER: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
-const TRAINING_KEY: &str = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
+const PAYER: &str = KEYS[DEMO_PAYER];
+const RELAYER: &str = KEYS[DEMO_RELAYER];
+const TRAINING_KEY: &str = KEYS[5];
 
 fn wallet(chain: &Chain, key: &str) -> DynProvider {
     let signer = PrivateKeySigner::from_str(key).unwrap();
@@ -245,7 +249,7 @@ pub(crate) async fn sync(chain: &Chain, db: &Db) {
 
 async fn audits(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let publisher = Publisher::start().await;
     let fetcher = publisher.fetcher();
@@ -429,7 +433,7 @@ async fn audits(backend: Backend) {
 /// each claim is matched to its own receipt.
 async fn audits_across_batches(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let publisher = Publisher::start().await;
     let fetcher = publisher.fetcher();
@@ -502,7 +506,7 @@ async fn audits_across_batches(backend: Backend) {
 async fn audits_count_every_claim(backend: Backend) {
     const FRESH: usize = 1_001;
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let publisher = Publisher::start().await;
     let fetcher = publisher.fetcher();
@@ -640,7 +644,7 @@ async fn audits_count_every_claim(backend: Backend) {
 async fn audits_lock_condition(backend: Backend) {
     const WEEK: u64 = 7 * 24 * 3600;
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let publisher = Publisher::start().await;
     let fetcher = publisher.fetcher();
@@ -699,7 +703,7 @@ async fn audits_lock_condition(backend: Backend) {
 
     // Every batch expired, the line not released: a release may come before the commit mines,
     // so B1 and B2's counts no longer count, and B3 is under-reserved.
-    chain.warp(WEEK + 1).await;
+    chain.advance(WEEK + 1).await;
     let (_, r3) = audited(vec![usage("a", 3000, 1000)]).await;
     assert!(!r3.passed, "{}", r3.summary());
     let (check, failed, res) = reservations(&r3);
@@ -726,7 +730,7 @@ async fn audits_lock_condition(backend: Backend) {
     );
 
     // Released: the earlier counts come from before the release, and B4 is under-reserved.
-    chain.warp(WEEK + 1).await;
+    chain.advance(WEEK + 1).await;
     chain.release(payer, relayer, chain.token()).await;
     let (_, r4) = audited(vec![usage("a", 4000, 1000)]).await;
     assert!(!r4.passed, "{}", r4.summary());

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::{
     audit::{claim, commit_at, Committed},
     both_databases,
-    support::{root, Backend, Chain, Publisher, TestDb},
+    support::{root, Backend, Chain, Connect, Publisher, TestDb},
 };
 
 /// The indexer binary, killed on drop; its log is printed if the test failed.
@@ -87,7 +87,7 @@ async fn report(db: &Db, root: &str) -> Option<serde_json::Value> {
 
 async fn automatic_audits(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     // The relayer's data server, allowed by the operator; and an IPFS gateway, allowed because
     // the operator configured it.

@@ -25,7 +25,7 @@ use fairtrain_protocol::bindings::{pools::RevenuePool, RoyaltyStreams};
 use crate::{
     audit::{claim, commit_published},
     pool_state::insolvent_stream_and_paid_pool,
-    support::{config, Backend, Chain, MockToken, Publisher, TestDb},
+    support::{config, Backend, Chain, Connect, MockToken, Publisher, TestDb},
 };
 
 /// The Chromium binary: `$CHROMIUM`, else `chromium` or `chromium-browser` on the PATH.
@@ -179,7 +179,7 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_the_chain_and_updates_live() {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(Backend::Sqlite).await;
+    let test_db = TestDb::new(Backend::Sqlite);
     let db = test_db.connect().await;
     let cfg = SyncConfig {
         poll_interval: Duration::from_millis(200),

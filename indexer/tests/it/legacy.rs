@@ -59,7 +59,7 @@ async fn old_indexer_database(url: &str, bound: bool) {
 }
 
 async fn legacy_refused(backend: Backend) {
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     old_indexer_database(&test_db.url, true).await;
     for attempt in 0..2 {
         match Db::connect(&test_db.url).await {
@@ -76,7 +76,7 @@ async fn legacy_refused(backend: Backend) {
     }
 
     // Same schema, never bound to a deployment (nothing indexed): upgraded and accepted.
-    let fresh = TestDb::new(backend).await;
+    let fresh = TestDb::new(backend);
     old_indexer_database(&fresh.url, false).await;
     let db = Db::connect(&fresh.url).await.unwrap();
     let (lines,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM credit_lines")

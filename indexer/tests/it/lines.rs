@@ -14,7 +14,7 @@ use fairtrain_indexer::{
 use crate::{
     audit::{claim, commit, sync},
     both_databases,
-    support::{Backend, Chain, TestDb, DEMO_PAYER, DEMO_RELAYER},
+    support::{Backend, Chain, Connect, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
 
 /// One whole token of the demo's fUSD (6 decimals).
@@ -115,7 +115,7 @@ fn amount(v: &str) -> u128 {
 async fn credit_line_life(backend: Backend) {
     const WEEK: u64 = 7 * 24 * 3600;
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let (payer, relayer, token) = (
         chain.wallet(DEMO_PAYER).0,
@@ -175,7 +175,7 @@ async fn credit_line_life(backend: Backend) {
     let requested = line().await;
 
     // After the notice: the credit moves to available; the reserved part stays requested.
-    chain.warp(3600).await;
+    chain.advance(3600).await;
     chain.execute_reduction(DEMO_PAYER, relayer).await;
     let reduced = line().await;
     assert_eq!(reduced.credit, "0");
@@ -187,7 +187,7 @@ async fn credit_line_life(backend: Backend) {
     );
 
     // Once every batch expired: release returns reserved to credit and sweeps the line's fees.
-    chain.warp(WEEK).await;
+    chain.advance(WEEK).await;
     let fees_before = accrued(&db, token).await;
     chain.release(payer, relayer, token).await;
     let released = line().await;

@@ -5,7 +5,6 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
     sol_types::SolEvent,
 };
-use fairtrain_chain::testkit::RangeLimitProxy;
 use fairtrain_indexer::{
     derive, raw,
     reconcile::reconcile,
@@ -13,10 +12,11 @@ use fairtrain_indexer::{
     Db,
 };
 use fairtrain_protocol::bindings::TrainingEscrow::UsageSettled;
+use fairtrain_testkit::proxy::RangeLimitProxy;
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, TestDb},
+    support::{config, Backend, Chain, Connect, TestDb},
 };
 
 /// Every derived table, row by row, as text (for comparing two databases).
@@ -75,7 +75,7 @@ async fn indexer(chain: &Chain, db: &Db) -> Indexer {
 
 async fn backfill_demo(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db).await;
     let events = ix.sync_to_head().await.unwrap();
@@ -182,7 +182,7 @@ both_databases!(backfill_demo_matches_chain, super::backfill_demo);
 
 async fn restart_resumes(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
 
     // Index a few ranges only, then "crash" (drop the indexer and the pool).
@@ -247,7 +247,7 @@ async fn restart_resumes(backend: Backend) {
     );
 
     // Same result as one uninterrupted run into a fresh database.
-    let fresh_db = TestDb::new(backend).await;
+    let fresh_db = TestDb::new(backend);
     let fresh = fresh_db.connect().await;
     indexer(&chain, &fresh).await.sync_to_head().await.unwrap();
     assert_eq!(dump(&db).await, dump(&fresh).await);
@@ -266,7 +266,7 @@ both_databases!(restart_resumes_exactly, super::restart_resumes);
 
 async fn wrong_database_refused(backend: Backend) {
     let chain = Chain::deployed().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     indexer(&chain, &db).await;
     let mut other = chain.deployment.clone();
@@ -283,7 +283,7 @@ both_databases!(
 
 async fn reconcile_reports_differences(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     indexer(&chain, &db).await.sync_to_head().await.unwrap();
     assert!(reconcile(&db, &chain.provider, &chain.deployment)

@@ -28,7 +28,7 @@ use crate::{
     api::cli,
     audit::{claim as claim_batch, commit},
     both_databases,
-    support::{config, Backend, Chain, MockToken, TestDb},
+    support::{config, Backend, Chain, Connect, MockToken, TestDb},
 };
 
 async fn indexer(chain: &Chain, db: &Db) -> Indexer {
@@ -157,7 +157,7 @@ async fn claim(chain: &Chain, pool: Address, who: usize) -> u64 {
 
 async fn pool_lifecycle(backend: Backend) {
     let chain = Chain::deployed().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db).await;
     let token = chain.deployment.payment_tokens[0];
@@ -340,7 +340,7 @@ const UNIT: u128 = 1_000_000_000_000_000_000;
 
 async fn streams_run_out(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db).await;
 
@@ -560,7 +560,7 @@ pub(crate) async fn insolvent_stream_and_paid_pool(chain: &Chain) -> (U256, Addr
 /// pool and the pool's views.
 async fn pool_paid_by_escrow_claims(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db).await;
     let token = chain.deployment.payment_tokens[0];

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     both_databases,
-    support::{config, Backend, Chain, MockToken, TestDb},
+    support::{config, Backend, Chain, Connect, MockToken, TestDb},
 };
 
 async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
@@ -85,7 +85,7 @@ async fn pool_with_income(chain: &Chain) -> Address {
 
 async fn pools_followed(backend: Backend) {
     let chain = Chain::deployed().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db, config()).await;
     ix.sync_to_head().await.unwrap();
@@ -131,7 +131,7 @@ both_databases!(pools_followed_from_the_factory, super::pools_followed);
 
 async fn streams_stored(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db, config()).await;
     ix.sync_to_head().await.unwrap();

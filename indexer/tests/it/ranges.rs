@@ -3,13 +3,13 @@
 //! successes, and indexes exactly what a direct run indexes.
 
 use alloy::providers::{Provider, ProviderBuilder};
-use fairtrain_chain::testkit::RangeLimitProxy;
 use fairtrain_indexer::sync::{Indexer, Step, SyncConfig};
+use fairtrain_testkit::proxy::RangeLimitProxy;
 
 use crate::{
     both_databases,
     mirror::dump,
-    support::{config, Backend, Chain, TestDb},
+    support::{config, Backend, Chain, Connect, TestDb},
 };
 
 /// Largest range the proxy lets through.
@@ -21,7 +21,7 @@ async fn shrinks_and_grows(backend: Backend) {
     let limited = ProviderBuilder::new()
         .connect_http(proxy.url.parse().unwrap())
         .erased();
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let cfg = SyncConfig {
         initial_range: 16,
@@ -48,7 +48,7 @@ async fn shrinks_and_grows(backend: Backend) {
         "ranges grew back to the limit: {widest}"
     );
 
-    let direct_db = TestDb::new(backend).await;
+    let direct_db = TestDb::new(backend);
     let direct = direct_db.connect().await;
     Indexer::new(
         chain.provider.clone(),

@@ -16,7 +16,7 @@ use crate::{
     both_databases,
     lines::mirrored,
     mirror::dump,
-    support::{config, Backend, Chain, TestDb, DEMO_PAYER, DEMO_RELAYER},
+    support::{config, Backend, Chain, Connect, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
 
 pub(crate) async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
@@ -62,7 +62,7 @@ pub(crate) async fn assert_matches_chain(chain: &Chain, db: &Db, backend: Backen
         .await
         .unwrap();
     assert!(report.is_clean(), "{report}");
-    let fresh_db = TestDb::new(backend).await;
+    let fresh_db = TestDb::new(backend);
     let fresh = fresh_db.connect().await;
     indexer(chain, &fresh, config())
         .await
@@ -74,7 +74,7 @@ pub(crate) async fn assert_matches_chain(chain: &Chain, db: &Db, backend: Backen
 
 async fn reorg_while_following(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut ix = indexer(&chain, &db, config()).await;
     sync(&mut ix).await;
@@ -114,7 +114,7 @@ both_databases!(
 /// the common ancestor, and equal a fresh index of the new chain.
 async fn reorg_drops_credit_line_changes(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let (payer, relayer) = (chain.wallet(DEMO_PAYER).0, chain.wallet(DEMO_RELAYER).0);
     let mut ix = indexer(&chain, &db, config()).await;
@@ -173,7 +173,7 @@ both_databases!(
 
 async fn reorg_while_down(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let gone = chain.deposit(5, 1_000_000).await;
     let before = chain.head().await;
@@ -202,7 +202,7 @@ both_databases!(
 
 async fn reorg_deeper_than_window(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let small = SyncConfig {
         window: 1,
@@ -231,7 +231,7 @@ both_databases!(
 /// meets a reorganisation deeper than its window, instead of serving a stale index.
 async fn run_exits_on_a_reorg_deeper_than_window(backend: Backend) {
     let chain = Chain::with_demo().await;
-    let test_db = TestDb::new(backend).await;
+    let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
     let mut cmd = indexer_cmd(&chain, &test_db.url);
     cmd.args(["run", "--listen", "127.0.0.1:0", "--window", "1"])

@@ -1,29 +1,24 @@
-//! Test support: a real anvil per test with the suite deployed by `contracts/script/Deploy.s.sol`
-//! (and the demo lifecycle of `contracts/script/Demo.s.sol`, as `scripts/lib/demo.sh` runs it),
-//! fresh SQLite and PostgreSQL databases, and helpers that send transactions.
+//! Test support: a devnet per test from the test kit (`fairtrain-testkit`: anvil with the suite
+//! as `contracts/script/Deploy.s.sol` deploys it), the demo lifecycle of
+//! `contracts/script/Demo.s.sol` (as `scripts/lib/demo.sh` runs it), the kit's fresh SQLite and
+//! PostgreSQL databases, and helpers that send transactions.
 
 use std::{
     collections::HashMap,
-    path::{Path, PathBuf},
-    process::Command,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
 };
 
 use alloy::{
     network::Ethereum,
-    network::EthereumWallet,
-    node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, U256},
-    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
+    providers::{DynProvider, PendingTransactionBuilder, Provider},
     rpc::types::Filter,
-    signers::local::PrivateKeySigner,
 };
 use axum::{http::StatusCode, response::IntoResponse};
-use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db, Deployment};
+use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db};
 use fairtrain_protocol::bindings::{Escrow, LicenseNFT, RoyaltyStreams, TrainingEscrow};
+use fairtrain_testkit::{address, devnet::forge_script as forge, KEYS};
+pub(crate) use fairtrain_testkit::{root, Backend, Devnet, TestDb};
 
 alloy::sol! {
     #[sol(rpc)]
@@ -37,22 +32,6 @@ alloy::sol! {
 /// Forge scripts write `deployments/31337.json`, `broadcast/` and `cache/` in the repository:
 /// one at a time.
 static FORGE: Mutex<()> = Mutex::new(());
-
-/// The repository root.
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn tool(name: &str) -> PathBuf {
-    root().join("node_modules/.bin").join(name)
-}
-
-/// Anvil's first account (the deployer and owner).
-pub(crate) const DEPLOYER_KEY: &str =
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 /// Anvil account of Demo.s.sol's payer (its `PAYER` key).
 pub(crate) const DEMO_PAYER: usize = 3;
@@ -88,56 +67,34 @@ pub(crate) async fn head_reaches(provider: &impl Provider, block: u64) {
     panic!("the head never reached block {block}");
 }
 
-/// A running anvil with the suite deployed.
+/// A devnet with the suite deployed (its node, URL, deployment and provider through `Deref`).
 pub(crate) struct Chain {
-    /// The node (killed on drop).
-    pub(crate) anvil: AnvilInstance,
-    /// Its RPC URL.
-    pub(crate) url: String,
-    /// The deployment.
-    pub(crate) deployment: Deployment,
-    /// A read-only provider.
-    pub(crate) provider: DynProvider,
+    devnet: Devnet,
+}
+
+impl std::ops::Deref for Chain {
+    type Target = Devnet;
+
+    fn deref(&self) -> &Devnet {
+        &self.devnet
+    }
 }
 
 impl Chain {
-    /// Starts anvil and deploys the suite.
+    /// Starts anvil with the suite deployed.
     pub(crate) async fn deployed() -> Self {
         Self::deployed_with(&[]).await
     }
 
-    /// Starts anvil with extra arguments and deploys the suite.
+    /// Starts anvil with extra command-line arguments and the suite deployed.
     pub(crate) async fn deployed_with(args: &[&str]) -> Self {
-        let anvil = Anvil::at(tool("anvil"))
-            .chain_id(31337)
-            .args(args.iter().copied())
-            .spawn();
-        let url = anvil.endpoint();
-        let deployment = {
-            let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
-            forge(
-                &url,
-                &["contracts/script/Deploy.s.sol"],
-                &[
-                    ("DEPLOYER_PRIVATE_KEY", DEPLOYER_KEY),
-                    ("NOTICE_PERIOD", "3600"),
-                ],
-            );
-            Deployment::load(&root().join("deployments/31337.json")).expect("deployment file")
-        };
-        let provider = ProviderBuilder::new()
-            .connect_http(url.parse().unwrap())
-            .erased();
         Self {
-            anvil,
-            url,
-            deployment,
-            provider,
+            devnet: Devnet::start_with(args).await,
         }
     }
 
-    /// Starts anvil, deploys, and runs the demo lifecycle (licenses, deposit, acceptances, one
-    /// committed batch, claims).
+    /// Starts anvil with the suite deployed, and runs the demo lifecycle (licenses, deposit,
+    /// acceptances, one committed batch, claims).
     pub(crate) async fn with_demo() -> Self {
         let chain = Self::deployed().await;
         chain.demo().await;
@@ -154,35 +111,13 @@ impl Chain {
                 &[],
             );
         }
-        self.rpc("evm_increaseTime", serde_json::json!([3600]))
-            .await;
-        self.mine(1).await;
+        self.advance(3600).await;
         let _guard = FORGE.lock().unwrap_or_else(|e| e.into_inner());
         forge(
             &self.url,
             &["contracts/script/Demo.s.sol", "--sig", "settle()"],
             &[],
         );
-    }
-
-    /// A raw JSON-RPC call.
-    pub(crate) async fn rpc(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
-        self.provider
-            .raw_request::<_, serde_json::Value>(method.to_owned().into(), params)
-            .await
-            .unwrap_or_else(|e| panic!("{method}: {e}"))
-    }
-
-    /// Mines `n` empty blocks.
-    pub(crate) async fn mine(&self, n: u64) {
-        for _ in 0..n {
-            self.rpc("evm_mine", serde_json::json!([])).await;
-        }
-    }
-
-    /// Head block number.
-    pub(crate) async fn head(&self) -> u64 {
-        self.provider.get_block_number().await.unwrap()
     }
 
     /// Number of logs the followed contracts emitted, straight from the node.
@@ -194,16 +129,9 @@ impl Chain {
         self.provider.get_logs(&filter).await.unwrap().len()
     }
 
-    /// A provider that signs with anvil's key `index`.
+    /// The address of anvil's account `index` and a provider that signs with its key.
     pub(crate) fn wallet(&self, index: usize) -> (Address, DynProvider) {
-        let key = &self.anvil.keys()[index];
-        let signer = PrivateKeySigner::from_signing_key(key.into());
-        let address = signer.address();
-        let provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(signer))
-            .connect_http(self.url.parse().unwrap())
-            .erased();
-        (address, provider)
+        (address(index), self.devnet.wallet(index))
     }
 
     /// The holder of `license` (one of anvil's accounts) lets payers stream to it.
@@ -213,7 +141,7 @@ impl Chain {
             .call()
             .await
             .unwrap();
-        let index = (0..self.anvil.keys().len())
+        let index = (0..KEYS.len())
             .find(|&i| self.wallet(i).0 == holder)
             .expect("the license's holder is an anvil account");
         let (_, p) = self.wallet(index);
@@ -250,24 +178,12 @@ impl Chain {
         payer
     }
 
-    /// The payment token the tests use (the deployment's first).
-    pub(crate) fn token(&self) -> Address {
-        self.deployment.payment_tokens[0]
-    }
-
     /// The escrow, sending as anvil's account `index`.
     pub(crate) fn escrow_as(
         &self,
         index: usize,
     ) -> TrainingEscrow::TrainingEscrowInstance<DynProvider> {
         TrainingEscrow::new(self.deployment.training_escrow, self.wallet(index).1)
-    }
-
-    /// Advances the chain's time by `seconds` and mines a block at the new time.
-    pub(crate) async fn warp(&self, seconds: u64) {
-        self.rpc("evm_increaseTime", serde_json::json!([seconds]))
-            .await;
-        self.mine(1).await;
     }
 
     /// Payer account `payer` moves `amount` of its available balance into its credit line for
@@ -361,119 +277,15 @@ impl Chain {
     }
 }
 
-/// Runs a forge script against `url` from the repository root.
-fn forge(url: &str, args: &[&str], env: &[(&str, &str)]) {
-    let bin = root().join("node_modules/.bin");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new(tool("forge"))
-        .arg("script")
-        .args(args)
-        // --slow: one transaction at a time. Sent concurrently, a later nonce can reach anvil
-        // (automine) first and stay queued forever, and the script then waits for it.
-        .args(["--rpc-url", url, "--broadcast", "--slow"])
-        .envs(env.iter().copied())
-        .env("PATH", path)
-        .current_dir(root())
-        .output()
-        .expect("forge runs");
-    assert!(
-        out.status.success(),
-        "forge script {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    /// A temporary SQLite file.
-    Sqlite,
-    /// A fresh PostgreSQL database (Unix socket), dropped afterwards.
-    Postgres,
-}
-
-/// A fresh database for one test.
-pub(crate) struct TestDb {
-    /// Its URL.
-    pub(crate) url: String,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-const PG_ADMIN: &str = "postgres://postgres@localhost/postgres?host=/var/run/postgresql";
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl TestDb {
-    /// Creates it.
-    pub(crate) async fn new(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("index.db").display());
-                Self {
-                    url,
-                    pg_name: None,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let name = format!(
-                    "indexer_test_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .subsec_nanos()
-                );
-                pg_admin(&format!("CREATE DATABASE {name}")).await;
-                let url = format!("postgres://postgres@localhost/{name}?host=/var/run/postgresql");
-                Self {
-                    url,
-                    pg_name: Some(name),
-                    _dir: None,
-                }
-            }
-        }
-    }
-
+/// Connecting the indexer's store to a test database.
+pub(crate) trait Connect {
     /// Connects (and migrates).
-    pub(crate) async fn connect(&self) -> Db {
+    async fn connect(&self) -> Db;
+}
+
+impl Connect for TestDb {
+    async fn connect(&self) -> Db {
         Db::connect(&self.url).await.unwrap()
-    }
-}
-
-async fn pg_admin(sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(name) = self.pg_name.take() {
-            // Drop runs outside any runtime guarantees: use a thread with its own runtime.
-            std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(pg_admin(&format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-            })
-            .join()
-            .ok();
-        }
     }
 }
 

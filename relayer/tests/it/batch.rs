@@ -73,7 +73,7 @@ async fn commit_and_claim(db: Db) {
             .or(batch["receiptCount"].as_i64()),
         Some(5)
     );
-    assert_eq!(chain.committed_roots().await, vec![root]);
+    assert_eq!(chain.devnet.committed_roots().await, vec![root]);
     let reservation = chain
         .escrow()
         .reservation(root, chain.payer.address(), chain.token)
@@ -245,7 +245,7 @@ async fn cut_by_age(db: Db) {
     let second = confirmed_batch(&relayer, 2).await;
     let reservations: Value = serde_json::from_value(second["reservations"].clone()).unwrap();
     assert_eq!(reservations[0]["amount"], (5 * chain.price).to_string());
-    assert_eq!(chain.committed_roots().await.len(), 2);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 2);
 }
 
 /// Transactions waiting in anvil's mempool.

@@ -9,7 +9,7 @@ use alloy::{primitives::U256, providers::Provider};
 use serde_json::{json, Value};
 
 use crate::support::{
-    self, eventually, free_port, write_config, Binary, Chain, Db, KeySource, TestDb,
+    self, binary, eventually, free_port, write_config, Chain, Db, TestDb, RELAYER_KEY,
 };
 
 async fn stored(client: &reqwest::Client, url: &str) -> Value {
@@ -28,15 +28,8 @@ async fn crash_at(db: Db, failpoint: &str) {
         .unwrap();
 
     // First life: acknowledged receipts, then death at the fail point.
-    let first = Binary::start(
-        &config,
-        dir.path(),
-        port,
-        Some(failpoint),
-        0,
-        KeySource::Hex,
-    );
-    support::wait_ready(&client, &first.url).await;
+    let mut first = binary(&config, dir.path(), port, Some(failpoint), 0, RELAYER_KEY);
+    first.wait_ready(15).await;
     let batch_a: Vec<_> = (0..6)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 + i))
         .collect();
@@ -61,8 +54,8 @@ async fn crash_at(db: Db, failpoint: &str) {
     first.kill_at(failpoint).await;
 
     // Second life: resubmitting is idempotent, new receipts flow, everything settles.
-    let second = Binary::start(&config, dir.path(), port, None, 1, KeySource::Hex);
-    support::wait_ready(&client, &second.url).await;
+    let mut second = binary(&config, dir.path(), port, None, 1, RELAYER_KEY);
+    second.wait_ready(15).await;
     let (_, body) = support::post(
         &client,
         &format!("{}/v1/receipts/bulk", second.url),
@@ -98,7 +91,7 @@ async fn crash_at(db: Db, failpoint: &str) {
     .await;
 
     // The chain: each root once, reservations equal what the receipts add, exactly once.
-    let roots = chain.committed_roots().await;
+    let roots = chain.devnet.committed_roots().await;
     let mut unique = roots.clone();
     unique.sort();
     unique.dedup();
@@ -190,15 +183,8 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
         .build()
         .unwrap();
 
-    let first = Binary::start(
-        &config,
-        dir.path(),
-        port,
-        Some(failpoint),
-        0,
-        KeySource::Hex,
-    );
-    support::wait_ready(&client, &first.url).await;
+    let mut first = binary(&config, dir.path(), port, Some(failpoint), 0, RELAYER_KEY);
+    first.wait_ready(15).await;
     let receipts: Vec<_> = (1..=6u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 * i))
         .collect();
@@ -213,7 +199,7 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
         (stored(&client, &first.url).await["receipts"]["committed"] == 6).then_some(())
     })
     .await;
-    let root = chain.committed_roots().await[0];
+    let root = chain.devnet.committed_roots().await[0];
     let before = chain.creator_balance().await;
     let r = client
         .post(format!("{}/v1/claims", first.url))
@@ -227,8 +213,8 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
     first.kill_at(failpoint).await;
 
     // A new process finishes every job.
-    let second = Binary::start(&config, dir.path(), port, None, 1, KeySource::Hex);
-    support::wait_ready(&client, &second.url).await;
+    let mut second = binary(&config, dir.path(), port, None, 1, RELAYER_KEY);
+    second.wait_ready(15).await;
     eventually(60, || async {
         (stored(&client, &second.url).await["claims"]
             == json!({ "confirmed": 3, "claimedReceipts": 6 }))

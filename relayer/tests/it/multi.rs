@@ -11,7 +11,8 @@ use alloy::{primitives::U256, providers::Provider};
 use serde_json::{json, Value};
 
 use crate::support::{
-    self, eventually, free_port, post, write_config, Binary, Chain, Db, KeySource, TestDb,
+    self, binary, eventually, free_port, keystore, post, write_config, Chain, Db, RelayerProcess,
+    TestDb, RELAYER_KEY,
 };
 
 /// Two binaries on one PostgreSQL database, batches of at most `max_receipts`: `a` (key from
@@ -23,7 +24,7 @@ async fn two_binaries(
     dir: &std::path::Path,
     max_receipts: usize,
     failpoint: Option<&str>,
-) -> (Binary, Binary, reqwest::Client) {
+) -> (RelayerProcess, RelayerProcess, reqwest::Client) {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -31,11 +32,11 @@ async fn two_binaries(
     let (pa, pb) = (free_port(), free_port());
     let ca = write_config(chain, store, dir, pa, max_receipts, "");
     let cb = write_config(chain, store, dir, pb, max_receipts, "");
-    let a = Binary::start(&ca, dir, pa, failpoint, 0, KeySource::Hex);
-    support::wait_ready(&client, &a.url).await;
+    let a = binary(&ca, dir, pa, failpoint, 0, RELAYER_KEY);
+    a.wait_ready(15).await;
     a.wait_log("this process is the committer", 30).await;
-    let b = Binary::start(&cb, dir, pb, None, 1, KeySource::Keystore);
-    support::wait_ready(&client, &b.url).await;
+    let b = binary(&cb, dir, pb, None, 1, keystore(dir));
+    b.wait_ready(15).await;
     (a, b, client)
 }
 
@@ -52,7 +53,8 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     let chain = Chain::start().await;
     let store = TestDb::new(Db::Postgres);
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, client) = two_binaries(&chain, &store, dir.path(), 4, Some("batch_sent")).await;
+    let (mut a, mut b, client) =
+        two_binaries(&chain, &store, dir.path(), 4, Some("batch_sent")).await;
 
     // Both acknowledge receipts; duplicates across processes are idempotent.
     let receipts: Vec<_> = (0..12u64)
@@ -90,7 +92,7 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     })
     .await;
 
-    let roots = chain.committed_roots().await;
+    let roots = chain.devnet.committed_roots().await;
     let mut unique = roots.clone();
     unique.sort();
     unique.dedup();

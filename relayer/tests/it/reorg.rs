@@ -172,7 +172,7 @@ async fn unwinds_what_it_followed(db: Db) {
     reorg(&chain, depth).await;
     assert_eq!(chain.available().await, before);
     assert_eq!(chain.credit().await, credit_before);
-    assert!(chain.committed_roots().await.is_empty());
+    assert!(chain.devnet.committed_roots().await.is_empty());
 
     assert_view_is_the_chain(&chain, &relayer).await;
     let v = view(&relayer);

@@ -25,7 +25,8 @@ async fn rpc_down_then_back(db: Db) {
     assert_eq!(status, 201);
     let receipts = [chain.receipt("run-2", 20), chain.receipt("run-3", 30)];
     chain
-        .restart_anvil(async {
+        .devnet
+        .restart(async {
             // The node is gone: receipts are still verified (from the followed state) and stored.
             for r in &receipts {
                 let (status, body) = relayer.post("/v1/receipts", &json!(r)).await;
@@ -40,7 +41,7 @@ async fn rpc_down_then_back(db: Db) {
         (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
     })
     .await;
-    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
 async fn stuck_commit_is_bumped(db: Db) {
@@ -77,7 +78,7 @@ async fn stuck_commit_is_bumped(db: Db) {
         (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
     })
     .await;
-    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
 async fn dropped_commit_is_rebroadcast(db: Db) {
@@ -107,7 +108,7 @@ async fn dropped_commit_is_rebroadcast(db: Db) {
         (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
     })
     .await;
-    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 1);
     assert_eq!(
         batch(&relayer, 1).await["transactions"]
             .as_array()
@@ -176,7 +177,7 @@ async fn reorged_commit_is_recommitted(db: Db) {
             .map(|_| ())
     })
     .await;
-    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 1);
     // The block with the commit disappears.
     chain.provider.anvil_rollback(Some(1)).await.unwrap();
     assert!(chain
@@ -193,7 +194,7 @@ async fn reorged_commit_is_recommitted(db: Db) {
         (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
     })
     .await;
-    let roots = chain.committed_roots().await;
+    let roots = chain.devnet.committed_roots().await;
     assert_eq!(
         roots.len(),
         1,
@@ -245,7 +246,7 @@ async fn slow_rpc(db: Db) {
         (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
     })
     .await;
-    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +297,7 @@ async fn gas_spike(db: Db) {
         .unwrap();
     assert!(txs.len() >= 2, "replaced at least once: {txs:?}");
     assert!(fee(&txs[0]) < spike / 2 && fee(txs.last().unwrap()) > fee(&txs[0]));
-    assert_eq!(chain.committed_roots().await.len(), 1);
+    assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

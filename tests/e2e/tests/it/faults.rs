@@ -66,7 +66,7 @@ async fn relayer_killed_and_anvil_restarted_converge() {
     //    retries while the node is away.
     meter.record(usage("run-b"), 150).await.unwrap();
     devnet
-        .restart_anvil(async {
+        .restart(async {
             assert_eq!(
                 meter.flush().await.unwrap().accepted,
                 1,

@@ -1,11 +1,15 @@
-//! Test support (feature `testkit`): an RPC proxy in front of a node that records the block
-//! range of every `eth_getLogs` it forwards and, if given a limit, refuses ranges over that many
-//! blocks, as hosted providers do, answering JSON-RPC `-32005` "query exceeds max block range".
-//! Every other request passes through.
+//! Proxies in front of a node, for tests of how the services cope with their RPC:
+//! [`RangeLimitProxy`] records the block range of every `eth_getLogs` it forwards and, if given
+//! a limit, refuses ranges over that many blocks, as hosted providers do, answering JSON-RPC
+//! `-32005` "query exceeds max block range" (every other request passes through);
+//! [`slow_proxy`] delays every request.
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc, Mutex,
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
 };
 
 use axum::{extract::State, routing::post, Json, Router};
@@ -140,4 +144,51 @@ async fn forward(State(p): State<Proxy>, Json(req): Json<Value>) -> Json<Value> 
         p.ranges.lock().expect("ranges lock").push((from, to));
     }
     Json(call(&p, &req).await)
+}
+
+/// A TCP proxy to `target` (an `http://host:port` URL) that holds every chunk the client sends
+/// for `delay` before forwarding it: a slow RPC. Returns the proxy's URL.
+///
+/// # Panics
+///
+/// If no local port can be bound.
+pub async fn slow_proxy(target: &str, delay: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = target
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a local port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut ri, mut wi) = inbound.into_split();
+                let (mut ro, mut wo) = outbound.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n) = ri.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if wo.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    url
 }
