@@ -13,7 +13,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{Filter, Log, TransactionReceipt},
     signers::local::PrivateKeySigner,
-    sol_types::SolCall,
+    sol_types::{SolCall, SolEvent},
 };
 use fairtrain_chain::{AdaptiveRange, RangeConfig};
 use fairtrain_protocol::bindings::{
@@ -32,6 +32,17 @@ use crate::{
     error::{CliError, Result},
     opts::RpcOpts,
 };
+
+/// The events of type `E` a transaction emitted, decoded, in log order (logs of other types
+/// or other contracts' events of another shape are skipped).
+pub fn emitted<E: SolEvent>(receipt: &TransactionReceipt) -> impl Iterator<Item = E> + '_ {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<E>().ok())
+        .map(|l| l.inner.data)
+}
 
 /// A connected chain with its deployment.
 #[derive(Clone, Debug)]

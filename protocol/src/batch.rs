@@ -28,13 +28,13 @@ pub struct BatchData {
     pub version: u32,
     /// Chain of the escrow (part of the EIP-712 domain).
     #[serde(with = "decimal::u64")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Decimal))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Decimal))]
     pub chain_id: u64,
     /// The escrow (the EIP-712 verifying contract).
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::AddressHex))]
     pub escrow: Address,
     /// The committed Merkle root.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Hash32))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hash32))]
     pub root: B256,
     /// The batch's receipts in leaf order: leaf `i` is `leaf(digest(receipts[i]))`.
     pub receipts: Vec<SignedReceipt>,
@@ -48,14 +48,14 @@ pub struct BatchData {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reservation {
     /// The payer reserved from.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::AddressHex))]
     pub payer: Address,
     /// The payment token.
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::AddressHex))]
     pub token: Address,
     /// Token base units moved from the payer's available balance into the batch.
     #[serde(with = "decimal::u256")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Decimal))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Decimal))]
     pub amount: U256,
 }
 

@@ -77,6 +77,8 @@ pub mod leaf;
 pub mod manifest;
 pub mod merkle;
 pub mod receipt;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod signing;
 pub mod wire;
 

@@ -21,29 +21,29 @@ use crate::{domain::EscrowDomain, error::Result, receipt::Receipt, signing::Rece
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedReceipt {
     /// [`Receipt::payer`].
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::AddressHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::AddressHex))]
     pub payer: Address,
     /// [`Receipt::licenseId`].
     #[serde(with = "decimal::u256")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Uint256))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Uint256))]
     pub license_id: U256,
     /// [`Receipt::termsId`].
     #[serde(with = "decimal::u64")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Uint64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Uint64))]
     pub terms_id: u64,
     /// [`Receipt::runId`].
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Hash32))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Hash32))]
     pub run_id: B256,
     /// [`Receipt::cumulativeSamples`].
     #[serde(with = "decimal::u64")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Uint64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Uint64))]
     pub cumulative_samples: u64,
     /// [`Receipt::issuedAt`].
     #[serde(with = "decimal::u64")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Uint64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Uint64))]
     pub issued_at: u64,
     /// 65 bytes `r ‖ s ‖ v`, parsed with the escrow's rules (low `s`, `v` 27 or 28).
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::api::schema::Signature65))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Signature65))]
     pub signature: ReceiptSignature,
 }
 

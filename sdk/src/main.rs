@@ -10,7 +10,7 @@ use alloy::{
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use fairtrain_protocol::Deployment;
-use fairtrain_sdk::{verify_dataset, LicenseSource, Meter, MeterConfig, Usage};
+use fairtrain_sdk::{verify_dataset, Entry, FlushReport, LicenseSource, Meter, MeterConfig, Usage};
 
 /// Record training usage durably and report it to a Fairtrain relayer as signed cumulative
 /// receipts.
@@ -167,19 +167,7 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let domain = Deployment::load(&cli.meter.deployment)?.domain();
-    let config = MeterConfig::new(
-        cli.meter.journal,
-        cli.meter.relayer_url,
-        domain,
-        cli.meter
-            .payer
-            .context("--payer (or FAIRTRAIN_PAYER) is required")?,
-        cli.meter
-            .signer_key
-            .context("--signer-key (or FAIRTRAIN_SIGNER_KEY) is required")?,
-    );
-    let meter = Meter::open(config).await?;
+    let meter = open_meter(cli.meter).await?;
     match cli.command {
         Command::Record { usage, samples } => {
             let usage = Usage {
@@ -190,44 +178,8 @@ async fn main() -> anyhow::Result<()> {
             let total = meter.record(usage, samples).await?;
             println!("{total}");
         }
-        Command::Flush => {
-            let report = meter.flush().await?;
-            println!(
-                "sent {} accepted {} duplicates {} refused {}",
-                report.sent,
-                report.accepted,
-                report.duplicates,
-                report.refused.len()
-            );
-            for (usage, refusal) in &report.refused {
-                println!(
-                    "refused license {} terms {} at {}: {}: {}",
-                    usage.license_id,
-                    usage.terms_id,
-                    refusal.cumulative,
-                    refusal.code,
-                    refusal.message
-                );
-            }
-        }
-        Command::Status => {
-            println!("license\tterms\trun\trecorded\tacked\trefusal");
-            for e in meter.status().await? {
-                let refusal = e
-                    .rejection
-                    .map(|r| format!("{} at {}", r.code, r.cumulative))
-                    .unwrap_or_default();
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
-                    e.usage.license_id,
-                    e.usage.terms_id,
-                    e.usage.run_id,
-                    e.recorded,
-                    e.acked,
-                    refusal
-                );
-            }
-        }
+        Command::Flush => print_flush(&meter.flush().await?),
+        Command::Status => print_status(&meter.status().await?),
         Command::VerifyDataset { .. } => unreachable!("handled before the meter opens"),
         Command::Simulate {
             licenses,
@@ -238,21 +190,12 @@ async fn main() -> anyhow::Result<()> {
             flush_ms,
             run_prefix,
         } => {
-            let licenses = licenses
-                .iter()
-                .map(|l| {
-                    let (license, terms) = l
-                        .split_once(':')
-                        .context("licenses are licenseId:termsId")?;
-                    Ok((license.parse::<U256>()?, terms.parse::<u64>()?))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
             if minibatches == 0 {
                 bail!("--minibatches must be at least 1");
             }
             simulate(
                 Arc::new(meter),
-                &licenses,
+                &parse_licenses(&licenses)?,
                 runs,
                 rate,
                 minibatches,
@@ -264,6 +207,67 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Opens the journal of the meter the options describe (payer and signing key required).
+async fn open_meter(args: MeterArgs) -> anyhow::Result<Meter> {
+    let domain = Deployment::load(&args.deployment)?.domain();
+    let config = MeterConfig::new(
+        args.journal,
+        args.relayer_url,
+        domain,
+        args.payer
+            .context("--payer (or FAIRTRAIN_PAYER) is required")?,
+        args.signer_key
+            .context("--signer-key (or FAIRTRAIN_SIGNER_KEY) is required")?,
+    );
+    Ok(Meter::open(config).await?)
+}
+
+/// `licenseId:termsId` pairs.
+fn parse_licenses(licenses: &[String]) -> anyhow::Result<Vec<(U256, u64)>> {
+    licenses
+        .iter()
+        .map(|l| {
+            let (license, terms) = l
+                .split_once(':')
+                .context("licenses are licenseId:termsId")?;
+            Ok((license.parse::<U256>()?, terms.parse::<u64>()?))
+        })
+        .collect()
+}
+
+/// Prints what a flush sent and every refusal.
+fn print_flush(report: &FlushReport) {
+    println!(
+        "sent {} accepted {} duplicates {} refused {}",
+        report.sent,
+        report.accepted,
+        report.duplicates,
+        report.refused.len()
+    );
+    for (usage, refusal) in &report.refused {
+        println!(
+            "refused license {} terms {} at {}: {}: {}",
+            usage.license_id, usage.terms_id, refusal.cumulative, refusal.code, refusal.message
+        );
+    }
+}
+
+/// Prints the journal's state per usage key, tab-separated.
+fn print_status(entries: &[Entry]) {
+    println!("license\tterms\trun\trecorded\tacked\trefusal");
+    for e in entries {
+        let refusal = e
+            .rejection
+            .as_ref()
+            .map(|r| format!("{} at {}", r.code, r.cumulative))
+            .unwrap_or_default();
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            e.usage.license_id, e.usage.terms_id, e.usage.run_id, e.recorded, e.acked, refusal
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

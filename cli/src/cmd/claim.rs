@@ -27,7 +27,7 @@ use fairtrain_protocol::{
 use serde::Serialize;
 
 use crate::{
-    chain::{Chain, Sent},
+    chain::{emitted, Chain, Sent},
     error::{CliError, Result},
     logs::{events, Topic},
     output::Render,
@@ -476,96 +476,9 @@ pub async fn claim(chain: &Chain, args: &ClaimArgs) -> Result<Claimed> {
             format!("batch data ({} document(s))", args.batch_data.len()),
         )
     };
-
-    let now = chain.now().await?;
-    let mut seen = HashSet::new();
-    let mut ready = Vec::new();
-    let mut skipped = Vec::new();
-    for c in &candidates {
-        let digest = domain.digest(&c.receipt.receipt());
-        if !seen.insert(digest) {
-            continue;
-        }
-        match check(chain, &domain, c, now).await? {
-            Ok(r) => ready.push(r),
-            Err(reason) => skipped.push(Skipped {
-                digest,
-                license_id: c.receipt.license_id.to_string(),
-                reason,
-            }),
-        }
-    }
-    // Oldest commit first (by the position of its `BatchCommitted` event: several batches can
-    // share a block time), and within a root each run's counts in increasing order. The funds
-    // do not depend on the order (a relayer's batches share its line's reserved pool); each
-    // claim is checked against what the ones before it leave of that pool, so that one short
-    // line does not revert a transaction of good claims.
-    let roots: BTreeSet<B256> = ready.iter().map(|r| r.root).collect();
-    let mut order: BTreeMap<B256, (u64, u64)> = BTreeMap::new();
-    for root in roots {
-        order.insert(root, commit_position(chain, root).await?);
-    }
-    ready.sort_by_key(|r| (order[&r.root], r.root, r.cumulative));
-    let mut plan = Plan::default();
-    let mut by_root: Vec<(B256, Address, Vec<Escrow::Claim>)> = Vec::new();
-    for r in ready {
-        if let Err(reason) = plan.book(&r.draw, r.cumulative) {
-            skipped.push(Skipped {
-                digest: r.digest,
-                license_id: r.license_id.to_string(),
-                reason,
-            });
-            continue;
-        }
-        match by_root.last_mut() {
-            Some((root, _, claims)) if *root == r.root && claims.len() < args.per_tx => {
-                claims.push(r.claim);
-            }
-            _ => by_root.push((r.root, r.token, vec![r.claim])),
-        }
-    }
-
-    let escrow = chain.escrow();
-    let mut claims = Vec::new();
-    let mut to_payee: BTreeMap<Address, U256> = BTreeMap::new();
-    for (root, token, batch) in by_root {
-        let receipts = batch.len();
-        if args.dry_run {
-            claims.push(ClaimTx {
-                root,
-                receipts,
-                paid: BTreeMap::new(),
-                fees: "0".into(),
-                token,
-                tx: None,
-            });
-            continue;
-        }
-        let receipt = chain.send("claim", escrow.claim(root, batch)).await?;
-        let mut paid: BTreeMap<Address, U256> = BTreeMap::new();
-        let mut fees = U256::ZERO;
-        for e in receipt
-            .inner
-            .logs()
-            .iter()
-            .filter_map(|l| l.log_decode::<TrainingEscrow::UsageSettled>().ok())
-        {
-            let e = e.inner.data;
-            *paid.entry(e.payee).or_default() += e.amount - e.fee;
-            fees += e.fee;
-            if e.payee == payee {
-                *to_payee.entry(e.token).or_default() += e.amount - e.fee;
-            }
-        }
-        claims.push(ClaimTx {
-            root,
-            receipts,
-            paid: paid.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
-            fees: fees.to_string(),
-            token,
-            tx: Some(Sent::new("claim", &receipt)),
-        });
-    }
+    let (ready, mut skipped) = triage(chain, &domain, &candidates).await?;
+    let transactions = plan_transactions(chain, ready, args.per_tx, &mut skipped).await?;
+    let (claims, to_payee) = send_claims(chain, transactions, payee, args.dry_run).await?;
 
     let mut paid_to_payee = BTreeMap::new();
     let mut described = Vec::new();
@@ -608,4 +521,120 @@ pub async fn claim(chain: &Chain, args: &ClaimArgs) -> Result<Claimed> {
         summary,
         dry_run: args.dry_run,
     })
+}
+
+/// Checks every distinct candidate against the chain now: claimable ones are ready, the others
+/// skipped with the reason.
+async fn triage(
+    chain: &Chain,
+    domain: &EscrowDomain,
+    candidates: &[Candidate],
+) -> Result<(Vec<Ready>, Vec<Skipped>)> {
+    let now = chain.now().await?;
+    let mut seen = HashSet::new();
+    let mut ready = Vec::new();
+    let mut skipped = Vec::new();
+    for c in candidates {
+        let digest = domain.digest(&c.receipt.receipt());
+        if !seen.insert(digest) {
+            continue;
+        }
+        match check(chain, domain, c, now).await? {
+            Ok(r) => ready.push(r),
+            Err(reason) => skipped.push(Skipped {
+                digest,
+                license_id: c.receipt.license_id.to_string(),
+                reason,
+            }),
+        }
+    }
+    Ok((ready, skipped))
+}
+
+/// One claim transaction: a root, its payment token, and up to `--per-tx` leaves.
+type ClaimBatch = (B256, Address, Vec<Escrow::Claim>);
+
+/// Orders the ready claims and groups them into transactions. Oldest commit first (by the
+/// position of its `BatchCommitted` event: several batches can share a block time), and within a
+/// root each run's counts in increasing order. The funds do not depend on the order (a
+/// relayer's batches share its line's reserved pool); each claim is checked against what the
+/// ones before it leave of that pool, so that one short line does not revert a transaction of
+/// good claims (those are skipped instead).
+async fn plan_transactions(
+    chain: &Chain,
+    mut ready: Vec<Ready>,
+    per_tx: usize,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<ClaimBatch>> {
+    let roots: BTreeSet<B256> = ready.iter().map(|r| r.root).collect();
+    let mut order: BTreeMap<B256, (u64, u64)> = BTreeMap::new();
+    for root in roots {
+        order.insert(root, commit_position(chain, root).await?);
+    }
+    ready.sort_by_key(|r| (order[&r.root], r.root, r.cumulative));
+    let mut plan = Plan::default();
+    let mut by_root: Vec<ClaimBatch> = Vec::new();
+    for r in ready {
+        if let Err(reason) = plan.book(&r.draw, r.cumulative) {
+            skipped.push(Skipped {
+                digest: r.digest,
+                license_id: r.license_id.to_string(),
+                reason,
+            });
+            continue;
+        }
+        match by_root.last_mut() {
+            Some((root, _, claims)) if *root == r.root && claims.len() < per_tx => {
+                claims.push(r.claim);
+            }
+            _ => by_root.push((r.root, r.token, vec![r.claim])),
+        }
+    }
+    Ok(by_root)
+}
+
+/// Sends the claim transactions one after the other (or, in a dry run, only lists them), and
+/// adds up what each paid, per payee, and to `payee` per token.
+async fn send_claims(
+    chain: &Chain,
+    transactions: Vec<ClaimBatch>,
+    payee: Address,
+    dry_run: bool,
+) -> Result<(Vec<ClaimTx>, BTreeMap<Address, U256>)> {
+    let escrow = chain.escrow();
+    let mut claims = Vec::new();
+    let mut to_payee: BTreeMap<Address, U256> = BTreeMap::new();
+    for (root, token, batch) in transactions {
+        let receipts = batch.len();
+        if dry_run {
+            claims.push(ClaimTx {
+                root,
+                receipts,
+                paid: BTreeMap::new(),
+                fees: "0".into(),
+                token,
+                tx: None,
+            });
+            continue;
+        }
+        let receipt = chain.send("claim", escrow.claim(root, batch)).await?;
+        let mut paid: BTreeMap<Address, U256> = BTreeMap::new();
+        let mut fees = U256::ZERO;
+        for e in emitted::<TrainingEscrow::UsageSettled>(&receipt) {
+            *paid.entry(e.payee).or_default() += e.amount - e.fee;
+            fees += e.fee;
+            if e.payee == payee {
+                *to_payee.entry(e.token).or_default() += e.amount - e.fee;
+            }
+        }
+        claims.push(ClaimTx {
+            root,
+            receipts,
+            paid: paid.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+            fees: fees.to_string(),
+            token,
+            tx: Some(Sent::new("claim", &receipt)),
+        });
+    }
+    Ok((claims, to_payee))
 }

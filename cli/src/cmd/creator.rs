@@ -16,7 +16,7 @@ use fairtrain_protocol::{
 use serde::Serialize;
 
 use crate::{
-    chain::{Chain, Sent},
+    chain::{emitted, Chain, Sent},
     error::{CliError, Result},
     logs::{events, Topic},
     output::Render,
@@ -103,12 +103,7 @@ pub async fn settle(chain: &Chain, args: &SettleArgs) -> Result<Settled> {
             escrow.settleDirect(receipt.clone().into(), signed.signature.to_bytes()),
         )
         .await?;
-    let event = tx
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<TrainingEscrow::UsageSettled>().ok())
-        .map(|l| l.inner.data);
+    let event = emitted::<TrainingEscrow::UsageSettled>(&tx).next();
     let tx = Sent::new("settleDirect", &tx);
     Ok(match event {
         Some(e) => {

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::{
     amount,
-    chain::{Chain, Sent, TokenInfo},
+    chain::{emitted, Chain, Sent, TokenInfo},
     cmd::manifest,
     error::{CliError, Result},
     output::Render,
@@ -313,12 +313,7 @@ impl Render for Minted {
 }
 
 fn minted_event(receipt: &TransactionReceipt) -> Option<LicenseNFT::LicenseMinted> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|log| log.log_decode::<LicenseNFT::LicenseMinted>().ok())
-        .map(|log| log.inner.data)
+    emitted::<LicenseNFT::LicenseMinted>(receipt).next()
 }
 
 /// `license mint`: verifies the manifest, checks the key is its creator, mints, and transfers
@@ -485,12 +480,8 @@ pub async fn update_terms(chain: &Chain, args: &UpdateTermsArgs) -> Result<Terms
     let receipt = chain
         .send("update-terms", nft.updateTerms(args.id, terms))
         .await?;
-    let event = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|log| log.log_decode::<LicenseNFT::LicenseTermsUpdated>().ok())
-        .map(|log| log.inner.data)
+    let event = emitted::<LicenseNFT::LicenseTermsUpdated>(&receipt)
+        .next()
         .ok_or_else(|| CliError::rpc("update-terms", "no LicenseTermsUpdated event"))?;
     Ok(TermsUpdated {
         license_id: args.id,

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use alloy::{
     primitives::{aliases::U40, keccak256, Address, B256, U256},
     signers::SignerSync,
-    sol_types::SolValue,
+    sol_types::{SolEvent, SolValue},
 };
 use clap::{Args, Subcommand};
 use fairtrain_protocol::bindings::TrainingEscrow;
@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::{
     amount,
-    chain::{Chain, Sent, TokenInfo},
+    chain::{emitted, Chain, Sent, TokenInfo},
     error::{CliError, Result},
     logs::{events, Topic},
     output::Render,
@@ -464,7 +464,6 @@ fn signer_state(key: Address, registered: U40, revoked: U40, now: u64) -> String
 /// time it takes effect), `_ReservedNotReleasable` (with the time it can be released),
 /// `_NothingReserved`, `_ZeroAmount`, `_ZeroAddress`.
 pub async fn credit(chain: &Chain, cmd: &CreditCmd) -> Result<Done> {
-    let escrow = chain.escrow();
     let (payer, line) = match cmd {
         CreditCmd::Fund(a) | CreditCmd::Reduce(a) => (chain.sender()?, &a.line),
         CreditCmd::CancelReduction(l) | CreditCmd::ExecuteReduction(l) => (chain.sender()?, l),
@@ -476,158 +475,218 @@ pub async fn credit(chain: &Chain, cmd: &CreditCmd) -> Result<Done> {
             &a.line,
         ),
     };
-    let relayer = line.relayer;
     let token = chain.resolve_token(line.token.as_deref()).await?;
-    let (action, receipt, summary, next) = match cmd {
-        CreditCmd::Fund(a) | CreditCmd::Reduce(a) => {
-            let value = amount::parse(&a.amount, token.decimals, a.raw)?;
-            let value128 = u128::try_from(value).map_err(|_| CliError::Amount {
-                input: a.amount.clone(),
-                reason: "a credit amount must fit in 128 bits".into(),
-            })?;
-            if matches!(cmd, CreditCmd::Fund(_)) {
-                let receipt = chain
-                    .send(
-                        "fundCredit",
-                        escrow.fundCredit(relayer, token.address, value128),
-                    )
-                    .await?;
-                (
-                    "fundCredit",
-                    receipt,
-                    format!(
-                        "moved {} into the credit line of relayer {relayer}: it may commit batches reserving from it",
-                        token.describe(value)
-                    ),
-                    None,
-                )
-            } else {
-                let receipt = chain
-                    .send(
-                        "requestCreditReduction",
-                        escrow.requestCreditReduction(relayer, token.address, value128),
-                    )
-                    .await?;
-                let r = chain
-                    .read(
-                        "reading the credit reduction",
-                        escrow.creditReduction(payer, relayer, token.address),
-                    )
-                    .await?;
-                let effective = r.effectiveAt.to::<u64>();
-                (
-                    "requestCreditReduction",
-                    receipt,
-                    format!(
-                        "requested to take {} of credit back from relayer {relayer}, from {}",
-                        token.describe(value),
-                        time::utc(effective)
-                    ),
-                    Some(format!(
-                        "after {}, run `fairtrain payer credit execute-reduction --relayer {relayer}`",
-                        time::utc(effective)
-                    )),
-                )
-            }
-        }
-        CreditCmd::CancelReduction(_) => {
-            let receipt = chain
-                .send(
-                    "cancelCreditReduction",
-                    escrow.cancelCreditReduction(relayer, token.address),
-                )
-                .await?;
-            (
-                "cancelCreditReduction",
-                receipt,
-                format!("cancelled the pending credit reduction of relayer {relayer}"),
-                None,
-            )
-        }
-        CreditCmd::ExecuteReduction(_) => {
-            let receipt = chain
-                .send("reduceCredit", escrow.reduceCredit(relayer, token.address))
-                .await?;
-            let moved = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|l| l.log_decode::<TrainingEscrow::CreditReduced>().ok())
-                .map_or(U256::ZERO, |l| l.inner.data.amount);
-            let left = chain
-                .read(
-                    "reading the credit reduction",
-                    escrow.creditReduction(payer, relayer, token.address),
-                )
-                .await?
-                .amount;
-            (
-                "reduceCredit",
-                receipt,
-                format!(
-                    "moved {} of credit from relayer {relayer} back to your available balance",
-                    token.describe(moved)
-                ),
-                (left != 0).then(|| {
-                    format!(
-                        "{} stays requested (the line's credit was short; reserved funds return to it on release): run the reduction again later",
-                        token.describe(U256::from(left))
-                    )
-                }),
-            )
-        }
-        CreditCmd::Release(_) => {
-            let receipt = chain
-                .send("release", escrow.release(payer, relayer, token.address))
-                .await?;
-            let released = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|l| l.log_decode::<TrainingEscrow::FundsReleased>().ok())
-                .map_or(U256::ZERO, |l| l.inner.data.amount);
-            (
-                "release",
-                receipt,
-                format!(
-                    "released {} reserved by relayer {relayer} back to the credit of payer {payer}",
-                    token.describe(released)
-                ),
-                Some(
-                    "the payer takes credit back with `fairtrain payer credit reduce` (after the notice period)"
-                        .into(),
-                ),
-            )
-        }
-        CreditCmd::SweepFees(_) => {
-            let receipt = chain
-                .send("sweepFees", escrow.sweepFees(payer, relayer, token.address))
-                .await?;
-            let swept = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|l| l.log_decode::<TrainingEscrow::FeesSwept>().ok())
-                .map_or(U256::ZERO, |l| l.inner.data.amount);
-            (
-                "sweepFees",
-                receipt,
-                format!(
-                    "swept {} of platform fees from the line of payer {payer} for relayer {relayer}",
-                    token.describe(swept)
-                ),
-                None,
-            )
-        }
+    let on = LineAction {
+        chain,
+        payer,
+        relayer: line.relayer,
+        token: &token,
+    };
+    let sent = match cmd {
+        CreditCmd::Fund(a) => on.fund(a).await?,
+        CreditCmd::Reduce(a) => on.request_reduction(a).await?,
+        CreditCmd::CancelReduction(_) => on.cancel_reduction().await?,
+        CreditCmd::ExecuteReduction(_) => on.execute_reduction().await?,
+        CreditCmd::Release(_) => on.release().await?,
+        CreditCmd::SweepFees(_) => on.sweep_fees().await?,
     };
     let now = chain.now().await?;
-    let state = credit_line(chain, payer, relayer, &token, now).await?;
+    let state = credit_line(chain, payer, line.relayer, &token, now).await?;
     Ok(Done {
-        summary: format!("{summary}\n  {}", state.describe(&token, now)),
-        next,
+        summary: format!("{}\n  {}", sent.summary, state.describe(&token, now)),
+        next: sent.next,
         details: serde_json::json!({ "payer": payer, "token": token, "line": state }),
-        txs: vec![Sent::new(action, &receipt)],
+        txs: vec![Sent::new(sent.action, &sent.receipt)],
     })
+}
+
+/// One transaction on a credit line (`payer`, `relayer`, `token`).
+struct LineAction<'a> {
+    chain: &'a Chain,
+    payer: Address,
+    relayer: Address,
+    token: &'a TokenInfo,
+}
+
+/// What a credit-line transaction did: the function called, its receipt, a sentence saying what
+/// moved, and the next step when there is one.
+struct LineSent {
+    action: &'static str,
+    receipt: alloy::rpc::types::TransactionReceipt,
+    summary: String,
+    next: Option<String>,
+}
+
+impl LineAction<'_> {
+    /// A credit amount in the token's units, which the escrow takes as 128 bits.
+    fn amount(&self, a: &CreditAmountArgs) -> Result<(U256, u128)> {
+        let value = amount::parse(&a.amount, self.token.decimals, a.raw)?;
+        let value128 = u128::try_from(value).map_err(|_| CliError::Amount {
+            input: a.amount.clone(),
+            reason: "a credit amount must fit in 128 bits".into(),
+        })?;
+        Ok((value, value128))
+    }
+
+    async fn fund(&self, a: &CreditAmountArgs) -> Result<LineSent> {
+        let (value, value128) = self.amount(a)?;
+        let (relayer, token) = (self.relayer, self.token);
+        let receipt = self
+            .chain
+            .send(
+                "fundCredit",
+                self.chain
+                    .escrow()
+                    .fundCredit(relayer, token.address, value128),
+            )
+            .await?;
+        Ok(LineSent {
+            action: "fundCredit",
+            receipt,
+            summary: format!(
+                "moved {} into the credit line of relayer {relayer}: it may commit batches reserving from it",
+                token.describe(value)
+            ),
+            next: None,
+        })
+    }
+
+    async fn request_reduction(&self, a: &CreditAmountArgs) -> Result<LineSent> {
+        let (value, value128) = self.amount(a)?;
+        let (escrow, relayer, token) = (self.chain.escrow(), self.relayer, self.token);
+        let receipt = self
+            .chain
+            .send(
+                "requestCreditReduction",
+                escrow.requestCreditReduction(relayer, token.address, value128),
+            )
+            .await?;
+        let (_, effective) = self.pending_reduction().await?;
+        Ok(LineSent {
+            action: "requestCreditReduction",
+            receipt,
+            summary: format!(
+                "requested to take {} of credit back from relayer {relayer}, from {}",
+                token.describe(value),
+                time::utc(effective)
+            ),
+            next: Some(format!(
+                "after {}, run `fairtrain payer credit execute-reduction --relayer {relayer}`",
+                time::utc(effective)
+            )),
+        })
+    }
+
+    async fn cancel_reduction(&self) -> Result<LineSent> {
+        let relayer = self.relayer;
+        let receipt = self
+            .chain
+            .send(
+                "cancelCreditReduction",
+                self.chain
+                    .escrow()
+                    .cancelCreditReduction(relayer, self.token.address),
+            )
+            .await?;
+        Ok(LineSent {
+            action: "cancelCreditReduction",
+            receipt,
+            summary: format!("cancelled the pending credit reduction of relayer {relayer}"),
+            next: None,
+        })
+    }
+
+    async fn execute_reduction(&self) -> Result<LineSent> {
+        let (relayer, token) = (self.relayer, self.token);
+        let receipt = self
+            .chain
+            .send(
+                "reduceCredit",
+                self.chain.escrow().reduceCredit(relayer, token.address),
+            )
+            .await?;
+        let moved = emitted::<TrainingEscrow::CreditReduced>(&receipt)
+            .next()
+            .map_or(U256::ZERO, |e| e.amount);
+        let (left, _) = self.pending_reduction().await?;
+        Ok(LineSent {
+            action: "reduceCredit",
+            receipt,
+            summary: format!(
+                "moved {} of credit from relayer {relayer} back to your available balance",
+                token.describe(moved)
+            ),
+            next: (left != U256::ZERO).then(|| {
+                format!(
+                    "{} stays requested (the line's credit was short; reserved funds return to it on release): run the reduction again later",
+                    token.describe(left)
+                )
+            }),
+        })
+    }
+
+    async fn release(&self) -> Result<LineSent> {
+        let (payer, relayer, token) = (self.payer, self.relayer, self.token);
+        let receipt = self
+            .chain
+            .send(
+                "release",
+                self.chain.escrow().release(payer, relayer, token.address),
+            )
+            .await?;
+        let released = emitted::<TrainingEscrow::FundsReleased>(&receipt)
+            .next()
+            .map_or(U256::ZERO, |e| e.amount);
+        Ok(LineSent {
+            action: "release",
+            receipt,
+            summary: format!(
+                "released {} reserved by relayer {relayer} back to the credit of payer {payer}",
+                token.describe(released)
+            ),
+            next: Some(
+                "the payer takes credit back with `fairtrain payer credit reduce` (after the notice period)"
+                    .into(),
+            ),
+        })
+    }
+
+    async fn sweep_fees(&self) -> Result<LineSent> {
+        let (payer, relayer, token) = (self.payer, self.relayer, self.token);
+        let receipt = self
+            .chain
+            .send(
+                "sweepFees",
+                self.chain.escrow().sweepFees(payer, relayer, token.address),
+            )
+            .await?;
+        let swept = emitted::<TrainingEscrow::FeesSwept>(&receipt)
+            .next()
+            .map_or(U256::ZERO, |e| e.amount);
+        Ok(LineSent {
+            action: "sweepFees",
+            receipt,
+            summary: format!(
+                "swept {} of platform fees from the line of payer {payer} for relayer {relayer}",
+                token.describe(swept)
+            ),
+            next: None,
+        })
+    }
+
+    /// The line's pending credit reduction: its amount and when it may be executed.
+    async fn pending_reduction(&self) -> Result<(U256, u64)> {
+        let r = self
+            .chain
+            .read(
+                "reading the credit reduction",
+                self.chain
+                    .escrow()
+                    .creditReduction(self.payer, self.relayer, self.token.address),
+            )
+            .await?;
+        Ok((U256::from(r.amount), r.effectiveAt.to::<u64>()))
+    }
 }
 
 /// Reads one credit line and its pending reduction.
@@ -722,12 +781,9 @@ pub async fn withdraw(chain: &Chain, cmd: &WithdrawCmd) -> Result<Done> {
             let receipt = chain
                 .send("withdraw", escrow.withdraw(token.address, to))
                 .await?;
-            let sent = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|l| l.log_decode::<TrainingEscrow::Withdrawn>().ok())
-                .map_or(U256::ZERO, |l| l.inner.data.amount);
+            let sent = emitted::<TrainingEscrow::Withdrawn>(&receipt)
+                .next()
+                .map_or(U256::ZERO, |e| e.amount);
             Ok(Done {
                 summary: format!("withdrew {} to {to}", token.describe(sent)),
                 next: None,
@@ -999,104 +1055,153 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
         Some(a) => a,
         None => chain.sender()?,
     };
-    let payer_topic = payer.into_word();
-    let escrow = chain.escrow();
-    let address = *escrow.address();
     let now = chain.now().await?;
-
-    // Every line was funded at least once: `CreditFunded` names them all.
-    let funded =
-        events::<TrainingEscrow::CreditFunded>(chain, address, Topic::First(payer_topic)).await?;
-    let deposits =
-        events::<TrainingEscrow::Deposited>(chain, address, Topic::First(payer_topic)).await?;
-    let withdrawals =
-        events::<TrainingEscrow::Withdrawn>(chain, address, Topic::First(payer_topic)).await?;
+    let history = PayerHistory::read(chain, payer).await?;
     let mut tokens = Vec::new();
-    for &token_address in &chain.deployment.payment_tokens {
-        let token = chain.token_info(token_address).await?;
-        let erc20 = chain.erc20(token_address);
-        let wallet = chain
-            .read("reading the wallet balance", erc20.balanceOf(payer))
-            .await?;
-        let allowance = chain
-            .read("reading the allowance", erc20.allowance(payer, address))
-            .await?;
-        let available = chain
-            .read(
-                "reading the balance",
-                escrow.availableBalance(payer, token_address),
-            )
-            .await?;
-        let relayers: BTreeSet<Address> = funded
-            .iter()
-            .filter(|(e, _)| e.token == token_address)
-            .map(|(e, _)| e.relayer)
-            .collect();
-        let (mut credit, mut reserved) = (U256::ZERO, U256::ZERO);
-        let mut credit_lines = Vec::new();
-        for relayer in relayers {
-            let line = credit_line(chain, payer, relayer, &token, now).await?;
-            credit += U256::from_str_radix(&line.credit, 10).unwrap_or_default();
-            reserved += U256::from_str_radix(&line.reserved, 10).unwrap_or_default();
-            credit_lines.push(line);
-        }
-        let deposited: U256 = deposits
-            .iter()
-            .filter(|(e, _)| e.token == token_address)
-            .map(|(e, _)| e.amount)
-            .sum();
-        let withdrawn: U256 = withdrawals
-            .iter()
-            .filter(|(e, _)| e.token == token_address)
-            .map(|(e, _)| e.amount)
-            .sum();
-        // Every unit deposited is available, in a line's credit or reserved funds, withdrawn or
-        // paid (a line's unswept fees are paid already) (docs/protocol.md §10).
-        let spent = deposited
-            .saturating_sub(withdrawn)
-            .saturating_sub(available)
-            .saturating_sub(credit)
-            .saturating_sub(reserved);
-        let w = chain
-            .read(
-                "reading the withdrawal",
-                escrow.pendingWithdrawal(payer, token_address),
-            )
-            .await?;
-        let withdrawal = (w.unlockAt.to::<u64>() != 0).then(|| {
-            let (unlock_at, lapses_at) = (w.unlockAt.to::<u64>(), w.lapsesAt.to::<u64>());
-            WithdrawalStatus {
-                amount: w.amount.to_string(),
-                unlock_at,
-                lapses_at,
-                state: if now < unlock_at {
-                    "locked"
-                } else if now < lapses_at {
-                    "executable"
-                } else {
-                    "lapsed"
-                },
-            }
-        });
-        tokens.push(TokenStatus {
-            token,
-            wallet: wallet.to_string(),
-            allowance: allowance.to_string(),
-            available: available.to_string(),
-            credit: credit.to_string(),
-            reserved: reserved.to_string(),
-            deposited: deposited.to_string(),
-            withdrawn: withdrawn.to_string(),
-            spent: spent.to_string(),
-            withdrawal,
-            credit_lines,
-        });
+    for &token in &chain.deployment.payment_tokens {
+        tokens.push(token_status(chain, payer, token, &history, now).await?);
     }
+    Ok(PayerStatus {
+        payer,
+        now,
+        tokens,
+        acceptances: acceptances(chain, payer, now).await?,
+        signers: signers(chain, payer, now).await?,
+    })
+}
 
+/// The payer's escrow events that name what its balances are made of.
+struct PayerHistory {
+    /// Every line was funded at least once: `CreditFunded` names them all.
+    funded: Vec<TrainingEscrow::CreditFunded>,
+    deposits: Vec<TrainingEscrow::Deposited>,
+    withdrawals: Vec<TrainingEscrow::Withdrawn>,
+}
+
+impl PayerHistory {
+    async fn read(chain: &Chain, payer: Address) -> Result<Self> {
+        Ok(Self {
+            funded: payer_events(chain, payer).await?,
+            deposits: payer_events(chain, payer).await?,
+            withdrawals: payer_events(chain, payer).await?,
+        })
+    }
+}
+
+/// The escrow's events of type `E` whose first indexed topic is `payer`.
+async fn payer_events<E: SolEvent>(chain: &Chain, payer: Address) -> Result<Vec<E>> {
+    let escrow = chain.deployment.training_escrow;
+    let found = events::<E>(chain, escrow, Topic::First(payer.into_word())).await?;
+    Ok(found.into_iter().map(|(e, _)| e).collect())
+}
+
+/// One payment token's balances of a payer: wallet, escrow, credit lines and what was spent.
+async fn token_status(
+    chain: &Chain,
+    payer: Address,
+    token_address: Address,
+    history: &PayerHistory,
+    now: u64,
+) -> Result<TokenStatus> {
+    let escrow = chain.escrow();
+    let token = chain.token_info(token_address).await?;
+    let erc20 = chain.erc20(token_address);
+    let wallet = chain
+        .read("reading the wallet balance", erc20.balanceOf(payer))
+        .await?;
+    let allowance = chain
+        .read(
+            "reading the allowance",
+            erc20.allowance(payer, *escrow.address()),
+        )
+        .await?;
+    let available = chain
+        .read(
+            "reading the balance",
+            escrow.availableBalance(payer, token_address),
+        )
+        .await?;
+    let relayers: BTreeSet<Address> = history
+        .funded
+        .iter()
+        .filter(|e| e.token == token_address)
+        .map(|e| e.relayer)
+        .collect();
+    let (mut credit, mut reserved) = (U256::ZERO, U256::ZERO);
+    let mut credit_lines = Vec::new();
+    for relayer in relayers {
+        let line = credit_line(chain, payer, relayer, &token, now).await?;
+        credit += U256::from_str_radix(&line.credit, 10).unwrap_or_default();
+        reserved += U256::from_str_radix(&line.reserved, 10).unwrap_or_default();
+        credit_lines.push(line);
+    }
+    let deposited: U256 = history
+        .deposits
+        .iter()
+        .filter(|e| e.token == token_address)
+        .map(|e| e.amount)
+        .sum();
+    let withdrawn: U256 = history
+        .withdrawals
+        .iter()
+        .filter(|e| e.token == token_address)
+        .map(|e| e.amount)
+        .sum();
+    // Every unit deposited is available, in a line's credit or reserved funds, withdrawn or
+    // paid (a line's unswept fees are paid already) (docs/protocol.md §10).
+    let spent = deposited
+        .saturating_sub(withdrawn)
+        .saturating_sub(available)
+        .saturating_sub(credit)
+        .saturating_sub(reserved);
+    Ok(TokenStatus {
+        token,
+        wallet: wallet.to_string(),
+        allowance: allowance.to_string(),
+        available: available.to_string(),
+        credit: credit.to_string(),
+        reserved: reserved.to_string(),
+        deposited: deposited.to_string(),
+        withdrawn: withdrawn.to_string(),
+        spent: spent.to_string(),
+        withdrawal: pending_withdrawal(chain, payer, token_address, now).await?,
+        credit_lines,
+    })
+}
+
+/// The payer's pending withdrawal of a token, if any, and whether it is executable now.
+async fn pending_withdrawal(
+    chain: &Chain,
+    payer: Address,
+    token: Address,
+    now: u64,
+) -> Result<Option<WithdrawalStatus>> {
+    let w = chain
+        .read(
+            "reading the withdrawal",
+            chain.escrow().pendingWithdrawal(payer, token),
+        )
+        .await?;
+    let (unlock_at, lapses_at) = (w.unlockAt.to::<u64>(), w.lapsesAt.to::<u64>());
+    Ok((unlock_at != 0).then(|| WithdrawalStatus {
+        amount: w.amount.to_string(),
+        unlock_at,
+        lapses_at,
+        state: if now < unlock_at {
+            "locked"
+        } else if now < lapses_at {
+            "executable"
+        } else {
+            "lapsed"
+        },
+    }))
+}
+
+/// Every terms acceptance of the payer, as the escrow holds it now.
+async fn acceptances(chain: &Chain, payer: Address, now: u64) -> Result<Vec<AcceptanceStatus>> {
+    let escrow = chain.escrow();
     let mut acceptances = Vec::new();
-    for (event, _) in
-        events::<TrainingEscrow::TermsAccepted>(chain, address, Topic::First(payer_topic)).await?
-    {
+    for event in payer_events::<TrainingEscrow::TermsAccepted>(chain, payer).await? {
         let a = chain
             .read(
                 "reading an acceptance",
@@ -1116,13 +1221,17 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             max_samples: a.maxSamples,
         });
     }
+    Ok(acceptances)
+}
 
-    let keys: BTreeSet<Address> =
-        events::<TrainingEscrow::SignerRegistered>(chain, address, Topic::First(payer_topic))
-            .await?
-            .into_iter()
-            .map(|(e, _)| e.signer)
-            .collect();
+/// Every training key the payer registered, with its state now.
+async fn signers(chain: &Chain, payer: Address, now: u64) -> Result<Vec<SignerStatus>> {
+    let escrow = chain.escrow();
+    let keys: BTreeSet<Address> = payer_events::<TrainingEscrow::SignerRegistered>(chain, payer)
+        .await?
+        .into_iter()
+        .map(|e| e.signer)
+        .collect();
     let mut signers = Vec::new();
     for key in keys {
         let s = chain
@@ -1135,12 +1244,5 @@ pub async fn status(chain: &Chain, args: &StatusArgs) -> Result<PayerStatus> {
             state: signer_state(key, s.registeredAt, s.revokedAt, now),
         });
     }
-
-    Ok(PayerStatus {
-        payer,
-        now,
-        tokens,
-        acceptances,
-        signers,
-    })
+    Ok(signers)
 }

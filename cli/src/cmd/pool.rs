@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::{
     amount,
-    chain::{Chain, Sent, TokenInfo},
+    chain::{emitted, Chain, Sent, TokenInfo},
     cmd::payer::Done,
     error::{CliError, Result},
     output::Render,
@@ -176,12 +176,9 @@ pub async fn create(chain: &Chain, args: &CreateArgs) -> Result<Done> {
         manager: args.manager.unwrap_or_default(),
     };
     let receipt = chain.send("createPool", factory.createPool(config)).await?;
-    let pool = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RevenuePoolFactory::PoolCreated>().ok())
-        .map(|l| l.inner.data.pool)
+    let pool = emitted::<RevenuePoolFactory::PoolCreated>(&receipt)
+        .next()
+        .map(|e| e.pool)
         .ok_or_else(|| CliError::rpc("createPool", "the receipt has no PoolCreated event"))?;
     let total: U256 = shares.iter().copied().sum();
     let split: Vec<String> = members
@@ -303,12 +300,8 @@ pub async fn route_royalties(chain: &Chain, args: &LicenseArgs) -> Result<Done> 
 
 /// The `IncomeDistributed` amount of a receipt, if any.
 fn distributed_in(receipt: &alloy::rpc::types::TransactionReceipt) -> U256 {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|l| l.log_decode::<RevenuePool::IncomeDistributed>().ok())
-        .map(|l| l.inner.data.amount)
+    emitted::<RevenuePool::IncomeDistributed>(receipt)
+        .map(|e| e.amount)
         .sum()
 }
 
@@ -401,12 +394,8 @@ pub async fn claim(chain: &Chain, args: &ClaimArgs) -> Result<Done> {
     let receipt = chain
         .send("claim", pool.claim(account, token.address))
         .await?;
-    let paid: U256 = receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|l| l.log_decode::<RevenuePool::Claimed>().ok())
-        .map(|l| l.inner.data.amount)
+    let paid: U256 = emitted::<RevenuePool::Claimed>(&receipt)
+        .map(|e| e.amount)
         .sum();
     txs.push(Sent::new("claim", &receipt));
     Ok(Done {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     amount,
-    chain::{Chain, Sent, TokenInfo},
+    chain::{emitted, Chain, Sent, TokenInfo},
     cmd::payer::Done,
     error::{CliError, Result},
     output::Render,
@@ -392,12 +392,9 @@ pub async fn create(chain: &Chain, args: &CreateArgs) -> Result<Done> {
         deposit: deposit_u128,
     };
     let receipt = chain.send("create", streams.create(params)).await?;
-    let id = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RoyaltyStreams::StreamCreated>().ok())
-        .map(|l| l.inner.data.streamId)
+    let id = emitted::<RoyaltyStreams::StreamCreated>(&receipt)
+        .next()
+        .map(|e| e.streamId)
         .ok_or_else(|| CliError::rpc("create", "the receipt has no StreamCreated event"))?;
     txs.push(Sent::new("create", &receipt));
     Ok(done(
@@ -495,12 +492,9 @@ pub async fn pause(chain: &Chain, args: &StreamIdArgs) -> Result<Done> {
     let streams = chain.streams()?;
     load(chain, args.stream_id).await?;
     let receipt = chain.send("pause", streams.pause(args.stream_id)).await?;
-    let debt = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RoyaltyStreams::StreamPaused>().ok())
-        .map(|l| l.inner.data.uncoveredDebt)
+    let debt = emitted::<RoyaltyStreams::StreamPaused>(&receipt)
+        .next()
+        .map(|e| e.uncoveredDebt)
         .unwrap_or_default();
     Ok(done(
         format!(
@@ -564,12 +558,8 @@ pub async fn cancel(chain: &Chain, args: &StreamIdArgs) -> Result<Done> {
     let streams = chain.streams()?;
     let (_, token) = load(chain, args.stream_id).await?;
     let receipt = chain.send("cancel", streams.cancel(args.stream_id)).await?;
-    let event = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RoyaltyStreams::StreamCancelled>().ok())
-        .map(|l| l.inner.data)
+    let event = emitted::<RoyaltyStreams::StreamCancelled>(&receipt)
+        .next()
         .ok_or_else(|| CliError::rpc("cancel", "the receipt has no StreamCancelled event"))?;
     let credited = credited_in(&receipt);
     Ok(done(
@@ -600,12 +590,8 @@ pub async fn cancel(chain: &Chain, args: &StreamIdArgs) -> Result<Done> {
 
 /// What a transaction booked to holders' `owedTo` (`AccrualCredited`).
 fn credited_in(receipt: &alloy::rpc::types::TransactionReceipt) -> U256 {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|l| l.log_decode::<RoyaltyStreams::AccrualCredited>().ok())
-        .map(|l| l.inner.data.amount)
+    emitted::<RoyaltyStreams::AccrualCredited>(receipt)
+        .map(|e| e.amount)
         .sum()
 }
 
@@ -620,12 +606,7 @@ pub async fn withdraw(chain: &Chain, args: &StreamIdArgs) -> Result<Done> {
     let receipt = chain
         .send("withdraw", streams.withdraw(args.stream_id))
         .await?;
-    let paid = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RoyaltyStreams::StreamWithdrawn>().ok())
-        .map(|l| l.inner.data);
+    let paid = emitted::<RoyaltyStreams::StreamWithdrawn>(&receipt).next();
     let credited = credited_in(&receipt);
     let (summary, holder, amount) = match paid {
         Some(e) => (

@@ -5,13 +5,12 @@
 //! - [`error`]: the one error envelope both services answer with.
 //! - [`relayer`]: requests and responses of the relayer (`/v1/...`).
 //! - [`indexer`]: responses of the indexer (`/api/...`).
-//! - `schema` (feature `openapi`): the named schemas of addresses, hashes, decimal strings and
-//!   signatures that the API types reference.
+//!
+//! The named schemas of addresses, hashes, decimal strings and signatures that these types (and
+//! the wire types they hold) reference are in [`crate::schema`] (feature `openapi`).
 
 pub mod error;
 pub mod indexer;
 pub mod relayer;
-#[cfg(feature = "openapi")]
-pub mod schema;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "openapi")]
 #[allow(unused_imports)]
-use super::schema::{AddressHex, Decimal, Hash32};
+use crate::schema::{AddressHex, Decimal, Hash32};
 use crate::{batch::Reservation, wire::decimal, SignedReceipt};
 
 /// Serde adapters that write addresses EIP-55 checksummed (alloy writes lowercase) and read
