@@ -273,56 +273,94 @@ impl Follower {
                 return polled(Next::Reorg);
             }
         }
-        let filter = Filter::new().address(addresses.to_vec());
-        let mut logs = match self.fetch(&filter, next, to).await? {
+        let logs = match self
+            .logs_with_discovered(addresses, &discover, next, to)
+            .await?
+        {
             Ok(logs) => logs,
             Err(range) => return polled(Next::Shrunk { range }),
         };
-        // Contracts discovered in this range are not in the filter yet: read their logs of the
-        // range too.
+        let last = if to == next {
+            first
+        } else {
+            self.require_header(to).await?
+        };
+        let Some(blocks) = self.blocks_of(first, last, &logs).await? else {
+            return polled(Next::Retry);
+        };
+        self.range.succeeded(logs.len());
+        polled(Next::Range(Range {
+            from: next,
+            to,
+            logs,
+            blocks,
+            last,
+        }))
+    }
+
+    /// The logs of `addresses` in `from..=to`, plus those of the contracts `discover` names in
+    /// them (created in this range, so not in the filter yet), in chain order; or the new range
+    /// if the node refused one.
+    async fn logs_with_discovered(
+        &mut self,
+        addresses: &[Address],
+        discover: &impl Fn(&Log) -> Option<Address>,
+        from: u64,
+        to: u64,
+    ) -> Result<Result<Vec<Log>, u64>, FollowError> {
+        let filter = Filter::new().address(addresses.to_vec());
+        let mut logs = match self.fetch(&filter, from, to).await? {
+            Ok(logs) => logs,
+            Err(range) => return Ok(Err(range)),
+        };
         let mut created: Vec<Address> = logs
             .iter()
-            .filter_map(&discover)
+            .filter_map(discover)
             .filter(|a| !addresses.contains(a))
             .collect();
         created.sort();
         created.dedup();
         if !created.is_empty() {
             match self
-                .fetch(&Filter::new().address(created), next, to)
+                .fetch(&Filter::new().address(created), from, to)
                 .await?
             {
                 Ok(more) => logs.extend(more),
-                Err(range) => return polled(Next::Shrunk { range }),
+                Err(range) => return Ok(Err(range)),
             }
             logs.sort_by_key(|log| (log.block_number, log.log_index));
         }
-        let last = if to == next {
-            first
-        } else {
-            self.require_header(to).await?
-        };
-        // Logs and headers must come from one chain: every log's block hash must agree with the
-        // headers read (the range's ends) and with each other, or the chain moved meanwhile.
+        Ok(Ok(logs))
+    }
+
+    /// The blocks of a range read as `first`, `last` and `logs`: the two ends, then every block
+    /// a log names (with its time from the log, or its header where the node leaves it out).
+    /// `None` when they do not come from one chain: a log's block hash disagrees with the
+    /// headers read or another log, a log is marked removed, or `last` changed meanwhile.
+    async fn blocks_of(
+        &self,
+        first: BlockRef,
+        last: BlockRef,
+        logs: &[Log],
+    ) -> Result<Option<Vec<BlockRef>>, FollowError> {
         let mut hashes: BTreeMap<u64, B256> = BTreeMap::new();
         hashes.insert(first.number, first.hash);
         hashes.insert(last.number, last.hash);
         let mut times: HashMap<u64, u64> = HashMap::new();
-        for log in &logs {
+        for log in logs {
             let (Some(n), Some(h)) = (log.block_number, log.block_hash) else {
-                return polled(Next::Retry);
+                return Ok(None);
             };
             if *hashes.entry(n).or_insert(h) != h || log.removed {
-                return polled(Next::Retry);
+                return Ok(None);
             }
             if let Some(t) = log.block_timestamp {
                 times.insert(n, t);
             }
         }
-        if self.require_header(to).await?.hash != last.hash {
-            return polled(Next::Retry);
+        if self.require_header(last.number).await?.hash != last.hash {
+            return Ok(None);
         }
-        self.range.succeeded(logs.len());
         let mut blocks = vec![first];
         if last.number != first.number {
             blocks.push(last);
@@ -343,13 +381,7 @@ impl Follower {
                 timestamp,
             });
         }
-        polled(Next::Range(Range {
-            from: next,
-            to,
-            logs,
-            blocks,
-            last,
-        }))
+        Ok(Some(blocks))
     }
 
     /// The logs of `filter` in `from..=to`, or the new range if the node refused it.

@@ -22,7 +22,7 @@ use fairtrain_cli::{
 use fairtrain_protocol::{
     batch::{data_hash, Reservation},
     bindings::Escrow,
-    BatchData, EscrowDomain, Receipt, SignedReceipt,
+    BatchData, EscrowDomain, SignedReceipt,
 };
 
 use fairtrain_testkit::proxy::RangeLimitProxy;
@@ -31,7 +31,7 @@ use crate::{
     binary::json,
     flow::amount,
     royalties::{mint, wallet},
-    support::{key, Devnet, CREATOR, NOTICE, PAYER},
+    support::{key, Devnet, ReceiptSigner, CREATOR, NOTICE, PAYER},
 };
 
 /// The relayer's account.
@@ -189,19 +189,9 @@ async fn claims_from_batch_data_oldest_first_to_the_unit() {
     payer::credit(&payer, &fund_line("10")).await.unwrap();
     net.advance(NOTICE + 1).await;
 
-    let domain = EscrowDomain::new(31337, payer.deployment.training_escrow);
-    let now = payer.now().await.unwrap();
-    let sign = |run: &str, samples: u64| {
-        let receipt = Receipt {
-            payer: payer_addr,
-            licenseId: license,
-            termsId: 1,
-            runId: keccak256(run),
-            cumulativeSamples: samples,
-            issuedAt: now,
-        };
-        SignedReceipt::sign(&domain, &training, &receipt).unwrap()
-    };
+    let signer = ReceiptSigner::now(&payer, &training, payer_addr, license).await;
+    let sign = |run: &str, samples: u64| signer.sign(run, samples);
+    let domain = signer.domain.clone();
     // Batch 1: run a at 1000, run b at 500. Batch 2: run a at 1600 (reserves the 600 added).
     let first = tmp.path().join("batch-1.json");
     let second = tmp.path().join("batch-2.json");

@@ -17,13 +17,13 @@ use fairtrain_cli::{
     },
     time, Chain,
 };
-use fairtrain_protocol::{bindings::Escrow, EscrowDomain, Receipt, SignedReceipt};
+use fairtrain_protocol::bindings::Escrow;
 
 use crate::{
     claim::{commit, fund_line, line, ready_payer, PRICE, RELAYER},
     failures::reverted,
     royalties::mint,
-    support::{key, Devnet, CREATOR, NOTICE, PAYER},
+    support::{key, Devnet, ReceiptSigner, CREATOR, NOTICE, PAYER},
 };
 
 /// The deployment's claim window (Deploy.s.sol's default), in seconds.
@@ -131,19 +131,9 @@ async fn credit_line_fund_reduce_reserve_release() {
     net.advance(NOTICE + 1).await;
 
     // A relayer the payer opened no line for cannot reserve from it.
-    let domain = EscrowDomain::new(31337, payer.deployment.training_escrow);
-    let now = payer.now().await.unwrap();
-    let sign = |run: &str, samples: u64| {
-        let receipt = Receipt {
-            payer: payer_addr,
-            licenseId: license,
-            termsId: 1,
-            runId: keccak256(run),
-            cumulativeSamples: samples,
-            issuedAt: now,
-        };
-        SignedReceipt::sign(&domain, &training, &receipt).unwrap()
-    };
+    let signer = ReceiptSigner::now(&payer, &training, payer_addr, license).await;
+    let sign = |run: &str, samples: u64| signer.sign(run, samples);
+    let domain = signer.domain.clone();
     let stranger = net.chain(0).await;
     let text = reverted(
         stranger

@@ -3,8 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy::primitives::{Address, U256};
+use alloy::{
+    primitives::{keccak256, Address, U256},
+    signers::local::PrivateKeySigner,
+};
 use fairtrain_cli::{opts::RpcOpts, Chain};
+use fairtrain_protocol::{EscrowDomain, Receipt, SignedReceipt};
 pub(crate) use fairtrain_testkit::{devnet::NOTICE, key, tool, KEYS};
 
 /// The account that creates datasets and mints licenses.
@@ -88,5 +92,46 @@ pub(crate) fn dataset(dir: &Path) {
         let full = dir.join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, content).unwrap();
+    }
+}
+
+/// Signs cumulative receipts of one payer for one license (terms 1) with a training key, all
+/// issued at the same time, as the payer's training infrastructure would.
+pub(crate) struct ReceiptSigner {
+    pub(crate) domain: EscrowDomain,
+    training: PrivateKeySigner,
+    payer: Address,
+    license: U256,
+    issued_at: u64,
+}
+
+impl ReceiptSigner {
+    /// Receipts issued now (the chain's time) for `payer`, whose `chain` names the escrow.
+    pub(crate) async fn now(
+        chain: &Chain,
+        training: &PrivateKeySigner,
+        payer: Address,
+        license: U256,
+    ) -> Self {
+        Self {
+            domain: EscrowDomain::new(31337, chain.deployment.training_escrow),
+            training: training.clone(),
+            payer,
+            license,
+            issued_at: chain.now().await.unwrap(),
+        }
+    }
+
+    /// The signed receipt of `samples` in total for run `run` (keccak256 of the name).
+    pub(crate) fn sign(&self, run: &str, samples: u64) -> SignedReceipt {
+        let receipt = Receipt {
+            payer: self.payer,
+            licenseId: self.license,
+            termsId: 1,
+            runId: keccak256(run),
+            cumulativeSamples: samples,
+            issuedAt: self.issued_at,
+        };
+        SignedReceipt::sign(&self.domain, &self.training, &receipt).unwrap()
     }
 }

@@ -5,9 +5,8 @@
 //! claiming again from the batch data the relayer publishes (`/v1/data/<hash>`, proofs rebuilt
 //! locally) finds everything settled. On SQLite and on PostgreSQL.
 
-use alloy::primitives::{keccak256, U256};
+use alloy::primitives::U256;
 use fairtrain_protocol::api::relayer::LicenseProofs;
-use fairtrain_sdk::Usage;
 use serde_json::Value;
 
 use crate::{
@@ -59,11 +58,7 @@ async fn creator_claims(db: Db) {
     )
     .await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
-    let usage = |run: &str| Usage {
-        license_id: license,
-        terms_id: terms,
-        run_id: keccak256(run),
-    };
+    let usage = |run: &str| run_usage(license, terms, run);
 
     // A first batch, claimed by the relayer (sponsored): settled, so no longer served.
     for run in ["run-a", "run-b", "run-c"] {

@@ -5,9 +5,8 @@
 //! system converges: every sample metered is committed once, claimed once, every event is
 //! indexed once, and chain, relayer and indexer reconcile to the unit.
 
-use alloy::primitives::{keccak256, U256};
+use alloy::primitives::U256;
 use fairtrain_protocol::bindings::IERC20Permit;
-use fairtrain_sdk::Usage;
 use serde_json::Value;
 
 use crate::{
@@ -29,11 +28,7 @@ async fn relayer_killed_and_anvil_restarted_converge() {
     // The relayer stops dead once it has signed and recorded the commit of its first batch.
     let mut relayer = Relayer::start_configured(&devnet, &store, 1, "", Some("batch_signed")).await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
-    let usage = |run: &str| Usage {
-        license_id: license,
-        terms_id: terms,
-        run_id: keccak256(run),
-    };
+    let usage = |run: &str| run_usage(license, terms, run);
 
     // 1. Receipts acknowledged, then the relayer is SIGKILLed with their batch built and its
     //    commit signed but not broadcast; started again, it is SIGKILLed with the commit
@@ -178,11 +173,7 @@ async fn indexer_killed_mid_backfill(db: Db) {
     let relayer = Relayer::start(&devnet, &store).await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
     for run in ["run-a", "run-b", "run-c"] {
-        let usage = Usage {
-            license_id: license,
-            terms_id: terms,
-            run_id: keccak256(run),
-        };
+        let usage = run_usage(license, terms, run);
         meter.record(usage, 100).await.unwrap();
     }
     assert_eq!(meter.flush().await.unwrap().accepted, 3);

@@ -14,7 +14,14 @@ use alloy::{
     providers::Provider,
     rpc::types::Filter,
 };
-use fairtrain_protocol::api::relayer::Batch;
+use fairtrain_protocol::{
+    api::{
+        indexer::{BalanceView, BatchView, CreditLineView, Paged, RoyaltyTotal, Status},
+        relayer::Batch,
+    },
+    Deployment,
+};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::support::*;
@@ -114,7 +121,7 @@ impl Indexer {
             .unwrap();
         self.proc = Some(Proc(child));
         eventually(60, || async {
-            self.try_get("/api/status").await.map(|_| ())
+            self.try_get::<Status>("/api/status").await.map(|_| ())
         })
         .await
         .unwrap_or_else(|| panic!("indexer API not up; log:\n{}", self.log()));
@@ -156,7 +163,7 @@ impl Indexer {
         }
     }
 
-    async fn try_get(&self, path: &str) -> Option<Value> {
+    async fn try_get<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
         let resp = self
             .client
             .get(format!("{}{path}", self.url))
@@ -169,8 +176,9 @@ impl Indexer {
         resp.json().await.ok()
     }
 
-    /// A JSON document of its API; panics with its log on any failure.
-    pub(crate) async fn get(&self, path: &str) -> Value {
+    /// An answer of its API, as the protocol's API types say; panics with its log on any
+    /// failure.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> T {
         self.try_get(path)
             .await
             .unwrap_or_else(|| panic!("GET {path} failed; indexer log:\n{}", self.log()))
@@ -178,7 +186,8 @@ impl Indexer {
 
     /// The block its checkpoint stands at (`/api/status`).
     pub(crate) async fn indexed_block(&self) -> Option<u64> {
-        self.try_get("/api/status").await?["indexed_block"].as_u64()
+        let status: Status = self.try_get("/api/status").await?;
+        Some(status.indexed_block)
     }
 
     /// Waits until the checkpoint is the chain's head block. The head is read from the node
@@ -231,18 +240,7 @@ impl Indexer {
 
 /// Every contract of the deployment the indexer follows (no revenue pools are created here).
 pub(crate) fn followed(devnet: &Devnet) -> Vec<Address> {
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(devnet.deployment()).unwrap()).unwrap();
-    [
-        "licenseNFT",
-        "trainingEscrow",
-        "royaltyStreams",
-        "revenuePoolFactory",
-    ]
-    .iter()
-    .filter_map(|k| json[k].as_str())
-    .map(|a| a.parse().unwrap())
-    .collect()
+    Deployment::load(&devnet.deployment()).unwrap().addresses()
 }
 
 /// How many logs the followed contracts emitted up to `to` (`eth_getLogs`).
@@ -255,12 +253,14 @@ pub(crate) async fn chain_log_count(devnet: &Devnet, to: u64) -> u64 {
 }
 
 /// Every item of a paginated indexer list.
-pub(crate) async fn all_items(indexer: &Indexer, path: &str) -> Vec<Value> {
+pub(crate) async fn all_items<T: DeserializeOwned + std::fmt::Debug>(
+    indexer: &Indexer,
+    path: &str,
+) -> Vec<T> {
     let sep = if path.contains('?') { '&' } else { '?' };
-    let page = indexer.get(&format!("{path}{sep}per_page=1000")).await;
-    let items = page["items"].as_array().unwrap().clone();
-    assert_eq!(page["total"].as_u64(), Some(items.len() as u64), "{page}");
-    items
+    let page: Paged<T> = indexer.get(&format!("{path}{sep}per_page=1000")).await;
+    assert_eq!(page.total, page.items.len() as u64, "{page:?}");
+    page.items
 }
 
 /// What the test itself moved in and out of the escrow for one payer.
@@ -303,11 +303,11 @@ pub(crate) async fn assert_agree(
 ) {
     let head = indexer.caught_up(devnet).await;
     indexer.assert_reconciles();
-    let status = indexer.get("/api/status").await;
+    let status: Status = indexer.get("/api/status").await;
     assert_eq!(
-        status["events"].as_u64(),
-        Some(chain_log_count(devnet, head).await),
-        "every log stored once: {status}"
+        status.events,
+        chain_log_count(devnet, head).await,
+        "every log stored once: {status:?}"
     );
 
     // The relayer's records: committed receipts (with their licenses), confirmed batches.
@@ -333,31 +333,31 @@ pub(crate) async fn assert_agree(
         .collect();
 
     // Payer balances.
-    let balances = all_items(indexer, &format!("/api/balances?payer={:#x}", flows.payer)).await;
+    let balances: Vec<BalanceView> =
+        all_items(indexer, &format!("/api/balances?payer={:#x}", flows.payer)).await;
     assert_eq!(balances.len(), 1, "{balances:?}");
     let b = &balances[0];
     let available = devnet.available(flows.payer).await;
     let line = devnet.line(flows.payer).await;
     let (credit, reserved) = (U256::from(line.credit), U256::from(line.reserved));
-    assert_eq!(units(&b["available"]), available, "available: {b}");
-    assert_eq!(units(&b["credit"]), credit, "credit: {b}");
-    assert_eq!(units(&b["reserved"]), reserved, "reserved: {b}");
-    let lines = b["credit_lines"].as_array().unwrap();
-    assert_eq!(lines.len(), 1, "one credit line: {b}");
-    assert_line(devnet, flows.payer, &lines[0]).await;
-    let rows = all_items(
+    assert_eq!(dec(&b.available), available, "available: {b:?}");
+    assert_eq!(dec(&b.credit), credit, "credit: {b:?}");
+    assert_eq!(dec(&b.reserved), reserved, "reserved: {b:?}");
+    assert_eq!(b.credit_lines.len(), 1, "one credit line: {b:?}");
+    assert_line(devnet, flows.payer, &b.credit_lines[0]).await;
+    let rows: Vec<CreditLineView> = all_items(
         indexer,
         &format!("/api/credit-lines?payer={:#x}", flows.payer),
     )
     .await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_line(devnet, flows.payer, &rows[0]).await;
-    assert_eq!(units(&b["deposited"]), flows.deposited, "deposited: {b}");
-    assert_eq!(units(&b["withdrawn"]), flows.withdrawn, "withdrawn: {b}");
+    assert_eq!(dec(&b.deposited), flows.deposited, "deposited: {b:?}");
+    assert_eq!(dec(&b.withdrawn), flows.withdrawn, "withdrawn: {b:?}");
     assert_eq!(
-        units(&b["spent"]),
+        dec(&b.spent),
         claimed,
-        "spent = the relayer's claimed receipts: {b}"
+        "spent = the relayer's claimed receipts: {b:?}"
     );
     assert_eq!(
         flows.deposited,
@@ -367,14 +367,12 @@ pub(crate) async fn assert_agree(
 
     // Royalties per license and per payee.
     let mut fees = U256::ZERO;
-    let by_license = all_items(indexer, "/api/royalties?group=license").await;
+    let by_license: Vec<RoyaltyTotal> = all_items(indexer, "/api/royalties?group=license").await;
     let mut gross_of: BTreeMap<String, U256> = BTreeMap::new();
     for r in &by_license {
-        let (gross, fee, net) = (units(&r["gross"]), units(&r["fee"]), units(&r["net"]));
-        assert_eq!(gross, net + fee, "gross = net + fee: {r}");
-        *gross_of
-            .entry(r["key"].as_str().unwrap().to_owned())
-            .or_default() += gross;
+        let (gross, fee, net) = (dec(&r.gross), dec(&r.fee), dec(&r.net));
+        assert_eq!(gross, net + fee, "gross = net + fee: {r:?}");
+        *gross_of.entry(r.key.clone()).or_default() += gross;
         fees += fee;
     }
     let mut relayer_of: BTreeMap<String, U256> = BTreeMap::new();
@@ -385,12 +383,12 @@ pub(crate) async fn assert_agree(
         gross_of, relayer_of,
         "royalties per license = the relayer's claimed receipts per license"
     );
-    for r in all_items(indexer, "/api/royalties?group=payee").await {
-        let payee: Address = r["key"].as_str().unwrap().parse().unwrap();
+    for r in all_items::<RoyaltyTotal>(indexer, "/api/royalties?group=payee").await {
+        let payee: Address = r.key.parse().unwrap();
         assert_eq!(
-            units(&r["net"]),
+            dec(&r.net),
             devnet.balance(payee).await,
-            "net royalties = the payee's balance: {r}"
+            "net royalties = the payee's balance: {r:?}"
         );
     }
     assert_eq!(
@@ -400,7 +398,7 @@ pub(crate) async fn assert_agree(
     );
 
     // Batches.
-    let batches = all_items(indexer, "/api/batches").await;
+    let batches: Vec<BatchView> = all_items(indexer, "/api/batches").await;
     assert_eq!(
         batches.len(),
         confirmed.len(),
@@ -411,37 +409,25 @@ pub(crate) async fn assert_agree(
         let root = format!("{:#x}", rb.root);
         let ib = batches
             .iter()
-            .find(|b| b["root"].as_str() == Some(&root))
+            .find(|b| b.root == root)
             .unwrap_or_else(|| panic!("batch {root} not indexed: {batches:?}"));
+        assert_eq!(ib.receipt_count, rb.receipt_count, "{ib:?} / {rb:?}");
         assert_eq!(
-            ib["receipt_count"].as_i64(),
-            Some(rb.receipt_count),
-            "{ib} / {rb:?}"
+            ib.tx_hash,
+            format!("{:#x}", rb.commit_tx.unwrap()),
+            "{ib:?} / {rb:?}"
         );
-        assert_eq!(
-            ib["tx_hash"].as_str(),
-            Some(format!("{:#x}", rb.commit_tx.unwrap()).as_str()),
-            "{ib} / {rb:?}"
-        );
-        assert_eq!(
-            ib["block_number"].as_i64(),
-            rb.commit_block,
-            "{ib} / {rb:?}"
-        );
+        assert_eq!(Some(ib.block_number), rb.commit_block, "{ib:?} / {rb:?}");
         let relayer_reserved: U256 = rb.reservations.iter().map(|r| r.amount).sum();
-        assert_eq!(units(&ib["reserved"]), relayer_reserved, "{ib} / {rb:?}");
+        assert_eq!(dec(&ib.reserved), relayer_reserved, "{ib:?} / {rb:?}");
         let of_root = || receipts.iter().filter(|r| r.root == root && r.claimed);
         assert_eq!(
-            units(&ib["settled"]),
+            dec(&ib.settled),
             of_root().map(|r| r.amount).sum::<U256>(),
-            "settled = the relayer's claimed receipts of the batch: {ib}"
+            "settled = the relayer's claimed receipts of the batch: {ib:?}"
         );
-        assert_eq!(
-            ib["claims"].as_u64(),
-            Some(of_root().count() as u64),
-            "{ib}"
-        );
-        batch_fees += units(&ib["fees"]);
+        assert_eq!(ib.claims, of_root().count() as i64, "{ib:?}");
+        batch_fees += dec(&ib.fees);
     }
     assert_eq!(batch_fees, fees, "fees in batches = all platform fees");
     assert_eq!(
@@ -453,7 +439,7 @@ pub(crate) async fn assert_agree(
 
 /// An indexer `CreditLineView` row of `payer`'s line for the relayer account equals the chain's
 /// line and pending reduction.
-async fn assert_line(devnet: &Devnet, payer: Address, row: &Value) {
+async fn assert_line(devnet: &Devnet, payer: Address, row: &CreditLineView) {
     let line = devnet.line(payer).await;
     let reduction = devnet
         .escrow()
@@ -461,28 +447,38 @@ async fn assert_line(devnet: &Devnet, payer: Address, row: &Value) {
         .call()
         .await
         .unwrap();
-    let address = |field: &str| -> Address { row[field].as_str().unwrap().parse().unwrap() };
+    let address = |a: &str| -> Address { a.parse().unwrap() };
     assert_eq!(
-        (address("payer"), address("relayer"), address("token")),
+        (
+            address(&row.payer),
+            address(&row.relayer),
+            address(&row.token)
+        ),
         (payer, addr(RELAYER), devnet.token),
-        "{row}"
+        "{row:?}"
     );
-    assert_eq!(units(&row["credit"]), U256::from(line.credit), "{row}");
-    assert_eq!(units(&row["reserved"]), U256::from(line.reserved), "{row}");
-    assert_eq!(units(&row["fees"]), U256::from(line.fees), "{row}");
+    assert_eq!(dec(&row.credit), U256::from(line.credit), "{row:?}");
+    assert_eq!(dec(&row.reserved), U256::from(line.reserved), "{row:?}");
+    assert_eq!(dec(&row.fees), U256::from(line.fees), "{row:?}");
     assert_eq!(
-        units(&row["reserved_until"]),
+        U256::from(row.reserved_until),
         U256::from(line.reservedUntil),
-        "{row}"
+        "{row:?}"
     );
     assert_eq!(
-        units(&row["reduction_amount"]),
+        dec(&row.reduction_amount),
         U256::from(reduction.amount),
-        "{row}"
+        "{row:?}"
     );
     assert_eq!(
-        units(&row["reduction_effective_at"]),
+        U256::from(row.reduction_effective_at),
         U256::from(reduction.effectiveAt),
-        "{row}"
+        "{row:?}"
     );
+}
+
+/// A decimal string of the indexer's API (token units).
+pub(crate) fn dec(s: &str) -> U256 {
+    s.parse()
+        .unwrap_or_else(|e| panic!("{s:?} is not a decimal amount: {e}"))
 }

@@ -10,9 +10,16 @@
 //! kind of store as the relayer. At the end, the chain, the relayer's accounting, the indexer's
 //! totals and the deposit agree to the unit.
 
-use alloy::primitives::{keccak256, Address, B256, U256};
-use fairtrain_protocol::{api::relayer::Status, bindings::LicenseNFT, EscrowDomain};
-use fairtrain_sdk::{Meter, MeterConfig, Usage};
+use alloy::primitives::{Address, B256, U256};
+use fairtrain_protocol::{
+    api::{
+        indexer::{PoolView, StreamView},
+        relayer::Status,
+    },
+    bindings::LicenseNFT,
+    EscrowDomain,
+};
+use fairtrain_sdk::{Meter, MeterConfig};
 
 use crate::{
     indexer::{all_items, assert_agree, Flows, Indexer},
@@ -237,11 +244,7 @@ async fn lifecycle(db: Db) {
 
     let relayer = Relayer::start(&devnet, &store).await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
-    let usage = |run: &str| Usage {
-        license_id: license,
-        terms_id: terms,
-        run_id: keccak256(run),
-    };
+    let usage = |run: &str| run_usage(license, terms, run);
 
     // Two runs sample 500 each (5 minibatches of 100); one batch.
     for _ in 0..5 {
@@ -454,7 +457,11 @@ async fn lifecycle(db: Db) {
     // them and its streams and pools still reconcile with the contracts' views.
     crate::royalties::streams_and_pools(&devnet, license).await;
     indexer.caught_up(&devnet).await;
-    assert!(!all_items(&indexer, "/api/streams").await.is_empty());
-    assert!(!all_items(&indexer, "/api/pools").await.is_empty());
+    assert!(!all_items::<StreamView>(&indexer, "/api/streams")
+        .await
+        .is_empty());
+    assert!(!all_items::<PoolView>(&indexer, "/api/pools")
+        .await
+        .is_empty());
     indexer.assert_reconciles();
 }

@@ -5,11 +5,13 @@
 //! indexer agree, each root is committed once and each usage is charged once.
 
 use alloy::{
-    primitives::{keccak256, B256, U256},
+    primitives::{B256, U256},
     providers::Provider,
 };
-use fairtrain_protocol::api::relayer::{BatchDetail, Claimable};
-use fairtrain_sdk::Usage;
+use fairtrain_protocol::api::{
+    indexer::{BatchDetail as IndexedBatch, BatchView, Paged},
+    relayer::{BatchDetail, Claimable},
+};
 use serde_json::{json, Value};
 
 use crate::{
@@ -73,11 +75,7 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
     devnet.mine(CONFIRMATIONS).await;
     let relayer = Relayer::start_with_confirmations(&devnet, &store, CONFIRMATIONS).await;
     let meter = meter(&devnet, &relayer, "usage.db").await;
-    let usage = |run: &str| Usage {
-        license_id: license,
-        terms_id: terms,
-        run_id: keccak256(run),
-    };
+    let usage = |run: &str| run_usage(license, terms, run);
 
     // Batch 1, committed and confirmed.
     meter.record(usage("run-a"), 300).await.unwrap();
@@ -122,10 +120,10 @@ async fn reorg_of_a_claim_and_a_commit_converges() {
 
     // The indexer has both.
     indexer.caught_up(&devnet).await;
-    let indexed = indexer.get("/api/batches").await;
-    assert_eq!(indexed["total"], 2, "{indexed}");
-    let b1 = indexer.get(&format!("/api/batches/{root1:#x}")).await;
-    assert_eq!(b1["batch"]["claims"], 1, "the claim is indexed: {b1}");
+    let indexed: Paged<BatchView> = indexer.get("/api/batches").await;
+    assert_eq!(indexed.total, 2, "{indexed:?}");
+    let b1: IndexedBatch = indexer.get(&format!("/api/batches/{root1:#x}")).await;
+    assert_eq!(b1.batch.claims, 1, "the claim is indexed: {b1:?}");
 
     // Both blocks are replaced by empty ones: the claim and the commit are gone.
     let _: Value = devnet

@@ -19,6 +19,7 @@ use fairtrain_protocol::{
     api::relayer::{Batch, BatchList, ClaimResponse, Claimable, LicenseProofs},
     bindings::{Escrow, IERC20Permit, TrainingEscrow},
 };
+use fairtrain_sdk::Usage;
 pub(crate) use fairtrain_testkit::{
     address as addr, bin,
     devnet::{CLAIM_WINDOW, NOTICE},
@@ -351,11 +352,12 @@ pub(crate) fn claimed(c: &Claimable) -> bool {
     c.claim_tx.as_deref().is_some_and(|t| t.starts_with("0x"))
 }
 
-pub(crate) fn units(v: &Value) -> U256 {
-    match v {
-        Value::String(s) => s.parse().unwrap(),
-        Value::Number(n) => U256::from(n.as_u64().unwrap()),
-        other => panic!("not an amount: {other}"),
+/// The usage key of run `run` (keccak256 of the name) on a license's terms.
+pub(crate) fn run_usage(license: U256, terms: u64, run: &str) -> Usage {
+    Usage {
+        license_id: license,
+        terms_id: terms,
+        run_id: alloy::primitives::keccak256(run),
     }
 }
 
