@@ -157,16 +157,7 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), reserve);
 
         if (reserve < amount) {
-            vm.expectRevert(
-                abi.encodeWithSelector(
-                    Errors.TrainingEscrow_InsufficientReserved.selector,
-                    payer,
-                    relayer,
-                    address(usdc),
-                    uint256(reserve),
-                    amount
-                )
-            );
+            vm.expectRevert(insufficientReserved(uint256(reserve), amount));
             claimAs(anyone, root, c);
             assertEq(reservedOf(payer), reserve);
             assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);

@@ -7,21 +7,9 @@ import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
-import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+import {LicensedEscrowTest} from "./TrainingEscrow.Helpers.sol";
 
-contract TrainingEscrowClaimTest is EscrowHelpers {
-    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
-    uint256 internal constant CREDIT = BUDGET / 2;
-
-    uint256 internal licenseId;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
-        accept(payer, licenseId);
-    }
-
+contract TrainingEscrowClaimTest is LicensedEscrowTest {
     function commitOne(uint64 cumulative, uint256 reserve)
         internal
         returns (bytes32 root, Escrow.Claim[] memory c)
@@ -364,16 +352,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         commitAs(relayer2, root, reserveFrom(payer, 50 * PRICE));
         // `relayer`'s line holds 500 reserved, which relayer2's batch cannot draw on.
         commitOne(1, 500 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer2,
-                address(usdc),
-                50 * PRICE,
-                100 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(payer, relayer2, 50 * PRICE, 100 * PRICE));
         claimAs(anyone, root, c);
     }
 
@@ -500,11 +479,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
     function test_RevertWhen_Claim_SignerNotRegistered() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 100);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey2, payer, single(r), 100 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer2, block.timestamp));
         claimAs(anyone, root, c);
     }
 
@@ -515,11 +490,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         // Recovers to some unrelated address, never registered.
         address recovered = recoverSigner(escrow.receiptDigest(c[0].receipt), c[0].signature);
         assertTrue(recovered != signer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         claimAs(anyone, root, c);
     }
 
@@ -573,16 +544,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
     function test_RevertWhen_Claim_InsufficientReserved() public {
         (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 999 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                999 * PRICE,
-                1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(999 * PRICE, 1000 * PRICE));
         claimAs(anyone, root, c);
     }
 
@@ -590,16 +552,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
         Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 200);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 250 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                150 * PRICE,
-                200 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(150 * PRICE, 200 * PRICE));
         claimAs(anyone, root, c);
     }
 

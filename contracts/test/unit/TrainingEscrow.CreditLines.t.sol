@@ -4,24 +4,12 @@ pragma solidity ^0.8.28;
 import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
-import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+import {LicensedEscrowTest} from "./TrainingEscrow.Helpers.sol";
 
 /// @notice Credit lines: funding, reductions with notice, commits against a line, claims drawing
 /// on its reserved pool, release and fee sweeps.
-contract TrainingEscrowCreditLinesTest is EscrowHelpers {
+contract TrainingEscrowCreditLinesTest is LicensedEscrowTest {
     bytes32 internal constant ROOT = keccak256("root");
-    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
-    uint256 internal constant CREDIT = BUDGET / 2;
-    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
-
-    uint256 internal licenseId;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
-        accept(payer, licenseId);
-    }
 
     function fund(uint256 amount) internal {
         vm.prank(payer);
@@ -171,15 +159,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
         assertEq(escrow.creditReduction(payer, relayer, address(usdc)).amount, 3e18);
         // The first request's effective time has passed, but it was replaced.
         vm.warp(block.timestamp + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-                payer,
-                relayer,
-                address(usdc),
-                effectiveAt
-            )
-        );
+        vm.expectRevert(notEffective(effectiveAt));
         reduce();
     }
 
@@ -240,15 +220,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
     function test_RevertWhen_ReduceCredit_OneSecondBeforeNotice() public {
         uint40 effectiveAt = requestReduction(7e18);
         vm.warp(effectiveAt - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-                payer,
-                relayer,
-                address(usdc),
-                effectiveAt
-            )
-        );
+        vm.expectRevert(notEffective(effectiveAt));
         reduce();
     }
 
@@ -343,11 +315,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
 
     function test_RevertWhen_CommitBatch_InsufficientCredit() public {
         commitRun(RUN, 100, CREDIT - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector, payer, relayer, address(usdc), 1, 2
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer, 1, 2));
         commitRoot(ROOT, reserveFrom(payer, 2));
     }
 
@@ -382,16 +350,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
 
     function test_RevertWhen_Claim_InsufficientReserved() public {
         (bytes32 root, Escrow.Claim[] memory c) = commitRun(RUN, 400, 399 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                399 * PRICE,
-                400 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(399 * PRICE, 400 * PRICE));
         claimAs(anyone, root, c);
     }
 

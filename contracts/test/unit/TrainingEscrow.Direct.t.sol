@@ -187,11 +187,7 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     function test_RevertWhen_SettleDirect_SignerNotRegistered() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         bytes memory sig = sign(signerKey2, r);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer2, block.timestamp));
         settle(r, sig);
     }
 

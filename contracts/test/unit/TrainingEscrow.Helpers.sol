@@ -17,6 +17,10 @@ abstract contract EscrowHelpers is Base {
 
     bytes32 internal constant RUN = keccak256("run-1");
     bytes32 internal constant DATA_HASH = keccak256("batch-data");
+    /// @dev What `setUpPayer(who, key, BUDGET)` puts on `who`'s line for `relayer`; the rest is
+    /// available.
+    uint256 internal constant CREDIT = BUDGET / 2;
+    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
 
     address internal payer2 = makeAddr("payer2");
     address internal creator2 = makeAddr("creator2");
@@ -147,16 +151,6 @@ abstract contract EscrowHelpers is Base {
         paid = escrow.claim(root, claims);
     }
 
-    function pair(Escrow.Receipt memory a, Escrow.Receipt memory b)
-        internal
-        pure
-        returns (Escrow.Receipt[] memory list)
-    {
-        list = new Escrow.Receipt[](2);
-        list[0] = a;
-        list[1] = b;
-    }
-
     function triple(Escrow.Receipt memory a, Escrow.Receipt memory b, Escrow.Receipt memory c)
         internal
         pure
@@ -200,5 +194,19 @@ abstract contract EscrowHelpers is Base {
                 ++n;
             }
         }
+    }
+}
+
+/// @notice {EscrowHelpers} with the usual scene: a license of `creator`'s, and `payer` set up with
+/// `setUpPayer(payer, signerKey, BUDGET)` (half on `relayer`'s line) and accepting its terms
+/// (chargeable).
+abstract contract LicensedEscrowTest is EscrowHelpers {
+    uint256 internal licenseId;
+
+    function setUp() public virtual override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
     }
 }
