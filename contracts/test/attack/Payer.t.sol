@@ -463,15 +463,7 @@ contract PayerAttackTest is LicensedAttackBase {
         // the creator was paid.
         vm.warp(chargeableFrom);
         vm.prank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                BUDGET - 1000 * PRICE,
-                BUDGET
-            )
-        );
+        vm.expectRevert(insufficientBalance(BUDGET - 1000 * PRICE, BUDGET));
         escrow.settleDirect(exitR, exitSig);
         assertEq(usdc.balanceOf(creator), payout);
         assertEq(usdc.balanceOf(sink), 0);
@@ -616,11 +608,7 @@ contract PayerAttackTest is LicensedAttackBase {
 
         // The limit: the creator cannot settle directly while the balance is locked.
         vm.prank(creator);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, 1000 * PRICE));
         escrow.settleDirect(owed, owedSig);
 
         // The junk batch never pays the self-dealing license.
@@ -664,11 +652,7 @@ contract PayerAttackTest is LicensedAttackBase {
         vm.warp(escrow.reservation(junk, payer, address(usdc)).expiresAt);
         vm.startPrank(payer);
         assertEq(escrow.release(payer, payer, address(usdc)), BUDGET);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, BUDGET
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, BUDGET));
         escrow.settleDirect(exitR, exitSig);
         vm.stopPrank();
         assertEq(usdc.balanceOf(sink), 0);
@@ -693,15 +677,7 @@ contract PayerAttackTest is LicensedAttackBase {
         Escrow.Receipt memory exitAll = receipt(payer, exitLicense, RUN, uint64((BUDGET + CREDIT) / PRICE));
         bytes memory exitAllSig = sign(signerKey, exitAll);
         vm.prank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                BUDGET,
-                BUDGET + CREDIT
-            )
-        );
+        vm.expectRevert(insufficientBalance(BUDGET, BUDGET + CREDIT));
         escrow.settleDirect(exitAll, exitAllSig);
         Escrow.Receipt memory exitR = receipt(payer, exitLicense, RUN, uint64(BUDGET / PRICE));
         vm.prank(payer);
@@ -712,11 +688,7 @@ contract PayerAttackTest is LicensedAttackBase {
         // A second relayer it controls: its line can only be funded from the available balance.
         address puppet = makeAddr("puppet-relayer");
         vm.startPrank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, 1));
         escrow.fundCredit(puppet, address(usdc), 1);
         // Taking the honest line back needs the notice.
         escrow.requestCreditReduction(relayer, address(usdc), uint128(CREDIT));

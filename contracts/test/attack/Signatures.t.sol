@@ -38,17 +38,7 @@ contract SignaturesAttackTest is TwoPayerAttackBase {
                 verifyingContract
             )
         );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                escrow.RECEIPT_TYPEHASH(),
-                r.payer,
-                r.licenseId,
-                r.termsId,
-                r.runId,
-                r.cumulativeSamples,
-                r.issuedAt
-            )
-        );
+        bytes32 structHash = receiptStructHash(escrow.RECEIPT_TYPEHASH(), r);
         return MessageHashUtils.toTypedDataHash(domain, structHash);
     }
 

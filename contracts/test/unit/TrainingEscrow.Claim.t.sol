@@ -29,20 +29,7 @@ contract TrainingEscrowClaimTest is LicensedEscrowTest {
         uint256 amount = 1000 * PRICE;
         (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root,
-            escrow.usageKey(r),
-            creator,
-            r.payer,
-            licenseId,
-            r.termsId,
-            address(usdc),
-            1000,
-            1000,
-            amount,
-            fee
-        );
+        expectUsageSettled(root, r, creator, 1000, amount, fee);
         uint256 paid = claimAs(anyone, root, c);
 
         assertEq(paid, amount);
@@ -77,20 +64,7 @@ contract TrainingEscrowClaimTest is LicensedEscrowTest {
 
         uint256 amount = 1000 * PRICE;
         (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root,
-            escrow.usageKey(c[0].receipt),
-            buyer,
-            c[0].receipt.payer,
-            licenseId,
-            c[0].receipt.termsId,
-            address(usdc),
-            1000,
-            1000,
-            amount,
-            fee
-        );
+        expectUsageSettled(root, c[0].receipt, buyer, 1000, amount, fee);
         claimAs(creator, root, c);
         assertEq(usdc.balanceOf(buyer), payout);
         assertEq(usdc.balanceOf(creator), 0);
@@ -105,20 +79,7 @@ contract TrainingEscrowClaimTest is LicensedEscrowTest {
         (bytes32 root2, Escrow.Claim[] memory c2) = commitBatch(signerKey, payer, single(r2), 1000 * PRICE);
         (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root2,
-            escrow.usageKey(r2),
-            creator,
-            r2.payer,
-            licenseId,
-            r2.termsId,
-            address(usdc),
-            1500,
-            500,
-            500 * PRICE,
-            fee
-        );
+        expectUsageSettled(root2, r2, creator, 500, 500 * PRICE, fee);
         assertEq(claimAs(anyone, root2, c2), 500 * PRICE);
         assertEq(reservedOf(payer), 500 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r2)), 1500);
@@ -184,29 +145,13 @@ contract TrainingEscrowClaimTest is LicensedEscrowTest {
         assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1000);
 
         (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root,
-            escrow.usageKey(b),
-            creator2,
-            b.payer,
-            capped,
-            b.termsId,
-            address(usdc),
-            1000,
-            500,
-            500 * PRICE,
-            fee
-        );
+        expectUsageSettled(root, b, creator2, 500, 500 * PRICE, fee);
         assertEq(claimAs(anyone, root, one(c[1])), 500 * PRICE);
         assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1500);
         assertEq(escrow.settledSamples(escrow.usageKey(b)), 1000);
 
         // Cap reached: the third run settles its count but is charged nothing.
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(d), creator2, d.payer, capped, d.termsId, address(usdc), 10, 0, 0, 0
-        );
+        expectUsageSettled(root, d, creator2, 0, 0, 0);
         assertEq(claimAs(anyone, root, one(c[2])), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(d)), 10);
         assertEq(reservedOf(payer), 1500 * PRICE);
@@ -222,10 +167,7 @@ contract TrainingEscrowClaimTest is LicensedEscrowTest {
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 1);
 
         vm.expectCall(address(usdc), abi.encodeWithSelector(IERC20.transfer.selector), 0);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(r), creator2, r.payer, free, r.termsId, address(usdc), 1000, 1000, 0, 0
-        );
+        expectUsageSettled(root, r, creator2, 1000, 0, 0);
         assertEq(claimAs(anyone, root, c), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
         assertEq(usdc.balanceOf(creator2), 0);
@@ -492,18 +434,6 @@ contract TrainingEscrowClaimTest is LicensedEscrowTest {
         assertTrue(recovered != signer);
         vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         claimAs(anyone, root, c);
-    }
-
-    function recoverSigner(bytes32 digest, bytes memory sig) internal pure returns (address) {
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
-        assembly {
-            r := mload(add(sig, 0x20))
-            s := mload(add(sig, 0x40))
-            v := byte(0, mload(add(sig, 0x60)))
-        }
-        return ecrecover(digest, v, r, s);
     }
 
     function test_RevertWhen_Claim_TermsNotAccepted() public {

@@ -85,21 +85,15 @@ contract TrainingEscrowCreditLinesTest is LicensedEscrowTest {
     }
 
     function test_RevertWhen_FundCredit_InsufficientBalance() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                AVAILABLE,
-                AVAILABLE + 1
-            )
-        );
+        vm.expectRevert(insufficientBalance(AVAILABLE, AVAILABLE + 1));
         fund(AVAILABLE + 1);
     }
 
-    function test_RevertWhen_FundCredit_LineOverflow() public {
-        // credit + reserved must stay below 2^104; BUDGET / 2 is on the line already.
-        uint256 room = uint256(type(uint104).max) - CREDIT;
+    /// @dev Deposits `room + 1` more for `payer`, `room` being what the line can still take
+    /// (credit + reserved must stay below 2^104; `CREDIT` is on the line already), and checks that
+    /// funding the line with `room + 1` reverts with `CreditLineOverflow`.
+    function expectLineOverflow() internal returns (uint256 room) {
+        room = uint256(type(uint104).max) - CREDIT;
         usdc.mint(payer, room + 1);
         vm.startPrank(payer);
         usdc.approve(address(escrow), room + 1);
@@ -110,9 +104,13 @@ contract TrainingEscrowCreditLinesTest is LicensedEscrowTest {
             )
         );
         escrow.fundCredit(relayer, address(usdc), uint128(room + 1));
-        // Exactly up to the limit is fine.
-        escrow.fundCredit(relayer, address(usdc), uint128(room));
         vm.stopPrank();
+    }
+
+    function test_RevertWhen_FundCredit_LineOverflow() public {
+        uint256 room = expectLineOverflow();
+        // Exactly up to the limit is fine.
+        fund(room);
         assertEq(creditOf(payer), type(uint104).max);
     }
 
@@ -120,18 +118,7 @@ contract TrainingEscrowCreditLinesTest is LicensedEscrowTest {
     function test_RevertWhen_FundCredit_LineOverflowCountsReserved() public {
         commitRun(RUN, 100, CREDIT);
         assertEq(creditOf(payer), 0);
-        uint256 room = uint256(type(uint104).max) - CREDIT;
-        usdc.mint(payer, room + 1);
-        vm.startPrank(payer);
-        usdc.approve(address(escrow), room + 1);
-        escrow.deposit(address(usdc), room + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditLineOverflow.selector, payer, relayer, address(usdc)
-            )
-        );
-        escrow.fundCredit(relayer, address(usdc), uint128(room + 1));
-        vm.stopPrank();
+        expectLineOverflow();
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -401,11 +388,7 @@ contract TrainingEscrowCreditLinesTest is LicensedEscrowTest {
         fund(AVAILABLE);
         Escrow.Receipt memory r = receipt(payer, licenseId, keccak256("direct"), 50);
         bytes memory sig = sign(signerKey, r);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 50 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, 50 * PRICE));
         escrow.settleDirect(r, sig);
     }
 

@@ -147,6 +147,14 @@ abstract contract Base is Test {
         return abi.encodePacked(rr, s, v);
     }
 
+    /// @dev EIP-712 struct hash of `r` under the receipt type hash `typehash`, computed here,
+    /// independently of the escrow.
+    function receiptStructHash(bytes32 typehash, Escrow.Receipt memory r) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(typehash, r.payer, r.licenseId, r.termsId, r.runId, r.cumulativeSamples, r.issuedAt)
+        );
+    }
+
     function leafOf(Escrow.Receipt memory r) internal view returns (bytes32) {
         return escrow.receiptLeaf(r);
     }
@@ -228,6 +236,13 @@ abstract contract Base is Test {
     /*//////////////////////////////////////////////////////////////
                             EXPECTED ERRORS
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev `InsufficientBalance` of `payer`'s available usdc.
+    function insufficientBalance(uint256 available, uint256 needed) internal view returns (bytes memory) {
+        return abi.encodeWithSelector(
+            Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), available, needed
+        );
+    }
 
     /// @dev `InsufficientCredit` of `who`'s usdc line for `relayer`.
     function insufficientCredit(address who, uint256 credit, uint256 needed)
