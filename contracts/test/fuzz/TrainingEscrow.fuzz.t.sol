@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {EscrowHelpers} from "../unit/TrainingEscrow.Helpers.sol";
 
