@@ -158,16 +158,6 @@ abstract contract AttackBase is Base {
         commitAs(relayer, root, reserveOf(who, token, reserve));
     }
 
-    function pair(Escrow.Receipt memory a, Escrow.Receipt memory b)
-        internal
-        pure
-        returns (Escrow.Receipt[] memory list)
-    {
-        list = new Escrow.Receipt[](2);
-        list[0] = a;
-        list[1] = b;
-    }
-
     /*//////////////////////////////////////////////////////////////
                              CONSERVATION
     //////////////////////////////////////////////////////////////*/
@@ -223,4 +213,24 @@ abstract contract AttackBase is Base {
         l[1] = b;
         l[2] = c;
     }
+}
+
+/// @notice {AttackBase} with the usual scene: a license of `creator`'s, and `payer` set up with
+/// {openPayer} and accepting its terms (chargeable).
+abstract contract LicensedAttackBase is AttackBase {
+    uint256 internal licenseId;
+
+    function setUp() public virtual override {
+        super.setUp();
+        licenseId = mintLicense();
+        openPayer(payer, signerKey);
+        accept(payer, licenseId);
+    }
+}
+
+/// @notice {LicensedAttackBase} with a second payer, `payerB` (signing key `keyB`), for the tests
+/// to set up as they need.
+abstract contract TwoPayerAttackBase is LicensedAttackBase {
+    address internal payerB = makeAddr("payerB");
+    uint256 internal keyB = 0xB0B;
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {AttackBase} from "./AttackBase.sol";
 
@@ -221,16 +220,7 @@ contract ClaimOrderAttackTest is AttackBase {
     /// relayer follows the rule; this pins why.
     function test_PricingAfterRelease_OverEarlierEpochUnderReserves() public {
         (bytes32 b4, Escrow.Claim memory c4) = commitAfterRelease(10 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                130 * PRICE,
-                160 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(130 * PRICE, 160 * PRICE));
         escrow.claim(b4, one(c4));
     }
 }

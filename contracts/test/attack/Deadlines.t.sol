@@ -4,19 +4,10 @@ pragma solidity ^0.8.28;
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {LicensedAttackBase} from "./AttackBase.sol";
 
 /// @notice Off-by-ones at every deadline: one second before and at each boundary.
-contract DeadlinesAttackTest is AttackBase {
-    uint256 internal licenseId;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
-    }
-
+contract DeadlinesAttackTest is LicensedAttackBase {
     /*//////////////////////////////////////////////////////////////
                           WITHDRAWAL UNLOCK
     //////////////////////////////////////////////////////////////*/
@@ -188,11 +179,7 @@ contract DeadlinesAttackTest is AttackBase {
         (bytes32 rootLate, Escrow.Claim[] memory claimsLate) =
             commitBatch(signerKey, payer, single(rLate), 1000 * PRICE);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, effectiveAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, effectiveAt));
         escrow.claim(rootLate, claimsLate);
         assertEq(escrow.claim(rootOk, claimsOk), 1000 * PRICE);
 
@@ -210,11 +197,7 @@ contract DeadlinesAttackTest is AttackBase {
         vm.warp(effectiveAt - 1);
         assertEq(escrow.settleDirect(r1, sig1), 1000 * PRICE);
         vm.warp(effectiveAt);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, effectiveAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, effectiveAt));
         escrow.settleDirect(r2, sig2);
         assertEq(escrow.availableBalance(payer, address(usdc)), BUDGET - 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r2)), 0);
@@ -261,11 +244,7 @@ contract DeadlinesAttackTest is AttackBase {
         (bytes32 rootAt, Escrow.Claim[] memory claimsAt) =
             commitBatch(lateKey, payer, single(rAt), 100 * PRICE);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, late, committedAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(late, committedAt));
         escrow.claim(rootEarly, claimsEarly);
         assertEq(escrow.claim(rootAt, claimsAt), 100 * PRICE);
         assertEq(reservedOf(payer), 100 * PRICE);

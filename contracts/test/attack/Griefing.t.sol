@@ -5,19 +5,14 @@ import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {NoncelessPermitToken} from "../mocks/weird/NoncelessPermitToken.sol";
 import {WethLikeToken} from "../mocks/weird/WethLikeToken.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {LicensedAttackBase} from "./AttackBase.sol";
 
 /// @notice What anyone might try to block others: deposits for a payer, dust and replayed claims,
 /// claims and releases on others' behalf, forced deposits through junk, front-run or phantom
 /// permits.
-contract GriefingAttackTest is AttackBase {
-    uint256 internal licenseId;
-
+contract GriefingAttackTest is LicensedAttackBase {
     function setUp() public override {
         super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
         usdc.mint(anyone, BUDGET);
         vm.prank(anyone);
         usdc.approve(address(escrow), type(uint256).max);

@@ -7,22 +7,11 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {TwoPayerAttackBase} from "./AttackBase.sol";
 
 /// @notice Merkle attacks: second preimages, proofs for other roots, superseded roots, and leaves
 /// of one payer against the credit line of another.
-contract MerkleAttackTest is AttackBase {
-    uint256 internal licenseId;
-    address internal payerB = makeAddr("payerB");
-    uint256 internal keyB = 0xB0B;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
-    }
-
+contract MerkleAttackTest is TwoPayerAttackBase {
     function fourReceipts() internal view returns (Escrow.Receipt[] memory list) {
         list = new Escrow.Receipt[](4);
         for (uint256 i; i < 4; ++i) {
@@ -257,16 +246,7 @@ contract MerkleAttackTest is AttackBase {
         });
         Escrow.Claim memory cB =
             Escrow.Claim({receipt: rB, signature: sign(keyB, rB), proof: MerkleBuilder.proof(leaves, 1)});
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                500 * PRICE,
-                1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(500 * PRICE, 1000 * PRICE));
         escrow.claim(root, one(cA));
 
         // B's receipt draws only from B's reservation.

@@ -5,22 +5,11 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {TwoPayerAttackBase} from "./AttackBase.sol";
 
 /// @notice What the platform owner might try: excessive or retroactive fees, taking payers' or
 /// payees' funds, freezing funds through the token list or parameters.
-contract OwnerAttackTest is AttackBase {
-    uint256 internal licenseId;
-    address internal payerB = makeAddr("payerB");
-    uint256 internal keyB = 0xB0B;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
-    }
-
+contract OwnerAttackTest is TwoPayerAttackBase {
     function test_RevertWhen_FeeAboveMax() public {
         uint16 max = escrow.MAX_FEE_BPS();
         vm.startPrank(owner);

@@ -7,7 +7,7 @@ import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {LicensedAttackBase} from "./AttackBase.sol";
 
 /// @notice What a payer might try to escape receipts it signed: withdraw (also through a stale
 /// request or a release race), revoke its key, take its relayer's credit back, change terms, or
@@ -15,21 +15,13 @@ import {AttackBase} from "./AttackBase.sol";
 /// or a batch it commits as its own relayer). Receipts the relayer accepted are covered by the
 /// relayer's credit line, which the payer can reduce only after a notice period; the last section
 /// documents what that does not cover (receipts only ever settled directly).
-contract PayerAttackTest is AttackBase {
-    uint256 internal licenseId;
+contract PayerAttackTest is LicensedAttackBase {
     /// @dev The self-dealing license (see `acceptSelfDealing`): held by `sink`, an address the
     /// payer controls.
     address internal sink = makeAddr("payer-sink");
     uint256 internal exitLicense;
     uint64 internal exitTerms;
     uint40 internal chargeableFrom;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
-    }
 
     /*//////////////////////////////////////////////////////////////
                                WITHDRAWAL
@@ -53,15 +45,7 @@ contract PayerAttackTest is AttackBase {
             )
         );
         escrow.withdraw(address(usdc), payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-                payer,
-                relayer,
-                address(usdc),
-                unlockAt
-            )
-        );
+        vm.expectRevert(notEffective(unlockAt));
         escrow.reduceCredit(relayer, address(usdc));
         vm.stopPrank();
 
@@ -163,16 +147,6 @@ contract PayerAttackTest is AttackBase {
     /*//////////////////////////////////////////////////////////////
                        CREDIT REDUCTION NOTICE
     //////////////////////////////////////////////////////////////*/
-
-    function notEffective(uint40 effectiveAt) internal view returns (bytes memory) {
-        return abi.encodeWithSelector(
-            Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-            payer,
-            relayer,
-            address(usdc),
-            effectiveAt
-        );
-    }
 
     /// Credit comes back only a notice period after the request. A new request replaces the old
     /// one and restarts the notice (a small request made early cannot be raised at the last
@@ -278,16 +252,7 @@ contract PayerAttackTest is AttackBase {
         vm.warp(block.timestamp + NOTICE);
         vm.prank(payer);
         escrow.reduceCredit(relayer, address(usdc));
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector,
-                payer,
-                relayer,
-                address(usdc),
-                1000 * PRICE,
-                1001 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer, 1000 * PRICE, 1001 * PRICE));
         commitAs(relayer, keccak256("over"), reserveOf(payer, address(usdc), 1001 * PRICE));
     }
 
@@ -498,15 +463,7 @@ contract PayerAttackTest is AttackBase {
         // the creator was paid.
         vm.warp(chargeableFrom);
         vm.prank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                BUDGET - 1000 * PRICE,
-                BUDGET
-            )
-        );
+        vm.expectRevert(insufficientBalance(BUDGET - 1000 * PRICE, BUDGET));
         escrow.settleDirect(exitR, exitSig);
         assertEq(usdc.balanceOf(creator), payout);
         assertEq(usdc.balanceOf(sink), 0);
@@ -651,11 +608,7 @@ contract PayerAttackTest is AttackBase {
 
         // The limit: the creator cannot settle directly while the balance is locked.
         vm.prank(creator);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, 1000 * PRICE));
         escrow.settleDirect(owed, owedSig);
 
         // The junk batch never pays the self-dealing license.
@@ -699,11 +652,7 @@ contract PayerAttackTest is AttackBase {
         vm.warp(escrow.reservation(junk, payer, address(usdc)).expiresAt);
         vm.startPrank(payer);
         assertEq(escrow.release(payer, payer, address(usdc)), BUDGET);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, BUDGET
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, BUDGET));
         escrow.settleDirect(exitR, exitSig);
         vm.stopPrank();
         assertEq(usdc.balanceOf(sink), 0);
@@ -728,15 +677,7 @@ contract PayerAttackTest is AttackBase {
         Escrow.Receipt memory exitAll = receipt(payer, exitLicense, RUN, uint64((BUDGET + CREDIT) / PRICE));
         bytes memory exitAllSig = sign(signerKey, exitAll);
         vm.prank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                BUDGET,
-                BUDGET + CREDIT
-            )
-        );
+        vm.expectRevert(insufficientBalance(BUDGET, BUDGET + CREDIT));
         escrow.settleDirect(exitAll, exitAllSig);
         Escrow.Receipt memory exitR = receipt(payer, exitLicense, RUN, uint64(BUDGET / PRICE));
         vm.prank(payer);
@@ -747,23 +688,11 @@ contract PayerAttackTest is AttackBase {
         // A second relayer it controls: its line can only be funded from the available balance.
         address puppet = makeAddr("puppet-relayer");
         vm.startPrank(payer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 1
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, 1));
         escrow.fundCredit(puppet, address(usdc), 1);
         // Taking the honest line back needs the notice.
         escrow.requestCreditReduction(relayer, address(usdc), uint128(CREDIT));
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-                payer,
-                relayer,
-                address(usdc),
-                uint40(block.timestamp) + NOTICE
-            )
-        );
+        vm.expectRevert(notEffective(uint40(block.timestamp) + NOTICE));
         escrow.reduceCredit(relayer, address(usdc));
         vm.stopPrank();
 

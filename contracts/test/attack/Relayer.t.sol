@@ -6,22 +6,12 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {TwoPayerAttackBase} from "./AttackBase.sol";
 
 /// @notice What a relayer operator might try: inflate usage, reserve from payers that gave it no
 /// credit line or beyond its credit, lock funds, commit twice, redirect payment.
-contract RelayerAttackTest is AttackBase {
-    uint256 internal licenseId;
+contract RelayerAttackTest is TwoPayerAttackBase {
     uint256 internal relayerKey = 0x5E1A7;
-    address internal payerB = makeAddr("payerB");
-    uint256 internal keyB = 0xB0B;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
-    }
 
     /*//////////////////////////////////////////////////////////////
                             INFLATED USAGE
@@ -34,14 +24,7 @@ contract RelayerAttackTest is AttackBase {
             commitBatch(relayerKey, payer, single(fake), uint128(BUDGET));
 
         vm.prank(relayer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector,
-                payer,
-                vm.addr(relayerKey),
-                block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(vm.addr(relayerKey), block.timestamp));
         escrow.claim(root, claims);
 
         // Without a signature at all.
@@ -65,11 +48,7 @@ contract RelayerAttackTest is AttackBase {
         commitAs(relayer, root, reserveOf(payer, address(usdc), uint128(1_000_000 * PRICE)));
 
         address recovered = ECDSA.recover(escrow.receiptDigest(inflated), realSig);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrow.claim(root, claims);
         assertEq(reservedOf(payer), 1_000_000 * PRICE);
         assertEq(usdc.balanceOf(creator), 0);
@@ -135,25 +114,12 @@ contract RelayerAttackTest is AttackBase {
     function test_RevertWhen_ReservingMoreThanCredit() public {
         address other = makeAddr("other-relayer");
         topUpLine(payer, other, address(usdc), BUDGET);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector,
-                payer,
-                relayer,
-                address(usdc),
-                CREDIT,
-                CREDIT + 1
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer, CREDIT, CREDIT + 1));
         commitAs(relayer, keccak256("root"), reserveOf(payer, address(usdc), uint128(CREDIT + 1)));
 
         // Two batches that together exceed the credit.
         commitAs(relayer, keccak256("root-1"), reserveOf(payer, address(usdc), uint128(CREDIT - 10)));
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector, payer, relayer, address(usdc), 10, 11
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer, 10, 11));
         commitAs(relayer, keccak256("root-2"), reserveOf(payer, address(usdc), 11));
         assertEq(creditOf(payer), 10);
         assertEq(reservedOf(payer), CREDIT - 10);
@@ -267,16 +233,7 @@ contract RelayerAttackTest is AttackBase {
         // B's receipt cannot be paid from the 1-wei squat, but settles directly from B's balance.
         Escrow.Claim memory cB =
             Escrow.Claim({receipt: rB, signature: sign(keyB, rB), proof: MerkleBuilder.proof(leaves, 1)});
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payerB,
-                squatter,
-                address(usdc),
-                1,
-                1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(payerB, squatter, 1, 1000 * PRICE));
         escrow.claim(root, one(cB));
         assertEq(escrow.settleDirect(rB, cB.signature), 1000 * PRICE);
         (, uint256 payout) = split(1000 * PRICE, FEE_BPS);

@@ -7,24 +7,13 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {TrainingEscrow} from "../../src/TrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
-import {AttackBase} from "./AttackBase.sol";
+import {TwoPayerAttackBase} from "./AttackBase.sol";
 
 /// @notice Signature attacks: cross-chain and cross-contract replay, malleability, malformed
 /// signatures, forged and foreign keys, tampering with signed fields, revoked keys.
-contract SignaturesAttackTest is AttackBase {
+contract SignaturesAttackTest is TwoPayerAttackBase {
     bytes32 private constant _DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-
-    uint256 internal licenseId;
-    address internal payerB = makeAddr("payerB");
-    uint256 internal keyB = 0xB0B;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        openPayer(payer, signerKey);
-        accept(payer, licenseId);
-    }
 
     /// @dev The escrow's state for `r` is untouched: nothing settled, paid or charged.
     function assertNothingSettled(Escrow.Receipt memory r) internal view {
@@ -49,17 +38,7 @@ contract SignaturesAttackTest is AttackBase {
                 verifyingContract
             )
         );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                escrow.RECEIPT_TYPEHASH(),
-                r.payer,
-                r.licenseId,
-                r.termsId,
-                r.runId,
-                r.cumulativeSamples,
-                r.issuedAt
-            )
-        );
+        bytes32 structHash = receiptStructHash(escrow.RECEIPT_TYPEHASH(), r);
         return MessageHashUtils.toTypedDataHash(domain, structHash);
     }
 
@@ -80,11 +59,7 @@ contract SignaturesAttackTest is AttackBase {
         address recovered = ECDSA.recover(digestThere, sig);
         assertTrue(recovered != signer);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrow.settleDirect(r, sig);
         assertNothingSettled(r);
 
@@ -107,11 +82,7 @@ contract SignaturesAttackTest is AttackBase {
         address recovered = ECDSA.recover(escrow.receiptDigest(r), homeSig);
         assertTrue(recovered != signer);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrow.claim(root, claims);
         assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(usdc.balanceOf(creator), 0);
@@ -129,11 +100,7 @@ contract SignaturesAttackTest is AttackBase {
         address recovered = ECDSA.recover(escrow.receiptDigest(r), sig);
         assertTrue(recovered != signer);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrow.settleDirect(r, sig);
         assertNothingSettled(r);
     }
@@ -167,11 +134,7 @@ contract SignaturesAttackTest is AttackBase {
         address recovered = ECDSA.recover(escrowB.receiptDigest(r), sigForA);
         assertTrue(recovered != signer);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrowB.settleDirect(r, sigForA);
         assertEq(escrowB.settledSamples(escrowB.usageKey(r)), 0);
         assertEq(escrowB.availableBalance(payer, address(usdc)), BUDGET);
@@ -203,11 +166,7 @@ contract SignaturesAttackTest is AttackBase {
         vm.prank(relayer);
         escrowB.commitBatch(leafB, 1, bytes32(0), "", res);
         address recovered = ECDSA.recover(escrowB.receiptDigest(r), sigForA);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrowB.claim(leafB, claims);
 
         assertEq(escrowB.creditLine(payer, relayer, address(usdc)).reserved, 2000 * PRICE);
@@ -299,19 +258,11 @@ contract SignaturesAttackTest is AttackBase {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1_000_000);
         bytes memory forged = sign(forgerKey, r);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, forger, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(forger, block.timestamp));
         escrow.settleDirect(r, forged);
 
         (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(forgerKey, payer, single(r), 1000 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, forger, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(forger, block.timestamp));
         escrow.claim(root, claims);
         assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
@@ -325,21 +276,13 @@ contract SignaturesAttackTest is AttackBase {
         Escrow.Receipt memory r = receipt(payerB, licenseId, RUN, 1000);
         bytes memory sigOfA = sign(signerKey, r);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payerB, signer, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(payerB, signer, block.timestamp));
         escrow.settleDirect(r, sigOfA);
 
         // Same in a batch reserving from B.
         (bytes32 root, Escrow.Claim[] memory claims) = buildClaims(signerKey, single(r));
         commitAs(relayer, root, reserveOf(payerB, address(usdc), uint128(1000 * PRICE)));
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payerB, signer, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(payerB, signer, block.timestamp));
         escrow.claim(root, claims);
 
         assertEq(escrow.availableBalance(payerB, address(usdc)), BUDGET);
@@ -359,11 +302,7 @@ contract SignaturesAttackTest is AttackBase {
         address recovered = ECDSA.recover(escrow.receiptDigest(r), sig);
         assertTrue(recovered != signer && recovered != vm.addr(keyB));
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payerB, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(payerB, recovered, block.timestamp));
         escrow.settleDirect(r, sig);
         assertEq(escrow.availableBalance(payerB, address(usdc)), BUDGET);
         assertEq(usdc.balanceOf(creator), 0);
@@ -379,11 +318,7 @@ contract SignaturesAttackTest is AttackBase {
         inflated.cumulativeSamples = 1_000_000;
         address recovered = ECDSA.recover(escrow.receiptDigest(inflated), sig);
         vm.prank(creator);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         escrow.settleDirect(inflated, sig);
 
         claims[0].receipt = inflated;
@@ -415,19 +350,11 @@ contract SignaturesAttackTest is AttackBase {
         assertEq(escrow.signerOf(payer, signer).revokedAt, effectiveAt);
 
         vm.warp(effectiveAt);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, effectiveAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, effectiveAt));
         escrow.settleDirect(r, sig);
 
         (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, effectiveAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, effectiveAt));
         escrow.claim(root, claims);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);
         assertEq(usdc.balanceOf(creator), 0);
@@ -445,11 +372,7 @@ contract SignaturesAttackTest is AttackBase {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         (bytes32 root, Escrow.Claim[] memory claims) = commitBatch(signerKey, payer, single(r), 1000 * PRICE);
         uint256 committedAt = block.timestamp;
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, committedAt));
         escrow.claim(root, claims);
         Escrow.Signer memory before = escrow.signerOf(payer, signer);
 
@@ -462,11 +385,7 @@ contract SignaturesAttackTest is AttackBase {
 
         assertEq(abi.encode(escrow.signerOf(payer, signer)), abi.encode(before));
         assertEq(escrow.signerOf(payer, signer).revokedAt, effectiveAt);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, committedAt));
         escrow.claim(root, claims);
         assertEq(reservedOf(payer), 1000 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);

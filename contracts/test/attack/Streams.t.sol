@@ -495,15 +495,7 @@ contract StreamsAttackTest is StreamsBase {
     }
 
     function _pool(address token, uint256 a, uint256 b, bool transferable) internal returns (RevenuePool) {
-        Pools.Config memory c;
-        c.name = "P";
-        c.symbol = "P";
-        c.members = new address[](2);
-        c.members[0] = creator;
-        c.members[1] = buyer;
-        c.shares = new uint256[](2);
-        c.shares[0] = a;
-        c.shares[1] = b;
+        Pools.Config memory c = twoMemberConfig("P", "P", creator, a, buyer, b);
         c.tokens = new address[](1);
         c.tokens[0] = token;
         c.transferable = transferable;

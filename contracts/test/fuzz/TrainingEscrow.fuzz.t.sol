@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {EscrowHelpers} from "../unit/TrainingEscrow.Helpers.sol";
 
@@ -157,16 +156,7 @@ contract TrainingEscrowFuzzTest is EscrowHelpers {
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), reserve);
 
         if (reserve < amount) {
-            vm.expectRevert(
-                abi.encodeWithSelector(
-                    Errors.TrainingEscrow_InsufficientReserved.selector,
-                    payer,
-                    relayer,
-                    address(usdc),
-                    uint256(reserve),
-                    amount
-                )
-            );
+            vm.expectRevert(insufficientReserved(uint256(reserve), amount));
             claimAs(anyone, root, c);
             assertEq(reservedOf(payer), reserve);
             assertEq(escrow.settledSamples(escrow.usageKey(r)), 0);

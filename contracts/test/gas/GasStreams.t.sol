@@ -31,15 +31,7 @@ contract GasStreamsTest is StreamsBase {
         streams.withdraw(streamId);
         vm.warp(block.timestamp + 1 hours);
 
-        Pools.Config memory c;
-        c.name = "Dataset shares";
-        c.symbol = "DS";
-        c.members = new address[](2);
-        c.members[0] = alice;
-        c.members[1] = bob;
-        c.shares = new uint256[](2);
-        c.shares[0] = 600e18;
-        c.shares[1] = 400e18;
+        Pools.Config memory c = twoMemberConfig("Dataset shares", "DS", alice, 600e18, bob, 400e18);
         c.tokens = new address[](1);
         c.tokens[0] = address(usd6);
         c.transferable = true;

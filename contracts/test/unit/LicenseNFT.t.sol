@@ -315,13 +315,7 @@ contract LicenseNFTTest is LicenseNFTBase {
     function test_RevertWhen_MintBatch_ExclusiveItemAfterAnotherForSameManifest() public {
         // Item 0 licenses MANIFEST non-exclusively, so item 2 cannot be exclusive for it.
         License.MintRequest[] memory reqs = _batchWithBadLast(request(exclusiveTerms(payer, 0), MANIFEST, 0));
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(1)
-            )
-        );
+        expectOtherLicenses(1);
         vm.prank(creator);
         nft.mintBatch(reqs);
         _assertNothingMinted();

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Vm} from "forge-std/Vm.sol";
 
+import {Errors} from "../../src/libraries/Errors.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
 import {Base} from "../utils/Base.t.sol";
 
@@ -38,6 +39,16 @@ abstract contract LicenseNFTBase is Base {
     /// @dev Key of a creator's manifest in LicenseNFT's exclusivity bookkeeping.
     function manifestKey(address who, bytes32 manifestHash) internal pure returns (bytes32) {
         return keccak256(abi.encode(who, manifestHash));
+    }
+
+    /// @dev Expects `ManifestHasOtherLicenses`: `creator` already has `count` licenses of
+    /// `MANIFEST`, so it cannot license it exclusively.
+    function expectOtherLicenses(uint256 count) internal {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Errors.LicenseNFT_ManifestHasOtherLicenses.selector, manifestKey(creator, MANIFEST), count
+            )
+        );
     }
 
     /// @dev Research-only terms (no commercial use) in `usdc`.

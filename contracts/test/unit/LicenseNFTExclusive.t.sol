@@ -79,24 +79,12 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
 
     function test_RevertWhen_Mint_ExclusiveForManifestWithOtherLicense() public {
         mintAs(creator, researchTerms(), MANIFEST, 0);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(1)
-            )
-        );
+        expectOtherLicenses(1);
         mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
 
         // Another account's license of the same hash is not counted as the creator's.
         mintAs(anyone, defaultTerms(), MANIFEST, 0);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(1)
-            )
-        );
+        expectOtherLicenses(1);
         mintAs(creator, exclusiveTerms(payer, 0), MANIFEST, ROYALTY_BPS);
         assertEq(nft.exclusiveUntil(creator, MANIFEST), 0);
         assertEq(nft.licensesOfManifest(creator, MANIFEST), 1);
@@ -112,13 +100,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         assertEq(nft.licensesOfManifest(creator, MANIFEST), 2, "each mint by the same creator counts");
         assertEq(nft.licensesOfManifest(anyone, MANIFEST), 0);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(2)
-            )
-        );
+        expectOtherLicenses(2);
         mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
 
         assertEq(nft.totalMinted(), 2);
@@ -197,13 +179,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         // Even after the first exclusive terms expired, the manifest has one license already.
         mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
         vm.warp(expiry);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(1)
-            )
-        );
+        expectOtherLicenses(1);
         mintAs(creator, exclusiveTerms(anyone, 0), MANIFEST, ROYALTY_BPS);
     }
 
@@ -336,13 +312,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         uint256 id = mintAs(creator, expiringTerms(expiry), MANIFEST, ROYALTY_BPS);
         mintAs(creator, researchTerms(), MANIFEST, 0);
         vm.warp(expiry);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(2)
-            )
-        );
+        expectOtherLicenses(2);
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, expiry + 1 days));
         assertEq(nft.exclusiveUntil(creator, MANIFEST), 0);
@@ -354,13 +324,7 @@ contract LicenseNFTExclusiveTest is LicenseNFTBase {
         uint256 id = mintAs(creator, exclusiveTerms(payer, expiry), MANIFEST, ROYALTY_BPS);
         vm.warp(expiry);
         mintAs(creator, researchTerms(), MANIFEST, 0);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.LicenseNFT_ManifestHasOtherLicenses.selector,
-                manifestKey(creator, MANIFEST),
-                uint256(2)
-            )
-        );
+        expectOtherLicenses(2);
         vm.prank(creator);
         nft.updateTerms(id, exclusiveTerms(payer, 0));
     }

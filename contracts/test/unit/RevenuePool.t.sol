@@ -33,14 +33,7 @@ contract RevenuePoolTest is StreamsBase {
     address internal manager = makeAddr("manager");
 
     function config(bool transferable) internal view returns (Pools.Config memory c) {
-        c.name = "Dataset shares";
-        c.symbol = "DS";
-        c.members = new address[](2);
-        c.members[0] = alice;
-        c.members[1] = bob;
-        c.shares = new uint256[](2);
-        c.shares[0] = 700e18;
-        c.shares[1] = 300e18;
+        c = twoMemberConfig("Dataset shares", "DS", alice, 700e18, bob, 300e18);
         c.tokens = new address[](2);
         c.tokens[0] = address(usd6);
         c.tokens[1] = address(usdc);

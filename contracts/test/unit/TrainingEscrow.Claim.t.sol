@@ -7,21 +7,9 @@ import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
-import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+import {LicensedEscrowTest} from "./TrainingEscrow.Helpers.sol";
 
-contract TrainingEscrowClaimTest is EscrowHelpers {
-    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
-    uint256 internal constant CREDIT = BUDGET / 2;
-
-    uint256 internal licenseId;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
-        accept(payer, licenseId);
-    }
-
+contract TrainingEscrowClaimTest is LicensedEscrowTest {
     function commitOne(uint64 cumulative, uint256 reserve)
         internal
         returns (bytes32 root, Escrow.Claim[] memory c)
@@ -41,20 +29,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         uint256 amount = 1000 * PRICE;
         (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root,
-            escrow.usageKey(r),
-            creator,
-            r.payer,
-            licenseId,
-            r.termsId,
-            address(usdc),
-            1000,
-            1000,
-            amount,
-            fee
-        );
+        expectUsageSettled(root, r, creator, 1000, amount, fee);
         uint256 paid = claimAs(anyone, root, c);
 
         assertEq(paid, amount);
@@ -89,20 +64,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
         uint256 amount = 1000 * PRICE;
         (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root,
-            escrow.usageKey(c[0].receipt),
-            buyer,
-            c[0].receipt.payer,
-            licenseId,
-            c[0].receipt.termsId,
-            address(usdc),
-            1000,
-            1000,
-            amount,
-            fee
-        );
+        expectUsageSettled(root, c[0].receipt, buyer, 1000, amount, fee);
         claimAs(creator, root, c);
         assertEq(usdc.balanceOf(buyer), payout);
         assertEq(usdc.balanceOf(creator), 0);
@@ -117,20 +79,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (bytes32 root2, Escrow.Claim[] memory c2) = commitBatch(signerKey, payer, single(r2), 1000 * PRICE);
         (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root2,
-            escrow.usageKey(r2),
-            creator,
-            r2.payer,
-            licenseId,
-            r2.termsId,
-            address(usdc),
-            1500,
-            500,
-            500 * PRICE,
-            fee
-        );
+        expectUsageSettled(root2, r2, creator, 500, 500 * PRICE, fee);
         assertEq(claimAs(anyone, root2, c2), 500 * PRICE);
         assertEq(reservedOf(payer), 500 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(r2)), 1500);
@@ -196,29 +145,13 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1000);
 
         (uint256 fee, uint256 payout) = split(500 * PRICE, FEE_BPS);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root,
-            escrow.usageKey(b),
-            creator2,
-            b.payer,
-            capped,
-            b.termsId,
-            address(usdc),
-            1000,
-            500,
-            500 * PRICE,
-            fee
-        );
+        expectUsageSettled(root, b, creator2, 500, 500 * PRICE, fee);
         assertEq(claimAs(anyone, root, one(c[1])), 500 * PRICE);
         assertEq(escrow.acceptance(payer, capped, tid).samplesCharged, 1500);
         assertEq(escrow.settledSamples(escrow.usageKey(b)), 1000);
 
         // Cap reached: the third run settles its count but is charged nothing.
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(d), creator2, d.payer, capped, d.termsId, address(usdc), 10, 0, 0, 0
-        );
+        expectUsageSettled(root, d, creator2, 0, 0, 0);
         assertEq(claimAs(anyone, root, one(c[2])), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(d)), 10);
         assertEq(reservedOf(payer), 1500 * PRICE);
@@ -234,10 +167,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, single(r), 1);
 
         vm.expectCall(address(usdc), abi.encodeWithSelector(IERC20.transfer.selector), 0);
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            root, escrow.usageKey(r), creator2, r.payer, free, r.termsId, address(usdc), 1000, 1000, 0, 0
-        );
+        expectUsageSettled(root, r, creator2, 1000, 0, 0);
         assertEq(claimAs(anyone, root, c), 0);
         assertEq(escrow.settledSamples(escrow.usageKey(r)), 1000);
         assertEq(usdc.balanceOf(creator2), 0);
@@ -364,16 +294,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         commitAs(relayer2, root, reserveFrom(payer, 50 * PRICE));
         // `relayer`'s line holds 500 reserved, which relayer2's batch cannot draw on.
         commitOne(1, 500 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer2,
-                address(usdc),
-                50 * PRICE,
-                100 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(payer, relayer2, 50 * PRICE, 100 * PRICE));
         claimAs(anyone, root, c);
     }
 
@@ -500,11 +421,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
     function test_RevertWhen_Claim_SignerNotRegistered() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 100);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey2, payer, single(r), 100 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer2, block.timestamp));
         claimAs(anyone, root, c);
     }
 
@@ -515,24 +432,8 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         // Recovers to some unrelated address, never registered.
         address recovered = recoverSigner(escrow.receiptDigest(c[0].receipt), c[0].signature);
         assertTrue(recovered != signer);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, recovered, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(recovered, block.timestamp));
         claimAs(anyone, root, c);
-    }
-
-    function recoverSigner(bytes32 digest, bytes memory sig) internal pure returns (address) {
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
-        assembly {
-            r := mload(add(sig, 0x20))
-            s := mload(add(sig, 0x40))
-            v := byte(0, mload(add(sig, 0x60)))
-        }
-        return ecrecover(digest, v, r, s);
     }
 
     function test_RevertWhen_Claim_TermsNotAccepted() public {
@@ -573,16 +474,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
 
     function test_RevertWhen_Claim_InsufficientReserved() public {
         (bytes32 root, Escrow.Claim[] memory c) = commitOne(1000, 999 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                999 * PRICE,
-                1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(999 * PRICE, 1000 * PRICE));
         claimAs(anyone, root, c);
     }
 
@@ -590,16 +482,7 @@ contract TrainingEscrowClaimTest is EscrowHelpers {
         Escrow.Receipt memory a = receipt(payer, licenseId, keccak256("run-a"), 100);
         Escrow.Receipt memory b = receipt(payer, licenseId, keccak256("run-b"), 200);
         (bytes32 root, Escrow.Claim[] memory c) = commitBatch(signerKey, payer, pair(a, b), 250 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                150 * PRICE,
-                200 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(150 * PRICE, 200 * PRICE));
         claimAs(anyone, root, c);
     }
 

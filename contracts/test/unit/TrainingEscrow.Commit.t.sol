@@ -10,9 +10,6 @@ import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
 contract TrainingEscrowCommitTest is EscrowHelpers {
     bytes32 internal constant ROOT = keccak256("root");
     uint256 internal constant RESERVE = 1000e18;
-    /// @dev What {setUpPayer} put on each payer's line for `relayer`; the rest is available.
-    uint256 internal constant CREDIT = BUDGET / 2;
-    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
 
     function setUp() public override {
         super.setUp();
@@ -113,16 +110,7 @@ contract TrainingEscrowCommitTest is EscrowHelpers {
     /// The available balance does not back a commit: only the line's credit does.
     function test_RevertWhen_CommitBatch_InsufficientCredit() public {
         assertGt(avail(payer), 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector,
-                payer,
-                relayer,
-                address(usdc),
-                CREDIT,
-                CREDIT + 1
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer, CREDIT, CREDIT + 1));
         commitRoot(ROOT, reserveFrom(payer, CREDIT + 1));
     }
 
@@ -216,16 +204,7 @@ contract TrainingEscrowCommitTest is EscrowHelpers {
     }
 
     function test_RevertWhen_CommitBatch_MultiPayerOneShort() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector,
-                payer2,
-                relayer,
-                address(usdc),
-                CREDIT,
-                CREDIT + 1
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer2, CREDIT, CREDIT + 1));
         commitRoot(ROOT, reserveFrom(payer, RESERVE, payer2, CREDIT + 1));
         // Atomic: the first payer's reservation was not kept.
         assertEq(creditOf(payer), CREDIT);

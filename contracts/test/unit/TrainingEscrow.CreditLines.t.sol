@@ -4,24 +4,12 @@ pragma solidity ^0.8.28;
 import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
-import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+import {LicensedEscrowTest} from "./TrainingEscrow.Helpers.sol";
 
 /// @notice Credit lines: funding, reductions with notice, commits against a line, claims drawing
 /// on its reserved pool, release and fee sweeps.
-contract TrainingEscrowCreditLinesTest is EscrowHelpers {
+contract TrainingEscrowCreditLinesTest is LicensedEscrowTest {
     bytes32 internal constant ROOT = keccak256("root");
-    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
-    uint256 internal constant CREDIT = BUDGET / 2;
-    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
-
-    uint256 internal licenseId;
-
-    function setUp() public override {
-        super.setUp();
-        licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
-        accept(payer, licenseId);
-    }
 
     function fund(uint256 amount) internal {
         vm.prank(payer);
@@ -97,21 +85,15 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
     }
 
     function test_RevertWhen_FundCredit_InsufficientBalance() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                AVAILABLE,
-                AVAILABLE + 1
-            )
-        );
+        vm.expectRevert(insufficientBalance(AVAILABLE, AVAILABLE + 1));
         fund(AVAILABLE + 1);
     }
 
-    function test_RevertWhen_FundCredit_LineOverflow() public {
-        // credit + reserved must stay below 2^104; BUDGET / 2 is on the line already.
-        uint256 room = uint256(type(uint104).max) - CREDIT;
+    /// @dev Deposits `room + 1` more for `payer`, `room` being what the line can still take
+    /// (credit + reserved must stay below 2^104; `CREDIT` is on the line already), and checks that
+    /// funding the line with `room + 1` reverts with `CreditLineOverflow`.
+    function expectLineOverflow() internal returns (uint256 room) {
+        room = uint256(type(uint104).max) - CREDIT;
         usdc.mint(payer, room + 1);
         vm.startPrank(payer);
         usdc.approve(address(escrow), room + 1);
@@ -122,9 +104,13 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
             )
         );
         escrow.fundCredit(relayer, address(usdc), uint128(room + 1));
-        // Exactly up to the limit is fine.
-        escrow.fundCredit(relayer, address(usdc), uint128(room));
         vm.stopPrank();
+    }
+
+    function test_RevertWhen_FundCredit_LineOverflow() public {
+        uint256 room = expectLineOverflow();
+        // Exactly up to the limit is fine.
+        fund(room);
         assertEq(creditOf(payer), type(uint104).max);
     }
 
@@ -132,18 +118,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
     function test_RevertWhen_FundCredit_LineOverflowCountsReserved() public {
         commitRun(RUN, 100, CREDIT);
         assertEq(creditOf(payer), 0);
-        uint256 room = uint256(type(uint104).max) - CREDIT;
-        usdc.mint(payer, room + 1);
-        vm.startPrank(payer);
-        usdc.approve(address(escrow), room + 1);
-        escrow.deposit(address(usdc), room + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditLineOverflow.selector, payer, relayer, address(usdc)
-            )
-        );
-        escrow.fundCredit(relayer, address(usdc), uint128(room + 1));
-        vm.stopPrank();
+        expectLineOverflow();
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -171,15 +146,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
         assertEq(escrow.creditReduction(payer, relayer, address(usdc)).amount, 3e18);
         // The first request's effective time has passed, but it was replaced.
         vm.warp(block.timestamp + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-                payer,
-                relayer,
-                address(usdc),
-                effectiveAt
-            )
-        );
+        vm.expectRevert(notEffective(effectiveAt));
         reduce();
     }
 
@@ -240,15 +207,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
     function test_RevertWhen_ReduceCredit_OneSecondBeforeNotice() public {
         uint40 effectiveAt = requestReduction(7e18);
         vm.warp(effectiveAt - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_CreditReductionNotEffective.selector,
-                payer,
-                relayer,
-                address(usdc),
-                effectiveAt
-            )
-        );
+        vm.expectRevert(notEffective(effectiveAt));
         reduce();
     }
 
@@ -343,11 +302,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
 
     function test_RevertWhen_CommitBatch_InsufficientCredit() public {
         commitRun(RUN, 100, CREDIT - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientCredit.selector, payer, relayer, address(usdc), 1, 2
-            )
-        );
+        vm.expectRevert(insufficientCredit(payer, 1, 2));
         commitRoot(ROOT, reserveFrom(payer, 2));
     }
 
@@ -382,16 +337,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
 
     function test_RevertWhen_Claim_InsufficientReserved() public {
         (bytes32 root, Escrow.Claim[] memory c) = commitRun(RUN, 400, 399 * PRICE);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientReserved.selector,
-                payer,
-                relayer,
-                address(usdc),
-                399 * PRICE,
-                400 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientReserved(399 * PRICE, 400 * PRICE));
         claimAs(anyone, root, c);
     }
 
@@ -442,11 +388,7 @@ contract TrainingEscrowCreditLinesTest is EscrowHelpers {
         fund(AVAILABLE);
         Escrow.Receipt memory r = receipt(payer, licenseId, keccak256("direct"), 50);
         bytes memory sig = sign(signerKey, r);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), 0, 50 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientBalance(0, 50 * PRICE));
         escrow.settleDirect(r, sig);
     }
 

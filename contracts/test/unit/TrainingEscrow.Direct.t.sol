@@ -39,20 +39,7 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
         uint256 amount = 1000 * PRICE;
         (uint256 fee, uint256 payout) = split(amount, FEE_BPS);
 
-        vm.expectEmit(address(escrow));
-        emit ITrainingEscrow.UsageSettled(
-            bytes32(0),
-            escrow.usageKey(r),
-            creator,
-            r.payer,
-            licenseId,
-            r.termsId,
-            address(usdc),
-            1000,
-            1000,
-            amount,
-            fee
-        );
+        expectUsageSettled(bytes32(0), r, creator, 1000, amount, fee);
         assertEq(settle(r), amount);
 
         assertEq(avail(payer), BUDGET - amount);
@@ -91,15 +78,7 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
         commitRoot(keccak256("root"), reserveFrom(payer, (BUDGET - 999 * PRICE) / 2));
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         bytes memory sig = sign(signerKey, r);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_InsufficientBalance.selector,
-                payer,
-                address(usdc),
-                999 * PRICE,
-                1000 * PRICE
-            )
-        );
+        vm.expectRevert(insufficientBalance(999 * PRICE, 1000 * PRICE));
         settle(r, sig);
     }
 
@@ -187,11 +166,7 @@ contract TrainingEscrowDirectTest is EscrowHelpers {
     function test_RevertWhen_SettleDirect_SignerNotRegistered() public {
         Escrow.Receipt memory r = receipt(payer, licenseId, RUN, 1000);
         bytes memory sig = sign(signerKey2, r);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer2, block.timestamp));
         settle(r, sig);
     }
 

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Vm} from "forge-std/Vm.sol";
 
+import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
 import {Base} from "../utils/Base.t.sol";
@@ -17,6 +18,10 @@ abstract contract EscrowHelpers is Base {
 
     bytes32 internal constant RUN = keccak256("run-1");
     bytes32 internal constant DATA_HASH = keccak256("batch-data");
+    /// @dev What `setUpPayer(who, key, BUDGET)` puts on `who`'s line for `relayer`; the rest is
+    /// available.
+    uint256 internal constant CREDIT = BUDGET / 2;
+    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
 
     address internal payer2 = makeAddr("payer2");
     address internal creator2 = makeAddr("creator2");
@@ -147,16 +152,6 @@ abstract contract EscrowHelpers is Base {
         paid = escrow.claim(root, claims);
     }
 
-    function pair(Escrow.Receipt memory a, Escrow.Receipt memory b)
-        internal
-        pure
-        returns (Escrow.Receipt[] memory list)
-    {
-        list = new Escrow.Receipt[](2);
-        list[0] = a;
-        list[1] = b;
-    }
-
     function triple(Escrow.Receipt memory a, Escrow.Receipt memory b, Escrow.Receipt memory c)
         internal
         pure
@@ -168,21 +163,55 @@ abstract contract EscrowHelpers is Base {
         list[2] = c;
     }
 
+    /// @dev Expects the escrow to emit `UsageSettled` next for receipt `r` of batch `root` (0 for a
+    /// direct settlement): `payee` paid `amount`, of which `fee` is the fee, for `charged` samples.
+    function expectUsageSettled(
+        bytes32 root,
+        Escrow.Receipt memory r,
+        address payee,
+        uint64 charged,
+        uint256 amount,
+        uint256 fee
+    ) internal {
+        vm.expectEmit(address(escrow));
+        emit ITrainingEscrow.UsageSettled(
+            root,
+            escrow.usageKey(r),
+            payee,
+            r.payer,
+            r.licenseId,
+            r.termsId,
+            address(usdc),
+            r.cumulativeSamples,
+            charged,
+            amount,
+            fee
+        );
+    }
+
     /*//////////////////////////////////////////////////////////////
                                SIGNATURES
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev The malleable twin (s' = n - s, v flipped) of a valid 65-byte signature.
-    function highS(bytes memory sig) internal pure returns (bytes memory) {
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
+    /// @dev The (r, s, v) of a 65-byte signature.
+    function splitSignature(bytes memory sig) internal pure returns (bytes32 r, bytes32 s, uint8 v) {
         assembly {
             r := mload(add(sig, 0x20))
             s := mload(add(sig, 0x40))
             v := byte(0, mload(add(sig, 0x60)))
         }
+    }
+
+    /// @dev The malleable twin (s' = n - s, v flipped) of a valid 65-byte signature.
+    function highS(bytes memory sig) internal pure returns (bytes memory) {
+        (bytes32 r, bytes32 s, uint8 v) = splitSignature(sig);
         return abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
+    }
+
+    /// @dev What `ecrecover` makes of `sig` over `digest` (address(0) when nothing).
+    function recoverSigner(bytes32 digest, bytes memory sig) internal pure returns (address) {
+        (bytes32 r, bytes32 s, uint8 v) = splitSignature(sig);
+        return ecrecover(digest, v, r, s);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -200,5 +229,19 @@ abstract contract EscrowHelpers is Base {
                 ++n;
             }
         }
+    }
+}
+
+/// @notice {EscrowHelpers} with the usual scene: a license of `creator`'s, and `payer` set up with
+/// `setUpPayer(payer, signerKey, BUDGET)` (half on `relayer`'s line) and accepting its terms
+/// (chargeable).
+abstract contract LicensedEscrowTest is EscrowHelpers {
+    uint256 internal licenseId;
+
+    function setUp() public virtual override {
+        super.setUp();
+        licenseId = mintLicense();
+        setUpPayer(payer, signerKey, BUDGET);
+        accept(payer, licenseId);
     }
 }

@@ -4,30 +4,23 @@ pragma solidity ^0.8.28;
 import {ITrainingEscrow} from "../../src/interfaces/ITrainingEscrow.sol";
 import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
-import {EscrowHelpers} from "./TrainingEscrow.Helpers.sol";
+import {LicensedEscrowTest} from "./TrainingEscrow.Helpers.sol";
 
 /// @notice `release(payer, relayer, token)`: once every batch that reserved into a line expired,
 /// its reserved funds return to its credit. It never touches the available balance or a pending
 /// withdrawal (issue 12 item 7b).
-contract TrainingEscrowReleaseTest is EscrowHelpers {
+contract TrainingEscrowReleaseTest is LicensedEscrowTest {
     uint256 internal constant RESERVE = 1000 * PRICE;
-    /// @dev What {setUpPayer} put on `payer`'s line for `relayer`; the rest is available.
-    uint256 internal constant CREDIT = BUDGET / 2;
-    uint256 internal constant AVAILABLE = BUDGET - CREDIT;
     /// @dev The event the old design emitted when a release pushed a withdrawal back.
     bytes32 internal constant WITHDRAWAL_DELAYED =
         keccak256("WithdrawalDelayed(address,address,uint40,uint40)");
 
-    uint256 internal licenseId;
     bytes32 internal root;
     Escrow.Receipt internal rcpt;
     uint40 internal expiresAt;
 
     function setUp() public override {
         super.setUp();
-        licenseId = mintLicense();
-        setUpPayer(payer, signerKey, BUDGET);
-        accept(payer, licenseId);
         rcpt = receipt(payer, licenseId, RUN, 400);
         (root,) = commitBatch(signerKey, payer, single(rcpt), uint128(RESERVE));
         expiresAt = escrow.reservation(root, payer, address(usdc)).expiresAt;

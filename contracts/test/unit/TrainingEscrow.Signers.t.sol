@@ -136,11 +136,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
 
         // Still invalid now.
         (bytes32 root, Escrow.Claim[] memory c) = commitNow(signerKey, 10);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, block.timestamp));
         claimAs(anyone, root, c);
 
         // A new key works.
@@ -220,11 +216,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         uint40 revokedAt = revoke();
         vm.warp(revokedAt);
         (bytes32 root, Escrow.Claim[] memory c) = commitNow(signerKey, 100);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, uint256(revokedAt)
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, uint256(revokedAt)));
         claimAs(anyone, root, c);
     }
 
@@ -232,11 +224,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         uint40 revokedAt = revoke();
         vm.warp(revokedAt + 1 days);
         (bytes32 root, Escrow.Claim[] memory c) = commitNow(signerKey, 100);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, uint256(revokedAt + 1 days)
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, uint256(revokedAt + 1 days)));
         claimAs(anyone, root, c);
     }
 
@@ -247,11 +235,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         vm.prank(payer);
         escrow.registerSigner(signer2);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, committedAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer2, committedAt));
         claimAs(anyone, root, c);
     }
 
@@ -266,11 +250,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         vm.prank(payer2);
         escrow.registerSigner(signer2);
         (bytes32 root, Escrow.Claim[] memory c) = commitNow(signerKey2, 100);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer2, block.timestamp
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer2, block.timestamp));
         claimAs(anyone, root, c);
     }
 
@@ -288,11 +268,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         bytes memory sig = sign(signerKey, r);
         uint40 revokedAt = revoke();
         vm.warp(revokedAt);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, uint256(revokedAt)
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, uint256(revokedAt)));
         vm.prank(anyone);
         escrow.settleDirect(r, sig);
     }
@@ -304,11 +280,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         vm.warp(revokedAt + 1 days);
         uint256 committedAt = block.timestamp;
         (bytes32 root, Escrow.Claim[] memory c) = commitNow(signerKey, 100);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, committedAt));
         claimAs(anyone, root, c);
 
         vm.warp(block.timestamp + 1 days);
@@ -318,11 +290,7 @@ contract TrainingEscrowSignersTest is EscrowHelpers {
         vm.prank(payer);
         escrow.registerSigner(signer);
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                Errors.TrainingEscrow_SignerNotAuthorized.selector, payer, signer, committedAt
-            )
-        );
+        vm.expectRevert(signerNotAuthorized(signer, committedAt));
         claimAs(anyone, root, c);
         assertEq(reservedOf(payer), 100 * PRICE);
         assertEq(escrow.settledSamples(escrow.usageKey(c[0].receipt)), 0);

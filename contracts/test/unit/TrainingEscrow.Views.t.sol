@@ -36,17 +36,7 @@ contract TrainingEscrowViewsTest is EscrowHelpers {
     }
 
     function expectedDigest(Escrow.Receipt memory r) internal view returns (bytes32) {
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256(bytes(RECEIPT_TYPE)),
-                r.payer,
-                r.licenseId,
-                r.termsId,
-                r.runId,
-                r.cumulativeSamples,
-                r.issuedAt
-            )
-        );
+        bytes32 structHash = receiptStructHash(keccak256(bytes(RECEIPT_TYPE)), r);
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
     }
 

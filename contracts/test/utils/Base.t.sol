@@ -5,6 +5,7 @@ import {Test} from "forge-std/Test.sol";
 
 import {LicenseNFT} from "../../src/LicenseNFT.sol";
 import {TrainingEscrow} from "../../src/TrainingEscrow.sol";
+import {Errors} from "../../src/libraries/Errors.sol";
 import {Escrow} from "../../src/types/EscrowTypes.sol";
 import {License} from "../../src/types/LicenseTypes.sol";
 import {MockERC20} from "../mocks/MockERC20.sol";
@@ -146,6 +147,14 @@ abstract contract Base is Test {
         return abi.encodePacked(rr, s, v);
     }
 
+    /// @dev EIP-712 struct hash of `r` under the receipt type hash `typehash`, computed here,
+    /// independently of the escrow.
+    function receiptStructHash(bytes32 typehash, Escrow.Receipt memory r) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(typehash, r.payer, r.licenseId, r.termsId, r.runId, r.cumulativeSamples, r.issuedAt)
+        );
+    }
+
     function leafOf(Escrow.Receipt memory r) internal view returns (bytes32) {
         return escrow.receiptLeaf(r);
     }
@@ -209,9 +218,87 @@ abstract contract Base is Test {
         list[0] = r;
     }
 
+    function pair(Escrow.Receipt memory a, Escrow.Receipt memory b)
+        internal
+        pure
+        returns (Escrow.Receipt[] memory list)
+    {
+        list = new Escrow.Receipt[](2);
+        list[0] = a;
+        list[1] = b;
+    }
+
     function one(Escrow.Claim memory c) internal pure returns (Escrow.Claim[] memory list) {
         list = new Escrow.Claim[](1);
         list[0] = c;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            EXPECTED ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev `InsufficientBalance` of `payer`'s available usdc.
+    function insufficientBalance(uint256 available, uint256 needed) internal view returns (bytes memory) {
+        return abi.encodeWithSelector(
+            Errors.TrainingEscrow_InsufficientBalance.selector, payer, address(usdc), available, needed
+        );
+    }
+
+    /// @dev `InsufficientCredit` of `who`'s usdc line for `relayer`.
+    function insufficientCredit(address who, uint256 credit, uint256 needed)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return abi.encodeWithSelector(
+            Errors.TrainingEscrow_InsufficientCredit.selector, who, relayer, address(usdc), credit, needed
+        );
+    }
+
+    /// @dev `InsufficientReserved` of `who`'s usdc line for `relayer_`.
+    function insufficientReserved(address who, address relayer_, uint256 reserved, uint256 needed)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return abi.encodeWithSelector(
+            Errors.TrainingEscrow_InsufficientReserved.selector,
+            who,
+            relayer_,
+            address(usdc),
+            reserved,
+            needed
+        );
+    }
+
+    /// @dev `InsufficientReserved` of `payer`'s usdc line for `relayer`.
+    function insufficientReserved(uint256 reserved, uint256 needed) internal view returns (bytes memory) {
+        return insufficientReserved(payer, relayer, reserved, needed);
+    }
+
+    /// @dev `CreditReductionNotEffective` of `payer`'s usdc line for `relayer`.
+    function notEffective(uint40 effectiveAt) internal view returns (bytes memory) {
+        return abi.encodeWithSelector(
+            Errors.TrainingEscrow_CreditReductionNotEffective.selector,
+            payer,
+            relayer,
+            address(usdc),
+            effectiveAt
+        );
+    }
+
+    /// @dev `SignerNotAuthorized`: `recovered` was not a signer of `who` at `at`.
+    function signerNotAuthorized(address who, address recovered, uint256 at)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return abi.encodeWithSelector(Errors.TrainingEscrow_SignerNotAuthorized.selector, who, recovered, at);
+    }
+
+    /// @dev {signerNotAuthorized} for `payer`.
+    function signerNotAuthorized(address recovered, uint256 at) internal view returns (bytes memory) {
+        return signerNotAuthorized(payer, recovered, at);
     }
 
     /// @dev Fee and payout of a charge at the fee `bps`, as the escrow computes them.

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {RevenuePool} from "../../src/RevenuePool.sol";
 import {RevenuePoolFactory} from "../../src/RevenuePoolFactory.sol";
 import {RoyaltyStreams} from "../../src/RoyaltyStreams.sol";
+import {Pools} from "../../src/types/PoolTypes.sol";
 import {Streams} from "../../src/types/StreamTypes.sol";
 import {MockERC20} from "../mocks/MockERC20.sol";
 import {Base} from "./Base.t.sol";
@@ -71,6 +72,26 @@ abstract contract StreamsBase is Base {
     function enableStreams(address who, uint256 id) internal {
         vm.prank(who);
         streams.enableStreams(id);
+    }
+
+    /// @dev A pool config named `name` (`symbol`) with two members, `a` holding `sharesA` and `b`
+    /// holding `sharesB`; tokens and the other settings are left to the caller.
+    function twoMemberConfig(
+        string memory name,
+        string memory symbol,
+        address a,
+        uint256 sharesA,
+        address b,
+        uint256 sharesB
+    ) internal pure returns (Pools.Config memory c) {
+        c.name = name;
+        c.symbol = symbol;
+        c.members = new address[](2);
+        c.members[0] = a;
+        c.members[1] = b;
+        c.shares = new uint256[](2);
+        c.shares[0] = sharesA;
+        c.shares[1] = sharesB;
     }
 
     function transferLicense(address from, address to) internal {

@@ -1,19 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {HandWrittenToken} from "./HandWrittenToken.sol";
+
 /// @notice USDT-style token: `transfer`, `transferFrom` and `approve` return nothing (and revert on
 /// failure). Calling it through the plain IERC20 interface would fail to decode the missing return
 /// value; SafeERC20 handles it.
-contract NoReturnToken {
+contract NoReturnToken is HandWrittenToken {
     string public constant name = "No Return USD";
     string public constant symbol = "NRT";
     uint8 public constant decimals = 6;
     uint256 public totalSupply;
     mapping(address => uint256) public balanceOf;
-    mapping(address => mapping(address => uint256)) public allowance;
-
-    event Transfer(address indexed from, address indexed to, uint256 value);
-    event Approval(address indexed owner, address indexed spender, uint256 value);
 
     function mint(address to, uint256 amount) external {
         totalSupply += amount;
@@ -22,8 +20,7 @@ contract NoReturnToken {
     }
 
     function approve(address spender, uint256 amount) external {
-        allowance[msg.sender][spender] = amount;
-        emit Approval(msg.sender, spender, amount);
+        _approve(spender, amount);
     }
 
     function transfer(address to, uint256 amount) external {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {HandWrittenToken} from "./HandWrittenToken.sol";
+
 /// @notice Elastic-supply token (stETH / AMPL style): balances are shares times a global index, so
 /// every holder's balance changes on `rebase` without any transfer. Transfers move exact amounts
 /// while the index is 1.
-contract RebasingToken {
+contract RebasingToken is HandWrittenToken {
     string public constant name = "Rebasing";
     string public constant symbol = "REB";
     uint8 public constant decimals = 18;
@@ -13,10 +15,6 @@ contract RebasingToken {
     uint256 public index = _ONE;
     uint256 public totalShares;
     mapping(address => uint256) public sharesOf;
-    mapping(address => mapping(address => uint256)) public allowance;
-
-    event Transfer(address indexed from, address indexed to, uint256 value);
-    event Approval(address indexed owner, address indexed spender, uint256 value);
 
     /// @notice Multiplies every balance by `newIndex / 1e18`.
     function rebase(uint256 newIndex) external {
@@ -39,8 +37,7 @@ contract RebasingToken {
     }
 
     function approve(address spender, uint256 amount) external returns (bool) {
-        allowance[msg.sender][spender] = amount;
-        emit Approval(msg.sender, spender, amount);
+        _approve(spender, amount);
         return true;
     }
 

@@ -1,19 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {HandWrittenToken} from "./HandWrittenToken.sol";
+
 /// @notice Token that signals failure by returning `false` instead of reverting (old ZRX / BAT
 /// style): on insufficient balance or allowance, or on every transfer while `failing` is set.
-contract ReturnsFalseToken {
+contract ReturnsFalseToken is HandWrittenToken {
     string public constant name = "Returns False";
     string public constant symbol = "RFT";
     uint8 public constant decimals = 18;
     uint256 public totalSupply;
     bool public failing;
     mapping(address => uint256) public balanceOf;
-    mapping(address => mapping(address => uint256)) public allowance;
-
-    event Transfer(address indexed from, address indexed to, uint256 value);
-    event Approval(address indexed owner, address indexed spender, uint256 value);
 
     function setFailing(bool failing_) external {
         failing = failing_;
@@ -26,8 +24,7 @@ contract ReturnsFalseToken {
     }
 
     function approve(address spender, uint256 amount) external returns (bool) {
-        allowance[msg.sender][spender] = amount;
-        emit Approval(msg.sender, spender, amount);
+        _approve(spender, amount);
         return true;
     }
 
