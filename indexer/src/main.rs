@@ -7,11 +7,14 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fairtrain_indexer::{
-    audit,
-    auditor::{self, Auditor, AuditorConfig},
+    audit::{
+        self,
+        worker::{self as auditor, Auditor, AuditorConfig},
+    },
     derive, export,
     fetch::{self, Fetcher},
-    query, reconcile, streams_pools,
+    query::{self, lines, pools, streams},
+    reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -361,12 +364,12 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             token,
             page,
         } => {
-            let filter = fairtrain_indexer::lines::LineFilter {
+            let filter = lines::LineFilter {
                 payer,
                 relayer,
                 token,
             };
-            print_json(&fairtrain_indexer::lines::credit_lines(db, &filter, page.page()).await?)
+            print_json(&lines::credit_lines(db, &filter, page.page()).await?)
         }
         QueryCmd::Batches { page } => print_json(&query::batches(db, page.page()).await?),
         QueryCmd::Batch { root } => match query::batch(db, &root).await? {
@@ -397,9 +400,9 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             payer,
             page,
         } => print_json(
-            &streams_pools::streams(db, license.as_deref(), payer.as_deref(), page.page()).await?,
+            &streams::streams(db, license.as_deref(), payer.as_deref(), page.page()).await?,
         ),
-        QueryCmd::Stream { id } => match streams_pools::stream(db, &id).await? {
+        QueryCmd::Stream { id } => match streams::stream(db, &id).await? {
             Some(s) => print_json(&s),
             None => {
                 eprintln!("no stream with id {id}");
@@ -407,10 +410,10 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             }
         },
         QueryCmd::StreamPayees { holder, page } => {
-            print_json(&streams_pools::stream_payees(db, holder.as_deref(), page.page()).await?)
+            print_json(&streams::stream_payees(db, holder.as_deref(), page.page()).await?)
         }
-        QueryCmd::Pools { page } => print_json(&streams_pools::pools(db, page.page()).await?),
-        QueryCmd::Pool { address } => match streams_pools::pool(db, &address).await? {
+        QueryCmd::Pools { page } => print_json(&pools::pools(db, page.page()).await?),
+        QueryCmd::Pool { address } => match pools::pool(db, &address).await? {
             Some(p) => print_json(&p),
             None => {
                 eprintln!("no pool at {address}");
