@@ -6,9 +6,10 @@
 //! settlements; a payer filter or the finalized view reads `settlements` instead.
 
 //!
-//! Split by what they answer: [`royalties`], [`creators`], [`licenses`], [`balances`] and
-//! [`lines`] (credit lines), [`batches`], [`settlements`], [`unclaimed`], [`streams`] and
-//! [`pools`]; every question is re-exported here.
+//! Split by what they answer: [`royalties`](mod@royalties), [`creators`](mod@creators),
+//! [`licenses`](mod@licenses), [`balances`](mod@balances) and [`lines`] (credit lines),
+//! [`batches`](mod@batches), [`settlements`](mod@settlements), [`unclaimed`](mod@unclaimed),
+//! [`streams`] and [`pools`]; every question is re-exported here.
 
 pub mod balances;
 pub mod batches;
