@@ -15,17 +15,17 @@
 //! - [`reconcile`]: comparing derived state with the contracts' views.
 //! - [`fetch`]: fetching published batch data (HTTP(S), IPFS through a gateway): the one
 //!   fetcher, `fairtrain_protocol::fetch`.
-//! - [`audit`]: auditing a batch against its published data and the chain.
-//! - [`auditor`]: auditing every new batch automatically, with retries, and its audit status.
-//! - [`query`]: the questions the API, CLI and dashboard ask, and exports.
-//! - [`lines`]: credit lines (payer, relayer, token), for the same.
-//! - [`streams_pools`]: streams (with their state now) and revenue-share pools, for the same.
+//! - [`audit`]: auditing a batch against its published data and the chain: the report, the
+//!   checks (pure), their SQL, and the worker auditing every new batch ([`audit::worker`]).
+//! - [`query`]: the questions the API, CLI and dashboard ask, one module per answer (royalties,
+//!   creators, licenses, balances, credit lines, batches, settlements, unclaimed, streams,
+//!   pools).
+//! - [`export`]: royalty flows for accounting, as CSV or JSON.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
 
 pub mod api;
 pub mod audit;
-pub mod auditor;
 pub mod db;
 pub mod decode;
 pub mod deployment;
@@ -33,14 +33,22 @@ pub mod derive;
 pub mod error;
 pub mod export;
 pub use fairtrain_protocol::fetch;
-pub mod lines;
 pub mod query;
 pub mod raw;
 pub mod reconcile;
-pub mod streams_pools;
 pub mod sync;
 pub mod units;
 
 pub use db::Db;
 pub use deployment::Deployment;
 pub use error::{Error, Result};
+
+/// The audit worker, under its former path.
+pub use audit::worker as auditor;
+/// Credit lines, under their former path.
+pub use query::lines;
+
+/// Streams and pools, under their former path.
+pub mod streams_pools {
+    pub use crate::query::{pools::*, streams::*};
+}

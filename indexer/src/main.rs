@@ -7,11 +7,14 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fairtrain_indexer::{
-    audit,
-    auditor::{self, Auditor, AuditorConfig},
+    audit::{
+        self,
+        worker::{self as auditor, Auditor, AuditorConfig},
+    },
     derive, export,
     fetch::{self, Fetcher},
-    query, reconcile, streams_pools,
+    query::{self, lines, pools, streams},
+    reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
 };
@@ -314,6 +317,26 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints `value`, or says it is `missing` and exits 1.
+fn print_found<T: serde::Serialize>(
+    value: Option<T>,
+    missing: impl FnOnce() -> String,
+) -> anyhow::Result<ExitCode> {
+    match value {
+        Some(v) => print_json(&v),
+        None => {
+            eprintln!("{}", missing());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The grouping named by `--group`.
+fn group_by(group: &str) -> anyhow::Result<query::GroupBy> {
+    serde_json::from_value(serde_json::Value::String(group.to_owned()))
+        .map_err(|_| anyhow::anyhow!("--group {group:?}: expected license, creator, payee or day"))
+}
+
 async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
     match what {
         QueryCmd::Status => print_json(&query::status(db).await?),
@@ -328,10 +351,6 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             group,
             page,
         } => {
-            let group: query::GroupBy =
-                serde_json::from_value(serde_json::Value::String(group.clone())).map_err(|_| {
-                    anyhow::anyhow!("--group {group:?}: expected license, creator, payee or day")
-                })?;
             let filter = query::RoyaltyFilter {
                 creator,
                 license,
@@ -340,7 +359,7 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
                 from_day,
                 to_day,
                 finalized,
-                group,
+                group: group_by(&group)?,
             };
             print_json(&query::royalties(db, &filter, page.page()).await?)
         }
@@ -361,21 +380,17 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             token,
             page,
         } => {
-            let filter = fairtrain_indexer::lines::LineFilter {
+            let filter = lines::LineFilter {
                 payer,
                 relayer,
                 token,
             };
-            print_json(&fairtrain_indexer::lines::credit_lines(db, &filter, page.page()).await?)
+            print_json(&lines::credit_lines(db, &filter, page.page()).await?)
         }
         QueryCmd::Batches { page } => print_json(&query::batches(db, page.page()).await?),
-        QueryCmd::Batch { root } => match query::batch(db, &root).await? {
-            Some(b) => print_json(&b),
-            None => {
-                eprintln!("no batch with root {root}");
-                Ok(ExitCode::from(1))
-            }
-        },
+        QueryCmd::Batch { root } => print_found(query::batch(db, &root).await?, || {
+            format!("no batch with root {root}")
+        }),
         QueryCmd::Settlements {
             payee,
             payer,
@@ -397,26 +412,18 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
             payer,
             page,
         } => print_json(
-            &streams_pools::streams(db, license.as_deref(), payer.as_deref(), page.page()).await?,
+            &streams::streams(db, license.as_deref(), payer.as_deref(), page.page()).await?,
         ),
-        QueryCmd::Stream { id } => match streams_pools::stream(db, &id).await? {
-            Some(s) => print_json(&s),
-            None => {
-                eprintln!("no stream with id {id}");
-                Ok(ExitCode::from(1))
-            }
-        },
+        QueryCmd::Stream { id } => print_found(streams::stream(db, &id).await?, || {
+            format!("no stream with id {id}")
+        }),
         QueryCmd::StreamPayees { holder, page } => {
-            print_json(&streams_pools::stream_payees(db, holder.as_deref(), page.page()).await?)
+            print_json(&streams::stream_payees(db, holder.as_deref(), page.page()).await?)
         }
-        QueryCmd::Pools { page } => print_json(&streams_pools::pools(db, page.page()).await?),
-        QueryCmd::Pool { address } => match streams_pools::pool(db, &address).await? {
-            Some(p) => print_json(&p),
-            None => {
-                eprintln!("no pool at {address}");
-                Ok(ExitCode::from(1))
-            }
-        },
+        QueryCmd::Pools { page } => print_json(&pools::pools(db, page.page()).await?),
+        QueryCmd::Pool { address } => print_found(pools::pool(db, &address).await?, || {
+            format!("no pool at {address}")
+        }),
     }
 }
 
@@ -530,76 +537,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             sync,
             audit,
-        } => {
-            let provider = provider(&c.rpc_url)?;
-            let fetcher = c.fetcher()?;
-            let mut indexer = Indexer::new(
-                provider.clone(),
-                db.clone(),
-                deployment.clone(),
-                sync.config(false),
-            )
-            .await?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("listen on {listen}"))?;
-            tracing::info!(%listen, "serving the API and dashboard");
-            let auditor = (!audit.no_auto_audit).then(|| {
-                Auditor::new(
-                    db.clone(),
-                    provider.clone(),
-                    deployment.clone(),
-                    fetcher.clone(),
-                    audit.config(),
-                )
-            });
-            let app = fairtrain_indexer::api::router(
-                fairtrain_indexer::api::AppState::new(db, provider, deployment)
-                    .with_fetcher(fetcher),
-            );
-            let server = async {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown())
-                    .await
-                    .context("API server")
-            };
-            let follower = async {
-                indexer
-                    .follow(shutdown())
-                    .await
-                    .context("following the chain stopped")
-            };
-            let audits = async {
-                match &auditor {
-                    Some(a) => a.run(shutdown()).await.context("audit worker"),
-                    None => Ok(()),
-                }
-            };
-            // The first task to fail stops the process: an API serving an index that no longer
-            // follows the chain (a reorg deeper than the window, say) would look healthy.
-            tokio::try_join!(server, follower, audits)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Backfill { sync } => {
-            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let mut indexer = Indexer::new(
-                provider(&c.rpc_url)?,
-                db.clone(),
-                deployment,
-                sync.config(progress),
-            )
-            .await?;
-            let started = std::time::Instant::now();
-            let events = indexer.sync_to_head().await?;
-            let cp = fairtrain_indexer::raw::checkpoint(&db)
-                .await?
-                .map_or(0, |c| c.number);
-            println!(
-                "indexed {events} events up to block {cp} in {:.1?}",
-                started.elapsed()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => serve(c, db, deployment, listen, &sync, &audit).await,
+        Command::Backfill { sync } => backfill(c, &db, deployment, &sync).await,
         Command::Rebuild => {
             let started = std::time::Instant::now();
             let stats = derive::rebuild(&db, &deployment).await?;
@@ -629,54 +568,161 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             json,
             csv,
-        } => {
-            let bytes = data
-                .map(|p| std::fs::read(&p).with_context(|| format!("read {}", p.display())))
-                .transpose()?;
-            let report = audit::audit_with(
-                &db,
-                &provider(&c.rpc_url)?,
-                &deployment,
-                &c.fetcher()?,
-                &root,
-                bytes,
-            )
-            .await?;
-            if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-                    .with_context(|| format!("write {}", path.display()))?;
-            }
-            if let Some(path) = csv {
-                std::fs::write(&path, export::to_csv(&report.receipts)?)
-                    .with_context(|| format!("write {}", path.display()))?;
-            }
-            print!("{}", report.summary());
-            Ok(if report.passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        } => run_audit(c, &db, &deployment, &root, data, json, csv).await,
         Command::Export {
             format,
             from_block,
             to_block,
             output,
-        } => {
-            let rows = export::flows(&db, from_block, to_block.unwrap_or(u64::MAX >> 1)).await?;
-            let text = match format.as_str() {
-                "csv" => export::to_csv(&rows)?,
-                "json" => serde_json::to_string_pretty(&rows)? + "\n",
-                other => anyhow::bail!("--format {other:?}: expected csv or json"),
-            };
-            match output {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("write {}", path.display()))?,
-                None => print!("{text}"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => run_export(&db, &format, from_block, to_block, output).await,
     }
+}
+
+/// `run`: follows the chain, serves the API and dashboard, and audits new batches, until the
+/// first of them fails or Ctrl-C.
+async fn serve(
+    c: &Common,
+    db: Db,
+    deployment: Deployment,
+    listen: SocketAddr,
+    sync: &SyncArgs,
+    audit: &AuditArgs,
+) -> anyhow::Result<ExitCode> {
+    let provider = provider(&c.rpc_url)?;
+    let fetcher = c.fetcher()?;
+    let mut indexer = Indexer::new(
+        provider.clone(),
+        db.clone(),
+        deployment.clone(),
+        sync.config(false),
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
+    tracing::info!(%listen, "serving the API and dashboard");
+    let auditor = (!audit.no_auto_audit).then(|| {
+        Auditor::new(
+            db.clone(),
+            provider.clone(),
+            deployment.clone(),
+            fetcher.clone(),
+            audit.config(),
+        )
+    });
+    let app = fairtrain_indexer::api::router(
+        fairtrain_indexer::api::AppState::new(db, provider, deployment).with_fetcher(fetcher),
+    );
+    let server = async {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("API server")
+    };
+    let follower = async {
+        indexer
+            .follow(shutdown())
+            .await
+            .context("following the chain stopped")
+    };
+    let audits = async {
+        match &auditor {
+            Some(a) => a.run(shutdown()).await.context("audit worker"),
+            None => Ok(()),
+        }
+    };
+    // The first task to fail stops the process: an API serving an index that no longer
+    // follows the chain (a reorg deeper than the window, say) would look healthy.
+    tokio::try_join!(server, follower, audits)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backfill`: indexes up to the head, with progress on a terminal.
+async fn backfill(
+    c: &Common,
+    db: &Db,
+    deployment: Deployment,
+    sync: &SyncArgs,
+) -> anyhow::Result<ExitCode> {
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut indexer = Indexer::new(
+        provider(&c.rpc_url)?,
+        db.clone(),
+        deployment,
+        sync.config(progress),
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    let events = indexer.sync_to_head().await?;
+    let cp = fairtrain_indexer::raw::checkpoint(db)
+        .await?
+        .map_or(0, |c| c.number);
+    println!(
+        "indexed {events} events up to block {cp} in {:.1?}",
+        started.elapsed()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit`: audits one batch, writes its report as JSON and CSV if asked, prints its summary.
+async fn run_audit(
+    c: &Common,
+    db: &Db,
+    deployment: &Deployment,
+    root: &str,
+    data: Option<PathBuf>,
+    json: Option<PathBuf>,
+    csv: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let bytes = data
+        .map(|p| std::fs::read(&p).with_context(|| format!("read {}", p.display())))
+        .transpose()?;
+    let report = audit::audit_with(
+        db,
+        &provider(&c.rpc_url)?,
+        deployment,
+        &c.fetcher()?,
+        root,
+        bytes,
+    )
+    .await?;
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    if let Some(path) = csv {
+        std::fs::write(&path, export::to_csv(&report.receipts)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    print!("{}", report.summary());
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `export`: the flows of blocks `from_block..=to_block` as CSV or JSON, to `output` or stdout.
+async fn run_export(
+    db: &Db,
+    format: &str,
+    from_block: u64,
+    to_block: Option<u64>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let rows = export::flows(db, from_block, to_block.unwrap_or(u64::MAX >> 1)).await?;
+    let text = match format {
+        "csv" => export::to_csv(&rows)?,
+        "json" => serde_json::to_string_pretty(&rows)? + "\n",
+        other => anyhow::bail!("--format {other:?}: expected csv or json"),
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown() {

@@ -356,7 +356,7 @@ impl Indexer {
         let removed = raw::delete_above(&mut tx, ancestor.number).await?;
         derive::clear(&mut tx).await?;
         derive::replay(&mut tx, &self.deployment).await?;
-        crate::auditor::forget_dropped(&mut tx).await?;
+        crate::audit::forget_dropped(&mut tx).await?;
         raw::set_checkpoint(
             &mut tx,
             Checkpoint {

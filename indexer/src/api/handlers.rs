@@ -32,9 +32,9 @@ use super::{
     AppState,
 };
 use crate::{
-    audit, auditor, export, lines,
-    query::{self, Page, RoyaltyFilter},
-    streams_pools, Error,
+    audit, export,
+    query::{self, lines, pools, streams, Page, RoyaltyFilter},
+    Error,
 };
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -241,7 +241,7 @@ pub async fn streams(
 ) -> ApiResult<Paged<StreamView>> {
     let (license, payer) = (p.license.map(|l| l.0), p.payer.map(|a| a.0));
     Ok(Json(
-        streams_pools::streams(&s.db, license.as_deref(), payer.as_deref(), page).await?,
+        streams::streams(&s.db, license.as_deref(), payer.as_deref(), page).await?,
     ))
 }
 
@@ -253,7 +253,7 @@ pub async fn stream(
     ApiPath(p): ApiPath<StreamPath>,
 ) -> ApiResult<StreamView> {
     let id = p.id.0;
-    streams_pools::stream(&s.db, &id)
+    streams::stream(&s.db, &id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no stream with id {id}")))
@@ -269,7 +269,7 @@ pub async fn stream_payees(
 ) -> ApiResult<Paged<StreamPayeeView>> {
     let holder = p.holder.map(|a| a.0);
     Ok(Json(
-        streams_pools::stream_payees(&s.db, holder.as_deref(), page).await?,
+        streams::stream_payees(&s.db, holder.as_deref(), page).await?,
     ))
 }
 
@@ -280,7 +280,7 @@ pub async fn pools(
     State(s): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Paged<PoolView>> {
-    Ok(Json(streams_pools::pools(&s.db, page).await?))
+    Ok(Json(pools::pools(&s.db, page).await?))
 }
 
 /// One pool with its holders' shares, claimed and claimable amounts.
@@ -291,7 +291,7 @@ pub async fn pool(
     ApiPath(p): ApiPath<PoolPath>,
 ) -> ApiResult<PoolDetail> {
     let address = p.address.0;
-    streams_pools::pool(&s.db, &address)
+    pools::pool(&s.db, &address)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no pool at {address}")))
@@ -339,7 +339,7 @@ pub async fn live(
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
             let now =
-                async { Ok::<_, Error>((query::status(&db).await?, auditor::version(&db).await?)) };
+                async { Ok::<_, Error>((query::status(&db).await?, audit::version(&db).await?)) };
             match now.await {
                 Ok((status, audits)) if Some((status.indexed_block, audits)) != last => {
                     let event = SseEvent::default()

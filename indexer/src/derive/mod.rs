@@ -16,6 +16,7 @@ use fairtrain_protocol::bindings::{
 };
 use sqlx::{Any, Transaction};
 
+pub(crate) use self::rows::LineRow;
 use self::{rows::*, table::Cache};
 use crate::{
     db::DERIVED_TABLES,
@@ -101,6 +102,40 @@ impl State {
         e: &E,
     ) -> Result<()> {
         match e {
+            E::Deposited(_)
+            | E::WithdrawalRequested(_)
+            | E::WithdrawalCancelled(_)
+            | E::Withdrawn(_) => self.apply_balance(tx, r, e).await,
+            E::TermsAccepted(_) | E::SignerRegistered(_) | E::SignerRevoked(_) => {
+                self.apply_payer_setup(tx, r, e).await
+            }
+            E::CreditFunded(_)
+            | E::CreditReductionRequested(_)
+            | E::CreditReductionCancelled(_)
+            | E::CreditReduced(_)
+            | E::FundsReleased(_)
+            | E::FeesSwept(_) => self.apply_credit(tx, r, e).await,
+            E::BatchCommitted(_) | E::FundsReserved(_) => self.apply_batch(tx, r, e).await,
+            E::FeeUpdated(_)
+            | E::NoticePeriodUpdated(_)
+            | E::ClaimWindowUpdated(_)
+            | E::TokenAllowed(_)
+            | E::FeesWithdrawn(_)
+            | E::OwnershipTransferStarted(_)
+            | E::OwnershipTransferred(_)
+            | E::EIP712DomainChanged(_) => self.apply_admin(tx, r, e).await,
+            E::UsageSettled(ev) => self.settle(tx, r, ev).await,
+        }
+    }
+
+    /// Deposits and withdrawals of a payer's available balance.
+    async fn apply_balance(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        _r: &Record,
+        e: &E,
+    ) -> Result<()> {
+        match e {
             E::Deposited(ev) => {
                 let b = self.balance(tx, &ev.payer, &ev.token).await?;
                 b.available += ev.amount;
@@ -123,6 +158,20 @@ impl State {
                 b.withdrawn += ev.amount;
                 self.withdrawals.delete((addr(&ev.payer), addr(&ev.token)));
             }
+            // Routed elsewhere by `apply_escrow`.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A payer's acceptances of terms and signing keys.
+    async fn apply_payer_setup(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        r: &Record,
+        e: &E,
+    ) -> Result<()> {
+        match e {
             E::TermsAccepted(ev) => self.acceptances.put(
                 (addr(&ev.payer), amount(&ev.licenseId), big(ev.termsId)),
                 Acceptance {
@@ -134,6 +183,37 @@ impl State {
                     accepted_block: big(r.block_number),
                 },
             ),
+            E::SignerRegistered(ev) => self.signers.put(
+                (addr(&ev.payer), addr(&ev.signer)),
+                Signer {
+                    registered_block: big(r.block_number),
+                    revoked_at: 0,
+                },
+            ),
+            E::SignerRevoked(ev) => {
+                let s = self
+                    .signers
+                    .upsert(tx, &(addr(&ev.payer), addr(&ev.signer)), || Signer {
+                        registered_block: big(r.block_number),
+                        revoked_at: 0,
+                    })
+                    .await?;
+                s.revoked_at = big(ev.effectiveAt.to());
+            }
+            // Routed elsewhere by `apply_escrow`.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Credit lines: funding, reductions, releases and swept fees.
+    async fn apply_credit(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        r: &Record,
+        e: &E,
+    ) -> Result<()> {
+        match e {
             E::CreditFunded(ev) => {
                 let b = self.balance(tx, &ev.payer, &ev.token).await?;
                 b.available = sub("available balance", b.available, ev.amount)?;
@@ -182,23 +262,20 @@ impl State {
                     .await?
                     .accrued += ev.amount;
             }
-            E::SignerRegistered(ev) => self.signers.put(
-                (addr(&ev.payer), addr(&ev.signer)),
-                Signer {
-                    registered_block: big(r.block_number),
-                    revoked_at: 0,
-                },
-            ),
-            E::SignerRevoked(ev) => {
-                let s = self
-                    .signers
-                    .upsert(tx, &(addr(&ev.payer), addr(&ev.signer)), || Signer {
-                        registered_block: big(r.block_number),
-                        revoked_at: 0,
-                    })
-                    .await?;
-                s.revoked_at = big(ev.effectiveAt.to());
-            }
+            // Routed elsewhere by `apply_escrow`.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Batches: commits and their reservations.
+    async fn apply_batch(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        r: &Record,
+        e: &E,
+    ) -> Result<()> {
+        match e {
             E::BatchCommitted(ev) => {
                 let b = self
                     .batches
@@ -236,7 +313,20 @@ impl State {
                     .await?
                     .reserved += ev.amount;
             }
-            E::UsageSettled(ev) => self.settle(tx, r, ev).await?,
+            // Routed elsewhere by `apply_escrow`.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The escrow's parameters, tokens, fees withdrawn and owner.
+    async fn apply_admin(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        _r: &Record,
+        e: &E,
+    ) -> Result<()> {
+        match e {
             E::FeeUpdated(ev) => self
                 .params
                 .put("fee_bps".into(), Param(ev.feeBps.to_string())),
@@ -266,6 +356,9 @@ impl State {
                     .put("pending_owner".into(), Param(addr(&Address::ZERO)));
             }
             E::EIP712DomainChanged(_) => {}
+
+            // Routed elsewhere by `apply_escrow`.
+            _ => {}
         }
         Ok(())
     }

@@ -317,6 +317,20 @@ impl Row for Acceptance {
     }
 }
 
+/// A `credit_lines` row: payer, relayer, token, credit, reserved, fees, reserved_until,
+/// reduction_amount, reduction_effective_at.
+pub(crate) type LineRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+);
+
 /// `credit_lines`: a payer's credit line for one relayer in one token, with its pending
 /// credit reduction.
 #[derive(Debug, Clone, Default)]

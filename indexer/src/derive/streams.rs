@@ -15,7 +15,7 @@
 
 use alloy::primitives::{Address, U256};
 pub use fairtrain_protocol::api::indexer::StreamState;
-use fairtrain_protocol::bindings::streams::RoyaltyStreams::RoyaltyStreamsEvents;
+use fairtrain_protocol::bindings::streams::RoyaltyStreams::{self, RoyaltyStreamsEvents};
 use sqlx::{Any, Transaction};
 
 use crate::{
@@ -198,32 +198,7 @@ pub(super) async fn apply(
     use RoyaltyStreamsEvents as S;
     let now = big(r.block_time);
     if let S::StreamCreated(ev) = e {
-        let deposit = units::amount(&U256::from(ev.deposit));
-        let start = big(ev.startTime.to::<u64>());
-        let end = match ev.endTime.to::<u64>() {
-            0 => NO_END,
-            t => big(t),
-        };
-        sqlx::query(
-            "INSERT INTO streams (stream_id, payer, license_id, token, rate, start_time, \
-             end_time, operator, status, deposited, withdrawn, credited, refunded, \
-             uncovered_debt, balance, anchor, end_at, resume_end, credited_base) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, '0', '0', '0', '0', $9, \
-             $6, $10, 0, '0')",
-        )
-        .bind(ev.streamId.to_string())
-        .bind(units::addr(&ev.payer))
-        .bind(ev.licenseId.to_string())
-        .bind(units::addr(&ev.token))
-        .bind(ev.ratePerSecond.to_string())
-        .bind(start)
-        .bind(big(ev.endTime.to::<u64>()))
-        .bind(units::addr(&ev.operator))
-        .bind(deposit)
-        .bind(end)
-        .execute(&mut **tx)
-        .await?;
-        return Ok(());
+        return create(tx, ev).await;
     }
     match e {
         S::StreamWithdrawn(ev) => {
@@ -251,6 +226,46 @@ pub(super) async fn apply(
     };
     let id = stream_id.to_string();
     let mut s = load(tx, &id).await?;
+    change(&mut s, &id, e, now)?;
+    store(tx, &id, &s).await
+}
+
+/// Inserts a stream created by `ev`.
+async fn create(
+    tx: &mut Transaction<'static, Any>,
+    ev: &RoyaltyStreams::StreamCreated,
+) -> Result<()> {
+    let deposit = units::amount(&U256::from(ev.deposit));
+    let start = big(ev.startTime.to::<u64>());
+    let end = match ev.endTime.to::<u64>() {
+        0 => NO_END,
+        t => big(t),
+    };
+    sqlx::query(
+        "INSERT INTO streams (stream_id, payer, license_id, token, rate, start_time, \
+         end_time, operator, status, deposited, withdrawn, credited, refunded, \
+         uncovered_debt, balance, anchor, end_at, resume_end, credited_base) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, '0', '0', '0', '0', $9, \
+         $6, $10, 0, '0')",
+    )
+    .bind(ev.streamId.to_string())
+    .bind(units::addr(&ev.payer))
+    .bind(ev.licenseId.to_string())
+    .bind(units::addr(&ev.token))
+    .bind(ev.ratePerSecond.to_string())
+    .bind(start)
+    .bind(big(ev.endTime.to::<u64>()))
+    .bind(units::addr(&ev.operator))
+    .bind(deposit)
+    .bind(end)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Applies `e`, an event of the stream `id` at time `now`, to its row `s`.
+fn change(s: &mut Row, id: &str, e: &RoyaltyStreamsEvents, now: i64) -> Result<()> {
+    use RoyaltyStreamsEvents as S;
     match e {
         S::StreamDeposited(ev) => {
             s.deposited += U256::from(ev.amount);
@@ -260,12 +275,12 @@ pub(super) async fn apply(
         // holders, `settle`, and the payer operations' settlements and round-ups): both are
         // accrual that left the balance.
         S::StreamWithdrawn(ev) => {
-            s.balance = take(&id, s.balance, ev.amount)?;
+            s.balance = take(id, s.balance, ev.amount)?;
             s.withdrawn += ev.amount;
             s.credited_base += ev.amount;
         }
         S::AccrualCredited(ev) => {
-            s.balance = take(&id, s.balance, ev.amount)?;
+            s.balance = take(id, s.balance, ev.amount)?;
             s.credited += ev.amount;
             s.credited_base += ev.amount;
         }
@@ -299,14 +314,14 @@ pub(super) async fn apply(
         }
         S::StreamInsolvent(ev) => s.uncovered_debt = ev.uncoveredDebt,
         S::StreamCancelled(ev) => {
-            s.balance = take(&id, s.balance, U256::from(ev.refunded))?;
+            s.balance = take(id, s.balance, U256::from(ev.refunded))?;
             s.refunded += U256::from(ev.refunded);
             s.uncovered_debt = ev.uncoveredDebt;
             s.status = "cancelled".into();
         }
         S::StreamCreated(_) | S::HolderCheckpointed(_) | S::OwedWithdrawn(_) => {}
     }
-    store(tx, &id, &s).await
+    Ok(())
 }
 
 /// The stored accrual of a stream (the columns `status`, `rate`, `balance`, `anchor`, `end_at`,
@@ -392,6 +407,49 @@ impl Accrual {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A deposit adds to the balance; a pause without debt re-anchors at `now` and ends the
+    /// accrual there; a restart resumes from `now` with the old end.
+    #[test]
+    fn stream_events_change_the_row() {
+        use RoyaltyStreamsEvents as S;
+        let mut s = Row {
+            status: "active".into(),
+            rate: U256::from(2),
+            start_time: 100,
+            anchor: 100,
+            end_at: 1_000,
+            ..Row::default()
+        };
+        let id = U256::from(1);
+        let deposit = S::StreamDeposited(RoyaltyStreams::StreamDeposited {
+            streamId: id,
+            funder: Address::ZERO,
+            amount: 500,
+        });
+        change(&mut s, "1", &deposit, 150).unwrap();
+        assert_eq!((s.deposited, s.balance), (U256::from(500), U256::from(500)));
+        let pause = S::StreamPaused(RoyaltyStreams::StreamPaused {
+            streamId: id,
+            by: Address::ZERO,
+            uncoveredDebt: U256::ZERO,
+        });
+        change(&mut s, "1", &pause, 200).unwrap();
+        assert_eq!(
+            (s.status.as_str(), s.anchor, s.end_at, s.resume_end),
+            ("paused", 200, 200, 1_000)
+        );
+        let restart = S::StreamRestarted(RoyaltyStreams::StreamRestarted {
+            streamId: id,
+            by: Address::ZERO,
+            ratePerSecond: 3,
+        });
+        change(&mut s, "1", &restart, 300).unwrap();
+        assert_eq!(
+            (s.status.as_str(), s.rate, s.anchor, s.end_at, s.resume_end),
+            ("active", U256::from(3), 300, 1_000, 0)
+        );
+    }
 
     fn stream(rate: u128, balance: u64) -> Accrual {
         Accrual {

@@ -3,10 +3,8 @@
 pub use fairtrain_protocol::api::indexer::CreditLineView;
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    query::{lower, paged, Page, Paged},
-    Db, Result,
-};
+use super::{lower, paged, Page, Paged};
+use crate::{derive::LineRow, Db, Result};
 
 /// Which lines to list: every given field must match (empty = any).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -24,20 +22,6 @@ pub struct LineFilter {
 
 const WHERE: &str =
     "WHERE ($1 = '' OR payer = $1) AND ($2 = '' OR relayer = $2) AND ($3 = '' OR token = $3)";
-
-/// A `credit_lines` row: payer, relayer, token, credit, reserved, fees, reserved_until,
-/// reduction_amount, reduction_effective_at.
-pub(crate) type LineRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-);
 
 fn view(r: LineRow) -> CreditLineView {
     CreditLineView {

@@ -1,0 +1,288 @@
+//! Royalty totals, grouped by license, creator, payee or day, from the smallest table that
+//! answers (`royalties_total`, `royalties_by_day`, `royalties_daily`, or `settlements`).
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::U256;
+use serde::{Deserialize, Serialize};
+
+use super::{lower, paged, GroupBy, Page, Paged, RoyaltyTotal};
+use crate::{units::parse_amount, Db, Result};
+
+/// Which royalties to total.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct RoyaltyFilter {
+    /// Licenses minted by this creator.
+    pub creator: Option<String>,
+    /// One license (decimal id).
+    pub license: Option<String>,
+    /// Paid to this payee (the license holder at settlement).
+    pub payee: Option<String>,
+    /// Paid by this payer.
+    pub payer: Option<String>,
+    /// From this UTC day (days since 1970-01-01), inclusive.
+    pub from_day: Option<i64>,
+    /// To this UTC day, inclusive.
+    pub to_day: Option<i64>,
+    /// Only settlements in finalized blocks.
+    #[serde(default)]
+    pub finalized: bool,
+    /// Grouping.
+    #[serde(default)]
+    pub group: GroupBy,
+}
+
+#[derive(Default)]
+struct Acc {
+    samples: i64,
+    gross: U256,
+    fee: U256,
+    net: U256,
+    settlements: i64,
+}
+
+/// One settled row, from either source.
+struct Flow {
+    day: i64,
+    license: String,
+    creator: String,
+    payee: String,
+    token: String,
+    samples: i64,
+    gross: U256,
+    fee: U256,
+    net: U256,
+    settlements: i64,
+}
+
+/// Royalty totals, grouped and paginated (groups sorted by key, then token).
+pub async fn royalties(db: &Db, filter: &RoyaltyFilter, page: Page) -> Result<Paged<RoyaltyTotal>> {
+    let page = page.check()?;
+    let flows = flows(db, filter).await?;
+    let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    for f in flows {
+        let key = match filter.group {
+            GroupBy::License => f.license,
+            GroupBy::Creator => f.creator,
+            GroupBy::Payee => f.payee,
+            GroupBy::Day => format!("{:08}", f.day),
+        };
+        let a = groups.entry((key, f.token)).or_default();
+        a.samples += f.samples;
+        a.gross += f.gross;
+        a.fee += f.fee;
+        a.net += f.net;
+        a.settlements += f.settlements;
+    }
+    let total = groups.len() as i64;
+    let items = groups
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit() as usize)
+        .map(|((key, token), a)| RoyaltyTotal {
+            key: if filter.group == GroupBy::Day {
+                key.trim_start_matches('0').to_owned()
+            } else {
+                key
+            },
+            token,
+            samples: a.samples,
+            gross: a.gross.to_string(),
+            fee: a.fee.to_string(),
+            net: a.net.to_string(),
+            settlements: a.settlements,
+        })
+        .collect();
+    paged(db, items, page, total).await
+}
+
+/// The smallest table that answers `f`: all-time totals per license, totals per day, or days per
+/// license; settlements for a payer or the finalized view. Its `FROM`, its day expression and
+/// the columns of a [`FlowRow`].
+fn source(f: &RoyaltyFilter) -> (&'static str, &'static str, &'static str) {
+    let no_days = f.from_day.is_none() && f.to_day.is_none();
+    let unfiltered = f.creator.is_none() && f.license.is_none() && f.payee.is_none();
+    if uses_settlements(f) {
+        (
+            "settlements s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            "(s.block_time / 86400)",
+            "(s.block_time / 86400), s.license_id, COALESCE(l.creator, ''), s.payee, s.token, \
+             s.samples, s.amount, s.fee, '', 1",
+        )
+    } else if no_days && f.group != GroupBy::Day {
+        (
+            "royalties_total s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            "0",
+            "0, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, \
+             s.fee, s.net, s.settlements",
+        )
+    } else if unfiltered && f.group == GroupBy::Day {
+        (
+            "royalties_by_day s",
+            "s.day",
+            "s.day, '', '', '', s.token, s.samples, s.gross, s.fee, s.net, s.settlements",
+        )
+    } else {
+        (
+            "royalties_daily s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            "s.day",
+            "s.day, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, \
+             s.fee, s.net, s.settlements",
+        )
+    }
+}
+
+/// Whether `f` needs the settlements themselves (a payer, or the finalized view).
+fn uses_settlements(f: &RoyaltyFilter) -> bool {
+    f.payer.is_some() || f.finalized
+}
+
+/// The `WHERE` conditions of `f` over a source whose day expression is `day`, with their text
+/// binds (`$1…`) and then integer binds; `finalized` is the finalized block.
+fn conditions(
+    f: &RoyaltyFilter,
+    day: &str,
+    finalized: i64,
+) -> (Vec<String>, Vec<String>, Vec<i64>) {
+    let (mut conds, mut binds, mut ints) = (Vec::new(), Vec::new(), Vec::new());
+    for (col, v) in [
+        ("l.creator", &f.creator),
+        ("s.license_id", &f.license),
+        ("s.payee", &f.payee),
+    ] {
+        if let Some(v) = v {
+            binds.push(lower(v));
+            conds.push(format!("{col} = ${}", binds.len()));
+        }
+    }
+    if uses_settlements(f) {
+        if let Some(p) = &f.payer {
+            binds.push(lower(p));
+            conds.push(format!("s.payer = ${}", binds.len()));
+        }
+    }
+    let n = binds.len();
+    if let Some(d) = f.from_day {
+        ints.push(d);
+        conds.push(format!("{day} >= ${}", n + ints.len()));
+    }
+    if let Some(d) = f.to_day {
+        ints.push(d);
+        conds.push(format!("{day} <= ${}", n + ints.len()));
+    }
+    if f.finalized {
+        ints.push(finalized);
+        conds.push(format!("s.block_number <= ${}", n + ints.len()));
+    }
+    (conds, binds, ints)
+}
+
+/// Day, license, creator, payee, token, samples, gross, fee, net (empty: gross − fee),
+/// settlements.
+type FlowRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+);
+
+fn flow(
+    (day, license, creator, payee, token, samples, gross, fee, net, settlements): FlowRow,
+) -> Result<Flow> {
+    let gross = parse_amount(&gross)?;
+    let fee = parse_amount(&fee)?;
+    let net = if net.is_empty() {
+        gross - fee
+    } else {
+        parse_amount(&net)?
+    };
+    Ok(Flow {
+        day,
+        license,
+        creator,
+        payee,
+        token,
+        samples,
+        gross,
+        fee,
+        net,
+        settlements,
+    })
+}
+
+/// The settled rows `f` selects, from the smallest table that answers.
+async fn flows(db: &Db, f: &RoyaltyFilter) -> Result<Vec<Flow>> {
+    let (table, day, cols) = source(f);
+    let finalized = if f.finalized {
+        db.meta_u64("finalized_block").await?.unwrap_or_default() as i64
+    } else {
+        0
+    };
+    let (conds, binds, ints) = conditions(f, day, finalized);
+    let sql = format!(
+        "SELECT {cols} FROM {table}{}",
+        if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        }
+    );
+    let mut q = sqlx::query_as::<_, FlowRow>(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b);
+    }
+    for i in ints {
+        q = q.bind(i);
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    rows.into_iter().map(flow).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_source_and_its_conditions() {
+        let f = RoyaltyFilter {
+            creator: Some(" 0xAB".into()),
+            payer: Some("0xCD".into()),
+            from_day: Some(3),
+            finalized: true,
+            ..RoyaltyFilter::default()
+        };
+        let (table, day, _) = source(&f);
+        assert!(table.starts_with("settlements "));
+        let (conds, binds, ints) = conditions(&f, day, 9);
+        assert_eq!(
+            conds,
+            [
+                "l.creator = $1",
+                "s.payer = $2",
+                "(s.block_time / 86400) >= $3",
+                "s.block_number <= $4"
+            ]
+        );
+        assert_eq!(binds, ["0xab", "0xcd"]);
+        assert_eq!(ints, [3, 9]);
+        assert!(source(&RoyaltyFilter::default())
+            .0
+            .starts_with("royalties_total "));
+        let by_day = RoyaltyFilter {
+            group: GroupBy::Day,
+            ..RoyaltyFilter::default()
+        };
+        assert_eq!(source(&by_day).0, "royalties_by_day s");
+        let license_days = RoyaltyFilter {
+            license: Some("1".into()),
+            ..by_day
+        };
+        assert!(source(&license_days).0.starts_with("royalties_daily "));
+    }
+}

@@ -1,0 +1,393 @@
+//! Reconciliation of `TrainingEscrow` and `LicenseNFT`: one function per thing reconciled, each
+//! queuing its comparisons on [`Checks`].
+
+use std::collections::HashMap;
+
+use alloy::primitives::{Address, U256};
+use fairtrain_protocol::bindings::IERC20Permit;
+
+use super::{
+    compare::{comparison, rpc, view, Checks},
+    rows, Chain,
+};
+use crate::{
+    derive::LineRow,
+    units::{parse_addr, parse_amount, parse_word},
+    Db, Error, Result,
+};
+
+/// Per token: what the escrow holds for payers (Σ available + Σ credit + Σ reserved + Σ line
+/// fees), as indexed.
+pub(super) type Held = HashMap<String, U256>;
+
+/// Per (payer, token): Σ reserved and Σ credit of the payer's lines.
+pub(super) type LineSums = HashMap<(String, String), (U256, U256)>;
+
+/// Parameters: fee, notice period, claim window, owner.
+pub(super) async fn params(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    let params: HashMap<String, String> =
+        rows::<(String, String)>(db, "SELECT key, value FROM params")
+            .await?
+            .into_iter()
+            .collect();
+    let param = |k: &str| {
+        params
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| "(not indexed)".into())
+    };
+    let (e, at) = (chain.escrow.clone(), chain.at);
+    checks.compare("feeBps()", param("fee_bps"), async move {
+        e.feeBps().block(at).call().await.map_err(rpc)
+    });
+    let e = chain.escrow.clone();
+    checks.compare("noticePeriod()", param("notice_period"), async move {
+        e.noticePeriod().block(at).call().await.map_err(rpc)
+    });
+    let e = chain.escrow.clone();
+    checks.compare("claimWindow()", param("claim_window"), async move {
+        e.claimWindow().block(at).call().await.map_err(rpc)
+    });
+    let e = chain.escrow.clone();
+    checks.compare("owner()", param("owner"), async move {
+        let owner = e.owner().block(at).call().await.map_err(rpc)?;
+        Ok(format!("{owner:#x}"))
+    });
+    Ok(())
+}
+
+/// Allowed tokens; returns every indexed token.
+pub(super) async fn tokens(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<Vec<String>> {
+    let tokens: Vec<(String, i64)> = rows(db, "SELECT token, allowed FROM tokens").await?;
+    for (token, allowed) in &tokens {
+        let (e, at, t) = (chain.escrow.clone(), chain.at, token.clone());
+        checks.compare(
+            format!("isTokenAllowed({token})"),
+            *allowed != 0,
+            async move {
+                e.isTokenAllowed(parse_addr(&t)?)
+                    .block(at)
+                    .call()
+                    .await
+                    .map_err(rpc)
+            },
+        );
+    }
+    Ok(tokens.into_iter().map(|(t, _)| t).collect())
+}
+
+/// The number of terms and licenses, and each license's holder, creator, terms and version.
+pub(super) async fn licenses(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    let (terms_count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM terms")
+        .fetch_one(&db.pool)
+        .await?;
+    let (n, at) = (chain.nft.clone(), chain.at);
+    checks.compare("termsCount()", terms_count, async move {
+        n.termsCount().block(at).call().await.map_err(rpc)
+    });
+    let licenses: Vec<(String, String, String, i64, i64)> = rows(
+        db,
+        "SELECT license_id, creator, holder, terms_id, version FROM licenses",
+    )
+    .await?;
+    let n = chain.nft.clone();
+    checks.compare("totalMinted()", licenses.len(), async move {
+        n.totalMinted().block(at).call().await.map_err(rpc)
+    });
+    for (id, creator, holder, terms_id, version) in licenses {
+        let n = chain.nft.clone();
+        let indexed =
+            format!("holder {holder} creator {creator} terms {terms_id} version {version}");
+        let what = format!("license({id})");
+        checks.compare(what, indexed, async move {
+            let tid: U256 = id
+                .parse()
+                .map_err(|e| Error::Stored(format!("license id {id}: {e}")))?;
+            let owner = n.ownerOf(tid).block(at).call().await.map_err(rpc)?;
+            let rec = n.license(tid).block(at).call().await.map_err(rpc)?;
+            Ok(format!(
+                "holder {owner:#x} creator {:#x} terms {} version {}",
+                rec.creator, rec.termsId, rec.version
+            ))
+        });
+    }
+    Ok(())
+}
+
+/// Each credit line (`creditLine`, then `creditReduction`); adds what each line holds to `held`
+/// and returns the lines' sums per payer and token.
+pub(super) async fn credit_lines(
+    db: &Db,
+    chain: &Chain,
+    checks: &mut Checks,
+    held: &mut Held,
+) -> Result<LineSums> {
+    let lines: Vec<LineRow> = rows(
+        db,
+        "SELECT payer, relayer, token, credit, reserved, fees, reserved_until, reduction_amount, \
+         reduction_effective_at FROM credit_lines",
+    )
+    .await?;
+    let mut sums = LineSums::new();
+    for (payer, relayer, token, credit, reserved, fees, until, reduction, effective) in lines {
+        let (c, r, f) = (
+            parse_amount(&credit)?,
+            parse_amount(&reserved)?,
+            parse_amount(&fees)?,
+        );
+        *held.entry(token.clone()).or_default() += c + r + f;
+        let sum = sums.entry((payer.clone(), token.clone())).or_default();
+        sum.0 += r;
+        sum.1 += c;
+        let (p, l, t) = (
+            parse_addr(&payer)?,
+            parse_addr(&relayer)?,
+            parse_addr(&token)?,
+        );
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        let line = view(async move {
+            let c = e.creditLine(p, l, t).block(at).call().await.map_err(rpc)?;
+            Ok(format!(
+                "credit {} reserved {} fees {} reservedUntil {}",
+                c.credit, c.reserved, c.fees, c.reservedUntil
+            ))
+        });
+        let e = chain.escrow.clone();
+        let reduction_view = view(async move {
+            let r = e
+                .creditReduction(p, l, t)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)?;
+            Ok(format!("{} {}", r.amount, r.effectiveAt))
+        });
+        checks.compare_in_turn(vec![
+            comparison(
+                format!("creditLine({payer}, {relayer}, {token})"),
+                format!("credit {credit} reserved {reserved} fees {fees} reservedUntil {until}"),
+                line,
+            ),
+            comparison(
+                format!("creditReduction({payer}, {relayer}, {token})"),
+                format!("{reduction} {effective}"),
+                reduction_view,
+            ),
+        ]);
+    }
+    Ok(sums)
+}
+
+/// Each payer's balance: reserved and credit against the sums of its `lines`, the available
+/// balance (added to `held`) and the pending withdrawal against the chain.
+pub(super) async fn balances(
+    db: &Db,
+    chain: &Chain,
+    checks: &mut Checks,
+    lines: &LineSums,
+    held: &mut Held,
+) -> Result<()> {
+    let balances: Vec<(String, String, String, String, String)> = rows(
+        db,
+        "SELECT payer, token, available, reserved, credit FROM balances",
+    )
+    .await?;
+    let withdrawals: HashMap<(String, String), (String, i64, i64)> =
+        rows::<(String, String, String, i64, i64)>(
+            db,
+            "SELECT payer, token, amount, unlock_at, lapses_at FROM withdrawals",
+        )
+        .await?
+        .into_iter()
+        .map(|(p, t, a, u, l)| ((p, t), (a, u, l)))
+        .collect();
+    for (payer, token, available, reserved, credit) in balances {
+        *held.entry(token.clone()).or_default() += parse_amount(&available)?;
+        let sums = lines
+            .get(&(payer.clone(), token.clone()))
+            .copied()
+            .unwrap_or_default();
+        for (what, indexed, sum) in [("reserved", &reserved, sums.0), ("credit", &credit, sums.1)] {
+            let what = format!("{what}({payer}, {token}) vs Σ credit lines");
+            checks.mismatch_if(what, indexed, sum);
+        }
+        let pending = withdrawals.get(&(payer.clone(), token.clone())).cloned();
+        let indexed = pending.map_or("0 0 0".to_owned(), |(a, u, l)| format!("{a} {u} {l}"));
+        let (p, t) = (parse_addr(&payer)?, parse_addr(&token)?);
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        let available_view =
+            view(async move { e.availableBalance(p, t).block(at).call().await.map_err(rpc) });
+        let e = chain.escrow.clone();
+        let withdrawal_view = view(async move {
+            let w = e
+                .pendingWithdrawal(p, t)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)?;
+            Ok(format!("{} {} {}", w.amount, w.unlockAt, w.lapsesAt))
+        });
+        checks.compare_in_turn(vec![
+            comparison(
+                format!("availableBalance({payer}, {token})"),
+                &available,
+                available_view,
+            ),
+            comparison(
+                format!("pendingWithdrawal({payer}, {token})"),
+                indexed,
+                withdrawal_view,
+            ),
+        ]);
+    }
+    Ok(())
+}
+
+/// Each batch reservation's relayer and expiry.
+pub(super) async fn reservations(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    let reservations: Vec<(String, String, String, String, i64)> = rows(
+        db,
+        "SELECT root, payer, token, relayer, expires_at FROM reservations",
+    )
+    .await?;
+    for (root, payer, token, relayer, expires_at) in reservations {
+        let what = format!("reservation({root}, {payer}, {token})");
+        let indexed = format!("relayer {relayer} expiresAt {expires_at}");
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        checks.compare(what, indexed, async move {
+            let r = e
+                .reservation(parse_word(&root)?, parse_addr(&payer)?, parse_addr(&token)?)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)?;
+            Ok(format!(
+                "relayer {:#x} expiresAt {}",
+                r.relayer, r.expiresAt
+            ))
+        });
+    }
+    Ok(())
+}
+
+/// Each acceptance's copy of the terms and its dates.
+pub(super) async fn acceptances(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    type AcceptanceRow = (String, String, i64, String, String, i64, i64, i64);
+    let acceptances: Vec<AcceptanceRow> = rows(
+        db,
+        "SELECT payer, license_id, terms_id, token, price_per_sample, max_samples, expires_at, \
+         chargeable_from FROM acceptances",
+    )
+    .await?;
+    for (payer, license, terms, token, price, max, expires, from) in acceptances {
+        let what = format!("acceptance({payer}, {license}, {terms})");
+        let indexed = format!("{token} {price} {max} {expires} {from}");
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        checks.compare(what, indexed, async move {
+            let lid: U256 = license
+                .parse()
+                .map_err(|e| Error::Stored(format!("license id {license}: {e}")))?;
+            let a = e
+                .acceptance(parse_addr(&payer)?, lid, terms as u64)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)?;
+            Ok(format!(
+                "{:#x} {} {} {} {}",
+                a.token, a.pricePerSample, a.maxSamples, a.expiresAt, a.chargeableFrom
+            ))
+        });
+    }
+    Ok(())
+}
+
+/// Each signing key's revocation.
+pub(super) async fn signers(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    let signers: Vec<(String, String, i64)> =
+        rows(db, "SELECT payer, signer, revoked_at FROM signers").await?;
+    for (payer, signer, revoked) in signers {
+        let what = format!("signerOf({payer}, {signer}).revokedAt");
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        checks.compare(what, revoked, async move {
+            let s = e
+                .signerOf(parse_addr(&payer)?, parse_addr(&signer)?)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)?;
+            Ok(s.revokedAt)
+        });
+    }
+    Ok(())
+}
+
+/// Settled samples per usage key.
+pub(super) async fn settled_samples(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    let settled: Vec<(String, i64)> = rows(
+        db,
+        "SELECT usage_key, MAX(cumulative_samples) FROM settlements GROUP BY usage_key",
+    )
+    .await?;
+    for (key, cumulative) in settled {
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        checks.compare(format!("settledSamples({key})"), cumulative, async move {
+            e.settledSamples(parse_word(&key)?)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)
+        });
+    }
+    Ok(())
+}
+
+/// Per token (of `tokens`, `held` and the fees): the accrued fees, then the accounting identity
+/// `balanceOf(escrow) = Σ available + Σ credit + Σ reserved + Σ line fees + accruedFees`.
+pub(super) async fn holdings(
+    db: &Db,
+    chain: &Chain,
+    checks: &mut Checks,
+    escrow: Address,
+    tokens: Vec<String>,
+    held: Held,
+) -> Result<()> {
+    let fees: HashMap<String, String> =
+        rows::<(String, String)>(db, "SELECT token, accrued FROM fees")
+            .await?
+            .into_iter()
+            .collect();
+    let mut all_tokens = tokens;
+    all_tokens.extend(held.keys().cloned());
+    all_tokens.extend(fees.keys().cloned());
+    all_tokens.sort();
+    all_tokens.dedup();
+    for token in all_tokens {
+        let accrued = fees.get(&token).cloned().unwrap_or_else(|| "0".into());
+        let total = held.get(&token).copied().unwrap_or_default() + parse_amount(&accrued)?;
+        let t = parse_addr(&token)?;
+        let (e, at) = (chain.escrow.clone(), chain.at);
+        let fees_view = view(async move { e.accruedFees(t).block(at).call().await.map_err(rpc) });
+        let provider = chain.provider.clone();
+        let balance_view = view(async move {
+            IERC20Permit::new(t, provider)
+                .balanceOf(escrow)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)
+        });
+        checks.compare_in_turn(vec![
+            comparison(format!("accruedFees({token})"), &accrued, fees_view),
+            comparison(
+                format!(
+                    "balanceOf(escrow) = Σ available + Σ credit + Σ reserved + Σ line fees \
+                     + accruedFees ({token})"
+                ),
+                total,
+                balance_view,
+            ),
+        ]);
+    }
+    Ok(())
+}
