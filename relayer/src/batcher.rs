@@ -30,7 +30,7 @@ use fairtrain_protocol::{
     batch::{data_hash, BatchData, Reservation, BATCH_DATA_VERSION},
     bindings::{Escrow, TrainingEscrow},
     wire::SignedReceipt,
-    EscrowDomain, ReceiptSignature,
+    EscrowDomain,
 };
 use sqlx::Row;
 use tracing::{info, warn};
@@ -41,7 +41,9 @@ use crate::{
     failpoint,
     ingest::Ledger,
     pricing::PoolCounts,
-    store::{rows::parse, Backend, BatchRow, ReceiptRow, Store, StoreError},
+    store::{
+        rows::parse, Backend, BatchRow, BatchState, ReceiptRow, ReceiptStatus, Store, StoreError,
+    },
     tree::LevelTree,
     txmgr::{TxError, TxManager, TxStatus},
     util::{hex0x, now_secs},
@@ -127,7 +129,7 @@ impl Batcher {
         // broadcast, so the node never receives one ahead of a lower commit nonce. Jobs already
         // in flight are always followed: after a reorganisation a claim may hold a lower nonce
         // than the commit, which cannot be mined before the claim is sent again.
-        let commit_broadcast = active.as_ref().is_none_or(|b| b.state == "sent");
+        let commit_broadcast = active.as_ref().is_none_or(|b| b.state == BatchState::Sent);
         let batch_active = active.is_some();
         if let Some(batch) = active {
             changed |= self.drive(batch).await?;
@@ -168,9 +170,9 @@ impl Batcher {
     }
 
     async fn drive(&self, batch: BatchRow) -> Result<bool, TxError> {
-        match batch.state.as_str() {
-            "built" => self.sign(&batch).await,
-            "signed" => {
+        match batch.state {
+            BatchState::Built => self.sign(&batch).await,
+            BatchState::Signed => {
                 let txs = self.store.txs("commit", batch.id).await?;
                 let last = txs.last().ok_or_else(|| {
                     StoreError::Corrupt(format!("batch {} signed without a tx", batch.id))
@@ -185,12 +187,12 @@ impl Batcher {
                     Err(e) => return Err(e),
                 }
                 failpoint::hit("batch_broadcast").await;
-                self.set_state(batch.id, "sent").await?;
+                self.set_state(batch.id, BatchState::Sent).await?;
                 failpoint::hit("batch_sent").await;
                 Ok(true)
             }
-            "sent" => self.follow(&batch).await,
-            other => {
+            BatchState::Sent => self.follow(&batch).await,
+            other @ (BatchState::Confirmed | BatchState::Failed) => {
                 Err(StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into())
             }
         }
@@ -222,9 +224,10 @@ impl Batcher {
             .sign_next(&mut tx, "commit", batch.id, escrow, input, gas, fees)
             .await?
             .nonce;
-        sqlx::query("UPDATE batches SET state = 'signed', updated_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE batches SET state = $3, updated_at = $1 WHERE id = $2")
             .bind(now_secs())
             .bind(batch.id)
+            .bind(BatchState::Signed.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -294,7 +297,7 @@ impl Batcher {
                     batch = batch.id,
                     "nonce taken by another transaction; signing again"
                 );
-                self.set_state(batch.id, "built").await?;
+                self.set_state(batch.id, BatchState::Built).await?;
                 Ok(true)
             }
         }
@@ -360,7 +363,7 @@ impl Batcher {
             crate::store::ledger::release(&mut tx, &batch.reservations()?).await?;
         }
         sqlx::query(
-            "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
+            "UPDATE batches SET state = $5, commit_tx = $1, commit_block = $2, \
              updated_at = $3 WHERE id = $4",
         )
         .bind(if tx_hash.is_empty() {
@@ -371,10 +374,12 @@ impl Batcher {
         .bind(block as i64)
         .bind(now_secs())
         .bind(batch.id)
+        .bind(BatchState::Confirmed.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE receipts SET status = 'committed' WHERE batch_id = $1")
+        sqlx::query("UPDATE receipts SET status = $2 WHERE batch_id = $1")
             .bind(batch.id)
+            .bind(ReceiptStatus::Committed.as_str())
             .execute(&mut *tx)
             .await?;
         Store::record_committed_heads(&mut tx, batch.id).await?;
@@ -403,19 +408,19 @@ impl Batcher {
             reason, "batch failed; its receipts return to pending"
         );
         let mut tx = self.store.begin_write().await?;
+        sqlx::query("UPDATE batches SET state = $4, error = $1, updated_at = $2 WHERE id = $3")
+            .bind(reason.to_owned())
+            .bind(now_secs())
+            .bind(batch.id)
+            .bind(BatchState::Failed.as_str())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
-            "UPDATE batches SET state = 'failed', error = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(reason.to_owned())
-        .bind(now_secs())
-        .bind(batch.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE receipts SET status = 'pending', batch_id = NULL, leaf_index = NULL, \
+            "UPDATE receipts SET status = $2, batch_id = NULL, leaf_index = NULL, \
              proof = NULL WHERE batch_id = $1",
         )
         .bind(batch.id)
+        .bind(ReceiptStatus::Pending.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -423,9 +428,9 @@ impl Batcher {
         Ok(())
     }
 
-    async fn set_state(&self, id: i64, state: &str) -> Result<(), TxError> {
+    async fn set_state(&self, id: i64, state: BatchState) -> Result<(), TxError> {
         sqlx::query("UPDATE batches SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state.to_owned())
+            .bind(state.as_str())
             .bind(now_secs())
             .bind(id)
             .execute(self.store.pool())
@@ -528,7 +533,7 @@ impl Batcher {
     ) -> Result<(), TxError> {
         let receipts = rows
             .iter()
-            .map(signed_receipt)
+            .map(ReceiptRow::signed_receipt)
             .collect::<Result<Vec<_>, _>>()?;
         let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
         let tree = LevelTree::from_receipts(&self.domain, &plain)
@@ -552,9 +557,10 @@ impl Batcher {
             crate::store::ledger::adjust(&mut tx, &up, &down).await?;
         }
         for r in repriced {
-            sqlx::query("UPDATE receipts SET amount = $1 WHERE digest = $2 AND status = 'pending'")
+            sqlx::query("UPDATE receipts SET amount = $1 WHERE digest = $2 AND status = $3")
                 .bind(r.new.to_string())
                 .bind(r.digest.clone())
+                .bind(ReceiptStatus::Pending.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -572,7 +578,7 @@ impl Batcher {
         let now = now_secs();
         sqlx::query(
             "INSERT INTO batches (id, state, root, receipt_count, data_hash, data_uri, \
-             reservations, created_at, updated_at) VALUES ($1, 'built', $2, $3, $4, $5, $6, $7, $7)",
+             reservations, created_at, updated_at) VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7)",
         )
         .bind(id)
         .bind(hex0x(data.root))
@@ -581,6 +587,7 @@ impl Batcher {
         .bind(uri)
         .bind(serde_json::to_string(&data.reservations).expect("plain data"))
         .bind(now)
+        .bind(BatchState::Built.as_str())
         .execute(&mut *tx)
         .await?;
         for (index, row) in rows.iter().enumerate() {
@@ -592,13 +599,15 @@ impl Batcher {
                 .collect::<Vec<_>>()
                 .join(",");
             sqlx::query(
-                "UPDATE receipts SET status = 'batched', batch_id = $1, leaf_index = $2, proof = $3 \
-                 WHERE digest = $4 AND status = 'pending'",
+                "UPDATE receipts SET status = $5, batch_id = $1, leaf_index = $2, proof = $3 \
+                 WHERE digest = $4 AND status = $6",
             )
             .bind(id)
             .bind(index as i64)
             .bind(proof)
             .bind(row.digest.clone())
+            .bind(ReceiptStatus::Batched.as_str())
+            .bind(ReceiptStatus::Pending.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -629,37 +638,6 @@ impl Batcher {
         metrics::counter!("relayer_batches_built_total").increment(1);
         failpoint::hit("batch_built").await;
         Ok(())
-    }
-}
-
-/// The wire form of a stored receipt.
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if a column does not parse.
-pub fn signed_receipt(row: &ReceiptRow) -> Result<SignedReceipt, StoreError> {
-    let signature: alloy::primitives::Bytes = parse("signature", &row.signature)?;
-    Ok(SignedReceipt {
-        payer: parse("payer", &row.payer)?,
-        license_id: parse("license_id", &row.license_id)?,
-        terms_id: parse("terms_id", &row.terms_id)?,
-        run_id: parse("run_id", &row.run_id)?,
-        cumulative_samples: parse("cumulative", &row.cumulative)?,
-        issued_at: parse("issued_at", &row.issued_at)?,
-        signature: ReceiptSignature::from_slice(&signature)
-            .map_err(|e| StoreError::Corrupt(format!("signature: {e}")))?,
-    })
-}
-
-/// The Merkle proof stored with a batched receipt.
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if it does not parse.
-pub fn proof_of(row: &ReceiptRow) -> Result<Vec<B256>, StoreError> {
-    match row.proof.as_deref() {
-        None | Some("") => Ok(Vec::new()),
-        Some(p) => p.split(',').map(|h| parse("proof", h)).collect(),
     }
 }
 
@@ -839,7 +817,7 @@ mod tests {
             chargeable_from: 0,
             received_at: seq,
             seq,
-            status: "pending".into(),
+            status: ReceiptStatus::Pending,
             batch_id: None,
             leaf_index: None,
             proof: None,

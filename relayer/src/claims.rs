@@ -4,8 +4,8 @@
 //! [`request`] records claim jobs (one per `claims_per_tx` receipts of a confirmed batch, oldest
 //! batch first) and marks their receipts, in one store transaction; [`request_release`] records
 //! a release job, `release(payer, relayer, token)` of one of the relayer's lines whose batches
-//! all expired (the batcher asks for it when the line holds receipts waiting to be committed,
-//! see [`crate::batcher`]). The batcher's loop then drives each job like a commit:
+//! all expired (the batcher asks for it when the line holds receipts waiting to be committed).
+//! The batcher's loop then drives each job like a commit:
 //! `requested` → `signed` → `sent` → `confirmed` (or `failed`, which frees a claim's receipts for
 //! another request). Up to `tx.max_claims_in_flight` jobs are signed and sent at once, on
 //! consecutive nonces (see [`drive`]); requested releases go first. A release that would revert
@@ -13,7 +13,7 @@
 //! `reservedUntil` is no longer the one the job was for) is `confirmed`: the line is released.
 //! Payees can also fetch their proofs from the API and claim themselves.
 //!
-//! Fail points (see [`crate::failpoint`]) mark each step, for the crash tests: `claim_signed`
+//! Fail points (see [`failpoint`]) mark each step, for the crash tests: `claim_signed`
 //! (transaction signed and recorded, not broadcast), `claim_broadcast` (broadcast, job still
 //! `signed`), `claim_sent` (job `sent`), `claim_mined` (mined and buried, job not finished),
 //! `claim_confirmed` (job and receipts marked).
@@ -28,9 +28,8 @@ use sqlx::{AssertSqlSafe, Row};
 use tracing::{info, warn};
 
 use crate::{
-    batcher::{proof_of, signed_receipt},
     failpoint,
-    store::{rows::parse, ReceiptRow, Store, StoreError},
+    store::{rows::parse, BatchState, JobState, ReceiptRow, ReceiptStatus, Store, StoreError},
     txmgr::{TxError, TxManager, TxStatus},
     util::{hex0x, now_secs},
 };
@@ -52,10 +51,12 @@ pub async fn request(
     let mut tx = store.begin_write().await?;
     let rows = sqlx::query(
         "SELECT r.digest, r.batch_id FROM receipts r JOIN batches b ON b.id = r.batch_id \
-         WHERE b.state = 'confirmed' AND r.status = 'committed' AND r.claim_tx IS NULL \
+         WHERE b.state = $2 AND r.status = $3 AND r.claim_tx IS NULL \
          AND ($1 < 0 OR r.batch_id = $1) ORDER BY r.batch_id, r.leaf_index",
     )
     .bind(batch_id.unwrap_or(-1))
+    .bind(BatchState::Confirmed.as_str())
+    .bind(ReceiptStatus::Committed.as_str())
     .fetch_all(&mut *tx)
     .await?;
     let mut by_batch: Vec<(i64, Vec<String>)> = Vec::new();
@@ -76,12 +77,13 @@ pub async fn request(
     for (batch, digests) in by_batch {
         sqlx::query(
             "INSERT INTO claims (id, kind, batch_id, state, digests, created_at, updated_at) \
-             VALUES ($1, 'claim', $2, 'requested', $3, $4, $4)",
+             VALUES ($1, 'claim', $2, $5, $3, $4, $4)",
         )
         .bind(next)
         .bind(batch)
         .bind(digests.join(","))
         .bind(now)
+        .bind(JobState::Requested.as_str())
         .execute(&mut *tx)
         .await?;
         for digest in &digests {
@@ -117,12 +119,13 @@ pub async fn request_release(
     let mut tx = store.begin_write().await?;
     let known = sqlx::query(
         "SELECT 1 FROM claims WHERE kind = 'release' AND payer = $1 AND token = $2 \
-         AND reserved_until = $3 AND (state <> 'failed' OR updated_at > $4)",
+         AND reserved_until = $3 AND (state <> $5 OR updated_at > $4)",
     )
     .bind(payer.clone())
     .bind(token.clone())
     .bind(reserved_until as i64)
     .bind(now - RELEASE_RETRY_SECS)
+    .bind(JobState::Failed.as_str())
     .fetch_optional(&mut *tx)
     .await?;
     if known.is_some() {
@@ -134,13 +137,14 @@ pub async fn request_release(
         .try_get(0)?;
     sqlx::query(
         "INSERT INTO claims (id, kind, batch_id, state, digests, payer, token, reserved_until, \
-         created_at, updated_at) VALUES ($1, 'release', 0, 'requested', '', $2, $3, $4, $5, $5)",
+         created_at, updated_at) VALUES ($1, 'release', 0, $6, '', $2, $3, $4, $5, $5)",
     )
     .bind(id)
     .bind(payer.clone())
     .bind(token.clone())
     .bind(reserved_until as i64)
     .bind(now)
+    .bind(JobState::Requested.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -165,7 +169,7 @@ enum Work {
 
 struct Job {
     id: i64,
-    state: String,
+    state: JobState,
     work: Work,
     updated_at: i64,
 }
@@ -205,9 +209,10 @@ fn job_of(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
         }
         other => return Err(StoreError::Corrupt(format!("job kind {other}"))),
     };
+    let id: i64 = r.try_get(0)?;
     Ok(Job {
-        id: r.try_get(0)?,
-        state: r.try_get(2)?,
+        id,
+        state: parse(&format!("job {id} state"), &r.try_get::<String, _>(2)?)?,
         work,
         updated_at: r.try_get(4)?,
     })
@@ -219,8 +224,10 @@ async fn in_flight(store: &Store) -> Result<Vec<Job>, StoreError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {JOB_COLUMNS}, (SELECT MAX(t.nonce) FROM txs t \
          WHERE t.kind = c.kind AND t.ref_id = c.id) AS nonce FROM claims c \
-         WHERE c.state IN ('signed', 'sent') ORDER BY nonce, c.id"
+         WHERE c.state IN ($1, $2) ORDER BY nonce, c.id"
     )))
+    .bind(JobState::IN_FLIGHT[0].as_str())
+    .bind(JobState::IN_FLIGHT[1].as_str())
     .fetch_all(store.pool())
     .await?;
     rows.iter().map(job_of).collect()
@@ -230,18 +237,19 @@ async fn in_flight(store: &Store) -> Result<Vec<Job>, StoreError> {
 /// the oldest.
 async fn requested(store: &Store, limit: usize) -> Result<Vec<Job>, StoreError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = 'requested' \
+        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = $2 \
          ORDER BY CASE WHEN c.kind = 'release' THEN 0 ELSE 1 END, c.id LIMIT $1"
     )))
     .bind(limit as i64)
+    .bind(JobState::Requested.as_str())
     .fetch_all(store.pool())
     .await?;
     rows.iter().map(job_of).collect()
 }
 
-async fn set_state(store: &Store, id: i64, state: &str) -> Result<(), StoreError> {
+async fn set_state(store: &Store, id: i64, state: JobState) -> Result<(), StoreError> {
     sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state.to_owned())
+        .bind(state.as_str())
         .bind(now_secs())
         .bind(id)
         .execute(store.pool())
@@ -258,11 +266,11 @@ async fn finish(
 ) -> Result<(), StoreError> {
     let mut tx = store.begin_write().await?;
     let (state, claim_tx) = match &outcome {
-        Ok(hash) => ("confirmed", Some(hash.clone())),
-        Err(_) => ("failed", None),
+        Ok(hash) => (JobState::Confirmed, Some(hash.clone())),
+        Err(_) => (JobState::Failed, None),
     };
     sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state)
+        .bind(state.as_str())
         .bind(now_secs())
         .bind(job.id)
         .execute(&mut *tx)
@@ -320,7 +328,7 @@ async fn calldata(store: &Store, txm: &TxManager, job: &Job) -> Result<Bytes, St
             .receipt(digest)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("claim {} digest {digest}", job.id)))?;
-        claims.push(claim::build(&signed_receipt(&row)?, proof_of(&row)?));
+        claims.push(claim::build(&row.signed_receipt()?, row.proof()?));
     }
     let root: B256 = parse("root", &batch.root)?;
     Ok(TrainingEscrow::claimCall { root, claims }
@@ -403,7 +411,7 @@ pub async fn drive(
         changed = true;
         if sign(txm, store, &job, escrow).await? {
             signed += 1;
-            job.state = "signed".into();
+            job.state = JobState::Signed;
             follow(txm, store, &job, escrow, confirmations).await?;
         }
     }
@@ -431,9 +439,10 @@ async fn sign(txm: &TxManager, store: &Store, job: &Job, escrow: Address) -> Res
     let mut tx = store.pool().begin().await?;
     txm.sign_next(&mut tx, job.kind(), job.id, escrow, input, gas, fees)
         .await?;
-    sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
+    sqlx::query("UPDATE claims SET state = $3, updated_at = $1 WHERE id = $2")
         .bind(now_secs())
         .bind(job.id)
+        .bind(JobState::Signed.as_str())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -452,10 +461,10 @@ async fn follow(
 ) -> Result<bool, TxError> {
     let txs = store.txs(job.kind(), job.id).await?;
     let Some(last) = txs.last() else {
-        set_state(store, job.id, "requested").await?;
+        set_state(store, job.id, JobState::Requested).await?;
         return Ok(true);
     };
-    if job.state == "signed" {
+    if job.state == JobState::Signed {
         match txm.broadcast(last).await {
             // Refused below the base fee: once sent, it is seen as dropped and replaced at
             // market fees.
@@ -467,7 +476,7 @@ async fn follow(
             Err(e) => return Err(e),
         }
         failpoint::hit("claim_broadcast").await;
-        set_state(store, job.id, "sent").await?;
+        set_state(store, job.id, JobState::Sent).await?;
         failpoint::hit("claim_sent").await;
         return Ok(true);
     }
@@ -484,7 +493,7 @@ async fn follow(
                 reverted(txm, store, job, escrow, reason).await?;
             } else if depth >= confirmations.max(1) {
                 failpoint::hit("claim_mined").await;
-                finish(store, job, Ok(crate::util::hex0x(receipt.transaction_hash))).await?;
+                finish(store, job, Ok(hex0x(receipt.transaction_hash))).await?;
                 failpoint::hit("claim_confirmed").await;
             } else {
                 return Ok(false);
@@ -509,7 +518,7 @@ async fn follow(
         },
         TxStatus::NonceTaken => {
             if now_secs() - job.updated_at > 60 {
-                set_state(store, job.id, "requested").await?;
+                set_state(store, job.id, JobState::Requested).await?;
             }
             Ok(false)
         }

@@ -23,7 +23,7 @@ use crate::{
     chain::SharedState,
     pricing::{ingest_base, PoolCounts},
     rejection::Rejection,
-    store::{ledger as shared_ledger, Backend, NewReceipt, Store, StoreError},
+    store::{ledger as shared_ledger, Backend, NewReceipt, ReceiptStatus, Store, StoreError},
     util::{hex0x, now_secs},
 };
 
@@ -144,7 +144,7 @@ impl Ledger {
             if cumulative > entry.0 {
                 *entry = (cumulative, digest);
             }
-            if row.status != "committed" {
+            if row.status != ReceiptStatus::Committed {
                 let payer: Address = parse("payer", &row.payer)?;
                 let token: Address = parse("token", &row.token)?;
                 let amount: U256 = parse("amount", &row.amount)?;

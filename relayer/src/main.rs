@@ -9,13 +9,7 @@ use alloy::{
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fairtrain_relayer::{
-    batcher::{proof_of, signed_receipt},
-    chain::journal::Journal,
-    claims,
-    config::Config,
-    proofs, service,
-    store::Store,
-    util::hex0x,
+    chain::journal::Journal, claims, config::Config, proofs, service, store::Store, util::hex0x,
 };
 use serde_json::json;
 
@@ -214,8 +208,8 @@ async fn main() -> anyhow::Result<()> {
                     };
                     out.push(json!({
                         "root": root,
-                        "receipt": signed_receipt(row)?,
-                        "proof": proof_of(row)?.iter().map(hex0x).collect::<Vec<_>>(),
+                        "receipt": row.signed_receipt()?,
+                        "proof": row.proof()?.iter().map(hex0x).collect::<Vec<_>>(),
                         "claimTx": row.claim_tx,
                     }));
                 }
