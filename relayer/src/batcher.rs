@@ -32,7 +32,6 @@ use fairtrain_protocol::{
     wire::SignedReceipt,
     EscrowDomain,
 };
-use sqlx::Row;
 use tracing::{info, warn};
 
 use crate::{
@@ -42,7 +41,9 @@ use crate::{
     ingest::Ledger,
     pricing::PoolCounts,
     store::{
-        rows::parse, Backend, BatchRow, BatchState, ReceiptRow, ReceiptStatus, Store, StoreError,
+        batches::{self, NewBatch},
+        rows::parse,
+        Backend, BatchRow, BatchState, ReceiptRow, Store, StoreError,
     },
     tree::LevelTree,
     txmgr::{TxError, TxManager, TxStatus},
@@ -224,12 +225,7 @@ impl Batcher {
             .sign_next(&mut tx, "commit", batch.id, escrow, input, gas, fees)
             .await?
             .nonce;
-        sqlx::query("UPDATE batches SET state = $3, updated_at = $1 WHERE id = $2")
-            .bind(now_secs())
-            .bind(batch.id)
-            .bind(BatchState::Signed.as_str())
-            .execute(&mut *tx)
-            .await?;
+        batches::set_state(&mut tx, batch.id, BatchState::Signed).await?;
         tx.commit().await?;
         info!(batch = batch.id, nonce, "commit signed");
         failpoint::hit("batch_signed").await;
@@ -362,27 +358,8 @@ impl Batcher {
             // are locked first, as ingest does, so the two never wait on each other in a cycle.
             crate::store::ledger::release(&mut tx, &batch.reservations()?).await?;
         }
-        sqlx::query(
-            "UPDATE batches SET state = $5, commit_tx = $1, commit_block = $2, \
-             updated_at = $3 WHERE id = $4",
-        )
-        .bind(if tx_hash.is_empty() {
-            None
-        } else {
-            Some(tx_hash)
-        })
-        .bind(block as i64)
-        .bind(now_secs())
-        .bind(batch.id)
-        .bind(BatchState::Confirmed.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE receipts SET status = $2 WHERE batch_id = $1")
-            .bind(batch.id)
-            .bind(ReceiptStatus::Committed.as_str())
-            .execute(&mut *tx)
-            .await?;
-        Store::record_committed_heads(&mut tx, batch.id).await?;
+        let tx_hash = (!tx_hash.is_empty()).then_some(tx_hash);
+        batches::confirm(&mut tx, batch.id, tx_hash, block).await?;
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
         let amounts = batch
@@ -408,33 +385,15 @@ impl Batcher {
             reason, "batch failed; its receipts return to pending"
         );
         let mut tx = self.store.begin_write().await?;
-        sqlx::query("UPDATE batches SET state = $4, error = $1, updated_at = $2 WHERE id = $3")
-            .bind(reason.to_owned())
-            .bind(now_secs())
-            .bind(batch.id)
-            .bind(BatchState::Failed.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE receipts SET status = $2, batch_id = NULL, leaf_index = NULL, \
-             proof = NULL WHERE batch_id = $1",
-        )
-        .bind(batch.id)
-        .bind(ReceiptStatus::Pending.as_str())
-        .execute(&mut *tx)
-        .await?;
+        batches::fail(&mut tx, batch.id, reason).await?;
         tx.commit().await?;
         metrics::counter!("relayer_batches_failed_total").increment(1);
         Ok(())
     }
 
     async fn set_state(&self, id: i64, state: BatchState) -> Result<(), TxError> {
-        sqlx::query("UPDATE batches SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state.as_str())
-            .bind(now_secs())
-            .bind(id)
-            .execute(self.store.pool())
-            .await?;
+        let mut conn = self.store.pool().acquire().await?;
+        batches::set_state(&mut conn, id, state).await?;
         Ok(())
     }
 
@@ -524,6 +483,8 @@ impl Batcher {
         Ok(true)
     }
 
+    /// Records a batch of `rows` (re-priced as `repriced`) in state `built`, in one store
+    /// transaction with the re-priced amounts and, on PostgreSQL, the shared ledger's change.
     async fn build(
         &self,
         rows: Vec<ReceiptRow>,
@@ -531,102 +492,20 @@ impl Batcher {
         repriced: &[Repriced],
         chain_now: u64,
     ) -> Result<(), TxError> {
-        let receipts = rows
-            .iter()
-            .map(ReceiptRow::signed_receipt)
-            .collect::<Result<Vec<_>, _>>()?;
-        let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
-        let tree = LevelTree::from_receipts(&self.domain, &plain)
-            .ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
-        let data = BatchData {
-            version: BATCH_DATA_VERSION,
-            chain_id: self.domain.chain_id(),
-            escrow: self.domain.verifying_contract(),
-            root: tree.root(),
-            receipts,
-            reservations,
-        };
-        let bytes = data.to_bytes();
-        let hash = hex0x(data_hash(&bytes));
-        let uri = format!("{}/v1/data/{hash}", self.public_url.trim_end_matches('/'));
-        let body = String::from_utf8(bytes).expect("JSON is UTF-8");
-        let mut tx = self.store.begin_write().await?;
+        let batch = assemble(&self.domain, &self.public_url, &rows, reservations)?;
         let (up, down) = ledger_changes(repriced);
+        let amounts: Vec<_> = repriced
+            .iter()
+            .map(|r| (r.digest.clone(), r.new.to_string()))
+            .collect();
+        let mut tx = self.store.begin_write().await?;
         if self.store.backend() == Backend::Postgres && !repriced.is_empty() {
             // The payer rows are locked first, as ingest and confirmation do.
             crate::store::ledger::adjust(&mut tx, &up, &down).await?;
         }
-        for r in repriced {
-            sqlx::query("UPDATE receipts SET amount = $1 WHERE digest = $2 AND status = $3")
-                .bind(r.new.to_string())
-                .bind(r.digest.clone())
-                .bind(ReceiptStatus::Pending.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM batches")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        sqlx::query(
-            "INSERT INTO batch_data (data_hash, body) VALUES ($1, $2) ON CONFLICT (data_hash) DO NOTHING",
-        )
-        .bind(hash.clone())
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
-        let now = now_secs();
-        sqlx::query(
-            "INSERT INTO batches (id, state, root, receipt_count, data_hash, data_uri, \
-             reservations, created_at, updated_at) VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(id)
-        .bind(hex0x(data.root))
-        .bind(rows.len() as i64)
-        .bind(hash.clone())
-        .bind(uri)
-        .bind(serde_json::to_string(&data.reservations).expect("plain data"))
-        .bind(now)
-        .bind(BatchState::Built.as_str())
-        .execute(&mut *tx)
-        .await?;
-        for (index, row) in rows.iter().enumerate() {
-            let proof = tree
-                .proof(index)
-                .ok_or_else(|| StoreError::Corrupt(format!("proof {index}")))?
-                .iter()
-                .map(hex0x)
-                .collect::<Vec<_>>()
-                .join(",");
-            sqlx::query(
-                "UPDATE receipts SET status = $5, batch_id = $1, leaf_index = $2, proof = $3 \
-                 WHERE digest = $4 AND status = $6",
-            )
-            .bind(id)
-            .bind(index as i64)
-            .bind(proof)
-            .bind(row.digest.clone())
-            .bind(ReceiptStatus::Batched.as_str())
-            .bind(ReceiptStatus::Pending.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Ingest must count a raised amount from now on; a lowered one only once stored.
-        self.ledger
-            .lock()
-            .expect("ledger lock")
-            .adjust_pending(&up, &HashMap::new());
-        if let Err(e) = tx.commit().await {
-            self.ledger
-                .lock()
-                .expect("ledger lock")
-                .adjust_pending(&HashMap::new(), &up);
-            return Err(e.into());
-        }
-        self.ledger
-            .lock()
-            .expect("ledger lock")
-            .adjust_pending(&HashMap::new(), &down);
+        batches::set_pending_amounts(&mut tx, &amounts).await?;
+        let id = batches::insert_built(&mut tx, &batch).await?;
+        self.commit_repriced(tx, &up, &down).await?;
         if !repriced.is_empty() {
             info!(
                 batch = id,
@@ -634,11 +513,87 @@ impl Batcher {
                 "receipts re-priced over their lines' pools"
             );
         }
-        info!(batch = id, receipts = rows.len(), root = %data.root, data_hash = %hash, chain_now, "batch built");
+        info!(batch = id, receipts = rows.len(), root = %batch.root, data_hash = %batch.data_hash, chain_now, "batch built");
         metrics::counter!("relayer_batches_built_total").increment(1);
         failpoint::hit("batch_built").await;
         Ok(())
     }
+
+    /// Commits `tx`, which re-priced receipts by `up` and `down`, keeping ingest's ledger
+    /// safe: it counts a raised amount from before the commit, a lowered one only after it.
+    async fn commit_repriced(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        up: &PendingChange,
+        down: &PendingChange,
+    ) -> Result<(), TxError> {
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .adjust_pending(up, &HashMap::new());
+        if let Err(e) = tx.commit().await {
+            self.ledger
+                .lock()
+                .expect("ledger lock")
+                .adjust_pending(&HashMap::new(), up);
+            return Err(e.into());
+        }
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .adjust_pending(&HashMap::new(), down);
+        Ok(())
+    }
+}
+
+/// The batch of `rows` (in leaf order) with `reservations`, as the escrow of `domain` commits
+/// it: the receipts' tree and proofs, the batch data and where `public_url` publishes it.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row does not parse or `rows` is empty.
+pub fn assemble(
+    domain: &EscrowDomain,
+    public_url: &str,
+    rows: &[ReceiptRow],
+    reservations: Vec<Reservation>,
+) -> Result<NewBatch, StoreError> {
+    let receipts = rows
+        .iter()
+        .map(ReceiptRow::signed_receipt)
+        .collect::<Result<Vec<_>, _>>()?;
+    let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
+    let tree = LevelTree::from_receipts(domain, &plain)
+        .ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
+    let mut leaves = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let proof = tree
+            .proof(index)
+            .ok_or_else(|| StoreError::Corrupt(format!("proof {index}")))?
+            .iter()
+            .map(hex0x)
+            .collect::<Vec<_>>()
+            .join(",");
+        leaves.push((row.digest.clone(), proof));
+    }
+    let data = BatchData {
+        version: BATCH_DATA_VERSION,
+        chain_id: domain.chain_id(),
+        escrow: domain.verifying_contract(),
+        root: tree.root(),
+        receipts,
+        reservations,
+    };
+    let bytes = data.to_bytes();
+    let hash = hex0x(data_hash(&bytes));
+    Ok(NewBatch {
+        root: hex0x(data.root),
+        data_uri: format!("{}/v1/data/{hash}", public_url.trim_end_matches('/')),
+        data_hash: hash,
+        body: String::from_utf8(bytes).expect("JSON is UTF-8"),
+        reservations: serde_json::to_string(&data.reservations).expect("plain data"),
+        leaves,
+    })
 }
 
 /// Seconds the batcher allows between cutting a batch and its commit being mined: a line whose
@@ -799,6 +754,7 @@ pub fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ReceiptStatus;
 
     fn row(seq: i64, payer: u8, amount: u64) -> ReceiptRow {
         ReceiptRow {
@@ -823,6 +779,69 @@ mod tests {
             proof: None,
             claim_tx: None,
         }
+    }
+
+    #[test]
+    fn assemble_publishes_the_receipts_in_leaf_order_with_their_proofs() {
+        let domain = EscrowDomain::new(31337, Address::repeat_byte(0xee));
+        let key: alloy::signers::local::PrivateKeySigner =
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+                .parse()
+                .unwrap();
+        let rows: Vec<ReceiptRow> = (1..=3u64)
+            .map(|n| {
+                let receipt = fairtrain_protocol::Receipt {
+                    payer: Address::repeat_byte(1),
+                    licenseId: U256::from(1),
+                    termsId: 1,
+                    runId: B256::repeat_byte(n as u8),
+                    cumulativeSamples: n,
+                    issuedAt: 100,
+                };
+                let signed = SignedReceipt::sign(&domain, &key, &receipt).unwrap();
+                ReceiptRow {
+                    digest: hex0x(domain.digest(&receipt)),
+                    usage_key: hex0x(receipt.usage_key()),
+                    run_id: hex0x(receipt.runId),
+                    cumulative: n.to_string(),
+                    issued_at: "100".into(),
+                    signature: hex0x(signed.signature.as_bytes()),
+                    ..row(n as i64, 1, 10)
+                }
+            })
+            .collect();
+        let reservations = vec![Reservation {
+            payer: Address::repeat_byte(1),
+            token: Address::repeat_byte(0xaa),
+            amount: U256::from(30),
+        }];
+        let batch = assemble(&domain, "http://relayer/", &rows, reservations.clone()).unwrap();
+        let plain: Vec<_> = rows
+            .iter()
+            .map(|r| r.signed_receipt().unwrap().receipt())
+            .collect();
+        let tree = LevelTree::from_receipts(&domain, &plain).unwrap();
+        assert_eq!(batch.root, hex0x(tree.root()));
+        assert_eq!(batch.data_hash, hex0x(data_hash(batch.body.as_bytes())));
+        assert_eq!(
+            batch.data_uri,
+            format!("http://relayer/v1/data/{}", batch.data_hash)
+        );
+        let digests: Vec<_> = batch.leaves.iter().map(|(d, _)| d.clone()).collect();
+        assert_eq!(
+            digests,
+            rows.iter().map(|r| r.digest.clone()).collect::<Vec<_>>()
+        );
+        for (index, (_, proof)) in batch.leaves.iter().enumerate() {
+            let want: Vec<_> = tree.proof(index).unwrap().iter().map(hex0x).collect();
+            assert_eq!(proof, &want.join(","));
+        }
+        let published: Vec<Reservation> = serde_json::from_str(&batch.reservations).unwrap();
+        assert_eq!(published, reservations);
+        assert!(matches!(
+            assemble(&domain, "http://relayer", &[], Vec::new()),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! ([`Store::insert_receipts`] returns after `COMMIT`). Every step of a batch's life is one
 //! transaction too (see the batcher), so a restart resumes from the last committed step.
 
+pub mod batches;
 pub mod journal;
 pub mod ledger;
 mod migrate;
