@@ -24,12 +24,15 @@ use alloy::{
 };
 use fairtrain_chain::rpc::RpcErrorKind;
 use fairtrain_protocol::{bindings::TrainingEscrow, claim};
-use sqlx::{AssertSqlSafe, Row};
 use tracing::{info, warn};
 
 use crate::{
     failpoint,
-    store::{rows::parse, BatchState, JobState, ReceiptRow, ReceiptStatus, Store, StoreError},
+    store::{
+        jobs::{self, JobRow as Job, JobWork as Work},
+        rows::parse,
+        JobState, ReceiptRow, Store, StoreError,
+    },
     txmgr::{TxError, TxManager, TxStatus},
     util::{hex0x, now_secs},
 };
@@ -48,56 +51,7 @@ pub async fn request(
     batch_id: Option<i64>,
     per_tx: usize,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut tx = store.begin_write().await?;
-    let rows = sqlx::query(
-        "SELECT r.digest, r.batch_id FROM receipts r JOIN batches b ON b.id = r.batch_id \
-         WHERE b.state = $2 AND r.status = $3 AND r.claim_tx IS NULL \
-         AND ($1 < 0 OR r.batch_id = $1) ORDER BY r.batch_id, r.leaf_index",
-    )
-    .bind(batch_id.unwrap_or(-1))
-    .bind(BatchState::Confirmed.as_str())
-    .bind(ReceiptStatus::Committed.as_str())
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut by_batch: Vec<(i64, Vec<String>)> = Vec::new();
-    for row in rows {
-        let digest: String = row.try_get(0)?;
-        let batch: i64 = row.try_get(1)?;
-        match by_batch.last_mut() {
-            Some((b, digests)) if *b == batch && digests.len() < per_tx => digests.push(digest),
-            _ => by_batch.push((batch, vec![digest])),
-        }
-    }
-    let mut next: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM claims")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    let now = now_secs();
-    let mut ids = Vec::new();
-    for (batch, digests) in by_batch {
-        sqlx::query(
-            "INSERT INTO claims (id, kind, batch_id, state, digests, created_at, updated_at) \
-             VALUES ($1, 'claim', $2, $5, $3, $4, $4)",
-        )
-        .bind(next)
-        .bind(batch)
-        .bind(digests.join(","))
-        .bind(now)
-        .bind(JobState::Requested.as_str())
-        .execute(&mut *tx)
-        .await?;
-        for digest in &digests {
-            sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE digest = $2")
-                .bind(format!("claim:{next}"))
-                .bind(digest.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
-        ids.push(next);
-        next += 1;
-    }
-    tx.commit().await?;
-    Ok(ids)
+    jobs::request_claims(store, batch_id, per_tx).await
 }
 
 /// Records a job releasing the relayer's line `(payer, relayer, token)`, locked until
@@ -114,147 +68,20 @@ pub async fn request_release(
     token: Address,
     reserved_until: u64,
 ) -> Result<Option<i64>, StoreError> {
-    let (payer, token) = (hex0x(payer), hex0x(token));
-    let now = now_secs();
-    let mut tx = store.begin_write().await?;
-    let known = sqlx::query(
-        "SELECT 1 FROM claims WHERE kind = 'release' AND payer = $1 AND token = $2 \
-         AND reserved_until = $3 AND (state <> $5 OR updated_at > $4)",
-    )
-    .bind(payer.clone())
-    .bind(token.clone())
-    .bind(reserved_until as i64)
-    .bind(now - RELEASE_RETRY_SECS)
-    .bind(JobState::Failed.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    if known.is_some() {
-        return Ok(None);
+    let retry_after = now_secs() - RELEASE_RETRY_SECS;
+    let id = jobs::request_release(store, payer, token, reserved_until, retry_after).await?;
+    if let Some(id) = id {
+        info!(
+            job = id,
+            payer = %hex0x(payer), token = %hex0x(token), reserved_until, "line release requested"
+        );
     }
-    let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM claims")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    sqlx::query(
-        "INSERT INTO claims (id, kind, batch_id, state, digests, payer, token, reserved_until, \
-         created_at, updated_at) VALUES ($1, 'release', 0, $6, '', $2, $3, $4, $5, $5)",
-    )
-    .bind(id)
-    .bind(payer.clone())
-    .bind(token.clone())
-    .bind(reserved_until as i64)
-    .bind(now)
-    .bind(JobState::Requested.as_str())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    info!(
-        job = id,
-        payer, token, reserved_until, "line release requested"
-    );
-    Ok(Some(id))
-}
-
-/// What a job's transaction does.
-enum Work {
-    /// `claim(root, claims)` of `digests`, receipts of batch `batch_id`.
-    Claim { batch_id: i64, digests: Vec<String> },
-    /// `release(payer, relayer, token)` of the relayer's line locked until `reserved_until`.
-    Release {
-        payer: Address,
-        token: Address,
-        reserved_until: u64,
-    },
-}
-
-struct Job {
-    id: i64,
-    state: JobState,
-    work: Work,
-    updated_at: i64,
-}
-
-impl Job {
-    /// The job's kind, also the `kind` of its transactions in `txs`.
-    const fn kind(&self) -> &'static str {
-        match self.work {
-            Work::Claim { .. } => "claim",
-            Work::Release { .. } => "release",
-        }
-    }
-}
-
-const JOB_COLUMNS: &str =
-    "c.id, c.batch_id, c.state, c.digests, c.updated_at, c.kind, c.payer, c.token, c.reserved_until";
-
-fn job_of(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
-    let kind: String = r.try_get(5)?;
-    let work = match kind.as_str() {
-        "claim" => {
-            let digests: String = r.try_get(3)?;
-            Work::Claim {
-                batch_id: r.try_get(1)?,
-                digests: digests.split(',').map(str::to_owned).collect(),
-            }
-        }
-        "release" => {
-            let payer: Option<String> = r.try_get(6)?;
-            let token: Option<String> = r.try_get(7)?;
-            let until: Option<i64> = r.try_get(8)?;
-            Work::Release {
-                payer: parse("payer", payer.as_deref().unwrap_or_default())?,
-                token: parse("token", token.as_deref().unwrap_or_default())?,
-                reserved_until: until.unwrap_or_default() as u64,
-            }
-        }
-        other => return Err(StoreError::Corrupt(format!("job kind {other}"))),
-    };
-    let id: i64 = r.try_get(0)?;
-    Ok(Job {
-        id,
-        state: parse(&format!("job {id} state"), &r.try_get::<String, _>(2)?)?,
-        work,
-        updated_at: r.try_get(4)?,
-    })
-}
-
-/// The jobs whose transaction is signed and not yet final, lowest nonce first (the order in
-/// which they are broadcast, so that the node never sees a nonce gap of ours).
-async fn in_flight(store: &Store) -> Result<Vec<Job>, StoreError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS}, (SELECT MAX(t.nonce) FROM txs t \
-         WHERE t.kind = c.kind AND t.ref_id = c.id) AS nonce FROM claims c \
-         WHERE c.state IN ($1, $2) ORDER BY nonce, c.id"
-    )))
-    .bind(JobState::IN_FLIGHT[0].as_str())
-    .bind(JobState::IN_FLIGHT[1].as_str())
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter().map(job_of).collect()
-}
-
-/// Up to `limit` jobs waiting for a transaction: releases first (receipts wait for them), then
-/// the oldest.
-async fn requested(store: &Store, limit: usize) -> Result<Vec<Job>, StoreError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = $2 \
-         ORDER BY CASE WHEN c.kind = 'release' THEN 0 ELSE 1 END, c.id LIMIT $1"
-    )))
-    .bind(limit as i64)
-    .bind(JobState::Requested.as_str())
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter().map(job_of).collect()
+    Ok(id)
 }
 
 async fn set_state(store: &Store, id: i64, state: JobState) -> Result<(), StoreError> {
-    sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state.as_str())
-        .bind(now_secs())
-        .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(())
+    let mut conn = store.pool().acquire().await?;
+    jobs::set_state(&mut conn, id, state).await
 }
 
 /// Finishes a job: `confirmed` with the hash of its mined transaction (empty: a release done by
@@ -264,25 +91,7 @@ async fn finish(
     job: &Job,
     outcome: Result<String, String>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.begin_write().await?;
-    let (state, claim_tx) = match &outcome {
-        Ok(hash) => (JobState::Confirmed, Some(hash.clone())),
-        Err(_) => (JobState::Failed, None),
-    };
-    sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state.as_str())
-        .bind(now_secs())
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-    if let Work::Claim { .. } = job.work {
-        sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE claim_tx = $2")
-            .bind(claim_tx)
-            .bind(format!("claim:{}", job.id))
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    jobs::finish(store, job, outcome.as_deref().map_err(|_| ())).await?;
     match (&job.work, outcome) {
         (Work::Claim { .. }, Ok(hash)) => info!(claim = job.id, %hash, "claims confirmed"),
         (Work::Claim { .. }, Err(reason)) => warn!(
@@ -395,19 +204,19 @@ pub async fn drive(
     sign_new: bool,
 ) -> Result<bool, TxError> {
     let mut changed = false;
-    for job in in_flight(store).await? {
+    for job in jobs::in_flight(store).await? {
         changed |= follow(txm, store, &job, escrow, confirmations).await?;
     }
     if !sign_new {
         return Ok(changed);
     }
-    let flying = in_flight(store).await?.len();
+    let flying = jobs::in_flight(store).await?.len();
     let room = txm.config().max_claims_in_flight.saturating_sub(flying);
     if room == 0 {
         return Ok(changed);
     }
     let mut signed = 0;
-    for mut job in requested(store, room).await? {
+    for mut job in jobs::requested(store, room).await? {
         changed = true;
         if sign(txm, store, &job, escrow).await? {
             signed += 1;
@@ -437,14 +246,17 @@ async fn sign(txm: &TxManager, store: &Store, job: &Job, escrow: Address) -> Res
     // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
     // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
     let mut tx = store.pool().begin().await?;
-    txm.sign_next(&mut tx, job.kind(), job.id, escrow, input, gas, fees)
-        .await?;
-    sqlx::query("UPDATE claims SET state = $3, updated_at = $1 WHERE id = $2")
-        .bind(now_secs())
-        .bind(job.id)
-        .bind(JobState::Signed.as_str())
-        .execute(&mut *tx)
-        .await?;
+    txm.sign_next(
+        &mut tx,
+        job.kind().as_str(),
+        job.id,
+        escrow,
+        input,
+        gas,
+        fees,
+    )
+    .await?;
+    jobs::set_state(&mut tx, job.id, JobState::Signed).await?;
     tx.commit().await?;
     failpoint::hit("claim_signed").await;
     Ok(true)
@@ -459,7 +271,7 @@ async fn follow(
     escrow: Address,
     confirmations: u64,
 ) -> Result<bool, TxError> {
-    let txs = store.txs(job.kind(), job.id).await?;
+    let txs = store.txs(job.kind().as_str(), job.id).await?;
     let Some(last) = txs.last() else {
         set_state(store, job.id, JobState::Requested).await?;
         return Ok(true);
@@ -539,7 +351,7 @@ async fn replace(
         None => {
             warn!(
                 job = job.id,
-                kind = job.kind(),
+                kind = job.kind().as_str(),
                 "fee ceiling reached; waiting"
             );
             Ok(false)

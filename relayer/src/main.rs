@@ -9,7 +9,12 @@ use alloy::{
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fairtrain_relayer::{
-    chain::journal::Journal, claims, config::Config, proofs, service, store::Store, util::hex0x,
+    chain::journal::Journal,
+    claims,
+    config::Config,
+    proofs, service,
+    store::{JobKind, Store},
+    util::hex0x,
 };
 use serde_json::json;
 
@@ -147,8 +152,11 @@ async fn main() -> anyhow::Result<()> {
                 store.receipt_counts().await?.into_iter().collect();
             let claims: std::collections::BTreeMap<_, _> =
                 store.claim_counts().await?.into_iter().collect();
-            let releases: std::collections::BTreeMap<_, _> =
-                store.job_counts("release").await?.into_iter().collect();
+            let releases: std::collections::BTreeMap<_, _> = store
+                .job_counts(JobKind::Release)
+                .await?
+                .into_iter()
+                .collect();
             print(&json!({
                 "receipts": counts,
                 "claims": claims,

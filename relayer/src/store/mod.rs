@@ -6,6 +6,7 @@
 //! transaction too (see the batcher), so a restart resumes from the last committed step.
 
 pub mod batches;
+pub mod jobs;
 pub mod journal;
 pub mod ledger;
 mod migrate;
@@ -20,7 +21,7 @@ use sqlx::{
 };
 
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
-pub use state::{BatchState, JobState, ReceiptStatus};
+pub use state::{BatchState, JobKind, JobState, ReceiptStatus};
 
 /// Which database is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -407,15 +408,15 @@ impl Store {
             .collect()
     }
 
-    /// Jobs of `kind` (`claim`, `release`: see the `claims` module) by state ([`JobState`]).
+    /// Jobs of `kind` (see the `claims` module) by state ([`JobState`]).
     ///
     /// # Errors
     ///
     /// [`StoreError::Db`].
-    pub async fn job_counts(&self, kind: &str) -> StoreResult<Vec<(String, i64)>> {
+    pub async fn job_counts(&self, kind: JobKind) -> StoreResult<Vec<(String, i64)>> {
         use sqlx::Row;
         sqlx::query("SELECT state, COUNT(*) FROM claims WHERE kind = $1 GROUP BY state")
-            .bind(kind.to_owned())
+            .bind(kind.as_str())
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -431,7 +432,7 @@ impl Store {
     /// [`StoreError::Db`].
     pub async fn claim_counts(&self) -> StoreResult<Vec<(String, i64)>> {
         use sqlx::Row;
-        let mut counts = self.job_counts("claim").await?;
+        let mut counts = self.job_counts(JobKind::Claim).await?;
         let claimed: i64 =
             // A range on the index: confirmed claims hold a transaction hash, in-flight ones
             // 'claim:<job>'.

@@ -1,5 +1,5 @@
 //! The state machines the store records, one enum each: a receipt's `status`, a batch's `state`
-//! and a job's `state` (claims and releases). The text of each variant is what the tables hold;
+//! and a job's `state` (claims and releases), and a job's `kind`. The text of each variant is what the tables hold;
 //! SQL binds it ([`ReceiptStatus::as_str`] and the like) instead of spelling it, and rows decode
 //! into the enum (an unknown value is [`StoreError::Corrupt`], naming the column).
 
@@ -111,6 +111,16 @@ impl JobState {
     pub const IN_FLIGHT: [Self; 2] = [Self::Signed, Self::Sent];
 }
 
+stored_state! {
+    /// What a job does (`claims.kind`, also the `kind` of its transactions in `txs`).
+    JobKind, "job kind" {
+        /// A sponsored claim of receipts of one batch.
+        Claim => "claim",
+        /// A release of one of the relayer's credit lines.
+        Release => "release",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +134,8 @@ mod tests {
         assert_eq!(batch, ["built", "signed", "sent", "confirmed", "failed"]);
         let job: Vec<_> = JobState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(job, ["requested", "signed", "sent", "confirmed", "failed"]);
+        let kind: Vec<_> = JobKind::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(kind, ["claim", "release"]);
     }
 
     #[test]
@@ -137,6 +149,9 @@ mod tests {
         }
         for s in JobState::ALL {
             assert_eq!(s.as_str().parse::<JobState>().unwrap(), *s);
+        }
+        for s in JobKind::ALL {
+            assert_eq!(s.as_str().parse::<JobKind>().unwrap(), *s);
         }
     }
 
