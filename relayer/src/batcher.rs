@@ -15,7 +15,6 @@
 //! transaction for a batch except as a fee bump of the same nonce, so a root is committed at
 //! most once (the escrow also refuses a `(root, payer, token)` twice).
 
-use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
@@ -24,6 +23,7 @@ use std::{
 
 use alloy::{
     primitives::{Address, Bytes, B256, U256},
+    rpc::types::TransactionReceipt,
     sol_types::SolCall,
 };
 use fairtrain_protocol::{
@@ -32,6 +32,7 @@ use fairtrain_protocol::{
     wire::SignedReceipt,
     EscrowDomain,
 };
+use sqlx::AnyConnection;
 use tracing::{info, warn};
 
 use crate::{
@@ -43,10 +44,10 @@ use crate::{
     store::{
         batches::{self, NewBatch},
         rows::parse,
-        Backend, BatchRow, BatchState, ReceiptRow, Store, StoreError,
+        Backend, BatchRow, BatchState, ReceiptRow, Store, StoreError, TxRow,
     },
     tree::LevelTree,
-    txmgr::{TxError, TxManager, TxStatus},
+    txmgr::{Policy, TxError, TxJob, TxManager, TxPhase},
     util::{hex0x, now_secs},
 };
 
@@ -170,149 +171,24 @@ impl Batcher {
         .into())
     }
 
+    /// Advances the unfinished `batch` one step of its commit's lifecycle.
     async fn drive(&self, batch: BatchRow) -> Result<bool, TxError> {
-        match batch.state {
-            BatchState::Built => self.sign(&batch).await,
-            BatchState::Signed => {
-                let txs = self.store.txs("commit", batch.id).await?;
-                let last = txs.last().ok_or_else(|| {
-                    StoreError::Corrupt(format!("batch {} signed without a tx", batch.id))
-                })?;
-                match self.txm.broadcast(last).await {
-                    Ok(()) => {}
-                    // Already mined (e.g. before a crash): the `sent` state will find it.
-                    Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow,
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
-                failpoint::hit("batch_broadcast").await;
-                self.set_state(batch.id, BatchState::Sent).await?;
-                failpoint::hit("batch_sent").await;
-                Ok(true)
-            }
-            BatchState::Sent => self.follow(&batch).await,
+        let phase = match batch.state {
+            BatchState::Built => TxPhase::Unsigned,
+            BatchState::Signed => TxPhase::Signed,
+            BatchState::Sent => TxPhase::Sent,
             other @ (BatchState::Confirmed | BatchState::Failed) => {
-                Err(StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into())
-            }
-        }
-    }
-
-    async fn sign(&self, batch: &BatchRow) -> Result<bool, TxError> {
-        let input = Self::commit_call(batch)?;
-        let escrow = self.domain.verifying_contract();
-        let gas = match self.txm.estimate_gas(escrow, &input).await {
-            Ok(gas) => gas,
-            Err(e) if e.is_revert() => {
-                if self.committed_on_chain(batch).await? {
-                    // A commit of ours was mined but its receipt was lost (e.g. the nonce was
-                    // re-signed): the root is committed; find it in the follower's state.
-                    info!(batch = batch.id, "root already committed on-chain");
-                    return self.confirm_without_receipt(batch).await;
-                }
-                self.fail(batch, &e.to_string()).await?;
-                return Ok(true);
-            }
-            Err(e) => return Err(e),
-        };
-        let fees = self.txm.fees().await?;
-        // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
-        // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
-        let mut tx = self.store.pool().begin().await?;
-        let nonce = self
-            .txm
-            .sign_next(&mut tx, "commit", batch.id, escrow, input, gas, fees)
-            .await?
-            .nonce;
-        batches::set_state(&mut tx, batch.id, BatchState::Signed).await?;
-        tx.commit().await?;
-        info!(batch = batch.id, nonce, "commit signed");
-        failpoint::hit("batch_signed").await;
-        Ok(true)
-    }
-
-    async fn follow(&self, batch: &BatchRow) -> Result<bool, TxError> {
-        let txs = self.store.txs("commit", batch.id).await?;
-        let Some(last) = txs.last() else {
-            return Err(
-                StoreError::Corrupt(format!("batch {} sent without a tx", batch.id)).into(),
-            );
-        };
-        // Only the attempts of the current nonce can still be mined.
-        let current: Vec<_> = txs
-            .iter()
-            .filter(|t| t.nonce == last.nonce)
-            .cloned()
-            .collect();
-        match self.txm.status(&current).await? {
-            TxStatus::Mined { receipt, depth } => {
-                if !receipt.status() {
-                    self.fail(batch, "commit transaction reverted").await?;
-                    return Ok(true);
-                }
-                if depth < self.confirmations {
-                    return Ok(false);
-                }
-                self.confirm(
-                    batch,
-                    hex0x(receipt.transaction_hash),
-                    receipt.block_number.unwrap_or_default(),
+                return Err(
+                    StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into(),
                 )
-                .await?;
-                Ok(true)
             }
-            TxStatus::Pending => {
-                if now_secs() - last.created_at < self.bump_after as i64 {
-                    return Ok(false);
-                }
-                self.replace(batch, last).await
-            }
-            TxStatus::Dropped => {
-                warn!(batch = batch.id, hash = %last.hash, "commit dropped; rebroadcasting");
-                match self.txm.broadcast(last).await {
-                    Ok(())
-                    | Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow,
-                        ..
-                    }) => Ok(true),
-                    // The node refuses it at its fees (the base fee rose above them): replace it.
-                    Err(TxError::Rpc {
-                        kind: RpcErrorKind::Underpriced,
-                        ..
-                    }) => self.replace(batch, last).await,
-                    Err(e) => Err(e),
-                }
-            }
-            TxStatus::NonceTaken => {
-                // Give the node a moment to index a receipt of ours before re-signing.
-                if now_secs() - last.created_at < 2 * self.bump_after.max(1) as i64 {
-                    return Ok(false);
-                }
-                warn!(
-                    batch = batch.id,
-                    "nonce taken by another transaction; signing again"
-                );
-                self.set_state(batch.id, BatchState::Built).await?;
-                Ok(true)
-            }
-        }
-    }
-
-    /// Signs a replacement of `last` (same nonce, higher fees), records it, broadcasts it.
-    async fn replace(&self, batch: &BatchRow, last: &crate::store::TxRow) -> Result<bool, TxError> {
-        let input = Self::commit_call(batch)?;
-        match self
-            .txm
-            .replace(last, self.domain.verifying_contract(), input)
-            .await?
-        {
-            Some(_) => Ok(true),
-            None => {
-                warn!(batch = batch.id, "fee ceiling reached; waiting");
-                Ok(false)
-            }
-        }
+        };
+        let commit = Commit {
+            batcher: self,
+            batch: &batch,
+            phase,
+        };
+        self.txm.advance(&commit, self.confirmations).await
     }
 
     /// Whether the escrow already holds a reservation of this batch (it was committed).
@@ -388,12 +264,6 @@ impl Batcher {
         batches::fail(&mut tx, batch.id, reason).await?;
         tx.commit().await?;
         metrics::counter!("relayer_batches_failed_total").increment(1);
-        Ok(())
-    }
-
-    async fn set_state(&self, id: i64, state: BatchState) -> Result<(), TxError> {
-        let mut conn = self.store.pool().acquire().await?;
-        batches::set_state(&mut conn, id, state).await?;
         Ok(())
     }
 
@@ -543,6 +413,83 @@ impl Batcher {
             .expect("ledger lock")
             .adjust_pending(&HashMap::new(), down);
         Ok(())
+    }
+}
+
+/// A batch's commit, as the transaction lifecycle drives it.
+struct Commit<'a> {
+    batcher: &'a Batcher,
+    batch: &'a BatchRow,
+    phase: TxPhase,
+}
+
+/// Commits stop at their fail points; a commit refused as underpriced is retried, not sent.
+static COMMIT_POLICY: Policy = Policy {
+    failpoints: ["batch_signed", "batch_broadcast", "batch_sent"],
+    sent_when_underpriced: false,
+    unsigned_without_tx: false,
+};
+
+impl TxJob for Commit<'_> {
+    fn kind(&self) -> &'static str {
+        "commit"
+    }
+
+    fn id(&self) -> i64 {
+        self.batch.id
+    }
+
+    fn phase(&self) -> TxPhase {
+        self.phase
+    }
+
+    fn policy(&self) -> &'static Policy {
+        &COMMIT_POLICY
+    }
+
+    fn to(&self) -> Address {
+        self.batcher.domain.verifying_contract()
+    }
+
+    async fn calldata(&self) -> Result<Bytes, TxError> {
+        Ok(Batcher::commit_call(self.batch)?)
+    }
+
+    async fn set_phase(&self, conn: &mut AnyConnection, phase: TxPhase) -> Result<(), StoreError> {
+        let state = match phase {
+            TxPhase::Unsigned => BatchState::Built,
+            TxPhase::Signed => BatchState::Signed,
+            TxPhase::Sent => BatchState::Sent,
+        };
+        batches::set_state(conn, self.batch.id, state).await
+    }
+
+    async fn would_revert(&self, reason: String) -> Result<bool, TxError> {
+        if self.batcher.committed_on_chain(self.batch).await? {
+            // A commit of ours was mined but its receipt was lost (e.g. the nonce was
+            // re-signed): the root is committed; find it in the follower's state.
+            info!(batch = self.batch.id, "root already committed on-chain");
+            return self.batcher.confirm_without_receipt(self.batch).await;
+        }
+        self.batcher.fail(self.batch, &reason).await?;
+        Ok(true)
+    }
+
+    async fn reverted(&self) -> Result<(), TxError> {
+        self.batcher
+            .fail(self.batch, "commit transaction reverted")
+            .await
+    }
+
+    async fn confirmed(&self, receipt: &TransactionReceipt) -> Result<(), TxError> {
+        let hash = hex0x(receipt.transaction_hash);
+        let block = receipt.block_number.unwrap_or_default();
+        self.batcher.confirm(self.batch, hash, block).await
+    }
+
+    /// After twice `bump_after` (at least 2 s): the node had time to index a receipt of ours.
+    fn resign_after_nonce_taken(&self, last: &TxRow) -> bool {
+        now_secs() - last.created_at >= 2 * self.batcher.bump_after.max(1) as i64
     }
 }
 

@@ -20,10 +20,11 @@
 
 use alloy::{
     primitives::{Address, Bytes, B256},
+    rpc::types::TransactionReceipt,
     sol_types::SolCall,
 };
-use fairtrain_chain::rpc::RpcErrorKind;
 use fairtrain_protocol::{bindings::TrainingEscrow, claim};
+use sqlx::AnyConnection;
 use tracing::{info, warn};
 
 use crate::{
@@ -31,9 +32,9 @@ use crate::{
     store::{
         jobs::{self, JobRow as Job, JobWork as Work},
         rows::parse,
-        JobState, ReceiptRow, Store, StoreError,
+        JobState, ReceiptRow, Store, StoreError, TxRow,
     },
-    txmgr::{TxError, TxManager, TxStatus},
+    txmgr::{Policy, Signing, TxError, TxJob, TxManager, TxPhase},
     util::{hex0x, now_secs},
 };
 
@@ -77,11 +78,6 @@ pub async fn request_release(
         );
     }
     Ok(id)
-}
-
-async fn set_state(store: &Store, id: i64, state: JobState) -> Result<(), StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    jobs::set_state(&mut conn, id, state).await
 }
 
 /// Finishes a job: `confirmed` with the hash of its mined transaction (empty: a release done by
@@ -183,12 +179,12 @@ async fn reverted(
     Ok(())
 }
 
-/// Drives the sponsored claims and the line releases, pipelined: follows every job in flight (lowest nonce first:
+/// Drives the sponsored claims and the line releases, pipelined: advances every job in flight
+/// (lowest nonce first) one step of the transaction lifecycle ([`crate::txmgr::lifecycle`]:
 /// rebroadcast when dropped, replaced with higher fees when stuck, finished when buried or
 /// reverted), then, if `sign_new`, signs and broadcasts the requested jobs (releases first, then
-/// the oldest) while fewer
-/// than `tx.max_claims_in_flight` are in flight. Their nonces are consecutive, so the node can
-/// mine several in one block. Returns whether anything changed.
+/// the oldest) while fewer than `tx.max_claims_in_flight` are in flight. Their nonces are
+/// consecutive, so the node can mine several in one block. Returns whether anything changed.
 ///
 /// The caller passes `sign_new = false` while a commit holds a lower nonce that is signed but
 /// not yet broadcast, so that claims and releases never reach the node ahead of it.
@@ -205,7 +201,8 @@ pub async fn drive(
 ) -> Result<bool, TxError> {
     let mut changed = false;
     for job in jobs::in_flight(store).await? {
-        changed |= follow(txm, store, &job, escrow, confirmations).await?;
+        let job = JobTx::new(txm, store, escrow, job)?;
+        changed |= txm.advance(&job, confirmations).await?;
     }
     if !sign_new {
         return Ok(changed);
@@ -216,145 +213,120 @@ pub async fn drive(
         return Ok(changed);
     }
     let mut signed = 0;
-    for mut job in jobs::requested(store, room).await? {
+    for job in jobs::requested(store, room).await? {
         changed = true;
-        if sign(txm, store, &job, escrow).await? {
+        // Signed now, then broadcast at once (a revert finishes the job without a nonce:
+        // `failed`, a claim's receipts can be requested again; a release of a line released
+        // elsewhere `confirmed`).
+        let mut job = JobTx::new(txm, store, escrow, job)?;
+        if txm.sign_job(&job).await? == Signing::Signed {
             signed += 1;
-            job.state = JobState::Signed;
-            follow(txm, store, &job, escrow, confirmations).await?;
+            job.phase = TxPhase::Signed;
+            txm.advance(&job, confirmations).await?;
         }
     }
     metrics::gauge!("relayer_claims_in_flight").set((flying + signed) as f64);
     Ok(changed)
 }
 
-/// Estimates, takes the next nonce, signs and records the transaction of a requested job
-/// (`requested` → `signed`). Returns `false` when it would revert: the job is then finished
-/// without a nonce (`failed`, a claim's receipts can be requested again; a release of a line
-/// released elsewhere `confirmed`).
-async fn sign(txm: &TxManager, store: &Store, job: &Job, escrow: Address) -> Result<bool, TxError> {
-    let input = calldata(store, txm, job).await?;
-    let gas = match txm.estimate_gas(escrow, &input).await {
-        Ok(gas) => gas,
-        Err(e) if e.is_revert() => {
-            reverted(txm, store, job, escrow, e.to_string()).await?;
-            return Ok(false);
-        }
-        Err(e) => return Err(e),
-    };
-    let fees = txm.fees().await?;
-    // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
-    // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
-    let mut tx = store.pool().begin().await?;
-    txm.sign_next(
-        &mut tx,
-        job.kind().as_str(),
-        job.id,
-        escrow,
-        input,
-        gas,
-        fees,
-    )
-    .await?;
-    jobs::set_state(&mut tx, job.id, JobState::Signed).await?;
-    tx.commit().await?;
-    failpoint::hit("claim_signed").await;
-    Ok(true)
+/// A job's transaction, as the lifecycle drives it.
+struct JobTx<'a> {
+    txm: &'a TxManager,
+    store: &'a Store,
+    escrow: Address,
+    job: Job,
+    phase: TxPhase,
 }
 
-/// Advances a job whose transaction is signed (`signed`: broadcast → `sent`) or sent (follow
-/// it to `confirmed` or `failed`). Returns whether anything changed.
-async fn follow(
-    txm: &TxManager,
-    store: &Store,
-    job: &Job,
-    escrow: Address,
-    confirmations: u64,
-) -> Result<bool, TxError> {
-    let txs = store.txs(job.kind().as_str(), job.id).await?;
-    let Some(last) = txs.last() else {
-        set_state(store, job.id, JobState::Requested).await?;
-        return Ok(true);
-    };
-    if job.state == JobState::Signed {
-        match txm.broadcast(last).await {
-            // Refused below the base fee: once sent, it is seen as dropped and replaced at
-            // market fees.
-            Ok(())
-            | Err(TxError::Rpc {
-                kind: RpcErrorKind::NonceTooLow | RpcErrorKind::Underpriced,
-                ..
-            }) => {}
-            Err(e) => return Err(e),
-        }
-        failpoint::hit("claim_broadcast").await;
-        set_state(store, job.id, JobState::Sent).await?;
-        failpoint::hit("claim_sent").await;
-        return Ok(true);
-    }
-    // Only the attempts of the current nonce can still be mined.
-    let current: Vec<_> = txs
-        .iter()
-        .filter(|t| t.nonce == last.nonce)
-        .cloned()
-        .collect();
-    match txm.status(&current).await? {
-        TxStatus::Mined { receipt, depth } => {
-            if !receipt.status() {
-                let reason = format!("{} transaction reverted", job.kind());
-                reverted(txm, store, job, escrow, reason).await?;
-            } else if depth >= confirmations.max(1) {
-                failpoint::hit("claim_mined").await;
-                finish(store, job, Ok(hex0x(receipt.transaction_hash))).await?;
-                failpoint::hit("claim_confirmed").await;
-            } else {
-                return Ok(false);
+/// Jobs stop at their fail points; a job refused as underpriced is sent (and then replaced as
+/// dropped); a job whose transaction is lost is requested again.
+static JOB_POLICY: Policy = Policy {
+    failpoints: ["claim_signed", "claim_broadcast", "claim_sent"],
+    sent_when_underpriced: true,
+    unsigned_without_tx: true,
+};
+
+impl<'a> JobTx<'a> {
+    fn new(
+        txm: &'a TxManager,
+        store: &'a Store,
+        escrow: Address,
+        job: Job,
+    ) -> Result<Self, StoreError> {
+        let phase = match job.state {
+            JobState::Requested => TxPhase::Unsigned,
+            JobState::Signed => TxPhase::Signed,
+            JobState::Sent => TxPhase::Sent,
+            other @ (JobState::Confirmed | JobState::Failed) => {
+                return Err(StoreError::Corrupt(format!(
+                    "job {} driven in state {other}",
+                    job.id
+                )))
             }
-            Ok(true)
-        }
-        // Stuck: replaced with higher fees, exactly as a commit is.
-        TxStatus::Pending if txm.bump_due(last) => replace(txm, store, job, last, escrow).await,
-        TxStatus::Pending => Ok(false),
-        TxStatus::Dropped => match txm.broadcast(last).await {
-            Ok(())
-            | Err(TxError::Rpc {
-                kind: RpcErrorKind::NonceTooLow,
-                ..
-            }) => Ok(true),
-            // The node refuses it at its fees (the base fee rose above them).
-            Err(TxError::Rpc {
-                kind: RpcErrorKind::Underpriced,
-                ..
-            }) => replace(txm, store, job, last, escrow).await,
-            Err(e) => Err(e),
-        },
-        TxStatus::NonceTaken => {
-            if now_secs() - job.updated_at > 60 {
-                set_state(store, job.id, JobState::Requested).await?;
-            }
-            Ok(false)
-        }
+        };
+        Ok(Self {
+            txm,
+            store,
+            escrow,
+            job,
+            phase,
+        })
     }
 }
 
-/// Replaces a job's transaction with higher fees (same nonce).
-async fn replace(
-    txm: &TxManager,
-    store: &Store,
-    job: &Job,
-    last: &crate::store::TxRow,
-    escrow: Address,
-) -> Result<bool, TxError> {
-    let input = calldata(store, txm, job).await?;
-    match txm.replace(last, escrow, input).await? {
-        Some(_) => Ok(true),
-        None => {
-            warn!(
-                job = job.id,
-                kind = job.kind().as_str(),
-                "fee ceiling reached; waiting"
-            );
-            Ok(false)
-        }
+impl TxJob for JobTx<'_> {
+    fn kind(&self) -> &'static str {
+        self.job.kind().as_str()
+    }
+
+    fn id(&self) -> i64 {
+        self.job.id
+    }
+
+    fn phase(&self) -> TxPhase {
+        self.phase
+    }
+
+    fn policy(&self) -> &'static Policy {
+        &JOB_POLICY
+    }
+
+    fn to(&self) -> Address {
+        self.escrow
+    }
+
+    async fn calldata(&self) -> Result<Bytes, TxError> {
+        Ok(calldata(self.store, self.txm, &self.job).await?)
+    }
+
+    async fn set_phase(&self, conn: &mut AnyConnection, phase: TxPhase) -> Result<(), StoreError> {
+        let state = match phase {
+            TxPhase::Unsigned => JobState::Requested,
+            TxPhase::Signed => JobState::Signed,
+            TxPhase::Sent => JobState::Sent,
+        };
+        jobs::set_state(conn, self.job.id, state).await
+    }
+
+    async fn would_revert(&self, reason: String) -> Result<bool, TxError> {
+        reverted(self.txm, self.store, &self.job, self.escrow, reason).await?;
+        Ok(true)
+    }
+
+    async fn reverted(&self) -> Result<(), TxError> {
+        let reason = format!("{} transaction reverted", self.job.kind());
+        reverted(self.txm, self.store, &self.job, self.escrow, reason).await
+    }
+
+    async fn confirmed(&self, receipt: &TransactionReceipt) -> Result<(), TxError> {
+        failpoint::hit("claim_mined").await;
+        finish(self.store, &self.job, Ok(hex0x(receipt.transaction_hash))).await?;
+        failpoint::hit("claim_confirmed").await;
+        Ok(())
+    }
+
+    /// A minute after the job last changed.
+    fn resign_after_nonce_taken(&self, _last: &TxRow) -> bool {
+        now_secs() - self.job.updated_at > 60
     }
 }

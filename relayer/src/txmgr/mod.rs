@@ -4,6 +4,12 @@
 //! Every signed transaction is recorded (`txs`) in the same store transaction as the state
 //! change that needs it, before it is broadcast; so after a crash the relayer rebroadcasts the
 //! same bytes (or finds them mined) instead of signing a second transaction for the same work.
+//! Every kind of work walks the same lifecycle ([`lifecycle`]: [`TxJob`] driven by
+//! [`TxManager::advance`]).
+
+pub mod lifecycle;
+
+pub use lifecycle::{Policy, Signing, TxJob, TxPhase};
 
 use alloy::{
     eips::{eip2718::Encodable2718, BlockNumberOrTag},
