@@ -10,6 +10,9 @@
 //! | `confirmed` | the root is committed and buried | receipts are `committed`; payees can claim |
 //! | `failed` | the commit reverted or cannot be sent | its receipts return to `pending` |
 //!
+//! From `built` on, a commit walks the transaction lifecycle shared with claims and releases
+//! ([`crate::txmgr::lifecycle`]); the SQL of each state change is `store::batches`.
+//!
 //! After a crash the batcher picks up the oldest unfinished batch and continues from its state:
 //! it never builds a second batch while one is unfinished, and it never signs a second
 //! transaction for a batch except as a fee bump of the same nonce, so a root is committed at

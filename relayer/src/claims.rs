@@ -5,9 +5,9 @@
 //! batch first) and marks their receipts, in one store transaction; [`request_release`] records
 //! a release job, `release(payer, relayer, token)` of one of the relayer's lines whose batches
 //! all expired (the batcher asks for it when the line holds receipts waiting to be committed).
-//! The batcher's loop then drives each job like a commit:
-//! `requested` → `signed` → `sent` → `confirmed` (or `failed`, which frees a claim's receipts for
-//! another request). Up to `tx.max_claims_in_flight` jobs are signed and sent at once, on
+//! The batcher's loop then drives each job through the same transaction lifecycle as a commit
+//! ([`crate::txmgr::lifecycle`]): `requested` → `signed` → `sent` → `confirmed` (or `failed`,
+//! which frees a claim's receipts for another request); the jobs' SQL is `store::jobs`. Up to `tx.max_claims_in_flight` jobs are signed and sent at once, on
 //! consecutive nonces (see [`drive`]); requested releases go first. A release that would revert
 //! or reverted because the line was released by someone else (`NothingReserved`: its
 //! `reservedUntil` is no longer the one the job was for) is `confirmed`: the line is released.
