@@ -12,6 +12,7 @@ pub mod ledger;
 mod migrate;
 pub mod rows;
 pub mod state;
+pub mod txs;
 
 use std::str::FromStr;
 
