@@ -12,7 +12,10 @@
 
 use std::future::Future;
 
-use alloy::{primitives::Address, primitives::Bytes, rpc::types::TransactionReceipt};
+use alloy::{
+    primitives::{Address, Bytes},
+    rpc::types::TransactionReceipt,
+};
 use fairtrain_chain::rpc::RpcErrorKind;
 use sqlx::AnyConnection;
 use tracing::{info, warn};
