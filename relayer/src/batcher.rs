@@ -10,12 +10,14 @@
 //! | `confirmed` | the root is committed and buried | receipts are `committed`; payees can claim |
 //! | `failed` | the commit reverted or cannot be sent | its receipts return to `pending` |
 //!
+//! From `built` on, a commit walks the transaction lifecycle shared with claims and releases
+//! ([`crate::txmgr::lifecycle`]); the SQL of each state change is `store::batches`.
+//!
 //! After a crash the batcher picks up the oldest unfinished batch and continues from its state:
 //! it never builds a second batch while one is unfinished, and it never signs a second
 //! transaction for a batch except as a fee bump of the same nonce, so a root is committed at
 //! most once (the escrow also refuses a `(root, payer, token)` twice).
 
-use fairtrain_chain::rpc::RpcErrorKind;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
@@ -24,15 +26,16 @@ use std::{
 
 use alloy::{
     primitives::{Address, Bytes, B256, U256},
+    rpc::types::TransactionReceipt,
     sol_types::SolCall,
 };
 use fairtrain_protocol::{
     batch::{data_hash, BatchData, Reservation, BATCH_DATA_VERSION},
     bindings::{Escrow, TrainingEscrow},
     wire::SignedReceipt,
-    EscrowDomain, ReceiptSignature,
+    EscrowDomain,
 };
-use sqlx::Row;
+use sqlx::AnyConnection;
 use tracing::{info, warn};
 
 use crate::{
@@ -41,9 +44,13 @@ use crate::{
     failpoint,
     ingest::Ledger,
     pricing::PoolCounts,
-    store::{rows::parse, Backend, BatchRow, ReceiptRow, Store, StoreError},
+    store::{
+        batches::{self, NewBatch},
+        rows::parse,
+        Backend, BatchRow, BatchState, ReceiptRow, Store, StoreError, TxRow,
+    },
     tree::LevelTree,
-    txmgr::{TxError, TxManager, TxStatus},
+    txmgr::{Policy, TxError, TxJob, TxManager, TxPhase},
     util::{hex0x, now_secs},
 };
 
@@ -127,7 +134,7 @@ impl Batcher {
         // broadcast, so the node never receives one ahead of a lower commit nonce. Jobs already
         // in flight are always followed: after a reorganisation a claim may hold a lower nonce
         // than the commit, which cannot be mined before the claim is sent again.
-        let commit_broadcast = active.as_ref().is_none_or(|b| b.state == "sent");
+        let commit_broadcast = active.as_ref().is_none_or(|b| b.state == BatchState::Sent);
         let batch_active = active.is_some();
         if let Some(batch) = active {
             changed |= self.drive(batch).await?;
@@ -167,153 +174,24 @@ impl Batcher {
         .into())
     }
 
+    /// Advances the unfinished `batch` one step of its commit's lifecycle.
     async fn drive(&self, batch: BatchRow) -> Result<bool, TxError> {
-        match batch.state.as_str() {
-            "built" => self.sign(&batch).await,
-            "signed" => {
-                let txs = self.store.txs("commit", batch.id).await?;
-                let last = txs.last().ok_or_else(|| {
-                    StoreError::Corrupt(format!("batch {} signed without a tx", batch.id))
-                })?;
-                match self.txm.broadcast(last).await {
-                    Ok(()) => {}
-                    // Already mined (e.g. before a crash): the `sent` state will find it.
-                    Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow,
-                        ..
-                    }) => {}
-                    Err(e) => return Err(e),
-                }
-                failpoint::hit("batch_broadcast").await;
-                self.set_state(batch.id, "sent").await?;
-                failpoint::hit("batch_sent").await;
-                Ok(true)
-            }
-            "sent" => self.follow(&batch).await,
-            other => {
-                Err(StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into())
-            }
-        }
-    }
-
-    async fn sign(&self, batch: &BatchRow) -> Result<bool, TxError> {
-        let input = Self::commit_call(batch)?;
-        let escrow = self.domain.verifying_contract();
-        let gas = match self.txm.estimate_gas(escrow, &input).await {
-            Ok(gas) => gas,
-            Err(e) if e.is_revert() => {
-                if self.committed_on_chain(batch).await? {
-                    // A commit of ours was mined but its receipt was lost (e.g. the nonce was
-                    // re-signed): the root is committed; find it in the follower's state.
-                    info!(batch = batch.id, "root already committed on-chain");
-                    return self.confirm_without_receipt(batch).await;
-                }
-                self.fail(batch, &e.to_string()).await?;
-                return Ok(true);
-            }
-            Err(e) => return Err(e),
-        };
-        let fees = self.txm.fees().await?;
-        // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
-        // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
-        let mut tx = self.store.pool().begin().await?;
-        let nonce = self
-            .txm
-            .sign_next(&mut tx, "commit", batch.id, escrow, input, gas, fees)
-            .await?
-            .nonce;
-        sqlx::query("UPDATE batches SET state = 'signed', updated_at = $1 WHERE id = $2")
-            .bind(now_secs())
-            .bind(batch.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        info!(batch = batch.id, nonce, "commit signed");
-        failpoint::hit("batch_signed").await;
-        Ok(true)
-    }
-
-    async fn follow(&self, batch: &BatchRow) -> Result<bool, TxError> {
-        let txs = self.store.txs("commit", batch.id).await?;
-        let Some(last) = txs.last() else {
-            return Err(
-                StoreError::Corrupt(format!("batch {} sent without a tx", batch.id)).into(),
-            );
-        };
-        // Only the attempts of the current nonce can still be mined.
-        let current: Vec<_> = txs
-            .iter()
-            .filter(|t| t.nonce == last.nonce)
-            .cloned()
-            .collect();
-        match self.txm.status(&current).await? {
-            TxStatus::Mined { receipt, depth } => {
-                if !receipt.status() {
-                    self.fail(batch, "commit transaction reverted").await?;
-                    return Ok(true);
-                }
-                if depth < self.confirmations {
-                    return Ok(false);
-                }
-                self.confirm(
-                    batch,
-                    hex0x(receipt.transaction_hash),
-                    receipt.block_number.unwrap_or_default(),
+        let phase = match batch.state {
+            BatchState::Built => TxPhase::Unsigned,
+            BatchState::Signed => TxPhase::Signed,
+            BatchState::Sent => TxPhase::Sent,
+            other @ (BatchState::Confirmed | BatchState::Failed) => {
+                return Err(
+                    StoreError::Corrupt(format!("batch {} in state {other}", batch.id)).into(),
                 )
-                .await?;
-                Ok(true)
             }
-            TxStatus::Pending => {
-                if now_secs() - last.created_at < self.bump_after as i64 {
-                    return Ok(false);
-                }
-                self.replace(batch, last).await
-            }
-            TxStatus::Dropped => {
-                warn!(batch = batch.id, hash = %last.hash, "commit dropped; rebroadcasting");
-                match self.txm.broadcast(last).await {
-                    Ok(())
-                    | Err(TxError::Rpc {
-                        kind: RpcErrorKind::NonceTooLow,
-                        ..
-                    }) => Ok(true),
-                    // The node refuses it at its fees (the base fee rose above them): replace it.
-                    Err(TxError::Rpc {
-                        kind: RpcErrorKind::Underpriced,
-                        ..
-                    }) => self.replace(batch, last).await,
-                    Err(e) => Err(e),
-                }
-            }
-            TxStatus::NonceTaken => {
-                // Give the node a moment to index a receipt of ours before re-signing.
-                if now_secs() - last.created_at < 2 * self.bump_after.max(1) as i64 {
-                    return Ok(false);
-                }
-                warn!(
-                    batch = batch.id,
-                    "nonce taken by another transaction; signing again"
-                );
-                self.set_state(batch.id, "built").await?;
-                Ok(true)
-            }
-        }
-    }
-
-    /// Signs a replacement of `last` (same nonce, higher fees), records it, broadcasts it.
-    async fn replace(&self, batch: &BatchRow, last: &crate::store::TxRow) -> Result<bool, TxError> {
-        let input = Self::commit_call(batch)?;
-        match self
-            .txm
-            .replace(last, self.domain.verifying_contract(), input)
-            .await?
-        {
-            Some(_) => Ok(true),
-            None => {
-                warn!(batch = batch.id, "fee ceiling reached; waiting");
-                Ok(false)
-            }
-        }
+        };
+        let commit = Commit {
+            batcher: self,
+            batch: &batch,
+            phase,
+        };
+        self.txm.advance(&commit, self.confirmations).await
     }
 
     /// Whether the escrow already holds a reservation of this batch (it was committed).
@@ -359,25 +237,8 @@ impl Batcher {
             // are locked first, as ingest does, so the two never wait on each other in a cycle.
             crate::store::ledger::release(&mut tx, &batch.reservations()?).await?;
         }
-        sqlx::query(
-            "UPDATE batches SET state = 'confirmed', commit_tx = $1, commit_block = $2, \
-             updated_at = $3 WHERE id = $4",
-        )
-        .bind(if tx_hash.is_empty() {
-            None
-        } else {
-            Some(tx_hash)
-        })
-        .bind(block as i64)
-        .bind(now_secs())
-        .bind(batch.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE receipts SET status = 'committed' WHERE batch_id = $1")
-            .bind(batch.id)
-            .execute(&mut *tx)
-            .await?;
-        Store::record_committed_heads(&mut tx, batch.id).await?;
+        let tx_hash = (!tx_hash.is_empty()).then_some(tx_hash);
+        batches::confirm(&mut tx, batch.id, tx_hash, block).await?;
         tx.commit().await?;
         let root: B256 = parse("root", &batch.root)?;
         let amounts = batch
@@ -403,33 +264,9 @@ impl Batcher {
             reason, "batch failed; its receipts return to pending"
         );
         let mut tx = self.store.begin_write().await?;
-        sqlx::query(
-            "UPDATE batches SET state = 'failed', error = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(reason.to_owned())
-        .bind(now_secs())
-        .bind(batch.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE receipts SET status = 'pending', batch_id = NULL, leaf_index = NULL, \
-             proof = NULL WHERE batch_id = $1",
-        )
-        .bind(batch.id)
-        .execute(&mut *tx)
-        .await?;
+        batches::fail(&mut tx, batch.id, reason).await?;
         tx.commit().await?;
         metrics::counter!("relayer_batches_failed_total").increment(1);
-        Ok(())
-    }
-
-    async fn set_state(&self, id: i64, state: &str) -> Result<(), TxError> {
-        sqlx::query("UPDATE batches SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state.to_owned())
-            .bind(now_secs())
-            .bind(id)
-            .execute(self.store.pool())
-            .await?;
         Ok(())
     }
 
@@ -519,6 +356,8 @@ impl Batcher {
         Ok(true)
     }
 
+    /// Records a batch of `rows` (re-priced as `repriced`) in state `built`, in one store
+    /// transaction with the re-priced amounts and, on PostgreSQL, the shared ledger's change.
     async fn build(
         &self,
         rows: Vec<ReceiptRow>,
@@ -526,98 +365,20 @@ impl Batcher {
         repriced: &[Repriced],
         chain_now: u64,
     ) -> Result<(), TxError> {
-        let receipts = rows
-            .iter()
-            .map(signed_receipt)
-            .collect::<Result<Vec<_>, _>>()?;
-        let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
-        let tree = LevelTree::from_receipts(&self.domain, &plain)
-            .ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
-        let data = BatchData {
-            version: BATCH_DATA_VERSION,
-            chain_id: self.domain.chain_id(),
-            escrow: self.domain.verifying_contract(),
-            root: tree.root(),
-            receipts,
-            reservations,
-        };
-        let bytes = data.to_bytes();
-        let hash = hex0x(data_hash(&bytes));
-        let uri = format!("{}/v1/data/{hash}", self.public_url.trim_end_matches('/'));
-        let body = String::from_utf8(bytes).expect("JSON is UTF-8");
-        let mut tx = self.store.begin_write().await?;
+        let batch = assemble(&self.domain, &self.public_url, &rows, reservations)?;
         let (up, down) = ledger_changes(repriced);
+        let amounts: Vec<_> = repriced
+            .iter()
+            .map(|r| (r.digest.clone(), r.new.to_string()))
+            .collect();
+        let mut tx = self.store.begin_write().await?;
         if self.store.backend() == Backend::Postgres && !repriced.is_empty() {
             // The payer rows are locked first, as ingest and confirmation do.
             crate::store::ledger::adjust(&mut tx, &up, &down).await?;
         }
-        for r in repriced {
-            sqlx::query("UPDATE receipts SET amount = $1 WHERE digest = $2 AND status = 'pending'")
-                .bind(r.new.to_string())
-                .bind(r.digest.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM batches")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        sqlx::query(
-            "INSERT INTO batch_data (data_hash, body) VALUES ($1, $2) ON CONFLICT (data_hash) DO NOTHING",
-        )
-        .bind(hash.clone())
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
-        let now = now_secs();
-        sqlx::query(
-            "INSERT INTO batches (id, state, root, receipt_count, data_hash, data_uri, \
-             reservations, created_at, updated_at) VALUES ($1, 'built', $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(id)
-        .bind(hex0x(data.root))
-        .bind(rows.len() as i64)
-        .bind(hash.clone())
-        .bind(uri)
-        .bind(serde_json::to_string(&data.reservations).expect("plain data"))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for (index, row) in rows.iter().enumerate() {
-            let proof = tree
-                .proof(index)
-                .ok_or_else(|| StoreError::Corrupt(format!("proof {index}")))?
-                .iter()
-                .map(hex0x)
-                .collect::<Vec<_>>()
-                .join(",");
-            sqlx::query(
-                "UPDATE receipts SET status = 'batched', batch_id = $1, leaf_index = $2, proof = $3 \
-                 WHERE digest = $4 AND status = 'pending'",
-            )
-            .bind(id)
-            .bind(index as i64)
-            .bind(proof)
-            .bind(row.digest.clone())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Ingest must count a raised amount from now on; a lowered one only once stored.
-        self.ledger
-            .lock()
-            .expect("ledger lock")
-            .adjust_pending(&up, &HashMap::new());
-        if let Err(e) = tx.commit().await {
-            self.ledger
-                .lock()
-                .expect("ledger lock")
-                .adjust_pending(&HashMap::new(), &up);
-            return Err(e.into());
-        }
-        self.ledger
-            .lock()
-            .expect("ledger lock")
-            .adjust_pending(&HashMap::new(), &down);
+        batches::set_pending_amounts(&mut tx, &amounts).await?;
+        let id = batches::insert_built(&mut tx, &batch).await?;
+        self.commit_repriced(tx, &up, &down).await?;
         if !repriced.is_empty() {
             info!(
                 batch = id,
@@ -625,42 +386,164 @@ impl Batcher {
                 "receipts re-priced over their lines' pools"
             );
         }
-        info!(batch = id, receipts = rows.len(), root = %data.root, data_hash = %hash, chain_now, "batch built");
+        info!(batch = id, receipts = rows.len(), root = %batch.root, data_hash = %batch.data_hash, chain_now, "batch built");
         metrics::counter!("relayer_batches_built_total").increment(1);
         failpoint::hit("batch_built").await;
         Ok(())
     }
-}
 
-/// The wire form of a stored receipt.
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if a column does not parse.
-pub fn signed_receipt(row: &ReceiptRow) -> Result<SignedReceipt, StoreError> {
-    let signature: alloy::primitives::Bytes = parse("signature", &row.signature)?;
-    Ok(SignedReceipt {
-        payer: parse("payer", &row.payer)?,
-        license_id: parse("license_id", &row.license_id)?,
-        terms_id: parse("terms_id", &row.terms_id)?,
-        run_id: parse("run_id", &row.run_id)?,
-        cumulative_samples: parse("cumulative", &row.cumulative)?,
-        issued_at: parse("issued_at", &row.issued_at)?,
-        signature: ReceiptSignature::from_slice(&signature)
-            .map_err(|e| StoreError::Corrupt(format!("signature: {e}")))?,
-    })
-}
-
-/// The Merkle proof stored with a batched receipt.
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if it does not parse.
-pub fn proof_of(row: &ReceiptRow) -> Result<Vec<B256>, StoreError> {
-    match row.proof.as_deref() {
-        None | Some("") => Ok(Vec::new()),
-        Some(p) => p.split(',').map(|h| parse("proof", h)).collect(),
+    /// Commits `tx`, which re-priced receipts by `up` and `down`, keeping ingest's ledger
+    /// safe: it counts a raised amount from before the commit, a lowered one only after it.
+    async fn commit_repriced(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        up: &PendingChange,
+        down: &PendingChange,
+    ) -> Result<(), TxError> {
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .adjust_pending(up, &HashMap::new());
+        if let Err(e) = tx.commit().await {
+            self.ledger
+                .lock()
+                .expect("ledger lock")
+                .adjust_pending(&HashMap::new(), up);
+            return Err(e.into());
+        }
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .adjust_pending(&HashMap::new(), down);
+        Ok(())
     }
+}
+
+/// A batch's commit, as the transaction lifecycle drives it.
+struct Commit<'a> {
+    batcher: &'a Batcher,
+    batch: &'a BatchRow,
+    phase: TxPhase,
+}
+
+/// Commits stop at their fail points; a commit refused as underpriced is retried, not sent.
+static COMMIT_POLICY: Policy = Policy {
+    failpoints: ["batch_signed", "batch_broadcast", "batch_sent"],
+    sent_when_underpriced: false,
+    unsigned_without_tx: false,
+};
+
+impl TxJob for Commit<'_> {
+    fn kind(&self) -> &'static str {
+        "commit"
+    }
+
+    fn id(&self) -> i64 {
+        self.batch.id
+    }
+
+    fn phase(&self) -> TxPhase {
+        self.phase
+    }
+
+    fn policy(&self) -> &'static Policy {
+        &COMMIT_POLICY
+    }
+
+    fn to(&self) -> Address {
+        self.batcher.domain.verifying_contract()
+    }
+
+    async fn calldata(&self) -> Result<Bytes, TxError> {
+        Ok(Batcher::commit_call(self.batch)?)
+    }
+
+    async fn set_phase(&self, conn: &mut AnyConnection, phase: TxPhase) -> Result<(), StoreError> {
+        let state = match phase {
+            TxPhase::Unsigned => BatchState::Built,
+            TxPhase::Signed => BatchState::Signed,
+            TxPhase::Sent => BatchState::Sent,
+        };
+        batches::set_state(conn, self.batch.id, state).await
+    }
+
+    async fn would_revert(&self, reason: String) -> Result<bool, TxError> {
+        if self.batcher.committed_on_chain(self.batch).await? {
+            // A commit of ours was mined but its receipt was lost (e.g. the nonce was
+            // re-signed): the root is committed; find it in the follower's state.
+            info!(batch = self.batch.id, "root already committed on-chain");
+            return self.batcher.confirm_without_receipt(self.batch).await;
+        }
+        self.batcher.fail(self.batch, &reason).await?;
+        Ok(true)
+    }
+
+    async fn reverted(&self) -> Result<(), TxError> {
+        self.batcher
+            .fail(self.batch, "commit transaction reverted")
+            .await
+    }
+
+    async fn confirmed(&self, receipt: &TransactionReceipt) -> Result<(), TxError> {
+        let hash = hex0x(receipt.transaction_hash);
+        let block = receipt.block_number.unwrap_or_default();
+        self.batcher.confirm(self.batch, hash, block).await
+    }
+
+    /// After twice `bump_after` (at least 2 s): the node had time to index a receipt of ours.
+    fn resign_after_nonce_taken(&self, last: &TxRow) -> bool {
+        now_secs() - last.created_at >= 2 * self.batcher.bump_after.max(1) as i64
+    }
+}
+
+/// The batch of `rows` (in leaf order) with `reservations`, as the escrow of `domain` commits
+/// it: the receipts' tree and proofs, the batch data and where `public_url` publishes it.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if a row does not parse or `rows` is empty.
+pub fn assemble(
+    domain: &EscrowDomain,
+    public_url: &str,
+    rows: &[ReceiptRow],
+    reservations: Vec<Reservation>,
+) -> Result<NewBatch, StoreError> {
+    let receipts = rows
+        .iter()
+        .map(ReceiptRow::signed_receipt)
+        .collect::<Result<Vec<_>, _>>()?;
+    let plain: Vec<_> = receipts.iter().map(SignedReceipt::receipt).collect();
+    let tree = LevelTree::from_receipts(domain, &plain)
+        .ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
+    let mut leaves = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let proof = tree
+            .proof(index)
+            .ok_or_else(|| StoreError::Corrupt(format!("proof {index}")))?
+            .iter()
+            .map(hex0x)
+            .collect::<Vec<_>>()
+            .join(",");
+        leaves.push((row.digest.clone(), proof));
+    }
+    let data = BatchData {
+        version: BATCH_DATA_VERSION,
+        chain_id: domain.chain_id(),
+        escrow: domain.verifying_contract(),
+        root: tree.root(),
+        receipts,
+        reservations,
+    };
+    let bytes = data.to_bytes();
+    let hash = hex0x(data_hash(&bytes));
+    Ok(NewBatch {
+        root: hex0x(data.root),
+        data_uri: format!("{}/v1/data/{hash}", public_url.trim_end_matches('/')),
+        data_hash: hash,
+        body: String::from_utf8(bytes).expect("JSON is UTF-8"),
+        reservations: serde_json::to_string(&data.reservations).expect("plain data"),
+        leaves,
+    })
 }
 
 /// Seconds the batcher allows between cutting a batch and its commit being mined: a line whose
@@ -821,6 +704,7 @@ pub fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ReceiptStatus;
 
     fn row(seq: i64, payer: u8, amount: u64) -> ReceiptRow {
         ReceiptRow {
@@ -839,12 +723,75 @@ mod tests {
             chargeable_from: 0,
             received_at: seq,
             seq,
-            status: "pending".into(),
+            status: ReceiptStatus::Pending,
             batch_id: None,
             leaf_index: None,
             proof: None,
             claim_tx: None,
         }
+    }
+
+    #[test]
+    fn assemble_publishes_the_receipts_in_leaf_order_with_their_proofs() {
+        let domain = EscrowDomain::new(31337, Address::repeat_byte(0xee));
+        let key: alloy::signers::local::PrivateKeySigner =
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+                .parse()
+                .unwrap();
+        let rows: Vec<ReceiptRow> = (1..=3u64)
+            .map(|n| {
+                let receipt = fairtrain_protocol::Receipt {
+                    payer: Address::repeat_byte(1),
+                    licenseId: U256::from(1),
+                    termsId: 1,
+                    runId: B256::repeat_byte(n as u8),
+                    cumulativeSamples: n,
+                    issuedAt: 100,
+                };
+                let signed = SignedReceipt::sign(&domain, &key, &receipt).unwrap();
+                ReceiptRow {
+                    digest: hex0x(domain.digest(&receipt)),
+                    usage_key: hex0x(receipt.usage_key()),
+                    run_id: hex0x(receipt.runId),
+                    cumulative: n.to_string(),
+                    issued_at: "100".into(),
+                    signature: hex0x(signed.signature.as_bytes()),
+                    ..row(n as i64, 1, 10)
+                }
+            })
+            .collect();
+        let reservations = vec![Reservation {
+            payer: Address::repeat_byte(1),
+            token: Address::repeat_byte(0xaa),
+            amount: U256::from(30),
+        }];
+        let batch = assemble(&domain, "http://relayer/", &rows, reservations.clone()).unwrap();
+        let plain: Vec<_> = rows
+            .iter()
+            .map(|r| r.signed_receipt().unwrap().receipt())
+            .collect();
+        let tree = LevelTree::from_receipts(&domain, &plain).unwrap();
+        assert_eq!(batch.root, hex0x(tree.root()));
+        assert_eq!(batch.data_hash, hex0x(data_hash(batch.body.as_bytes())));
+        assert_eq!(
+            batch.data_uri,
+            format!("http://relayer/v1/data/{}", batch.data_hash)
+        );
+        let digests: Vec<_> = batch.leaves.iter().map(|(d, _)| d.clone()).collect();
+        assert_eq!(
+            digests,
+            rows.iter().map(|r| r.digest.clone()).collect::<Vec<_>>()
+        );
+        for (index, (_, proof)) in batch.leaves.iter().enumerate() {
+            let want: Vec<_> = tree.proof(index).unwrap().iter().map(hex0x).collect();
+            assert_eq!(proof, &want.join(","));
+        }
+        let published: Vec<Reservation> = serde_json::from_str(&batch.reservations).unwrap();
+        assert_eq!(published, reservations);
+        assert!(matches!(
+            assemble(&domain, "http://relayer", &[], Vec::new()),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -4,34 +4,37 @@
 //! [`request`] records claim jobs (one per `claims_per_tx` receipts of a confirmed batch, oldest
 //! batch first) and marks their receipts, in one store transaction; [`request_release`] records
 //! a release job, `release(payer, relayer, token)` of one of the relayer's lines whose batches
-//! all expired (the batcher asks for it when the line holds receipts waiting to be committed,
-//! see [`crate::batcher`]). The batcher's loop then drives each job like a commit:
-//! `requested` → `signed` → `sent` → `confirmed` (or `failed`, which frees a claim's receipts for
-//! another request). Up to `tx.max_claims_in_flight` jobs are signed and sent at once, on
+//! all expired (the batcher asks for it when the line holds receipts waiting to be committed).
+//! The batcher's loop then drives each job through the same transaction lifecycle as a commit
+//! ([`crate::txmgr::lifecycle`]): `requested` → `signed` → `sent` → `confirmed` (or `failed`,
+//! which frees a claim's receipts for another request); the jobs' SQL is `store::jobs`. Up to `tx.max_claims_in_flight` jobs are signed and sent at once, on
 //! consecutive nonces (see [`drive`]); requested releases go first. A release that would revert
 //! or reverted because the line was released by someone else (`NothingReserved`: its
 //! `reservedUntil` is no longer the one the job was for) is `confirmed`: the line is released.
 //! Payees can also fetch their proofs from the API and claim themselves.
 //!
-//! Fail points (see [`crate::failpoint`]) mark each step, for the crash tests: `claim_signed`
+//! Fail points (see [`failpoint`]) mark each step, for the crash tests: `claim_signed`
 //! (transaction signed and recorded, not broadcast), `claim_broadcast` (broadcast, job still
 //! `signed`), `claim_sent` (job `sent`), `claim_mined` (mined and buried, job not finished),
 //! `claim_confirmed` (job and receipts marked).
 
 use alloy::{
     primitives::{Address, Bytes, B256},
+    rpc::types::TransactionReceipt,
     sol_types::SolCall,
 };
-use fairtrain_chain::rpc::RpcErrorKind;
 use fairtrain_protocol::{bindings::TrainingEscrow, claim};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AnyConnection;
 use tracing::{info, warn};
 
 use crate::{
-    batcher::{proof_of, signed_receipt},
     failpoint,
-    store::{rows::parse, ReceiptRow, Store, StoreError},
-    txmgr::{TxError, TxManager, TxStatus},
+    store::{
+        jobs::{self, JobRow as Job, JobWork as Work},
+        rows::parse,
+        JobState, ReceiptRow, Store, StoreError, TxRow,
+    },
+    txmgr::{Policy, Signing, TxError, TxJob, TxManager, TxPhase},
     util::{hex0x, now_secs},
 };
 
@@ -49,53 +52,7 @@ pub async fn request(
     batch_id: Option<i64>,
     per_tx: usize,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut tx = store.begin_write().await?;
-    let rows = sqlx::query(
-        "SELECT r.digest, r.batch_id FROM receipts r JOIN batches b ON b.id = r.batch_id \
-         WHERE b.state = 'confirmed' AND r.status = 'committed' AND r.claim_tx IS NULL \
-         AND ($1 < 0 OR r.batch_id = $1) ORDER BY r.batch_id, r.leaf_index",
-    )
-    .bind(batch_id.unwrap_or(-1))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut by_batch: Vec<(i64, Vec<String>)> = Vec::new();
-    for row in rows {
-        let digest: String = row.try_get(0)?;
-        let batch: i64 = row.try_get(1)?;
-        match by_batch.last_mut() {
-            Some((b, digests)) if *b == batch && digests.len() < per_tx => digests.push(digest),
-            _ => by_batch.push((batch, vec![digest])),
-        }
-    }
-    let mut next: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM claims")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    let now = now_secs();
-    let mut ids = Vec::new();
-    for (batch, digests) in by_batch {
-        sqlx::query(
-            "INSERT INTO claims (id, kind, batch_id, state, digests, created_at, updated_at) \
-             VALUES ($1, 'claim', $2, 'requested', $3, $4, $4)",
-        )
-        .bind(next)
-        .bind(batch)
-        .bind(digests.join(","))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for digest in &digests {
-            sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE digest = $2")
-                .bind(format!("claim:{next}"))
-                .bind(digest.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
-        ids.push(next);
-        next += 1;
-    }
-    tx.commit().await?;
-    Ok(ids)
+    jobs::request_claims(store, batch_id, per_tx).await
 }
 
 /// Records a job releasing the relayer's line `(payer, relayer, token)`, locked until
@@ -112,141 +69,15 @@ pub async fn request_release(
     token: Address,
     reserved_until: u64,
 ) -> Result<Option<i64>, StoreError> {
-    let (payer, token) = (hex0x(payer), hex0x(token));
-    let now = now_secs();
-    let mut tx = store.begin_write().await?;
-    let known = sqlx::query(
-        "SELECT 1 FROM claims WHERE kind = 'release' AND payer = $1 AND token = $2 \
-         AND reserved_until = $3 AND (state <> 'failed' OR updated_at > $4)",
-    )
-    .bind(payer.clone())
-    .bind(token.clone())
-    .bind(reserved_until as i64)
-    .bind(now - RELEASE_RETRY_SECS)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if known.is_some() {
-        return Ok(None);
+    let retry_after = now_secs() - RELEASE_RETRY_SECS;
+    let id = jobs::request_release(store, payer, token, reserved_until, retry_after).await?;
+    if let Some(id) = id {
+        info!(
+            job = id,
+            payer = %hex0x(payer), token = %hex0x(token), reserved_until, "line release requested"
+        );
     }
-    let id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM claims")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    sqlx::query(
-        "INSERT INTO claims (id, kind, batch_id, state, digests, payer, token, reserved_until, \
-         created_at, updated_at) VALUES ($1, 'release', 0, 'requested', '', $2, $3, $4, $5, $5)",
-    )
-    .bind(id)
-    .bind(payer.clone())
-    .bind(token.clone())
-    .bind(reserved_until as i64)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    info!(
-        job = id,
-        payer, token, reserved_until, "line release requested"
-    );
-    Ok(Some(id))
-}
-
-/// What a job's transaction does.
-enum Work {
-    /// `claim(root, claims)` of `digests`, receipts of batch `batch_id`.
-    Claim { batch_id: i64, digests: Vec<String> },
-    /// `release(payer, relayer, token)` of the relayer's line locked until `reserved_until`.
-    Release {
-        payer: Address,
-        token: Address,
-        reserved_until: u64,
-    },
-}
-
-struct Job {
-    id: i64,
-    state: String,
-    work: Work,
-    updated_at: i64,
-}
-
-impl Job {
-    /// The job's kind, also the `kind` of its transactions in `txs`.
-    const fn kind(&self) -> &'static str {
-        match self.work {
-            Work::Claim { .. } => "claim",
-            Work::Release { .. } => "release",
-        }
-    }
-}
-
-const JOB_COLUMNS: &str =
-    "c.id, c.batch_id, c.state, c.digests, c.updated_at, c.kind, c.payer, c.token, c.reserved_until";
-
-fn job_of(r: &sqlx::any::AnyRow) -> Result<Job, StoreError> {
-    let kind: String = r.try_get(5)?;
-    let work = match kind.as_str() {
-        "claim" => {
-            let digests: String = r.try_get(3)?;
-            Work::Claim {
-                batch_id: r.try_get(1)?,
-                digests: digests.split(',').map(str::to_owned).collect(),
-            }
-        }
-        "release" => {
-            let payer: Option<String> = r.try_get(6)?;
-            let token: Option<String> = r.try_get(7)?;
-            let until: Option<i64> = r.try_get(8)?;
-            Work::Release {
-                payer: parse("payer", payer.as_deref().unwrap_or_default())?,
-                token: parse("token", token.as_deref().unwrap_or_default())?,
-                reserved_until: until.unwrap_or_default() as u64,
-            }
-        }
-        other => return Err(StoreError::Corrupt(format!("job kind {other}"))),
-    };
-    Ok(Job {
-        id: r.try_get(0)?,
-        state: r.try_get(2)?,
-        work,
-        updated_at: r.try_get(4)?,
-    })
-}
-
-/// The jobs whose transaction is signed and not yet final, lowest nonce first (the order in
-/// which they are broadcast, so that the node never sees a nonce gap of ours).
-async fn in_flight(store: &Store) -> Result<Vec<Job>, StoreError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS}, (SELECT MAX(t.nonce) FROM txs t \
-         WHERE t.kind = c.kind AND t.ref_id = c.id) AS nonce FROM claims c \
-         WHERE c.state IN ('signed', 'sent') ORDER BY nonce, c.id"
-    )))
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter().map(job_of).collect()
-}
-
-/// Up to `limit` jobs waiting for a transaction: releases first (receipts wait for them), then
-/// the oldest.
-async fn requested(store: &Store, limit: usize) -> Result<Vec<Job>, StoreError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM claims c WHERE c.state = 'requested' \
-         ORDER BY CASE WHEN c.kind = 'release' THEN 0 ELSE 1 END, c.id LIMIT $1"
-    )))
-    .bind(limit as i64)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter().map(job_of).collect()
-}
-
-async fn set_state(store: &Store, id: i64, state: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state.to_owned())
-        .bind(now_secs())
-        .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Finishes a job: `confirmed` with the hash of its mined transaction (empty: a release done by
@@ -256,25 +87,7 @@ async fn finish(
     job: &Job,
     outcome: Result<String, String>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.begin_write().await?;
-    let (state, claim_tx) = match &outcome {
-        Ok(hash) => ("confirmed", Some(hash.clone())),
-        Err(_) => ("failed", None),
-    };
-    sqlx::query("UPDATE claims SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(state)
-        .bind(now_secs())
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-    if let Work::Claim { .. } = job.work {
-        sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE claim_tx = $2")
-            .bind(claim_tx)
-            .bind(format!("claim:{}", job.id))
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    jobs::finish(store, job, outcome.as_deref().map_err(|_| ())).await?;
     match (&job.work, outcome) {
         (Work::Claim { .. }, Ok(hash)) => info!(claim = job.id, %hash, "claims confirmed"),
         (Work::Claim { .. }, Err(reason)) => warn!(
@@ -320,7 +133,7 @@ async fn calldata(store: &Store, txm: &TxManager, job: &Job) -> Result<Bytes, St
             .receipt(digest)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("claim {} digest {digest}", job.id)))?;
-        claims.push(claim::build(&signed_receipt(&row)?, proof_of(&row)?));
+        claims.push(claim::build(&row.signed_receipt()?, row.proof()?));
     }
     let root: B256 = parse("root", &batch.root)?;
     Ok(TrainingEscrow::claimCall { root, claims }
@@ -366,12 +179,12 @@ async fn reverted(
     Ok(())
 }
 
-/// Drives the sponsored claims and the line releases, pipelined: follows every job in flight (lowest nonce first:
+/// Drives the sponsored claims and the line releases, pipelined: advances every job in flight
+/// (lowest nonce first) one step of the transaction lifecycle ([`crate::txmgr::lifecycle`]:
 /// rebroadcast when dropped, replaced with higher fees when stuck, finished when buried or
 /// reverted), then, if `sign_new`, signs and broadcasts the requested jobs (releases first, then
-/// the oldest) while fewer
-/// than `tx.max_claims_in_flight` are in flight. Their nonces are consecutive, so the node can
-/// mine several in one block. Returns whether anything changed.
+/// the oldest) while fewer than `tx.max_claims_in_flight` are in flight. Their nonces are
+/// consecutive, so the node can mine several in one block. Returns whether anything changed.
 ///
 /// The caller passes `sign_new = false` while a commit holds a lower nonce that is signed but
 /// not yet broadcast, so that claims and releases never reach the node ahead of it.
@@ -387,153 +200,133 @@ pub async fn drive(
     sign_new: bool,
 ) -> Result<bool, TxError> {
     let mut changed = false;
-    for job in in_flight(store).await? {
-        changed |= follow(txm, store, &job, escrow, confirmations).await?;
+    for job in jobs::in_flight(store).await? {
+        let job = JobTx::new(txm, store, escrow, job)?;
+        changed |= txm.advance(&job, confirmations).await?;
     }
     if !sign_new {
         return Ok(changed);
     }
-    let flying = in_flight(store).await?.len();
+    let flying = jobs::in_flight(store).await?.len();
     let room = txm.config().max_claims_in_flight.saturating_sub(flying);
     if room == 0 {
         return Ok(changed);
     }
     let mut signed = 0;
-    for mut job in requested(store, room).await? {
+    for job in jobs::requested(store, room).await? {
         changed = true;
-        if sign(txm, store, &job, escrow).await? {
+        // Signed now, then broadcast at once (a revert finishes the job without a nonce:
+        // `failed`, a claim's receipts can be requested again; a release of a line released
+        // elsewhere `confirmed`).
+        let mut job = JobTx::new(txm, store, escrow, job)?;
+        if txm.sign_job(&job).await? == Signing::Signed {
             signed += 1;
-            job.state = "signed".into();
-            follow(txm, store, &job, escrow, confirmations).await?;
+            job.phase = TxPhase::Signed;
+            txm.advance(&job, confirmations).await?;
         }
     }
     metrics::gauge!("relayer_claims_in_flight").set((flying + signed) as f64);
     Ok(changed)
 }
 
-/// Estimates, takes the next nonce, signs and records the transaction of a requested job
-/// (`requested` → `signed`). Returns `false` when it would revert: the job is then finished
-/// without a nonce (`failed`, a claim's receipts can be requested again; a release of a line
-/// released elsewhere `confirmed`).
-async fn sign(txm: &TxManager, store: &Store, job: &Job, escrow: Address) -> Result<bool, TxError> {
-    let input = calldata(store, txm, job).await?;
-    let gas = match txm.estimate_gas(escrow, &input).await {
-        Ok(gas) => gas,
-        Err(e) if e.is_revert() => {
-            reverted(txm, store, job, escrow, e.to_string()).await?;
-            return Ok(false);
-        }
-        Err(e) => return Err(e),
-    };
-    let fees = txm.fees().await?;
-    // Deferred: signing reads the chain's nonce, and an immediate transaction would hold
-    // SQLite's write lock across that call. A conflict fails the step, which the loop retries.
-    let mut tx = store.pool().begin().await?;
-    txm.sign_next(&mut tx, job.kind(), job.id, escrow, input, gas, fees)
-        .await?;
-    sqlx::query("UPDATE claims SET state = 'signed', updated_at = $1 WHERE id = $2")
-        .bind(now_secs())
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    failpoint::hit("claim_signed").await;
-    Ok(true)
+/// A job's transaction, as the lifecycle drives it.
+struct JobTx<'a> {
+    txm: &'a TxManager,
+    store: &'a Store,
+    escrow: Address,
+    job: Job,
+    phase: TxPhase,
 }
 
-/// Advances a job whose transaction is signed (`signed`: broadcast → `sent`) or sent (follow
-/// it to `confirmed` or `failed`). Returns whether anything changed.
-async fn follow(
-    txm: &TxManager,
-    store: &Store,
-    job: &Job,
-    escrow: Address,
-    confirmations: u64,
-) -> Result<bool, TxError> {
-    let txs = store.txs(job.kind(), job.id).await?;
-    let Some(last) = txs.last() else {
-        set_state(store, job.id, "requested").await?;
-        return Ok(true);
-    };
-    if job.state == "signed" {
-        match txm.broadcast(last).await {
-            // Refused below the base fee: once sent, it is seen as dropped and replaced at
-            // market fees.
-            Ok(())
-            | Err(TxError::Rpc {
-                kind: RpcErrorKind::NonceTooLow | RpcErrorKind::Underpriced,
-                ..
-            }) => {}
-            Err(e) => return Err(e),
-        }
-        failpoint::hit("claim_broadcast").await;
-        set_state(store, job.id, "sent").await?;
-        failpoint::hit("claim_sent").await;
-        return Ok(true);
-    }
-    // Only the attempts of the current nonce can still be mined.
-    let current: Vec<_> = txs
-        .iter()
-        .filter(|t| t.nonce == last.nonce)
-        .cloned()
-        .collect();
-    match txm.status(&current).await? {
-        TxStatus::Mined { receipt, depth } => {
-            if !receipt.status() {
-                let reason = format!("{} transaction reverted", job.kind());
-                reverted(txm, store, job, escrow, reason).await?;
-            } else if depth >= confirmations.max(1) {
-                failpoint::hit("claim_mined").await;
-                finish(store, job, Ok(crate::util::hex0x(receipt.transaction_hash))).await?;
-                failpoint::hit("claim_confirmed").await;
-            } else {
-                return Ok(false);
+/// Jobs stop at their fail points; a job refused as underpriced is sent (and then replaced as
+/// dropped); a job whose transaction is lost is requested again.
+static JOB_POLICY: Policy = Policy {
+    failpoints: ["claim_signed", "claim_broadcast", "claim_sent"],
+    sent_when_underpriced: true,
+    unsigned_without_tx: true,
+};
+
+impl<'a> JobTx<'a> {
+    fn new(
+        txm: &'a TxManager,
+        store: &'a Store,
+        escrow: Address,
+        job: Job,
+    ) -> Result<Self, StoreError> {
+        let phase = match job.state {
+            JobState::Requested => TxPhase::Unsigned,
+            JobState::Signed => TxPhase::Signed,
+            JobState::Sent => TxPhase::Sent,
+            other @ (JobState::Confirmed | JobState::Failed) => {
+                return Err(StoreError::Corrupt(format!(
+                    "job {} driven in state {other}",
+                    job.id
+                )))
             }
-            Ok(true)
-        }
-        // Stuck: replaced with higher fees, exactly as a commit is.
-        TxStatus::Pending if txm.bump_due(last) => replace(txm, store, job, last, escrow).await,
-        TxStatus::Pending => Ok(false),
-        TxStatus::Dropped => match txm.broadcast(last).await {
-            Ok(())
-            | Err(TxError::Rpc {
-                kind: RpcErrorKind::NonceTooLow,
-                ..
-            }) => Ok(true),
-            // The node refuses it at its fees (the base fee rose above them).
-            Err(TxError::Rpc {
-                kind: RpcErrorKind::Underpriced,
-                ..
-            }) => replace(txm, store, job, last, escrow).await,
-            Err(e) => Err(e),
-        },
-        TxStatus::NonceTaken => {
-            if now_secs() - job.updated_at > 60 {
-                set_state(store, job.id, "requested").await?;
-            }
-            Ok(false)
-        }
+        };
+        Ok(Self {
+            txm,
+            store,
+            escrow,
+            job,
+            phase,
+        })
     }
 }
 
-/// Replaces a job's transaction with higher fees (same nonce).
-async fn replace(
-    txm: &TxManager,
-    store: &Store,
-    job: &Job,
-    last: &crate::store::TxRow,
-    escrow: Address,
-) -> Result<bool, TxError> {
-    let input = calldata(store, txm, job).await?;
-    match txm.replace(last, escrow, input).await? {
-        Some(_) => Ok(true),
-        None => {
-            warn!(
-                job = job.id,
-                kind = job.kind(),
-                "fee ceiling reached; waiting"
-            );
-            Ok(false)
-        }
+impl TxJob for JobTx<'_> {
+    fn kind(&self) -> &'static str {
+        self.job.kind().as_str()
+    }
+
+    fn id(&self) -> i64 {
+        self.job.id
+    }
+
+    fn phase(&self) -> TxPhase {
+        self.phase
+    }
+
+    fn policy(&self) -> &'static Policy {
+        &JOB_POLICY
+    }
+
+    fn to(&self) -> Address {
+        self.escrow
+    }
+
+    async fn calldata(&self) -> Result<Bytes, TxError> {
+        Ok(calldata(self.store, self.txm, &self.job).await?)
+    }
+
+    async fn set_phase(&self, conn: &mut AnyConnection, phase: TxPhase) -> Result<(), StoreError> {
+        let state = match phase {
+            TxPhase::Unsigned => JobState::Requested,
+            TxPhase::Signed => JobState::Signed,
+            TxPhase::Sent => JobState::Sent,
+        };
+        jobs::set_state(conn, self.job.id, state).await
+    }
+
+    async fn would_revert(&self, reason: String) -> Result<bool, TxError> {
+        reverted(self.txm, self.store, &self.job, self.escrow, reason).await?;
+        Ok(true)
+    }
+
+    async fn reverted(&self) -> Result<(), TxError> {
+        let reason = format!("{} transaction reverted", self.job.kind());
+        reverted(self.txm, self.store, &self.job, self.escrow, reason).await
+    }
+
+    async fn confirmed(&self, receipt: &TransactionReceipt) -> Result<(), TxError> {
+        failpoint::hit("claim_mined").await;
+        finish(self.store, &self.job, Ok(hex0x(receipt.transaction_hash))).await?;
+        failpoint::hit("claim_confirmed").await;
+        Ok(())
+    }
+
+    /// A minute after the job last changed.
+    fn resign_after_nonce_taken(&self, _last: &TxRow) -> bool {
+        now_secs() - self.job.updated_at > 60
     }
 }

@@ -2,8 +2,9 @@
 //! prints `failpoint <name> reached` to stderr and sleeps forever, waiting for the test to
 //! `SIGKILL` it) the first time it reaches the named step. The steps: `ingest_before_commit`;
 //! the batch's `batch_built`, `batch_signed`, `batch_broadcast`, `batch_sent`,
-//! `batch_confirmed` ([`crate::batcher`]); the claim's `claim_signed`, `claim_broadcast`,
-//! `claim_sent`, `claim_mined`, `claim_confirmed` ([`crate::claims`]).
+//! `batch_confirmed` (the batcher); the claim's `claim_signed`, `claim_broadcast`,
+//! `claim_sent`, `claim_mined`, `claim_confirmed` (the claims module). It depends on nothing
+//! else in the crate.
 
 use std::sync::OnceLock;
 

@@ -7,18 +7,26 @@
 //!
 //! - [`config`]: the TOML file and environment.
 //! - [`key`]: the relayer's signing key, from a hex key or an encrypted keystore.
-//! - [`store`]: SQLite or PostgreSQL through one portable schema.
+//! - [`store`]: SQLite or PostgreSQL through one portable schema; the bottom layer: it owns the
+//!   SQL, the rows and the state machines' states ([`store::state`]), and imports no service
+//!   module.
 //! - [`chain`]: the escrow state followed from events, RPC error classes.
-//! - [`ingest`]: signature recovery, the stateful checks and the group-committing writer.
+//! - [`ingest`]: signature recovery, the acceptance rules ([`ingest::judge`], one pure
+//!   function) and the group-committing writer.
 //! - [`rejection`]: the machine-readable reasons a receipt is refused.
 //! - [`batcher`]: cutting batches, building trees and batch data, and driving each commit to
 //!   confirmation through [`txmgr`].
+//! - [`txmgr`]: nonces, fees and the transaction lifecycle every commit, claim and release
+//!   walks ([`txmgr::lifecycle`]).
 //! - [`tree`]: the multi-threaded Merkle tree the batcher builds.
 //! - [`claims`]: bulk claims for payees.
 //! - [`proofs`]: the claimable receipts of licenses, paged.
 //! - [`api`]: the HTTP API.
 //! - [`service`]: wiring it all together.
-//! - [`failpoint`]: named crash points for the restart tests.
+//! - [`failpoint`]: named crash points for the restart tests (depends on nothing).
+//!
+//! The modules form no cycle: `store` and `failpoint` at the bottom, then `chain`, `pricing`,
+//! `txmgr`, `ingest`, `claims`, `batcher`, and `api`, `service` on top.
 
 pub mod api;
 pub mod batcher;

@@ -9,12 +9,11 @@ use alloy::{
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fairtrain_relayer::{
-    batcher::{proof_of, signed_receipt},
     chain::journal::Journal,
     claims,
     config::Config,
     proofs, service,
-    store::Store,
+    store::{JobKind, Store},
     util::hex0x,
 };
 use serde_json::json;
@@ -147,22 +146,7 @@ async fn main() -> anyhow::Result<()> {
     config.validate()?;
     match cli.command {
         Command::Serve => service::serve(&config, shutdown_signal()).await,
-        Command::Status => {
-            let store = Store::connect(&config.database_url).await?;
-            let counts: std::collections::BTreeMap<_, _> =
-                store.receipt_counts().await?.into_iter().collect();
-            let claims: std::collections::BTreeMap<_, _> =
-                store.claim_counts().await?.into_iter().collect();
-            let releases: std::collections::BTreeMap<_, _> =
-                store.job_counts("release").await?.into_iter().collect();
-            print(&json!({
-                "receipts": counts,
-                "claims": claims,
-                "releases": releases,
-                "latestBatch": store.batches(1).await?.first().map(|b| b.to_api()).transpose()?,
-            }));
-            Ok(())
-        }
+        Command::Status => print_status(&config).await,
         Command::Batches { limit } => {
             let store = Store::connect(&config.database_url).await?;
             let batches = store.batches(limit).await?;
@@ -173,60 +157,7 @@ async fn main() -> anyhow::Result<()> {
             print(&json!({ "batches": batches }));
             Ok(())
         }
-        Command::Proofs { license, payee } => {
-            let store = Store::connect(&config.database_url).await?;
-            let (_, state) = Journal::restore(
-                config.escrow,
-                config.license_nft,
-                config.reorg_window,
-                config.start_block,
-                store.journal_load().await?,
-            )?;
-            let licenses: Vec<U256> = match (license, payee) {
-                (Some(l), _) => vec![l.parse().context("license id")?],
-                (None, Some(p)) => {
-                    let payee: alloy::primitives::Address = p.parse().context("payee address")?;
-                    state
-                        .holders
-                        .iter()
-                        .filter(|(_, h)| **h == payee)
-                        .map(|(id, _)| *id)
-                        .collect()
-                }
-                (None, None) => anyhow::bail!("give --license or --payee"),
-            };
-            let settled = |key| state.settled.get(&key).copied().unwrap_or(0);
-            let mut out = Vec::new();
-            let mut after = None;
-            loop {
-                let page = proofs::page(
-                    &store,
-                    &licenses,
-                    after,
-                    config.limits.max_proofs_page,
-                    settled,
-                )
-                .await?;
-                for row in &page.rows {
-                    let root = match row.batch_id {
-                        Some(id) => store.batch(id).await?.map(|b| b.root),
-                        None => None,
-                    };
-                    out.push(json!({
-                        "root": root,
-                        "receipt": signed_receipt(row)?,
-                        "proof": proof_of(row)?.iter().map(hex0x).collect::<Vec<_>>(),
-                        "claimTx": row.claim_tx,
-                    }));
-                }
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            print(&json!({ "claims": out }));
-            Ok(())
-        }
+        Command::Proofs { license, payee } => print_proofs(&config, license, payee).await,
         Command::Claim { batch } => {
             let store = Store::connect(&config.database_url).await?;
             let ids = claims::request(&store, batch, config.tx.claims_per_tx).await?;
@@ -244,33 +175,117 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Config {
             command: ConfigCommand::Check,
-        } => {
-            println!("config: ok");
-            match config.signer()? {
-                Some(s) => println!("relayer account: {}", s.address()),
-                None => println!("relayer account: none (serve needs private_key or keystore)"),
-            }
-            Store::connect(&config.database_url)
-                .await
-                .context("database")?;
-            println!(
-                "database: ok ({})",
-                config.database_url.split(':').next().unwrap_or("")
-            );
-            let provider = ProviderBuilder::new()
-                .disable_recommended_fillers()
-                .connect_client(fairtrain_chain::rpc::client(
-                    config.rpc_url.parse().context("rpc_url")?,
-                    Default::default(),
-                ));
-            let id = provider.get_chain_id().await.context("rpc")?;
-            anyhow::ensure!(
-                id == config.chain_id,
-                "rpc serves chain {id}, config says {}",
-                config.chain_id
-            );
-            println!("rpc: ok (chain {id})");
-            Ok(())
+        } => config_check(&config).await,
+    }
+}
+
+/// `status`: receipts, claims and releases by state, and the latest batch.
+async fn print_status(config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url).await?;
+    let counts: std::collections::BTreeMap<_, _> =
+        store.receipt_counts().await?.into_iter().collect();
+    let claims: std::collections::BTreeMap<_, _> =
+        store.claim_counts().await?.into_iter().collect();
+    let releases: std::collections::BTreeMap<_, _> = store
+        .job_counts(JobKind::Release)
+        .await?
+        .into_iter()
+        .collect();
+    print(&json!({
+        "receipts": counts,
+        "claims": claims,
+        "releases": releases,
+        "latestBatch": store.batches(1).await?.first().map(|b| b.to_api()).transpose()?,
+    }));
+    Ok(())
+}
+
+/// `proofs`: every unsettled receipt of a license (or of a payee's licenses) with its proof.
+async fn print_proofs(
+    config: &Config,
+    license: Option<String>,
+    payee: Option<String>,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url).await?;
+    let (_, state) = Journal::restore(
+        config.escrow,
+        config.license_nft,
+        config.reorg_window,
+        config.start_block,
+        store.journal_load().await?,
+    )?;
+    let licenses: Vec<U256> = match (license, payee) {
+        (Some(l), _) => vec![l.parse().context("license id")?],
+        (None, Some(p)) => {
+            let payee: alloy::primitives::Address = p.parse().context("payee address")?;
+            state
+                .holders
+                .iter()
+                .filter(|(_, h)| **h == payee)
+                .map(|(id, _)| *id)
+                .collect()
+        }
+        (None, None) => anyhow::bail!("give --license or --payee"),
+    };
+    let settled = |key| state.settled.get(&key).copied().unwrap_or(0);
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = proofs::page(
+            &store,
+            &licenses,
+            after,
+            config.limits.max_proofs_page,
+            settled,
+        )
+        .await?;
+        for row in &page.rows {
+            let root = match row.batch_id {
+                Some(id) => store.batch(id).await?.map(|b| b.root),
+                None => None,
+            };
+            out.push(json!({
+                "root": root,
+                "receipt": row.signed_receipt()?,
+                "proof": row.proof()?.iter().map(hex0x).collect::<Vec<_>>(),
+                "claimTx": row.claim_tx,
+            }));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
         }
     }
+    print(&json!({ "claims": out }));
+    Ok(())
+}
+
+/// `config check`: the configuration, the database and the RPC's chain.
+async fn config_check(config: &Config) -> anyhow::Result<()> {
+    println!("config: ok");
+    match config.signer()? {
+        Some(s) => println!("relayer account: {}", s.address()),
+        None => println!("relayer account: none (serve needs private_key or keystore)"),
+    }
+    Store::connect(&config.database_url)
+        .await
+        .context("database")?;
+    println!(
+        "database: ok ({})",
+        config.database_url.split(':').next().unwrap_or("")
+    );
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_client(fairtrain_chain::rpc::client(
+            config.rpc_url.parse().context("rpc_url")?,
+            Default::default(),
+        ));
+    let id = provider.get_chain_id().await.context("rpc")?;
+    anyhow::ensure!(
+        id == config.chain_id,
+        "rpc serves chain {id}, config says {}",
+        config.chain_id
+    );
+    println!("rpc: ok (chain {id})");
+    Ok(())
 }

@@ -21,7 +21,7 @@ use crate::{
     chain::{ChainState, Follower, SharedState},
     config::Config,
     ingest::{Ingest, Ledger, Rules},
-    store::{rows::parse, Backend, Store},
+    store::{rows::parse, Backend, BatchState, Store},
     txmgr::TxManager,
 };
 
@@ -186,7 +186,7 @@ async fn awaiting_follower(
 ) -> anyhow::Result<()> {
     let committed = state.read().expect("state lock").committed_roots.clone();
     for batch in store.batches(1_000).await? {
-        if batch.state != "confirmed" {
+        if batch.state != BatchState::Confirmed {
             continue;
         }
         let root: B256 = parse("root", &batch.root)?;

@@ -22,7 +22,7 @@ use super::{
     error::{json_body, ApiError},
     AppState,
 };
-use crate::claims;
+use crate::{claims, store::JobKind};
 
 /// The OpenAPI document, rendered once.
 pub(super) struct Document(pub String);
@@ -107,7 +107,7 @@ pub(super) async fn status(State(s): State<AppState>) -> Result<Json<Status>, Ap
     let map = |rows: Vec<(String, i64)>| rows.into_iter().collect::<BTreeMap<_, _>>();
     let receipts = map(s.store.receipt_counts().await?);
     let claims = map(s.store.claim_counts().await?);
-    let releases = map(s.store.job_counts("release").await?);
+    let releases = map(s.store.job_counts(JobKind::Release).await?);
     let latest_batch = match s.store.batches(1).await?.first() {
         Some(b) => Some(b.to_api()?),
         None => None,

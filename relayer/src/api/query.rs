@@ -25,7 +25,6 @@ use super::{
     AppState,
 };
 use crate::{
-    batcher::{proof_of, signed_receipt},
     proofs::{self, Cursor},
     store::{rows::parse, ReceiptRow, StoreError},
     util::hex0x,
@@ -55,11 +54,11 @@ fn parse_hash(text: &str) -> Result<B256, ApiError> {
 fn claimable(row: &ReceiptRow, root: Option<B256>) -> Result<Claimable, StoreError> {
     Ok(Claimable {
         digest: parse("digest", &row.digest)?,
-        status: row.status.clone(),
+        status: row.status.as_str().to_owned(),
         batch_id: row.batch_id,
         root,
-        receipt: signed_receipt(row)?,
-        proof: proof_of(row)?,
+        receipt: row.signed_receipt()?,
+        proof: row.proof()?,
         amount: parse("amount", &row.amount)?,
         token: parse("token", &row.token)?,
         claim_tx: row.claim_tx.clone(),

@@ -1,4 +1,4 @@
-//! The chain follower's journal (see [`crate::chain::journal`]): a snapshot of the followed
+//! The chain follower's journal (see `chain::journal`): a snapshot of the followed
 //! state written rarely (`checkpoint`), the logs followed since (`chain_logs`), the window of
 //! recent block hashes (`chain_blocks`) and the last block followed (`chain_cursor`). A step
 //! writes its own logs and window blocks, not the state, so its cost does not grow with

@@ -9,7 +9,7 @@ use alloy::primitives::{Address, B256, U256};
 use fairtrain_protocol::batch::Reservation;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{rows::parse, StoreError, StoreResult};
+use super::{rows::parse, BatchState, StoreError, StoreResult};
 use crate::util::hex0x;
 
 /// `(payer, token)`.
@@ -209,10 +209,11 @@ pub async fn confirmed_since(
     from_block: u64,
 ) -> StoreResult<Vec<(B256, Vec<Reservation>)>> {
     let rows = sqlx::query(
-        "SELECT root, reservations FROM batches WHERE state = 'confirmed' \
+        "SELECT root, reservations FROM batches WHERE state = $2 \
          AND (commit_block IS NULL OR commit_block >= $1)",
     )
     .bind(i64::try_from(from_block).unwrap_or(i64::MAX))
+    .bind(BatchState::Confirmed.as_str())
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()

@@ -3,12 +3,16 @@
 //!
 //! A receipt is acknowledged only after the transaction that inserted it has committed
 //! ([`Store::insert_receipts`] returns after `COMMIT`). Every step of a batch's life is one
-//! transaction too (see [`crate::batcher`]), so a restart resumes from the last committed step.
+//! transaction too (see the batcher), so a restart resumes from the last committed step.
 
+pub mod batches;
+pub mod jobs;
 pub mod journal;
 pub mod ledger;
 mod migrate;
 pub mod rows;
+pub mod state;
+pub mod txs;
 
 use std::str::FromStr;
 
@@ -18,6 +22,7 @@ use sqlx::{
 };
 
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
+pub use state::{BatchState, JobKind, JobState, ReceiptStatus};
 
 /// Which database is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,7 +211,7 @@ impl Store {
                     .bind(r.chargeable_from)
                     .bind(r.received_at)
                     .bind(r.seq)
-                    .bind("pending");
+                    .bind(ReceiptStatus::Pending.as_str());
             }
             for row in q.fetch_all(&mut *conn).await? {
                 use sqlx::Row;
@@ -327,7 +332,7 @@ impl Store {
 
     /// Up to `limit` receipts of `license_id` in confirmed batches that no confirmed claim of
     /// this relayer paid, after the position `after` = (batch id, leaf index), in batch and
-    /// leaf order (see [`crate::proofs`], which also leaves out what is settled on-chain).
+    /// leaf order (see the `proofs` module, which also leaves out what is settled on-chain).
     ///
     /// # Errors
     ///
@@ -340,7 +345,7 @@ impl Store {
     ) -> StoreResult<Vec<ReceiptRow>> {
         // A confirmed claim stores its transaction hash; a claim in flight 'claim:<job>'.
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM receipts WHERE license_id = $1 AND status = 'committed' \
+            "SELECT {} FROM receipts WHERE license_id = $1 AND status = $5 \
              AND (claim_tx IS NULL OR claim_tx NOT LIKE '0x%') \
              AND (batch_id > $2 OR (batch_id = $2 AND leaf_index > $3)) \
              ORDER BY batch_id, leaf_index LIMIT $4",
@@ -350,6 +355,7 @@ impl Store {
         .bind(after.0)
         .bind(after.1)
         .bind(limit)
+        .bind(ReceiptStatus::Committed.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(ReceiptRow::from_row).collect()
@@ -378,9 +384,10 @@ impl Store {
     /// [`StoreError`].
     pub async fn pending_receipts(&self, limit: i64) -> StoreResult<Vec<ReceiptRow>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM receipts WHERE status = 'pending' ORDER BY seq LIMIT $1",
+            "SELECT {} FROM receipts WHERE status = $1 ORDER BY seq LIMIT $2",
             ReceiptRow::COLUMNS
         )))
+        .bind(ReceiptStatus::Pending.as_str())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -402,16 +409,15 @@ impl Store {
             .collect()
     }
 
-    /// Jobs of `kind` (`claim`, `release`: see [`crate::claims`]) by state (`requested`,
-    /// `signed`, `sent`, `confirmed`, `failed`).
+    /// Jobs of `kind` (see the `claims` module) by state ([`JobState`]).
     ///
     /// # Errors
     ///
     /// [`StoreError::Db`].
-    pub async fn job_counts(&self, kind: &str) -> StoreResult<Vec<(String, i64)>> {
+    pub async fn job_counts(&self, kind: JobKind) -> StoreResult<Vec<(String, i64)>> {
         use sqlx::Row;
         sqlx::query("SELECT state, COUNT(*) FROM claims WHERE kind = $1 GROUP BY state")
-            .bind(kind.to_owned())
+            .bind(kind.as_str())
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -427,7 +433,7 @@ impl Store {
     /// [`StoreError::Db`].
     pub async fn claim_counts(&self) -> StoreResult<Vec<(String, i64)>> {
         use sqlx::Row;
-        let mut counts = self.job_counts("claim").await?;
+        let mut counts = self.job_counts(JobKind::Claim).await?;
         let claimed: i64 =
             // A range on the index: confirmed claims hold a transaction hash, in-flight ones
             // 'claim:<job>'.
@@ -463,10 +469,10 @@ impl Store {
                     payer: r.try_get(3)?,
                     token: r.try_get(4)?,
                     amount: r.try_get(5)?,
-                    status: r.try_get(6)?,
+                    status: rows::parse("receipts.status", &r.try_get::<String, _>(6)?)?,
                 })
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            .collect::<StoreResult<Vec<_>>>()?;
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM receipts")
             .fetch_one(&self.pool)
             .await?;
@@ -526,9 +532,12 @@ impl Store {
     /// [`StoreError`].
     pub async fn active_batch(&self) -> StoreResult<Option<BatchRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM batches WHERE state IN ('built', 'signed', 'sent') ORDER BY id LIMIT 1",
+            "SELECT {} FROM batches WHERE state IN ($1, $2, $3) ORDER BY id LIMIT 1",
             BatchRow::COLUMNS
         )))
+        .bind(BatchState::UNFINISHED[0].as_str())
+        .bind(BatchState::UNFINISHED[1].as_str())
+        .bind(BatchState::UNFINISHED[2].as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| BatchRow::from_row(&r)).transpose()

@@ -1,10 +1,15 @@
 //! Typed rows of the store's tables.
 
 use alloy::primitives::{Address, B256};
-use fairtrain_protocol::{api::relayer as api, batch::Reservation};
+use fairtrain_protocol::{
+    api::relayer as api, batch::Reservation, wire::SignedReceipt, ReceiptSignature,
+};
 use sqlx::{any::AnyRow, Row};
 
-use super::{StoreError, StoreResult};
+use super::{
+    state::{BatchState, ReceiptStatus},
+    StoreError, StoreResult,
+};
 
 /// A receipt to insert (all values already encoded for the store).
 #[derive(Clone, Debug)]
@@ -57,7 +62,7 @@ pub struct IngestRow {
     /// Amount, decimal.
     pub amount: String,
     /// Status.
-    pub status: String,
+    pub status: ReceiptStatus,
 }
 
 /// A stored receipt.
@@ -93,8 +98,8 @@ pub struct ReceiptRow {
     pub received_at: i64,
     /// Arrival order.
     pub seq: i64,
-    /// pending, batched or committed.
-    pub status: String,
+    /// Pending, batched or committed.
+    pub status: ReceiptStatus,
     /// Batch id once batched.
     pub batch_id: Option<i64>,
     /// Index of its leaf in the batch.
@@ -133,7 +138,7 @@ impl ReceiptRow {
             chargeable_from: r.try_get(12)?,
             received_at: r.try_get(13)?,
             seq: r.try_get(14)?,
-            status: r.try_get(15)?,
+            status: parse("receipts.status", &r.try_get::<String, _>(15)?)?,
             batch_id: r.try_get(16)?,
             leaf_index: r.try_get(17)?,
             proof: r.try_get(18)?,
@@ -142,13 +147,46 @@ impl ReceiptRow {
     }
 }
 
+impl ReceiptRow {
+    /// The wire form of the stored receipt.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] if a column does not parse.
+    pub fn signed_receipt(&self) -> StoreResult<SignedReceipt> {
+        let signature: alloy::primitives::Bytes = parse("signature", &self.signature)?;
+        Ok(SignedReceipt {
+            payer: parse("payer", &self.payer)?,
+            license_id: parse("license_id", &self.license_id)?,
+            terms_id: parse("terms_id", &self.terms_id)?,
+            run_id: parse("run_id", &self.run_id)?,
+            cumulative_samples: parse("cumulative", &self.cumulative)?,
+            issued_at: parse("issued_at", &self.issued_at)?,
+            signature: ReceiptSignature::from_slice(&signature)
+                .map_err(|e| StoreError::Corrupt(format!("signature: {e}")))?,
+        })
+    }
+
+    /// The Merkle proof stored with a batched receipt (empty before it is batched).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] if it does not parse.
+    pub fn proof(&self) -> StoreResult<Vec<B256>> {
+        match self.proof.as_deref() {
+            None | Some("") => Ok(Vec::new()),
+            Some(p) => p.split(',').map(|h| parse("proof", h)).collect(),
+        }
+    }
+}
+
 /// A stored batch.
 #[derive(Clone, Debug)]
 pub struct BatchRow {
     /// Sequential id.
     pub id: i64,
-    /// built, signed, sent, confirmed or failed.
-    pub state: String,
+    /// Built, signed, sent, confirmed or failed.
+    pub state: BatchState,
     /// Merkle root.
     pub root: String,
     /// Number of leaves.
@@ -182,9 +220,10 @@ impl BatchRow {
     ///
     /// [`StoreError::Db`] when a column has another type.
     pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
+        let id: i64 = r.try_get(0)?;
         Ok(Self {
-            id: r.try_get(0)?,
-            state: r.try_get(1)?,
+            id,
+            state: parse(&format!("batch {id} state"), &r.try_get::<String, _>(1)?)?,
             root: r.try_get(2)?,
             receipt_count: r.try_get(3)?,
             data_hash: r.try_get(4)?,
@@ -218,7 +257,7 @@ impl BatchRow {
     pub fn to_api(&self) -> StoreResult<api::Batch> {
         Ok(api::Batch {
             id: self.id,
-            state: self.state.clone(),
+            state: self.state.as_str().to_owned(),
             root: parse("root", &self.root)?,
             receipt_count: self.receipt_count,
             data_hash: parse("data_hash", &self.data_hash)?,

@@ -4,6 +4,12 @@
 //! Every signed transaction is recorded (`txs`) in the same store transaction as the state
 //! change that needs it, before it is broadcast; so after a crash the relayer rebroadcasts the
 //! same bytes (or finds them mined) instead of signing a second transaction for the same work.
+//! Every kind of work walks the same lifecycle ([`lifecycle`]: [`TxJob`] driven by
+//! [`TxManager::advance`]).
+
+pub mod lifecycle;
+
+pub use lifecycle::{Policy, Signing, TxJob, TxPhase};
 
 use alloy::{
     eips::{eip2718::Encodable2718, BlockNumberOrTag},
@@ -13,14 +19,14 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
 };
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 use tracing::{info, warn};
 
 use fairtrain_chain::rpc::{classify, classify_contract, RpcErrorKind};
 
 use crate::{
     config::TxConfig,
-    store::{Store, StoreError, TxRow},
+    store::{txs, Store, StoreError, TxRow},
     util::{hex0x, now_secs},
 };
 
@@ -188,23 +194,7 @@ impl TxManager {
             .block_id(BlockNumberOrTag::Pending.into())
             .await
             .map_err(TxError::rpc)?;
-        let address = hex0x(self.from);
-        let stored: Option<i64> = sqlx::query("SELECT next_nonce FROM accounts WHERE address = $1")
-            .bind(address.clone())
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        let nonce = stored.map_or(chain, |n| (n as u64).max(chain));
-        sqlx::query(
-            "INSERT INTO accounts (address, next_nonce) VALUES ($1, $2) \
-             ON CONFLICT (address) DO UPDATE SET next_nonce = excluded.next_nonce",
-        )
-        .bind(address)
-        .bind((nonce + 1) as i64)
-        .execute(&mut **tx)
-        .await?;
-        Ok(nonce)
+        Ok(txs::take_nonce(tx, &hex0x(self.from), chain).await?)
     }
 
     /// Signs a transaction to `to` with `input` and records it under `(kind, ref_id)` inside
@@ -250,21 +240,7 @@ impl TxManager {
             priority_fee: fees.1.to_string(),
             created_at: now_secs(),
         };
-        sqlx::query(
-            "INSERT INTO txs (hash, kind, ref_id, attempt, nonce, raw, max_fee, priority_fee, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(row.hash.clone())
-        .bind(row.kind.clone())
-        .bind(row.ref_id)
-        .bind(row.attempt)
-        .bind(row.nonce)
-        .bind(row.raw.clone())
-        .bind(row.max_fee.clone())
-        .bind(row.priority_fee.clone())
-        .bind(row.created_at)
-        .execute(&mut **tx)
-        .await?;
+        txs::insert(tx, &row).await?;
         Ok(row)
     }
 
@@ -287,12 +263,7 @@ impl TxManager {
         fees: (u128, u128),
     ) -> Result<TxRow, TxError> {
         let nonce = self.take_nonce(tx).await?;
-        let attempt: i64 = sqlx::query("SELECT COUNT(*) FROM txs WHERE kind = $1 AND ref_id = $2")
-            .bind(kind.to_owned())
-            .bind(ref_id)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get(0)?;
+        let attempt = txs::attempts(tx, kind, ref_id).await?;
         self.sign_and_record(tx, kind, ref_id, attempt, nonce, to, input, gas, fees)
             .await
     }
