@@ -9,9 +9,11 @@
 //! - [`process`]: the project's binaries as child processes, free ports, polling helpers.
 //! - [`relayer`]: the `fairtrain-relayer` binary with a configuration written for a devnet.
 //! - [`proxy`]: RPC proxies in front of a node (a range-limiting one, a slow one).
+//! - [`golden`]: generated files committed to the repository, checked against the code.
 
 pub mod db;
 pub mod devnet;
+pub mod golden;
 pub mod keys;
 pub mod process;
 pub mod proxy;

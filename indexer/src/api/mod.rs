@@ -162,6 +162,14 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests {
+    /// `docs/api/indexer.openapi.json` is the document the indexer serves, so that an
+    /// integrator can read it without running an indexer.
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let doc = serde_json::to_string_pretty(&super::openapi()).unwrap();
+        fairtrain_testkit::golden::check("docs/api/indexer.openapi.json", &(doc + "\n"));
+    }
+
     use serde_json::Value;
 
     /// Paths in the document of every object schema that names none of its fields.

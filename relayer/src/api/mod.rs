@@ -155,3 +155,16 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Limits;
+
+    /// `docs/api/relayer.openapi.json` is the document the relayer serves with default limits,
+    /// so that an integrator can read it without running a relayer.
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let doc = serde_json::to_string_pretty(&super::openapi(&Limits::default())).unwrap();
+        fairtrain_testkit::golden::check("docs/api/relayer.openapi.json", &(doc + "\n"));
+    }
+}
