@@ -4,6 +4,8 @@
 
 use std::{process::Command, time::Duration};
 
+use alloy::primitives::Address;
+use fairtrain_protocol::Deployment;
 use fairtrain_sdk::Meter;
 
 use crate::support::{config, signer, TestRelayer, PAYER};
@@ -11,15 +13,21 @@ use crate::support::{config, signer, TestRelayer, PAYER};
 fn spawn_simulation(dir: &std::path::Path, url: &str) -> std::process::Child {
     let deployment = dir.join("deployment.json");
     let domain = crate::support::domain();
-    std::fs::write(
-        &deployment,
-        format!(
-            r#"{{"chainId": {}, "trainingEscrow": "{}"}}"#,
-            domain.chain_id(),
-            domain.verifying_contract()
-        ),
-    )
-    .unwrap();
+    // The meter reads only the domain (chain and escrow) of a deployment file.
+    let file = Deployment {
+        chain_id: domain.chain_id(),
+        start_block: 0,
+        license_nft: Address::ZERO,
+        training_escrow: domain.verifying_contract(),
+        royalty_streams: None,
+        revenue_pool_factory: None,
+        payment_tokens: Vec::new(),
+        owner: None,
+        notice_period: 0,
+        claim_window: 0,
+        fee_bps: 0,
+    };
+    std::fs::write(&deployment, serde_json::to_vec(&file).unwrap()).unwrap();
     Command::new(env!("CARGO_BIN_EXE_fairtrain-meter"))
         .args(["--journal", dir.join("usage.db").to_str().unwrap()])
         .args(["--relayer-url", url])

@@ -11,10 +11,22 @@ use alloy::{
     primitives::{address, keccak256, Address, B256, U256},
     signers::local::PrivateKeySigner,
 };
-use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::post, Json, Router};
-use fairtrain_protocol::{EscrowDomain, SignedReceipt};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use fairtrain_protocol::{
+    api::{
+        relayer::{BulkResponse, Outcome},
+        ErrorBody, ErrorDetail,
+    },
+    EscrowDomain, SignedReceipt,
+};
 use fairtrain_sdk::{MeterConfig, RetryPolicy, Usage};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The domain every test signs under.
 pub(crate) fn domain() -> EscrowDomain {
@@ -107,72 +119,81 @@ impl TestRelayer {
     }
 }
 
-async fn bulk(
-    State(ledger): State<Arc<Mutex<Ledger>>>,
-    Json(items): Json<Vec<Value>>,
-) -> impl IntoResponse {
+async fn bulk(State(ledger): State<Arc<Mutex<Ledger>>>, Json(items): Json<Vec<Value>>) -> Response {
     let mut ledger = ledger.lock().unwrap();
     ledger.requests += 1;
     if ledger.fail_next > 0 {
         ledger.fail_next -= 1;
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": {"code": "unavailable", "message": "try later"}})),
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try later");
     }
-    let mut results = Vec::new();
-    for item in items {
+    let results: Vec<Outcome> = items.into_iter().map(|item| ledger.judge(item)).collect();
+    if ledger.lose_answers > 0 {
+        ledger.lose_answers -= 1;
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "lost");
+    }
+    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|o| f(o)).count();
+    let body = BulkResponse {
+        accepted: count(|o| matches!(o, Outcome::Accepted { .. })),
+        duplicates: count(|o| matches!(o, Outcome::Duplicate { .. })),
+        rejected: count(|o| matches!(o, Outcome::Rejected { .. })),
+        results,
+    };
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// An error in the relayer's envelope.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+        },
+    };
+    (status, Json(body)).into_response()
+}
+
+fn rejected(code: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Rejected {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+impl Ledger {
+    /// What the double answers for one submitted item, recording what it accepts.
+    fn judge(&mut self, item: Value) -> Outcome {
         let Ok(signed) = serde_json::from_value::<SignedReceipt>(item) else {
-            results.push(
-                json!({"status": "rejected", "code": "malformed", "message": "not a receipt"}),
-            );
-            continue;
+            return rejected("malformed", "not a receipt");
         };
-        if let Some(code) = &ledger.refuse_with {
-            results.push(
-                json!({"status": "rejected", "code": code, "message": "refused by the test"}),
-            );
-            continue;
+        if let Some(code) = &self.refuse_with {
+            return rejected(code, "refused by the test");
         }
-        ledger.received.push(signed.clone());
+        self.received.push(signed.clone());
         let receipt = signed.receipt();
         let digest = domain().digest(&receipt);
         if signed.recover(&domain()).ok() != Some(signer().address()) {
-            results.push(json!({"status": "rejected", "code": "signer_not_registered", "message": "unknown key"}));
-            continue;
+            return rejected("signer_not_registered", "unknown key");
         }
         let key = receipt.usage_key();
-        ledger
-            .signed_per_count
+        self.signed_per_count
             .entry((key, receipt.cumulativeSamples))
             .or_default()
             .insert(digest);
-        if ledger.digests.contains(&digest) {
-            results.push(json!({"status": "duplicate", "digest": digest}));
-            continue;
+        if self.digests.contains(&digest) {
+            return Outcome::Duplicate { digest };
         }
-        let known = ledger.cumulative.get(&key).copied().unwrap_or(0);
+        let known = self.cumulative.get(&key).copied().unwrap_or(0);
         if receipt.cumulativeSamples <= known {
-            results.push(
-                json!({"status": "rejected", "code": "cumulative_not_increasing",
-                "message": format!("{} does not exceed {known}", receipt.cumulativeSamples)}),
+            return rejected(
+                "cumulative_not_increasing",
+                format!("{} does not exceed {known}", receipt.cumulativeSamples),
             );
-            continue;
         }
-        ledger.cumulative.insert(key, receipt.cumulativeSamples);
-        ledger.digests.insert(digest);
-        results.push(json!({"status": "accepted", "digest": digest, "amount": "0"}));
+        self.cumulative.insert(key, receipt.cumulativeSamples);
+        self.digests.insert(digest);
+        Outcome::Accepted {
+            digest,
+            amount: U256::ZERO,
+        }
     }
-    if ledger.lose_answers > 0 {
-        ledger.lose_answers -= 1;
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": {"code": "internal", "message": "lost"}})),
-        );
-    }
-    let accepted = results.iter().filter(|r| r["status"] == "accepted").count();
-    (
-        StatusCode::OK,
-        Json(json!({"accepted": accepted, "results": results})),
-    )
 }
