@@ -13,7 +13,7 @@
 //! - [`records`]: the records and their keys' meaning.
 //! - [`store`]: the [`EscrowStore`] trait.
 //! - [`reduce`]: [`apply`], [`apply_in_memory`] and their errors.
-//! - [`memory`]: [`MemoryStore`].
+//! - [`memory`]: the in-memory [`MemoryStore`].
 
 pub mod memory;
 pub mod records;

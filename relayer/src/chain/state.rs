@@ -1,6 +1,8 @@
 //! The escrow state the relayer relies on, derived only from events: signing keys, acceptances,
 //! available balances, credit lines and their pending reductions, settled counts and license
-//! holders. [`ChainState::apply`] folds one log into it; the follower checkpoints it.
+//! holders. [`ChainState::apply`] folds one log into it, escrow events through the protocol's
+//! reducer ([`fairtrain_protocol::escrow::apply`]) with the state's maps as its store; the
+//! follower checkpoints it.
 
 use std::{collections::HashMap, convert::Infallible};
 
@@ -10,7 +12,7 @@ use alloy::{
 };
 use fairtrain_protocol::{
     bindings::{LicenseNFT::LicenseNFTEvents, TrainingEscrow::TrainingEscrowEvents},
-    escrow::{self, EscrowStore},
+    escrow::{self as reducer, EscrowStore},
 };
 use serde::{Deserialize, Serialize};
 
@@ -150,7 +152,7 @@ impl ChainState {
                 // An event that does not fit (state followed from after the deployment) is
                 // applied saturating, as the escrow's state can only be approximated then.
                 let block = self.block;
-                let _ = escrow::apply_in_memory(self, block, &event.data);
+                let _ = reducer::apply_in_memory(self, block, &event.data);
             }
         } else if log.address == license_nft {
             if let Ok(event) = LicenseNFTEvents::decode_log(log) {
@@ -206,7 +208,7 @@ impl EscrowStore for ChainState {
         payer: Address,
         license_id: U256,
         terms_id: u64,
-        a: escrow::Acceptance,
+        a: reducer::Acceptance,
     ) -> Result<(), Infallible> {
         let acceptance = Acceptance {
             token: a.token,
@@ -224,8 +226,8 @@ impl EscrowStore for ChainState {
         &mut self,
         payer: Address,
         signer: Address,
-    ) -> Result<Option<escrow::Signer>, Infallible> {
-        Ok(self.signers.get(&(payer, signer)).map(|w| escrow::Signer {
+    ) -> Result<Option<reducer::Signer>, Infallible> {
+        Ok(self.signers.get(&(payer, signer)).map(|w| reducer::Signer {
             registered_block: 0,
             revoked_at: w.revoked_at,
         }))
@@ -235,7 +237,7 @@ impl EscrowStore for ChainState {
         &mut self,
         payer: Address,
         signer: Address,
-        record: escrow::Signer,
+        record: reducer::Signer,
     ) -> Result<(), Infallible> {
         self.signers.insert(
             (payer, signer),
@@ -250,7 +252,7 @@ impl EscrowStore for ChainState {
         &mut self,
         _payer: Address,
         _token: Address,
-        _withdrawal: Option<escrow::Withdrawal>,
+        _withdrawal: Option<reducer::Withdrawal>,
     ) -> Result<(), Infallible> {
         Ok(())
     }
@@ -271,7 +273,7 @@ impl EscrowStore for ChainState {
         root: B256,
         _payer: Address,
         _token: Address,
-        reservation: escrow::Reservation,
+        reservation: reducer::Reservation,
     ) -> Result<(), Infallible> {
         self.root_relayers.insert(root, reservation.relayer);
         Ok(())
