@@ -29,6 +29,8 @@
 //!   the forge artifacts' ABIs.
 //! - [`api`]: the types of the relayer's and the indexer's HTTP APIs and their one error
 //!   envelope.
+//! - [`escrow`]: the escrow's state derived from its events: the one reducer ([`escrow::apply`])
+//!   over a small storage trait, and an in-memory store.
 //! - [`claim`]: the `Escrow.Claim` of a signed receipt and its proof, and the checks a claim
 //!   must pass that need no chain state.
 //! - [`deployment`]: [`Deployment`], the deployment file every client reads
@@ -71,6 +73,7 @@ pub mod claim;
 pub mod deployment;
 pub mod domain;
 pub mod error;
+pub mod escrow;
 #[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod leaf;

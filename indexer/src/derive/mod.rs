@@ -5,19 +5,21 @@
 //! number of events, then [`State::flush`] in the same transaction as the raw events and the
 //! checkpoint.
 
+mod escrow;
 pub mod pools;
 mod rows;
 pub mod streams;
 mod table;
 
 use alloy::primitives::{Address, B256, U256};
-use fairtrain_protocol::bindings::{
-    LicenseNFT::LicenseNFTEvents as L, TrainingEscrow::TrainingEscrowEvents as E,
+use fairtrain_protocol::{
+    bindings::{LicenseNFT::LicenseNFTEvents as L, TrainingEscrow::TrainingEscrowEvents as E},
+    escrow::{self as reducer, ApplyError},
 };
 use sqlx::{Any, Transaction};
 
 pub(crate) use self::rows::LineRow;
-use self::{rows::*, table::Cache};
+use self::{escrow::EscrowRows, rows::*, table::Cache};
 use crate::{
     db::DERIVED_TABLES,
     decode::{Event, Record},
@@ -68,6 +70,57 @@ impl State {
         }
     }
 
+    /// Applies an escrow event: its effect on the escrow's state through the protocol's reducer,
+    /// then what only the indexer keeps (totals, batches, fees, settlements, parameters).
+    async fn apply_escrow(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        r: &Record,
+        e: &E,
+    ) -> Result<()> {
+        let mut rows = EscrowRows { state: self, tx };
+        reducer::apply(&mut rows, r.block_number, e)
+            .await
+            .map_err(|err| match err {
+                ApplyError::Store(err) => err,
+                ApplyError::Inconsistent(why) => Error::Stored(why.to_string()),
+            })?;
+        match e {
+            E::Deposited(ev) => {
+                self.balance(tx, &ev.payer, &ev.token).await?.deposited += ev.amount;
+            }
+            E::Withdrawn(ev) => {
+                self.balance(tx, &ev.payer, &ev.token).await?.withdrawn += ev.amount;
+            }
+            E::FeesSwept(ev) => {
+                self.fees
+                    .upsert(tx, &addr(&ev.token), Fee::default)
+                    .await?
+                    .accrued += ev.amount;
+            }
+            E::BatchCommitted(ev) => {
+                let b = self
+                    .batches
+                    .upsert(tx, &word(&ev.root), Batch::default)
+                    .await?;
+                b.receipt_count = i64::from(ev.receiptCount);
+                b.data_hash = word(&ev.dataHash);
+                b.data_uri = ev.dataURI.clone();
+                b.block_time = big(r.block_time);
+                b.tx_hash = word(&r.tx_hash);
+            }
+            E::FundsReserved(ev) => {
+                self.batches
+                    .upsert(tx, &word(&ev.root), Batch::default)
+                    .await?
+                    .reserved += ev.amount;
+            }
+            E::UsageSettled(ev) => self.settle(tx, r, ev).await?,
+            _ => self.apply_admin(tx, e).await?,
+        }
+        Ok(())
+    }
+
     async fn balance(
         &mut self,
         tx: &mut Transaction<'static, Any>,
@@ -79,253 +132,8 @@ impl State {
             .await
     }
 
-    async fn line(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        payer: &Address,
-        relayer: &Address,
-        token: &Address,
-    ) -> Result<&mut CreditLine> {
-        self.lines
-            .upsert(
-                tx,
-                &(addr(payer), addr(relayer), addr(token)),
-                CreditLine::default,
-            )
-            .await
-    }
-
-    async fn apply_escrow(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        r: &Record,
-        e: &E,
-    ) -> Result<()> {
-        match e {
-            E::Deposited(_)
-            | E::WithdrawalRequested(_)
-            | E::WithdrawalCancelled(_)
-            | E::Withdrawn(_) => self.apply_balance(tx, r, e).await,
-            E::TermsAccepted(_) | E::SignerRegistered(_) | E::SignerRevoked(_) => {
-                self.apply_payer_setup(tx, r, e).await
-            }
-            E::CreditFunded(_)
-            | E::CreditReductionRequested(_)
-            | E::CreditReductionCancelled(_)
-            | E::CreditReduced(_)
-            | E::FundsReleased(_)
-            | E::FeesSwept(_) => self.apply_credit(tx, r, e).await,
-            E::BatchCommitted(_) | E::FundsReserved(_) => self.apply_batch(tx, r, e).await,
-            E::FeeUpdated(_)
-            | E::NoticePeriodUpdated(_)
-            | E::ClaimWindowUpdated(_)
-            | E::TokenAllowed(_)
-            | E::FeesWithdrawn(_)
-            | E::OwnershipTransferStarted(_)
-            | E::OwnershipTransferred(_)
-            | E::EIP712DomainChanged(_) => self.apply_admin(tx, r, e).await,
-            E::UsageSettled(ev) => self.settle(tx, r, ev).await,
-        }
-    }
-
-    /// Deposits and withdrawals of a payer's available balance.
-    async fn apply_balance(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        _r: &Record,
-        e: &E,
-    ) -> Result<()> {
-        match e {
-            E::Deposited(ev) => {
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.available += ev.amount;
-                b.deposited += ev.amount;
-            }
-            E::WithdrawalRequested(ev) => self.withdrawals.put(
-                (addr(&ev.payer), addr(&ev.token)),
-                Withdrawal {
-                    amount: ev.amount,
-                    unlock_at: big(ev.unlockAt.to()),
-                    lapses_at: big(ev.lapsesAt.to()),
-                },
-            ),
-            E::WithdrawalCancelled(ev) => {
-                self.withdrawals.delete((addr(&ev.payer), addr(&ev.token)))
-            }
-            E::Withdrawn(ev) => {
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.available = sub("available balance", b.available, ev.amount)?;
-                b.withdrawn += ev.amount;
-                self.withdrawals.delete((addr(&ev.payer), addr(&ev.token)));
-            }
-            // Routed elsewhere by `apply_escrow`.
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// A payer's acceptances of terms and signing keys.
-    async fn apply_payer_setup(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        r: &Record,
-        e: &E,
-    ) -> Result<()> {
-        match e {
-            E::TermsAccepted(ev) => self.acceptances.put(
-                (addr(&ev.payer), amount(&ev.licenseId), big(ev.termsId)),
-                Acceptance {
-                    token: addr(&ev.token),
-                    price_per_sample: U256::from(ev.pricePerSample),
-                    max_samples: big(ev.maxSamples),
-                    expires_at: big(ev.expiresAt.to()),
-                    chargeable_from: big(ev.chargeableFrom.to()),
-                    accepted_block: big(r.block_number),
-                },
-            ),
-            E::SignerRegistered(ev) => self.signers.put(
-                (addr(&ev.payer), addr(&ev.signer)),
-                Signer {
-                    registered_block: big(r.block_number),
-                    revoked_at: 0,
-                },
-            ),
-            E::SignerRevoked(ev) => {
-                let s = self
-                    .signers
-                    .upsert(tx, &(addr(&ev.payer), addr(&ev.signer)), || Signer {
-                        registered_block: big(r.block_number),
-                        revoked_at: 0,
-                    })
-                    .await?;
-                s.revoked_at = big(ev.effectiveAt.to());
-            }
-            // Routed elsewhere by `apply_escrow`.
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Credit lines: funding, reductions, releases and swept fees.
-    async fn apply_credit(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        r: &Record,
-        e: &E,
-    ) -> Result<()> {
-        match e {
-            E::CreditFunded(ev) => {
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.available = sub("available balance", b.available, ev.amount)?;
-                b.credit += ev.amount;
-                self.line(tx, &ev.payer, &ev.relayer, &ev.token)
-                    .await?
-                    .credit += ev.amount;
-            }
-            E::CreditReductionRequested(ev) => {
-                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
-                l.reduction_amount = ev.amount;
-                l.reduction_effective_at = big(ev.effectiveAt.to());
-            }
-            E::CreditReductionCancelled(ev) => {
-                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
-                l.reduction_amount = U256::ZERO;
-                l.reduction_effective_at = 0;
-            }
-            E::CreditReduced(ev) => {
-                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
-                l.credit = sub("line credit", l.credit, ev.amount)?;
-                // What the line could not give stays requested (with its effective time).
-                l.reduction_amount = sub("credit reduction", l.reduction_amount, ev.amount)?;
-                if l.reduction_amount.is_zero() {
-                    l.reduction_effective_at = 0;
-                }
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.credit = sub("credit", b.credit, ev.amount)?;
-                b.available += ev.amount;
-            }
-            E::FundsReleased(ev) => {
-                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
-                l.reserved = sub("line reserved", l.reserved, ev.amount)?;
-                l.credit += ev.amount;
-                l.reserved_until = 0;
-                l.released_block = big(r.block_number);
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
-                b.credit += ev.amount;
-            }
-            E::FeesSwept(ev) => {
-                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
-                l.fees = sub("line fees", l.fees, ev.amount)?;
-                self.fees
-                    .upsert(tx, &addr(&ev.token), Fee::default)
-                    .await?
-                    .accrued += ev.amount;
-            }
-            // Routed elsewhere by `apply_escrow`.
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Batches: commits and their reservations.
-    async fn apply_batch(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        r: &Record,
-        e: &E,
-    ) -> Result<()> {
-        match e {
-            E::BatchCommitted(ev) => {
-                let b = self
-                    .batches
-                    .upsert(tx, &word(&ev.root), Batch::default)
-                    .await?;
-                b.relayer = addr(&ev.relayer);
-                b.receipt_count = i64::from(ev.receiptCount);
-                b.data_hash = word(&ev.dataHash);
-                b.data_uri = ev.dataURI.clone();
-                b.block_number = big(r.block_number);
-                b.block_time = big(r.block_time);
-                b.tx_hash = word(&r.tx_hash);
-            }
-            E::FundsReserved(ev) => {
-                let l = self.line(tx, &ev.payer, &ev.relayer, &ev.token).await?;
-                let (locked_until, line_since_block) = (l.reserved_until, l.released_block);
-                l.credit = sub("line credit", l.credit, ev.amount)?;
-                l.reserved += ev.amount;
-                l.reserved_until = l.reserved_until.max(big(ev.expiresAt.to()));
-                let b = self.balance(tx, &ev.payer, &ev.token).await?;
-                b.credit = sub("credit", b.credit, ev.amount)?;
-                b.reserved += ev.amount;
-                self.reservations.put(
-                    (word(&ev.root), addr(&ev.payer), addr(&ev.token)),
-                    Reservation {
-                        relayer: addr(&ev.relayer),
-                        amount: ev.amount,
-                        expires_at: big(ev.expiresAt.to()),
-                        locked_until,
-                        line_since_block,
-                    },
-                );
-                self.batches
-                    .upsert(tx, &word(&ev.root), Batch::default)
-                    .await?
-                    .reserved += ev.amount;
-            }
-            // Routed elsewhere by `apply_escrow`.
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// The escrow's parameters, tokens, fees withdrawn and owner.
-    async fn apply_admin(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        _r: &Record,
-        e: &E,
-    ) -> Result<()> {
+    async fn apply_admin(&mut self, tx: &mut Transaction<'static, Any>, e: &E) -> Result<()> {
         match e {
             E::FeeUpdated(ev) => self
                 .params
@@ -363,6 +171,7 @@ impl State {
         Ok(())
     }
 
+    /// A settlement's history and totals (its effect on balances and lines is the reducer's).
     async fn settle(
         &mut self,
         tx: &mut Transaction<'static, Any>,
@@ -371,39 +180,13 @@ impl State {
     ) -> Result<()> {
         let token = addr(&ev.token);
         let root = word(&ev.root);
+        // The reducer took the amount from the available balance (direct settlement) or the
+        // committing relayer's line (a claim, whose fee stays in the line until swept).
+        self.balance(tx, &ev.payer, &ev.token).await?.spent += ev.amount;
         if ev.root == B256::ZERO {
-            // Direct settlement: from the available balance, fee to the platform at once.
-            let b = self.balance(tx, &ev.payer, &ev.token).await?;
-            b.available = sub("available balance", b.available, ev.amount)?;
-            b.spent += ev.amount;
+            // Direct settlement: the fee goes to the platform at once.
             self.fees.upsert(tx, &token, Fee::default).await?.accrued += ev.fee;
         } else {
-            // A claim draws on the committing relayer's line; its fee stays in the line until
-            // swept.
-            let relayer = self
-                .reservations
-                .get_mut(tx, &(root.clone(), addr(&ev.payer), token.clone()))
-                .await?
-                .map(|res| res.relayer.clone())
-                .ok_or_else(|| {
-                    Error::Stored(format!(
-                        "claim of batch {root} for payer {} and token {token} without a reservation",
-                        addr(&ev.payer)
-                    ))
-                })?;
-            let l = self
-                .lines
-                .upsert(
-                    tx,
-                    &(addr(&ev.payer), relayer, token.clone()),
-                    CreditLine::default,
-                )
-                .await?;
-            l.reserved = sub("line reserved", l.reserved, ev.amount)?;
-            l.fees += ev.fee;
-            let b = self.balance(tx, &ev.payer, &ev.token).await?;
-            b.reserved = sub("reserved balance", b.reserved, ev.amount)?;
-            b.spent += ev.amount;
             let b = self.batches.upsert(tx, &root, Batch::default).await?;
             b.settled += ev.amount;
             b.fees += ev.fee;

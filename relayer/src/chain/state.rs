@@ -1,16 +1,18 @@
 //! The escrow state the relayer relies on, derived only from events: signing keys, acceptances,
 //! available balances, credit lines and their pending reductions, settled counts and license
-//! holders. [`ChainState::apply`] folds one log into it; the follower checkpoints it.
+//! holders. [`ChainState::apply`] folds one log into it, escrow events through the protocol's
+//! reducer ([`fairtrain_protocol::escrow::apply`]) with the state's maps as its store; the
+//! follower checkpoints it.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, convert::Infallible};
 
 use alloy::{
     primitives::{Address, Log, B256, U256},
     sol_types::SolEventInterface,
 };
-use fairtrain_protocol::bindings::{
-    LicenseNFT::LicenseNFTEvents,
-    TrainingEscrow::{self, TrainingEscrowEvents},
+use fairtrain_protocol::{
+    bindings::{LicenseNFT::LicenseNFTEvents, TrainingEscrow::TrainingEscrowEvents},
+    escrow::{self as reducer, EscrowStore},
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,75 +38,9 @@ pub struct Acceptance {
     pub chargeable_from: u64,
 }
 
-/// The credit line of `(payer, relayer, token)` as the escrow holds it (`Escrow.CreditLine`),
-/// with the line's pending credit reduction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreditLine {
-    /// What the relayer may still reserve.
-    pub credit: U256,
-    /// What the relayer's committed batches reserved and claims have not drawn yet (one pool
-    /// for all of them).
-    pub reserved: U256,
-    /// Fees of claims paid from the line, not swept yet.
-    pub fees: U256,
-    /// The latest expiry of a batch that reserved into the line since the last release
-    /// (0: none).
-    pub reserved_until: u64,
-    /// The amount of the pending credit reduction (0: none).
-    pub reduction: U256,
-    /// When the pending reduction can execute (0: none).
-    pub reduction_effective_at: u64,
-    /// The block of the line's last release (`FundsReleased`; 0: never released). Batches
-    /// committed in an earlier block reserved into a pool that went back to credit.
-    #[serde(default)]
-    pub released_block: u64,
-}
-
-impl CreditLine {
-    /// Whether the line exists for the escrow: credit or reserved funds (a commit into an
-    /// empty line reverts with `NoCreditLine`).
-    pub fn is_open(&self) -> bool {
-        !self.credit.is_zero() || !self.reserved.is_zero()
-    }
-
-    /// What new batches may reserve until the pending reduction executes: the credit less the
-    /// reduction, whether or not the reduction is effective yet (the relayer commits within
-    /// the notice period).
-    pub fn usable_credit(&self) -> U256 {
-        self.credit.saturating_sub(self.reduction)
-    }
-
-    /// Whether the line's reserved funds can go back to credit by `time`: nothing reserved
-    /// (`reserved_until == 0`) or every batch that reserved into it expired by then. A batch
-    /// committed into such a line must be priced over the settled counts alone.
-    pub const fn releasable_by(&self, time: u64) -> bool {
-        self.reserved_until == 0 || self.reserved_until <= time
-    }
-
-    /// Whether `release(payer, relayer, token)` can run at `time` and give something back:
-    /// every batch that reserved into the line expired (`reservedUntil ≠ 0` and `time ≥
-    /// reservedUntil`) and it holds reserved funds or fees. The relayer releases such a line
-    /// before committing more of its receipts (src/batcher.rs).
-    pub fn awaits_release(&self, time: u64) -> bool {
-        self.reserved_until != 0
-            && time >= self.reserved_until
-            && !(self.reserved.is_zero() && self.fees.is_zero())
-    }
-
-    /// Whether a batch of the line's relayer, committed at `batch_block` (`None`: confirmed,
-    /// and not applied by the follower yet), reserved into the line's current pool and still
-    /// will have when a commit priced now mines by `horizon`: committed since the line's last
-    /// release, and no release possible before `horizon`. A batch the follower has not applied
-    /// is later than every release it has (a release cannot follow it before it expires). A
-    /// commit mined in the block of a release follows it (the commit makes the line
-    /// unreleasable until its expiry), so it counts.
-    pub const fn in_pool(&self, batch_block: Option<u64>, horizon: u64) -> bool {
-        match batch_block {
-            None => true,
-            Some(block) => !self.releasable_by(horizon) && block >= self.released_block,
-        }
-    }
-}
+/// The credit line of `(payer, relayer, token)` as the escrow holds it, kept by the protocol's
+/// escrow reducer.
+pub use fairtrain_protocol::escrow::CreditLine;
 
 /// Everything followed from events, keyed for the verification pipeline.
 #[derive(Clone, Debug, Default)]
@@ -209,25 +145,14 @@ impl ChainState {
             .unwrap_or_default()
     }
 
-    fn line_mut(&mut self, payer: Address, relayer: Address, token: Address) -> &mut CreditLine {
-        self.lines.entry((payer, relayer, token)).or_default()
-    }
-
-    fn add(&mut self, payer: Address, token: Address, amount: U256) {
-        let e = self.available.entry((payer, token)).or_default();
-        *e = e.saturating_add(amount);
-    }
-
-    fn sub(&mut self, payer: Address, token: Address, amount: U256) {
-        let e = self.available.entry((payer, token)).or_default();
-        *e = e.saturating_sub(amount);
-    }
-
     /// Folds one log of the escrow or the license NFT into the state.
     pub fn apply(&mut self, escrow: Address, license_nft: Address, log: &Log) {
         if log.address == escrow {
             if let Ok(event) = TrainingEscrowEvents::decode_log(log) {
-                self.apply_escrow(event.data);
+                // An event that does not fit (state followed from after the deployment) is
+                // applied saturating, as the escrow's state can only be approximated then.
+                let block = self.block;
+                let _ = reducer::apply_in_memory(self, block, &event.data);
             }
         } else if log.address == license_nft {
             if let Ok(event) = LicenseNFTEvents::decode_log(log) {
@@ -237,109 +162,142 @@ impl ChainState {
             }
         }
     }
-
-    fn apply_escrow(&mut self, event: TrainingEscrowEvents) {
-        use TrainingEscrowEvents as E;
-        match event {
-            E::Deposited(e) => self.add(e.payer, e.token, e.amount),
-            E::Withdrawn(e) => self.sub(e.payer, e.token, e.amount),
-            E::TermsAccepted(e) => {
-                self.acceptances.insert(
-                    (e.payer, e.licenseId, e.termsId),
-                    Acceptance {
-                        token: e.token,
-                        price: e.pricePerSample.to::<u128>(),
-                        max_samples: e.maxSamples,
-                        expires_at: e.expiresAt.to::<u64>(),
-                        chargeable_from: e.chargeableFrom.to::<u64>(),
-                    },
-                );
-            }
-            E::CreditFunded(e) => {
-                self.sub(e.payer, e.token, e.amount);
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.credit = line.credit.saturating_add(e.amount);
-            }
-            E::CreditReductionRequested(e) => {
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.reduction = e.amount;
-                line.reduction_effective_at = e.effectiveAt.to::<u64>();
-            }
-            E::CreditReductionCancelled(e) => {
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.reduction = U256::ZERO;
-                line.reduction_effective_at = 0;
-            }
-            E::CreditReduced(e) => {
-                self.add(e.payer, e.token, e.amount);
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.credit = line.credit.saturating_sub(e.amount);
-                // The escrow keeps what it could not move requested, and deletes a request
-                // met in full.
-                line.reduction = line.reduction.saturating_sub(e.amount);
-                if line.reduction.is_zero() {
-                    line.reduction_effective_at = 0;
-                }
-            }
-            E::FundsReleased(e) => {
-                let block = self.block;
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.credit = line.credit.saturating_add(e.amount);
-                line.reserved = line.reserved.saturating_sub(e.amount);
-                line.reserved_until = 0;
-                line.released_block = block;
-            }
-            E::FeesSwept(e) => {
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.fees = line.fees.saturating_sub(e.amount);
-            }
-            E::SignerRegistered(e) => {
-                self.signers
-                    .insert((e.payer, e.signer), SignerWindow { revoked_at: 0 });
-            }
-            E::SignerRevoked(e) => {
-                self.signers.insert(
-                    (e.payer, e.signer),
-                    SignerWindow {
-                        revoked_at: e.effectiveAt.to::<u64>(),
-                    },
-                );
-            }
-            E::BatchCommitted(e) => {
-                self.committed_roots.insert(e.root, self.block);
-                self.root_relayers.insert(e.root, e.relayer);
-            }
-            E::FundsReserved(e) => {
-                self.root_relayers.insert(e.root, e.relayer);
-                let line = self.line_mut(e.payer, e.relayer, e.token);
-                line.credit = line.credit.saturating_sub(e.amount);
-                line.reserved = line.reserved.saturating_add(e.amount);
-                line.reserved_until = line.reserved_until.max(e.expiresAt.to::<u64>());
-            }
-            E::UsageSettled(e) => self.apply_settled(&e),
-            _ => {}
-        }
-    }
-
-    fn apply_settled(&mut self, e: &TrainingEscrow::UsageSettled) {
-        let settled = self.settled.entry(e.usageKey).or_default();
-        *settled = (*settled).max(e.cumulativeSamples);
-        // Direct settlement (root zero) is charged to the payer's available balance; a claim
-        // against a batch is paid from the committing relayer's line: its reserved funds, the
-        // fee part going to the line's fees.
-        if e.root == B256::ZERO {
-            self.sub(e.payer, e.token, e.amount);
-        } else if let Some(relayer) = self.root_relayers.get(&e.root).copied() {
-            let line = self.line_mut(e.payer, relayer, e.token);
-            line.reserved = line.reserved.saturating_sub(e.amount);
-            line.fees = line.fees.saturating_add(e.fee);
-        }
-    }
 }
 
+/// The relayer's maps as the escrow reducer's store. It follows no withdrawal requests, and
+/// knows batches by root (every reservation of a batch is on its committing relayer's line).
+impl EscrowStore for ChainState {
+    type Error = Infallible;
+
+    async fn available(&mut self, payer: Address, token: Address) -> Result<U256, Infallible> {
+        Ok(Self::available(self, payer, token))
+    }
+
+    async fn put_available(
+        &mut self,
+        payer: Address,
+        token: Address,
+        amount: U256,
+    ) -> Result<(), Infallible> {
+        self.available.insert((payer, token), amount);
+        Ok(())
+    }
+
+    async fn line(
+        &mut self,
+        payer: Address,
+        relayer: Address,
+        token: Address,
+    ) -> Result<CreditLine, Infallible> {
+        Ok(Self::line(self, payer, relayer, token))
+    }
+
+    async fn put_line(
+        &mut self,
+        payer: Address,
+        relayer: Address,
+        token: Address,
+        line: CreditLine,
+    ) -> Result<(), Infallible> {
+        self.lines.insert((payer, relayer, token), line);
+        Ok(())
+    }
+
+    async fn put_acceptance(
+        &mut self,
+        payer: Address,
+        license_id: U256,
+        terms_id: u64,
+        a: reducer::Acceptance,
+    ) -> Result<(), Infallible> {
+        let acceptance = Acceptance {
+            token: a.token,
+            price: a.price_per_sample.saturating_to::<u128>(),
+            max_samples: a.max_samples,
+            expires_at: a.expires_at,
+            chargeable_from: a.chargeable_from,
+        };
+        self.acceptances
+            .insert((payer, license_id, terms_id), acceptance);
+        Ok(())
+    }
+
+    async fn signer(
+        &mut self,
+        payer: Address,
+        signer: Address,
+    ) -> Result<Option<reducer::Signer>, Infallible> {
+        Ok(self.signers.get(&(payer, signer)).map(|w| reducer::Signer {
+            registered_block: 0,
+            revoked_at: w.revoked_at,
+        }))
+    }
+
+    async fn put_signer(
+        &mut self,
+        payer: Address,
+        signer: Address,
+        record: reducer::Signer,
+    ) -> Result<(), Infallible> {
+        self.signers.insert(
+            (payer, signer),
+            SignerWindow {
+                revoked_at: record.revoked_at,
+            },
+        );
+        Ok(())
+    }
+
+    async fn put_withdrawal(
+        &mut self,
+        _payer: Address,
+        _token: Address,
+        _withdrawal: Option<reducer::Withdrawal>,
+    ) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    async fn put_batch(
+        &mut self,
+        root: B256,
+        relayer: Address,
+        block: u64,
+    ) -> Result<(), Infallible> {
+        self.committed_roots.insert(root, block);
+        self.root_relayers.insert(root, relayer);
+        Ok(())
+    }
+
+    async fn put_reservation(
+        &mut self,
+        root: B256,
+        _payer: Address,
+        _token: Address,
+        reservation: reducer::Reservation,
+    ) -> Result<(), Infallible> {
+        self.root_relayers.insert(root, reservation.relayer);
+        Ok(())
+    }
+
+    async fn claim_relayer(
+        &mut self,
+        root: B256,
+        _payer: Address,
+        _token: Address,
+    ) -> Result<Option<Address>, Infallible> {
+        Ok(self.root_relayers.get(&root).copied())
+    }
+
+    async fn raise_settled(&mut self, usage_key: B256, cumulative: u64) -> Result<(), Infallible> {
+        let settled = self.settled.entry(usage_key).or_default();
+        *settled = (*settled).max(cumulative);
+        Ok(())
+    }
+}
 #[cfg(test)]
 mod tests {
     use alloy::{primitives::aliases::U40, sol_types::SolEvent};
+    use fairtrain_protocol::bindings::TrainingEscrow;
 
     use super::*;
 
