@@ -216,7 +216,7 @@ pub struct BatchDetail {
     /// Its reservations.
     pub reservations: Vec<ReservationView>,
     /// Its first 1,000 claims in chain order (`batch.claims` counts them all; audits read
-    /// every one: [`batch_claims`]).
+    /// every one: `batch_claims`).
     pub claims: Vec<SettlementView>,
 }
 

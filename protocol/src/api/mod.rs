@@ -7,7 +7,7 @@
 //! - [`indexer`]: responses of the indexer (`/api/...`).
 //!
 //! The named schemas of addresses, hashes, decimal strings and signatures that these types (and
-//! the wire types they hold) reference are in [`crate::schema`] (feature `openapi`).
+//! the wire types they hold) reference are in `crate::schema` (feature `openapi`).
 
 pub mod error;
 pub mod indexer;
