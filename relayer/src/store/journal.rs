@@ -80,8 +80,8 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn journal_load(&self) -> StoreResult<StoredJournal> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 .execute(&mut *tx)
                 .await?;
@@ -272,7 +272,7 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn try_advisory_lock(&self, key: i64) -> StoreResult<Option<AnyConnection>> {
-        let mut conn = self.pool.acquire().await?.detach();
+        let mut conn = self.pool().acquire().await?.detach();
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)
             .fetch_one(&mut conn)
