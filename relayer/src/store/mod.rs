@@ -245,11 +245,16 @@ impl Store {
         let mut heads: std::collections::BTreeMap<String, (u64, [String; 4])> =
             std::collections::BTreeMap::new();
         for row in rows {
-            let key: String = row.try_get(0)?;
-            let text: String = row.try_get(4)?;
+            let key: String = row.try_get("usage_key")?;
+            let text: String = row.try_get("cumulative")?;
             let count: u64 = rows::parse("cumulative", &text)?;
             if heads.get(&key).is_none_or(|(best, _)| count > *best) {
-                let head = [row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, text];
+                let head = [
+                    row.try_get("digest")?,
+                    row.try_get("payer")?,
+                    row.try_get("token")?,
+                    text,
+                ];
                 heads.insert(key, (count, head));
             }
         }
@@ -426,13 +431,13 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(rows::IngestRow {
-                    usage_key: r.try_get(0)?,
-                    cumulative: r.try_get(1)?,
-                    digest: r.try_get(2)?,
-                    payer: r.try_get(3)?,
-                    token: r.try_get(4)?,
-                    amount: r.try_get(5)?,
-                    status: rows::parse("receipts.status", &r.try_get::<String, _>(6)?)?,
+                    usage_key: r.try_get("usage_key")?,
+                    cumulative: r.try_get("cumulative")?,
+                    digest: r.try_get("digest")?,
+                    payer: r.try_get("payer")?,
+                    token: r.try_get("token")?,
+                    amount: r.try_get("amount")?,
+                    status: rows::parse("receipts.status", &r.try_get::<String, _>("status")?)?,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
