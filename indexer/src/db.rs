@@ -1,55 +1,38 @@
 //! The database: SQLite (embedded default) or PostgreSQL, through `sqlx`'s `Any` driver so that
 //! one code path and one set of migrations (`indexer/migrations/`) serve both.
 
-use std::str::FromStr;
+use std::{ops::Deref, str::FromStr};
 
-use sqlx::{
-    any::{install_default_drivers, AnyPoolOptions},
-    migrate::Migrator,
-    AnyPool, Executor,
-};
+use sqlx::migrate::Migrator;
+
+pub use fairtrain_db::Backend;
 
 use crate::{units, Deployment, Error, Result};
 
 /// The migrations, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Which database a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite (a file).
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
-
-impl Backend {
-    /// The backend of a database URL.
-    pub fn of(url: &str) -> Result<Self> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Self::Postgres)
-        } else {
-            Err(Error::invalid(
-                "database url",
-                format!("{url:?}: expected sqlite:… or postgres:…"),
-            ))
-        }
-    }
+/// The indexer's connections: on SQLite, `synchronous = NORMAL` (durable across process
+/// crashes, which is what resuming needs) and foreign keys off.
+fn options() -> fairtrain_db::Options {
+    fairtrain_db::Options::default()
 }
 
 /// Meta key set by migration 0008 in a database made by the indexer of the escrow before credit
 /// lines; [`Db::connect`] refuses such a database.
 pub const LEGACY_ESCROW: &str = "legacy_escrow";
 
-/// A connection pool to the indexer's database.
+/// A connection pool to the indexer's database: a [`fairtrain_db::Db`] (its `pool` and
+/// `backend` read through `Deref`) with the indexer's `meta` helpers.
 #[derive(Debug, Clone)]
-pub struct Db {
-    /// The pool.
-    pub pool: AnyPool,
-    /// Which database it is.
-    pub backend: Backend,
+pub struct Db(fairtrain_db::Db);
+
+impl Deref for Db {
+    type Target = fairtrain_db::Db;
+
+    fn deref(&self) -> &fairtrain_db::Db {
+        &self.0
+    }
 }
 
 /// The derived tables, in the order they are cleared for a rebuild.
@@ -90,37 +73,11 @@ impl Db {
     /// `postgres://user@localhost/dbname?host=/var/run/postgresql` (a Unix socket avoids a 44 ms
     /// Nagle delay per statement that sqlx suffers over TCP loopback).
     pub async fn connect(url: &str) -> Result<Self> {
-        install_default_drivers();
-        let backend = Backend::of(url)?;
-        let url = match backend {
-            Backend::Sqlite if !url.contains("mode=") => {
-                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-            }
-            _ => url.to_owned(),
-        };
-        let options = AnyPoolOptions::new().max_connections(match backend {
-            Backend::Sqlite => 4,
-            Backend::Postgres => 8,
-        });
-        let pool = options
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL: readers (API) never block the writer (indexer); NORMAL sync is
-                        // durable across process crashes, which is what resuming needs.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        let db = Self { pool, backend };
+        let db = fairtrain_db::Db::connect(url, &options())
+            .await
+            .map_err(from_db_error)?;
+        db.migrate(&MIGRATOR).await.map_err(from_db_error)?;
+        let db = Self(db);
         if let Some(legacy) = db.meta(LEGACY_ESCROW).await? {
             db.pool.close().await;
             return Err(Error::LegacyDatabase(legacy));
@@ -182,6 +139,17 @@ impl Db {
             Some(v) => u64::from_str(&v)
                 .map(Some)
                 .map_err(|e| Error::Stored(format!("meta {key} = {v:?}: {e}"))),
+        }
+    }
+}
+
+/// The indexer's error for a failure to open or migrate the database.
+fn from_db_error(e: fairtrain_db::Error) -> Error {
+    match e {
+        fairtrain_db::Error::Migrate { source, .. } => Error::Migrate(source),
+        fairtrain_db::Error::Connect { source, .. } => Error::Db(source),
+        e @ fairtrain_db::Error::UnknownScheme { .. } => {
+            Error::invalid("database url", e.to_string())
         }
     }
 }

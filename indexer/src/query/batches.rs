@@ -21,21 +21,21 @@ fn batch_query(filter: &str) -> String {
 }
 
 fn batch_view(r: &AnyRow) -> Result<BatchView> {
-    let tx_hash: String = r.try_get(7)?;
-    let claims: i64 = r.try_get(11)?;
+    let tx_hash: String = r.try_get("tx_hash")?;
+    let claims: i64 = r.try_get("claims")?;
     Ok(BatchView {
-        root: r.try_get(0)?,
-        relayer: r.try_get(1)?,
-        receipt_count: r.try_get(2)?,
-        data_hash: r.try_get(3)?,
-        data_uri: r.try_get(4)?,
-        block_number: r.try_get(5)?,
-        block_time: r.try_get(6)?,
+        root: r.try_get("root")?,
+        relayer: r.try_get("relayer")?,
+        receipt_count: r.try_get("receipt_count")?,
+        data_hash: r.try_get("data_hash")?,
+        data_uri: r.try_get("data_uri")?,
+        block_number: r.try_get("block_number")?,
+        block_time: r.try_get("block_time")?,
         audit: status_at(r, 12, &tx_hash, claims)?,
         tx_hash,
-        reserved: r.try_get(8)?,
-        settled: r.try_get(9)?,
-        fees: r.try_get(10)?,
+        reserved: r.try_get("reserved")?,
+        settled: r.try_get("settled")?,
+        fees: r.try_get("fees")?,
         claims,
     })
 }

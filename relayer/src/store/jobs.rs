@@ -56,20 +56,20 @@ impl JobRow {
         c.payer, c.token, c.reserved_until";
 
     fn from_row(r: &AnyRow) -> StoreResult<Self> {
-        let id: i64 = r.try_get(0)?;
-        let kind: JobKind = parse(&format!("job {id} kind"), &r.try_get::<String, _>(5)?)?;
+        let id: i64 = r.try_get("id")?;
+        let kind: JobKind = parse(&format!("job {id} kind"), &r.try_get::<String, _>("kind")?)?;
         let work = match kind {
             JobKind::Claim => {
-                let digests: String = r.try_get(3)?;
+                let digests: String = r.try_get("digests")?;
                 JobWork::Claim {
-                    batch_id: r.try_get(1)?,
+                    batch_id: r.try_get("batch_id")?,
                     digests: digests.split(',').map(str::to_owned).collect(),
                 }
             }
             JobKind::Release => {
-                let payer: Option<String> = r.try_get(6)?;
-                let token: Option<String> = r.try_get(7)?;
-                let until: Option<i64> = r.try_get(8)?;
+                let payer: Option<String> = r.try_get("payer")?;
+                let token: Option<String> = r.try_get("token")?;
+                let until: Option<i64> = r.try_get("reserved_until")?;
                 JobWork::Release {
                     payer: parse("payer", payer.as_deref().unwrap_or_default())?,
                     token: parse("token", token.as_deref().unwrap_or_default())?,
@@ -79,9 +79,12 @@ impl JobRow {
         };
         Ok(Self {
             id,
-            state: parse(&format!("job {id} state"), &r.try_get::<String, _>(2)?)?,
+            state: parse(
+                &format!("job {id} state"),
+                &r.try_get::<String, _>("state")?,
+            )?,
             work,
-            updated_at: r.try_get(4)?,
+            updated_at: r.try_get("updated_at")?,
         })
     }
 }
@@ -110,8 +113,8 @@ pub async fn request_claims(
     .await?;
     let mut by_batch: Vec<(i64, Vec<String>)> = Vec::new();
     for row in rows {
-        let digest: String = row.try_get(0)?;
-        let batch: i64 = row.try_get(1)?;
+        let digest: String = row.try_get("digest")?;
+        let batch: i64 = row.try_get("batch_id")?;
         match by_batch.last_mut() {
             Some((b, digests)) if *b == batch && digests.len() < per_tx => digests.push(digest),
             _ => by_batch.push((batch, vec![digest])),

@@ -8,7 +8,7 @@ use alloy::primitives::B256;
 use fairtrain_chain::{BlockRef, Checkpoint};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{Backend, Store, StoreError, StoreResult};
+use super::{ledger::placeholders, Backend, Store, StoreError, StoreResult};
 use crate::util::hex0x;
 
 /// A followed log as stored.
@@ -80,8 +80,8 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn journal_load(&self) -> StoreResult<StoredJournal> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 .execute(&mut *tx)
                 .await?;
@@ -89,15 +89,17 @@ impl Store {
         let snapshot = sqlx::query("SELECT block, state FROM checkpoint WHERE id = 1")
             .fetch_optional(&mut *tx)
             .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get(1)?)))
+            .map(|r| {
+                Ok::<_, sqlx::Error>((r.try_get::<i64, _>("block")? as u64, r.try_get("state")?))
+            })
             .transpose()?;
         let cursor = sqlx::query("SELECT block, hash FROM chain_cursor WHERE id = 1")
             .fetch_optional(&mut *tx)
             .await?
             .map(|r| {
                 Ok::<_, StoreError>(Checkpoint {
-                    number: r.try_get::<i64, _>(0)? as u64,
-                    hash: parse_hash("cursor hash", &r.try_get::<String, _>(1)?)?,
+                    number: r.try_get::<i64, _>("block")? as u64,
+                    hash: parse_hash("cursor hash", &r.try_get::<String, _>("hash")?)?,
                 })
             })
             .transpose()?;
@@ -108,12 +110,12 @@ impl Store {
         .await?
         .iter()
         .map(|r| {
-            let parent: Option<String> = r.try_get(2)?;
+            let parent: Option<String> = r.try_get("parent_hash")?;
             Ok(BlockRef {
-                number: r.try_get::<i64, _>(0)? as u64,
-                hash: parse_hash("block hash", &r.try_get::<String, _>(1)?)?,
+                number: r.try_get::<i64, _>("number")? as u64,
+                hash: parse_hash("block hash", &r.try_get::<String, _>("hash")?)?,
                 parent_hash: parent.map(|p| parse_hash("parent hash", &p)).transpose()?,
-                timestamp: r.try_get::<i64, _>(3)? as u64,
+                timestamp: r.try_get::<i64, _>("timestamp")? as u64,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -131,10 +133,13 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(StoredLog {
-                    block: r.try_get::<i64, _>(0)? as u64,
-                    index: r.try_get::<i64, _>(1)? as u64,
-                    block_hash: parse_hash("log block hash", &r.try_get::<String, _>(2)?)?,
-                    log: r.try_get(3)?,
+                    block: r.try_get::<i64, _>("block_number")? as u64,
+                    index: r.try_get::<i64, _>("log_index")? as u64,
+                    block_hash: parse_hash(
+                        "log block hash",
+                        &r.try_get::<String, _>("block_hash")?,
+                    )?,
+                    log: r.try_get("log")?,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?,
@@ -160,7 +165,7 @@ impl Store {
                 "INSERT INTO chain_logs (block_number, log_index, block_hash, log) VALUES {} \
                  ON CONFLICT (block_number, log_index) DO UPDATE SET \
                  block_hash = excluded.block_hash, log = excluded.log",
-                placeholders(chunk.len())
+                placeholders(chunk.len(), 4, "")
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for l in chunk {
@@ -177,7 +182,7 @@ impl Store {
                 "INSERT INTO chain_blocks (number, hash, parent_hash, timestamp) VALUES {} \
                  ON CONFLICT (number) DO UPDATE SET hash = excluded.hash, \
                  parent_hash = excluded.parent_hash, timestamp = excluded.timestamp",
-                placeholders(chunk.len())
+                placeholders(chunk.len(), 4, "")
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for b in chunk {
@@ -272,22 +277,11 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn try_advisory_lock(&self, key: i64) -> StoreResult<Option<AnyConnection>> {
-        let mut conn = self.pool.acquire().await?.detach();
+        let mut conn = self.pool().acquire().await?.detach();
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)
             .fetch_one(&mut conn)
             .await?;
         Ok(got.then_some(conn))
     }
-}
-
-/// `($1, $2, $3, $4), ($5, …)` for `rows` rows of 4 columns.
-fn placeholders(rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let n = r * 4;
-            format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -1,162 +1,143 @@
-//! Schema migrations: numbered SQL files compiled into the binary, applied in order, each in a
-//! transaction, and recorded in `schema_migrations`.
+//! Schema migrations: the numbered SQL files of `relayer/migrations/`, applied by sqlx's
+//! migrator (each in a transaction, recorded in `_sqlx_migrations`; on PostgreSQL under
+//! sqlx's advisory lock, so processes starting together migrate one after the other).
+//!
+//! Two steps around the plain migrator:
+//! - a database made by the former hand-written migrator (versions in `schema_migrations`) is
+//!   adopted first ([`adopt_legacy`]);
+//! - on PostgreSQL, migration 2 also fills the shared ledger from the receipts stored before
+//!   it (`migrations/postgres/0002_shared_ledger_backfill.sql`, in the same transaction).
+//!   SQLite keeps that ledger in memory: its tables stay empty there.
 
-use sqlx::Row;
+use fairtrain_db::{Backend, Db};
+use sqlx::{
+    migrate::{Migrate, Migrator},
+    AssertSqlSafe, SqlSafeStr,
+};
 
-use super::{Backend, Store, StoreResult};
+use super::{StoreError, StoreResult};
 
-/// `(version, SQL, PostgreSQL-only SQL run after it)` of every migration, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, include_str!("../../migrations/0001_init.sql"), ""),
-    (
-        2,
-        include_str!("../../migrations/0002_shared_ledger.sql"),
-        include_str!("../../migrations/0002_shared_ledger_postgres.sql"),
-    ),
-    (3, include_str!("../../migrations/0003_claim_index.sql"), ""),
-    (
-        4,
-        include_str!("../../migrations/0004_proofs_index.sql"),
-        "",
-    ),
-    (
-        5,
-        include_str!("../../migrations/0005_chain_journal.sql"),
-        "",
-    ),
-    (
-        6,
-        include_str!("../../migrations/0006_committed_heads.sql"),
-        "",
-    ),
-    (
-        7,
-        include_str!("../../migrations/0007_release_jobs.sql"),
-        "",
-    ),
-];
+/// The migrations, embedded in the binary.
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Applies the migrations that `store` has not applied yet. On PostgreSQL an advisory lock
-/// serializes processes starting at the same time.
-pub(super) async fn run(store: &Store) -> StoreResult<()> {
-    let mut conn = store.pool.acquire().await?;
-    if store.backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_lock(727274)")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let result = apply(&mut conn, store.backend).await;
-    if store.backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_unlock(727274)")
-            .execute(&mut *conn)
-            .await?;
-    }
-    result
-}
+/// The version whose PostgreSQL transaction also runs [`LEDGER_BACKFILL`].
+const LEDGER_VERSION: i64 = 2;
 
-async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> StoreResult<()> {
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, \
-         applied_at BIGINT NOT NULL)",
-    )
-    .execute(&mut *conn)
-    .await?;
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    for (version, sql, postgres_sql) in MIGRATIONS {
-        if applied.contains(version) {
-            continue;
-        }
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
-            .execute(&mut *tx)
-            .await?;
-        if backend == Backend::Postgres && !postgres_sql.is_empty() {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*postgres_sql))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-            .bind(*version)
-            .bind(crate::util::now_secs())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+/// PostgreSQL only: fills `payer_ledger` and `usage_heads` from the receipts of a version-1
+/// database.
+const LEDGER_BACKFILL: &str =
+    include_str!("../../migrations/postgres/0002_shared_ledger_backfill.sql");
+
+/// Where the former migrator recorded the versions it applied.
+const LEGACY_TABLE: &str = "schema_migrations";
+
+/// Where sqlx's migrator records the versions it applied (its default table).
+const SQLX_TABLE: &str = "_sqlx_migrations";
+
+/// Key of the advisory lock the former migrator took on PostgreSQL; adoption takes it too, so
+/// an old and a new relayer starting together do not interleave.
+const LEGACY_LOCK: i64 = 727_274;
+
+/// Adopts a database of the former migrator, then applies the pending migrations.
+pub(super) async fn run(db: &Db) -> StoreResult<()> {
+    adopt_legacy(db).await?;
+    match db.backend {
+        Backend::Sqlite => db.migrate(&MIGRATOR).await?,
+        Backend::Postgres => db.migrate(&postgres_migrator()).await?,
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The committed-heads migration's backfill keeps, per usage key, the committed receipt with
-    /// the highest count (counts are decimal text: "10" is above "9"), and ignores receipts not
-    /// committed.
-    #[tokio::test]
-    async fn committed_heads_backfill_keeps_each_keys_highest_committed_count() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO batches (id, state, root, receipt_count, data_hash, data_uri, \
-             reservations, created_at, updated_at) VALUES \
-             (1, 'confirmed', '0xr1', 2, '0xh1', '', '[]', 0, 0), \
-             (2, 'confirmed', '0xr2', 1, '0xh2', '', '[]', 0, 0)",
-        )
-        .execute(store.pool())
-        .await
-        .unwrap();
-        for (digest, key, count, status, batch) in [
-            ("0xd1", "0xk1", "9", "committed", Some(1)),
-            ("0xd2", "0xk1", "10", "committed", Some(2)),
-            ("0xd3", "0xk1", "11", "pending", None),
-            ("0xd4", "0xk2", "5", "committed", Some(1)),
-        ] {
-            sqlx::query(
-                "INSERT INTO receipts (digest, usage_key, payer, license_id, terms_id, run_id, \
-                 cumulative, issued_at, signature, signer, token, amount, chargeable_from, \
-                 received_at, seq, status, batch_id) VALUES ($1, $2, '0xp', '1', '1', '0xrun', \
-                 $3, '0', '0xs', '0xk', '0xt', '0', 0, 0, 0, $4, $5)",
-            )
-            .bind(digest)
-            .bind(key)
-            .bind(count)
-            .bind(status)
-            .bind(batch)
-            .execute(store.pool())
-            .await
-            .unwrap();
+/// [`MIGRATOR`] with [`LEDGER_BACKFILL`] appended to migration 2, recorded under the checksum of
+/// the portable file alone: `_sqlx_migrations` is then the same on both backends, and the
+/// checksums a later start validates are the files' own.
+fn postgres_migrator() -> Migrator {
+    let migrations = MIGRATOR.iter().cloned().map(|mut migration| {
+        if migration.version == LEDGER_VERSION {
+            let sql = format!("{}\n{LEDGER_BACKFILL}", migration.sql.as_str());
+            migration.sql = AssertSqlSafe(sql).into_sql_str();
         }
-        let backfill = MIGRATIONS
-            .iter()
-            .find(|(v, _, _)| *v == 6)
-            .unwrap()
-            .1
-            .split_once("-- Counts are decimal text")
-            .unwrap()
-            .1;
-        let backfill = &backfill[backfill.find("INSERT").unwrap()..];
-        sqlx::raw_sql(sqlx::AssertSqlSafe(backfill))
-            .execute(store.pool())
-            .await
-            .unwrap();
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT usage_key, cumulative, batch_id FROM committed_heads ORDER BY usage_key",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-        assert_eq!(
-            rows,
-            vec![
-                ("0xk1".into(), "10".into(), 2),
-                ("0xk2".into(), "5".into(), 1)
-            ]
-        );
-    }
+        migration
+    });
+    Migrator::with_migrations(migrations.collect())
 }
+
+/// Adopts a database made by the former migrator, in one transaction: creates sqlx's
+/// `_sqlx_migrations`, records there every version listed in `schema_migrations` with the
+/// checksum of the embedded migration, and drops `schema_migrations` (its presence is what
+/// marks a database not yet adopted). A database without `schema_migrations` is left alone.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if `schema_migrations` lists a version this relayer does not know;
+/// nothing is changed then.
+async fn adopt_legacy(db: &Db) -> StoreResult<()> {
+    let mut tx = db.pool.begin().await?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LEGACY_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !has_table(&mut tx, db.backend, LEGACY_TABLE).await? {
+        return Ok(());
+    }
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.ensure_migrations_table(SQLX_TABLE)
+        .await
+        .map_err(|source| fairtrain_db::Error::Migrate {
+            backend: db.backend,
+            source,
+        })?;
+    for version in versions {
+        let migration = MIGRATOR
+            .iter()
+            .find(|m| m.version == version)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "{LEGACY_TABLE} lists version {version}, unknown to this relayer"
+                ))
+            })?;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES ($1, $2, TRUE, $3, 0)",
+        )
+        .bind(version)
+        .bind(migration.description.to_string())
+        .bind(migration.checksum.to_vec())
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DROP TABLE schema_migrations")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!("adopted the database of the former migrator into _sqlx_migrations");
+    Ok(())
+}
+
+/// Whether `table` exists (in the current schema on PostgreSQL).
+async fn has_table(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    table: &str,
+) -> StoreResult<bool> {
+    let sql = match backend {
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = $1"
+        }
+    };
+    let count: i64 = sqlx::query_scalar(sql)
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(count > 0)
+}
+
+#[cfg(test)]
+mod tests;

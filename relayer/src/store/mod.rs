@@ -14,28 +14,18 @@ pub mod rows;
 pub mod state;
 pub mod txs;
 
-use std::str::FromStr;
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
-use sqlx::{
-    any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, AssertSqlSafe, Executor, Row,
-};
-
+pub use fairtrain_db::Backend;
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
 pub use state::{BatchState, JobKind, JobState, ReceiptStatus};
-
-/// Which database is behind the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite, the embedded default.
-    Sqlite,
-    /// PostgreSQL, for several processes sharing one store.
-    Postgres,
-}
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("{0}")]
+    Open(#[from] fairtrain_db::Error),
     /// The database refused or failed a statement.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -50,86 +40,59 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A handle to the store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
-    backend: Backend,
+    db: fairtrain_db::Db,
 }
 
 /// Receipts inserted per statement (SQLite allows 32766 bound values; 18 columns each).
 const INSERT_CHUNK: usize = 1_000;
 
+/// The relayer's connections: on SQLite, `synchronous = FULL` (a committed transaction
+/// survives a power cut, not only a crash) and foreign keys enforced.
+fn options() -> fairtrain_db::Options {
+    fairtrain_db::Options {
+        synchronous: fairtrain_db::Synchronous::Full,
+        foreign_keys: true,
+        ..fairtrain_db::Options::default()
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file if
-    /// needed, and applies the migrations.
+    /// needed, and applies the migrations (see [`migrate`]).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Db`] when the database cannot be reached or migrated.
+    /// [`StoreError::Open`] when the database cannot be reached or migrated, [`StoreError::Db`]
+    /// when adopting a database of the former migrator fails.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
-        let url = match backend {
-            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
-            _ => url.to_owned(),
-        };
-        let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 8,
-            })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL: readers do not block the writer; FULL: a committed transaction
-                        // survives a power cut, not only a crash.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        let store = Self { pool, backend };
-        migrate::run(&store).await?;
-        Ok(store)
+        let db = fairtrain_db::Db::connect(url, &options()).await?;
+        migrate::run(&db).await?;
+        Ok(Self { db })
     }
 
     /// The backend in use.
     pub const fn backend(&self) -> Backend {
-        self.backend
+        self.db.backend
     }
 
     /// The connection pool.
     pub const fn pool(&self) -> &AnyPool {
-        &self.pool
+        &self.db.pool
     }
 
-    /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`, waiting up to `busy_timeout` for another writer): a deferred transaction
-    /// that reads first cannot become a writer once another connection has committed since its
-    /// read (`SQLITE_BUSY_SNAPSHOT`, which no timeout waits out), and the request failed with
-    /// 503. PostgreSQL needs nothing more: its writers wait on row locks.
+    /// Begins a transaction that writes (`BEGIN IMMEDIATE` on SQLite, see
+    /// [`fairtrain_db::Db::begin_write`]).
     ///
     /// # Errors
     ///
     /// [`sqlx::Error`] if no connection can be had or the transaction cannot start.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+        self.db.begin_write().await
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        self.db.ping().await
     }
 
     /// Inserts `receipts` in one transaction (multi-row `INSERT`s), ignoring digests already
@@ -183,7 +146,7 @@ impl Store {
                     n += 1;
                     // Positional `?` on SQLite: sqlx resolves numbered parameters by name,
                     // which costs quadratic time in a statement with thousands of them.
-                    if self.backend == Backend::Sqlite {
+                    if self.backend() == Backend::Sqlite {
                         sql.push('?');
                     } else {
                         sql.push('$');
@@ -229,7 +192,7 @@ impl Store {
     pub async fn has_receipt(&self, digest: &str) -> StoreResult<bool> {
         let row = sqlx::query("SELECT 1 FROM receipts WHERE digest = $1")
             .bind(digest.to_owned())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         Ok(row.is_some())
     }
@@ -255,7 +218,7 @@ impl Store {
             for k in chunk {
                 q = q.bind(k.clone());
             }
-            for row in q.fetch_all(&self.pool).await? {
+            for row in q.fetch_all(self.pool()).await? {
                 out.push(rows::CommittedReceipt::from_row(&row)?);
             }
         }
@@ -282,11 +245,16 @@ impl Store {
         let mut heads: std::collections::BTreeMap<String, (u64, [String; 4])> =
             std::collections::BTreeMap::new();
         for row in rows {
-            let key: String = row.try_get(0)?;
-            let text: String = row.try_get(4)?;
+            let key: String = row.try_get("usage_key")?;
+            let text: String = row.try_get("cumulative")?;
             let count: u64 = rows::parse("cumulative", &text)?;
             if heads.get(&key).is_none_or(|(best, _)| count > *best) {
-                let head = [row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, text];
+                let head = [
+                    row.try_get("digest")?,
+                    row.try_get("payer")?,
+                    row.try_get("token")?,
+                    text,
+                ];
                 heads.insert(key, (count, head));
             }
         }
@@ -325,7 +293,7 @@ impl Store {
             ReceiptRow::COLUMNS
         )))
         .bind(digest.to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| ReceiptRow::from_row(&r)).transpose()
     }
@@ -356,7 +324,7 @@ impl Store {
         .bind(after.1)
         .bind(limit)
         .bind(ReceiptStatus::Committed.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(ReceiptRow::from_row).collect()
     }
@@ -372,7 +340,7 @@ impl Store {
             ReceiptRow::COLUMNS
         )))
         .bind(batch_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(ReceiptRow::from_row).collect()
     }
@@ -389,7 +357,7 @@ impl Store {
         )))
         .bind(ReceiptStatus::Pending.as_str())
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(ReceiptRow::from_row).collect()
     }
@@ -401,7 +369,7 @@ impl Store {
     /// [`StoreError`].
     pub async fn receipt_counts(&self) -> StoreResult<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT status, COUNT(*) FROM receipts GROUP BY status")
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         use sqlx::Row;
         rows.iter()
@@ -418,7 +386,7 @@ impl Store {
         use sqlx::Row;
         sqlx::query("SELECT state, COUNT(*) FROM claims WHERE kind = $1 GROUP BY state")
             .bind(kind.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
@@ -438,7 +406,7 @@ impl Store {
             // A range on the index: confirmed claims hold a transaction hash, in-flight ones
             // 'claim:<job>'.
             sqlx::query("SELECT COUNT(*) FROM receipts WHERE claim_tx >= '0x' AND claim_tx < '0y'")
-                .fetch_one(&self.pool)
+                .fetch_one(self.pool())
                 .await?
                 .try_get(0)?;
         counts.push(("claimedReceipts".to_owned(), claimed));
@@ -457,24 +425,24 @@ impl Store {
         let rows = sqlx::query(
             "SELECT usage_key, cumulative, digest, payer, token, amount, status FROM receipts",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         let out = rows
             .iter()
             .map(|r| {
                 Ok(rows::IngestRow {
-                    usage_key: r.try_get(0)?,
-                    cumulative: r.try_get(1)?,
-                    digest: r.try_get(2)?,
-                    payer: r.try_get(3)?,
-                    token: r.try_get(4)?,
-                    amount: r.try_get(5)?,
-                    status: rows::parse("receipts.status", &r.try_get::<String, _>(6)?)?,
+                    usage_key: r.try_get("usage_key")?,
+                    cumulative: r.try_get("cumulative")?,
+                    digest: r.try_get("digest")?,
+                    payer: r.try_get("payer")?,
+                    token: r.try_get("token")?,
+                    amount: r.try_get("amount")?,
+                    status: rows::parse("receipts.status", &r.try_get::<String, _>("status")?)?,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM receipts")
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool())
             .await?;
         Ok((out, max.unwrap_or(0)))
     }
@@ -488,7 +456,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT body FROM batch_data WHERE data_hash = $1")
                 .bind(data_hash.to_owned())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?,
         )
     }
@@ -504,7 +472,7 @@ impl Store {
             BatchRow::COLUMNS
         )))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| BatchRow::from_row(&r)).transpose()
     }
@@ -520,7 +488,7 @@ impl Store {
             BatchRow::COLUMNS
         )))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(BatchRow::from_row).collect()
     }
@@ -538,7 +506,7 @@ impl Store {
         .bind(BatchState::UNFINISHED[0].as_str())
         .bind(BatchState::UNFINISHED[1].as_str())
         .bind(BatchState::UNFINISHED[2].as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         row.map(|r| BatchRow::from_row(&r)).transpose()
     }
@@ -555,7 +523,7 @@ impl Store {
         )))
         .bind(kind.to_owned())
         .bind(ref_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(TxRow::from_row).collect()
     }

@@ -111,7 +111,7 @@ pub struct ReceiptRow {
 }
 
 impl ReceiptRow {
-    /// Columns in [`Self::from_row`] order.
+    /// Columns [`Self::from_row`] reads (by name).
     pub const COLUMNS: &'static str = "digest, usage_key, payer, license_id, terms_id, run_id, \
         cumulative, issued_at, signature, signer, token, amount, chargeable_from, received_at, \
         seq, status, batch_id, leaf_index, proof, claim_tx";
@@ -123,26 +123,26 @@ impl ReceiptRow {
     /// [`StoreError::Db`] when a column has another type.
     pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
         Ok(Self {
-            digest: r.try_get(0)?,
-            usage_key: r.try_get(1)?,
-            payer: r.try_get(2)?,
-            license_id: r.try_get(3)?,
-            terms_id: r.try_get(4)?,
-            run_id: r.try_get(5)?,
-            cumulative: r.try_get(6)?,
-            issued_at: r.try_get(7)?,
-            signature: r.try_get(8)?,
-            signer: r.try_get(9)?,
-            token: r.try_get(10)?,
-            amount: r.try_get(11)?,
-            chargeable_from: r.try_get(12)?,
-            received_at: r.try_get(13)?,
-            seq: r.try_get(14)?,
-            status: parse("receipts.status", &r.try_get::<String, _>(15)?)?,
-            batch_id: r.try_get(16)?,
-            leaf_index: r.try_get(17)?,
-            proof: r.try_get(18)?,
-            claim_tx: r.try_get(19)?,
+            digest: r.try_get("digest")?,
+            usage_key: r.try_get("usage_key")?,
+            payer: r.try_get("payer")?,
+            license_id: r.try_get("license_id")?,
+            terms_id: r.try_get("terms_id")?,
+            run_id: r.try_get("run_id")?,
+            cumulative: r.try_get("cumulative")?,
+            issued_at: r.try_get("issued_at")?,
+            signature: r.try_get("signature")?,
+            signer: r.try_get("signer")?,
+            token: r.try_get("token")?,
+            amount: r.try_get("amount")?,
+            chargeable_from: r.try_get("chargeable_from")?,
+            received_at: r.try_get("received_at")?,
+            seq: r.try_get("seq")?,
+            status: parse("receipts.status", &r.try_get::<String, _>("status")?)?,
+            batch_id: r.try_get("batch_id")?,
+            leaf_index: r.try_get("leaf_index")?,
+            proof: r.try_get("proof")?,
+            claim_tx: r.try_get("claim_tx")?,
         })
     }
 }
@@ -210,7 +210,7 @@ pub struct BatchRow {
 }
 
 impl BatchRow {
-    /// Columns in [`Self::from_row`] order.
+    /// Columns [`Self::from_row`] reads (by name).
     pub const COLUMNS: &'static str = "id, state, root, receipt_count, data_hash, data_uri, \
         reservations, created_at, updated_at, commit_tx, commit_block, error";
 
@@ -220,20 +220,23 @@ impl BatchRow {
     ///
     /// [`StoreError::Db`] when a column has another type.
     pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
-        let id: i64 = r.try_get(0)?;
+        let id: i64 = r.try_get("id")?;
         Ok(Self {
             id,
-            state: parse(&format!("batch {id} state"), &r.try_get::<String, _>(1)?)?,
-            root: r.try_get(2)?,
-            receipt_count: r.try_get(3)?,
-            data_hash: r.try_get(4)?,
-            data_uri: r.try_get(5)?,
-            reservations: r.try_get(6)?,
-            created_at: r.try_get(7)?,
-            updated_at: r.try_get(8)?,
-            commit_tx: r.try_get(9)?,
-            commit_block: r.try_get(10)?,
-            error: r.try_get(11)?,
+            state: parse(
+                &format!("batch {id} state"),
+                &r.try_get::<String, _>("state")?,
+            )?,
+            root: r.try_get("root")?,
+            receipt_count: r.try_get("receipt_count")?,
+            data_hash: r.try_get("data_hash")?,
+            data_uri: r.try_get("data_uri")?,
+            reservations: r.try_get("reservations")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+            commit_tx: r.try_get("commit_tx")?,
+            commit_block: r.try_get("commit_block")?,
+            error: r.try_get("error")?,
         })
     }
 }
@@ -300,7 +303,7 @@ pub struct TxRow {
 }
 
 impl TxRow {
-    /// Columns in [`Self::from_row`] order.
+    /// Columns [`Self::from_row`] reads (by name).
     pub const COLUMNS: &'static str =
         "hash, kind, ref_id, attempt, nonce, raw, max_fee, priority_fee, created_at";
 
@@ -311,15 +314,15 @@ impl TxRow {
     /// [`StoreError::Db`] when a column has another type.
     pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
         Ok(Self {
-            hash: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            ref_id: r.try_get(2)?,
-            attempt: r.try_get(3)?,
-            nonce: r.try_get(4)?,
-            raw: r.try_get(5)?,
-            max_fee: r.try_get(6)?,
-            priority_fee: r.try_get(7)?,
-            created_at: r.try_get(8)?,
+            hash: r.try_get("hash")?,
+            kind: r.try_get("kind")?,
+            ref_id: r.try_get("ref_id")?,
+            attempt: r.try_get("attempt")?,
+            nonce: r.try_get("nonce")?,
+            raw: r.try_get("raw")?,
+            max_fee: r.try_get("max_fee")?,
+            priority_fee: r.try_get("priority_fee")?,
+            created_at: r.try_get("created_at")?,
         })
     }
 }
@@ -368,14 +371,14 @@ impl CommittedReceipt {
     ///
     /// [`StoreError`] when a column has another type or does not parse.
     pub fn from_row(r: &AnyRow) -> StoreResult<Self> {
-        let text = |i: usize| -> StoreResult<String> { Ok(r.try_get::<String, _>(i)?) };
+        let text = |name: &str| -> StoreResult<String> { Ok(r.try_get::<String, _>(name)?) };
         Ok(Self {
-            digest: parse("digest", &text(0)?)?,
-            usage_key: parse("usage_key", &text(1)?)?,
-            payer: parse("payer", &text(2)?)?,
-            token: parse("token", &text(3)?)?,
-            cumulative: parse("cumulative", &text(4)?)?,
-            root: parse("root", &text(5)?)?,
+            digest: parse("digest", &text("digest")?)?,
+            usage_key: parse("usage_key", &text("usage_key")?)?,
+            payer: parse("payer", &text("payer")?)?,
+            token: parse("token", &text("token")?)?,
+            cumulative: parse("cumulative", &text("cumulative")?)?,
+            root: parse("root", &text("root")?)?,
         })
     }
 }

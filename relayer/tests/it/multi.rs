@@ -306,7 +306,7 @@ async fn shared_ledger_migration_backfills_postgres() {
     // Back to schema version 1.
     sqlx::raw_sql(
         "DROP TABLE payer_ledger; DROP TABLE usage_heads; \
-         DELETE FROM schema_migrations WHERE version = 2",
+         DELETE FROM _sqlx_migrations WHERE version = 2",
     )
     .execute(store.pool())
     .await
