@@ -12,7 +12,7 @@ use std::{
 use alloy::{primitives::address, transports::http::reqwest};
 use fairtrain_indexer::{
     api::{router, AppState},
-    auditor::{Auditor, AuditorConfig},
+    audit::worker::{Auditor, AuditorConfig},
     sync::{Indexer, SyncConfig},
 };
 use futures::{SinkExt, StreamExt};

@@ -5,7 +5,7 @@
 
 use alloy::primitives::{Address, U256};
 use fairtrain_indexer::{
-    lines::{lines_of, CreditLineView},
+    query::lines::{lines_of, CreditLineView},
     raw,
     reconcile::reconcile,
     Db,

@@ -13,8 +13,8 @@ use alloy::{
 use fairtrain_indexer::{
     api::{router, AppState},
     derive::{self, streams::StreamState},
+    query::{pools, streams},
     reconcile::{reconcile, Report},
-    streams_pools,
     sync::Indexer,
     units::addr,
     Db,
@@ -93,10 +93,7 @@ async fn pool_rows(db: &Db) -> Vec<String> {
 /// every holder's shares and claimable amount; claimed per holder against what the claims paid.
 async fn assert_pool_matches(chain: &Chain, db: &Db, pool: Address, claimed: &[(Address, u64)]) {
     let token = chain.deployment.payment_tokens[0];
-    let view = streams_pools::pool(db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(db, &addr(&pool)).await.unwrap().unwrap();
     let c = RevenuePool::new(pool, chain.provider.clone());
     let state = c.tokenState(token).call().await.unwrap();
     assert_eq!(view.pool.tokens.len(), 1);
@@ -196,10 +193,7 @@ async fn pool_lifecycle(backend: Backend) {
     ix.sync_to_head().await.unwrap();
     let claimed = [(chain.wallet(1).0, c1), (chain.wallet(3).0, c3)];
     assert_pool_matches(&chain, &db, pool, &claimed).await;
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, "1800");
     assert_eq!(view.pool.tokens[0].claimed, "766");
     assert_eq!(view.pool.tokens[0].distributions, 3);
@@ -209,7 +203,7 @@ async fn pool_lifecycle(backend: Backend) {
         addr(&chain.deployment.revenue_pool_factory.unwrap())
     );
     assert_eq!(view.pool.creator, addr(&chain.wallet(0).0));
-    let listed = streams_pools::pools(&db, Default::default()).await.unwrap();
+    let listed = pools::pools(&db, Default::default()).await.unwrap();
     assert_eq!(listed.total, 1);
     assert_eq!(listed.items[0], view.pool);
     let report = clean(&chain, &db).await;
@@ -295,19 +289,13 @@ async fn pool_lifecycle(backend: Backend) {
     let snapshot = chain.rpc("evm_snapshot", json!([])).await;
     pay(&chain, pool, 300).await;
     ix.sync_to_head().await.unwrap();
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, "2100");
     assert_eq!(view.pool.tokens[0].distributions, 4);
     chain.rpc("evm_revert", json!([snapshot])).await;
     chain.mine(10).await;
     ix.sync_to_head().await.unwrap();
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, "1800");
     assert_eq!(view.pool.tokens[0].distributions, 3);
     assert_eq!(pool_rows(&db).await, before);
@@ -329,11 +317,8 @@ async fn now(chain: &Chain) -> u64 {
         .timestamp
 }
 
-async fn state(db: &Db, id: U256) -> streams_pools::StreamView {
-    streams_pools::stream(db, &id.to_string())
-        .await
-        .unwrap()
-        .unwrap()
+async fn state(db: &Db, id: U256) -> streams::StreamView {
+    streams::stream(db, &id.to_string()).await.unwrap().unwrap()
 }
 
 const UNIT: u128 = 1_000_000_000_000_000_000;
@@ -392,7 +377,7 @@ async fn streams_run_out(backend: Backend) {
     assert_eq!(sa.withdrawable, "100");
     assert_eq!(sa.status, "active", "what the contract stores");
     assert_eq!(state(&db, b).await.state, StreamState::Ended);
-    let listed = streams_pools::streams(&db, Some("1"), Some(&addr(&payer)), Default::default())
+    let listed = streams::streams(&db, Some("1"), Some(&addr(&payer)), Default::default())
         .await
         .unwrap();
     assert_eq!(listed.total, 2);
@@ -460,7 +445,7 @@ async fn streams_run_out(backend: Backend) {
         .call()
         .await
         .unwrap();
-    let payees = streams_pools::stream_payees(&db, Some(&addr(&holder)), Default::default())
+    let payees = streams::stream_payees(&db, Some(&addr(&holder)), Default::default())
         .await
         .unwrap();
     assert_eq!(payees.total, 1);
@@ -622,10 +607,7 @@ async fn pool_paid_by_escrow_claims(backend: Backend) {
     let s = &settled.items[0];
     let net = s.amount.parse::<U256>().unwrap() - s.fee.parse::<U256>().unwrap();
     assert_eq!(net, received);
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, net.to_string());
     assert_eq!(view.pool.tokens[0].claimed, c5.to_string());
     assert_pool_matches(&chain, &db, pool, &[(chain.wallet(5).0, c5.to::<u64>())]).await;
