@@ -24,6 +24,21 @@ pub use devnet::Devnet;
 pub use keys::{address, key, KEYS};
 pub use process::{bin, eventually, free_port, poll, wait_ready, Proc};
 
+/// Sends a contract call (or anything with alloy's `send()` and `get_receipt()`) and waits until
+/// it is mined, panicking if either fails: `mined!(escrow.deposit(token, amount).from(payer))`.
+#[macro_export]
+macro_rules! mined {
+    ($call:expr) => {
+        $call
+            .send()
+            .await
+            .expect("the transaction is sent")
+            .get_receipt()
+            .await
+            .expect("the transaction is mined")
+    };
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

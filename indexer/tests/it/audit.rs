@@ -2,6 +2,7 @@
 //! (a local server the fetcher is told to allow), partly claimed; then a tampered document, an
 //! over-reserving relayer and unpublished data; the CLI refuses the local server unless allowed.
 
+use fairtrain_testkit::mined;
 use std::str::FromStr;
 
 use alloy::{
@@ -177,8 +178,8 @@ pub(crate) async fn commit_usage(
     };
     let (data, tree) = BatchData::build(&domain, receipts.clone(), vec![reservation]).unwrap();
     let bytes = data.to_bytes();
-    let receipt = TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
-        .commitBatch(
+    let receipt = mined!(
+        TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER)).commitBatch(
             tree.root(),
             receipts.len() as u32,
             keccak256(&bytes),
@@ -189,12 +190,7 @@ pub(crate) async fn commit_usage(
                 amount: amount.to(),
             }],
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    );
     assert!(receipt.status(), "commit reverted");
     head_reaches(&chain.provider, receipt.block_number.expect("mined")).await;
     Committed {
@@ -219,14 +215,7 @@ pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
                 proof: b.tree.proof(i).unwrap(),
             })
             .collect();
-        let receipt = escrow
-            .claim(b.root.parse().unwrap(), claims)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = mined!(escrow.claim(b.root.parse().unwrap(), claims));
         assert!(receipt.status(), "claim reverted");
         head_reaches(&chain.provider, receipt.block_number.expect("mined")).await;
     }

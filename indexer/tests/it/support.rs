@@ -3,6 +3,7 @@
 //! `contracts/script/Demo.s.sol` (as `scripts/lib/demo.sh` runs it), the kit's fresh SQLite and
 //! PostgreSQL databases, and helpers that send transactions.
 
+use fairtrain_testkit::mined;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -145,14 +146,9 @@ impl Chain {
             .find(|&i| self.wallet(i).0 == holder)
             .expect("the license's holder is an anvil account");
         let (_, p) = self.wallet(index);
-        let receipt = RoyaltyStreams::new(self.deployment.royalty_streams.unwrap(), p)
-            .enableStreams(license)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = mined!(
+            RoyaltyStreams::new(self.deployment.royalty_streams.unwrap(), p).enableStreams(license)
+        );
         assert!(receipt.status(), "enableStreams reverted");
     }
 

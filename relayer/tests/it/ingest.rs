@@ -8,6 +8,7 @@ use alloy::{
 };
 use fairtrain_protocol::{wire::SignedReceipt, EscrowDomain, Receipt};
 use fairtrain_relayer::chain::state::CreditLine;
+use fairtrain_testkit::mined;
 use serde_json::{json, Value};
 
 use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
@@ -182,16 +183,10 @@ async fn chain_changes(db: Db) {
     assert_eq!(status, 201, "exactly what is left fits: {body}");
 
     // Revocation: effective after the notice; once within the horizon, refused.
-    chain
+    mined!(chain
         .escrow()
         .revokeSigner(chain.signer.address())
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
     chain
         .provider
         .anvil_increase_time(chain.notice - 30)
@@ -210,29 +205,17 @@ async fn chain_changes(db: Db) {
     assert_eq!(code(&body), "signer_revoked");
 
     let fresh = PrivateKeySigner::from_bytes(&keccak256("fresh key")).unwrap();
-    chain
+    mined!(chain
         .escrow()
         .registerSigner(fresh.address())
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
     // No line: the payer takes all of its credit back (nothing is reserved).
     reduce_credit(&chain, credit).await;
     chain.pass_notice().await;
-    chain
+    mined!(chain
         .escrow()
         .reduceCredit(chain.relayer.address(), chain.token)
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
     assert_eq!(chain.credit().await, U256::ZERO);
     followed_line(&relayer, &chain, |line| !line.is_open()).await;
     let (status, body) = relayer
@@ -263,16 +246,10 @@ async fn followed_line(relayer: &Relayer, chain: &Chain, done: impl Fn(&CreditLi
 
 /// The payer asks to take `amount` of the relayer's credit back (replacing an earlier request).
 async fn reduce_credit(chain: &Chain, amount: U256) {
-    chain
+    mined!(chain
         .escrow()
         .requestCreditReduction(chain.relayer.address(), chain.token, amount.to::<u128>())
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
 }
 
 async fn restart_keeps_state(db: Db) {

@@ -4,6 +4,7 @@
 //! First on the store alone (synthetic rows, every case), then end to end over HTTP against
 //! anvil with a page limit lowered to two.
 
+use fairtrain_testkit::mined;
 use std::collections::{BTreeSet, HashMap};
 
 use alloy::primitives::{Address, B256, U256};
@@ -325,16 +326,10 @@ async fn http_pages(db: Db) {
         .unwrap()
         .parse()
         .unwrap();
-    chain
+    mined!(chain
         .escrow()
         .claim(root, claims)
-        .from(chain.creator.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.creator.address()));
     let r = relayer.request_claims(&json!({ "batchId": 2 })).await;
     assert_eq!(r.status(), 200);
     for r in &receipts[..2] {

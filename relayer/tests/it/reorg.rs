@@ -15,6 +15,7 @@ use fairtrain_relayer::{
     chain::{journal::Journal, ChainState},
     store::Store,
 };
+use fairtrain_testkit::mined;
 use serde_json::json;
 
 use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
@@ -86,30 +87,18 @@ async fn deposit(chain: &Chain, amount: u64) {
         .get_receipt()
         .await
         .unwrap();
-    chain
+    mined!(chain
         .escrow()
         .deposit(chain.token, U256::from(amount))
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
 }
 
 /// The payer registers a new training key (one block).
 async fn register(chain: &Chain, key: Address) {
-    chain
+    mined!(chain
         .escrow()
         .registerSigner(key)
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
 }
 
 /// Replaces the last `depth` blocks with empty ones, then mines one more.
@@ -198,19 +187,13 @@ async fn unwinds_what_it_followed(db: Db) {
 
     // Following goes on on the new branch: the creator (none of whose transactions was
     // reorganised away, so its provider's nonce is right) transfers the license.
-    LicenseNFT::new(chain.nft, chain.provider.clone())
+    mined!(LicenseNFT::new(chain.nft, chain.provider.clone())
         .transferFrom(
             chain.creator.address(),
             chain.owner.address(),
             chain.license_id,
         )
-        .from(chain.creator.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.creator.address()));
     assert_view_is_the_chain(&chain, &relayer).await;
     assert_eq!(
         view(&relayer).holders[&chain.license_id],
