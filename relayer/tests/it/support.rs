@@ -29,7 +29,7 @@ pub use fairtrain_testkit::{
     relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
     root, Backend as Db, Devnet, TestDb, KEYS,
 };
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 
 /// anvil's account that owns the suite.
 pub const OWNER: usize = 0;
@@ -256,6 +256,17 @@ impl Chain {
     }
 }
 
+/// A devnet with the suite ([`Chain::start`]), a fresh `db` store and an in-process relayer on
+/// them, its configuration ([`config`]) changed by `tune` first.
+pub async fn started(db: Db, tune: impl FnOnce(&mut Config)) -> (Chain, TestDb, Config, Relayer) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    tune(&mut cfg);
+    let relayer = Relayer::start(&cfg).await;
+    (chain, store, cfg, relayer)
+}
+
 /// A relayer configuration for `chain` and `db`.
 pub fn config(chain: &Chain, db: &TestDb) -> Config {
     config_for(&chain.rpc, chain.escrow, chain.nft, db)
@@ -405,12 +416,18 @@ impl Relayer {
     }
 
     /// `POST /v1/receipts/bulk` with `receipts`, answered 200.
-    pub async fn bulk(&self, receipts: &[SignedReceipt]) -> BulkResponse {
+    pub async fn bulk<R: Serialize>(&self, receipts: &[R]) -> BulkResponse {
         let (status, body) = self
             .post("/v1/receipts/bulk", &serde_json::json!(receipts))
             .await;
         assert_eq!(status, 200, "{body}");
         typed(body)
+    }
+
+    /// Submits `receipts` in bulk, which must all be accepted.
+    pub async fn accept_all<R: Serialize>(&self, receipts: &[R]) {
+        let answer = self.bulk(receipts).await;
+        assert_eq!(answer.accepted, receipts.len(), "{answer:?}");
     }
 
     /// `POST /v1/claims` with `body` and the operator token, answered 200: the jobs queued.
