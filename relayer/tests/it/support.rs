@@ -16,7 +16,9 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use fairtrain_protocol::{
-    api::relayer::{Batch, BatchDetail, BulkResponse, ClaimResponse, Claimable, Outcome, Status},
+    api::relayer::{
+        Batch, BatchDetail, BatchList, BulkResponse, ClaimResponse, Claimable, Outcome, Status,
+    },
     bindings::{Escrow, IERC20Permit, License, LicenseNFT, TrainingEscrow},
     wire::SignedReceipt,
     EscrowDomain, Receipt,
@@ -302,10 +304,16 @@ pub fn config_for(rpc: &str, escrow: Address, nft: Address, db: &TestDb) -> Conf
     }
 }
 
-/// A relayer running in this process, serving HTTP on a free port.
-pub struct Relayer {
+/// A relayer's HTTP API at `url` (in this process or a binary's), read as the protocol's types.
+#[derive(Clone)]
+pub struct Api {
     pub url: String,
     pub client: reqwest::Client,
+}
+
+/// A relayer running in this process, serving HTTP on a free port; its [`Api`] through `Deref`.
+pub struct Relayer {
+    api: Api,
     pub running: fairtrain_relayer::service::Running,
     server: tokio::task::JoinHandle<()>,
 }
@@ -320,8 +328,7 @@ impl Relayer {
             axum::serve(listener, app).await.unwrap();
         });
         let relayer = Self {
-            url,
-            client: reqwest::Client::new(),
+            api: Api::new(&url, reqwest::Client::new()),
             running,
             server,
         };
@@ -340,6 +347,24 @@ impl Relayer {
     pub fn stop(&self) {
         self.running.abort();
         self.server.abort();
+    }
+}
+
+impl std::ops::Deref for Relayer {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    /// The API of the relayer at `url` (`http://host:port`), asked through `client`.
+    pub fn new(url: &str, client: reqwest::Client) -> Self {
+        Self {
+            url: url.to_owned(),
+            client,
+        }
     }
 
     /// `POST /v1/claims` with the operator token.
@@ -369,6 +394,25 @@ impl Relayer {
     /// `GET /v1/status`.
     pub async fn status(&self) -> Status {
         self.get_as("/v1/status").await
+    }
+
+    /// Waits (at most `secs`) until `GET /v1/status` answers what `done` looks for.
+    pub async fn wait_status(&self, secs: u64, done: impl Fn(&Status) -> bool) -> Status {
+        eventually(secs, || async {
+            let (code, body) = self.get("/v1/status").await;
+            let status = (code == 200).then(|| typed::<Status>(body))?;
+            done(&status).then_some(status)
+        })
+        .await
+    }
+
+    /// The confirmed batches of `GET /v1/batches`.
+    pub async fn confirmed_batches(&self) -> Vec<Batch> {
+        let list: BatchList = self.get_as("/v1/batches").await;
+        list.batches
+            .into_iter()
+            .filter(|b| b.state == "confirmed")
+            .collect()
     }
 
     /// `GET /v1/batches/{id}`; `None` while the batch does not exist.
@@ -439,6 +483,11 @@ impl Relayer {
         serde_json::from_str::<ClaimResponse>(&text)
             .unwrap_or_else(|e| panic!("{e}: {text}"))
             .claim_jobs
+    }
+
+    /// Claims every confirmed batch (`POST /v1/claims` with `{}`): the jobs queued.
+    pub async fn claim_all(&self) -> Vec<i64> {
+        self.claim_jobs(&serde_json::json!({})).await
     }
 
     /// Waits (at most `secs` each) until every one of `receipts` has a claim transaction.
