@@ -297,9 +297,7 @@ async fn limits_hold_and_every_rejection_is_counted() {
     assert_eq!(status, 200);
     let bulk: BulkResponse = serde_json::from_value(body).unwrap();
     assert_eq!((bulk.accepted, bulk.rejected), (3, 2));
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-9", 1)))
-        .await;
+    let (status, body) = relayer.submit(&chain.receipt("run-9", 1)).await;
     assert_eq!((status, code(&body)), (429, "rate_limited"));
     let (_, status_body) = relayer.get("/v1/status").await;
     let status: Status = serde_json::from_value(status_body).unwrap();

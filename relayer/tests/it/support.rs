@@ -16,8 +16,11 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use fairtrain_protocol::{
-    api::relayer::{
-        Batch, BatchDetail, BatchList, BulkResponse, ClaimResponse, Claimable, Outcome, Status,
+    api::{
+        relayer::{
+            Batch, BatchDetail, BatchList, BulkResponse, ClaimResponse, Claimable, Outcome, Status,
+        },
+        ErrorBody, ErrorDetail,
     },
     bindings::{Escrow, IERC20Permit, License, LicenseNFT, TrainingEscrow},
     wire::SignedReceipt,
@@ -535,6 +538,16 @@ pub async fn get_as<T: DeserializeOwned>(client: &reqwest::Client, url: &str) ->
     let (status, body) = get(client, url).await;
     assert_eq!(status, 200, "GET {url}: {body}");
     typed(body)
+}
+
+/// The code and message of an error answer.
+pub fn error_detail(body: &serde_json::Value) -> ErrorDetail {
+    typed::<ErrorBody>(body.clone()).error
+}
+
+/// The `error.code` of an error answer.
+pub fn error_code(body: &serde_json::Value) -> String {
+    error_detail(body).code
 }
 
 /// Counts as `GET /v1/status` lists them (`receipts`, `claims`, `releases`).
