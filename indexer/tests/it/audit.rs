@@ -2,7 +2,6 @@
 //! (a local server the fetcher is told to allow), partly claimed; then a tampered document, an
 //! over-reserving relayer and unpublished data; the CLI refuses the local server unless allowed.
 
-use fairtrain_testkit::mined;
 use std::str::FromStr;
 
 use alloy::{
@@ -23,6 +22,7 @@ use fairtrain_protocol::{
     wire::SignedReceipt,
     EscrowDomain, Receipt, ReceiptTree,
 };
+use fairtrain_testkit::mined;
 
 use fairtrain_testkit::KEYS;
 

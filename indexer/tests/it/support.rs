@@ -3,7 +3,6 @@
 //! `contracts/script/Demo.s.sol` (as `scripts/lib/demo.sh` runs it), the kit's fresh SQLite and
 //! PostgreSQL databases, and helpers that send transactions.
 
-use fairtrain_testkit::mined;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -18,6 +17,7 @@ use alloy::{
 use axum::{http::StatusCode, response::IntoResponse};
 use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db};
 use fairtrain_protocol::bindings::{Escrow, LicenseNFT, RoyaltyStreams, TrainingEscrow};
+use fairtrain_testkit::mined;
 use fairtrain_testkit::{address, devnet::forge_script as forge, KEYS};
 pub(crate) use fairtrain_testkit::{root, Backend, Devnet, TestDb};
 
