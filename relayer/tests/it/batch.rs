@@ -51,12 +51,7 @@ async fn commit_and_claim(db: Db) {
     let root = batch.root;
     assert_eq!(batch.receipt_count, 5);
     assert_eq!(chain.devnet.committed_roots().await, vec![root]);
-    let reservation = chain
-        .escrow()
-        .reservation(root, chain.payer.address(), chain.token)
-        .call()
-        .await
-        .unwrap();
+    let reservation = chain.reservation(root).await;
     assert_eq!(reservation.relayer, chain.relayer.address());
     assert!(reservation.expiresAt > reservation.committedAt);
     assert_eq!(reservation.feeBps, 250);

@@ -81,11 +81,7 @@ async fn crash_at(db: Db, failpoint: &str) {
         .await;
 
     // The chain: each root once, reservations equal what the receipts add, exactly once.
-    let roots = chain.devnet.committed_roots().await;
-    let mut unique = roots.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), roots.len(), "a root was committed twice");
+    let roots = chain.roots_committed_once().await;
     assert_eq!(api.confirmed_batches().await.len(), roots.len());
     // Highest count per run: 100..=102 for runs 0..2, 13..=15 for runs 3..5.
     let samples: u64 = (100..=102).sum::<u64>() + (13..=15).sum::<u64>();
@@ -96,12 +92,7 @@ async fn crash_at(db: Db, failpoint: &str) {
         "charged exactly once"
     );
     for root in &roots {
-        let r = chain
-            .escrow()
-            .reservation(*root, chain.payer.address(), chain.token)
-            .call()
-            .await
-            .unwrap();
+        let r = chain.reservation(*root).await;
         assert_eq!(r.relayer, chain.relayer.address());
     }
     assert_eq!(chain.reserved().await, total, "one pool for every batch");
@@ -200,12 +191,7 @@ async fn claim_crash_at(db: Db, failpoint: &str) {
     let total = U256::from(10 * 21 * chain.price as u64);
     let fee = total * U256::from(250) / U256::from(10_000);
     assert_eq!(chain.creator_balance().await - before, total - fee);
-    let reservation = chain
-        .escrow()
-        .reservation(root, chain.payer.address(), chain.token)
-        .call()
-        .await
-        .unwrap();
+    let reservation = chain.reservation(root).await;
     assert_eq!(reservation.relayer, chain.relayer.address());
     assert_eq!(
         chain.reserved().await,

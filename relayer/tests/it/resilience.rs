@@ -26,6 +26,30 @@ async fn two_receipts(chain: &Chain, relayer: &Relayer) {
         .await;
 }
 
+/// Batches of two, fees bumped after a second.
+async fn bumping(db: Db) -> (Chain, TestDb, Relayer) {
+    let (chain, store, _, relayer) = started(db, |c| {
+        c.batch.max_receipts = 2;
+        c.tx.bump_after_secs = 1;
+    })
+    .await;
+    (chain, store, relayer)
+}
+
+/// Sets the base fee of the next block to 100 gwei, mines it and mining resumes: returns the
+/// spike.
+async fn spike_base_fee(chain: &Chain) -> u128 {
+    let spike = 100_000_000_000u128;
+    chain
+        .provider
+        .anvil_set_next_block_base_fee_per_gas(spike)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    spike
+}
+
 /// Mines a block at a time (a pause after each) until batch 1 is confirmed.
 async fn mine_until_confirmed(chain: &Chain, relayer: &Relayer, secs: u64, pause_ms: u64) {
     eventually(secs, || async {
@@ -60,11 +84,7 @@ async fn rpc_down_then_back(db: Db) {
 }
 
 async fn stuck_commit_is_bumped(db: Db) {
-    let (chain, _store, _, relayer) = started(db, |c| {
-        c.batch.max_receipts = 2;
-        c.tx.bump_after_secs = 1;
-    })
-    .await;
+    let (chain, _store, relayer) = bumping(db).await;
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
     two_receipts(&chain, &relayer).await;
     // Nothing is mined: the relayer replaces its commit with higher fees.
@@ -204,23 +224,12 @@ async fn slow_rpc_sqlite() {
 /// The base fee jumps far above what the commit offers: it cannot be included, the relayer
 /// replaces it at the market's new price (within its ceiling), and it is committed once.
 async fn gas_spike(db: Db) {
-    let (chain, _store, _, relayer) = started(db, |c| {
-        c.batch.max_receipts = 2;
-        c.tx.bump_after_secs = 1;
-    })
-    .await;
+    let (chain, _store, relayer) = bumping(db).await;
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
     two_receipts(&chain, &relayer).await;
     relayer.batch_in(1, "sent", 30).await;
     // 100 gwei base fee from the next block on: the first attempt is priced far below it.
-    let spike = 100_000_000_000u128;
-    chain
-        .provider
-        .anvil_set_next_block_base_fee_per_gas(spike)
-        .await
-        .unwrap();
-    chain.provider.anvil_mine(Some(1), None).await.unwrap();
-    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    let spike = spike_base_fee(&chain).await;
     let fee = |t: &Transaction| t.max_fee_per_gas;
     mine_until_confirmed(&chain, &relayer, 60, 200).await;
     let txs = batch(&relayer).await.transactions;
@@ -238,11 +247,7 @@ async fn gas_spike_sqlite() {
 /// A claim transaction priced below a base-fee spike is replaced like a commit: same nonce,
 /// higher fees (at least the market's), until it is mined and pays the payee.
 async fn claim_gas_spike(db: Db) {
-    let (chain, store, _, relayer) = started(db, |c| {
-        c.batch.max_receipts = 2;
-        c.tx.bump_after_secs = 1;
-    })
-    .await;
+    let (chain, store, relayer) = bumping(db).await;
     let receipts = [chain.receipt("run-1", 10), chain.receipt("run-2", 20)];
     relayer.accept_all(&receipts).await;
     relayer.confirmed_batch(1).await;
@@ -260,14 +265,7 @@ async fn claim_gas_spike(db: Db) {
     })
     .await;
     // 100 gwei base fee from the next block on: the claim is priced far below it.
-    let spike = 100_000_000_000u128;
-    chain
-        .provider
-        .anvil_set_next_block_base_fee_per_gas(spike)
-        .await
-        .unwrap();
-    chain.provider.anvil_mine(Some(1), None).await.unwrap();
-    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    let spike = spike_base_fee(&chain).await;
     for r in &receipts {
         let digest = chain.domain().digest(&r.receipt());
         eventually(60, || async {

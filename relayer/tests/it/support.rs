@@ -181,6 +181,25 @@ impl Chain {
             .unwrap()
     }
 
+    /// The payer's reservation in the token under the committed `root`.
+    pub async fn reservation(&self, root: B256) -> Escrow::Reservation {
+        self.escrow()
+            .reservation(root, self.payer.address(), self.token)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// The roots committed on-chain, each of which must stand there once.
+    pub async fn roots_committed_once(&self) -> Vec<B256> {
+        let roots = self.devnet.committed_roots().await;
+        let mut unique = roots.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), roots.len(), "a root was committed twice");
+        roots
+    }
+
     /// Takes the line's credit down to `left` with a credit reduction (requested, the notice
     /// waited out, executed): the rest goes back to the payer's available balance.
     /// Moves the chain's clock one notice period (and a second) on, in a new block.
