@@ -13,8 +13,6 @@ use alloy::{
 use fairtrain_indexer::{
     audit::{audit, audit_with, CLAIMS_CHECK, RESERVATIONS_CHECK},
     query,
-    sync::Indexer,
-    Db,
 };
 use fairtrain_protocol::{
     batch::{BatchData, Reservation},
@@ -28,9 +26,7 @@ use fairtrain_testkit::KEYS;
 
 use crate::{
     both_databases,
-    support::{
-        config, head_reaches, Backend, Chain, Connect, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER,
-    },
+    support::{head_reaches, Backend, Chain, Connect, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
@@ -221,21 +217,6 @@ pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
     }
 }
 
-/// Indexes to the head (a new indexer on `db`).
-pub(crate) async fn sync(chain: &Chain, db: &Db) {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config(),
-    )
-    .await
-    .unwrap()
-    .sync_to_head()
-    .await
-    .unwrap();
-}
-
 async fn audits(backend: Backend) {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend);
@@ -244,7 +225,7 @@ async fn audits(backend: Backend) {
     let fetcher = publisher.fetcher();
     let good = commit_published(&chain, &publisher, "audit-run", 0).await;
     claim(&chain, &good, &[0, 1]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
 
     // A sound batch, two of three receipts claimed.
     let report = audit_with(
@@ -295,7 +276,7 @@ async fn audits(backend: Backend) {
 
     // Claiming the rest clears it (claims are counted live, not as of the audit).
     claim(&chain, &good, &[2]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     assert!(query::unclaimed(&db, Some(&holder))
         .await
         .unwrap()
@@ -333,7 +314,7 @@ async fn audits(backend: Backend) {
     // A relayer that reserved more than the receipts owe: safe (the surplus returns to credit on
     // release), reported, not failed.
     let greedy = commit_published(&chain, &publisher, "greedy-run", 12_345).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let report = audit_with(
         &db,
         &chain.provider,
@@ -434,7 +415,7 @@ async fn audits_across_batches(backend: Backend) {
         batches.push(b);
     }
     let [first, second] = <[Committed; 2]>::try_from(batches).ok().unwrap();
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let audit_of = |b: &Committed| {
         let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
         async move {
@@ -474,7 +455,7 @@ async fn audits_across_batches(backend: Backend) {
     // Claimed in order: each batch pays its own increase; nothing is over-claimed.
     claim(&chain, &first, &[0, 1, 2]).await;
     claim(&chain, &second, &[0, 1, 2]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     for b in [&first, &second] {
         let report = audit_of(b).await;
         assert!(report.passed, "{}", report.summary());
@@ -534,7 +515,7 @@ async fn audits_count_every_claim(backend: Backend) {
     let second = commit_usage(&chain, &usage, 0, publisher.url("/b/second.json")).await;
     publisher.publish("/b/second.json", &second.bytes);
     let price = first.expected[0];
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let audit_of = |b: &Committed| {
         let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
         async move {
@@ -559,7 +540,7 @@ async fn audits_count_every_claim(backend: Backend) {
     claim(&chain, &first, &all_fresh).await;
     claim(&chain, &second, &all_fresh).await;
     claim(&chain, &second, &[FRESH]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let claims = query::batch_claims(&db, &second.root).await.unwrap();
     assert_eq!(claims.len(), FRESH + 1);
     assert_eq!(claims[FRESH].cumulative_samples, 2, "u is the last claim");
@@ -654,7 +635,7 @@ async fn audits_lock_condition(backend: Backend) {
         async move {
             let b = commit_usage(chain, &usage, 0, publisher.url(&path)).await;
             publisher.publish(&path, &b.bytes);
-            sync(chain, &db).await;
+            chain.sync(&db).await;
             let report = audit_with(
                 &db,
                 &chain.provider,

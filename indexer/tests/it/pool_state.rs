@@ -11,7 +11,6 @@ use alloy::{
     transports::http::reqwest,
 };
 use fairtrain_indexer::{
-    api::{router, AppState},
     derive::{self, streams::StreamState},
     query::{pools, streams},
     reconcile::{reconcile, Report},
@@ -28,18 +27,11 @@ use crate::{
     api::cli,
     audit::{claim as claim_batch, commit},
     both_databases,
-    support::{config, Backend, Chain, Connect, MockToken, TestDb},
+    support::{config, serve_api, Backend, Chain, Connect, MockToken, TestDb},
 };
 
 async fn indexer(chain: &Chain, db: &Db) -> Indexer {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config(),
-    )
-    .await
-    .unwrap()
+    chain.indexer(db, config()).await
 }
 
 /// Mines a transaction and waits for its receipt (asserting success).
@@ -210,14 +202,7 @@ async fn pool_lifecycle(backend: Backend) {
     assert!(report.checks > 5, "{report}");
 
     // The API serves the same numbers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(AppState::new(
-        db.clone(),
-        chain.provider.clone(),
-        chain.deployment.clone(),
-    ));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_api(&chain, &db).await;
     let body: serde_json::Value = reqwest::get(format!("{base}/api/pools/{}", addr(&pool)))
         .await
         .unwrap()

@@ -18,14 +18,7 @@ use crate::{
 };
 
 async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config,
-    )
-    .await
-    .unwrap()
+    chain.indexer(db, config).await
 }
 
 /// Names of the stored raw events of `address`, in chain order.

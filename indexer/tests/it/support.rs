@@ -15,7 +15,12 @@ use alloy::{
     rpc::types::Filter,
 };
 use axum::{http::StatusCode, response::IntoResponse};
-use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db};
+use fairtrain_indexer::{
+    api::{router, AppState},
+    fetch::Fetcher,
+    sync::{Indexer, SyncConfig},
+    Db,
+};
 use fairtrain_protocol::bindings::{Escrow, LicenseNFT, RoyaltyStreams, TrainingEscrow};
 use fairtrain_testkit::mined;
 use fairtrain_testkit::{address, devnet::forge_script as forge, KEYS};
@@ -369,4 +374,40 @@ macro_rules! both_databases {
             }
         }
     };
+}
+
+impl Chain {
+    /// An indexer of this chain's deployment into `db`.
+    pub(crate) async fn indexer(&self, db: &Db, cfg: SyncConfig) -> Indexer {
+        Indexer::new(
+            self.provider.clone(),
+            db.clone(),
+            self.deployment.clone(),
+            cfg,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Indexes to the head with a new indexer on `db`.
+    pub(crate) async fn sync(&self, db: &Db) {
+        self.indexer(db, config())
+            .await
+            .sync_to_head()
+            .await
+            .unwrap();
+    }
+}
+
+/// Serves the indexer's API over `db` (asking `chain`) on a free port: its base URL.
+pub(crate) async fn serve_api(chain: &Chain, db: &Db) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(AppState::new(
+        db.clone(),
+        chain.provider.clone(),
+        chain.deployment.clone(),
+    ));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
 }
