@@ -11,8 +11,9 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use fairtrain_indexer::{
-    audit::{audit, audit_with, CLAIMS_CHECK, RESERVATIONS_CHECK},
-    query,
+    audit::{audit, audit_with, AuditReport, CLAIMS_CHECK, RESERVATIONS_CHECK},
+    fetch::Fetcher,
+    query, Db,
 };
 use fairtrain_protocol::{
     batch::{BatchData, Reservation},
@@ -20,14 +21,19 @@ use fairtrain_protocol::{
     wire::SignedReceipt,
     EscrowDomain, Receipt, ReceiptTree,
 };
-use fairtrain_testkit::mined;
-
-use fairtrain_testkit::KEYS;
+use fairtrain_testkit::{mined, KEYS};
 
 use crate::{
     both_databases,
     support::{head_reaches, Backend, Chain, Connect, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
+
+/// The audit of the committed batch under `root`, its data fetched with `fetcher`.
+async fn report_of(chain: &Chain, db: &Db, fetcher: &Fetcher, root: &str) -> AuditReport {
+    audit_with(db, &chain.provider, &chain.deployment, fetcher, root, None)
+        .await
+        .unwrap()
+}
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
 const PAYER: &str = KEYS[DEMO_PAYER];
@@ -228,16 +234,7 @@ async fn audits(backend: Backend) {
     chain.sync(&db).await;
 
     // A sound batch, two of three receipts claimed.
-    let report = audit_with(
-        &db,
-        &chain.provider,
-        &chain.deployment,
-        &fetcher,
-        &good.root,
-        None,
-    )
-    .await
-    .unwrap();
+    let report = report_of(&chain, &db, &fetcher, &good.root).await;
     assert!(report.passed, "{}", report.summary());
     let statuses: Vec<&str> = report.receipts.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(statuses, ["claimed", "claimed", "unclaimed"]);
@@ -315,16 +312,7 @@ async fn audits(backend: Backend) {
     // release), reported, not failed.
     let greedy = commit_published(&chain, &publisher, "greedy-run", 12_345).await;
     chain.sync(&db).await;
-    let report = audit_with(
-        &db,
-        &chain.provider,
-        &chain.deployment,
-        &fetcher,
-        &greedy.root,
-        None,
-    )
-    .await
-    .unwrap();
+    let report = report_of(&chain, &db, &fetcher, &greedy.root).await;
     assert!(report.passed, "{}", report.summary());
     let res = report
         .checks
@@ -418,18 +406,7 @@ async fn audits_across_batches(backend: Backend) {
     chain.sync(&db).await;
     let audit_of = |b: &Committed| {
         let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
-        async move {
-            audit_with(
-                &db,
-                &chain.provider,
-                &chain.deployment,
-                fetcher,
-                &root,
-                None,
-            )
-            .await
-            .unwrap()
-        }
+        async move { report_of(chain, &db, fetcher, &root).await }
     };
     // Asked out of order, the second audit cannot know the first batch's counts, and says so.
     let early = audit_of(&second).await;
@@ -518,18 +495,7 @@ async fn audits_count_every_claim(backend: Backend) {
     chain.sync(&db).await;
     let audit_of = |b: &Committed| {
         let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
-        async move {
-            audit_with(
-                &db,
-                &chain.provider,
-                &chain.deployment,
-                fetcher,
-                &root,
-                None,
-            )
-            .await
-            .unwrap()
-        }
+        async move { report_of(chain, &db, fetcher, &root).await }
     };
     for b in [&first, &second] {
         let report = audit_of(b).await;
@@ -636,16 +602,7 @@ async fn audits_lock_condition(backend: Backend) {
             let b = commit_usage(chain, &usage, 0, publisher.url(&path)).await;
             publisher.publish(&path, &b.bytes);
             chain.sync(&db).await;
-            let report = audit_with(
-                &db,
-                &chain.provider,
-                &chain.deployment,
-                fetcher,
-                &b.root,
-                None,
-            )
-            .await
-            .unwrap();
+            let report = report_of(chain, &db, fetcher, &b.root).await;
             (b, report)
         }
     };
