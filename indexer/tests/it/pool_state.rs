@@ -152,20 +152,7 @@ async fn pool_lifecycle(backend: Backend) {
     let token = chain.deployment.payment_tokens[0];
 
     // Members 1 and 2 with 1 and 2 shares: 1000 / 3 leaves a carry.
-    let (_, p0) = chain.wallet(0);
-    let factory =
-        RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p0.clone());
-    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
-        name: "Split".into(),
-        symbol: "SPLIT".into(),
-        members: vec![chain.wallet(1).0, chain.wallet(2).0],
-        shares: vec![U256::from(1), U256::from(2)],
-        tokens: vec![token],
-        transferable: true,
-        manager: Address::ZERO,
-    };
-    let pool = factory.createPool(config.clone()).call().await.unwrap();
-    mine!(factory.createPool(config));
+    let pool = chain.create_pool("Split", [1, 2], true).await;
     pay(&chain, pool, 1000).await;
     // 300 more arrive and nobody distributes them; member 2 sells one share to account 3. The
     // sale books the 300 first (`IncomeDistributed` in the sale's transaction): income received
@@ -507,19 +494,7 @@ pub(crate) async fn insolvent_stream_and_paid_pool(chain: &Chain) -> (U256, Addr
     chain.rpc("evm_increaseTime", json!([60])).await;
     mine!(streams.withdraw(id));
 
-    let (_, p0) = chain.wallet(0);
-    let factory = RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p0);
-    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
-        name: "Split".into(),
-        symbol: "SPLIT".into(),
-        members: vec![chain.wallet(1).0, chain.wallet(2).0],
-        shares: vec![U256::from(1), U256::from(2)],
-        tokens: vec![token],
-        transferable: false,
-        manager: Address::ZERO,
-    };
-    let pool = factory.createPool(config.clone()).call().await.unwrap();
-    mine!(factory.createPool(config));
+    let pool = chain.create_pool("Split", [1, 2], false).await;
     pay(chain, pool, 1000).await;
     claim(chain, pool, 1).await;
     (id, pool)

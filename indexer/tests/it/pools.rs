@@ -8,7 +8,7 @@ use fairtrain_indexer::{
     sync::{Indexer, SyncConfig},
     Db,
 };
-use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory, RoyaltyStreams};
+use fairtrain_protocol::bindings::{pools::RevenuePool, RoyaltyStreams};
 use fairtrain_testkit::mined;
 use serde_json::json;
 
@@ -38,19 +38,7 @@ async fn names(db: &Db, address: Address) -> Vec<String> {
 async fn pool_with_income(chain: &Chain) -> Address {
     let (_, p) = chain.wallet(0);
     let token = chain.deployment.payment_tokens[0];
-    let factory =
-        RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p.clone());
-    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
-        name: "Pool".into(),
-        symbol: "POOL".into(),
-        members: vec![chain.wallet(1).0, chain.wallet(2).0],
-        shares: vec![U256::from(1), U256::from(3)],
-        tokens: vec![token],
-        transferable: true,
-        manager: Address::ZERO,
-    };
-    let pool = factory.createPool(config.clone()).call().await.unwrap();
-    mined!(factory.createPool(config));
+    let pool = chain.create_pool("Pool", [1, 3], true).await;
     mined!(MockToken::new(token, p.clone()).mint(pool, U256::from(1500)));
     mined!(RevenuePool::new(pool, p).distribute(token));
     pool

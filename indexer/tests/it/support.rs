@@ -21,7 +21,9 @@ use fairtrain_indexer::{
     sync::{Indexer, SyncConfig},
     Db,
 };
-use fairtrain_protocol::bindings::{Escrow, LicenseNFT, RoyaltyStreams, TrainingEscrow};
+use fairtrain_protocol::bindings::{
+    pool_factory::Pools, Escrow, LicenseNFT, RevenuePoolFactory, RoyaltyStreams, TrainingEscrow,
+};
 use fairtrain_testkit::mined;
 use fairtrain_testkit::{address, devnet::forge_script as forge, KEYS};
 pub(crate) use fairtrain_testkit::{root, Backend, Devnet, TestDb};
@@ -387,6 +389,33 @@ impl Chain {
         )
         .await
         .unwrap()
+    }
+
+    /// Account 0 creates a revenue pool through the factory: accounts 1 and 2 holding `shares`,
+    /// paid in the first payment token, its symbol `name` in capitals. Returns its address.
+    pub(crate) async fn create_pool(
+        &self,
+        name: &str,
+        shares: [u64; 2],
+        transferable: bool,
+    ) -> Address {
+        let (_, p0) = self.wallet(0);
+        let factory = RevenuePoolFactory::new(self.deployment.revenue_pool_factory.unwrap(), p0);
+        let config = Pools::Config {
+            name: name.into(),
+            symbol: name.to_uppercase(),
+            members: vec![self.wallet(1).0, self.wallet(2).0],
+            shares: shares.map(U256::from).to_vec(),
+            tokens: vec![self.deployment.payment_tokens[0]],
+            transferable,
+            manager: Address::ZERO,
+        };
+        let pool = factory.createPool(config.clone()).call().await.unwrap();
+        assert!(
+            mined!(factory.createPool(config)).status(),
+            "createPool reverted"
+        );
+        pool
     }
 
     /// Indexes to the head with a new indexer on `db`.
