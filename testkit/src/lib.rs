@@ -9,6 +9,7 @@
 //! - [`process`]: the project's binaries as child processes, free ports, polling helpers.
 //! - [`relayer`]: the `fairtrain-relayer` binary with a configuration written for a devnet.
 //! - [`proxy`]: RPC proxies in front of a node (a range-limiting one, a slow one).
+//! - [`mined!`]: send a contract call and wait for its receipt.
 
 pub mod db;
 pub mod devnet;

@@ -1,7 +1,9 @@
 //! Test support: a devnet from the test kit (`fairtrain-testkit`) with a funded payer, an
 //! accepted license, a registered signing key and an authorized relayer; stores from the kit
-//! (SQLite or a fresh PostgreSQL database); and the relayer either in-process or as the real
-//! binary (the kit's [`RelayerProcess`]).
+//! (SQLite or a fresh PostgreSQL database); the relayer either in-process or as the real binary
+//! (the kit's [`RelayerProcess`]); and its HTTP API ([`Api`]), whose answers are read as the
+//! protocol's types (`fairtrain_protocol::api::relayer`), `serde_json::Value` being left for
+//! answers a test means to be malformed or of unknown shape.
 
 #![allow(dead_code, unreachable_pub)]
 
