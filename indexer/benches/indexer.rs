@@ -374,39 +374,26 @@ async fn dashboard_at_scale(
         page: 1,
         per_page: 1000,
     };
-    let by_license = query::RoyaltyFilter::default();
-    let ms = median_ms(15, || async {
-        query::royalties(&db, &by_license, all).await.unwrap();
-    })
-    .await;
-    print(&format!("dashboard_licenses_query_1m_{name}_ms"), ms, "ms");
     let by_day = query::RoyaltyFilter {
         group: query::GroupBy::Day,
         ..Default::default()
     };
-    let ms = median_ms(15, || async {
-        query::royalties(&db, &by_day, all).await.unwrap();
-    })
-    .await;
-    print(
-        &format!("dashboard_usage_chart_query_1m_{name}_ms"),
-        ms,
-        "ms",
-    );
     let one_creator = query::RoyaltyFilter {
         creator: Some(format!("{:#x}", Address::with_last_byte(7))),
         group: query::GroupBy::Day,
         ..Default::default()
     };
-    let ms = median_ms(15, || async {
-        query::royalties(&db, &one_creator, all).await.unwrap();
-    })
-    .await;
-    print(
-        &format!("creator_usage_by_day_query_1m_{name}_ms"),
-        ms,
-        "ms",
-    );
+    for (metric, filter) in [
+        ("dashboard_licenses_query", query::RoyaltyFilter::default()),
+        ("dashboard_usage_chart_query", by_day),
+        ("creator_usage_by_day_query", one_creator),
+    ] {
+        let ms = median_ms(15, || async {
+            query::royalties(&db, &filter, all).await.unwrap();
+        })
+        .await;
+        print(&format!("{metric}_1m_{name}_ms"), ms, "ms");
+    }
 }
 
 #[tokio::main]

@@ -42,13 +42,3 @@ pub mod units;
 pub use db::Db;
 pub use deployment::Deployment;
 pub use error::{Error, Result};
-
-/// The audit worker, under its former path.
-pub use audit::worker as auditor;
-/// Credit lines, under their former path.
-pub use query::lines;
-
-/// Streams and pools, under their former path.
-pub mod streams_pools {
-    pub use crate::query::{pools::*, streams::*};
-}

@@ -10,6 +10,7 @@
 //! - [`relayer`]: the `fairtrain-relayer` binary with a configuration written for a devnet.
 //! - [`proxy`]: RPC proxies in front of a node (a range-limiting one, a slow one).
 //! - [`golden`]: generated files committed to the repository, checked against the code.
+//! - [`mined!`]: send a contract call and wait for its receipt.
 
 pub mod db;
 pub mod devnet;
@@ -25,6 +26,21 @@ pub use db::{Backend, TestDb};
 pub use devnet::Devnet;
 pub use keys::{address, key, KEYS};
 pub use process::{bin, eventually, free_port, poll, wait_ready, Proc};
+
+/// Sends a contract call (or anything with alloy's `send()` and `get_receipt()`) and waits until
+/// it is mined, panicking if either fails: `mined!(escrow.deposit(token, amount).from(payer))`.
+#[macro_export]
+macro_rules! mined {
+    ($call:expr) => {
+        $call
+            .send()
+            .await
+            .expect("the transaction is sent")
+            .get_receipt()
+            .await
+            .expect("the transaction is mined")
+    };
+}
 
 /// The repository root.
 pub fn root() -> PathBuf {

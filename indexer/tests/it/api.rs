@@ -4,15 +4,12 @@
 use std::process::Command;
 
 use alloy::transports::http::reqwest;
-use fairtrain_indexer::{
-    api::{router, AppState},
-    sync::{Indexer, SyncConfig},
-};
+use fairtrain_indexer::sync::{Indexer, SyncConfig};
 use serde_json::Value;
 
 use crate::{
     both_databases,
-    support::{config, root, Backend, Chain, Connect, TestDb},
+    support::{config, root, serve_api, Backend, Chain, Connect, TestDb},
 };
 
 /// Creator A of Demo.s.sol (anvil account 1): three licenses, paid 10.14 fUSD net.
@@ -30,23 +27,9 @@ pub(crate) async fn serve(backend: Backend, cfg: SyncConfig) -> Served {
     let chain = Chain::with_demo().await;
     let test_db = TestDb::new(backend);
     let db = test_db.connect().await;
-    let mut indexer = Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        cfg,
-    )
-    .await
-    .unwrap();
+    let mut indexer = chain.indexer(&db, cfg).await;
     indexer.sync_to_head().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(AppState::new(
-        db.clone(),
-        chain.provider.clone(),
-        chain.deployment.clone(),
-    ));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_api(&chain, &db).await;
     Served {
         chain,
         test_db,

@@ -11,10 +11,9 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use fairtrain_indexer::{
-    audit::{audit, audit_with, CLAIMS_CHECK, RESERVATIONS_CHECK},
-    query,
-    sync::Indexer,
-    Db,
+    audit::{audit, audit_with, AuditReport, CLAIMS_CHECK, RESERVATIONS_CHECK},
+    fetch::Fetcher,
+    query, Db,
 };
 use fairtrain_protocol::{
     batch::{BatchData, Reservation},
@@ -22,15 +21,19 @@ use fairtrain_protocol::{
     wire::SignedReceipt,
     EscrowDomain, Receipt, ReceiptTree,
 };
-
-use fairtrain_testkit::KEYS;
+use fairtrain_testkit::{mined, KEYS};
 
 use crate::{
     both_databases,
-    support::{
-        config, head_reaches, Backend, Chain, Connect, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER,
-    },
+    support::{head_reaches, Backend, Chain, Connect, Publisher, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
+
+/// The audit of the committed batch under `root`, its data fetched with `fetcher`.
+async fn report_of(chain: &Chain, db: &Db, fetcher: &Fetcher, root: &str) -> AuditReport {
+    audit_with(db, &chain.provider, &chain.deployment, fetcher, root, None)
+        .await
+        .unwrap()
+}
 
 /// Keys of Demo.s.sol (anvil accounts 3, 4 and 5).
 const PAYER: &str = KEYS[DEMO_PAYER];
@@ -177,8 +180,8 @@ pub(crate) async fn commit_usage(
     };
     let (data, tree) = BatchData::build(&domain, receipts.clone(), vec![reservation]).unwrap();
     let bytes = data.to_bytes();
-    let receipt = TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER))
-        .commitBatch(
+    let receipt = mined!(
+        TrainingEscrow::new(d.training_escrow, wallet(chain, RELAYER)).commitBatch(
             tree.root(),
             receipts.len() as u32,
             keccak256(&bytes),
@@ -189,12 +192,7 @@ pub(crate) async fn commit_usage(
                 amount: amount.to(),
             }],
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    );
     assert!(receipt.status(), "commit reverted");
     head_reaches(&chain.provider, receipt.block_number.expect("mined")).await;
     Committed {
@@ -219,32 +217,10 @@ pub(crate) async fn claim(chain: &Chain, b: &Committed, which: &[usize]) {
                 proof: b.tree.proof(i).unwrap(),
             })
             .collect();
-        let receipt = escrow
-            .claim(b.root.parse().unwrap(), claims)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = mined!(escrow.claim(b.root.parse().unwrap(), claims));
         assert!(receipt.status(), "claim reverted");
         head_reaches(&chain.provider, receipt.block_number.expect("mined")).await;
     }
-}
-
-/// Indexes to the head (a new indexer on `db`).
-pub(crate) async fn sync(chain: &Chain, db: &Db) {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config(),
-    )
-    .await
-    .unwrap()
-    .sync_to_head()
-    .await
-    .unwrap();
 }
 
 async fn audits(backend: Backend) {
@@ -255,19 +231,10 @@ async fn audits(backend: Backend) {
     let fetcher = publisher.fetcher();
     let good = commit_published(&chain, &publisher, "audit-run", 0).await;
     claim(&chain, &good, &[0, 1]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
 
     // A sound batch, two of three receipts claimed.
-    let report = audit_with(
-        &db,
-        &chain.provider,
-        &chain.deployment,
-        &fetcher,
-        &good.root,
-        None,
-    )
-    .await
-    .unwrap();
+    let report = report_of(&chain, &db, &fetcher, &good.root).await;
     assert!(report.passed, "{}", report.summary());
     let statuses: Vec<&str> = report.receipts.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(statuses, ["claimed", "claimed", "unclaimed"]);
@@ -306,7 +273,7 @@ async fn audits(backend: Backend) {
 
     // Claiming the rest clears it (claims are counted live, not as of the audit).
     claim(&chain, &good, &[2]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     assert!(query::unclaimed(&db, Some(&holder))
         .await
         .unwrap()
@@ -344,17 +311,8 @@ async fn audits(backend: Backend) {
     // A relayer that reserved more than the receipts owe: safe (the surplus returns to credit on
     // release), reported, not failed.
     let greedy = commit_published(&chain, &publisher, "greedy-run", 12_345).await;
-    sync(&chain, &db).await;
-    let report = audit_with(
-        &db,
-        &chain.provider,
-        &chain.deployment,
-        &fetcher,
-        &greedy.root,
-        None,
-    )
-    .await
-    .unwrap();
+    chain.sync(&db).await;
+    let report = report_of(&chain, &db, &fetcher, &greedy.root).await;
     assert!(report.passed, "{}", report.summary());
     let res = report
         .checks
@@ -445,21 +403,10 @@ async fn audits_across_batches(backend: Backend) {
         batches.push(b);
     }
     let [first, second] = <[Committed; 2]>::try_from(batches).ok().unwrap();
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let audit_of = |b: &Committed| {
         let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
-        async move {
-            audit_with(
-                &db,
-                &chain.provider,
-                &chain.deployment,
-                fetcher,
-                &root,
-                None,
-            )
-            .await
-            .unwrap()
-        }
+        async move { report_of(chain, &db, fetcher, &root).await }
     };
     // Asked out of order, the second audit cannot know the first batch's counts, and says so.
     let early = audit_of(&second).await;
@@ -485,7 +432,7 @@ async fn audits_across_batches(backend: Backend) {
     // Claimed in order: each batch pays its own increase; nothing is over-claimed.
     claim(&chain, &first, &[0, 1, 2]).await;
     claim(&chain, &second, &[0, 1, 2]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     for b in [&first, &second] {
         let report = audit_of(b).await;
         assert!(report.passed, "{}", report.summary());
@@ -545,21 +492,10 @@ async fn audits_count_every_claim(backend: Backend) {
     let second = commit_usage(&chain, &usage, 0, publisher.url("/b/second.json")).await;
     publisher.publish("/b/second.json", &second.bytes);
     let price = first.expected[0];
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let audit_of = |b: &Committed| {
         let (db, chain, root, fetcher) = (db.clone(), &chain, b.root.clone(), &fetcher);
-        async move {
-            audit_with(
-                &db,
-                &chain.provider,
-                &chain.deployment,
-                fetcher,
-                &root,
-                None,
-            )
-            .await
-            .unwrap()
-        }
+        async move { report_of(chain, &db, fetcher, &root).await }
     };
     for b in [&first, &second] {
         let report = audit_of(b).await;
@@ -570,7 +506,7 @@ async fn audits_count_every_claim(backend: Backend) {
     claim(&chain, &first, &all_fresh).await;
     claim(&chain, &second, &all_fresh).await;
     claim(&chain, &second, &[FRESH]).await;
-    sync(&chain, &db).await;
+    chain.sync(&db).await;
     let claims = query::batch_claims(&db, &second.root).await.unwrap();
     assert_eq!(claims.len(), FRESH + 1);
     assert_eq!(claims[FRESH].cumulative_samples, 2, "u is the last claim");
@@ -665,17 +601,8 @@ async fn audits_lock_condition(backend: Backend) {
         async move {
             let b = commit_usage(chain, &usage, 0, publisher.url(&path)).await;
             publisher.publish(&path, &b.bytes);
-            sync(chain, &db).await;
-            let report = audit_with(
-                &db,
-                &chain.provider,
-                &chain.deployment,
-                fetcher,
-                &b.root,
-                None,
-            )
-            .await
-            .unwrap();
+            chain.sync(&db).await;
+            let report = report_of(chain, &db, fetcher, &b.root).await;
             (b, report)
         }
     };

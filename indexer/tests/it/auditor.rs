@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fairtrain_indexer::{auditor::AuditStatus, query, Db};
+use fairtrain_indexer::{audit::AuditStatus, query, Db};
 use serde_json::json;
 
 use crate::{

@@ -11,9 +11,8 @@ use std::{
 
 use alloy::{primitives::address, transports::http::reqwest};
 use fairtrain_indexer::{
-    api::{router, AppState},
-    auditor::{Auditor, AuditorConfig},
-    sync::{Indexer, SyncConfig},
+    audit::worker::{Auditor, AuditorConfig},
+    sync::SyncConfig,
 };
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -25,7 +24,7 @@ use fairtrain_protocol::bindings::{pools::RevenuePool, RoyaltyStreams};
 use crate::{
     audit::{claim, commit_published},
     pool_state::insolvent_stream_and_paid_pool,
-    support::{config, Backend, Chain, Connect, MockToken, Publisher, TestDb},
+    support::{config, serve_api, Backend, Chain, Connect, MockToken, Publisher, TestDb},
 };
 
 /// The Chromium binary: `$CHROMIUM`, else `chromium` or `chromium-browser` on the PATH.
@@ -185,14 +184,7 @@ async fn dashboard_shows_the_chain_and_updates_live() {
         poll_interval: Duration::from_millis(200),
         ..config()
     };
-    let mut indexer = Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        cfg,
-    )
-    .await
-    .unwrap();
+    let mut indexer = chain.indexer(&db, cfg).await;
     indexer.sync_to_head().await.unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let following = tokio::spawn(async move {
@@ -219,14 +211,7 @@ async fn dashboard_shows_the_chain_and_updates_live() {
             })
             .await
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(AppState::new(
-        db.clone(),
-        chain.provider.clone(),
-        chain.deployment.clone(),
-    ));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_api(&chain, &db).await;
 
     let creator_a = address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
     let token = MockToken::new(chain.deployment.payment_tokens[0], chain.provider.clone());

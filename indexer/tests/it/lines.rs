@@ -5,14 +5,14 @@
 
 use alloy::primitives::{Address, U256};
 use fairtrain_indexer::{
-    lines::{lines_of, CreditLineView},
+    query::lines::{lines_of, CreditLineView},
     raw,
     reconcile::reconcile,
     Db,
 };
 
 use crate::{
-    audit::{claim, commit, sync},
+    audit::{claim, commit},
     both_databases,
     support::{Backend, Chain, Connect, TestDb, DEMO_PAYER, DEMO_RELAYER},
 };
@@ -30,7 +30,7 @@ pub(crate) async fn mirrored(
     payer: Address,
     relayer: Address,
 ) -> CreditLineView {
-    sync(chain, db).await;
+    chain.sync(db).await;
     let block = raw::checkpoint(db).await.unwrap().unwrap().number;
     assert_eq!(block, chain.head().await);
     let token = chain.token();

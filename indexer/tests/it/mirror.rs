@@ -63,14 +63,7 @@ async fn count(db: &Db, sql: &str) -> i64 {
 }
 
 async fn indexer(chain: &Chain, db: &Db) -> Indexer {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config(),
-    )
-    .await
-    .unwrap()
+    chain.indexer(db, config()).await
 }
 
 async fn backfill_demo(backend: Backend) {
@@ -192,14 +185,7 @@ async fn restart_resumes(backend: Backend) {
             max_range: 2,
             ..config()
         };
-        let mut ix = Indexer::new(
-            chain.provider.clone(),
-            db.clone(),
-            chain.deployment.clone(),
-            slow,
-        )
-        .await
-        .unwrap();
+        let mut ix = chain.indexer(&db, slow).await;
         for _ in 0..3 {
             ix.step().await.unwrap();
         }

@@ -11,10 +11,9 @@ use alloy::{
     transports::http::reqwest,
 };
 use fairtrain_indexer::{
-    api::{router, AppState},
     derive::{self, streams::StreamState},
+    query::{pools, streams},
     reconcile::{reconcile, Report},
-    streams_pools,
     sync::Indexer,
     units::addr,
     Db,
@@ -28,18 +27,11 @@ use crate::{
     api::cli,
     audit::{claim as claim_batch, commit},
     both_databases,
-    support::{config, Backend, Chain, Connect, MockToken, TestDb},
+    support::{config, serve_api, Backend, Chain, Connect, MockToken, TestDb},
 };
 
 async fn indexer(chain: &Chain, db: &Db) -> Indexer {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config(),
-    )
-    .await
-    .unwrap()
+    chain.indexer(db, config()).await
 }
 
 /// Mines a transaction and waits for its receipt (asserting success).
@@ -93,10 +85,7 @@ async fn pool_rows(db: &Db) -> Vec<String> {
 /// every holder's shares and claimable amount; claimed per holder against what the claims paid.
 async fn assert_pool_matches(chain: &Chain, db: &Db, pool: Address, claimed: &[(Address, u64)]) {
     let token = chain.deployment.payment_tokens[0];
-    let view = streams_pools::pool(db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(db, &addr(&pool)).await.unwrap().unwrap();
     let c = RevenuePool::new(pool, chain.provider.clone());
     let state = c.tokenState(token).call().await.unwrap();
     assert_eq!(view.pool.tokens.len(), 1);
@@ -163,20 +152,7 @@ async fn pool_lifecycle(backend: Backend) {
     let token = chain.deployment.payment_tokens[0];
 
     // Members 1 and 2 with 1 and 2 shares: 1000 / 3 leaves a carry.
-    let (_, p0) = chain.wallet(0);
-    let factory =
-        RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p0.clone());
-    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
-        name: "Split".into(),
-        symbol: "SPLIT".into(),
-        members: vec![chain.wallet(1).0, chain.wallet(2).0],
-        shares: vec![U256::from(1), U256::from(2)],
-        tokens: vec![token],
-        transferable: true,
-        manager: Address::ZERO,
-    };
-    let pool = factory.createPool(config.clone()).call().await.unwrap();
-    mine!(factory.createPool(config));
+    let pool = chain.create_pool("Split", [1, 2], true).await;
     pay(&chain, pool, 1000).await;
     // 300 more arrive and nobody distributes them; member 2 sells one share to account 3. The
     // sale books the 300 first (`IncomeDistributed` in the sale's transaction): income received
@@ -196,10 +172,7 @@ async fn pool_lifecycle(backend: Backend) {
     ix.sync_to_head().await.unwrap();
     let claimed = [(chain.wallet(1).0, c1), (chain.wallet(3).0, c3)];
     assert_pool_matches(&chain, &db, pool, &claimed).await;
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, "1800");
     assert_eq!(view.pool.tokens[0].claimed, "766");
     assert_eq!(view.pool.tokens[0].distributions, 3);
@@ -209,21 +182,14 @@ async fn pool_lifecycle(backend: Backend) {
         addr(&chain.deployment.revenue_pool_factory.unwrap())
     );
     assert_eq!(view.pool.creator, addr(&chain.wallet(0).0));
-    let listed = streams_pools::pools(&db, Default::default()).await.unwrap();
+    let listed = pools::pools(&db, Default::default()).await.unwrap();
     assert_eq!(listed.total, 1);
     assert_eq!(listed.items[0], view.pool);
     let report = clean(&chain, &db).await;
     assert!(report.checks > 5, "{report}");
 
     // The API serves the same numbers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(AppState::new(
-        db.clone(),
-        chain.provider.clone(),
-        chain.deployment.clone(),
-    ));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = serve_api(&chain, &db).await;
     let body: serde_json::Value = reqwest::get(format!("{base}/api/pools/{}", addr(&pool)))
         .await
         .unwrap()
@@ -295,19 +261,13 @@ async fn pool_lifecycle(backend: Backend) {
     let snapshot = chain.rpc("evm_snapshot", json!([])).await;
     pay(&chain, pool, 300).await;
     ix.sync_to_head().await.unwrap();
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, "2100");
     assert_eq!(view.pool.tokens[0].distributions, 4);
     chain.rpc("evm_revert", json!([snapshot])).await;
     chain.mine(10).await;
     ix.sync_to_head().await.unwrap();
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, "1800");
     assert_eq!(view.pool.tokens[0].distributions, 3);
     assert_eq!(pool_rows(&db).await, before);
@@ -329,11 +289,8 @@ async fn now(chain: &Chain) -> u64 {
         .timestamp
 }
 
-async fn state(db: &Db, id: U256) -> streams_pools::StreamView {
-    streams_pools::stream(db, &id.to_string())
-        .await
-        .unwrap()
-        .unwrap()
+async fn state(db: &Db, id: U256) -> streams::StreamView {
+    streams::stream(db, &id.to_string()).await.unwrap().unwrap()
 }
 
 const UNIT: u128 = 1_000_000_000_000_000_000;
@@ -392,7 +349,7 @@ async fn streams_run_out(backend: Backend) {
     assert_eq!(sa.withdrawable, "100");
     assert_eq!(sa.status, "active", "what the contract stores");
     assert_eq!(state(&db, b).await.state, StreamState::Ended);
-    let listed = streams_pools::streams(&db, Some("1"), Some(&addr(&payer)), Default::default())
+    let listed = streams::streams(&db, Some("1"), Some(&addr(&payer)), Default::default())
         .await
         .unwrap();
     assert_eq!(listed.total, 2);
@@ -460,7 +417,7 @@ async fn streams_run_out(backend: Backend) {
         .call()
         .await
         .unwrap();
-    let payees = streams_pools::stream_payees(&db, Some(&addr(&holder)), Default::default())
+    let payees = streams::stream_payees(&db, Some(&addr(&holder)), Default::default())
         .await
         .unwrap();
     assert_eq!(payees.total, 1);
@@ -537,19 +494,7 @@ pub(crate) async fn insolvent_stream_and_paid_pool(chain: &Chain) -> (U256, Addr
     chain.rpc("evm_increaseTime", json!([60])).await;
     mine!(streams.withdraw(id));
 
-    let (_, p0) = chain.wallet(0);
-    let factory = RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p0);
-    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
-        name: "Split".into(),
-        symbol: "SPLIT".into(),
-        members: vec![chain.wallet(1).0, chain.wallet(2).0],
-        shares: vec![U256::from(1), U256::from(2)],
-        tokens: vec![token],
-        transferable: false,
-        manager: Address::ZERO,
-    };
-    let pool = factory.createPool(config.clone()).call().await.unwrap();
-    mine!(factory.createPool(config));
+    let pool = chain.create_pool("Split", [1, 2], false).await;
     pay(chain, pool, 1000).await;
     claim(chain, pool, 1).await;
     (id, pool)
@@ -622,10 +567,7 @@ async fn pool_paid_by_escrow_claims(backend: Backend) {
     let s = &settled.items[0];
     let net = s.amount.parse::<U256>().unwrap() - s.fee.parse::<U256>().unwrap();
     assert_eq!(net, received);
-    let view = streams_pools::pool(&db, &addr(&pool))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = pools::pool(&db, &addr(&pool)).await.unwrap().unwrap();
     assert_eq!(view.pool.tokens[0].distributed, net.to_string());
     assert_eq!(view.pool.tokens[0].claimed, c5.to_string());
     assert_pool_matches(&chain, &db, pool, &[(chain.wallet(5).0, c5.to::<u64>())]).await;

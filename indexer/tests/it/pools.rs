@@ -8,7 +8,8 @@ use fairtrain_indexer::{
     sync::{Indexer, SyncConfig},
     Db,
 };
-use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory, RoyaltyStreams};
+use fairtrain_protocol::bindings::{pools::RevenuePool, RoyaltyStreams};
+use fairtrain_testkit::mined;
 use serde_json::json;
 
 use crate::{
@@ -17,14 +18,7 @@ use crate::{
 };
 
 async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config,
-    )
-    .await
-    .unwrap()
+    chain.indexer(db, config).await
 }
 
 /// Names of the stored raw events of `address`, in chain order.
@@ -44,42 +38,9 @@ async fn names(db: &Db, address: Address) -> Vec<String> {
 async fn pool_with_income(chain: &Chain) -> Address {
     let (_, p) = chain.wallet(0);
     let token = chain.deployment.payment_tokens[0];
-    let factory =
-        RevenuePoolFactory::new(chain.deployment.revenue_pool_factory.unwrap(), p.clone());
-    let config = fairtrain_protocol::bindings::pool_factory::Pools::Config {
-        name: "Pool".into(),
-        symbol: "POOL".into(),
-        members: vec![chain.wallet(1).0, chain.wallet(2).0],
-        shares: vec![U256::from(1), U256::from(3)],
-        tokens: vec![token],
-        transferable: true,
-        manager: Address::ZERO,
-    };
-    let pool = factory.createPool(config.clone()).call().await.unwrap();
-    factory
-        .createPool(config)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    MockToken::new(token, p.clone())
-        .mint(pool, U256::from(1500))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    RevenuePool::new(pool, p)
-        .distribute(token)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let pool = chain.create_pool("Pool", [1, 3], true).await;
+    mined!(MockToken::new(token, p.clone()).mint(pool, U256::from(1500)));
+    mined!(RevenuePool::new(pool, p).distribute(token));
     pool
 }
 
@@ -105,14 +66,7 @@ async fn pools_followed(backend: Backend) {
 
     // Later ranges follow it from the stored PoolCreated.
     let (_, p) = chain.wallet(1);
-    RevenuePool::new(pool, p)
-        .claim(chain.wallet(1).0, chain.deployment.payment_tokens[0])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(RevenuePool::new(pool, p).claim(chain.wallet(1).0, chain.deployment.payment_tokens[0]));
     ix.sync_to_head().await.unwrap();
     assert_eq!(
         names(&db, pool).await.last().map(String::as_str),
@@ -146,20 +100,8 @@ async fn streams_stored(backend: Backend) {
     let token = chain.deployment.payment_tokens[0];
     let address = chain.deployment.royalty_streams.unwrap();
     let t = MockToken::new(token, p.clone());
-    t.mint(payer, U256::from(1500))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    t.approve(address, U256::from(1500))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(t.mint(payer, U256::from(1500)));
+    mined!(t.approve(address, U256::from(1500)));
     let streams = RoyaltyStreams::new(address, p);
     let params = fairtrain_protocol::bindings::streams::Streams::CreateParams {
         licenseId: U256::from(1),
@@ -171,44 +113,16 @@ async fn streams_stored(backend: Backend) {
         deposit: 1000,
     };
     let id = streams.create(params.clone()).call().await.unwrap();
-    streams
-        .create(params)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(streams.create(params));
     // Derived while active: the chain's record, with a top-up of 500.
-    streams
-        .deposit(id, 500)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(streams.deposit(id, 500));
     ix.sync_to_head().await.unwrap();
     assert_stream_matches(&chain, &db, id, "active", "1500").await;
 
     chain.rpc("evm_increaseTime", json!([20])).await;
     chain.mine(1).await;
-    streams
-        .withdraw(id)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    streams
-        .cancel(id)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(streams.withdraw(id));
+    mined!(streams.cancel(id));
     ix.sync_to_head().await.unwrap();
     assert_eq!(
         names(&db, address).await,

@@ -50,17 +50,12 @@ async fn shrinks_and_grows(backend: Backend) {
 
     let direct_db = TestDb::new(backend);
     let direct = direct_db.connect().await;
-    Indexer::new(
-        chain.provider.clone(),
-        direct.clone(),
-        chain.deployment.clone(),
-        config(),
-    )
-    .await
-    .unwrap()
-    .sync_to_head()
-    .await
-    .unwrap();
+    chain
+        .indexer(&direct, config())
+        .await
+        .sync_to_head()
+        .await
+        .unwrap();
     assert_eq!(dump(&db).await, dump(&direct).await);
     assert_eq!(
         fairtrain_indexer::raw::count(&db).await.unwrap(),

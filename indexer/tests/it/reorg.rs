@@ -20,14 +20,7 @@ use crate::{
 };
 
 pub(crate) async fn indexer(chain: &Chain, db: &Db, config: SyncConfig) -> Indexer {
-    Indexer::new(
-        chain.provider.clone(),
-        db.clone(),
-        chain.deployment.clone(),
-        config,
-    )
-    .await
-    .unwrap()
+    chain.indexer(db, config).await
 }
 
 async fn balance(db: &Db, payer: Address) -> Option<String> {

@@ -15,8 +15,16 @@ use alloy::{
     rpc::types::Filter,
 };
 use axum::{http::StatusCode, response::IntoResponse};
-use fairtrain_indexer::{fetch::Fetcher, sync::SyncConfig, Db};
-use fairtrain_protocol::bindings::{Escrow, LicenseNFT, RoyaltyStreams, TrainingEscrow};
+use fairtrain_indexer::{
+    api::{router, AppState},
+    fetch::Fetcher,
+    sync::{Indexer, SyncConfig},
+    Db,
+};
+use fairtrain_protocol::bindings::{
+    pool_factory::Pools, Escrow, LicenseNFT, RevenuePoolFactory, RoyaltyStreams, TrainingEscrow,
+};
+use fairtrain_testkit::mined;
 use fairtrain_testkit::{address, devnet::forge_script as forge, KEYS};
 pub(crate) use fairtrain_testkit::{root, Backend, Devnet, TestDb};
 
@@ -145,14 +153,9 @@ impl Chain {
             .find(|&i| self.wallet(i).0 == holder)
             .expect("the license's holder is an anvil account");
         let (_, p) = self.wallet(index);
-        let receipt = RoyaltyStreams::new(self.deployment.royalty_streams.unwrap(), p)
-            .enableStreams(license)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = mined!(
+            RoyaltyStreams::new(self.deployment.royalty_streams.unwrap(), p).enableStreams(license)
+        );
         assert!(receipt.status(), "enableStreams reverted");
     }
 
@@ -373,4 +376,67 @@ macro_rules! both_databases {
             }
         }
     };
+}
+
+impl Chain {
+    /// An indexer of this chain's deployment into `db`.
+    pub(crate) async fn indexer(&self, db: &Db, cfg: SyncConfig) -> Indexer {
+        Indexer::new(
+            self.provider.clone(),
+            db.clone(),
+            self.deployment.clone(),
+            cfg,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Account 0 creates a revenue pool through the factory: accounts 1 and 2 holding `shares`,
+    /// paid in the first payment token, its symbol `name` in capitals. Returns its address.
+    pub(crate) async fn create_pool(
+        &self,
+        name: &str,
+        shares: [u64; 2],
+        transferable: bool,
+    ) -> Address {
+        let (_, p0) = self.wallet(0);
+        let factory = RevenuePoolFactory::new(self.deployment.revenue_pool_factory.unwrap(), p0);
+        let config = Pools::Config {
+            name: name.into(),
+            symbol: name.to_uppercase(),
+            members: vec![self.wallet(1).0, self.wallet(2).0],
+            shares: shares.map(U256::from).to_vec(),
+            tokens: vec![self.deployment.payment_tokens[0]],
+            transferable,
+            manager: Address::ZERO,
+        };
+        let pool = factory.createPool(config.clone()).call().await.unwrap();
+        assert!(
+            mined!(factory.createPool(config)).status(),
+            "createPool reverted"
+        );
+        pool
+    }
+
+    /// Indexes to the head with a new indexer on `db`.
+    pub(crate) async fn sync(&self, db: &Db) {
+        self.indexer(db, config())
+            .await
+            .sync_to_head()
+            .await
+            .unwrap();
+    }
+}
+
+/// Serves the indexer's API over `db` (asking `chain`) on a free port: its base URL.
+pub(crate) async fn serve_api(chain: &Chain, db: &Db) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(AppState::new(
+        db.clone(),
+        chain.provider.clone(),
+        chain.deployment.clone(),
+    ));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
 }

@@ -3,10 +3,7 @@
 //! limits, per-signer rate limits, rejections counted in the metrics, operator authentication.
 
 use alloy::primitives::{Address, U256};
-use fairtrain_protocol::api::{
-    relayer::{BulkResponse, Info, Status},
-    ErrorBody,
-};
+use fairtrain_protocol::api::{relayer::Info, ErrorBody};
 use fairtrain_relayer::{api::openapi, config::Limits};
 use serde_json::{json, Value};
 
@@ -236,8 +233,7 @@ async fn router_and_document_agree_and_errors_answer_in_the_envelope() {
     assert_eq!(r.status(), 201);
 
     // Addresses EIP-55.
-    let (_, info) = relayer.get("/v1/info").await;
-    let info: Info = serde_json::from_value(info.clone()).unwrap();
+    let info: Info = relayer.get_as("/v1/info").await;
     let (_, raw) = relayer.get("/v1/info").await;
     assert_eq!(raw["relayer"], info.relayer.to_checksum(None));
     assert_eq!(
@@ -293,17 +289,11 @@ async fn limits_hold_and_every_rejection_is_counted() {
     let receipts: Vec<_> = (1..=5)
         .map(|i| chain.receipt(&format!("run-{i}"), i))
         .collect();
-    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(status, 200);
-    let bulk: BulkResponse = serde_json::from_value(body).unwrap();
+    let bulk = relayer.bulk(&receipts).await;
     assert_eq!((bulk.accepted, bulk.rejected), (3, 2));
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-9", 1)))
-        .await;
+    let (status, body) = relayer.submit(&chain.receipt("run-9", 1)).await;
     assert_eq!((status, code(&body)), (429, "rate_limited"));
-    let (_, status_body) = relayer.get("/v1/status").await;
-    let status: Status = serde_json::from_value(status_body).unwrap();
-    assert_eq!(status.receipts["pending"], 3);
+    assert_eq!(relayer.status().await.receipts["pending"], 3);
 
     // Refusals before the writer are counted too: the three rate-limited ones above, a
     // malformed receipt, a signature from which no key recovers (r = 0). The recorder is the

@@ -7,36 +7,23 @@ use alloy::{
     providers::{ext::AnvilApi, Provider},
 };
 use fairtrain_protocol::{
+    api::relayer::{ClaimResponse, LicenseProofs, PayeeProofs},
     batch::BatchData,
     bindings::{Escrow, IERC20Permit},
     merkle,
     wire::SignedReceipt,
 };
+use fairtrain_testkit::mined;
 use serde_json::{json, Value};
 
-use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
-
-async fn confirmed_batch(relayer: &Relayer, id: u64) -> Value {
-    eventually(30, || async {
-        let (_, body) = relayer.get(&format!("/v1/batches/{id}")).await;
-        (body["batch"]["state"] == "confirmed").then_some(body["batch"].clone())
-    })
-    .await
-}
+use crate::support::{config, counts, eventually, Chain, Db, Relayer, TestDb};
 
 /// Waits (at most `secs` per receipt) until each receipt has a confirmed claim transaction, and
 /// checks that the escrow settled its count.
 async fn claims_settled(chain: &Chain, relayer: &Relayer, receipts: &[SignedReceipt], secs: u64) {
+    let all: Vec<&SignedReceipt> = receipts.iter().collect();
+    relayer.wait_claimed(chain, &all, secs).await;
     for r in receipts {
-        let digest = chain.domain().digest(&r.receipt());
-        eventually(secs, || async {
-            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
-            body["claimTx"]
-                .as_str()
-                .filter(|t| t.starts_with("0x"))
-                .map(|_| ())
-        })
-        .await;
         let key = r.receipt().usage_key();
         assert_eq!(
             chain.escrow().settledSamples(key).call().await.unwrap(),
@@ -57,29 +44,14 @@ async fn commit_and_claim(db: Db) {
     let receipts: Vec<SignedReceipt> = (1..=5u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 100 * i))
         .collect();
-    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(
-        (status, body["accepted"].as_u64()),
-        (200, Some(5)),
-        "{body}"
-    );
+    assert_eq!(relayer.bulk(&receipts).await.accepted, 5);
     let total = U256::from(100 * (1 + 2 + 3 + 4 + 5) * chain.price as u64);
 
-    let batch = confirmed_batch(&relayer, 1).await;
-    let root: B256 = batch["root"].as_str().unwrap().parse().unwrap();
-    assert_eq!(
-        batch["receiptCount"]
-            .as_i64()
-            .or(batch["receiptCount"].as_i64()),
-        Some(5)
-    );
+    let batch = relayer.confirmed_batch(1).await;
+    let root = batch.root;
+    assert_eq!(batch.receipt_count, 5);
     assert_eq!(chain.devnet.committed_roots().await, vec![root]);
-    let reservation = chain
-        .escrow()
-        .reservation(root, chain.payer.address(), chain.token)
-        .call()
-        .await
-        .unwrap();
+    let reservation = chain.reservation(root).await;
     assert_eq!(reservation.relayer, chain.relayer.address());
     assert!(reservation.expiresAt > reservation.committedAt);
     assert_eq!(reservation.feeBps, 250);
@@ -92,7 +64,7 @@ async fn commit_and_claim(db: Db) {
     );
 
     // Batch data: served under its hash, which the commit carries; it recomputes the root.
-    let hash = batch["dataHash"].as_str().unwrap();
+    let hash = format!("{:#x}", batch.data_hash);
     let raw = relayer
         .client
         .get(format!("{}/v1/data/{hash}", relayer.url))
@@ -113,32 +85,29 @@ async fn commit_and_claim(db: Db) {
     assert_eq!(data.reservations.len(), 1);
     assert_eq!(data.reservations[0].amount, total);
     assert_eq!(
-        batch["dataUri"],
+        batch.data_uri,
         format!("http://relayer.test/v1/data/{hash}")
     );
 
     // Proofs for the license's holder, by license and by payee; all verify against the root.
-    let (status, by_license) = relayer
-        .get(&format!("/v1/licenses/{}/proofs", chain.license_id))
+    let by_license: LicenseProofs = relayer
+        .get_as(&format!("/v1/licenses/{}/proofs", chain.license_id))
         .await;
-    assert_eq!(status, 200);
-    let (_, by_payee) = relayer
-        .get(&format!("/v1/payees/{}/proofs", chain.creator.address()))
+    let by_payee: PayeeProofs = relayer
+        .get_as(&format!("/v1/payees/{}/proofs", chain.creator.address()))
         .await;
-    assert_eq!(by_license["claims"], by_payee["claims"]);
-    let claims = by_license["claims"].as_array().unwrap().clone();
+    assert_eq!(by_license.page.claims, by_payee.page.claims);
+    let claims = by_license.page.claims;
     assert_eq!(claims.len(), 5);
     for c in &claims {
-        let r: SignedReceipt = serde_json::from_value(c["receipt"].clone()).unwrap();
-        let proof: Vec<B256> = serde_json::from_value(c["proof"].clone()).unwrap();
-        let leaf = fairtrain_protocol::leaf(&chain.domain().digest(&r.receipt()));
-        assert!(merkle::verify(&proof, root, leaf));
+        let leaf = fairtrain_protocol::leaf(&chain.domain().digest(&c.receipt.receipt()));
+        assert!(merkle::verify(&c.proof, root, leaf));
     }
 
     // The payee claims one receipt itself with the relayer's (Rust-built) proof.
-    let first: SignedReceipt = serde_json::from_value(claims[0]["receipt"].clone()).unwrap();
-    let proof: Vec<B256> = serde_json::from_value(claims[0]["proof"].clone()).unwrap();
-    chain
+    let first = claims[0].receipt.clone();
+    let proof = claims[0].proof.clone();
+    mined!(chain
         .escrow()
         .claim(
             root,
@@ -148,13 +117,7 @@ async fn commit_and_claim(db: Db) {
                 proof,
             }],
         )
-        .from(chain.creator.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.creator.address()));
     let run = first.run_id;
     let settled = chain
         .escrow()
@@ -185,10 +148,7 @@ async fn commit_and_claim(db: Db) {
     assert_eq!(r.status(), 401);
 
     // The relayer claims the rest for the payee (the one already settled pays nothing).
-    let r = relayer.request_claims(&json!({ "batchId": 1 })).await;
-    assert_eq!(r.status(), 200);
-    let jobs: Value = r.json().await.unwrap();
-    assert_eq!(jobs["claimJobs"], json!([1]));
+    assert_eq!(relayer.claim_jobs(&json!({ "batchId": 1 })).await, [1]);
     claims_settled(&chain, &relayer, &receipts, 30).await;
     // Every unit reserved was paid: payouts to the holder plus 2.5 % fees.
     let fee = total * U256::from(250) / U256::from(10_000);
@@ -216,8 +176,8 @@ async fn commit_and_claim(db: Db) {
         .send()
         .await
         .unwrap();
-    let jobs: Value = r.json().await.unwrap();
-    assert_eq!(jobs["claimJobs"], json!([]));
+    let jobs: ClaimResponse = r.json().await.unwrap();
+    assert_eq!(jobs.claim_jobs, Vec::<i64>::new());
 }
 
 async fn cut_by_age(db: Db) {
@@ -226,25 +186,15 @@ async fn cut_by_age(db: Db) {
     let mut cfg = config(&chain, &store);
     cfg.batch.max_age_secs = 1;
     let relayer = Relayer::start(&cfg).await;
-    let (status, _) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-1", 10)))
-        .await;
-    assert_eq!(status, 201);
-    let (status, _) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-2", 20)))
-        .await;
-    assert_eq!(status, 201);
-    let batch = confirmed_batch(&relayer, 1).await;
-    assert_eq!(batch["receiptCount"], 2);
+    relayer.accept(&chain.receipt("run-1", 10)).await;
+    relayer.accept(&chain.receipt("run-2", 20)).await;
+    let batch = relayer.confirmed_batch(1).await;
+    assert_eq!(batch.receipt_count, 2);
     // A later receipt of the same run goes into a second batch, reserving only its increase.
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-1", 15)))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["amount"], (5 * chain.price).to_string());
-    let second = confirmed_batch(&relayer, 2).await;
-    let reservations: Value = serde_json::from_value(second["reservations"].clone()).unwrap();
-    assert_eq!(reservations[0]["amount"], (5 * chain.price).to_string());
+    let amount = relayer.accept(&chain.receipt("run-1", 15)).await;
+    assert_eq!(amount, U256::from(5 * chain.price));
+    let second = relayer.confirmed_batch(2).await;
+    assert_eq!(second.reservations[0].amount, U256::from(5 * chain.price));
     assert_eq!(chain.devnet.committed_roots().await.len(), 2);
 }
 
@@ -277,17 +227,14 @@ async fn pipelined_claims(db: Db) {
     let receipts: Vec<SignedReceipt> = (1..=12u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 * i))
         .collect();
-    let (status, _) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(status, 200);
-    confirmed_batch(&relayer, 1).await;
+    relayer.bulk(&receipts).await;
+    relayer.confirmed_batch(1).await;
     let total = U256::from(10 * (12 * 13 / 2) * chain.price as u64);
     let before = chain.creator_balance().await;
 
     // Mining held: the relayer signs and sends five claims, and no more.
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let r = relayer.request_claims(&json!({ "batchId": 1 })).await;
-    let jobs: Value = r.json().await.unwrap();
-    assert_eq!(jobs["claimJobs"].as_array().unwrap().len(), 12);
+    assert_eq!(relayer.claim_jobs(&json!({ "batchId": 1 })).await.len(), 12);
     let db_store = fairtrain_relayer::store::Store::connect(&store.url)
         .await
         .unwrap();
@@ -312,10 +259,9 @@ async fn pipelined_claims(db: Db) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (_, status) = relayer.get("/v1/status").await;
     assert_eq!(
-        status["claims"],
-        json!({ "requested": 7, "sent": 5, "claimedReceipts": 0 })
+        relayer.status().await.claims,
+        counts(&[("requested", 7), ("sent", 5), ("claimedReceipts", 0)])
     );
     let mut nonces = signed_jobs().await;
     nonces.sort_unstable();
@@ -361,10 +307,9 @@ async fn pipelined_claims(db: Db) {
     nonces.sort_unstable();
     nonces.dedup();
     assert_eq!(nonces.len(), 12, "one nonce per claim");
-    let (_, status) = relayer.get("/v1/status").await;
     assert_eq!(
-        status["claims"],
-        json!({ "confirmed": 12, "claimedReceipts": 12 })
+        relayer.status().await.claims,
+        counts(&[("confirmed", 12), ("claimedReceipts", 12)])
     );
 }
 

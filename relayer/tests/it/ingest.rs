@@ -6,15 +6,21 @@ use alloy::{
     providers::ext::AnvilApi,
     signers::local::PrivateKeySigner,
 };
-use fairtrain_protocol::{wire::SignedReceipt, EscrowDomain, Receipt};
+use fairtrain_protocol::{
+    api::{
+        relayer::{BulkResponse, Outcome},
+        ErrorBody,
+    },
+    wire::SignedReceipt,
+    EscrowDomain, Receipt,
+};
 use fairtrain_relayer::chain::state::CreditLine;
+use fairtrain_testkit::mined;
 use serde_json::{json, Value};
 
-use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_default()
-}
+use crate::support::{
+    config, error_code, error_detail, eventually, typed, Chain, Db, Relayer, TestDb,
+};
 
 async fn rules(db: Db) {
     let chain = Chain::start().await;
@@ -23,47 +29,49 @@ async fn rules(db: Db) {
 
     // Accepted, then idempotent.
     let r1 = chain.receipt("run-a", 100);
-    let (status, body) = relayer.post("/v1/receipts", &json!(r1)).await;
+    let (status, body) = relayer.submit(&r1).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["status"], "accepted");
-    assert_eq!(body["amount"], (100 * chain.price).to_string());
-    let digest = body["digest"].as_str().unwrap().to_owned();
-    let (status, body) = relayer.post("/v1/receipts", &json!(r1)).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    let Outcome::Accepted { digest, amount } = typed(body) else {
+        panic!("201 is an acceptance")
+    };
+    assert_eq!(amount, U256::from(100 * chain.price));
+    let duplicate = Outcome::Duplicate { digest };
+    let (status, body) = relayer.submit(&r1).await;
+    assert_eq!((status, typed::<Outcome>(body)), (200, duplicate.clone()));
 
     // A higher count of the same run is charged only its increase.
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-a", 150)))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["amount"], (50 * chain.price).to_string());
-    // The first receipt is still a duplicate (not a regression) once superseded.
-    let (status, body) = relayer.post("/v1/receipts", &json!(r1)).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
-    // Going backwards, or sideways with another digest, is refused.
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-a", 120)))
-        .await;
     assert_eq!(
-        (status, code(&body)),
+        relayer.accept(&chain.receipt("run-a", 150)).await,
+        U256::from(50 * chain.price)
+    );
+    // The first receipt is still a duplicate (not a regression) once superseded.
+    let (status, body) = relayer.submit(&r1).await;
+    assert_eq!((status, typed::<Outcome>(body)), (200, duplicate));
+    // Going backwards, or sideways with another digest, is refused.
+    let (status, body) = relayer.submit(&chain.receipt("run-a", 120)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
         (409, "cumulative_not_increasing"),
         "{body}"
     );
     let mut same = chain.receipt("run-a", 150).receipt();
     same.issuedAt += 1;
     let sideways = SignedReceipt::sign(&chain.domain(), &chain.signer, &same).unwrap();
-    let (status, body) = relayer.post("/v1/receipts", &json!(sideways)).await;
-    assert_eq!((status, code(&body)), (409, "cumulative_not_increasing"));
+    let (status, body) = relayer.submit(&sideways).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (409, "cumulative_not_increasing")
+    );
 
     // Unregistered key; a receipt signed under another domain recovers to a stranger too.
     let stranger = PrivateKeySigner::from_bytes(&keccak256("stranger")).unwrap();
     let (status, body) = relayer
-        .post(
-            "/v1/receipts",
-            &json!(chain.receipt_by(&stranger, "run-b", 1)),
-        )
+        .submit(&chain.receipt_by(&stranger, "run-b", 1))
         .await;
-    assert_eq!((status, code(&body)), (422, "signer_not_registered"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (422, "signer_not_registered")
+    );
     let other_domain = EscrowDomain::new(1, chain.escrow);
     let foreign = SignedReceipt::sign(
         &other_domain,
@@ -71,8 +79,11 @@ async fn rules(db: Db) {
         &chain.receipt("run-b", 1).receipt(),
     )
     .unwrap();
-    let (status, body) = relayer.post("/v1/receipts", &json!(foreign)).await;
-    assert_eq!((status, code(&body)), (422, "signer_not_registered"));
+    let (status, body) = relayer.submit(&foreign).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (422, "signer_not_registered")
+    );
 
     // Unknown license / terms.
     let unknown = Receipt {
@@ -80,23 +91,21 @@ async fn rules(db: Db) {
         ..chain.receipt("run-b", 1).receipt()
     };
     let unknown = SignedReceipt::sign(&chain.domain(), &chain.signer, &unknown).unwrap();
-    let (status, body) = relayer.post("/v1/receipts", &json!(unknown)).await;
-    assert_eq!((status, code(&body)), (422, "terms_not_accepted"));
+    let (status, body) = relayer.submit(&unknown).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (422, "terms_not_accepted")
+    );
 
     // Budget: the deposit covers 1e6 samples at this price; 150 are already accepted.
     let budget_samples = (chain.deposit / U256::from(chain.price)).to::<u64>();
     let (status, body) = relayer
-        .post(
-            "/v1/receipts",
-            &json!(chain.receipt("run-c", budget_samples - 150)),
-        )
+        .submit(&chain.receipt("run-c", budget_samples - 150))
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-d", 1)))
-        .await;
+    let (status, body) = relayer.submit(&chain.receipt("run-d", 1)).await;
     assert_eq!(
-        (status, code(&body)),
+        (status, error_code(&body).as_str()),
         (402, "insufficient_budget"),
         "{body}"
     );
@@ -124,7 +133,11 @@ async fn rules(db: Db) {
     cases.push(high_s);
     for case in cases {
         let (status, body) = relayer.post("/v1/receipts", &case).await;
-        assert_eq!((status, code(&body)), (400, "malformed"), "{case}: {body}");
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (400, "malformed"),
+            "{case}: {body}"
+        );
     }
     let r = relayer
         .client
@@ -135,15 +148,12 @@ async fn rules(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(code(&body), "malformed");
+    let body: ErrorBody = r.json().await.unwrap();
+    assert_eq!(body.error.code, "malformed");
 
     // Nothing accepted was harmed: the first receipt is still stored and pending.
-    let (status, body) = relayer.get(&format!("/v1/receipts/{digest}")).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["status"], "pending");
-    let (_, status_body) = relayer.get("/v1/status").await;
-    assert_eq!(status_body["receipts"]["pending"], 3);
+    assert_eq!(relayer.receipt(digest).await.status, "pending");
+    assert_eq!(relayer.status().await.receipts["pending"], 3);
 }
 
 async fn chain_changes(db: Db) {
@@ -152,9 +162,7 @@ async fn chain_changes(db: Db) {
     let mut cfg = config(&chain, &store);
     cfg.batch.horizon_secs = 60;
     let relayer = Relayer::start(&cfg).await;
-    let (status, _) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-a", 10)))
-        .await;
+    let (status, _) = relayer.submit(&chain.receipt("run-a", 10)).await;
     assert_eq!(status, 201);
 
     // The credit line: a pending credit reduction counts against it at once, effective or
@@ -164,34 +172,23 @@ async fn chain_changes(db: Db) {
     assert_eq!(credit, chain.deposit, "nothing committed yet");
     reduce_credit(&chain, credit - U256::from(15) * price).await;
     followed_line(&relayer, &chain, |line| !line.reduction.is_zero()).await;
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-b", 6)))
-        .await;
+    let (status, body) = relayer.submit(&chain.receipt("run-b", 6)).await;
     assert_eq!(status, 402, "{body}");
-    assert_eq!(code(&body), "insufficient_budget", "{body}");
+    assert_eq!(error_code(&body), "insufficient_budget", "{body}");
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
+        error_detail(&body)
+            .message
             .contains(&(U256::from(5) * price).to_string()),
         "{body}"
     );
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-b", 5)))
-        .await;
+    let (status, body) = relayer.submit(&chain.receipt("run-b", 5)).await;
     assert_eq!(status, 201, "exactly what is left fits: {body}");
 
     // Revocation: effective after the notice; once within the horizon, refused.
-    chain
+    mined!(chain
         .escrow()
         .revokeSigner(chain.signer.address())
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
     chain
         .provider
         .anvil_increase_time(chain.notice - 30)
@@ -201,49 +198,34 @@ async fn chain_changes(db: Db) {
     let count = std::sync::atomic::AtomicU64::new(20);
     let body = eventually(10, || async {
         let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (status, body) = relayer
-            .post("/v1/receipts", &json!(chain.receipt("run-a", n)))
-            .await;
+        let (status, body) = relayer.submit(&chain.receipt("run-a", n)).await;
         (status == 422).then_some(body)
     })
     .await;
-    assert_eq!(code(&body), "signer_revoked");
+    assert_eq!(error_code(&body), "signer_revoked");
 
     let fresh = PrivateKeySigner::from_bytes(&keccak256("fresh key")).unwrap();
-    chain
+    mined!(chain
         .escrow()
         .registerSigner(fresh.address())
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
     // No line: the payer takes all of its credit back (nothing is reserved).
     reduce_credit(&chain, credit).await;
     chain.pass_notice().await;
-    chain
+    mined!(chain
         .escrow()
         .reduceCredit(chain.relayer.address(), chain.token)
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
     assert_eq!(chain.credit().await, U256::ZERO);
     followed_line(&relayer, &chain, |line| !line.is_open()).await;
-    let (status, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt_by(&fresh, "run-c", 1)))
-        .await;
-    assert_eq!((status, code(&body)), (422, "no_credit_line"), "{body}");
+    let (status, body) = relayer.submit(&chain.receipt_by(&fresh, "run-c", 1)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (422, "no_credit_line"),
+        "{body}"
+    );
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no credit line"),
+        error_detail(&body).message.contains("no credit line"),
         "{body}"
     );
 }
@@ -263,16 +245,10 @@ async fn followed_line(relayer: &Relayer, chain: &Chain, done: impl Fn(&CreditLi
 
 /// The payer asks to take `amount` of the relayer's credit back (replacing an earlier request).
 async fn reduce_credit(chain: &Chain, amount: U256) {
-    chain
+    mined!(chain
         .escrow()
         .requestCreditReduction(chain.relayer.address(), chain.token, amount.to::<u128>())
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
 }
 
 async fn restart_keeps_state(db: Db) {
@@ -283,28 +259,18 @@ async fn restart_keeps_state(db: Db) {
     let receipts: Vec<_> = (1..=20)
         .map(|i| chain.receipt(&format!("run-{i}"), 1_000))
         .collect();
-    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["accepted"], 20);
+    relayer.accept_all(&receipts).await;
     relayer.stop();
     drop(relayer);
 
     let relayer = Relayer::start(&cfg).await;
-    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
-        (Some(0), Some(20))
-    );
+    let again = relayer.bulk(&receipts).await;
+    assert_eq!((again.accepted, again.duplicates), (0, 20));
     // The ledger came back: 20 000 samples are committed to, so the budget left is smaller.
     let left = (chain.deposit / U256::from(chain.price)).to::<u64>() - 20_000;
-    let (_, body) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-big", left + 1)))
-        .await;
-    assert_eq!(code(&body), "insufficient_budget", "{body}");
-    let (status, _) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-big", left)))
-        .await;
+    let (_, body) = relayer.submit(&chain.receipt("run-big", left + 1)).await;
+    assert_eq!(error_code(&body), "insufficient_budget", "{body}");
+    let (status, _) = relayer.submit(&chain.receipt("run-big", left)).await;
     assert_eq!(status, 201);
     let _: Address = chain.payer.address();
 }
@@ -327,16 +293,14 @@ async fn bulk_mixed(db: Db) {
     ]);
     let (status, body) = relayer.post("/v1/receipts/bulk", &items).await;
     assert_eq!(status, 200, "{body}");
-    let statuses: Vec<_> = body["results"]
-        .as_array()
-        .unwrap()
+    let body: BulkResponse = typed(body);
+    let statuses: Vec<_> = body
+        .results
         .iter()
-        .map(|r| {
-            r["code"]
-                .as_str()
-                .or(r["status"].as_str())
-                .unwrap()
-                .to_owned()
+        .map(|r| match r {
+            Outcome::Accepted { .. } => "accepted",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Rejected { code, .. } => code,
         })
         .collect();
     assert_eq!(
@@ -350,21 +314,17 @@ async fn bulk_mixed(db: Db) {
             "accepted"
         ]
     );
-    assert_eq!(
-        (
-            body["accepted"].as_u64(),
-            body["duplicates"].as_u64(),
-            body["rejected"].as_u64()
-        ),
-        (Some(2), Some(1), Some(3))
-    );
+    assert_eq!((body.accepted, body.duplicates, body.rejected), (2, 1, 3));
 
     // Too many, or not an array.
     let many: Vec<_> = (0..101).map(|i| chain.receipt("run-x", i + 1)).collect();
     let (status, body) = relayer.post("/v1/receipts/bulk", &json!(many)).await;
-    assert_eq!((status, code(&body)), (413, "too_many_receipts"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (413, "too_many_receipts")
+    );
     let (status, body) = relayer.post("/v1/receipts/bulk", &json!({"a": 1})).await;
-    assert_eq!((status, code(&body)), (400, "malformed"));
+    assert_eq!((status, error_code(&body).as_str()), (400, "malformed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,45 +10,25 @@ use alloy::{
     rpc::types::Filter,
     sol_types::SolEvent,
 };
-use fairtrain_protocol::{bindings::TrainingEscrow, wire::SignedReceipt};
-use serde_json::{json, Value};
+use fairtrain_protocol::{api::ErrorBody, bindings::TrainingEscrow, wire::SignedReceipt};
+use serde_json::json;
 
-use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
-
-async fn confirmed_batch(relayer: &Relayer, id: u64) -> Value {
-    eventually(30, || async {
-        let (_, body) = relayer.get(&format!("/v1/batches/{id}")).await;
-        (body["batch"]["state"] == "confirmed").then_some(body["batch"].clone())
-    })
-    .await
-}
+use crate::support::{config, counts, eventually, started, typed, Chain, Db, Relayer, TestDb};
 
 /// Requests the claims of batch `id` and waits until every receipt of `receipts` (its own) has
 /// a confirmed claim transaction.
 async fn claim_batch(chain: &Chain, relayer: &Relayer, id: u64, receipts: &[&SignedReceipt]) {
-    let r = relayer.request_claims(&json!({ "batchId": id })).await;
-    let status = r.status();
-    assert_eq!(status, 200, "{}", r.text().await.unwrap());
-    for r in receipts {
-        let digest = chain.domain().digest(&r.receipt());
-        eventually(30, || async {
-            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
-            body["claimTx"]
-                .as_str()
-                .filter(|t| t.starts_with("0x"))
-                .map(|_| ())
-        })
-        .await;
-    }
+    relayer.claim_jobs(&json!({ "batchId": id })).await;
+    relayer.wait_claimed(chain, receipts, 30).await;
 }
 
-async fn accept(relayer: &Relayer, receipts: &[&SignedReceipt]) {
-    let (status, body) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(
-        (status, body["accepted"].as_u64()),
-        (200, Some(receipts.len() as u64)),
-        "{body}"
-    );
+/// Batch 1 (run-a at 100, run-b at 10) committed and confirmed: the line's `reservedUntil`.
+async fn first_batch(chain: &Chain, relayer: &Relayer) -> u64 {
+    relayer
+        .accept_all(&[chain.receipt("run-a", 100), chain.receipt("run-b", 10)])
+        .await;
+    relayer.confirmed_batch(1).await;
+    chain.line().await.reservedUntil.to::<u64>()
 }
 
 fn paid_less_fee(amount: U256) -> U256 {
@@ -115,23 +95,19 @@ async fn expire_and_release(chain: &Chain, relayer: &Relayer, until: u64) {
 /// license too. The later batch reserved only what its receipt adds over the first, yet its
 /// leaves are claimed first and in full; the first batch's leaf then adds nothing.
 async fn claims_in_any_order(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    let relayer = Relayer::start(&cfg).await;
+    let (chain, _store, _, relayer) = started(db, |c| c.batch.max_receipts = 2).await;
     let price = U256::from(chain.price);
     let second = chain.add_license(2).await;
 
     let (a100, b10) = (chain.receipt("run-a", 100), chain.receipt("run-b", 10));
-    accept(&relayer, &[&a100, &b10]).await;
-    confirmed_batch(&relayer, 1).await;
+    relayer.accept_all(&[&a100, &b10]).await;
+    relayer.confirmed_batch(1).await;
     let (a150, x40) = (
         chain.receipt("run-a", 150),
         chain.receipt_of(second, "run-x", 40),
     );
-    accept(&relayer, &[&a150, &x40]).await;
-    confirmed_batch(&relayer, 2).await;
+    relayer.accept_all(&[&a150, &x40]).await;
+    relayer.confirmed_batch(2).await;
     // The line is locked by the first batch: the second reserves only what it adds.
     let total = U256::from(150 + 10 + 40) * price;
     assert_eq!(chain.reserved().await, total);
@@ -164,46 +140,35 @@ async fn claims_in_any_order(db: Db) {
 /// expires and the line is released before the next cut, so its reserve went back to credit:
 /// the cut re-prices the receipt over the settled count, and its claim is paid in full.
 async fn releasable_line_repriced_at_cut(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    let relayer = Relayer::start(&cfg).await;
+    let (chain, _store, _, relayer) = started(db, |c| c.batch.max_receipts = 2).await;
     let price = U256::from(chain.price);
 
-    accept(
-        &relayer,
-        &[&chain.receipt("run-a", 100), &chain.receipt("run-b", 10)],
-    )
-    .await;
-    confirmed_batch(&relayer, 1).await;
-    let until = chain.line().await.reservedUntil.to::<u64>();
+    let until = first_batch(&chain, &relayer).await;
     assert!(until > 0);
     // Accepted while the line is locked: priced over the committed count.
     let a150 = chain.receipt("run-a", 150);
-    let (status, body) = relayer.post("/v1/receipts", &json!(a150)).await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["amount"], (U256::from(50) * price).to_string());
+    assert_eq!(relayer.accept(&a150).await, U256::from(50) * price);
 
     // The first batch expires unclaimed; anyone releases the line.
     expire_and_release(&chain, &relayer, until).await;
 
     // The second receipt fills the batch: it is cut now, over settled counts (all zero).
     let c10 = chain.receipt("run-c", 10);
-    accept(&relayer, &[&c10]).await;
-    confirmed_batch(&relayer, 2).await;
+    relayer.accept_all(&[&c10]).await;
+    relayer.confirmed_batch(2).await;
     let reserved = U256::from(150 + 10) * price;
     assert_eq!(
         chain.reserved().await,
         reserved,
         "the batch reserves run-a's whole count again"
     );
-    let digest = chain.domain().digest(&a150.receipt());
-    let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
+    let stored = relayer
+        .receipt(chain.domain().digest(&a150.receipt()))
+        .await;
     assert_eq!(
-        body["amount"],
-        (U256::from(150) * price).to_string(),
-        "the stored amount follows: {body}"
+        stored.amount,
+        U256::from(150) * price,
+        "the stored amount follows: {stored:?}"
     );
 
     let before = chain.creator_balance().await;
@@ -217,22 +182,15 @@ async fn releasable_line_repriced_at_cut(db: Db) {
     // The ledger follows the re-pricing: what is left of the credit is all that fits.
     let left = chain.credit().await / price;
     let (status, body) = relayer
-        .post(
-            "/v1/receipts",
-            &json!(chain.receipt("run-d", left.to::<u64>() + 1)),
-        )
+        .submit(&chain.receipt("run-d", left.to::<u64>() + 1))
         .await;
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (402, Some("insufficient_budget"))
+        (status, typed::<ErrorBody>(body).error.code),
+        (402, "insufficient_budget".to_owned())
     );
-    let (status, body) = relayer
-        .post(
-            "/v1/receipts",
-            &json!(chain.receipt("run-d", left.to::<u64>())),
-        )
+    relayer
+        .accept(&chain.receipt("run-d", left.to::<u64>()))
         .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,30 +217,18 @@ async fn releasable_line_repriced_at_cut_postgres() {
 /// last count was committed before the release is priced over the settled count (the earlier
 /// batch's reserve went back to credit), not over that count, and its claim is paid in full.
 async fn pricing_after_release(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    let relayer = Relayer::start(&cfg).await;
+    let (chain, _store, _, relayer) = started(db, |c| c.batch.max_receipts = 2).await;
     let price = U256::from(chain.price);
 
     // B1: run-a at 100 (with run-b at 10); it expires unclaimed and the line is released.
-    accept(
-        &relayer,
-        &[&chain.receipt("run-a", 100), &chain.receipt("run-b", 10)],
-    )
-    .await;
-    confirmed_batch(&relayer, 1).await;
-    let until = chain.line().await.reservedUntil.to::<u64>();
+    let until = first_batch(&chain, &relayer).await;
     expire_and_release(&chain, &relayer, until).await;
 
     // B2: other runs, priced over settled; it locks the line again.
-    accept(
-        &relayer,
-        &[&chain.receipt("run-c", 10), &chain.receipt("run-d", 5)],
-    )
-    .await;
-    confirmed_batch(&relayer, 2).await;
+    relayer
+        .accept_all(&[&chain.receipt("run-c", 10), &chain.receipt("run-d", 5)])
+        .await;
+    relayer.confirmed_batch(2).await;
     assert_eq!(chain.reserved().await, U256::from(15) * price);
     eventually(10, || async {
         let view = relayer.running.app.chain.read().unwrap().clone();
@@ -293,16 +239,14 @@ async fn pricing_after_release(db: Db) {
 
     // run-a at 160 while the line is locked: B1 is not in the line's pool any more.
     let a160 = chain.receipt("run-a", 160);
-    let (status, body) = relayer.post("/v1/receipts", &json!(a160)).await;
-    assert_eq!(status, 201, "{body}");
     assert_eq!(
-        body["amount"],
-        (U256::from(160) * price).to_string(),
+        relayer.accept(&a160).await,
+        U256::from(160) * price,
         "priced over the settled count, not over the count of a batch before the release"
     );
     let e10 = chain.receipt("run-e", 10);
-    accept(&relayer, &[&e10]).await;
-    confirmed_batch(&relayer, 3).await;
+    relayer.accept_all(&[&e10]).await;
+    relayer.confirmed_batch(3).await;
     let reserved = U256::from(15 + 160 + 10) * price;
     assert_eq!(chain.reserved().await, reserved);
 
@@ -341,26 +285,18 @@ async fn relayer_releases_its_line(db: Db) {
     cfg.batch.max_receipts = 2;
     let relayer = Relayer::start(&cfg).await;
 
-    accept(
-        &relayer,
-        &[&chain.receipt("run-a", 100), &chain.receipt("run-b", 10)],
-    )
-    .await;
-    confirmed_batch(&relayer, 1).await;
+    let until = first_batch(&chain, &relayer).await;
     assert_eq!(chain.credit().await, U256::from(90) * price);
-    let until = chain.line().await.reservedUntil.to::<u64>();
     // Accepted while the line is locked: priced over the committed count, within the credit.
     let a150 = chain.receipt("run-a", 150);
-    let (status, body) = relayer.post("/v1/receipts", &json!(a150)).await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["amount"], (U256::from(50) * price).to_string());
+    assert_eq!(relayer.accept(&a150).await, U256::from(50) * price);
 
     // Batch 1 expires unclaimed. The next receipt fills a batch: at the cut run-a is priced over
     // its settled count (150 + 10 samples), above the 90 samples of credit left.
     expire(&chain, &relayer, until).await;
     let c10 = chain.receipt("run-c", 10);
-    accept(&relayer, &[&c10]).await;
-    let batch = confirmed_batch(&relayer, 2).await;
+    relayer.accept_all(&[&c10]).await;
+    let batch = relayer.confirmed_batch(2).await;
 
     // The relayer's account released the line (batch 1's reserve back to credit), before the
     // commit.
@@ -383,9 +319,8 @@ async fn relayer_releases_its_line(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!(sent.from, chain.relayer.address(), "sent by the relayer");
-    assert!(batch["commitBlock"].as_u64().unwrap() > logs[0].block_number.unwrap());
-    let (_, status) = relayer.get("/v1/status").await;
-    assert_eq!(status["releases"], json!({ "confirmed": 1 }));
+    assert!(batch.commit_block.unwrap() as u64 > logs[0].block_number.unwrap());
+    assert_eq!(relayer.status().await.releases, counts(&[("confirmed", 1)]));
     let reserved = U256::from(150 + 10) * price;
     assert_eq!(chain.reserved().await, reserved);
 

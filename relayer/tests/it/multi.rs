@@ -8,11 +8,12 @@
 use std::time::Duration;
 
 use alloy::{primitives::U256, providers::Provider};
-use serde_json::{json, Value};
+use fairtrain_protocol::api::relayer::Outcome;
+use serde_json::json;
 
 use crate::support::{
-    self, binary, eventually, free_port, keystore, post, write_config, Chain, Db, RelayerProcess,
-    TestDb, RELAYER_KEY,
+    binary, error_code, free_port, keystore, post, typed, write_config, Api, Chain, Db,
+    RelayerProcess, TestDb, RELAYER_KEY,
 };
 
 /// Two binaries on one PostgreSQL database, batches of at most `max_receipts`: `a` (key from
@@ -40,10 +41,6 @@ async fn two_binaries(
     (a, b, client)
 }
 
-async fn status(client: &reqwest::Client, url: &str) -> Value {
-    support::get(client, &format!("{url}/v1/status")).await.1
-}
-
 /// The committer is SIGKILLed once its batch's commit is broadcast (`batch_sent`); the other
 /// process takes the lock, follows that commit to confirmation, commits the rest and claims
 /// everything: every receipt in exactly one confirmed batch, each root once, each receipt paid
@@ -60,18 +57,16 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     let receipts: Vec<_> = (0..12u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 10 + i))
         .collect();
+    let (api_a, api_b) = (
+        Api::new(&a.url, client.clone()),
+        Api::new(&b.url, client.clone()),
+    );
     for (i, r) in receipts.iter().enumerate() {
-        let url = if i % 2 == 0 { &a.url } else { &b.url };
-        let (code, body) = post(&client, &format!("{url}/v1/receipts"), &json!(r)).await;
-        assert_eq!(code, 201, "{body}");
+        let api = if i % 2 == 0 { &api_a } else { &api_b };
+        api.accept(r).await;
     }
-    let (_, body) = post(
-        &client,
-        &format!("{}/v1/receipts/bulk", b.url),
-        &json!(receipts[..4]),
-    )
-    .await;
-    assert_eq!(body["duplicates"], 4, "{body}");
+    let body = api_b.bulk(&receipts[..4]).await;
+    assert_eq!(body.duplicates, 4, "{body:?}");
 
     // The committer dies with its first commit broadcast and not yet followed; the other takes
     // over and the rest flows through it.
@@ -80,35 +75,15 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
     let more: Vec<_> = (0..3u64)
         .map(|i| chain.receipt(&format!("run-{i}"), 100 + i))
         .collect();
-    let (_, body) = post(
-        &client,
-        &format!("{}/v1/receipts/bulk", b.url),
-        &json!(more),
-    )
-    .await;
-    assert_eq!(body["accepted"], 3, "{body}");
-    eventually(90, || async {
-        (status(&client, &b.url).await["receipts"]["committed"] == 15).then_some(())
-    })
-    .await;
+    api_b.accept_all(&more).await;
+    api_b
+        .wait_status(90, |s| s.receipts.get("committed") == Some(&15))
+        .await;
 
-    let roots = chain.devnet.committed_roots().await;
-    let mut unique = roots.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), roots.len(), "a root was committed twice");
-    let (_, batches) = support::get(&client, &format!("{}/v1/batches", b.url)).await;
-    let confirmed: Vec<&Value> = batches["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["state"] == "confirmed")
-        .collect();
+    let roots = chain.roots_committed_once().await;
+    let confirmed = api_b.confirmed_batches().await;
     assert_eq!(confirmed.len(), roots.len());
-    let committed_receipts: i64 = confirmed
-        .iter()
-        .map(|x| x["receiptCount"].as_i64().unwrap())
-        .sum();
+    let committed_receipts: i64 = confirmed.iter().map(|x| x.receipt_count).sum();
     assert_eq!(
         committed_receipts, 15,
         "every receipt in exactly one confirmed batch"
@@ -120,25 +95,15 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
 
     // The survivor claims everything; each receipt is paid once.
     let before = chain.creator_balance().await;
-    let r = client
-        .post(format!("{}/v1/claims", b.url))
-        .bearer_auth("operator-token-for-tests")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    eventually(90, || async {
-        let s = status(&client, &b.url).await;
-        (s["claims"]["claimedReceipts"] == 15
-            && s["claims"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .all(|k| k == "confirmed" || k == "claimedReceipts"))
-        .then_some(())
-    })
-    .await;
+    api_b.claim_all().await;
+    api_b
+        .wait_status(90, |s| {
+            s.claims.get("claimedReceipts") == Some(&15)
+                && s.claims
+                    .keys()
+                    .all(|k| k == "confirmed" || k == "claimedReceipts")
+        })
+        .await;
     let fee = total * U256::from(250) / U256::from(10_000);
     assert_eq!(chain.creator_balance().await - before, total - fee);
     assert_eq!(
@@ -146,8 +111,7 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
         U256::ZERO,
         "every reservation claimed in full"
     );
-    let (_, jobs) = support::get(&client, &format!("{}/v1/status", b.url)).await;
-    let jobs = jobs["claims"]["confirmed"].as_u64().unwrap();
+    let jobs = api_b.status().await.claims["confirmed"] as u64;
     let sent = chain
         .provider
         .get_transaction_count(chain.relayer.address())
@@ -172,36 +136,27 @@ async fn two_binaries_share_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, client) = two_binaries(&chain, &store, dir.path(), 5, None).await;
     let submit = |url: &str| format!("{url}/v1/receipts");
+    let (api_a, api_b) = (
+        Api::new(&a.url, client.clone()),
+        Api::new(&b.url, client.clone()),
+    );
 
     // One usage key: a count one process acknowledged bounds the other, which prices only
     // the increase over it.
-    let (code, body) = post(
-        &client,
-        &submit(&a.url),
-        &json!(chain.receipt("share-key", 100)),
-    )
-    .await;
-    assert_eq!(code, 201, "{body}");
-    let (code, body) = post(
-        &client,
-        &submit(&b.url),
-        &json!(chain.receipt("share-key", 60)),
-    )
-    .await;
-    assert_eq!(code, 409, "{body}");
-    assert_eq!(body["error"]["code"], "cumulative_not_increasing", "{body}");
-    let (code, body) = post(
-        &client,
-        &submit(&b.url),
-        &json!(chain.receipt("share-key", 150)),
-    )
-    .await;
-    assert_eq!(code, 201, "{body}");
-    assert_eq!(body["amount"], (50 * chain.price).to_string(), "{body}");
-    eventually(60, || async {
-        (status(&client, &a.url).await["receipts"]["committed"] == 2).then_some(())
-    })
-    .await;
+    api_a.accept(&chain.receipt("share-key", 100)).await;
+    let (code, body) = api_b.submit(&chain.receipt("share-key", 60)).await;
+    assert_eq!(
+        (code, error_code(&body)),
+        (409, "cumulative_not_increasing".to_owned()),
+        "{body}"
+    );
+    assert_eq!(
+        api_b.accept(&chain.receipt("share-key", 150)).await,
+        U256::from(50 * chain.price)
+    );
+    api_a
+        .wait_status(60, |s| s.receipts.get("committed") == Some(&2))
+        .await;
 
     let budget = chain.credit().await;
     let samples_per_receipt = 50_000u64;
@@ -227,10 +182,13 @@ async fn two_binaries_share_the_budget() {
         let (code, body) = task.await.unwrap();
         match code {
             201 => {
-                accepted += body["amount"].as_str().unwrap().parse::<U256>().unwrap();
+                let Outcome::Accepted { amount, .. } = typed(body) else {
+                    panic!("201 is an acceptance")
+                };
+                accepted += amount;
                 accepted_count += 1;
             }
-            402 => assert_eq!(body["error"]["code"], "insufficient_budget", "{body}"),
+            402 => assert_eq!(error_code(&body), "insufficient_budget", "{body}"),
             _ => panic!("unexpected {code}: {body}"),
         }
     }
@@ -244,21 +202,16 @@ async fn two_binaries_share_the_budget() {
     );
 
     // Every acknowledged receipt is committed, and reserved on-chain exactly once.
-    eventually(90, || async {
-        (status(&client, &a.url).await["receipts"]["committed"] == accepted_count + 2).then_some(())
-    })
-    .await;
+    let committed = accepted_count as i64 + 2;
+    api_a
+        .wait_status(90, |s| s.receipts.get("committed") == Some(&committed))
+        .await;
     assert_eq!(chain.credit().await, budget - accepted);
 
     // What is left is all that fits, through either process.
     let left = ((budget - accepted) / U256::from(chain.price)).to::<u64>();
-    for url in [&a.url, &b.url] {
-        let (code, body) = post(
-            &client,
-            &submit(url),
-            &json!(chain.receipt("share-late", left + 1)),
-        )
-        .await;
+    for api in [&api_a, &api_b] {
+        let (code, body) = api.submit(&chain.receipt("share-late", left + 1)).await;
         assert_eq!(code, 402, "{body}");
     }
 }

@@ -7,14 +7,19 @@
 use std::collections::{BTreeSet, HashMap};
 
 use alloy::primitives::{Address, B256, U256};
-use fairtrain_protocol::{bindings::Escrow, wire::SignedReceipt};
+use fairtrain_protocol::{
+    api::relayer::{LicenseProofs, ProofsPage},
+    bindings::Escrow,
+    wire::SignedReceipt,
+};
 use fairtrain_relayer::{
     proofs::{self, Cursor},
     store::{NewReceipt, Store},
 };
-use serde_json::{json, Value};
+use fairtrain_testkit::mined;
+use serde_json::json;
 
-use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+use crate::support::{config, error_code, eventually, Chain, Db, Relayer, TestDb};
 
 /// A synthetic committed receipt of `license` at `(batch, leaf)`: its usage key and count.
 struct Row {
@@ -258,22 +263,13 @@ async fn pages(relayer: &Relayer, path: &str, limit: usize) -> (Vec<String>, usi
             Some(a) => format!("{path}?after={a}"),
             None => path.to_owned(),
         };
-        let (status, body) = relayer.get(&url).await;
-        assert_eq!(status, 200, "{body}");
+        let page: ProofsPage = relayer.get_as(&url).await;
         pages += 1;
-        let claims = body["claims"].as_array().unwrap();
-        assert!(claims.len() <= limit, "{body}");
-        out.extend(
-            claims
-                .iter()
-                .map(|c| c["digest"].as_str().unwrap().to_owned()),
-        );
-        match body["next"].as_str() {
-            Some(next) => after = Some(next.to_owned()),
-            None => {
-                assert!(body["next"].is_null(), "{body}");
-                return (out, pages);
-            }
+        assert!(page.claims.len() <= limit, "{page:?}");
+        out.extend(page.claims.iter().map(|c| format!("{:#x}", c.digest)));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return (out, pages),
         }
     }
 }
@@ -290,13 +286,8 @@ async fn http_pages(db: Db) {
         .collect();
     let digest = |r: &SignedReceipt| format!("{:#x}", chain.domain().digest(&r.receipt()));
     for (i, half) in receipts.chunks(5).enumerate() {
-        let (status, body) = relayer.post("/v1/receipts/bulk", &json!(half)).await;
-        assert_eq!((status, &body["accepted"]), (200, &json!(5)), "{body}");
-        eventually(30, || async {
-            let (_, b) = relayer.get(&format!("/v1/batches/{}", i + 1)).await;
-            (b["batch"]["state"] == "confirmed").then_some(())
-        })
-        .await;
+        relayer.accept_all(half).await;
+        relayer.confirmed_batch(i as u64 + 1).await;
     }
     let license = format!("/v1/licenses/{}/proofs", chain.license_id);
     let payee = format!("/v1/payees/{}/proofs", chain.creator.address());
@@ -306,37 +297,23 @@ async fn http_pages(db: Db) {
 
     // The payee settles two receipts of batch 1 itself, with the relayer's proofs; the relayer
     // claims batch 2 for the payee.
-    let (_, first) = relayer.get(&format!("{license}?limit=2")).await;
-    let claims: Vec<Escrow::Claim> = first["claims"]
-        .as_array()
-        .unwrap()
+    let first: LicenseProofs = relayer.get_as(&format!("{license}?limit=2")).await;
+    let claims: Vec<Escrow::Claim> = first
+        .page
+        .claims
         .iter()
-        .map(|c| {
-            let r: SignedReceipt = serde_json::from_value(c["receipt"].clone()).unwrap();
-            Escrow::Claim {
-                receipt: r.receipt().into(),
-                signature: r.signature.to_bytes(),
-                proof: serde_json::from_value(c["proof"].clone()).unwrap(),
-            }
+        .map(|c| Escrow::Claim {
+            receipt: c.receipt.receipt().into(),
+            signature: c.receipt.signature.to_bytes(),
+            proof: c.proof.clone(),
         })
         .collect();
-    let root: B256 = first["claims"][0]["root"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    chain
+    let root: B256 = first.page.claims[0].root.unwrap();
+    mined!(chain
         .escrow()
         .claim(root, claims)
-        .from(chain.creator.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let r = relayer.request_claims(&json!({ "batchId": 2 })).await;
-    assert_eq!(r.status(), 200);
+        .from(chain.creator.address()));
+    relayer.claim_jobs(&json!({ "batchId": 2 })).await;
     for r in &receipts[..2] {
         assert_eq!(
             chain
@@ -359,14 +336,11 @@ async fn http_pages(db: Db) {
     // A limit over the relayer's page size is refused (the document bounds it); so is a bad
     // cursor.
     let (status, body) = relayer.get(&format!("{license}?limit=3")).await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (400, &json!("out_of_range"))
-    );
+    assert_eq!((status, error_code(&body).as_str()), (400, "out_of_range"));
     let (status, body) = relayer.get(&format!("{license}?after=nope")).await;
-    assert_eq!((status, &body["error"]["code"]), (400, &json!("malformed")));
-    let (_, body): (u16, Value) = relayer.get(&format!("{license}?limit=1")).await;
-    assert_eq!(body["claims"].as_array().unwrap().len(), 1);
+    assert_eq!((status, error_code(&body).as_str()), (400, "malformed"));
+    let one: LicenseProofs = relayer.get_as(&format!("{license}?limit=1")).await;
+    assert_eq!(one.page.claims.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,14 +10,15 @@ use alloy::{
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
 };
-use fairtrain_protocol::bindings::LicenseNFT;
+use fairtrain_protocol::{api::relayer::Ready, bindings::LicenseNFT};
 use fairtrain_relayer::{
     chain::{journal::Journal, ChainState},
     store::Store,
 };
+use fairtrain_testkit::mined;
 use serde_json::json;
 
-use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+use crate::support::{config, eventually, typed, Chain, Db, Relayer, TestDb};
 
 /// The relayer's view of the chain.
 fn view(relayer: &Relayer) -> ChainState {
@@ -86,30 +87,18 @@ async fn deposit(chain: &Chain, amount: u64) {
         .get_receipt()
         .await
         .unwrap();
-    chain
+    mined!(chain
         .escrow()
         .deposit(chain.token, U256::from(amount))
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
 }
 
 /// The payer registers a new training key (one block).
 async fn register(chain: &Chain, key: Address) {
-    chain
+    mined!(chain
         .escrow()
         .registerSigner(key)
-        .from(chain.payer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.payer.address()));
 }
 
 /// Replaces the last `depth` blocks with empty ones, then mines one more.
@@ -122,13 +111,6 @@ async fn reorg(chain: &Chain, depth: u64) {
         .unwrap();
     assert_eq!(chain.provider.get_block_number().await.unwrap(), head);
     chain.provider.anvil_mine(Some(1), None).await.unwrap();
-}
-
-async fn batch_root(relayer: &Relayer, id: u64) -> Option<alloy::primitives::B256> {
-    let (_, b) = relayer.get(&format!("/v1/batches/{id}")).await;
-    (b["batch"]["state"] == "confirmed")
-        .then(|| b["batch"]["root"].as_str()?.parse().ok())
-        .flatten()
 }
 
 async fn unwinds_what_it_followed(db: Db) {
@@ -144,14 +126,10 @@ async fn unwinds_what_it_followed(db: Db) {
     let credit_before = chain.credit().await;
 
     // A commit of the relayer's own, a deposit and a key registration, all followed.
-    let (status, _) = relayer
-        .post(
-            "/v1/receipts/bulk",
-            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
-        )
+    relayer
+        .bulk(&[chain.receipt("run-1", 10), chain.receipt("run-2", 20)])
         .await;
-    assert_eq!(status, 200);
-    let root = eventually(60, || batch_root(&relayer, 1)).await;
+    let root = relayer.batch_in(1, "confirmed", 60).await.batch.root;
     deposit(&chain, 5_000_000).await;
     let key = PrivateKeySigner::from_bytes(&keccak256("reorged key"))
         .unwrap()
@@ -198,19 +176,13 @@ async fn unwinds_what_it_followed(db: Db) {
 
     // Following goes on on the new branch: the creator (none of whose transactions was
     // reorganised away, so its provider's nonce is right) transfers the license.
-    LicenseNFT::new(chain.nft, chain.provider.clone())
+    mined!(LicenseNFT::new(chain.nft, chain.provider.clone())
         .transferFrom(
             chain.creator.address(),
             chain.owner.address(),
             chain.license_id,
         )
-        .from(chain.creator.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .from(chain.creator.address()));
     assert_view_is_the_chain(&chain, &relayer).await;
     assert_eq!(
         view(&relayer).holders[&chain.license_id],
@@ -288,7 +260,7 @@ async fn reorg_deeper_than_the_window_stops_until_resync() {
     reorg(&chain, 8).await;
     eventually(60, || async {
         let (status, body) = relayer.get("/ready").await;
-        (status == 503 && body["chainFollowed"] == false).then_some(())
+        (status == 503 && !typed::<Ready>(body).chain_followed).then_some(())
     })
     .await;
     let kept = view(&relayer);

@@ -4,116 +4,120 @@
 
 use std::time::Duration;
 
-use alloy::providers::{ext::AnvilApi, Provider};
-use serde_json::{json, Value};
+use alloy::{
+    primitives::U256,
+    providers::{ext::AnvilApi, Provider},
+};
+use fairtrain_protocol::api::relayer::{BatchDetail, Transaction};
+use serde_json::json;
 
-use crate::support::{config, eventually, Chain, Db, Relayer, TestDb};
+use crate::support::{config, eventually, started, Chain, Db, Relayer, TestDb};
 
-async fn batch(relayer: &Relayer, id: u64) -> Value {
-    relayer.get(&format!("/v1/batches/{id}")).await.1
+/// Batch 1 as the relayer shows it; it must exist.
+async fn batch(relayer: &Relayer) -> BatchDetail {
+    relayer.batch(1).await.expect("batch 1 exists")
+}
+
+/// Two receipts of the payer's, of runs 1 and 2, accepted in bulk: with `max_receipts = 2`,
+/// batch 1.
+async fn two_receipts(chain: &Chain, relayer: &Relayer) {
+    relayer
+        .accept_all(&[chain.receipt("run-1", 10), chain.receipt("run-2", 20)])
+        .await;
+}
+
+/// Batches of two, fees bumped after a second.
+async fn bumping(db: Db) -> (Chain, TestDb, Relayer) {
+    let (chain, store, _, relayer) = started(db, |c| {
+        c.batch.max_receipts = 2;
+        c.tx.bump_after_secs = 1;
+    })
+    .await;
+    (chain, store, relayer)
+}
+
+/// Sets the base fee of the next block to 100 gwei, mines it and mining resumes: returns the
+/// spike.
+async fn spike_base_fee(chain: &Chain) -> u128 {
+    let spike = 100_000_000_000u128;
+    chain
+        .provider
+        .anvil_set_next_block_base_fee_per_gas(spike)
+        .await
+        .unwrap();
+    chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    spike
+}
+
+/// Mines a block at a time (a pause after each) until batch 1 is confirmed.
+async fn mine_until_confirmed(chain: &Chain, relayer: &Relayer, secs: u64, pause_ms: u64) {
+    eventually(secs, || async {
+        chain.provider.anvil_mine(Some(1), None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        relayer
+            .batch(1)
+            .await
+            .filter(|b| b.batch.state == "confirmed")
+    })
+    .await;
 }
 
 async fn rpc_down_then_back(db: Db) {
-    let mut chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 3;
-    let relayer = Relayer::start(&cfg).await;
-    let (status, _) = relayer
-        .post("/v1/receipts", &json!(chain.receipt("run-1", 10)))
-        .await;
-    assert_eq!(status, 201);
+    let (mut chain, _store, _, relayer) = started(db, |c| c.batch.max_receipts = 3).await;
+    relayer.accept(&chain.receipt("run-1", 10)).await;
     let receipts = [chain.receipt("run-2", 20), chain.receipt("run-3", 30)];
     chain
         .devnet
         .restart(async {
             // The node is gone: receipts are still verified (from the followed state) and stored.
             for r in &receipts {
-                let (status, body) = relayer.post("/v1/receipts", &json!(r)).await;
-                assert_eq!(status, 201, "{body}");
+                relayer.accept(r).await;
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let (_, b) = relayer.get("/v1/batches/1").await;
-            assert_ne!(b["batch"]["state"], "confirmed");
+            let state = relayer.batch(1).await.map(|b| b.batch.state);
+            assert_ne!(state.as_deref(), Some("confirmed"));
         })
         .await;
-    eventually(60, || async {
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
+    relayer.batch_in(1, "confirmed", 60).await;
     assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
 async fn stuck_commit_is_bumped(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    cfg.tx.bump_after_secs = 1;
-    let relayer = Relayer::start(&cfg).await;
+    let (chain, _store, relayer) = bumping(db).await;
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let (status, _) = relayer
-        .post(
-            "/v1/receipts/bulk",
-            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
-        )
-        .await;
-    assert_eq!(status, 200);
+    two_receipts(&chain, &relayer).await;
     // Nothing is mined: the relayer replaces its commit with higher fees.
     let txs = eventually(30, || async {
-        let b = batch(&relayer, 1).await;
-        let txs = b["transactions"].as_array().cloned().unwrap_or_default();
+        let txs = relayer.batch(1).await?.transactions;
         (txs.len() >= 2).then_some(txs)
     })
     .await;
     assert!(
-        txs.iter().all(|t| t["nonce"] == txs[0]["nonce"]),
+        txs.iter().all(|t| t.nonce == txs[0].nonce),
         "bumps reuse the nonce"
     );
-    let fee = |t: &Value| t["maxFeePerGas"].as_str().unwrap().parse::<u128>().unwrap();
-    assert!(fee(&txs[1]) > fee(&txs[0]));
+    assert!(txs[1].max_fee_per_gas > txs[0].max_fee_per_gas);
     chain.provider.anvil_set_auto_mine(true).await.unwrap();
-    eventually(30, || async {
-        chain.provider.anvil_mine(Some(1), None).await.unwrap();
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
+    mine_until_confirmed(&chain, &relayer, 30, 0).await;
     assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
 async fn dropped_commit_is_rebroadcast(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    cfg.tx.bump_after_secs = 3_600;
-    let relayer = Relayer::start(&cfg).await;
-    chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let (status, _) = relayer
-        .post(
-            "/v1/receipts/bulk",
-            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
-        )
-        .await;
-    assert_eq!(status, 200);
-    eventually(30, || async {
-        (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(())
+    let (chain, _store, _, relayer) = started(db, |c| {
+        c.batch.max_receipts = 2;
+        c.tx.bump_after_secs = 3_600;
     })
     .await;
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    two_receipts(&chain, &relayer).await;
+    relayer.batch_in(1, "sent", 30).await;
     chain.provider.anvil_drop_all_transactions().await.unwrap();
     // Mine empty blocks until the relayer has put its commit back and it is confirmed.
-    eventually(30, || async {
-        chain.provider.anvil_mine(Some(1), None).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
+    mine_until_confirmed(&chain, &relayer, 30, 200).await;
     assert_eq!(chain.devnet.committed_roots().await.len(), 1);
     assert_eq!(
-        batch(&relayer, 1).await["transactions"]
-            .as_array()
-            .unwrap()
-            .len(),
+        batch(&relayer).await.transactions.len(),
         1,
         "same bytes rebroadcast"
     );
@@ -150,22 +154,9 @@ async fn reorged_commit_is_recommitted(db: Db) {
     // The follower stays two blocks behind the head: bury the setup.
     chain.provider.anvil_mine(Some(3), None).await.unwrap();
     let relayer = Relayer::start(&cfg).await;
-    let (status, body) = relayer
-        .post(
-            "/v1/receipts/bulk",
-            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
-        )
-        .await;
-    assert_eq!(
-        (status, body["accepted"].as_u64()),
-        (200, Some(2)),
-        "{body}"
-    );
-    let hash: alloy::primitives::B256 = eventually(30, || async {
-        let b = batch(&relayer, 1).await;
-        b["transactions"][0]["hash"]
-            .as_str()
-            .and_then(|h| h.parse().ok())
+    two_receipts(&chain, &relayer).await;
+    let hash = eventually(30, || async {
+        Some(relayer.batch(1).await?.transactions.first()?.hash)
     })
     .await;
     eventually(30, || async {
@@ -186,35 +177,24 @@ async fn reorged_commit_is_recommitted(db: Db) {
         .await
         .unwrap()
         .is_none());
-    assert_eq!(batch(&relayer, 1).await["batch"]["state"], "sent");
+    assert_eq!(batch(&relayer).await.batch.state, "sent");
     // Blocks keep coming; the relayer puts its commit back and confirms it three deep.
-    eventually(60, || async {
-        chain.provider.anvil_mine(Some(1), None).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
+    mine_until_confirmed(&chain, &relayer, 60, 150).await;
     let roots = chain.devnet.committed_roots().await;
     assert_eq!(
         roots.len(),
         1,
         "committed exactly once on the surviving chain"
     );
-    let b = batch(&relayer, 1).await;
-    assert_eq!(
-        b["batch"]["root"].as_str().unwrap(),
-        format!("{:#x}", roots[0])
-    );
+    let b = batch(&relayer).await.batch;
+    assert_eq!(b.root, roots[0]);
     let mined = chain
         .provider
         .get_transaction_receipt(hash)
         .await
         .unwrap()
         .expect("mined again");
-    assert_eq!(
-        Some(mined.block_number.unwrap() as i64),
-        b["batch"]["commitBlock"].as_i64()
-    );
+    assert_eq!(Some(mined.block_number.unwrap() as i64), b.commit_block);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,21 +211,8 @@ async fn slow_rpc(db: Db) {
     cfg.rpc_url = crate::support::slow_proxy(&chain.rpc, Duration::from_millis(300)).await;
     cfg.batch.max_receipts = 2;
     let relayer = Relayer::start(&cfg).await;
-    let (status, body) = relayer
-        .post(
-            "/v1/receipts/bulk",
-            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
-        )
-        .await;
-    assert_eq!(
-        (status, body["accepted"].as_u64()),
-        (200, Some(2)),
-        "{body}"
-    );
-    eventually(90, || async {
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
+    two_receipts(&chain, &relayer).await;
+    relayer.batch_in(1, "confirmed", 90).await;
     assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
@@ -257,46 +224,18 @@ async fn slow_rpc_sqlite() {
 /// The base fee jumps far above what the commit offers: it cannot be included, the relayer
 /// replaces it at the market's new price (within its ceiling), and it is committed once.
 async fn gas_spike(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    cfg.tx.bump_after_secs = 1;
-    let relayer = Relayer::start(&cfg).await;
+    let (chain, _store, relayer) = bumping(db).await;
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let (status, _) = relayer
-        .post(
-            "/v1/receipts/bulk",
-            &json!([chain.receipt("run-1", 10), chain.receipt("run-2", 20)]),
-        )
-        .await;
-    assert_eq!(status, 200);
-    eventually(30, || async {
-        (batch(&relayer, 1).await["batch"]["state"] == "sent").then_some(())
-    })
-    .await;
+    two_receipts(&chain, &relayer).await;
+    relayer.batch_in(1, "sent", 30).await;
     // 100 gwei base fee from the next block on: the first attempt is priced far below it.
-    let spike = 100_000_000_000u128;
-    chain
-        .provider
-        .anvil_set_next_block_base_fee_per_gas(spike)
-        .await
-        .unwrap();
-    chain.provider.anvil_mine(Some(1), None).await.unwrap();
-    chain.provider.anvil_set_auto_mine(true).await.unwrap();
-    let fee = |t: &Value| t["maxFeePerGas"].as_str().unwrap().parse::<u128>().unwrap();
-    eventually(60, || async {
-        chain.provider.anvil_mine(Some(1), None).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
-    let txs = batch(&relayer, 1).await["transactions"]
-        .as_array()
-        .cloned()
-        .unwrap();
+    let spike = spike_base_fee(&chain).await;
+    let fee = |t: &Transaction| t.max_fee_per_gas;
+    mine_until_confirmed(&chain, &relayer, 60, 200).await;
+    let txs = batch(&relayer).await.transactions;
     assert!(txs.len() >= 2, "replaced at least once: {txs:?}");
-    assert!(fee(&txs[0]) < spike / 2 && fee(txs.last().unwrap()) > fee(&txs[0]));
+    let spike_fee = U256::from(spike);
+    assert!(fee(&txs[0]) < spike_fee / U256::from(2) && fee(txs.last().unwrap()) > fee(&txs[0]));
     assert_eq!(chain.devnet.committed_roots().await.len(), 1);
 }
 
@@ -308,25 +247,15 @@ async fn gas_spike_sqlite() {
 /// A claim transaction priced below a base-fee spike is replaced like a commit: same nonce,
 /// higher fees (at least the market's), until it is mined and pays the payee.
 async fn claim_gas_spike(db: Db) {
-    let chain = Chain::start().await;
-    let store = TestDb::new(db);
-    let mut cfg = config(&chain, &store);
-    cfg.batch.max_receipts = 2;
-    cfg.tx.bump_after_secs = 1;
-    let relayer = Relayer::start(&cfg).await;
+    let (chain, store, relayer) = bumping(db).await;
     let receipts = [chain.receipt("run-1", 10), chain.receipt("run-2", 20)];
-    let (status, _) = relayer.post("/v1/receipts/bulk", &json!(receipts)).await;
-    assert_eq!(status, 200);
-    eventually(30, || async {
-        (batch(&relayer, 1).await["batch"]["state"] == "confirmed").then_some(())
-    })
-    .await;
+    relayer.accept_all(&receipts).await;
+    relayer.confirmed_batch(1).await;
     let before = chain.creator_balance().await;
 
     // The claim is signed and sent while nothing is mined.
     chain.provider.anvil_set_auto_mine(false).await.unwrap();
-    let r = relayer.request_claims(&json!({ "batchId": 1 })).await;
-    assert_eq!(r.status(), 200);
+    relayer.claim_jobs(&json!({ "batchId": 1 })).await;
     let db = fairtrain_relayer::store::Store::connect(&store.url)
         .await
         .unwrap();
@@ -336,24 +265,14 @@ async fn claim_gas_spike(db: Db) {
     })
     .await;
     // 100 gwei base fee from the next block on: the claim is priced far below it.
-    let spike = 100_000_000_000u128;
-    chain
-        .provider
-        .anvil_set_next_block_base_fee_per_gas(spike)
-        .await
-        .unwrap();
-    chain.provider.anvil_mine(Some(1), None).await.unwrap();
-    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    let spike = spike_base_fee(&chain).await;
     for r in &receipts {
         let digest = chain.domain().digest(&r.receipt());
         eventually(60, || async {
             chain.provider.anvil_mine(Some(1), None).await.unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let (_, body) = relayer.get(&format!("/v1/receipts/{digest:#x}")).await;
-            body["claimTx"]
-                .as_str()
-                .filter(|t| t.starts_with("0x"))
-                .map(|_| ())
+            let claim_tx = relayer.receipt(digest).await.claim_tx;
+            claim_tx.filter(|t| t.starts_with("0x")).map(|_| ())
         })
         .await;
     }

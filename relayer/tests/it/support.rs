@@ -1,29 +1,42 @@
 //! Test support: a devnet from the test kit (`fairtrain-testkit`) with a funded payer, an
 //! accepted license, a registered signing key and an authorized relayer; stores from the kit
-//! (SQLite or a fresh PostgreSQL database); and the relayer either in-process or as the real
-//! binary (the kit's [`RelayerProcess`]).
+//! (SQLite or a fresh PostgreSQL database); the relayer either in-process or as the real binary
+//! (the kit's [`RelayerProcess`]); and its HTTP API ([`Api`]), whose answers are read as the
+//! protocol's types (`fairtrain_protocol::api::relayer`), `serde_json::Value` being left for
+//! answers a test means to be malformed or of unknown shape.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use alloy::{
-    primitives::{keccak256, Address, U256},
+    primitives::{keccak256, Address, B256, U256},
     providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
 use fairtrain_protocol::{
+    api::{
+        relayer::{
+            Batch, BatchDetail, BatchList, BulkResponse, ClaimResponse, Claimable, Outcome, Status,
+        },
+        ErrorBody, ErrorDetail,
+    },
     bindings::{Escrow, IERC20Permit, License, LicenseNFT, TrainingEscrow},
     wire::SignedReceipt,
     EscrowDomain, Receipt,
 };
 use fairtrain_relayer::config::{BatchConfig, Config, Limits, TxConfig};
+use fairtrain_testkit::mined;
 pub use fairtrain_testkit::{
     eventually, free_port, key,
     proxy::slow_proxy,
     relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
     root, Backend as Db, Devnet, TestDb, KEYS,
 };
+use serde::{de::DeserializeOwned, Serialize};
 
 /// anvil's account that owns the suite.
 pub const OWNER: usize = 0;
@@ -91,61 +104,21 @@ impl Chain {
             manifestHash: keccak256("dataset"),
             royaltyBps: alloy::primitives::Uint::from(500u16),
         };
-        nftc.mint(request)
-            .from(creator.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined!(nftc.mint(request).from(creator.address()));
         let license_id = U256::from(1);
         let current = nftc.currentTerms(license_id).call().await.unwrap();
         let terms_id = current.termsId;
 
         let deposit = U256::from(1_000_000_000u64);
         devnet.mint(payer.address(), deposit).await;
-        erc.approve(escrow, U256::MAX)
-            .from(payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        esc.deposit(token, deposit)
-            .from(payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        esc.acceptTerms(license_id, terms_id)
-            .from(payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        esc.registerSigner(signer.address())
-            .from(payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined!(erc.approve(escrow, U256::MAX).from(payer.address()));
+        mined!(esc.deposit(token, deposit).from(payer.address()));
+        mined!(esc.acceptTerms(license_id, terms_id).from(payer.address()));
+        mined!(esc.registerSigner(signer.address()).from(payer.address()));
         // The payer authorizes the relayer by funding its credit line with the whole deposit.
-        esc.fundCredit(relayer.address(), token, deposit.to::<u128>())
-            .from(payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined!(esc
+            .fundCredit(relayer.address(), token, deposit.to::<u128>())
+            .from(payer.address()));
         devnet.advance(notice + 1).await;
 
         Self {
@@ -210,6 +183,25 @@ impl Chain {
             .unwrap()
     }
 
+    /// The payer's reservation in the token under the committed `root`.
+    pub async fn reservation(&self, root: B256) -> Escrow::Reservation {
+        self.escrow()
+            .reservation(root, self.payer.address(), self.token)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// The roots committed on-chain, each of which must stand there once.
+    pub async fn roots_committed_once(&self) -> Vec<B256> {
+        let roots = self.devnet.committed_roots().await;
+        let mut unique = roots.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), roots.len(), "a root was committed twice");
+        roots
+    }
+
     /// Takes the line's credit down to `left` with a credit reduction (requested, the notice
     /// waited out, executed): the rest goes back to the payer's available balance.
     /// Moves the chain's clock one notice period (and a second) on, in a new block.
@@ -220,23 +212,13 @@ impl Chain {
     pub async fn reduce_credit_to(&self, left: U256) {
         let esc = self.escrow();
         let amount = (self.credit().await - left).to::<u128>();
-        esc.requestCreditReduction(self.relayer.address(), self.token, amount)
-            .from(self.payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined!(esc
+            .requestCreditReduction(self.relayer.address(), self.token, amount)
+            .from(self.payer.address()));
         self.pass_notice().await;
-        esc.reduceCredit(self.relayer.address(), self.token)
-            .from(self.payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined!(esc
+            .reduceCredit(self.relayer.address(), self.token)
+            .from(self.payer.address()));
         assert_eq!(self.credit().await, left);
     }
 
@@ -250,25 +232,13 @@ impl Chain {
             manifestHash: keccak256(format!("dataset {id}")),
             royaltyBps: alloy::primitives::Uint::from(500u16),
         };
-        nft.mint(request)
-            .from(self.creator.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        mined!(nft.mint(request).from(self.creator.address()));
         let license_id = U256::from(id);
         let terms_id = nft.currentTerms(license_id).call().await.unwrap().termsId;
-        self.escrow()
+        mined!(self
+            .escrow()
             .acceptTerms(license_id, terms_id)
-            .from(self.payer.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .from(self.payer.address()));
         // Batches may charge the acceptance once the notice has passed.
         self.pass_notice().await;
         (license_id, terms_id)
@@ -312,6 +282,17 @@ impl Chain {
     }
 }
 
+/// A devnet with the suite ([`Chain::start`]), a fresh `db` store and an in-process relayer on
+/// them, its configuration ([`config`]) changed by `tune` first.
+pub async fn started(db: Db, tune: impl FnOnce(&mut Config)) -> (Chain, TestDb, Config, Relayer) {
+    let chain = Chain::start().await;
+    let store = TestDb::new(db);
+    let mut cfg = config(&chain, &store);
+    tune(&mut cfg);
+    let relayer = Relayer::start(&cfg).await;
+    (chain, store, cfg, relayer)
+}
+
 /// A relayer configuration for `chain` and `db`.
 pub fn config(chain: &Chain, db: &TestDb) -> Config {
     config_for(&chain.rpc, chain.escrow, chain.nft, db)
@@ -347,10 +328,16 @@ pub fn config_for(rpc: &str, escrow: Address, nft: Address, db: &TestDb) -> Conf
     }
 }
 
-/// A relayer running in this process, serving HTTP on a free port.
-pub struct Relayer {
+/// A relayer's HTTP API at `url` (in this process or a binary's), read as the protocol's types.
+#[derive(Clone)]
+pub struct Api {
     pub url: String,
     pub client: reqwest::Client,
+}
+
+/// A relayer running in this process, serving HTTP on a free port; its [`Api`] through `Deref`.
+pub struct Relayer {
+    api: Api,
     pub running: fairtrain_relayer::service::Running,
     server: tokio::task::JoinHandle<()>,
 }
@@ -365,8 +352,7 @@ impl Relayer {
             axum::serve(listener, app).await.unwrap();
         });
         let relayer = Self {
-            url,
-            client: reqwest::Client::new(),
+            api: Api::new(&url, reqwest::Client::new()),
             running,
             server,
         };
@@ -386,6 +372,24 @@ impl Relayer {
         self.running.abort();
         self.server.abort();
     }
+}
+
+impl std::ops::Deref for Relayer {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    /// The API of the relayer at `url` (`http://host:port`), asked through `client`.
+    pub fn new(url: &str, client: reqwest::Client) -> Self {
+        Self {
+            url: url.to_owned(),
+            client,
+        }
+    }
 
     /// `POST /v1/claims` with the operator token.
     pub async fn request_claims(&self, body: &serde_json::Value) -> reqwest::Response {
@@ -404,6 +408,122 @@ impl Relayer {
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         get(&self.client, &format!("{}{path}", self.url)).await
+    }
+
+    /// `GET path`, answered 200 and read as the API type `T`.
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str) -> T {
+        get_as(&self.client, &format!("{}{path}", self.url)).await
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Status {
+        self.get_as("/v1/status").await
+    }
+
+    /// Waits (at most `secs`) until `GET /v1/status` answers what `done` looks for.
+    pub async fn wait_status(&self, secs: u64, done: impl Fn(&Status) -> bool) -> Status {
+        eventually(secs, || async {
+            let (code, body) = self.get("/v1/status").await;
+            let status = (code == 200).then(|| typed::<Status>(body))?;
+            done(&status).then_some(status)
+        })
+        .await
+    }
+
+    /// The confirmed batches of `GET /v1/batches`.
+    pub async fn confirmed_batches(&self) -> Vec<Batch> {
+        let list: BatchList = self.get_as("/v1/batches").await;
+        list.batches
+            .into_iter()
+            .filter(|b| b.state == "confirmed")
+            .collect()
+    }
+
+    /// `GET /v1/batches/{id}`; `None` while the batch does not exist.
+    pub async fn batch(&self, id: u64) -> Option<BatchDetail> {
+        let (status, body) = self.get(&format!("/v1/batches/{id}")).await;
+        match status {
+            404 => None,
+            200 => Some(typed(body)),
+            _ => panic!("GET /v1/batches/{id}: {status} {body}"),
+        }
+    }
+
+    /// Waits (at most `secs`) until batch `id` is in `state`.
+    pub async fn batch_in(&self, id: u64, state: &str, secs: u64) -> BatchDetail {
+        eventually(secs, || async {
+            self.batch(id).await.filter(|b| b.batch.state == state)
+        })
+        .await
+    }
+
+    /// Waits (at most 30 s) until batch `id` is confirmed.
+    pub async fn confirmed_batch(&self, id: u64) -> Batch {
+        self.batch_in(id, "confirmed", 30).await.batch
+    }
+
+    /// `GET /v1/receipts/{digest}`: what the relayer holds of one receipt.
+    pub async fn receipt(&self, digest: B256) -> Claimable {
+        self.get_as(&format!("/v1/receipts/{digest:#x}")).await
+    }
+
+    /// `POST /v1/receipts` with `receipt`: the status and the answer as it is (an outcome, or an
+    /// error body).
+    pub async fn submit(&self, receipt: &SignedReceipt) -> (u16, serde_json::Value) {
+        self.post("/v1/receipts", &serde_json::json!(receipt)).await
+    }
+
+    /// Submits `receipt`, which must be accepted (201): what it adds, priced.
+    pub async fn accept(&self, receipt: &SignedReceipt) -> U256 {
+        let (status, body) = self.submit(receipt).await;
+        assert_eq!(status, 201, "{body}");
+        match typed(body) {
+            Outcome::Accepted { amount, .. } => amount,
+            other => panic!("not accepted: {other:?}"),
+        }
+    }
+
+    /// `POST /v1/receipts/bulk` with `receipts`, answered 200.
+    pub async fn bulk<R: Serialize>(&self, receipts: &[R]) -> BulkResponse {
+        let (status, body) = self
+            .post("/v1/receipts/bulk", &serde_json::json!(receipts))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        typed(body)
+    }
+
+    /// Submits `receipts` in bulk, which must all be accepted.
+    pub async fn accept_all<R: Serialize>(&self, receipts: &[R]) {
+        let answer = self.bulk(receipts).await;
+        assert_eq!(answer.accepted, receipts.len(), "{answer:?}");
+    }
+
+    /// `POST /v1/claims` with `body` and the operator token, answered 200: the jobs queued.
+    pub async fn claim_jobs(&self, body: &serde_json::Value) -> Vec<i64> {
+        let r = self.request_claims(body).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<ClaimResponse>(&text)
+            .unwrap_or_else(|e| panic!("{e}: {text}"))
+            .claim_jobs
+    }
+
+    /// Claims every confirmed batch (`POST /v1/claims` with `{}`): the jobs queued.
+    pub async fn claim_all(&self) -> Vec<i64> {
+        self.claim_jobs(&serde_json::json!({})).await
+    }
+
+    /// Waits (at most `secs` each) until every one of `receipts` has a claim transaction.
+    pub async fn wait_claimed(&self, chain: &Chain, receipts: &[&SignedReceipt], secs: u64) {
+        for r in receipts {
+            let digest = chain.domain().digest(&r.receipt());
+            eventually(secs, || async {
+                let claim_tx = self.receipt(digest).await.claim_tx;
+                claim_tx.filter(|t| t.starts_with("0x")).map(|_| ())
+            })
+            .await;
+        }
     }
 }
 
@@ -425,6 +545,35 @@ pub async fn post(
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
+}
+
+/// `body` read as the API type `T`, or a panic naming what did not fit.
+pub fn typed<T: DeserializeOwned>(body: serde_json::Value) -> T {
+    let shown = body.to_string();
+    serde_json::from_value(body)
+        .unwrap_or_else(|e| panic!("not a {}: {e}: {shown}", std::any::type_name::<T>()))
+}
+
+/// `GET url`, answered 200 and read as the API type `T`.
+pub async fn get_as<T: DeserializeOwned>(client: &reqwest::Client, url: &str) -> T {
+    let (status, body) = get(client, url).await;
+    assert_eq!(status, 200, "GET {url}: {body}");
+    typed(body)
+}
+
+/// The code and message of an error answer.
+pub fn error_detail(body: &serde_json::Value) -> ErrorDetail {
+    typed::<ErrorBody>(body.clone()).error
+}
+
+/// The `error.code` of an error answer.
+pub fn error_code(body: &serde_json::Value) -> String {
+    error_detail(body).code
+}
+
+/// Counts as `GET /v1/status` lists them (`receipts`, `claims`, `releases`).
+pub fn counts(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
 pub async fn get(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
