@@ -48,7 +48,7 @@ pub(crate) const DEMO_PAYER: usize = 3;
 pub(crate) const DEMO_RELAYER: usize = 4;
 
 /// Waits for a sent transaction and asserts it did not revert (`what` names it in panics).
-pub(crate) async fn mined(
+pub(crate) async fn landed(
     what: &str,
     sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
 ) {
@@ -165,15 +165,15 @@ impl Chain {
         let token = self.token();
         let amount = U256::from(amount);
         let t = MockToken::new(token, p.clone());
-        mined("mint", t.mint(payer, amount).send().await).await;
-        mined(
+        landed("mint", t.mint(payer, amount).send().await).await;
+        landed(
             "approve",
             t.approve(self.deployment.training_escrow, amount)
                 .send()
                 .await,
         )
         .await;
-        mined(
+        landed(
             "deposit",
             self.escrow_as(index).deposit(token, amount).send().await,
         )
@@ -194,7 +194,7 @@ impl Chain {
     pub(crate) async fn fund_credit(&self, payer: usize, relayer: Address, amount: u128) {
         let call = self.escrow_as(payer);
         let call = call.fundCredit(relayer, self.token(), amount);
-        mined("fundCredit", call.send().await).await;
+        landed("fundCredit", call.send().await).await;
     }
 
     /// Payer account `payer` asks to take `amount` of credit back from its line for `relayer`
@@ -202,21 +202,21 @@ impl Chain {
     pub(crate) async fn request_reduction(&self, payer: usize, relayer: Address, amount: u128) {
         let call = self.escrow_as(payer);
         let call = call.requestCreditReduction(relayer, self.token(), amount);
-        mined("requestCreditReduction", call.send().await).await;
+        landed("requestCreditReduction", call.send().await).await;
     }
 
     /// Payer account `payer` withdraws its pending credit reduction (`cancelCreditReduction`).
     pub(crate) async fn cancel_reduction(&self, payer: usize, relayer: Address) {
         let call = self.escrow_as(payer);
         let call = call.cancelCreditReduction(relayer, self.token());
-        mined("cancelCreditReduction", call.send().await).await;
+        landed("cancelCreditReduction", call.send().await).await;
     }
 
     /// Payer account `payer` executes its effective credit reduction (`reduceCredit`).
     pub(crate) async fn execute_reduction(&self, payer: usize, relayer: Address) {
         let call = self.escrow_as(payer);
         let call = call.reduceCredit(relayer, self.token());
-        mined("reduceCredit", call.send().await).await;
+        landed("reduceCredit", call.send().await).await;
     }
 
     /// Releases the line (payer, relayer, token) once its batches expired (`release`, sent by
@@ -224,7 +224,7 @@ impl Chain {
     pub(crate) async fn release(&self, payer: Address, relayer: Address, token: Address) {
         let call = self.escrow_as(0);
         let call = call.release(payer, relayer, token);
-        mined("release", call.send().await).await;
+        landed("release", call.send().await).await;
     }
 
     /// Moves the line's fees to the platform's accrued fees (`sweepFees`, sent by the
@@ -232,7 +232,7 @@ impl Chain {
     pub(crate) async fn sweep_fees(&self, payer: Address, relayer: Address, token: Address) {
         let call = self.escrow_as(0);
         let call = call.sweepFees(payer, relayer, token);
-        mined("sweepFees", call.send().await).await;
+        landed("sweepFees", call.send().await).await;
     }
 
     /// The chain's `creditLine` and `creditReduction` of (payer, relayer, [`Self::token`]) at
