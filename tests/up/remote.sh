@@ -88,7 +88,7 @@ check "it starts no chain of its own" no_anvil_started
 not_redeployed() { [ "$(cast code "$(node -p "require('$deployment').trainingEscrow")" --rpc-url "$rpc")" = "$code_before" ] && ! grep -q 'Deploying the suite' "$work/up.log"; }
 check "it deploys nothing (the given deployment is used)" not_redeployed
 check "the relayer is ready" curl -fsS -o /dev/null "$relayer/ready"
-relayer_on_pg() { psql -h /var/run/postgresql -U postgres -d "$pg_relayer" -qAtc "SELECT count(*) FROM schema_migrations" | grep -qE '^[1-9]'; }
+relayer_on_pg() { psql -h /var/run/postgresql -U postgres -d "$pg_relayer" -qAtc "SELECT count(*) FROM _sqlx_migrations" | grep -qE '^[1-9]'; }
 check "the relayer's store is the PostgreSQL database" relayer_on_pg
 
 # A training run of the remote payer through the remote relayer.
