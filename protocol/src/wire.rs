@@ -107,9 +107,21 @@ pub mod decimal {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
     use std::borrow::Cow;
 
+    /// Whether `text` is a decimal string: one or more ASCII digits, nothing else.
+    pub fn is_digits(text: &str) -> bool {
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// A decimal string (see [`is_digits`]) that fits in 256 bits, as a `U256`.
+    pub fn parse_u256(text: &str) -> Option<U256> {
+        is_digits(text)
+            .then(|| U256::from_str_radix(text, 10).ok())
+            .flatten()
+    }
+
     fn digits<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Cow<'de, str>, D::Error> {
         let text = <Cow<'de, str>>::deserialize(deserializer)?;
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_digits(&text) {
             return Err(D::Error::custom(format!(
                 "expected a decimal string of digits, got {text:?}"
             )));
@@ -146,8 +158,8 @@ pub mod decimal {
         /// Reads a decimal string that fits in 256 bits.
         pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<U256, D::Error> {
             let text = digits(deserializer)?;
-            U256::from_str_radix(&text, 10)
-                .map_err(|_| D::Error::custom(format!("{text} does not fit in 256 bits")))
+            parse_u256(&text)
+                .ok_or_else(|| D::Error::custom(format!("{text} does not fit in 256 bits")))
         }
     }
 }

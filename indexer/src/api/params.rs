@@ -4,7 +4,8 @@
 
 use std::str::FromStr;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256};
+use fairtrain_protocol::wire::decimal;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,10 +56,11 @@ impl TryFrom<String> for UintParam {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, String> {
-        if s.is_empty() || s.len() > 77 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.len() > 77 || !decimal::is_digits(&s) {
             return Err(format!("{s:?}: expected 1 to 77 decimal digits"));
         }
-        let n = U256::from_str_radix(&s, 10).map_err(|e| format!("{s:?}: {e}"))?;
+        let n =
+            decimal::parse_u256(&s).ok_or_else(|| format!("{s:?}: does not fit in 256 bits"))?;
         Ok(Self(n.to_string()))
     }
 }

@@ -15,6 +15,7 @@ use fairtrain_protocol::{
         relayer::{BatchDetail, BatchList, Claimable, LicenseProofs, PayeeProofs, ProofsPage},
         ErrorBody,
     },
+    wire::decimal,
     BatchData,
 };
 use serde::Deserialize;
@@ -276,9 +277,7 @@ pub(super) async fn license_proofs(
     ApiPath(license_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ProofsQuery>,
 ) -> Result<Json<LicenseProofs>, ApiError> {
-    let license = Some(&license_id)
-        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|t| U256::from_str_radix(t, 10).ok())
+    let license = decimal::parse_u256(&license_id)
         .ok_or_else(|| ApiError::malformed("license id must be a decimal integer below 2^256"))?;
     let page = proofs_of_licenses(&s, &[license], &q).await?;
     Ok(Json(LicenseProofs {
