@@ -26,6 +26,7 @@ async fn sqlite_file_is_created_with_the_options() {
         synchronous: Synchronous::Full,
         foreign_keys: true,
         sqlite_connections: 2,
+        sqlite_cache_mib: 16,
         ..Options::default()
     };
     let db = Db::connect(&test_db.url, &options).await.unwrap();
@@ -34,6 +35,7 @@ async fn sqlite_file_is_created_with_the_options() {
     assert_eq!(pragma(&db, "synchronous").await, "2");
     assert_eq!(pragma(&db, "foreign_keys").await, "1");
     assert_eq!(pragma(&db, "busy_timeout").await, "10000");
+    assert_eq!(pragma(&db, "cache_size").await, "-16384");
     assert_eq!(db.pool.options().get_max_connections(), 2);
 
     let db = Db::connect(&test_db.url, &Options::default())

@@ -458,10 +458,16 @@ fn ingest_benches(all: &[SignedReceipt]) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // `BENCH_ONLY=sqlite.bulk` (or any part of `<store>.<mode>`) runs only the matching cases,
+    // for profiling one of them.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let mut n = 0;
     for kind in ["sqlite", "postgres"] {
         for mode in ["bulk", "single"] {
             n += 1;
+            if !format!("{kind}.{mode}").contains(&only) {
+                continue;
+            }
             let Some((url, pg)) = database(kind, dir.path(), n) else {
                 eprintln!("skipping {kind}: no PostgreSQL");
                 continue;

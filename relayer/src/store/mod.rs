@@ -314,7 +314,7 @@ impl Store {
         // A confirmed claim stores its transaction hash; a claim in flight 'claim:<job>'.
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE license_id = $1 AND status = $5 \
-             AND (claim_tx IS NULL OR claim_tx NOT LIKE '0x%') \
+             AND batch_id IS NOT NULL AND (claim_tx IS NULL OR claim_tx NOT LIKE '0x%') \
              AND (batch_id > $2 OR (batch_id = $2 AND leaf_index > $3)) \
              ORDER BY batch_id, leaf_index LIMIT $4",
             ReceiptRow::COLUMNS
