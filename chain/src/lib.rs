@@ -1,6 +1,7 @@
 //! Following a Fairtrain deployment on-chain, shared by the relayer, the indexer and the
 //! `fairtrain` CLI, so that each concept exists once:
 //!
+//! - [`backoff`]: the wait of a service loop after failed steps.
 //! - [`rpc`]: RPC failures classified from their structure (JSON-RPC code, HTTP status, the
 //!   transport's error kind), the retry policy built on it, and HTTP clients that retry
 //!   transient failures through alloy's retry layer.
@@ -12,10 +13,12 @@
 //! What a follower *does* with the logs (the indexer's tables, the relayer's in-memory state)
 //! stays with it; this crate reads the chain and says when to execute and when to unwind.
 
+pub mod backoff;
 pub mod follow;
 pub mod range;
 pub mod rpc;
 
+pub use backoff::Backoff;
 pub use follow::{BlockRef, Checkpoint, FollowError, Follower, Head, Next, Polled, Range};
 pub use range::{AdaptiveRange, Fetched, RangeConfig};
 pub use rpc::{classify, classify_contract, RpcErrorKind};

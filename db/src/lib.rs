@@ -5,6 +5,8 @@
 //! `sqlx::migrate!` migrator ([`Db::migrate`]; the macro stays in the service crate because its
 //! path is relative to that crate) and writes in [`Db::begin_write`] transactions.
 
+pub mod sql;
+
 use std::{fmt, str::FromStr};
 
 use sqlx::{
@@ -51,6 +53,19 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend behind a connection of an `AnyPool`.
+    ///
+    /// # Panics
+    ///
+    /// On a driver other than SQLite or PostgreSQL ([`Db::connect`] installs only those two).
+    pub fn of_connection(conn: &sqlx::AnyConnection) -> Self {
+        match conn.backend_name() {
+            "SQLite" => Self::Sqlite,
+            "PostgreSQL" => Self::Postgres,
+            other => panic!("fairtrain-db opens SQLite or PostgreSQL, not {other}"),
+        }
+    }
+
     /// The backend of a database URL (`sqlite:…`, `postgres:…` or `postgresql:…`).
     ///
     /// # Errors

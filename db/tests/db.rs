@@ -1,6 +1,6 @@
 //! `fairtrain-db` against a SQLite file and a fresh PostgreSQL database.
 
-use fairtrain_db::{Backend, Db, Error, Options, Synchronous};
+use fairtrain_db::{sql, Backend, Db, Error, Options, Synchronous};
 use fairtrain_testkit::{Backend as TestBackend, TestDb};
 use sqlx::{migrate::Migrator, Row};
 
@@ -189,4 +189,46 @@ async fn errors_name_the_backend_and_the_cause() {
             .starts_with("migrating the SQLite database: "),
         "{err}"
     );
+}
+
+/// The placeholders of `fairtrain_db::sql` bind every value of a multi-row insert and an `IN`
+/// list, in order, on both backends (positional `?` on SQLite, `$n` on PostgreSQL).
+#[tokio::test]
+async fn many_values_bind_in_order_on_both_backends() {
+    for backend in BACKENDS {
+        let test_db = TestDb::new(backend);
+        let db = Db::connect(&test_db.url, &Options::default())
+            .await
+            .unwrap();
+        db.migrate(&MIGRATOR).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert_eq!(Backend::of_connection(&conn), db.backend);
+
+        let rows = 1_500;
+        let sql = format!(
+            "INSERT INTO notes (id, body) VALUES {}",
+            sql::values(db.backend, rows, 2, "")
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in 0..rows as i64 {
+            insert = insert.bind(id).bind(format!("note {id}"));
+        }
+        insert.execute(&mut *conn).await.unwrap();
+
+        let wanted = [7_i64, 1_499, 0, 700];
+        let sql = format!(
+            "SELECT body FROM notes WHERE id IN ({}) ORDER BY id",
+            sql::list(db.backend, wanted.len())
+        );
+        let mut select = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for id in wanted {
+            select = select.bind(id);
+        }
+        let bodies: Vec<String> = select.fetch_all(&mut *conn).await.unwrap();
+        assert_eq!(
+            bodies,
+            ["note 0", "note 7", "note 700", "note 1499"],
+            "{backend:?}"
+        );
+    }
 }

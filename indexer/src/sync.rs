@@ -196,15 +196,20 @@ impl Indexer {
         Ok(events)
     }
 
-    /// Indexes to the head, then follows it until `stop` resolves. RPC errors while following
-    /// are logged and retried.
+    /// Indexes to the head, then follows it until `stop` resolves. RPC and database errors while
+    /// following are logged and retried, waiting longer after each failure in a row
+    /// ([`fairtrain_chain::Backoff`]).
     pub async fn follow(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
         tokio::pin!(stop);
+        let mut backoff = fairtrain_chain::Backoff::new(self.config.poll_interval);
         loop {
             let outcome = tokio::select! {
                 _ = &mut stop => return Ok(()),
                 s = self.step() => s,
             };
+            if outcome.is_ok() {
+                backoff.succeeded();
+            }
             match outcome {
                 Ok(Step::Idle) => {
                     self.progress.finish_and_clear();
@@ -221,10 +226,11 @@ impl Indexer {
                 }
                 Ok(_) => {}
                 Err(e @ (Error::Rpc { .. } | Error::Db(_))) => {
-                    warn!(error = %e, "indexing step failed; retrying");
+                    let wait = backoff.failed();
+                    warn!(error = %e, retry_in = ?wait, "indexing step failed; retrying");
                     tokio::select! {
                         _ = &mut stop => return Ok(()),
-                        _ = tokio::time::sleep(self.config.poll_interval * 4) => {}
+                        _ = tokio::time::sleep(wait) => {}
                     }
                 }
                 Err(e) => return Err(e),
@@ -268,9 +274,7 @@ impl Indexer {
         let mut tx = self.db.pool.begin().await?;
         raw::insert_events(&mut tx, self.deployment.chain_id, &records).await?;
         let mut state = State::default();
-        for r in &records {
-            state.apply(&mut tx, r).await?;
-        }
+        state.apply_all(&mut tx, &records).await?;
         state.flush(&mut tx).await?;
         raw::insert_blocks(&mut tx, &range.blocks).await?;
         raw::prune_blocks(&mut tx, window_floor(range.to, self.config.window)).await?;

@@ -101,19 +101,19 @@ impl Batcher {
     /// Runs forever. Errors (RPC down, store busy) are logged and retried with backoff;
     /// ingest is unaffected.
     pub async fn run(self) {
-        let mut backoff = self.poll;
+        let mut backoff = fairtrain_chain::Backoff::new(self.poll);
         loop {
             match self.tick().await {
-                Ok(true) => backoff = self.poll,
+                Ok(true) => backoff.succeeded(),
                 Ok(false) => {
-                    backoff = self.poll;
+                    backoff.succeeded();
                     tokio::time::sleep(self.poll).await;
                 }
                 Err(e) => {
-                    warn!(error = %e, retry_in = ?backoff, "batcher step failed");
+                    let wait = backoff.failed();
+                    warn!(error = %e, retry_in = ?wait, "batcher step failed");
                     metrics::counter!("relayer_batcher_errors_total").increment(1);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min((self.poll * 64).min(Duration::from_secs(30)));
+                    tokio::time::sleep(wait).await;
                 }
             }
         }

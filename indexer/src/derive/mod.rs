@@ -58,6 +58,65 @@ fn sub(what: &str, have: U256, take: U256) -> Result<U256> {
 }
 
 impl State {
+    /// Applies `records` in order ([`State::apply`]), after loading the rows they are known to
+    /// touch in a few statements ([`State::prefetch`]).
+    pub async fn apply_all(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        records: &[Record],
+    ) -> Result<()> {
+        self.prefetch(tx, records).await?;
+        for r in records {
+            self.apply(tx, r).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads the rows of the most frequent events' tables (license mints and transfers,
+    /// settlements, deposits and withdrawals) in multi-row statements, instead of one statement
+    /// per row when each event is applied. What an event touches beyond these is loaded when it
+    /// is applied.
+    async fn prefetch(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        records: &[Record],
+    ) -> Result<()> {
+        let (mut licenses, mut balances, mut batches) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut day_totals, mut license_totals, mut daily) = (Vec::new(), Vec::new(), Vec::new());
+        for r in records {
+            match &r.event {
+                Event::License(L::LicenseMinted(ev)) => licenses.push(amount(&ev.licenseId)),
+                Event::License(L::LicenseTermsUpdated(ev)) => licenses.push(amount(&ev.licenseId)),
+                Event::License(L::Transfer(ev)) => licenses.push(amount(&ev.tokenId)),
+                Event::Escrow(E::Deposited(ev)) => {
+                    balances.push((addr(&ev.payer), addr(&ev.token)))
+                }
+                Event::Escrow(E::Withdrawn(ev)) => {
+                    balances.push((addr(&ev.payer), addr(&ev.token)))
+                }
+                Event::Escrow(E::UsageSettled(ev)) => {
+                    let (token, license, payee) =
+                        (addr(&ev.token), amount(&ev.licenseId), addr(&ev.payee));
+                    let day = day_of(r.block_time);
+                    balances.push((addr(&ev.payer), token.clone()));
+                    if ev.root != B256::ZERO {
+                        batches.push(word(&ev.root));
+                    }
+                    day_totals.push((day, token.clone()));
+                    license_totals.push((license.clone(), payee.clone(), token.clone()));
+                    daily.push((day, license, payee, token));
+                }
+                _ => {}
+            }
+        }
+        self.licenses.prefetch(tx, licenses).await?;
+        self.balances.prefetch(tx, balances).await?;
+        self.batches.prefetch(tx, batches).await?;
+        self.day_totals.prefetch(tx, day_totals).await?;
+        self.license_totals.prefetch(tx, license_totals).await?;
+        self.daily.prefetch(tx, daily).await
+    }
+
     /// Applies one event (events must come in chain order).
     pub async fn apply(&mut self, tx: &mut Transaction<'static, Any>, r: &Record) -> Result<()> {
         match &r.event {
@@ -382,9 +441,7 @@ pub(crate) async fn replay(
         let Some(last) = page.last() else { break };
         after = Some((last.block_number, last.log_index));
         let t = std::time::Instant::now();
-        for r in &page {
-            state.apply(tx, r).await?;
-        }
+        state.apply_all(tx, &page).await?;
         t_apply += t.elapsed();
         let t = std::time::Instant::now();
         state.flush(tx).await?;

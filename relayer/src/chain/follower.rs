@@ -184,17 +184,18 @@ impl Follower {
 
     /// Runs forever: one step, then sleeps when caught up; backs off on errors.
     pub async fn run(mut self) {
-        let mut backoff = self.poll;
+        let mut backoff = fairtrain_chain::Backoff::new(self.poll);
         loop {
             match self.step().await {
-                Ok(true) => backoff = self.poll,
+                Ok(true) => backoff.succeeded(),
                 Ok(false) => {
                     self.caught_up.store(true, Ordering::Relaxed);
                     metrics::gauge!("relayer_follower_deep_reorg").set(0.0);
-                    backoff = self.poll;
+                    backoff.succeeded();
                     tokio::time::sleep(self.poll).await;
                 }
                 Err(e) => {
+                    let wait = backoff.failed();
                     if matches!(
                         e,
                         FollowError::Chain(fairtrain_chain::FollowError::DeepReorg { .. })
@@ -205,11 +206,10 @@ impl Follower {
                         self.caught_up.store(false, Ordering::Relaxed);
                         metrics::gauge!("relayer_follower_deep_reorg").set(1.0);
                     } else {
-                        warn!(error = %e, retry_in = ?backoff, "chain follower step failed");
+                        warn!(error = %e, retry_in = ?wait, "chain follower step failed");
                     }
                     metrics::counter!("relayer_follower_errors_total").increment(1);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min((self.poll * 64).min(Duration::from_secs(30)));
+                    tokio::time::sleep(wait).await;
                 }
             }
         }

@@ -8,7 +8,9 @@ use alloy::primitives::B256;
 use fairtrain_chain::{BlockRef, Checkpoint};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{ledger::placeholders, Backend, Store, StoreError, StoreResult};
+use fairtrain_db::sql;
+
+use super::{Backend, Store, StoreError, StoreResult};
 use crate::util::hex0x;
 
 /// A followed log as stored.
@@ -165,7 +167,7 @@ impl Store {
                 "INSERT INTO chain_logs (block_number, log_index, block_hash, log) VALUES {} \
                  ON CONFLICT (block_number, log_index) DO UPDATE SET \
                  block_hash = excluded.block_hash, log = excluded.log",
-                placeholders(chunk.len(), 4, "")
+                sql::values(self.backend(), chunk.len(), 4, "")
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for l in chunk {
@@ -182,7 +184,7 @@ impl Store {
                 "INSERT INTO chain_blocks (number, hash, parent_hash, timestamp) VALUES {} \
                  ON CONFLICT (number) DO UPDATE SET hash = excluded.hash, \
                  parent_hash = excluded.parent_hash, timestamp = excluded.timestamp",
-                placeholders(chunk.len(), 4, "")
+                sql::values(self.backend(), chunk.len(), 4, "")
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for b in chunk {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256, U256};
+use fairtrain_db::{sql, Backend};
 use fairtrain_protocol::batch::Reservation;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -35,7 +36,7 @@ pub async fn lock_payers(
     sorted.dedup();
     let mut out = HashMap::with_capacity(sorted.len());
     for chunk in sorted.chunks(CHUNK) {
-        let values = placeholders(chunk.len(), 2, ", '0'");
+        let values = sql::values(Backend::of_connection(conn), chunk.len(), 2, ", '0'");
         let mut insert = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO payer_ledger (payer, token, pending) VALUES {values} \
              ON CONFLICT (payer, token) DO NOTHING"
@@ -44,7 +45,7 @@ pub async fn lock_payers(
             insert = insert.bind(p.clone()).bind(t.clone());
         }
         insert.execute(&mut *conn).await?;
-        let pairs = placeholders(chunk.len(), 2, "");
+        let pairs = sql::values(Backend::of_connection(conn), chunk.len(), 2, "");
         let mut select = sqlx::query(AssertSqlSafe(format!(
             "SELECT payer, token, pending FROM payer_ledger WHERE (payer, token) IN ({pairs}) \
              ORDER BY payer, token FOR UPDATE"
@@ -149,7 +150,7 @@ pub async fn usage_heads(
     hexes.dedup();
     let mut out = HashMap::with_capacity(hexes.len());
     for chunk in hexes.chunks(CHUNK) {
-        let list = placeholders(chunk.len(), 1, "");
+        let list = sql::list(Backend::of_connection(conn), chunk.len());
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "SELECT usage_key, cumulative, digest FROM usage_heads WHERE usage_key IN ({list})"
         )));
@@ -182,7 +183,7 @@ pub async fn set_usage_heads(
         .collect();
     rows.sort();
     for chunk in rows.chunks(CHUNK) {
-        let values = placeholders(chunk.len(), 3, "");
+        let values = sql::values(Backend::of_connection(conn), chunk.len(), 3, "");
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO usage_heads (usage_key, cumulative, digest) VALUES {values} \
              ON CONFLICT (usage_key) DO UPDATE SET cumulative = excluded.cumulative, \
@@ -225,43 +226,4 @@ pub async fn confirmed_since(
             Ok((root, reservations))
         })
         .collect()
-}
-
-/// `($1, $2, <extra>), ($3, $4, <extra>), ...` for `rows` tuples of `width` parameters (a
-/// single `$1, $2, ...` list when `width` is 1).
-pub(crate) fn placeholders(rows: usize, width: usize, extra: &str) -> String {
-    let mut s = String::with_capacity(rows * (width * 6 + extra.len() + 4));
-    let mut n = 0;
-    for i in 0..rows {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        if width > 1 {
-            s.push('(');
-        }
-        for j in 0..width {
-            if j > 0 {
-                s.push_str(", ");
-            }
-            n += 1;
-            s.push('$');
-            s.push_str(&n.to_string());
-        }
-        s.push_str(extra);
-        if width > 1 {
-            s.push(')');
-        }
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_number_every_parameter() {
-        assert_eq!(placeholders(2, 2, ", '0'"), "($1, $2, '0'), ($3, $4, '0')");
-        assert_eq!(placeholders(3, 1, ""), "$1, $2, $3");
-    }
 }

@@ -14,6 +14,7 @@ pub mod rows;
 pub mod state;
 pub mod txs;
 
+use fairtrain_db::sql;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 pub use fairtrain_db::Backend;
@@ -127,35 +128,13 @@ impl Store {
     ) -> StoreResult<std::collections::HashSet<String>> {
         let mut inserted = std::collections::HashSet::with_capacity(receipts.len());
         for chunk in receipts.chunks(INSERT_CHUNK) {
-            let mut sql = String::with_capacity(64 + chunk.len() * 90);
-            sql.push_str(
+            let sql = format!(
                 "INSERT INTO receipts (digest, usage_key, payer, license_id, terms_id, run_id, \
                  cumulative, issued_at, signature, signer, token, amount, chargeable_from, \
-                 received_at, seq, status) VALUES ",
+                 received_at, seq, status) VALUES {} ON CONFLICT (digest) DO NOTHING \
+                 RETURNING digest",
+                sql::values(self.backend(), chunk.len(), 16, "")
             );
-            let mut n = 0;
-            for (i, _) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for j in 0..16 {
-                    if j > 0 {
-                        sql.push(',');
-                    }
-                    n += 1;
-                    // Positional `?` on SQLite: sqlx resolves numbered parameters by name,
-                    // which costs quadratic time in a statement with thousands of them.
-                    if self.backend() == Backend::Sqlite {
-                        sql.push('?');
-                    } else {
-                        sql.push('$');
-                        sql.push_str(&n.to_string());
-                    }
-                }
-                sql.push(')');
-            }
-            sql.push_str(" ON CONFLICT (digest) DO NOTHING RETURNING digest");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {
                 q = q
@@ -209,7 +188,7 @@ impl Store {
     ) -> StoreResult<Vec<rows::CommittedReceipt>> {
         let mut out = Vec::new();
         for chunk in usage_keys.chunks(ledger::CHUNK) {
-            let list = ledger::placeholders(chunk.len(), 1, "");
+            let list = sql::list(self.backend(), chunk.len());
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "SELECT {} FROM committed_heads r JOIN batches b ON b.id = r.batch_id \
                  WHERE r.usage_key IN ({list})",
@@ -261,7 +240,7 @@ impl Store {
         let heads: Vec<(String, [String; 4])> =
             heads.into_iter().map(|(k, (_, h))| (k, h)).collect();
         for chunk in heads.chunks(ledger::CHUNK / 6) {
-            let values = ledger::placeholders(chunk.len(), 6, "");
+            let values = sql::values(Backend::of_connection(tx), chunk.len(), 6, "");
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO committed_heads (usage_key, digest, payer, token, cumulative, \
                  batch_id) VALUES {values} ON CONFLICT (usage_key) DO UPDATE SET \
