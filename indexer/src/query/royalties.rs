@@ -41,12 +41,11 @@ struct Acc {
     settlements: i64,
 }
 
-/// One settled row, from either source.
+/// One settled row of a source: its day, the key it is grouped by (empty when grouped by day),
+/// its token and amounts.
 struct Flow {
     day: i64,
-    license: String,
-    creator: String,
-    payee: String,
+    key: String,
     token: String,
     samples: i64,
     gross: U256,
@@ -62,10 +61,8 @@ pub async fn royalties(db: &Db, filter: &RoyaltyFilter, page: Page) -> Result<Pa
     let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
     for f in flows {
         let key = match filter.group {
-            GroupBy::License => f.license,
-            GroupBy::Creator => f.creator,
-            GroupBy::Payee => f.payee,
             GroupBy::Day => format!("{:08}", f.day),
+            _ => f.key,
         };
         let a = groups.entry((key, f.token)).or_default();
         a.samples += f.samples;
@@ -96,39 +93,68 @@ pub async fn royalties(db: &Db, filter: &RoyaltyFilter, page: Page) -> Result<Pa
     paged(db, items, page, total).await
 }
 
+/// Where the rows of a query come from: its `FROM`, the expressions of its day and of each
+/// grouping key, and its amount columns (samples, gross, fee, net or empty for gross − fee,
+/// settlements).
+struct Source {
+    from: &'static str,
+    day: &'static str,
+    license: &'static str,
+    creator: &'static str,
+    payee: &'static str,
+    amounts: &'static str,
+}
+
+impl Source {
+    /// The expression of the key rows are grouped by; a day grouping reads the day column
+    /// alone, so the key is empty text and no key strings are fetched.
+    fn key(&self, group: GroupBy) -> &'static str {
+        match group {
+            GroupBy::License => self.license,
+            GroupBy::Creator => self.creator,
+            GroupBy::Payee => self.payee,
+            GroupBy::Day => "''",
+        }
+    }
+}
+
 /// The smallest table that answers `f`: all-time totals per license, totals per day, or days per
-/// license; settlements for a payer or the finalized view. Its `FROM`, its day expression and
-/// the columns of a [`FlowRow`].
-fn source(f: &RoyaltyFilter) -> (&'static str, &'static str, &'static str) {
+/// license; settlements for a payer or the finalized view.
+fn source(f: &RoyaltyFilter) -> Source {
     let no_days = f.from_day.is_none() && f.to_day.is_none();
     let unfiltered = f.creator.is_none() && f.license.is_none() && f.payee.is_none();
+    let per_license = Source {
+        from: "royalties_daily s LEFT JOIN licenses l ON l.license_id = s.license_id",
+        day: "s.day",
+        license: "s.license_id",
+        creator: "COALESCE(l.creator, '')",
+        payee: "s.payee",
+        amounts: "s.samples, s.gross, s.fee, s.net, s.settlements",
+    };
     if uses_settlements(f) {
-        (
-            "settlements s LEFT JOIN licenses l ON l.license_id = s.license_id",
-            "(s.block_time / 86400)",
-            "(s.block_time / 86400), s.license_id, COALESCE(l.creator, ''), s.payee, s.token, \
-             s.samples, s.amount, s.fee, '', 1",
-        )
+        Source {
+            from: "settlements s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            day: "(s.block_time / 86400)",
+            amounts: "s.samples, s.amount, s.fee, '', 1",
+            ..per_license
+        }
     } else if no_days && f.group != GroupBy::Day {
-        (
-            "royalties_total s LEFT JOIN licenses l ON l.license_id = s.license_id",
-            "0",
-            "0, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, \
-             s.fee, s.net, s.settlements",
-        )
+        Source {
+            from: "royalties_total s LEFT JOIN licenses l ON l.license_id = s.license_id",
+            day: "0",
+            ..per_license
+        }
     } else if unfiltered && f.group == GroupBy::Day {
-        (
-            "royalties_by_day s",
-            "s.day",
-            "s.day, '', '', '', s.token, s.samples, s.gross, s.fee, s.net, s.settlements",
-        )
+        Source {
+            from: "royalties_by_day s",
+            day: "s.day",
+            license: "''",
+            creator: "''",
+            payee: "''",
+            amounts: "s.samples, s.gross, s.fee, s.net, s.settlements",
+        }
     } else {
-        (
-            "royalties_daily s LEFT JOIN licenses l ON l.license_id = s.license_id",
-            "s.day",
-            "s.day, s.license_id, COALESCE(l.creator, ''), s.payee, s.token, s.samples, s.gross, \
-             s.fee, s.net, s.settlements",
-        )
+        per_license
     }
 }
 
@@ -177,24 +203,10 @@ fn conditions(
     (conds, binds, ints)
 }
 
-/// Day, license, creator, payee, token, samples, gross, fee, net (empty: gross − fee),
-/// settlements.
-type FlowRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-);
+/// Day, key, token, samples, gross, fee, net (empty: gross − fee), settlements.
+type FlowRow = (i64, String, String, i64, String, String, String, i64);
 
-fn flow(
-    (day, license, creator, payee, token, samples, gross, fee, net, settlements): FlowRow,
-) -> Result<Flow> {
+fn flow((day, key, token, samples, gross, fee, net, settlements): FlowRow) -> Result<Flow> {
     let gross = parse_amount(&gross)?;
     let fee = parse_amount(&fee)?;
     let net = if net.is_empty() {
@@ -204,9 +216,7 @@ fn flow(
     };
     Ok(Flow {
         day,
-        license,
-        creator,
-        payee,
+        key,
         token,
         samples,
         gross,
@@ -218,15 +228,19 @@ fn flow(
 
 /// The settled rows `f` selects, from the smallest table that answers.
 async fn flows(db: &Db, f: &RoyaltyFilter) -> Result<Vec<Flow>> {
-    let (table, day, cols) = source(f);
+    let source = source(f);
     let finalized = if f.finalized {
         db.meta_u64("finalized_block").await?.unwrap_or_default() as i64
     } else {
         0
     };
-    let (conds, binds, ints) = conditions(f, day, finalized);
+    let (conds, binds, ints) = conditions(f, source.day, finalized);
     let sql = format!(
-        "SELECT {cols} FROM {table}{}",
+        "SELECT {}, {}, s.token, {} FROM {}{}",
+        source.day,
+        source.key(f.group),
+        source.amounts,
+        source.from,
         if conds.is_empty() {
             String::new()
         } else {
@@ -257,9 +271,9 @@ mod tests {
             finalized: true,
             ..RoyaltyFilter::default()
         };
-        let (table, day, _) = source(&f);
-        assert!(table.starts_with("settlements "));
-        let (conds, binds, ints) = conditions(&f, day, 9);
+        let settled = source(&f);
+        assert!(settled.from.starts_with("settlements "));
+        let (conds, binds, ints) = conditions(&f, settled.day, 9);
         assert_eq!(
             conds,
             [
@@ -272,17 +286,20 @@ mod tests {
         assert_eq!(binds, ["0xab", "0xcd"]);
         assert_eq!(ints, [3, 9]);
         assert!(source(&RoyaltyFilter::default())
-            .0
+            .from
             .starts_with("royalties_total "));
         let by_day = RoyaltyFilter {
             group: GroupBy::Day,
             ..RoyaltyFilter::default()
         };
-        assert_eq!(source(&by_day).0, "royalties_by_day s");
+        assert_eq!(source(&by_day).from, "royalties_by_day s");
         let license_days = RoyaltyFilter {
             license: Some("1".into()),
             ..by_day
         };
-        assert!(source(&license_days).0.starts_with("royalties_daily "));
+        let license_days = source(&license_days);
+        assert!(license_days.from.starts_with("royalties_daily "));
+        assert_eq!(license_days.key(GroupBy::Day), "''");
+        assert_eq!(license_days.key(GroupBy::Payee), "s.payee");
     }
 }
