@@ -22,6 +22,11 @@ fn options() -> fairtrain_db::Options {
 /// lines; [`Db::connect`] refuses such a database.
 pub const LEGACY_ESCROW: &str = "legacy_escrow";
 
+/// Meta key set by a migration that adds derived state to a database with indexed events (0009:
+/// `royalties_creator_daily`): [`crate::sync::Indexer::new`] rebuilds the derived tables from the
+/// raw events, and every replay of them removes the key.
+pub const DERIVED_STALE: &str = "derived_stale";
+
 /// A connection pool to the indexer's database: a [`fairtrain_db::Db`] (its `pool` and
 /// `backend` read through `Deref`) with the indexer's `meta` helpers.
 #[derive(Debug, Clone)]
@@ -52,6 +57,7 @@ pub const DERIVED_TABLES: &[&str] = &[
     "royalties_daily",
     "royalties_total",
     "royalties_by_day",
+    "royalties_creator_daily",
     "fees",
     "streams",
     "stream_payees",

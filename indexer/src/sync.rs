@@ -136,6 +136,11 @@ impl Indexer {
             ));
         }
         db.bind_deployment(&deployment).await?;
+        if let Some(why) = db.meta(crate::db::DERIVED_STALE).await? {
+            info!(reason = %why, "a migration added derived state: rebuilding it from the raw events");
+            let stats = derive::rebuild(&db, &deployment).await?;
+            info!(events = stats.events, "derived state rebuilt");
+        }
         match raw::checkpoint(&db).await? {
             Some(cp) => info!(
                 checkpoint = cp.number,

@@ -49,6 +49,7 @@ pub struct State {
     daily: Cache<Daily>,
     license_totals: Cache<LicenseTotal>,
     day_totals: Cache<DayTotal>,
+    creator_days: Cache<CreatorDay>,
     fees: Cache<Fee>,
 }
 
@@ -83,6 +84,7 @@ impl State {
     ) -> Result<()> {
         let (mut licenses, mut balances, mut batches) = (Vec::new(), Vec::new(), Vec::new());
         let (mut day_totals, mut license_totals, mut daily) = (Vec::new(), Vec::new(), Vec::new());
+        let mut creator_days = Vec::new();
         for r in records {
             match &r.event {
                 Event::License(L::LicenseMinted(ev)) => licenses.push(amount(&ev.licenseId)),
@@ -104,12 +106,21 @@ impl State {
                     }
                     day_totals.push((day, token.clone()));
                     license_totals.push((license.clone(), payee.clone(), token.clone()));
+                    creator_days.push((license.clone(), day, token.clone()));
                     daily.push((day, license, payee, token));
                 }
                 _ => {}
             }
         }
+        // Settlements name their license; their creator-day rows are keyed by its creator.
+        licenses.extend(creator_days.iter().map(|(license, _, _)| license.clone()));
         self.licenses.prefetch(tx, licenses).await?;
+        let creator_days = creator_days.into_iter().map(|(license, day, token)| {
+            let creator = self.licenses.peek(&license).map(|l| l.creator.clone());
+            (creator.unwrap_or_default(), day, token)
+        });
+        let creator_days: Vec<_> = creator_days.collect();
+        self.creator_days.prefetch(tx, creator_days).await?;
         self.balances.prefetch(tx, balances).await?;
         self.batches.prefetch(tx, batches).await?;
         self.day_totals.prefetch(tx, day_totals).await?;
@@ -287,6 +298,19 @@ impl State {
             .await?
             .0
             .add(samples, ev.amount, ev.fee, net);
+        // A license unknown here (none on a sound chain) counts for the empty creator, as the
+        // queries' `COALESCE(l.creator, '')` does.
+        let creator = self
+            .licenses
+            .get(tx, &license)
+            .await?
+            .map(|l| l.creator.clone())
+            .unwrap_or_default();
+        self.creator_days
+            .upsert(tx, &(creator, day, token.clone()), CreatorDay::default)
+            .await?
+            .0
+            .add(samples, ev.amount, ev.fee, net);
         self.daily
             .upsert(tx, &(day, license, payee, token), Daily::default)
             .await?
@@ -390,6 +414,7 @@ impl State {
             daily,
             license_totals,
             day_totals,
+            creator_days,
             fees
         );
         Ok(())
@@ -451,6 +476,10 @@ pub(crate) async fn replay(
             break;
         }
     }
+    sqlx::query("DELETE FROM meta WHERE key = $1")
+        .bind(crate::db::DERIVED_STALE)
+        .execute(&mut **tx)
+        .await?;
     if profile {
         let (l, a, f): (
             std::time::Duration,

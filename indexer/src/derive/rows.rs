@@ -667,6 +667,25 @@ impl Row for DayTotal {
     }
 }
 
+/// `royalties_creator_daily`: royalties of one creator's licenses on one day, in one token.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CreatorDay(pub(crate) Daily);
+impl Row for CreatorDay {
+    type Key = (String, i64, String);
+    const TABLE: &'static str = "royalties_creator_daily";
+    const KEY_COLS: &'static [&'static str] = &["creator", "day", "token"];
+    const COLS: &'static [&'static str] = Daily::COLS;
+    fn key_values(key: &(String, i64, String)) -> Vec<Val> {
+        vec![t(&key.0), Val::I(key.1), t(&key.2)]
+    }
+    fn values(&self) -> Vec<Val> {
+        self.0.values()
+    }
+    fn read(row: &AnyRow) -> Result<Self> {
+        Daily::read(row).map(Self)
+    }
+}
+
 /// `fees`: the platform's fees per token.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Fee {

@@ -153,6 +153,21 @@ impl<R: Row> Cache<R> {
         Ok(())
     }
 
+    /// The cached row of `key`, if it is cached and exists (no database read).
+    pub(crate) fn peek(&self, key: &R::Key) -> Option<&R> {
+        self.rows.get(key).and_then(Option::as_ref)
+    }
+
+    /// The row of `key` for reading (not marked for writing), if it exists.
+    pub(crate) async fn get(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        key: &R::Key,
+    ) -> Result<Option<&R>> {
+        self.load(tx, key).await?;
+        Ok(self.peek(key))
+    }
+
     /// The row for changing (marked for writing), if it exists.
     pub(crate) async fn get_mut(
         &mut self,

@@ -94,11 +94,12 @@ pub async fn royalties(db: &Db, filter: &RoyaltyFilter, page: Page) -> Result<Pa
 }
 
 /// Where the rows of a query come from: its `FROM`, the expressions of its day and of each
-/// grouping key, and its amount columns (samples, gross, fee, net or empty for gross − fee,
-/// settlements).
+/// grouping key, the column a creator filter compares, and its amount columns (samples, gross,
+/// fee, net or empty for gross − fee, settlements).
 struct Source {
     from: &'static str,
     day: &'static str,
+    creator_filter: &'static str,
     license: &'static str,
     creator: &'static str,
     payee: &'static str,
@@ -118,14 +119,16 @@ impl Source {
     }
 }
 
-/// The smallest table that answers `f`: all-time totals per license, totals per day, or days per
-/// license; settlements for a payer or the finalized view.
+/// The smallest table that answers `f`: all-time totals per license, totals per day, days per
+/// creator, or days per license; settlements for a payer or the finalized view.
 fn source(f: &RoyaltyFilter) -> Source {
     let no_days = f.from_day.is_none() && f.to_day.is_none();
     let unfiltered = f.creator.is_none() && f.license.is_none() && f.payee.is_none();
+    let creator_only = f.creator.is_some() && f.license.is_none() && f.payee.is_none();
     let per_license = Source {
         from: "royalties_daily s LEFT JOIN licenses l ON l.license_id = s.license_id",
         day: "s.day",
+        creator_filter: "l.creator",
         license: "s.license_id",
         creator: "COALESCE(l.creator, '')",
         payee: "s.payee",
@@ -144,10 +147,21 @@ fn source(f: &RoyaltyFilter) -> Source {
             day: "0",
             ..per_license
         }
+    } else if creator_only && matches!(f.group, GroupBy::Day | GroupBy::Creator) {
+        Source {
+            from: "royalties_creator_daily s",
+            day: "s.day",
+            creator_filter: "s.creator",
+            license: "''",
+            creator: "s.creator",
+            payee: "''",
+            amounts: "s.samples, s.gross, s.fee, s.net, s.settlements",
+        }
     } else if unfiltered && f.group == GroupBy::Day {
         Source {
             from: "royalties_by_day s",
             day: "s.day",
+            creator_filter: "''",
             license: "''",
             creator: "''",
             payee: "''",
@@ -163,16 +177,17 @@ fn uses_settlements(f: &RoyaltyFilter) -> bool {
     f.payer.is_some() || f.finalized
 }
 
-/// The `WHERE` conditions of `f` over a source whose day expression is `day`, with their text
-/// binds (`$1…`) and then integer binds; `finalized` is the finalized block.
+/// The `WHERE` conditions of `f` over `source`, with their text binds (`$1…`) and then integer
+/// binds; `finalized` is the finalized block.
 fn conditions(
     f: &RoyaltyFilter,
-    day: &str,
+    source: &Source,
     finalized: i64,
 ) -> (Vec<String>, Vec<String>, Vec<i64>) {
+    let day = source.day;
     let (mut conds, mut binds, mut ints) = (Vec::new(), Vec::new(), Vec::new());
     for (col, v) in [
-        ("l.creator", &f.creator),
+        (source.creator_filter, &f.creator),
         ("s.license_id", &f.license),
         ("s.payee", &f.payee),
     ] {
@@ -234,7 +249,7 @@ async fn flows(db: &Db, f: &RoyaltyFilter) -> Result<Vec<Flow>> {
     } else {
         0
     };
-    let (conds, binds, ints) = conditions(f, source.day, finalized);
+    let (conds, binds, ints) = conditions(f, &source, finalized);
     let sql = format!(
         "SELECT {}, {}, s.token, {} FROM {}{}",
         source.day,
@@ -273,7 +288,7 @@ mod tests {
         };
         let settled = source(&f);
         assert!(settled.from.starts_with("settlements "));
-        let (conds, binds, ints) = conditions(&f, settled.day, 9);
+        let (conds, binds, ints) = conditions(&f, &settled, 9);
         assert_eq!(
             conds,
             [
@@ -295,11 +310,30 @@ mod tests {
         assert_eq!(source(&by_day).from, "royalties_by_day s");
         let license_days = RoyaltyFilter {
             license: Some("1".into()),
-            ..by_day
+            ..by_day.clone()
         };
         let license_days = source(&license_days);
         assert!(license_days.from.starts_with("royalties_daily "));
         assert_eq!(license_days.key(GroupBy::Day), "''");
         assert_eq!(license_days.key(GroupBy::Payee), "s.payee");
+        let creator_days = RoyaltyFilter {
+            creator: Some("0xAB".into()),
+            ..by_day
+        };
+        let creator_days_source = source(&creator_days);
+        assert_eq!(creator_days_source.from, "royalties_creator_daily s");
+        let (conds, binds, _) = conditions(&creator_days, &creator_days_source, 0);
+        assert_eq!(
+            (conds, binds),
+            (vec!["s.creator = $1".to_owned()], vec!["0xab".to_owned()])
+        );
+        let creator_licenses = RoyaltyFilter {
+            group: GroupBy::License,
+            from_day: Some(1),
+            ..creator_days
+        };
+        assert!(source(&creator_licenses)
+            .from
+            .starts_with("royalties_daily "));
     }
 }

@@ -170,6 +170,24 @@ async fn backfill_demo(backend: Backend) {
     let before = dump(&db).await;
     assert_eq!(ix.sync_to_head().await.unwrap(), 0);
     assert_eq!(dump(&db).await, before);
+
+    // A migration that adds derived state to an indexed database (as 0009 did) leaves its table
+    // empty and marks the state stale: the next start rebuilds it to what indexing produced.
+    assert!(count(&db, "SELECT COUNT(*) FROM royalties_creator_daily").await > 0);
+    sqlx::query("DELETE FROM royalties_creator_daily")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    db.set_meta(fairtrain_indexer::db::DERIVED_STALE, "a test's migration")
+        .await
+        .unwrap();
+    drop(ix);
+    let _restarted = indexer(&chain, &db).await;
+    assert_eq!(dump(&db).await, before);
+    assert_eq!(
+        db.meta(fairtrain_indexer::db::DERIVED_STALE).await.unwrap(),
+        None
+    );
 }
 both_databases!(backfill_demo_matches_chain, super::backfill_demo);
 
