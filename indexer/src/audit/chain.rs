@@ -1,11 +1,14 @@
 //! Reading the chain state at a batch's commit that its receipts are judged by ([`AtCommit`]):
 //! once per key, payer and acceptance, and per usage key the settled count (and, while the
-//! relayer's line was locked, the count of its earlier audited batches).
+//! relayer's line was locked, the count of its earlier audited batches). The audit reads these
+//! from the chain, not from the indexer's own derived state, so that it checks the relayer
+//! against the contract rather than against what the indexer concluded.
 
-use std::collections::{hash_map::Entry, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use alloy::{eips::BlockId, primitives::Address, providers::DynProvider};
 use fairtrain_protocol::{batch::BatchData, bindings::TrainingEscrow};
+use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{
     checks::{AtCommit, Committed, KeyWindow, LineAtCommit},
@@ -17,8 +20,30 @@ fn rpc(e: impl std::fmt::Display) -> Error {
     Error::rpc("eth_call", e)
 }
 
+/// View calls in flight at once: the reads of a batch of thousands of receipts overlap instead
+/// of waiting for each other (one round trip each), without flooding the node.
+const PARALLEL_CALLS: usize = 16;
+
+/// Reads `read(key)` for every key, [`PARALLEL_CALLS`] at a time.
+async fn read_all<K, V, F, Fut>(keys: Vec<K>, read: F) -> Result<HashMap<K, V>>
+where
+    K: Eq + std::hash::Hash + Clone,
+    F: Fn(K) -> Fut,
+    Fut: std::future::Future<Output = Result<V>>,
+{
+    stream::iter(keys)
+        .map(|key| {
+            let call = read(key.clone());
+            async move { Ok::<_, Error>((key, call.await?)) }
+        })
+        .buffer_unordered(PARALLEL_CALLS)
+        .try_collect()
+        .await
+}
+
 /// The chain state at `batch`'s commit for the receipts of `doc` (which recover to `signers`),
-/// given the relayer's `lines` at the commit.
+/// given the relayer's `lines` at the commit: each signing key's window, each acceptance and
+/// each usage key's settled count, read once per key with calls at the commit's block.
 pub(crate) async fn at_commit(
     db: &Db,
     provider: &DynProvider,
@@ -30,49 +55,61 @@ pub(crate) async fn at_commit(
 ) -> Result<AtCommit> {
     let at = BlockId::number(batch.block_number);
     let escrow = TrainingEscrow::new(escrow, provider.clone());
-    let mut state = AtCommit::default();
+    let (mut key_set, mut acceptance_set, mut usage_set) =
+        (HashSet::new(), HashSet::new(), HashMap::new());
     for (sr, signer) in doc.receipts.iter().zip(signers) {
         let r = sr.receipt();
         if let Some(s) = *signer {
-            if let Entry::Vacant(slot) = state.keys.entry((r.payer, s)) {
-                let k = escrow
-                    .signerOf(r.payer, s)
-                    .block(at)
-                    .call()
-                    .await
-                    .map_err(rpc)?;
-                let window = KeyWindow {
-                    registered_at: k.registeredAt.to::<u64>(),
-                    revoked_at: k.revokedAt.to::<u64>(),
-                };
-                slot.insert(window);
-            }
+            key_set.insert((r.payer, s));
         }
         let acceptance_key = (r.payer, r.licenseId, r.termsId);
-        if let Entry::Vacant(slot) = state.acceptances.entry(acceptance_key) {
-            let acc = escrow
-                .acceptance(r.payer, r.licenseId, r.termsId)
+        acceptance_set.insert(acceptance_key);
+        usage_set.entry(r.usage_key()).or_insert(acceptance_key);
+    }
+    let escrow = &escrow;
+    let keys = read_all(
+        key_set.into_iter().collect(),
+        |(payer, signer)| async move {
+            let k = escrow
+                .signerOf(payer, signer)
                 .block(at)
                 .call()
                 .await
                 .map_err(rpc)?;
-            slot.insert(acc);
-        }
-        let key = r.usage_key();
-        if state.settled.contains_key(&key) {
-            continue;
-        }
-        let settled = escrow
+            Ok(KeyWindow {
+                registered_at: k.registeredAt.to::<u64>(),
+                revoked_at: k.revokedAt.to::<u64>(),
+            })
+        },
+    )
+    .await?;
+    let acceptances = read_all(
+        acceptance_set.into_iter().collect(),
+        |(payer, license, terms)| async move {
+            escrow
+                .acceptance(payer, license, terms)
+                .block(at)
+                .call()
+                .await
+                .map_err(rpc)
+        },
+    )
+    .await?;
+    let settled = read_all(usage_set.keys().copied().collect(), |key| async move {
+        escrow
             .settledSamples(key)
             .block(at)
             .call()
             .await
-            .map_err(rpc)?;
-        state.settled.insert(key, settled);
-        let token = state.acceptances[&acceptance_key].token;
-        let line = lines.get(&(format!("{:#x}", r.payer), format!("{token:#x}")));
+            .map_err(rpc)
+    })
+    .await?;
+    let mut earlier = HashMap::new();
+    for (key, acceptance_key) in &usage_set {
+        let token = acceptances[acceptance_key].token;
+        let line = lines.get(&(format!("{:#x}", acceptance_key.0), format!("{token:#x}")));
         if let Some(l) = line.filter(|l| l.locked) {
-            let earlier = store::prior_count(
+            let count = store::prior_count(
                 db,
                 &format!("{key:#x}"),
                 &batch.relayer,
@@ -80,8 +117,13 @@ pub(crate) async fn at_commit(
                 batch.block_number,
             )
             .await?;
-            state.earlier.insert(key, earlier);
+            earlier.insert(*key, count);
         }
     }
-    Ok(state)
+    Ok(AtCommit {
+        keys,
+        acceptances,
+        settled,
+        earlier,
+    })
 }
