@@ -461,6 +461,11 @@ fn ingest_benches(all: &[SignedReceipt]) {
     // `BENCH_ONLY=sqlite.bulk` (or any part of `<store>.<mode>`) runs only the matching cases,
     // for profiling one of them.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    // `BENCH_IN_FLIGHT`: bulk requests in flight at once (4 unless set).
+    let in_flight: usize = std::env::var("BENCH_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
     let mut n = 0;
     for kind in ["sqlite", "postgres"] {
         for mode in ["bulk", "single"] {
@@ -475,7 +480,7 @@ fn ingest_benches(all: &[SignedReceipt]) {
             let rate = runtime.block_on(async {
                 let served = serve(&url, limits()).await;
                 let rate = match mode {
-                    "bulk" => bulk(&served.url, all, 2_000, 4).await,
+                    "bulk" => bulk(&served.url, all, 2_000, in_flight).await,
                     _ => single(&served.url, &all[..all.len().min(20_000)], 64).await,
                 };
                 served.server.abort();
