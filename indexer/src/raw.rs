@@ -51,12 +51,13 @@ pub async fn insert_events(
 ) -> Result<()> {
     let mut inserted = 0u64;
     const COLS: usize = 14;
+    let backend = Backend::of_connection(tx);
     for chunk in records.chunks(MAX_PARAMS / COLS) {
         let sql = format!(
             "INSERT INTO raw_events (chain_id, tx_hash, log_index, block_number, block_hash, \
              block_time, address, name, topic0, topic1, topic2, topic3, data, payer) VALUES {} \
              ON CONFLICT DO NOTHING",
-            fairtrain_db::sql::values(Backend::of_connection(tx), chunk.len(), COLS, "")
+            fairtrain_db::sql::values(backend, chunk.len(), COLS, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
         for r in chunk {
@@ -209,12 +210,13 @@ pub async fn set_checkpoint(tx: &mut Transaction<'static, Any>, cp: Checkpoint) 
 
 /// Stores blocks of the window (replacing a stored block of the same number).
 pub async fn insert_blocks(tx: &mut Transaction<'static, Any>, blocks: &[BlockRef]) -> Result<()> {
+    let backend = Backend::of_connection(tx);
     for chunk in blocks.chunks(MAX_PARAMS / 4) {
         let sql = format!(
             "INSERT INTO blocks (number, hash, parent_hash, timestamp) VALUES {} \
              ON CONFLICT (number) DO UPDATE SET hash = excluded.hash, \
              parent_hash = excluded.parent_hash, timestamp = excluded.timestamp",
-            fairtrain_db::sql::values(Backend::of_connection(tx), chunk.len(), 4, "")
+            fairtrain_db::sql::values(backend, chunk.len(), 4, "")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
         for b in chunk {

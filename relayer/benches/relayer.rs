@@ -37,6 +37,14 @@ use fairtrain_relayer::{
 };
 use tokio::sync::Semaphore;
 
+/// The number in environment variable `name`, or `default` when it is unset or not a number.
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -461,11 +469,8 @@ fn ingest_benches(all: &[SignedReceipt]) {
     // `BENCH_ONLY=sqlite.bulk` (or any part of `<store>.<mode>`) runs only the matching cases,
     // for profiling one of them.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    // `BENCH_IN_FLIGHT`: bulk requests in flight at once (4 unless set).
-    let in_flight: usize = std::env::var("BENCH_IN_FLIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+    // `BENCH_IN_FLIGHT`: bulk requests in flight at once.
+    let in_flight = env_or("BENCH_IN_FLIGHT", 4);
     let mut n = 0;
     for kind in ["sqlite", "postgres"] {
         for mode in ["bulk", "single"] {
@@ -573,10 +578,7 @@ fn merkle_benches() {
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
-    let n: usize = std::env::var("BENCH_RECEIPTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let n = env_or("BENCH_RECEIPTS", 100_000);
     match which.as_str() {
         "merkle" => merkle_benches(),
         "store" => {

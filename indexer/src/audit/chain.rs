@@ -55,16 +55,17 @@ pub(crate) async fn at_commit(
 ) -> Result<AtCommit> {
     let at = BlockId::number(batch.block_number);
     let escrow = TrainingEscrow::new(escrow, provider.clone());
-    let (mut key_set, mut acceptance_set, mut usage_set) =
-        (HashSet::new(), HashSet::new(), HashMap::new());
+    // Signing keys, and each usage key with the acceptance it is charged under (a usage key
+    // hashes the payer, license and terms, so it names one acceptance).
+    let (mut key_set, mut usage_set) = (HashSet::new(), HashMap::new());
     for (sr, signer) in doc.receipts.iter().zip(signers) {
         let r = sr.receipt();
         if let Some(s) = *signer {
             key_set.insert((r.payer, s));
         }
-        let acceptance_key = (r.payer, r.licenseId, r.termsId);
-        acceptance_set.insert(acceptance_key);
-        usage_set.entry(r.usage_key()).or_insert(acceptance_key);
+        usage_set
+            .entry(r.usage_key())
+            .or_insert((r.payer, r.licenseId, r.termsId));
     }
     let escrow = &escrow;
     let keys = read_all(
@@ -83,6 +84,7 @@ pub(crate) async fn at_commit(
         },
     )
     .await?;
+    let acceptance_set: HashSet<_> = usage_set.values().copied().collect();
     let acceptances = read_all(
         acceptance_set.into_iter().collect(),
         |(payer, license, terms)| async move {

@@ -115,11 +115,14 @@ impl State {
         // Settlements name their license; their creator-day rows are keyed by its creator.
         licenses.extend(creator_days.iter().map(|(license, _, _)| license.clone()));
         self.licenses.prefetch(tx, licenses).await?;
-        let creator_days = creator_days.into_iter().map(|(license, day, token)| {
-            let creator = self.licenses.peek(&license).map(|l| l.creator.clone());
-            (creator.unwrap_or_default(), day, token)
-        });
-        let creator_days: Vec<_> = creator_days.collect();
+        let creator_of = |license: &String| {
+            let license = self.licenses.peek(license);
+            license.map(|l| l.creator.clone()).unwrap_or_default()
+        };
+        let creator_days: Vec<_> = creator_days
+            .into_iter()
+            .map(|(license, day, token)| (creator_of(&license), day, token))
+            .collect();
         self.creator_days.prefetch(tx, creator_days).await?;
         self.balances.prefetch(tx, balances).await?;
         self.batches.prefetch(tx, batches).await?;

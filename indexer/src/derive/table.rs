@@ -122,6 +122,7 @@ impl<R: Row> Cache<R> {
         }
         let missing: Vec<(Vec<Val>, R::Key)> = missing.into_iter().collect();
         let width = R::KEY_COLS.len();
+        let backend = Backend::of_connection(tx);
         for chunk in missing.chunks((crate::raw::MAX_PARAMS / width).max(1)) {
             let sql = format!(
                 "SELECT {} FROM {} WHERE ({}) IN (VALUES {})",
@@ -133,7 +134,7 @@ impl<R: Row> Cache<R> {
                     .join(", "),
                 R::TABLE,
                 R::KEY_COLS.join(", "),
-                fairtrain_db::sql::values(Backend::of_connection(tx), chunk.len(), width, ""),
+                fairtrain_db::sql::values(backend, chunk.len(), width, ""),
             );
             let vals = chunk.iter().flat_map(|(v, _)| v.iter().cloned()).collect();
             let found = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), vals)
@@ -237,11 +238,12 @@ impl<R: Row> Cache<R> {
                     .join(", ")
             )
         };
+        let backend = Backend::of_connection(tx);
         for chunk in upserts.chunks((crate::raw::MAX_PARAMS / cols).max(1)) {
             let sql = format!(
                 "INSERT INTO {} ({all_cols}) VALUES {} ON CONFLICT ({}) {update}",
                 R::TABLE,
-                fairtrain_db::sql::values(Backend::of_connection(tx), chunk.len(), cols, ""),
+                fairtrain_db::sql::values(backend, chunk.len(), cols, ""),
                 R::KEY_COLS.join(", ")
             );
             let mut vals = Vec::with_capacity(chunk.len() * cols);

@@ -155,7 +155,7 @@ fn source(f: &RoyaltyFilter) -> Source {
             license: "''",
             creator: "s.creator",
             payee: "''",
-            amounts: "s.samples, s.gross, s.fee, s.net, s.settlements",
+            ..per_license
         }
     } else if unfiltered && f.group == GroupBy::Day {
         Source {
@@ -165,7 +165,7 @@ fn source(f: &RoyaltyFilter) -> Source {
             license: "''",
             creator: "''",
             payee: "''",
-            amounts: "s.samples, s.gross, s.fee, s.net, s.settlements",
+            ..per_license
         }
     } else {
         per_license

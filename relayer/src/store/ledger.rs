@@ -35,8 +35,9 @@ pub async fn lock_payers(
     sorted.sort();
     sorted.dedup();
     let mut out = HashMap::with_capacity(sorted.len());
+    let backend = Backend::of_connection(conn);
     for chunk in sorted.chunks(CHUNK) {
-        let values = sql::values(Backend::of_connection(conn), chunk.len(), 2, ", '0'");
+        let values = sql::values(backend, chunk.len(), 2, ", '0'");
         let mut insert = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO payer_ledger (payer, token, pending) VALUES {values} \
              ON CONFLICT (payer, token) DO NOTHING"
@@ -45,7 +46,7 @@ pub async fn lock_payers(
             insert = insert.bind(p.clone()).bind(t.clone());
         }
         insert.execute(&mut *conn).await?;
-        let pairs = sql::values(Backend::of_connection(conn), chunk.len(), 2, "");
+        let pairs = sql::values(backend, chunk.len(), 2, "");
         let mut select = sqlx::query(AssertSqlSafe(format!(
             "SELECT payer, token, pending FROM payer_ledger WHERE (payer, token) IN ({pairs}) \
              ORDER BY payer, token FOR UPDATE"
@@ -149,8 +150,9 @@ pub async fn usage_heads(
     hexes.sort();
     hexes.dedup();
     let mut out = HashMap::with_capacity(hexes.len());
+    let backend = Backend::of_connection(conn);
     for chunk in hexes.chunks(CHUNK) {
-        let list = sql::list(Backend::of_connection(conn), chunk.len());
+        let list = sql::list(backend, chunk.len());
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "SELECT usage_key, cumulative, digest FROM usage_heads WHERE usage_key IN ({list})"
         )));
@@ -182,8 +184,9 @@ pub async fn set_usage_heads(
         .map(|(k, (c, d))| (hex0x(k), c.to_string(), hex0x(d)))
         .collect();
     rows.sort();
+    let backend = Backend::of_connection(conn);
     for chunk in rows.chunks(CHUNK) {
-        let values = sql::values(Backend::of_connection(conn), chunk.len(), 3, "");
+        let values = sql::values(backend, chunk.len(), 3, "");
         let mut q = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO usage_heads (usage_key, cumulative, digest) VALUES {values} \
              ON CONFLICT (usage_key) DO UPDATE SET cumulative = excluded.cumulative, \

@@ -239,8 +239,9 @@ impl Store {
         }
         let heads: Vec<(String, [String; 4])> =
             heads.into_iter().map(|(k, (_, h))| (k, h)).collect();
+        let backend = Backend::of_connection(tx);
         for chunk in heads.chunks(ledger::CHUNK / 6) {
-            let values = sql::values(Backend::of_connection(tx), chunk.len(), 6, "");
+            let values = sql::values(backend, chunk.len(), 6, "");
             let mut q = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO committed_heads (usage_key, digest, payer, token, cumulative, \
                  batch_id) VALUES {values} ON CONFLICT (usage_key) DO UPDATE SET \
