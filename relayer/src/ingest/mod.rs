@@ -311,16 +311,15 @@ async fn process_group(
     };
     let judged = judge_group(&jobs, &prepared, state, ledger, rules);
     failpoint::hit("ingest_before_commit").await;
-    let inserted = match prepared.shared {
+    let stored = match prepared.shared {
         Some(view) => view.commit(store, &judged.rows, &judged.applied).await,
         None => store.insert_receipts(&judged.rows).await,
     };
-    let inserted = match inserted {
-        Ok(inserted) => inserted,
-        Err(e) => return fail_group(jobs, &e),
-    };
-    let outcomes = record_inserted(judged, &inserted, ledger);
-    metrics::counter!("relayer_receipts_accepted_total").increment(inserted.len() as u64);
+    if let Err(e) = stored {
+        return fail_group(jobs, &e);
+    }
+    metrics::counter!("relayer_receipts_accepted_total").increment(judged.rows.len() as u64);
+    let outcomes = record_stored(judged, ledger);
     for (job, out) in jobs.into_iter().zip(outcomes) {
         let _ = job.reply.send(Ok(out));
     }
@@ -464,39 +463,19 @@ impl Judged {
     }
 }
 
-/// Counts the stored rows of a judged group in the ledger and returns its outcomes. Rows another
-/// process stored first (PostgreSQL shared by several relayers) were not inserted: they are
-/// duplicates, and their amounts are that process's to count.
-fn record_inserted(
-    judged: Judged,
-    inserted: &HashSet<String>,
-    ledger: &Mutex<Ledger>,
-) -> Vec<Vec<Outcome>> {
-    let all_new = inserted.len() == judged.rows.len();
-    let is_new = |digest: &B256| all_new || inserted.contains(&hex0x(digest));
-    {
-        let mut ledger = ledger.lock().expect("ledger lock");
-        for a in judged.applied.iter().filter(|a| is_new(&a.digest)) {
-            let e = ledger
-                .usage
-                .entry(a.usage_key)
-                .or_insert((a.cumulative, a.digest));
-            if a.cumulative >= e.0 {
-                *e = (a.cumulative, a.digest);
-            }
-            *ledger.pending.entry(a.payer_token).or_default() += a.amount;
+/// Counts the stored rows of a judged group in the ledger and returns its outcomes.
+fn record_stored(judged: Judged, ledger: &Mutex<Ledger>) -> Vec<Vec<Outcome>> {
+    let mut ledger = ledger.lock().expect("ledger lock");
+    for a in &judged.applied {
+        let e = ledger
+            .usage
+            .entry(a.usage_key)
+            .or_insert((a.cumulative, a.digest));
+        if a.cumulative >= e.0 {
+            *e = (a.cumulative, a.digest);
         }
-        ledger.seq = ledger.seq.max(judged.seq);
+        *ledger.pending.entry(a.payer_token).or_default() += a.amount;
     }
-    let mut outcomes = judged.outcomes;
-    if !all_new {
-        for o in outcomes.iter_mut().flatten() {
-            if let Outcome::Accepted { digest, .. } = o {
-                if !is_new(digest) {
-                    *o = Outcome::Duplicate { digest: *digest };
-                }
-            }
-        }
-    }
-    outcomes
+    ledger.seq = ledger.seq.max(judged.seq);
+    judged.outcomes
 }

@@ -2,7 +2,7 @@
 //! payers' rows, reads what every process acknowledged, and updates it in the transaction that
 //! inserts its receipts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use alloy::primitives::{B256, U256};
 use fairtrain_protocol::batch::Reservation;
@@ -11,7 +11,6 @@ use super::{Applied, Job, Ledger, PayerToken};
 use crate::{
     chain::SharedState,
     store::{ledger as shared_ledger, NewReceipt, Store, StoreError},
-    util::hex0x,
 };
 
 /// A group's view of the ledger shared through PostgreSQL, read inside the transaction that
@@ -94,20 +93,17 @@ impl SharedView {
         }
     }
 
-    /// Inserts `rows`, adds the inserted ones to the stored ledger, and commits.
+    /// Inserts `rows`, adds them to the stored ledger, and commits.
     pub(super) async fn commit(
         mut self,
         store: &Store,
         rows: &[NewReceipt],
         applied: &[Applied],
-    ) -> Result<HashSet<String>, StoreError> {
-        let inserted = store.insert_receipts_in(&mut self.tx, rows).await?;
+    ) -> Result<(), StoreError> {
+        store.insert_receipts_in(&mut self.tx, rows).await?;
         let mut pending = HashMap::new();
         let mut heads: HashMap<B256, (u64, B256)> = HashMap::new();
         for a in applied {
-            if !inserted.contains(&hex0x(a.digest)) {
-                continue;
-            }
             let base = self
                 .pending
                 .get(&a.payer_token)
@@ -122,6 +118,6 @@ impl SharedView {
         shared_ledger::set_pending(&mut self.tx, &pending).await?;
         shared_ledger::set_usage_heads(&mut self.tx, &heads).await?;
         self.tx.commit().await?;
-        Ok(inserted)
+        Ok(())
     }
 }

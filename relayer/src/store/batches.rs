@@ -3,9 +3,9 @@
 //! (or on the pool, for a single statement), with the states of [`BatchState`] and
 //! [`ReceiptStatus`] bound as parameters.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{BatchState, ReceiptStatus, Store, StoreResult};
+use super::{BatchState, ReceiptStatus, Store, StoreResult, BY_DIGEST};
 use crate::util::now_secs;
 
 /// A batch to record in state `built`: its commit's parameters, the published data and the
@@ -36,12 +36,14 @@ pub async fn set_pending_amounts(
     amounts: &[(String, String)],
 ) -> StoreResult<()> {
     for (digest, amount) in amounts {
-        sqlx::query("UPDATE receipts SET amount = $1 WHERE digest = $2 AND status = $3")
-            .bind(amount.clone())
-            .bind(digest.clone())
-            .bind(ReceiptStatus::Pending.as_str())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE receipts SET amount = $2 WHERE {BY_DIGEST} AND status = $3"
+        )))
+        .bind(digest.clone())
+        .bind(amount.clone())
+        .bind(ReceiptStatus::Pending.as_str())
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -79,14 +81,14 @@ pub async fn insert_built(conn: &mut AnyConnection, batch: &NewBatch) -> StoreRe
     .execute(&mut *conn)
     .await?;
     for (index, (digest, proof)) in batch.leaves.iter().enumerate() {
-        sqlx::query(
-            "UPDATE receipts SET status = $5, batch_id = $1, leaf_index = $2, proof = $3 \
-             WHERE digest = $4 AND status = $6",
-        )
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE receipts SET status = $5, batch_id = $2, leaf_index = $3, proof = $4 \
+             WHERE {BY_DIGEST} AND status = $6"
+        )))
+        .bind(digest.clone())
         .bind(id)
         .bind(index as i64)
         .bind(proof.clone())
-        .bind(digest.clone())
         .bind(ReceiptStatus::Batched.as_str())
         .bind(ReceiptStatus::Pending.as_str())
         .execute(&mut *conn)

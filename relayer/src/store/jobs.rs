@@ -6,7 +6,9 @@
 use alloy::primitives::Address;
 use sqlx::{any::AnyRow, AnyConnection, AssertSqlSafe, Row};
 
-use super::{rows::parse, BatchState, JobKind, JobState, ReceiptStatus, Store, StoreResult};
+use super::{
+    rows::parse, BatchState, JobKind, JobState, ReceiptStatus, Store, StoreResult, BY_DIGEST,
+};
 use crate::util::{hex0x, now_secs};
 
 /// A stored job.
@@ -137,11 +139,13 @@ pub async fn request_claims(
         .execute(&mut *tx)
         .await?;
         for digest in &digests {
-            sqlx::query("UPDATE receipts SET claim_tx = $1 WHERE digest = $2")
-                .bind(format!("claim:{next}"))
-                .bind(digest.clone())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE receipts SET claim_tx = $2 WHERE {BY_DIGEST}"
+            )))
+            .bind(digest.clone())
+            .bind(format!("claim:{next}"))
+            .execute(&mut *tx)
+            .await?;
         }
         ids.push(next);
         next += 1;

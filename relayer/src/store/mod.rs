@@ -44,6 +44,16 @@ pub struct Store {
     db: fairtrain_db::Db,
 }
 
+/// The condition that finds a receipt by its digest, bound as `$1`: the indexed first 8 bytes
+/// (`receipts_digest`, migration 0009), then the whole digest.
+///
+/// The digest is not a key of the table: a random key of 66 characters made every stored receipt
+/// dirty a page of its index. Its uniqueness follows from the ingest's rules instead: a receipt is
+/// stored only if its count is above the highest stored for its usage key, and two receipts with
+/// one digest have one usage key and one count (`ingest` reads that head from its ledger, or on
+/// PostgreSQL from `usage_heads` under the payer's lock).
+pub const BY_DIGEST: &str = "substr(digest, 1, 18) = substr($1, 1, 18) AND digest = $1";
+
 /// Receipts inserted per statement (SQLite allows 32766 bound values; 18 columns each).
 const INSERT_CHUNK: usize = 1_000;
 
@@ -96,23 +106,21 @@ impl Store {
         self.db.ping().await
     }
 
-    /// Inserts `receipts` in one transaction (multi-row `INSERT`s), ignoring digests already
-    /// stored, and returns once it has committed, with the digests it inserted.
+    /// Inserts `receipts` in one transaction (multi-row `INSERT`s) and returns once it has
+    /// committed. The caller stores only receipts it accepted, none of them stored already (see
+    /// [`BY_DIGEST`] for why the table does not check).
     ///
     /// # Errors
     ///
     /// [`StoreError::Db`]; nothing is stored then.
-    pub async fn insert_receipts(
-        &self,
-        receipts: &[NewReceipt],
-    ) -> StoreResult<std::collections::HashSet<String>> {
+    pub async fn insert_receipts(&self, receipts: &[NewReceipt]) -> StoreResult<()> {
         if receipts.is_empty() {
-            return Ok(std::collections::HashSet::new());
+            return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        let inserted = self.insert_receipts_in(&mut tx, receipts).await?;
+        self.insert_receipts_in(&mut tx, receipts).await?;
         tx.commit().await?;
-        Ok(inserted)
+        Ok(())
     }
 
     /// [`Store::insert_receipts`] inside the caller's transaction (which must commit before
@@ -125,14 +133,12 @@ impl Store {
         &self,
         conn: &mut sqlx::AnyConnection,
         receipts: &[NewReceipt],
-    ) -> StoreResult<std::collections::HashSet<String>> {
-        let mut inserted = std::collections::HashSet::with_capacity(receipts.len());
+    ) -> StoreResult<()> {
         for chunk in receipts.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "INSERT INTO receipts (digest, usage_key, payer, license_id, terms_id, run_id, \
                  cumulative, issued_at, signature, signer, token, amount, chargeable_from, \
-                 received_at, seq, status) VALUES {} ON CONFLICT (digest) DO NOTHING \
-                 RETURNING digest",
+                 received_at, seq, status) VALUES {}",
                 sql::values(self.backend(), chunk.len(), 16, "")
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -155,12 +161,9 @@ impl Store {
                     .bind(r.seq)
                     .bind(ReceiptStatus::Pending.as_str());
             }
-            for row in q.fetch_all(&mut *conn).await? {
-                use sqlx::Row;
-                inserted.insert(row.try_get::<String, _>(0)?);
-            }
+            q.execute(&mut *conn).await?;
         }
-        Ok(inserted)
+        Ok(())
     }
 
     /// Whether a receipt with this digest is stored.
@@ -169,10 +172,12 @@ impl Store {
     ///
     /// [`StoreError::Db`].
     pub async fn has_receipt(&self, digest: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT 1 FROM receipts WHERE digest = $1")
-            .bind(digest.to_owned())
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT 1 FROM receipts WHERE {BY_DIGEST}"
+        )))
+        .bind(digest.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.is_some())
     }
 
@@ -269,7 +274,7 @@ impl Store {
     /// [`StoreError`].
     pub async fn receipt(&self, digest: &str) -> StoreResult<Option<ReceiptRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM receipts WHERE digest = $1",
+            "SELECT {} FROM receipts WHERE {BY_DIGEST}",
             ReceiptRow::COLUMNS
         )))
         .bind(digest.to_owned())

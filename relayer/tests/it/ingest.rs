@@ -19,7 +19,8 @@ use fairtrain_testkit::mined;
 use serde_json::{json, Value};
 
 use crate::support::{
-    config, error_code, error_detail, eventually, typed, Chain, Db, Relayer, TestDb,
+    config, error_code, error_detail, eventually, stored_receipts, typed, Chain, Db, Relayer,
+    TestDb,
 };
 
 async fn rules(db: Db) {
@@ -259,13 +260,22 @@ async fn restart_keeps_state(db: Db) {
     let receipts: Vec<_> = (1..=20)
         .map(|i| chain.receipt(&format!("run-{i}"), 1_000))
         .collect();
-    relayer.accept_all(&receipts).await;
+    // The same receipts twice at once: each accepted by one request, stored once.
+    let (first, second) = tokio::join!(relayer.bulk(&receipts), relayer.bulk(&receipts));
+    assert_eq!(
+        (
+            first.accepted + second.accepted,
+            first.duplicates + second.duplicates
+        ),
+        (20, 20)
+    );
     relayer.stop();
     drop(relayer);
 
     let relayer = Relayer::start(&cfg).await;
     let again = relayer.bulk(&receipts).await;
     assert_eq!((again.accepted, again.duplicates), (0, 20));
+    assert_eq!(stored_receipts(&store).await, 20);
     // The ledger came back: 20 000 samples are committed to, so the budget left is smaller.
     let left = (chain.deposit / U256::from(chain.price)).to::<u64>() - 20_000;
     let (_, body) = relayer.submit(&chain.receipt("run-big", left + 1)).await;

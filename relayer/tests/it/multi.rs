@@ -12,8 +12,8 @@ use fairtrain_protocol::api::relayer::Outcome;
 use serde_json::json;
 
 use crate::support::{
-    binary, error_code, free_port, keystore, post, typed, write_config, Api, Chain, Db,
-    RelayerProcess, TestDb, RELAYER_KEY,
+    binary, error_code, free_port, keystore, post, stored_receipts, typed, write_config, Api,
+    Chain, Db, RelayerProcess, TestDb, RELAYER_KEY,
 };
 
 /// Two binaries on one PostgreSQL database, batches of at most `max_receipts`: `a` (key from
@@ -127,8 +127,9 @@ async fn committer_killed_mid_batch_the_other_takes_over() {
 
 /// Two binaries on one PostgreSQL database receive, at the same time, receipts of one payer
 /// worth three times its budget: together they acknowledge at most the budget (exactly the
-/// receipts that fit), every acknowledged receipt is committed, and a usage key one process
-/// advanced is not regressed through the other.
+/// receipts that fit), every acknowledged receipt is committed, a usage key one process
+/// advanced is not regressed through the other, and the same receipts sent to both at once are
+/// stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_binaries_share_the_budget() {
     let chain = Chain::start().await;
@@ -154,8 +155,25 @@ async fn two_binaries_share_the_budget() {
         api_b.accept(&chain.receipt("share-key", 150)).await,
         U256::from(50 * chain.price)
     );
+
+    // The same receipts sent to both processes at once, twice each: every receipt is accepted
+    // by exactly one request and stored once.
+    let race: Vec<_> = (0..8u64)
+        .map(|i| chain.receipt(&format!("race-{i}"), 10))
+        .collect();
+    let (r1, r2, r3, r4) = tokio::join!(
+        api_a.bulk(&race),
+        api_b.bulk(&race),
+        api_a.bulk(&race),
+        api_b.bulk(&race)
+    );
+    let answers = [r1, r2, r3, r4];
+    let accepted: usize = answers.iter().map(|b| b.accepted).sum();
+    let duplicates: usize = answers.iter().map(|b| b.duplicates).sum();
+    assert_eq!((accepted, duplicates), (8, 24), "{answers:?}");
+    assert_eq!(stored_receipts(&store).await, 10);
     api_a
-        .wait_status(60, |s| s.receipts.get("committed") == Some(&2))
+        .wait_status(60, |s| s.receipts.get("committed") == Some(&10))
         .await;
 
     let budget = chain.credit().await;
@@ -202,7 +220,7 @@ async fn two_binaries_share_the_budget() {
     );
 
     // Every acknowledged receipt is committed, and reserved on-chain exactly once.
-    let committed = accepted_count as i64 + 2;
+    let committed = accepted_count as i64 + 10;
     api_a
         .wait_status(90, |s| s.receipts.get("committed") == Some(&committed))
         .await;

@@ -282,6 +282,21 @@ impl Chain {
     }
 }
 
+/// The receipts stored in `db`, each digest counted once, after checking that none is stored
+/// twice (the table does not enforce it: the ingest's rules do).
+pub async fn stored_receipts(db: &TestDb) -> i64 {
+    let store = fairtrain_relayer::store::Store::connect(&db.url)
+        .await
+        .unwrap();
+    let (rows, digests): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT digest) FROM receipts")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows, digests, "a digest is stored twice");
+    digests
+}
+
 /// A devnet with the suite ([`Chain::start`]), a fresh `db` store and an in-process relayer on
 /// them, its configuration ([`config`]) changed by `tune` first.
 pub async fn started(db: Db, tune: impl FnOnce(&mut Config)) -> (Chain, TestDb, Config, Relayer) {

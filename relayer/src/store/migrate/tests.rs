@@ -254,3 +254,86 @@ async fn committed_heads_backfill_keeps_each_keys_highest_committed_count() {
         ]
     );
 }
+
+/// Migration 9 rebuilds `receipts` without the digest key: every column of every row is kept,
+/// and a lookup by digest ([`crate::store::BY_DIGEST`]) uses the index on the digest's prefix.
+#[tokio::test]
+async fn digest_prefix_migration_keeps_rows_and_serves_lookups() {
+    const COLUMNS: &str = "digest, usage_key, payer, license_id, terms_id, run_id, cumulative, \
+        issued_at, signature, signer, token, amount, chargeable_from, received_at, seq, status, \
+        batch_id, leaf_index, proof, claim_tx";
+    type Row = (String, String, String, String, Option<i64>, Option<String>);
+    for backend in BACKENDS {
+        let test_db = TestDb::new(backend);
+        let legacy = legacy_database(&test_db.url, 8).await;
+        insert_receipt(&legacy, "0xd1aaaaaaaaaaaaaaaa01", "0xk1", "9", "900").await;
+        insert_receipt(&legacy, "0xd1aaaaaaaaaaaaaaaa02", "0xk1", "10", "100").await;
+        sqlx::query(
+            "UPDATE receipts SET status = 'committed', batch_id = 3, leaf_index = 1, \
+             proof = '0xpr', claim_tx = '0xc1' WHERE digest = '0xd1aaaaaaaaaaaaaaaa02'",
+        )
+        .execute(&legacy.pool)
+        .await
+        .unwrap();
+        let read = |pool: sqlx::AnyPool| async move {
+            let all: Vec<Row> = sqlx::query_as(
+                "SELECT digest, cumulative, amount, status, batch_id, claim_tx FROM receipts \
+                 ORDER BY digest",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let whole: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT CONCAT({}) FROM receipts ORDER BY digest",
+                COLUMNS.replace(", ", ", '|', ")
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            (all, whole)
+        };
+        let before = read(legacy.pool.clone()).await;
+        legacy.pool.close().await;
+
+        let store = Store::connect(&test_db.url).await.unwrap();
+        assert_eq!(read(store.pool().clone()).await, before, "{backend:?}");
+        assert_eq!(before.0.len(), 2);
+
+        // Two digests share their first 8 bytes: the lookup still finds exactly one.
+        let found = store.receipt("0xd1aaaaaaaaaaaaaaaa02").await.unwrap();
+        assert_eq!(found.map(|r| r.cumulative), Some("10".to_owned()));
+        assert!(store.has_receipt("0xd1aaaaaaaaaaaaaaaa01").await.unwrap());
+        assert!(!store.has_receipt("0xd1aaaaaaaaaaaaaaaa03").await.unwrap());
+
+        let lookup = format!("SELECT 1 FROM receipts WHERE {}", crate::store::BY_DIGEST)
+            .replace("$1", "'0xd1aaaaaaaaaaaaaaaa02'");
+        let mut conn = store.pool().acquire().await.unwrap();
+        let plan: Vec<String> = match backend {
+            TestBackend::Sqlite => {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {lookup}")))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .unwrap();
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            TestBackend::Postgres => {
+                // Two rows would be scanned whole otherwise: ask for the index if usable.
+                sqlx::raw_sql("SET enable_seqscan = off")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN {lookup}")))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(
+            plan.iter().any(|line| line.contains("receipts_digest")),
+            "{backend:?}: {plan:?}"
+        );
+        drop(conn);
+        store.pool().close().await;
+    }
+}
