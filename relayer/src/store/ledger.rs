@@ -139,6 +139,12 @@ pub async fn adjust(
 
 /// The highest acknowledged receipt `(cumulative, digest)` of each of `keys` that has one.
 ///
+/// PostgreSQL only (SQLite keeps the ledger in memory). Each key is looked up on its own in
+/// the primary key (a `LATERAL` subquery with `LIMIT 1`, which the planner cannot turn into a
+/// join): given a list of a thousand keys, `usage_key IN (…)` was planned as a parallel scan of
+/// the whole table, about six times the CPU of the lookups at 200k keys and growing with every
+/// new key.
+///
 /// # Errors
 ///
 /// [`StoreError`].
@@ -152,9 +158,11 @@ pub async fn usage_heads(
     let mut out = HashMap::with_capacity(hexes.len());
     let backend = Backend::of_connection(conn);
     for chunk in hexes.chunks(CHUNK) {
-        let list = sql::list(backend, chunk.len());
+        let keys = sql::values(backend, chunk.len(), 1, "");
         let mut q = sqlx::query(AssertSqlSafe(format!(
-            "SELECT usage_key, cumulative, digest FROM usage_heads WHERE usage_key IN ({list})"
+            "SELECT k.usage_key, h.cumulative, h.digest FROM (VALUES {keys}) AS k (usage_key) \
+             CROSS JOIN LATERAL (SELECT cumulative, digest FROM usage_heads \
+             WHERE usage_key = k.usage_key LIMIT 1) AS h"
         )));
         for k in chunk {
             q = q.bind(k.clone());
