@@ -124,6 +124,15 @@ fn recovery_ceiling(sample: &[SignedReceipt]) {
 
 /// Full receipt checks (digest and recovery) on `threads` threads, the backend in use.
 fn receipt_check_all_cores(sample: &[SignedReceipt], threads: usize) {
+    println!(
+        "ceiling.receipt_check.{threads}_cores: {:.0} receipts/s",
+        receipt_check_rate(sample, threads)
+    );
+}
+
+/// Receipts per second through full checks (digest and recovery) of `sample` on `threads`
+/// threads.
+fn receipt_check_rate(sample: &[SignedReceipt], threads: usize) -> f64 {
     let (domain, n) = (domain(), sample.len());
     let t = Instant::now();
     std::thread::scope(|s| {
@@ -136,10 +145,7 @@ fn receipt_check_all_cores(sample: &[SignedReceipt], threads: usize) {
             });
         }
     });
-    println!(
-        "ceiling.receipt_check.{threads}_cores: {:.0} receipts/s",
-        n as f64 / t.elapsed().as_secs_f64()
-    );
+    n as f64 / t.elapsed().as_secs_f64()
 }
 
 /// A one-block range at block `n` with a deposit of payer number `id` (the state gains an
@@ -482,6 +488,9 @@ fn ingest_benches(all: &[SignedReceipt]) {
                 eprintln!("skipping {kind}: no PostgreSQL");
                 continue;
             };
+            // The ceiling right before each case, on as many receipts: the machine's speed
+            // drifts between cases more than one short sample shows.
+            let ceiling = receipt_check_rate(all, threads);
             let rate = runtime.block_on(async {
                 let served = serve(&url, limits()).await;
                 let rate = match mode {
@@ -492,6 +501,10 @@ fn ingest_benches(all: &[SignedReceipt]) {
                 rate
             });
             println!("ingest.{kind}.{mode}.{threads}_cores: {rate:.0} receipts/s");
+            println!(
+                "ingest.{kind}.{mode}.share_of_ceiling: {:.0} %",
+                100.0 * rate / ceiling
+            );
             if let Some(name) = pg {
                 psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
