@@ -9,6 +9,8 @@
 //!   successes), for one range at a time or a whole span.
 //! - [`follow`]: following ranges of blocks through reorganisations — the checkpoint and
 //!   parent-hash checks, a window of recent block hashes and the common ancestor to unwind to.
+//! - [`views`]: view reads at one block, many at a time, batched through Multicall3 where the
+//!   chain has it.
 //!
 //! What a follower *does* with the logs (the indexer's tables, the relayer's in-memory state)
 //! stays with it; this crate reads the chain and says when to execute and when to unwind.
@@ -17,8 +19,10 @@ pub mod backoff;
 pub mod follow;
 pub mod range;
 pub mod rpc;
+pub mod views;
 
 pub use backoff::Backoff;
 pub use follow::{BlockRef, Checkpoint, FollowError, Follower, Head, Next, Polled, Range};
 pub use range::{AdaptiveRange, Fetched, RangeConfig};
 pub use rpc::{classify, classify_contract, RpcErrorKind};
+pub use views::{ViewError, Views};

@@ -8,6 +8,7 @@ import {RevenuePoolFactory} from "../src/RevenuePoolFactory.sol";
 import {RoyaltyStreams} from "../src/RoyaltyStreams.sol";
 import {TrainingEscrow} from "../src/TrainingEscrow.sol";
 import {MockERC20} from "../test/mocks/MockERC20.sol";
+import {DevnetMulticall3} from "./DevnetMulticall3.sol";
 
 /// @notice Deploys the Fairtrain suite to any RPC URL and writes `deployments/<chainId>.json`.
 ///
@@ -20,6 +21,10 @@ import {MockERC20} from "../test/mocks/MockERC20.sol";
 ///   (31337), a test stablecoin "fUSD" (6 decimals, open mint, EIP-2612) is deployed and allowed.
 ///   The deployer must be the owner for tokens to be allowed here; otherwise the owner allows
 ///   them later with `setTokenAllowed`.
+///
+/// On a local chain (31337) without Multicall3 at its usual address, the script puts it there
+/// (`anvil_setCode`), as every public chain has it: the indexer and the CLI batch view reads
+/// through it.
 ///
 /// The streams contract and the pool factory are deployed after the escrow and the payment
 /// tokens, so that the addresses of the earlier contracts do not change; the deployer then sets
@@ -46,6 +51,18 @@ contract Deploy is Script {
         uint40 window = uint40(vm.envOr("CLAIM_WINDOW", uint256(7 days)));
         address[] memory tokens = vm.envOr("PAYMENT_TOKENS", ",", new address[](0));
 
+        if (block.chainid == 31_337 && DevnetMulticall3.ADDRESS.code.length == 0) {
+            vm.rpc(
+                "anvil_setCode",
+                string.concat(
+                    '["',
+                    vm.toString(DevnetMulticall3.ADDRESS),
+                    '","',
+                    vm.toString(DevnetMulticall3.RUNTIME),
+                    '"]'
+                )
+            );
+        }
         d.startBlock = block.number;
         vm.startBroadcast(key);
         d.licenseNFT = new LicenseNFT();

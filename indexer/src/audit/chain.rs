@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use alloy::{eips::BlockId, primitives::Address, providers::DynProvider};
+use fairtrain_chain::Views;
 use fairtrain_protocol::{batch::BatchData, bindings::TrainingEscrow};
-use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{
     checks::{AtCommit, Committed, KeyWindow, LineAtCommit},
@@ -20,30 +20,10 @@ fn rpc(e: impl std::fmt::Display) -> Error {
     Error::rpc("eth_call", e)
 }
 
-/// View calls in flight at once: the reads of a batch of thousands of receipts overlap instead
-/// of waiting for each other (one round trip each), without flooding the node.
-const PARALLEL_CALLS: usize = 16;
-
-/// Reads `read(key)` for every key, [`PARALLEL_CALLS`] at a time.
-async fn read_all<K, V, F, Fut>(keys: Vec<K>, read: F) -> Result<HashMap<K, V>>
-where
-    K: Eq + std::hash::Hash + Clone,
-    F: Fn(K) -> Fut,
-    Fut: std::future::Future<Output = Result<V>>,
-{
-    stream::iter(keys)
-        .map(|key| {
-            let call = read(key.clone());
-            async move { Ok::<_, Error>((key, call.await?)) }
-        })
-        .buffer_unordered(PARALLEL_CALLS)
-        .try_collect()
-        .await
-}
-
 /// The chain state at `batch`'s commit for the receipts of `doc` (which recover to `signers`),
 /// given the relayer's `lines` at the commit: each signing key's window, each acceptance and
-/// each usage key's settled count, read once per key with calls at the commit's block.
+/// each usage key's settled count, read once per key at the commit's block ([`Views`]: through
+/// Multicall3 where the chain has it).
 pub(crate) async fn at_commit(
     db: &Db,
     provider: &DynProvider,
@@ -53,8 +33,9 @@ pub(crate) async fn at_commit(
     signers: &[Option<Address>],
     lines: &HashMap<(String, String), LineAtCommit>,
 ) -> Result<AtCommit> {
-    let at = BlockId::number(batch.block_number);
-    let escrow = TrainingEscrow::new(escrow, provider.clone());
+    let views = Views::at(provider, BlockId::number(batch.block_number))
+        .await
+        .map_err(rpc)?;
     // Signing keys, and each usage key with the acceptance it is charged under (a usage key
     // hashes the payer, license and terms, so it names one acceptance).
     let (mut key_set, mut usage_set) = (HashSet::new(), HashMap::new());
@@ -67,45 +48,53 @@ pub(crate) async fn at_commit(
             .entry(r.usage_key())
             .or_insert((r.payer, r.licenseId, r.termsId));
     }
-    let escrow = &escrow;
-    let keys = read_all(
-        key_set.into_iter().collect(),
-        |(payer, signer)| async move {
-            let k = escrow
-                .signerOf(payer, signer)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(KeyWindow {
+    let keys = views
+        .read_all(
+            key_set
+                .into_iter()
+                .map(|(payer, signer)| {
+                    let call = TrainingEscrow::signerOfCall { payer, signer };
+                    ((payer, signer), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?
+        .into_iter()
+        .map(|(key, k)| {
+            let window = KeyWindow {
                 registered_at: k.registeredAt.to::<u64>(),
                 revoked_at: k.revokedAt.to::<u64>(),
-            })
-        },
-    )
-    .await?;
+            };
+            (key, window)
+        })
+        .collect();
     let acceptance_set: HashSet<_> = usage_set.values().copied().collect();
-    let acceptances = read_all(
-        acceptance_set.into_iter().collect(),
-        |(payer, license, terms)| async move {
-            escrow
-                .acceptance(payer, license, terms)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)
-        },
-    )
-    .await?;
-    let settled = read_all(usage_set.keys().copied().collect(), |key| async move {
-        escrow
-            .settledSamples(key)
-            .block(at)
-            .call()
-            .await
-            .map_err(rpc)
-    })
-    .await?;
+    let acceptances = views
+        .read_all(
+            acceptance_set
+                .into_iter()
+                .map(|(payer, license_id, terms_id)| {
+                    let call = TrainingEscrow::acceptanceCall {
+                        payer,
+                        licenseId: license_id,
+                        termsId: terms_id,
+                    };
+                    ((payer, license_id, terms_id), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    let settled = views
+        .read_all(
+            usage_set
+                .keys()
+                .map(|&key| (key, escrow, TrainingEscrow::settledSamplesCall { key }))
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
     let mut earlier = HashMap::new();
     for (key, acceptance_key) in &usage_set {
         let token = acceptances[acceptance_key].token;
