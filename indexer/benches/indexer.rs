@@ -396,6 +396,48 @@ async fn dashboard_at_scale(
     }
 }
 
+/// A clean reconciliation of everything indexed, timed with the chain's Multicall3 (bulk reads
+/// batched, 256 a call) and without it (its code removed: every read its own `eth_call`, 16 in
+/// flight). Multicall3 is put back at the end.
+async fn reconcile_both_ways(chain: &Chain, db: &Db) {
+    use fairtrain_chain::views::MULTICALL3;
+    let code = chain.provider.get_code_at(MULTICALL3).await.unwrap();
+    for (name, code_now) in [("multicall", code.clone()), ("call_by_call", Bytes::new())] {
+        // Reconciliation reads at the indexed checkpoint: move it past the change.
+        chain
+            .rpc("anvil_setCode", serde_json::json!([MULTICALL3, code_now]))
+            .await;
+        chain.rpc("anvil_mine", serde_json::json!([1])).await;
+        Indexer::new(
+            chain.provider.clone(),
+            db.clone(),
+            chain.deployment.clone(),
+            SyncConfig::default(),
+        )
+        .await
+        .unwrap()
+        .sync_to_head()
+        .await
+        .unwrap();
+        let start = Instant::now();
+        let report =
+            fairtrain_indexer::reconcile::reconcile(db, &chain.provider, &chain.deployment)
+                .await
+                .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert!(report.is_clean(), "{report}");
+        print(&format!("reconcile_{name}_s"), secs, "s");
+        print(
+            &format!("reconcile_{name}_checks"),
+            report.checks as f64,
+            "checks",
+        );
+    }
+    chain
+        .rpc("anvil_setCode", serde_json::json!([MULTICALL3, code]))
+        .await;
+}
+
 #[tokio::main]
 async fn main() {
     let mints = env("BENCH_MINTS", 50_000);
@@ -420,7 +462,8 @@ async fn main() {
     assert_eq!(n, events);
     print("rpc_only_events_per_s", n as f64 / secs, "events/s");
 
-    let _sqlite = backfill(&chain, Backend::Sqlite, events).await;
+    let sqlite = backfill(&chain, Backend::Sqlite, events).await;
+    reconcile_both_ways(&chain, &sqlite.1).await;
     let _postgres = backfill(&chain, Backend::Postgres, events).await;
 
     let settlements = env("BENCH_SETTLEMENTS", 1_000_000);

@@ -22,6 +22,13 @@ pub(super) fn view<T: ToString>(read: impl Future<Output = Result<T>> + Send + '
     async move { Ok(read.await?.to_string()) }.boxed()
 }
 
+/// A chain value already read (in bulk, through [`fairtrain_chain::Views`]), as a chain read.
+pub(super) fn ready<T: Send + 'static>(
+    value: T,
+) -> impl Future<Output = Result<T>> + Send + 'static {
+    futures::future::ready(Ok(value))
+}
+
 /// One comparison: the indexed value of `what` against a chain view.
 pub(super) struct Comparison {
     what: String,

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, U256};
-use fairtrain_protocol::bindings::IERC20Permit;
+use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, TrainingEscrow};
 
 use super::{
-    compare::{comparison, rpc, view, Checks},
+    compare::{comparison, ready, rpc, view, Checks},
     rows, Chain,
 };
 use crate::{
@@ -94,22 +94,41 @@ pub(super) async fn licenses(db: &Db, chain: &Chain, checks: &mut Checks) -> Res
     checks.compare("totalMinted()", licenses.len(), async move {
         n.totalMinted().block(at).call().await.map_err(rpc)
     });
-    for (id, creator, holder, terms_id, version) in licenses {
-        let n = chain.nft.clone();
+    let mut ids = Vec::with_capacity(licenses.len());
+    for (id, ..) in &licenses {
+        let tid: U256 = id
+            .parse()
+            .map_err(|e| Error::Stored(format!("license id {id}: {e}")))?;
+        ids.push(tid);
+    }
+    let nft = *chain.nft.address();
+    let owners = chain
+        .views
+        .read_all(
+            ids.iter()
+                .map(|&tid| (tid, nft, LicenseNFT::ownerOfCall { tokenId: tid }))
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    let records = chain
+        .views
+        .read_all(
+            ids.iter()
+                .map(|&tid| (tid, nft, LicenseNFT::licenseCall { licenseId: tid }))
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((id, creator, holder, terms_id, version), tid) in licenses.into_iter().zip(ids) {
         let indexed =
             format!("holder {holder} creator {creator} terms {terms_id} version {version}");
-        let what = format!("license({id})");
-        checks.compare(what, indexed, async move {
-            let tid: U256 = id
-                .parse()
-                .map_err(|e| Error::Stored(format!("license id {id}: {e}")))?;
-            let owner = n.ownerOf(tid).block(at).call().await.map_err(rpc)?;
-            let rec = n.license(tid).block(at).call().await.map_err(rpc)?;
-            Ok(format!(
-                "holder {owner:#x} creator {:#x} terms {} version {}",
-                rec.creator, rec.termsId, rec.version
-            ))
-        });
+        let rec = &records[&tid];
+        let on_chain = format!(
+            "holder {:#x} creator {:#x} terms {} version {}",
+            owners[&tid], rec.creator, rec.termsId, rec.version
+        );
+        checks.compare(format!("license({id})"), indexed, ready(on_chain));
     }
     Ok(())
 }
@@ -279,25 +298,41 @@ pub(super) async fn acceptances(db: &Db, chain: &Chain, checks: &mut Checks) -> 
          chargeable_from FROM acceptances",
     )
     .await?;
-    for (payer, license, terms, token, price, max, expires, from) in acceptances {
+    let mut keys = Vec::with_capacity(acceptances.len());
+    for (payer, license, terms, ..) in &acceptances {
+        let lid: U256 = license
+            .parse()
+            .map_err(|e| Error::Stored(format!("license id {license}: {e}")))?;
+        keys.push((parse_addr(payer)?, lid, *terms as u64));
+    }
+    let escrow = *chain.escrow.address();
+    let on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(payer, license_id, terms_id)| {
+                    let call = TrainingEscrow::acceptanceCall {
+                        payer,
+                        licenseId: license_id,
+                        termsId: terms_id,
+                    };
+                    ((payer, license_id, terms_id), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((payer, license, terms, token, price, max, expires, from), key) in
+        acceptances.into_iter().zip(keys)
+    {
         let what = format!("acceptance({payer}, {license}, {terms})");
         let indexed = format!("{token} {price} {max} {expires} {from}");
-        let (e, at) = (chain.escrow.clone(), chain.at);
-        checks.compare(what, indexed, async move {
-            let lid: U256 = license
-                .parse()
-                .map_err(|e| Error::Stored(format!("license id {license}: {e}")))?;
-            let a = e
-                .acceptance(parse_addr(&payer)?, lid, terms as u64)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(format!(
-                "{:#x} {} {} {} {}",
-                a.token, a.pricePerSample, a.maxSamples, a.expiresAt, a.chargeableFrom
-            ))
-        });
+        let a = &on_chain[&key];
+        let chain_value = format!(
+            "{:#x} {} {} {} {}",
+            a.token, a.pricePerSample, a.maxSamples, a.expiresAt, a.chargeableFrom
+        );
+        checks.compare(what, indexed, ready(chain_value));
     }
     Ok(())
 }
@@ -306,18 +341,26 @@ pub(super) async fn acceptances(db: &Db, chain: &Chain, checks: &mut Checks) -> 
 pub(super) async fn signers(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
     let signers: Vec<(String, String, i64)> =
         rows(db, "SELECT payer, signer, revoked_at FROM signers").await?;
-    for (payer, signer, revoked) in signers {
+    let mut keys = Vec::with_capacity(signers.len());
+    for (payer, signer, _) in &signers {
+        keys.push((parse_addr(payer)?, parse_addr(signer)?));
+    }
+    let escrow = *chain.escrow.address();
+    let on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(payer, signer)| {
+                    let call = TrainingEscrow::signerOfCall { payer, signer };
+                    ((payer, signer), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((payer, signer, revoked), key) in signers.into_iter().zip(keys) {
         let what = format!("signerOf({payer}, {signer}).revokedAt");
-        let (e, at) = (chain.escrow.clone(), chain.at);
-        checks.compare(what, revoked, async move {
-            let s = e
-                .signerOf(parse_addr(&payer)?, parse_addr(&signer)?)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(s.revokedAt)
-        });
+        checks.compare(what, revoked, ready(on_chain[&key].revokedAt));
     }
     Ok(())
 }
@@ -329,15 +372,26 @@ pub(super) async fn settled_samples(db: &Db, chain: &Chain, checks: &mut Checks)
         "SELECT usage_key, MAX(cumulative_samples) FROM settlements GROUP BY usage_key",
     )
     .await?;
-    for (key, cumulative) in settled {
-        let (e, at) = (chain.escrow.clone(), chain.at);
-        checks.compare(format!("settledSamples({key})"), cumulative, async move {
-            e.settledSamples(parse_word(&key)?)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)
-        });
+    let mut keys = Vec::with_capacity(settled.len());
+    for (key, _) in &settled {
+        keys.push(parse_word(key)?);
+    }
+    let escrow = *chain.escrow.address();
+    let on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&key| (key, escrow, TrainingEscrow::settledSamplesCall { key }))
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((key, cumulative), word) in settled.into_iter().zip(keys) {
+        checks.compare(
+            format!("settledSamples({key})"),
+            cumulative,
+            ready(on_chain[&word]),
+        );
     }
     Ok(())
 }

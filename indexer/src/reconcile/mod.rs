@@ -25,6 +25,7 @@ mod pools;
 mod streams;
 
 use alloy::{eips::BlockId, providers::DynProvider};
+use fairtrain_chain::Views;
 use fairtrain_protocol::bindings::{LicenseNFT, TrainingEscrow};
 use serde::Serialize;
 
@@ -66,6 +67,8 @@ pub(crate) struct Chain {
     escrow: TrainingEscrow::TrainingEscrowInstance<DynProvider>,
     nft: LicenseNFT::LicenseNFTInstance<DynProvider>,
     at: BlockId,
+    /// Bulk reads at `at` (licenses, acceptances, signers, settled counts: what grows with use).
+    views: Views,
 }
 
 async fn rows<T>(db: &Db, sql: &'static str) -> Result<Vec<T>>
@@ -80,11 +83,13 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
     let cp = raw::checkpoint(db)
         .await?
         .ok_or_else(|| Error::invalid("reconcile", "nothing indexed yet"))?;
+    let at = BlockId::number(cp.number);
     let chain = Chain {
         provider: provider.clone(),
         escrow: TrainingEscrow::new(deployment.training_escrow, provider.clone()),
         nft: LicenseNFT::new(deployment.license_nft, provider.clone()),
-        at: BlockId::number(cp.number),
+        at,
+        views: Views::at(provider, at).await.map_err(compare::rpc)?,
     };
     let mut checks = Checks::default();
     escrow::params(db, &chain, &mut checks).await?;

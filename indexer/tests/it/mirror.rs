@@ -308,15 +308,36 @@ async fn reconcile_reports_differences(backend: Backend) {
         .execute(&db.pool)
         .await
         .unwrap();
+    // A value read in bulk through Multicall3 (every signing key of every payer).
+    sqlx::query("UPDATE signers SET revoked_at = 5")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let report = reconcile(&db, &chain.provider, &chain.deployment)
         .await
         .unwrap();
     let what: Vec<&str> = report.differences.iter().map(|d| d.what.as_str()).collect();
-    assert_eq!(report.differences.len(), 4, "{report}");
+    let signers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signers")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(signers > 0);
+    assert_eq!(report.differences.len(), 4 + signers as usize, "{report}");
     assert!(what[0].starts_with("availableBalance("), "{report}");
     assert!(what[1].starts_with("balanceOf(escrow)"), "{report}");
     assert!(what[2].starts_with("creditLine("), "{report}");
     assert_eq!(what[3], "license(2)", "{report}");
+    for (d, what) in report.differences[4..].iter().zip(&what[4..]) {
+        assert!(
+            what.starts_with("signerOf(") && what.ends_with(".revokedAt"),
+            "{report}"
+        );
+        assert_eq!(
+            (d.indexed.as_str(), d.chain.as_str()),
+            ("5", "0"),
+            "{report}"
+        );
+    }
     assert_eq!(report.differences[0].indexed, "1");
     assert_eq!(report.differences[0].chain, "1000000000");
     assert!(
