@@ -13,6 +13,8 @@
 //! - [`derive`]: applying events in order to the derived tables, and rebuilding them.
 //! - [`sync`]: backfill in adaptive ranges, following the head, reorganisations.
 //! - [`reconcile`]: comparing derived state with the contracts' views.
+//! - `reads`: the escrow's per-key views (acceptances, signing keys, settled counts) read in
+//!   bulk at one block, for the audit and the reconciliation.
 //! - [`fetch`]: fetching published batch data (HTTP(S), IPFS through a gateway): the one
 //!   fetcher, `fairtrain_protocol::fetch`.
 //! - [`audit`]: auditing a batch against its published data and the chain: the report, the
@@ -35,6 +37,7 @@ pub mod export;
 pub use fairtrain_protocol::fetch;
 pub mod query;
 pub mod raw;
+mod reads;
 pub mod reconcile;
 pub mod sync;
 pub mod units;

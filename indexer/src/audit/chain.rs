@@ -8,13 +8,13 @@ use std::collections::{HashMap, HashSet};
 
 use alloy::{eips::BlockId, primitives::Address, providers::DynProvider};
 use fairtrain_chain::Views;
-use fairtrain_protocol::{batch::BatchData, bindings::TrainingEscrow};
+use fairtrain_protocol::batch::BatchData;
 
 use super::{
     checks::{AtCommit, Committed, KeyWindow, LineAtCommit},
     store,
 };
-use crate::{Db, Error, Result};
+use crate::{reads, Db, Error, Result};
 
 fn rpc(e: impl std::fmt::Display) -> Error {
     Error::rpc("eth_call", e)
@@ -48,18 +48,8 @@ pub(crate) async fn at_commit(
             .entry(r.usage_key())
             .or_insert((r.payer, r.licenseId, r.termsId));
     }
-    let keys = views
-        .read_all(
-            key_set
-                .into_iter()
-                .map(|(payer, signer)| {
-                    let call = TrainingEscrow::signerOfCall { payer, signer };
-                    ((payer, signer), escrow, call)
-                })
-                .collect(),
-        )
-        .await
-        .map_err(rpc)?
+    let keys = reads::signers(&views, escrow, key_set)
+        .await?
         .into_iter()
         .map(|(key, k)| {
             let window = KeyWindow {
@@ -70,31 +60,8 @@ pub(crate) async fn at_commit(
         })
         .collect();
     let acceptance_set: HashSet<_> = usage_set.values().copied().collect();
-    let acceptances = views
-        .read_all(
-            acceptance_set
-                .into_iter()
-                .map(|(payer, license_id, terms_id)| {
-                    let call = TrainingEscrow::acceptanceCall {
-                        payer,
-                        licenseId: license_id,
-                        termsId: terms_id,
-                    };
-                    ((payer, license_id, terms_id), escrow, call)
-                })
-                .collect(),
-        )
-        .await
-        .map_err(rpc)?;
-    let settled = views
-        .read_all(
-            usage_set
-                .keys()
-                .map(|&key| (key, escrow, TrainingEscrow::settledSamplesCall { key }))
-                .collect(),
-        )
-        .await
-        .map_err(rpc)?;
+    let acceptances = reads::acceptances(&views, escrow, acceptance_set).await?;
+    let settled = reads::settled(&views, escrow, usage_set.keys().copied()).await?;
     let mut earlier = HashMap::new();
     for (key, acceptance_key) in &usage_set {
         let token = acceptances[acceptance_key].token;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, U256};
-use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, TrainingEscrow};
+use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT};
 
 use super::{
     compare::{comparison, ready, rpc, view, Checks},
@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     derive::LineRow,
+    reads,
     units::{parse_addr, parse_amount, parse_word},
     Db, Error, Result,
 };
@@ -305,23 +306,8 @@ pub(super) async fn acceptances(db: &Db, chain: &Chain, checks: &mut Checks) -> 
             .map_err(|e| Error::Stored(format!("license id {license}: {e}")))?;
         keys.push((parse_addr(payer)?, lid, *terms as u64));
     }
-    let escrow = *chain.escrow.address();
-    let on_chain = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&(payer, license_id, terms_id)| {
-                    let call = TrainingEscrow::acceptanceCall {
-                        payer,
-                        licenseId: license_id,
-                        termsId: terms_id,
-                    };
-                    ((payer, license_id, terms_id), escrow, call)
-                })
-                .collect(),
-        )
-        .await
-        .map_err(rpc)?;
+    let on_chain =
+        reads::acceptances(&chain.views, *chain.escrow.address(), keys.iter().copied()).await?;
     for ((payer, license, terms, token, price, max, expires, from), key) in
         acceptances.into_iter().zip(keys)
     {
@@ -345,19 +331,8 @@ pub(super) async fn signers(db: &Db, chain: &Chain, checks: &mut Checks) -> Resu
     for (payer, signer, _) in &signers {
         keys.push((parse_addr(payer)?, parse_addr(signer)?));
     }
-    let escrow = *chain.escrow.address();
-    let on_chain = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&(payer, signer)| {
-                    let call = TrainingEscrow::signerOfCall { payer, signer };
-                    ((payer, signer), escrow, call)
-                })
-                .collect(),
-        )
-        .await
-        .map_err(rpc)?;
+    let on_chain =
+        reads::signers(&chain.views, *chain.escrow.address(), keys.iter().copied()).await?;
     for ((payer, signer, revoked), key) in signers.into_iter().zip(keys) {
         let what = format!("signerOf({payer}, {signer}).revokedAt");
         checks.compare(what, revoked, ready(on_chain[&key].revokedAt));
@@ -376,16 +351,8 @@ pub(super) async fn settled_samples(db: &Db, chain: &Chain, checks: &mut Checks)
     for (key, _) in &settled {
         keys.push(parse_word(key)?);
     }
-    let escrow = *chain.escrow.address();
-    let on_chain = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&key| (key, escrow, TrainingEscrow::settledSamplesCall { key }))
-                .collect(),
-        )
-        .await
-        .map_err(rpc)?;
+    let on_chain =
+        reads::settled(&chain.views, *chain.escrow.address(), keys.iter().copied()).await?;
     for ((key, cumulative), word) in settled.into_iter().zip(keys) {
         checks.compare(
             format!("settledSamples({key})"),
