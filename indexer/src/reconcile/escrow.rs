@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, U256};
-use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT};
+use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, TrainingEscrow};
 
 use super::{
     compare::{comparison, ready, rpc, view, Checks},
@@ -148,8 +148,47 @@ pub(super) async fn credit_lines(
          reduction_effective_at FROM credit_lines",
     )
     .await?;
+    let mut keys = Vec::with_capacity(lines.len());
+    for (payer, relayer, token, ..) in &lines {
+        keys.push((parse_addr(payer)?, parse_addr(relayer)?, parse_addr(token)?));
+    }
+    let escrow = *chain.escrow.address();
+    let on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(payer, relayer, token)| {
+                    let call = TrainingEscrow::creditLineCall {
+                        payer,
+                        relayer,
+                        token,
+                    };
+                    ((payer, relayer, token), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    let reductions = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(payer, relayer, token)| {
+                    let call = TrainingEscrow::creditReductionCall {
+                        payer,
+                        relayer,
+                        token,
+                    };
+                    ((payer, relayer, token), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
     let mut sums = LineSums::new();
-    for (payer, relayer, token, credit, reserved, fees, until, reduction, effective) in lines {
+    for ((payer, relayer, token, credit, reserved, fees, until, reduction, effective), key) in
+        lines.into_iter().zip(keys)
+    {
         let (c, r, f) = (
             parse_amount(&credit)?,
             parse_amount(&reserved)?,
@@ -159,39 +198,23 @@ pub(super) async fn credit_lines(
         let sum = sums.entry((payer.clone(), token.clone())).or_default();
         sum.0 += r;
         sum.1 += c;
-        let (p, l, t) = (
-            parse_addr(&payer)?,
-            parse_addr(&relayer)?,
-            parse_addr(&token)?,
+        let line = &on_chain[&key];
+        let line = format!(
+            "credit {} reserved {} fees {} reservedUntil {}",
+            line.credit, line.reserved, line.fees, line.reservedUntil
         );
-        let (e, at) = (chain.escrow.clone(), chain.at);
-        let line = view(async move {
-            let c = e.creditLine(p, l, t).block(at).call().await.map_err(rpc)?;
-            Ok(format!(
-                "credit {} reserved {} fees {} reservedUntil {}",
-                c.credit, c.reserved, c.fees, c.reservedUntil
-            ))
-        });
-        let e = chain.escrow.clone();
-        let reduction_view = view(async move {
-            let r = e
-                .creditReduction(p, l, t)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(format!("{} {}", r.amount, r.effectiveAt))
-        });
+        let pending = &reductions[&key];
+        let pending = format!("{} {}", pending.amount, pending.effectiveAt);
         checks.compare_in_turn(vec![
             comparison(
                 format!("creditLine({payer}, {relayer}, {token})"),
                 format!("credit {credit} reserved {reserved} fees {fees} reservedUntil {until}"),
-                line,
+                view(ready(line)),
             ),
             comparison(
                 format!("creditReduction({payer}, {relayer}, {token})"),
                 format!("{reduction} {effective}"),
-                reduction_view,
+                view(ready(pending)),
             ),
         ]);
     }
@@ -221,7 +244,36 @@ pub(super) async fn balances(
         .into_iter()
         .map(|(p, t, a, u, l)| ((p, t), (a, u, l)))
         .collect();
-    for (payer, token, available, reserved, credit) in balances {
+    let mut keys = Vec::with_capacity(balances.len());
+    for (payer, token, ..) in &balances {
+        keys.push((parse_addr(payer)?, parse_addr(token)?));
+    }
+    let escrow = *chain.escrow.address();
+    let available_on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(payer, token)| {
+                    let call = TrainingEscrow::availableBalanceCall { payer, token };
+                    ((payer, token), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    let withdrawals_on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(payer, token)| {
+                    let call = TrainingEscrow::pendingWithdrawalCall { payer, token };
+                    ((payer, token), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((payer, token, available, reserved, credit), key) in balances.into_iter().zip(keys) {
         *held.entry(token.clone()).or_default() += parse_amount(&available)?;
         let sums = lines
             .get(&(payer.clone(), token.clone()))
@@ -233,30 +285,18 @@ pub(super) async fn balances(
         }
         let pending = withdrawals.get(&(payer.clone(), token.clone())).cloned();
         let indexed = pending.map_or("0 0 0".to_owned(), |(a, u, l)| format!("{a} {u} {l}"));
-        let (p, t) = (parse_addr(&payer)?, parse_addr(&token)?);
-        let (e, at) = (chain.escrow.clone(), chain.at);
-        let available_view =
-            view(async move { e.availableBalance(p, t).block(at).call().await.map_err(rpc) });
-        let e = chain.escrow.clone();
-        let withdrawal_view = view(async move {
-            let w = e
-                .pendingWithdrawal(p, t)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(format!("{} {} {}", w.amount, w.unlockAt, w.lapsesAt))
-        });
+        let w = &withdrawals_on_chain[&key];
+        let withdrawal = format!("{} {} {}", w.amount, w.unlockAt, w.lapsesAt);
         checks.compare_in_turn(vec![
             comparison(
                 format!("availableBalance({payer}, {token})"),
                 &available,
-                available_view,
+                view(ready(available_on_chain[&key])),
             ),
             comparison(
                 format!("pendingWithdrawal({payer}, {token})"),
                 indexed,
-                withdrawal_view,
+                view(ready(withdrawal)),
             ),
         ]);
     }
@@ -270,22 +310,29 @@ pub(super) async fn reservations(db: &Db, chain: &Chain, checks: &mut Checks) ->
         "SELECT root, payer, token, relayer, expires_at FROM reservations",
     )
     .await?;
-    for (root, payer, token, relayer, expires_at) in reservations {
+    let mut keys = Vec::with_capacity(reservations.len());
+    for (root, payer, token, ..) in &reservations {
+        keys.push((parse_word(root)?, parse_addr(payer)?, parse_addr(token)?));
+    }
+    let escrow = *chain.escrow.address();
+    let on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(root, payer, token)| {
+                    let call = TrainingEscrow::reservationCall { root, payer, token };
+                    ((root, payer, token), escrow, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((root, payer, token, relayer, expires_at), key) in reservations.into_iter().zip(keys) {
         let what = format!("reservation({root}, {payer}, {token})");
         let indexed = format!("relayer {relayer} expiresAt {expires_at}");
-        let (e, at) = (chain.escrow.clone(), chain.at);
-        checks.compare(what, indexed, async move {
-            let r = e
-                .reservation(parse_word(&root)?, parse_addr(&payer)?, parse_addr(&token)?)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(format!(
-                "relayer {:#x} expiresAt {}",
-                r.relayer, r.expiresAt
-            ))
-        });
+        let r = &on_chain[&key];
+        let chain_value = format!("relayer {:#x} expiresAt {}", r.relayer, r.expiresAt);
+        checks.compare(what, indexed, ready(chain_value));
     }
     Ok(())
 }

@@ -67,7 +67,8 @@ pub(crate) struct Chain {
     escrow: TrainingEscrow::TrainingEscrowInstance<DynProvider>,
     nft: LicenseNFT::LicenseNFTInstance<DynProvider>,
     at: BlockId,
-    /// Bulk reads at `at` (licenses, acceptances, signers, settled counts: what grows with use).
+    /// Bulk reads at `at` of what grows with use (licenses, credit lines, balances, reservations,
+    /// acceptances, signers, settled counts).
     views: Views,
 }
 
