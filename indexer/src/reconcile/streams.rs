@@ -7,7 +7,7 @@ use alloy::primitives::{Address, U256};
 use fairtrain_protocol::bindings::{IERC20Permit, RoyaltyStreams};
 
 use super::{
-    compare::{comparison, rpc, view, Checks},
+    compare::{comparison, ready, rpc, view, Checks},
     rows, Chain,
 };
 use crate::{
@@ -25,15 +25,45 @@ pub(super) async fn streams(
     time: u64,
     checks: &mut Checks,
 ) -> Result<()> {
-    let contract = RoyaltyStreams::new(address, chain.provider.clone());
     type StreamRow = (String, String, String, String, i64, i64, String);
     let streams = rows::<StreamRow>(
         db,
         "SELECT stream_id, balance, rate, status, anchor, end_at, credited_base FROM streams",
     )
     .await?;
-    let at = chain.at;
-    for (id, balance, rate, status, anchor, end_at, base) in streams {
+    let mut ids = Vec::with_capacity(streams.len());
+    for (id, ..) in &streams {
+        let n: U256 = id
+            .parse()
+            .map_err(|e| Error::Stored(format!("stream id {id:?}: {e}")))?;
+        ids.push(n);
+    }
+    let views = &chain.views;
+    let records = views
+        .read_all(per_stream(&ids, address, |id| {
+            RoyaltyStreams::getStreamCall { streamId: id }
+        }))
+        .await
+        .map_err(rpc)?;
+    let states = views
+        .read_all(per_stream(&ids, address, |id| {
+            RoyaltyStreams::stateOfCall { streamId: id }
+        }))
+        .await
+        .map_err(rpc)?;
+    let withdrawable = views
+        .read_all(per_stream(&ids, address, |id| {
+            RoyaltyStreams::withdrawableAmountOfCall { streamId: id }
+        }))
+        .await
+        .map_err(rpc)?;
+    let debts = views
+        .read_all(per_stream(&ids, address, |id| {
+            RoyaltyStreams::uncoveredDebtOfCall { streamId: id }
+        }))
+        .await
+        .map_err(rpc)?;
+    for ((id, balance, rate, status, anchor, end_at, base), n) in streams.into_iter().zip(ids) {
         let accrual = Accrual {
             status: status.clone(),
             rate: parse_amount(&rate)?,
@@ -43,36 +73,19 @@ pub(super) async fn streams(
             credited_base: parse_amount(&base)?,
         };
         let now = accrual.state_at(time as i64);
-        let n: U256 = id
-            .parse()
-            .map_err(|e| Error::Stored(format!("stream id {id:?}: {e}")))?;
-        let s = contract.clone();
-        let record = view(async move {
-            let chain = s.getStream(n).block(at).call().await.map_err(rpc)?;
-            let chain_status = match chain.status {
-                1 => "active",
-                2 => "paused",
-                3 => "cancelled",
-                _ => "null",
-            };
-            Ok(format!(
-                "{}, {}, {chain_status}",
-                chain.balance, chain.ratePerSecond
-            ))
-        });
-        let s = contract.clone();
-        let state = view(async move {
-            let state = s.stateOf(n).block(at).call().await.map_err(rpc)?;
-            let state = StreamState::from_chain(state).map_or("null", StreamState::as_str);
-            let withdrawable = s
-                .withdrawableAmountOf(n)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            let debt = s.uncoveredDebtOf(n).block(at).call().await.map_err(rpc)?;
-            Ok(format!("{state}, {withdrawable}, {debt}"))
-        });
+        let record = &records[&n];
+        let chain_status = match record.status {
+            1 => "active",
+            2 => "paused",
+            3 => "cancelled",
+            _ => "null",
+        };
+        let record = format!(
+            "{}, {}, {chain_status}",
+            record.balance, record.ratePerSecond
+        );
+        let state = StreamState::from_chain(states[&n]).map_or("null", StreamState::as_str);
+        let state = format!("{state}, {}, {}", withdrawable[&n], debts[&n]);
         let computed = format!(
             "{}, {}, {}",
             now.state.as_str(),
@@ -83,16 +96,25 @@ pub(super) async fn streams(
             comparison(
                 format!("getStream({id}) balance, rate, status"),
                 format!("{balance}, {rate}, {status}"),
-                record,
+                view(ready(record)),
             ),
             comparison(
                 format!("stream {id}: stateOf, withdrawableAmountOf, uncoveredDebtOf"),
                 computed,
-                state,
+                view(ready(state)),
             ),
         ]);
     }
     Ok(())
+}
+
+/// One read of `call(id)` on the streams contract at `address` per stream id.
+fn per_stream<C>(
+    ids: &[U256],
+    address: Address,
+    call: impl Fn(U256) -> C,
+) -> Vec<(U256, Address, C)> {
+    ids.iter().map(|&id| (id, address, call(id))).collect()
 }
 
 /// What each holder is owed (`owedTo`), and per token the accounting identity
@@ -103,7 +125,6 @@ pub(super) async fn holdings(
     address: Address,
     checks: &mut Checks,
 ) -> Result<()> {
-    let contract = RoyaltyStreams::new(address, chain.provider.clone());
     let at = chain.at;
     let mut held: HashMap<String, U256> = HashMap::new();
     for (token, balance) in
@@ -113,17 +134,29 @@ pub(super) async fn holdings(
     }
     let payees: Vec<(String, String, String)> =
         rows(db, "SELECT holder, token, owed FROM stream_payees").await?;
-    for (holder, token, owed) in payees {
+    let mut keys = Vec::with_capacity(payees.len());
+    for (holder, token, _) in &payees {
+        keys.push((parse_addr(holder)?, parse_addr(token)?));
+    }
+    let owed_on_chain = chain
+        .views
+        .read_all(
+            keys.iter()
+                .map(|&(holder, token)| {
+                    let call = RoyaltyStreams::owedToCall {
+                        account: holder,
+                        token,
+                    };
+                    ((holder, token), address, call)
+                })
+                .collect(),
+        )
+        .await
+        .map_err(rpc)?;
+    for ((holder, token, owed), key) in payees.into_iter().zip(keys) {
         *held.entry(token.clone()).or_default() += parse_amount(&owed)?;
-        let s = contract.clone();
         let what = format!("owedTo({holder}, {token})");
-        checks.compare(what, owed, async move {
-            s.owedTo(parse_addr(&holder)?, parse_addr(&token)?)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)
-        });
+        checks.compare(what, owed, ready(owed_on_chain[&key]));
     }
     for (token, sum) in held {
         let provider = chain.provider.clone();
