@@ -4,17 +4,21 @@
 
 use std::collections::HashMap;
 
-use alloy::{primitives::U256, providers::DynProvider};
-use fairtrain_protocol::bindings::{pools::RevenuePool, RevenuePoolFactory};
+use alloy::primitives::{Address, U256};
+use fairtrain_protocol::bindings::{
+    pools::{Pools, RevenuePool},
+    RevenuePoolFactory,
+};
 
-use super::{compare::rpc, compare::Checks, rows, Chain};
+use super::{
+    compare::{ready, rpc, Checks},
+    rows, Chain,
+};
 use crate::{
     derive::pools::claimable,
     units::{parse_addr, parse_amount},
     Db, Deployment, Result,
 };
-
-type Pool = RevenuePool::RevenuePoolInstance<DynProvider>;
 
 /// A `pool_tokens` row: pool, token, acc_per_share, carry, distributed, claimed.
 type TokenRow = (String, String, String, String, String, String);
@@ -53,6 +57,7 @@ pub(super) async fn pools(
     let factory = deployment
         .revenue_pool_factory
         .map(|f| RevenuePoolFactory::new(f, chain.provider.clone()));
+    let on_chain = OnChain::read(chain, &tokens, &holders).await?;
 
     for (pool, from, manager, transferable, supply) in pools {
         let contract = RevenuePool::new(parse_addr(&pool)?, chain.provider.clone());
@@ -94,70 +99,150 @@ pub(super) async fn pools(
             .filter(|h| h.0 == pool)
             .map(|h| (h.1.clone(), h.2.clone()))
             .collect();
-        pool_holders(chain, checks, &contract, &pool, &shares);
+        pool_holders(checks, &on_chain, &pool, &shares)?;
         for token in tokens.iter().filter(|t| t.0 == pool) {
-            pool_token(chain, checks, &contract, token, &shares, &accounts)?;
+            pool_token(checks, &on_chain, token, &shares, &accounts)?;
         }
     }
     Ok(())
 }
 
+/// What the pools say, read in bulk at the reconciled block: each holder's shares, each token's
+/// state, and per holder and token what is claimable and the holder's account.
+struct OnChain {
+    shares: HashMap<(Address, Address), U256>,
+    tokens: HashMap<(Address, Address), Pools::TokenState>,
+    claimable: HashMap<(Address, Address, Address), U256>,
+    accounts: HashMap<(Address, Address, Address), Pools::Account>,
+}
+
+impl OnChain {
+    /// Reads, through [`Chain::views`], every holder's shares, every accepted token's state, and
+    /// for every holder of a pool and every token it accepts the claimable amount and account.
+    async fn read(
+        chain: &Chain,
+        tokens: &[TokenRow],
+        holders: &[(String, String, String)],
+    ) -> Result<Self> {
+        let mut pool_holders = Vec::with_capacity(holders.len());
+        for (pool, holder, _) in holders {
+            pool_holders.push((parse_addr(pool)?, parse_addr(holder)?));
+        }
+        let mut pool_tokens = Vec::with_capacity(tokens.len());
+        for (pool, token, ..) in tokens {
+            pool_tokens.push((parse_addr(pool)?, parse_addr(token)?));
+        }
+        let mut triples = Vec::new();
+        for &(pool, token) in &pool_tokens {
+            for &(p, holder) in &pool_holders {
+                if p == pool {
+                    triples.push((pool, holder, token));
+                }
+            }
+        }
+        let views = &chain.views;
+        let shares = views
+            .read_all(
+                pool_holders
+                    .iter()
+                    .map(|&(pool, account)| {
+                        (
+                            (pool, account),
+                            pool,
+                            RevenuePool::balanceOfCall { account },
+                        )
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(rpc)?;
+        let token_states = views
+            .read_all(
+                pool_tokens
+                    .iter()
+                    .map(|&(pool, token)| {
+                        ((pool, token), pool, RevenuePool::tokenStateCall { token })
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(rpc)?;
+        let claimable = views
+            .read_all(
+                triples
+                    .iter()
+                    .map(|&(pool, account, token)| {
+                        let call = RevenuePool::claimableCall { account, token };
+                        ((pool, account, token), pool, call)
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(rpc)?;
+        let accounts = views
+            .read_all(
+                triples
+                    .iter()
+                    .map(|&(pool, account, token)| {
+                        let call = RevenuePool::accountStateCall { account, token };
+                        ((pool, account, token), pool, call)
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(rpc)?;
+        Ok(Self {
+            shares,
+            tokens: token_states,
+            claimable,
+            accounts,
+        })
+    }
+}
+
 /// Each holder's shares (`balanceOf`) in `pool`.
 fn pool_holders(
-    chain: &Chain,
     checks: &mut Checks,
-    contract: &Pool,
+    on_chain: &OnChain,
     pool: &str,
     shares: &[(String, String)],
-) {
+) -> Result<()> {
+    let pool_address = parse_addr(pool)?;
     for (holder, held) in shares {
-        let (c, at, h) = (contract.clone(), chain.at, holder.clone());
+        let chain_shares = on_chain.shares[&(pool_address, parse_addr(holder)?)];
         checks.compare(
             format!("pool {pool}: balanceOf({holder})"),
             held,
-            async move {
-                c.balanceOf(parse_addr(&h)?)
-                    .block(at)
-                    .call()
-                    .await
-                    .map_err(rpc)
-            },
+            ready(chain_shares),
         );
     }
+    Ok(())
 }
 
 /// One accepted token of a pool: its `tokenState`, what each holder is owed (`claimable`, and
 /// the exact scaled amount `owedScaled + shares × (accPerShare − index)`), and Σ holders'
 /// claims against `paidOut`.
 fn pool_token(
-    chain: &Chain,
     checks: &mut Checks,
-    contract: &Pool,
+    on_chain: &OnChain,
     (pool, token, acc, carry, distributed, claimed): &TokenRow,
     shares: &[(String, String)],
     accounts: &Accounts,
 ) -> Result<()> {
-    let at = chain.at;
+    let (pool_address, token_address) = (parse_addr(pool)?, parse_addr(token)?);
+    let state = &on_chain.tokens[&(pool_address, token_address)];
     let indexed = format!(
         "accepted true, accPerShare {acc}, carry {carry}, received {distributed}, \
          paidOut {claimed}"
     );
-    let (c, t) = (contract.clone(), token.clone());
+    let chain_state = format!(
+        "accepted {}, accPerShare {}, carry {}, received {}, paidOut {}",
+        state.accepted, state.accPerShare, state.carry, state.received, state.paidOut
+    );
     checks.compare(
         format!("pool {pool}: tokenState({token})"),
         indexed,
-        async move {
-            let s = c
-                .tokenState(parse_addr(&t)?)
-                .block(at)
-                .call()
-                .await
-                .map_err(rpc)?;
-            Ok(format!(
-                "accepted {}, accPerShare {}, carry {}, received {}, paidOut {}",
-                s.accepted, s.accPerShare, s.carry, s.received, s.paidOut
-            ))
-        },
+        ready(chain_state),
     );
     let acc = parse_amount(acc)?;
     let mut claimed_sum = U256::ZERO;
@@ -171,17 +256,15 @@ fn pool_token(
         let (index, owed) = (parse_amount(&index)?, parse_amount(&owed)?);
         let total = owed + held * acc.saturating_sub(index);
         let indexed = format!("{}, scaled {total}", claimable(owed, held, acc, index));
-        let (c, t, h) = (contract.clone(), token.clone(), holder.clone());
+        let holder_address = parse_addr(holder)?;
+        let key = (pool_address, holder_address, token_address);
+        let account = &on_chain.accounts[&key];
+        let chain_shares = on_chain.shares[&(pool_address, holder_address)];
+        let scaled =
+            account.owedScaled + chain_shares * state.accPerShare.saturating_sub(account.index);
+        let chain_value = format!("{}, scaled {scaled}", on_chain.claimable[&key]);
         let what = format!("pool {pool}: claimable({holder}, {token})");
-        checks.compare(what, indexed, async move {
-            let (ta, ha) = (parse_addr(&t)?, parse_addr(&h)?);
-            let due = c.claimable(ha, ta).block(at).call().await.map_err(rpc)?;
-            let a = c.accountState(ha, ta).block(at).call().await.map_err(rpc)?;
-            let s = c.tokenState(ta).block(at).call().await.map_err(rpc)?;
-            let b = c.balanceOf(ha).block(at).call().await.map_err(rpc)?;
-            let scaled = a.owedScaled + b * s.accPerShare.saturating_sub(a.index);
-            Ok(format!("{due}, scaled {scaled}"))
-        });
+        checks.compare(what, indexed, ready(chain_value));
     }
     let what = format!("pool {pool}: Σ claimed by holders vs claimed ({token})");
     checks.mismatch_if(what, claimed_sum, claimed);
