@@ -6,6 +6,9 @@
 //! path is relative to that crate) and writes in [`Db::begin_write`] transactions.
 
 pub mod sql;
+pub mod value;
+
+pub use value::{Decimal, Hex};
 
 use std::{fmt, str::FromStr};
 

@@ -46,7 +46,6 @@ use crate::{
     pricing::PoolCounts,
     store::{
         batches::{self, NewBatch},
-        rows::parse,
         Backend, BatchRow, BatchState, ReceiptRow, Store, StoreError, TxRow,
     },
     tree::LevelTree,
@@ -164,9 +163,9 @@ impl Batcher {
             })
             .collect();
         Ok(TrainingEscrow::commitBatchCall {
-            root: parse("root", &batch.root)?,
+            root: batch.root,
             receiptCount: batch.receipt_count as u32,
-            dataHash: parse("data_hash", &batch.data_hash)?,
+            dataHash: batch.data_hash,
             dataURI: batch.data_uri.clone(),
             reservations,
         }
@@ -200,7 +199,7 @@ impl Batcher {
         let Some(first) = reservations.first() else {
             return Ok(false);
         };
-        let root: B256 = parse("root", &batch.root)?;
+        let root: B256 = batch.root;
         let escrow = TrainingEscrow::new(self.domain.verifying_contract(), self.txm.provider());
         let r = escrow
             .reservation(root, first.payer, first.token)
@@ -211,7 +210,7 @@ impl Batcher {
     }
 
     async fn confirm_without_receipt(&self, batch: &BatchRow) -> Result<bool, TxError> {
-        let root: B256 = parse("root", &batch.root)?;
+        let root: B256 = batch.root;
         let block = self
             .state
             .read()
@@ -240,7 +239,7 @@ impl Batcher {
         let tx_hash = (!tx_hash.is_empty()).then_some(tx_hash);
         batches::confirm(&mut tx, batch.id, tx_hash, block).await?;
         tx.commit().await?;
-        let root: B256 = parse("root", &batch.root)?;
+        let root: B256 = batch.root;
         let amounts = batch
             .reservations()?
             .into_iter()
@@ -290,9 +289,7 @@ impl Batcher {
         let relayer = self.txm.address();
         let committed = PoolCounts::load(
             &self.store,
-            rows.iter()
-                .map(|row| parse::<B256>("usage_key", &row.usage_key))
-                .collect::<Result<Vec<_>, _>>()?,
+            rows.iter().map(|row| row.usage_key).collect::<Vec<_>>(),
         )
         .await?;
         let (chain_now, selected, repriced, releases) = {
@@ -300,8 +297,7 @@ impl Batcher {
             let mut eligible = Vec::new();
             let mut releases = BTreeSet::new();
             for row in rows {
-                let payer: Address = parse("payer", &row.payer)?;
-                let token: Address = parse("token", &row.token)?;
+                let (payer, token) = (row.payer, row.token);
                 let line = chain.line(payer, relayer, token);
                 if (row.chargeable_from as u64) > chain.timestamp || !line.is_open() {
                     continue;
@@ -524,7 +520,7 @@ pub fn assemble(
             .map(hex0x)
             .collect::<Vec<_>>()
             .join(",");
-        leaves.push((row.digest.clone(), proof));
+        leaves.push((hex0x(row.digest), proof));
     }
     let data = BatchData {
         version: BATCH_DATA_VERSION,
@@ -584,24 +580,23 @@ pub fn reprice(
     let mut counts: HashMap<B256, u64> = HashMap::new();
     let mut old = HashMap::new();
     for row in rows.iter_mut() {
-        let payer: Address = parse("payer", &row.payer)?;
-        let license_id: U256 = parse("license_id", &row.license_id)?;
-        let terms_id: u64 = parse("terms_id", &row.terms_id)?;
-        let Some(acceptance) = chain.acceptances.get(&(payer, license_id, terms_id)) else {
+        let Some(acceptance) = chain
+            .acceptances
+            .get(&(row.payer, row.license_id, row.terms_id))
+        else {
             continue;
         };
-        let key: B256 = parse("usage_key", &row.usage_key)?;
-        let cumulative: u64 = parse("cumulative", &row.cumulative)?;
+        let (key, cumulative) = (row.usage_key, row.cumulative);
         let previous = counts
             .entry(key)
             .or_insert_with(|| pool.base(&key, chain.settled.get(&key).copied().unwrap_or(0)));
         let amount =
             U256::from(cumulative.saturating_sub(*previous)) * U256::from(acceptance.price);
         *previous = (*previous).max(cumulative);
-        let stored: U256 = parse("amount", &row.amount)?;
+        let stored = row.amount;
         if amount != stored {
-            old.insert(row.digest.clone(), stored);
-            row.amount = amount.to_string();
+            old.insert(hex0x(row.digest), stored);
+            row.amount = amount;
         }
     }
     Ok(old)
@@ -617,13 +612,13 @@ pub fn repriced_rows(
     old: &HashMap<String, U256>,
 ) -> Result<Vec<Repriced>, StoreError> {
     kept.iter()
-        .filter_map(|row| old.get(&row.digest).map(|stored| (row, *stored)))
+        .filter_map(|row| old.get(&hex0x(row.digest)).map(|stored| (row, *stored)))
         .map(|(row, stored)| {
             Ok(Repriced {
-                digest: row.digest.clone(),
-                payer_token: (parse("payer", &row.payer)?, parse("token", &row.token)?),
+                digest: hex0x(row.digest),
+                payer_token: (row.payer, row.token),
                 old: stored,
-                new: parse("amount", &row.amount)?,
+                new: row.amount,
             })
         })
         .collect()
@@ -659,12 +654,11 @@ pub fn select(
     credit: impl Fn(Address, Address) -> U256,
     max: usize,
 ) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
-    let key = |row: &ReceiptRow| -> Result<(Address, Address), StoreError> {
-        Ok((parse("payer", &row.payer)?, parse("token", &row.token)?))
-    };
+    let key =
+        |row: &ReceiptRow| -> Result<(Address, Address), StoreError> { Ok((row.payer, row.token)) };
     let mut sums: BTreeMap<(Address, Address), U256> = BTreeMap::new();
     for row in &rows {
-        *sums.entry(key(row)?).or_default() += parse::<U256>("amount", &row.amount)?;
+        *sums.entry(key(row)?).or_default() += row.amount;
     }
     let unfunded: Vec<_> = sums
         .iter()
@@ -687,7 +681,7 @@ pub fn select(
         if unfunded.contains(&k) {
             continue;
         }
-        *reserved.entry(k).or_default() += parse::<U256>("amount", &row.amount)?;
+        *reserved.entry(k).or_default() += row.amount;
         kept.push(row);
     }
     let reservations = reserved
@@ -708,18 +702,18 @@ mod tests {
 
     fn row(seq: i64, payer: u8, amount: u64) -> ReceiptRow {
         ReceiptRow {
-            digest: format!("{:#066x}", seq),
-            usage_key: String::new(),
-            payer: hex0x(Address::repeat_byte(payer)),
-            license_id: "1".into(),
-            terms_id: "1".into(),
-            run_id: String::new(),
-            cumulative: "1".into(),
-            issued_at: "1".into(),
-            signature: String::new(),
-            signer: String::new(),
-            token: hex0x(Address::repeat_byte(0xaa)),
-            amount: amount.to_string(),
+            digest: B256::left_padding_from(&seq.to_be_bytes()),
+            usage_key: B256::ZERO,
+            payer: Address::repeat_byte(payer),
+            license_id: U256::from(1),
+            terms_id: 1,
+            run_id: B256::ZERO,
+            cumulative: 1,
+            issued_at: 1,
+            signature: Bytes::new(),
+            signer: Address::ZERO,
+            token: Address::repeat_byte(0xaa),
+            amount: U256::from(amount),
             chargeable_from: 0,
             received_at: seq,
             seq,
@@ -750,12 +744,12 @@ mod tests {
                 };
                 let signed = SignedReceipt::sign(&domain, &key, &receipt).unwrap();
                 ReceiptRow {
-                    digest: hex0x(domain.digest(&receipt)),
-                    usage_key: hex0x(receipt.usage_key()),
-                    run_id: hex0x(receipt.runId),
-                    cumulative: n.to_string(),
-                    issued_at: "100".into(),
-                    signature: hex0x(signed.signature.as_bytes()),
+                    digest: domain.digest(&receipt),
+                    usage_key: receipt.usage_key(),
+                    run_id: receipt.runId,
+                    cumulative: n,
+                    issued_at: 100,
+                    signature: signed.signature.as_bytes().to_vec().into(),
                     ..row(n as i64, 1, 10)
                 }
             })
@@ -780,7 +774,7 @@ mod tests {
         let digests: Vec<_> = batch.leaves.iter().map(|(d, _)| d.clone()).collect();
         assert_eq!(
             digests,
-            rows.iter().map(|r| r.digest.clone()).collect::<Vec<_>>()
+            rows.iter().map(|r| hex0x(r.digest)).collect::<Vec<_>>()
         );
         for (index, (_, proof)) in batch.leaves.iter().enumerate() {
             let want: Vec<_> = tree.proof(index).unwrap().iter().map(hex0x).collect();

@@ -31,7 +31,6 @@ use crate::{
     failpoint,
     store::{
         jobs::{self, JobRow as Job, JobWork as Work},
-        rows::parse,
         JobState, ReceiptRow, Store, StoreError, TxRow,
     },
     txmgr::{Policy, Signing, TxError, TxJob, TxManager, TxPhase},
@@ -135,7 +134,7 @@ async fn calldata(store: &Store, txm: &TxManager, job: &Job) -> Result<Bytes, St
             .ok_or_else(|| StoreError::Corrupt(format!("claim {} digest {digest}", job.id)))?;
         claims.push(claim::build(&row.signed_receipt()?, row.proof()?));
     }
-    let root: B256 = parse("root", &batch.root)?;
+    let root: B256 = batch.root;
     Ok(TrainingEscrow::claimCall { root, claims }
         .abi_encode()
         .into())

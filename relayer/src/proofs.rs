@@ -15,7 +15,7 @@ use std::{fmt, str::FromStr};
 
 use alloy::primitives::{B256, U256};
 
-use crate::store::{rows::parse, ReceiptRow, Store, StoreResult};
+use crate::store::{ReceiptRow, Store, StoreResult};
 
 /// How many rows a page may look at, as a multiple of its size, before it returns what it
 /// found with a cursor: bounds the work of one request over a long run of settled receipts.
@@ -109,9 +109,7 @@ pub async fn page(
                 let (batch, leaf) = (row.batch_id.unwrap_or(0), row.leaf_index.unwrap_or(0));
                 position = (batch, leaf);
                 scanned += 1;
-                let key: B256 = parse("usage_key", &row.usage_key)?;
-                let cumulative: u64 = parse("cumulative", &row.cumulative)?;
-                if settled(key) < cumulative {
+                if settled(row.usage_key) < row.cumulative {
                     rows.push(row);
                 }
                 if rows.len() == limit || scanned >= limit * SCAN_FACTOR {

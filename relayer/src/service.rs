@@ -21,7 +21,7 @@ use crate::{
     chain::{ChainState, Follower, SharedState},
     config::Config,
     ingest::{Ingest, Ledger, Rules},
-    store::{rows::parse, Backend, BatchState, Store},
+    store::{Backend, BatchState, Store},
     txmgr::TxManager,
 };
 
@@ -189,7 +189,7 @@ async fn awaiting_follower(
         if batch.state != BatchState::Confirmed {
             continue;
         }
-        let root: B256 = parse("root", &batch.root)?;
+        let root: B256 = batch.root;
         if committed.contains_key(&root) {
             continue;
         }

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     proofs::{self, Cursor},
-    store::{rows::parse, ReceiptRow, StoreError},
+    store::{ReceiptRow, StoreError},
     util::hex0x,
 };
 
@@ -54,14 +54,14 @@ fn parse_hash(text: &str) -> Result<B256, ApiError> {
 /// A stored receipt with what a payee needs to claim it.
 fn claimable(row: &ReceiptRow, root: Option<B256>) -> Result<Claimable, StoreError> {
     Ok(Claimable {
-        digest: parse("digest", &row.digest)?,
+        digest: row.digest,
         status: row.status.as_str().to_owned(),
         batch_id: row.batch_id,
         root,
         receipt: row.signed_receipt()?,
         proof: row.proof()?,
-        amount: parse("amount", &row.amount)?,
-        token: parse("token", &row.token)?,
+        amount: row.amount,
+        token: row.token,
         claim_tx: row.claim_tx.clone(),
     })
 }
@@ -69,7 +69,7 @@ fn claimable(row: &ReceiptRow, root: Option<B256>) -> Result<Claimable, StoreErr
 /// The root of batch `id`, if it exists.
 async fn root_of(s: &AppState, id: i64) -> Result<Option<B256>, ApiError> {
     match s.store.batch(id).await? {
-        Some(b) => Ok(Some(parse("root", &b.root)?)),
+        Some(b) => Ok(Some(b.root)),
         None => Ok(None),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256, U256};
 
-use crate::store::{rows::parse, ReceiptStatus, Store, StoreError};
+use crate::store::{ReceiptStatus, Store, StoreError};
 
 /// `(payer, token)`.
 pub type PayerToken = (Address, Address);
@@ -43,19 +43,13 @@ impl Ledger {
             ..Self::default()
         };
         for row in rows {
-            let key: B256 = parse("usage_key", &row.usage_key)?;
-            let cumulative: u64 = parse("cumulative", &row.cumulative)?;
-            let digest: B256 = parse("digest", &row.digest)?;
-            let entry = ledger.usage.entry(key).or_insert((cumulative, digest));
-            if cumulative > entry.0 {
-                *entry = (cumulative, digest);
+            let head = (row.cumulative, row.digest);
+            let entry = ledger.usage.entry(row.usage_key).or_insert(head);
+            if row.cumulative > entry.0 {
+                *entry = head;
             }
             if row.status != ReceiptStatus::Committed {
-                let payer: Address = parse("payer", &row.payer)?;
-                let token: Address = parse("token", &row.token)?;
-                let amount: U256 = parse("amount", &row.amount)?;
-                let e = ledger.pending.entry((payer, token)).or_default();
-                *e += amount;
+                *ledger.pending.entry((row.payer, row.token)).or_default() += row.amount;
             }
         }
         Ok(ledger)

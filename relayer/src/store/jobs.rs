@@ -4,10 +4,11 @@
 //! flight, and its transaction hash once confirmed.
 
 use alloy::primitives::Address;
+use fairtrain_db::Hex;
 use sqlx::{any::AnyRow, AnyConnection, AssertSqlSafe, Row};
 
 use super::{
-    rows::parse, BatchState, JobKind, JobState, ReceiptStatus, Store, StoreResult, BY_DIGEST,
+    BatchState, JobKind, JobState, ReceiptStatus, Store, StoreError, StoreResult, BY_DIGEST,
 };
 use crate::util::{hex0x, now_secs};
 
@@ -59,7 +60,7 @@ impl JobRow {
 
     fn from_row(r: &AnyRow) -> StoreResult<Self> {
         let id: i64 = r.try_get("id")?;
-        let kind: JobKind = parse(&format!("job {id} kind"), &r.try_get::<String, _>("kind")?)?;
+        let kind: JobKind = r.try_get("kind")?;
         let work = match kind {
             JobKind::Claim => {
                 let digests: String = r.try_get("digests")?;
@@ -69,22 +70,21 @@ impl JobRow {
                 }
             }
             JobKind::Release => {
-                let payer: Option<String> = r.try_get("payer")?;
-                let token: Option<String> = r.try_get("token")?;
+                let payer: Option<Hex<Address>> = r.try_get("payer")?;
+                let token: Option<Hex<Address>> = r.try_get("token")?;
                 let until: Option<i64> = r.try_get("reserved_until")?;
+                let missing =
+                    |column| StoreError::Corrupt(format!("release job {id}: no {column}"));
                 JobWork::Release {
-                    payer: parse("payer", payer.as_deref().unwrap_or_default())?,
-                    token: parse("token", token.as_deref().unwrap_or_default())?,
+                    payer: payer.ok_or_else(|| missing("payer"))?.0,
+                    token: token.ok_or_else(|| missing("token"))?.0,
                     reserved_until: until.unwrap_or_default() as u64,
                 }
             }
         };
         Ok(Self {
             id,
-            state: parse(
-                &format!("job {id} state"),
-                &r.try_get::<String, _>("state")?,
-            )?,
+            state: r.try_get("state")?,
             work,
             updated_at: r.try_get("updated_at")?,
         })

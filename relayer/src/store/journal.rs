@@ -6,9 +6,8 @@
 
 use alloy::primitives::B256;
 use fairtrain_chain::{BlockRef, Checkpoint};
+use fairtrain_db::{sql, Hex};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
-
-use fairtrain_db::sql;
 
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::util::hex0x;
@@ -66,11 +65,6 @@ pub struct StoredJournal {
     pub logs: Vec<StoredLog>,
 }
 
-fn parse_hash(what: &str, text: &str) -> StoreResult<B256> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{what} {text:?}")))
-}
-
 /// Rows per multi-row statement (4 columns each).
 const CHUNK: usize = 200;
 
@@ -101,7 +95,7 @@ impl Store {
             .map(|r| {
                 Ok::<_, StoreError>(Checkpoint {
                     number: r.try_get::<i64, _>("block")? as u64,
-                    hash: parse_hash("cursor hash", &r.try_get::<String, _>("hash")?)?,
+                    hash: r.try_get::<Hex<B256>, _>("hash")?.0,
                 })
             })
             .transpose()?;
@@ -112,11 +106,11 @@ impl Store {
         .await?
         .iter()
         .map(|r| {
-            let parent: Option<String> = r.try_get("parent_hash")?;
+            let parent: Option<Hex<B256>> = r.try_get("parent_hash")?;
             Ok(BlockRef {
                 number: r.try_get::<i64, _>("number")? as u64,
-                hash: parse_hash("block hash", &r.try_get::<String, _>("hash")?)?,
-                parent_hash: parent.map(|p| parse_hash("parent hash", &p)).transpose()?,
+                hash: r.try_get::<Hex<B256>, _>("hash")?.0,
+                parent_hash: parent.map(|p| p.0),
                 timestamp: r.try_get::<i64, _>("timestamp")? as u64,
             })
         })
@@ -137,10 +131,7 @@ impl Store {
                 Ok(StoredLog {
                     block: r.try_get::<i64, _>("block_number")? as u64,
                     index: r.try_get::<i64, _>("log_index")? as u64,
-                    block_hash: parse_hash(
-                        "log block hash",
-                        &r.try_get::<String, _>("block_hash")?,
-                    )?,
+                    block_hash: r.try_get::<Hex<B256>, _>("block_hash")?.0,
                     log: r.try_get("log")?,
                 })
             })

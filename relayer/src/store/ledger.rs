@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256, U256};
-use fairtrain_db::{sql, Backend};
+use fairtrain_db::{sql, Backend, Decimal, Hex};
 use fairtrain_protocol::batch::Reservation;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::{rows::parse, BatchState, StoreError, StoreResult};
+use super::{BatchState, StoreError, StoreResult};
 use crate::util::hex0x;
 
 /// `(payer, token)`.
@@ -55,9 +55,9 @@ pub async fn lock_payers(
             select = select.bind(p.clone()).bind(t.clone());
         }
         for row in select.fetch_all(&mut *conn).await? {
-            let payer: Address = parse("payer", &row.try_get::<String, _>(0)?)?;
-            let token: Address = parse("token", &row.try_get::<String, _>(1)?)?;
-            let pending: U256 = parse("pending", &row.try_get::<String, _>(2)?)?;
+            let payer = row.try_get::<Hex<Address>, _>("payer")?.0;
+            let token = row.try_get::<Hex<Address>, _>("token")?.0;
+            let pending = row.try_get::<Decimal<U256>, _>("pending")?.0;
             out.insert((payer, token), pending);
         }
     }
@@ -168,9 +168,9 @@ pub async fn usage_heads(
             q = q.bind(k.clone());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let key: B256 = parse("usage_key", &row.try_get::<String, _>(0)?)?;
-            let cumulative: u64 = parse("cumulative", &row.try_get::<String, _>(1)?)?;
-            let digest: B256 = parse("digest", &row.try_get::<String, _>(2)?)?;
+            let key = row.try_get::<Hex<B256>, _>("usage_key")?.0;
+            let cumulative = row.try_get::<Decimal<u64>, _>("cumulative")?.0;
+            let digest = row.try_get::<Hex<B256>, _>("digest")?.0;
             out.insert(key, (cumulative, digest));
         }
     }
@@ -230,7 +230,7 @@ pub async fn confirmed_since(
     .await?;
     rows.iter()
         .map(|row| {
-            let root: B256 = parse("root", &row.try_get::<String, _>(0)?)?;
+            let root = row.try_get::<Hex<B256>, _>(0)?.0;
             let reservations: Vec<Reservation> =
                 serde_json::from_str(&row.try_get::<String, _>(1)?)
                     .map_err(|e| StoreError::Corrupt(format!("batch reservations: {e}")))?;

@@ -14,7 +14,7 @@ pub mod rows;
 pub mod state;
 pub mod txs;
 
-use fairtrain_db::sql;
+use fairtrain_db::{sql, Decimal, Hex};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 pub use fairtrain_db::Backend;
@@ -144,18 +144,18 @@ impl Store {
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for r in chunk {
                 q = q
-                    .bind(r.digest.clone())
-                    .bind(r.usage_key.clone())
-                    .bind(r.payer.clone())
-                    .bind(r.license_id.clone())
-                    .bind(r.terms_id.clone())
-                    .bind(r.run_id.clone())
-                    .bind(r.cumulative.clone())
-                    .bind(r.issued_at.clone())
-                    .bind(r.signature.clone())
-                    .bind(r.signer.clone())
-                    .bind(r.token.clone())
-                    .bind(r.amount.clone())
+                    .bind(Hex(r.digest))
+                    .bind(Hex(r.usage_key))
+                    .bind(Hex(r.payer))
+                    .bind(Decimal(r.license_id))
+                    .bind(Decimal(r.terms_id))
+                    .bind(Hex(r.run_id))
+                    .bind(Decimal(r.cumulative))
+                    .bind(Decimal(r.issued_at))
+                    .bind(Hex(r.signature.clone()))
+                    .bind(Hex(r.signer))
+                    .bind(Hex(r.token))
+                    .bind(Decimal(r.amount))
                     .bind(r.chargeable_from)
                     .bind(r.received_at)
                     .bind(r.seq)
@@ -194,7 +194,7 @@ impl Store {
         let mut out = Vec::new();
         for chunk in usage_keys.chunks(ledger::CHUNK) {
             let list = sql::list(self.backend(), chunk.len());
-            let mut q = sqlx::query(AssertSqlSafe(format!(
+            let mut q = sqlx::query_as::<_, rows::CommittedReceipt>(AssertSqlSafe(format!(
                 "SELECT {} FROM committed_heads r JOIN batches b ON b.id = r.batch_id \
                  WHERE r.usage_key IN ({list})",
                 rows::CommittedReceipt::COLUMNS
@@ -202,9 +202,7 @@ impl Store {
             for k in chunk {
                 q = q.bind(k.clone());
             }
-            for row in q.fetch_all(self.pool()).await? {
-                out.push(rows::CommittedReceipt::from_row(&row)?);
-            }
+            out.extend(q.fetch_all(self.pool()).await?);
         }
         Ok(out)
     }
@@ -231,7 +229,7 @@ impl Store {
         for row in rows {
             let key: String = row.try_get("usage_key")?;
             let text: String = row.try_get("cumulative")?;
-            let count: u64 = rows::parse("cumulative", &text)?;
+            let count = row.try_get::<Decimal<u64>, _>("cumulative")?.0;
             if heads.get(&key).is_none_or(|(best, _)| count > *best) {
                 let head = [
                     row.try_get("digest")?,
@@ -273,14 +271,14 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn receipt(&self, digest: &str) -> StoreResult<Option<ReceiptRow>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, ReceiptRow>(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE {BY_DIGEST}",
             ReceiptRow::COLUMNS
         )))
         .bind(digest.to_owned())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| ReceiptRow::from_row(&r)).transpose()
+        Ok(row)
     }
 
     /// Up to `limit` receipts of `license_id` in confirmed batches that no confirmed claim of
@@ -297,7 +295,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<ReceiptRow>> {
         // A confirmed claim stores its transaction hash; a claim in flight 'claim:<job>'.
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, ReceiptRow>(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE license_id = $1 AND status = $5 \
              AND batch_id IS NOT NULL AND (claim_tx IS NULL OR claim_tx NOT LIKE '0x%') \
              AND (batch_id > $2 OR (batch_id = $2 AND leaf_index > $3)) \
@@ -311,7 +309,7 @@ impl Store {
         .bind(ReceiptStatus::Committed.as_str())
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(ReceiptRow::from_row).collect()
+        Ok(rows)
     }
 
     /// The receipts of a batch in leaf order.
@@ -320,14 +318,14 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn batch_receipts(&self, batch_id: i64) -> StoreResult<Vec<ReceiptRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, ReceiptRow>(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE batch_id = $1 ORDER BY leaf_index",
             ReceiptRow::COLUMNS
         )))
         .bind(batch_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(ReceiptRow::from_row).collect()
+        Ok(rows)
     }
 
     /// Up to `limit` pending receipts, oldest first.
@@ -336,7 +334,7 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn pending_receipts(&self, limit: i64) -> StoreResult<Vec<ReceiptRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, ReceiptRow>(AssertSqlSafe(format!(
             "SELECT {} FROM receipts WHERE status = $1 ORDER BY seq LIMIT $2",
             ReceiptRow::COLUMNS
         )))
@@ -344,7 +342,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(ReceiptRow::from_row).collect()
+        Ok(rows)
     }
 
     /// Counts of receipts by status.
@@ -406,26 +404,11 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn ingest_snapshot(&self) -> StoreResult<(Vec<rows::IngestRow>, i64)> {
-        use sqlx::Row;
-        let rows = sqlx::query(
+        let out = sqlx::query_as::<_, rows::IngestRow>(
             "SELECT usage_key, cumulative, digest, payer, token, amount, status FROM receipts",
         )
         .fetch_all(self.pool())
         .await?;
-        let out = rows
-            .iter()
-            .map(|r| {
-                Ok(rows::IngestRow {
-                    usage_key: r.try_get("usage_key")?,
-                    cumulative: r.try_get("cumulative")?,
-                    digest: r.try_get("digest")?,
-                    payer: r.try_get("payer")?,
-                    token: r.try_get("token")?,
-                    amount: r.try_get("amount")?,
-                    status: rows::parse("receipts.status", &r.try_get::<String, _>("status")?)?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM receipts")
             .fetch_one(self.pool())
             .await?;
@@ -452,14 +435,14 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn batch(&self, id: i64) -> StoreResult<Option<BatchRow>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, BatchRow>(AssertSqlSafe(format!(
             "SELECT {} FROM batches WHERE id = $1",
             BatchRow::COLUMNS
         )))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| BatchRow::from_row(&r)).transpose()
+        Ok(row)
     }
 
     /// Batches, newest first.
@@ -468,14 +451,14 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn batches(&self, limit: i64) -> StoreResult<Vec<BatchRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, BatchRow>(AssertSqlSafe(format!(
             "SELECT {} FROM batches ORDER BY id DESC LIMIT $1",
             BatchRow::COLUMNS
         )))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(BatchRow::from_row).collect()
+        Ok(rows)
     }
 
     /// The batch in progress (built, signed or sent), if any.
@@ -484,7 +467,7 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn active_batch(&self) -> StoreResult<Option<BatchRow>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, BatchRow>(AssertSqlSafe(format!(
             "SELECT {} FROM batches WHERE state IN ($1, $2, $3) ORDER BY id LIMIT 1",
             BatchRow::COLUMNS
         )))
@@ -493,7 +476,7 @@ impl Store {
         .bind(BatchState::UNFINISHED[2].as_str())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| BatchRow::from_row(&r)).transpose()
+        Ok(row)
     }
 
     /// The transactions sent for `(kind, ref_id)`, oldest first.
@@ -502,7 +485,7 @@ impl Store {
     ///
     /// [`StoreError`].
     pub async fn txs(&self, kind: &str, ref_id: i64) -> StoreResult<Vec<TxRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, TxRow>(AssertSqlSafe(format!(
             "SELECT {} FROM txs WHERE kind = $1 AND ref_id = $2 ORDER BY attempt",
             TxRow::COLUMNS
         )))
@@ -510,6 +493,6 @@ impl Store {
         .bind(ref_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(TxRow::from_row).collect()
+        Ok(rows)
     }
 }

@@ -1,7 +1,7 @@
 //! The state machines the store records, one enum each: a receipt's `status`, a batch's `state`
 //! and a job's `state` (claims and releases), and a job's `kind`. The text of each variant is what the tables hold;
 //! SQL binds it ([`ReceiptStatus::as_str`] and the like) instead of spelling it, and rows decode
-//! into the enum (an unknown value is [`StoreError::Corrupt`], naming the column).
+//! into the enum (`sqlx::Decode`; an unknown value is a decode error naming the column).
 
 use std::{fmt, str::FromStr};
 
@@ -36,6 +36,22 @@ macro_rules! stored_state {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl sqlx::Type<sqlx::Any> for $name {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <String as sqlx::Type<sqlx::Any>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::Decode<'_, sqlx::Any> for $name {
+            fn decode(value: sqlx::any::AnyValueRef<'_>) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&str as sqlx::Decode<sqlx::Any>>::decode(value)?.parse()?)
             }
         }
 

@@ -2,6 +2,7 @@
 //! every write runs inside the caller's transaction, so a transaction is recorded together with
 //! the state change that needs it.
 
+use fairtrain_db::{Decimal, Hex};
 use sqlx::{AnyConnection, Row};
 
 use super::{StoreResult, TxRow};
@@ -57,14 +58,14 @@ pub async fn insert(conn: &mut AnyConnection, row: &TxRow) -> StoreResult<()> {
         "INSERT INTO txs (hash, kind, ref_id, attempt, nonce, raw, max_fee, priority_fee, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(row.hash.clone())
+    .bind(Hex(row.hash))
     .bind(row.kind.clone())
     .bind(row.ref_id)
     .bind(row.attempt)
     .bind(row.nonce)
-    .bind(row.raw.clone())
-    .bind(row.max_fee.clone())
-    .bind(row.priority_fee.clone())
+    .bind(Hex(row.raw.clone()))
+    .bind(Decimal(row.max_fee))
+    .bind(Decimal(row.priority_fee))
     .bind(row.created_at)
     .execute(&mut *conn)
     .await?;

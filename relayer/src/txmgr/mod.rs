@@ -14,7 +14,7 @@ pub use lifecycle::{Policy, Signing, TxJob, TxPhase};
 use alloy::{
     eips::{eip2718::Encodable2718, BlockNumberOrTag},
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
-    primitives::{Address, Bytes, B256},
+    primitives::{Address, Bytes},
     providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
@@ -230,14 +230,14 @@ impl TxManager {
             .await
             .map_err(|e| TxError::Sign(e.to_string()))?;
         let row = TxRow {
-            hash: hex0x(envelope.tx_hash()),
+            hash: *envelope.tx_hash(),
             kind: kind.to_owned(),
             ref_id,
             attempt,
             nonce: nonce as i64,
-            raw: hex0x(envelope.encoded_2718()),
-            max_fee: fees.0.to_string(),
-            priority_fee: fees.1.to_string(),
+            raw: envelope.encoded_2718().into(),
+            max_fee: fees.0,
+            priority_fee: fees.1,
             created_at: now_secs(),
         };
         txs::insert(tx, &row).await?;
@@ -271,8 +271,7 @@ impl TxManager {
     /// The fees of a replacement for `last`: `bump_percent` more on both caps (and at least
     /// the current market), within the ceiling. `None` when the ceiling is reached.
     pub async fn bumped_fees(&self, last: &TxRow) -> Result<Option<(u128, u128)>, TxError> {
-        let parse = |s: &str| s.parse::<u128>().unwrap_or(0);
-        let (old_max, old_tip) = (parse(&last.max_fee), parse(&last.priority_fee));
+        let (old_max, old_tip) = (last.max_fee, last.priority_fee);
         let pct = u128::from(self.config.bump_percent);
         let (market_max, market_tip) = self.fees().await?;
         let max = (old_max + old_max * pct / 100 + 1).max(market_max);
@@ -344,11 +343,7 @@ impl TxManager {
     ///
     /// [`TxError::Rpc`] with its class (e.g. `NonceTooLow` when the nonce is used).
     pub async fn broadcast(&self, row: &TxRow) -> Result<(), TxError> {
-        let raw: Bytes = row
-            .raw
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("tx {} raw bytes", row.hash)))?;
-        match self.provider.send_raw_transaction(&raw).await {
+        match self.provider.send_raw_transaction(&row.raw).await {
             Ok(_) => {
                 info!(hash = %row.hash, nonce = row.nonce, attempt = row.attempt, "broadcast");
                 metrics::counter!("relayer_tx_broadcasts_total").increment(1);
@@ -379,10 +374,7 @@ impl TxManager {
             .await
             .map_err(TxError::rpc)?;
         for row in txs.iter().rev() {
-            let hash: B256 = row
-                .hash
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("tx hash {}", row.hash)))?;
+            let hash = row.hash;
             if let Some(receipt) = self
                 .provider
                 .get_transaction_receipt(hash)
@@ -414,10 +406,7 @@ impl TxManager {
             );
             return Ok(TxStatus::NonceTaken);
         }
-        let hash: B256 = last
-            .hash
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("tx hash {}", last.hash)))?;
+        let hash = last.hash;
         let known = self
             .provider
             .get_transaction_by_hash(hash)

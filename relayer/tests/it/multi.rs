@@ -248,25 +248,25 @@ async fn shared_ledger_migration_backfills_postgres() {
     let payer = Address::repeat_byte(1);
     let token = Address::repeat_byte(2);
     let key = B256::repeat_byte(3);
-    let row = |n: u8, cumulative: &str, amount: &str| NewReceipt {
-        digest: format!("{:#x}", B256::repeat_byte(0x10 + n)),
-        usage_key: format!("{key:#x}"),
-        payer: format!("{payer:#x}"),
-        license_id: "1".into(),
-        terms_id: "1".into(),
-        run_id: format!("{:#x}", B256::ZERO),
-        cumulative: cumulative.into(),
-        issued_at: "1".into(),
-        signature: "0x".into(),
-        signer: format!("{payer:#x}"),
-        token: format!("{token:#x}"),
-        amount: amount.into(),
+    let row = |n: u8, cumulative: u64, amount: u64| NewReceipt {
+        digest: B256::repeat_byte(0x10 + n),
+        usage_key: key,
+        payer,
+        license_id: U256::from(1),
+        terms_id: 1,
+        run_id: B256::ZERO,
+        cumulative,
+        issued_at: 1,
+        signature: Default::default(),
+        signer: payer,
+        token,
+        amount: U256::from(amount),
         chargeable_from: 0,
         received_at: 0,
         seq: i64::from(n),
     };
     store
-        .insert_receipts(&[row(1, "9", "900"), row(2, "10", "100"), row(3, "5", "7")])
+        .insert_receipts(&[row(1, 9, 900), row(2, 10, 100), row(3, 5, 7)])
         .await
         .unwrap();
     // The third is in a confirmed batch: no longer pending.

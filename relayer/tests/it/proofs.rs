@@ -35,18 +35,18 @@ async fn insert(store: &Store, rows: &[Row], status: &str, claim_tx: &[(usize, &
     let new: Vec<NewReceipt> = rows
         .iter()
         .map(|r| NewReceipt {
-            digest: r.digest.clone(),
-            usage_key: format!("{:#x}", r.key),
-            payer: format!("{:#x}", Address::repeat_byte(1)),
-            license_id: r.license.to_string(),
-            terms_id: "1".into(),
-            run_id: format!("{:#x}", B256::ZERO),
-            cumulative: r.cumulative.to_string(),
-            issued_at: "1".into(),
-            signature: "0x".into(),
-            signer: format!("{:#x}", Address::repeat_byte(1)),
-            token: format!("{:#x}", Address::repeat_byte(2)),
-            amount: "1".into(),
+            digest: r.digest.parse().unwrap(),
+            usage_key: r.key,
+            payer: Address::repeat_byte(1),
+            license_id: U256::from(r.license),
+            terms_id: 1,
+            run_id: B256::ZERO,
+            cumulative: r.cumulative,
+            issued_at: 1,
+            signature: Default::default(),
+            signer: Address::repeat_byte(1),
+            token: Address::repeat_byte(2),
+            amount: U256::from(1),
             chargeable_from: 0,
             received_at: 0,
             seq: r.batch * 1_000 + r.leaf,
@@ -109,7 +109,7 @@ async fn all_pages(
         .unwrap();
         pages += 1;
         assert!(page.rows.len() <= limit);
-        out.extend(page.rows.into_iter().map(|r| r.digest));
+        out.extend(page.rows.into_iter().map(|r| format!("{:#x}", r.digest)));
         match page.next {
             Some(next) => {
                 assert_ne!(Some(next), after, "the cursor moves");
@@ -207,7 +207,11 @@ async fn store_pages(db: Db) {
     let late = rows(&[1], 5..=5, 2);
     insert(&store, &late, "committed", &[]).await;
     let (rest, _) = {
-        let mut out: Vec<String> = first.rows.iter().map(|r| r.digest.clone()).collect();
+        let mut out: Vec<String> = first
+            .rows
+            .iter()
+            .map(|r| format!("{:#x}", r.digest))
+            .collect();
         let mut after = first.next;
         while let Some(cursor) = after {
             let page = proofs::page(&store, &[U256::from(1)], Some(cursor), 2, |k| {
@@ -215,7 +219,7 @@ async fn store_pages(db: Db) {
             })
             .await
             .unwrap();
-            out.extend(page.rows.iter().map(|r| r.digest.clone()));
+            out.extend(page.rows.iter().map(|r| format!("{:#x}", r.digest)));
             after = page.next;
         }
         (out, ())
@@ -237,10 +241,12 @@ async fn store_pages(db: Db) {
     })
     .await
     .unwrap();
-    assert!(page
-        .rows
-        .iter()
-        .all(|r| r.license_id == "10" && (r.batch_id, r.leaf_index) > (Some(2), Some(3))));
+    assert!(
+        page.rows
+            .iter()
+            .all(|r| r.license_id == U256::from(10)
+                && (r.batch_id, r.leaf_index) > (Some(2), Some(3)))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -282,7 +282,7 @@ async fn claim_gas_spike(db: Db) {
         txs.iter().all(|t| t.nonce == txs[0].nonce),
         "bumps reuse the nonce"
     );
-    let fee = |t: &fairtrain_relayer::store::TxRow| t.max_fee.parse::<u128>().unwrap();
+    let fee = |t: &fairtrain_relayer::store::TxRow| t.max_fee;
     assert!(fee(&txs[0]) < spike / 2);
     assert!(
         fee(txs.last().unwrap()) >= spike,
