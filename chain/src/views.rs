@@ -109,6 +109,33 @@ impl Views {
         }
     }
 
+    /// Calls `call(key)` on `target` for every key: each key's answer. The common case of
+    /// [`Self::read_all`]: one contract, one view, many keys.
+    ///
+    /// # Errors
+    ///
+    /// The first [`ViewError`]; nothing is returned then.
+    pub async fn read_each<K, C>(
+        &self,
+        target: Address,
+        keys: impl IntoIterator<Item = K>,
+        call: impl Fn(&K) -> C,
+    ) -> Result<HashMap<K, C::Return>, ViewError>
+    where
+        K: Eq + Hash,
+        C: SolCall + Clone + Send + Sync + 'static,
+        C::Return: Send,
+    {
+        let calls = keys
+            .into_iter()
+            .map(|key| {
+                let c = call(&key);
+                (key, target, c)
+            })
+            .collect();
+        self.read_all(calls).await
+    }
+
     /// One Multicall3 call carrying `chunk`.
     async fn multicall<K, C>(
         &self,

@@ -23,18 +23,16 @@ pub(crate) async fn acceptances(
     escrow: Address,
     keys: impl IntoIterator<Item = (Address, U256, u64)>,
 ) -> Result<HashMap<(Address, U256, u64), Acceptance>> {
-    let calls = keys
-        .into_iter()
-        .map(|(payer, license_id, terms_id)| {
-            let call = acceptanceCall {
+    views
+        .read_each(escrow, keys, |&(payer, license_id, terms_id)| {
+            acceptanceCall {
                 payer,
                 licenseId: license_id,
                 termsId: terms_id,
-            };
-            ((payer, license_id, terms_id), escrow, call)
+            }
         })
-        .collect();
-    views.read_all(calls).await.map_err(rpc)
+        .await
+        .map_err(rpc)
 }
 
 /// Each `(payer, signer)`'s signing-key window.
@@ -43,11 +41,13 @@ pub(crate) async fn signers(
     escrow: Address,
     keys: impl IntoIterator<Item = (Address, Address)>,
 ) -> Result<HashMap<(Address, Address), Signer>> {
-    let calls = keys
-        .into_iter()
-        .map(|(payer, signer)| ((payer, signer), escrow, signerOfCall { payer, signer }))
-        .collect();
-    views.read_all(calls).await.map_err(rpc)
+    views
+        .read_each(escrow, keys, |&(payer, signer)| signerOfCall {
+            payer,
+            signer,
+        })
+        .await
+        .map_err(rpc)
 }
 
 /// Each usage key's settled count.
@@ -56,9 +56,8 @@ pub(crate) async fn settled(
     escrow: Address,
     keys: impl IntoIterator<Item = B256>,
 ) -> Result<HashMap<B256, u64>> {
-    let calls = keys
-        .into_iter()
-        .map(|key| (key, escrow, settledSamplesCall { key }))
-        .collect();
-    views.read_all(calls).await.map_err(rpc)
+    views
+        .read_each(escrow, keys, |&key| settledSamplesCall { key })
+        .await
+        .map_err(rpc)
 }

@@ -103,22 +103,17 @@ pub(super) async fn licenses(db: &Db, chain: &Chain, checks: &mut Checks) -> Res
         ids.push(tid);
     }
     let nft = *chain.nft.address();
-    let owners = chain
-        .views
-        .read_all(
-            ids.iter()
-                .map(|&tid| (tid, nft, LicenseNFT::ownerOfCall { tokenId: tid }))
-                .collect(),
-        )
+    let views = &chain.views;
+    let owners = views
+        .read_each(nft, ids.iter().copied(), |&id| LicenseNFT::ownerOfCall {
+            tokenId: id,
+        })
         .await
         .map_err(rpc)?;
-    let records = chain
-        .views
-        .read_all(
-            ids.iter()
-                .map(|&tid| (tid, nft, LicenseNFT::licenseCall { licenseId: tid }))
-                .collect(),
-        )
+    let records = views
+        .read_each(nft, ids.iter().copied(), |&id| LicenseNFT::licenseCall {
+            licenseId: id,
+        })
         .await
         .map_err(rpc)?;
     for ((id, creator, holder, terms_id, version), tid) in licenses.into_iter().zip(ids) {
@@ -152,37 +147,25 @@ pub(super) async fn credit_lines(
     for (payer, relayer, token, ..) in &lines {
         keys.push((parse_addr(payer)?, parse_addr(relayer)?, parse_addr(token)?));
     }
-    let escrow = *chain.escrow.address();
-    let on_chain = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&(payer, relayer, token)| {
-                    let call = TrainingEscrow::creditLineCall {
-                        payer,
-                        relayer,
-                        token,
-                    };
-                    ((payer, relayer, token), escrow, call)
-                })
-                .collect(),
-        )
+    let (views, escrow) = (&chain.views, *chain.escrow.address());
+    let on_chain = views
+        .read_each(escrow, keys.iter().copied(), |&(payer, relayer, token)| {
+            TrainingEscrow::creditLineCall {
+                payer,
+                relayer,
+                token,
+            }
+        })
         .await
         .map_err(rpc)?;
-    let reductions = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&(payer, relayer, token)| {
-                    let call = TrainingEscrow::creditReductionCall {
-                        payer,
-                        relayer,
-                        token,
-                    };
-                    ((payer, relayer, token), escrow, call)
-                })
-                .collect(),
-        )
+    let reductions = views
+        .read_each(escrow, keys.iter().copied(), |&(payer, relayer, token)| {
+            TrainingEscrow::creditReductionCall {
+                payer,
+                relayer,
+                token,
+            }
+        })
         .await
         .map_err(rpc)?;
     let mut sums = LineSums::new();
@@ -248,29 +231,17 @@ pub(super) async fn balances(
     for (payer, token, ..) in &balances {
         keys.push((parse_addr(payer)?, parse_addr(token)?));
     }
-    let escrow = *chain.escrow.address();
-    let available_on_chain = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&(payer, token)| {
-                    let call = TrainingEscrow::availableBalanceCall { payer, token };
-                    ((payer, token), escrow, call)
-                })
-                .collect(),
-        )
+    let (views, escrow) = (&chain.views, *chain.escrow.address());
+    let available_on_chain = views
+        .read_each(escrow, keys.iter().copied(), |&(payer, token)| {
+            TrainingEscrow::availableBalanceCall { payer, token }
+        })
         .await
         .map_err(rpc)?;
-    let withdrawals_on_chain = chain
-        .views
-        .read_all(
-            keys.iter()
-                .map(|&(payer, token)| {
-                    let call = TrainingEscrow::pendingWithdrawalCall { payer, token };
-                    ((payer, token), escrow, call)
-                })
-                .collect(),
-        )
+    let withdrawals_on_chain = views
+        .read_each(escrow, keys.iter().copied(), |&(payer, token)| {
+            TrainingEscrow::pendingWithdrawalCall { payer, token }
+        })
         .await
         .map_err(rpc)?;
     for ((payer, token, available, reserved, credit), key) in balances.into_iter().zip(keys) {
@@ -314,16 +285,12 @@ pub(super) async fn reservations(db: &Db, chain: &Chain, checks: &mut Checks) ->
     for (root, payer, token, ..) in &reservations {
         keys.push((parse_word(root)?, parse_addr(payer)?, parse_addr(token)?));
     }
-    let escrow = *chain.escrow.address();
     let on_chain = chain
         .views
-        .read_all(
-            keys.iter()
-                .map(|&(root, payer, token)| {
-                    let call = TrainingEscrow::reservationCall { root, payer, token };
-                    ((root, payer, token), escrow, call)
-                })
-                .collect(),
+        .read_each(
+            *chain.escrow.address(),
+            keys.iter().copied(),
+            |&(root, payer, token)| TrainingEscrow::reservationCall { root, payer, token },
         )
         .await
         .map_err(rpc)?;

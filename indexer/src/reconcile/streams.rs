@@ -40,27 +40,27 @@ pub(super) async fn streams(
     }
     let views = &chain.views;
     let records = views
-        .read_all(per_stream(&ids, address, |id| {
+        .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::getStreamCall { streamId: id }
-        }))
+        })
         .await
         .map_err(rpc)?;
     let states = views
-        .read_all(per_stream(&ids, address, |id| {
+        .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::stateOfCall { streamId: id }
-        }))
+        })
         .await
         .map_err(rpc)?;
     let withdrawable = views
-        .read_all(per_stream(&ids, address, |id| {
+        .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::withdrawableAmountOfCall { streamId: id }
-        }))
+        })
         .await
         .map_err(rpc)?;
     let debts = views
-        .read_all(per_stream(&ids, address, |id| {
+        .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::uncoveredDebtOfCall { streamId: id }
-        }))
+        })
         .await
         .map_err(rpc)?;
     for ((id, balance, rate, status, anchor, end_at, base), n) in streams.into_iter().zip(ids) {
@@ -108,15 +108,6 @@ pub(super) async fn streams(
     Ok(())
 }
 
-/// One read of `call(id)` on the streams contract at `address` per stream id.
-fn per_stream<C>(
-    ids: &[U256],
-    address: Address,
-    call: impl Fn(U256) -> C,
-) -> Vec<(U256, Address, C)> {
-    ids.iter().map(|&id| (id, address, call(id))).collect()
-}
-
 /// What each holder is owed (`owedTo`), and per token the accounting identity
 /// `balanceOf(RoyaltyStreams) = Σ stream balances + Σ owedTo`.
 pub(super) async fn holdings(
@@ -140,17 +131,12 @@ pub(super) async fn holdings(
     }
     let owed_on_chain = chain
         .views
-        .read_all(
-            keys.iter()
-                .map(|&(holder, token)| {
-                    let call = RoyaltyStreams::owedToCall {
-                        account: holder,
-                        token,
-                    };
-                    ((holder, token), address, call)
-                })
-                .collect(),
-        )
+        .read_each(address, keys.iter().copied(), |&(holder, token)| {
+            RoyaltyStreams::owedToCall {
+                account: holder,
+                token,
+            }
+        })
         .await
         .map_err(rpc)?;
     for ((holder, token, owed), key) in payees.into_iter().zip(keys) {
