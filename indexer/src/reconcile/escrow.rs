@@ -8,13 +8,13 @@ use fairtrain_protocol::bindings::{IERC20Permit, LicenseNFT, TrainingEscrow};
 
 use super::{
     compare::{comparison, ready, rpc, view, Checks},
-    rows, Chain,
+    rows, Chain, Snapshot,
 };
 use crate::{
     derive::LineRow,
     reads,
     units::{parse_addr, parse_amount, parse_word},
-    Db, Error, Result,
+    Error, Result,
 };
 
 /// Per token: what the escrow holds for payers (Σ available + Σ credit + Σ reserved + Σ line
@@ -25,7 +25,7 @@ pub(super) type Held = HashMap<String, U256>;
 pub(super) type LineSums = HashMap<(String, String), (U256, U256)>;
 
 /// Parameters: fee, notice period, claim window, owner.
-pub(super) async fn params(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+pub(super) async fn params(db: &Snapshot, chain: &Chain, checks: &mut Checks) -> Result<()> {
     let params: HashMap<String, String> =
         rows::<(String, String)>(db, "SELECT key, value FROM params")
             .await?
@@ -58,7 +58,11 @@ pub(super) async fn params(db: &Db, chain: &Chain, checks: &mut Checks) -> Resul
 }
 
 /// Allowed tokens; returns every indexed token.
-pub(super) async fn tokens(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<Vec<String>> {
+pub(super) async fn tokens(
+    db: &Snapshot,
+    chain: &Chain,
+    checks: &mut Checks,
+) -> Result<Vec<String>> {
     let tokens: Vec<(String, i64)> = rows(db, "SELECT token, allowed FROM tokens").await?;
     for (token, allowed) in &tokens {
         let (e, at, t) = (chain.escrow.clone(), chain.at, token.clone());
@@ -78,10 +82,9 @@ pub(super) async fn tokens(db: &Db, chain: &Chain, checks: &mut Checks) -> Resul
 }
 
 /// The number of terms and licenses, and each license's holder, creator, terms and version.
-pub(super) async fn licenses(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
-    let (terms_count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM terms")
-        .fetch_one(&db.pool)
-        .await?;
+pub(super) async fn licenses(db: &Snapshot, chain: &Chain, checks: &mut Checks) -> Result<()> {
+    let terms: Vec<(i64,)> = rows(db, "SELECT COUNT(*) FROM terms").await?;
+    let terms_count = terms.first().map_or(0, |t| t.0);
     let (n, at) = (chain.nft.clone(), chain.at);
     checks.compare("termsCount()", terms_count, async move {
         n.termsCount().block(at).call().await.map_err(rpc)
@@ -132,7 +135,7 @@ pub(super) async fn licenses(db: &Db, chain: &Chain, checks: &mut Checks) -> Res
 /// Each credit line (`creditLine`, then `creditReduction`); adds what each line holds to `held`
 /// and returns the lines' sums per payer and token.
 pub(super) async fn credit_lines(
-    db: &Db,
+    db: &Snapshot,
     chain: &Chain,
     checks: &mut Checks,
     held: &mut Held,
@@ -207,7 +210,7 @@ pub(super) async fn credit_lines(
 /// Each payer's balance: reserved and credit against the sums of its `lines`, the available
 /// balance (added to `held`) and the pending withdrawal against the chain.
 pub(super) async fn balances(
-    db: &Db,
+    db: &Snapshot,
     chain: &Chain,
     checks: &mut Checks,
     lines: &LineSums,
@@ -275,7 +278,7 @@ pub(super) async fn balances(
 }
 
 /// Each batch reservation's relayer and expiry.
-pub(super) async fn reservations(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+pub(super) async fn reservations(db: &Snapshot, chain: &Chain, checks: &mut Checks) -> Result<()> {
     let reservations: Vec<(String, String, String, String, i64)> = rows(
         db,
         "SELECT root, payer, token, relayer, expires_at FROM reservations",
@@ -305,7 +308,7 @@ pub(super) async fn reservations(db: &Db, chain: &Chain, checks: &mut Checks) ->
 }
 
 /// Each acceptance's copy of the terms and its dates.
-pub(super) async fn acceptances(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+pub(super) async fn acceptances(db: &Snapshot, chain: &Chain, checks: &mut Checks) -> Result<()> {
     type AcceptanceRow = (String, String, i64, String, String, i64, i64, i64);
     let acceptances: Vec<AcceptanceRow> = rows(
         db,
@@ -338,7 +341,7 @@ pub(super) async fn acceptances(db: &Db, chain: &Chain, checks: &mut Checks) -> 
 }
 
 /// Each signing key's revocation.
-pub(super) async fn signers(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+pub(super) async fn signers(db: &Snapshot, chain: &Chain, checks: &mut Checks) -> Result<()> {
     let signers: Vec<(String, String, i64)> =
         rows(db, "SELECT payer, signer, revoked_at FROM signers").await?;
     let mut keys = Vec::with_capacity(signers.len());
@@ -355,7 +358,11 @@ pub(super) async fn signers(db: &Db, chain: &Chain, checks: &mut Checks) -> Resu
 }
 
 /// Settled samples per usage key.
-pub(super) async fn settled_samples(db: &Db, chain: &Chain, checks: &mut Checks) -> Result<()> {
+pub(super) async fn settled_samples(
+    db: &Snapshot,
+    chain: &Chain,
+    checks: &mut Checks,
+) -> Result<()> {
     let settled: Vec<(String, i64)> = rows(
         db,
         "SELECT usage_key, MAX(cumulative_samples) FROM settlements GROUP BY usage_key",
@@ -380,7 +387,7 @@ pub(super) async fn settled_samples(db: &Db, chain: &Chain, checks: &mut Checks)
 /// Per token (of `tokens`, `held` and the fees): the accrued fees, then the accounting identity
 /// `balanceOf(escrow) = Σ available + Σ credit + Σ reserved + Σ line fees + accruedFees`.
 pub(super) async fn holdings(
-    db: &Db,
+    db: &Snapshot,
     chain: &Chain,
     checks: &mut Checks,
     escrow: Address,

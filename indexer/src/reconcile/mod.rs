@@ -30,7 +30,7 @@ use fairtrain_protocol::bindings::{LicenseNFT, TrainingEscrow};
 use serde::Serialize;
 
 use self::compare::Checks;
-use crate::{raw, Db, Deployment, Error, Result};
+use crate::{db::Backend, Db, Deployment, Error, Result};
 
 /// One value on which the index and the chain disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,19 +72,52 @@ pub(crate) struct Chain {
     views: Views,
 }
 
-async fn rows<T>(db: &Db, sql: &'static str) -> Result<Vec<T>>
+/// The indexed state as of one moment: every read of a reconciliation goes through one read
+/// transaction (on PostgreSQL `REPEATABLE READ`), so a running indexer that moves the checkpoint
+/// meanwhile changes none of what is compared with the chain at the checkpoint read first.
+pub(crate) struct Snapshot {
+    tx: tokio::sync::Mutex<sqlx::Transaction<'static, sqlx::Any>>,
+}
+
+impl Snapshot {
+    async fn begin(db: &Db) -> Result<Self> {
+        let mut tx = db.pool.begin().await?;
+        if db.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(Self {
+            tx: tokio::sync::Mutex::new(tx),
+        })
+    }
+}
+
+/// The rows `sql` selects, in the reconciliation's [`Snapshot`].
+async fn rows<T>(snapshot: &Snapshot, sql: &'static str) -> Result<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
-    Ok(sqlx::query_as(sql).fetch_all(&db.pool).await?)
+    let mut tx = snapshot.tx.lock().await;
+    Ok(sqlx::query_as(sql).fetch_all(&mut **tx).await?)
 }
 
 /// Compares the derived state of `db` with the chain at the checkpoint block.
 pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment) -> Result<Report> {
-    let cp = raw::checkpoint(db)
-        .await?
-        .ok_or_else(|| Error::invalid("reconcile", "nothing indexed yet"))?;
-    let at = BlockId::number(cp.number);
+    let snapshot = Snapshot::begin(db).await?;
+    // The checkpoint and its block's time (the block window always holds the checkpoint block).
+    let checkpoint: Vec<(i64, i64)> = rows(
+        &snapshot,
+        "SELECT c.block_number, b.timestamp FROM checkpoint c \
+         JOIN blocks b ON b.number = c.block_number WHERE c.id = 1",
+    )
+    .await?;
+    let &[(number, time)] = checkpoint.as_slice() else {
+        return Err(Error::invalid("reconcile", "nothing indexed yet"));
+    };
+    let (number, time) = (number as u64, time as u64);
+    let db = &snapshot;
+    let at = BlockId::number(number);
     let chain = Chain {
         provider: provider.clone(),
         escrow: TrainingEscrow::new(deployment.training_escrow, provider.clone()),
@@ -106,14 +139,13 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
     let escrow_address = deployment.training_escrow;
     escrow::holdings(db, &chain, &mut checks, escrow_address, tokens, held).await?;
     if let Some(address) = deployment.royalty_streams {
-        let time = raw::checkpoint_time(db).await?.unwrap_or_default();
         streams::streams(db, &chain, address, time, &mut checks).await?;
         streams::holdings(db, &chain, address, &mut checks).await?;
     }
     pools::pools(db, &chain, deployment, &mut checks).await?;
     let (checks, differences) = checks.run().await?;
     Ok(Report {
-        block: cp.number,
+        block: number,
         checks,
         differences,
     })
@@ -136,5 +168,49 @@ impl std::fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fairtrain_testkit::{Backend as TestBackend, TestDb};
+
+    use super::*;
+
+    /// What a running indexer writes after a reconciliation began (a new checkpoint, a changed
+    /// derived row) is not in the reconciliation's snapshot, on both backends.
+    #[tokio::test]
+    async fn a_snapshot_does_not_see_later_writes() {
+        for backend in [TestBackend::Sqlite, TestBackend::Postgres] {
+            let test_db = TestDb::new(backend);
+            let db = Db::connect(&test_db.url).await.unwrap();
+            let write = |sql: &'static str| {
+                let pool = db.pool.clone();
+                async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+            };
+            write("INSERT INTO checkpoint (id, block_number, block_hash) VALUES (1, 7, '0x07')")
+                .await;
+            write("INSERT INTO params (key, value) VALUES ('fee_bps', '250')").await;
+
+            let snapshot = Snapshot::begin(&db).await.unwrap();
+            let read = || async {
+                let cp: Vec<(i64,)> = rows(&snapshot, "SELECT block_number FROM checkpoint")
+                    .await
+                    .unwrap();
+                let fee: Vec<(String,)> =
+                    rows(&snapshot, "SELECT value FROM params").await.unwrap();
+                (cp, fee)
+            };
+            let before = read().await;
+            write("UPDATE checkpoint SET block_number = 8, block_hash = '0x08'").await;
+            write("UPDATE params SET value = '300'").await;
+            assert_eq!(read().await, before, "{backend:?}");
+            assert_eq!(before, (vec![(7,)], vec![("250".to_owned(),)]));
+            let now: (i64,) = sqlx::query_as("SELECT block_number FROM checkpoint")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            assert_eq!(now.0, 8, "{backend:?}: the write committed");
+        }
     }
 }

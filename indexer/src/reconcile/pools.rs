@@ -12,12 +12,12 @@ use fairtrain_protocol::bindings::{
 
 use super::{
     compare::{ready, rpc, Checks},
-    rows, Chain,
+    rows, Chain, Snapshot,
 };
 use crate::{
     derive::pools::claimable,
     units::{parse_addr, parse_amount},
-    Db, Deployment, Result,
+    Deployment, Result,
 };
 
 /// A `pool_tokens` row: pool, token, acc_per_share, carry, distributed, claimed.
@@ -28,7 +28,7 @@ type Accounts = HashMap<(String, String, String), (String, String, String)>;
 
 /// Every pool, its holders and its tokens.
 pub(super) async fn pools(
-    db: &Db,
+    db: &Snapshot,
     chain: &Chain,
     deployment: &Deployment,
     checks: &mut Checks,

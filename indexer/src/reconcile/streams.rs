@@ -8,18 +8,18 @@ use fairtrain_protocol::bindings::{IERC20Permit, RoyaltyStreams};
 
 use super::{
     compare::{comparison, ready, rpc, view, Checks},
-    rows, Chain,
+    rows, Chain, Snapshot,
 };
 use crate::{
     derive::streams::{Accrual, StreamState},
     units::{parse_addr, parse_amount},
-    Db, Error, Result,
+    Error, Result,
 };
 
 /// Each stream: `getStream`'s balance, rate and status, then `stateOf`, `withdrawableAmountOf`
 /// and `uncoveredDebtOf` against the state computed from the derived row for `time`.
 pub(super) async fn streams(
-    db: &Db,
+    db: &Snapshot,
     chain: &Chain,
     address: Address,
     time: u64,
@@ -111,7 +111,7 @@ pub(super) async fn streams(
 /// What each holder is owed (`owedTo`), and per token the accounting identity
 /// `balanceOf(RoyaltyStreams) = Σ stream balances + Σ owedTo`.
 pub(super) async fn holdings(
-    db: &Db,
+    db: &Snapshot,
     chain: &Chain,
     address: Address,
     checks: &mut Checks,
