@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::{Address, U256};
+use alloy::{
+    primitives::{Address, U256},
+    sol_types::SolCall,
+};
 use fairtrain_protocol::bindings::{
     pools::{Pools, RevenuePool},
     RevenuePoolFactory,
@@ -54,13 +57,10 @@ pub(super) async fn pools(
     .into_iter()
     .map(|(p, t, h, i, o, c)| ((p, t, h), (i, o, c)))
     .collect();
-    let factory = deployment
-        .revenue_pool_factory
-        .map(|f| RevenuePoolFactory::new(f, chain.provider.clone()));
     let on_chain = OnChain::read(chain, &tokens, &holders).await?;
+    let params = PoolParams::read(chain, deployment, &pools).await?;
 
     for (pool, from, manager, transferable, supply) in pools {
-        let contract = RevenuePool::new(parse_addr(&pool)?, chain.provider.clone());
         let accepted: Vec<String> = tokens
             .iter()
             .filter(|t| t.0 == pool)
@@ -72,28 +72,20 @@ pub(super) async fn pools(
             transferable != 0,
             accepted.join(" ")
         );
-        let (c, f, at) = (contract.clone(), factory.clone(), chain.at);
-        checks.compare(format!("pool {pool}"), indexed, async move {
-            let genuine = match &f {
-                Some(f) => f.isPool(*c.address()).block(at).call().await.map_err(rpc)?,
-                None => false,
-            };
-            Ok(format!(
-                "isPool {genuine}, transferable {}, manager {:#x}, totalSupply {}, tokens {}",
-                c.transferable().block(at).call().await.map_err(rpc)?,
-                c.manager().block(at).call().await.map_err(rpc)?,
-                c.totalSupply().block(at).call().await.map_err(rpc)?,
-                c.acceptedTokens()
-                    .block(at)
-                    .call()
-                    .await
-                    .map_err(rpc)?
-                    .iter()
-                    .map(|t| format!("{t:#x}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ))
-        });
+        let address = parse_addr(&pool)?;
+        let chain_tokens: Vec<String> = params.tokens[&address]
+            .iter()
+            .map(|t| format!("{t:#x}"))
+            .collect();
+        let chain_value = format!(
+            "isPool {}, transferable {}, manager {:#x}, totalSupply {}, tokens {}",
+            params.genuine.get(&address).copied().unwrap_or(false),
+            params.transferable[&address],
+            params.manager[&address],
+            params.supply[&address],
+            chain_tokens.join(" ")
+        );
+        checks.compare(format!("pool {pool}"), indexed, ready(chain_value));
         let shares: Vec<(String, String)> = holders
             .iter()
             .filter(|h| h.0 == pool)
@@ -105,6 +97,65 @@ pub(super) async fn pools(
         }
     }
     Ok(())
+}
+
+/// Each pool's own parameters, read in bulk at the reconciled block: whether the factory made it,
+/// transferability, manager, total supply and accepted tokens.
+struct PoolParams {
+    genuine: HashMap<Address, bool>,
+    transferable: HashMap<Address, bool>,
+    manager: HashMap<Address, Address>,
+    supply: HashMap<Address, U256>,
+    tokens: HashMap<Address, Vec<Address>>,
+}
+
+impl PoolParams {
+    async fn read(
+        chain: &Chain,
+        deployment: &Deployment,
+        pools: &[(String, String, String, i64, String)],
+    ) -> Result<Self> {
+        let mut addresses = Vec::with_capacity(pools.len());
+        for (pool, ..) in pools {
+            addresses.push(parse_addr(pool)?);
+        }
+        let views = &chain.views;
+        let genuine = match deployment.revenue_pool_factory {
+            Some(factory) => views
+                .read_each(factory, addresses.iter().copied(), |&pool| {
+                    <RevenuePoolFactory::isPoolCall as SolCall>::new((pool,))
+                })
+                .await
+                .map_err(rpc)?,
+            None => HashMap::new(),
+        };
+        /// `call` on each pool itself.
+        fn own<C: Clone>(pools: &[Address], call: C) -> Vec<(Address, Address, C)> {
+            pools
+                .iter()
+                .map(|&pool| (pool, pool, call.clone()))
+                .collect()
+        }
+        Ok(Self {
+            genuine,
+            transferable: views
+                .read_all(own(&addresses, RevenuePool::transferableCall {}))
+                .await
+                .map_err(rpc)?,
+            manager: views
+                .read_all(own(&addresses, RevenuePool::managerCall {}))
+                .await
+                .map_err(rpc)?,
+            supply: views
+                .read_all(own(&addresses, RevenuePool::totalSupplyCall {}))
+                .await
+                .map_err(rpc)?,
+            tokens: views
+                .read_all(own(&addresses, RevenuePool::acceptedTokensCall {}))
+                .await
+                .map_err(rpc)?,
+        })
+    }
 }
 
 /// What the pools say, read in bulk at the reconciled block: each holder's shares, each token's

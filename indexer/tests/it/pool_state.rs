@@ -220,8 +220,13 @@ async fn pool_lifecycle(backend: Backend) {
     derive::rebuild(&db, &chain.deployment).await.unwrap();
     assert_eq!(pool_rows(&db).await, before);
 
-    // Corrupted values are named: a token total, and one holder's account.
+    // Corrupted values are named: a token total, one holder's account, and the pool's own
+    // parameters.
     sqlx::query("UPDATE pool_tokens SET distributed = '1799'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE pools SET total_supply = '1'")
         .execute(&db.pool)
         .await
         .unwrap();
@@ -243,6 +248,7 @@ async fn pool_lifecycle(backend: Backend) {
     assert_eq!(
         named,
         [
+            format!("pool {}", addr(&pool)),
             format!(
                 "pool {}: claimable({}, {})",
                 addr(&pool),
@@ -251,6 +257,11 @@ async fn pool_lifecycle(backend: Backend) {
             ),
             format!("pool {}: tokenState({})", addr(&pool), addr(&token)),
         ],
+        "{report}"
+    );
+    assert!(
+        report.differences[0].indexed.contains("totalSupply 1,")
+            && report.differences[0].chain.starts_with("isPool true, "),
         "{report}"
     );
     derive::rebuild(&db, &chain.deployment).await.unwrap();
