@@ -129,6 +129,13 @@ impl Error {
     }
 }
 
+/// A bulk view read (`fairtrain_chain::Views`) failed: an `eth_call` error.
+impl From<fairtrain_chain::ViewError> for Error {
+    fn from(e: fairtrain_chain::ViewError) -> Self {
+        Self::rpc("eth_call", e)
+    }
+}
+
 impl From<crate::fetch::FetchFailed> for Error {
     fn from(e: crate::fetch::FetchFailed) -> Self {
         Self::Fetch {

@@ -11,11 +11,7 @@ use fairtrain_protocol::bindings::{
     TrainingEscrow::{acceptanceCall, settledSamplesCall, signerOfCall},
 };
 
-use crate::{Error, Result};
-
-fn rpc(e: impl std::fmt::Display) -> Error {
-    Error::rpc("eth_call", e)
-}
+use crate::Result;
 
 /// Each `(payer, licenseId, termsId)`'s acceptance.
 pub(crate) async fn acceptances(
@@ -32,7 +28,7 @@ pub(crate) async fn acceptances(
             }
         })
         .await
-        .map_err(rpc)
+        .map_err(Into::into)
 }
 
 /// Each `(payer, signer)`'s signing-key window.
@@ -47,7 +43,7 @@ pub(crate) async fn signers(
             signer,
         })
         .await
-        .map_err(rpc)
+        .map_err(Into::into)
 }
 
 /// Each usage key's settled count.
@@ -59,5 +55,5 @@ pub(crate) async fn settled(
     views
         .read_each(escrow, keys, |&key| settledSamplesCall { key })
         .await
-        .map_err(rpc)
+        .map_err(Into::into)
 }

@@ -319,13 +319,13 @@ impl Batcher {
                 cut_time.saturating_add(COMMIT_MARGIN_SECS),
                 &committed,
             );
-            let old = reprice(&mut eligible, &chain, &pool)?;
+            let old = reprice(&mut eligible, &chain, &pool);
             let selected = select(
                 eligible,
                 |payer, token| chain.line(payer, relayer, token).credit,
                 max,
-            )?;
-            let repriced = repriced_rows(&selected.0, &old)?;
+            );
+            let repriced = repriced_rows(&selected.0, &old);
             (chain.timestamp, selected, repriced, releases)
         };
         let mut requested = false;
@@ -363,10 +363,7 @@ impl Batcher {
     ) -> Result<(), TxError> {
         let batch = assemble(&self.domain, &self.public_url, &rows, reservations)?;
         let (up, down) = ledger_changes(repriced);
-        let amounts: Vec<_> = repriced
-            .iter()
-            .map(|r| (r.digest.clone(), r.new.to_string()))
-            .collect();
+        let amounts: Vec<_> = repriced.iter().map(|r| (r.digest, r.new)).collect();
         let mut tx = self.store.begin_write().await?;
         if self.store.backend() == Backend::Postgres && !repriced.is_empty() {
             // The payer rows are locked first, as ingest and confirmation do.
@@ -551,8 +548,8 @@ pub const COMMIT_MARGIN_SECS: u64 = 120;
 /// A stored receipt whose amount a cut changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Repriced {
-    /// Digest (hex).
-    pub digest: String,
+    /// Digest.
+    pub digest: B256,
     /// `(payer, token)`.
     pub payer_token: (Address, Address),
     /// Amount as stored.
@@ -568,15 +565,11 @@ pub struct Repriced {
 /// lost its earlier batches' reserves (they went back to credit), a line locked again by a batch
 /// committed since holds them. Returns the stored amount of each row whose amount changed, by
 /// digest.
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if a row does not parse.
 pub fn reprice(
     rows: &mut [ReceiptRow],
     chain: &ChainState,
     pool: &PoolCounts,
-) -> Result<HashMap<String, U256>, StoreError> {
+) -> HashMap<B256, U256> {
     let mut counts: HashMap<B256, u64> = HashMap::new();
     let mut old = HashMap::new();
     for row in rows.iter_mut() {
@@ -595,27 +588,19 @@ pub fn reprice(
         *previous = (*previous).max(cumulative);
         let stored = row.amount;
         if amount != stored {
-            old.insert(hex0x(row.digest), stored);
+            old.insert(row.digest, stored);
             row.amount = amount;
         }
     }
-    Ok(old)
+    old
 }
 
 /// The rows of `kept` that [`reprice`] changed (`old`: their stored amounts).
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if a row does not parse.
-pub fn repriced_rows(
-    kept: &[ReceiptRow],
-    old: &HashMap<String, U256>,
-) -> Result<Vec<Repriced>, StoreError> {
+pub fn repriced_rows(kept: &[ReceiptRow], old: &HashMap<B256, U256>) -> Vec<Repriced> {
     kept.iter()
-        .filter_map(|row| old.get(&hex0x(row.digest)).map(|stored| (row, *stored)))
-        .map(|(row, stored)| {
-            Ok(Repriced {
-                digest: hex0x(row.digest),
+        .filter_map(|row| {
+            old.get(&row.digest).map(|&stored| Repriced {
+                digest: row.digest,
                 payer_token: (row.payer, row.token),
                 old: stored,
                 new: row.amount,
@@ -645,20 +630,14 @@ pub type PendingChange = HashMap<(Address, Address), U256>;
 /// all of their rows here, at most `max` of them, and the reservation each payer and token
 /// needs. A reservation may be zero (the receipts add nothing over what earlier batches
 /// reserved): it is kept, since claims of the batch need the batch's record for the payer.
-///
-/// # Errors
-///
-/// [`StoreError::Corrupt`] if a row does not parse.
 pub fn select(
     rows: Vec<ReceiptRow>,
     credit: impl Fn(Address, Address) -> U256,
     max: usize,
-) -> Result<(Vec<ReceiptRow>, Vec<Reservation>), StoreError> {
-    let key =
-        |row: &ReceiptRow| -> Result<(Address, Address), StoreError> { Ok((row.payer, row.token)) };
+) -> (Vec<ReceiptRow>, Vec<Reservation>) {
     let mut sums: BTreeMap<(Address, Address), U256> = BTreeMap::new();
     for row in &rows {
-        *sums.entry(key(row)?).or_default() += row.amount;
+        *sums.entry((row.payer, row.token)).or_default() += row.amount;
     }
     let unfunded: Vec<_> = sums
         .iter()
@@ -677,7 +656,7 @@ pub fn select(
         if kept.len() == max {
             break;
         }
-        let k = key(&row)?;
+        let k = (row.payer, row.token);
         if unfunded.contains(&k) {
             continue;
         }
@@ -692,7 +671,7 @@ pub fn select(
             amount,
         })
         .collect();
-    Ok((kept, reservations))
+    (kept, reservations)
 }
 
 #[cfg(test)]
@@ -805,13 +784,13 @@ mod tests {
                 U256::from(1_000)
             }
         };
-        let (kept, reservations) = select(rows.clone(), available, 2).unwrap();
+        let (kept, reservations) = select(rows.clone(), available, 2);
         assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
         assert_eq!(reservations.len(), 1);
         assert_eq!(reservations[0].payer, Address::repeat_byte(2));
         assert_eq!(reservations[0].amount, U256::from(30));
         // Everyone funded: oldest first, one reservation per payer and token, summing exactly.
-        let (kept, reservations) = select(rows, |_, _| U256::from(1_000), 10).unwrap();
+        let (kept, reservations) = select(rows, |_, _| U256::from(1_000), 10);
         assert_eq!(kept.len(), 5);
         let amounts: Vec<_> = reservations.iter().map(|r| r.amount).collect();
         assert_eq!(amounts, [U256::from(110), U256::from(60)]);

@@ -14,11 +14,7 @@ use super::{
     checks::{AtCommit, Committed, KeyWindow, LineAtCommit},
     store,
 };
-use crate::{reads, Db, Error, Result};
-
-fn rpc(e: impl std::fmt::Display) -> Error {
-    Error::rpc("eth_call", e)
-}
+use crate::{reads, Db, Result};
 
 /// The chain state at `batch`'s commit for the receipts of `doc` (which recover to `signers`),
 /// given the relayer's `lines` at the commit: each signing key's window, each acceptance and
@@ -33,9 +29,7 @@ pub(crate) async fn at_commit(
     signers: &[Option<Address>],
     lines: &HashMap<(String, String), LineAtCommit>,
 ) -> Result<AtCommit> {
-    let views = Views::at(provider, BlockId::number(batch.block_number))
-        .await
-        .map_err(rpc)?;
+    let views = Views::at(provider, BlockId::number(batch.block_number)).await?;
     // Signing keys, and each usage key with the acceptance it is charged under (a usage key
     // hashes the payer, license and terms, so it names one acceptance).
     let (mut key_set, mut usage_set) = (HashSet::new(), HashMap::new());

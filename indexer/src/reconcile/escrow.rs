@@ -111,14 +111,12 @@ pub(super) async fn licenses(db: &Snapshot, chain: &Chain, checks: &mut Checks) 
         .read_each(nft, ids.iter().copied(), |&id| LicenseNFT::ownerOfCall {
             tokenId: id,
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let records = views
         .read_each(nft, ids.iter().copied(), |&id| LicenseNFT::licenseCall {
             licenseId: id,
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     for ((id, creator, holder, terms_id, version), tid) in licenses.into_iter().zip(ids) {
         let indexed =
             format!("holder {holder} creator {creator} terms {terms_id} version {version}");
@@ -159,8 +157,7 @@ pub(super) async fn credit_lines(
                 token,
             }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let reductions = views
         .read_each(escrow, keys.iter().copied(), |&(payer, relayer, token)| {
             TrainingEscrow::creditReductionCall {
@@ -169,8 +166,7 @@ pub(super) async fn credit_lines(
                 token,
             }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let mut sums = LineSums::new();
     for ((payer, relayer, token, credit, reserved, fees, until, reduction, effective), key) in
         lines.into_iter().zip(keys)
@@ -239,14 +235,12 @@ pub(super) async fn balances(
         .read_each(escrow, keys.iter().copied(), |&(payer, token)| {
             TrainingEscrow::availableBalanceCall { payer, token }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let withdrawals_on_chain = views
         .read_each(escrow, keys.iter().copied(), |&(payer, token)| {
             TrainingEscrow::pendingWithdrawalCall { payer, token }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     for ((payer, token, available, reserved, credit), key) in balances.into_iter().zip(keys) {
         *held.entry(token.clone()).or_default() += parse_amount(&available)?;
         let sums = lines
@@ -295,8 +289,7 @@ pub(super) async fn reservations(db: &Snapshot, chain: &Chain, checks: &mut Chec
             keys.iter().copied(),
             |&(root, payer, token)| TrainingEscrow::reservationCall { root, payer, token },
         )
-        .await
-        .map_err(rpc)?;
+        .await?;
     for ((root, payer, token, relayer, expires_at), key) in reservations.into_iter().zip(keys) {
         let what = format!("reservation({root}, {payer}, {token})");
         let indexed = format!("relayer {relayer} expiresAt {expires_at}");

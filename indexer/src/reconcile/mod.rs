@@ -123,7 +123,7 @@ pub async fn reconcile(db: &Db, provider: &DynProvider, deployment: &Deployment)
         escrow: TrainingEscrow::new(deployment.training_escrow, provider.clone()),
         nft: LicenseNFT::new(deployment.license_nft, provider.clone()),
         at,
-        views: Views::at(provider, at).await.map_err(compare::rpc)?,
+        views: Views::at(provider, at).await?,
     };
     let mut checks = Checks::default();
     escrow::params(db, &chain, &mut checks).await?;

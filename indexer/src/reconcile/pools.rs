@@ -14,7 +14,7 @@ use fairtrain_protocol::bindings::{
 };
 
 use super::{
-    compare::{ready, rpc, Checks},
+    compare::{ready, Checks},
     rows, Chain, Snapshot,
 };
 use crate::{
@@ -99,6 +99,21 @@ pub(super) async fn pools(
     Ok(())
 }
 
+/// For each key, `call(key)` on the pool `pool(key)` names: what [`fairtrain_chain::Views::read_all`]
+/// reads.
+fn on_pool<K, C>(
+    keys: &[K],
+    pool: impl Fn(&K) -> Address,
+    call: impl Fn(&K) -> C,
+) -> Vec<(K, Address, C)>
+where
+    K: Copy,
+{
+    keys.iter()
+        .map(|key| (*key, pool(key), call(key)))
+        .collect()
+}
+
 /// Each pool's own parameters, read in bulk at the reconciled block: whether the factory made it,
 /// transferability, manager, total supply and accepted tokens.
 struct PoolParams {
@@ -121,39 +136,45 @@ impl PoolParams {
         }
         let views = &chain.views;
         let genuine = match deployment.revenue_pool_factory {
-            Some(factory) => views
-                .read_each(factory, addresses.iter().copied(), |&pool| {
-                    <RevenuePoolFactory::isPoolCall as SolCall>::new((pool,))
-                })
-                .await
-                .map_err(rpc)?,
+            Some(factory) => {
+                views
+                    .read_each(factory, addresses.iter().copied(), |&pool| {
+                        <RevenuePoolFactory::isPoolCall as SolCall>::new((pool,))
+                    })
+                    .await?
+            }
             None => HashMap::new(),
         };
-        /// `call` on each pool itself.
-        fn own<C: Clone>(pools: &[Address], call: C) -> Vec<(Address, Address, C)> {
-            pools
-                .iter()
-                .map(|&pool| (pool, pool, call.clone()))
-                .collect()
-        }
         Ok(Self {
             genuine,
             transferable: views
-                .read_all(own(&addresses, RevenuePool::transferableCall {}))
-                .await
-                .map_err(rpc)?,
+                .read_all(on_pool(
+                    &addresses,
+                    |&pool| pool,
+                    |_| RevenuePool::transferableCall {},
+                ))
+                .await?,
             manager: views
-                .read_all(own(&addresses, RevenuePool::managerCall {}))
-                .await
-                .map_err(rpc)?,
+                .read_all(on_pool(
+                    &addresses,
+                    |&pool| pool,
+                    |_| RevenuePool::managerCall {},
+                ))
+                .await?,
             supply: views
-                .read_all(own(&addresses, RevenuePool::totalSupplyCall {}))
-                .await
-                .map_err(rpc)?,
+                .read_all(on_pool(
+                    &addresses,
+                    |&pool| pool,
+                    |_| RevenuePool::totalSupplyCall {},
+                ))
+                .await?,
             tokens: views
-                .read_all(own(&addresses, RevenuePool::acceptedTokensCall {}))
-                .await
-                .map_err(rpc)?,
+                .read_all(on_pool(
+                    &addresses,
+                    |&pool| pool,
+                    |_| RevenuePool::acceptedTokensCall {},
+                ))
+                .await?,
         })
     }
 }
@@ -193,55 +214,33 @@ impl OnChain {
         }
         let views = &chain.views;
         let shares = views
-            .read_all(
-                pool_holders
-                    .iter()
-                    .map(|&(pool, account)| {
-                        (
-                            (pool, account),
-                            pool,
-                            RevenuePool::balanceOfCall { account },
-                        )
-                    })
-                    .collect(),
-            )
-            .await
-            .map_err(rpc)?;
+            .read_all(on_pool(
+                &pool_holders,
+                |k| k.0,
+                |&(_, account)| RevenuePool::balanceOfCall { account },
+            ))
+            .await?;
         let token_states = views
-            .read_all(
-                pool_tokens
-                    .iter()
-                    .map(|&(pool, token)| {
-                        ((pool, token), pool, RevenuePool::tokenStateCall { token })
-                    })
-                    .collect(),
-            )
-            .await
-            .map_err(rpc)?;
+            .read_all(on_pool(
+                &pool_tokens,
+                |k| k.0,
+                |&(_, token)| RevenuePool::tokenStateCall { token },
+            ))
+            .await?;
         let claimable = views
-            .read_all(
-                triples
-                    .iter()
-                    .map(|&(pool, account, token)| {
-                        let call = RevenuePool::claimableCall { account, token };
-                        ((pool, account, token), pool, call)
-                    })
-                    .collect(),
-            )
-            .await
-            .map_err(rpc)?;
+            .read_all(on_pool(
+                &triples,
+                |k| k.0,
+                |&(_, account, token)| RevenuePool::claimableCall { account, token },
+            ))
+            .await?;
         let accounts = views
-            .read_all(
-                triples
-                    .iter()
-                    .map(|&(pool, account, token)| {
-                        let call = RevenuePool::accountStateCall { account, token };
-                        ((pool, account, token), pool, call)
-                    })
-                    .collect(),
-            )
-            .await
-            .map_err(rpc)?;
+            .read_all(on_pool(
+                &triples,
+                |k| k.0,
+                |&(_, account, token)| RevenuePool::accountStateCall { account, token },
+            ))
+            .await?;
         Ok(Self {
             shares,
             tokens: token_states,

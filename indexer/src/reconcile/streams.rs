@@ -43,26 +43,22 @@ pub(super) async fn streams(
         .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::getStreamCall { streamId: id }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let states = views
         .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::stateOfCall { streamId: id }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let withdrawable = views
         .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::withdrawableAmountOfCall { streamId: id }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     let debts = views
         .read_each(address, ids.iter().copied(), |&id| {
             RoyaltyStreams::uncoveredDebtOfCall { streamId: id }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     for ((id, balance, rate, status, anchor, end_at, base), n) in streams.into_iter().zip(ids) {
         let accrual = Accrual {
             status: status.clone(),
@@ -137,8 +133,7 @@ pub(super) async fn holdings(
                 token,
             }
         })
-        .await
-        .map_err(rpc)?;
+        .await?;
     for ((holder, token, owed), key) in payees.into_iter().zip(keys) {
         *held.entry(token.clone()).or_default() += parse_amount(&owed)?;
         let what = format!("owedTo({holder}, {token})");

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     proofs::{self, Cursor},
-    store::{ReceiptRow, StoreError},
+    store::{ReceiptRow, StoreError, TxRow},
     util::hex0x,
 };
 
@@ -164,8 +164,8 @@ pub(super) async fn batch(
         .txs("commit", id)
         .await?
         .iter()
-        .map(|t| t.to_api())
-        .collect::<Result<_, _>>()?;
+        .map(TxRow::to_api)
+        .collect();
     Ok(Json(BatchDetail {
         batch: b.to_api()?,
         transactions,

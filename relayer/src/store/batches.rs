@@ -3,6 +3,8 @@
 //! (or on the pool, for a single statement), with the states of [`BatchState`] and
 //! [`ReceiptStatus`] bound as parameters.
 
+use alloy::primitives::{B256, U256};
+use fairtrain_db::{Decimal, Hex};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{BatchState, ReceiptStatus, Store, StoreResult, BY_DIGEST};
@@ -33,14 +35,14 @@ pub struct NewBatch {
 /// [`super::StoreError::Db`].
 pub async fn set_pending_amounts(
     conn: &mut AnyConnection,
-    amounts: &[(String, String)],
+    amounts: &[(B256, U256)],
 ) -> StoreResult<()> {
-    for (digest, amount) in amounts {
+    for &(digest, amount) in amounts {
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE receipts SET amount = $2 WHERE {BY_DIGEST} AND status = $3"
         )))
-        .bind(digest.clone())
-        .bind(amount.clone())
+        .bind(Hex(digest))
+        .bind(Decimal(amount))
         .bind(ReceiptStatus::Pending.as_str())
         .execute(&mut *conn)
         .await?;

@@ -14,8 +14,9 @@ pub mod rows;
 pub mod state;
 pub mod txs;
 
+use alloy::primitives::{Address, B256};
 use fairtrain_db::{sql, Decimal, Hex};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, AssertSqlSafe};
 
 pub use fairtrain_db::Backend;
 pub use rows::{BatchRow, NewReceipt, ReceiptRow, TxRow};
@@ -152,7 +153,7 @@ impl Store {
                     .bind(Hex(r.run_id))
                     .bind(Decimal(r.cumulative))
                     .bind(Decimal(r.issued_at))
-                    .bind(Hex(r.signature.clone()))
+                    .bind(Hex(&r.signature))
                     .bind(Hex(r.signer))
                     .bind(Hex(r.token))
                     .bind(Decimal(r.amount))
@@ -218,30 +219,28 @@ impl Store {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         batch_id: i64,
     ) -> StoreResult<()> {
-        let rows = sqlx::query(
+        type Row = (
+            Hex<B256>,
+            Hex<B256>,
+            Hex<Address>,
+            Hex<Address>,
+            Decimal<u64>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT usage_key, digest, payer, token, cumulative FROM receipts WHERE batch_id = $1",
         )
         .bind(batch_id)
         .fetch_all(&mut **tx)
         .await?;
-        let mut heads: std::collections::BTreeMap<String, (u64, [String; 4])> =
+        // Per usage key, its highest receipt: (digest, payer, token, count).
+        let mut heads: std::collections::BTreeMap<B256, (B256, Address, Address, u64)> =
             std::collections::BTreeMap::new();
-        for row in rows {
-            let key: String = row.try_get("usage_key")?;
-            let text: String = row.try_get("cumulative")?;
-            let count = row.try_get::<Decimal<u64>, _>("cumulative")?.0;
-            if heads.get(&key).is_none_or(|(best, _)| count > *best) {
-                let head = [
-                    row.try_get("digest")?,
-                    row.try_get("payer")?,
-                    row.try_get("token")?,
-                    text,
-                ];
-                heads.insert(key, (count, head));
+        for (key, digest, payer, token, count) in rows {
+            if heads.get(&key.0).is_none_or(|head| count.0 > head.3) {
+                heads.insert(key.0, (digest.0, payer.0, token.0, count.0));
             }
         }
-        let heads: Vec<(String, [String; 4])> =
-            heads.into_iter().map(|(k, (_, h))| (k, h)).collect();
+        let heads: Vec<_> = heads.into_iter().collect();
         let backend = Backend::of_connection(tx);
         for chunk in heads.chunks(ledger::CHUNK / 6) {
             let values = sql::values(backend, chunk.len(), 6, "");
@@ -251,13 +250,13 @@ impl Store {
                  digest = excluded.digest, payer = excluded.payer, token = excluded.token, \
                  cumulative = excluded.cumulative, batch_id = excluded.batch_id"
             )));
-            for (key, [digest, payer, token, cumulative]) in chunk {
+            for &(key, (digest, payer, token, count)) in chunk {
                 q = q
-                    .bind(key.clone())
-                    .bind(digest.clone())
-                    .bind(payer.clone())
-                    .bind(token.clone())
-                    .bind(cumulative.clone())
+                    .bind(Hex(key))
+                    .bind(Hex(digest))
+                    .bind(Hex(payer))
+                    .bind(Hex(token))
+                    .bind(Decimal(count))
                     .bind(batch_id);
             }
             q.execute(&mut **tx).await?;

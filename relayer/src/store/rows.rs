@@ -221,7 +221,7 @@ impl BatchRow {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Corrupt`] when a column does not parse.
+    /// [`StoreError::Corrupt`] when the stored reservations do not parse.
     pub fn to_api(&self) -> StoreResult<api::Batch> {
         Ok(api::Batch {
             id: self.id,
@@ -275,17 +275,13 @@ impl TxRow {
 
 impl TxRow {
     /// The transaction as the API answers it.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Corrupt`] when a column does not parse.
-    pub fn to_api(&self) -> StoreResult<api::Transaction> {
-        Ok(api::Transaction {
+    pub fn to_api(&self) -> api::Transaction {
+        api::Transaction {
             hash: self.hash,
             nonce: self.nonce,
             attempt: self.attempt,
             max_fee_per_gas: U256::from(self.max_fee),
-        })
+        }
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn insert(conn: &mut AnyConnection, row: &TxRow) -> StoreResult<()> {
     .bind(row.ref_id)
     .bind(row.attempt)
     .bind(row.nonce)
-    .bind(Hex(row.raw.clone()))
+    .bind(Hex(&row.raw))
     .bind(Decimal(row.max_fee))
     .bind(Decimal(row.priority_fee))
     .bind(row.created_at)
