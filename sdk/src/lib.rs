@@ -39,6 +39,7 @@ pub mod error;
 pub mod journal;
 pub mod meter;
 pub mod relayer;
+pub mod tally;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dataset::{verify_dataset, DatasetCheck, LicenseSource};
@@ -46,3 +47,4 @@ pub use error::{Error, Result};
 pub use journal::{Entry, Journal, Refusal, Usage};
 pub use meter::{FlushReport, Meter, MeterConfig};
 pub use relayer::{Outcome, RelayerClient, RetryPolicy};
+pub use tally::{Position, Resumed, Tally};

@@ -12,6 +12,7 @@ use crate::{
     error::{Error, Result},
     journal::{Entry, Journal, Refusal, Usage},
     relayer::{is_transient, Outcome, RelayerClient, RetryPolicy},
+    tally::{reconcile, Position, Resumed, Tally},
 };
 
 /// Everything a meter needs.
@@ -86,6 +87,11 @@ pub struct Meter {
     max_bulk: usize,
     clock: Arc<dyn Clock>,
     flushing: Mutex<()>,
+    /// Counted by [`Meter::count`], not yet committed. Only ever locked briefly, never across
+    /// an await.
+    tally: std::sync::Mutex<Tally>,
+    /// Serialises commits, so that a commit's counts reach the journal in the order taken.
+    committing: Mutex<()>,
 }
 
 impl Meter {
@@ -99,7 +105,112 @@ impl Meter {
             max_bulk: config.max_bulk.max(1),
             clock: config.clock,
             flushing: Mutex::new(()),
+            tally: std::sync::Mutex::default(),
+            committing: Mutex::new(()),
         })
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        // A panic while holding the lock cannot leave the tally half-updated (every method
+        // completes its change before returning), so a poisoned lock is still sound.
+        self.tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts `samples` drawn under `usage` in memory (no I/O; about a microsecond), skipping
+    /// replays after a [`Meter::resume`]. Returns the samples counted. The count reaches the
+    /// journal at the next [`Meter::commit`]; see [`crate::tally`] for what a crash can lose.
+    pub fn count(&self, usage: Usage, samples: u64) -> u64 {
+        self.tally().add(usage, samples)
+    }
+
+    /// Samples counted by [`Meter::count`] and not yet committed.
+    pub fn uncommitted(&self) -> u64 {
+        self.tally().pending()
+    }
+
+    /// Moves what [`Meter::count`] counted into the journal, in one transaction. Durable when it
+    /// returns; on failure the counts stay in memory for the next commit.
+    pub async fn commit(&self) -> Result<()> {
+        let _serial = self.committing.lock().await;
+        let taken = self.tally().take();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        match self.journal.record(&taken).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.tally().restore(taken);
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits, then returns where the job stands: per usage key, the samples counted so far
+    /// minus the replays still to skip. Save it with the training checkpoint.
+    pub async fn position(&self) -> Result<Position> {
+        self.commit().await?;
+        let entries = self.journal.entries(false).await?;
+        let tally = self.tally();
+        Ok(Position {
+            counts: entries
+                .into_iter()
+                .map(|e| (e.usage, e.recorded - tally.credit(&e.usage).min(e.recorded)))
+                .collect(),
+        })
+    }
+
+    /// Resumes from a checkpoint saved with [`Meter::position`]: per usage key, the samples the
+    /// journal holds beyond the checkpoint are replays and will be skipped by [`Meter::count`];
+    /// a journal behind the checkpoint is raised to it. Call it before counting again.
+    pub async fn resume(&self, at: &Position) -> Result<Vec<Resumed>> {
+        self.commit().await?;
+        let journal: std::collections::HashMap<Usage, u64> = self
+            .journal
+            .entries(false)
+            .await?
+            .into_iter()
+            .map(|e| (e.usage, e.recorded))
+            .collect();
+        let mut resumed: Vec<Resumed> = at
+            .counts
+            .iter()
+            .map(|&(usage, checkpoint)| {
+                let held = journal.get(&usage).copied().unwrap_or(0);
+                let (credit, raised) = reconcile(checkpoint, held);
+                Resumed {
+                    usage,
+                    checkpoint,
+                    journal: held,
+                    credit,
+                    raised,
+                }
+            })
+            .collect();
+        // Keys first counted after the checkpoint: everything they hold is a replay.
+        for (&usage, &held) in &journal {
+            if !at.counts.iter().any(|(u, _)| *u == usage) {
+                resumed.push(Resumed {
+                    usage,
+                    checkpoint: 0,
+                    journal: held,
+                    credit: held,
+                    raised: 0,
+                });
+            }
+        }
+        let raise: Vec<(Usage, u64)> = resumed
+            .iter()
+            .filter(|r| r.raised > 0)
+            .map(|r| (r.usage, r.raised))
+            .collect();
+        if !raise.is_empty() {
+            self.journal.record(&raise).await?;
+        }
+        self.tally()
+            .set_credits(resumed.iter().map(|r| (r.usage, r.credit)));
+        Ok(resumed)
     }
 
     /// Adds `samples` drawn under `usage`; returns the new cumulative count. Durable when it
@@ -118,11 +229,12 @@ impl Meter {
         self.journal.entries(false).await
     }
 
-    /// Signs a receipt for every key with unreported samples (reusing the stored receipt when
+    /// Commits what [`Meter::count`] counted, then signs a receipt for every key with unreported samples (reusing the stored receipt when
     /// the count has not moved) and sends them in bulk. Refusals that a later flush may cure
     /// ([`is_transient`]) are retried then; the others wait for more samples on that key.
     pub async fn flush(&self) -> Result<FlushReport> {
         let _exclusive = self.flushing.lock().await;
+        self.commit().await?;
         let mut to_send = Vec::new();
         let mut newly_signed = Vec::new();
         for entry in self.journal.entries(true).await? {
@@ -192,13 +304,32 @@ impl Meter {
         every: Duration,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> JoinHandle<()> {
+        self.spawn_background(every, every, shutdown)
+    }
+
+    /// Commits what [`Meter::count`] counted every `commit_every` and flushes every
+    /// `flush_every` until `shutdown` resolves, then flushes once more. Failures are logged and
+    /// retried at the next tick.
+    pub fn spawn_background(
+        self: Arc<Self>,
+        commit_every: Duration,
+        flush_every: Duration,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut commits = tokio::time::interval(commit_every);
+            commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut flushes = tokio::time::interval(flush_every);
+            flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
-                    _ = ticker.tick() => {
+                    _ = commits.tick() => {
+                        if let Err(e) = self.commit().await {
+                            tracing::warn!(error = %e, "commit failed; the counts stay in memory for the next tick");
+                        }
+                    }
+                    _ = flushes.tick() => {
                         if let Err(e) = self.flush().await {
                             tracing::warn!(error = %e, "flush failed; retrying at the next tick");
                         }
@@ -207,7 +338,7 @@ impl Meter {
                 }
             }
             if let Err(e) = self.flush().await {
-                tracing::warn!(error = %e, "final flush failed; the journal keeps the usage for the next start");
+                tracing::warn!(error = %e, "final flush failed; the journal keeps the committed usage for the next start");
             }
         })
     }

@@ -10,4 +10,5 @@ mod dataset;
 mod journal;
 mod meter;
 mod process;
+mod resume;
 mod support;
