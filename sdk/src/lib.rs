@@ -47,4 +47,4 @@ pub use error::{Error, Result};
 pub use journal::{Entry, Journal, Refusal, Usage};
 pub use meter::{FlushReport, Meter, MeterConfig};
 pub use relayer::{Outcome, RelayerClient, RetryPolicy};
-pub use tally::{Position, Resumed, Tally};
+pub use tally::{Position, Restart, Resumed, Tally};

@@ -12,7 +12,7 @@ use crate::{
     error::{Error, Result},
     journal::{Entry, Journal, Refusal, Usage},
     relayer::{is_transient, Outcome, RelayerClient, RetryPolicy},
-    tally::{reconcile, Position, Resumed, Tally},
+    tally::{reconcile, Position, Restart, Resumed, Tally},
 };
 
 /// Everything a meter needs.
@@ -34,6 +34,9 @@ pub struct MeterConfig {
     pub retry: RetryPolicy,
     /// The time receipts are stamped with (`issuedAt`): the system clock unless replaced.
     pub clock: Arc<dyn Clock>,
+    /// What [`Meter::count`] assumes of the samples the journal already holds when the meter
+    /// opens (see [`crate::tally`]).
+    pub restart: Restart,
 }
 
 impl MeterConfig {
@@ -54,6 +57,7 @@ impl MeterConfig {
             max_bulk: 1_000,
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
+            restart: Restart::default(),
         }
     }
 }
@@ -95,17 +99,24 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Opens the journal and prepares the relayer client.
+    /// Opens the journal and prepares the relayer client. With [`Restart::Replays`], everything
+    /// the journal holds is a replay credit until [`Meter::resume`] says where the job stands.
     pub async fn open(config: MeterConfig) -> Result<Self> {
+        let journal = Journal::open(&config.journal, config.payer).await?;
+        let mut tally = Tally::default();
+        if config.restart == Restart::Replays {
+            let held = journal.entries(false).await?;
+            tally.set_credits(held.into_iter().map(|e| (e.usage, e.recorded)));
+        }
         Ok(Self {
-            journal: Journal::open(&config.journal, config.payer).await?,
+            journal,
             client: RelayerClient::new(config.relayer_url, config.retry)?,
             domain: config.domain,
             signer: config.signer,
             max_bulk: config.max_bulk.max(1),
             clock: config.clock,
             flushing: Mutex::new(()),
-            tally: std::sync::Mutex::default(),
+            tally: std::sync::Mutex::new(tally),
             committing: Mutex::new(()),
         })
     }

@@ -21,6 +21,13 @@
 //!   (`R < C`: a journal lost or moved), it is raised to `C`: cumulative receipts make that safe,
 //!   since the escrow pays only what lies beyond the count it already settled.
 //!
+//! - A job that starts again *without* a checkpoint trains again from its start, so with
+//!   [`Restart::Replays`] (the default) a meter opens as if resumed from position zero: every
+//!   sample the journal holds for a usage key is a replay. A training run that really is new
+//!   takes a new run id. A process that is not a training job with checkpoints (a service
+//!   metering requests) opens with [`Restart::Continues`]: what the journal holds stands, and
+//!   everything counted is new.
+//!
 //! Samples drawn after the last commit and before a crash are not in the journal; when the job
 //! resumes, they are replayed beyond the credit and counted then. A job that never resumes loses
 //! at most the samples of one commit interval; [`Meter::record`](crate::Meter::record) is the
@@ -29,6 +36,19 @@
 use std::collections::HashMap;
 
 use crate::journal::Usage;
+
+/// What a meter assumes, when it opens, of the samples its journal already holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restart {
+    /// The job starts again from its beginning: samples the journal holds are replays, skipped
+    /// by [`Meter::count`](crate::Meter::count) until [`Meter::resume`](crate::Meter::resume)
+    /// says the job stands further on (a training job restarting, with or without a checkpoint).
+    #[default]
+    Replays,
+    /// The process carries on where the journal stands: everything counted is new (a service
+    /// metering requests, with no position of its own).
+    Continues,
+}
 
 /// Samples counted since the last commit, and the replays still to skip after a resume.
 #[derive(Debug, Default)]

@@ -199,6 +199,46 @@ impl Devnet {
         assert!(receipt.status(), "mint reverted");
     }
 
+    /// Mints `whole` fUSD (whole tokens; the token has 6 decimals) to `to`.
+    ///
+    /// # Panics
+    ///
+    /// If the transaction fails or reverts.
+    pub async fn fund(&self, to: Address, whole: u64) {
+        self.mint(to, U256::from(whole) * U256::from(1_000_000))
+            .await;
+    }
+
+    /// Runs the real `fairtrain` CLI against this devnet with `account`'s key; returns its
+    /// standard output.
+    ///
+    /// # Panics
+    ///
+    /// Unless it succeeds (with its output).
+    pub fn cli(&self, account: usize, args: &[&str]) -> String {
+        let out = self.cli_output(account, args);
+        assert!(
+            out.status.success(),
+            "fairtrain {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the real `fairtrain` CLI against this devnet with `account`'s key, whatever comes
+    /// of it.
+    ///
+    /// # Panics
+    ///
+    /// If the binary cannot be started.
+    pub fn cli_output(&self, account: usize, args: &[&str]) -> std::process::Output {
+        self.command(crate::bin("fairtrain"), Some(account))
+            .args(args)
+            .output()
+            .expect("the fairtrain binary runs")
+    }
+
     /// A provider that signs with anvil's account `i` by default.
     pub fn wallet(&self, i: usize) -> DynProvider {
         ProviderBuilder::new()

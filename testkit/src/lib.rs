@@ -8,6 +8,7 @@
 //! - [`db`]: a fresh database per test, a SQLite file or a new PostgreSQL database.
 //! - [`process`]: the project's binaries as child processes, free ports, polling helpers.
 //! - [`relayer`]: the `fairtrain-relayer` binary with a configuration written for a devnet.
+//! - [`scenario`]: the licensed, funded payer the end-to-end suites start from.
 //! - [`proxy`]: RPC proxies in front of a node (a range-limiting one, a slow one).
 //! - [`golden`]: generated files committed to the repository, checked against the code.
 //! - [`mined!`]: send a contract call and wait for its receipt.
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod process;
 pub mod proxy;
 pub mod relayer;
+pub mod scenario;
 
 use std::path::{Path, PathBuf};
 

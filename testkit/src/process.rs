@@ -15,11 +15,13 @@ use std::{
 /// If the binary is not built.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps")
-        .join(name);
+    // Test executables live in target/<profile>/deps, the kit's own binaries in
+    // target/<profile>.
+    let mut dir = exe.parent().expect("target/<profile>[/deps]");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target/<profile>");
+    }
+    let path = dir.join(name);
     assert!(
         path.exists(),
         "{} is missing: build the workspace first (cargo build --workspace)",

@@ -1,7 +1,7 @@
 //! Counting in memory and resuming from a checkpoint, on a real journal: a meter dropped without
 //! committing (a crash) and reopened counts every sample position exactly once.
 
-use fairtrain_sdk::{Meter, Position};
+use fairtrain_sdk::{Meter, Position, Restart};
 
 use crate::support::{config, usage, TestRelayer};
 
@@ -79,4 +79,33 @@ async fn a_journal_behind_the_checkpoint_is_raised_and_new_keys_are_replays() {
     assert_eq!(meter.count(b, 7), 0);
     meter.commit().await.unwrap();
     assert_eq!(recorded(&meter).await, vec![7, 41]);
+}
+
+#[tokio::test]
+async fn a_restart_without_a_checkpoint_replays_from_the_start_unless_the_process_continues() {
+    let relayer = TestRelayer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = usage(1, "no-checkpoint");
+    {
+        let meter = Meter::open(config(dir.path(), &relayer.url)).await.unwrap();
+        meter.count(a, 12);
+        meter.commit().await.unwrap();
+    } // killed before its first checkpoint
+
+    // A training job starts again from its first sample: the 12 are replays.
+    let meter = Meter::open(config(dir.path(), &relayer.url)).await.unwrap();
+    assert_eq!(meter.count(a, 10), 0);
+    assert_eq!(meter.count(a, 5), 3);
+    meter.commit().await.unwrap();
+    assert_eq!(recorded(&meter).await, vec![15]);
+    assert_eq!(meter.position().await.unwrap().counts, vec![(a, 15)]);
+    drop(meter);
+
+    // A service carries on: everything it counts is new.
+    let mut continuing = config(dir.path(), &relayer.url);
+    continuing.restart = Restart::Continues;
+    let meter = Meter::open(continuing).await.unwrap();
+    assert_eq!(meter.count(a, 4), 4);
+    meter.commit().await.unwrap();
+    assert_eq!(recorded(&meter).await, vec![19]);
 }

@@ -16,7 +16,6 @@ use fairtrain_protocol::{
         indexer::{PoolView, StreamView},
         relayer::Status,
     },
-    bindings::LicenseNFT,
     EscrowDomain,
 };
 use fairtrain_sdk::{Meter, MeterConfig};
@@ -26,11 +25,7 @@ use crate::{
     support::*,
 };
 
-/// Price of the test license: 0.001 fUSD (6 decimals) per sample.
-const PRICE: u64 = 1_000;
-const DEPOSIT: u64 = 100_000_000;
-/// The payer's credit line for the relayer, funded by `set_up`: 50 fUSD.
-pub(crate) const CREDIT: u64 = 50_000_000;
+pub(crate) use fairtrain_testkit::scenario::{licensed_payer, CREDIT, DEPOSIT, PRICE};
 /// Credit the payer takes back: 20 fUSD.
 const REDUCED: u64 = 20_000_000;
 const WITHDRAWN: u64 = 10_000_000;
@@ -45,80 +40,20 @@ async fn lifecycle_on_postgres() {
     lifecycle(Db::Postgres).await;
 }
 
-/// Creator and payer set up through the CLI (the payer deposits 100 fUSD and funds a credit line
-/// of [`CREDIT`] for the relayer account); returns (license id, terms id, manifest, data dir).
+/// The kit's scenario (a licensed dataset, a payer with a 100 fUSD deposit and a credit line of
+/// [`CREDIT`] for the relayer account); returns (license id, terms id, manifest, data dir).
 pub(crate) async fn set_up(devnet: &Devnet) -> (U256, u64, String, String) {
-    let dir = devnet.dir.path();
-    let data = dir.join("photos");
-    dataset(&data, "a");
-    let manifest = dir.join("photos.json");
-    let (data, manifest) = (data.display().to_string(), manifest.display().to_string());
-    devnet.cli(
-        CREATOR,
-        &[
-            "manifest",
-            "build",
-            &data,
-            "--name",
-            "Street photos",
-            "--sign",
-            "--out",
-            &manifest,
-        ],
-    );
-    let minted = devnet.cli(
-        CREATOR,
-        &[
-            "license",
-            "mint",
-            "--manifest",
-            &manifest,
-            "--template",
-            "research",
-            "--price",
-            "0.001",
-            "--royalty-bps",
-            "500",
-        ],
-    );
-    assert!(minted.contains("license 1"), "{minted}");
-    let license = U256::from(1);
-    let terms = LicenseNFT::new(devnet.nft, devnet.provider.clone())
-        .currentTerms(license)
-        .call()
-        .await
-        .unwrap()
-        .termsId;
-
-    devnet.fund(addr(PAYER), 1_000).await;
-    devnet.cli(PAYER, &["payer", "deposit", "100"]);
-    devnet.cli(PAYER, &["payer", "accept", "1"]);
-    devnet.cli(
-        PAYER,
-        &["payer", "signer", "register", &addr(TRAINING).to_string()],
-    );
-    let funded = devnet.cli(
-        PAYER,
-        &[
-            "payer",
-            "credit",
-            "fund",
-            "--relayer",
-            &addr(RELAYER).to_string(),
-            "--amount",
-            "50",
-        ],
-    );
-    assert!(
-        funded.contains("into the credit line of relayer"),
-        "{funded}"
-    );
+    let licensed = licensed_payer(devnet).await;
     assert_eq!(
         U256::from(devnet.line(addr(PAYER)).await.credit),
         U256::from(CREDIT)
     );
-    devnet.advance(NOTICE + 1).await;
-    (license, terms, manifest, data)
+    (
+        licensed.license,
+        licensed.terms,
+        licensed.manifest.display().to_string(),
+        licensed.data.display().to_string(),
+    )
 }
 
 pub(crate) async fn meter(devnet: &Devnet, relayer: &Relayer, name: &str) -> Meter {

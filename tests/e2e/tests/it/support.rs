@@ -5,7 +5,7 @@
 //! `fairtrain-meter` binaries run as a creator, a payer or a training job would run them.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Output,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -25,25 +25,16 @@ pub(crate) use fairtrain_testkit::{
     devnet::{CLAIM_WINDOW, NOTICE},
     free_port, key, poll as eventually,
     relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
+    scenario::{dataset, CREATOR, PAYER, RELAYER, TRAINING},
     Backend as Db, Proc, TestDb,
 };
 use serde_json::Value;
-
-/// Creates a dataset and mints its license.
-pub(crate) const CREATOR: usize = 1;
-/// Funds a training budget.
-pub(crate) const PAYER: usize = 2;
-/// Operates the relayer.
-pub(crate) const RELAYER: usize = 4;
-/// The payer's training key (signs receipts).
-pub(crate) const TRAINING: usize = 5;
 
 /// A fresh anvil with the suite deployed (the kit's devnet, through `Deref`), its deployment
 /// file, and a provider with a wallet of every test key.
 pub(crate) struct Devnet {
     devnet: fairtrain_testkit::Devnet,
     pub(crate) escrow: Address,
-    pub(crate) nft: Address,
     pub(crate) token: Address,
     pub(crate) start_block: u64,
 }
@@ -68,7 +59,6 @@ impl Devnet {
         let d = &devnet.deployment;
         Self {
             escrow: d.training_escrow,
-            nft: d.license_nft,
             token: devnet.token(),
             start_block: d.start_block,
             devnet,
@@ -77,32 +67,6 @@ impl Devnet {
 
     pub(crate) fn deployment(&self) -> PathBuf {
         self.devnet.deployment_file()
-    }
-
-    /// Mints test fUSD (6 decimals) to `to`.
-    pub(crate) async fn fund(&self, to: Address, whole: u64) {
-        self.mint(to, U256::from(whole) * U256::from(1_000_000))
-            .await;
-    }
-
-    /// Runs the real `fairtrain` binary against this devnet, with `account`'s key; panics with
-    /// its output unless it succeeds.
-    pub(crate) fn cli(&self, account: usize, args: &[&str]) -> String {
-        let out = self.cli_output(account, args);
-        assert!(
-            out.status.success(),
-            "fairtrain {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    pub(crate) fn cli_output(&self, account: usize, args: &[&str]) -> Output {
-        self.command(bin("fairtrain"), Some(account))
-            .args(args)
-            .output()
-            .unwrap()
     }
 
     /// Runs `fairtrain-meter` against this devnet.
@@ -358,21 +322,5 @@ pub(crate) fn run_usage(license: U256, terms: u64, run: &str) -> Usage {
         license_id: license,
         terms_id: terms,
         run_id: alloy::primitives::keccak256(run),
-    }
-}
-
-/// Writes a small dataset folder.
-pub(crate) fn dataset(dir: &Path, flavour: &str) {
-    for (path, content) in [
-        ("images/001.jpg", format!("jpeg one {flavour}")),
-        ("images/002.jpg", format!("jpeg two {flavour}")),
-        (
-            "labels.csv",
-            "file,label\n001.jpg,cat\n002.jpg,dog\n".to_owned(),
-        ),
-    ] {
-        let full = dir.join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, content).unwrap();
     }
 }

@@ -1,0 +1,84 @@
+//! `fairtrain-devnet`: the test kit's devnet as a process, for test suites written in other
+//! languages (the Python package's). It starts anvil with the suite deployed, sets up the kit's
+//! scenario (a licensed dataset and a payer ready to pay for it, see
+//! `fairtrain_testkit::scenario`) and the real `fairtrain-relayer` on SQLite, then prints one
+//! JSON line describing all of it on standard output.
+//!
+//! It then reads commands, one per line, answering each with one JSON line:
+//! `relayer stop` (SIGKILL), `relayer start` (start again and wait until ready). It stops
+//! everything at the end of its input (the test suite closing the pipe, or dying).
+
+use std::io::{BufRead, Write};
+
+use fairtrain_testkit::{
+    address, bin, free_port, key,
+    relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
+    scenario::{licensed_payer, CREATOR, PAYER, PRICE, RELAYER, TRAINING},
+    Backend, Devnet, TestDb,
+};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() {
+    let devnet = Devnet::start().await;
+    let licensed = licensed_payer(&devnet).await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = free_port();
+    let config = devnet.dir.path().join("relayer.toml");
+    RelayerConfig::new(port, &db).write(&devnet, &config);
+    let mut relayer = RelayerProcess::start(
+        bin("fairtrain-relayer"),
+        config.clone(),
+        port,
+        KeySource::Anvil(RELAYER),
+        config.with_extension("log"),
+        None,
+    );
+    relayer.wait_ready(60).await;
+
+    let d = &devnet.deployment;
+    let described = json!({
+        "rpc_url": devnet.url,
+        "relayer_url": relayer.url,
+        "relayer_log": config.with_extension("log"),
+        "operator_token": OPERATOR_TOKEN,
+        "deployment": devnet.deployment_file(),
+        "chain_id": d.chain_id,
+        "escrow": d.training_escrow,
+        "license_nft": d.license_nft,
+        "token": devnet.token(),
+        "fee_bps": d.fee_bps,
+        "creator": address(CREATOR),
+        "payer": address(PAYER),
+        "training_key": format!("0x{}", alloy::hex::encode(key(TRAINING).to_bytes())),
+        "training_address": address(TRAINING),
+        "license_id": licensed.license.to::<u64>(),
+        "terms_id": licensed.terms,
+        "price": PRICE,
+        "manifest": licensed.manifest,
+        "data": licensed.data,
+    });
+    println!("{described}");
+    std::io::stdout().flush().expect("standard output");
+
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let answer = match line.trim() {
+            "relayer stop" => {
+                relayer.kill();
+                json!({"ok": true})
+            }
+            "relayer start" => {
+                relayer.spawn(None);
+                relayer.wait_ready(60).await;
+                json!({"ok": true})
+            }
+            "" => continue,
+            other => json!({"ok": false, "error": format!("unknown command {other:?}")}),
+        };
+        println!("{answer}");
+        std::io::stdout().flush().expect("standard output");
+    }
+    relayer.kill();
+}
