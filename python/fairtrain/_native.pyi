@@ -161,3 +161,17 @@ def verify_dataset(
     license_id: int | None = None,
 ) -> DatasetCheck:
     """Checks a signed manifest, a local folder and, optionally, the license on-chain."""
+
+def build_manifest(
+    folder: str | PathLike[str],
+    out: str | PathLike[str],
+    *,
+    name: str,
+    description: str = "",
+    metadata: dict[str, str] | None = None,
+    signer_key: str | None = None,
+    creator: str | None = None,
+    created_at: int | None = None,
+) -> str:
+    """Builds (and with ``signer_key``, signs) the manifest of ``folder``, writes it to ``out``;
+    returns the manifest hash. ``metadata`` carries collection or device metadata."""

@@ -1,14 +1,15 @@
 //! Checking a dataset before training on it: the Rust SDK's `verify_dataset`.
 
-use std::path::PathBuf;
+use std::{collections::BTreeMap, path::PathBuf};
 
+use fairtrain_protocol::DatasetManifest;
 use fairtrain_sdk::LicenseSource;
 use pyo3::prelude::*;
 
 use crate::{
     errors::{from_sdk, invalid},
     runtime::block_on,
-    values::{from_u256, to_address, to_u256},
+    values::{from_u256, to_address, to_signer, to_u256},
 };
 
 /// What `verify_dataset` established.
@@ -81,4 +82,58 @@ pub(crate) fn verify_dataset(
         fairtrain_sdk::verify_dataset(&manifest, &folder, license.as_ref()),
     );
     Ok(DatasetCheck(check.map_err(from_sdk)?))
+}
+
+/// Builds the manifest of every file under `folder` (docs/manifest.md), signs it with
+/// `signer_key` when given (the creator is then that key's address) and writes it to `out`.
+/// Returns the manifest hash, what a license records. Without a key, name the `creator`; sign
+/// later with `fairtrain manifest sign`.
+#[pyfunction]
+#[pyo3(signature = (
+    folder, out, *, name, description = String::new(), metadata = None, signer_key = None,
+    creator = None, created_at = None
+))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_manifest(
+    py: Python<'_>,
+    folder: PathBuf,
+    out: PathBuf,
+    name: String,
+    description: String,
+    metadata: Option<BTreeMap<String, String>>,
+    signer_key: Option<&str>,
+    creator: Option<&str>,
+    created_at: Option<u64>,
+) -> PyResult<String> {
+    let key = signer_key.map(to_signer).transpose()?;
+    let creator = match (creator, &key) {
+        (Some(creator), _) => to_address(creator, "creator")?,
+        (None, Some(key)) => key.address(),
+        (None, None) => {
+            return Err(invalid(
+                "creator",
+                "give the creator's address or its signer_key",
+            ))
+        }
+    };
+    let created_at = created_at.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let metadata = metadata.unwrap_or_default();
+    // Hashing the files reads all of them: without the GIL.
+    let manifest = py.detach(|| -> Result<DatasetManifest, String> {
+        let mut manifest =
+            DatasetManifest::of_folder(&folder, name, description, creator, created_at, metadata)
+                .map_err(|e| format!("folder {}: {e}", folder.display()))?;
+        if let Some(key) = &key {
+            manifest.sign(key).map_err(|e| format!("signing: {e}"))?;
+        }
+        std::fs::write(&out, manifest.to_json())
+            .map_err(|e| format!("writing {}: {e}", out.display()))?;
+        Ok(manifest)
+    });
+    let manifest = manifest.map_err(|e| from_sdk(fairtrain_sdk::Error::Dataset(e)))?;
+    Ok(manifest.hash().to_string())
 }

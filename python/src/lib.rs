@@ -31,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(receipts::sign_receipt, m)?)?;
     m.add_function(wrap_pyfunction!(receipts::recover_signer, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::verify_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset::build_manifest, m)?)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use clap::{Args, Subcommand};
-use fairtrain_protocol::{manifest::folder, DatasetManifest, FileEntry, ManifestError};
+use fairtrain_protocol::{DatasetManifest, FileEntry};
 use serde::Serialize;
 
 use crate::{
@@ -309,17 +309,13 @@ pub fn build(args: &BuildArgs, key: Option<&PrivateKeySigner>) -> Result<Manifes
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
-    let files = folder::scan_dir(&args.dir)?;
-    if files.is_empty() {
-        return Err(ManifestError::NoFiles.into());
-    }
-    let mut m = DatasetManifest::new(
+    let mut m = DatasetManifest::of_folder(
+        &args.dir,
         &args.name,
         &args.description,
         creator,
         created_at,
         parse_meta(&args.meta)?,
-        files,
     )?;
     if args.sign {
         m.sign(key.ok_or(CliError::NoKey)?)?;

@@ -197,6 +197,24 @@ fn preview(list: &[String]) -> String {
 }
 
 impl DatasetManifest {
+    /// A new, unsigned manifest of every file under `dir` (see [`scan_dir`] and
+    /// [`DatasetManifest::new`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ManifestError::NoFiles`] for an empty folder, or an error reading it or in a path.
+    pub fn of_folder(
+        dir: &Path,
+        name: impl Into<String>,
+        description: impl Into<String>,
+        creator: alloy::primitives::Address,
+        created_at: u64,
+        metadata: BTreeMap<String, String>,
+    ) -> ManifestResult<Self> {
+        let files = scan_dir(dir)?;
+        Self::new(name, description, creator, created_at, metadata, files)
+    }
+
     /// Compares `dir` with the manifest's files: every listed file must be present with the same
     /// size and content hash; files the manifest does not list are reported as extra. Only
     /// files whose size matches are hashed.

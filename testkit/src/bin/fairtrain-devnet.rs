@@ -4,6 +4,8 @@
 //! `fairtrain_testkit::scenario`) and the real `fairtrain-relayer` on SQLite, then prints one
 //! JSON line describing all of it on standard output.
 //!
+//! Addresses are checksummed (EIP-55), keys and hashes `0x`-hex, amounts in token units.
+//!
 //! It then reads commands, one per line, answering each with one JSON line:
 //! `relayer stop` (SIGKILL), `relayer start` (start again and wait until ready). It stops
 //! everything at the end of its input (the test suite closing the pipe, or dying).
@@ -44,14 +46,14 @@ async fn main() {
         "operator_token": OPERATOR_TOKEN,
         "deployment": devnet.deployment_file(),
         "chain_id": d.chain_id,
-        "escrow": d.training_escrow,
-        "license_nft": d.license_nft,
-        "token": devnet.token(),
+        "escrow": d.training_escrow.to_checksum(None),
+        "license_nft": d.license_nft.to_checksum(None),
+        "token": devnet.token().to_checksum(None),
         "fee_bps": d.fee_bps,
-        "creator": address(CREATOR),
-        "payer": address(PAYER),
+        "creator": address(CREATOR).to_checksum(None),
+        "payer": address(PAYER).to_checksum(None),
         "training_key": format!("0x{}", alloy::hex::encode(key(TRAINING).to_bytes())),
-        "training_address": address(TRAINING),
+        "training_address": address(TRAINING).to_checksum(None),
         "license_id": licensed.license.to::<u64>(),
         "terms_id": licensed.terms,
         "price": PRICE,
