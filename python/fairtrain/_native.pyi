@@ -134,6 +134,11 @@ class DatasetCheck:
     @property
     def files(self) -> int: ...
     @property
+    def name(self) -> str: ...
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The manifest's collection or device metadata, as the creator signed it."""
+    @property
     def license_id(self) -> int | None: ...
 
 def run_id(name: str) -> str:

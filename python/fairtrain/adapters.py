@@ -14,6 +14,7 @@ its position too.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -58,9 +59,14 @@ def _is_batch(value: Any) -> bool:
     return getattr(value, "shape", None) is not None or isinstance(value, tuple | list)
 
 
-def _is_hf_dataset(data: Any) -> bool:
-    """A Hugging Face ``datasets`` dataset, whose iteration yields one row per item."""
-    return type(data).__module__.startswith("datasets.")
+def _yields_examples(data: Any) -> bool:
+    """Whether iterating ``data`` yields one example per item: a Hugging Face ``datasets``
+    dataset (rows), or a PyTorch ``Dataset`` or ``IterableDataset`` (samples, before a
+    ``DataLoader`` batches them)."""
+    if type(data).__module__.startswith("datasets."):
+        return True
+    torch_data = sys.modules.get("torch.utils.data")
+    return torch_data is not None and isinstance(data, torch_data.Dataset)
 
 
 class Metered(Generic[T]):
@@ -74,7 +80,7 @@ class Metered(Generic[T]):
         self.meter = meter
         self.usage = usage
         if samples is None:
-            samples = 1 if _is_hf_dataset(data) else count_samples
+            samples = 1 if _yields_examples(data) else count_samples
         self._samples: Callable[[Any], int] = (
             (lambda _item, n=samples: n) if isinstance(samples, int) else samples
         )
@@ -115,7 +121,8 @@ def metered(
     """Wraps ``data`` so that each item it yields is recorded with ``meter`` under ``usage``.
 
     ``samples`` says how many samples an item holds: a number, a function of the item, or
-    ``None`` to read it from the item's shape (:func:`count_samples`; a Hugging Face dataset
-    iterated row by row counts one per row).
+    ``None`` to read it from the item's shape (:func:`count_samples`), except for a dataset
+    iterated item by item (a Hugging Face dataset, a PyTorch ``Dataset``), whose items count one
+    each.
     """
     return Metered(data, meter, usage, samples)

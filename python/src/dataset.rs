@@ -36,6 +36,18 @@ impl DatasetCheck {
         self.0.files
     }
 
+    /// The dataset's name, as the manifest states it.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The manifest's collection or device metadata, as the creator signed it.
+    #[getter]
+    fn metadata(&self) -> BTreeMap<String, String> {
+        self.0.metadata.clone()
+    }
+
     /// The license checked on-chain, if one was given.
     #[getter]
     fn license_id<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {

@@ -19,6 +19,36 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Where the workspace's binaries are (``cargo build --workspace`` or ``cargo test``).
 BIN = Path(os.environ.get("FAIRTRAIN_BIN_DIR", ROOT / "target" / "debug"))
 
+# An offline meter: counting and committing never reach the relayer, so it needs no devnet.
+ESCROW = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+PAYER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+KEY = "0x" + "11" * 32
+
+
+def config(tmp_path: Path, **options: Any) -> dict[str, Any]:
+    """A meter's settings: a journal in ``tmp_path``, a relayer address nothing answers on."""
+    return {
+        "journal": tmp_path / "usage.db",
+        "relayer_url": "http://127.0.0.1:9",
+        "chain_id": 31337,
+        "escrow": ESCROW,
+        "payer": PAYER,
+        "signer_key": KEY,
+        **options,
+    }
+
+
+def offline_meter(tmp_path: Path) -> fairtrain.Meter:
+    """A meter with no background task, whose relayer is tried twice, briefly."""
+    return fairtrain.Meter(
+        **config(tmp_path, commit_every=None, flush_every=None, attempts=2, initial_backoff=0.01)
+    )
+
+
+def recorded(meter: fairtrain.Meter) -> dict[int, int]:
+    """Samples recorded in ``meter``'s journal, per license id."""
+    return {entry.usage.license_id: entry.recorded for entry in meter.status()}
+
 
 class Devnet:
     """A running ``fairtrain-devnet``: its description (``info``) and its commands."""

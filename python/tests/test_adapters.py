@@ -8,31 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import config, offline_meter, recorded
 
 import fairtrain
-
-ESCROW = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
-PAYER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
-KEY = "0x" + "11" * 32
-
-
-def config(tmp_path: Path, **options: Any) -> dict[str, Any]:
-    """A meter's settings: a journal in ``tmp_path``, a relayer address nothing answers on."""
-    return {
-        "journal": tmp_path / "usage.db",
-        "relayer_url": "http://127.0.0.1:9",
-        "chain_id": 31337,
-        "escrow": ESCROW,
-        "payer": PAYER,
-        "signer_key": KEY,
-        **options,
-    }
-
-
-def offline_meter(tmp_path: Path) -> fairtrain.Meter:
-    return fairtrain.Meter(
-        **config(tmp_path, commit_every=None, flush_every=None, attempts=2, initial_backoff=0.01)
-    )
 
 
 @pytest.mark.parametrize(
@@ -51,10 +29,6 @@ def offline_meter(tmp_path: Path) -> fairtrain.Meter:
 )
 def test_count_samples_reads_the_batch_dimension(item: Any, samples: int) -> None:
     assert fairtrain.count_samples(item) == samples
-
-
-def recorded(meter: fairtrain.Meter) -> dict[int, int]:
-    return {entry.usage.license_id: entry.recorded for entry in meter.status()}
 
 
 def test_a_wrapped_loop_records_each_batch_as_it_is_handed_out(tmp_path: Path) -> None:

@@ -22,6 +22,11 @@ pub struct DatasetCheck {
     pub files: usize,
     /// The license checked on-chain, if one was given.
     pub license_id: Option<U256>,
+    /// The dataset's name, as the manifest states it.
+    pub name: String,
+    /// The manifest's collection or device metadata (e.g. a quantum device, its qubits and
+    /// shots), as the creator signed it.
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// Where to check a license: an RPC endpoint and the `LicenseNFT` contract.
@@ -77,5 +82,7 @@ pub async fn verify_dataset(
         creator: manifest.creator,
         files: manifest.files.len(),
         license_id: license.map(|l| l.license_id),
+        name: manifest.name,
+        metadata: manifest.metadata,
     })
 }

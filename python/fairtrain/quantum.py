@@ -1,0 +1,102 @@
+"""Quantum datasets: checked against their signed manifest (and license) first, then loaded into
+PennyLane (``qml.data.Dataset``, HDF5) or Qiskit (circuits in QPY files), with the device
+metadata the creator signed at hand.
+
+    data = fairtrain.quantum.verify("manifest.json", "circuits/", rpc_url=…, license_nft=…,
+                                    license_id=7)
+    dataset = fairtrain.quantum.pennylane_dataset(data, "train.h5")
+    circuits = fairtrain.quantum.qiskit_circuits(data, "circuits.qpy")
+    shots = data.shots                                  # from the manifest's metadata
+    for batch in fairtrain.metered(circuits, meter, usage, samples=per_shot(shots)): ...
+
+PennyLane and Qiskit are imported only by the function that needs them; neither is a
+dependency of the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fairtrain._native import DatasetCheck, DatasetError, verify_dataset
+from fairtrain.adapters import count_samples
+
+if TYPE_CHECKING:
+    import pennylane as qml
+    from qiskit import QuantumCircuit
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A dataset folder that matched its signed manifest (and license) when checked."""
+
+    folder: Path
+    check: DatasetCheck
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The manifest's collection or device metadata (e.g. ``device``, ``qubits``,
+        ``shots``), as the creator signed it."""
+        return self.check.metadata
+
+    @property
+    def shots(self) -> int | None:
+        """The ``shots`` the manifest's metadata states, if it states a whole number."""
+        value = self.metadata.get("shots", "")
+        return int(value) if value.isdigit() else None
+
+    def path(self, relative: str) -> Path:
+        """A file of the dataset. Refuses paths that leave the folder."""
+        folder = self.folder.resolve()
+        path = (folder / relative).resolve()
+        if not path.is_relative_to(folder) or not path.is_file():
+            error = DatasetError(f"{relative}: not a file of the dataset in {self.folder}")
+            error.code = "dataset"
+            raise error
+        return path
+
+
+def verify(
+    manifest: str | Path,
+    folder: str | Path,
+    *,
+    rpc_url: str | None = None,
+    license_nft: str | None = None,
+    license_id: int | None = None,
+) -> Verified:
+    """Checks ``folder`` against the signed ``manifest`` (and, with the three license
+    arguments, the license on-chain): see :func:`fairtrain.verify_dataset`."""
+    check = verify_dataset(
+        manifest, folder, rpc_url=rpc_url, license_nft=license_nft, license_id=license_id
+    )
+    return Verified(Path(folder), check)
+
+
+def pennylane_dataset(data: Verified, file: str) -> qml.data.Dataset:
+    """The PennyLane dataset (HDF5) in ``file`` of a verified dataset, opened read-only."""
+    import pennylane as qml
+
+    return qml.data.Dataset.open(data.path(file), mode="r")
+
+
+def qiskit_circuits(data: Verified, file: str) -> list[QuantumCircuit]:
+    """The circuits stored (QPY) in ``file`` of a verified dataset."""
+    from qiskit import qpy
+
+    with data.path(file).open("rb") as stream:
+        return list(qpy.load(stream))
+
+
+def per_shot(shots: int) -> Callable[[Any], int]:
+    """A ``samples`` function for :func:`fairtrain.metered` that counts every shot: an item (a
+    circuit, or a batch of them) is ``shots`` samples per circuit."""
+    if shots <= 0:
+        raise ValueError(f"shots must be positive, not {shots}")
+
+    def samples(item: Any) -> int:
+        circuits = len(item) if isinstance(item, list | tuple) else count_samples(item)
+        return circuits * shots
+
+    return samples
