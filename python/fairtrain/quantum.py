@@ -91,12 +91,12 @@ def qiskit_circuits(data: Verified, file: str) -> list[QuantumCircuit]:
 
 def per_shot(shots: int) -> Callable[[Any], int]:
     """A ``samples`` function for :func:`fairtrain.metered` that counts every shot: an item (a
-    circuit, or a batch of them) is ``shots`` samples per circuit."""
+    circuit, a list of circuits, a batch of inputs each run as one circuit) is ``shots``
+    samples per circuit (:func:`fairtrain.count_samples` circuits)."""
     if shots <= 0:
         raise ValueError(f"shots must be positive, not {shots}")
 
     def samples(item: Any) -> int:
-        circuits = len(item) if isinstance(item, list | tuple) else count_samples(item)
-        return circuits * shots
+        return count_samples(item) * shots
 
     return samples

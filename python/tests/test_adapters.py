@@ -3,6 +3,7 @@ is needed to count and commit; the meter points at an unused address)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class StatefulLoader:
         self.batches = batches
         self.position = 0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[int]]:
         while self.position < len(self.batches):
             batch = self.batches[self.position]
             self.position += 1

@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from conftest import Devnet
@@ -19,9 +21,10 @@ from conftest import Devnet
 import fairtrain
 
 HERE = Path(__file__).resolve().parent
+T = TypeVar("T")
 
 
-def eventually(check, seconds: float = 60, what: str = "the condition"):
+def eventually(check: Callable[[], T], seconds: float = 60, what: str = "the condition") -> T:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()
@@ -31,7 +34,9 @@ def eventually(check, seconds: float = 60, what: str = "the condition"):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_flushed_receipts_are_committed_and_claimed_to_the_unit(own_devnet: Devnet, tmp_path: Path):
+def test_flushed_receipts_are_committed_and_claimed_to_the_unit(
+    own_devnet: Devnet, tmp_path: Path
+) -> None:
     devnet = own_devnet
     creator_before = devnet.balance(devnet["creator"])
     runs = [devnet.usage(f"pay-{i}") for i in range(3)]
@@ -61,7 +66,7 @@ def test_flushed_receipts_are_committed_and_claimed_to_the_unit(own_devnet: Devn
     assert devnet.balance(devnet["creator"]) - creator_before == expected
 
 
-def test_each_refusal_raises_with_the_relayers_code(devnet: Devnet, tmp_path: Path):
+def test_each_refusal_raises_with_the_relayers_code(devnet: Devnet, tmp_path: Path) -> None:
     meter = devnet.meter(tmp_path / "usage.db")
     wrong_terms = fairtrain.Usage(devnet["license_id"], devnet["terms_id"] + 7, "refused")
     meter.record(wrong_terms, 5)
@@ -91,7 +96,7 @@ def test_each_refusal_raises_with_the_relayers_code(devnet: Devnet, tmp_path: Pa
     assert error.value.code == "signer_not_registered"
 
 
-def test_a_relayer_down_and_back_loses_nothing(devnet: Devnet, tmp_path: Path):
+def test_a_relayer_down_and_back_loses_nothing(devnet: Devnet, tmp_path: Path) -> None:
     usage = devnet.usage("down-and-back")
     meter = devnet.meter(tmp_path / "usage.db", attempts=2, initial_backoff=0.05)
     meter.record(usage, 100)
@@ -111,7 +116,9 @@ def test_a_relayer_down_and_back_loses_nothing(devnet: Devnet, tmp_path: Path):
     assert (entry.recorded, entry.acked) == (150, 150)
 
 
-def test_sigkill_mid_run_and_resume_counts_every_sample_once(devnet: Devnet, tmp_path: Path):
+def test_sigkill_mid_run_and_resume_counts_every_sample_once(
+    devnet: Devnet, tmp_path: Path
+) -> None:
     info = tmp_path / "devnet.json"
     info.write_text(json.dumps(devnet.info))
     sys.path.insert(0, str(HERE))

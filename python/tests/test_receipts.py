@@ -7,7 +7,7 @@ import random
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_account.messages import SignableMessage, encode_typed_data
 
 import fairtrain
 
@@ -49,7 +49,7 @@ def random_receipt(rng: random.Random) -> dict:
     }
 
 
-def eth_account_message(receipt: dict):
+def eth_account_message(receipt: dict) -> SignableMessage:
     message = dict(receipt, runId=bytes.fromhex(receipt["runId"][2:]))
     return encode_typed_data(
         full_message={

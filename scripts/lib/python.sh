@@ -11,7 +11,15 @@ build_python_extension() {
   local profile="${1:-debug}" flags=(--locked --workspace --lib --bins --tests)
   [ "$profile" = release ] && flags=(--locked -p fairtrain-python --release)
   cargo build "${flags[@]}"
-  cp "$ROOT/target/$profile/lib_native.so" "$ROOT/python/fairtrain/_native.abi3.so"
+  copy_python_extension "$profile"
+}
+
+# Puts the extension built in target/<profile> next to the package's Python code.
+# Usage: copy_python_extension [debug|release]
+copy_python_extension() {
+  local built="$ROOT/target/${1:-debug}/lib_native.so"
+  [ -f "$built" ] || die "$built is missing: build the fairtrain-python crate first"
+  cp "$built" "$ROOT/python/fairtrain/_native.abi3.so"
 }
 
 # The virtual environment's Python, with the working tree's package importable.

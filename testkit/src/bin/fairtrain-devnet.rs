@@ -20,6 +20,11 @@ use fairtrain_testkit::{
 };
 use serde_json::json;
 
+/// anvil's well-known key of account `i`, `0x`-hex (test keys only).
+fn secret(i: usize) -> String {
+    format!("0x{}", alloy::hex::encode(key(i).to_bytes()))
+}
+
 #[tokio::main]
 async fn main() {
     let devnet = Devnet::start().await;
@@ -52,7 +57,10 @@ async fn main() {
         "fee_bps": d.fee_bps,
         "creator": address(CREATOR).to_checksum(None),
         "payer": address(PAYER).to_checksum(None),
-        "training_key": format!("0x{}", alloy::hex::encode(key(TRAINING).to_bytes())),
+        "training_key": secret(TRAINING),
+        "payer_key": secret(PAYER),
+        "creator_key": secret(CREATOR),
+        "cli": bin("fairtrain"),
         "training_address": address(TRAINING).to_checksum(None),
         "license_id": licensed.license.to::<u64>(),
         "terms_id": licensed.terms,
