@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, path::PathBuf};
 
 use fairtrain_protocol::DatasetManifest;
-use fairtrain_sdk::LicenseSource;
+use fairtrain_sdk::{Clock, LicenseSource, SystemClock};
 use pyo3::prelude::*;
 
 use crate::{
@@ -128,11 +128,7 @@ pub(crate) fn build_manifest(
             ))
         }
     };
-    let created_at = created_at.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    });
+    let created_at = created_at.unwrap_or_else(|| SystemClock.now());
     let metadata = metadata.unwrap_or_default();
     // Hashing the files reads all of them: without the GIL.
     let manifest = py.detach(|| -> Result<DatasetManifest, String> {

@@ -111,17 +111,13 @@ impl Meter {
             every(flush_every, "flush_every")?,
         );
         let background = (commit_every.is_some() || flush_every.is_some()).then(|| {
-            // A period of a year stands for "never" for the half that is off.
-            let never = Duration::from_secs(365 * 24 * 3600);
             let (stop, stopped) = oneshot::channel::<()>();
             let _guard = runtime().enter();
-            let task = inner.clone().spawn_background(
-                commit_every.unwrap_or(never),
-                flush_every.unwrap_or(never),
-                async move {
+            let task = inner
+                .clone()
+                .spawn_background(commit_every, flush_every, async move {
                     let _ = stopped.await;
-                },
-            );
+                });
             Background { stop, task }
         });
         Ok(Self {

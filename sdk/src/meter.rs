@@ -200,8 +200,9 @@ impl Meter {
             })
             .collect();
         // Keys first counted after the checkpoint: everything they hold is a replay.
+        let saved: std::collections::HashSet<Usage> = at.counts.iter().map(|(u, _)| *u).collect();
         for (&usage, &held) in &journal {
-            if !at.counts.iter().any(|(u, _)| *u == usage) {
+            if !saved.contains(&usage) {
                 resumed.push(Resumed {
                     usage,
                     checkpoint: 0,
@@ -315,32 +316,31 @@ impl Meter {
         every: Duration,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> JoinHandle<()> {
-        self.spawn_background(every, every, shutdown)
+        // Each flush commits first: no commit ticks of their own.
+        self.spawn_background(None, Some(every), shutdown)
     }
 
     /// Commits what [`Meter::count`] counted every `commit_every` and flushes every
-    /// `flush_every` until `shutdown` resolves, then flushes once more. Failures are logged and
-    /// retried at the next tick.
+    /// `flush_every` (`None`: never on its own) until `shutdown` resolves, then flushes once
+    /// more. Failures are logged and retried at the next tick.
     pub fn spawn_background(
         self: Arc<Self>,
-        commit_every: Duration,
-        flush_every: Duration,
+        commit_every: Option<Duration>,
+        flush_every: Option<Duration>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut commits = tokio::time::interval(commit_every);
-            commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut flushes = tokio::time::interval(flush_every);
-            flushes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut commits = commit_every.map(ticker);
+            let mut flushes = flush_every.map(ticker);
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
-                    _ = commits.tick() => {
+                    () = tick(&mut commits) => {
                         if let Err(e) = self.commit().await {
                             tracing::warn!(error = %e, "commit failed; the counts stay in memory for the next tick");
                         }
                     }
-                    _ = flushes.tick() => {
+                    () = tick(&mut flushes) => {
                         if let Err(e) = self.flush().await {
                             tracing::warn!(error = %e, "flush failed; retrying at the next tick");
                         }
@@ -352,5 +352,22 @@ impl Meter {
                 tracing::warn!(error = %e, "final flush failed; the journal keeps the committed usage for the next start");
             }
         })
+    }
+}
+
+/// An interval that waits out a late tick rather than bursting.
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
+}
+
+/// The next tick of `interval`; never, without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }

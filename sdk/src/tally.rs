@@ -78,15 +78,20 @@ impl Tally {
         };
         let counted = samples - skipped;
         if counted > 0 {
-            match self.index.get(&usage) {
-                Some(&i) => self.pending[i].1 = self.pending[i].1.saturating_add(counted),
-                None => {
-                    self.index.insert(usage, self.pending.len());
-                    self.pending.push((usage, counted));
-                }
-            }
+            self.pend(usage, counted);
         }
         counted
+    }
+
+    /// Adds `samples` to the pending count of `usage`, keeping first-counted order.
+    fn pend(&mut self, usage: Usage, samples: u64) {
+        match self.index.get(&usage) {
+            Some(&i) => self.pending[i].1 = self.pending[i].1.saturating_add(samples),
+            None => {
+                self.index.insert(usage, self.pending.len());
+                self.pending.push((usage, samples));
+            }
+        }
     }
 
     /// Takes every pending count, leaving none; [`Tally::restore`] puts them back if the
@@ -101,13 +106,7 @@ impl Tally {
         let since = std::mem::take(&mut self.pending);
         self.index.clear();
         for (usage, samples) in taken.into_iter().chain(since) {
-            match self.index.get(&usage) {
-                Some(&i) => self.pending[i].1 = self.pending[i].1.saturating_add(samples),
-                None => {
-                    self.index.insert(usage, self.pending.len());
-                    self.pending.push((usage, samples));
-                }
-            }
+            self.pend(usage, samples);
         }
     }
 

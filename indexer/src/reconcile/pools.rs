@@ -114,6 +114,11 @@ where
         .collect()
 }
 
+/// The same parameterless view `call` on every pool of `pools`.
+fn on_each<C: Clone>(pools: &[Address], call: C) -> Vec<(Address, Address, C)> {
+    on_pool(pools, |&pool| pool, |_| call.clone())
+}
+
 /// Each pool's own parameters, read in bulk at the reconciled block: whether the factory made it,
 /// transferability, manager, total supply and accepted tokens.
 struct PoolParams {
@@ -148,32 +153,16 @@ impl PoolParams {
         Ok(Self {
             genuine,
             transferable: views
-                .read_all(on_pool(
-                    &addresses,
-                    |&pool| pool,
-                    |_| RevenuePool::transferableCall {},
-                ))
+                .read_all(on_each(&addresses, RevenuePool::transferableCall {}))
                 .await?,
             manager: views
-                .read_all(on_pool(
-                    &addresses,
-                    |&pool| pool,
-                    |_| RevenuePool::managerCall {},
-                ))
+                .read_all(on_each(&addresses, RevenuePool::managerCall {}))
                 .await?,
             supply: views
-                .read_all(on_pool(
-                    &addresses,
-                    |&pool| pool,
-                    |_| RevenuePool::totalSupplyCall {},
-                ))
+                .read_all(on_each(&addresses, RevenuePool::totalSupplyCall {}))
                 .await?,
             tokens: views
-                .read_all(on_pool(
-                    &addresses,
-                    |&pool| pool,
-                    |_| RevenuePool::acceptedTokensCall {},
-                ))
+                .read_all(on_each(&addresses, RevenuePool::acceptedTokensCall {}))
                 .await?,
         })
     }
