@@ -35,8 +35,8 @@ pub use chain::Chain;
 pub use error::{CliError, Result};
 
 use cmd::{
-    creator::CreatorCmd, license::LicenseCmd, manifest::ManifestCmd, payer::PayerCmd,
-    pool::PoolCmd, stream::StreamCmd,
+    creator::CreatorCmd, dataset::DatasetCmd, license::LicenseCmd, manifest::ManifestCmd,
+    payer::PayerCmd, pool::PoolCmd, stream::StreamCmd,
 };
 use opts::GlobalOpts;
 use output::Render;
@@ -62,6 +62,9 @@ pub enum Command {
     /// License templates, minting, terms.
     #[command(subcommand)]
     License(LicenseCmd),
+    /// Publish datasets to a gateway; download a license's dataset from one.
+    #[command(subcommand)]
+    Dataset(DatasetCmd),
     /// Creator views (earnings), claims of committed batches, direct settlement of receipts.
     #[command(subcommand)]
     Creator(CreatorCmd),
@@ -109,6 +112,14 @@ pub async fn run(cli: Cli) -> Result<String> {
                 .await?
                 .render(json),
         },
+        Command::Dataset(DatasetCmd::Publish(args)) => {
+            cmd::dataset::publish(args, &g.key.require()?)
+                .await?
+                .render(json)
+        }
+        Command::Dataset(DatasetCmd::Get(args)) => cmd::dataset::get(&connect().await?, args)
+            .await?
+            .render(json),
         Command::Creator(CreatorCmd::Earnings(args)) => {
             cmd::creator::earnings(&connect().await?, args)
                 .await?

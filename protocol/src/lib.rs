@@ -24,6 +24,8 @@
 //! - [`manifest`]: [`DatasetManifest`], the signed description of a dataset (files, content
 //!   hashes, a Merkle root over them, metadata) whose EIP-712 digest a license records as its
 //!   `manifestHash`; building one from a folder and verifying a folder against it.
+//! - [`gateway`]: the signed requests of a data gateway (access to a licensed dataset's files,
+//!   publishing a dataset), EIP-712 typed data under a [`gateway::GatewayDomain`].
 //! - [`bindings`]: `sol!` bindings of `TrainingEscrow`, `LicenseNFT`, `RoyaltyStreams`,
 //!   `RevenuePool`, `RevenuePoolFactory` and ERC-20, generated from
 //!   the forge artifacts' ABIs.
@@ -76,6 +78,7 @@ pub mod error;
 pub mod escrow;
 #[cfg(feature = "fetch")]
 pub mod fetch;
+pub mod gateway;
 pub mod leaf;
 pub mod manifest;
 pub mod merkle;

@@ -2,6 +2,7 @@
 
 pub mod claim;
 pub mod creator;
+pub mod dataset;
 pub mod license;
 pub mod manifest;
 pub mod payer;

@@ -5,11 +5,13 @@
 //! - [`error`]: the one error envelope both services answer with.
 //! - [`relayer`]: requests and responses of the relayer (`/v1/...`).
 //! - [`indexer`]: responses of the indexer (`/api/...`).
+//! - [`gateway`]: requests and responses of a data gateway (`/v1/...`).
 //!
 //! The named schemas of addresses, hashes, decimal strings and signatures that these types (and
 //! the wire types they hold) reference are in `crate::schema` (feature `openapi`).
 
 pub mod error;
+pub mod gateway;
 pub mod indexer;
 pub mod relayer;
 

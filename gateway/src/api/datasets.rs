@@ -1,0 +1,291 @@
+//! Publishing and describing datasets: public routes.
+//!
+//! A creator publishes in two steps: `POST /v1/datasets` with the signed manifest and its signed
+//! publish request, then `PUT /v1/datasets/{hash}/files/{path}` with each file's bytes. A file
+//! is stored only if its bytes have the size and keccak256 the manifest lists, so nobody can
+//! store other bytes under a manifest; uploads need no signature of their own.
+
+use alloy::primitives::B256;
+use axum::{
+    body::Body,
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use fairtrain_protocol::{
+    api::{
+        gateway::{Dataset, DatasetPage, FileProof, Publish, Stored},
+        ErrorBody,
+    },
+    gateway::MAX_REQUEST_LIFETIME,
+    DatasetManifest,
+};
+use serde::Deserialize;
+
+use super::{
+    error::{ApiError, ApiPath, ApiQuery},
+    now, AppState,
+};
+
+/// `?after=&limit=` of a list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Page {
+    /// The `next` of the previous page (absent: from the start).
+    after: Option<u64>,
+    /// Most entries (default and maximum: the gateway's page size, 1,000 by default).
+    limit: Option<usize>,
+}
+
+impl Page {
+    pub(super) fn bounds(&self, max: usize) -> (u64, usize) {
+        (
+            self.after.unwrap_or(0),
+            self.limit.unwrap_or(max).clamp(1, max),
+        )
+    }
+}
+
+/// Checks the time bounds of a signed request: not expired, not valid for longer than
+/// [`MAX_REQUEST_LIFETIME`].
+pub(super) fn check_expiry(expires_at: u64, now: u64) -> Result<(), ApiError> {
+    if expires_at <= now {
+        return Err(ApiError::unauthorized(
+            "request_expired",
+            format!("the request expired at {expires_at} (now {now})"),
+        ));
+    }
+    if expires_at > now + MAX_REQUEST_LIFETIME {
+        return Err(ApiError::unauthorized(
+            "request_too_long",
+            format!("a request may be valid for at most {MAX_REQUEST_LIFETIME} s"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a request names this gateway.
+pub(super) fn check_gateway(named: &str, s: &AppState) -> Result<(), ApiError> {
+    if named != &*s.public_url {
+        return Err(ApiError::unauthorized(
+            "wrong_gateway",
+            format!(
+                "the request is for {named:?}, this gateway is {:?}",
+                &*s.public_url
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Publishes a dataset's manifest: checked (signature, paths, files root), within the limits,
+/// with the creator's publish request. Publishing it again changes nothing.
+#[utoipa::path(post, path = "/v1/datasets", tag = "datasets", request_body = Publish,
+    responses(
+        (status = 201, description = "published; upload the files next", body = Dataset),
+        (status = 200, description = "published before", body = Dataset),
+        (status = 400, description = "malformed", body = ErrorBody),
+        (status = 401, description = "the publish request is not the creator's, expired, or for another gateway", body = ErrorBody),
+        (status = 413, description = "dataset_too_large", body = ErrorBody),
+        (status = 422, description = "manifest_invalid", body = ErrorBody)))]
+pub(super) async fn publish(
+    State(s): State<AppState>,
+    body: Result<Json<Publish>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let manifest: DatasetManifest = serde_json::from_value(body.manifest)
+        .map_err(|e| manifest_invalid(format!("not a manifest document: {e}")))?;
+    let hash = manifest
+        .verify()
+        .map_err(|e| manifest_invalid(e.to_string()))?;
+    if manifest.files.len() > s.limits.max_files
+        || manifest.total_size() > s.limits.max_dataset_bytes
+    {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "dataset_too_large",
+            format!(
+                "{} files, {} bytes: this gateway takes at most {} files and {} bytes",
+                manifest.files.len(),
+                manifest.total_size(),
+                s.limits.max_files,
+                s.limits.max_dataset_bytes
+            ),
+        ));
+    }
+    let request = &body.publish.request;
+    check_gateway(&request.gateway, &s)?;
+    check_expiry(request.expires_at, now())?;
+    if request.manifest_hash != hash || request.creator != manifest.creator {
+        return Err(ApiError::unauthorized(
+            "request_mismatch",
+            format!(
+                "the publish request is for manifest {} by {}, the manifest is {hash} by {}",
+                request.manifest_hash, request.creator, manifest.creator
+            ),
+        ));
+    }
+    let signer = body
+        .publish
+        .signer(&s.domain)
+        .map_err(|e| ApiError::unauthorized("bad_signature", e.to_string()))?;
+    if signer != manifest.creator {
+        return Err(ApiError::unauthorized(
+            "bad_signature",
+            format!(
+                "the publish request was signed by {signer}, not by the creator {}",
+                manifest.creator
+            ),
+        ));
+    }
+    let new = s.store.insert_dataset(&manifest, hash, now()).await?;
+    for file in &manifest.files {
+        if s.blobs.contains(file.hash).await {
+            s.store.mark_stored(file.hash).await?;
+        }
+    }
+    let dataset = s.store.dataset(hash).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the dataset vanished",
+        )
+    })?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(dataset)).into_response())
+}
+
+fn manifest_invalid(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "manifest_invalid",
+        message,
+    )
+}
+
+/// Stores one file of a published dataset: its bytes must be the manifest's (size and
+/// keccak256), or nothing is stored.
+#[utoipa::path(put, path = "/v1/datasets/{hash}/files/{*path}", tag = "datasets",
+    params(("hash" = String, Path, description = "manifest hash"),
+           ("*path" = String, Path, description = "the file's path in the manifest, percent-encoded")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "stored (or stored before)", body = Stored),
+        (status = 404, description = "no such dataset or file", body = ErrorBody),
+        (status = 413, description = "file_too_large", body = ErrorBody),
+        (status = 422, description = "file_mismatch", body = ErrorBody)))]
+pub(super) async fn upload(
+    State(s): State<AppState>,
+    ApiPath((hash, path)): ApiPath<(B256, String)>,
+    body: Body,
+) -> Result<Json<Stored>, ApiError> {
+    let file = s
+        .store
+        .file(hash, &path)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("dataset {hash} lists no file {path:?}")))?;
+    if !file.is_stored() {
+        if !s.blobs.contains(file.hash).await {
+            s.blobs
+                .put(file.hash, file.size, body.into_data_stream())
+                .await?;
+        }
+        s.store.mark_stored(file.hash).await?;
+    }
+    let dataset = s
+        .store
+        .dataset(hash)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no dataset {hash}")))?;
+    Ok(Json(Stored {
+        path,
+        hash: file.hash,
+        dataset,
+    }))
+}
+
+/// Published datasets, in order of publication, a page at a time.
+#[utoipa::path(get, path = "/v1/datasets", tag = "datasets", params(Page),
+    responses((status = 200, description = "a page", body = DatasetPage)))]
+pub(super) async fn list(
+    State(s): State<AppState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<DatasetPage>, ApiError> {
+    let (after, limit) = page.bounds(s.limits.max_page);
+    let rows = s.store.datasets(after, limit).await?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|(seq, _)| seq.to_string()))
+        .flatten();
+    Ok(Json(DatasetPage {
+        datasets: rows.into_iter().map(|(_, d)| d).collect(),
+        next,
+    }))
+}
+
+/// One published dataset.
+#[utoipa::path(get, path = "/v1/datasets/{hash}", tag = "datasets",
+    params(("hash" = String, Path, description = "manifest hash")),
+    responses((status = 200, description = "the dataset", body = Dataset),
+              (status = 404, description = "not published here", body = ErrorBody)))]
+pub(super) async fn dataset(
+    State(s): State<AppState>,
+    ApiPath(hash): ApiPath<B256>,
+) -> Result<Json<Dataset>, ApiError> {
+    s.store
+        .dataset(hash)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no dataset {hash}")))
+}
+
+/// The signed manifest, as published (check it: its hash is the path's).
+#[utoipa::path(get, path = "/v1/datasets/{hash}/manifest", tag = "datasets",
+    params(("hash" = String, Path, description = "manifest hash")),
+    responses((status = 200, description = "the manifest document", body = Object),
+              (status = 404, description = "not published here", body = ErrorBody)))]
+pub(super) async fn manifest(
+    State(s): State<AppState>,
+    ApiPath(hash): ApiPath<B256>,
+) -> Result<Response, ApiError> {
+    let text = s
+        .store
+        .manifest(hash)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no dataset {hash}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// One file's Merkle proof against the manifest's files root: enough to check that file
+/// without the rest of the manifest.
+#[utoipa::path(get, path = "/v1/datasets/{hash}/proofs/{*path}", tag = "datasets",
+    params(("hash" = String, Path, description = "manifest hash"),
+           ("*path" = String, Path, description = "the file's path, percent-encoded")),
+    responses((status = 200, description = "the proof", body = FileProof),
+              (status = 404, description = "no such dataset or file", body = ErrorBody)))]
+pub(super) async fn proof(
+    State(s): State<AppState>,
+    ApiPath((hash, path)): ApiPath<(B256, String)>,
+) -> Result<Json<FileProof>, ApiError> {
+    let missing = || ApiError::not_found(format!("dataset {hash} lists no file {path:?}"));
+    let row = s.store.file(hash, &path).await?.ok_or_else(missing)?;
+    let text = s.store.manifest(hash).await?.ok_or_else(missing)?;
+    let manifest = DatasetManifest::parse(text.as_bytes())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let proof = manifest
+        .file_proof(row.idx as usize)
+        .ok()
+        .flatten()
+        .ok_or_else(missing)?;
+    Ok(Json(FileProof {
+        path: row.path,
+        size: row.size,
+        hash: row.hash,
+        files_root: manifest.files_root,
+        proof,
+    }))
+}

@@ -1,0 +1,6 @@
+//! The gateway against real components: SQLite, the blob folder, anvil with the suite deployed
+//! (entitlements), and the protocol's gateway client. `harness` starts a gateway in-process.
+
+mod access;
+mod harness;
+mod publish;

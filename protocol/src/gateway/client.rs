@@ -1,0 +1,481 @@
+//! A client of a data gateway (feature `fetch`): publish a dataset (its manifest, then the
+//! files the gateway lacks), ask for access, and download a dataset's files with resume,
+//! checking every file against the manifest before it is put in place.
+//!
+//! Downloads go to `<out>/<path>`; a file being downloaded is `<out>/<path>.part` until its size
+//! and keccak256 are the manifest's, then renamed. An interrupted download resumes from the
+//! `.part` file's length with an HTTP `Range` request. A file already in place is re-hashed and
+//! kept if right. A file whose bytes differ from the manifest is deleted and reported: nothing
+//! unverified is ever left under its final name.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    primitives::{Address, Keccak256, B256, U256},
+    signers::local::PrivateKeySigner,
+};
+use reqwest::{header, StatusCode, Url};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{AccessRequest, GatewayDomain, PublishRequest, Signed, MAX_REQUEST_LIFETIME};
+use crate::{
+    api::{
+        gateway::{Dataset, Grant, Info},
+        ErrorBody,
+    },
+    manifest::{DatasetManifest, FileEntry},
+};
+
+/// How long a request signed by the client stays valid.
+const REQUEST_LIFETIME: u64 = MAX_REQUEST_LIFETIME / 2;
+
+/// Why a gateway call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The gateway answered with an error envelope.
+    #[error("the gateway refused ({status}, {code}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The envelope's code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The gateway could not be reached, or answered something unreadable.
+    #[error("reaching the gateway: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A URL could not be built.
+    #[error("bad gateway URL: {0}")]
+    Url(String),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A downloaded file is not the manifest's: it was deleted.
+    #[error("{path}: the bytes served ({size} bytes, keccak256 {hash}) are not the manifest's ({expected_size} bytes, {expected}); the file was deleted")]
+    Tampered {
+        /// The file's path in the dataset.
+        path: String,
+        /// Size received.
+        size: u64,
+        /// Hash received.
+        hash: B256,
+        /// The manifest's size.
+        expected_size: u64,
+        /// The manifest's hash.
+        expected: B256,
+    },
+    /// The manifest does not verify, or is not the one granted.
+    #[error("manifest: {0}")]
+    Manifest(String),
+    /// Signing a request failed.
+    #[error("signing: {0}")]
+    Signing(String),
+}
+
+/// The client's result.
+pub type ClientResult<T> = Result<T, ClientError>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClientError + '_ {
+    move |source| ClientError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What a download did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DownloadReport {
+    /// Files downloaded now (in whole or in part).
+    pub downloaded: usize,
+    /// Files that resumed from a `.part` file.
+    pub resumed: usize,
+    /// Files already in place and right.
+    pub kept: usize,
+    /// Bytes received.
+    pub bytes: u64,
+}
+
+/// A gateway at one URL.
+#[derive(Clone, Debug)]
+pub struct GatewayClient {
+    base: Url,
+    http: reqwest::Client,
+}
+
+/// 32 bytes from the system's random source, for a request's nonce.
+pub fn random_nonce() -> B256 {
+    PrivateKeySigner::random().to_bytes()
+}
+
+/// Unix seconds now.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl GatewayClient {
+    /// A client of the gateway at `base` (e.g. `http://127.0.0.1:8090`).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Url`] if `base` is not an http(s) URL.
+    pub fn new(base: &str) -> ClientResult<Self> {
+        let base = Url::parse(base.trim_end_matches('/'))
+            .map_err(|e| ClientError::Url(format!("{base:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::Url(format!("{base}: not http(s)")));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self { base, http })
+    }
+
+    fn url(&self, segments: &[&str]) -> ClientResult<Url> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ClientError::Url(format!("{}: cannot be a base", self.base)))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// The gateway's info (its public URL and request domain).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`].
+    pub async fn info(&self) -> ClientResult<Info> {
+        json(self.http.get(self.url(&["v1", "info"])?).send().await?).await
+    }
+
+    /// A published dataset.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]; `Refused` with code `not_found` if it is not published there.
+    pub async fn dataset(&self, hash: B256) -> ClientResult<Dataset> {
+        let url = self.url(&["v1", "datasets", &hash.to_string()])?;
+        json(self.http.get(url).send().await?).await
+    }
+
+    /// A published dataset's manifest, verified, and checked to be `hash`'s.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]; `Manifest` if it does not verify or is another.
+    pub async fn manifest(&self, hash: B256) -> ClientResult<DatasetManifest> {
+        let url = self.url(&["v1", "datasets", &hash.to_string(), "manifest"])?;
+        let response = ok(self.http.get(url).send().await?).await?;
+        let manifest = DatasetManifest::parse(&response.bytes().await?)
+            .map_err(|e| ClientError::Manifest(e.to_string()))?;
+        let found = manifest
+            .verify()
+            .map_err(|e| ClientError::Manifest(e.to_string()))?;
+        if found != hash {
+            return Err(ClientError::Manifest(format!(
+                "the gateway served manifest {found} for {hash}"
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Publishes `manifest` (signed by `creator`'s key) and uploads the files of `dir` the
+    /// gateway does not hold yet. Returns the dataset as the gateway then holds it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: the gateway's refusal (a file that does not match, say), or I/O.
+    pub async fn publish(
+        &self,
+        manifest: &DatasetManifest,
+        dir: &Path,
+        creator: &PrivateKeySigner,
+    ) -> ClientResult<Dataset> {
+        let info = self.info().await?;
+        let domain = GatewayDomain::new(info.domain.chain_id, info.domain.verifying_contract);
+        let hash = manifest.hash();
+        let request = PublishRequest {
+            gateway: info.gateway,
+            creator: creator.address(),
+            manifest_hash: hash,
+            expires_at: now() + REQUEST_LIFETIME,
+            nonce: random_nonce(),
+        };
+        let publish = Signed::sign(&domain, creator, request)
+            .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let body = serde_json::json!({ "manifest": manifest, "publish": publish });
+        let mut dataset: Dataset = json(
+            self.http
+                .post(self.url(&["v1", "datasets"])?)
+                .json(&body)
+                .send()
+                .await?,
+        )
+        .await?;
+        if dataset.complete {
+            return Ok(dataset);
+        }
+        for file in &manifest.files {
+            dataset = self.upload(hash, dir, file).await?;
+        }
+        Ok(dataset)
+    }
+
+    async fn upload(&self, hash: B256, dir: &Path, file: &FileEntry) -> ClientResult<Dataset> {
+        let location = dir.join(&file.path);
+        let handle = tokio::fs::File::open(&location)
+            .await
+            .map_err(io(&location))?;
+        let mut segments = vec!["v1", "datasets"];
+        let hash_text = hash.to_string();
+        segments.extend([hash_text.as_str(), "files"]);
+        segments.extend(file.path.split('/'));
+        let url = self.url(&segments)?;
+        let chunks = futures::stream::try_unfold(handle, |mut handle| async move {
+            let mut chunk = vec![0u8; 256 << 10];
+            let n = handle.read(&mut chunk).await?;
+            chunk.truncate(n);
+            Ok::<_, std::io::Error>((n > 0).then_some((chunk, handle)))
+        });
+        let body = reqwest::Body::wrap_stream(chunks);
+        let stored: crate::api::gateway::Stored = json(
+            self.http
+                .put(url)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, file.size)
+                .body(body)
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(stored.dataset)
+    }
+
+    /// Asks for access to the dataset of `license` under accepted terms `terms`, signing with
+    /// `key` (the payer's, or a key it registered) for `payer`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]; `Refused` with the gateway's code when the chain does not entitle the
+    /// payer (`terms_not_accepted`, `terms_expired`, `signer_not_registered`, …).
+    pub async fn access(
+        &self,
+        key: &PrivateKeySigner,
+        payer: Address,
+        license: U256,
+        terms: u64,
+        manifest: B256,
+    ) -> ClientResult<Grant> {
+        let info = self.info().await?;
+        let domain = GatewayDomain::new(info.domain.chain_id, info.domain.verifying_contract);
+        let request = AccessRequest {
+            gateway: info.gateway,
+            payer,
+            license_id: license,
+            terms_id: terms,
+            manifest_hash: manifest,
+            expires_at: now() + REQUEST_LIFETIME,
+            nonce: random_nonce(),
+        };
+        let signed =
+            Signed::sign(&domain, key, request).map_err(|e| ClientError::Signing(e.to_string()))?;
+        self.send_access(&signed).await
+    }
+
+    /// Sends a signed access request as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`].
+    pub async fn send_access(&self, signed: &Signed<AccessRequest>) -> ClientResult<Grant> {
+        json(
+            self.http
+                .post(self.url(&["v1", "access"])?)
+                .json(signed)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Downloads every file of `manifest` (which must be the granted one and verify) into
+    /// `out`, resuming `.part` files and checking each file (see the module's documentation).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: a refusal (an expired grant: ask again and call this again, it resumes),
+    /// [`ClientError::Tampered`] for a file that is not the manifest's, or I/O.
+    pub async fn download(
+        &self,
+        grant: &Grant,
+        manifest: &DatasetManifest,
+        out: &Path,
+    ) -> ClientResult<DownloadReport> {
+        let hash = manifest
+            .verify()
+            .map_err(|e| ClientError::Manifest(e.to_string()))?;
+        if hash != grant.manifest_hash {
+            return Err(ClientError::Manifest(format!(
+                "the grant is for {}, the manifest is {hash}",
+                grant.manifest_hash
+            )));
+        }
+        let mut report = DownloadReport::default();
+        for file in &manifest.files {
+            self.download_file(grant, file, out, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn download_file(
+        &self,
+        grant: &Grant,
+        file: &FileEntry,
+        out: &Path,
+        report: &mut DownloadReport,
+    ) -> ClientResult<()> {
+        // The manifest verified: its paths are relative, without `..`, inside `out`.
+        let target = out.join(&file.path);
+        if tokio::fs::metadata(&target)
+            .await
+            .is_ok_and(|m| m.len() == file.size)
+        {
+            let (size, hash) = hash_file(&target).await?;
+            if size == file.size && hash == file.hash {
+                report.kept += 1;
+                return Ok(());
+            }
+        }
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(io(parent))?;
+        }
+        let part = PathBuf::from(format!("{}.part", target.display()));
+        let mut hasher = Keccak256::new();
+        let mut have = match tokio::fs::metadata(&part).await {
+            Ok(m) if m.len() <= file.size => m.len(),
+            _ => 0,
+        };
+        if have > 0 {
+            prefix_hash(&part, &mut hasher).await?;
+        }
+        let mut url = Url::parse(&format!("{}/", grant.files))
+            .map_err(|e| ClientError::Url(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|()| ClientError::Url(grant.files.clone()))?
+            .pop_if_empty()
+            .extend(file.path.split('/'));
+        url.query_pairs_mut().append_pair("grant", &grant.token);
+        let mut request = self.http.get(url);
+        if have > 0 && have < file.size {
+            request = request.header(header::RANGE, format!("bytes={have}-"));
+        }
+        let mut output;
+        if have == file.size {
+            output = None;
+        } else {
+            let mut response = ok(request.send().await?).await?;
+            if response.status() == StatusCode::PARTIAL_CONTENT {
+                report.resumed += 1;
+                output = Some(
+                    tokio::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&part)
+                        .await
+                        .map_err(io(&part))?,
+                );
+            } else {
+                // The whole file: start over.
+                have = 0;
+                hasher = Keccak256::new();
+                output = Some(tokio::fs::File::create(&part).await.map_err(io(&part))?);
+            }
+            report.downloaded += 1;
+            let writer = output.as_mut().expect("opened above");
+            while let Some(chunk) = response.chunk().await? {
+                have += chunk.len() as u64;
+                if have > file.size {
+                    break;
+                }
+                hasher.update(&chunk);
+                report.bytes += chunk.len() as u64;
+                writer.write_all(&chunk).await.map_err(io(&part))?;
+            }
+            writer.flush().await.map_err(io(&part))?;
+        }
+        let hash = hasher.finalize();
+        if have != file.size || hash != file.hash {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(ClientError::Tampered {
+                path: file.path.clone(),
+                size: have,
+                hash,
+                expected_size: file.size,
+                expected: file.hash,
+            });
+        }
+        if let Some(output) = output {
+            output.sync_all().await.map_err(io(&part))?;
+        }
+        tokio::fs::rename(&part, &target)
+            .await
+            .map_err(io(&target))?;
+        Ok(())
+    }
+}
+
+/// Feeds the bytes of `path` into `hasher`.
+async fn prefix_hash(path: &Path, hasher: &mut Keccak256) -> ClientResult<u64> {
+    let mut file = tokio::fs::File::open(path).await.map_err(io(path))?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await.map_err(io(path))?;
+        if n == 0 {
+            return Ok(total);
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+}
+
+/// The size and keccak256 of a local file.
+async fn hash_file(path: &Path) -> ClientResult<(u64, B256)> {
+    let mut hasher = Keccak256::new();
+    let size = prefix_hash(path, &mut hasher).await?;
+    Ok((size, hasher.finalize()))
+}
+
+/// The response, or its error envelope as [`ClientError::Refused`].
+async fn ok(response: reqwest::Response) -> ClientResult<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => (body.error.code, body.error.message),
+        Err(_) => ("http".to_owned(), text.chars().take(500).collect()),
+    };
+    Err(ClientError::Refused {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}
+
+async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> ClientResult<T> {
+    Ok(ok(response).await?.json().await?)
+}
