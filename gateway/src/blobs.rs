@@ -85,12 +85,7 @@ impl LocalBlobs {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let temp = Temp(
-            self.root
-                .join("tmp")
-                .join(format!("{expected:x}.{}", std::process::id()))
-                .with_extension(unique()),
-        );
+        let temp = Temp(self.root.join("tmp").join(unique(expected)));
         let result = write_checked(&temp.0, expected, size, body).await;
         if result.is_ok() {
             let target = self.path(expected);
@@ -148,11 +143,16 @@ impl Drop for Temp {
     }
 }
 
-/// A name no other upload in this process uses at the same time.
-fn unique() -> String {
+/// A temporary name no other upload uses at the same time, in this process or another sharing
+/// the folder: `<hash>.<process id>.<counter>.part`.
+fn unique(hash: B256) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{}.part", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{hash:x}.{}.{}.part",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The machine-readable code of the refusal (docs/gateway.md §6).
+    /// The machine-readable code of the refusal (docs/gateway.md §8).
     pub const fn code(&self) -> &'static str {
         match self {
             Self::UnknownLicense(_) => "unknown_license",

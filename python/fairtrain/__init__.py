@@ -3,8 +3,9 @@
 ``fairtrain`` is the Python face of Fairtrain's Rust SDK: a :class:`Meter` that counts the
 samples a training loop draws, keeps them in a durable journal and reports them to a relayer
 as cumulative EIP-712 receipts signed by the payer's training key; adapters that wrap what a
-loop already iterates over (:func:`metered`); and the dataset check to run before training
-(:func:`verify_dataset`). The protocol itself (journal, signing, manifests) is the Rust code,
+loop already iterates over (:func:`metered`); the dataset check to run before training
+(:func:`verify_dataset`); and the download of a licensed dataset from a gateway, every file
+checked (:func:`open_dataset`). The protocol itself (journal, signing, manifests) is the Rust code,
 compiled into ``fairtrain._native``; nothing of it is implemented twice.
 
 One line in a training loop::
@@ -21,8 +22,10 @@ from fairtrain._native import (
     Entry,
     FairtrainError,
     FlushReport,
+    GatewayRefused,
     JournalError,
     Meter,
+    OpenedDataset,
     ProtocolError,
     Refused,
     RelayerRefused,
@@ -31,6 +34,7 @@ from fairtrain._native import (
     __version__,
     build_manifest,
     deployment,
+    open_dataset,
     receipt_digest,
     recover_signer,
     run_id,
@@ -47,9 +51,11 @@ __all__ = [
     "Entry",
     "FairtrainError",
     "FlushReport",
+    "GatewayRefused",
     "JournalError",
     "Meter",
     "Metered",
+    "OpenedDataset",
     "ProtocolError",
     "Refused",
     "RelayerRefused",
@@ -61,6 +67,7 @@ __all__ = [
     "deployment",
     "meter_from_env",
     "metered",
+    "open_dataset",
     "receipt_digest",
     "recover_signer",
     "run_id",

@@ -1,6 +1,7 @@
 """Type hints for ``fairtrain._native``, the Rust core (python/src)."""
 
 from os import PathLike
+from pathlib import Path
 from typing import Any, Literal
 
 __version__: str
@@ -27,6 +28,12 @@ class RelayerRefused(FairtrainError):
 
 class DatasetError(FairtrainError):
     """A dataset failed its check: manifest, signature, files or license."""
+
+class GatewayRefused(FairtrainError):
+    """A data gateway refused (``status``, ``code``: e.g. ``terms_not_accepted``) or was
+    unreachable (``status`` 0, ``code`` ``unreachable``)."""
+
+    status: int
 
 class ProtocolError(FairtrainError):
     """A malformed value, or a relayer answering off-protocol."""
@@ -141,6 +148,28 @@ class DatasetCheck:
     @property
     def license_id(self) -> int | None: ...
 
+class OpenedDataset:
+    """What :func:`open_dataset` did: the folder, verified, and how the download went."""
+
+    @property
+    def path(self) -> Path:
+        """The dataset's folder; every file in it was checked against the manifest."""
+    @property
+    def manifest_path(self) -> Path:
+        """The signed manifest, written next to the folder (``<path>.manifest.json``)."""
+    @property
+    def check(self) -> DatasetCheck: ...
+    @property
+    def downloaded(self) -> int: ...
+    @property
+    def resumed(self) -> int: ...
+    @property
+    def kept(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def access_id(self) -> str: ...
+
 def run_id(name: str) -> str:
     """``keccak256(name)``, ``0x``-hex: the run id of the run named ``name``."""
 
@@ -166,6 +195,23 @@ def verify_dataset(
     license_id: int | None = None,
 ) -> DatasetCheck:
     """Checks a signed manifest, a local folder and, optionally, the license on-chain."""
+
+def open_dataset(
+    license_id: int,
+    *,
+    gateway: str,
+    out: str | PathLike[str],
+    signer_key: str,
+    rpc_url: str,
+    license_nft: str,
+    payer: str | None = None,
+    terms_id: int | None = None,
+) -> OpenedDataset:
+    """Gets a license's dataset from a gateway into ``out``: access asked with a request
+    ``signer_key`` signs (for ``payer`` when it is a registered training key), every file
+    downloaded (partial files resumed) and checked against the manifest the license records.
+    Raises :class:`GatewayRefused` with the gateway's code, :class:`DatasetError` on a byte that
+    is not the creator's."""
 
 def build_manifest(
     folder: str | PathLike[str],

@@ -1,9 +1,10 @@
-//! Checking a dataset before training on it: the Rust SDK's `verify_dataset`.
+//! Checking a dataset before training on it (the Rust SDK's `verify_dataset`), building a
+//! manifest, and getting a licensed dataset from a gateway (`open_dataset`).
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use fairtrain_protocol::DatasetManifest;
-use fairtrain_sdk::{Clock, LicenseSource, SystemClock};
+use fairtrain_sdk::{Clock, LicenseSource, OpenOptions, SystemClock};
 use pyo3::prelude::*;
 
 use crate::{
@@ -144,4 +145,104 @@ pub(crate) fn build_manifest(
     });
     let manifest = manifest.map_err(|e| from_sdk(fairtrain_sdk::Error::Dataset(e)))?;
     Ok(manifest.hash().to_string())
+}
+
+/// What `open_dataset` did: the folder, verified, and how the download went.
+#[pyclass(module = "fairtrain", frozen)]
+pub(crate) struct OpenedDataset(fairtrain_sdk::Opened);
+
+#[pymethods]
+impl OpenedDataset {
+    /// The dataset's folder; every file in it was checked against the manifest.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.0.path.clone()
+    }
+
+    /// The signed manifest, written next to the folder (`<path>.manifest.json`).
+    #[getter]
+    fn manifest_path(&self) -> PathBuf {
+        self.0.manifest_path.clone()
+    }
+
+    /// The check of the folder against the manifest and the license on-chain.
+    #[getter]
+    fn check(&self) -> DatasetCheck {
+        DatasetCheck(self.0.check.clone())
+    }
+
+    /// Files downloaded now (in whole or in part).
+    #[getter]
+    const fn downloaded(&self) -> usize {
+        self.0.downloaded
+    }
+
+    /// Of those, resumed from a partial file.
+    #[getter]
+    const fn resumed(&self) -> usize {
+        self.0.resumed
+    }
+
+    /// Files already there and right.
+    #[getter]
+    const fn kept(&self) -> usize {
+        self.0.kept
+    }
+
+    /// Bytes received.
+    #[getter]
+    const fn bytes(&self) -> u64 {
+        self.0.bytes
+    }
+
+    /// The gateway's access id (the key of its access log), `0x`-hex.
+    #[getter]
+    fn access_id(&self) -> String {
+        self.0.access_id.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "OpenedDataset(path={:?}, files={}, downloaded={}, resumed={}, kept={})",
+            self.0.path, self.0.check.files, self.0.downloaded, self.0.resumed, self.0.kept
+        )
+    }
+}
+
+/// Gets license `license_id`'s dataset from the gateway at `gateway` into `out`: reads the
+/// license on-chain, checks the manifest it records, asks for access with a request signed by
+/// `signer_key` (the payer's key, or a training key it registered: then give `payer`),
+/// downloads every file (resuming partial ones) and checks each against the manifest. Raises
+/// `GatewayRefused` with the gateway's code when the chain does not entitle the payer, and
+/// `DatasetError` when a byte is not the creator's (that file is deleted).
+#[pyfunction]
+#[pyo3(signature = (
+    license_id, *, gateway, out, signer_key, rpc_url, license_nft, payer = None, terms_id = None
+))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_dataset(
+    py: Python<'_>,
+    license_id: &Bound<'_, PyAny>,
+    gateway: String,
+    out: PathBuf,
+    signer_key: &str,
+    rpc_url: String,
+    license_nft: &str,
+    payer: Option<&str>,
+    terms_id: Option<u64>,
+) -> PyResult<OpenedDataset> {
+    let source = LicenseSource {
+        rpc_url,
+        license_nft: to_address(license_nft, "license_nft")?,
+        license_id: to_u256(license_id, "license_id")?,
+    };
+    let key = to_signer(signer_key)?;
+    let options = OpenOptions {
+        gateway,
+        out,
+        payer: payer.map(|p| to_address(p, "payer")).transpose()?,
+        terms: terms_id,
+    };
+    let opened = block_on(py, fairtrain_sdk::open_dataset(&source, &key, &options));
+    Ok(OpenedDataset(opened.map_err(from_sdk)?))
 }

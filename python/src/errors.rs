@@ -41,6 +41,12 @@ create_exception!(
 );
 create_exception!(
     fairtrain,
+    GatewayRefused,
+    FairtrainError,
+    "A data gateway refused (`.status`, `.code`: e.g. `terms_not_accepted`) or was unreachable."
+);
+create_exception!(
+    fairtrain,
     ProtocolError,
     FairtrainError,
     "A value is malformed (an address, a key, a receipt) or a relayer answered off-protocol."
@@ -55,6 +61,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RelayerUnreachable", py.get_type::<RelayerUnreachable>())?;
     m.add("RelayerRefused", py.get_type::<RelayerRefused>())?;
     m.add("DatasetError", py.get_type::<DatasetError>())?;
+    m.add("GatewayRefused", py.get_type::<GatewayRefused>())?;
     m.add("ProtocolError", py.get_type::<ProtocolError>())?;
     Ok(())
 }
@@ -92,6 +99,19 @@ pub(crate) fn from_sdk(e: fairtrain_sdk::Error) -> PyErr {
             E::Overflow { .. } => raise::<CountOverflow>(py, "overflow", message, &[]),
             E::Unreachable { .. } => raise::<RelayerUnreachable>(py, "unreachable", message, &[]),
             E::Refused { status, code, .. } => raise::<RelayerRefused>(
+                py,
+                &code,
+                message,
+                &[(
+                    "status",
+                    status
+                        .into_pyobject(py)
+                        .expect("an int")
+                        .into_any()
+                        .unbind(),
+                )],
+            ),
+            E::Gateway { status, code, .. } => raise::<GatewayRefused>(
                 py,
                 &code,
                 message,

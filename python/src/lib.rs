@@ -25,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<meter::Refused>()?;
     m.add_class::<meter::Entry>()?;
     m.add_class::<dataset::DatasetCheck>()?;
+    m.add_class::<dataset::OpenedDataset>()?;
     m.add_function(wrap_pyfunction!(values::run_id, m)?)?;
     m.add_function(wrap_pyfunction!(values::deployment, m)?)?;
     m.add_function(wrap_pyfunction!(receipts::receipt_digest, m)?)?;
@@ -32,5 +33,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(receipts::recover_signer, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::verify_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::build_manifest, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset::open_dataset, m)?)?;
     Ok(())
 }

@@ -1,13 +1,19 @@
 //! Checking a dataset before training on it: the creator's signed manifest is intact, the local
-//! copy holds exactly the files it lists, and the license on-chain covers that manifest.
+//! copy holds exactly the files it lists, and the license on-chain covers that manifest; and
+//! getting a licensed dataset from a data gateway ([`open_dataset`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use alloy::{
     primitives::{Address, B256, U256},
     providers::ProviderBuilder,
+    signers::local::PrivateKeySigner,
 };
-use fairtrain_protocol::{bindings::LicenseNFT, manifest::DatasetManifest};
+use fairtrain_protocol::{
+    bindings::LicenseNFT,
+    gateway::client::{ClientError, GatewayClient},
+    manifest::DatasetManifest,
+};
 
 use crate::error::{Error, Result};
 
@@ -84,5 +90,132 @@ pub async fn verify_dataset(
         license_id: license.map(|l| l.license_id),
         name: manifest.name,
         metadata: manifest.metadata,
+    })
+}
+
+/// What [`open_dataset`] needs besides the license.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// The gateway's URL.
+    pub gateway: String,
+    /// Where the files go (created if missing; an interrupted download resumes there).
+    pub out: PathBuf,
+    /// The payer, when `key` is one of its registered signing keys (default: `key`'s address).
+    pub payer: Option<Address>,
+    /// The accepted terms version (default: the license's current terms).
+    pub terms: Option<u64>,
+}
+
+/// What [`open_dataset`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The dataset's folder, every file verified.
+    pub path: PathBuf,
+    /// The signed manifest, written next to it (`<out>.manifest.json`).
+    pub manifest_path: PathBuf,
+    /// The check of the folder against the manifest and the license.
+    pub check: DatasetCheck,
+    /// Files downloaded now (in whole or in part).
+    pub downloaded: usize,
+    /// Of those, resumed from a partial file.
+    pub resumed: usize,
+    /// Files already there and right.
+    pub kept: usize,
+    /// Bytes received.
+    pub bytes: u64,
+    /// The gateway's access id (the key of its access log).
+    pub access_id: B256,
+}
+
+fn gateway(e: ClientError) -> Error {
+    match e {
+        ClientError::Refused {
+            status,
+            code,
+            message,
+        } => Error::Gateway {
+            status,
+            code,
+            message,
+        },
+        ClientError::Http(e) => Error::Gateway {
+            status: 0,
+            code: "unreachable".into(),
+            message: e.to_string(),
+        },
+        other => Error::Dataset(other.to_string()),
+    }
+}
+
+/// Gets the dataset of `license.license_id` from a gateway: reads the license on-chain, fetches
+/// and checks the manifest it records (signed by the license's creator), asks for access with a
+/// request `key` signs, downloads every file into `options.out` (resuming partial files),
+/// checks each against the manifest, writes the manifest to `<out>.manifest.json`, and checks
+/// the folder as [`verify_dataset`] does.
+///
+/// # Errors
+///
+/// [`Error::Gateway`] with the gateway's code when it refuses (for example
+/// `terms_not_accepted`), [`Error::Dataset`] when a file or the manifest is not the licensed
+/// one (a tampered file is deleted, never left in place).
+pub async fn open_dataset(
+    license: &LicenseSource,
+    key: &PrivateKeySigner,
+    options: &OpenOptions,
+) -> Result<Opened> {
+    let url = license
+        .rpc_url
+        .parse()
+        .map_err(|e| Error::Dataset(format!("RPC URL {}: {e}", license.rpc_url)))?;
+    let nft = LicenseNFT::new(
+        license.license_nft,
+        ProviderBuilder::new().connect_http(url),
+    );
+    let id = license.license_id;
+    let record = nft
+        .license(id)
+        .call()
+        .await
+        .map_err(|e| Error::Dataset(format!("reading license {id}: {e}")))?;
+    let terms = match options.terms {
+        Some(terms) => terms,
+        None => {
+            nft.currentTerms(id)
+                .call()
+                .await
+                .map_err(|e| Error::Dataset(format!("reading license {id}'s terms: {e}")))?
+                .termsId
+        }
+    };
+    let client = GatewayClient::new(&options.gateway).map_err(gateway)?;
+    let manifest = client
+        .manifest(record.manifestHash)
+        .await
+        .map_err(gateway)?;
+    manifest
+        .check_license(id, &record)
+        .map_err(|e| Error::Dataset(format!("license: {e}")))?;
+    let payer = options.payer.unwrap_or_else(|| key.address());
+    let grant = client
+        .access(key, payer, id, terms, record.manifestHash)
+        .await
+        .map_err(gateway)?;
+    let report = client
+        .download(&grant, &manifest, &options.out)
+        .await
+        .map_err(gateway)?;
+    let manifest_path = PathBuf::from(format!("{}.manifest.json", options.out.display()));
+    std::fs::write(&manifest_path, manifest.to_json())
+        .map_err(|e| Error::Dataset(format!("writing {}: {e}", manifest_path.display())))?;
+    let check = verify_dataset(&manifest_path, &options.out, Some(license)).await?;
+    Ok(Opened {
+        path: options.out.clone(),
+        manifest_path,
+        check,
+        downloaded: report.downloaded,
+        resumed: report.resumed,
+        kept: report.kept,
+        bytes: report.bytes,
+        access_id: grant.access_id,
     })
 }

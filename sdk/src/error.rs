@@ -53,6 +53,17 @@ pub enum Error {
     /// A dataset failed its check before use (manifest, folder or license).
     #[error("dataset check failed: {0}")]
     Dataset(String),
+    /// A data gateway refused (its code, e.g. `terms_not_accepted`), or could not be reached
+    /// (`status` 0, code `unreachable`).
+    #[error("gateway refused ({status}): {code}: {message}")]
+    Gateway {
+        /// HTTP status (0 when unreachable).
+        status: u16,
+        /// The gateway's machine-readable code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// The relayer answered with something that is not its documented response.
     #[error("unexpected relayer response: {0}")]
     Protocol(String),

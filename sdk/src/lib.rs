@@ -42,7 +42,7 @@ pub mod relayer;
 pub mod tally;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use dataset::{verify_dataset, DatasetCheck, LicenseSource};
+pub use dataset::{open_dataset, verify_dataset, DatasetCheck, LicenseSource, OpenOptions, Opened};
 pub use error::{Error, Result};
 pub use journal::{Entry, Journal, Refusal, Usage};
 pub use meter::{FlushReport, Meter, MeterConfig};

@@ -8,6 +8,7 @@
 //! - [`db`]: a fresh database per test, a SQLite file or a new PostgreSQL database.
 //! - [`process`]: the project's binaries as child processes, free ports, polling helpers.
 //! - [`relayer`]: the `fairtrain-relayer` binary with a configuration written for a devnet.
+//! - [`gateway`]: the `fairtrain-gateway` binary on a devnet.
 //! - [`scenario`]: the licensed, funded payer the end-to-end suites start from.
 //! - [`proxy`]: RPC proxies in front of a node (a range-limiting one, a slow one).
 //! - [`golden`]: generated files committed to the repository, checked against the code.
@@ -15,6 +16,7 @@
 
 pub mod db;
 pub mod devnet;
+pub mod gateway;
 pub mod golden;
 pub mod keys;
 pub mod process;

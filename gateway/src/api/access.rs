@@ -30,7 +30,11 @@ use crate::{
     store::{AccessKey, Logged},
 };
 
-/// The longest `Range` header logged, in bytes (the rest is cut).
+/// Bytes read from the blob per chunk sent: 1 MiB moves a large file at about twice the rate of
+/// tower-http's 64 KiB default (`gateway/benches/download.rs`).
+const READ_CHUNK: usize = 1 << 20;
+
+/// The longest `Range` header logged, in characters (the rest is cut).
 const MAX_LOGGED_RANGE: usize = 200;
 
 /// Grants access to a dataset's files: the request must name this gateway, be unexpired, be
@@ -50,7 +54,7 @@ pub(super) async fn access(
     State(s): State<AppState>,
     body: Result<Json<Signed<AccessRequest>>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Grant>, ApiError> {
-    let Json(signed) = body.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let Json(signed) = body.map_err(ApiError::from_json)?;
     let request = &signed.request;
     check_gateway(&request.gateway, &s)?;
     check_expiry(request.expires_at, now())?;
@@ -178,6 +182,7 @@ pub(super) async fn download(
         .log_download(&key, &path, range.as_deref(), now())
         .await?;
     let served = tower_http::services::ServeFile::new(s.blobs.path(file.hash))
+        .with_buf_chunk_size(READ_CHUNK)
         .oneshot(request)
         .await
         .map_err(|e| {

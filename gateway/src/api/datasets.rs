@@ -93,14 +93,19 @@ pub(super) async fn publish(
     State(s): State<AppState>,
     body: Result<Json<Publish>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::from_json)?;
     let manifest: DatasetManifest = serde_json::from_value(body.manifest)
         .map_err(|e| manifest_invalid(format!("not a manifest document: {e}")))?;
     let hash = manifest
         .verify()
         .map_err(|e| manifest_invalid(e.to_string()))?;
+    // Summed with overflow checks: a signed manifest may list sizes whose sum passes 2^64.
+    let total = manifest
+        .files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.size));
     if manifest.files.len() > s.limits.max_files
-        || manifest.total_size() > s.limits.max_dataset_bytes
+        || total.is_none_or(|total| total > s.limits.max_dataset_bytes)
     {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -108,7 +113,7 @@ pub(super) async fn publish(
             format!(
                 "{} files, {} bytes: this gateway takes at most {} files and {} bytes",
                 manifest.files.len(),
-                manifest.total_size(),
+                total.map_or_else(|| "more than 2^64".to_owned(), |t| t.to_string()),
                 s.limits.max_files,
                 s.limits.max_dataset_bytes
             ),

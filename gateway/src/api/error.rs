@@ -35,6 +35,22 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "malformed", message)
     }
 
+    /// A JSON body axum could not take: 413 `body_too_large`, 415 `unsupported_media_type`
+    /// (no `Content-Type: application/json`), or 400 `malformed`.
+    pub fn from_json(e: axum::extract::rejection::JsonRejection) -> Self {
+        let code = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => "malformed",
+        };
+        let status = if code == "malformed" {
+            StatusCode::BAD_REQUEST
+        } else {
+            e.status()
+        };
+        Self::new(status, code, e.body_text())
+    }
+
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)

@@ -122,6 +122,27 @@ async fn an_entitled_payer_downloads_resumes_verifies_and_is_logged() {
     );
     assert!(!label.exists() && !out.path().join("labels.csv.part").exists());
 
+    // A gateway serving other bytes (its blob altered, same length): the client refuses the file
+    // and leaves nothing under its name.
+    let second = m.files.iter().find(|f| f.path == "images/002.jpg").unwrap();
+    let blob = gateway.blobs.path(second.hash);
+    let mut altered = std::fs::read(&blob).unwrap();
+    altered[0] ^= 1;
+    std::fs::write(&blob, &altered).unwrap();
+    std::fs::remove_file(out.path().join("images/002.jpg")).unwrap();
+    let refused = gateway
+        .client
+        .download(&grant, &m, out.path())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Tampered { path, .. } if path == "images/002.jpg"),
+        "{refused}"
+    );
+    assert!(!out.path().join("images/002.jpg").exists());
+    altered[0] ^= 1;
+    std::fs::write(&blob, &altered).unwrap();
+
     // One file's proof against the files root.
     let proof: fairtrain_protocol::api::gateway::FileProof = reqwest::get(format!(
         "{}/v1/datasets/{hash}/proofs/images/002.jpg",
@@ -171,11 +192,11 @@ async fn an_entitled_payer_downloads_resumes_verifies_and_is_logged() {
         }
     }
     let kinds: Vec<_> = entries.iter().map(|e| e.kind.as_str()).collect();
-    // The grant; 3 downloads; 1 resumed; 1 refused by the client after download; the last GET.
-    assert_eq!(
-        kinds,
-        ["grant", "download", "download", "download", "download", "download", "download"]
-    );
+    // The grant; 3 downloads; 1 resumed; 1 refused by the client (a bad part); 1 of altered
+    // bytes; the last GET.
+    let mut expected = vec!["grant"];
+    expected.extend(["download"; 7]);
+    assert_eq!(kinds, expected);
     assert!(entries
         .iter()
         .all(|e| e.payer == address(PAYER) && e.signer == address(TRAINING)));
@@ -306,24 +327,42 @@ async fn the_chain_decides_who_may_download() {
         "terms_expired"
     );
 
-    // Terms exclusive to account 3: the payer cannot accept them, so it is not served.
+    // The creator's license 4, exclusive to account 3: the payer cannot accept its terms
+    // (the escrow refuses), so it is not served; account 3 accepts and is.
     request_terms.expiresAt = alloy::primitives::Uint::ZERO;
     request_terms.exclusiveLicensee = address(3);
     mined!(nft
         .mint(License::MintRequest {
             terms: request_terms,
-            manifestHash: m.hash(),
+            manifestHash: other_manifest.hash(),
             royaltyBps: alloy::primitives::Uint::ZERO,
         })
-        .from(address(6)));
+        .from(address(CREATOR)));
     let exclusive = nft
         .currentTerms(U256::from(4))
         .call()
         .await
         .unwrap()
         .termsId;
-    assert_ne!(
-        ask(&gateway, PAYER, PAYER, 4, exclusive, hash).await,
+    let refused = escrow
+        .acceptTerms(U256::from(4), exclusive)
+        .from(address(PAYER))
+        .call()
+        .await;
+    assert!(
+        refused.is_err(),
+        "the escrow refuses another payer's acceptance"
+    );
+    let other_hash = other_manifest.hash();
+    assert_eq!(
+        ask(&gateway, PAYER, PAYER, 4, exclusive, other_hash).await,
+        "terms_not_accepted"
+    );
+    mined!(escrow
+        .acceptTerms(U256::from(4), exclusive)
+        .from(address(3)));
+    assert_eq!(
+        ask(&gateway, 3, 3, 4, exclusive, other_hash).await,
         "granted"
     );
 

@@ -1,10 +1,10 @@
 //! Publishing: only a manifest its creator signed and asked to publish here, and only the bytes
 //! it lists.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use fairtrain_gateway::api::Limits;
 use fairtrain_protocol::{
-    gateway::{PublishRequest, Signed},
+    gateway::{AccessRequest, PublishRequest, Signed},
     DatasetManifest,
 };
 use fairtrain_testkit::{key, scenario::dataset};
@@ -87,6 +87,13 @@ async fn only_the_creators_signed_publish_request_for_this_gateway_publishes() {
     );
     let (status, answer) = post(&gateway.url, "/v1/datasets", &json!({"manifest": 1})).await;
     assert_eq!((status, code(&answer)), (400, "malformed"), "{answer}");
+    let unlabelled = reqwest::Client::new()
+        .post(format!("{}/v1/datasets", gateway.url))
+        .body(tampered.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unlabelled.status(), 415);
 
     // Nothing above was published.
     let listed = gateway
@@ -194,6 +201,33 @@ async fn only_the_listed_bytes_are_stored_and_lists_are_paged() {
             .count(),
             0,
             "no partial upload left behind"
+        );
+
+        // Access to an incomplete dataset is refused before the chain is asked.
+        let access = Signed::sign(
+            &gateway.domain,
+            &key(2),
+            AccessRequest {
+                gateway: gateway.url.clone(),
+                payer: key(2).address(),
+                license_id: U256::from(1),
+                terms_id: 1,
+                manifest_hash: m.hash(),
+                expires_at: now() + 60,
+                nonce: nonce(),
+            },
+        )
+        .unwrap();
+        let (status, answer) = post(
+            &gateway.url,
+            "/v1/access",
+            &serde_json::to_value(&access).unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (409, "dataset_incomplete"),
+            "{answer}"
         );
 
         let stored = http

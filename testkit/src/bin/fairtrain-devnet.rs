@@ -1,8 +1,9 @@
 //! `fairtrain-devnet`: the test kit's devnet as a process, for test suites written in other
 //! languages (the Python package's). It starts anvil with the suite deployed, sets up the kit's
 //! scenario (a licensed dataset and a payer ready to pay for it, see
-//! `fairtrain_testkit::scenario`) and the real `fairtrain-relayer` on SQLite, then prints one
-//! JSON line describing all of it on standard output.
+//! `fairtrain_testkit::scenario`), the real `fairtrain-relayer` on SQLite and the real
+//! `fairtrain-gateway` (nothing published yet), then prints one JSON line describing all of it
+//! on standard output.
 //!
 //! Addresses are checksummed (EIP-55), keys and hashes `0x`-hex, amounts in token units.
 //!
@@ -13,7 +14,9 @@
 use std::io::{BufRead, Write};
 
 use fairtrain_testkit::{
-    address, bin, free_port, key,
+    address, bin, free_port,
+    gateway::GatewayProcess,
+    key,
     relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
     scenario::{licensed_payer, CREATOR, PAYER, PRICE, RELAYER, TRAINING},
     Backend, Devnet, TestDb,
@@ -42,12 +45,15 @@ async fn main() {
         None,
     );
     relayer.wait_ready(60).await;
+    let gateway = GatewayProcess::start(&devnet).await;
 
     let d = &devnet.deployment;
     let described = json!({
         "rpc_url": devnet.url,
         "relayer_url": relayer.url,
         "relayer_log": config.with_extension("log"),
+        "gateway_url": gateway.url,
+        "gateway_blobs": gateway.blobs,
         "operator_token": OPERATOR_TOKEN,
         "deployment": devnet.deployment_file(),
         "chain_id": d.chain_id,

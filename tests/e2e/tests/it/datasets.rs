@@ -3,33 +3,19 @@
 //! and the gateway's log shows the access to the creator.
 
 use fairtrain_testkit::{
-    address, bin, free_port,
+    address,
+    gateway::GatewayProcess,
     scenario::{self, CREATOR, PAYER, TRAINING},
-    wait_ready, Devnet, Proc,
+    Devnet,
 };
 
 #[tokio::test]
 async fn a_payer_downloads_a_licensed_dataset_from_the_gateway_with_the_cli() {
     let devnet = Devnet::start().await;
     let licensed = scenario::licensed_payer(&devnet).await;
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let gateway = GatewayProcess::start(&devnet).await;
+    let url = gateway.url.clone();
     let dir = devnet.dir.path();
-    let _gateway = Proc(
-        devnet
-            .command(bin("fairtrain-gateway"), None)
-            .env("RPC_URL", &devnet.url)
-            .env("DEPLOYMENT", devnet.deployment_file())
-            .env("LISTEN", url.trim_start_matches("http://"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.join("gateway.db").display()),
-            )
-            .env("STORAGE_DIR", dir.join("blobs"))
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("the gateway starts"),
-    );
-    assert!(wait_ready(&url, 30).await, "the gateway is ready");
 
     let (data, manifest) = (
         licensed.data.display().to_string(),
