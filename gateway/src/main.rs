@@ -25,7 +25,7 @@ use fairtrain_protocol::{gateway::GatewayDomain, Deployment};
 #[command(version, about)]
 struct Cli {
     /// Address to listen on.
-    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8090")]
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8070")]
     listen: SocketAddr,
     /// The URL clients reach this gateway at (signed requests name it; grants point at it).
     /// Default: http://<listen>.

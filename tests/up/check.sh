@@ -26,7 +26,7 @@ trap '[ -n "$up_pid" ] && kill -TERM -- "-$up_pid" 2>/dev/null; cp "$log/deploym
 start_up() {
   local out="$1"
   : >"$out"
-  ANVIL_PORT="$(free_port)" RELAYER_PORT="$(free_port)" INDEXER_PORT="$(free_port)" \
+  ANVIL_PORT="$(free_port)" RELAYER_PORT="$(free_port)" INDEXER_PORT="$(free_port)" GATEWAY_PORT="$(free_port)" \
     "$ROOT/scripts/up" >"$out" 2>&1 &
   up_pid=$!
   for _ in $(seq 1 3000); do
@@ -111,6 +111,20 @@ check_dashboard "$indexer"
 # scripts/up allows that host: the batch it committed is audited and passes.
 audit_passed() { curl -fsS "$indexer/api/batches" | grep -qF '"status":"passed"'; }
 check "the indexer audited the relayer's batch (passed)" eventually audit_passed
+# The data gateway: creator A's dataset published through it, and the training run downloaded
+# it with the training key (a grant and both files in the public access log) and verified it.
+gateway="$(value_of 'data gateway' "$log/up1.log")" || gateway=""
+check "scripts/up printed the data gateway's URL" test -n "$gateway"
+dataset_complete() { curl -fsS "$gateway/v1/datasets" | grep -qF '"complete":true'; }
+check "the gateway holds the demo dataset, complete" dataset_complete
+check "the training run verified the dataset from the gateway" \
+  grep -qE "dataset 'Two blobs' from .*: 2 files verified" "$log/up1.log"
+downloaded() {
+  local hash
+  hash="$(curl -fsS "$gateway/v1/datasets" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).datasets[0].manifestHash))')"
+  [ "$(curl -fsS "$gateway/v1/datasets/$hash/accesses" | grep -o '"kind":"download"' | wc -l)" -eq 2 ]
+}
+check "the gateway logged the training run's two downloads" downloaded
 # The relayer's API against its own generated document, on this devnet (a batch, receipts,
 # proofs to serve): schemathesis finds no 5xx and no answer outside the document.
 check "schemathesis: the relayer answers only as its document says" \
@@ -119,6 +133,8 @@ check "schemathesis: the relayer answers only as its document says" \
 # never ends, is left out).
 check "schemathesis: the indexer answers only as its document says" \
   "$ROOT/tests/api-fuzz/run.sh" "$indexer" /api/openapi.json --exclude-path /api/live
+check "schemathesis: the gateway answers only as its document says" \
+  "$ROOT/tests/api-fuzz/run.sh" "$gateway"
 sid="$up_pid"
 stop_up INT
 check "SIGINT stops every process scripts/up started" session_gone "$sid"

@@ -16,7 +16,7 @@ source "$ROOT/scripts/lib/demo.sh"
 source "$ROOT/tests/lib/checks.sh"
 
 bin="$ROOT/target/${PROFILE:-debug}"
-for b in fairtrain-relayer fairtrain-indexer fairtrain-meter; do
+for b in fairtrain-relayer fairtrain-gateway fairtrain-indexer fairtrain-meter; do
   [ -x "$bin/$b" ] || die "$bin/$b is missing: build the workspace first (cargo build --workspace)"
 done
 # anvil's well-known test accounts (Demo.s.sol): 3 pays, 4 relays, 5 signs receipts; 1 is creator A.
@@ -73,7 +73,7 @@ FAIRTRAIN_RPC_URL="$rpc" FAIRTRAIN_DEPLOYMENT="$deployment" \
   FAIRTRAIN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$pg_relayer" \
   INDEXER_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$pg_indexer" \
   FAIRTRAIN_OPERATOR_TOKEN="$token_value" UP_PREBUILT=1 \
-  RELAYER_PORT="$relayer_port" INDEXER_PORT="$indexer_port" \
+  RELAYER_PORT="$relayer_port" INDEXER_PORT="$indexer_port" GATEWAY_PORT="$(free_port)" \
   "$ROOT/scripts/up" >"$work/up.log" 2>&1 &
 up_pid=$!
 started() { grep -q '^running$' "$work/up.log"; }

@@ -217,7 +217,7 @@ pub(super) async fn accesses(
     ApiPath(hash): ApiPath<B256>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<AccessPage>, ApiError> {
-    let (after, limit) = page.bounds(s.limits.max_page);
+    let (after, limit) = page.bounds(s.limits.max_page)?;
     let accesses = s.store.accesses(hash, after, limit).await?;
     let next = (accesses.len() == limit)
         .then(|| accesses.last().map(|a| a.seq.to_string()))

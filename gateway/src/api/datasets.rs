@@ -34,16 +34,32 @@ use super::{
 pub(super) struct Page {
     /// The `next` of the previous page (absent: from the start).
     after: Option<u64>,
-    /// Most entries (default and maximum: the gateway's page size, 1,000 by default).
+    /// Most entries, 1 to the gateway's page size (1,000 by default; also the default).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 impl Page {
-    pub(super) fn bounds(&self, max: usize) -> (u64, usize) {
-        (
-            self.after.unwrap_or(0),
-            self.limit.unwrap_or(max).clamp(1, max),
-        )
+    /// `after` and `limit` (default `max`).
+    ///
+    /// # Errors
+    ///
+    /// 400 `malformed` for an `after` past what a position can be (2^63 - 1), or a `limit`
+    /// outside 1..=`max`.
+    pub(super) fn bounds(&self, max: usize) -> Result<(u64, usize), ApiError> {
+        let after = self.after.unwrap_or(0);
+        if i64::try_from(after).is_err() {
+            return Err(ApiError::malformed(format!(
+                "after={after} is past every position (at most 2^63 - 1)"
+            )));
+        }
+        let limit = self.limit.unwrap_or(max);
+        if !(1..=max).contains(&limit) {
+            return Err(ApiError::malformed(format!(
+                "limit={limit}: a page holds 1 to {max} entries"
+            )));
+        }
+        Ok((after, limit))
     }
 }
 
@@ -94,11 +110,37 @@ pub(super) async fn publish(
     body: Result<Json<Publish>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
+    // The cheap checks first: a request that is not the creator's costs no manifest check.
+    let request = &body.publish.request;
+    check_gateway(&request.gateway, &s)?;
+    check_expiry(request.expires_at, now())?;
+    let signer = body
+        .publish
+        .signer(&s.domain)
+        .map_err(|e| ApiError::unauthorized("bad_signature", e.to_string()))?;
+    if signer != request.creator {
+        return Err(ApiError::unauthorized(
+            "bad_signature",
+            format!(
+                "the publish request was signed by {signer}, not by the creator it names ({})",
+                request.creator
+            ),
+        ));
+    }
     let manifest: DatasetManifest = serde_json::from_value(body.manifest)
         .map_err(|e| manifest_invalid(format!("not a manifest document: {e}")))?;
     let hash = manifest
         .verify()
         .map_err(|e| manifest_invalid(e.to_string()))?;
+    if request.manifest_hash != hash || request.creator != manifest.creator {
+        return Err(ApiError::unauthorized(
+            "request_mismatch",
+            format!(
+                "the publish request is for manifest {} by {}, the manifest is {hash} by {}",
+                request.manifest_hash, request.creator, manifest.creator
+            ),
+        ));
+    }
     // Summed with overflow checks: a signed manifest may list sizes whose sum passes 2^64.
     let total = manifest
         .files
@@ -116,31 +158,6 @@ pub(super) async fn publish(
                 total.map_or_else(|| "more than 2^64".to_owned(), |t| t.to_string()),
                 s.limits.max_files,
                 s.limits.max_dataset_bytes
-            ),
-        ));
-    }
-    let request = &body.publish.request;
-    check_gateway(&request.gateway, &s)?;
-    check_expiry(request.expires_at, now())?;
-    if request.manifest_hash != hash || request.creator != manifest.creator {
-        return Err(ApiError::unauthorized(
-            "request_mismatch",
-            format!(
-                "the publish request is for manifest {} by {}, the manifest is {hash} by {}",
-                request.manifest_hash, request.creator, manifest.creator
-            ),
-        ));
-    }
-    let signer = body
-        .publish
-        .signer(&s.domain)
-        .map_err(|e| ApiError::unauthorized("bad_signature", e.to_string()))?;
-    if signer != manifest.creator {
-        return Err(ApiError::unauthorized(
-            "bad_signature",
-            format!(
-                "the publish request was signed by {signer}, not by the creator {}",
-                manifest.creator
             ),
         ));
     }
@@ -221,7 +238,7 @@ pub(super) async fn list(
     State(s): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<DatasetPage>, ApiError> {
-    let (after, limit) = page.bounds(s.limits.max_page);
+    let (after, limit) = page.bounds(s.limits.max_page)?;
     let rows = s.store.datasets(after, limit).await?;
     let next = (rows.len() == limit)
         .then(|| rows.last().map(|(seq, _)| seq.to_string()))

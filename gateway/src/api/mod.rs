@@ -21,7 +21,7 @@ use fairtrain_protocol::{
     api::{gateway::Info, relayer::DomainInfo},
     gateway::{GatewayDomain, MAX_REQUEST_LIFETIME},
 };
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::{path::Operation, ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::ApiError;
@@ -118,7 +118,68 @@ fn document(mut doc: OpenApi) -> OpenApi {
     );
     doc.info.license = None;
     doc.info.contact = None;
+    let paths = std::mem::take(&mut doc.paths.paths);
+    for (path, mut item) in paths {
+        for (method, op) in [
+            ("get", item.get.as_mut()),
+            ("put", item.put.as_mut()),
+            ("post", item.post.as_mut()),
+        ] {
+            if let Some(op) = op {
+                complete(method, op);
+            }
+        }
+        // axum's wildcard `{*path}` is OpenAPI's `{path}` (its `/`s percent-encoded or not).
+        doc.paths
+            .paths
+            .insert(path.replace("{*path}", "{path}"), item);
+    }
     doc
+}
+
+/// What every operation of `/v1` shares, said once: manifest hashes in paths are `Hash32`, the
+/// wildcard parameter is `path`, unparsable input is 400 `malformed`, a failing database or
+/// storage is 503, and JSON bodies may be 413 `body_too_large` or 415 `unsupported_media_type`.
+fn complete(method: &str, op: &mut Operation) {
+    let mut has_input = op.request_body.is_some();
+    for p in op.parameters.iter_mut().flatten() {
+        has_input = true;
+        let RefOr::T(p) = p else { continue };
+        match p.name.as_str() {
+            "*path" => p.name = "path".to_owned(),
+            "hash" => p.schema = Some(RefOr::Ref(Ref::from_schema_name("Hash32"))),
+            _ => {}
+        }
+    }
+    if !op.tags.iter().flatten().any(|t| t != "service") {
+        return;
+    }
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
+    };
+    if has_input {
+        add("400", "malformed: a value that does not parse");
+    }
+    add("503", "store_unavailable or storage_unavailable: retry");
+    if method == "post" {
+        add("413", "body_too_large");
+        add("415", "unsupported_media_type");
+    }
 }
 
 /// The OpenAPI document, rendered once.

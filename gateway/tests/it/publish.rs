@@ -253,7 +253,7 @@ async fn only_the_listed_bytes_are_stored_and_lists_are_paged() {
     assert_eq!(first["datasets"].as_array().unwrap().len(), 2);
     let next = first["next"].as_str().unwrap();
     let second: serde_json::Value = http
-        .get(format!("{}/v1/datasets?after={next}&limit=5", gateway.url))
+        .get(format!("{}/v1/datasets?after={next}&limit=2", gateway.url))
         .send()
         .await
         .unwrap()

@@ -124,7 +124,7 @@ fn now() -> u64 {
 }
 
 impl GatewayClient {
-    /// A client of the gateway at `base` (e.g. `http://127.0.0.1:8090`).
+    /// A client of the gateway at `base` (e.g. `http://127.0.0.1:8070`).
     ///
     /// # Errors
     ///
