@@ -213,6 +213,12 @@ def open_dataset(
     Raises :class:`GatewayRefused` with the gateway's code, :class:`DatasetError` on a byte that
     is not the creator's."""
 
+def device_metadata(profile_json: str) -> dict[str, str]:
+    """The validated ``device.`` metadata entries of a quantum device profile (JSON)."""
+
+def device_profile(metadata: dict[str, str]) -> str | None:
+    """The quantum device profile in a manifest's metadata, as JSON; ``None`` without one."""
+
 def build_manifest(
     folder: str | PathLike[str],
     out: str | PathLike[str],

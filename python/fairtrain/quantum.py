@@ -9,17 +9,23 @@ metadata the creator signed at hand.
     shots = data.shots                                  # from the manifest's metadata
     for batch in fairtrain.metered(circuits, meter, usage, samples=per_shot(shots)): ...
 
+A creator describes the device with a typed profile (docs/manifest.md §7), from a Qiskit
+``Target`` with :func:`profile_from_target`, signed into the manifest with
+:func:`device_metadata`; a trainer reads it back, validated, as ``data.device``.
+
 PennyLane and Qiskit are imported only by the function that needs them; neither is a
 dependency of the package.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fairtrain import _native
 from fairtrain._native import DatasetCheck, DatasetError, verify_dataset
 from fairtrain.adapters import count_samples
 
@@ -42,8 +48,19 @@ class Verified:
         return self.check.metadata
 
     @property
+    def device(self) -> dict[str, Any] | None:
+        """The manifest's quantum device profile (provider, backend, qubits, calibratedAt,
+        shots, circuits, qubitProperties, gates), validated; ``None`` without one."""
+        profile = _native.device_profile(self.metadata)
+        return None if profile is None else json.loads(profile)
+
+    @property
     def shots(self) -> int | None:
-        """The ``shots`` the manifest's metadata states, if it states a whole number."""
+        """Shots per circuit: the device profile's, else the metadata's ``shots`` if it is a
+        whole number."""
+        device = self.device
+        if device is not None:
+            return int(device["shots"])
         value = self.metadata.get("shots", "")
         return int(value) if value.isdigit() else None
 
@@ -100,3 +117,59 @@ def per_shot(shots: int) -> Callable[[Any], int]:
         return count_samples(item) * shots
 
     return samples
+
+
+def device_metadata(profile: dict[str, Any]) -> dict[str, str]:
+    """The ``device.`` metadata entries of a device profile, validated (error rates in [0, 1],
+    durations not negative, gates on qubits the device has): pass them in
+    :func:`fairtrain.build_manifest`'s ``metadata``. Raises :class:`DatasetError`."""
+    return _native.device_metadata(json.dumps(profile))
+
+
+def profile_from_target(
+    target: Any,
+    *,
+    provider: str,
+    backend: str,
+    calibrated_at: int,
+    shots: int,
+    circuits: int,
+) -> dict[str, Any]:
+    """A device profile from a Qiskit ``Target``: T1 and T2 from ``qubit_properties``, the
+    readout error from the ``measure`` instruction, and each other instruction's error and
+    duration on its qubits."""
+    qubits = []
+    for index in range(target.num_qubits):
+        props = (target.qubit_properties or [None] * target.num_qubits)[index]
+        entry: dict[str, float] = {}
+        if props is not None and props.t1 is not None:
+            entry["t1"] = float(props.t1)
+        if props is not None and props.t2 is not None:
+            entry["t2"] = float(props.t2)
+        measure = target["measure"].get((index,)) if "measure" in target else None
+        if measure is not None and measure.error is not None:
+            entry["readoutError"] = float(measure.error)
+        qubits.append(entry)
+    gates = []
+    for name in sorted(target.operation_names):
+        if name in ("measure", "delay", "reset"):
+            continue
+        for qargs, props in sorted(target[name].items(), key=lambda item: item[0] or ()):
+            if qargs is None or props is None:
+                continue
+            gate: dict[str, Any] = {"name": name, "qubits": list(qargs)}
+            if props.error is not None:
+                gate["error"] = float(props.error)
+            if props.duration is not None:
+                gate["duration"] = float(props.duration)
+            gates.append(gate)
+    return {
+        "provider": provider,
+        "backend": backend,
+        "qubits": target.num_qubits,
+        "calibratedAt": calibrated_at,
+        "shots": shots,
+        "circuits": circuits,
+        "qubitProperties": qubits,
+        "gates": gates,
+    }

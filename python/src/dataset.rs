@@ -246,3 +246,23 @@ pub(crate) fn open_dataset(
     let opened = block_on(py, fairtrain_sdk::open_dataset(&source, &key, &options));
     Ok(OpenedDataset(opened.map_err(from_sdk)?))
 }
+
+/// The `device.` metadata entries of a quantum device profile given as JSON (docs/manifest.md
+/// §7), validated: pass them in `build_manifest`'s `metadata` so the creator signs them.
+/// Raises `DatasetError` naming what is invalid.
+#[pyfunction]
+pub(crate) fn device_metadata(profile_json: &str) -> PyResult<BTreeMap<String, String>> {
+    let invalid = |e: String| from_sdk(fairtrain_sdk::Error::Dataset(e));
+    let profile: fairtrain_protocol::manifest::DeviceProfile =
+        serde_json::from_str(profile_json).map_err(|e| invalid(format!("device profile: {e}")))?;
+    profile.to_metadata().map_err(|e| invalid(e.to_string()))
+}
+
+/// The quantum device profile in a manifest's metadata, as JSON, or `None` if it has none.
+/// Raises `DatasetError` if its `device.` entries are not a valid profile.
+#[pyfunction]
+pub(crate) fn device_profile(metadata: BTreeMap<String, String>) -> PyResult<Option<String>> {
+    let profile = fairtrain_protocol::manifest::DeviceProfile::from_metadata(&metadata)
+        .map_err(|e| from_sdk(fairtrain_sdk::Error::Dataset(e.to_string())))?;
+    Ok(profile.map(|p| serde_json::to_string(&p).expect("a profile serializes")))
+}

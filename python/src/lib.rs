@@ -34,5 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dataset::verify_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::build_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::open_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset::device_metadata, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset::device_profile, m)?)?;
     Ok(())
 }

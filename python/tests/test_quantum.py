@@ -85,3 +85,57 @@ def test_only_files_of_the_dataset_are_opened(tmp_path: Path) -> None:
             data.path(outside)
     with pytest.raises(ValueError):
         quantum.per_shot(0)
+
+
+def test_a_device_profile_from_a_qiskit_target_is_signed_and_read_back(tmp_path: Path) -> None:
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    target = GenericBackendV2(num_qubits=5, seed=11).target
+    profile = quantum.profile_from_target(
+        target,
+        provider="fake",
+        backend="generic_5q",
+        calibrated_at=1_750_000_000,
+        shots=1000,
+        circuits=6,
+    )
+    assert len(profile["qubitProperties"]) == 5 and profile["gates"]
+    folder = tmp_path / "device"
+    folder.mkdir()
+    (folder / "README.md").write_text("circuits measured on a generic 5-qubit device\n")
+    manifest = tmp_path / "manifest.json"
+    metadata = {"notes": "seeded", **quantum.device_metadata(profile)}
+    fairtrain.build_manifest(
+        folder, manifest, name="Generic", metadata=metadata, signer_key=CREATOR_KEY
+    )
+
+    data = quantum.verify(manifest, folder)
+    device = data.device
+    assert device is not None and data.shots == 1000
+    assert device["backend"] == "generic_5q" and device["qubits"] == 5
+    # Every number survives the trip through the signed metadata exactly, and maps back onto the
+    # target's own values.
+    for index, props in enumerate(device["qubitProperties"]):
+        assert props["t1"] == target.qubit_properties[index].t1
+        assert props["readoutError"] == target["measure"][(index,)].error
+    two_qubit = [g for g in device["gates"] if len(g["qubits"]) == 2]
+    assert two_qubit
+    for gate in two_qubit:
+        assert gate["error"] == target[gate["name"]][tuple(gate["qubits"])].error
+
+    # What a device cannot have is refused when the manifest is built.
+    for broken in (
+        {**profile, "gates": [{**profile["gates"][0], "error": 1.5}]},
+        {**profile, "gates": [{**profile["gates"][0], "qubits": [0, 9]}]},
+        {**profile, "qubits": 0},
+    ):
+        with pytest.raises(fairtrain.DatasetError, match="device profile"):
+            quantum.device_metadata(broken)
+    with pytest.raises(fairtrain.DatasetError, match="device"):
+        fairtrain.build_manifest(
+            folder,
+            tmp_path / "bad.json",
+            name="x",
+            metadata={"device.qubits": "two"},
+            signer_key=CREATOR_KEY,
+        )

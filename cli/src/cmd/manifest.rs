@@ -11,7 +11,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use clap::{Args, Subcommand};
-use fairtrain_protocol::{DatasetManifest, FileEntry};
+use fairtrain_protocol::{
+    manifest::{device, DeviceProfile},
+    DatasetManifest, FileEntry,
+};
 use serde::Serialize;
 
 use crate::{
@@ -117,6 +120,11 @@ pub struct BuildArgs {
     /// Collection or device metadata, `key=value`, repeatable.
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
+    /// A quantum device profile (JSON: provider, backend, qubits, calibratedAt, shots,
+    /// circuits, qubitProperties, gates; docs/manifest.md §7), validated and signed as the
+    /// metadata's `device.` entries.
+    #[arg(long, value_name = "FILE")]
+    pub device: Option<PathBuf>,
     /// The creator's address [default: the key's address].
     #[arg(long)]
     pub creator: Option<Address>,
@@ -289,6 +297,28 @@ fn parse_meta(entries: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(map)
 }
 
+/// The `device.` metadata of the profile in `path`, which `--meta` must not also give.
+fn device_metadata(
+    path: &Path,
+    meta: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let text = std::fs::read(path).map_err(|source| CliError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let profile: DeviceProfile = serde_json::from_slice(&text)
+        .map_err(|e| CliError::Invalid(format!("--device {}: {e}", path.display())))?;
+    let entries = profile
+        .to_metadata()
+        .map_err(|e| CliError::Invalid(format!("--device {}: {e}", path.display())))?;
+    if let Some(key) = meta.keys().find(|k| k.starts_with(device::PREFIX)) {
+        return Err(CliError::Invalid(format!(
+            "--meta {key} and --device both give the device profile: use --device only"
+        )));
+    }
+    Ok(entries)
+}
+
 /// `manifest build`: hashes the folder and writes the manifest.
 ///
 /// # Errors
@@ -309,13 +339,17 @@ pub fn build(args: &BuildArgs, key: Option<&PrivateKeySigner>) -> Result<Manifes
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
+    let mut metadata = parse_meta(&args.meta)?;
+    if let Some(path) = &args.device {
+        metadata.extend(device_metadata(path, &metadata)?);
+    }
     let mut m = DatasetManifest::of_folder(
         &args.dir,
         &args.name,
         &args.description,
         creator,
         created_at,
-        parse_meta(&args.meta)?,
+        metadata,
     )?;
     if args.sign {
         m.sign(key.ok_or(CliError::NoKey)?)?;

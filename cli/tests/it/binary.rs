@@ -296,3 +296,63 @@ async fn keystore_signs_and_a_wrong_password_is_refused() {
     let out = net.cli(None, &args);
     assert!(String::from_utf8_lossy(&out.stderr).contains("FAIRTRAIN_KEYSTORE_PASSWORD"));
 }
+
+#[tokio::test]
+async fn a_device_profile_is_validated_and_signed_into_the_manifest() {
+    let net = Devnet::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    dataset(&data);
+    let (m, device) = (tmp.path().join("m.json"), tmp.path().join("device.json"));
+    let profile = serde_json::json!({
+        "provider": "ibm", "backend": "ibm_kyiv", "qubits": 2, "calibratedAt": 1_750_000_000u64,
+        "shots": 4000, "circuits": 12,
+        "qubitProperties": [{"t1": 1.1e-4, "t2": 9.0e-5, "readoutError": 0.012}],
+        "gates": [{"name": "cx", "qubits": [0, 1], "error": 0.0081, "duration": 5.3e-7}]
+    });
+    std::fs::write(&device, profile.to_string()).unwrap();
+    let args = |device: &std::path::Path| {
+        vec![
+            "manifest".to_owned(),
+            "build".into(),
+            data.display().to_string(),
+            "--name".into(),
+            "Kyiv circuits".into(),
+            "--device".into(),
+            device.display().to_string(),
+            "--sign".into(),
+            "--out".into(),
+            m.display().to_string(),
+        ]
+    };
+    let argv = args(&device);
+    ok(&net.cli(
+        Some(CREATOR),
+        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(manifest["metadata"]["device.backend"], "ibm_kyiv");
+    assert_eq!(manifest["metadata"]["device.gate.cx.0_1.error"], "0.0081");
+    assert_eq!(manifest["metadata"]["device.qubit.0.readoutError"], "0.012");
+    let text = ok(&net.cli(None, &["manifest", "verify", m.to_str().unwrap()]));
+    assert!(text.contains("ok: signed by its creator"), "{text}");
+
+    // An error rate above 1, or a gate on a qubit the device does not have, is refused.
+    for (field, value) in [
+        ("/gates/0/error", serde_json::json!(1.2)),
+        ("/gates/0/qubits", serde_json::json!([0, 5])),
+    ] {
+        let mut bad = profile.clone();
+        *bad.pointer_mut(field).unwrap() = value;
+        let path = tmp.path().join("bad.json");
+        std::fs::write(&path, bad.to_string()).unwrap();
+        let argv = args(&path);
+        let out = net.cli(
+            Some(CREATOR),
+            &argv.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert!(!out.status.success(), "{field}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("device profile"), "{stderr}");
+    }
+}

@@ -56,6 +56,7 @@ pub(crate) fn signed_manifest(tmp: &tempfile::TempDir) -> (PathBuf, PathBuf) {
             name: "Street photos".into(),
             description: "Lisbon, 2025".into(),
             meta: vec!["camera=X100".into(), "city=Lisbon".into()],
+            device: None,
             creator: None,
             created_at: Some(1_750_000_000),
             sign: false,

@@ -52,6 +52,9 @@ pub enum ManifestError {
     /// The manifest has no signature yet.
     #[error("the manifest is not signed (run `fairtrain manifest sign`)")]
     Unsigned,
+    /// The `device.` metadata entries are not a valid device profile (docs/manifest.md §7).
+    #[error(transparent)]
+    Device(#[from] super::device::DeviceError),
     /// The signature is malformed, malleable or unrecoverable.
     #[error("the manifest signature is invalid")]
     Signature(#[source] crate::Error),

@@ -17,7 +17,8 @@
 //! 3. [`DatasetManifest::check_license`] with the on-chain `LicenseNFT.license(id)` record:
 //!    the license covers this manifest and was minted by its creator.
 //!
-//! [`folder`] lists and hashes folders (synchronous `std::fs`); everything else does no I/O.
+//! [`device`] types the quantum device profile a manifest's metadata may carry. [`folder`]
+//! lists and hashes folders (synchronous `std::fs`); everything else does no I/O.
 
 use std::{borrow::Cow, collections::BTreeMap};
 
@@ -32,10 +33,12 @@ use crate::{
     bindings::License, merkle, merkle::ReceiptTree, signing::ReceiptSignature, wire::decimal,
 };
 
+pub mod device;
 pub mod error;
 pub mod folder;
 pub mod path;
 
+pub use device::DeviceProfile;
 pub use error::{ManifestError, ManifestResult};
 pub use folder::FolderReport;
 pub use path::check_path;
@@ -189,6 +192,7 @@ impl DatasetManifest {
     ) -> ManifestResult<Self> {
         files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         check_files(&files)?;
+        DeviceProfile::from_metadata(&metadata)?;
         let files_root = files_root(&files)?;
         Ok(Self {
             version: MANIFEST_VERSION,
@@ -217,6 +221,15 @@ impl DatasetManifest {
         let mut text = serde_json::to_string_pretty(self).expect("a manifest always serializes");
         text.push('\n');
         text
+    }
+
+    /// The quantum device profile in the metadata's `device.` entries, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`ManifestError::Device`] if those entries are not a valid profile.
+    pub fn device(&self) -> ManifestResult<Option<DeviceProfile>> {
+        Ok(DeviceProfile::from_metadata(&self.metadata)?)
     }
 
     /// Total size of the files in bytes.
@@ -289,6 +302,7 @@ impl DatasetManifest {
             });
         }
         check_files(&self.files)?;
+        DeviceProfile::from_metadata(&self.metadata)?;
         let computed = files_root(&self.files)?;
         if computed != self.files_root {
             return Err(ManifestError::FilesRoot {
