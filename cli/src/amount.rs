@@ -48,22 +48,8 @@ pub fn parse(text: &str, decimals: u8, raw: bool) -> Result<U256> {
 }
 
 /// Formats base units as whole tokens with `decimals` decimals, trailing zeros dropped:
-/// `12500000` with 6 decimals is `12.5`.
-pub fn format(units: U256, decimals: u8) -> String {
-    let digits = units.to_string();
-    let decimals = usize::from(decimals);
-    if decimals == 0 {
-        return digits;
-    }
-    let padded = format!("{digits:0>width$}", width = decimals + 1);
-    let (whole, frac) = padded.split_at(padded.len() - decimals);
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        whole.to_owned()
-    } else {
-        format!("{whole}.{frac}")
-    }
-}
+/// `12500000` with 6 decimals is `12.5` (the protocol crate's one formatter).
+pub use fairtrain_protocol::units::format_units as format;
 
 /// `12.5 fUSD (12500000 base units)`.
 pub fn describe(units: U256, decimals: u8, symbol: &str) -> String {

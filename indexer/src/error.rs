@@ -81,6 +81,9 @@ pub enum Error {
         #[source]
         error: crate::fetch::FetchError,
     },
+    /// A data gateway could not be read for the catalog, or served something off-protocol.
+    #[error("catalog: {0}")]
+    Gateway(String),
     /// What a request names does not exist (a batch not indexed, or dropped by a reorganisation).
     #[error("{message}")]
     NotFound {

@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod catalog;
 pub mod db;
 pub mod decode;
 pub mod deployment;

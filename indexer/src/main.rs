@@ -11,9 +11,9 @@ use fairtrain_indexer::{
         self,
         worker::{self as auditor, Auditor, AuditorConfig},
     },
-    derive, export,
+    catalog, derive, export,
     fetch::{self, Fetcher},
-    query::{self, lines, pools, streams},
+    query::{self, lines, pools, streams, CatalogFilter},
     reconcile,
     sync::{Indexer, SyncConfig},
     Db, Deployment,
@@ -108,6 +108,8 @@ enum Command {
         sync: SyncArgs,
         #[command(flatten)]
         audit: AuditArgs,
+        #[command(flatten)]
+        catalog: CatalogArgs,
     },
     /// Index up to the current head, with a progress bar, then exit.
     Backfill {
@@ -141,6 +143,16 @@ enum Command {
     Query {
         #[command(subcommand)]
         what: QueryCmd,
+    },
+    /// The catalog: read the gateways' published manifests, then list the licensed datasets
+    /// matching the filters (JSON on stdout), as `/api/catalog` does.
+    Catalog {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+        #[command(flatten)]
+        filter: CatalogFilter,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Export royalty flows (every settlement, with fee and net) for accounting.
     Export {
@@ -427,6 +439,51 @@ async fn run_query(db: &Db, what: QueryCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Where the catalog's manifests come from.
+#[derive(Debug, Args)]
+struct CatalogArgs {
+    /// A data gateway whose published datasets the catalog lists (its URL); repeatable, or
+    /// comma-separated in the environment.
+    #[arg(long = "gateway", env = "GATEWAYS", value_delimiter = ',')]
+    gateways: Vec<String>,
+    /// How often `run` reads the gateways (e.g. 10s).
+    #[arg(long, env = "CATALOG_EVERY", default_value = "10s", value_parser = auditor::parse_duration)]
+    catalog_every: Duration,
+}
+
+impl CatalogArgs {
+    /// Reads every gateway once, then the payment tokens' symbols; a gateway that fails is
+    /// reported and skipped.
+    async fn pull(&self, db: &Db, provider: &DynProvider) -> anyhow::Result<()> {
+        for gateway in &self.gateways {
+            match catalog::pull(db, gateway).await {
+                Ok(p) if p.stored > 0 => {
+                    tracing::info!(gateway, stored = p.stored, "catalog: manifests stored")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(gateway, "catalog: {e}"),
+            }
+        }
+        catalog::refresh_tokens(db, provider).await?;
+        Ok(())
+    }
+
+    /// Pulls every `catalog_every` until shutdown.
+    async fn run(&self, db: &Db, provider: &DynProvider) -> anyhow::Result<()> {
+        let stop = shutdown();
+        tokio::pin!(stop);
+        loop {
+            if let Err(e) = self.pull(db, provider).await {
+                tracing::warn!("catalog: {e:#}");
+            }
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = tokio::time::sleep(self.catalog_every) => {}
+            }
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct SyncArgs {
     /// Finalized = head − this many blocks (default: the RPC's `finalized` block).
@@ -537,7 +594,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             sync,
             audit,
-        } => serve(c, db, deployment, listen, &sync, &audit).await,
+            catalog,
+        } => serve(c, db, deployment, listen, &sync, &audit, &catalog).await,
+        Command::Catalog {
+            catalog,
+            filter,
+            page,
+        } => {
+            catalog.pull(&db, &provider(&c.rpc_url)?).await?;
+            print_json(&query::catalog(&db, &filter, page.page()).await?)
+        }
         Command::Backfill { sync } => backfill(c, &db, deployment, &sync).await,
         Command::Rebuild => {
             let started = std::time::Instant::now();
@@ -587,6 +653,7 @@ async fn serve(
     listen: SocketAddr,
     sync: &SyncArgs,
     audit: &AuditArgs,
+    catalog: &CatalogArgs,
 ) -> anyhow::Result<ExitCode> {
     let provider = provider(&c.rpc_url)?;
     let fetcher = c.fetcher()?;
@@ -610,6 +677,8 @@ async fn serve(
             audit.config(),
         )
     });
+    let catalog_db = db.clone();
+    let catalog_provider = provider.clone();
     let app = fairtrain_indexer::api::router(
         fairtrain_indexer::api::AppState::new(db, provider, deployment).with_fetcher(fetcher),
     );
@@ -633,7 +702,13 @@ async fn serve(
     };
     // The first task to fail stops the process: an API serving an index that no longer
     // follows the chain (a reorg deeper than the window, say) would look healthy.
-    tokio::try_join!(server, follower, audits)?;
+    let catalog = async {
+        if catalog.gateways.is_empty() {
+            return Ok(());
+        }
+        catalog.run(&catalog_db, &catalog_provider).await
+    };
+    tokio::try_join!(server, follower, audits, catalog)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -39,6 +39,7 @@
 //!   (`deployments/<chainId>.json`).
 //! - `fetch` (feature `fetch`): the one fetcher of published batch data (`https://`,
 //!   `ipfs://` through a gateway), with the rules that make an on-chain URI safe to fetch.
+//! - [`units`]: token amounts for people (base units as whole tokens).
 //! - [`error`]: the crate's [`Error`] type.
 //!
 //! ```
@@ -86,6 +87,7 @@ pub mod receipt;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod signing;
+pub mod units;
 pub mod wire;
 
 pub use batch::{BatchData, BatchError};

@@ -2,7 +2,8 @@
 # (.devnet/indexer.db, or INDEXER_DATABASE_URL) at 127.0.0.1:${INDEXER_PORT:-8090}, against
 # $rpc and $deployment; waits until its API answers. Sets indexer_url and indexer_db and appends
 # to pids. The relayer publishes batch data at $relayer_url (127.0.0.1): the indexer fetches only
-# public addresses unless a host is allowed, so that one host and port is.
+# public addresses unless a host is allowed, so that one host and port is. With $gateway_url set,
+# the catalog lists that gateway's datasets.
 # shellcheck shell=bash
 start_indexer() {
   local port="${INDEXER_PORT:-8090}"
@@ -11,7 +12,8 @@ start_indexer() {
   say "Starting the indexer and dashboard on $indexer_url (log: .devnet/indexer.log)"
   "$bin/fairtrain-indexer" --db "$indexer_db" --rpc-url "$rpc" --deployment "$deployment" \
     --allow-data-host "${relayer_url#http://}" \
-    run --listen "127.0.0.1:$port" >"$run_dir/indexer.log" 2>&1 &
+    run --listen "127.0.0.1:$port" ${gateway_url:+--gateway "$gateway_url"} --catalog-every 2s \
+    >"$run_dir/indexer.log" 2>&1 &
   pids+=($!)
   local indexer_pid=$!
   indexer_up() {

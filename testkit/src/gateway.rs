@@ -15,6 +15,34 @@ pub struct GatewayProcess {
 }
 
 impl GatewayProcess {
+    /// Publishes the dataset in `data` with its signed `manifest` through the real CLI
+    /// (`fairtrain dataset publish`) with `account`'s key; returns what the CLI printed.
+    ///
+    /// # Panics
+    ///
+    /// If the CLI fails.
+    pub fn publish(
+        &self,
+        devnet: &Devnet,
+        account: usize,
+        data: &std::path::Path,
+        manifest: &std::path::Path,
+    ) -> String {
+        let (data, manifest) = (data.display().to_string(), manifest.display().to_string());
+        devnet.cli(
+            account,
+            &[
+                "dataset",
+                "publish",
+                &data,
+                "--manifest",
+                &manifest,
+                "--gateway",
+                &self.url,
+            ],
+        )
+    }
+
     /// Starts a gateway for `devnet`'s deployment and waits until it is ready.
     ///
     /// # Panics

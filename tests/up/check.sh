@@ -125,6 +125,10 @@ downloaded() {
   [ "$(curl -fsS "$gateway/v1/datasets/$hash/accesses" | grep -o '"kind":"download"' | wc -l)" -eq 2 ]
 }
 check "the gateway logged the training run's two downloads" downloaded
+# The indexer's catalog reads the gateway: the demo dataset is listed with its license's price in
+# the token's units.
+listed() { curl -fsS "$indexer/api/catalog?q=two%20blobs" | grep -qF '"display":"0.001 fUSD"'; }
+check "the indexer's catalog lists the demo dataset, priced in fUSD" eventually listed
 # The relayer's API against its own generated document, on this devnet (a batch, receipts,
 # proofs to serve): schemathesis finds no 5xx and no answer outside the document.
 check "schemathesis: the relayer answers only as its document says" \

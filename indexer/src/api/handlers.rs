@@ -14,9 +14,9 @@ use axum::{
 };
 use fairtrain_protocol::api::{
     indexer::{
-        AuditReport, BalanceView, BatchDetail, BatchView, CreatorView, CreditLineView, Flow,
-        LicenseView, Paged, PoolDetail, PoolView, RoyaltyTotal, SettlementView, Status,
-        StreamPayeeView, StreamView, Unclaimed,
+        AuditReport, BalanceView, BatchDetail, BatchView, CatalogEntry, CreatorView,
+        CreditLineView, DatasetCard, Flow, LicenseView, Paged, PoolDetail, PoolView, RoyaltyTotal,
+        SettlementView, Status, StreamPayeeView, StreamView, Unclaimed,
     },
     ErrorBody,
 };
@@ -26,14 +26,14 @@ use utoipa::IntoResponses;
 use super::{
     error::{ApiError, ApiPath, ApiQuery},
     params::{
-        FlowFormat, FlowParams, HolderParams, LicenseParams, LineParams, PayeeParams, PayerParams,
-        PoolPath, RootPath, RoyaltyParams, SettlementParams, StreamParams, StreamPath,
+        FlowFormat, FlowParams, HolderParams, LicenseParams, LicensePath, LineParams, PayeeParams,
+        PayerParams, PoolPath, RootPath, RoyaltyParams, SettlementParams, StreamParams, StreamPath,
     },
     AppState,
 };
 use crate::{
     audit, export,
-    query::{self, lines, pools, streams, Page, RoyaltyFilter},
+    query::{self, lines, pools, streams, CatalogFilter, Page, RoyaltyFilter},
     Error,
 };
 
@@ -107,6 +107,28 @@ pub async fn licenses(
     Ok(Json(
         query::licenses(&s.db, creator.as_deref(), holder.as_deref(), page).await?,
     ))
+}
+
+/// The catalog: licensed datasets (a license, its current terms and the published manifest it
+/// covers, signed by its creator), filtered; amounts in the token's units and symbol.
+#[utoipa::path(get, path = "/api/catalog", tag = "catalog", params(CatalogFilter, Page),
+    responses((status = 200, description = "OK.", body = Paged<CatalogEntry>), Errors))]
+pub async fn catalog(
+    State(s): State<AppState>,
+    ApiQuery(filter): ApiQuery<CatalogFilter>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Paged<CatalogEntry>> {
+    Ok(Json(query::catalog(&s.db, &filter, page).await?))
+}
+
+/// A dataset's card: its catalog entry, its terms in plain words, its files, who trained on it.
+#[utoipa::path(get, path = "/api/catalog/{id}", tag = "catalog", params(LicensePath),
+    responses((status = 200, description = "OK.", body = DatasetCard), Missing, Errors))]
+pub async fn catalog_card(
+    State(s): State<AppState>,
+    ApiPath(p): ApiPath<LicensePath>,
+) -> ApiResult<DatasetCard> {
+    Ok(Json(query::card(&s.db, &p.id.0).await?))
 }
 
 /// Payers' funds per token, with their credit lines.

@@ -21,6 +21,9 @@ use crate::{fetch::Fetcher, Db, Deployment};
 
 const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard.html");
 const DASHBOARD_JS: &str = include_str!("../../assets/dashboard.js");
+const DASHBOARD_CSS: &str = include_str!("../../assets/dashboard.css");
+const CATALOG_HTML: &str = include_str!("../../assets/catalog.html");
+const CATALOG_JS: &str = include_str!("../../assets/catalog.js");
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -71,6 +74,7 @@ impl AppState {
         (name = "index", description = "Where the index stands."),
         (name = "royalties", description = "Royalty totals, settlements and exports."),
         (name = "licenses", description = "Licenses and their terms."),
+        (name = "catalog", description = "Licensed datasets published on data gateways."),
         (name = "escrow", description = "Payers' balances and credit lines."),
         (name = "batches", description = "Committed batches and their audits."),
         (name = "streams", description = "Royalty streams."),
@@ -87,11 +91,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(dashboard))
         .routes(routes!(dashboard_js))
+        .routes(routes!(dashboard_css))
+        .routes(routes!(catalog_page))
+        .routes(routes!(catalog_js))
         .routes(routes!(openapi_json))
         .routes(routes!(status))
         .routes(routes!(royalties))
         .routes(routes!(creators))
         .routes(routes!(licenses))
+        .routes(routes!(catalog))
+        .routes(routes!(catalog_card))
         .routes(routes!(balances))
         .routes(routes!(credit_lines))
         .routes(routes!(batches))
@@ -138,6 +147,36 @@ async fn dashboard_js() -> impl axum::response::IntoResponse {
     )
 }
 
+/// The stylesheet of the dashboard and the catalog.
+#[utoipa::path(get, path = "/dashboard.css", tag = "dashboard",
+    responses((status = 200, description = "The pages' stylesheet.",
+        content_type = "text/css", body = String)))]
+async fn dashboard_css() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        DASHBOARD_CSS,
+    )
+}
+
+/// The catalog's page: licensed datasets with filters, and a dataset's card at `#<license>`.
+#[utoipa::path(get, path = "/catalog", tag = "dashboard",
+    responses((status = 200, description = "The catalog (HTML).", content_type = "text/html",
+        body = String)))]
+async fn catalog_page() -> Html<&'static str> {
+    Html(CATALOG_HTML)
+}
+
+/// The catalog page's script.
+#[utoipa::path(get, path = "/catalog.js", tag = "dashboard",
+    responses((status = 200, description = "The catalog's script.",
+        content_type = "text/javascript", body = String)))]
+async fn catalog_js() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        CATALOG_JS,
+    )
+}
+
 /// This document (OpenAPI 3.1).
 #[utoipa::path(get, path = "/api/openapi.json", tag = "index",
     responses((status = 200, description = "The OpenAPI document of this API.",
@@ -176,9 +215,11 @@ mod tests {
     fn bare_objects(v: &Value, at: &str, found: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
+                // A map whose values have a schema (metadata: string → string) is typed too.
                 let typed = ["properties", "allOf", "oneOf", "anyOf", "$ref"]
                     .iter()
-                    .any(|k| m.contains_key(*k));
+                    .any(|k| m.contains_key(*k))
+                    || m.get("additionalProperties").is_some_and(Value::is_object);
                 if m.get("type") == Some(&Value::from("object")) && !typed {
                     found.push(at.to_owned());
                 }

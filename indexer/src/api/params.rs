@@ -74,6 +74,15 @@ pub struct RootPath {
     pub root: WordParam,
 }
 
+/// `id` of `/api/catalog/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct LicensePath {
+    /// License id.
+    #[param(value_type = String, pattern = "^[0-9]{1,77}$")]
+    pub id: UintParam,
+}
+
 /// `id` of `/api/streams/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -9,10 +9,12 @@
 //! Split by what they answer: [`royalties`](mod@royalties), [`creators`](mod@creators),
 //! [`licenses`](mod@licenses), [`balances`](mod@balances) and [`lines`] (credit lines),
 //! [`batches`](mod@batches), [`settlements`](mod@settlements), [`unclaimed`](mod@unclaimed),
-//! [`streams`] and [`pools`]; every question is re-exported here.
+//! [`streams`] and [`pools`], and [`catalog`](mod@catalog) (licensed datasets and their cards);
+//! every question is re-exported here.
 
 pub mod balances;
 pub mod batches;
+pub mod catalog;
 pub mod creators;
 pub mod licenses;
 pub mod lines;
@@ -24,6 +26,7 @@ pub mod unclaimed;
 
 pub use balances::balances;
 pub use batches::{batch, batches};
+pub use catalog::{card, catalog, CatalogFilter};
 pub use creators::creators;
 pub use fairtrain_protocol::api::indexer::{
     BalanceView, BatchDetail, BatchView, CreatorView, GroupBy, LicenseView, Paged, ReservationView,

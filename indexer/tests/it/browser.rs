@@ -367,3 +367,68 @@ fn format_thousands(digits: &str) -> String {
     }
     out
 }
+
+/// The catalog page lists the published, licensed datasets with amounts in the token's units,
+/// filters them, and shows a dataset's card: terms in plain words, the device, the files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_page_lists_filters_and_shows_a_card() {
+    let published = crate::catalog::published(Backend::Sqlite).await;
+    let base = &published.base;
+    let mut browser = Browser::start().await;
+    browser
+        .call("Page.navigate", json!({ "url": format!("{base}/catalog") }))
+        .await;
+    browser
+        .wait_for("document.body.dataset.listed ?? null", json!("2"))
+        .await;
+    let price = "document.querySelector('[data-license=\"1\"] [data-field=\"price\"]').textContent";
+    assert_eq!(browser.eval(price).await, json!("0.001 fUSD"));
+
+    // Commercial only: the quantum dataset.
+    browser
+        .eval(
+            "document.querySelector('select[name=kind]').value = 'commercial'; \
+             document.querySelector('#filters button').click(); true",
+        )
+        .await;
+    browser
+        .wait_for("document.body.dataset.listed", json!("1"))
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#datasets [data-field=\"name\"]').textContent")
+            .await,
+        json!("Kyiv circuits")
+    );
+
+    // Its card.
+    browser.eval("location.hash = '#2'; true").await;
+    browser
+        .wait_for("document.body.dataset.card ?? null", json!("2"))
+        .await;
+    let terms = browser
+        .eval("document.querySelector('#card-terms').textContent")
+        .await;
+    let terms = terms.as_str().unwrap();
+    assert!(
+        terms.contains("Costs 0.002 fUSD per training sample"),
+        "{terms}"
+    );
+    assert!(
+        terms.contains("Models trained on it may be used commercially."),
+        "{terms}"
+    );
+    let device = browser
+        .eval("document.querySelector('#card-device').textContent")
+        .await;
+    assert!(
+        device.as_str().unwrap().contains("ibm_kyiv, 2 qubits"),
+        "{device}"
+    );
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('#card-files tbody tr').length")
+            .await,
+        json!(1)
+    );
+}

@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod auditor;
 mod browser;
+mod catalog;
 mod legacy;
 mod lines;
 mod mirror;

@@ -703,3 +703,130 @@ impl AuditReport {
         s
     }
 }
+
+/// An amount of a token for people and machines: base units, and whole tokens with the token's
+/// symbol when the token told its `symbol()` and `decimals()`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Amount {
+    /// The token.
+    pub token: String,
+    /// Base units (`uint256` decimal string).
+    pub units: String,
+    /// Whole tokens and symbol (`182.26 fUSD`), or the base units and `units of <token>` when
+    /// the token does not say.
+    pub display: String,
+}
+
+/// A quantum device profile's summary, for filtering and cards (docs/manifest.md §7).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceSummary {
+    /// Provider.
+    pub provider: String,
+    /// Backend.
+    pub backend: String,
+    /// Qubits.
+    pub qubits: u32,
+    /// Calibration time (Unix seconds).
+    pub calibrated_at: u64,
+    /// Shots per circuit.
+    pub shots: u64,
+    /// The largest error of a gate on two or more qubits, if stated.
+    pub max_two_qubit_error: Option<f64>,
+}
+
+/// A licensed dataset in the catalog: a license, its current terms, and the published manifest it
+/// covers (signed by the license's creator).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CatalogEntry {
+    /// The license.
+    pub license_id: String,
+    /// Its creator (who signed the manifest).
+    pub creator: String,
+    /// Its holder (paid for usage).
+    pub holder: String,
+    /// Current terms id.
+    pub terms_id: i64,
+    /// `research_only`, `commercial`, `evaluation`, `attribution_share_alike` or `custom`.
+    pub kind: String,
+    /// Price of one training sample.
+    pub price_per_sample: Amount,
+    /// Cap on samples charged per payer (0: none).
+    pub max_samples: u64,
+    /// When the terms expire (0: never).
+    pub expires_at: u64,
+    /// Models trained on it may be used commercially.
+    pub commercial_use: bool,
+    /// Derived works must credit the creator.
+    pub attribution_required: bool,
+    /// `not_allowed`, `allowed` or `share_alike`.
+    pub derivatives: String,
+    /// The only payer that may accept the terms, if exclusive.
+    pub exclusive_licensee: Option<String>,
+    /// Human-readable terms URI (may be empty).
+    pub terms_uri: String,
+    /// The manifest hash.
+    pub manifest_hash: String,
+    /// The dataset's name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// Files.
+    pub file_count: u64,
+    /// Their total size in bytes (decimal string).
+    pub total_size: String,
+    /// Where it is published (the gateway's URL).
+    pub gateway: String,
+    /// Metadata other than the device profile.
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// The quantum device profile, if the manifest carries one.
+    pub device: Option<DeviceSummary>,
+    /// Payers that accepted any of the license's terms.
+    pub payers: u64,
+    /// Samples settled under the license.
+    pub samples: u64,
+    /// Gross royalties settled, per token.
+    pub earned: Vec<Amount>,
+}
+
+/// A dataset's card: its catalog entry, its terms in plain words, its files, who trained on it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatasetCard {
+    /// The entry.
+    pub entry: CatalogEntry,
+    /// The terms, one plain sentence each.
+    pub terms: Vec<String>,
+    /// The first files of the manifest (path, size in bytes, keccak256).
+    pub files: Vec<CardFile>,
+    /// Payers that accepted its terms (the first 100), with the samples each was charged for.
+    pub trainers: Vec<Trainer>,
+}
+
+/// One file on a dataset card.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardFile {
+    /// Path in the dataset.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// keccak256 of the bytes.
+    pub hash: String,
+}
+
+/// A payer on a dataset card.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Trainer {
+    /// The payer.
+    pub payer: String,
+    /// The terms it accepted.
+    pub terms_id: i64,
+    /// The block of the acceptance.
+    pub accepted_block: u64,
+    /// Samples settled so far for this payer under the license.
+    pub samples: u64,
+}

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{AccessRequest, GatewayDomain, PublishRequest, Signed, MAX_REQUEST_LIFETIME};
 use crate::{
     api::{
-        gateway::{Dataset, Grant, Info},
+        gateway::{Dataset, DatasetPage, Grant, Info},
         ErrorBody,
     },
     manifest::{DatasetManifest, FileEntry},
@@ -157,6 +157,20 @@ impl GatewayClient {
     /// [`ClientError`].
     pub async fn info(&self) -> ClientResult<Info> {
         json(self.http.get(self.url(&["v1", "info"])?).send().await?).await
+    }
+
+    /// A page of the datasets published on the gateway, after position `after` (0: from the
+    /// start).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`].
+    pub async fn datasets(&self, after: u64, limit: usize) -> ClientResult<DatasetPage> {
+        let mut url = self.url(&["v1", "datasets"])?;
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("limit", &limit.to_string());
+        json(self.http.get(url).send().await?).await
     }
 
     /// A published dataset.

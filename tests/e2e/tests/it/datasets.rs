@@ -17,22 +17,7 @@ async fn a_payer_downloads_a_licensed_dataset_from_the_gateway_with_the_cli() {
     let url = gateway.url.clone();
     let dir = devnet.dir.path();
 
-    let (data, manifest) = (
-        licensed.data.display().to_string(),
-        licensed.manifest.display().to_string(),
-    );
-    let published = devnet.cli(
-        CREATOR,
-        &[
-            "dataset",
-            "publish",
-            &data,
-            "--manifest",
-            &manifest,
-            "--gateway",
-            &url,
-        ],
-    );
+    let published = gateway.publish(&devnet, CREATOR, &licensed.data, &licensed.manifest);
     assert!(published.contains("3 of 3 files stored"), "{published}");
 
     // The payer's training key asks for it; a download interrupted in a file resumes.

@@ -1,0 +1,206 @@
+//! The catalog's inputs that are not events: the manifests published on the data gateways the
+//! operator names (pulled page by page, each verified and stored once), and each payment token's
+//! `symbol()` and `decimals()`. `query::catalog` joins them with the licenses and terms the
+//! indexer derived from the chain.
+//!
+//! A manifest is stored whatever license names it; the catalog shows it only next to licenses
+//! minted by its creator (anyone can mint a license naming any hash).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy::{primitives::Address, providers::DynProvider};
+use fairtrain_db::Hex;
+use fairtrain_protocol::{
+    bindings::IERC20Permit,
+    gateway::client::GatewayClient,
+    manifest::{device::PREFIX as DEVICE_PREFIX, DatasetManifest},
+};
+
+use crate::{Db, Error, Result};
+
+/// Datasets read per page from a gateway.
+const PAGE: usize = 100;
+
+/// What one pull of a gateway did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pulled {
+    /// Manifests stored now.
+    pub stored: usize,
+    /// Datasets seen that are not complete yet (read again next time).
+    pub incomplete: usize,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn gateway_error(
+    gateway: &str,
+) -> impl Fn(fairtrain_protocol::gateway::client::ClientError) -> Error + '_ {
+    move |e| Error::Gateway(format!("gateway {gateway}: {e}"))
+}
+
+/// Reads the datasets `gateway` published since the last pull and stores the manifest of each
+/// complete one not stored yet, verified (signature and hash). The position advances past a
+/// page only when every dataset on it is complete, so a dataset still being uploaded is read
+/// again.
+///
+/// # Errors
+///
+/// The gateway cannot be reached or answers off-protocol; the database fails.
+pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
+    let client = GatewayClient::new(gateway).map_err(gateway_error(gateway))?;
+    let cursor: Option<(i64,)> =
+        sqlx::query_as("SELECT after FROM gateway_cursors WHERE gateway = $1")
+            .bind(gateway)
+            .fetch_optional(&db.pool)
+            .await?;
+    let mut after = cursor.map_or(0, |(a,)| a as u64);
+    let mut report = Pulled::default();
+    loop {
+        let page = client
+            .datasets(after, PAGE)
+            .await
+            .map_err(gateway_error(gateway))?;
+        let mut all_complete = true;
+        for dataset in &page.datasets {
+            if !dataset.complete {
+                all_complete = false;
+                report.incomplete += 1;
+                continue;
+            }
+            let hash = dataset.manifest_hash;
+            let stored: Option<(String,)> =
+                sqlx::query_as("SELECT manifest_hash FROM manifests WHERE manifest_hash = $1")
+                    .bind(Hex(hash))
+                    .fetch_optional(&db.pool)
+                    .await?;
+            if stored.is_some() {
+                continue;
+            }
+            let manifest = client
+                .manifest(hash)
+                .await
+                .map_err(gateway_error(gateway))?;
+            store(db, &manifest, gateway).await?;
+            report.stored += 1;
+        }
+        let Some(next) = page.next.as_deref().and_then(|n| n.parse::<u64>().ok()) else {
+            break;
+        };
+        if !all_complete {
+            break;
+        }
+        after = next;
+        sqlx::query(
+            "INSERT INTO gateway_cursors (gateway, after) VALUES ($1, $2) \
+             ON CONFLICT (gateway) DO UPDATE SET after = excluded.after",
+        )
+        .bind(gateway)
+        .bind(after as i64)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(report)
+}
+
+/// Stores a verified manifest, its metadata rows and its device summary.
+async fn store(db: &Db, manifest: &DatasetManifest, gateway: &str) -> Result<()> {
+    let hash = manifest.hash();
+    let device = manifest
+        .device()
+        .map_err(|e| Error::Gateway(format!("manifest {hash}: {e}")))?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO manifests (manifest_hash, creator, name, description, file_count, \
+         total_size, gateway, document, device_qubits, device_calibrated_at, \
+         device_max_two_qubit_error_ppb, fetched_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (manifest_hash) DO NOTHING",
+    )
+    .bind(Hex(hash))
+    .bind(Hex(manifest.creator))
+    .bind(&manifest.name)
+    .bind(&manifest.description)
+    .bind(manifest.files.len() as i64)
+    .bind(i64::try_from(manifest.total_size()).unwrap_or(i64::MAX))
+    .bind(gateway)
+    .bind(manifest.to_json())
+    .bind(device.as_ref().map(|d| i64::from(d.qubits)))
+    .bind(
+        device
+            .as_ref()
+            .map(|d| i64::try_from(d.calibrated_at).unwrap_or(i64::MAX)),
+    )
+    .bind(
+        device
+            .as_ref()
+            .and_then(|d| d.max_multi_qubit_error())
+            .map(|e| (e * 1e9).ceil() as i64),
+    )
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    for (key, value) in &manifest.metadata {
+        if key.starts_with(DEVICE_PREFIX) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO manifest_metadata (manifest_hash, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (manifest_hash, key) DO NOTHING",
+        )
+        .bind(Hex(hash))
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Reads `symbol()` and `decimals()` of every payment token of the terms that has none stored.
+/// A token that does not answer is left without (the catalog then shows base units).
+///
+/// # Errors
+///
+/// The database fails.
+pub async fn refresh_tokens(db: &Db, provider: &DynProvider) -> Result<usize> {
+    let tokens: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT payment_token FROM terms WHERE payment_token NOT IN \
+         (SELECT token FROM token_meta)",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut read = 0;
+    for (token,) in tokens {
+        let Ok(address) = token.parse::<Address>() else {
+            continue;
+        };
+        let erc20 = IERC20Permit::new(address, provider);
+        let (Ok(symbol), Ok(decimals)) =
+            (erc20.symbol().call().await, erc20.decimals().call().await)
+        else {
+            continue;
+        };
+        // A symbol is attacker input: printable, short.
+        let symbol: String = symbol
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(16)
+            .collect();
+        sqlx::query(
+            "INSERT INTO token_meta (token, symbol, decimals) VALUES ($1, $2, $3) \
+             ON CONFLICT (token) DO NOTHING",
+        )
+        .bind(&token)
+        .bind(symbol)
+        .bind(i64::from(decimals))
+        .execute(&db.pool)
+        .await?;
+        read += 1;
+    }
+    Ok(read)
+}

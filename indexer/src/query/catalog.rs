@@ -1,0 +1,541 @@
+//! The catalog: licensed datasets (a license, its current terms, and the published manifest it
+//! covers, signed by the license's creator), searched and filtered; and a dataset's card.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::U256;
+use fairtrain_protocol::{
+    api::indexer::{Amount, CardFile, CatalogEntry, DatasetCard, DeviceSummary, Paged, Trainer},
+    manifest::device::PREFIX as DEVICE_PREFIX,
+    units::format_units,
+    DatasetManifest,
+};
+use serde::Deserialize;
+use sqlx::FromRow;
+
+use super::{lower, paged, Page};
+use crate::{Db, Error, Result};
+
+/// Files and trainers a card lists at most.
+const CARD_LIMIT: usize = 100;
+
+/// What the catalog is filtered by; every field is optional and they combine with AND.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, clap::Args)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogFilter {
+    /// Words in the dataset's name or description (case-insensitive).
+    #[arg(long)]
+    pub q: Option<String>,
+    /// License kind: `research_only`, `commercial`, `evaluation`, `attribution_share_alike`,
+    /// `custom`.
+    #[param(pattern = "^(research_only|commercial|evaluation|attribution_share_alike|custom)$")]
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Payment token (address).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Highest price per sample, in the token's base units.
+    #[arg(long)]
+    pub max_price: Option<u64>,
+    /// Models may be used commercially.
+    #[arg(long)]
+    pub commercial: Option<bool>,
+    /// Derived works: `not_allowed`, `allowed` or `share_alike`.
+    #[param(pattern = "^(not_allowed|allowed|share_alike)$")]
+    #[arg(long)]
+    pub derivatives: Option<String>,
+    /// Exclusive terms (`true`), or open to any payer (`false`).
+    #[arg(long)]
+    pub exclusive: Option<bool>,
+    /// Terms still acceptable at this time (Unix seconds): not expired by then.
+    #[arg(long)]
+    pub active_at: Option<u64>,
+    /// Creator (address).
+    #[arg(long)]
+    pub creator: Option<String>,
+    /// Smallest total size in bytes.
+    #[arg(long)]
+    pub min_size: Option<u64>,
+    /// Largest total size in bytes.
+    #[arg(long)]
+    pub max_size: Option<u64>,
+    /// A metadata entry, `key=value`.
+    #[param(pattern = "^[^=]+=")]
+    #[arg(long)]
+    pub meta: Option<String>,
+    /// Quantum datasets on devices of at least this many qubits.
+    #[arg(long)]
+    pub min_qubits: Option<u32>,
+    /// Quantum datasets whose largest two-qubit gate error is at most this.
+    #[arg(long)]
+    pub max_two_qubit_error: Option<f64>,
+    /// Quantum datasets calibrated at or after this time (Unix seconds).
+    #[arg(long)]
+    pub calibrated_after: Option<u64>,
+}
+
+const KINDS: [&str; 5] = [
+    "research_only",
+    "commercial",
+    "evaluation",
+    "attribution_share_alike",
+    "custom",
+];
+const DERIVATIVES: [&str; 3] = ["not_allowed", "allowed", "share_alike"];
+
+fn position(what: &'static str, names: &[&str], name: &str) -> Result<i64> {
+    names
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as i64)
+        .ok_or_else(|| Error::invalid(what, format!("{name:?} is not one of {}", names.join(", "))))
+}
+
+/// A value bound to a placeholder.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause being built: conditions joined by AND, and their values in placeholder order.
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    /// Adds `clause`, whose `?` (every one) stands for `bind`.
+    fn push(&mut self, clause: &str, bind: Bind) {
+        self.push_all(clause, vec![bind]);
+    }
+
+    /// Adds `clause`, whose `{0}`, `{1}`, … stand for `binds` in order (and every `?` for the
+    /// first).
+    fn push_all(&mut self, clause: &str, binds: Vec<Bind>) {
+        let mut clause = clause.to_owned();
+        for (i, bind) in binds.into_iter().enumerate() {
+            self.binds.push(bind);
+            let placeholder = format!("${}", self.binds.len());
+            clause = clause.replace(&format!("{{{i}}}"), &placeholder);
+            if i == 0 {
+                clause = clause.replace('?', &placeholder);
+            }
+        }
+        self.clauses.push(clause);
+    }
+}
+
+/// The WHERE clause of `filter` and what it binds, in order.
+fn conditions(filter: &CatalogFilter) -> Result<(String, Vec<Bind>)> {
+    let mut w = Where {
+        clauses: vec!["1 = 1".to_owned()],
+        binds: Vec::new(),
+    };
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            q.trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        w.push(
+            "(LOWER(m.name) LIKE ? ESCAPE '\\' OR LOWER(m.description) LIKE ? ESCAPE '\\')",
+            Bind::Text(pattern),
+        );
+    }
+    if let Some(kind) = &filter.kind {
+        w.push("t.kind = ?", Bind::Int(position("kind", &KINDS, kind)?));
+    }
+    if let Some(token) = &filter.token {
+        w.push("t.payment_token = ?", Bind::Text(lower(token)));
+    }
+    if let Some(max) = filter.max_price {
+        // Stored as decimal text: compare by length, then as text (no leading zeros).
+        let max = max.to_string();
+        w.push(
+            "(LENGTH(t.price_per_sample) < LENGTH(?) OR (LENGTH(t.price_per_sample) = LENGTH(?) AND t.price_per_sample <= ?))",
+            Bind::Text(max),
+        );
+    }
+    if let Some(commercial) = filter.commercial {
+        w.push("t.commercial_use = ?", Bind::Int(i64::from(commercial)));
+    }
+    if let Some(derivatives) = &filter.derivatives {
+        w.push(
+            "t.derivatives = ?",
+            Bind::Int(position("derivatives", &DERIVATIVES, derivatives)?),
+        );
+    }
+    if let Some(exclusive) = filter.exclusive {
+        let zero = "0x0000000000000000000000000000000000000000";
+        if exclusive {
+            w.push("t.exclusive_licensee <> ?", Bind::Text(zero.into()));
+        } else {
+            w.push("t.exclusive_licensee = ?", Bind::Text(zero.into()));
+        }
+    }
+    if let Some(at) = filter.active_at {
+        w.push(
+            "(t.expires_at = 0 OR t.expires_at > ?)",
+            Bind::Int(i64::try_from(at).unwrap_or(i64::MAX)),
+        );
+    }
+    if let Some(creator) = &filter.creator {
+        w.push("l.creator = ?", Bind::Text(lower(creator)));
+    }
+    if let Some(min) = filter.min_size {
+        w.push(
+            "m.total_size >= ?",
+            Bind::Int(i64::try_from(min).unwrap_or(i64::MAX)),
+        );
+    }
+    if let Some(max) = filter.max_size {
+        w.push(
+            "m.total_size <= ?",
+            Bind::Int(i64::try_from(max).unwrap_or(i64::MAX)),
+        );
+    }
+    if let Some(meta) = &filter.meta {
+        let (key, value) = meta
+            .split_once('=')
+            .ok_or_else(|| Error::invalid("meta", "expected key=value"))?;
+        w.push_all(
+            "EXISTS (SELECT 1 FROM manifest_metadata mm WHERE mm.manifest_hash = m.manifest_hash \
+             AND mm.key = {0} AND mm.value = {1})",
+            vec![Bind::Text(key.to_owned()), Bind::Text(value.to_owned())],
+        );
+    }
+    if let Some(qubits) = filter.min_qubits {
+        w.push("m.device_qubits >= ?", Bind::Int(i64::from(qubits)));
+    }
+    if let Some(error) = filter.max_two_qubit_error {
+        if !error.is_finite() {
+            return Err(Error::invalid("max_two_qubit_error", "not a number"));
+        }
+        // Stored in parts per billion, rounded up: an error just above the bound is out.
+        w.push(
+            "m.device_max_two_qubit_error_ppb <= ?",
+            Bind::Int((error * 1e9).floor() as i64),
+        );
+    }
+    if let Some(after) = filter.calibrated_after {
+        w.push(
+            "m.device_calibrated_at >= ?",
+            Bind::Int(i64::try_from(after).unwrap_or(i64::MAX)),
+        );
+    }
+    Ok((w.clauses.join(" AND "), w.binds))
+}
+
+fn bind_all<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    binds: &'q [Bind],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    for bind in binds {
+        query = match bind {
+            Bind::Text(t) => query.bind(t.as_str()),
+            Bind::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
+/// The licenses and manifests joined: a license shows a manifest only if its creator signed it.
+const FROM: &str = "FROM licenses l JOIN terms t ON t.terms_id = l.terms_id \
+     JOIN manifests m ON m.manifest_hash = l.manifest_hash AND m.creator = l.creator";
+
+#[derive(FromRow)]
+struct Row {
+    license_id: String,
+    creator: String,
+    holder: String,
+    terms_id: i64,
+    kind: i64,
+    payment_token: String,
+    price_per_sample: String,
+    max_samples: i64,
+    expires_at: i64,
+    commercial_use: i64,
+    attribution_required: i64,
+    derivatives: i64,
+    exclusive_licensee: String,
+    uri: String,
+    manifest_hash: String,
+    name: String,
+    description: String,
+    file_count: i64,
+    total_size: i64,
+    gateway: String,
+    document: String,
+}
+
+const COLUMNS: &str = "l.license_id, l.creator, l.holder, l.terms_id, t.kind, t.payment_token, \
+     t.price_per_sample, t.max_samples, t.expires_at, t.commercial_use, t.attribution_required, \
+     t.derivatives, t.exclusive_licensee, t.uri, m.manifest_hash, m.name, m.description, \
+     m.file_count, m.total_size, m.gateway, m.document";
+
+/// Symbols and decimals of the tokens that stated them.
+async fn token_meta(db: &Db) -> Result<BTreeMap<String, (String, u8)>> {
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT token, symbol, decimals FROM token_meta")
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(t, s, d)| u8::try_from(d).ok().map(|d| (t, (s, d))))
+        .collect())
+}
+
+/// `units` of `token` for people.
+fn amount(tokens: &BTreeMap<String, (String, u8)>, token: &str, units: U256) -> Amount {
+    let display = match tokens.get(token) {
+        Some((symbol, decimals)) => format!("{} {symbol}", format_units(units, *decimals)),
+        None => format!("{units} units of {token}"),
+    };
+    Amount {
+        token: token.to_owned(),
+        units: units.to_string(),
+        display,
+    }
+}
+
+/// Per license: payers that accepted, samples settled, gross per token.
+async fn usage(
+    db: &Db,
+    license: &str,
+    tokens: &BTreeMap<String, (String, u8)>,
+) -> Result<(u64, u64, Vec<Amount>)> {
+    let (payers,): (i64,) =
+        sqlx::query_as("SELECT COUNT(DISTINCT payer) FROM acceptances WHERE license_id = $1")
+            .bind(license)
+            .fetch_one(&db.pool)
+            .await?;
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT token, samples, gross FROM royalties_total WHERE license_id = $1 ORDER BY token",
+    )
+    .bind(license)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut samples = 0u64;
+    let mut gross: BTreeMap<String, U256> = BTreeMap::new();
+    for (token, s, g) in rows {
+        samples += s as u64;
+        *gross.entry(token).or_default() += crate::units::parse_amount(&g)?;
+    }
+    let earned = gross
+        .into_iter()
+        .map(|(token, units)| amount(tokens, &token, units))
+        .collect();
+    Ok((payers as u64, samples, earned))
+}
+
+fn entry(
+    row: &Row,
+    tokens: &BTreeMap<String, (String, u8)>,
+    usage: (u64, u64, Vec<Amount>),
+) -> Result<CatalogEntry> {
+    let price = crate::units::parse_amount(&row.price_per_sample)?;
+    let manifest = DatasetManifest::parse(row.document.as_bytes())
+        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
+    let device = manifest
+        .device()
+        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?
+        .map(|d| DeviceSummary {
+            max_two_qubit_error: d.max_multi_qubit_error(),
+            provider: d.provider,
+            backend: d.backend,
+            qubits: d.qubits,
+            calibrated_at: d.calibrated_at,
+            shots: d.shots,
+        });
+    let metadata = manifest
+        .metadata
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with(DEVICE_PREFIX))
+        .collect();
+    let zero = "0x0000000000000000000000000000000000000000";
+    Ok(CatalogEntry {
+        license_id: row.license_id.clone(),
+        creator: row.creator.clone(),
+        holder: row.holder.clone(),
+        terms_id: row.terms_id,
+        kind: KINDS
+            .get(row.kind as usize)
+            .unwrap_or(&"custom")
+            .to_string(),
+        price_per_sample: amount(tokens, &row.payment_token, price),
+        max_samples: row.max_samples as u64,
+        expires_at: row.expires_at as u64,
+        commercial_use: row.commercial_use != 0,
+        attribution_required: row.attribution_required != 0,
+        derivatives: DERIVATIVES
+            .get(row.derivatives as usize)
+            .unwrap_or(&"not_allowed")
+            .to_string(),
+        exclusive_licensee: (row.exclusive_licensee != zero)
+            .then(|| row.exclusive_licensee.clone()),
+        terms_uri: row.uri.clone(),
+        manifest_hash: row.manifest_hash.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        file_count: row.file_count as u64,
+        total_size: row.total_size.to_string(),
+        gateway: row.gateway.clone(),
+        metadata,
+        device,
+        payers: usage.0,
+        samples: usage.1,
+        earned: usage.2,
+    })
+}
+
+/// Licensed datasets matching `filter`, by license id.
+///
+/// # Errors
+///
+/// An invalid filter ([`Error::Invalid`]) or page; the database fails.
+pub async fn catalog(db: &Db, filter: &CatalogFilter, page: Page) -> Result<Paged<CatalogEntry>> {
+    let page = page.check()?;
+    let (cond, binds) = conditions(filter)?;
+    let count = format!("SELECT COUNT(*) {FROM} WHERE {cond}");
+    let (total,): (i64,) = bind_all(sqlx::query_as(sqlx::AssertSqlSafe(count)), &binds)
+        .fetch_one(&db.pool)
+        .await?;
+    let n = binds.len();
+    let select = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {cond} ORDER BY l.license_num LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows: Vec<Row> = bind_all(sqlx::query_as(sqlx::AssertSqlSafe(select)), &binds)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&db.pool)
+        .await?;
+    let tokens = token_meta(db).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let usage = usage(db, &row.license_id, &tokens).await?;
+        items.push(entry(row, &tokens, usage)?);
+    }
+    paged(db, items, page, total).await
+}
+
+/// The card of license `license_id`'s dataset, or [`Error::NotFound`] if the catalog has none.
+///
+/// # Errors
+///
+/// Not in the catalog; the database fails.
+pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
+    let select = format!("SELECT {COLUMNS} {FROM} WHERE l.license_id = $1");
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+        .bind(license_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let row = row.ok_or_else(|| Error::NotFound {
+        what: "dataset",
+        message: format!("license {license_id} has no dataset in the catalog"),
+    })?;
+    let tokens = token_meta(db).await?;
+    let usage = usage(db, license_id, &tokens).await?;
+    let entry = entry(&row, &tokens, usage)?;
+    let manifest = DatasetManifest::parse(row.document.as_bytes())
+        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
+    let files = manifest
+        .files
+        .iter()
+        .take(CARD_LIMIT)
+        .map(|f| CardFile {
+            path: f.path.clone(),
+            size: f.size,
+            hash: format!("{:#x}", f.hash),
+        })
+        .collect();
+    let trainers: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT payer, terms_id, accepted_block FROM acceptances WHERE license_id = $1 \
+         ORDER BY accepted_block, payer LIMIT $2",
+    )
+    .bind(license_id)
+    .bind(CARD_LIMIT as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut listed = Vec::with_capacity(trainers.len());
+    for (payer, terms_id, block) in trainers {
+        let (samples,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(samples), 0) AS BIGINT) FROM settlements \
+             WHERE license_id = $1 AND payer = $2",
+        )
+        .bind(license_id)
+        .bind(&payer)
+        .fetch_one(&db.pool)
+        .await?;
+        listed.push(Trainer {
+            payer,
+            terms_id,
+            accepted_block: block as u64,
+            samples: samples as u64,
+        });
+    }
+    Ok(DatasetCard {
+        terms: plain_terms(&entry),
+        entry,
+        files,
+        trainers: listed,
+    })
+}
+
+/// The terms of `entry`, one plain sentence each.
+pub fn plain_terms(entry: &CatalogEntry) -> Vec<String> {
+    let mut terms = vec![match entry.kind.as_str() {
+        "research_only" => "Research only.".to_owned(),
+        "commercial" => "Commercial license.".to_owned(),
+        "evaluation" => "For evaluation.".to_owned(),
+        "attribution_share_alike" => "Attribution, share-alike.".to_owned(),
+        _ => "Custom terms: read them at the terms URI.".to_owned(),
+    }];
+    terms.push(format!(
+        "Costs {} per training sample, paid through the escrow.",
+        entry.price_per_sample.display
+    ));
+    terms.push(if entry.max_samples == 0 {
+        "No cap on the samples charged.".to_owned()
+    } else {
+        format!(
+            "Each payer is charged for at most {} samples.",
+            entry.max_samples
+        )
+    });
+    terms.push(if entry.commercial_use {
+        "Models trained on it may be used commercially.".to_owned()
+    } else {
+        "Models trained on it may not be used commercially.".to_owned()
+    });
+    terms.push(match entry.derivatives.as_str() {
+        "allowed" => "Derived works may be distributed.".to_owned(),
+        "share_alike" => "Derived works may be distributed under the same terms.".to_owned(),
+        _ => "Derived works may not be distributed.".to_owned(),
+    });
+    terms.push(if entry.attribution_required {
+        "Derived works must credit the creator.".to_owned()
+    } else {
+        "No attribution is required.".to_owned()
+    });
+    terms.push(match &entry.exclusive_licensee {
+        Some(payer) => format!("Exclusive to {payer}: no other payer may accept these terms."),
+        None => "Open to any payer.".to_owned(),
+    });
+    terms.push(if entry.expires_at == 0 {
+        "The terms never expire.".to_owned()
+    } else {
+        format!(
+            "The terms can be accepted until {} (Unix time).",
+            entry.expires_at
+        )
+    });
+    if !entry.terms_uri.is_empty() {
+        terms.push(format!("Full terms: {}", entry.terms_uri));
+    }
+    terms
+}
