@@ -7,6 +7,20 @@ const fmt = (v) => { try { return BigInt(v).toLocaleString("en-US"); } catch { r
 const short = (a) => (a && a.length > 14 ? a.slice(0, 8) + "…" + a.slice(-6) : a || "");
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
 
+// Payment tokens that stated their symbol and decimals (/api/tokens), by address.
+let tokens = {};
+// Base units of `token` as whole tokens and symbol (`10.14 fUSD`), or the base units when the
+// token did not say.
+function amt(units, token) {
+  const t = tokens[token];
+  if (!t) return fmt(units);
+  try {
+    const v = BigInt(units), scale = 10n ** BigInt(t.decimals);
+    const frac = (v % scale).toString().padStart(t.decimals, "0").replace(/0+$/, "");
+    return (v / scale).toLocaleString("en-US") + (frac ? "." + frac : "") + " " + t.symbol;
+  } catch { return String(units); }
+}
+
 async function api(path, init) {
   const r = await fetch(path, init);
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
@@ -21,8 +35,8 @@ async function creators() {
     <td class="addr" title="${esc(c.creator)}">${esc(short(c.creator))}</td>
     <td class="addr" title="${esc(c.token)}">${esc(short(c.token))}</td>
     <td class="n" data-field="licenses">${c.licenses}</td><td class="n" data-field="samples">${fmt(c.samples)}</td>
-    <td class="n" data-field="gross">${fmt(c.gross)}</td><td class="n" data-field="fee">${fmt(c.fee)}</td>
-    <td class="n" data-field="claimed">${fmt(c.claimed)}</td><td class="n" data-field="unclaimed">${fmt(c.unclaimed)}</td></tr>`));
+    <td class="n" data-field="gross">${amt(c.gross, c.token)}</td><td class="n" data-field="fee">${amt(c.fee, c.token)}</td>
+    <td class="n" data-field="claimed">${amt(c.claimed, c.token)}</td><td class="n" data-field="unclaimed">${amt(c.unclaimed, c.token)}</td></tr>`));
 }
 
 async function licenses() {
@@ -38,8 +52,8 @@ async function licenses() {
     return `<tr data-license="${esc(l.license_id)}"><td>#${esc(l.license_id)}</td>
       <td class="addr" title="${esc(l.creator)}">${esc(short(l.creator))}</td>
       <td class="addr" title="${esc(l.holder)}">${esc(short(l.holder))}</td>
-      <td class="n">${fmt(l.price_per_sample || 0)}</td><td class="n">${fmt(p.samples)}</td>
-      <td class="n" data-field="net">${fmt(p.net)}</td></tr>`;
+      <td class="n">${amt(l.price_per_sample || 0, l.payment_token)}</td><td class="n">${fmt(p.samples)}</td>
+      <td class="n" data-field="net">${p.token ? amt(p.net, p.token) : fmt(p.net)}</td></tr>`;
   }));
 }
 
@@ -86,8 +100,8 @@ async function payers() {
   const list = await api("/api/balances?per_page=1000");
   rows("#payers tbody", list.items.map((p) => `<tr data-payer="${esc(p.payer)}">
     <td class="addr" title="${esc(p.payer)}">${esc(short(p.payer))}</td><td class="addr">${esc(short(p.token))}</td>
-    <td class="n">${fmt(p.available)}</td><td class="n">${fmt(p.credit)}</td><td class="n">${fmt(p.reserved)}</td><td class="n">${fmt(p.deposited)}</td>
-    <td class="n">${fmt(p.spent)}</td><td class="n">${fmt(p.withdrawn)}</td></tr>`));
+    <td class="n">${amt(p.available, p.token)}</td><td class="n">${amt(p.credit, p.token)}</td><td class="n">${amt(p.reserved, p.token)}</td><td class="n">${amt(p.deposited, p.token)}</td>
+    <td class="n">${amt(p.spent, p.token)}</td><td class="n">${amt(p.withdrawn, p.token)}</td></tr>`));
 }
 
 // A Unix time as an ISO date and time, or "–" for 0 (none).
@@ -100,8 +114,8 @@ async function lines() {
   rows("#lines tbody", list.items.map((l) => `<tr data-line="${esc(l.payer)}:${esc(l.relayer)}:${esc(l.token)}">
     <td class="addr" title="${esc(l.payer)}">${esc(short(l.payer))}</td><td class="addr" title="${esc(l.relayer)}">${esc(short(l.relayer))}</td>
     <td class="addr" title="${esc(l.token)}">${esc(short(l.token))}</td>
-    <td class="n" data-field="credit">${fmt(l.credit)}</td><td class="n" data-field="reserved">${fmt(l.reserved)}</td><td class="n">${fmt(l.fees)}</td>
-    <td>${when(l.reserved_until)}</td><td class="n">${fmt(l.reduction_amount)}</td><td>${when(l.reduction_effective_at)}</td></tr>`));
+    <td class="n" data-field="credit">${amt(l.credit, l.token)}</td><td class="n" data-field="reserved">${amt(l.reserved, l.token)}</td><td class="n">${amt(l.fees, l.token)}</td>
+    <td>${when(l.reserved_until)}</td><td class="n">${amt(l.reduction_amount, l.token)}</td><td>${when(l.reduction_effective_at)}</td></tr>`));
 }
 
 // A rate (token base units per second × 1e18) as a decimal number of units per second.
@@ -120,9 +134,9 @@ async function streams() {
     <td class="addr" title="${esc(s.token)}">${esc(short(s.token))}</td>
     <td class="n" title="${esc(s.rate)} × 1e-18">${rate(s.rate)}</td>
     <td><span class="badge ${esc(s.state)}" data-field="state">${esc(s.state)}</span></td>
-    <td class="n" data-field="deposited">${fmt(s.deposited)}</td><td class="n" data-field="streamed">${fmt(s.streamed)}</td>
-    <td class="n" data-field="withdrawn">${fmt(s.withdrawn)}</td><td class="n" data-field="balance">${fmt(s.balance)}</td>
-    <td class="n" data-field="debt">${fmt(s.uncovered_debt)}</td></tr>`));
+    <td class="n" data-field="deposited">${amt(s.deposited, s.token)}</td><td class="n" data-field="streamed">${amt(s.streamed, s.token)}</td>
+    <td class="n" data-field="withdrawn">${amt(s.withdrawn, s.token)}</td><td class="n" data-field="balance">${amt(s.balance, s.token)}</td>
+    <td class="n" data-field="debt">${amt(s.uncovered_debt, s.token)}</td></tr>`));
 }
 
 async function pools() {
@@ -130,8 +144,8 @@ async function pools() {
   rows("#pools tbody", list.items.flatMap((p) => p.tokens.map((t) => `<tr data-pool="${esc(p.pool)}" data-token="${esc(t.token)}">
     <td class="addr" title="${esc(p.pool)}">${esc(short(p.pool))}</td><td>${esc(p.name)}</td>
     <td class="addr" title="${esc(t.token)}">${esc(short(t.token))}</td><td class="n">${p.holders}</td>
-    <td class="n" data-field="distributed">${fmt(t.distributed)}</td><td class="n" data-field="claimed">${fmt(t.claimed)}</td>
-    <td class="n" data-field="unclaimed">${fmt(t.unclaimed)}</td></tr>`)));
+    <td class="n" data-field="distributed">${amt(t.distributed, t.token)}</td><td class="n" data-field="claimed">${amt(t.claimed, t.token)}</td>
+    <td class="n" data-field="unclaimed">${amt(t.unclaimed, t.token)}</td></tr>`)));
 }
 
 function showStatus(s) {
@@ -142,7 +156,10 @@ function showStatus(s) {
 let refreshing = null;
 async function refresh() {
   if (refreshing) return refreshing;
-  refreshing = Promise.all([creators(), licenses(), usage(), batches(), payers(), lines(), streams(), pools()])
+  refreshing = api("/api/tokens")
+    .then((list) => { tokens = Object.fromEntries(list.map((t) => [t.token, t])); })
+    .catch((e) => console.error(e))
+    .then(() => Promise.all([creators(), licenses(), usage(), batches(), payers(), lines(), streams(), pools()]))
     .catch((e) => console.error(e))
     .finally(() => { refreshing = null; document.body.dataset.refreshed = String(Date.now()); });
   return refreshing;

@@ -452,8 +452,8 @@ struct CatalogArgs {
 }
 
 impl CatalogArgs {
-    /// Reads every gateway once, then the payment tokens' symbols; a gateway that fails is
-    /// reported and skipped.
+    /// Reads every gateway once, then the payment tokens' symbols and decimals; a gateway that
+    /// fails is reported and skipped.
     async fn pull(&self, db: &Db, provider: &DynProvider) -> anyhow::Result<()> {
         for gateway in &self.gateways {
             match catalog::pull(db, gateway).await {
@@ -702,12 +702,8 @@ async fn serve(
     };
     // The first task to fail stops the process: an API serving an index that no longer
     // follows the chain (a reorg deeper than the window, say) would look healthy.
-    let catalog = async {
-        if catalog.gateways.is_empty() {
-            return Ok(());
-        }
-        catalog.run(&catalog_db, &catalog_provider).await
-    };
+    // The catalog's gateways, and the tokens' symbols and decimals (with or without gateways).
+    let catalog = catalog.run(&catalog_db, &catalog_provider);
     tokio::try_join!(server, follower, audits, catalog)?;
     Ok(ExitCode::SUCCESS)
 }

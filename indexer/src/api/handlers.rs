@@ -16,7 +16,7 @@ use fairtrain_protocol::api::{
     indexer::{
         AuditReport, BalanceView, BatchDetail, BatchView, CatalogEntry, CreatorView,
         CreditLineView, DatasetCard, Flow, LicenseView, Paged, PoolDetail, PoolView, RoyaltyTotal,
-        SettlementView, Status, StreamPayeeView, StreamView, Unclaimed,
+        SettlementView, Status, StreamPayeeView, StreamView, TokenView, Unclaimed,
     },
     ErrorBody,
 };
@@ -119,6 +119,14 @@ pub async fn catalog(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Paged<CatalogEntry>> {
     Ok(Json(query::catalog(&s.db, &filter, page).await?))
+}
+
+/// The payment tokens that stated their `symbol()` and `decimals()`, to show amounts in whole
+/// tokens.
+#[utoipa::path(get, path = "/api/tokens", tag = "index",
+    responses((status = 200, description = "OK.", body = Vec<TokenView>), Errors))]
+pub async fn tokens(State(s): State<AppState>) -> ApiResult<Vec<TokenView>> {
+    Ok(Json(query::tokens(&s.db).await?))
 }
 
 /// A dataset's card: its catalog entry, its terms in plain words, its files, who trained on it.

@@ -96,6 +96,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog_js))
         .routes(routes!(openapi_json))
         .routes(routes!(status))
+        .routes(routes!(tokens))
         .routes(routes!(royalties))
         .routes(routes!(creators))
         .routes(routes!(licenses))

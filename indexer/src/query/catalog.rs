@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::U256;
 use fairtrain_protocol::{
-    api::indexer::{Amount, CardFile, CatalogEntry, DatasetCard, DeviceSummary, Paged, Trainer},
+    api::indexer::{
+        Amount, CardFile, CatalogEntry, DatasetCard, DeviceSummary, Paged, TokenView, Trainer,
+    },
     manifest::device::PREFIX as DEVICE_PREFIX,
     units::format_units,
     DatasetManifest,
@@ -285,6 +287,23 @@ async fn token_meta(db: &Db) -> Result<BTreeMap<String, (String, u8)>> {
     Ok(rows
         .into_iter()
         .filter_map(|(t, s, d)| u8::try_from(d).ok().map(|d| (t, (s, d))))
+        .collect())
+}
+
+/// The payment tokens that stated their symbol and decimals.
+///
+/// # Errors
+///
+/// The database fails.
+pub async fn tokens(db: &Db) -> Result<Vec<TokenView>> {
+    Ok(token_meta(db)
+        .await?
+        .into_iter()
+        .map(|(token, (symbol, decimals))| TokenView {
+            token,
+            symbol,
+            decimals,
+        })
         .collect())
 }
 

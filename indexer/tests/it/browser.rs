@@ -211,11 +211,16 @@ async fn dashboard_shows_the_chain_and_updates_live() {
             })
             .await
     });
+    // The tokens' symbols and decimals, as `fairtrain-indexer run` reads them: amounts show in
+    // fUSD.
+    fairtrain_indexer::catalog::refresh_tokens(&db, &chain.provider)
+        .await
+        .unwrap();
     let base = serve_api(&chain, &db).await;
 
     let creator_a = address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
     let token = MockToken::new(chain.deployment.payment_tokens[0], chain.provider.clone());
-    let paid_a = |v: alloy::primitives::U256| json!(format_thousands(&v.to_string()));
+    let paid_a = |v: alloy::primitives::U256| json!(fusd(&v.to_string()));
     let claimed_a = format!(
         "document.querySelector('[data-creator=\"{creator_a:#x}\"] [data-field=\"claimed\"]')?.textContent ?? null"
     );
@@ -324,15 +329,15 @@ async fn streams_and_pools_shown(chain: &Chain, browser: &mut Browser) {
     browser
         .wait_for(
             &cell(&stream_row, "balance"),
-            json!(format_thousands(&record.balance.to_string())),
+            json!(fusd(&record.balance.to_string())),
         )
         .await;
     // Everything the stream held was withdrawn to the license holder.
     browser
-        .wait_for(&cell(&stream_row, "withdrawn"), json!("100"))
+        .wait_for(&cell(&stream_row, "withdrawn"), json!(fusd("100")))
         .await;
     browser
-        .wait_for(&cell(&stream_row, "deposited"), json!("100"))
+        .wait_for(&cell(&stream_row, "deposited"), json!(fusd("100")))
         .await;
 
     let token = chain.deployment.payment_tokens[0];
@@ -345,15 +350,28 @@ async fn streams_and_pools_shown(chain: &Chain, browser: &mut Browser) {
     browser
         .wait_for(
             &cell(&pool_row, "distributed"),
-            json!(format_thousands(&totals.received.to_string())),
+            json!(fusd(&totals.received.to_string())),
         )
         .await;
     browser
         .wait_for(
             &cell(&pool_row, "claimed"),
-            json!(format_thousands(&totals.paidOut.to_string())),
+            json!(fusd(&totals.paidOut.to_string())),
         )
         .await;
+}
+
+/// Base units of fUSD (6 decimals) as the page prints them once the token told its symbol and
+/// decimals: `10140000` → `10.14 fUSD`, `1234500000` → `1,234.5 fUSD`.
+fn fusd(units: &str) -> String {
+    let text = fairtrain_protocol::units::format_units(units.parse().unwrap(), 6);
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
+    format!("{}{frac} fUSD", format_thousands(whole))
 }
 
 /// `10140000` → `10,140,000` (what the page's `toLocaleString("en-US")` prints).

@@ -830,3 +830,15 @@ pub struct Trainer {
     /// Samples settled so far for this payer under the license.
     pub samples: u64,
 }
+
+/// A payment token as it states itself (`symbol()`, `decimals()`), for showing amounts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenView {
+    /// The token.
+    pub token: String,
+    /// Its symbol (at most 16 printable characters).
+    pub symbol: String,
+    /// Its decimals.
+    pub decimals: u8,
+}
