@@ -9,6 +9,9 @@
 //! 3. Dashboard at 1M events: 1M `UsageSettled` events (plus deposits and 1,000 licenses of 100
 //!    creators over a year of days) synthesized straight into raw_events, rebuilt, then the
 //!    dashboard's heaviest questions timed (median of repeated runs).
+//! 4. Catalog at `BENCH_CATALOG` (100k) datasets: licenses, terms and published manifests
+//!    written straight into the tables, then `/api/catalog`'s questions timed (a first page, a
+//!    kind, a word, a metadata entry, a device bound, the last page) and a card.
 
 #[path = "../tests/it/support.rs"]
 #[allow(dead_code, unreachable_pub, unused_imports)]
@@ -339,6 +342,166 @@ where
     times[runs / 2].as_secs_f64() * 1000.0
 }
 
+/// The catalog's questions at `n` datasets (see the module's documentation).
+async fn catalog_at_scale(backend: Backend, n: u64) {
+    let test_db = TestDb::new(backend);
+    let db = test_db.connect().await;
+    let creator =
+        alloy::signers::local::PrivateKeySigner::from_bytes(&keccak256("creator")).unwrap();
+    let file = fairtrain_protocol::FileEntry {
+        path: "data.bin".into(),
+        size: 1 << 20,
+        hash: keccak256("bytes"),
+    };
+    let mut manifest = fairtrain_protocol::DatasetManifest::new(
+        "bench",
+        "",
+        creator.address(),
+        0,
+        Default::default(),
+        vec![file],
+    )
+    .unwrap();
+    manifest.sign(&creator).unwrap();
+    let document = manifest.to_json();
+    let creator_hex = format!("{:#x}", creator.address());
+    let token = format!("{:#x}", Address::repeat_byte(0xf0));
+    let zero = format!("{:#x}", Address::ZERO);
+    let start = Instant::now();
+    let mut tx = db.begin_write().await.unwrap();
+    for kind in 0..5i64 {
+        sqlx::query(
+            "INSERT INTO terms (terms_id, terms_hash, kind, payment_token, price_per_sample, \
+             max_samples, expires_at, commercial_use, attribution_required, derivatives, \
+             exclusive_licensee, uri, block_number) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, 0, 0, $7, '', 1)",
+        )
+        .bind(kind + 1)
+        .bind(format!("{:#x}", keccak256(kind.to_be_bytes())))
+        .bind(kind)
+        .bind(&token)
+        .bind(((kind + 1) * 1000).to_string())
+        .bind(i64::from(kind == 1))
+        .bind(&zero)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let backend_db = fairtrain_db::Backend::of(&test_db.url).unwrap();
+    const CHUNK: u64 = 500;
+    for first in (0..n).step_by(CHUNK as usize) {
+        let rows = CHUNK.min(n - first) as usize;
+        let mut licenses = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO licenses (license_id, license_num, creator, holder, terms_id, \
+             manifest_hash, version, royalty_bps, minted_block, minted_at) VALUES {}",
+            fairtrain_db::sql::values(backend_db, rows, 6, ", 1, 0, 1, 0")
+        )));
+        let mut manifests = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO manifests (manifest_hash, creator, name, description, total_size, \
+             device_qubits, device_calibrated_at, device_max_two_qubit_error_ppb, document, \
+             file_count, gateway, fetched_at) VALUES {}",
+            fairtrain_db::sql::values(backend_db, rows, 9, ", 1, 'http://gateway', 0")
+        )));
+        let mut metadata = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO manifest_metadata (manifest_hash, value, key) VALUES {}",
+            fairtrain_db::sql::values(backend_db, rows, 2, ", 'topic'")
+        )));
+        for i in first..first + rows as u64 {
+            let hash = format!("{:#x}", keccak256(i.to_be_bytes()));
+            let quantum = i % 10 == 0;
+            licenses = licenses
+                .bind((i + 1).to_string())
+                .bind((i + 1) as i64)
+                .bind(&creator_hex)
+                .bind(&creator_hex)
+                .bind((i % 5 + 1) as i64)
+                .bind(hash.clone());
+            manifests = manifests
+                .bind(hash.clone())
+                .bind(&creator_hex)
+                .bind(format!(
+                    "dataset {i} of {}",
+                    ["photos", "speech", "circuits", "text"][(i % 4) as usize]
+                ))
+                .bind(format!("synthetic dataset number {i}"))
+                .bind((i % 1000) as i64 * 1_000_000)
+                .bind(quantum.then_some(127i64))
+                .bind(quantum.then_some(1_750_000_000 + i as i64))
+                .bind(quantum.then_some(((i % 50) as i64 + 1) * 1_000_000))
+                .bind(&document);
+            metadata = metadata
+                .bind(hash)
+                .bind(["vision", "audio", "quantum"][(i % 3) as usize]);
+        }
+        licenses.execute(&mut *tx).await.unwrap();
+        manifests.execute(&mut *tx).await.unwrap();
+        metadata.execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    eprintln!("catalog: {n} datasets written in {:.1?}", start.elapsed());
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let page = query::Page::default();
+    for (label, filter) in [
+        ("first_page", query::CatalogFilter::default()),
+        (
+            "kind",
+            query::CatalogFilter {
+                kind: Some("commercial".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "words",
+            query::CatalogFilter {
+                q: Some("circuits".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "metadata",
+            query::CatalogFilter {
+                meta: Some("topic=quantum".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "device",
+            query::CatalogFilter {
+                max_two_qubit_error: Some(0.01),
+                calibrated_after: Some(1_750_050_000),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let ms = median_ms(5, || async {
+            let found = query::catalog(&db, &filter, page).await.unwrap();
+            assert!(found.total > 0, "{label}");
+        })
+        .await;
+        print(&format!("catalog_{name}_{label}_ms"), ms, "ms");
+    }
+    let last = query::Page {
+        page: n.div_ceil(100),
+        per_page: 100,
+    };
+    let ms = median_ms(5, || async {
+        let found = query::catalog(&db, &query::CatalogFilter::default(), last)
+            .await
+            .unwrap();
+        assert!(!found.items.is_empty());
+    })
+    .await;
+    print(&format!("catalog_{name}_last_page_ms"), ms, "ms");
+    let ms = median_ms(5, || async {
+        query::card(&db, &(n / 2).to_string()).await.unwrap();
+    })
+    .await;
+    print(&format!("catalog_{name}_card_ms"), ms, "ms");
+}
+
 async fn dashboard_at_scale(
     backend: Backend,
     deployment: &fairtrain_indexer::Deployment,
@@ -465,6 +628,10 @@ async fn main() {
     let sqlite = backfill(&chain, Backend::Sqlite, events).await;
     reconcile_both_ways(&chain, &sqlite.1).await;
     let _postgres = backfill(&chain, Backend::Postgres, events).await;
+
+    let datasets = env("BENCH_CATALOG", 100_000);
+    catalog_at_scale(Backend::Sqlite, datasets).await;
+    catalog_at_scale(Backend::Postgres, datasets).await;
 
     let settlements = env("BENCH_SETTLEMENTS", 1_000_000);
     dashboard_at_scale(Backend::Sqlite, &chain.deployment, settlements).await;

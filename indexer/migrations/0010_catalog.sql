@@ -33,6 +33,9 @@ CREATE TABLE gateway_cursors (
     after BIGINT NOT NULL
 );
 
+-- The catalog counts each license's payers.
+CREATE INDEX acceptances_license ON acceptances (license_id);
+
 CREATE TABLE token_meta (
     token TEXT PRIMARY KEY,
     symbol TEXT NOT NULL,

@@ -93,6 +93,12 @@ fn position(what: &'static str, names: &[&str], name: &str) -> Result<i64> {
         .ok_or_else(|| Error::invalid(what, format!("{name:?} is not one of {}", names.join(", "))))
 }
 
+/// `value` as a database integer: a value past `i64::MAX` is refused, as the document's `int64`
+/// says.
+fn int(what: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::invalid(what, format!("{value} is past 2^63 - 1")))
+}
+
 /// A value bound to a placeholder.
 enum Bind {
     Text(String),
@@ -154,6 +160,7 @@ fn conditions(filter: &CatalogFilter) -> Result<(String, Vec<Bind>)> {
         w.push("t.payment_token = ?", Bind::Text(lower(token)));
     }
     if let Some(max) = filter.max_price {
+        int("max_price", max)?;
         // Stored as decimal text: compare by length, then as text (no leading zeros).
         let max = max.to_string();
         w.push(
@@ -181,23 +188,17 @@ fn conditions(filter: &CatalogFilter) -> Result<(String, Vec<Bind>)> {
     if let Some(at) = filter.active_at {
         w.push(
             "(t.expires_at = 0 OR t.expires_at > ?)",
-            Bind::Int(i64::try_from(at).unwrap_or(i64::MAX)),
+            Bind::Int(int("active_at", at)?),
         );
     }
     if let Some(creator) = &filter.creator {
         w.push("l.creator = ?", Bind::Text(lower(creator)));
     }
     if let Some(min) = filter.min_size {
-        w.push(
-            "m.total_size >= ?",
-            Bind::Int(i64::try_from(min).unwrap_or(i64::MAX)),
-        );
+        w.push("m.total_size >= ?", Bind::Int(int("min_size", min)?));
     }
     if let Some(max) = filter.max_size {
-        w.push(
-            "m.total_size <= ?",
-            Bind::Int(i64::try_from(max).unwrap_or(i64::MAX)),
-        );
+        w.push("m.total_size <= ?", Bind::Int(int("max_size", max)?));
     }
     if let Some(meta) = &filter.meta {
         let (key, value) = meta
@@ -210,6 +211,13 @@ fn conditions(filter: &CatalogFilter) -> Result<(String, Vec<Bind>)> {
         );
     }
     if let Some(qubits) = filter.min_qubits {
+        // The document's `int32`.
+        if i32::try_from(qubits).is_err() {
+            return Err(Error::invalid(
+                "min_qubits",
+                format!("{qubits} is past 2^31 - 1"),
+            ));
+        }
         w.push("m.device_qubits >= ?", Bind::Int(i64::from(qubits)));
     }
     if let Some(error) = filter.max_two_qubit_error {
@@ -225,7 +233,7 @@ fn conditions(filter: &CatalogFilter) -> Result<(String, Vec<Bind>)> {
     if let Some(after) = filter.calibrated_after {
         w.push(
             "m.device_calibrated_at >= ?",
-            Bind::Int(i64::try_from(after).unwrap_or(i64::MAX)),
+            Bind::Int(int("calibrated_after", after)?),
         );
     }
     Ok((w.clauses.join(" AND "), w.binds))

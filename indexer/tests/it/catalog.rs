@@ -173,11 +173,18 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
         assert_eq!(status, 200, "{filter}: {page}");
         assert_eq!(ids(&page), expected, "{filter}");
     }
-    let (status, bad) = get(&base, "/api/catalog?kind=free").await;
-    assert_eq!(
-        (status, bad["error"]["code"].as_str()),
-        (400, Some("malformed"))
-    );
+    for bad in [
+        "kind=free",
+        "min_size=9223372036854775808",
+        "meta=no-equals-sign",
+    ] {
+        let (status, answer) = get(&base, &format!("/api/catalog?{bad}")).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("malformed")),
+            "{bad}"
+        );
+    }
 
     let (status, card) = get(&base, "/api/catalog/2").await;
     assert_eq!(status, 200, "{card}");
