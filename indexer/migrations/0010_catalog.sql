@@ -33,8 +33,12 @@ CREATE TABLE gateway_cursors (
     after BIGINT NOT NULL
 );
 
--- The catalog counts each license's payers.
+-- The catalog counts each license's payers, and lists licenses in order.
 CREATE INDEX acceptances_license ON acceptances (license_id);
+CREATE INDEX licenses_num ON licenses (license_num);
+-- Licenses by the manifest they cover: the catalog joins on it (by creator alone, one prolific
+-- creator would make every join scan all of its licenses).
+CREATE INDEX licenses_manifest ON licenses (manifest_hash);
 
 CREATE TABLE token_meta (
     token TEXT PRIMARY KEY,
