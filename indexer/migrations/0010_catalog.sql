@@ -1,8 +1,8 @@
 -- The catalog: manifests published on the gateways the indexer reads (each verified: signed by
 -- its creator, its hash recomputed), their metadata as rows for filtering, the device profile's
--- fields the catalog filters on (the largest two-qubit gate error in parts per billion, rounded
--- up; the exact profile is read from the document), and each payment token's symbol and
--- decimals as the token states them.
+-- summary (`device`, JSON, so that a list never parses whole documents) with the fields the
+-- catalog filters on (the largest two-qubit gate error in parts per billion, rounded up), and
+-- each payment token's symbol and decimals as the token states them.
 CREATE TABLE manifests (
     manifest_hash TEXT PRIMARY KEY,
     creator TEXT NOT NULL,
@@ -12,6 +12,7 @@ CREATE TABLE manifests (
     total_size BIGINT NOT NULL,
     gateway TEXT NOT NULL,
     document TEXT NOT NULL,
+    device TEXT,
     device_qubits BIGINT,
     device_calibrated_at BIGINT,
     device_max_two_qubit_error_ppb BIGINT,

@@ -11,9 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use alloy::{primitives::Address, providers::DynProvider};
 use fairtrain_db::Hex;
 use fairtrain_protocol::{
+    api::indexer::DeviceSummary,
     bindings::IERC20Permit,
     gateway::client::GatewayClient,
-    manifest::{device::PREFIX as DEVICE_PREFIX, DatasetManifest},
+    manifest::{device::PREFIX as DEVICE_PREFIX, DatasetManifest, DeviceProfile},
 };
 
 use crate::{Db, Error, Result};
@@ -115,9 +116,9 @@ async fn store(db: &Db, manifest: &DatasetManifest, gateway: &str) -> Result<()>
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO manifests (manifest_hash, creator, name, description, file_count, \
-         total_size, gateway, document, device_qubits, device_calibrated_at, \
+         total_size, gateway, document, device, device_qubits, device_calibrated_at, \
          device_max_two_qubit_error_ppb, fetched_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (manifest_hash) DO NOTHING",
     )
     .bind(Hex(hash))
@@ -128,6 +129,11 @@ async fn store(db: &Db, manifest: &DatasetManifest, gateway: &str) -> Result<()>
     .bind(i64::try_from(manifest.total_size()).unwrap_or(i64::MAX))
     .bind(gateway)
     .bind(manifest.to_json())
+    .bind(
+        device
+            .as_ref()
+            .map(|d| serde_json::to_string(&summary(d)).expect("a device summary serializes")),
+    )
     .bind(device.as_ref().map(|d| i64::from(d.qubits)))
     .bind(
         device
@@ -159,6 +165,18 @@ async fn store(db: &Db, manifest: &DatasetManifest, gateway: &str) -> Result<()>
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// What the catalog shows of a device profile.
+fn summary(d: &DeviceProfile) -> DeviceSummary {
+    DeviceSummary {
+        provider: d.provider.clone(),
+        backend: d.backend.clone(),
+        qubits: d.qubits,
+        calibrated_at: d.calibrated_at,
+        shots: d.shots,
+        max_two_qubit_error: d.max_multi_qubit_error(),
+    }
 }
 
 /// Reads `symbol()` and `decimals()` of every payment token of the terms that has none stored.

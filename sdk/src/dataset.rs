@@ -12,7 +12,7 @@ use alloy::{
 use fairtrain_protocol::{
     bindings::LicenseNFT,
     gateway::client::{ClientError, GatewayClient},
-    manifest::DatasetManifest,
+    manifest::{folder::list_files, DatasetManifest},
 };
 
 use crate::error::{Error, Result};
@@ -150,8 +150,8 @@ fn gateway(e: ClientError) -> Error {
 /// Gets the dataset of `license.license_id` from a gateway: reads the license on-chain, fetches
 /// and checks the manifest it records (signed by the license's creator), asks for access with a
 /// request `key` signs, downloads every file into `options.out` (resuming partial files),
-/// checks each against the manifest, writes the manifest to `<out>.manifest.json`, and checks
-/// the folder as [`verify_dataset`] does.
+/// checks each against the manifest as it arrives, checks the folder holds no other file, and
+/// writes the manifest to `<out>.manifest.json`.
 ///
 /// # Errors
 ///
@@ -204,10 +204,39 @@ pub async fn open_dataset(
         .download(&grant, &manifest, &options.out)
         .await
         .map_err(gateway)?;
+    // Every listed file was hashed as it arrived (or, already there, before it was kept), and
+    // the license was checked above: what is left is that the folder holds nothing else. The
+    // bytes are not read a second time.
+    let found = list_files(&options.out)
+        .map_err(|e| Error::Dataset(format!("folder {}: {e}", options.out.display())))?;
+    let extra: Vec<String> = found
+        .into_iter()
+        .map(|f| f.path)
+        .filter(|path| {
+            manifest
+                .files
+                .binary_search_by(|f| f.path.as_str().cmp(path))
+                .is_err()
+        })
+        .collect();
+    if !extra.is_empty() {
+        return Err(Error::Dataset(format!(
+            "folder {}: files the manifest does not list: {}",
+            options.out.display(),
+            extra.join(", ")
+        )));
+    }
     let manifest_path = PathBuf::from(format!("{}.manifest.json", options.out.display()));
     std::fs::write(&manifest_path, manifest.to_json())
         .map_err(|e| Error::Dataset(format!("writing {}: {e}", manifest_path.display())))?;
-    let check = verify_dataset(&manifest_path, &options.out, Some(license)).await?;
+    let check = DatasetCheck {
+        manifest_hash: record.manifestHash,
+        creator: manifest.creator,
+        files: manifest.files.len(),
+        license_id: Some(id),
+        name: manifest.name.clone(),
+        metadata: manifest.metadata.clone(),
+    };
     Ok(Opened {
         path: options.out.clone(),
         manifest_path,

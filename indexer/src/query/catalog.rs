@@ -8,7 +8,6 @@ use fairtrain_protocol::{
     api::indexer::{
         Amount, CardFile, CatalogEntry, DatasetCard, DeviceSummary, Paged, TokenView, Trainer,
     },
-    manifest::device::PREFIX as DEVICE_PREFIX,
     units::format_units,
     DatasetManifest,
 };
@@ -278,13 +277,13 @@ struct Row {
     file_count: i64,
     total_size: i64,
     gateway: String,
-    document: String,
+    device: Option<String>,
 }
 
 const COLUMNS: &str = "l.license_id, l.creator, l.holder, l.terms_id, t.kind, t.payment_token, \
      t.price_per_sample, t.max_samples, t.expires_at, t.commercial_use, t.attribution_required, \
      t.derivatives, t.exclusive_licensee, t.uri, m.manifest_hash, m.name, m.description, \
-     m.file_count, m.total_size, m.gateway, m.document";
+     m.file_count, m.total_size, m.gateway, m.device";
 
 /// Symbols and decimals of the tokens that stated them.
 async fn token_meta(db: &Db) -> Result<BTreeMap<String, (String, u8)>> {
@@ -358,30 +357,40 @@ async fn usage(
     Ok((payers as u64, samples, earned))
 }
 
+/// The non-device metadata of each of `hashes`' manifests, in one query.
+async fn metadata(db: &Db, hashes: &[&str]) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut by_hash: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    if hashes.is_empty() {
+        return Ok(by_hash);
+    }
+    let select = format!(
+        "SELECT manifest_hash, key, value FROM manifest_metadata WHERE manifest_hash IN ({})",
+        fairtrain_db::sql::list(db.backend, hashes.len())
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(select));
+    for hash in hashes {
+        query = query.bind(*hash);
+    }
+    let rows: Vec<(String, String, String)> = query.fetch_all(&db.pool).await?;
+    for (hash, key, value) in rows {
+        by_hash.entry(hash).or_default().insert(key, value);
+    }
+    Ok(by_hash)
+}
+
 fn entry(
     row: &Row,
     tokens: &BTreeMap<String, (String, u8)>,
     usage: (u64, u64, Vec<Amount>),
+    metadata: BTreeMap<String, String>,
 ) -> Result<CatalogEntry> {
     let price = crate::units::parse_amount(&row.price_per_sample)?;
-    let manifest = DatasetManifest::parse(row.document.as_bytes())
-        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
-    let device = manifest
-        .device()
-        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?
-        .map(|d| DeviceSummary {
-            max_two_qubit_error: d.max_multi_qubit_error(),
-            provider: d.provider,
-            backend: d.backend,
-            qubits: d.qubits,
-            calibrated_at: d.calibrated_at,
-            shots: d.shots,
-        });
-    let metadata = manifest
-        .metadata
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with(DEVICE_PREFIX))
-        .collect();
+    let device: Option<DeviceSummary> = row
+        .device
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| Error::Stored(format!("device of manifest {}: {e}", row.manifest_hash)))?;
     let zero = "0x0000000000000000000000000000000000000000";
     Ok(CatalogEntry {
         license_id: row.license_id.clone(),
@@ -442,10 +451,13 @@ pub async fn catalog(db: &Db, filter: &CatalogFilter, page: Page) -> Result<Page
         .fetch_all(&db.pool)
         .await?;
     let tokens = token_meta(db).await?;
+    let hashes: Vec<&str> = rows.iter().map(|r| r.manifest_hash.as_str()).collect();
+    let mut metadata = metadata(db, &hashes).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
         let usage = usage(db, &row.license_id, &tokens).await?;
-        items.push(entry(row, &tokens, usage)?);
+        let meta = metadata.remove(&row.manifest_hash).unwrap_or_default();
+        items.push(entry(row, &tokens, usage, meta)?);
     }
     paged(db, items, page, total).await
 }
@@ -467,8 +479,17 @@ pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
     })?;
     let tokens = token_meta(db).await?;
     let usage = usage(db, license_id, &tokens).await?;
-    let entry = entry(&row, &tokens, usage)?;
-    let manifest = DatasetManifest::parse(row.document.as_bytes())
+    let meta = metadata(db, &[row.manifest_hash.as_str()])
+        .await?
+        .remove(&row.manifest_hash)
+        .unwrap_or_default();
+    let entry = entry(&row, &tokens, usage, meta)?;
+    let (document,): (String,) =
+        sqlx::query_as("SELECT document FROM manifests WHERE manifest_hash = $1")
+            .bind(&row.manifest_hash)
+            .fetch_one(&db.pool)
+            .await?;
+    let manifest = DatasetManifest::parse(document.as_bytes())
         .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
     let files = manifest
         .files
