@@ -22,7 +22,7 @@ use alloy::{
 };
 use fairtrain_gateway::{
     api::{self, AppState, Limits},
-    blobs::LocalBlobs,
+    blobs::{Blobs, LocalBlobs},
     entitle::Entitlements,
     grant::GrantKey,
     store::{AccessKey, Store},
@@ -98,7 +98,7 @@ async fn main() {
     let expires_at = u64::MAX / 2;
     let state = AppState {
         store,
-        blobs: blobs.clone(),
+        blobs: Blobs::Local(blobs.clone()),
         entitlements: Entitlements::new(
             ProviderBuilder::new()
                 .connect_http("http://127.0.0.1:9".parse().unwrap())

@@ -12,7 +12,7 @@ use clap::Parser;
 use fairtrain_chain::rpc::{client, Retry};
 use fairtrain_gateway::{
     api::{self, AppState, Limits},
-    blobs::LocalBlobs,
+    blobs::Blobs,
     entitle::Entitlements,
     grant::GrantKey,
     store::Store,
@@ -38,9 +38,12 @@ struct Cli {
         default_value = "sqlite://fairtrain-gateway.db"
     )]
     db: String,
-    /// Folder of the files' bytes (content-addressed blobs).
-    #[arg(long, env = "STORAGE_DIR", default_value = "fairtrain-gateway-blobs")]
-    storage: PathBuf,
+    /// Where the files' bytes are kept (content-addressed blobs): a folder, or an S3-compatible
+    /// bucket as `s3://<bucket>[/<prefix>]`, reached with the AWS tools' environment
+    /// (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, and
+    /// AWS_ALLOW_HTTP=true for an endpoint without TLS).
+    #[arg(long, env = "STORAGE", default_value = "fairtrain-gateway-blobs")]
+    storage: String,
     /// JSON-RPC endpoint of the chain.
     #[arg(long, env = "RPC_URL", default_value = "http://127.0.0.1:8545")]
     rpc_url: url::Url,
@@ -99,8 +102,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         deployment.chain_id
     );
     let store = Store::open(&cli.db).await.context("opening the database")?;
-    let blobs = LocalBlobs::open(&cli.storage)
-        .with_context(|| format!("opening the storage folder {}", cli.storage.display()))?;
+    let blobs = Blobs::open(&cli.storage)
+        .with_context(|| format!("opening the storage {}", cli.storage))?;
+    anyhow::ensure!(
+        blobs.ping().await,
+        "the storage {} does not answer",
+        blobs.describe()
+    );
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| format!("listening on {}", cli.listen))?;
@@ -112,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .to_owned();
     let state = AppState {
         store,
-        blobs,
+        blobs: blobs.clone(),
         entitlements: Entitlements::new(
             provider,
             deployment.license_nft,
@@ -133,7 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ..Limits::default()
         },
     };
-    tracing::info!(listen = %local, public_url, "gateway serving");
+    tracing::info!(listen = %local, public_url, storage = blobs.describe(), "gateway serving");
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -9,6 +9,7 @@
 //! - [`process`]: the project's binaries as child processes, free ports, polling helpers.
 //! - [`relayer`]: the `fairtrain-relayer` binary with a configuration written for a devnet.
 //! - [`gateway`]: the `fairtrain-gateway` binary on a devnet.
+//! - [`s3`]: a real S3-compatible server (s3s-fs) for the gateway's object storage.
 //! - [`scenario`]: the licensed, funded payer the end-to-end suites start from.
 //! - [`proxy`]: RPC proxies in front of a node (a range-limiting one, a slow one).
 //! - [`golden`]: generated files committed to the repository, checked against the code.
@@ -22,6 +23,7 @@ pub mod keys;
 pub mod process;
 pub mod proxy;
 pub mod relayer;
+pub mod s3;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};

@@ -4,10 +4,9 @@
 
 use alloy::primitives::B256;
 use axum::{
-    body::Body,
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
     Json,
 };
 use fairtrain_protocol::{
@@ -18,7 +17,6 @@ use fairtrain_protocol::{
     gateway::{AccessRequest, Signed},
 };
 use serde::Deserialize;
-use tower::ServiceExt;
 
 use super::{
     datasets::{check_expiry, check_gateway, Page},
@@ -29,10 +27,6 @@ use crate::{
     entitle::Ask,
     store::{AccessKey, Logged},
 };
-
-/// Bytes read from the blob per chunk sent: 1 MiB moves a large file at about twice the rate of
-/// tower-http's 64 KiB default (`gateway/benches/download.rs`).
-const READ_CHUNK: usize = 1 << 20;
 
 /// The longest `Range` header logged, in characters (the rest is cut).
 const MAX_LOGGED_RANGE: usize = 200;
@@ -181,17 +175,7 @@ pub(super) async fn download(
     s.store
         .log_download(&key, &path, range.as_deref(), now())
         .await?;
-    let served = tower_http::services::ServeFile::new(s.blobs.path(file.hash))
-        .with_buf_chunk_size(READ_CHUNK)
-        .oneshot(request)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                e.to_string(),
-            )
-        })?;
+    let served = s.blobs.serve(file.hash, file.size, request).await?;
     let (mut parts, body) = served.into_parts();
     parts.headers.insert(
         header::CONTENT_TYPE,
@@ -204,7 +188,7 @@ pub(super) async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    Ok(Response::from_parts(parts, Body::new(body)).into_response())
+    Ok(Response::from_parts(parts, body))
 }
 
 /// A dataset's access log, for its creator and auditors: every grant and every download, in

@@ -163,7 +163,7 @@ pub(super) async fn publish(
     }
     let new = s.store.insert_dataset(&manifest, hash, now()).await?;
     for file in &manifest.files {
-        if s.blobs.contains(file.hash).await {
+        if s.blobs.contains(file.hash).await? {
             s.store.mark_stored(file.hash).await?;
         }
     }
@@ -212,7 +212,7 @@ pub(super) async fn upload(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("dataset {hash} lists no file {path:?}")))?;
     if !file.is_stored() {
-        if !s.blobs.contains(file.hash).await {
+        if !s.blobs.contains(file.hash).await? {
             s.blobs
                 .put(file.hash, file.size, body.into_data_stream())
                 .await?;

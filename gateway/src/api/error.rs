@@ -10,7 +10,12 @@ use axum::{
 use fairtrain_protocol::api::ErrorBody;
 use serde::de::DeserializeOwned;
 
-use crate::{blobs::PutError, entitle::Refusal, grant::GrantError, store::StoreError};
+use crate::{
+    blobs::{PutError, StorageError},
+    entitle::Refusal,
+    grant::GrantError,
+    store::StoreError,
+};
 
 /// An API error: status, code and message.
 #[derive(Debug)]
@@ -106,9 +111,19 @@ impl From<PutError> for ApiError {
             PutError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"),
             PutError::Mismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "file_mismatch"),
             PutError::Body(_) => (StatusCode::BAD_REQUEST, "malformed"),
-            PutError::Io(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            PutError::Storage(e) => return e.into(),
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            e.to_string(),
+        )
     }
 }
 

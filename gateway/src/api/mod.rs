@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::ApiError;
 
-use crate::{blobs::LocalBlobs, entitle::Entitlements, grant::GrantKey, store::Store};
+use crate::{blobs::Blobs, entitle::Entitlements, grant::GrantKey, store::Store};
 
 /// Input limits and lifetimes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub struct AppState {
     /// The database.
     pub store: Store,
     /// The files' bytes.
-    pub blobs: LocalBlobs,
+    pub blobs: Blobs,
     /// The chain's entitlement checks.
     pub entitlements: Entitlements,
     /// The chain id and escrow requests are signed for.
@@ -192,18 +192,23 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database and the storage answer.
 #[utoipa::path(get, path = "/ready", tag = "service", responses(
     (status = 200, description = "ready", body = String, content_type = "text/plain"),
-    (status = 503, description = "the database does not answer", body = String, content_type = "text/plain")))]
+    (status = 503, description = "the database or the storage does not answer", body = String, content_type = "text/plain")))]
 async fn ready(State(s): State<AppState>) -> (axum::http::StatusCode, &'static str) {
-    if s.store.ping().await {
-        (axum::http::StatusCode::OK, "ready")
-    } else {
+    if !s.store.ping().await {
         (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "the database does not answer",
         )
+    } else if !s.blobs.ping().await {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the storage does not answer",
+        )
+    } else {
+        (axum::http::StatusCode::OK, "ready")
     }
 }
 

@@ -18,13 +18,15 @@ use fairtrain_testkit::{
     Devnet,
 };
 
-use crate::harness::{code, manifest, nonce, now, post, start, Gateway};
+use crate::harness::{code, manifest, nonce, now, post, start, Gateway, Storage};
 
-/// A devnet with the scenario's licensed payer, and a gateway with its dataset published.
-async fn setup() -> (Devnet, Licensed, Gateway, DatasetManifest) {
+/// A devnet with the scenario's licensed payer, and a gateway (its blobs in `storage`) with its
+/// dataset published.
+async fn setup(storage: Storage) -> (Devnet, Licensed, Gateway, DatasetManifest) {
     let devnet = Devnet::start().await;
     let licensed = scenario::licensed_payer(&devnet).await;
     let gateway = start(
+        storage,
         &devnet.url,
         devnet.deployment.license_nft,
         devnet.deployment.training_escrow,
@@ -65,7 +67,16 @@ async fn ask(
 
 #[tokio::test]
 async fn an_entitled_payer_downloads_resumes_verifies_and_is_logged() {
-    let (_devnet, licensed, gateway, m) = setup().await;
+    entitled_download(Storage::Local).await;
+}
+
+#[tokio::test]
+async fn downloads_from_a_bucket_resume_and_verify_alike() {
+    entitled_download(Storage::S3).await;
+}
+
+async fn entitled_download(storage: Storage) {
+    let (_devnet, licensed, gateway, m) = setup(storage).await;
     let hash = m.hash();
     let grant = gateway
         .client
@@ -125,7 +136,7 @@ async fn an_entitled_payer_downloads_resumes_verifies_and_is_logged() {
     // A gateway serving other bytes (its blob altered, same length): the client refuses the file
     // and leaves nothing under its name.
     let second = m.files.iter().find(|f| f.path == "images/002.jpg").unwrap();
-    let blob = gateway.blobs.path(second.hash);
+    let blob = gateway.blob_file(second.hash);
     let mut altered = std::fs::read(&blob).unwrap();
     altered[0] ^= 1;
     std::fs::write(&blob, &altered).unwrap();
@@ -205,7 +216,7 @@ async fn an_entitled_payer_downloads_resumes_verifies_and_is_logged() {
 
 #[tokio::test]
 async fn the_chain_decides_who_may_download() {
-    let (devnet, licensed, gateway, m) = setup().await;
+    let (devnet, licensed, gateway, m) = setup(Storage::Local).await;
     let hash = m.hash();
     let terms = licensed.terms;
 

@@ -1,6 +1,11 @@
 //! A gateway served in-process on a free port, over a fresh SQLite database and blob folder.
 
-use std::{collections::BTreeMap, future::IntoFuture, path::Path, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    future::IntoFuture,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use alloy::{
     primitives::{Address, B256},
@@ -9,7 +14,7 @@ use alloy::{
 };
 use fairtrain_gateway::{
     api::{self, AppState, Limits},
-    blobs::LocalBlobs,
+    blobs::{Blobs, LocalBlobs, ObjectBlobs},
     entitle::Entitlements,
     grant::GrantKey,
     store::Store,
@@ -18,7 +23,20 @@ use fairtrain_protocol::{
     gateway::{client::GatewayClient, GatewayDomain},
     DatasetManifest,
 };
-use fairtrain_testkit::{Backend, TestDb};
+use fairtrain_testkit::{s3::S3Server, Backend, TestDb};
+use object_store::aws::AmazonS3Builder;
+
+/// Where a test gateway keeps the files' bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Storage {
+    /// A local folder.
+    Local,
+    /// A bucket of a real S3-compatible server (s3s-fs), under a prefix.
+    S3,
+}
+
+/// The prefix of the blobs in the test bucket.
+const PREFIX: &str = "gateway/blobs";
 
 /// A running gateway.
 pub(crate) struct Gateway {
@@ -28,19 +46,44 @@ pub(crate) struct Gateway {
     pub(crate) client: GatewayClient,
     /// Its request domain.
     pub(crate) domain: GatewayDomain,
-    /// Its blob folder.
-    pub(crate) blobs: LocalBlobs,
+    /// Its blobs.
+    pub(crate) blobs: Blobs,
+    /// The S3 server behind it, if any.
+    pub(crate) s3: Option<S3Server>,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
 
 /// Starts a gateway reading entitlements from `rpc` (a devnet, or an unreachable URL for tests
 /// that do not ask the chain) for the deployment of `nft` and `escrow`.
-pub(crate) async fn start(rpc: &str, nft: Address, escrow: Address, limits: Limits) -> Gateway {
+pub(crate) async fn start(
+    storage: Storage,
+    rpc: &str,
+    nft: Address,
+    escrow: Address,
+    limits: Limits,
+) -> Gateway {
     let db = TestDb::new(Backend::Sqlite);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&db.url).await.unwrap();
-    let blobs = LocalBlobs::open(dir.path().join("blobs")).unwrap();
+    let (blobs, s3) = match storage {
+        Storage::Local => (
+            Blobs::Local(LocalBlobs::open(dir.path().join("blobs")).unwrap()),
+            None,
+        ),
+        Storage::S3 => {
+            let server = S3Server::start().await;
+            let builder = server
+                .env()
+                .into_iter()
+                .fold(AmazonS3Builder::new(), |b, (key, value)| {
+                    b.with_config(key.to_ascii_lowercase().parse().unwrap(), value)
+                });
+            let url = format!("s3://{}/{PREFIX}", fairtrain_testkit::s3::BUCKET);
+            let blobs = Blobs::Object(ObjectBlobs::s3(&url, builder).unwrap());
+            (blobs, Some(server))
+        }
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let provider = ProviderBuilder::new()
@@ -64,8 +107,39 @@ pub(crate) async fn start(rpc: &str, nft: Address, escrow: Address, limits: Limi
         url,
         domain,
         blobs,
+        s3,
         _db: db,
         _dir: dir,
+    }
+}
+
+impl Gateway {
+    /// The file holding the blob `hash`: in the folder, or in the S3 server's folder.
+    pub(crate) fn blob_file(&self, hash: B256) -> PathBuf {
+        match (&self.blobs, &self.s3) {
+            (Blobs::Local(local), _) => local.path(hash),
+            (Blobs::Object(object), Some(server)) => server.object_file(object.path(hash).as_ref()),
+            (Blobs::Object(_), None) => unreachable!("an S3 gateway has its server"),
+        }
+    }
+
+    /// Uploads begun and neither finished nor refused: temporary files in the folder, or open
+    /// multipart uploads on the S3 server.
+    pub(crate) fn partial_uploads(&self) -> usize {
+        match (&self.blobs, &self.s3) {
+            (Blobs::Local(local), _) => std::fs::read_dir(
+                local
+                    .path(B256::ZERO)
+                    .parent()
+                    .and_then(Path::parent)
+                    .unwrap()
+                    .join("tmp"),
+            )
+            .unwrap()
+            .count(),
+            (_, Some(server)) => server.open_uploads(),
+            (Blobs::Object(_), None) => unreachable!("an S3 gateway has its server"),
+        }
     }
 }
 

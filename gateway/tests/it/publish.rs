@@ -10,11 +10,17 @@ use fairtrain_protocol::{
 use fairtrain_testkit::{key, scenario::dataset};
 use serde_json::json;
 
-use crate::harness::{code, manifest, nonce, now, post, start};
+use crate::harness::{code, manifest, nonce, now, post, start, Storage};
 
 /// A gateway that never asks the chain (publishing does not).
 async fn offline(limits: Limits) -> crate::harness::Gateway {
+    offline_on(Storage::Local, limits).await
+}
+
+/// [`offline`] with its blobs in `storage`.
+async fn offline_on(storage: Storage, limits: Limits) -> crate::harness::Gateway {
     start(
+        storage,
         "http://127.0.0.1:9",
         Address::repeat_byte(1),
         Address::repeat_byte(2),
@@ -148,10 +154,22 @@ async fn a_dataset_over_the_limits_is_refused() {
 
 #[tokio::test]
 async fn only_the_listed_bytes_are_stored_and_lists_are_paged() {
-    let gateway = offline(Limits {
-        max_page: 2,
-        ..Limits::default()
-    })
+    only_listed_bytes_stored(Storage::Local).await;
+}
+
+#[tokio::test]
+async fn only_the_listed_bytes_are_stored_in_a_bucket() {
+    only_listed_bytes_stored(Storage::S3).await;
+}
+
+async fn only_listed_bytes_stored(storage: Storage) {
+    let gateway = offline_on(
+        storage,
+        Limits {
+            max_page: 2,
+            ..Limits::default()
+        },
+    )
     .await;
     let http = reqwest::Client::new();
     let mut hashes = Vec::new();
@@ -187,18 +205,7 @@ async fn only_the_listed_bytes_are_stored_and_lists_are_paged() {
         let dataset = gateway.client.dataset(m.hash()).await.unwrap();
         assert_eq!(dataset.files_stored, 0, "nothing stored by the refusals");
         assert_eq!(
-            std::fs::read_dir(
-                gateway
-                    .blobs
-                    .path(m.files[0].hash)
-                    .parent()
-                    .unwrap()
-                    .parent()
-                    .unwrap()
-                    .join("tmp")
-            )
-            .unwrap()
-            .count(),
+            gateway.partial_uploads(),
             0,
             "no partial upload left behind"
         );
