@@ -4,7 +4,7 @@
 use alloy::primitives::{Address, B256, U256};
 use fairtrain_db::{sql, Db, Decimal, Hex};
 use fairtrain_protocol::{
-    api::gateway::{AccessEntry, Dataset},
+    api::gateway::{AccessEntry, Dataset, DatasetFile},
     DatasetManifest, FileEntry,
 };
 use sqlx::{migrate::Migrator, Any, FromRow, Transaction};
@@ -52,6 +52,33 @@ pub struct FileRow {
     pub hash: B256,
     /// 1 once the blob store holds the bytes, 0 before.
     pub stored: i64,
+}
+
+/// A row of [`Store::files`].
+#[derive(FromRow)]
+struct ListedFile {
+    #[sqlx(try_from = "i64")]
+    idx: u64,
+    path: String,
+    #[sqlx(try_from = "i64")]
+    size: u64,
+    #[sqlx(try_from = "Hex<B256>")]
+    hash: B256,
+    stored: i64,
+    sha256: Option<String>,
+}
+
+impl ListedFile {
+    fn into_file(self) -> DatasetFile {
+        DatasetFile {
+            index: self.idx,
+            path: self.path,
+            size: self.size,
+            hash: self.hash,
+            sha256: self.sha256.and_then(|h| h.parse().ok()),
+            stored: self.stored == 1,
+        }
+    }
 }
 
 #[derive(FromRow)]
@@ -300,6 +327,65 @@ impl Store {
         .fetch_optional(&self.db.pool)
         .await
         .doing("reading a file")
+    }
+
+    /// Up to `limit` files of dataset `hash` from position `from` on, in manifest order, each
+    /// with the SHA-256 of its blob when known.
+    ///
+    /// # Errors
+    ///
+    /// On a database failure.
+    pub async fn files(
+        &self,
+        hash: B256,
+        from: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<DatasetFile>> {
+        let rows: Vec<ListedFile> = sqlx::query_as(
+            "SELECT f.idx, f.path, f.size, f.hash, f.stored, b.sha256 FROM dataset_files f \
+             LEFT JOIN blob_digests b ON b.hash = f.hash \
+             WHERE f.manifest_hash = $1 AND f.idx >= $2 ORDER BY f.idx LIMIT $3",
+        )
+        .bind(Hex(hash))
+        .bind(i64::try_from(from).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.pool)
+        .await
+        .doing("reading files")?;
+        Ok(rows.into_iter().map(ListedFile::into_file).collect())
+    }
+
+    /// The SHA-256 of the blob `file_hash`, if recorded.
+    ///
+    /// # Errors
+    ///
+    /// On a database failure.
+    pub async fn digest(&self, file_hash: B256) -> StoreResult<Option<B256>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT sha256 FROM blob_digests WHERE hash = $1")
+                .bind(Hex(file_hash))
+                .fetch_optional(&self.db.pool)
+                .await
+                .doing("reading a digest")?;
+        Ok(row.and_then(|(h,)| h.parse().ok()))
+    }
+
+    /// Records the SHA-256 of the blob `file_hash` (once; a blob's bytes never change).
+    ///
+    /// # Errors
+    ///
+    /// On a database failure.
+    pub async fn record_digest(&self, file_hash: B256, sha256: B256) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO blob_digests (hash, sha256) VALUES ($1, $2) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(Hex(file_hash))
+        .bind(Hex(sha256))
+        .execute(&self.db.pool)
+        .await
+        .doing("recording a digest")?;
+        Ok(())
     }
 
     /// Marks every file whose bytes hash to `file_hash` as stored, in every dataset.

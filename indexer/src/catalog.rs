@@ -1,19 +1,26 @@
 //! The catalog's inputs that are not events: the manifests published on the data gateways the
-//! operator names (pulled page by page, each verified and stored once), and each payment token's
+//! operator names (pulled page by page, each verified and stored once, with the SHA-256 the
+//! gateway computed for each file), and each payment token's
 //! `symbol()` and `decimals()`. `query::catalog` joins them with the licenses and terms the
 //! indexer derived from the chain.
 //!
 //! A manifest is stored whatever license names it; the catalog shows it only next to licenses
 //! minted by its creator (anyone can mint a license naming any hash).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    collections::BTreeMap,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
-use alloy::{primitives::Address, providers::DynProvider};
+use alloy::{
+    primitives::{Address, B256},
+    providers::DynProvider,
+};
 use fairtrain_db::Hex;
 use fairtrain_protocol::{
     api::indexer::DeviceSummary,
     bindings::IERC20Permit,
-    gateway::client::GatewayClient,
+    gateway::client::{ClientError, GatewayClient},
     manifest::{device::PREFIX as DEVICE_PREFIX, DatasetManifest, DeviceProfile},
 };
 
@@ -21,6 +28,9 @@ use crate::{Db, Error, Result};
 
 /// Datasets read per page from a gateway.
 const PAGE: usize = 100;
+
+/// Files read per page from a gateway (its largest page by default).
+const FILE_PAGE: usize = 1_000;
 
 /// What one pull of a gateway did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -85,7 +95,10 @@ pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
                 .manifest(hash)
                 .await
                 .map_err(gateway_error(gateway))?;
-            store(db, &manifest, gateway).await?;
+            let digests = digests(&client, &manifest)
+                .await
+                .map_err(gateway_error(gateway))?;
+            store(db, &manifest, &digests, gateway).await?;
             report.stored += 1;
         }
         let Some(next) = page.next.as_deref().and_then(|n| n.parse::<u64>().ok()) else {
@@ -107,8 +120,44 @@ pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
     Ok(report)
 }
 
-/// Stores a verified manifest, its metadata rows and its device summary.
-async fn store(db: &Db, manifest: &DatasetManifest, gateway: &str) -> Result<()> {
+/// The SHA-256 the gateway states for each file of `manifest`, read page by page: only for
+/// paths the manifest lists, with the size and keccak256 it lists, at most one per file (a
+/// gateway's answer is input like any other).
+async fn digests(
+    client: &GatewayClient,
+    manifest: &DatasetManifest,
+) -> std::result::Result<BTreeMap<String, B256>, ClientError> {
+    let listed: BTreeMap<&str, (u64, B256)> = manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), (f.size, f.hash)))
+        .collect();
+    let hash = manifest.hash();
+    let mut digests = BTreeMap::new();
+    let mut from = 0u64;
+    while from < manifest.files.len() as u64 {
+        let page = client.files(hash, from, FILE_PAGE).await?;
+        for file in page.files {
+            let matches = listed.get(file.path.as_str()) == Some(&(file.size, file.hash));
+            if let (true, Some(sha256)) = (matches, file.sha256) {
+                digests.insert(file.path, sha256);
+            }
+        }
+        match page.next.and_then(|n| n.parse::<u64>().ok()) {
+            Some(next) if next > from => from = next,
+            _ => break,
+        }
+    }
+    Ok(digests)
+}
+
+/// Stores a verified manifest, its files' SHA-256, its metadata rows and its device summary.
+async fn store(
+    db: &Db,
+    manifest: &DatasetManifest,
+    digests: &BTreeMap<String, B256>,
+    gateway: &str,
+) -> Result<()> {
     let hash = manifest.hash();
     let device = manifest
         .device()
@@ -149,6 +198,17 @@ async fn store(db: &Db, manifest: &DatasetManifest, gateway: &str) -> Result<()>
     .bind(now())
     .execute(&mut *tx)
     .await?;
+    for (path, sha256) in digests {
+        sqlx::query(
+            "INSERT INTO manifest_files (manifest_hash, path, sha256) VALUES ($1, $2, $3) \
+             ON CONFLICT (manifest_hash, path) DO NOTHING",
+        )
+        .bind(Hex(hash))
+        .bind(path)
+        .bind(Hex(*sha256))
+        .execute(&mut *tx)
+        .await?;
+    }
     for (key, value) in &manifest.metadata {
         if key.starts_with(DEVICE_PREFIX) {
             continue;

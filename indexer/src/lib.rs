@@ -23,6 +23,8 @@
 //!   creators, licenses, balances, credit lines, batches, settlements, unclaimed, streams,
 //!   pools).
 //! - [`export`]: royalty flows for accounting, as CSV or JSON.
+//! - [`describe`]: a catalog dataset as Croissant JSON-LD, its terms as a TDMRep policy and
+//!   AI preferences.
 //! - [`api`]: the HTTP API, its OpenAPI document and the dashboard.
 //! - [`error`]: the crate's [`Error`] type.
 
@@ -33,6 +35,7 @@ pub mod db;
 pub mod decode;
 pub mod deployment;
 pub mod derive;
+pub mod describe;
 pub mod error;
 pub mod export;
 pub use fairtrain_protocol::fetch;

@@ -104,6 +104,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The URL clients reach the API at, for links in the documents it exports (Croissant,
+        /// TDMRep policies). Default: `http://` and each request's `Host`.
+        #[arg(long, env = "PUBLIC_URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         sync: SyncArgs,
         #[command(flatten)]
@@ -592,10 +596,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run {
             listen,
+            public_url,
             sync,
             audit,
             catalog,
-        } => serve(c, db, deployment, listen, &sync, &audit, &catalog).await,
+        } => {
+            let api = Api { listen, public_url };
+            serve(c, db, deployment, api, &sync, &audit, &catalog).await
+        }
         Command::Catalog {
             catalog,
             filter,
@@ -644,13 +652,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Where `run` serves its API.
+struct Api {
+    listen: SocketAddr,
+    public_url: Option<String>,
+}
+
 /// `run`: follows the chain, serves the API and dashboard, and audits new batches, until the
 /// first of them fails or Ctrl-C.
 async fn serve(
     c: &Common,
     db: Db,
     deployment: Deployment,
-    listen: SocketAddr,
+    Api { listen, public_url }: Api,
     sync: &SyncArgs,
     audit: &AuditArgs,
     catalog: &CatalogArgs,
@@ -679,9 +693,12 @@ async fn serve(
     });
     let catalog_db = db.clone();
     let catalog_provider = provider.clone();
-    let app = fairtrain_indexer::api::router(
-        fairtrain_indexer::api::AppState::new(db, provider, deployment).with_fetcher(fetcher),
-    );
+    let mut state =
+        fairtrain_indexer::api::AppState::new(db, provider, deployment).with_fetcher(fetcher);
+    if let Some(url) = &public_url {
+        state = state.with_public_url(url);
+    }
+    let app = fairtrain_indexer::api::router(state);
     let server = async {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown())

@@ -84,6 +84,7 @@ pub mod leaf;
 pub mod manifest;
 pub mod merkle;
 pub mod receipt;
+pub mod reuse;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod signing;

@@ -129,6 +129,23 @@ check "the gateway logged the training run's two downloads" downloaded
 # the token's units.
 listed() { curl -fsS "$indexer/api/catalog?q=two%20blobs" | grep -qF '"display":"0.001 fUSD"'; }
 check "the indexer's catalog lists the demo dataset, priced in fUSD" eventually listed
+# Its Croissant document reads in MLCommons' own reader, every file with its SHA-256; its terms
+# read as a TDMRep offer to mine the data against compensation.
+demo_license() {
+  curl -fsS "$indexer/api/catalog?q=two%20blobs" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).items[0].license_id))'
+}
+croissant_valid() {
+  curl -fsS "$indexer/api/catalog/$(demo_license)/croissant" >"$log/croissant.json" &&
+    "$ROOT/.venv/bin/python" "$ROOT/tests/up/check_croissant.py" "$log/croissant.json"
+}
+check "the catalog's Croissant document of the demo dataset is valid (mlcroissant)" croissant_valid
+tdm_offer() {
+  curl -fsS "$indexer/api/catalog/$(demo_license)/tdm-policy" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s).permission[0];
+      process.exit(p.action==="tdm:mine"&&p.duty[0].action==="compensate"?0:1)})'
+}
+check "the catalog states the demo license's terms as a TDMRep policy" tdm_offer
 # The relayer's API against its own generated document, on this devnet (a batch, receipts,
 # proofs to serve): schemathesis finds no 5xx and no answer outside the document.
 check "schemathesis: the relayer answers only as its document says" \

@@ -15,6 +15,7 @@ use fairtrain_protocol::{
         ErrorBody,
     },
     gateway::{AccessRequest, Signed},
+    reuse,
 };
 use serde::Deserialize;
 
@@ -187,6 +188,15 @@ pub(super) async fn download(
     parts.headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
+    );
+    // Licensed data: mining reserved, no AI training without the license (docs/gateway.md §5).
+    parts.headers.insert(
+        reuse::TDM_RESERVATION_HEADER,
+        HeaderValue::from_static(reuse::TDM_RESERVATION),
+    );
+    parts.headers.insert(
+        reuse::CONTENT_USAGE_HEADER,
+        HeaderValue::from_static(reuse::CONTENT_USAGE),
     );
     Ok(Response::from_parts(parts, body))
 }

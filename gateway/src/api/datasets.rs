@@ -15,7 +15,7 @@ use axum::{
 };
 use fairtrain_protocol::{
     api::{
-        gateway::{Dataset, DatasetPage, FileProof, Publish, Stored},
+        gateway::{Dataset, DatasetPage, FilePage, FileProof, Publish, Stored},
         ErrorBody,
     },
     gateway::MAX_REQUEST_LIFETIME,
@@ -211,11 +211,16 @@ pub(super) async fn upload(
         .file(hash, &path)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("dataset {hash} lists no file {path:?}")))?;
-    if !file.is_stored() {
-        if !s.blobs.contains(file.hash).await? {
-            s.blobs
+    // The bytes are read when the blob is missing, or when its SHA-256 is (a blob stored before
+    // digests were kept, or a process stopped between the two writes): the same bytes again.
+    let digest_missing = s.store.digest(file.hash).await?.is_none();
+    if !file.is_stored() || digest_missing {
+        if digest_missing || !s.blobs.contains(file.hash).await? {
+            let sha256 = s
+                .blobs
                 .put(file.hash, file.size, body.into_data_stream())
                 .await?;
+            s.store.record_digest(file.hash, sha256).await?;
         }
         s.store.mark_stored(file.hash).await?;
     }
@@ -263,6 +268,30 @@ pub(super) async fn dataset(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no dataset {hash}")))
+}
+
+/// A published dataset's files, in manifest order, a page at a time: each file's path, size,
+/// keccak256 (as the signed manifest lists it), whether it is stored, and the SHA-256 the
+/// gateway computed from its bytes. `after` is the position of the first file of the page
+/// (0: the first file); `next` that of the next page.
+#[utoipa::path(get, path = "/v1/datasets/{hash}/files", tag = "datasets",
+    params(("hash" = String, Path, description = "manifest hash"), Page),
+    responses((status = 200, description = "a page", body = FilePage),
+              (status = 404, description = "not published here", body = ErrorBody)))]
+pub(super) async fn files(
+    State(s): State<AppState>,
+    ApiPath(hash): ApiPath<B256>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<FilePage>, ApiError> {
+    let (from, limit) = page.bounds(s.limits.max_page)?;
+    if s.store.dataset(hash).await?.is_none() {
+        return Err(ApiError::not_found(format!("no dataset {hash}")));
+    }
+    let files = s.store.files(hash, from, limit).await?;
+    let next = (files.len() == limit)
+        .then(|| files.last().map(|f| (f.index + 1).to_string()))
+        .flatten();
+    Ok(Json(FilePage { files, next }))
 }
 
 /// The signed manifest, as published (check it: its hash is the path's).

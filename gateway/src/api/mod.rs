@@ -96,6 +96,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(datasets::publish, datasets::list))
         .routes(routes!(datasets::dataset))
         .routes(routes!(datasets::manifest))
+        .routes(routes!(datasets::files))
         .routes(routes!(datasets::upload, access::download))
         .routes(routes!(datasets::proof))
         .routes(routes!(access::access))

@@ -1,7 +1,9 @@
 //! An upload checked as it streams: never more bytes than the manifest lists, and at the end
-//! exactly its size and keccak256.
+//! exactly its size and keccak256. Its SHA-256 is computed on the way (for clients that check
+//! files by SHA-256, such as Croissant readers).
 
 use alloy::primitives::{Keccak256, B256};
+use aws_lc_rs::digest::{Context, SHA256};
 
 use super::PutError;
 
@@ -10,6 +12,7 @@ pub(super) struct Expected {
     hash: B256,
     size: u64,
     hasher: Keccak256,
+    sha256: Context,
     seen: u64,
 }
 
@@ -20,6 +23,7 @@ impl Expected {
             hash,
             size,
             hasher: Keccak256::new(),
+            sha256: Context::new(&SHA256),
             seen: 0,
         }
     }
@@ -37,18 +41,19 @@ impl Expected {
             });
         }
         self.hasher.update(chunk);
+        self.sha256.update(chunk);
         Ok(())
     }
 
-    /// Ends the check.
+    /// Ends the check; the bytes' SHA-256 when they are the listed ones.
     ///
     /// # Errors
     ///
     /// [`PutError::Mismatch`] if the size or the hash is not the listed one.
-    pub(super) fn finish(self) -> Result<(), PutError> {
+    pub(super) fn finish(self) -> Result<B256, PutError> {
         let hash = self.hasher.finalize();
         if self.seen == self.size && hash == self.hash {
-            Ok(())
+            Ok(B256::from_slice(self.sha256.finish().as_ref()))
         } else {
             Err(PutError::Mismatch {
                 size: self.seen,

@@ -58,24 +58,24 @@ impl LocalBlobs {
     }
 
     /// Stores the bytes of `body` as the blob `expected` of `size` bytes, refusing anything
-    /// else; nothing is left behind on a refusal.
+    /// else; nothing is left behind on a refusal. Returns the bytes' SHA-256.
     ///
     /// # Errors
     ///
     /// [`PutError`]: too large, other bytes, a body that broke off, a disk failure.
-    pub async fn put<S, E>(&self, expected: B256, size: u64, body: S) -> Result<(), PutError>
+    pub async fn put<S, E>(&self, expected: B256, size: u64, body: S) -> Result<B256, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let temp = Temp(self.root.join("tmp").join(unique(expected)));
-        write_checked(&temp.0, Expected::new(expected, size), body).await?;
+        let sha256 = write_checked(&temp.0, Expected::new(expected, size), body).await?;
         let target = self.path(expected);
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
         tokio::fs::rename(&temp.0, &target).await?;
-        Ok(())
+        Ok(sha256)
     }
 
     /// Answers `request` with the blob, its `Range` included.
@@ -104,8 +104,12 @@ impl LocalBlobs {
 }
 
 /// Streams `body` into `path`, checking it as it goes; the file is synced to the disk only when
-/// the check passes.
-async fn write_checked<S, E>(path: &Path, mut check: Expected, mut body: S) -> Result<(), PutError>
+/// the check passes. Returns the bytes' SHA-256.
+async fn write_checked<S, E>(
+    path: &Path,
+    mut check: Expected,
+    mut body: S,
+) -> Result<B256, PutError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -116,9 +120,9 @@ where
         check.take(&chunk)?;
         file.write_all(&chunk).await?;
     }
-    check.finish()?;
+    let sha256 = check.finish()?;
     file.sync_all().await?;
-    Ok(())
+    Ok(sha256)
 }
 
 /// A temporary file removed when dropped (a no-op once renamed into place).

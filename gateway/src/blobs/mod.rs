@@ -127,12 +127,12 @@ impl Blobs {
     }
 
     /// Stores the bytes of `body` as the blob `expected` of `size` bytes, refusing anything
-    /// else; nothing is left visible on a refusal.
+    /// else; nothing is left visible on a refusal. Returns the bytes' SHA-256.
     ///
     /// # Errors
     ///
     /// [`PutError`]: too large, other bytes, a body that broke off, a storage failure.
-    pub async fn put<S, E>(&self, expected: B256, size: u64, body: S) -> Result<(), PutError>
+    pub async fn put<S, E>(&self, expected: B256, size: u64, body: S) -> Result<B256, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,

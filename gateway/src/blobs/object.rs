@@ -136,12 +136,13 @@ impl ObjectBlobs {
     }
 
     /// Stores the bytes of `body` as the blob `expected` of `size` bytes, refusing anything
-    /// else; a refused upload is aborted, so nothing appears under the blob's name.
+    /// else; a refused upload is aborted, so nothing appears under the blob's name. Returns the
+    /// bytes' SHA-256.
     ///
     /// # Errors
     ///
     /// [`PutError`]: too large, other bytes, a body that broke off, a bucket that fails.
-    pub async fn put<S, E>(&self, expected: B256, size: u64, mut body: S) -> Result<(), PutError>
+    pub async fn put<S, E>(&self, expected: B256, size: u64, mut body: S) -> Result<B256, PutError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: fmt::Display,
@@ -164,11 +165,11 @@ impl ObjectBlobs {
         }
         .await;
         match result {
-            Ok(()) => {
+            Ok(sha256) => {
                 tokio::io::AsyncWriteExt::shutdown(&mut writer)
                     .await
                     .map_err(StorageError::from)?;
-                Ok(())
+                Ok(sha256)
             }
             Err(e) => {
                 if let Err(abort) = writer.abort().await {

@@ -15,17 +15,26 @@ use fairtrain_protocol::{
 use fairtrain_testkit::{
     address, key, mined,
     scenario::{self, dataset, Licensed, CREATOR, PAYER, TRAINING},
-    Devnet,
+    Backend, Devnet,
 };
 
-use crate::harness::{code, manifest, nonce, now, post, start, Gateway, Storage};
+use crate::harness::{code, manifest, nonce, now, post, start_on, Gateway, Storage};
 
 /// A devnet with the scenario's licensed payer, and a gateway (its blobs in `storage`) with its
 /// dataset published.
 async fn setup(storage: Storage) -> (Devnet, Licensed, Gateway, DatasetManifest) {
+    setup_in(Backend::Sqlite, storage).await
+}
+
+/// [`setup`] over a database of `backend`.
+async fn setup_in(
+    backend: Backend,
+    storage: Storage,
+) -> (Devnet, Licensed, Gateway, DatasetManifest) {
     let devnet = Devnet::start().await;
     let licensed = scenario::licensed_payer(&devnet).await;
-    let gateway = start(
+    let gateway = start_on(
+        backend,
         storage,
         &devnet.url,
         devnet.deployment.license_nft,
@@ -182,6 +191,13 @@ async fn entitled_download(storage: Storage) {
         assert_eq!(reqwest::get(&url).await.unwrap().status(), status, "{url}");
     }
 
+    // Every file carries the reuse signals of licensed data (TDMRep, AI preferences).
+    let served = reqwest::get(file_url("labels.csv", &grant.token))
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["tdm-reservation"], "1");
+    assert_eq!(served.headers()["content-usage"], "train-ai=n");
+
     // The log: the grant and every download, by the training key for the payer, paged by 3.
     let mut entries = Vec::new();
     let mut after = String::from("0");
@@ -204,9 +220,9 @@ async fn entitled_download(storage: Storage) {
     }
     let kinds: Vec<_> = entries.iter().map(|e| e.kind.as_str()).collect();
     // The grant; 3 downloads; 1 resumed; 1 refused by the client (a bad part); 1 of altered
-    // bytes; the last GET.
+    // bytes; the last GET, and the one that reads the headers.
     let mut expected = vec!["grant"];
-    expected.extend(["download"; 7]);
+    expected.extend(["download"; 8]);
     assert_eq!(kinds, expected);
     assert!(entries
         .iter()
@@ -216,7 +232,16 @@ async fn entitled_download(storage: Storage) {
 
 #[tokio::test]
 async fn the_chain_decides_who_may_download() {
-    let (devnet, licensed, gateway, m) = setup(Storage::Local).await;
+    chain_decides(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_chain_decides_who_may_download_with_postgres() {
+    chain_decides(Backend::Postgres).await;
+}
+
+async fn chain_decides(backend: Backend) {
+    let (devnet, licensed, gateway, m) = setup_in(backend, Storage::Local).await;
     let hash = m.hash();
     let terms = licensed.terms;
 

@@ -1,4 +1,5 @@
-//! A gateway served in-process on a free port, over a fresh SQLite database and blob folder.
+//! A gateway served in-process on a free port, over a fresh database (SQLite, or PostgreSQL)
+//! and blob store (a folder, or a bucket of a real S3-compatible server).
 
 use std::{
     collections::BTreeMap,
@@ -54,8 +55,7 @@ pub(crate) struct Gateway {
     _dir: tempfile::TempDir,
 }
 
-/// Starts a gateway reading entitlements from `rpc` (a devnet, or an unreachable URL for tests
-/// that do not ask the chain) for the deployment of `nft` and `escrow`.
+/// Starts a gateway over a SQLite database (see [`start_on`]).
 pub(crate) async fn start(
     storage: Storage,
     rpc: &str,
@@ -63,7 +63,21 @@ pub(crate) async fn start(
     escrow: Address,
     limits: Limits,
 ) -> Gateway {
-    let db = TestDb::new(Backend::Sqlite);
+    start_on(Backend::Sqlite, storage, rpc, nft, escrow, limits).await
+}
+
+/// Starts a gateway over a fresh database of `backend`, its blobs in `storage`, reading
+/// entitlements from `rpc` (a devnet, or an unreachable URL for tests that do not ask the
+/// chain) for the deployment of `nft` and `escrow`.
+pub(crate) async fn start_on(
+    backend: Backend,
+    storage: Storage,
+    rpc: &str,
+    nft: Address,
+    escrow: Address,
+    limits: Limits,
+) -> Gateway {
+    let db = TestDb::new(backend);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&db.url).await.unwrap();
     let (blobs, s3) = match storage {

@@ -1,16 +1,16 @@
 //! Publishing: only a manifest its creator signed and asked to publish here, and only the bytes
 //! it lists.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use fairtrain_gateway::api::Limits;
 use fairtrain_protocol::{
     gateway::{AccessRequest, PublishRequest, Signed},
     DatasetManifest,
 };
-use fairtrain_testkit::{key, scenario::dataset};
+use fairtrain_testkit::{key, scenario::dataset, Backend};
 use serde_json::json;
 
-use crate::harness::{code, manifest, nonce, now, post, start, Storage};
+use crate::harness::{code, manifest, nonce, now, post, start_on, Storage};
 
 /// A gateway that never asks the chain (publishing does not).
 async fn offline(limits: Limits) -> crate::harness::Gateway {
@@ -19,7 +19,13 @@ async fn offline(limits: Limits) -> crate::harness::Gateway {
 
 /// [`offline`] with its blobs in `storage`.
 async fn offline_on(storage: Storage, limits: Limits) -> crate::harness::Gateway {
-    start(
+    offline_in(Backend::Sqlite, storage, limits).await
+}
+
+/// [`offline_on`] over a database of `backend`.
+async fn offline_in(backend: Backend, storage: Storage, limits: Limits) -> crate::harness::Gateway {
+    start_on(
+        backend,
         storage,
         "http://127.0.0.1:9",
         Address::repeat_byte(1),
@@ -154,16 +160,22 @@ async fn a_dataset_over_the_limits_is_refused() {
 
 #[tokio::test]
 async fn only_the_listed_bytes_are_stored_and_lists_are_paged() {
-    only_listed_bytes_stored(Storage::Local).await;
+    only_listed_bytes_stored(Backend::Sqlite, Storage::Local).await;
 }
 
 #[tokio::test]
 async fn only_the_listed_bytes_are_stored_in_a_bucket() {
-    only_listed_bytes_stored(Storage::S3).await;
+    only_listed_bytes_stored(Backend::Sqlite, Storage::S3).await;
 }
 
-async fn only_listed_bytes_stored(storage: Storage) {
-    let gateway = offline_on(
+#[tokio::test]
+async fn only_the_listed_bytes_are_stored_with_postgres() {
+    only_listed_bytes_stored(Backend::Postgres, Storage::Local).await;
+}
+
+async fn only_listed_bytes_stored(backend: Backend, storage: Storage) {
+    let gateway = offline_in(
+        backend,
         storage,
         Limits {
             max_page: 2,
@@ -246,6 +258,34 @@ async fn only_listed_bytes_stored(storage: Storage) {
         assert_eq!(stored.status(), 200);
         let dataset = gateway.client.dataset(m.hash()).await.unwrap();
         assert_eq!((dataset.files_stored, dataset.complete), (1, false));
+
+        // The files, paged past the page size (2): the stored one with its SHA-256.
+        let mut listed = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = gateway.client.files(m.hash(), from, 2).await.unwrap();
+            assert!(page.files.len() <= 2);
+            listed.extend(page.files);
+            match page.next {
+                Some(next) => from = next.parse().unwrap(),
+                None => break,
+            }
+        }
+        let paths: Vec<_> = listed.iter().map(|f| f.path.as_str()).collect();
+        let expected: Vec<_> = m.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, expected);
+        for (listed, file) in listed.iter().zip(&m.files) {
+            assert_eq!((listed.size, listed.hash), (file.size, file.hash));
+            let stored = file.path == "images/001.jpg";
+            assert_eq!(listed.stored, stored);
+            let sha256 = stored.then(|| {
+                let bytes = std::fs::read(data.path().join(&file.path)).unwrap();
+                B256::from_slice(
+                    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref(),
+                )
+            });
+            assert_eq!(listed.sha256, sha256, "{}", file.path);
+        }
     }
 
     // Three datasets, pages of two.

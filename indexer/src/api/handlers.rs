@@ -32,7 +32,7 @@ use super::{
     AppState,
 };
 use crate::{
-    audit, export,
+    audit, describe, export,
     query::{self, lines, pools, streams, CatalogFilter, Page, RoyaltyFilter},
     Error,
 };
@@ -137,6 +137,50 @@ pub async fn catalog_card(
     ApiPath(p): ApiPath<LicensePath>,
 ) -> ApiResult<DatasetCard> {
     Ok(Json(query::card(&s.db, &p.id.0).await?))
+}
+
+/// A dataset's Croissant 1.0 document (JSON-LD): its description, its license, and every file
+/// (up to 10,000) with its size, media type, SHA-256 and keccak256, at the gateway that serves
+/// it to payers who accepted the terms.
+#[utoipa::path(get, path = "/api/catalog/{id}/croissant", tag = "catalog", params(LicensePath),
+    responses((status = 200, description = "Croissant 1.0 JSON-LD.",
+        content_type = "application/ld+json", body = Object), Missing, Errors))]
+pub async fn catalog_croissant(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiPath(p): ApiPath<LicensePath>,
+) -> Result<Response, ApiError> {
+    let (entry, manifest) = query::dataset(&s.db, &p.id.0).await?;
+    let digests = query::file_digests(&s.db, &entry.manifest_hash).await?;
+    let links = describe::Links::new(&s.base_url(&headers), &entry.license_id, &entry.gateway);
+    Ok(json_ld(describe::croissant(
+        &entry, &manifest, &digests, &links,
+    )))
+}
+
+/// A dataset's license terms as a TDMRep policy (W3C TDM Reservation Protocol: an ODRL offer):
+/// text and data mining permitted against compensation, for research only if the terms say so,
+/// until they expire.
+#[utoipa::path(get, path = "/api/catalog/{id}/tdm-policy", tag = "catalog", params(LicensePath),
+    responses((status = 200, description = "TDMRep policy (ODRL JSON-LD).",
+        content_type = "application/ld+json", body = Object), Missing, Errors))]
+pub async fn catalog_tdm_policy(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiPath(p): ApiPath<LicensePath>,
+) -> Result<Response, ApiError> {
+    let (entry, _) = query::dataset(&s.db, &p.id.0).await?;
+    let links = describe::Links::new(&s.base_url(&headers), &entry.license_id, &entry.gateway);
+    Ok(json_ld(describe::tdm_policy(&entry, &links)))
+}
+
+/// A JSON-LD answer.
+fn json_ld(document: serde_json::Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/ld+json")],
+        document.to_string(),
+    )
+        .into_response()
 }
 
 /// Payers' funds per token, with their credit lines.

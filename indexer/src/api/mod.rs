@@ -36,6 +36,9 @@ pub struct AppState {
     pub deployment: Deployment,
     /// Fetches batch data for audits requested through the API.
     pub fetcher: Fetcher,
+    /// The URL clients reach the API at (no trailing `/`), for links in exported documents;
+    /// absent: `http://` and the request's `Host`.
+    pub public_url: Option<std::sync::Arc<str>>,
 }
 
 impl AppState {
@@ -47,7 +50,34 @@ impl AppState {
             provider,
             deployment,
             fetcher: Fetcher::default(),
+            public_url: None,
         }
+    }
+
+    /// The same state, linking to itself at `url` in exported documents.
+    pub fn with_public_url(self, url: &str) -> Self {
+        Self {
+            public_url: Some(url.trim_end_matches('/').into()),
+            ..self
+        }
+    }
+
+    /// Where clients reach the API: the public URL, or `http://` and the request's `Host` when
+    /// it is a plain host and port (anything else: `http://localhost`).
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.to_string();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
+            .unwrap_or("localhost");
+        format!("http://{host}")
     }
 
     /// The same state, fetching batch data with `fetcher`.
@@ -102,6 +132,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(licenses))
         .routes(routes!(catalog))
         .routes(routes!(catalog_card))
+        .routes(routes!(catalog_croissant))
+        .routes(routes!(catalog_tdm_policy))
         .routes(routes!(balances))
         .routes(routes!(credit_lines))
         .routes(routes!(batches))
@@ -241,12 +273,14 @@ mod tests {
         let doc = serde_json::to_value(super::openapi()).unwrap();
         let mut found = Vec::new();
         bare_objects(&doc, "", &mut found);
-        // The one free-form object: the OpenAPI document itself, at /api/openapi.json.
+        // The free-form objects are documents another standard defines: the OpenAPI document
+        // itself, a Croissant document and a TDMRep policy (JSON-LD).
         assert_eq!(
             found,
             [
-                "/paths/~1api~1openapi.json/get/responses/200/content/application~1json/schema"
-                    .replace("~1", "/")
+                "/paths//api/catalog/{id}/croissant/get/responses/200/content/application/ld+json/schema",
+                "/paths//api/catalog/{id}/tdm-policy/get/responses/200/content/application/ld+json/schema",
+                "/paths//api/openapi.json/get/responses/200/content/application/json/schema",
             ],
             "objects without fields"
         );

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::U256;
+use alloy::primitives::{B256, U256};
 use fairtrain_protocol::{
     api::indexer::{
         Amount, CardFile, CatalogEntry, DatasetCard, DeviceSummary, Paged, TokenView, Trainer,
@@ -468,29 +468,7 @@ pub async fn catalog(db: &Db, filter: &CatalogFilter, page: Page) -> Result<Page
 ///
 /// Not in the catalog; the database fails.
 pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
-    let select = format!("SELECT {COLUMNS} {FROM} WHERE l.license_id = $1");
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(select))
-        .bind(license_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    let row = row.ok_or_else(|| Error::NotFound {
-        what: "dataset",
-        message: format!("license {license_id} has no dataset in the catalog"),
-    })?;
-    let tokens = token_meta(db).await?;
-    let usage = usage(db, license_id, &tokens).await?;
-    let meta = metadata(db, &[row.manifest_hash.as_str()])
-        .await?
-        .remove(&row.manifest_hash)
-        .unwrap_or_default();
-    let entry = entry(&row, &tokens, usage, meta)?;
-    let (document,): (String,) =
-        sqlx::query_as("SELECT document FROM manifests WHERE manifest_hash = $1")
-            .bind(&row.manifest_hash)
-            .fetch_one(&db.pool)
-            .await?;
-    let manifest = DatasetManifest::parse(document.as_bytes())
-        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
+    let (entry, manifest) = dataset(db, license_id).await?;
     let files = manifest
         .files
         .iter()
@@ -532,6 +510,57 @@ pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
         files,
         trainers: listed,
     })
+}
+
+/// A license's catalog entry with the whole manifest it covers (for its card and the
+/// descriptions exported from it).
+///
+/// # Errors
+///
+/// [`Error::NotFound`] if the license has no dataset in the catalog; a database error; a
+/// stored manifest that does not parse.
+pub async fn dataset(db: &Db, license_id: &str) -> Result<(CatalogEntry, DatasetManifest)> {
+    let select = format!("SELECT {COLUMNS} {FROM} WHERE l.license_id = $1");
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+        .bind(license_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let row = row.ok_or_else(|| Error::NotFound {
+        what: "dataset",
+        message: format!("license {license_id} has no dataset in the catalog"),
+    })?;
+    let tokens = token_meta(db).await?;
+    let usage = usage(db, license_id, &tokens).await?;
+    let meta = metadata(db, &[row.manifest_hash.as_str()])
+        .await?
+        .remove(&row.manifest_hash)
+        .unwrap_or_default();
+    let entry = entry(&row, &tokens, usage, meta)?;
+    let (document,): (String,) =
+        sqlx::query_as("SELECT document FROM manifests WHERE manifest_hash = $1")
+            .bind(&row.manifest_hash)
+            .fetch_one(&db.pool)
+            .await?;
+    let manifest = DatasetManifest::parse(document.as_bytes())
+        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
+    Ok((entry, manifest))
+}
+
+/// The SHA-256 of the files of manifest `manifest_hash`, by path, as its gateway stated them.
+///
+/// # Errors
+///
+/// A database error.
+pub async fn file_digests(db: &Db, manifest_hash: &str) -> Result<BTreeMap<String, B256>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT path, sha256 FROM manifest_files WHERE manifest_hash = $1")
+            .bind(manifest_hash)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(path, sha256)| Some((path, sha256.parse().ok()?)))
+        .collect())
 }
 
 /// The terms of `entry`, one plain sentence each.

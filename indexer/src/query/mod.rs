@@ -26,7 +26,7 @@ pub mod unclaimed;
 
 pub use balances::balances;
 pub use batches::{batch, batches};
-pub use catalog::{card, catalog, tokens, CatalogFilter};
+pub use catalog::{card, catalog, dataset, file_digests, tokens, CatalogFilter};
 pub use creators::creators;
 pub use fairtrain_protocol::api::indexer::{
     BalanceView, BatchDetail, BatchView, CreatorView, GroupBy, LicenseView, Paged, ReservationView,

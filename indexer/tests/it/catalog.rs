@@ -213,6 +213,49 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
     );
     assert_eq!(get(&base, "/api/catalog/3").await.0, 404);
 
+    // Its Croissant document: every file at its gateway URL, with the SHA-256 of its bytes (the
+    // gateway's) and the keccak256 of the signed manifest; its terms as a TDMRep policy.
+    let (status, croissant) = get(&base, "/api/catalog/1/croissant").await;
+    assert_eq!(status, 200, "{croissant}");
+    assert_eq!(
+        croissant["conformsTo"],
+        "http://mlcommons.org/croissant/1.0"
+    );
+    assert_eq!(croissant["@id"], format!("{base}/api/catalog/1"));
+    let photos = chain.dir.path().join("photos");
+    let licensed: Vec<(String, Vec<u8>)> = ["images/001.jpg", "images/002.jpg", "labels.csv"]
+        .into_iter()
+        .map(|p| (p.to_owned(), std::fs::read(photos.join(p)).unwrap()))
+        .collect();
+    let objects = croissant["distribution"].as_array().unwrap();
+    assert_eq!(objects.len(), licensed.len());
+    for (object, (path, bytes)) in objects.iter().zip(&licensed) {
+        assert_eq!(object["name"], path.as_str());
+        let sha256 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+        assert_eq!(
+            object["sha256"],
+            alloy::hex::encode(sha256.as_ref()),
+            "{path}"
+        );
+        assert_eq!(
+            object["ft:keccak256"],
+            format!("{:#x}", alloy::primitives::keccak256(bytes))
+        );
+        assert!(object["contentUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/v1/datasets/0x", gateway.url)));
+    }
+    let (status, policy) = get(&base, "/api/catalog/1/tdm-policy").await;
+    assert_eq!(status, 200, "{policy}");
+    assert_eq!(policy["permission"][0]["action"], "tdm:mine");
+    assert_eq!(
+        policy["permission"][0]["constraint"][0]["rightOperand"],
+        "tdm:research"
+    );
+    assert_eq!(get(&base, "/api/catalog/3/croissant").await.0, 404);
+    assert_eq!(get(&base, "/api/catalog/3/tdm-policy").await.0, 404);
+
     // The CLI answers the same, after reading the gateway itself.
     let out = std::process::Command::new(fairtrain_testkit::bin("fairtrain-indexer"))
         .args([

@@ -93,6 +93,44 @@ pub struct DatasetPage {
     pub next: Option<String>,
 }
 
+/// One file of a published dataset, as the gateway holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatasetFile {
+    /// Position in the manifest (from 0).
+    pub index: u64,
+    /// The file's path.
+    pub path: String,
+    /// Its size in bytes.
+    #[serde(with = "decimal::u64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Decimal))]
+    pub size: u64,
+    /// Its keccak256, as the creator's signed manifest lists it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Hash32))]
+    pub hash: B256,
+    /// Its SHA-256, computed by the gateway from the bytes it stored (whose keccak256 it checked
+    /// against the manifest); absent until the file is stored. Not signed by the creator: the
+    /// gateway's word, checkable by anyone who downloads the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Hash32>))]
+    pub sha256: Option<B256>,
+    /// Whether the gateway holds the bytes.
+    pub stored: bool,
+}
+
+/// A page of a dataset's files, in manifest order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FilePage {
+    /// The files.
+    pub files: Vec<DatasetFile>,
+    /// The `after` of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
 /// The answer to `PUT /v1/datasets/{hash}/files/{path}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

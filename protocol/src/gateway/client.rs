@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{AccessRequest, GatewayDomain, PublishRequest, Signed, MAX_REQUEST_LIFETIME};
 use crate::{
     api::{
-        gateway::{Dataset, DatasetPage, Grant, Info},
+        gateway::{Dataset, DatasetPage, FilePage, Grant, Info},
         ErrorBody,
     },
     manifest::{DatasetManifest, FileEntry},
@@ -180,6 +180,20 @@ impl GatewayClient {
     /// [`ClientError`]; `Refused` with code `not_found` if it is not published there.
     pub async fn dataset(&self, hash: B256) -> ClientResult<Dataset> {
         let url = self.url(&["v1", "datasets", &hash.to_string()])?;
+        json(self.http.get(url).send().await?).await
+    }
+
+    /// A page of a published dataset's files, in manifest order, from position `after`
+    /// (0 for the first page).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]; `Refused` with code `not_found` if it is not published there.
+    pub async fn files(&self, hash: B256, after: u64, limit: usize) -> ClientResult<FilePage> {
+        let mut url = self.url(&["v1", "datasets", &hash.to_string(), "files"])?;
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("limit", &limit.to_string());
         json(self.http.get(url).send().await?).await
     }
 
