@@ -15,6 +15,8 @@
 //! An acceptance still in its notice period (`chargeableFrom` ahead) entitles the payer:
 //! docs/gateway.md §4 explains why.
 
+use std::sync::Arc;
+
 use alloy::{
     eips::BlockId,
     primitives::{Address, B256, U256},
@@ -22,6 +24,7 @@ use alloy::{
 };
 use fairtrain_chain::{classify_contract, RpcErrorKind};
 use fairtrain_protocol::bindings::{LicenseNFT, TrainingEscrow};
+use tokio::sync::Semaphore;
 
 /// Why a payer is not entitled, or why it could not be decided.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,9 @@ pub enum Refusal {
     /// The chain could not be read.
     #[error("reading the chain: {0}")]
     Chain(String),
+    /// As many requests as allowed are being checked already.
+    #[error("{0} access requests are being checked already; retry in a moment")]
+    Busy(usize),
 }
 
 impl Refusal {
@@ -100,6 +106,7 @@ impl Refusal {
             Self::Exclusive { .. } => "exclusive_to_another",
             Self::Signer { .. } => "signer_not_registered",
             Self::Chain(_) => "chain_unavailable",
+            Self::Busy(_) => "overloaded",
         }
     }
 }
@@ -137,7 +144,14 @@ pub struct Entitlements {
     nft: Address,
     escrow: Address,
     confirmations: u64,
+    /// Checks allowed at once: each costs several chain reads, and a request costs its sender
+    /// only a signature (any number of fresh keys can sign), so their number is capped.
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
+
+/// Checks in flight at once by default.
+pub const MAX_IN_FLIGHT: usize = 32;
 
 fn chain(e: impl std::fmt::Display) -> Refusal {
     Refusal::Chain(e.to_string())
@@ -146,17 +160,25 @@ fn chain(e: impl std::fmt::Display) -> Refusal {
 impl Entitlements {
     /// Entitlements of the deployment of `nft` and `escrow`, read `confirmations` blocks below
     /// the head.
-    pub const fn new(
-        provider: DynProvider,
-        nft: Address,
-        escrow: Address,
-        confirmations: u64,
-    ) -> Self {
+    /// At most [`MAX_IN_FLIGHT`] checks run at once (see [`Self::with_max_in_flight`]).
+    pub fn new(provider: DynProvider, nft: Address, escrow: Address, confirmations: u64) -> Self {
         Self {
             provider,
             nft,
             escrow,
             confirmations,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            max_in_flight: MAX_IN_FLIGHT,
+        }
+    }
+
+    /// The same, with at most `max` checks at once (more are refused with [`Refusal::Busy`]).
+    #[must_use]
+    pub fn with_max_in_flight(self, max: usize) -> Self {
+        Self {
+            in_flight: Arc::new(Semaphore::new(max)),
+            max_in_flight: max,
+            ..self
         }
     }
 
@@ -164,8 +186,17 @@ impl Entitlements {
     ///
     /// # Errors
     ///
-    /// The [`Refusal`]: the first rule broken, or [`Refusal::Chain`].
+    /// The [`Refusal`]: the first rule broken, [`Refusal::Chain`], or [`Refusal::Busy`] when as
+    /// many checks as allowed are running.
     pub async fn check(&self, ask: &Ask) -> Result<Entitled, Refusal> {
+        let _slot = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| Refusal::Busy(self.max_in_flight))?;
+        self.decide(ask).await
+    }
+
+    async fn decide(&self, ask: &Ask) -> Result<Entitled, Refusal> {
         let head = self.provider.get_block_number().await.map_err(chain)?;
         let number = head.saturating_sub(self.confirmations);
         let block = self

@@ -66,6 +66,9 @@ struct Cli {
     /// Largest dataset, in bytes.
     #[arg(long, env = "MAX_DATASET_BYTES", default_value_t = Limits::default().max_dataset_bytes)]
     max_dataset_bytes: u64,
+    /// Access requests checked against the chain at once; more are refused (503 `overloaded`).
+    #[arg(long, env = "MAX_CHECKS_IN_FLIGHT", default_value_t = Limits::default().max_checks_in_flight)]
+    max_checks_in_flight: usize,
 }
 
 #[tokio::main]
@@ -126,7 +129,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             deployment.license_nft,
             deployment.training_escrow,
             cli.confirmations,
-        ),
+        )
+        .with_max_in_flight(cli.max_checks_in_flight),
         chain_id,
         escrow: deployment.training_escrow,
         domain: GatewayDomain::new(chain_id, deployment.training_escrow),
@@ -138,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             grant_seconds: cli.grant_seconds,
             max_files: cli.max_files,
             max_dataset_bytes: cli.max_dataset_bytes,
+            max_checks_in_flight: cli.max_checks_in_flight,
             ..Limits::default()
         },
     };

@@ -124,6 +124,8 @@ struct AccessRow {
     seq: i64,
     kind: String,
     #[sqlx(try_from = "Hex<B256>")]
+    manifest_hash: B256,
+    #[sqlx(try_from = "Hex<B256>")]
     access_id: B256,
     #[sqlx(try_from = "Hex<Address>")]
     payer: Address,
@@ -464,23 +466,24 @@ impl Store {
         tx.commit().await.doing("committing the download")
     }
 
-    /// Up to `limit` log entries of dataset `hash` after position `after`.
+    /// Up to `limit` log entries after position `after`: of dataset `hash`, or of every
+    /// dataset.
     ///
     /// # Errors
     ///
     /// On a database failure.
     pub async fn accesses(
         &self,
-        hash: B256,
+        hash: Option<B256>,
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<AccessEntry>> {
         let rows: Vec<AccessRow> = sqlx::query_as(
-            "SELECT seq, kind, access_id, payer, signer, license_id, terms_id, path, \
-             range_header, at FROM accesses WHERE manifest_hash = $1 AND seq > $2 \
-             ORDER BY seq LIMIT $3",
+            "SELECT seq, kind, manifest_hash, access_id, payer, signer, license_id, terms_id, \
+             path, range_header, at FROM accesses \
+             WHERE ($1 = '' OR manifest_hash = $1) AND seq > $2 ORDER BY seq LIMIT $3",
         )
-        .bind(Hex(hash))
+        .bind(hash.map(|h| format!("{h:#x}")).unwrap_or_default())
         .bind(after as i64)
         .bind(limit as i64)
         .fetch_all(&self.db.pool)
@@ -491,6 +494,7 @@ impl Store {
             .map(|r| AccessEntry {
                 seq: r.seq as u64,
                 kind: r.kind,
+                manifest_hash: r.manifest_hash,
                 access_id: r.access_id,
                 payer: r.payer,
                 signer: r.signer,

@@ -1,6 +1,6 @@
 //! The catalog's inputs that are not events: the manifests published on the data gateways the
 //! operator names (pulled page by page, each verified and stored once, with the SHA-256 the
-//! gateway computed for each file), and each payment token's
+//! gateway computed for each file), the gateways' public access logs, and each payment token's
 //! `symbol()` and `decimals()`. `query::catalog` joins them with the licenses and terms the
 //! indexer derived from the chain.
 //!
@@ -32,6 +32,9 @@ const PAGE: usize = 100;
 /// Files read per page from a gateway (its largest page by default).
 const FILE_PAGE: usize = 1_000;
 
+/// Access log entries read per page from a gateway.
+const ACCESS_PAGE: usize = 1_000;
+
 /// What one pull of a gateway did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pulled {
@@ -39,6 +42,8 @@ pub struct Pulled {
     pub stored: usize,
     /// Datasets seen that are not complete yet (read again next time).
     pub incomplete: usize,
+    /// Access log entries stored now.
+    pub accesses: usize,
 }
 
 fn now() -> i64 {
@@ -117,7 +122,67 @@ pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
         .execute(&db.pool)
         .await?;
     }
+    report.accesses = pull_accesses(db, &client, gateway).await?;
     Ok(report)
+}
+
+/// Reads `gateway`'s access log from where the last pull stopped, a page at a time, each page
+/// stored with the new position in one transaction. Returns the entries stored.
+async fn pull_accesses(db: &Db, client: &GatewayClient, gateway: &str) -> Result<usize> {
+    let cursor: Option<(i64,)> =
+        sqlx::query_as("SELECT after FROM gateway_access_cursors WHERE gateway = $1")
+            .bind(gateway)
+            .fetch_optional(&db.pool)
+            .await?;
+    let mut after = cursor.map_or(0, |(a,)| a as u64);
+    let mut stored = 0;
+    loop {
+        let page = client
+            .accesses(after, ACCESS_PAGE)
+            .await
+            .map_err(gateway_error(gateway))?;
+        let Some(last) = page.accesses.last().map(|a| a.seq) else {
+            break;
+        };
+        if last <= after {
+            // A log must move forward; one that does not is read again next round.
+            break;
+        }
+        let mut tx = db.begin_write().await?;
+        for entry in page.accesses.iter().filter(|a| a.seq > after) {
+            sqlx::query(
+                "INSERT INTO dataset_accesses (gateway, seq, manifest_hash, kind, payer, signer, \
+                 license_id, path, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (gateway, seq) DO NOTHING",
+            )
+            .bind(gateway)
+            .bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
+            .bind(Hex(entry.manifest_hash))
+            .bind(&entry.kind)
+            .bind(Hex(entry.payer))
+            .bind(Hex(entry.signer))
+            .bind(entry.license_id.to_string())
+            .bind(&entry.path)
+            .bind(i64::try_from(entry.at).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+            stored += 1;
+        }
+        after = last;
+        sqlx::query(
+            "INSERT INTO gateway_access_cursors (gateway, after) VALUES ($1, $2) \
+             ON CONFLICT (gateway) DO UPDATE SET after = excluded.after",
+        )
+        .bind(gateway)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if page.next.is_none() {
+            break;
+        }
+    }
+    Ok(stored)
 }
 
 /// The SHA-256 the gateway states for each file of `manifest`, read page by page: only for

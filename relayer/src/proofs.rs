@@ -54,8 +54,12 @@ impl FromStr for Cursor {
         else {
             return Err(bad());
         };
-        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-        if !(digits(license) && digits(batch) && digits(leaf)) {
+        // As the documents' pattern says: up to 77 digits of license id (always a uint256), up
+        // to 18 of batch and leaf (always an i64).
+        let digits = |p: &str, most: usize| {
+            (1..=most).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !(digits(license, 77) && digits(batch, 18) && digits(leaf, 18)) {
             return Err(bad());
         }
         Ok(Self {
@@ -139,8 +143,8 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_junk_is_refused() {
         let c = Cursor {
-            license: U256::MAX,
-            batch: 7,
+            license: U256::from(10).pow(U256::from(77)) - U256::from(1),
+            batch: 999_999_999_999_999_999,
             leaf: 0,
         };
         assert_eq!(c.to_string().parse::<Cursor>().unwrap(), c);
@@ -153,6 +157,8 @@ mod tests {
             "-1-2-3",
             "1-2-+3",
             "1-99999999999999999999-0",
+            "1-1000000000000000000-0",
+            &format!("{}-1-0", U256::MAX),
         ] {
             assert!(junk.parse::<Cursor>().is_err(), "{junk}");
         }

@@ -3,15 +3,22 @@
 # chargeable. Usage: run_demo <rpc-url> <log-file>
 # shellcheck shell=bash
 run_demo() {
-  local rpc="$1" log="$2" escrow notice
+  local rpc="$1" log="$2"
   forge script contracts/script/Demo.s.sol --sig 'prepare()' --rpc-url "$rpc" --broadcast --slow >"$log" 2>&1 ||
     { cat "$log"; die "demo prepare() failed"; }
+  pass_notice_period "$rpc"
+  forge script contracts/script/Demo.s.sol --sig 'settle()' --rpc-url "$rpc" --broadcast --slow >>"$log" 2>&1 ||
+    { cat "$log"; die "demo settle() failed"; }
+}
+
+# Moves anvil's clock by the escrow's notice period and mines a block, so that the acceptances
+# made before become chargeable. Usage: pass_notice_period <rpc-url>
+pass_notice_period() {
+  local rpc="$1" escrow notice
   escrow="$(node -p "require('$ROOT/deployments/31337.json').trainingEscrow")"
   notice="$(cast call "$escrow" 'noticePeriod()(uint40)' --rpc-url "$rpc" | cut -d' ' -f1)"
   cast rpc evm_increaseTime "$notice" --rpc-url "$rpc" >/dev/null
   cast rpc evm_mine --rpc-url "$rpc" >/dev/null
-  forge script contracts/script/Demo.s.sol --sig 'settle()' --rpc-url "$rpc" --broadcast --slow >>"$log" 2>&1 ||
-    { cat "$log"; die "demo settle() failed"; }
 }
 
 # Streams and pools through the `fairtrain` CLI, after run_demo: creator A (anvil account 1) lets

@@ -20,8 +20,9 @@ start_gateway() {
 }
 
 # Creator A writes a dataset folder, builds and signs its manifest, mints a research license for
-# it and publishes it to the gateway; the demo payer accepts the license's terms. Every step is
-# the fairtrain CLI (log: .devnet/dataset.log).
+# it and publishes it to the gateway; the demo payer accepts the license's terms, and anvil's
+# clock passes the notice period (pass_notice_period, scripts/lib/demo.sh). Every step is the
+# fairtrain CLI (log: .devnet/dataset.log).
 publish_demo_dataset() {
   local creator_key="$1" payer_key="$2" log="$run_dir/dataset.log"
   local folder="$run_dir/demo-dataset" manifest="$run_dir/demo-dataset.json"
@@ -42,4 +43,15 @@ publish_demo_dataset() {
     { cat "$log"; die "the payer could not accept license ${demo_dataset%%:*}"; }
   grep -E '^published' "$log" | sed 's/^/  /'
   echo "  license ${demo_dataset%%:*} covers it; the demo payer accepted its terms ${demo_dataset#*:}"
+  # The acceptance becomes chargeable after the notice period: anvil's clock moves past it, so
+  # the training run's receipts for the dataset are batched and paid with the others. The
+  # relayer learns acceptances from the chain it follows: the run starts once it has followed
+  # that block, or its first receipts could be refused (terms_not_accepted) on a loaded machine.
+  pass_notice_period "$rpc"
+  local accepted_at
+  accepted_at="$(cast block-number --rpc-url "$rpc")"
+  relayer_followed() {
+    [ "$(curl -fsS "$relayer_url/v1/status" | json 'v.followedBlock')" -ge "$accepted_at" ]
+  }
+  wait_for "the relayer to follow block $accepted_at (.devnet/relayer.log)" 600 relayer_followed
 }

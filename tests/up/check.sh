@@ -146,6 +146,15 @@ tdm_offer() {
       process.exit(p.action==="tdm:mine"&&p.duty[0].action==="compensate"?0:1)})'
 }
 check "the catalog states the demo license's terms as a TDMRep policy" tdm_offer
+# The creator's view: the dataset's card shows the training run's access (its grant and both
+# downloads, from the gateway's log) and what the dataset earned from the run's receipts.
+card_shows_access_and_payout() {
+  curl -fsS "$indexer/api/catalog/$(demo_license)" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const c=JSON.parse(s);
+      process.exit(c.access.grants>=1&&c.access.downloads>=2&&c.entry.samples>0&&c.entry.earned.length>0?0:1)})'
+}
+check "the demo dataset's card shows the training run's access and its payout" \
+  eventually card_shows_access_and_payout
 # The relayer's API against its own generated document, on this devnet (a batch, receipts,
 # proofs to serve): schemathesis finds no 5xx and no answer outside the document.
 check "schemathesis: the relayer answers only as its document says" \

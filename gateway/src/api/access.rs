@@ -44,7 +44,7 @@ const MAX_LOGGED_RANGE: usize = 200;
         (status = 403, description = "the chain does not entitle the payer (terms_not_accepted, terms_expired, exclusive_to_another, signer_not_registered, manifest_mismatch, not_creators_license)", body = ErrorBody),
         (status = 404, description = "unknown_license, or the dataset is not published here", body = ErrorBody),
         (status = 409, description = "replayed, or dataset_incomplete", body = ErrorBody),
-        (status = 503, description = "chain_unavailable, store_unavailable", body = ErrorBody)))]
+        (status = 503, description = "chain_unavailable, store_unavailable, overloaded", body = ErrorBody)))]
 pub(super) async fn access(
     State(s): State<AppState>,
     body: Result<Json<Signed<AccessRequest>>, axum::extract::rejection::JsonRejection>,
@@ -201,6 +201,22 @@ pub(super) async fn download(
     Ok(Response::from_parts(parts, body))
 }
 
+/// The access log of every dataset, in order, a page at a time (what the indexer's catalog
+/// reads to show each dataset's accesses on its card).
+#[utoipa::path(get, path = "/v1/accesses", tag = "access", params(Page),
+    responses((status = 200, description = "a page", body = AccessPage)))]
+pub(super) async fn all_accesses(
+    State(s): State<AppState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<AccessPage>, ApiError> {
+    let (after, limit) = page.bounds(s.limits.max_page)?;
+    let accesses = s.store.accesses(None, after, limit).await?;
+    let next = (accesses.len() == limit)
+        .then(|| accesses.last().map(|a| a.seq.to_string()))
+        .flatten();
+    Ok(Json(AccessPage { accesses, next }))
+}
+
 /// A dataset's access log, for its creator and auditors: every grant and every download, in
 /// order, a page at a time.
 #[utoipa::path(get, path = "/v1/datasets/{hash}/accesses", tag = "access",
@@ -212,7 +228,7 @@ pub(super) async fn accesses(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<AccessPage>, ApiError> {
     let (after, limit) = page.bounds(s.limits.max_page)?;
-    let accesses = s.store.accesses(hash, after, limit).await?;
+    let accesses = s.store.accesses(Some(hash), after, limit).await?;
     let next = (accesses.len() == limit)
         .then(|| accesses.last().map(|a| a.seq.to_string()))
         .flatten();

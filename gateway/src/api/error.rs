@@ -86,7 +86,7 @@ impl From<StoreError> for ApiError {
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         let status = match r {
-            Refusal::Chain(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Chain(_) | Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::UnknownLicense(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::FORBIDDEN,
         };

@@ -41,10 +41,13 @@ pub struct Limits {
     pub grant_seconds: u64,
     /// Most entries in one page of a list (`?limit=` is clamped to it).
     pub max_page: usize,
+    /// Access requests checked against the chain at once (more are refused, 503 `overloaded`).
+    pub max_checks_in_flight: usize,
 }
 
 impl Default for Limits {
-    /// 32 MiB of JSON, 100,000 files, 1 TiB, grants of 15 minutes, pages of 1,000.
+    /// 32 MiB of JSON, 100,000 files, 1 TiB, grants of 15 minutes, pages of 1,000, 32 access
+    /// requests checked at once.
     fn default() -> Self {
         Self {
             max_body_bytes: 32 << 20,
@@ -52,6 +55,7 @@ impl Default for Limits {
             max_dataset_bytes: 1 << 40,
             grant_seconds: 900,
             max_page: 1_000,
+            max_checks_in_flight: crate::entitle::MAX_IN_FLIGHT,
         }
     }
 }
@@ -101,6 +105,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(datasets::proof))
         .routes(routes!(access::access))
         .routes(routes!(access::accesses))
+        .routes(routes!(access::all_accesses))
 }
 
 /// The OpenAPI document of this API.

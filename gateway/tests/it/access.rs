@@ -415,3 +415,66 @@ async fn chain_decides(backend: Backend) {
     );
     assert_eq!(ask(&gateway, PAYER, PAYER, 1, terms, hash).await, "granted");
 }
+
+#[tokio::test]
+async fn access_requests_past_the_cap_are_refused_before_the_chain_is_asked() {
+    // No check may run at once, and the chain is unreachable: the refusal comes first.
+    let gateway = start_on(
+        Backend::Sqlite,
+        Storage::Local,
+        "http://127.0.0.1:9",
+        alloy::primitives::Address::repeat_byte(1),
+        alloy::primitives::Address::repeat_byte(2),
+        Limits {
+            max_checks_in_flight: 0,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    dataset(data.path(), "a");
+    let m = manifest(data.path(), &key(CREATOR));
+    gateway
+        .client
+        .publish(&m, data.path(), &key(CREATOR))
+        .await
+        .unwrap();
+    let refused = ask(&gateway, PAYER, PAYER, 1, 1, m.hash()).await;
+    assert_eq!(refused, "overloaded");
+    let log = gateway.client.dataset(m.hash()).await.unwrap();
+    assert!(log.complete);
+    let (status, answer) = post(
+        &gateway.url,
+        "/v1/access",
+        &serde_json::to_value(
+            Signed::sign(
+                &gateway.domain,
+                &key(PAYER),
+                AccessRequest {
+                    gateway: gateway.url.clone(),
+                    payer: address(PAYER),
+                    license_id: U256::from(1),
+                    terms_id: 1,
+                    manifest_hash: m.hash(),
+                    expires_at: now() + 60,
+                    nonce: nonce(),
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code(&answer)), (503, "overloaded"), "{answer}");
+    let accesses: fairtrain_protocol::api::gateway::AccessPage =
+        reqwest::get(format!("{}/v1/datasets/{}/accesses", gateway.url, m.hash()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        accesses.accesses.is_empty(),
+        "nothing granted, nothing logged"
+    );
+}

@@ -107,7 +107,8 @@ pub(crate) async fn start_on(
     let state = AppState {
         store,
         blobs: blobs.clone(),
-        entitlements: Entitlements::new(provider, nft, escrow, 0),
+        entitlements: Entitlements::new(provider, nft, escrow, 0)
+            .with_max_in_flight(limits.max_checks_in_flight),
         chain_id: 31337,
         escrow,
         domain: domain.clone(),

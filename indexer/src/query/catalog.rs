@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use alloy::primitives::{B256, U256};
 use fairtrain_protocol::{
     api::indexer::{
-        Amount, CardFile, CatalogEntry, DatasetCard, DeviceSummary, Paged, TokenView, Trainer,
+        AccessSummary, Amount, CardFile, CatalogEntry, DatasetAccess, DatasetCard, DeviceSummary,
+        Paged, TokenView, Trainer,
     },
     units::format_units,
     DatasetManifest,
@@ -504,12 +505,61 @@ pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
             samples: samples as u64,
         });
     }
+    let (access, accesses) = accesses(db, &entry).await?;
     Ok(DatasetCard {
         terms: plain_terms(&entry),
         entry,
         files,
         trainers: listed,
+        access,
+        accesses,
     })
+}
+
+/// The accesses of `entry`'s dataset under its license, as the gateway that published the
+/// manifest logged them (another gateway's log cannot speak for it): counts, and the latest
+/// [`CARD_LIMIT`].
+async fn accesses(db: &Db, entry: &CatalogEntry) -> Result<(AccessSummary, Vec<DatasetAccess>)> {
+    const WHERE: &str = "WHERE license_id = $1 AND manifest_hash = $2 AND gateway = $3";
+    let (grants, downloads, payers, last_at): (i64, i64, i64, Option<i64>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'grant' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN kind = 'download' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             COUNT(DISTINCT payer), MAX(at) FROM dataset_accesses {WHERE}"
+        )))
+        .bind(&entry.license_id)
+        .bind(&entry.manifest_hash)
+        .bind(&entry.gateway)
+        .fetch_one(&db.pool)
+        .await?;
+    let rows: Vec<(String, String, String, Option<String>, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT kind, payer, signer, path, at FROM dataset_accesses {WHERE} \
+             ORDER BY seq DESC LIMIT $4"
+        )))
+        .bind(&entry.license_id)
+        .bind(&entry.manifest_hash)
+        .bind(&entry.gateway)
+        .bind(CARD_LIMIT as i64)
+        .fetch_all(&db.pool)
+        .await?;
+    let summary = AccessSummary {
+        grants: grants as u64,
+        downloads: downloads as u64,
+        payers: payers as u64,
+        last_at: last_at.map(|t| t as u64),
+    };
+    let latest = rows
+        .into_iter()
+        .map(|(kind, payer, signer, path, at)| DatasetAccess {
+            kind,
+            payer,
+            signer,
+            path,
+            at: at as u64,
+        })
+        .collect();
+    Ok((summary, latest))
 }
 
 /// A license's catalog entry with the whole manifest it covers (for its card and the

@@ -449,4 +449,14 @@ async fn catalog_page_lists_filters_and_shows_a_card() {
             .await,
         json!(1)
     );
+    let access = browser
+        .eval("document.querySelector('#card-access').textContent")
+        .await;
+    assert!(
+        access
+            .as_str()
+            .unwrap()
+            .starts_with("0 grants and 0 downloads by 0 payers"),
+        "{access}"
+    );
 }

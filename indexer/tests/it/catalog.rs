@@ -213,6 +213,41 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
     );
     assert_eq!(get(&base, "/api/catalog/3").await.0, 404);
 
+    // The payer downloads the dataset; the next pull reads the gateway's log, and the card shows
+    // the grant and the three downloads under license 1 (and nothing under license 2).
+    let out = chain.dir.path().join("got");
+    chain.cli(
+        scenario::PAYER,
+        &[
+            "dataset",
+            "get",
+            "1",
+            "--gateway",
+            &gateway.url,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let db = test_db.connect().await;
+    assert_eq!(catalog::pull(&db, &gateway.url).await.unwrap().accesses, 4);
+    assert_eq!(catalog::pull(&db, &gateway.url).await.unwrap().accesses, 0);
+    let (_, accessed) = get(&base, "/api/catalog/1").await;
+    assert_eq!(
+        accessed["access"],
+        serde_json::json!({"grants": 1, "downloads": 3, "payers": 1,
+            "last_at": accessed["accesses"][0]["at"]}),
+        "{accessed}"
+    );
+    assert_eq!(accessed["accesses"].as_array().unwrap().len(), 4);
+    assert_eq!(accessed["accesses"][0]["kind"], "download");
+    assert_eq!(accessed["accesses"][3]["kind"], "grant");
+    assert_eq!(
+        accessed["accesses"][3]["payer"],
+        format!("{:#x}", address(scenario::PAYER))
+    );
+    let (_, other) = get(&base, "/api/catalog/2").await;
+    assert_eq!(other["access"]["grants"], 0);
+
     // Its Croissant document: every file at its gateway URL, with the SHA-256 of its bytes (the
     // gateway's) and the keccak256 of the signed manifest; its terms as a TDMRep policy.
     let (status, croissant) = get(&base, "/api/catalog/1/croissant").await;

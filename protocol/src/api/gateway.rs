@@ -216,6 +216,9 @@ pub struct AccessEntry {
     pub seq: u64,
     /// `grant` or `download`.
     pub kind: String,
+    /// The dataset.
+    #[cfg_attr(feature = "openapi", schema(value_type = Hash32))]
+    pub manifest_hash: B256,
     /// The access (the signed request's digest).
     #[cfg_attr(feature = "openapi", schema(value_type = Hash32))]
     pub access_id: B256,
@@ -247,7 +250,7 @@ pub struct AccessEntry {
     pub at: u64,
 }
 
-/// A page of `GET /v1/datasets/{hash}/accesses`.
+/// A page of `GET /v1/datasets/{hash}/accesses` or of `GET /v1/accesses`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

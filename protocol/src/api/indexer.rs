@@ -803,6 +803,40 @@ pub struct DatasetCard {
     pub files: Vec<CardFile>,
     /// Payers that accepted its terms (the first 100), with the samples each was charged for.
     pub trainers: Vec<Trainer>,
+    /// Its accesses under this license, from the publishing gateway's public log.
+    pub access: AccessSummary,
+    /// The latest 100 of them, newest first.
+    pub accesses: Vec<DatasetAccess>,
+}
+
+/// What a gateway's log says of a dataset's accesses under one license.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessSummary {
+    /// Grants (signed access requests the gateway granted).
+    pub grants: u64,
+    /// File downloads (whole or a range).
+    pub downloads: u64,
+    /// Payers that were granted access.
+    pub payers: u64,
+    /// The latest access (Unix seconds), if any.
+    pub last_at: Option<u64>,
+}
+
+/// One access on a dataset card.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatasetAccess {
+    /// `grant` or `download`.
+    pub kind: String,
+    /// The payer.
+    pub payer: String,
+    /// The key that signed its request.
+    pub signer: String,
+    /// A download's file path.
+    pub path: Option<String>,
+    /// When (Unix seconds).
+    pub at: u64,
 }
 
 /// One file on a dataset card.

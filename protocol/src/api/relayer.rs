@@ -305,7 +305,10 @@ pub struct ProofsPage {
     pub claims: Vec<Claimable>,
     /// The cursor of the next page (pass it as `after`); null on the last page. A page may
     /// hold fewer than `limit` receipts, even none, and still have a next page.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]+-[0-9]+-[0-9]+$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9]{1,77}-[0-9]{1,18}-[0-9]{1,18}$")
+    )]
     pub next: Option<String>,
 }
 

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{AccessRequest, GatewayDomain, PublishRequest, Signed, MAX_REQUEST_LIFETIME};
 use crate::{
     api::{
-        gateway::{Dataset, DatasetPage, FilePage, Grant, Info},
+        gateway::{AccessPage, Dataset, DatasetPage, FilePage, Grant, Info},
         ErrorBody,
     },
     manifest::{DatasetManifest, FileEntry},
@@ -180,6 +180,20 @@ impl GatewayClient {
     /// [`ClientError`]; `Refused` with code `not_found` if it is not published there.
     pub async fn dataset(&self, hash: B256) -> ClientResult<Dataset> {
         let url = self.url(&["v1", "datasets", &hash.to_string()])?;
+        json(self.http.get(url).send().await?).await
+    }
+
+    /// A page of the gateway's access log (every dataset), after position `after` (0: from the
+    /// start).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`].
+    pub async fn accesses(&self, after: u64, limit: usize) -> ClientResult<AccessPage> {
+        let mut url = self.url(&["v1", "accesses"])?;
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("limit", &limit.to_string());
         json(self.http.get(url).send().await?).await
     }
 

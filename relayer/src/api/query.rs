@@ -211,7 +211,7 @@ pub(super) struct ProofsQuery {
     #[param(minimum = 1)]
     limit: Option<usize>,
     /// The `next` cursor of the previous page; without it the first page.
-    #[param(pattern = "^[0-9]+-[0-9]+-[0-9]+$")]
+    #[param(pattern = "^[0-9]{1,77}-[0-9]{1,18}-[0-9]{1,18}$")]
     after: Option<String>,
 }
 
