@@ -14,9 +14,10 @@ use axum::{
 };
 use fairtrain_protocol::api::{
     indexer::{
-        AuditReport, BalanceView, BatchDetail, BatchView, CatalogEntry, CreatorView,
-        CreditLineView, DatasetCard, Flow, LicenseView, Paged, PoolDetail, PoolView, RoyaltyTotal,
-        SettlementView, Status, StreamPayeeView, StreamView, TokenView, Unclaimed,
+        AuditReport, BalanceView, BatchDetail, BatchView, CardFile, CatalogEntry, CreatorView,
+        CreditLineView, DatasetAccess, DatasetCard, Flow, LicenseView, Paged, PoolDetail, PoolView,
+        RoyaltyTotal, SettlementView, Status, StreamPayeeView, StreamView, TokenView, Trainer,
+        Unclaimed,
     },
     ErrorBody,
 };
@@ -137,6 +138,41 @@ pub async fn catalog_card(
     ApiPath(p): ApiPath<LicensePath>,
 ) -> ApiResult<DatasetCard> {
     Ok(Json(query::card(&s.db, &p.id.0).await?))
+}
+
+/// A listed dataset's files, in manifest order, a page at a time.
+#[utoipa::path(get, path = "/api/catalog/{id}/files", tag = "catalog", params(LicensePath, Page),
+    responses((status = 200, description = "OK.", body = Paged<CardFile>), Missing, Errors))]
+pub async fn catalog_files(
+    State(s): State<AppState>,
+    ApiPath(p): ApiPath<LicensePath>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Paged<CardFile>> {
+    Ok(Json(query::card_files(&s.db, &p.id.0, page).await?))
+}
+
+/// The payers that accepted a listed license's terms, in order of acceptance, with the samples
+/// settled for each, a page at a time.
+#[utoipa::path(get, path = "/api/catalog/{id}/trainers", tag = "catalog", params(LicensePath, Page),
+    responses((status = 200, description = "OK.", body = Paged<Trainer>), Missing, Errors))]
+pub async fn catalog_trainers(
+    State(s): State<AppState>,
+    ApiPath(p): ApiPath<LicensePath>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Paged<Trainer>> {
+    Ok(Json(query::card_trainers(&s.db, &p.id.0, page).await?))
+}
+
+/// A listed dataset's accesses under its license (grants and downloads, from the publishing
+/// gateway's public log), newest first, a page at a time.
+#[utoipa::path(get, path = "/api/catalog/{id}/accesses", tag = "catalog", params(LicensePath, Page),
+    responses((status = 200, description = "OK.", body = Paged<DatasetAccess>), Missing, Errors))]
+pub async fn catalog_accesses(
+    State(s): State<AppState>,
+    ApiPath(p): ApiPath<LicensePath>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Paged<DatasetAccess>> {
+    Ok(Json(query::card_accesses(&s.db, &p.id.0, page).await?))
 }
 
 /// A dataset's Croissant 1.0 document (JSON-LD): its description, its license, and every file

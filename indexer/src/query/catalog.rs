@@ -470,26 +470,95 @@ pub async fn catalog(db: &Db, filter: &CatalogFilter, page: Page) -> Result<Page
 /// Not in the catalog; the database fails.
 pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
     let (entry, manifest) = dataset(db, license_id).await?;
-    let files = manifest
+    let files = card_file_slice(&manifest, 0, CARD_LIMIT);
+    let trainers = trainers(db, license_id, 0, CARD_LIMIT as i64).await?;
+    let access = access_summary(db, &entry).await?;
+    let accesses = accesses(db, &entry, 0, CARD_LIMIT as i64).await?;
+    Ok(DatasetCard {
+        terms: plain_terms(&entry),
+        entry,
+        files,
+        trainers,
+        access,
+        accesses,
+    })
+}
+
+/// A page of a listed dataset's files, in manifest order (a card shows the first 100).
+///
+/// # Errors
+///
+/// An out-of-range page; as [`dataset`].
+pub async fn card_files(db: &Db, license_id: &str, page: Page) -> Result<Paged<CardFile>> {
+    let page = page.check()?;
+    let (_, manifest) = dataset(db, license_id).await?;
+    let offset = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    let limit = usize::try_from(page.limit()).unwrap_or(usize::MAX);
+    let files = card_file_slice(&manifest, offset, limit);
+    paged(db, files, page, manifest.files.len() as i64).await
+}
+
+/// A page of the payers that accepted a listed license's terms, in order of acceptance (a card
+/// shows the first 100).
+///
+/// # Errors
+///
+/// An out-of-range page; as [`dataset`].
+pub async fn card_trainers(db: &Db, license_id: &str, page: Page) -> Result<Paged<Trainer>> {
+    let page = page.check()?;
+    dataset(db, license_id).await?;
+    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM acceptances WHERE license_id = $1")
+        .bind(license_id)
+        .fetch_one(&db.pool)
+        .await?;
+    let listed = trainers(db, license_id, page.offset(), page.limit()).await?;
+    paged(db, listed, page, total).await
+}
+
+/// A page of a listed dataset's accesses under its license, newest first (a card shows the
+/// latest 100).
+///
+/// # Errors
+///
+/// An out-of-range page; as [`dataset`].
+pub async fn card_accesses(db: &Db, license_id: &str, page: Page) -> Result<Paged<DatasetAccess>> {
+    let page = page.check()?;
+    let (entry, _) = dataset(db, license_id).await?;
+    let summary = access_summary(db, &entry).await?;
+    let listed = accesses(db, &entry, page.offset(), page.limit()).await?;
+    let total = i64::try_from(summary.grants + summary.downloads).unwrap_or(i64::MAX);
+    paged(db, listed, page, total).await
+}
+
+/// `limit` files of `manifest` from position `offset`.
+fn card_file_slice(manifest: &DatasetManifest, offset: usize, limit: usize) -> Vec<CardFile> {
+    manifest
         .files
         .iter()
-        .take(CARD_LIMIT)
+        .skip(offset)
+        .take(limit)
         .map(|f| CardFile {
             path: f.path.clone(),
             size: f.size,
             hash: format!("{:#x}", f.hash),
         })
-        .collect();
-    let trainers: Vec<(String, i64, i64)> = sqlx::query_as(
+        .collect()
+}
+
+/// The payers that accepted `license_id`'s terms, in order of acceptance, with the samples
+/// settled for each: `limit` from position `offset`.
+async fn trainers(db: &Db, license_id: &str, offset: i64, limit: i64) -> Result<Vec<Trainer>> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT payer, terms_id, accepted_block FROM acceptances WHERE license_id = $1 \
-         ORDER BY accepted_block, payer LIMIT $2",
+         ORDER BY accepted_block, payer LIMIT $2 OFFSET $3",
     )
     .bind(license_id)
-    .bind(CARD_LIMIT as i64)
+    .bind(limit)
+    .bind(offset)
     .fetch_all(&db.pool)
     .await?;
-    let mut listed = Vec::with_capacity(trainers.len());
-    for (payer, terms_id, block) in trainers {
+    let mut listed = Vec::with_capacity(rows.len());
+    for (payer, terms_id, block) in rows {
         let (samples,): (i64,) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(samples), 0) AS BIGINT) FROM settlements \
              WHERE license_id = $1 AND payer = $2",
@@ -505,51 +574,55 @@ pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
             samples: samples as u64,
         });
     }
-    let (access, accesses) = accesses(db, &entry).await?;
-    Ok(DatasetCard {
-        terms: plain_terms(&entry),
-        entry,
-        files,
-        trainers: listed,
-        access,
-        accesses,
-    })
+    Ok(listed)
 }
 
-/// The accesses of `entry`'s dataset under its license, as the gateway that published the
-/// manifest logged them (another gateway's log cannot speak for it): counts, and the latest
-/// [`CARD_LIMIT`].
-async fn accesses(db: &Db, entry: &CatalogEntry) -> Result<(AccessSummary, Vec<DatasetAccess>)> {
-    const WHERE: &str = "WHERE license_id = $1 AND manifest_hash = $2 AND gateway = $3";
+/// Accesses of a dataset count only under its license and from the log of the gateway that
+/// published its manifest (another gateway's log cannot speak for it).
+const ACCESSES_OF: &str = "FROM dataset_accesses \
+    WHERE license_id = $1 AND manifest_hash = $2 AND gateway = $3";
+
+/// What the publishing gateway's log says of `entry`'s dataset under its license.
+async fn access_summary(db: &Db, entry: &CatalogEntry) -> Result<AccessSummary> {
     let (grants, downloads, payers, last_at): (i64, i64, i64, Option<i64>) =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'grant' THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN kind = 'download' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-             COUNT(DISTINCT payer), MAX(at) FROM dataset_accesses {WHERE}"
+             COUNT(DISTINCT payer), MAX(at) {ACCESSES_OF}"
         )))
         .bind(&entry.license_id)
         .bind(&entry.manifest_hash)
         .bind(&entry.gateway)
         .fetch_one(&db.pool)
         .await?;
-    let rows: Vec<(String, String, String, Option<String>, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT kind, payer, signer, path, at FROM dataset_accesses {WHERE} \
-             ORDER BY seq DESC LIMIT $4"
-        )))
-        .bind(&entry.license_id)
-        .bind(&entry.manifest_hash)
-        .bind(&entry.gateway)
-        .bind(CARD_LIMIT as i64)
-        .fetch_all(&db.pool)
-        .await?;
-    let summary = AccessSummary {
+    Ok(AccessSummary {
         grants: grants as u64,
         downloads: downloads as u64,
         payers: payers as u64,
         last_at: last_at.map(|t| t as u64),
-    };
-    let latest = rows
+    })
+}
+
+/// `entry`'s accesses, newest first: `limit` from position `offset`.
+async fn accesses(
+    db: &Db,
+    entry: &CatalogEntry,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<DatasetAccess>> {
+    let rows: Vec<(String, String, String, Option<String>, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT kind, payer, signer, path, at {ACCESSES_OF} \
+             ORDER BY seq DESC LIMIT $4 OFFSET $5"
+        )))
+        .bind(&entry.license_id)
+        .bind(&entry.manifest_hash)
+        .bind(&entry.gateway)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|(kind, payer, signer, path, at)| DatasetAccess {
             kind,
@@ -558,8 +631,7 @@ async fn accesses(db: &Db, entry: &CatalogEntry) -> Result<(AccessSummary, Vec<D
             path,
             at: at as u64,
         })
-        .collect();
-    Ok((summary, latest))
+        .collect())
 }
 
 /// A license's catalog entry with the whole manifest it covers (for its card and the

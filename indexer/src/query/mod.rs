@@ -26,7 +26,10 @@ pub mod unclaimed;
 
 pub use balances::balances;
 pub use batches::{batch, batches};
-pub use catalog::{card, catalog, dataset, file_digests, tokens, CatalogFilter};
+pub use catalog::{
+    card, card_accesses, card_files, card_trainers, catalog, dataset, file_digests, tokens,
+    CatalogFilter,
+};
 pub use creators::creators;
 pub use fairtrain_protocol::api::indexer::{
     BalanceView, BatchDetail, BatchView, CreatorView, GroupBy, LicenseView, Paged, ReservationView,

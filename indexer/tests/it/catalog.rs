@@ -248,6 +248,41 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
     let (_, other) = get(&base, "/api/catalog/2").await;
     assert_eq!(other["access"]["grants"], 0);
 
+    // What a card shows first, paged past the page size: files, payers, accesses.
+    let walk = |path: &'static str, per_page: u64| {
+        let base = base.clone();
+        async move {
+            let mut items = Vec::new();
+            for page in 1.. {
+                let (status, answer) =
+                    get(&base, &format!("{path}?page={page}&per_page={per_page}")).await;
+                assert_eq!(status, 200, "{answer}");
+                let got = answer["items"].as_array().unwrap().clone();
+                assert!(got.len() as u64 <= per_page);
+                let total = answer["total"].as_u64().unwrap();
+                items.extend(got);
+                if items.len() as u64 >= total {
+                    break;
+                }
+            }
+            items
+        }
+    };
+    let files = walk("/api/catalog/1/files", 2).await;
+    assert_eq!(files, photos_card["files"].as_array().unwrap().clone());
+    let trainers = walk("/api/catalog/1/trainers", 1).await;
+    assert_eq!(
+        trainers,
+        photos_card["trainers"].as_array().unwrap().clone()
+    );
+    let accesses = walk("/api/catalog/1/accesses", 3).await;
+    assert_eq!(accesses, accessed["accesses"].as_array().unwrap().clone());
+    assert_eq!(get(&base, "/api/catalog/3/files").await.0, 404);
+    assert_eq!(
+        get(&base, "/api/catalog/1/files?per_page=1001").await.0,
+        400
+    );
+
     // Its Croissant document: every file at its gateway URL, with the SHA-256 of its bytes (the
     // gateway's) and the keccak256 of the signed manifest; its terms as a TDMRep policy.
     let (status, croissant) = get(&base, "/api/catalog/1/croissant").await;
