@@ -79,7 +79,23 @@ pub enum ClientError {
     /// Signing a request failed.
     #[error("signing: {0}")]
     Signing(String),
+    /// An answer that is not the JSON the protocol says.
+    #[error("the gateway's answer is not the expected JSON: {0}")]
+    Malformed(String),
+    /// An answer (not a file's bytes) longer than the client reads.
+    #[error("the gateway's answer is longer than {limit} bytes")]
+    TooLarge {
+        /// The most read.
+        limit: usize,
+    },
 }
+
+/// The longest JSON answer or manifest read (a manifest of 100,000 files is about 25 MB): a
+/// gateway is input like any other, and an endless answer must not exhaust the reader's memory.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// The longest error body read (only its start is kept anyway).
+const MAX_ERROR_BYTES: usize = 64 << 10;
 
 /// The client's result.
 pub type ClientResult<T> = Result<T, ClientError>;
@@ -219,7 +235,7 @@ impl GatewayClient {
     pub async fn manifest(&self, hash: B256) -> ClientResult<DatasetManifest> {
         let url = self.url(&["v1", "datasets", &hash.to_string(), "manifest"])?;
         let response = ok(self.http.get(url).send().await?).await?;
-        let manifest = DatasetManifest::parse(&response.bytes().await?)
+        let manifest = DatasetManifest::parse(&capped(response, MAX_ANSWER_BYTES).await?)
             .map_err(|e| ClientError::Manifest(e.to_string()))?;
         let found = manifest
             .verify()
@@ -506,7 +522,8 @@ async fn ok(response: reqwest::Response) -> ClientResult<reqwest::Response> {
     if status.is_success() {
         return Ok(response);
     }
-    let text = response.text().await.unwrap_or_default();
+    let body = capped(response, MAX_ERROR_BYTES).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
     let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
         Ok(body) => (body.error.code, body.error.message),
         Err(_) => ("http".to_owned(), text.chars().take(500).collect()),
@@ -519,5 +536,82 @@ async fn ok(response: reqwest::Response) -> ClientResult<reqwest::Response> {
 }
 
 async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> ClientResult<T> {
-    Ok(ok(response).await?.json().await?)
+    let body = capped(ok(response).await?, MAX_ANSWER_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| ClientError::Malformed(e.to_string()))
+}
+
+/// The body of `response`, refused past `limit` bytes (read no further).
+async fn capped(mut response: reqwest::Response, limit: usize) -> ClientResult<Vec<u8>> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(ClientError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(ClientError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server answering every request with `200`, JSON, and a chunked body of `chunks` chunks
+    /// of 1 MiB of spaces (valid JSON whitespace, never ending in a value).
+    async fn endless(chunks: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                transfer-encoding: chunked\r\n\r\n";
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![b' '; 1 << 20];
+                    for _ in 0..chunks {
+                        let size = format!("{:x}\r\n", chunk.len());
+                        let sent = async {
+                            socket.write_all(size.as_bytes()).await?;
+                            socket.write_all(&chunk).await?;
+                            socket.write_all(b"\r\n").await
+                        };
+                        if sent.await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = socket.write_all(b"0\r\n\r\n").await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_the_cap_is_refused_not_read_to_its_end() {
+        let client = GatewayClient::new(&endless(MAX_ANSWER_BYTES / (1 << 20) + 8).await).unwrap();
+        let refused = client.info().await.unwrap_err();
+        assert!(
+            matches!(refused, ClientError::TooLarge { limit } if limit == MAX_ANSWER_BYTES),
+            "{refused}"
+        );
+        // Under the cap, spaces are read to the end and are not the JSON expected.
+        let client = GatewayClient::new(&endless(2).await).unwrap();
+        let malformed = client.info().await.unwrap_err();
+        assert!(
+            matches!(malformed, ClientError::Malformed(_)),
+            "{malformed}"
+        );
+    }
 }
