@@ -123,6 +123,9 @@ async fn streams_stored(backend: Backend) {
     chain.mine(1).await;
     mined!(streams.withdraw(id));
     mined!(streams.cancel(id));
+    // Past the indexer's confirmation depth (2), so the last blocks are indexed whatever else
+    // the node mined meanwhile (CI once saw the sync stop short of the cancellation).
+    chain.mine(2).await;
     ix.sync_to_head().await.unwrap();
     assert_eq!(
         names(&db, address).await,
