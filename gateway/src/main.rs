@@ -121,9 +121,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{local}"))
         .trim_end_matches('/')
         .to_owned();
+    let storage = blobs.describe();
     let state = AppState {
         store,
-        blobs: blobs.clone(),
+        blobs,
         entitlements: Entitlements::new(
             provider,
             deployment.license_nft,
@@ -146,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ..Limits::default()
         },
     };
-    tracing::info!(listen = %local, public_url, storage = blobs.describe(), "gateway serving");
+    tracing::info!(listen = %local, public_url, storage, "gateway serving");
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -68,12 +68,7 @@ fn gateway_error(
 /// The gateway cannot be reached or answers off-protocol; the database fails.
 pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
     let client = GatewayClient::new(gateway).map_err(gateway_error(gateway))?;
-    let cursor: Option<(i64,)> =
-        sqlx::query_as("SELECT after FROM gateway_cursors WHERE gateway = $1")
-            .bind(gateway)
-            .fetch_optional(&db.pool)
-            .await?;
-    let mut after = cursor.map_or(0, |(a,)| a as u64);
+    let mut after = cursor(db, Feed::Datasets, gateway).await?;
     let mut report = Pulled::default();
     loop {
         let page = client
@@ -113,14 +108,7 @@ pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
             break;
         }
         after = next;
-        sqlx::query(
-            "INSERT INTO gateway_cursors (gateway, after) VALUES ($1, $2) \
-             ON CONFLICT (gateway) DO UPDATE SET after = excluded.after",
-        )
-        .bind(gateway)
-        .bind(after as i64)
-        .execute(&db.pool)
-        .await?;
+        save_cursor(&db.pool, Feed::Datasets, gateway, after).await?;
     }
     report.accesses = pull_accesses(db, &client, gateway).await?;
     Ok(report)
@@ -129,12 +117,7 @@ pub async fn pull(db: &Db, gateway: &str) -> Result<Pulled> {
 /// Reads `gateway`'s access log from where the last pull stopped, a page at a time, each page
 /// stored with the new position in one transaction. Returns the entries stored.
 async fn pull_accesses(db: &Db, client: &GatewayClient, gateway: &str) -> Result<usize> {
-    let cursor: Option<(i64,)> =
-        sqlx::query_as("SELECT after FROM gateway_access_cursors WHERE gateway = $1")
-            .bind(gateway)
-            .fetch_optional(&db.pool)
-            .await?;
-    let mut after = cursor.map_or(0, |(a,)| a as u64);
+    let mut after = cursor(db, Feed::Accesses, gateway).await?;
     let mut stored = 0;
     loop {
         let page = client
@@ -169,20 +152,62 @@ async fn pull_accesses(db: &Db, client: &GatewayClient, gateway: &str) -> Result
             stored += 1;
         }
         after = last;
-        sqlx::query(
-            "INSERT INTO gateway_access_cursors (gateway, after) VALUES ($1, $2) \
-             ON CONFLICT (gateway) DO UPDATE SET after = excluded.after",
-        )
-        .bind(gateway)
-        .bind(i64::try_from(after).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?;
+        save_cursor(&mut *tx, Feed::Accesses, gateway, after).await?;
         tx.commit().await?;
         if page.next.is_none() {
             break;
         }
     }
     Ok(stored)
+}
+
+/// A gateway's feed the catalog reads from where it stopped.
+#[derive(Clone, Copy)]
+enum Feed {
+    /// Published datasets (`GET /v1/datasets`).
+    Datasets,
+    /// The access log (`GET /v1/accesses`).
+    Accesses,
+}
+
+impl Feed {
+    /// The table of its positions, one row per gateway.
+    const fn table(self) -> &'static str {
+        match self {
+            Self::Datasets => "gateway_cursors",
+            Self::Accesses => "gateway_access_cursors",
+        }
+    }
+}
+
+/// Where the last pull of `gateway`'s `feed` stopped (0: the start).
+async fn cursor(db: &Db, feed: Feed, gateway: &str) -> Result<u64> {
+    let select = format!("SELECT after FROM {} WHERE gateway = $1", feed.table());
+    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+        .bind(gateway)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map_or(0, |(a,)| a as u64))
+}
+
+/// Records that `gateway`'s `feed` has been read up to `after`.
+async fn save_cursor<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    feed: Feed,
+    gateway: &str,
+    after: u64,
+) -> Result<()> {
+    let upsert = format!(
+        "INSERT INTO {} (gateway, after) VALUES ($1, $2) \
+         ON CONFLICT (gateway) DO UPDATE SET after = excluded.after",
+        feed.table()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(upsert))
+        .bind(gateway)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 /// The SHA-256 the gateway states for each file of `manifest`, read page by page: only for

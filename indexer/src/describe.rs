@@ -55,21 +55,30 @@ impl Links {
         }
     }
 
-    /// Where the gateway serves file `path` of dataset `manifest_hash` (with a grant).
-    fn file(&self, manifest_hash: B256, path: &str) -> String {
-        match url::Url::parse(&self.gateway) {
-            Ok(mut url) if !url.cannot_be_a_base() => {
-                if let Ok(mut segments) = url.path_segments_mut() {
-                    segments
-                        .pop_if_empty()
-                        .extend(["v1", "datasets", &manifest_hash.to_string(), "files"])
-                        .extend(path.split('/'));
-                }
-                url.to_string()
-            }
-            _ => String::new(),
-        }
+    /// Where the gateway serves dataset `manifest_hash`'s files (with a grant), as a base for
+    /// [`file_url`]; `None` if the gateway's URL cannot be one.
+    fn files(&self, manifest_hash: B256) -> Option<url::Url> {
+        let mut url = url::Url::parse(&self.gateway).ok()?;
+        url.path_segments_mut().ok()?.pop_if_empty().extend([
+            "v1",
+            "datasets",
+            &manifest_hash.to_string(),
+            "files",
+        ]);
+        Some(url)
     }
+}
+
+/// The URL of file `path` under `files` ([`Links::files`]), each segment percent-encoded; empty
+/// without a base.
+fn file_url(files: Option<&url::Url>, path: &str) -> String {
+    let Some(mut url) = files.cloned() else {
+        return String::new();
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.extend(path.split('/'));
+    }
+    url.to_string()
 }
 
 /// The Croissant 1.0 document of `entry`'s dataset: `manifest` is the creator's signed manifest,
@@ -81,6 +90,7 @@ pub fn croissant(
     links: &Links,
 ) -> Value {
     let hash = manifest.hash();
+    let files = links.files(hash);
     let distribution: Vec<Value> = manifest
         .files
         .iter()
@@ -90,7 +100,7 @@ pub fn croissant(
                 "@type": "cr:FileObject",
                 "@id": file.path,
                 "name": file.path,
-                "contentUrl": links.file(hash, &file.path),
+                "contentUrl": file_url(files.as_ref(), &file.path),
                 "contentSize": format!("{} B", file.size),
                 "encodingFormat": media_type(&file.path),
                 "ft:keccak256": format!("{:#x}", file.hash),

@@ -12,7 +12,7 @@ use alloy::{
 use fairtrain_protocol::{
     bindings::LicenseNFT,
     gateway::client::{ClientError, GatewayClient},
-    manifest::{folder::list_files, DatasetManifest},
+    manifest::DatasetManifest,
 };
 
 use crate::error::{Error, Result};
@@ -207,18 +207,9 @@ pub async fn open_dataset(
     // Every listed file was hashed as it arrived (or, already there, before it was kept), and
     // the license was checked above: what is left is that the folder holds nothing else. The
     // bytes are not read a second time.
-    let found = list_files(&options.out)
+    let extra = manifest
+        .unlisted_files(&options.out)
         .map_err(|e| Error::Dataset(format!("folder {}: {e}", options.out.display())))?;
-    let extra: Vec<String> = found
-        .into_iter()
-        .map(|f| f.path)
-        .filter(|path| {
-            manifest
-                .files
-                .binary_search_by(|f| f.path.as_str().cmp(path))
-                .is_err()
-        })
-        .collect();
     if !extra.is_empty() {
         return Err(Error::Dataset(format!(
             "folder {}: files the manifest does not list: {}",

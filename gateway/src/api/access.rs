@@ -20,7 +20,7 @@ use fairtrain_protocol::{
 use serde::Deserialize;
 
 use super::{
-    datasets::{check_expiry, check_gateway, Page},
+    datasets::{check_expiry, check_gateway, next_after, Page},
     error::{ApiError, ApiPath, ApiQuery},
     now, AppState,
 };
@@ -209,12 +209,7 @@ pub(super) async fn all_accesses(
     State(s): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<AccessPage>, ApiError> {
-    let (after, limit) = page.bounds(s.limits.max_page)?;
-    let accesses = s.store.accesses(None, after, limit).await?;
-    let next = (accesses.len() == limit)
-        .then(|| accesses.last().map(|a| a.seq.to_string()))
-        .flatten();
-    Ok(Json(AccessPage { accesses, next }))
+    access_page(&s, None, &page).await
 }
 
 /// A dataset's access log, for its creator and auditors: every grant and every download, in
@@ -227,10 +222,17 @@ pub(super) async fn accesses(
     ApiPath(hash): ApiPath<B256>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<AccessPage>, ApiError> {
+    access_page(&s, Some(hash), &page).await
+}
+
+/// A page of the access log: of dataset `hash`, or of every dataset.
+async fn access_page(
+    s: &AppState,
+    hash: Option<B256>,
+    page: &Page,
+) -> Result<Json<AccessPage>, ApiError> {
     let (after, limit) = page.bounds(s.limits.max_page)?;
-    let accesses = s.store.accesses(Some(hash), after, limit).await?;
-    let next = (accesses.len() == limit)
-        .then(|| accesses.last().map(|a| a.seq.to_string()))
-        .flatten();
+    let accesses = s.store.accesses(hash, after, limit).await?;
+    let next = next_after(&accesses, limit, |a| a.seq);
     Ok(Json(AccessPage { accesses, next }))
 }

@@ -63,6 +63,18 @@ impl Page {
     }
 }
 
+/// The `next` of a page of `limit` entries: the position after its last entry (`position` of
+/// it) when the page is full; absent otherwise.
+pub(super) fn next_after<T>(
+    entries: &[T],
+    limit: usize,
+    position: impl Fn(&T) -> u64,
+) -> Option<String> {
+    (entries.len() == limit)
+        .then(|| entries.last().map(|e| position(e).to_string()))
+        .flatten()
+}
+
 /// Checks the time bounds of a signed request: not expired, not valid for longer than
 /// [`MAX_REQUEST_LIFETIME`].
 pub(super) fn check_expiry(expires_at: u64, now: u64) -> Result<(), ApiError> {
@@ -245,9 +257,7 @@ pub(super) async fn list(
 ) -> Result<Json<DatasetPage>, ApiError> {
     let (after, limit) = page.bounds(s.limits.max_page)?;
     let rows = s.store.datasets(after, limit).await?;
-    let next = (rows.len() == limit)
-        .then(|| rows.last().map(|(seq, _)| seq.to_string()))
-        .flatten();
+    let next = next_after(&rows, limit, |(seq, _)| *seq);
     Ok(Json(DatasetPage {
         datasets: rows.into_iter().map(|(_, d)| d).collect(),
         next,
@@ -288,9 +298,7 @@ pub(super) async fn files(
         return Err(ApiError::not_found(format!("no dataset {hash}")));
     }
     let files = s.store.files(hash, from, limit).await?;
-    let next = (files.len() == limit)
-        .then(|| files.last().map(|f| (f.index + 1).to_string()))
-        .flatten();
+    let next = next_after(&files, limit, |f| f.index + 1);
     Ok(Json(FilePage { files, next }))
 }
 

@@ -119,7 +119,12 @@ impl ObjectBlobs {
 
     /// The blob's object name.
     pub fn path(&self, hash: B256) -> Path {
-        Path::from(format!("{}/{}", self.prefix, blob_name(hash)).trim_start_matches('/'))
+        self.under(&blob_name(hash))
+    }
+
+    /// The object `name` (`/`-separated) under the prefix.
+    fn under(&self, name: &str) -> Path {
+        Path::from(format!("{}/{name}", self.prefix).trim_start_matches('/'))
     }
 
     /// Whether the blob is stored.
@@ -229,7 +234,7 @@ impl ObjectBlobs {
 
     /// Whether the bucket answers: a `HEAD` of an object that need not exist.
     pub async fn ping(&self) -> bool {
-        let probe = Path::from(format!("{}/ready", self.prefix).trim_start_matches('/'));
+        let probe = self.under("ready");
         matches!(
             self.store.head(&probe).await,
             Ok(_) | Err(object_store::Error::NotFound { .. })

@@ -205,7 +205,7 @@ pub async fn catalog_tdm_policy(
     headers: axum::http::HeaderMap,
     ApiPath(p): ApiPath<LicensePath>,
 ) -> Result<Response, ApiError> {
-    let (entry, _) = query::dataset(&s.db, &p.id.0).await?;
+    let entry = query::listing(&s.db, &p.id.0).await?;
     let links = describe::Links::new(&s.base_url(&headers), &entry.license_id, &entry.gateway);
     Ok(json_ld(describe::tdm_policy(&entry, &links)))
 }

@@ -472,8 +472,13 @@ pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
     let (entry, manifest) = dataset(db, license_id).await?;
     let files = card_file_slice(&manifest, 0, CARD_LIMIT);
     let trainers = trainers(db, license_id, 0, CARD_LIMIT as i64).await?;
-    let access = access_summary(db, &entry).await?;
-    let accesses = accesses(db, &entry, 0, CARD_LIMIT as i64).await?;
+    let of = AccessesOf {
+        license_id,
+        manifest_hash: &entry.manifest_hash,
+        gateway: &entry.gateway,
+    };
+    let access = access_summary(db, &of).await?;
+    let accesses = accesses(db, &of, 0, CARD_LIMIT as i64).await?;
     Ok(DatasetCard {
         terms: plain_terms(&entry),
         entry,
@@ -491,7 +496,7 @@ pub async fn card(db: &Db, license_id: &str) -> Result<DatasetCard> {
 /// An out-of-range page; as [`dataset`].
 pub async fn card_files(db: &Db, license_id: &str, page: Page) -> Result<Paged<CardFile>> {
     let page = page.check()?;
-    let (_, manifest) = dataset(db, license_id).await?;
+    let manifest = manifest(db, &listed(db, license_id).await?.manifest_hash).await?;
     let offset = usize::try_from(page.offset()).unwrap_or(usize::MAX);
     let limit = usize::try_from(page.limit()).unwrap_or(usize::MAX);
     let files = card_file_slice(&manifest, offset, limit);
@@ -506,7 +511,7 @@ pub async fn card_files(db: &Db, license_id: &str, page: Page) -> Result<Paged<C
 /// An out-of-range page; as [`dataset`].
 pub async fn card_trainers(db: &Db, license_id: &str, page: Page) -> Result<Paged<Trainer>> {
     let page = page.check()?;
-    dataset(db, license_id).await?;
+    listed(db, license_id).await?;
     let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM acceptances WHERE license_id = $1")
         .bind(license_id)
         .fetch_one(&db.pool)
@@ -523,9 +528,14 @@ pub async fn card_trainers(db: &Db, license_id: &str, page: Page) -> Result<Page
 /// An out-of-range page; as [`dataset`].
 pub async fn card_accesses(db: &Db, license_id: &str, page: Page) -> Result<Paged<DatasetAccess>> {
     let page = page.check()?;
-    let (entry, _) = dataset(db, license_id).await?;
-    let summary = access_summary(db, &entry).await?;
-    let listed = accesses(db, &entry, page.offset(), page.limit()).await?;
+    let row = listed(db, license_id).await?;
+    let of = AccessesOf {
+        license_id,
+        manifest_hash: &row.manifest_hash,
+        gateway: &row.gateway,
+    };
+    let summary = access_summary(db, &of).await?;
+    let listed = accesses(db, &of, page.offset(), page.limit()).await?;
     let total = i64::try_from(summary.grants + summary.downloads).unwrap_or(i64::MAX);
     paged(db, listed, page, total).await
 }
@@ -577,22 +587,29 @@ async fn trainers(db: &Db, license_id: &str, offset: i64, limit: i64) -> Result<
     Ok(listed)
 }
 
-/// Accesses of a dataset count only under its license and from the log of the gateway that
-/// published its manifest (another gateway's log cannot speak for it).
+/// Whose accesses a card shows: a dataset's, under one license, from the log of the gateway
+/// that published its manifest (another gateway's log cannot speak for it).
+struct AccessesOf<'a> {
+    license_id: &'a str,
+    manifest_hash: &'a str,
+    gateway: &'a str,
+}
+
+/// The rows of [`AccessesOf`], binding `$1` to `$3` in its field order.
 const ACCESSES_OF: &str = "FROM dataset_accesses \
     WHERE license_id = $1 AND manifest_hash = $2 AND gateway = $3";
 
-/// What the publishing gateway's log says of `entry`'s dataset under its license.
-async fn access_summary(db: &Db, entry: &CatalogEntry) -> Result<AccessSummary> {
+/// What the publishing gateway's log says of a dataset's accesses under a license.
+async fn access_summary(db: &Db, of: &AccessesOf<'_>) -> Result<AccessSummary> {
     let (grants, downloads, payers, last_at): (i64, i64, i64, Option<i64>) =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'grant' THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN kind = 'download' THEN 1 ELSE 0 END), 0) AS BIGINT), \
              COUNT(DISTINCT payer), MAX(at) {ACCESSES_OF}"
         )))
-        .bind(&entry.license_id)
-        .bind(&entry.manifest_hash)
-        .bind(&entry.gateway)
+        .bind(of.license_id)
+        .bind(of.manifest_hash)
+        .bind(of.gateway)
         .fetch_one(&db.pool)
         .await?;
     Ok(AccessSummary {
@@ -603,10 +620,10 @@ async fn access_summary(db: &Db, entry: &CatalogEntry) -> Result<AccessSummary> 
     })
 }
 
-/// `entry`'s accesses, newest first: `limit` from position `offset`.
+/// The accesses of [`AccessesOf`], newest first: `limit` from position `offset`.
 async fn accesses(
     db: &Db,
-    entry: &CatalogEntry,
+    of: &AccessesOf<'_>,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<DatasetAccess>> {
@@ -615,9 +632,9 @@ async fn accesses(
             "SELECT kind, payer, signer, path, at {ACCESSES_OF} \
              ORDER BY seq DESC LIMIT $4 OFFSET $5"
         )))
-        .bind(&entry.license_id)
-        .bind(&entry.manifest_hash)
-        .bind(&entry.gateway)
+        .bind(of.license_id)
+        .bind(of.manifest_hash)
+        .bind(of.gateway)
         .bind(limit)
         .bind(offset)
         .fetch_all(&db.pool)
@@ -634,6 +651,39 @@ async fn accesses(
         .collect())
 }
 
+/// The catalog row of a listed license.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] if the license has no dataset in the catalog; a database error.
+async fn listed(db: &Db, license_id: &str) -> Result<Row> {
+    let select = format!("SELECT {COLUMNS} {FROM} WHERE l.license_id = $1");
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+        .bind(license_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.ok_or_else(|| Error::NotFound {
+        what: "dataset",
+        message: format!("license {license_id} has no dataset in the catalog"),
+    })
+}
+
+/// A listed license's catalog entry (its terms and usage; the manifest is not read).
+///
+/// # Errors
+///
+/// As [`listed`].
+pub async fn listing(db: &Db, license_id: &str) -> Result<CatalogEntry> {
+    let row = listed(db, license_id).await?;
+    let tokens = token_meta(db).await?;
+    let usage = usage(db, license_id, &tokens).await?;
+    let meta = metadata(db, &[row.manifest_hash.as_str()])
+        .await?
+        .remove(&row.manifest_hash)
+        .unwrap_or_default();
+    entry(&row, &tokens, usage, meta)
+}
+
 /// A license's catalog entry with the whole manifest it covers (for its card and the
 /// descriptions exported from it).
 ///
@@ -642,30 +692,20 @@ async fn accesses(
 /// [`Error::NotFound`] if the license has no dataset in the catalog; a database error; a
 /// stored manifest that does not parse.
 pub async fn dataset(db: &Db, license_id: &str) -> Result<(CatalogEntry, DatasetManifest)> {
-    let select = format!("SELECT {COLUMNS} {FROM} WHERE l.license_id = $1");
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(select))
-        .bind(license_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    let row = row.ok_or_else(|| Error::NotFound {
-        what: "dataset",
-        message: format!("license {license_id} has no dataset in the catalog"),
-    })?;
-    let tokens = token_meta(db).await?;
-    let usage = usage(db, license_id, &tokens).await?;
-    let meta = metadata(db, &[row.manifest_hash.as_str()])
-        .await?
-        .remove(&row.manifest_hash)
-        .unwrap_or_default();
-    let entry = entry(&row, &tokens, usage, meta)?;
+    let entry = listing(db, license_id).await?;
+    let manifest = manifest(db, &entry.manifest_hash).await?;
+    Ok((entry, manifest))
+}
+
+/// The stored manifest `manifest_hash`, parsed.
+async fn manifest(db: &Db, manifest_hash: &str) -> Result<DatasetManifest> {
     let (document,): (String,) =
         sqlx::query_as("SELECT document FROM manifests WHERE manifest_hash = $1")
-            .bind(&row.manifest_hash)
+            .bind(manifest_hash)
             .fetch_one(&db.pool)
             .await?;
-    let manifest = DatasetManifest::parse(document.as_bytes())
-        .map_err(|e| Error::Stored(format!("manifest {}: {e}", row.manifest_hash)))?;
-    Ok((entry, manifest))
+    DatasetManifest::parse(document.as_bytes())
+        .map_err(|e| Error::Stored(format!("manifest {manifest_hash}: {e}")))
 }
 
 /// The SHA-256 of the files of manifest `manifest_hash`, by path, as its gateway stated them.

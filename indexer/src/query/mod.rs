@@ -27,8 +27,8 @@ pub mod unclaimed;
 pub use balances::balances;
 pub use batches::{batch, batches};
 pub use catalog::{
-    card, card_accesses, card_files, card_trainers, catalog, dataset, file_digests, tokens,
-    CatalogFilter,
+    card, card_accesses, card_files, card_trainers, catalog, dataset, file_digests, listing,
+    tokens, CatalogFilter,
 };
 pub use creators::creators;
 pub use fairtrain_protocol::api::indexer::{

@@ -166,6 +166,20 @@ impl GatewayClient {
         Ok(url)
     }
 
+    /// `GET` of a page of a list at `segments`: `?after=&limit=`.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        after: u64,
+        limit: usize,
+    ) -> ClientResult<T> {
+        let mut url = self.url(segments)?;
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string())
+            .append_pair("limit", &limit.to_string());
+        json(self.http.get(url).send().await?).await
+    }
+
     /// The gateway's info (its public URL and request domain).
     ///
     /// # Errors
@@ -182,11 +196,7 @@ impl GatewayClient {
     ///
     /// [`ClientError`].
     pub async fn datasets(&self, after: u64, limit: usize) -> ClientResult<DatasetPage> {
-        let mut url = self.url(&["v1", "datasets"])?;
-        url.query_pairs_mut()
-            .append_pair("after", &after.to_string())
-            .append_pair("limit", &limit.to_string());
-        json(self.http.get(url).send().await?).await
+        self.page(&["v1", "datasets"], after, limit).await
     }
 
     /// A published dataset.
@@ -206,11 +216,7 @@ impl GatewayClient {
     ///
     /// [`ClientError`].
     pub async fn accesses(&self, after: u64, limit: usize) -> ClientResult<AccessPage> {
-        let mut url = self.url(&["v1", "accesses"])?;
-        url.query_pairs_mut()
-            .append_pair("after", &after.to_string())
-            .append_pair("limit", &limit.to_string());
-        json(self.http.get(url).send().await?).await
+        self.page(&["v1", "accesses"], after, limit).await
     }
 
     /// A page of a published dataset's files, in manifest order, from position `after`
@@ -220,11 +226,12 @@ impl GatewayClient {
     ///
     /// [`ClientError`]; `Refused` with code `not_found` if it is not published there.
     pub async fn files(&self, hash: B256, after: u64, limit: usize) -> ClientResult<FilePage> {
-        let mut url = self.url(&["v1", "datasets", &hash.to_string(), "files"])?;
-        url.query_pairs_mut()
-            .append_pair("after", &after.to_string())
-            .append_pair("limit", &limit.to_string());
-        json(self.http.get(url).send().await?).await
+        self.page(
+            &["v1", "datasets", &hash.to_string(), "files"],
+            after,
+            limit,
+        )
+        .await
     }
 
     /// A published dataset's manifest, verified, and checked to be `hash`'s.

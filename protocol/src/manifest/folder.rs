@@ -243,6 +243,24 @@ impl DatasetManifest {
         Ok(report)
     }
 
+    /// The files in `dir` the manifest does not list, in path order. The folder is walked; no
+    /// file is read (for a folder whose listed files were checked as they were written).
+    ///
+    /// # Errors
+    ///
+    /// An error reading the folder.
+    pub fn unlisted_files(&self, dir: &Path) -> ManifestResult<Vec<String>> {
+        Ok(list_files(dir)?
+            .into_iter()
+            .map(|file| file.path)
+            .filter(|path| {
+                self.files
+                    .binary_search_by(|f| f.path.as_bytes().cmp(path.as_bytes()))
+                    .is_err()
+            })
+            .collect())
+    }
+
     /// Checks that `dir` holds exactly the manifest's files (see [`Self::compare_folder`]).
     ///
     /// # Errors
