@@ -33,18 +33,33 @@ pub use devnet::Devnet;
 pub use keys::{address, key, KEYS};
 pub use process::{bin, eventually, free_port, poll, wait_ready, Proc};
 
-/// Sends a contract call (or anything with alloy's `send()` and `get_receipt()`) and waits until
-/// it is mined, panicking if either fails: `mined!(escrow.deposit(token, amount).from(payer))`.
+/// Sends a contract call and waits until it is mined, panicking if either fails:
+/// `mined!(escrow.deposit(token, amount).from(payer))`.
+///
+/// The gas limit is the node's estimate plus a quarter, as the relayer sends. The node estimates
+/// at the head's state and time, to within a small tolerance; a call whose gas depends on the
+/// block's time (`commitBatch` writes `reservedUntil` only when it grows) can need a little more
+/// in the block that includes it, and with the bare estimate it would, now and then, run out of
+/// gas there.
 #[macro_export]
 macro_rules! mined {
+    // `match` keeps the call's temporaries (the contract instance it borrows) alive throughout.
     ($call:expr) => {
-        $call
-            .send()
-            .await
-            .expect("the transaction is sent")
-            .get_receipt()
-            .await
-            .expect("the transaction is mined")
+        match $call {
+            call => {
+                let gas = call
+                    .estimate_gas()
+                    .await
+                    .expect("the transaction's gas is estimated");
+                call.gas(gas + gas / 4)
+                    .send()
+                    .await
+                    .expect("the transaction is sent")
+                    .get_receipt()
+                    .await
+                    .expect("the transaction is mined")
+            }
+        }
     };
 }
 
