@@ -6,7 +6,7 @@ use alloy::primitives::{
     Address,
 };
 use clap::ValueEnum;
-use fairtrain_protocol::bindings::License;
+use fairtrain_protocol::{bindings::License, pricing::Unit};
 use serde::Serialize;
 
 /// `License.Kind` values.
@@ -128,6 +128,7 @@ impl Template {
             kind: flags.kind,
             paymentToken: economics.token,
             pricePerSample: economics.price_per_sample,
+            unit: economics.unit.value(),
             maxSamples: economics.max_samples,
             expiresAt: U40::from(economics.expires_at),
             commercialUse: flags.commercial_use,
@@ -144,8 +145,10 @@ impl Template {
 pub struct Economics {
     /// Payment token.
     pub token: Address,
-    /// Base units per sample.
+    /// Base units per unit.
     pub price_per_sample: U96,
+    /// What the price is paid per.
+    pub unit: Unit,
     /// Cap per licensee (0: none).
     pub max_samples: u64,
     /// Unix expiry (0: never).

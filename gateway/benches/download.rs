@@ -131,6 +131,11 @@ async fn main() {
         domain: GatewayDomain::new(31337, Address::ZERO),
         public_url: Arc::from(url.as_str()),
         grant_key: grant_key.clone(),
+        payments: fairtrain_gateway::pay::Payments::new(
+            None,
+            fairtrain_protocol::EscrowDomain::new(31337, Address::ZERO),
+        )
+        .unwrap(),
         limits: Limits::default(),
     };
     tokio::spawn(axum::serve(listener, api::router(state)).into_future());
@@ -142,6 +147,8 @@ async fn main() {
         payer: Address::repeat_byte(1),
         chargeable_from: 0,
         expires_at,
+        unit: fairtrain_protocol::pricing::Unit::Sample,
+        receipt: None,
         token: grant_key.issue(manifest_hash, access_id, expires_at),
         files: format!("{url}/v1/datasets/{manifest_hash}/files"),
     };

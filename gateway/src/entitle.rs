@@ -10,10 +10,12 @@
 //! 3. `T` has not expired (`expiresAt` is 0 or later than the block's time);
 //! 4. neither `T` nor `L`'s current terms are exclusive to another payer;
 //! 5. the request was signed by the payer itself or by a key the payer registered, valid at the
-//!    block's time (registered, and not revoked or its revocation not yet effective).
+//!    block's time (registered, and not revoked or its revocation not yet effective);
+//! 6. if `T` is priced per access, the acceptance is chargeable (its notice period is over).
 //!
-//! An acceptance still in its notice period (`chargeableFrom` ahead) entitles the payer:
-//! docs/gateway.md §4 explains why.
+//! Under terms priced per sample or per inference, an acceptance still in its notice period
+//! (`chargeableFrom` ahead) entitles the payer: docs/gateway.md §4 explains why, and why
+//! per-access terms differ.
 
 use std::sync::Arc;
 
@@ -23,7 +25,10 @@ use alloy::{
     providers::{DynProvider, Provider},
 };
 use fairtrain_chain::{classify_contract, RpcErrorKind};
-use fairtrain_protocol::bindings::{LicenseNFT, TrainingEscrow};
+use fairtrain_protocol::{
+    bindings::{LicenseNFT, TrainingEscrow},
+    pricing::Unit,
+};
 use tokio::sync::Semaphore;
 
 /// Why a payer is not entitled, or why it could not be decided.
@@ -86,6 +91,14 @@ pub enum Refusal {
         /// The key.
         signer: Address,
     },
+    /// The terms are priced per access and the acceptance is still in its notice period.
+    #[error("terms {terms} are priced per access and the acceptance is chargeable only from {chargeable_from}: an access is paid when it is granted, so it waits until then")]
+    NotChargeableYet {
+        /// The terms version.
+        terms: u64,
+        /// When the acceptance becomes chargeable.
+        chargeable_from: u64,
+    },
     /// The chain could not be read.
     #[error("reading the chain: {0}")]
     Chain(String),
@@ -105,6 +118,7 @@ impl Refusal {
             Self::Expired { .. } => "terms_expired",
             Self::Exclusive { .. } => "exclusive_to_another",
             Self::Signer { .. } => "signer_not_registered",
+            Self::NotChargeableYet { .. } => "not_chargeable_yet",
             Self::Chain(_) => "chain_unavailable",
             Self::Busy(_) => "overloaded",
         }
@@ -135,6 +149,8 @@ pub struct Entitled {
     pub chargeable_from: u64,
     /// The block's time.
     pub chain_time: u64,
+    /// What the terms are priced per.
+    pub unit: Unit,
 }
 
 /// Reads entitlements from a deployment.
@@ -245,6 +261,9 @@ impl Entitlements {
             });
         }
         let terms = nft.terms(ask.terms).block(at).call().await.map_err(chain)?;
+        let unit = Unit::from_value(terms.unit).ok_or_else(|| {
+            Refusal::Chain(format!("terms {} have unit {}", ask.terms, terms.unit))
+        })?;
         let expires_at = terms.expiresAt.to::<u64>();
         if expires_at != 0 && now >= expires_at {
             return Err(Refusal::Expired {
@@ -284,9 +303,17 @@ impl Entitlements {
                 });
             }
         }
+        let chargeable_from = acceptance.chargeableFrom.to::<u64>();
+        if unit == Unit::Access && now < chargeable_from {
+            return Err(Refusal::NotChargeableYet {
+                terms: ask.terms,
+                chargeable_from,
+            });
+        }
         Ok(Entitled {
-            chargeable_from: acceptance.chargeableFrom.to::<u64>(),
+            chargeable_from,
             chain_time: now,
+            unit,
         })
     }
 }

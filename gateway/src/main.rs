@@ -15,9 +15,10 @@ use fairtrain_gateway::{
     blobs::Blobs,
     entitle::Entitlements,
     grant::GrantKey,
+    pay::Payments,
     store::Store,
 };
-use fairtrain_protocol::{gateway::GatewayDomain, Deployment};
+use fairtrain_protocol::{gateway::GatewayDomain, Deployment, EscrowDomain};
 
 /// Fairtrain gateway: datasets published against their signed manifests, served to the payers
 /// a deployment's licenses entitle.
@@ -66,6 +67,11 @@ struct Cli {
     /// Largest dataset, in bytes.
     #[arg(long, env = "MAX_DATASET_BYTES", default_value_t = Limits::default().max_dataset_bytes)]
     max_dataset_bytes: u64,
+    /// The relayer that receipts of datasets priced per access are forwarded to (its URL). The
+    /// payers of such datasets fund a credit line for it. Without one, those datasets are
+    /// refused (503 `no_relayer`).
+    #[arg(long, env = "RELAYER_URL")]
+    relayer: Option<String>,
     /// Access requests checked against the chain at once; more are refused (503 `overloaded`).
     #[arg(long, env = "MAX_CHECKS_IN_FLIGHT", default_value_t = Limits::default().max_checks_in_flight)]
     max_checks_in_flight: usize,
@@ -136,6 +142,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         escrow: deployment.training_escrow,
         domain: GatewayDomain::new(chain_id, deployment.training_escrow),
         public_url: Arc::from(public_url.as_str()),
+        payments: Payments::new(
+            cli.relayer,
+            EscrowDomain::new(chain_id, deployment.training_escrow),
+        )
+        .context("the relayer's client")?,
         grant_key: cli
             .grant_key
             .map_or_else(GrantKey::random, |k| GrantKey::new(k.0)),

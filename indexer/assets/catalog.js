@@ -23,7 +23,7 @@ async function list() {
   const page = await api("/api/catalog?" + params);
   $("#datasets tbody").innerHTML = page.items.map((e) => `<tr data-license="${esc(e.license_id)}">
     <td><a href="#${esc(e.license_id)}">#${esc(e.license_id)}</a></td><td data-field="name">${esc(e.name)}</td>
-    <td>${esc(e.kind)}</td><td class="n" data-field="price">${esc(e.price_per_sample.display)}</td>
+    <td>${esc(e.kind)}</td><td class="n" data-field="price">${esc(e.price_per_sample.display)} / ${esc(e.unit)}</td>
     <td class="n">${e.file_count}</td><td class="n">${fmt(e.total_size)}</td><td>${device(e.device)}</td>
     <td class="n">${e.payers}</td><td class="n">${fmt(e.samples)}</td><td class="n" data-field="earned">${earned(e)}</td></tr>`).join("")
     || '<tr><td class="note" colspan="10">no dataset matches</td></tr>';

@@ -61,6 +61,7 @@ async fn mint_many(chain: &Chain, n: u64, per_tx: u64) {
         kind: 1u8,
         paymentToken: chain.deployment.payment_tokens[0],
         pricePerSample: alloy::primitives::Uint::from(1_000u64),
+        unit: 0,
         maxSamples: 0,
         expiresAt: alloy::primitives::Uint::ZERO,
         commercialUse: true,

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use alloy::primitives::B256;
 use fairtrain_protocol::{
     api::indexer::CatalogEntry,
+    pricing::Unit,
     reuse::{CONTENT_USAGE, TDM_RESERVATION},
     DatasetManifest,
 };
@@ -144,7 +145,8 @@ pub fn croissant(
         "ft:manifestHash": format!("{hash:#x}"),
         "ft:filesRoot": format!("{:#x}", manifest.files_root),
         "ft:fileCount": manifest.files.len(),
-        "ft:pricePerSample": entry.price_per_sample.display,
+        "ft:unit": entry.unit.name(),
+        "ft:pricePerUnit": entry.price_per_sample.display,
         "ft:token": entry.price_per_sample.token,
         "ft:holder": entry.holder,
         "ft:contentUsage": CONTENT_USAGE,
@@ -159,11 +161,21 @@ fn conditions(entry: &CatalogEntry) -> String {
         Some(licensee) => format!("Only {licensee} may accept"),
         None => "Accept".to_owned(),
     };
+    let price = &entry.price_per_sample.display;
+    let paid = match entry.unit {
+        Unit::Sample => format!("training pays {price} per sample through the escrow"),
+        Unit::Access => format!(
+            "each access pays {price} through the escrow, by a receipt the payer signs with its \
+             access request"
+        ),
+        Unit::Inference => {
+            format!("each inference of a model trained on it pays {price} through the escrow")
+        }
+    };
     format!(
-        "{who} the terms of license {} on-chain (TrainingEscrow); training pays {} per sample \
-         through the escrow; files are served by the gateway only against a signed access \
-         request from an accepting payer.",
-        entry.license_id, entry.price_per_sample.display
+        "{who} the terms of license {} on-chain (TrainingEscrow); {paid}; files are served by \
+         the gateway only against a signed access request from an accepting payer.",
+        entry.license_id
     )
 }
 
@@ -293,6 +305,7 @@ mod tests {
             holder: "0x00000000000000000000000000000000000000d2".to_owned(),
             terms_id: 3,
             kind: kind.to_owned(),
+            unit: Unit::Sample,
             price_per_sample: Amount {
                 token: "0x00000000000000000000000000000000000000e3".to_owned(),
                 units: price.to_owned(),

@@ -39,6 +39,8 @@
 //!   (`deployments/<chainId>.json`).
 //! - `fetch` (feature `fetch`): the one fetcher of published batch data (`https://`,
 //!   `ipfs://` through a gateway), with the rules that make an on-chain URI safe to fetch.
+//! - [`pricing`]: [`pricing::Unit`], what a license's price is paid per (sample, access,
+//!   inference), and the run id of a receipt that pays for one access.
 //! - [`units`]: token amounts for people (base units as whole tokens).
 //! - [`error`]: the crate's [`Error`] type.
 //!
@@ -83,6 +85,7 @@ pub mod gateway;
 pub mod leaf;
 pub mod manifest;
 pub mod merkle;
+pub mod pricing;
 pub mod receipt;
 pub mod reuse;
 #[cfg(feature = "openapi")]

@@ -201,6 +201,13 @@ impl OpenedDataset {
         self.0.access_id.to_string()
     }
 
+    /// The digest of the receipt that paid for the access (`0x`-hex), under terms priced per
+    /// access; `None` under the others.
+    #[getter]
+    fn receipt(&self) -> Option<String> {
+        self.0.receipt.map(|r| r.to_string())
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "OpenedDataset(path={:?}, files={}, downloaded={}, resumed={}, kept={})",

@@ -13,6 +13,7 @@ use fairtrain_protocol::{
     bindings::LicenseNFT,
     gateway::client::{ClientError, GatewayClient},
     manifest::DatasetManifest,
+    pricing::Unit,
 };
 
 use crate::error::{Error, Result};
@@ -125,6 +126,8 @@ pub struct Opened {
     pub bytes: u64,
     /// The gateway's access id (the key of its access log).
     pub access_id: B256,
+    /// The digest of the receipt that paid for the access, under terms priced per access.
+    pub receipt: Option<B256>,
 }
 
 fn gateway(e: ClientError) -> Error {
@@ -149,7 +152,7 @@ fn gateway(e: ClientError) -> Error {
 
 /// Gets the dataset of `license.license_id` from a gateway: reads the license on-chain, fetches
 /// and checks the manifest it records (signed by the license's creator), asks for access with a
-/// request `key` signs, downloads every file into `options.out` (resuming partial files),
+/// request `key` signs (and, under terms priced per access, the receipt that pays for it), downloads every file into `options.out` (resuming partial files),
 /// checks each against the manifest as it arrives, checks the folder holds no other file, and
 /// writes the manifest to `<out>.manifest.json`.
 ///
@@ -187,6 +190,15 @@ pub async fn open_dataset(
                 .termsId
         }
     };
+    // Under terms priced per access, the request carries the receipt that pays for it.
+    let unit = nft
+        .terms(terms)
+        .call()
+        .await
+        .map_err(|e| Error::Dataset(format!("reading terms {terms}: {e}")))?
+        .unit;
+    let unit = Unit::from_value(unit)
+        .ok_or_else(|| Error::Dataset(format!("terms {terms} have an unknown unit {unit}")))?;
     let client = GatewayClient::new(&options.gateway).map_err(gateway)?;
     let manifest = client
         .manifest(record.manifestHash)
@@ -197,7 +209,7 @@ pub async fn open_dataset(
         .map_err(|e| Error::Dataset(format!("license: {e}")))?;
     let payer = options.payer.unwrap_or_else(|| key.address());
     let grant = client
-        .access(key, payer, id, terms, record.manifestHash)
+        .access_under(key, payer, id, terms, record.manifestHash, unit)
         .await
         .map_err(gateway)?;
     let report = client
@@ -237,5 +249,6 @@ pub async fn open_dataset(
         kept: report.kept,
         bytes: report.bytes,
         access_id: grant.access_id,
+        receipt: grant.receipt,
     })
 }

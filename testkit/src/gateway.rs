@@ -66,6 +66,16 @@ impl GatewayProcess {
     ///
     /// If it does not start or get ready within 30 s.
     pub async fn start_on(devnet: &Devnet, s3: Option<&S3Server>) -> Self {
+        Self::start_with(devnet, s3, None).await
+    }
+
+    /// [`start_on`](Self::start_on), forwarding the receipts of datasets priced per access to
+    /// the relayer at `relayer` (`--relayer`), when given.
+    ///
+    /// # Panics
+    ///
+    /// If it does not start or get ready within 30 s.
+    pub async fn start_with(devnet: &Devnet, s3: Option<&S3Server>, relayer: Option<&str>) -> Self {
         let url = format!("http://127.0.0.1:{}", free_port());
         let dir = devnet.dir.path();
         let blobs = dir.join("gateway-blobs");
@@ -79,6 +89,9 @@ impl GatewayProcess {
             None => {
                 command.env("STORAGE", &blobs);
             }
+        }
+        if let Some(relayer) = relayer {
+            command.env("RELAYER_URL", relayer);
         }
         let process = Proc(
             command

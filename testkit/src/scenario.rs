@@ -71,31 +71,12 @@ pub fn dataset(dir: &Path, flavour: &str) {
 ///
 /// If a CLI call fails or the chain does not show what it did.
 pub async fn licensed_payer(devnet: &Devnet) -> Licensed {
-    let dir = devnet.dir.path();
-    let data = dir.join("photos");
-    dataset(&data, "a");
-    let manifest = dir.join("photos.json");
-    let (data_arg, manifest_arg) = (data.display().to_string(), manifest.display().to_string());
-    devnet.cli(
-        CREATOR,
+    let (data, manifest) = dataset_minted(
+        devnet,
+        "photos",
+        "a",
+        "Street photos",
         &[
-            "manifest",
-            "build",
-            &data_arg,
-            "--name",
-            "Street photos",
-            "--sign",
-            "--out",
-            &manifest_arg,
-        ],
-    );
-    let minted = devnet.cli(
-        CREATOR,
-        &[
-            "license",
-            "mint",
-            "--manifest",
-            &manifest_arg,
             "--template",
             "research",
             "--price",
@@ -103,15 +84,10 @@ pub async fn licensed_payer(devnet: &Devnet) -> Licensed {
             "--royalty-bps",
             "500",
         ],
+        1,
     );
-    assert!(minted.contains("license 1"), "{minted}");
     let license = U256::from(1);
-    let terms = LicenseNFT::new(devnet.deployment.license_nft, devnet.provider.clone())
-        .currentTerms(license)
-        .call()
-        .await
-        .expect("the license's terms")
-        .termsId;
+    let terms = current_terms(devnet, license).await;
 
     devnet.fund(address(PAYER), 1_000).await;
     devnet.cli(PAYER, &["payer", "deposit", "100"]);
@@ -148,4 +124,79 @@ pub async fn licensed_payer(devnet: &Devnet) -> Licensed {
         manifest,
         data,
     }
+}
+
+/// The price of [`access_priced`]'s license: 2 fUSD an access, in token units.
+pub const ACCESS_PRICE: u64 = 2_000_000;
+
+/// After [`licensed_payer`]: mints license 2 over a second dataset ("Scans"), priced per access
+/// at [`ACCESS_PRICE`], and has the payer accept it. The acceptance's notice period is still
+/// running (move the clock past [`NOTICE`] to charge it).
+///
+/// # Panics
+///
+/// If a CLI call fails or the chain does not show what it did.
+pub async fn access_priced(devnet: &Devnet) -> Licensed {
+    let (data, manifest) = dataset_minted(
+        devnet,
+        "scans",
+        "scans",
+        "Scans",
+        &["--template", "research", "--unit", "access", "--price", "2"],
+        2,
+    );
+    let license = U256::from(2);
+    let terms = current_terms(devnet, license).await;
+    devnet.cli(PAYER, &["payer", "accept", "2"]);
+    Licensed {
+        license,
+        terms,
+        manifest,
+        data,
+    }
+}
+
+/// Writes the dataset `name` (bytes varied by `flavour`), builds and signs its manifest titled
+/// `title` as the creator, and mints license `expected` over it with the `mint` arguments.
+fn dataset_minted(
+    devnet: &Devnet,
+    name: &str,
+    flavour: &str,
+    title: &str,
+    mint: &[&str],
+    expected: u64,
+) -> (PathBuf, PathBuf) {
+    let dir = devnet.dir.path();
+    let data = dir.join(name);
+    dataset(&data, flavour);
+    let manifest = dir.join(format!("{name}.json"));
+    let (data_arg, manifest_arg) = (data.display().to_string(), manifest.display().to_string());
+    devnet.cli(
+        CREATOR,
+        &[
+            "manifest",
+            "build",
+            &data_arg,
+            "--name",
+            title,
+            "--sign",
+            "--out",
+            &manifest_arg,
+        ],
+    );
+    let mut args = vec!["license", "mint", "--manifest", &manifest_arg];
+    args.extend_from_slice(mint);
+    let minted = devnet.cli(CREATOR, &args);
+    assert!(minted.contains(&format!("license {expected}")), "{minted}");
+    (data, manifest)
+}
+
+/// The current terms version of `license`.
+async fn current_terms(devnet: &Devnet, license: U256) -> u64 {
+    LicenseNFT::new(devnet.deployment.license_nft, devnet.provider.clone())
+        .currentTerms(license)
+        .call()
+        .await
+        .expect("the license's terms")
+        .termsId
 }

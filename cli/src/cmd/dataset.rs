@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use fairtrain_protocol::{
     api::gateway::Dataset,
     gateway::client::{ClientError, GatewayClient},
+    pricing::Unit,
     DatasetManifest,
 };
 use serde::Serialize;
@@ -110,12 +111,18 @@ pub struct Got {
     pub bytes: u64,
     /// The gateway's access id (its log's key).
     pub access_id: B256,
+    /// The digest of the receipt that paid for the access (terms priced per access).
+    pub receipt: Option<B256>,
 }
 
 impl Render for Got {
     fn text(&self) -> String {
+        let paid = self
+            .receipt
+            .map(|r| format!("; paid by receipt {r}"))
+            .unwrap_or_default();
         format!(
-            "license {}: dataset {} verified in {} ({} files downloaded, {} resumed, {} already there; {} bytes received; access {})",
+            "license {}: dataset {} verified in {} ({} files downloaded, {} resumed, {} already there; {} bytes received; access {}{paid})",
             self.license_id,
             self.manifest_hash,
             self.path.display(),
@@ -190,6 +197,15 @@ pub async fn get(chain: &Chain, args: &GetArgs) -> Result<Got> {
                 .termsId
         }
     };
+    // Under terms priced per access, the request carries the receipt that pays for it.
+    let unit = nft
+        .terms(terms)
+        .call()
+        .await
+        .map_err(|e| CliError::from_contract("terms", e))?
+        .unit;
+    let unit = Unit::from_value(unit)
+        .ok_or_else(|| CliError::Invalid(format!("terms {terms} have an unknown unit {unit}")))?;
     let client = GatewayClient::new(&args.gateway).map_err(gateway_error("gateway"))?;
     // The manifest the license records, checked: signed, and its hash the license's.
     let manifest = client
@@ -199,7 +215,14 @@ pub async fn get(chain: &Chain, args: &GetArgs) -> Result<Got> {
     manifest.check_license(args.license_id, &record)?;
     let payer = args.payer.unwrap_or_else(|| key.address());
     let grant = client
-        .access(key, payer, args.license_id, terms, record.manifestHash)
+        .access_under(
+            key,
+            payer,
+            args.license_id,
+            terms,
+            record.manifestHash,
+            unit,
+        )
         .await
         .map_err(gateway_error("asking for access"))?;
     let report = client
@@ -215,5 +238,6 @@ pub async fn get(chain: &Chain, args: &GetArgs) -> Result<Got> {
         kept: report.kept,
         bytes: report.bytes,
         access_id: grant.access_id,
+        receipt: grant.receipt,
     })
 }

@@ -9,6 +9,7 @@ use alloy::{
 use clap::{Args, Subcommand};
 use fairtrain_protocol::{
     bindings::{License, LicenseNFT},
+    pricing::Unit,
     wire::decimal,
 };
 use serde::Serialize;
@@ -42,16 +43,21 @@ pub struct TermsArgs {
     /// The template.
     #[arg(long, value_enum)]
     pub template: Template,
-    /// Price per training sample, in whole tokens (e.g. 0.001) or base units with --raw.
+    /// Price per unit (--unit), in whole tokens (e.g. 0.001) or base units with --raw.
     #[arg(long)]
     pub price: String,
+    /// What the price is paid per: `sample` (training samples, metered by the payer's
+    /// training run), `access` (each grant of the dataset's files by a gateway, paid by a
+    /// receipt the gateway forwards), or `inference`.
+    #[arg(long, default_value_t = Unit::Sample)]
+    pub unit: Unit,
     /// --price is in base units.
     #[arg(long)]
     pub raw: bool,
     /// Payment token: address or symbol of a deployment token [default: the deployment's first].
     #[arg(long)]
     pub token: Option<String>,
-    /// Cap on samples charged per licensee (0: none).
+    /// Cap on units charged per licensee (0: none).
     #[arg(long, default_value_t = 0)]
     pub max_samples: u64,
     /// Unix time after which the terms can no longer be accepted (0: never).
@@ -159,11 +165,13 @@ pub struct TermsView {
     pub terms_id: u64,
     /// Kind name.
     pub kind: &'static str,
+    /// What the price is paid per.
+    pub unit: Unit,
     /// Token.
     pub token: TokenInfo,
-    /// Base units per sample.
+    /// Base units per unit.
     pub price_per_sample: String,
-    /// Whole tokens per sample.
+    /// Whole tokens per unit.
     pub price_per_sample_human: String,
     /// Cap (0: none).
     pub max_samples: u64,
@@ -188,6 +196,9 @@ impl TermsView {
         Ok(Self {
             terms_id,
             kind: kind_name(t.kind),
+            unit: Unit::from_value(t.unit).ok_or_else(|| {
+                CliError::Invalid(format!("terms {terms_id} have an unknown unit {}", t.unit))
+            })?,
             price_per_sample: price.to_string(),
             price_per_sample_human: token.human(price),
             token,
@@ -205,15 +216,16 @@ impl TermsView {
         let mut lines = vec![
             format!("terms {} ({})", self.terms_id, self.kind),
             format!(
-                "  price          {} {} per sample ({} base units)",
-                self.price_per_sample_human, self.token.symbol, self.price_per_sample
+                "  price          {} {} per {} ({} base units)",
+                self.price_per_sample_human, self.token.symbol, self.unit, self.price_per_sample
             ),
             format!(
                 "  token          {} {}",
                 self.token.symbol, self.token.address
             ),
             format!(
-                "  max samples    {}",
+                "  max {:<11}{}",
+                self.unit.plural(),
                 if self.max_samples == 0 {
                     "no cap".to_owned()
                 } else {
@@ -271,6 +283,7 @@ async fn economics(chain: &Chain, args: &TermsArgs) -> Result<(Economics, TokenI
         Economics {
             token: token.address,
             price_per_sample,
+            unit: args.unit,
             max_samples: args.max_samples,
             expires_at: args.expires,
             exclusive_licensee: args.exclusive.unwrap_or(Address::ZERO),

@@ -29,6 +29,7 @@ pub(crate) fn terms(template: Template, price: &str) -> TermsArgs {
         template,
         price: price.into(),
         raw: false,
+        unit: fairtrain_protocol::pricing::Unit::Sample,
         token: None,
         max_samples: 0,
         expires: 0,

@@ -44,6 +44,20 @@ library LicenseMetadata {
         return "Custom";
     }
 
+    /// @notice The noun of one unit of use, singular and plural.
+    function unitNoun(License.Unit unit) internal pure returns (string memory one, string memory many) {
+        if (unit == License.Unit.Access) return ("access", "accesses");
+        if (unit == License.Unit.Inference) return ("inference", "inferences");
+        return ("sample", "samples");
+    }
+
+    /// @notice How usage of a unit is paid, for the description.
+    function _paidPer(License.Unit unit) private pure returns (string memory) {
+        if (unit == License.Unit.Access) return "per access to the dataset's files through a gateway";
+        if (unit == License.Unit.Inference) return "per inference of a model trained on it";
+        return "per training sample";
+    }
+
     /// @notice Human-readable name of a derivatives rule.
     function derivativesName(License.Derivatives rule) internal pure returns (string memory) {
         if (rule == License.Derivatives.NotAllowed) return "Not allowed";
@@ -54,7 +68,9 @@ library LicenseMetadata {
     function _description(License.Terms memory t) private pure returns (string memory) {
         return string.concat(
             kindName(t.kind),
-            " license for AI training. Usage is paid per training sample through the Fairtrain escrow",
+            " license for AI training. Usage is paid ",
+            _paidPer(t.unit),
+            " through the Fairtrain escrow",
             " to whoever holds this token."
         );
     }
@@ -67,9 +83,7 @@ library LicenseMetadata {
         return string.concat(
             _trait("Kind", kindName(t.kind)),
             ",",
-            _numberTrait("Price per sample", uint256(t.pricePerSample)),
-            ",",
-            _numberTrait("Max samples", uint256(t.maxSamples)),
+            _usageTraits(t),
             ",",
             _trait("Commercial use", t.commercialUse ? "Yes" : "No"),
             ",",
@@ -84,6 +98,18 @@ library LicenseMetadata {
             _numberTrait("Terms version", uint256(record.version)),
             ",",
             _numberTrait("Royalty (bps)", uint256(record.royaltyBps))
+        );
+    }
+
+    /// @dev The unit, the price of one and the cap ("Price per sample", "Max accesses", ...).
+    function _usageTraits(License.Terms memory t) private pure returns (string memory) {
+        (string memory one, string memory many) = unitNoun(t.unit);
+        return string.concat(
+            _trait("Unit", one),
+            ",",
+            _numberTrait(string.concat("Price per ", one), uint256(t.pricePerSample)),
+            ",",
+            _numberTrait(string.concat("Max ", many), uint256(t.maxSamples))
         );
     }
 
@@ -110,6 +136,8 @@ library LicenseMetadata {
             t.paymentToken.toHexString(),
             '","price_per_sample":"',
             uint256(t.pricePerSample).toString(),
+            '","unit":"',
+            _unitName(t.unit),
             '","exclusive_licensee":"',
             t.exclusiveLicensee.toHexString(),
             '","expires_at":"',
@@ -118,6 +146,10 @@ library LicenseMetadata {
             uint256(record.mintedAt).toString(),
             '"}'
         );
+    }
+
+    function _unitName(License.Unit unit) private pure returns (string memory one) {
+        (one,) = unitNoun(unit);
     }
 
     function _trait(string memory name, string memory value) private pure returns (string memory) {

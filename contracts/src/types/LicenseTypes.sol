@@ -21,12 +21,28 @@ library License {
         ShareAlike
     }
 
+    /// @notice What one unit of use is: what a receipt's cumulative count counts and what the price
+    /// is paid for. Settlement is the same for every unit (new units times the price, through the
+    /// escrow's batches and claims); the unit says who issues the receipts.
+    /// - `Sample`: one training sample, signed by the payer's training infrastructure as it samples.
+    /// - `Access`: one grant of the dataset's files by a gateway, which serves them only against a
+    ///   receipt for that access (docs/gateway.md).
+    /// - `Inference`: one inference of a model trained on the work, signed by the payer's serving
+    ///   infrastructure.
+    enum Unit {
+        Sample,
+        Access,
+        Inference
+    }
+
     /// @notice The terms a payer accepts. Immutable once registered; identical terms share one id.
     /// @param kind The license family.
     /// @param paymentToken The ERC-20 in which usage is paid.
-    /// @param pricePerSample Price of one training sample, in `paymentToken` base units.
-    /// @param maxSamples Cap on the samples one licensee (payer) is charged for under these terms,
-    /// across all its training runs; 0 means no cap.
+    /// @param pricePerSample Price of one unit of use (one `unit`), in `paymentToken` base units.
+    /// The name predates units other than samples.
+    /// @param unit What one unit of use is.
+    /// @param maxSamples Cap on the units one licensee (payer) is charged for under these terms,
+    /// across all its runs; 0 means no cap.
     /// @param expiresAt Unix time after which the terms can no longer be accepted and usage issued
     /// later is not chargeable under them; 0 means never.
     /// @param commercialUse Whether models trained on the work may be used commercially.
@@ -38,6 +54,7 @@ library License {
         Kind kind;
         address paymentToken;
         uint96 pricePerSample;
+        Unit unit;
         uint64 maxSamples;
         uint40 expiresAt;
         bool commercialUse;

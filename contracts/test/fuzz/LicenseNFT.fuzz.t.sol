@@ -18,6 +18,7 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
         uint8 kind;
         address paymentToken;
         uint96 pricePerSample;
+        uint8 unit;
         uint64 maxSamples;
         uint40 expiresAt;
         bool commercialUse;
@@ -32,6 +33,7 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
         t.kind = License.Kind(s.kind % 5);
         t.paymentToken = s.paymentToken == address(0) ? address(usdc) : s.paymentToken;
         t.pricePerSample = s.pricePerSample;
+        t.unit = License.Unit(s.unit % 3);
         t.maxSamples = s.maxSamples;
         t.expiresAt =
             s.expiresAt == 0 ? 0 : uint40(_bound(s.expiresAt, block.timestamp + 1, type(uint40).max));
@@ -96,7 +98,7 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
         public
     {
         License.Terms memory a = _build(seed);
-        field %= 10;
+        field %= 11;
         // Flags constrained by the kind are mutated under Custom terms, where they are free.
         if (
             (field == 5 && a.kind != License.Kind.AttributionShareAlike && a.kind != License.Kind.Custom)
@@ -138,8 +140,10 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
         } else if (field == 8) {
             b.exclusiveLicensee =
                 address(uint160(a.exclusiveLicensee) ^ uint160(_bound(salt, 1, type(uint160).max)));
-        } else {
+        } else if (field == 9) {
             b.uri = string.concat(a.uri, string(abi.encodePacked(bytes1(uint8(salt)))));
+        } else {
+            b.unit = License.Unit((uint8(a.unit) + 1 + salt % 2) % 3);
         }
 
         uint64 idA = nft.registerTerms(a);
@@ -299,14 +303,14 @@ contract LicenseNFTFuzzTest is LicenseNFTBase {
         vm.parseJson(json);
         assertEq(vm.parseJsonString(json, ".name"), "Fairtrain License #1");
         assertEq(vm.parseJsonString(json, ".attributes[0].value"), "Commercial");
-        assertEq(vm.parseJsonUint(json, ".attributes[1].value"), price);
-        assertEq(vm.parseJsonUint(json, ".attributes[2].value"), maxSamples);
+        assertEq(vm.parseJsonUint(json, ".attributes[2].value"), price);
+        assertEq(vm.parseJsonUint(json, ".attributes[3].value"), maxSamples);
         if (t.expiresAt == 0) {
-            assertEq(vm.parseJsonString(json, ".attributes[7].value"), "Never");
+            assertEq(vm.parseJsonString(json, ".attributes[8].value"), "Never");
         } else {
-            assertEq(vm.parseJsonUint(json, ".attributes[7].value"), t.expiresAt);
+            assertEq(vm.parseJsonUint(json, ".attributes[8].value"), t.expiresAt);
         }
-        assertEq(vm.parseJsonUint(json, ".attributes[9].value"), bps);
+        assertEq(vm.parseJsonUint(json, ".attributes[10].value"), bps);
         assertEq(vm.parseJsonString(json, ".properties.price_per_sample"), vm.toString(uint256(price)));
         assertEq(vm.parseJsonString(json, ".properties.expires_at"), vm.toString(uint256(t.expiresAt)));
         assertEq(vm.parseJsonString(json, ".properties.manifest_hash"), vm.toString(MANIFEST));

@@ -83,6 +83,7 @@ abstract contract LicenseNFTBase is Base {
         assertEq(uint8(a.kind), uint8(b.kind), "kind");
         assertEq(a.paymentToken, b.paymentToken, "paymentToken");
         assertEq(a.pricePerSample, b.pricePerSample, "pricePerSample");
+        assertEq(uint8(a.unit), uint8(b.unit), "unit");
         assertEq(a.maxSamples, b.maxSamples, "maxSamples");
         assertEq(a.expiresAt, b.expiresAt, "expiresAt");
         assertEq(a.commercialUse, b.commercialUse, "commercialUse");

@@ -62,16 +62,17 @@ contract LicenseNFTMetadataTest is LicenseNFTBase {
         assertEq(vm.parseJsonString(json, ".external_url"), "ipfs://terms/commercial-v1");
 
         _assertTrait(json, 0, "Kind", "Commercial");
-        _assertNumberTrait(json, 1, "Price per sample", PRICE);
-        _assertNumberTrait(json, 2, "Max samples", 0);
-        _assertTrait(json, 3, "Commercial use", "Yes");
-        _assertTrait(json, 4, "Attribution required", "Yes");
-        _assertTrait(json, 5, "Derivatives", "Allowed");
-        _assertTrait(json, 6, "Exclusive", "No");
-        _assertTrait(json, 7, "Expires", "Never");
-        _assertNumberTrait(json, 8, "Terms version", 1);
-        _assertNumberTrait(json, 9, "Royalty (bps)", 500);
-        assertFalse(vm.keyExistsJson(json, ".attributes[10]"), "exactly ten attributes");
+        _assertTrait(json, 1, "Unit", "sample");
+        _assertNumberTrait(json, 2, "Price per sample", PRICE);
+        _assertNumberTrait(json, 3, "Max samples", 0);
+        _assertTrait(json, 4, "Commercial use", "Yes");
+        _assertTrait(json, 5, "Attribution required", "Yes");
+        _assertTrait(json, 6, "Derivatives", "Allowed");
+        _assertTrait(json, 7, "Exclusive", "No");
+        _assertTrait(json, 8, "Expires", "Never");
+        _assertNumberTrait(json, 9, "Terms version", 1);
+        _assertNumberTrait(json, 10, "Royalty (bps)", 500);
+        assertFalse(vm.keyExistsJson(json, ".attributes[11]"), "exactly eleven attributes");
 
         assertEq(vm.parseJsonString(json, ".properties.collection"), _lower(address(nft)));
         assertEq(vm.parseJsonString(json, ".properties.license_id"), "1");
@@ -84,6 +85,7 @@ contract LicenseNFTMetadataTest is LicenseNFTBase {
         assertEq(vm.parseJsonString(json, ".properties.creator"), _lower(creator));
         assertEq(vm.parseJsonString(json, ".properties.payment_token"), _lower(address(usdc)));
         assertEq(vm.parseJsonString(json, ".properties.price_per_sample"), vm.toString(uint256(PRICE)));
+        assertEq(vm.parseJsonString(json, ".properties.unit"), "sample");
         assertEq(vm.parseJsonString(json, ".properties.exclusive_licensee"), _lower(address(0)));
         assertEq(vm.parseJsonString(json, ".properties.expires_at"), "0");
         assertEq(vm.parseJsonString(json, ".properties.minted_at"), vm.toString(block.timestamp));
@@ -99,18 +101,47 @@ contract LicenseNFTMetadataTest is LicenseNFTBase {
         string memory json = metadataOf(id);
 
         assertEq(vm.parseJsonString(json, ".name"), "Fairtrain License #2");
-        _assertNumberTrait(json, 2, "Max samples", 42);
-        _assertTrait(json, 4, "Attribution required", "No");
-        _assertTrait(json, 5, "Derivatives", "Not allowed");
-        _assertTrait(json, 6, "Exclusive", "Yes");
-        assertEq(vm.parseJsonString(json, _attr(json, 7, "trait_type")), "Expires");
-        assertEq(vm.parseJsonString(json, _attr(json, 7, "display_type")), "date");
-        assertEq(vm.parseJsonUint(json, _attr(json, 7, "value")), t.expiresAt);
-        _assertNumberTrait(json, 9, "Royalty (bps)", 0);
+        _assertNumberTrait(json, 3, "Max samples", 42);
+        _assertTrait(json, 5, "Attribution required", "No");
+        _assertTrait(json, 6, "Derivatives", "Not allowed");
+        _assertTrait(json, 7, "Exclusive", "Yes");
+        assertEq(vm.parseJsonString(json, _attr(json, 8, "trait_type")), "Expires");
+        assertEq(vm.parseJsonString(json, _attr(json, 8, "display_type")), "date");
+        assertEq(vm.parseJsonUint(json, _attr(json, 8, "value")), t.expiresAt);
+        _assertNumberTrait(json, 10, "Royalty (bps)", 0);
         assertEq(vm.parseJsonString(json, ".properties.license_id"), "2");
         assertEq(vm.parseJsonString(json, ".properties.terms_id"), "2");
         assertEq(vm.parseJsonString(json, ".properties.exclusive_licensee"), _lower(payer));
         assertEq(vm.parseJsonString(json, ".properties.expires_at"), vm.toString(uint256(t.expiresAt)));
+    }
+
+    function test_TokenURI_NamesEveryUnit() public {
+        string[3] memory one = ["sample", "access", "inference"];
+        string[3] memory many = ["samples", "accesses", "inferences"];
+        string[3] memory paid = [
+            "per training sample",
+            "per access to the dataset's files through a gateway",
+            "per inference of a model trained on it"
+        ];
+        for (uint8 u; u < 3; ++u) {
+            License.Terms memory t = defaultTerms();
+            t.unit = License.Unit(u);
+            t.maxSamples = 7;
+            uint256 id = mintAs(creator, t, keccak256(abi.encode("unit", u)), ROYALTY_BPS);
+            string memory json = metadataOf(id);
+            _assertTrait(json, 1, "Unit", one[u]);
+            _assertNumberTrait(json, 2, string.concat("Price per ", one[u]), PRICE);
+            _assertNumberTrait(json, 3, string.concat("Max ", many[u]), 7);
+            assertEq(vm.parseJsonString(json, ".properties.unit"), one[u]);
+            assertEq(
+                vm.parseJsonString(json, ".description"),
+                string.concat(
+                    "Commercial license for AI training. Usage is paid ",
+                    paid[u],
+                    " through the Fairtrain escrow to whoever holds this token."
+                )
+            );
+        }
     }
 
     function test_TokenURI_NamesEveryKind() public {
@@ -124,10 +155,10 @@ contract LicenseNFTMetadataTest is LicenseNFTBase {
             uint256 id = mintAs(creator, t, keccak256(abi.encode("manifest", k)), ROYALTY_BPS);
             string memory json = metadataOf(id);
             _assertTrait(json, 0, "Kind", names[k]);
-            _assertTrait(json, 3, "Commercial use", t.commercialUse ? "Yes" : "No");
+            _assertTrait(json, 4, "Commercial use", t.commercialUse ? "Yes" : "No");
             assertEq(vm.parseJsonString(json, ".description"), string.concat(names[k], DESCRIPTION_TAIL));
             if (t.kind == License.Kind.AttributionShareAlike) {
-                _assertTrait(json, 5, "Derivatives", "Share-alike");
+                _assertTrait(json, 6, "Derivatives", "Share-alike");
             }
         }
     }
@@ -141,8 +172,8 @@ contract LicenseNFTMetadataTest is LicenseNFTBase {
 
         string memory json = metadataOf(id);
         _assertTrait(json, 0, "Kind", "Research only");
-        _assertNumberTrait(json, 1, "Price per sample", 7);
-        _assertNumberTrait(json, 8, "Terms version", 2);
+        _assertNumberTrait(json, 2, "Price per sample", 7);
+        _assertNumberTrait(json, 9, "Terms version", 2);
         assertEq(vm.parseJsonString(json, ".properties.terms_id"), "2");
         assertEq(vm.parseJsonString(json, ".properties.terms_hash"), vm.toString(keccak256(abi.encode(t))));
         assertEq(vm.parseJsonString(json, ".external_url"), "ipfs://terms/research-v1");
@@ -154,7 +185,7 @@ contract LicenseNFTMetadataTest is LicenseNFTBase {
         nft.transferFrom(creator, anyone, id);
         string memory json = metadataOf(id);
         assertEq(vm.parseJsonString(json, ".properties.creator"), _lower(creator));
-        _assertNumberTrait(json, 9, "Royalty (bps)", 500);
+        _assertNumberTrait(json, 10, "Royalty (bps)", 500);
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -338,6 +338,9 @@ contract LicenseNFTTermsTest is LicenseNFTBase {
         t.pricePerSample = PRICE + 1;
         assertNotEq(nft.hashTerms(t), base, "pricePerSample");
         t = defaultTerms();
+        t.unit = License.Unit.Access;
+        assertNotEq(nft.hashTerms(t), base, "unit");
+        t = defaultTerms();
         t.maxSamples = 1;
         assertNotEq(nft.hashTerms(t), base, "maxSamples");
         t = defaultTerms();

@@ -14,7 +14,8 @@ use fairtrain_protocol::{
         gateway::{AccessPage, Grant},
         ErrorBody,
     },
-    gateway::{AccessRequest, Signed},
+    gateway::AccessCall,
+    pricing::Unit,
     reuse,
 };
 use serde::Deserialize;
@@ -34,22 +35,24 @@ const MAX_LOGGED_RANGE: usize = 200;
 
 /// Grants access to a dataset's files: the request must name this gateway, be unexpired, be
 /// signed by the payer or a key it registered, and the chain must entitle the payer (an
-/// acceptance of the license's terms, unexpired, not exclusive to another). Each signed
-/// request is granted once.
-#[utoipa::path(post, path = "/v1/access", tag = "access", request_body = Signed<AccessRequest>,
+/// acceptance of the license's terms, unexpired, not exclusive to another). Under terms priced
+/// per access, the request also carries the receipt that pays for it, which the gateway's
+/// relayer must store first. Each signed request is granted once.
+#[utoipa::path(post, path = "/v1/access", tag = "access", request_body = AccessCall,
     responses(
         (status = 200, description = "granted", body = Grant),
-        (status = 400, description = "malformed", body = ErrorBody),
+        (status = 400, description = "malformed, receipt_mismatch", body = ErrorBody),
         (status = 401, description = "bad_signature, request_expired, request_too_long, wrong_gateway", body = ErrorBody),
-        (status = 403, description = "the chain does not entitle the payer (terms_not_accepted, terms_expired, exclusive_to_another, signer_not_registered, manifest_mismatch, not_creators_license)", body = ErrorBody),
+        (status = 402, description = "terms priced per access: receipt_required, or payment_refused (the relayer refused the receipt)", body = ErrorBody),
+        (status = 403, description = "the chain does not entitle the payer (terms_not_accepted, terms_expired, exclusive_to_another, signer_not_registered, manifest_mismatch, not_creators_license, not_chargeable_yet)", body = ErrorBody),
         (status = 404, description = "unknown_license, or the dataset is not published here", body = ErrorBody),
         (status = 409, description = "replayed, or dataset_incomplete", body = ErrorBody),
-        (status = 503, description = "chain_unavailable, store_unavailable, overloaded", body = ErrorBody)))]
+        (status = 503, description = "chain_unavailable, store_unavailable, overloaded, relayer_unavailable, no_relayer", body = ErrorBody)))]
 pub(super) async fn access(
     State(s): State<AppState>,
-    body: Result<Json<Signed<AccessRequest>>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<AccessCall>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Grant>, ApiError> {
-    let Json(signed) = body.map_err(ApiError::from_json)?;
+    let Json(AccessCall { signed, receipt }) = body.map_err(ApiError::from_json)?;
     let request = &signed.request;
     check_gateway(&request.gateway, &s)?;
     check_expiry(request.expires_at, now())?;
@@ -91,6 +94,16 @@ pub(super) async fn access(
             creator: dataset.creator,
         })
         .await?;
+    // Paid before it is logged: a request whose grant is then refused as a replay (the same
+    // request twice at once) paid nothing twice, as the relayer stores a receipt once.
+    let receipt = match entitled.unit {
+        Unit::Access => Some(
+            s.payments
+                .charge(request, access_id, receipt.as_ref())
+                .await?,
+        ),
+        Unit::Sample | Unit::Inference => None,
+    };
     let key = AccessKey {
         access_id,
         manifest_hash: request.manifest_hash,
@@ -112,6 +125,8 @@ pub(super) async fn access(
         payer: request.payer,
         chargeable_from: entitled.chargeable_from,
         expires_at,
+        unit: entitled.unit,
+        receipt,
         token: s
             .grant_key
             .issue(request.manifest_hash, access_id, expires_at),

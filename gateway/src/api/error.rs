@@ -14,6 +14,7 @@ use crate::{
     blobs::{PutError, StorageError},
     entitle::Refusal,
     grant::GrantError,
+    pay::PayRefusal,
     store::StoreError,
 };
 
@@ -89,6 +90,17 @@ impl From<Refusal> for ApiError {
             Refusal::Chain(_) | Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::UnknownLicense(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::FORBIDDEN,
+        };
+        Self::new(status, r.code(), r.to_string())
+    }
+}
+
+impl From<PayRefusal> for ApiError {
+    fn from(r: PayRefusal) -> Self {
+        let status = match r {
+            PayRefusal::Missing { .. } | PayRefusal::Refused { .. } => StatusCode::PAYMENT_REQUIRED,
+            PayRefusal::Mismatch(_) => StatusCode::BAD_REQUEST,
+            PayRefusal::NoRelayer | PayRefusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, r.code(), r.to_string())
     }

@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::ApiError;
 
-use crate::{blobs::Blobs, entitle::Entitlements, grant::GrantKey, store::Store};
+use crate::{blobs::Blobs, entitle::Entitlements, grant::GrantKey, pay::Payments, store::Store};
 
 /// Input limits and lifetimes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// The key of grant tokens.
     pub grant_key: GrantKey,
+    /// Where the receipts of per-access terms go.
+    pub payments: Payments,
     /// Limits.
     pub limits: Limits,
 }
@@ -241,6 +243,7 @@ async fn info(State(s): State<AppState>) -> Json<Info> {
         max_request_seconds: MAX_REQUEST_LIFETIME,
         max_dataset_bytes: s.limits.max_dataset_bytes,
         max_files: s.limits.max_files,
+        relayer: s.payments.relayer_url().map(str::to_owned),
     })
 }
 

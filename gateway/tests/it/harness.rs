@@ -18,11 +18,12 @@ use fairtrain_gateway::{
     blobs::{Blobs, LocalBlobs, ObjectBlobs},
     entitle::Entitlements,
     grant::GrantKey,
+    pay::Payments,
     store::Store,
 };
 use fairtrain_protocol::{
     gateway::{client::GatewayClient, GatewayDomain},
-    DatasetManifest,
+    DatasetManifest, EscrowDomain,
 };
 use fairtrain_testkit::{s3::S3Server, Backend, TestDb};
 use object_store::aws::AmazonS3Builder;
@@ -77,6 +78,19 @@ pub(crate) async fn start_on(
     escrow: Address,
     limits: Limits,
 ) -> Gateway {
+    start_with_relayer(backend, storage, rpc, nft, escrow, limits, None).await
+}
+
+/// [`start_on`], forwarding the receipts of per-access terms to the relayer at `relayer`.
+pub(crate) async fn start_with_relayer(
+    backend: Backend,
+    storage: Storage,
+    rpc: &str,
+    nft: Address,
+    escrow: Address,
+    limits: Limits,
+    relayer: Option<String>,
+) -> Gateway {
     let db = TestDb::new(backend);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&db.url).await.unwrap();
@@ -114,6 +128,7 @@ pub(crate) async fn start_on(
         domain: domain.clone(),
         public_url: Arc::from(url.as_str()),
         grant_key: GrantKey::new([9; 32]),
+        payments: Payments::new(relayer, EscrowDomain::new(31337, escrow)).unwrap(),
         limits,
     };
     tokio::spawn(axum::serve(listener, api::router(state)).into_future());

@@ -3,5 +3,6 @@
 
 mod access;
 mod harness;
+mod pay;
 mod publish;
 mod storage;

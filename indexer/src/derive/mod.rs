@@ -337,6 +337,7 @@ impl State {
                         kind: i64::from(t.kind),
                         payment_token: addr(&t.paymentToken),
                         price_per_sample: U256::from(t.pricePerSample),
+                        unit: i64::from(t.unit),
                         max_samples: big(t.maxSamples),
                         expires_at: big(t.expiresAt.to()),
                         commercial_use: t.commercialUse,

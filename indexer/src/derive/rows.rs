@@ -68,6 +68,8 @@ pub(crate) struct Terms {
     pub(crate) kind: i64,
     pub(crate) payment_token: String,
     pub(crate) price_per_sample: U256,
+    /// `License.Unit`.
+    pub(crate) unit: i64,
     pub(crate) max_samples: i64,
     pub(crate) expires_at: i64,
     pub(crate) commercial_use: bool,
@@ -94,6 +96,7 @@ impl Row for Terms {
         "exclusive_licensee",
         "uri",
         "block_number",
+        "unit",
     ];
     fn key_values(key: &i64) -> Vec<Val> {
         vec![Val::I(*key)]
@@ -112,6 +115,7 @@ impl Row for Terms {
             t(&self.exclusive_licensee),
             t(&self.uri),
             Val::I(self.block_number),
+            Val::I(self.unit),
         ]
     }
     fn read(row: &AnyRow) -> Result<Self> {
@@ -128,6 +132,7 @@ impl Row for Terms {
             exclusive_licensee: text(row, 9)?,
             uri: text(row, 10)?,
             block_number: int(row, 11)?,
+            unit: int(row, 12)?,
         })
     }
 }

@@ -9,6 +9,7 @@ use fairtrain_protocol::{
         AccessSummary, Amount, CardFile, CatalogEntry, DatasetAccess, DatasetCard, DeviceSummary,
         Paged, TokenView, Trainer,
     },
+    pricing::Unit,
     units::format_units,
     DatasetManifest,
 };
@@ -33,10 +34,14 @@ pub struct CatalogFilter {
     #[param(pattern = "^(research_only|commercial|evaluation|attribution_share_alike|custom)$")]
     #[arg(long)]
     pub kind: Option<String>,
+    /// What the price is paid per: `sample`, `access`, `inference`.
+    #[param(pattern = "^(sample|access|inference)$")]
+    #[arg(long)]
+    pub unit: Option<String>,
     /// Payment token (address).
     #[arg(long)]
     pub token: Option<String>,
-    /// Highest price per sample, in the token's base units.
+    /// Highest price per unit, in the token's base units.
     #[arg(long)]
     pub max_price: Option<u64>,
     /// Models may be used commercially.
@@ -156,6 +161,12 @@ fn conditions(filter: &CatalogFilter) -> Result<(String, Vec<Bind>)> {
     if let Some(kind) = &filter.kind {
         w.push("t.kind = ?", Bind::Int(position("kind", &KINDS, kind)?));
     }
+    if let Some(unit) = &filter.unit {
+        let unit: Unit = unit
+            .parse()
+            .map_err(|e: String| Error::invalid("unit", e))?;
+        w.push("t.unit = ?", Bind::Int(i64::from(unit.value())));
+    }
     if let Some(token) = &filter.token {
         w.push("t.payment_token = ?", Bind::Text(lower(token)));
     }
@@ -263,6 +274,7 @@ struct Row {
     holder: String,
     terms_id: i64,
     kind: i64,
+    unit: i64,
     payment_token: String,
     price_per_sample: String,
     max_samples: i64,
@@ -281,7 +293,8 @@ struct Row {
     device: Option<String>,
 }
 
-const COLUMNS: &str = "l.license_id, l.creator, l.holder, l.terms_id, t.kind, t.payment_token, \
+const COLUMNS: &str =
+    "l.license_id, l.creator, l.holder, l.terms_id, t.kind, t.unit, t.payment_token, \
      t.price_per_sample, t.max_samples, t.expires_at, t.commercial_use, t.attribution_required, \
      t.derivatives, t.exclusive_licensee, t.uri, m.manifest_hash, m.name, m.description, \
      m.file_count, m.total_size, m.gateway, m.device";
@@ -402,6 +415,12 @@ fn entry(
             .get(row.kind as usize)
             .unwrap_or(&"custom")
             .to_string(),
+        unit: u8::try_from(row.unit)
+            .ok()
+            .and_then(Unit::from_value)
+            .ok_or_else(|| {
+                Error::Stored(format!("terms {} have unit {}", row.terms_id, row.unit))
+            })?,
         price_per_sample: amount(tokens, &row.payment_token, price),
         max_samples: row.max_samples as u64,
         expires_at: row.expires_at as u64,
@@ -734,16 +753,28 @@ pub fn plain_terms(entry: &CatalogEntry) -> Vec<String> {
         "attribution_share_alike" => "Attribution, share-alike.".to_owned(),
         _ => "Custom terms: read them at the terms URI.".to_owned(),
     }];
-    terms.push(format!(
-        "Costs {} per training sample, paid through the escrow.",
-        entry.price_per_sample.display
-    ));
+    let unit = entry.unit;
+    terms.push(match unit {
+        Unit::Sample => format!(
+            "Costs {} per training sample, paid through the escrow.",
+            entry.price_per_sample.display
+        ),
+        Unit::Access => format!(
+            "Costs {} per access: each download of the dataset from its gateway is paid through the escrow when it is granted.",
+            entry.price_per_sample.display
+        ),
+        Unit::Inference => format!(
+            "Costs {} per inference of a model trained on it, paid through the escrow.",
+            entry.price_per_sample.display
+        ),
+    });
     terms.push(if entry.max_samples == 0 {
-        "No cap on the samples charged.".to_owned()
+        format!("No cap on the {} charged.", unit.plural())
     } else {
         format!(
-            "Each payer is charged for at most {} samples.",
-            entry.max_samples
+            "Each payer is charged for at most {} {}.",
+            entry.max_samples,
+            unit.plural()
         )
     });
     terms.push(if entry.commercial_use {

@@ -400,7 +400,7 @@ async fn catalog_page_lists_filters_and_shows_a_card() {
         .wait_for("document.body.dataset.listed ?? null", json!("2"))
         .await;
     let price = "document.querySelector('[data-license=\"1\"] [data-field=\"price\"]').textContent";
-    assert_eq!(browser.eval(price).await, json!("0.001 fUSD"));
+    assert_eq!(browser.eval(price).await, json!("0.001 fUSD / sample"));
 
     // Commercial only: the quantum dataset.
     browser
@@ -428,10 +428,7 @@ async fn catalog_page_lists_filters_and_shows_a_card() {
         .eval("document.querySelector('#card-terms').textContent")
         .await;
     let terms = terms.as_str().unwrap();
-    assert!(
-        terms.contains("Costs 0.002 fUSD per training sample"),
-        "{terms}"
-    );
+    assert!(terms.contains("Costs 0.002 fUSD per access"), "{terms}");
     assert!(
         terms.contains("Models trained on it may be used commercially."),
         "{terms}"

@@ -93,6 +93,8 @@ pub(crate) async fn published(backend: Backend) -> Published {
             &qmanifest,
             "--template",
             "commercial",
+            "--unit",
+            "access",
             "--price",
             "0.002",
         ],
@@ -148,6 +150,8 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
     let photos = &all["items"][0];
     assert_eq!(photos["name"], "Street photos");
     assert_eq!(photos["kind"], "research_only");
+    assert_eq!(photos["unit"], "sample");
+    assert_eq!(all["items"][1]["unit"], "access");
     assert_eq!(photos["price_per_sample"]["display"], "0.001 fUSD");
     assert_eq!(photos["price_per_sample"]["units"], "1000");
     assert_eq!(photos["payers"], 1);
@@ -159,6 +163,9 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
         ("commercial=false", vec!["1"]),
         ("max_price=1000", vec!["1"]),
         ("max_price=999", vec![]),
+        ("unit=access", vec!["2"]),
+        ("unit=sample", vec!["1"]),
+        ("unit=inference", vec![]),
         ("q=KYIV", vec!["2"]),
         ("q=%25", vec![]),
         ("meta=topic%3Dchemistry", vec!["2"]),
@@ -175,6 +182,7 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
     }
     for bad in [
         "kind=free",
+        "unit=samples",
         "min_size=9223372036854775808",
         "meta=no-equals-sign",
     ] {
@@ -198,7 +206,7 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
         .map(|t| t.as_str().unwrap())
         .collect();
     assert!(
-        terms.contains(&"Costs 0.002 fUSD per training sample, paid through the escrow."),
+        terms.contains(&"Costs 0.002 fUSD per access: each download of the dataset from its gateway is paid through the escrow when it is granted."),
         "{terms:?}"
     );
     assert!(

@@ -36,6 +36,11 @@ pub struct Info {
     pub max_dataset_bytes: u64,
     /// Most files in one dataset.
     pub max_files: usize,
+    /// The relayer that receipts for `access`-priced datasets are forwarded to (docs/gateway.md
+    /// §5): the payer needs a credit line for it. Absent when the gateway serves no such
+    /// dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayer: Option<String>,
 }
 
 /// The body of `POST /v1/datasets`: a signed manifest and the creator's signed request to
@@ -177,6 +182,15 @@ pub struct Grant {
     #[serde(with = "decimal::u64")]
     #[cfg_attr(feature = "openapi", schema(value_type = Decimal))]
     pub expires_at: u64,
+    /// What the terms are priced per. Under `access` terms the grant was paid for by the
+    /// request's receipt (`receipt`); under the others, usage is paid by the payer's own
+    /// receipts (per sample, per inference), not by the access.
+    pub unit: crate::pricing::Unit,
+    /// The EIP-712 digest of the receipt that paid for this access (`access` terms only), as the
+    /// relayer stored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Hash32>))]
+    pub receipt: Option<B256>,
     /// The grant, for the `grant` query parameter of file downloads.
     pub token: String,
     /// Where the files are: `{files}/{path}?grant={token}` downloads one.

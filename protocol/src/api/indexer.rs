@@ -751,9 +751,11 @@ pub struct CatalogEntry {
     pub terms_id: i64,
     /// `research_only`, `commercial`, `evaluation`, `attribution_share_alike` or `custom`.
     pub kind: String,
-    /// Price of one training sample.
+    /// What the price is paid per: `sample`, `access` or `inference`.
+    pub unit: crate::pricing::Unit,
+    /// Price of one unit (the name predates units other than samples).
     pub price_per_sample: Amount,
-    /// Cap on samples charged per payer (0: none).
+    /// Cap on units charged per payer (0: none).
     pub max_samples: u64,
     /// When the terms expire (0: never).
     pub expires_at: u64,

@@ -20,13 +20,19 @@ use alloy::{
 use reqwest::{header, StatusCode, Url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{AccessRequest, GatewayDomain, PublishRequest, Signed, MAX_REQUEST_LIFETIME};
+use super::{
+    AccessCall, AccessRequest, GatewayDomain, PublishRequest, Signed, MAX_REQUEST_LIFETIME,
+};
 use crate::{
     api::{
         gateway::{AccessPage, Dataset, DatasetPage, FilePage, Grant, Info},
         ErrorBody,
     },
+    domain::EscrowDomain,
     manifest::{DatasetManifest, FileEntry},
+    pricing::{access_run_id, Unit},
+    receipt::Receipt,
+    wire::SignedReceipt,
 };
 
 /// How long a request signed by the client stays valid.
@@ -328,7 +334,8 @@ impl GatewayClient {
     }
 
     /// Asks for access to the dataset of `license` under accepted terms `terms`, signing with
-    /// `key` (the payer's, or a key it registered) for `payer`.
+    /// `key` (the payer's, or a key it registered) for `payer`, for terms priced per sample or
+    /// per inference (see [`Self::access_under`]).
     ///
     /// # Errors
     ///
@@ -341,6 +348,28 @@ impl GatewayClient {
         license: U256,
         terms: u64,
         manifest: B256,
+    ) -> ClientResult<Grant> {
+        self.access_under(key, payer, license, terms, manifest, Unit::Sample)
+            .await
+    }
+
+    /// [`Self::access`] under terms priced per `unit`. For [`Unit::Access`], `key` also signs
+    /// the receipt that pays for the access (docs/gateway.md §5): one unit under the run
+    /// [`access_run_id`] of the request, under the escrow domain of the gateway's `/v1/info`.
+    /// The gateway forwards it to its relayer and grants only once the relayer has stored it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]; under access terms also `Refused` with `payment_refused` (the relayer
+    /// refused the receipt: no credit line for it, budget spent, …) or `not_chargeable_yet`.
+    pub async fn access_under(
+        &self,
+        key: &PrivateKeySigner,
+        payer: Address,
+        license: U256,
+        terms: u64,
+        manifest: B256,
+        unit: Unit,
     ) -> ClientResult<Grant> {
         let info = self.info().await?;
         let domain = GatewayDomain::new(info.domain.chain_id, info.domain.verifying_contract);
@@ -355,19 +384,36 @@ impl GatewayClient {
         };
         let signed =
             Signed::sign(&domain, key, request).map_err(|e| ClientError::Signing(e.to_string()))?;
-        self.send_access(&signed).await
+        let receipt = if unit == Unit::Access {
+            let escrow = EscrowDomain::new(info.domain.chain_id, info.domain.verifying_contract);
+            let receipt = Receipt {
+                payer,
+                licenseId: license,
+                termsId: terms,
+                runId: access_run_id(signed.digest(&domain)),
+                cumulativeSamples: 1,
+                issuedAt: now(),
+            };
+            Some(
+                SignedReceipt::sign(&escrow, key, &receipt)
+                    .map_err(|e| ClientError::Signing(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        self.send_access(&AccessCall { signed, receipt }).await
     }
 
-    /// Sends a signed access request as it is.
+    /// Sends an access request (and its receipt, if any) as it is.
     ///
     /// # Errors
     ///
     /// [`ClientError`].
-    pub async fn send_access(&self, signed: &Signed<AccessRequest>) -> ClientResult<Grant> {
+    pub async fn send_access(&self, call: &AccessCall) -> ClientResult<Grant> {
         json(
             self.http
                 .post(self.url(&["v1", "access"])?)
-                .json(signed)
+                .json(call)
                 .send()
                 .await?,
         )

@@ -147,6 +147,21 @@ impl AccessRequest {
     }
 }
 
+/// The body of `POST /v1/access`: a signed access request and, for terms priced per access, the
+/// receipt that pays for it (signed by a key of the payer under the escrow's domain; its run id
+/// is [`crate::pricing::access_run_id`] of the request's digest and it counts 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessCall {
+    /// The signed request (its `request` and `signature` fields).
+    #[serde(flatten)]
+    pub signed: Signed<AccessRequest>,
+    /// The receipt for this access (terms priced per access only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<crate::SignedReceipt>,
+}
+
 /// A publish request in its JSON form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -315,5 +330,54 @@ mod tests {
         assert_ne!(other_gateway.signer(&domain).unwrap(), key.address());
         let other_chain = GatewayDomain::new(1, Address::repeat_byte(0xe5));
         assert_ne!(signed.signer(&other_chain).unwrap(), key.address());
+    }
+
+    /// `POST /v1/access`'s body: the signed request's fields at the top level, the receipt
+    /// beside them (absent when there is none), and nothing else.
+    #[test]
+    fn an_access_call_is_the_signed_request_and_its_receipt_only() {
+        let key = PrivateKeySigner::from_bytes(&keccak256("payer key")).unwrap();
+        let domain = GatewayDomain::new(31337, Address::repeat_byte(0xe5));
+        let signed = Signed::sign(&domain, &key, request()).unwrap();
+        let bare = AccessCall {
+            signed: signed.clone(),
+            receipt: None,
+        };
+        let json = serde_json::to_value(&bare).unwrap();
+        assert_eq!(
+            json,
+            serde_json::to_value(&signed).unwrap(),
+            "no receipt field"
+        );
+        let back: AccessCall = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, bare);
+
+        let receipt = crate::SignedReceipt::sign(
+            &crate::EscrowDomain::new(31337, Address::repeat_byte(0xe5)),
+            &key,
+            &crate::Receipt {
+                payer: key.address(),
+                licenseId: U256::from(7),
+                termsId: 2,
+                runId: crate::pricing::access_run_id(signed.digest(&domain)),
+                cumulativeSamples: 1,
+                issuedAt: 1_750_000_000,
+            },
+        )
+        .unwrap();
+        let paid = AccessCall {
+            signed,
+            receipt: Some(receipt),
+        };
+        let json = serde_json::to_value(&paid).unwrap();
+        assert_eq!(json["receipt"]["cumulativeSamples"], "1");
+        assert_eq!(
+            serde_json::from_value::<AccessCall>(json.clone()).unwrap(),
+            paid
+        );
+
+        let mut extra = json;
+        extra["unexpected"] = 1.into();
+        assert!(serde_json::from_value::<AccessCall>(extra).is_err());
     }
 }

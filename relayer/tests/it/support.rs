@@ -93,6 +93,7 @@ impl Chain {
                 kind: 0,
                 paymentToken: token,
                 pricePerSample: alloy::primitives::Uint::from(price),
+                unit: 0,
                 maxSamples: 0,
                 expiresAt: alloy::primitives::Uint::ZERO,
                 commercialUse: false,
