@@ -109,7 +109,7 @@ async fn main() {
         license_id: U256::from(1),
         terms_id: 1,
     };
-    store.log_grant(&key, 0).await.unwrap();
+    store.log_grant(&key, None, 0).await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

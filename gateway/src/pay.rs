@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use alloy::primitives::B256;
 use fairtrain_protocol::{
-    gateway::AccessRequest, pricing::access_run_id, EscrowDomain, SignedReceipt,
+    gateway::AccessRequest,
+    pricing::access_run_id,
+    relayer_client::{Outcome, RelayerClient, RetryPolicy},
+    EscrowDomain, SignedReceipt,
 };
-use fairtrain_sdk::relayer::{Outcome, RelayerClient, RetryPolicy};
 
 /// Why an access could not be paid for.
 #[derive(Debug, thiserror::Error)]

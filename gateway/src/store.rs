@@ -138,6 +138,7 @@ struct AccessRow {
     path: Option<String>,
     range_header: Option<String>,
     at: i64,
+    receipt: Option<Hex<B256>>,
 }
 
 #[derive(FromRow)]
@@ -404,12 +405,18 @@ impl Store {
         Ok(())
     }
 
-    /// Logs a grant; a request granted before is [`Logged::Replayed`] and logs nothing.
+    /// Logs a grant, and the digest of the receipt that paid for it under terms priced per
+    /// access; a request granted before is [`Logged::Replayed`] and logs nothing.
     ///
     /// # Errors
     ///
     /// On a database failure.
-    pub async fn log_grant(&self, key: &AccessKey, now: u64) -> StoreResult<Logged> {
+    pub async fn log_grant(
+        &self,
+        key: &AccessKey,
+        receipt: Option<B256>,
+        now: u64,
+    ) -> StoreResult<Logged> {
         let mut tx = self.db.begin_write().await.doing("starting a write")?;
         let seen: Option<(i64,)> =
             sqlx::query_as("SELECT seq FROM accesses WHERE access_id = $1 AND kind = 'grant'")
@@ -420,7 +427,7 @@ impl Store {
         if seen.is_some() {
             return Ok(Logged::Replayed);
         }
-        insert_access(&mut tx, key, "grant", None, None, now).await?;
+        insert_access(&mut tx, key, "grant", None, None, receipt, now).await?;
         tx.commit().await.doing("committing the grant")?;
         Ok(Logged::New)
     }
@@ -462,7 +469,7 @@ impl Store {
         now: u64,
     ) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await.doing("starting a write")?;
-        insert_access(&mut tx, key, "download", Some(path), range, now).await?;
+        insert_access(&mut tx, key, "download", Some(path), range, None, now).await?;
         tx.commit().await.doing("committing the download")
     }
 
@@ -480,7 +487,7 @@ impl Store {
     ) -> StoreResult<Vec<AccessEntry>> {
         let rows: Vec<AccessRow> = sqlx::query_as(
             "SELECT seq, kind, manifest_hash, access_id, payer, signer, license_id, terms_id, \
-             path, range_header, at FROM accesses \
+             path, range_header, at, receipt FROM accesses \
              WHERE ($1 = '' OR manifest_hash = $1) AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(hash.map(|h| format!("{h:#x}")).unwrap_or_default())
@@ -503,6 +510,7 @@ impl Store {
                 path: r.path,
                 range: r.range_header,
                 at: r.at as u64,
+                receipt: r.receipt.map(|h| h.0),
             })
             .collect())
     }
@@ -552,12 +560,14 @@ async fn insert_access(
     kind: &str,
     path: Option<&str>,
     range: Option<&str>,
+    receipt: Option<B256>,
     now: u64,
 ) -> StoreResult<()> {
     let seq = next(tx, "accesses").await?;
     sqlx::query(
         "INSERT INTO accesses (seq, kind, access_id, manifest_hash, payer, signer, license_id, \
-         terms_id, path, range_header, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         terms_id, path, range_header, at, receipt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(seq)
     .bind(kind)
@@ -570,6 +580,7 @@ async fn insert_access(
     .bind(path)
     .bind(range)
     .bind(now as i64)
+    .bind(receipt.map(Hex))
     .execute(&mut **tx)
     .await
     .doing("logging an access")?;

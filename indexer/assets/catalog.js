@@ -52,9 +52,9 @@ async function card(id) {
     <table id="card-trainers"><thead><tr><th>payer</th><th>terms</th><th class="n">samples</th></tr></thead><tbody>
       ${c.trainers.map((t) => `<tr><td class="addr">${esc(t.payer)}</td><td>${t.terms_id}</td><td class="n">${fmt(t.samples)}</td></tr>`).join("") || '<tr><td class="note" colspan="3">no payer yet</td></tr>'}</tbody></table>
     <h3>Who accessed it</h3>
-    <p id="card-access">${fmt(c.access.grants)} grants and ${fmt(c.access.downloads)} downloads by ${fmt(c.access.payers)} payers${c.access.last_at == null ? "" : ", the latest " + new Date(c.access.last_at * 1000).toISOString()} (the gateway's public log).</p>
+    <p id="card-access">${fmt(c.access.grants)} grants and ${fmt(c.access.downloads)} downloads by ${fmt(c.access.payers)} payers${c.entry.unit === "access" ? `, ${fmt(c.access.paid)} grants paid per access` : ""}${c.access.last_at == null ? "" : ", the latest " + new Date(c.access.last_at * 1000).toISOString()} (the gateway's public log).</p>
     <table id="card-accesses"><thead><tr><th>when</th><th>what</th><th>payer</th><th>file</th></tr></thead><tbody>
-      ${c.accesses.map((a) => `<tr><td>${new Date(a.at * 1000).toISOString()}</td><td>${esc(a.kind)}</td><td class="addr">${esc(a.payer)}</td><td>${esc(a.path ?? "")}</td></tr>`).join("") || '<tr><td class="note" colspan="4">no access yet</td></tr>'}</tbody></table>
+      ${c.accesses.map((a) => `<tr><td>${new Date(a.at * 1000).toISOString()}</td><td>${esc(a.kind)}${a.receipt ? ` <span class="addr" title="the receipt that paid for it">paid ${esc(a.receipt.slice(0, 10))}…</span>` : ""}</td><td class="addr">${esc(a.payer)}</td><td>${esc(a.path ?? "")}</td></tr>`).join("") || '<tr><td class="note" colspan="4">no access yet</td></tr>'}</tbody></table>
     <p><a href="#">back to the catalog</a> · <a href="/api/catalog/${esc(e.license_id)}/croissant">Croissant</a> · <a href="/api/catalog/${esc(e.license_id)}/tdm-policy">TDMRep policy</a></p>`;
   document.body.dataset.card = String(e.license_id);
 }

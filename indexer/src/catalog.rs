@@ -135,7 +135,7 @@ async fn pull_accesses(db: &Db, client: &GatewayClient, gateway: &str) -> Result
         for entry in page.accesses.iter().filter(|a| a.seq > after) {
             sqlx::query(
                 "INSERT INTO dataset_accesses (gateway, seq, manifest_hash, kind, payer, signer, \
-                 license_id, path, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 license_id, path, at, receipt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (gateway, seq) DO NOTHING",
             )
             .bind(gateway)
@@ -147,6 +147,7 @@ async fn pull_accesses(db: &Db, client: &GatewayClient, gateway: &str) -> Result
             .bind(entry.license_id.to_string())
             .bind(&entry.path)
             .bind(i64::try_from(entry.at).unwrap_or(i64::MAX))
+            .bind(entry.receipt.map(Hex))
             .execute(&mut *tx)
             .await?;
             stored += 1;

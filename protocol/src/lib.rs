@@ -39,6 +39,8 @@
 //!   (`deployments/<chainId>.json`).
 //! - `fetch` (feature `fetch`): the one fetcher of published batch data (`https://`,
 //!   `ipfs://` through a gateway), with the rules that make an on-chain URI safe to fetch.
+//! - `relayer_client` (feature `fetch`): the one client of a relayer's receipt API (bulk
+//!   submission with retries), used by the SDK's meter and by the data gateway.
 //! - [`pricing`]: [`pricing::Unit`], what a license's price is paid per (sample, access,
 //!   inference), and the run id of a receipt that pays for one access.
 //! - [`units`]: token amounts for people (base units as whole tokens).
@@ -87,6 +89,8 @@ pub mod manifest;
 pub mod merkle;
 pub mod pricing;
 pub mod receipt;
+#[cfg(feature = "fetch")]
+pub mod relayer_client;
 pub mod reuse;
 #[cfg(feature = "openapi")]
 pub mod schema;

@@ -90,15 +90,17 @@ pub(crate) fn invalid(what: &str, e: impl std::fmt::Display) -> PyErr {
 
 /// The SDK's error as the matching exception.
 pub(crate) fn from_sdk(e: fairtrain_sdk::Error) -> PyErr {
-    use fairtrain_sdk::Error as E;
+    use fairtrain_sdk::{relayer::RelayerError as R, Error as E};
     Python::attach(|py| {
         let message = e.to_string();
         match e {
             E::Journal { .. } => raise::<JournalError>(py, "journal", message, &[]),
             E::Corrupt(_) => raise::<JournalError>(py, "journal_corrupt", message, &[]),
             E::Overflow { .. } => raise::<CountOverflow>(py, "overflow", message, &[]),
-            E::Unreachable { .. } => raise::<RelayerUnreachable>(py, "unreachable", message, &[]),
-            E::Refused { status, code, .. } => raise::<RelayerRefused>(
+            E::Relayer(R::Unreachable { .. }) => {
+                raise::<RelayerUnreachable>(py, "unreachable", message, &[])
+            }
+            E::Relayer(R::Refused { status, code, .. }) => raise::<RelayerRefused>(
                 py,
                 &code,
                 message,
@@ -126,7 +128,7 @@ pub(crate) fn from_sdk(e: fairtrain_sdk::Error) -> PyErr {
             ),
             E::Dataset(_) => raise::<DatasetError>(py, "dataset", message, &[]),
             E::Signing(_) => raise::<ProtocolError>(py, "signing", message, &[]),
-            E::Protocol(_) => raise::<ProtocolError>(py, "protocol", message, &[]),
+            E::Relayer(R::Protocol(_)) => raise::<ProtocolError>(py, "protocol", message, &[]),
             _ => raise::<FairtrainError>(py, "error", message, &[]),
         }
     })

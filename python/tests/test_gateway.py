@@ -1,7 +1,8 @@
 """Licensed datasets from a gateway with ``fairtrain.open_dataset``: on the test kit's devnet
 (the real ``fairtrain-gateway``), the creator publishes with the CLI, the payer's training key
-downloads, a partial file resumes, bytes altered at the gateway are refused, and a key the
-payer never registered is refused with the gateway's code."""
+downloads, a partial file resumes, bytes altered at the gateway are refused, a key the payer
+never registered is refused with the gateway's code, and a dataset priced per access is paid
+by one receipt per call, which the relayer holds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,16 @@ from eth_account import Account
 import fairtrain
 
 
-def publish(devnet: Devnet) -> None:
-    """The creator publishes the scenario's dataset with ``fairtrain dataset publish``."""
+def publish(devnet: Devnet, data: str = "data", manifest: str = "manifest") -> None:
+    """The creator publishes the scenario's dataset (or the one at ``devnet[data]``, signed in
+    ``devnet[manifest]``) with ``fairtrain dataset publish``."""
     env = dict(
         os.environ,
         FAIRTRAIN_PRIVATE_KEY=devnet["creator_key"],
         FAIRTRAIN_RPC_URL=devnet["rpc_url"],
         FAIRTRAIN_DEPLOYMENT=str(devnet["deployment"]),
     )
-    args = [devnet["cli"], "dataset", "publish", devnet["data"], "--manifest", devnet["manifest"]]
+    args = [devnet["cli"], "dataset", "publish", devnet[data], "--manifest", devnet[manifest]]
     done = subprocess.run(
         [*map(str, args), "--gateway", devnet["gateway_url"]],
         env=env,
@@ -120,3 +123,26 @@ def test_a_key_the_payer_never_registered_is_refused(devnet: Devnet, tmp_path: P
             **options(devnet, tmp_path / "photos", gateway="http://127.0.0.1:9"),
         )
     assert unreachable.value.code == "unreachable"
+
+
+def test_a_dataset_priced_per_access_is_paid_per_open(own_devnet: Devnet, tmp_path: Path) -> None:
+    devnet = own_devnet
+    publish(devnet, "access_data", "access_manifest")
+    out = tmp_path / "scans"
+    first = fairtrain.open_dataset(devnet["access_license_id"], **options(devnet, out))
+    assert first.downloaded == 3
+    second = fairtrain.open_dataset(devnet["access_license_id"], **options(devnet, out))
+    assert second.kept == 3
+    assert first.receipt is not None and second.receipt is not None
+    assert first.receipt != second.receipt, "each open is an access of its own"
+    for receipt in (first.receipt, second.receipt):
+        with urllib.request.urlopen(f"{devnet['relayer_url']}/v1/receipts/{receipt}") as answer:
+            held = json.load(answer)
+        assert held["amount"] == str(devnet["access_price"])
+        assert held["receipt"]["cumulativeSamples"] == "1"
+        assert held["receipt"]["licenseId"] == str(devnet["access_license_id"])
+
+    # A dataset priced per sample is opened without paying for the access.
+    publish(devnet)
+    opened = fairtrain.open_dataset(devnet["license_id"], **options(devnet, tmp_path / "photos"))
+    assert opened.receipt is None

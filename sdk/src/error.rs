@@ -30,26 +30,10 @@ pub enum Error {
     /// Signing a receipt failed.
     #[error("signing a receipt")]
     Signing(#[source] fairtrain_protocol::Error),
-    /// The relayer could not be reached or answered with a server error; retried with backoff
-    /// until the attempts ran out.
-    #[error("relayer unreachable after {attempts} attempts: {last}")]
-    Unreachable {
-        /// Attempts made.
-        attempts: u32,
-        /// The last failure.
-        last: String,
-    },
-    /// The relayer refused the request as a whole (not one receipt): a client error such as
-    /// an oversized body, or a failed authentication.
-    #[error("relayer refused the request ({status}): {code}: {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// The relayer's machine-readable code.
-        code: String,
-        /// The relayer's message.
-        message: String,
-    },
+    /// Submitting to the relayer failed as a whole: unreachable after the retries, refused
+    /// (a client error such as an oversized body), or an undocumented answer.
+    #[error(transparent)]
+    Relayer(#[from] fairtrain_protocol::relayer_client::RelayerError),
     /// A dataset failed its check before use (manifest, folder or license).
     #[error("dataset check failed: {0}")]
     Dataset(String),
@@ -64,9 +48,6 @@ pub enum Error {
         /// Its message.
         message: String,
     },
-    /// The relayer answered with something that is not its documented response.
-    #[error("unexpected relayer response: {0}")]
-    Protocol(String),
 }
 
 impl Error {

@@ -155,6 +155,30 @@ card_shows_access_and_payout() {
 }
 check "the demo dataset's card shows the training run's access and its payout" \
   eventually card_shows_access_and_payout
+# The held-out set is sold per access: the training key's download was paid by a receipt that
+# the gateway logged with the grant and the relayer holds (one access, 0.25 fUSD).
+paid_access() {
+  local receipt
+  receipt="$(curl -fsS "$gateway/v1/accesses?limit=1000" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
+      const e=JSON.parse(s).accesses.find(a=>a.kind==="grant"&&a.receipt);console.log(e?e.receipt:"")})')"
+  [ -n "$receipt" ] && curl -fsS "$relayer/v1/receipts/$receipt" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);
+      process.exit(v.receipt.cumulativeSamples==="1"&&v.amount==="250000"?0:1)})'
+}
+check "the held-out set's paid access is logged with its receipt, which the relayer holds" paid_access
+per_access_listed() { curl -fsS "$indexer/api/catalog?unit=access" | grep -qF '"name":"Held-out blobs"'; }
+check "the catalog lists the held-out set as priced per access" eventually per_access_listed
+# Its card shows the paid grant, with the receipt that paid for it.
+card_shows_paid_access() {
+  local license
+  license="$(curl -fsS "$indexer/api/catalog?unit=access" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).items[0].license_id))')"
+  curl -fsS "$indexer/api/catalog/$license" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const c=JSON.parse(s);
+      process.exit(c.access.paid>=1&&c.accesses.some(a=>a.kind==="grant"&&a.receipt)?0:1)})'
+}
+check "the held-out set's card shows its paid grant and receipt" eventually card_shows_paid_access
 # The relayer's API against its own generated document, on this devnet (a batch, receipts,
 # proofs to serve): schemathesis finds no 5xx and no answer outside the document.
 check "schemathesis: the relayer answers only as its document says" \

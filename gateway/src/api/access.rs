@@ -52,7 +52,8 @@ pub(super) async fn access(
     State(s): State<AppState>,
     body: Result<Json<AccessCall>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Grant>, ApiError> {
-    let Json(AccessCall { signed, receipt }) = body.map_err(ApiError::from_json)?;
+    let Json(call) = body.map_err(ApiError::from_json)?;
+    let (signed, receipt) = call.into_parts();
     let request = &signed.request;
     check_gateway(&request.gateway, &s)?;
     check_expiry(request.expires_at, now())?;
@@ -113,7 +114,7 @@ pub(super) async fn access(
         terms_id: request.terms_id,
     };
     let now = now();
-    if s.store.log_grant(&key, now).await? == Logged::Replayed {
+    if s.store.log_grant(&key, receipt, now).await? == Logged::Replayed {
         return Err(replayed());
     }
     let expires_at = now + s.limits.grant_seconds;

@@ -130,10 +130,7 @@ async fn an_access_priced_per_access_is_granted_only_once_its_receipt_is_stored(
             .unwrap();
     }
     let hash = paid_manifest.hash();
-    let call = |signed: Signed<AccessRequest>, receipt: Option<SignedReceipt>| AccessCall {
-        signed,
-        receipt,
-    };
+    let call = AccessCall::new;
 
     // In the acceptance's notice period: refused before any receipt is looked at.
     let signed = request(&gateway, paid.license, paid.terms, hash);
@@ -223,6 +220,17 @@ async fn an_access_priced_per_access_is_granted_only_once_its_receipt_is_stored(
         "one access at the price"
     );
     assert_eq!(stored().await, 1);
+    // The public log names the receipt that paid for the grant.
+    let log = gateway.client.accesses(0, 100).await.unwrap();
+    let logged = log
+        .accesses
+        .iter()
+        .find(|e| e.access_id == grant.access_id)
+        .expect("the grant is logged");
+    assert_eq!(
+        (logged.kind.as_str(), logged.receipt),
+        ("grant", Some(digest))
+    );
     // Granted once: the same call again is a replay, and pays nothing more.
     let (status, answer) = ask(&gateway, &paid_call).await;
     assert_eq!((status, code(&answer)), (409, "replayed"), "{answer}");

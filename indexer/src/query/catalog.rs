@@ -620,9 +620,10 @@ const ACCESSES_OF: &str = "FROM dataset_accesses \
 
 /// What the publishing gateway's log says of a dataset's accesses under a license.
 async fn access_summary(db: &Db, of: &AccessesOf<'_>) -> Result<AccessSummary> {
-    let (grants, downloads, payers, last_at): (i64, i64, i64, Option<i64>) =
+    let (grants, paid, downloads, payers, last_at): (i64, i64, i64, i64, Option<i64>) =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'grant' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN kind = 'grant' AND receipt IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN kind = 'download' THEN 1 ELSE 0 END), 0) AS BIGINT), \
              COUNT(DISTINCT payer), MAX(at) {ACCESSES_OF}"
         )))
@@ -633,6 +634,7 @@ async fn access_summary(db: &Db, of: &AccessesOf<'_>) -> Result<AccessSummary> {
         .await?;
     Ok(AccessSummary {
         grants: grants as u64,
+        paid: paid as u64,
         downloads: downloads as u64,
         payers: payers as u64,
         last_at: last_at.map(|t| t as u64),
@@ -646,28 +648,39 @@ async fn accesses(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<DatasetAccess>> {
-    let rows: Vec<(String, String, String, Option<String>, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT kind, payer, signer, path, at {ACCESSES_OF} \
-             ORDER BY seq DESC LIMIT $4 OFFSET $5"
-        )))
-        .bind(of.license_id)
-        .bind(of.manifest_hash)
-        .bind(of.gateway)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows: Vec<AccessRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT kind, payer, signer, path, at, receipt {ACCESSES_OF} \
+         ORDER BY seq DESC LIMIT $4 OFFSET $5"
+    )))
+    .bind(of.license_id)
+    .bind(of.manifest_hash)
+    .bind(of.gateway)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(kind, payer, signer, path, at)| DatasetAccess {
-            kind,
-            payer,
-            signer,
-            path,
-            at: at as u64,
+        .map(|r| DatasetAccess {
+            kind: r.kind,
+            payer: r.payer,
+            signer: r.signer,
+            path: r.path,
+            at: r.at as u64,
+            receipt: r.receipt,
         })
         .collect())
+}
+
+/// A row of `dataset_accesses` as a card shows it.
+#[derive(FromRow)]
+struct AccessRow {
+    kind: String,
+    payer: String,
+    signer: String,
+    path: Option<String>,
+    at: i64,
+    receipt: Option<String>,
 }
 
 /// The catalog row of a listed license.

@@ -453,7 +453,7 @@ async fn catalog_page_lists_filters_and_shows_a_card() {
         access
             .as_str()
             .unwrap()
-            .starts_with("0 grants and 0 downloads by 0 payers"),
+            .starts_with("0 grants and 0 downloads by 0 payers, 0 grants paid per access"),
         "{access}"
     );
 }

@@ -242,13 +242,18 @@ async fn catalog_lists_published_licensed_datasets(backend: Backend) {
     let (_, accessed) = get(&base, "/api/catalog/1").await;
     assert_eq!(
         accessed["access"],
-        serde_json::json!({"grants": 1, "downloads": 3, "payers": 1,
+        serde_json::json!({"grants": 1, "paid": 0, "downloads": 3, "payers": 1,
             "last_at": accessed["accesses"][0]["at"]}),
         "{accessed}"
     );
     assert_eq!(accessed["accesses"].as_array().unwrap().len(), 4);
     assert_eq!(accessed["accesses"][0]["kind"], "download");
     assert_eq!(accessed["accesses"][3]["kind"], "grant");
+    assert_eq!(
+        accessed["accesses"][3]["receipt"],
+        serde_json::Value::Null,
+        "per sample: unpaid"
+    );
     assert_eq!(
         accessed["accesses"][3]["payer"],
         format!("{:#x}", address(scenario::PAYER))

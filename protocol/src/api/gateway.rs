@@ -262,6 +262,11 @@ pub struct AccessEntry {
     #[serde(with = "decimal::u64")]
     #[cfg_attr(feature = "openapi", schema(value_type = Decimal))]
     pub at: u64,
+    /// A grant under terms priced per access: the EIP-712 digest of the receipt that paid for
+    /// it, as the gateway's relayer stored it (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Hash32>))]
+    pub receipt: Option<B256>,
 }
 
 /// A page of `GET /v1/datasets/{hash}/accesses` or of `GET /v1/accesses`.

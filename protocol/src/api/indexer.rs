@@ -817,6 +817,8 @@ pub struct DatasetCard {
 pub struct AccessSummary {
     /// Grants (signed access requests the gateway granted).
     pub grants: u64,
+    /// Of those, grants paid by a receipt (terms priced per access).
+    pub paid: u64,
     /// File downloads (whole or a range).
     pub downloads: u64,
     /// Payers that were granted access.
@@ -839,6 +841,8 @@ pub struct DatasetAccess {
     pub path: Option<String>,
     /// When (Unix seconds).
     pub at: u64,
+    /// A grant paid per access: the digest of the receipt that paid for it.
+    pub receipt: Option<String>,
 }
 
 /// One file on a dataset card.

@@ -401,7 +401,7 @@ impl GatewayClient {
         } else {
             None
         };
-        self.send_access(&AccessCall { signed, receipt }).await
+        self.send_access(&AccessCall::new(signed, receipt)).await
     }
 
     /// Sends an access request (and its receipt, if any) as it is.

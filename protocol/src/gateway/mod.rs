@@ -147,19 +147,45 @@ impl AccessRequest {
     }
 }
 
-/// The body of `POST /v1/access`: a signed access request and, for terms priced per access, the
-/// receipt that pays for it (signed by a key of the payer under the escrow's domain; its run id
-/// is [`crate::pricing::access_run_id`] of the request's digest and it counts 1).
+/// The body of `POST /v1/access`: a signed access request (its `request` and `signature`) and,
+/// for terms priced per access, the receipt that pays for it (signed by a key of the payer under
+/// the escrow's domain; its run id is [`crate::pricing::access_run_id`] of the request's digest
+/// and it counts 1). Its own struct rather than [`Signed`] with a field added, so that an unknown
+/// field is refused here too (serde does not refuse them through a flattened struct).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessCall {
-    /// The signed request (its `request` and `signature` fields).
-    #[serde(flatten)]
-    pub signed: Signed<AccessRequest>,
+    /// The request.
+    pub request: AccessRequest,
+    /// 65 bytes `r ‖ s ‖ v` over the request's EIP-712 digest (low `s`, `v` 27 or 28).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Signature65))]
+    pub signature: ReceiptSignature,
     /// The receipt for this access (terms priced per access only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<crate::SignedReceipt>,
+}
+
+impl AccessCall {
+    /// The call of `signed`, with `receipt` if the access is paid.
+    pub fn new(signed: Signed<AccessRequest>, receipt: Option<crate::SignedReceipt>) -> Self {
+        Self {
+            request: signed.request,
+            signature: signed.signature,
+            receipt,
+        }
+    }
+
+    /// The signed request and the receipt.
+    pub fn into_parts(self) -> (Signed<AccessRequest>, Option<crate::SignedReceipt>) {
+        (
+            Signed {
+                request: self.request,
+                signature: self.signature,
+            },
+            self.receipt,
+        )
+    }
 }
 
 /// A publish request in its JSON form.
@@ -339,10 +365,7 @@ mod tests {
         let key = PrivateKeySigner::from_bytes(&keccak256("payer key")).unwrap();
         let domain = GatewayDomain::new(31337, Address::repeat_byte(0xe5));
         let signed = Signed::sign(&domain, &key, request()).unwrap();
-        let bare = AccessCall {
-            signed: signed.clone(),
-            receipt: None,
-        };
+        let bare = AccessCall::new(signed.clone(), None);
         let json = serde_json::to_value(&bare).unwrap();
         assert_eq!(
             json,
@@ -365,10 +388,7 @@ mod tests {
             },
         )
         .unwrap();
-        let paid = AccessCall {
-            signed,
-            receipt: Some(receipt),
-        };
+        let paid = AccessCall::new(signed, Some(receipt));
         let json = serde_json::to_value(&paid).unwrap();
         assert_eq!(json["receipt"]["cumulativeSamples"], "1");
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use fairtrain_sdk::{Error, ManualClock, Meter};
+use fairtrain_sdk::{relayer::RelayerError, Error, ManualClock, Meter};
 
 use crate::support::{config, usage, TestRelayer};
 
@@ -87,7 +87,10 @@ async fn an_unreachable_relayer_loses_nothing_and_each_count_is_signed_once() {
         meter.record(usage(1, "r"), 42).await.unwrap();
         let err = meter.flush().await.unwrap_err();
         assert!(
-            matches!(err, Error::Unreachable { attempts: 4, .. }),
+            matches!(
+                err,
+                Error::Relayer(RelayerError::Unreachable { attempts: 4, .. })
+            ),
             "{err}"
         );
         let entry = &meter.status().await.unwrap()[0];
@@ -184,7 +187,7 @@ async fn a_whole_request_refusal_is_an_error_not_a_retry() {
         .unwrap();
     let err = meter.flush().await.unwrap_err();
     assert!(
-        matches!(&err, Error::Refused { status: 413, code, .. } if code == "too_many_receipts"),
+        matches!(&err, Error::Relayer(RelayerError::Refused { status: 413, code, .. }) if code == "too_many_receipts"),
         "{err}"
     );
     assert_eq!(

@@ -1,9 +1,10 @@
 //! `fairtrain-devnet`: the test kit's devnet as a process, for test suites written in other
 //! languages (the Python package's). It starts anvil with the suite deployed, sets up the kit's
-//! scenario (a licensed dataset and a payer ready to pay for it, see
-//! `fairtrain_testkit::scenario`), the real `fairtrain-relayer` on SQLite and the real
-//! `fairtrain-gateway` (nothing published yet), then prints one JSON line describing all of it
-//! on standard output.
+//! scenario (a licensed dataset and a payer ready to pay for it, and a second dataset priced per
+//! access that the payer accepted, its notice period over; see `fairtrain_testkit::scenario`),
+//! the real `fairtrain-relayer` on SQLite and the real `fairtrain-gateway` forwarding per-access
+//! receipts to it (nothing published yet), then prints one JSON line describing all of it on
+//! standard output.
 //!
 //! Addresses are checksummed (EIP-55), keys and hashes `0x`-hex, amounts in token units.
 //!
@@ -14,11 +15,15 @@
 use std::io::{BufRead, Write};
 
 use fairtrain_testkit::{
-    address, bin, free_port,
+    address, bin,
+    devnet::NOTICE,
+    free_port,
     gateway::GatewayProcess,
     key,
     relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
-    scenario::{licensed_payer, CREATOR, PAYER, PRICE, RELAYER, TRAINING},
+    scenario::{
+        access_priced, licensed_payer, ACCESS_PRICE, CREATOR, PAYER, PRICE, RELAYER, TRAINING,
+    },
     Backend, Devnet, TestDb,
 };
 use serde_json::json;
@@ -32,6 +37,8 @@ fn secret(i: usize) -> String {
 async fn main() {
     let devnet = Devnet::start().await;
     let licensed = licensed_payer(&devnet).await;
+    let per_access = access_priced(&devnet).await;
+    devnet.advance(NOTICE + 1).await;
     let db = TestDb::new(Backend::Sqlite);
     let port = free_port();
     let config = devnet.dir.path().join("relayer.toml");
@@ -45,7 +52,7 @@ async fn main() {
         None,
     );
     relayer.wait_ready(60).await;
-    let gateway = GatewayProcess::start(&devnet).await;
+    let gateway = GatewayProcess::start_with(&devnet, None, Some(&relayer.url)).await;
 
     let d = &devnet.deployment;
     let described = json!({
@@ -73,6 +80,10 @@ async fn main() {
         "price": PRICE,
         "manifest": licensed.manifest,
         "data": licensed.data,
+        "access_license_id": per_access.license.to::<u64>(),
+        "access_price": ACCESS_PRICE,
+        "access_manifest": per_access.manifest,
+        "access_data": per_access.data,
     });
     println!("{described}");
     std::io::stdout().flush().expect("standard output");
