@@ -35,6 +35,21 @@ use crate::{
     wire::SignedReceipt,
 };
 
+/// The refusals of an access request that the same request may pass a moment later (all `503`):
+/// the gateway's relayer, database or chain briefly unavailable, or too many checks at once.
+pub const RETRIED_ACCESS_CODES: [&str; 4] = [
+    "relayer_unavailable",
+    "store_unavailable",
+    "chain_unavailable",
+    "overloaded",
+];
+
+/// Attempts of an access request, the first included ([`GatewayClient::send_access`]).
+pub const ACCESS_ATTEMPTS: u32 = 4;
+
+/// The wait before the second attempt of an access request; it doubles after each.
+const ACCESS_BACKOFF: Duration = Duration::from_millis(500);
+
 /// How long a request signed by the client stays valid.
 const REQUEST_LIFETIME: u64 = MAX_REQUEST_LIFETIME / 2;
 
@@ -404,20 +419,42 @@ impl GatewayClient {
         self.send_access(&AccessCall::new(signed, receipt)).await
     }
 
-    /// Sends an access request (and its receipt, if any) as it is.
+    /// Sends an access request (and its receipt, if any) as it is. A refusal that can pass
+    /// without a new request ([`RETRIED_ACCESS_CODES`]), or a failure to reach the gateway, is
+    /// retried with the same request: under terms priced per access a new request would be a
+    /// new access, paid again, while the same one is granted, and paid, once.
     ///
     /// # Errors
     ///
-    /// [`ClientError`].
+    /// [`ClientError`]; after [`ACCESS_ATTEMPTS`] attempts, the last one's.
     pub async fn send_access(&self, call: &AccessCall) -> ClientResult<Grant> {
-        json(
-            self.http
+        let mut wait = ACCESS_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let answer = match self
+                .http
                 .post(self.url(&["v1", "access"])?)
                 .json(call)
                 .send()
-                .await?,
-        )
-        .await
+                .await
+            {
+                Ok(response) => json(response).await,
+                Err(e) => Err(e.into()),
+            };
+            let retried = match &answer {
+                Err(ClientError::Refused { status, code, .. }) => {
+                    *status == 503 && RETRIED_ACCESS_CODES.contains(&code.as_str())
+                }
+                Err(ClientError::Http(_)) => true,
+                _ => false,
+            };
+            if !retried || attempt == ACCESS_ATTEMPTS {
+                return answer;
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+            attempt += 1;
+        }
     }
 
     /// Downloads every file of `manifest` (which must be the granted one and verify) into
@@ -666,5 +703,105 @@ mod tests {
             matches!(malformed, ClientError::Malformed(_)),
             "{malformed}"
         );
+    }
+
+    /// A gateway that refuses the first `refusals` access requests with `503 code`, then
+    /// grants; it keeps every body it was sent.
+    async fn flaky_gateway(
+        refusals: usize,
+        code: &'static str,
+    ) -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    ) {
+        use axum::{http::StatusCode, routing::post, Json, Router};
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        let app = Router::new().route(
+            "/v1/access",
+            post(move |Json(body): Json<serde_json::Value>| {
+                let seen = seen.clone();
+                async move {
+                    let call: AccessCall = serde_json::from_value(body.clone()).unwrap();
+                    let n = {
+                        let mut bodies = seen.lock().unwrap();
+                        bodies.push(body);
+                        bodies.len()
+                    };
+                    if n <= refusals {
+                        let error =
+                            serde_json::json!({"error": {"code": code, "message": "later"}});
+                        return (StatusCode::SERVICE_UNAVAILABLE, Json(error));
+                    }
+                    let r = call.request;
+                    let grant = serde_json::json!({
+                        "accessId": B256::repeat_byte(1), "manifestHash": r.manifest_hash,
+                        "licenseId": r.license_id.to_string(), "termsId": r.terms_id.to_string(),
+                        "payer": r.payer, "chargeableFrom": "0", "expiresAt": "1",
+                        "unit": "access", "token": "t", "files": "f",
+                    });
+                    (StatusCode::OK, Json(grant))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, bodies)
+    }
+
+    fn call() -> AccessCall {
+        let key = PrivateKeySigner::random();
+        let request = AccessRequest {
+            gateway: "http://gateway".to_owned(),
+            payer: key.address(),
+            license_id: U256::from(2),
+            terms_id: 2,
+            manifest_hash: B256::repeat_byte(9),
+            expires_at: now() + 60,
+            nonce: random_nonce(),
+        };
+        let domain = GatewayDomain::new(31337, Address::repeat_byte(0xe5));
+        AccessCall::new(Signed::sign(&domain, &key, request).unwrap(), None)
+    }
+
+    /// A relayer or database briefly down: the same request is sent again (so an access priced
+    /// per access is paid once), until it is granted; a refusal of the request itself is not
+    /// retried, and the retries stop after `ACCESS_ATTEMPTS`.
+    #[tokio::test]
+    async fn access_requests_are_retried_as_they_are_only_when_they_may_pass() {
+        let (url, bodies) = flaky_gateway(2, "relayer_unavailable").await;
+        let call = call();
+        let grant = GatewayClient::new(&url)
+            .unwrap()
+            .send_access(&call)
+            .await
+            .unwrap();
+        assert_eq!(grant.license_id, U256::from(2));
+        let bodies = bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 3);
+        assert!(bodies
+            .iter()
+            .all(|b| *b == serde_json::to_value(&call).unwrap()));
+
+        let (url, bodies) = flaky_gateway(1, "payment_refused").await;
+        let refused = GatewayClient::new(&url)
+            .unwrap()
+            .send_access(&call)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, ClientError::Refused { ref code, .. } if code == "payment_refused")
+        );
+        assert_eq!(bodies.lock().unwrap().len(), 1, "not retried");
+
+        let (url, bodies) = flaky_gateway(usize::MAX, "store_unavailable").await;
+        let refused = GatewayClient::new(&url)
+            .unwrap()
+            .send_access(&call)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, ClientError::Refused { status: 503, .. }));
+        assert_eq!(bodies.lock().unwrap().len(), ACCESS_ATTEMPTS as usize);
     }
 }

@@ -165,7 +165,11 @@ async fn router_and_document_agree_and_errors_answer_in_the_envelope() {
     for (method, path) in operations(&served) {
         let (status, body) = call(&relayer, &method, &path, payee).await;
         assert!(
-            !(status == 405 || status == 404 && body["error"]["message"] == "no such route"),
+            !(status == 405
+                || status == 404
+                    && body["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("no route "))),
             "{method} {path}: {status} {body}"
         );
         let other = if method == "get" { "delete" } else { "get" };
