@@ -11,9 +11,8 @@ use alloy::{
 };
 use fairtrain_protocol::{
     bindings::LicenseNFT,
-    gateway::client::{ClientError, GatewayClient},
+    gateway::client::{ClientError, Fetched, GatewayClient, GetError},
     manifest::DatasetManifest,
-    pricing::Unit,
 };
 
 use crate::error::{Error, Result};
@@ -175,47 +174,20 @@ pub async fn open_dataset(
         ProviderBuilder::new().connect_http(url),
     );
     let id = license.license_id;
-    let record = nft
-        .license(id)
-        .call()
-        .await
-        .map_err(|e| Error::Dataset(format!("reading license {id}: {e}")))?;
-    let terms = match options.terms {
-        Some(terms) => terms,
-        None => {
-            nft.currentTerms(id)
-                .call()
-                .await
-                .map_err(|e| Error::Dataset(format!("reading license {id}'s terms: {e}")))?
-                .termsId
-        }
-    };
-    // Under terms priced per access, the request carries the receipt that pays for it.
-    let unit = nft
-        .terms(terms)
-        .call()
-        .await
-        .map_err(|e| Error::Dataset(format!("reading terms {terms}: {e}")))?
-        .unit;
-    let unit = Unit::from_value(unit)
-        .ok_or_else(|| Error::Dataset(format!("terms {terms} have an unknown unit {unit}")))?;
     let client = GatewayClient::new(&options.gateway).map_err(gateway)?;
-    let manifest = client
-        .manifest(record.manifestHash)
-        .await
-        .map_err(gateway)?;
-    manifest
-        .check_license(id, &record)
-        .map_err(|e| Error::Dataset(format!("license: {e}")))?;
     let payer = options.payer.unwrap_or_else(|| key.address());
-    let grant = client
-        .access_under(key, payer, id, terms, record.manifestHash, unit)
+    let Fetched {
+        manifest,
+        grant,
+        report,
+    } = client
+        .get_licensed(&nft, id, options.terms, key, payer, &options.out)
         .await
-        .map_err(gateway)?;
-    let report = client
-        .download(&grant, &manifest, &options.out)
-        .await
-        .map_err(gateway)?;
+        .map_err(|e| match e {
+            GetError::Gateway { source, .. } => gateway(source),
+            GetError::License(e) => Error::Dataset(format!("license: {e}")),
+            other => Error::Dataset(format!("license {id}: {other}")),
+        })?;
     // Every listed file was hashed as it arrived (or, already there, before it was kept), and
     // the license was checked above: what is left is that the folder holds nothing else. The
     // bytes are not read a second time.
@@ -233,7 +205,7 @@ pub async fn open_dataset(
     std::fs::write(&manifest_path, manifest.to_json())
         .map_err(|e| Error::Dataset(format!("writing {}: {e}", manifest_path.display())))?;
     let check = DatasetCheck {
-        manifest_hash: record.manifestHash,
+        manifest_hash: grant.manifest_hash,
         creator: manifest.creator,
         files: manifest.files.len(),
         license_id: Some(id),

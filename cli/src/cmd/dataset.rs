@@ -11,8 +11,7 @@ use alloy::primitives::{Address, B256, U256};
 use clap::{Args, Subcommand};
 use fairtrain_protocol::{
     api::gateway::Dataset,
-    gateway::client::{ClientError, GatewayClient},
-    pricing::Unit,
+    gateway::client::{ClientError, GatewayClient, GetError},
     DatasetManifest,
 };
 use serde::Serialize;
@@ -181,63 +180,34 @@ pub async fn publish(
 /// file is not the manifest's.
 pub async fn get(chain: &Chain, args: &GetArgs) -> Result<Got> {
     let key = chain.signer()?;
-    let nft = chain.nft();
-    let record = nft
-        .license(args.license_id)
-        .call()
-        .await
-        .map_err(|e| CliError::from_contract("license", e))?;
-    let terms = match args.terms {
-        Some(terms) => terms,
-        None => {
-            nft.currentTerms(args.license_id)
-                .call()
-                .await
-                .map_err(|e| CliError::from_contract("currentTerms", e))?
-                .termsId
-        }
-    };
-    // Under terms priced per access, the request carries the receipt that pays for it.
-    let unit = nft
-        .terms(terms)
-        .call()
-        .await
-        .map_err(|e| CliError::from_contract("terms", e))?
-        .unit;
-    let unit = Unit::from_value(unit)
-        .ok_or_else(|| CliError::Invalid(format!("terms {terms} have an unknown unit {unit}")))?;
     let client = GatewayClient::new(&args.gateway).map_err(gateway_error("gateway"))?;
-    // The manifest the license records, checked: signed, and its hash the license's.
-    let manifest = client
-        .manifest(record.manifestHash)
-        .await
-        .map_err(gateway_error("reading the manifest"))?;
-    manifest.check_license(args.license_id, &record)?;
     let payer = args.payer.unwrap_or_else(|| key.address());
-    let grant = client
-        .access_under(
+    let fetched = client
+        .get_licensed(
+            &chain.nft(),
+            args.license_id,
+            args.terms,
             key,
             payer,
-            args.license_id,
-            terms,
-            record.manifestHash,
-            unit,
+            &args.out,
         )
         .await
-        .map_err(gateway_error("asking for access"))?;
-    let report = client
-        .download(&grant, &manifest, &args.out)
-        .await
-        .map_err(gateway_error("downloading"))?;
+        .map_err(|e| match e {
+            GetError::Chain { what, source } => CliError::from_contract(what, source),
+            GetError::License(e) => e.into(),
+            GetError::Gateway { action, source } => gateway_error(action)(source),
+            unit @ GetError::Unit { .. } => CliError::Invalid(unit.to_string()),
+        })?;
+    let report = fetched.report;
     Ok(Got {
         license_id: args.license_id,
-        manifest_hash: record.manifestHash,
+        manifest_hash: fetched.grant.manifest_hash,
         path: args.out.clone(),
         downloaded: report.downloaded,
         resumed: report.resumed,
         kept: report.kept,
         bytes: report.bytes,
-        access_id: grant.access_id,
-        receipt: grant.receipt,
+        access_id: fetched.grant.access_id,
+        receipt: fetched.grant.receipt,
     })
 }

@@ -15,6 +15,7 @@ use std::{
 
 use alloy::{
     primitives::{Address, Keccak256, B256, U256},
+    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use reqwest::{header, StatusCode, Url};
@@ -28,6 +29,7 @@ use crate::{
         gateway::{AccessPage, Dataset, DatasetPage, FilePage, Grant, Info},
         ErrorBody,
     },
+    bindings::LicenseNFT,
     domain::EscrowDomain,
     manifest::{DatasetManifest, FileEntry},
     pricing::{access_run_id, Unit},
@@ -49,6 +51,50 @@ pub const ACCESS_ATTEMPTS: u32 = 4;
 
 /// The wait before the second attempt of an access request; it doubles after each.
 const ACCESS_BACKOFF: Duration = Duration::from_millis(500);
+
+/// What [`GatewayClient::get_licensed`] got.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The manifest the license records: it verifies, and its creator minted the license.
+    pub manifest: DatasetManifest,
+    /// The grant (under terms priced per access, `receipt` names the receipt that paid).
+    pub grant: Grant,
+    /// What the download did.
+    pub report: DownloadReport,
+}
+
+/// Why [`GatewayClient::get_licensed`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// Reading the license or its terms on-chain failed (a license that does not exist
+    /// reverts).
+    #[error("reading {what}: {source}")]
+    Chain {
+        /// The view called: `license`, `currentTerms` or `terms`.
+        what: &'static str,
+        /// The call's error (its revert data, if it reverted).
+        source: alloy::contract::Error,
+    },
+    /// The terms are priced per a unit this client does not know.
+    #[error("terms {terms} are priced per unit {unit}, which this client does not know")]
+    Unit {
+        /// The terms version.
+        terms: u64,
+        /// Their unit's value.
+        unit: u8,
+    },
+    /// The manifest the gateway served is not the license's.
+    #[error(transparent)]
+    License(#[from] crate::ManifestError),
+    /// The gateway refused, or a file was not the manifest's.
+    #[error("{action}: {source}")]
+    Gateway {
+        /// What was being done.
+        action: &'static str,
+        /// What failed.
+        source: ClientError,
+    },
+}
 
 /// How long a request signed by the client stays valid.
 const REQUEST_LIFETIME: u64 = MAX_REQUEST_LIFETIME / 2;
@@ -455,6 +501,64 @@ impl GatewayClient {
             wait *= 2;
             attempt += 1;
         }
+    }
+
+    /// Gets the dataset license `license` covers, as a payer would: reads the license from
+    /// `nft` (and, unless `terms` names them, its current terms) and the unit its terms are
+    /// priced per; fetches the manifest it records and checks that it verifies, is the
+    /// license's, and is signed by the license's creator; asks for access signed by `key` for
+    /// `payer` (paying for it under terms priced per access, [`Self::access_under`]); and
+    /// downloads every file into `out` ([`Self::download`]).
+    ///
+    /// # Errors
+    ///
+    /// [`GetError`]: the step that failed.
+    pub async fn get_licensed<P: Provider>(
+        &self,
+        nft: &LicenseNFT::LicenseNFTInstance<P>,
+        license: U256,
+        terms: Option<u64>,
+        key: &PrivateKeySigner,
+        payer: Address,
+        out: &Path,
+    ) -> Result<Fetched, GetError> {
+        let chain = |what: &'static str| move |source| GetError::Chain { what, source };
+        let gateway = |action: &'static str| move |source| GetError::Gateway { action, source };
+        let record = nft
+            .license(license)
+            .call()
+            .await
+            .map_err(chain("license"))?;
+        let terms = match terms {
+            Some(terms) => terms,
+            None => {
+                nft.currentTerms(license)
+                    .call()
+                    .await
+                    .map_err(chain("currentTerms"))?
+                    .termsId
+            }
+        };
+        let unit = nft.terms(terms).call().await.map_err(chain("terms"))?.unit;
+        let unit = Unit::from_value(unit).ok_or(GetError::Unit { terms, unit })?;
+        let manifest = self
+            .manifest(record.manifestHash)
+            .await
+            .map_err(gateway("reading the manifest"))?;
+        manifest.check_license(license, &record)?;
+        let grant = self
+            .access_under(key, payer, license, terms, record.manifestHash, unit)
+            .await
+            .map_err(gateway("asking for access"))?;
+        let report = self
+            .download(&grant, &manifest, out)
+            .await
+            .map_err(gateway("downloading"))?;
+        Ok(Fetched {
+            manifest,
+            grant,
+            report,
+        })
     }
 
     /// Downloads every file of `manifest` (which must be the granted one and verify) into
