@@ -139,6 +139,7 @@ pub fn croissant(
             "identifier": entry.creator,
         },
         "datePublished": date(manifest.created_at),
+        "citeAs": cite_as(entry, manifest, links),
         "keywords": keywords,
         "ft:licenseId": entry.license_id,
         "ft:termsId": entry.terms_id,
@@ -282,6 +283,50 @@ fn date(seconds: u64) -> String {
     timestamp(seconds).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
 }
 
+/// How to cite the dataset: a BibTeX `@misc` entry with its name, its creator (the address
+/// that signed the manifest), the year of the manifest, its page, and the license and manifest
+/// that identify it. The name is the creator's text: BibTeX's special characters in it are
+/// escaped, so it cannot close the entry or inject fields (the page, the operator's URL, only
+/// loses braces and backslashes, which `\url` cannot take).
+fn cite_as(entry: &CatalogEntry, manifest: &DatasetManifest, links: &Links) -> String {
+    let year =
+        timestamp(manifest.created_at).map_or_else(String::new, |t| t.format("%Y").to_string());
+    format!(
+        "@misc{{fairtrain-license-{license},\n  title = {{{title}}},\n  author = {{{creator}}},\n  \
+         year = {{{year}}},\n  howpublished = {{\\url{{{page}}}}},\n  \
+         note = {{Fairtrain license {license}, manifest {hash:#x}}}\n}}",
+        license = entry.license_id,
+        title = bibtex(&manifest.name),
+        creator = entry.creator,
+        page = links
+            .page
+            .chars()
+            .filter(|c| !matches!(c, '{' | '}' | '\\'))
+            .collect::<String>(),
+        hash = manifest.hash(),
+    )
+}
+
+/// `text` with BibTeX's special characters escaped (braces and backslash included), and line
+/// breaks as spaces.
+fn bibtex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '{' | '}' | '%' | '&' | '#' | '$' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\\' => out.push_str("\\textbackslash{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '~' => out.push_str("\\textasciitilde{}"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A Unix time as an ISO 8601 date and time in UTC.
 fn date_time(seconds: u64) -> String {
     timestamp(seconds).map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -386,6 +431,44 @@ mod tests {
             format!("{:#x}", keccak256(b"x.npy"))
         );
         assert_eq!(files[1]["encodingFormat"], "application/x-npy");
+    }
+
+    /// The citation is one BibTeX entry whatever the creator named the dataset: a name that
+    /// tries to close the title and add a field stays inside the title.
+    #[test]
+    fn the_citation_keeps_a_crafted_name_inside_its_title() {
+        let mut m = manifest(&["x.npy"]);
+        m.name = "Evil}, author = {Someone else\\ 100% & #1_^~\nsecond line".to_owned();
+        let links = Links::new("http://idx:8090", "7", "http://gw");
+        let cite = cite_as(&entry("commercial", "5", 0), &m, &links);
+        assert!(cite.starts_with("@misc{fairtrain-license-7,\n  title = {Evil\\}, author = \\{Someone else\\textbackslash{} 100\\% \\& \\#1\\_\\textasciicircum{}\\textasciitilde{} second line},\n"), "{cite}");
+        assert!(
+            cite.contains("\n  author = {0x00000000000000000000000000000000000000c1},\n"),
+            "{cite}"
+        );
+        assert!(cite.contains("year = {2025}"), "{cite}");
+        assert!(
+            cite.contains("howpublished = {\\url{http://idx:8090/catalog#7}}"),
+            "{cite}"
+        );
+        assert!(
+            cite.contains(&format!("manifest {:#x}}}", m.hash())),
+            "{cite}"
+        );
+        // Braces balance once the escaped ones are set aside: the entry closes once, at its end.
+        let unescaped = cite.replace("\\{", "").replace("\\}", "");
+        let mut depth = 0i32;
+        for (i, c) in unescaped.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            assert!(depth > 0 || i + 1 == unescaped.len() || i < unescaped.find('{').unwrap());
+        }
+        assert_eq!(depth, 0);
+        let doc = croissant(&entry("commercial", "5", 0), &m, &BTreeMap::new(), &links);
+        assert_eq!(doc["citeAs"], cite);
     }
 
     #[test]
