@@ -1,6 +1,6 @@
 //! Pay per access: under terms priced per access (`License.Unit.Access`), a grant is paid for by
 //! a receipt the payer signs for that one access, which the gateway has its relayer store before
-//! it grants (docs/gateway.md §5). The access is then settled like any usage: the relayer
+//! it grants (docs/gateway.md §4a). The access is then settled like any usage: the relayer
 //! commits the receipt in a batch, reserving the payer's credit, and anyone claims it for the
 //! license's holder.
 //!

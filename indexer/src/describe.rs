@@ -139,7 +139,7 @@ pub fn croissant(
             "identifier": entry.creator,
         },
         "datePublished": date(manifest.created_at),
-        "citeAs": cite_as(entry, manifest, links),
+        "citeAs": cite_as(entry, manifest, hash, links),
         "keywords": keywords,
         "ft:licenseId": entry.license_id,
         "ft:termsId": entry.terms_id,
@@ -288,7 +288,7 @@ fn date(seconds: u64) -> String {
 /// that identify it. The name is the creator's text: BibTeX's special characters in it are
 /// escaped, so it cannot close the entry or inject fields (the page, the operator's URL, only
 /// loses braces and backslashes, which `\url` cannot take).
-fn cite_as(entry: &CatalogEntry, manifest: &DatasetManifest, links: &Links) -> String {
+fn cite_as(entry: &CatalogEntry, manifest: &DatasetManifest, hash: B256, links: &Links) -> String {
     let year =
         timestamp(manifest.created_at).map_or_else(String::new, |t| t.format("%Y").to_string());
     format!(
@@ -303,7 +303,6 @@ fn cite_as(entry: &CatalogEntry, manifest: &DatasetManifest, links: &Links) -> S
             .chars()
             .filter(|c| !matches!(c, '{' | '}' | '\\'))
             .collect::<String>(),
-        hash = manifest.hash(),
     )
 }
 
@@ -440,7 +439,7 @@ mod tests {
         let mut m = manifest(&["x.npy"]);
         m.name = "Evil}, author = {Someone else\\ 100% & #1_^~\nsecond line".to_owned();
         let links = Links::new("http://idx:8090", "7", "http://gw");
-        let cite = cite_as(&entry("commercial", "5", 0), &m, &links);
+        let cite = cite_as(&entry("commercial", "5", 0), &m, m.hash(), &links);
         assert!(cite.starts_with("@misc{fairtrain-license-7,\n  title = {Evil\\}, author = \\{Someone else\\textbackslash{} 100\\% \\& \\#1\\_\\textasciicircum{}\\textasciitilde{} second line},\n"), "{cite}");
         assert!(
             cite.contains("\n  author = {0x00000000000000000000000000000000000000c1},\n"),

@@ -2,7 +2,7 @@
 //! §2). Settlement is the same for every unit: a receipt counts units cumulatively and a claim
 //! pays the new ones at the accepted price. The unit says who signs the receipts: the payer's
 //! training infrastructure per sample, the payer's client per access (forwarded by the data
-//! gateway that serves the files, docs/gateway.md §5), its serving infrastructure per inference.
+//! gateway that serves the files, docs/gateway.md §4a), its serving infrastructure per inference.
 
 use std::{fmt, str::FromStr};
 

@@ -145,6 +145,30 @@ impl RelayerProcess {
         relayer
     }
 
+    /// The scenario's relayer for `devnet`: `fairtrain-relayer serve` with the defaults of
+    /// [`RelayerConfig::new`] over `db` on a free port, signing as anvil's account
+    /// [`crate::scenario::RELAYER`] (the account the scenario's payer funds a credit line for),
+    /// its configuration and log in the devnet's folder; waits until it is ready.
+    ///
+    /// # Panics
+    ///
+    /// If it is not ready within 60 s.
+    pub async fn start_ready(devnet: &Devnet, db: &TestDb) -> Self {
+        let port = crate::free_port();
+        let config = devnet.dir.path().join("relayer.toml");
+        RelayerConfig::new(port, db).write(devnet, &config);
+        let relayer = Self::start(
+            crate::bin("fairtrain-relayer"),
+            config.clone(),
+            port,
+            KeySource::Anvil(crate::scenario::RELAYER),
+            config.with_extension("log"),
+            None,
+        );
+        relayer.wait_ready(60).await;
+        relayer
+    }
+
     /// Starts the process (again; the previous one must be stopped) with `failpoint` armed, if
     /// any.
     ///
@@ -205,6 +229,36 @@ impl RelayerProcess {
         );
     }
 
+    /// Its `/v1/status`.
+    ///
+    /// # Panics
+    ///
+    /// If it does not answer one.
+    pub async fn status(&self) -> fairtrain_protocol::api::relayer::Status {
+        status_at(&self.url).await
+    }
+
+    /// Waits (at most 30 s) until its chain follower has applied block `block`: until then it
+    /// does not know of what happened there (an acceptance, a key), and refuses receipts that
+    /// depend on it.
+    ///
+    /// # Panics
+    ///
+    /// If it does not get there, with its log.
+    pub async fn wait_followed(&self, block: u64) {
+        let url = &self.url;
+        crate::poll(30, || async move {
+            (status_at(url).await.followed_block >= block).then_some(())
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "the relayer never followed block {block}; log:\n{}",
+                self.log()
+            )
+        });
+    }
+
     /// Its log (stderr of every start).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -258,4 +312,19 @@ impl RelayerProcess {
         }
         cmd
     }
+}
+
+/// The `/v1/status` of the relayer at `url`.
+///
+/// # Panics
+///
+/// If it does not answer one.
+pub async fn status_at(url: &str) -> fairtrain_protocol::api::relayer::Status {
+    reqwest::get(format!("{url}/v1/status"))
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("the relayer answers /v1/status")
+        .json()
+        .await
+        .expect("a relayer status")
 }

@@ -93,8 +93,10 @@ abstract contract EscrowInvariantFixture is Base {
         vm.label(address(store), "EscrowStore");
     }
 
-    /// @dev L0: usdc, uncapped. L1: usdc, odd price, capped at 500 samples. L2: dai, capped at
-    /// 2000. L3: dai, tiny price (fees round to zero), expires in 30 days, exclusive to payer 0.
+    /// @dev L0: usdc, uncapped. L1: usdc, odd price, capped at 500 units, priced per access. L2:
+    /// dai, capped at 2000, priced per inference. L3: dai, tiny price (fees round to zero),
+    /// expires in 30 days, exclusive to payer 0. Every unit settles alike: the campaign runs the
+    /// same actions over licenses of each.
     function _mintLicenses() private {
         licenseIds[0] = mintLicense(creator, defaultTerms(), keccak256("manifest-0"));
 
@@ -104,6 +106,7 @@ abstract contract EscrowInvariantFixture is Base {
         t.derivatives = License.Derivatives.NotAllowed;
         t.pricePerSample = 3e12 + 7;
         t.maxSamples = 500;
+        t.unit = License.Unit.Access;
         t.uri = "ipfs://terms/research-v1";
         licenseIds[1] = mintLicense(creator, t, keccak256("manifest-1"));
 
@@ -111,6 +114,7 @@ abstract contract EscrowInvariantFixture is Base {
         t.paymentToken = address(dai);
         t.pricePerSample = 5e12;
         t.maxSamples = 2000;
+        t.unit = License.Unit.Inference;
         licenseIds[2] = mintLicense(creatorB, t, keccak256("manifest-2"));
 
         t = defaultTerms();

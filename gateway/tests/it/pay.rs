@@ -9,20 +9,17 @@ use alloy::{
 };
 use fairtrain_gateway::api::Limits;
 use fairtrain_protocol::{
-    api::{
-        gateway::Grant,
-        relayer::{Claimable, Status},
-    },
+    api::{gateway::Grant, relayer::Claimable},
     gateway::{AccessCall, AccessRequest, Signed},
     pricing::{access_run_id, Unit},
     DatasetManifest, EscrowDomain, Receipt, SignedReceipt,
 };
 use fairtrain_testkit::{
-    address, bin,
+    address,
     devnet::NOTICE,
-    free_port, key, poll,
-    relayer::{KeySource, RelayerConfig, RelayerProcess},
-    scenario::{self, ACCESS_PRICE, CREATOR, PAYER, RELAYER, TRAINING},
+    key,
+    relayer::{status_at, RelayerProcess},
+    scenario::{self, ACCESS_PRICE, CREATOR, PAYER, TRAINING},
     Backend, Devnet, TestDb,
 };
 
@@ -90,20 +87,11 @@ async fn an_access_priced_per_access_is_granted_only_once_its_receipt_is_stored(
     let devnet = Devnet::start().await;
     let per_sample = scenario::licensed_payer(&devnet).await;
     let paid = scenario::access_priced(&devnet).await;
-    let paid_manifest = DatasetManifest::parse(&std::fs::read(&paid.manifest).unwrap()).unwrap();
+    let parse =
+        |path: &std::path::Path| DatasetManifest::parse(&std::fs::read(path).unwrap()).unwrap();
+    let (paid_manifest, sample_manifest) = (parse(&paid.manifest), parse(&per_sample.manifest));
     let store = TestDb::new(Backend::Sqlite);
-    let port = free_port();
-    let config = devnet.dir.path().join("relayer.toml");
-    RelayerConfig::new(port, &store).write(&devnet, &config);
-    let mut relayer = RelayerProcess::start(
-        bin("fairtrain-relayer"),
-        config.clone(),
-        port,
-        KeySource::Anvil(RELAYER),
-        config.with_extension("log"),
-        None,
-    );
-    relayer.wait_ready(60).await;
+    let mut relayer = RelayerProcess::start_ready(&devnet, &store).await;
     let start = |relayer: Option<String>| {
         start_with_relayer(
             Backend::Sqlite,
@@ -118,10 +106,7 @@ async fn an_access_priced_per_access_is_granted_only_once_its_receipt_is_stored(
     let gateway = start(Some(relayer.url.clone())).await;
     for (m, data) in [
         (&paid_manifest, &paid.data),
-        (
-            &DatasetManifest::parse(&std::fs::read(&per_sample.manifest).unwrap()).unwrap(),
-            &per_sample.data,
-        ),
+        (&sample_manifest, &per_sample.data),
     ] {
         gateway
             .client
@@ -143,23 +128,11 @@ async fn an_access_priced_per_access_is_granted_only_once_its_receipt_is_stored(
     );
 
     devnet.advance(NOTICE + 1).await;
-    let head = devnet.provider.get_block_number().await.unwrap();
-    poll(30, || async {
-        let status: Status = relayer_get(&relayer, "/v1/status").await;
-        (status.followed_block >= head).then_some(())
-    })
-    .await
-    .expect("the relayer follows the acceptance");
+    relayer
+        .wait_followed(devnet.provider.get_block_number().await.unwrap())
+        .await;
     let relayer_url = relayer.url.clone();
-    let stored = || async {
-        let status: Status = reqwest::get(format!("{relayer_url}/v1/status"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status.receipts.values().sum::<i64>()
-    };
+    let stored = || async { status_at(&relayer_url).await.receipts.values().sum::<i64>() };
 
     // No receipt: 402, saying which run id the receipt must carry.
     let signed = request(&gateway, paid.license, paid.terms, hash);
@@ -260,9 +233,7 @@ async fn an_access_priced_per_access_is_granted_only_once_its_receipt_is_stored(
             address(PAYER),
             per_sample.license,
             per_sample.terms,
-            DatasetManifest::parse(&std::fs::read(&per_sample.manifest).unwrap())
-                .unwrap()
-                .hash(),
+            sample_manifest.hash(),
         )
         .await
         .unwrap();

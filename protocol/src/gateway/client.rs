@@ -415,7 +415,7 @@ impl GatewayClient {
     }
 
     /// [`Self::access`] under terms priced per `unit`. For [`Unit::Access`], `key` also signs
-    /// the receipt that pays for the access (docs/gateway.md §5): one unit under the run
+    /// the receipt that pays for the access (docs/gateway.md §4a): one unit under the run
     /// [`access_run_id`] of the request, under the escrow domain of the gateway's `/v1/info`.
     /// The gateway forwards it to its relayer and grants only once the relayer has stored it.
     ///

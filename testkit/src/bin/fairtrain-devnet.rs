@@ -17,13 +17,10 @@ use std::io::{BufRead, Write};
 use fairtrain_testkit::{
     address, bin,
     devnet::NOTICE,
-    free_port,
     gateway::GatewayProcess,
     key,
-    relayer::{KeySource, RelayerConfig, RelayerProcess, OPERATOR_TOKEN},
-    scenario::{
-        access_priced, licensed_payer, ACCESS_PRICE, CREATOR, PAYER, PRICE, RELAYER, TRAINING,
-    },
+    relayer::{RelayerProcess, OPERATOR_TOKEN},
+    scenario::{access_priced, licensed_payer, ACCESS_PRICE, CREATOR, PAYER, PRICE, TRAINING},
     Backend, Devnet, TestDb,
 };
 use serde_json::json;
@@ -40,25 +37,14 @@ async fn main() {
     let per_access = access_priced(&devnet).await;
     devnet.advance(NOTICE + 1).await;
     let db = TestDb::new(Backend::Sqlite);
-    let port = free_port();
-    let config = devnet.dir.path().join("relayer.toml");
-    RelayerConfig::new(port, &db).write(&devnet, &config);
-    let mut relayer = RelayerProcess::start(
-        bin("fairtrain-relayer"),
-        config.clone(),
-        port,
-        KeySource::Anvil(RELAYER),
-        config.with_extension("log"),
-        None,
-    );
-    relayer.wait_ready(60).await;
+    let mut relayer = RelayerProcess::start_ready(&devnet, &db).await;
     let gateway = GatewayProcess::start_with(&devnet, None, Some(&relayer.url)).await;
 
     let d = &devnet.deployment;
     let described = json!({
         "rpc_url": devnet.url,
         "relayer_url": relayer.url,
-        "relayer_log": config.with_extension("log"),
+        "relayer_log": relayer.config.with_extension("log"),
         "gateway_url": gateway.url,
         "gateway_blobs": gateway.blobs,
         "operator_token": OPERATOR_TOKEN,

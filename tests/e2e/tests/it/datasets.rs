@@ -9,6 +9,22 @@ use fairtrain_testkit::{
     Devnet,
 };
 
+/// `fairtrain --json dataset get <license> --gateway <gateway> --out <out> --payer <payer>`.
+fn get_args<'a>(license: &'a str, gateway: &'a str, out: &'a str, payer: &'a str) -> [&'a str; 10] {
+    [
+        "--json",
+        "dataset",
+        "get",
+        license,
+        "--gateway",
+        gateway,
+        "--out",
+        out,
+        "--payer",
+        payer,
+    ]
+}
+
 #[tokio::test]
 async fn a_payer_downloads_a_licensed_dataset_from_the_gateway_with_the_cli() {
     let devnet = Devnet::start().await;
@@ -27,18 +43,7 @@ async fn a_payer_downloads_a_licensed_dataset_from_the_gateway_with_the_cli() {
     std::fs::write(out.join("images/001.jpg.part"), &first[..3]).unwrap();
     let out_arg = out.display().to_string();
     let payer = address(PAYER).to_string();
-    let get = [
-        "--json",
-        "dataset",
-        "get",
-        "1",
-        "--gateway",
-        &url,
-        "--out",
-        &out_arg,
-        "--payer",
-        &payer,
-    ];
+    let get = get_args("1", &url, &out_arg, &payer);
     let got: serde_json::Value = serde_json::from_str(&devnet.cli(TRAINING, &get)).unwrap();
     assert_eq!(
         (got["downloaded"].as_u64(), got["resumed"].as_u64()),
@@ -82,9 +87,11 @@ async fn a_payer_downloads_a_licensed_dataset_from_the_gateway_with_the_cli() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dataset_priced_per_access_is_paid_per_download_and_claimed_by_its_creator() {
-    use crate::support::{Devnet as Chain, Relayer};
+    use crate::{
+        lifecycle::all_committed,
+        support::{Devnet as Chain, Relayer},
+    };
     use alloy::{primitives::U256, providers::Provider};
-    use fairtrain_protocol::api::relayer::Status;
     use fairtrain_testkit::{devnet::NOTICE, poll, Backend, TestDb};
 
     let chain = Chain::start().await;
@@ -105,18 +112,7 @@ async fn a_dataset_priced_per_access_is_paid_per_download_and_claimed_by_its_cre
     let out = dir.join("scans-downloaded");
     let out_arg = out.display().to_string();
     let payer = address(PAYER).to_string();
-    let get = [
-        "--json",
-        "dataset",
-        "get",
-        "2",
-        "--gateway",
-        &url,
-        "--out",
-        &out_arg,
-        "--payer",
-        &payer,
-    ];
+    let get = get_args("2", &url, &out_arg, &payer);
 
     // In the notice period an access is not served: it would be paid only once chargeable.
     let early = devnet.cli_output(TRAINING, &get);
@@ -126,13 +122,9 @@ async fn a_dataset_priced_per_access_is_paid_per_download_and_claimed_by_its_cre
     assert!(!out.join("labels.csv").exists());
 
     devnet.advance(NOTICE + 1).await;
-    let head = devnet.provider.get_block_number().await.unwrap();
-    poll(30, || async {
-        let status: Status = serde_json::from_value(relayer.get("/v1/status").await).unwrap();
-        (status.followed_block >= head).then_some(())
-    })
-    .await
-    .expect("the relayer follows the acceptance");
+    relayer
+        .wait_followed(devnet.provider.get_block_number().await.unwrap())
+        .await;
 
     // Two downloads, two accesses, two receipts; the second keeps the files already there.
     let creator = address(CREATOR);
@@ -159,12 +151,7 @@ async fn a_dataset_priced_per_access_is_paid_per_download_and_claimed_by_its_cre
 
     // The relayer commits them like training usage, and the creator claims exactly two
     // accesses' worth (the relayer's fee aside).
-    poll(60, || async {
-        let status: Status = serde_json::from_value(relayer.get("/v1/status").await).unwrap();
-        (status.receipts.get("committed").copied() == Some(2)).then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("both receipts committed; relayer log:\n{}", relayer.log()));
+    all_committed(&relayer, 2).await;
     let claimed = poll(60, || async {
         let out = devnet.cli_output(
             CREATOR,

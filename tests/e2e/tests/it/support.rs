@@ -203,6 +203,11 @@ impl Relayer {
         self.proc.wait_ready(60).await;
     }
 
+    /// Waits until its chain follower has applied `block` (an acceptance made there, say).
+    pub(crate) async fn wait_followed(&self, block: u64) {
+        self.proc.wait_followed(block).await;
+    }
+
     /// Its log (stderr of every start), for failure messages.
     pub(crate) fn log(&self) -> String {
         self.proc.log()
